@@ -1,0 +1,51 @@
+//! `handover-adapter-sdk`: everything a provider adapter needs besides its
+//! provider logic.
+//!
+//! An adapter implements [`Adapter`] for a unit struct and exports it with
+//! [`export!`](crate::export). The SDK owns the WIT bindings (see
+//! [`bindings`]), friendly type paths ([`types`]) and helpers for HTTP
+//! ([`http`]), failures ([`failure`]), events and steps ([`events`],
+//! [`step`]), provider state ([`state`]), settings ([`settings`]), logging
+//! ([`log`]) and transcripts ([`transcript`]).
+
+// Lets the generated code and the exported macro use the same absolute
+// `handover_adapter_sdk::` paths inside this crate and in adapters.
+extern crate self as handover_adapter_sdk;
+
+mod adapter;
+pub mod bindings;
+pub mod events;
+pub mod failure;
+pub mod http;
+pub mod log;
+pub mod settings;
+pub mod state;
+pub mod step;
+pub mod transcript;
+pub mod types;
+
+pub use adapter::Adapter;
+/// `export!(MyAdapter)`: exports a type implementing [`Adapter`] as the
+/// component's `handover:provider/adapter` implementation. Call it once, in
+/// the adapter's cdylib crate.
+pub use bindings::export;
+pub use failure::{error, unsupported};
+pub use types::*;
+
+/// Runtime support used by the generated `export!` macro. Not public API.
+#[doc(hidden)]
+pub mod __rt {
+    pub use wit_bindgen::rt::*;
+}
+
+/// The adapter version reported by `describe`: `ADAPTER_VERSION` from the
+/// build environment if set, else the calling crate's `CARGO_PKG_VERSION`.
+#[macro_export]
+macro_rules! adapter_version {
+    () => {
+        match option_env!("ADAPTER_VERSION") {
+            Some(version) => version,
+            None => env!("CARGO_PKG_VERSION"),
+        }
+    };
+}

@@ -1,0 +1,22 @@
+//! Provider state (de)serialisation: adapters keep a serde struct and the
+//! host stores it as opaque JSON bytes.
+
+use crate::failure::error;
+use crate::types::Failure;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Parses the state given by the host; empty bytes (a fresh handover, or a
+/// call outside any handover) give `T::default()`.
+pub fn load<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Failure> {
+    if bytes.is_empty() {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| error(format!("corrupt adapter state: {e}")))
+}
+
+/// Serialises state as JSON.
+pub fn save<T: Serialize>(state: &T) -> Vec<u8> {
+    // Serialising plain data structs to a Vec cannot fail (no I/O, string keys).
+    serde_json::to_vec(state).expect("adapter state serialises to JSON")
+}

@@ -1,0 +1,49 @@
+//! `handover-host check CONFIG`: validate a config file completely —
+//! syntax and fields (with file, line and field), then every endpoint's
+//! adapter (readable, pinned hash, supported world, `describe`,
+//! `validate-settings` with the endpoint's settings).
+//!
+//! Never starts a server or writes state.
+
+use crate::config;
+use crate::registry;
+use crate::runtime::{LoadError, Runtime, RuntimeConfig};
+use std::path::Path;
+
+/// `Ok(summary)` if everything passes, `Err(report)` with one line per problem.
+pub async fn run(path: &Path) -> Result<String, String> {
+    let cfg = config::load(path).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(RuntimeConfig { max_instances: 8, fuel: cfg.config.runtime.fuel, ..Default::default() }).map_err(|e| e.to_string())?;
+    let mut problems = vec![];
+    for ep in &cfg.config.endpoints {
+        let file = cfg.resolve_path(ep.adapter.get_ref());
+        let (line, _) = line_of(&cfg.source, ep.adapter.span().start);
+        let at = format!("{}:{line}: endpoint `{}` (`adapter`)", path.display(), ep.id.get_ref());
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(format!("{at}: cannot read {}: {e}", file.display()));
+                continue;
+            }
+        };
+        let pin = ep.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
+        if let Err(e) = registry::validate(&runtime, &bytes, pin.as_deref(), &ep.settings_json()).await {
+            let field = match e {
+                LoadError::Settings(_) => "settings",
+                LoadError::Pinned { .. } => "sha256",
+                _ => "adapter",
+            };
+            problems.push(format!("{at}: [{field}] {e}"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(format!("{}: ok ({} endpoints)", path.display(), cfg.config.endpoints.len()))
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+fn line_of(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    (before.matches('\n').count() + 1, 0)
+}

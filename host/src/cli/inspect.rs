@@ -1,0 +1,70 @@
+//! `handover-host inspect FILE.wasm`: what a component is and declares.
+//!
+//! Read-only: compiles and calls `describe` in the sandbox with no egress;
+//! never writes a cache entry or touches any endpoint.
+
+use crate::runtime::{LoadError, Runtime, RuntimeConfig, inspect, sha256_hex};
+use std::path::Path;
+
+/// The text to print, or the diagnosis.
+pub async fn run(path: &Path, json: bool) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let diagnose = |e: LoadError| format!("{} is not a usable adapter: {e}", path.display());
+    let report = inspect::check_component(&bytes).map_err(diagnose)?;
+    let runtime = Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }).map_err(|e| e.to_string())?;
+    let adapter = runtime.load(&bytes).await.map_err(diagnose)?;
+    let info = &adapter.info;
+    if json {
+        let v = serde_json::json!({
+            "file": path.display().to_string(),
+            "sha256": sha256_hex(&bytes),
+            "size": bytes.len(),
+            "world": report.world,
+            "describe": info,
+            "imports": report.imports,
+            "exports": report.exports,
+        });
+        return Ok(serde_json::to_string_pretty(&v).unwrap());
+    }
+    let c = &info.capabilities;
+    let flag = |b: bool| if b { "yes" } else { "no" };
+    let mut out = String::new();
+    out += &format!("file:      {} ({} bytes, sha256 {})\n", path.display(), bytes.len(), sha256_hex(&bytes));
+    out += &format!("world:     {} (handover-adapter)\n", report.world);
+    out += &format!("adapter:   {} {}\n", info.name, info.version);
+    out += &format!("channels:  {}\n", info.channels.join(", "));
+    out += &format!(
+        "capabilities: attachments={} typing={} queue-position={} availability-check={} bot-side-close={} transcript={}\n",
+        flag(c.attachments),
+        flag(c.typing),
+        flag(c.queue_position),
+        flag(c.availability_check),
+        flag(c.bot_side_close),
+        flag(c.transcript)
+    );
+    match &info.webhook_signature {
+        Some(s) => {
+            out += &format!(
+                "webhooks:  {:?} in header `{}` ({:?}{}), signed: {:?}{}{}\n",
+                s.algorithm,
+                s.header,
+                s.encoding,
+                s.prefix.as_deref().map(|p| format!(", prefix `{p}`")).unwrap_or_default(),
+                s.signed,
+                s.timestamp_header.as_deref().map(|h| format!(", timestamp header `{h}`")).unwrap_or_default(),
+                s.delivery_id_header.as_deref().map(|h| format!(", delivery id header `{h}`")).unwrap_or_default(),
+            )
+        }
+        None => out += "webhooks:  none\n",
+    }
+    out += &format!("polling:   {:?} (interval {} ms, max wait {} ms)\n", info.polling.mode, info.polling.interval_ms, info.polling.max_wait_ms);
+    out += "imports:\n";
+    for i in &report.imports {
+        out += &format!("  {i}\n");
+    }
+    out += "exports:\n";
+    for e in &report.exports {
+        out += &format!("  {e}\n");
+    }
+    Ok(out)
+}

@@ -1,0 +1,353 @@
+//! The TOML configuration: server, runtime, default limits, egress
+//! resolution overrides and endpoints (each bound to an adapter file).
+//!
+//! Parsing and static validation only; every error names the file, line
+//! and field. Loading adapters is the registry's job, not this module's.
+
+use crate::runtime::LimitsOverride;
+use crate::runtime::egress::{AllowEntry, EgressPolicy};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    /// Default limits for every endpoint.
+    #[serde(default)]
+    pub limits: LimitsOverride,
+    #[serde(default)]
+    pub egress: EgressSection,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: Spanned<String>,
+    /// SQLite database, compiled-component cache, uploaded adapters.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Base URL providers use to reach this host (for URL-signed webhooks).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Admin API key (operator). Without it the admin API is refused.
+    #[serde(default)]
+    pub admin_key: Option<String>,
+    /// Watch adapter files and swap on change.
+    #[serde(default = "yes")]
+    pub watch_adapters: bool,
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8080".to_string())
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig { listen: default_listen(), data_dir: default_data_dir(), public_url: None, admin_key: None, watch_adapters: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    #[serde(default)]
+    pub fuel: bool,
+    #[serde(default = "default_instances")]
+    pub max_instances: u32,
+    #[serde(default = "default_max_memory")]
+    pub max_memory_mib: u32,
+    #[serde(default = "yes")]
+    pub cache: bool,
+}
+
+fn default_instances() -> u32 {
+    1000
+}
+fn default_max_memory() -> u32 {
+    256
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection { fuel: false, max_instances: default_instances(), max_memory_mib: default_max_memory(), cache: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSection {
+    /// Pinned host-name resolution, like curl's `--resolve`.
+    #[serde(default)]
+    pub resolve: BTreeMap<String, Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Timers {
+    /// End the handover if no agent joined within this many seconds.
+    pub no_agent_timeout_s: Option<u64>,
+    /// Outcome of that timeout: "error" (default) or "completed".
+    #[serde(default)]
+    pub no_agent_outcome: Option<Spanned<String>>,
+    /// Send a warning event after this many seconds without user input.
+    pub inactivity_warning_s: Option<u64>,
+    /// End the handover after this many seconds without user input.
+    pub inactivity_timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    pub id: Spanned<String>,
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Adapter file, relative to the config file.
+    pub adapter: Spanned<String>,
+    /// Refuse any adapter bytes with another sha256.
+    #[serde(default)]
+    pub sha256: Option<Spanned<String>>,
+    /// Allowed egress: `scheme://host[:port]`, `*.` wildcards.
+    #[serde(default)]
+    pub egress: Vec<Spanned<String>>,
+    /// Secret for webhook signature verification.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// Replay window for timestamped webhooks, seconds.
+    #[serde(default = "default_replay")]
+    pub replay_window_s: u64,
+    /// Adapter settings (a TOML table, passed to the adapter as JSON).
+    #[serde(default = "empty_table")]
+    pub settings: toml::Table,
+    #[serde(default)]
+    pub limits: LimitsOverride,
+    #[serde(default)]
+    pub timers: Timers,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+fn default_replay() -> u64 {
+    300
+}
+fn empty_table() -> toml::Table {
+    toml::Table::new()
+}
+
+impl EndpointConfig {
+    pub fn settings_json(&self) -> String {
+        serde_json::to_string(&self.settings).unwrap_or_else(|_| "{}".into())
+    }
+
+    pub fn policy(&self) -> EgressPolicy {
+        EgressPolicy::new(self.egress.iter().filter_map(|e| AllowEntry::parse(e.get_ref()).ok()).collect())
+    }
+}
+
+/// One problem in a config file, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: `{}`: {}", self.file, self.line, self.column, self.field, self.message)
+    }
+}
+
+/// All problems found, one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
+    (line, col)
+}
+
+/// A loaded config plus where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub path: PathBuf,
+    pub source: String,
+}
+
+impl LoadedConfig {
+    /// Resolve a path written in the config relative to the config file.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() { p.to_path_buf() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
+    }
+
+    pub fn resolver_overrides(&self) -> std::collections::HashMap<String, Vec<IpAddr>> {
+        self.config
+            .egress
+            .resolve
+            .iter()
+            .map(|(k, v)| (k.clone(), v.iter().filter_map(|s| s.get_ref().parse().ok()).collect()))
+            .collect()
+    }
+
+    /// The data directory, relative to the config file.
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve_path(&self.config.server.data_dir.to_string_lossy())
+    }
+}
+
+/// Parse and statically validate `src` (named `file` in messages).
+pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
+    let cfg: Config = toml::from_str(src).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
+        let message = e.message().to_string();
+        let field = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+            .unwrap_or("-")
+            .to_string();
+        ConfigErrors(vec![ConfigError { file: file.into(), line, column, field, message }])
+    })?;
+    let mut errs = vec![];
+    let mut at = |span: std::ops::Range<usize>, field: String, message: String| {
+        let (line, column) = line_col(src, span.start);
+        errs.push(ConfigError { file: file.into(), line, column, field, message });
+    };
+    if cfg.server.listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
+        at(cfg.server.listen.span(), "server.listen".into(), format!("`{}` is not an `ip:port` address", cfg.server.listen.get_ref()));
+    }
+    for (host, ips) in &cfg.egress.resolve {
+        for ip in ips {
+            if ip.get_ref().parse::<IpAddr>().is_err() {
+                at(ip.span(), format!("egress.resolve.{host}"), format!("`{}` is not an IP address", ip.get_ref()));
+            }
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, ep) in cfg.endpoints.iter().enumerate() {
+        let id = ep.id.get_ref();
+        let f = |name: &str| format!("endpoints[{i}].{name}");
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            at(ep.id.span(), f("id"), format!("`{id}` must be non-empty and use only letters, digits, `-` and `_`"));
+        }
+        if let Some(prev) = seen.insert(id.clone(), i) {
+            at(ep.id.span(), f("id"), format!("duplicate endpoint id `{id}` (also endpoints[{prev}])"));
+        }
+        if ep.adapter.get_ref().is_empty() {
+            at(ep.adapter.span(), f("adapter"), "must name a `.wasm` file".into());
+        }
+        if let Some(pin) = &ep.sha256 {
+            let p = pin.get_ref();
+            if p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
+                at(pin.span(), f("sha256"), format!("`{p}` is not a sha256 (64 hex digits)"));
+            }
+        }
+        for entry in &ep.egress {
+            if let Err(e) = AllowEntry::parse(entry.get_ref()) {
+                at(entry.span(), f("egress"), e.to_string());
+            }
+        }
+        if let Some(o) = &ep.timers.no_agent_outcome
+            && !matches!(o.get_ref().as_str(), "error" | "completed")
+        {
+            at(o.span(), f("timers.no_agent_outcome"), format!("`{}` must be \"error\" or \"completed\"", o.get_ref()));
+        }
+        if let (Some(w), Some(t)) = (ep.timers.inactivity_warning_s, ep.timers.inactivity_timeout_s)
+            && w >= t
+        {
+            at(ep.id.span(), f("timers.inactivity_warning_s"), format!("warning after {w}s must come before the timeout after {t}s"));
+        }
+        if let Some(m) = ep.limits.memory_mib
+            && m > cfg.runtime.max_memory_mib
+        {
+            at(ep.id.span(), f("limits.memory_mib"), format!("{m} MiB exceeds runtime.max_memory_mib = {}", cfg.runtime.max_memory_mib));
+        }
+        if ep.limits.fuel.is_some() && !cfg.runtime.fuel {
+            at(ep.id.span(), f("limits.fuel"), "fuel limits need `runtime.fuel = true`".into());
+        }
+    }
+    if errs.is_empty() { Ok(cfg) } else { Err(ConfigErrors(errs)) }
+}
+
+/// Read and parse a config file.
+pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError { file: file.clone(), line: 0, column: 0, field: "-".into(), message: format!("cannot read: {e}") }])
+    })?;
+    let config = parse(&file, &source)?;
+    Ok(LoadedConfig { config, path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_line_and_field() {
+        let src = "[server]\nlisten = \"127.0.0.1:8080\"\n\n[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\negress = [\"ftp://nope\"]\n";
+        let e = parse("c.toml", src).unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert_eq!(e.0[0].line, 7);
+        assert_eq!(e.0[0].field, "endpoints[0].egress");
+        assert!(e.0[0].message.contains("scheme"), "{}", e.0[0]);
+    }
+
+    #[test]
+    fn unknown_field_is_located() {
+        let src = "[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\nsetings = {}\n";
+        let e = parse("c.toml", src).unwrap_err();
+        assert_eq!(e.0[0].line, 4, "{}", e);
+        assert_eq!(e.0[0].field, "setings");
+    }
+
+    #[test]
+    fn duplicate_ids_and_bad_pin() {
+        let src = "[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\n[[endpoints]]\nid = \"a\"\nadapter = \"y.wasm\"\nsha256 = \"abc\"\n";
+        let e = parse("c.toml", src).unwrap_err();
+        assert_eq!(e.0.len(), 2, "{e}");
+        assert!(e.to_string().contains("duplicate endpoint id"));
+        assert!(e.to_string().contains("c.toml:7"));
+    }
+
+    #[test]
+    fn empty_config_is_valid() {
+        let c = parse("c.toml", "").unwrap();
+        assert!(c.endpoints.is_empty());
+        assert_eq!(c.server.listen.get_ref(), "127.0.0.1:8080");
+    }
+}

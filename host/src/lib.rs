@@ -1,0 +1,14 @@
+//! handover-host: hands chatbot conversations over to human agents through
+//! provider adapters that run as sandboxed WebAssembly components.
+//!
+//! Data flows one way: provider traffic → adapter (`runtime`) → handover
+//! engine (`engine`) → store (state + events + outbox in one transaction) →
+//! delivery to the bot (`api`). No layer reaches back up.
+
+pub mod cli;
+pub mod config;
+pub mod metrics;
+pub mod model;
+pub mod registry;
+pub mod runtime;
+pub mod store;

@@ -1,0 +1,125 @@
+//! Process-wide Prometheus metrics, rendered as text at `/metrics`.
+//!
+//! Counters and histograms are lock-free atomics; labelled counters use a
+//! small mutex-guarded map. Nothing here may block on I/O or hold a lock
+//! across an await.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub const fn new() -> Self {
+        Counter(AtomicU64::new(0))
+    }
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counter with label values, e.g. status/reason.
+pub struct LabelledCounter(Mutex<BTreeMap<Vec<String>, u64>>);
+
+impl LabelledCounter {
+    pub const fn new() -> Self {
+        LabelledCounter(Mutex::new(BTreeMap::new()))
+    }
+    pub fn inc(&self, labels: &[&str]) {
+        let key = labels.iter().map(|s| s.to_string()).collect();
+        *self.0.lock().unwrap().entry(key).or_default() += 1;
+    }
+    pub fn get(&self, labels: &[&str]) -> u64 {
+        let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        self.0.lock().unwrap().get(&key).copied().unwrap_or(0)
+    }
+}
+
+impl Default for LabelledCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const BUCKETS_US: [u64; 12] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 5_000_000];
+
+/// Latency histogram in microseconds.
+pub struct Histogram {
+    buckets: [AtomicU64; 12],
+    count: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Histogram {
+    pub const fn new() -> Self {
+        Histogram { buckets: [const { AtomicU64::new(0) }; 12], count: AtomicU64::new(0), sum_us: AtomicU64::new(0) }
+    }
+    pub fn observe(&self, d: std::time::Duration) {
+        let us = d.as_micros() as u64;
+        for (i, b) in BUCKETS_US.iter().enumerate() {
+            if us <= *b {
+                self.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub static EGRESS_DENIED: Counter = Counter::new();
+pub static ADAPTER_TRAPS: LabelledCounter = LabelledCounter::new();
+pub static ADAPTER_CALLS: LabelledCounter = LabelledCounter::new();
+pub static ADAPTER_CALL_LATENCY: Histogram = Histogram::new();
+pub static HANDOVERS_ENDED: LabelledCounter = LabelledCounter::new();
+pub static HANDOVERS_CREATED: Counter = Counter::new();
+pub static WEBHOOK_VERIFY_FAILED: LabelledCounter = LabelledCounter::new();
+pub static WEBHOOKS_ACCEPTED: Counter = Counter::new();
+pub static ADAPTER_SWAPS: LabelledCounter = LabelledCounter::new();
+
+fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &LabelledCounter) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (vals, n) in c.0.lock().unwrap().iter() {
+        let labels: Vec<String> = names.iter().zip(vals).map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'"))).collect();
+        let _ = writeln!(out, "{name}{{{}}} {n}", labels.join(","));
+    }
+}
+
+/// Render every metric in the Prometheus text exposition format.
+pub fn render() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP handover_created_total Handovers created.\n# TYPE handover_created_total counter\nhandover_created_total {}", HANDOVERS_CREATED.get());
+    labelled(&mut out, "handover_ended_total", "Handovers ended, by final status and error reason.", &["status", "reason"], &HANDOVERS_ENDED);
+    labelled(&mut out, "adapter_calls_total", "Adapter calls, by export and outcome.", &["export", "outcome"], &ADAPTER_CALLS);
+    labelled(&mut out, "adapter_traps_total", "Adapter calls that trapped or hit a limit, by cause.", &["cause"], &ADAPTER_TRAPS);
+    labelled(&mut out, "webhook_verification_failed_total", "Webhooks refused, by cause.", &["cause"], &WEBHOOK_VERIFY_FAILED);
+    labelled(&mut out, "adapter_swaps_total", "Adapter swaps and rollbacks, by kind and result.", &["kind", "result"], &ADAPTER_SWAPS);
+    let _ = writeln!(out, "# HELP egress_denied_total Outgoing adapter requests denied by policy.\n# TYPE egress_denied_total counter\negress_denied_total {}", EGRESS_DENIED.get());
+    let _ = writeln!(out, "# HELP webhooks_accepted_total Webhooks verified and stored.\n# TYPE webhooks_accepted_total counter\nwebhooks_accepted_total {}", WEBHOOKS_ACCEPTED.get());
+    let h = &ADAPTER_CALL_LATENCY;
+    let _ = writeln!(out, "# HELP adapter_call_seconds Adapter call latency.\n# TYPE adapter_call_seconds histogram");
+    for (i, b) in BUCKETS_US.iter().enumerate() {
+        let _ = writeln!(out, "adapter_call_seconds_bucket{{le=\"{}\"}} {}", *b as f64 / 1e6, h.buckets[i].load(Ordering::Relaxed));
+    }
+    let count = h.count.load(Ordering::Relaxed);
+    let _ = writeln!(out, "adapter_call_seconds_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "adapter_call_seconds_sum {}", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+    let _ = writeln!(out, "adapter_call_seconds_count {count}");
+    out
+}

@@ -1,0 +1,312 @@
+//! Host-side domain types: the contract's data as plain Rust values.
+//!
+//! The engine, store and API speak only these types; each supported WIT
+//! version converts to and from them in `runtime::bindings`. Nothing here
+//! knows about wasmtime, and nothing here performs I/O.
+
+use serde::{Deserialize, Serialize};
+
+/// The product's two failure reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureReason {
+    Unsupported,
+    Error,
+}
+
+/// A failure in the product's error model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub reason: FailureReason,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn error(message: impl Into<String>) -> Self {
+        Failure { reason: FailureReason::Error, message: message.into() }
+    }
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Failure { reason: FailureReason::Unsupported, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reason = match self.reason {
+            FailureReason::Unsupported => "unsupported",
+            FailureReason::Error => "error",
+        };
+        write!(f, "{reason}: {}", self.message)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    #[default]
+    User,
+    Bot,
+    Agent,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    #[serde(default)]
+    pub author: Author,
+    pub text: String,
+    /// Milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub timestamp_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Routing {
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub priority: Option<u32>,
+    #[serde(default)]
+    pub queue: Option<String>,
+    #[serde(default)]
+    pub custom: Vec<(String, String)>,
+}
+
+/// The conversation handed over (the `conversation` record of the WIT).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Conversation {
+    pub handover_id: String,
+    pub session_id: String,
+    pub user_id: String,
+    pub channel: String,
+    pub locale: String,
+    pub user_profile: Vec<(String, String)>,
+    pub transcript: Vec<TranscriptEntry>,
+    pub routing: Routing,
+    /// Free-form JSON document as text.
+    pub context: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub url: String,
+    pub content_type: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EndReason {
+    AgentClosed,
+    AgentLeft,
+    ProviderClosed,
+    NoAgentAvailable,
+    Other { detail: String },
+}
+
+impl EndReason {
+    /// A stable snake_case code for logs and the `end_reason` field.
+    pub fn code(&self) -> String {
+        match self {
+            EndReason::AgentClosed => "agent_closed".into(),
+            EndReason::AgentLeft => "agent_left".into(),
+            EndReason::ProviderClosed => "provider_closed".into(),
+            EndReason::NoAgentAvailable => "no_agent_available".into(),
+            EndReason::Other { detail } => format!("other:{detail}"),
+        }
+    }
+}
+
+/// A normalized provider event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProviderEvent {
+    Queued {
+        position: Option<u32>,
+        estimated_wait_seconds: Option<u32>,
+    },
+    AgentJoined {
+        agent: Agent,
+    },
+    AgentMessage {
+        agent: Option<Agent>,
+        text: String,
+        attachments: Vec<Attachment>,
+    },
+    AgentTyping {
+        typing: bool,
+    },
+    AgentLeft {
+        agent: Agent,
+    },
+    Transferred {
+        to_queue: Option<String>,
+        to_agent: Option<Agent>,
+    },
+    Ended {
+        reason: EndReason,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    #[default]
+    Text,
+    Intent,
+    QuickReply,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInput {
+    #[serde(default)]
+    pub kind: InputKind,
+    pub text: String,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// The result of a call that concerns one handover.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Step {
+    pub state: Vec<u8>,
+    pub events: Vec<ProviderEvent>,
+    pub correlation_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallContext {
+    pub handover_id: String,
+    pub settings: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebhookRoute {
+    pub response: HttpResponse,
+    pub delivery_id: Option<String>,
+    pub correlation_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Availability {
+    pub agents_available: bool,
+    pub open: bool,
+    pub estimated_wait_seconds: Option<u32>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Capabilities {
+    pub attachments: bool,
+    pub typing: bool,
+    pub queue_position: bool,
+    pub availability_check: bool,
+    pub bot_side_close: bool,
+    pub transcript: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureAlgorithm {
+    HmacSha256,
+    HmacSha1,
+    HmacSha512,
+    SharedSecret,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureEncoding {
+    Hex,
+    Base64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignedContent {
+    Body,
+    TimestampThenBody { separator: String },
+    UrlThenBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSignature {
+    pub algorithm: SignatureAlgorithm,
+    pub header: String,
+    pub encoding: SignatureEncoding,
+    pub prefix: Option<String>,
+    pub signed: SignedContent,
+    pub timestamp_header: Option<String>,
+    pub delivery_id_header: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PollMode {
+    #[default]
+    None,
+    Periodic,
+    LongPoll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Polling {
+    pub mode: PollMode,
+    pub interval_ms: u32,
+    pub max_wait_ms: u32,
+}
+
+/// What an adapter declares about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterInfo {
+    pub name: String,
+    pub version: String,
+    pub channels: Vec<String>,
+    pub capabilities: Capabilities,
+    pub webhook_signature: Option<WebhookSignature>,
+    pub polling: Polling,
+    pub settings_schema: String,
+}
+
+impl AdapterInfo {
+    /// Whether the adapter declares support for `channel` ("*" = any).
+    pub fn supports_channel(&self, channel: &str) -> bool {
+        self.channels.iter().any(|c| c == "*" || c.eq_ignore_ascii_case(channel))
+    }
+}
+
+/// Log severity of the `log` import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}

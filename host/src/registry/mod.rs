@@ -1,0 +1,281 @@
+//! The adapter registry: endpoint → the adapter version serving it.
+//!
+//! Owns validation before a version takes traffic (world, `describe`,
+//! `validate-settings`, sha256 pin), the atomic swap, rollback and the swap
+//! history. A swap replaces one `Arc`; calls already running hold the old
+//! one and finish on it. A refused candidate never replaces anything.
+//! This module never runs a handover; it only hands out versions.
+
+mod watch;
+
+pub use watch::watch_files;
+
+use crate::config::{EndpointConfig, LoadedConfig};
+use crate::metrics;
+use crate::model::Failure;
+use crate::runtime::egress::{CallLabels, EgressPolicy, Resolver};
+use crate::runtime::{Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, sha256_hex};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SwapError {
+    #[error("unknown endpoint `{0}`")]
+    UnknownEndpoint(String),
+    #[error("refused: {0}; the previous version keeps serving")]
+    Refused(LoadError),
+    #[error("no previous version to roll back to")]
+    NothingToRollBack,
+}
+
+/// Where a version came from.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Config,
+    File,
+    Admin,
+    Rollback,
+}
+
+/// A version as shown by the admin API.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    pub world: String,
+    pub loaded_at_ms: u64,
+    pub source: Source,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SwapRecord {
+    pub at_ms: u64,
+    pub source: Source,
+    pub sha256: String,
+    pub accepted: bool,
+    pub message: String,
+}
+
+struct Serving {
+    adapter: Arc<LoadedAdapter>,
+    info: VersionInfo,
+}
+
+struct Slot {
+    current: Serving,
+    previous: Vec<Serving>,
+    history: Vec<SwapRecord>,
+}
+
+/// An endpoint with its static config and the version serving it.
+pub struct Endpoint {
+    pub id: String,
+    pub tenant: String,
+    pub config: EndpointConfig,
+    pub adapter_path: PathBuf,
+    pub settings_json: String,
+    pub limits: Limits,
+    pub policy: Arc<EgressPolicy>,
+    resolver: Arc<Resolver>,
+    slot: RwLock<Slot>,
+    swap_lock: tokio::sync::Mutex<()>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn version_info(a: &LoadedAdapter, source: Source) -> VersionInfo {
+    VersionInfo {
+        name: a.info.name.clone(),
+        version: a.info.version.clone(),
+        sha256: a.sha256.clone(),
+        world: a.world.clone(),
+        loaded_at_ms: a.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        source,
+    }
+}
+
+impl Endpoint {
+    /// The version serving now (hold the `Arc` for the whole call).
+    pub fn current(&self) -> Arc<LoadedAdapter> {
+        self.slot.read().unwrap().current.adapter.clone()
+    }
+
+    pub fn current_info(&self) -> VersionInfo {
+        self.slot.read().unwrap().current.info.clone()
+    }
+
+    pub fn previous_info(&self) -> Option<VersionInfo> {
+        self.slot.read().unwrap().previous.last().map(|s| s.info.clone())
+    }
+
+    pub fn history(&self) -> Vec<SwapRecord> {
+        self.slot.read().unwrap().history.clone()
+    }
+
+    pub fn env(&self, adapter: &LoadedAdapter) -> CallEnv {
+        CallEnv {
+            limits: self.limits.clone(),
+            policy: self.policy.clone(),
+            resolver: self.resolver.clone(),
+            labels: Arc::new(CallLabels {
+                tenant: self.tenant.clone(),
+                endpoint: self.id.clone(),
+                adapter: format!("{}@{}", adapter.info.name, adapter.info.version),
+            }),
+        }
+    }
+
+    fn record(&self, slot: &mut Slot, source: Source, sha256: &str, accepted: bool, message: String) {
+        let kind = format!("{source:?}").to_lowercase();
+        metrics::ADAPTER_SWAPS.inc(&[&kind, if accepted { "accepted" } else { "refused" }]);
+        if accepted {
+            tracing::info!(endpoint = %self.id, tenant = %self.tenant, source = %kind, sha256, %message, "adapter swapped");
+        } else {
+            tracing::warn!(endpoint = %self.id, tenant = %self.tenant, source = %kind, sha256, %message, "adapter swap refused");
+        }
+        slot.history.push(SwapRecord { at_ms: now_ms(), source, sha256: sha256.to_string(), accepted, message });
+        if slot.history.len() > 100 {
+            slot.history.remove(0);
+        }
+    }
+}
+
+/// All endpoints.
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    endpoints: BTreeMap<String, Arc<Endpoint>>,
+}
+
+impl Registry {
+    /// Load every endpoint's adapter; any refusal fails the whole start-up
+    /// with one line per endpoint.
+    pub async fn from_config(runtime: Arc<Runtime>, cfg: &LoadedConfig) -> Result<Registry, Vec<(String, LoadError)>> {
+        let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
+        let defaults = Limits::default().with(&cfg.config.limits);
+        let loads = cfg.config.endpoints.iter().map(|ep| {
+            let runtime = runtime.clone();
+            let path = cfg.resolve_path(ep.adapter.get_ref());
+            let resolver = resolver.clone();
+            let limits = defaults.with(&ep.limits);
+            async move {
+                let id = ep.id.get_ref().clone();
+                let settings_json = ep.settings_json();
+                let pin = ep.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
+                let bytes = tokio::fs::read(&path)
+                    .await
+                    .map_err(|e| (id.clone(), LoadError::Read { path: path.display().to_string(), error: e.to_string() }))?;
+                let adapter = validate(&runtime, &bytes, pin.as_deref(), &settings_json).await.map_err(|e| (id.clone(), e))?;
+                let info = version_info(&adapter, Source::Config);
+                let ep = Endpoint {
+                    id: id.clone(),
+                    tenant: ep.tenant.clone(),
+                    config: ep.clone(),
+                    adapter_path: path,
+                    settings_json,
+                    limits,
+                    policy: Arc::new(ep.policy()),
+                    resolver,
+                    slot: RwLock::new(Slot { current: Serving { adapter, info }, previous: vec![], history: vec![] }),
+                    swap_lock: tokio::sync::Mutex::new(()),
+                };
+                Ok::<_, (String, LoadError)>((id, Arc::new(ep)))
+            }
+        });
+        let results = futures::future::join_all(loads).await;
+        let mut endpoints = BTreeMap::new();
+        let mut errors = vec![];
+        for r in results {
+            match r {
+                Ok((id, ep)) => {
+                    endpoints.insert(id, ep);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() { Ok(Registry { runtime, endpoints }) } else { Err(errors) }
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    pub fn endpoint(&self, id: &str) -> Option<Arc<Endpoint>> {
+        self.endpoints.get(id).cloned()
+    }
+
+    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
+        self.endpoints.values()
+    }
+
+    /// Run one export on the endpoint's current version.
+    pub async fn invoke(&self, ep: &Endpoint, call: Call) -> Result<CallOutput, Failure> {
+        let adapter = ep.current();
+        let env = ep.env(&adapter);
+        self.runtime.invoke(&adapter, &env, call).await
+    }
+
+    /// Validate `bytes` and, if they pass, make them the serving version.
+    pub async fn swap(&self, id: &str, bytes: &[u8], source: Source) -> Result<VersionInfo, SwapError> {
+        let ep = self.endpoint(id).ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+        let _serial = ep.swap_lock.lock().await;
+        let pin = ep.config.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
+        let sha = sha256_hex(bytes);
+        match validate(&self.runtime, bytes, pin.as_deref(), &ep.settings_json).await {
+            Ok(adapter) => {
+                let info = version_info(&adapter, source);
+                let mut slot = ep.slot.write().unwrap();
+                let old = std::mem::replace(&mut slot.current, Serving { adapter, info: info.clone() });
+                let msg = format!("{}@{} replaces {}@{} ({})", info.name, info.version, old.info.name, old.info.version, &old.info.sha256[..12]);
+                slot.previous.push(old);
+                if slot.previous.len() > 10 {
+                    slot.previous.remove(0);
+                }
+                ep.record(&mut slot, source, &sha, true, msg);
+                Ok(info)
+            }
+            Err(e) => {
+                let mut slot = ep.slot.write().unwrap();
+                ep.record(&mut slot, source, &sha, false, e.to_string());
+                Err(SwapError::Refused(e))
+            }
+        }
+    }
+
+    /// Serve the previous version again.
+    pub async fn rollback(&self, id: &str) -> Result<VersionInfo, SwapError> {
+        let ep = self.endpoint(id).ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+        let _serial = ep.swap_lock.lock().await;
+        let mut slot = ep.slot.write().unwrap();
+        let mut prev = slot.previous.pop().ok_or(SwapError::NothingToRollBack)?;
+        prev.info.source = Source::Rollback;
+        let info = prev.info.clone();
+        let old = std::mem::replace(&mut slot.current, prev);
+        let msg = format!("rolled back from {}@{} to {}@{}", old.info.name, old.info.version, info.name, info.version);
+        ep.record(&mut slot, Source::Rollback, &info.sha256, true, msg);
+        Ok(info)
+    }
+}
+
+/// Everything a candidate must pass before it takes traffic.
+pub async fn validate(runtime: &Arc<Runtime>, bytes: &[u8], pin: Option<&str>, settings: &str) -> Result<Arc<LoadedAdapter>, LoadError> {
+    let sha = sha256_hex(bytes);
+    if let Some(pin) = pin
+        && pin != sha
+    {
+        return Err(LoadError::Pinned { pinned: pin.to_string(), actual: sha });
+    }
+    let adapter = runtime.load(bytes).await?;
+    let env = CallEnv::describe();
+    match runtime.invoke(&adapter, &env, Call::ValidateSettings(settings.to_string())).await {
+        Ok(_) => Ok(adapter),
+        Err(f) => Err(LoadError::Settings(f.message)),
+    }
+}

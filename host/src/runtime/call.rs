@@ -1,0 +1,232 @@
+//! One adapter call: fresh store and instance, limits armed, export invoked,
+//! outcome mapped to the product's failure model.
+//!
+//! The store (and the instance in it) is dropped when the call returns, so
+//! nothing survives between calls. This module must turn every guest
+//! misbehaviour into a `Failure` and never panic on guest output.
+
+use super::bindings::v0_1_0 as v1;
+use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
+use super::state::{CallState, Limiter, LogSink};
+use super::{Limits, LoadedAdapter, Runtime};
+use crate::metrics;
+use crate::model::{self as m, Failure};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+/// An export call with its arguments.
+#[derive(Debug, Clone)]
+pub enum Call {
+    Describe,
+    ValidateSettings(String),
+    Start(m::CallContext, m::Conversation),
+    UserMessage(m::CallContext, Vec<u8>, m::UserInput),
+    Cancel(m::CallContext, Vec<u8>),
+    Close(m::CallContext, Vec<u8>),
+    CheckAvailability(m::CallContext),
+    RouteWebhook(String, m::HttpRequest),
+    HandleWebhook(m::CallContext, Vec<u8>, m::HttpRequest),
+    Poll(m::CallContext, Vec<u8>),
+}
+
+impl Call {
+    pub fn export_name(&self) -> &'static str {
+        match self {
+            Call::Describe => "describe",
+            Call::ValidateSettings(_) => "validate-settings",
+            Call::Start(..) => "start",
+            Call::UserMessage(..) => "user-message",
+            Call::Cancel(..) => "cancel",
+            Call::Close(..) => "close",
+            Call::CheckAvailability(_) => "check-availability",
+            Call::RouteWebhook(..) => "route-webhook",
+            Call::HandleWebhook(..) => "handle-webhook",
+            Call::Poll(..) => "poll",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutput {
+    Info(m::AdapterInfo),
+    Unit,
+    Step(m::Step),
+    Availability(m::Availability),
+    Route(m::WebhookRoute),
+}
+
+/// Everything a call runs under: limits, egress, labels.
+#[derive(Clone)]
+pub struct CallEnv {
+    pub limits: Limits,
+    pub policy: Arc<EgressPolicy>,
+    pub resolver: Arc<Resolver>,
+    pub labels: Arc<CallLabels>,
+}
+
+impl CallEnv {
+    /// For `describe` and `inspect`: default limits, no egress at all.
+    pub fn describe() -> Self {
+        CallEnv {
+            limits: Limits::default(),
+            policy: Arc::new(EgressPolicy::default()),
+            resolver: Arc::default(),
+            labels: Arc::new(CallLabels { tenant: "-".into(), endpoint: "-".into(), adapter: "-".into() }),
+        }
+    }
+}
+
+/// Why a call failed on the host side; becomes a `Failure { reason: error }`.
+fn cause_of(err: &wasmtime::Error, state: &CallState, limits: &Limits, started: Instant) -> (&'static str, String) {
+    if let Some(desired) = state.limiter.memory_exceeded {
+        return (
+            "memory",
+            format!("memory limit exceeded: the adapter tried to grow linear memory to {desired} bytes; the limit is {} MiB", limits.memory_bytes >> 20),
+        );
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => (
+            "deadline",
+            format!("wall-time limit exceeded: the adapter ran for {:?}; the limit is {:?}", started.elapsed(), limits.wall_time),
+        ),
+        Some(Trap::OutOfFuel) => ("fuel", format!("fuel limit exhausted ({} units)", limits.fuel.unwrap_or(0))),
+        Some(Trap::StackOverflow) => ("stack", "stack overflow: the adapter recursed too deeply".to_string()),
+        Some(Trap::UnreachableCodeReached) => {
+            let stderr = state.stderr_text();
+            let detail = if stderr.is_empty() { "no message".to_string() } else { stderr };
+            ("panic", format!("adapter panicked (trap: unreachable): {detail}"))
+        }
+        Some(t) => ("trap", format!("adapter trapped: {t}")),
+        None => {
+            let msg = format!("{err:#}");
+            if msg.contains("instance count") || msg.contains("maximum concurrent") || msg.contains("pooling") {
+                ("capacity", format!("host at capacity: {msg}"))
+            } else {
+                ("trap", format!("adapter trapped: {msg}"))
+            }
+        }
+    }
+}
+
+fn fail(cause: &'static str, export: &str, message: String) -> Failure {
+    metrics::ADAPTER_TRAPS.inc(&[cause]);
+    Failure::error(format!("adapter `{export}` call failed: {message}"))
+}
+
+fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Step, Failure> {
+    if step.state.len() > limits.max_state_bytes {
+        return Err(fail(
+            "oversized_state",
+            export,
+            format!("oversized output: provider state of {} bytes exceeds the limit of {} bytes", step.state.len(), limits.max_state_bytes),
+        ));
+    }
+    if step.events.len() > limits.max_events {
+        return Err(fail(
+            "oversized_events",
+            export,
+            format!("oversized output: {} events in one call exceed the limit of {}", step.events.len(), limits.max_events),
+        ));
+    }
+    Ok(v1::step(step))
+}
+
+impl Runtime {
+    /// Run one export on a fresh instance of `adapter`.
+    pub async fn invoke(&self, adapter: &LoadedAdapter, env: &CallEnv, call: Call) -> Result<CallOutput, Failure> {
+        let export = call.export_name();
+        let started = Instant::now();
+        let limits = &env.limits;
+        let hooks = EgressHooks::new(EgressConfig {
+            policy: env.policy.clone(),
+            resolver: env.resolver.clone(),
+            labels: env.labels.clone(),
+            timeout: limits.egress_timeout,
+            max_response_bytes: limits.egress_max_response_bytes,
+            max_requests: limits.egress_max_requests,
+        });
+        let denials = hooks.denials();
+        let state = CallState::new(
+            hooks,
+            Limiter { memory_bytes: limits.memory_bytes, memory_exceeded: None },
+            LogSink::new(env.labels.clone(), limits.max_log_lines, limits.max_log_bytes),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if self.cfg.fuel {
+            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        }
+        let deadline = started + limits.wall_time;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+        });
+
+        let run = run_export(&adapter.pre, &mut store, call, limits, export);
+        let outcome = match tokio::time::timeout(limits.wall_time + Duration::from_millis(20), run).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let (cause, msg) = cause_of(&e, store.data(), limits, started);
+                Err(fail(cause, export, msg))
+            }
+            Err(_) => Err(fail(
+                "deadline",
+                export,
+                format!("wall-time limit exceeded: the adapter did not finish within {:?} (waiting on I/O)", limits.wall_time),
+            )),
+        };
+        store.data().log.finish();
+        let denied = denials.lock().unwrap().first().cloned();
+        let outcome = match (outcome, denied) {
+            (_, Some(d)) => Err(fail("egress_denied", export, d.to_string())),
+            (o, None) => o,
+        };
+        drop(store);
+        metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
+        metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+        outcome
+    }
+}
+
+async fn run_export(
+    pre: &v1::HandoverAdapterPre<CallState>,
+    store: &mut Store<CallState>,
+    call: Call,
+    limits: &Limits,
+    export: &str,
+) -> wasmtime::Result<Result<CallOutput, Failure>> {
+    let inst = pre.instantiate_async(&mut *store).await?;
+    let g = inst.handover_provider_adapter();
+    let step = |r: Result<v1::t::Step, v1::t::Failure>| match r {
+        Ok(s) => check_step(s, limits, export).map(CallOutput::Step),
+        Err(f) => Err(v1::failure(f)),
+    };
+    Ok(match call {
+        Call::Describe => Ok(CallOutput::Info(v1::adapter_info(g.call_describe(&mut *store).await?))),
+        Call::ValidateSettings(s) => g.call_validate_settings(&mut *store, &s).await?.map(|()| CallOutput::Unit).map_err(v1::failure),
+        Call::Start(c, conv) => step(g.call_start(&mut *store, &v1::ctx(&c), &v1::conversation(&conv)).await?),
+        Call::UserMessage(c, st, i) => step(g.call_user_message(&mut *store, &v1::ctx(&c), &st, &v1::user_input(&i)).await?),
+        Call::Cancel(c, st) => step(g.call_cancel(&mut *store, &v1::ctx(&c), &st).await?),
+        Call::Close(c, st) => step(g.call_close(&mut *store, &v1::ctx(&c), &st).await?),
+        Call::CheckAvailability(c) => g
+            .call_check_availability(&mut *store, &v1::ctx(&c), &[])
+            .await?
+            .map(|a| CallOutput::Availability(v1::availability(a)))
+            .map_err(v1::failure),
+        Call::RouteWebhook(s, r) => {
+            let route = g.call_route_webhook(&mut *store, &s, &v1::http_request(&r)).await?;
+            match route {
+                Ok(r) if r.correlation_keys.len() > limits.max_events => Err(fail(
+                    "oversized_events",
+                    export,
+                    format!("oversized output: {} correlation keys exceed the limit of {}", r.correlation_keys.len(), limits.max_events),
+                )),
+                Ok(r) => Ok(CallOutput::Route(v1::webhook_route(r))),
+                Err(f) => Err(v1::failure(f)),
+            }
+        }
+        Call::HandleWebhook(c, st, r) => step(g.call_handle_webhook(&mut *store, &v1::ctx(&c), &st, &v1::http_request(&r)).await?),
+        Call::Poll(c, st) => step(g.call_poll(&mut *store, &v1::ctx(&c), &st).await?),
+    })
+}

@@ -1,0 +1,124 @@
+//! Outgoing HTTP for adapters: the only way out of the sandbox.
+//!
+//! Implements `WasiHttpHooks::send_request`. Every request is checked by the
+//! endpoint's [`EgressPolicy`] before any DNS query, the resolved addresses are
+//! checked again, and the connection goes to the checked address itself (no
+//! second resolution). Denials drain the request body first (so the guest
+//! sees the denial, not a reset), are logged with tenant, endpoint, adapter
+//! and URL, and are recorded so the call fails with reason `error`.
+//! This module must never connect anywhere the policy has not admitted.
+
+pub mod policy;
+mod send;
+
+pub use policy::{AllowEntry, AllowEntryError, Denial, EgressPolicy};
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Names attached to every log line and denial of a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallLabels {
+    pub tenant: String,
+    pub endpoint: String,
+    pub adapter: String,
+}
+
+/// Host-name resolution with operator-pinned overrides (like curl `--resolve`).
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    overrides: HashMap<String, Vec<IpAddr>>,
+}
+
+impl Resolver {
+    pub fn with_overrides(overrides: HashMap<String, Vec<IpAddr>>) -> Self {
+        Resolver { overrides: overrides.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect() }
+    }
+
+    pub async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+        if let Some(ips) = self.overrides.get(&host.to_ascii_lowercase()) {
+            return Ok(ips.clone());
+        }
+        let addrs = tokio::net::lookup_host((host, port)).await?;
+        Ok(addrs.map(|a| a.ip()).collect())
+    }
+}
+
+/// What the hooks need per call.
+#[derive(Clone)]
+pub struct EgressConfig {
+    pub policy: Arc<EgressPolicy>,
+    pub resolver: Arc<Resolver>,
+    pub labels: Arc<CallLabels>,
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub max_requests: u32,
+}
+
+/// Per-call hooks; the denials list is shared with the call so it can fail.
+pub struct EgressHooks {
+    cfg: EgressConfig,
+    sent: u32,
+    denials: Arc<Mutex<Vec<Denial>>>,
+}
+
+impl EgressHooks {
+    pub fn new(cfg: EgressConfig) -> Self {
+        EgressHooks { cfg, sent: 0, denials: Arc::default() }
+    }
+
+    pub fn denials(&self) -> Arc<Mutex<Vec<Denial>>> {
+        self.denials.clone()
+    }
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
+                wasmtime_wasi_http::Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for EgressHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> SendFuture {
+        self.sent += 1;
+        let over_budget = self.sent > self.cfg.max_requests;
+        let cfg = self.cfg.clone();
+        let denials = self.denials.clone();
+        Box::new(async move {
+            let url = request.uri().to_string();
+            let verdict = if over_budget {
+                Err(Denial { url: url.clone(), why: format!("more than {} outgoing requests in one call", cfg.max_requests) })
+            } else {
+                send::admit(&cfg, request.uri()).await
+            };
+            match verdict {
+                Ok(target) => send::send(request, target, &cfg, denials).await,
+                Err(denial) => {
+                    send::drain(request.into_body()).await;
+                    tracing::warn!(
+                        tenant = %cfg.labels.tenant,
+                        endpoint = %cfg.labels.endpoint,
+                        adapter = %cfg.labels.adapter,
+                        url = %denial.url,
+                        why = %denial.why,
+                        "egress denied"
+                    );
+                    crate::metrics::EGRESS_DENIED.inc();
+                    denials.lock().unwrap().push(denial);
+                    Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,226 @@
+//! The sandbox: one wasmtime engine, the linker of what adapters may import,
+//! loading (compile, cache, world check, `describe`) and one fresh instance
+//! per call under per-call limits.
+//!
+//! Threat: every adapter is hostile until proven otherwise. Fail-closed rule:
+//! anything a guest does wrong (trap, deadline, memory overrun, oversized
+//! output, denied egress) becomes a `Failure { reason: error }` for that call
+//! naming the cause; nothing a guest does may panic or stall the host.
+
+pub mod bindings;
+pub mod cache;
+mod call;
+pub mod egress;
+pub mod inspect;
+pub mod limits;
+mod state;
+
+pub use call::{Call, CallEnv, CallOutput};
+pub use limits::{Limits, LimitsOverride};
+
+use crate::model::AdapterInfo;
+use bindings::v0_1_0 as v1;
+use sha2::{Digest, Sha256};
+use state::CallState;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+use thiserror::Error;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Engine-wide settings (each combination needs its own compiled artifacts).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Count fuel in every call (`Limits::fuel`); costs compile time.
+    pub fuel: bool,
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may exist at once (concurrent calls), pool-wide.
+    pub max_instances: u32,
+    /// Largest linear memory any endpoint may be granted, MiB.
+    pub max_memory_mib: u32,
+    /// Epoch tick: the granularity of preemption and wall-time checks.
+    pub epoch_tick: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            fuel: false,
+            cache_dir: None,
+            max_instances: 1000,
+            max_memory_mib: 256,
+            epoch_tick: Duration::from_millis(5),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("cannot configure the wasmtime engine: {0}")]
+    Engine(String),
+    #[error("cannot build the linker: {0}")]
+    Linker(String),
+}
+
+/// Why a component was refused at load. Each message is a diagnosis a
+/// third-party author can act on.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    #[error("{0}")]
+    NotAComponent(String),
+    #[error("{0}")]
+    WorldMismatch(String),
+    #[error("the component failed to compile: {0}")]
+    Compile(String),
+    #[error("`describe` failed: {0}")]
+    Describe(String),
+    #[error("the endpoint's settings were refused by `validate-settings`: {0}")]
+    Settings(String),
+    #[error("sha256 {actual} does not match the pinned sha256 {pinned}")]
+    Pinned { pinned: String, actual: String },
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: String },
+}
+
+/// One loaded, validated adapter version, ready to instantiate.
+pub struct LoadedAdapter {
+    pub sha256: String,
+    pub size: usize,
+    pub world: String,
+    pub info: AdapterInfo,
+    pub imports: Vec<String>,
+    pub loaded_at: SystemTime,
+    pre: v1::HandoverAdapterPre<CallState>,
+}
+
+impl std::fmt::Debug for LoadedAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedAdapter").field("name", &self.info.name).field("version", &self.info.version).field("sha256", &self.sha256).finish()
+    }
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cfg: RuntimeConfig,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Runtime {
+    pub fn new(cfg: RuntimeConfig) -> Result<Arc<Runtime>, RuntimeError> {
+        let mut pool = PoolingAllocationConfig::new();
+        let n = cfg.max_instances.max(1);
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 4)
+            .total_stacks(n)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(16)
+            .max_memory_size((cfg.max_memory_mib as usize) << 20)
+            .max_component_instance_size(4 << 20)
+            .max_core_instance_size(4 << 20)
+            .max_unused_warm_slots(n.min(100));
+        let mut c = Config::new();
+        c.wasm_component_model(true)
+            .epoch_interruption(true)
+            .consume_fuel(cfg.fuel)
+            .max_wasm_stack(1 << 20)
+            .memory_reservation(1 << 30)
+            .memory_guard_size(64 << 10)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&c).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let linker = build_linker(&engine)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (e, s, tick) = (engine.clone(), stop.clone(), cfg.epoch_tick);
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    e.increment_epoch();
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(e.to_string()))?;
+        Ok(Arc::new(Runtime { engine, linker, cfg, stop }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.cfg
+    }
+
+    /// Compile (or fetch from the cache), check the world, pre-instantiate
+    /// and call `describe`. Does not validate settings.
+    pub async fn load(self: &Arc<Self>, bytes: &[u8]) -> Result<Arc<LoadedAdapter>, LoadError> {
+        let report = inspect::check_component(bytes)?;
+        let sha256 = sha256_hex(bytes);
+        let component = match &self.cfg.cache_dir {
+            Some(dir) => cache::load_or_compile(&self.engine, dir, &sha256, bytes),
+            None => Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}"))),
+        }?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+        let pre = v1::HandoverAdapterPre::new(pre)
+            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+        let mut adapter = LoadedAdapter {
+            sha256,
+            size: bytes.len(),
+            world: report.world.clone(),
+            info: placeholder_info(),
+            imports: report.imports.clone(),
+            loaded_at: SystemTime::now(),
+            pre,
+        };
+        let env = CallEnv::describe();
+        match self.invoke(&adapter, &env, Call::Describe).await {
+            Ok(CallOutput::Info(info)) => adapter.info = info,
+            Ok(_) => unreachable!("describe returns info"),
+            Err(f) => return Err(LoadError::Describe(f.message)),
+        }
+        Ok(Arc::new(adapter))
+    }
+}
+
+fn placeholder_info() -> AdapterInfo {
+    AdapterInfo {
+        name: String::new(),
+        version: String::new(),
+        channels: vec![],
+        capabilities: Default::default(),
+        webhook_signature: None,
+        polling: Default::default(),
+        settings_schema: "{}".into(),
+    }
+}
+
+/// What adapters may import: all of WASI 0.2 (with nothing granted, so
+/// Python and JS components link), wasi:http via the egress hooks, and the
+/// contract's `log`.
+fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
+    let err = |e: wasmtime::Error| RuntimeError::Linker(format!("{e:#}"));
+    let mut linker = Linker::<CallState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
+    v1::log_if::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s).map_err(err)?;
+    Ok(linker)
+}

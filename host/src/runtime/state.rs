@@ -1,0 +1,147 @@
+//! The data of one call's `Store`: WASI with nothing granted, wasi:http with
+//! the egress hooks, the memory limiter, the capped log sink and captured
+//! stderr.
+//!
+//! Lives exactly as long as one adapter call. It must never hold anything
+//! shared with another call except the read-only egress configuration.
+
+use super::bindings::v0_1_0 as v1;
+use super::egress::{CallLabels, EgressHooks};
+use crate::model::LogLevel;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// Bytes of guest stderr kept (a panic message lands there).
+const STDERR_CAP: usize = 4096;
+
+/// Memory and table caps for one instance; remembers whether a cap was hit so
+/// the outcome can name the cause (wasmtime reports it only as a message).
+pub struct Limiter {
+    pub memory_bytes: usize,
+    pub memory_exceeded: Option<usize>,
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes {
+            self.memory_exceeded = Some(desired);
+            return Err(wasmtime::format_err!(
+                "memory limit exceeded: the adapter asked for {desired} bytes of linear memory, the limit is {}",
+                self.memory_bytes
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Per-call log caps: lines and bytes beyond them are counted, not kept.
+pub struct LogSink {
+    labels: Arc<CallLabels>,
+    max_lines: u32,
+    max_bytes: usize,
+    pub lines: u32,
+    pub bytes: usize,
+    pub dropped_lines: u64,
+    pub dropped_bytes: u64,
+}
+
+impl LogSink {
+    pub fn new(labels: Arc<CallLabels>, max_lines: u32, max_bytes: usize) -> Self {
+        LogSink { labels, max_lines, max_bytes, lines: 0, bytes: 0, dropped_lines: 0, dropped_bytes: 0 }
+    }
+
+    pub fn write(&mut self, level: LogLevel, message: &str, fields: &[(String, String)]) {
+        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        if self.lines >= self.max_lines || self.bytes + size > self.max_bytes {
+            self.dropped_lines += 1;
+            self.dropped_bytes += size as u64;
+            return;
+        }
+        self.lines += 1;
+        self.bytes += size;
+        let fields = fields.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(" ");
+        let l = &self.labels;
+        macro_rules! emit {
+            ($lvl:ident) => {
+                tracing::$lvl!(target: "adapter", tenant = %l.tenant, endpoint = %l.endpoint, adapter = %l.adapter, fields = %fields, "{message}")
+            };
+        }
+        match level {
+            LogLevel::Trace => emit!(trace),
+            LogLevel::Debug => emit!(debug),
+            LogLevel::Info => emit!(info),
+            LogLevel::Warn => emit!(warn),
+            LogLevel::Error => emit!(error),
+        }
+    }
+
+    /// Emit one summary line if anything was dropped.
+    pub fn finish(&self) {
+        if self.dropped_lines > 0 {
+            let l = &self.labels;
+            tracing::warn!(
+                tenant = %l.tenant, endpoint = %l.endpoint, adapter = %l.adapter,
+                kept_lines = self.lines, dropped_lines = self.dropped_lines, dropped_bytes = self.dropped_bytes,
+                "adapter log truncated by the per-call cap"
+            );
+        }
+    }
+}
+
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    hooks: EgressHooks,
+    pub limiter: Limiter,
+    pub log: LogSink,
+    pub stderr: MemoryOutputPipe,
+}
+
+impl CallState {
+    pub fn new(hooks: EgressHooks, limiter: Limiter, log: LogSink) -> Self {
+        let stderr = MemoryOutputPipe::new(STDERR_CAP);
+        // Nothing granted: no preopened directories, no environment, no
+        // arguments, empty stdin, no sockets or name lookups. stdout is
+        // discarded; stderr is captured (capped) for failure messages.
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .allow_ip_name_lookup(false)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .build();
+        CallState { wasi, table: ResourceTable::new(), http: WasiHttpCtx::new(), hooks, limiter, log, stderr }
+    }
+
+    /// Guest stderr as text, trimmed.
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+impl v1::t::Host for CallState {}
+
+impl v1::log_if::Host for CallState {
+    fn log(&mut self, level: v1::log_if::Level, message: String, fields: Vec<v1::t::KeyValue>) {
+        self.log.write(v1::log_level(level), &message, &v1::log_fields(fields));
+    }
+}
