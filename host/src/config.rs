@@ -126,6 +126,10 @@ pub struct EndpointConfig {
     /// Allowed egress: `scheme://host[:port]`, `*.` wildcards.
     #[serde(default)]
     pub egress: Vec<Spanned<String>>,
+    /// Where bot callbacks may be POSTed: `scheme://host[:port]` entries,
+    /// the same rules as `egress` (deny by default).
+    #[serde(default)]
+    pub callback_allow: Vec<Spanned<String>>,
     /// Secret for webhook signature verification.
     #[serde(default)]
     pub webhook_secret: Option<String>,
@@ -158,6 +162,10 @@ impl EndpointConfig {
 
     pub fn policy(&self) -> EgressPolicy {
         EgressPolicy::new(self.egress.iter().filter_map(|e| AllowEntry::parse(e.get_ref()).ok()).collect())
+    }
+
+    pub fn callback_policy(&self) -> EgressPolicy {
+        EgressPolicy::new(self.callback_allow.iter().filter_map(|e| AllowEntry::parse(e.get_ref()).ok()).collect())
     }
 }
 
@@ -276,9 +284,11 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
                 at(pin.span(), f("sha256"), format!("`{p}` is not a sha256 (64 hex digits)"));
             }
         }
-        for entry in &ep.egress {
-            if let Err(e) = AllowEntry::parse(entry.get_ref()) {
-                at(entry.span(), f("egress"), e.to_string());
+        for (field, list) in [("egress", &ep.egress), ("callback_allow", &ep.callback_allow)] {
+            for entry in list {
+                if let Err(e) = AllowEntry::parse(entry.get_ref()) {
+                    at(entry.span(), f(field), e.to_string());
+                }
             }
         }
         if let Some(o) = &ep.timers.no_agent_outcome

@@ -5,10 +5,13 @@
 //! engine (`engine`) → store (state + events + outbox in one transaction) →
 //! delivery to the bot (`api`). No layer reaches back up.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod metrics;
 pub mod model;
 pub mod registry;
 pub mod runtime;
+pub mod server;
 pub mod store;

@@ -22,6 +22,18 @@ enum Cmd {
     },
     /// Validate a config file and every adapter it binds.
     Check { config: PathBuf },
+    /// Run the service.
+    Serve {
+        /// Config file (TOML). Without it: no endpoints, SQLite in ./data, 127.0.0.1:8080.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run one complete handover against the built-in simulated provider.
+    Demo {
+        /// The `sim` adapter component (default: the one built by scripts/build-adapters.sh).
+        #[arg(long)]
+        adapter: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,6 +47,11 @@ fn main() -> ExitCode {
         match cli.cmd {
             Cmd::Inspect { file, json } => handover_host::cli::inspect::run(&file, json).await,
             Cmd::Check { config } => handover_host::cli::check::run(&config).await,
+            Cmd::Serve { config } => serve(config).await,
+            Cmd::Demo { adapter } => {
+                // The conversation is printed as it happens; the last line is the final object.
+                handover_host::cli::demo::run(adapter.as_deref()).await.map_err(|e| format!("{e:#}"))
+            }
         }
     });
     match result {
@@ -47,4 +64,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn serve(config: Option<PathBuf>) -> Result<String, String> {
+    let cfg = match &config {
+        Some(p) => handover_host::config::load(p).map_err(|e| e.to_string())?,
+        None => {
+            let source = String::new();
+            let config = handover_host::config::parse("(defaults)", &source).map_err(|e| e.to_string())?;
+            handover_host::config::LoadedConfig { config, path: PathBuf::from("./handover.toml"), source }
+        }
+    };
+    let server = handover_host::server::start(&cfg).await.map_err(|e| format!("{e:#}"))?;
+    eprintln!("handover-host listening on http://{}", server.addr);
+    tokio::select! {
+        r = server.wait() => r.map_err(|e| format!("{e:#}"))?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(String::new())
 }

@@ -58,3 +58,45 @@ where
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Example {
+        base_url: String,
+        nested: Option<Nested>,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Nested {
+        count: u32,
+    }
+
+    #[test]
+    fn messages_name_the_field() {
+        let missing = parse::<Example>("{}").unwrap_err().message;
+        assert!(missing.contains("missing field `base_url`"), "{missing}");
+        let nested = parse::<Example>(r#"{"base_url":"x","nested":{"count":"a"}}"#);
+        let nested = nested.unwrap_err().message;
+        assert!(
+            nested.starts_with("settings: `nested.count`: invalid type"),
+            "{nested}"
+        );
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(require_http_url("u", "http://h:1/").unwrap(), "http://h:1");
+        assert!(
+            require_http_url("u", "ftp://h")
+                .unwrap_err()
+                .message
+                .contains("`u`")
+        );
+        assert!(require_http_url("u", "http://").is_err());
+    }
+}

@@ -20,3 +20,24 @@ pub fn save<T: Serialize>(state: &T) -> Vec<u8> {
     // Serialising plain data structs to a Vec cannot fail (no I/O, string keys).
     serde_json::to_vec(state).expect("adapter state serialises to JSON")
 }
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Serialize, serde::Deserialize, Default, PartialEq, Debug)]
+    struct S {
+        n: u32,
+    }
+
+    #[test]
+    fn round_trip_and_empty() {
+        assert_eq!(super::load::<S>(&[]).unwrap(), S::default());
+        let bytes = super::save(&S { n: 3 });
+        assert_eq!(super::load::<S>(&bytes).unwrap(), S { n: 3 });
+        assert!(
+            super::load::<S>(b"{")
+                .unwrap_err()
+                .message
+                .contains("corrupt")
+        );
+    }
+}

@@ -9,6 +9,9 @@
 mod provider;
 mod wire;
 
+#[cfg(test)]
+mod tests;
+
 use handover_adapter_sdk::Polling;
 use provider::{Mode, Sim};
 

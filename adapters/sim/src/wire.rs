@@ -169,6 +169,7 @@ pub struct Event {
     attachments: Vec<Attachment>,
     typing: Option<bool>,
     to_queue: Option<String>,
+    to_agent: Option<Agent>,
     reason: Option<String>,
 }
 
@@ -189,10 +190,16 @@ impl Event {
                 self.attachments.iter().map(Attachment::to_wit).collect(),
             ),
             "agent_typing" => events::typing(self.typing.ok_or_else(|| self.missing("typing"))?),
-            "agent_left" => events::agent_left(self.agent()?),
+            // The provider omits `agent` when no agent ever joined.
+            "agent_left" => {
+                events::agent_left(self.agent().unwrap_or_else(|_| events::agent("", "")))
+            }
+            // `agent` on a transfer is the agent handing over, not the target.
             "transferred" => events::transferred(
                 self.to_queue.clone(),
-                self.agent.as_ref().map(|a| events::agent(&a.id, &a.name)),
+                self.to_agent
+                    .as_ref()
+                    .map(|a| events::agent(&a.id, &a.name)),
             ),
             "ended" => events::ended(match self.reason.as_deref() {
                 Some("agent_closed") => EndReason::AgentClosed,

@@ -3,4 +3,5 @@
 //! `main` prints and chooses exit codes.
 
 pub mod check;
+pub mod demo;
 pub mod inspect;

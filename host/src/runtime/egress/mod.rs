@@ -58,6 +58,28 @@ pub struct EgressConfig {
     pub max_requests: u32,
 }
 
+/// POST a JSON body through the same policy and connection code adapters
+/// use (for bot callbacks). Returns the HTTP status.
+pub async fn post_json(cfg: &EgressConfig, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<u16, String> {
+    use http_body_util::BodyExt;
+    let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+    let target = send::admit(cfg, &uri).await.map_err(|d| d.to_string())?;
+    let mut b = http::Request::post(uri.clone()).header("content-type", "application/json");
+    if let Some(h) = uri.authority() {
+        b = b.header("host", h.as_str());
+    }
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(body)).map_err(|never| match never {}).boxed_unsync();
+    let req = b.body(body).map_err(|e| e.to_string())?;
+    let (res, _io) = send::send(req, target, cfg, Arc::default()).await.map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    // Drain (bounded by the response cap) so the connection closes cleanly.
+    let _ = res.into_body().collect().await;
+    Ok(status)
+}
+
 /// Per-call hooks; the denials list is shared with the call so it can fail.
 pub struct EgressHooks {
     cfg: EgressConfig,

@@ -7,7 +7,7 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{Row, ToSql};
 
-use crate::store::{HandoverRow, InboxItem, OutboxItem, Status, StoredEvent, StoreError};
+use crate::store::{HandoverRow, InboxItem, OutboxItem, Status, StoreError, StoredEvent};
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
@@ -31,16 +31,15 @@ macro_rules! select_handovers {
 }
 pub(super) use select_handovers;
 
-pub(super) const EVENT_COLUMNS: &str =
-    "id, handover_id, endpoint_id, seq, kind, payload, created_at_ms";
-
 /// A JSON value stored as TEXT.
 pub(super) struct Json(pub serde_json::Value);
 
 impl FromSql for Json {
     fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
         let text = value.as_str()?;
-        serde_json::from_str(text).map(Json).map_err(|e| FromSqlError::Other(Box::new(e)))
+        serde_json::from_str(text)
+            .map(Json)
+            .map_err(|e| FromSqlError::Other(Box::new(e)))
     }
 }
 
@@ -98,7 +97,7 @@ pub(super) fn handover(r: &Row<'_>) -> rusqlite::Result<HandoverRow> {
     })
 }
 
-/// Row of `SELECT {EVENT_COLUMNS} FROM events`.
+/// A row of `events`, selected by column name.
 pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         id: r.get("id")?,

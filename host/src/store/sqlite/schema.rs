@@ -176,11 +176,14 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
         )));
     }
     if found < 0 {
-        return Err(StoreError::Backend(format!("invalid database schema version {found}")));
+        return Err(StoreError::Backend(format!(
+            "invalid database schema version {found}"
+        )));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)
-            .map_err(|e| StoreError::Backend(format!("migration to schema version {} failed: {e}", i + 1)))?;
+        tx.execute_batch(sql).map_err(|e| {
+            StoreError::Backend(format!("migration to schema version {} failed: {e}", i + 1))
+        })?;
     }
     if found < known {
         // PRAGMA arguments cannot be bound; both values are integers we own.

@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let addr: SocketAddr = var("SIM_ADDR").as_deref().unwrap_or("127.0.0.1:8090").parse()?;
+    let addr: SocketAddr = var("SIM_ADDR")
+        .as_deref()
+        .unwrap_or("127.0.0.1:8090")
+        .parse()?;
     let cfg = SimConfig {
         webhook_url: var("SIM_WEBHOOK_URL"),
         webhook_secret: var("SIM_WEBHOOK_SECRET").unwrap_or_else(|| "sim-secret".into()),

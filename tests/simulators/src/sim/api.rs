@@ -53,7 +53,12 @@ async fn record(State(shared): S, req: Request, next: Next) -> Response {
             headers: parts
                 .headers
                 .iter()
-                .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into(),
+                    )
+                })
                 .collect(),
             body: String::from_utf8_lossy(&bytes).into_owned(),
             status: 0,
@@ -62,7 +67,10 @@ async fn record(State(shared): S, req: Request, next: Next) -> Response {
     };
     let response = match fault {
         Some(status) => fault_response(status),
-        None => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        None => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
     };
     if let Some(r) = shared.lock().requests.get_mut(index) {
         r.status = response.status().as_u16();
@@ -82,8 +90,9 @@ fn fault_response(status: u16) -> Response {
     response
 }
 
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+/// The body as `T`, or a 400 message.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
 }
 
 #[derive(Deserialize)]
@@ -111,10 +120,17 @@ const KINDS: [&str; 3] = ["text", "intent", "quick_reply"];
 async fn create(State(shared): S, body: Bytes) -> Response {
     let new: NewConversation = match parse(&body) {
         Ok(new) => new,
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    if let Some(bad) = new.transcript.iter().find(|t| !AUTHORS.contains(&t.author.as_str())) {
-        return error(StatusCode::BAD_REQUEST, format!("unknown transcript author {:?}", bad.author));
+    if let Some(bad) = new
+        .transcript
+        .iter()
+        .find(|t| !AUTHORS.contains(&t.author.as_str()))
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown transcript author {:?}", bad.author),
+        );
     }
     let deliveries = webhook::spawn_delivery_task(&shared);
     let (id, position, wait) = {
@@ -178,10 +194,13 @@ fn text_kind() -> String {
 async fn message(State(shared): S, Path(id): Path<String>, body: Bytes) -> Response {
     let msg: NewMessage = match parse(&body) {
         Ok(msg) => msg,
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     if !KINDS.contains(&msg.kind.as_str()) {
-        return error(StatusCode::BAD_REQUEST, format!("unknown message kind {:?}", msg.kind));
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("unknown message kind {:?}", msg.kind),
+        );
     }
     {
         let mut st = shared.lock();
@@ -189,7 +208,10 @@ async fn message(State(shared): S, Path(id): Path<String>, body: Bytes) -> Respo
             return unknown(&id);
         };
         if c.record.is_terminal() {
-            return error(StatusCode::CONFLICT, format!("conversation {id} is {}", c.record.status));
+            return error(
+                StatusCode::CONFLICT,
+                format!("conversation {id} is {}", c.record.status),
+            );
         }
         if let Some(tx) = &c.auto_agent {
             let _ = tx.send(msg.text.clone());
@@ -233,11 +255,20 @@ fn finish(State(shared): S, id: &str, status: &str) -> Response {
     Json(json!({})).into_response()
 }
 
-async fn events(State(shared): S, Path(id): Path<String>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn events(
+    State(shared): S,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let after = match q.get("after").map(|a| a.parse::<u64>()) {
         None => 0,
         Some(Ok(n)) => n,
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "`after` must be a non-negative integer"),
+        Some(Err(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "`after` must be a non-negative integer",
+            );
+        }
     };
     let st = shared.lock();
     let Some(c) = st.conv(&id) else {

@@ -11,14 +11,23 @@ use tokio::sync::mpsc;
 /// Starts the agent of conversation `conv`; user message texts go to the
 /// returned sender. The task ends when the sender is dropped (the
 /// conversation was cancelled, closed or ended) or after "bye".
-pub(crate) fn spawn(shared: &Arc<Shared>, conv: &str, cfg: AutoAgent) -> mpsc::UnboundedSender<String> {
+pub(crate) fn spawn(
+    shared: &Arc<Shared>,
+    conv: &str,
+    cfg: AutoAgent,
+) -> mpsc::UnboundedSender<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(run(shared.clone(), conv.to_string(), cfg, rx));
     shared.track(task.abort_handle());
     tx
 }
 
-async fn run(shared: Arc<Shared>, conv: String, cfg: AutoAgent, mut rx: mpsc::UnboundedReceiver<String>) {
+async fn run(
+    shared: Arc<Shared>,
+    conv: String,
+    cfg: AutoAgent,
+    mut rx: mpsc::UnboundedReceiver<String>,
+) {
     tokio::time::sleep(Duration::from_millis(cfg.join_after_ms)).await;
     let emit = |(kind, fields)| {
         let open = shared

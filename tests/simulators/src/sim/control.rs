@@ -30,20 +30,26 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/duplicate_webhooks", post(duplicate))
         .route("/hold_webhooks", post(hold))
         .route("/release_held", post(release_held))
-        .route("/requests", get(|State(s): S| async move { Json(s.lock().requests.clone()) }))
-        .route("/deliveries", get(|State(s): S| async move { Json(s.lock().deliveries.clone()) }))
+        .route(
+            "/requests",
+            get(|State(s): S| async move { Json(s.lock().requests.clone()) }),
+        )
+        .route(
+            "/deliveries",
+            get(|State(s): S| async move { Json(s.lock().deliveries.clone()) }),
+        )
         .with_state(shared)
 }
 
 /// The body as a JSON object (`{}` when empty).
-fn body(bytes: &Bytes) -> Result<Value, Response> {
+fn body(bytes: &Bytes) -> Result<Value, String> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "body must be a JSON object")),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}"))),
+        Ok(_) => Err("body must be a JSON object".into()),
+        Err(e) => Err(format!("bad JSON body: {e}")),
     }
 }
 
@@ -75,15 +81,22 @@ async fn conversation(State(shared): S, Path(id): Path<String>) -> Response {
 
 /// `agent_join`, `agent_message`, `agent_typing`, `agent_leave`,
 /// `transfer`, `end` and `queue_update` on conversation `id`.
-async fn conversation_action(State(shared): S, Path((id, action)): Path<(String, String)>, bytes: Bytes) -> Response {
+async fn conversation_action(
+    State(shared): S,
+    Path((id, action)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Response {
     let b = match body(&bytes) {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let payload: Payload = match action.as_str() {
-        "agent_join" => events::agent_joined(str_or(&b, "agent_id", "a-1"), str_or(&b, "name", "Agent")),
+        "agent_join" => {
+            events::agent_joined(str_or(&b, "agent_id", "a-1"), str_or(&b, "name", "Agent"))
+        }
         "agent_message" => {
-            let attachments: Vec<Attachment> = serde_json::from_value(b["attachments"].clone()).unwrap_or_default();
+            let attachments: Vec<Attachment> =
+                serde_json::from_value(b["attachments"].clone()).unwrap_or_default();
             events::agent_message(str_or(&b, "text", ""), &attachments)
         }
         "agent_typing" => events::agent_typing(b["on"].as_bool().unwrap_or(true)),
@@ -102,9 +115,12 @@ async fn conversation_action(State(shared): S, Path((id, action)): Path<(String,
 async fn fail_next(State(shared): S, bytes: Bytes) -> Response {
     let b = match body(&bytes) {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let status = b["status"].as_u64().and_then(|s| u16::try_from(s).ok()).unwrap_or(500);
+    let status = b["status"]
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .unwrap_or(500);
     let count = u32_of(&b, "count").unwrap_or(1);
     let prefix = str_or(&b, "path_prefix", "/");
     shared.lock().add_fault(prefix, status, count);
@@ -114,7 +130,7 @@ async fn fail_next(State(shared): S, bytes: Bytes) -> Response {
 async fn availability(State(shared): S, bytes: Bytes) -> Response {
     let b = match body(&bytes) {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     shared.lock().availability = json!({
         "agents_available": b["agents_available"].as_bool().unwrap_or(true),
@@ -127,7 +143,7 @@ async fn availability(State(shared): S, bytes: Bytes) -> Response {
 async fn queue_position(State(shared): S, bytes: Bytes) -> Response {
     let b = match body(&bytes) {
         Ok(b) => b,
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let mut st = shared.lock();
     st.queue_position = u32_of(&b, "position");
@@ -142,7 +158,7 @@ async fn set_webhook(State(shared): S, bytes: Bytes) -> Response {
             shared.lock().webhook_url = b["url"].as_str().map(String::from);
             ok()
         }
-        Err(response) => response,
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
 
@@ -152,7 +168,7 @@ async fn duplicate(State(shared): S, bytes: Bytes) -> Response {
             shared.lock().duplicate = b["on"].as_bool().unwrap_or(true);
             ok()
         }
-        Err(response) => response,
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
 
@@ -162,14 +178,14 @@ async fn hold(State(shared): S, bytes: Bytes) -> Response {
             shared.lock().hold = b["on"].as_bool().unwrap_or(true);
             ok()
         }
-        Err(response) => response,
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
 
 async fn release_held(State(shared): S, bytes: Bytes) -> Response {
     let reverse = match body(&bytes) {
         Ok(b) => b["reverse"].as_bool().unwrap_or(false),
-        Err(response) => return response,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let released = webhook::release_held(&shared, reverse).await;
     Json(json!({ "released": released })).into_response()

@@ -12,15 +12,24 @@ fn payload(kind: &'static str, fields: Value) -> Payload {
 }
 
 pub(crate) fn queued(position: Option<u32>, wait_s: Option<u32>) -> Payload {
-    payload("queued", json!({ "position": position, "estimated_wait_seconds": wait_s }))
+    payload(
+        "queued",
+        json!({ "position": position, "estimated_wait_seconds": wait_s }),
+    )
 }
 
 pub(crate) fn agent_joined(id: &str, name: &str) -> Payload {
-    payload("agent_joined", json!({ "agent": { "id": id, "name": name } }))
+    payload(
+        "agent_joined",
+        json!({ "agent": { "id": id, "name": name } }),
+    )
 }
 
 pub(crate) fn agent_message(text: &str, attachments: &[Attachment]) -> Payload {
-    payload("agent_message", json!({ "text": text, "attachments": attachments }))
+    payload(
+        "agent_message",
+        json!({ "text": text, "attachments": attachments }),
+    )
 }
 
 pub(crate) fn agent_typing(on: bool) -> Payload {

@@ -42,13 +42,23 @@ impl SimProvider {
     }
 
     /// Waits until a conversation for `handover_id` exists.
-    pub async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<ConversationRecord> {
-        self.wait_until(timeout, |st| for_handover(st, handover_id)).await
+    pub async fn wait_for_conversation(
+        &self,
+        handover_id: &str,
+        timeout: Duration,
+    ) -> Option<ConversationRecord> {
+        self.wait_until(timeout, |st| for_handover(st, handover_id))
+            .await
     }
 
     /// Waits until `conv` has received `n` user messages; returns those
     /// received so far (possibly fewer) on timeout.
-    pub async fn wait_for_user_messages(&self, conv: &str, n: usize, timeout: Duration) -> Vec<UserMessage> {
+    pub async fn wait_for_user_messages(
+        &self,
+        conv: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Vec<UserMessage> {
         let messages = |st: &State| {
             st.conv(conv)
                 .map(|c| c.record.user_messages.clone())
@@ -61,7 +71,12 @@ impl SimProvider {
     }
 
     /// Waits until `conv` has status `status` (e.g. `cancelled`).
-    pub async fn wait_for_status(&self, conv: &str, status: &str, timeout: Duration) -> Option<ConversationRecord> {
+    pub async fn wait_for_status(
+        &self,
+        conv: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Option<ConversationRecord> {
         self.wait_until(timeout, |st| {
             st.conv(conv)
                 .filter(|c| c.record.status == status)
@@ -74,13 +89,19 @@ impl SimProvider {
     /// finished so far (possibly fewer) on timeout.
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
         let found = self
-            .wait_until(timeout, |st| Some(st.deliveries.clone()).filter(|d| d.len() >= n))
+            .wait_until(timeout, |st| {
+                Some(st.deliveries.clone()).filter(|d| d.len() >= n)
+            })
             .await;
         found.unwrap_or_else(|| self.webhook_deliveries())
     }
 
     /// Polls `check` on every state change until it yields or `timeout` passes.
-    async fn wait_until<T>(&self, timeout: Duration, check: impl Fn(&State) -> Option<T>) -> Option<T> {
+    async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        check: impl Fn(&State) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let mut changes = self.shared.subscribe();
         loop {

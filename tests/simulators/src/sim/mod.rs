@@ -28,13 +28,16 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The stop signal and task of the HTTP server.
+type Server = (oneshot::Sender<()>, JoinHandle<()>);
+
 /// A running sim provider. Cheap to clone; every clone drives the same
 /// server. Stops on [`SimProvider::shutdown`] or with its tokio runtime.
 #[derive(Clone)]
 pub struct SimProvider {
     shared: Arc<Shared>,
     addr: SocketAddr,
-    server: Arc<Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>>,
+    server: Arc<Mutex<Option<Server>>>,
 }
 
 impl SimProvider {
@@ -47,7 +50,11 @@ impl SimProvider {
     pub async fn start_on(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimProvider> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(cfg.webhook_secret, cfg.webhook_url, cfg.auto_agent));
+        let shared = Arc::new(Shared::new(
+            cfg.webhook_secret,
+            cfg.webhook_url,
+            cfg.auto_agent,
+        ));
         let app = Router::new()
             .nest("/_sim", control::router(shared.clone()))
             .merge(api::router(shared.clone()));
@@ -88,7 +95,10 @@ impl SimProvider {
         let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some((stop, mut task)) = server {
             let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
                 task.abort();
             }
         }
@@ -116,7 +126,12 @@ impl SimProvider {
     }
 
     /// `agent_message` with attachments.
-    pub async fn agent_message_with_attachments(&self, conv: &str, text: &str, attachments: &[Attachment]) {
+    pub async fn agent_message_with_attachments(
+        &self,
+        conv: &str,
+        text: &str,
+        attachments: &[Attachment],
+    ) {
         self.must(conv, events::agent_message(text, attachments));
     }
 

@@ -69,7 +69,11 @@ impl State {
     pub fn add_fault(&mut self, path_prefix: &str, status: u16, count: u32) {
         if count > 0 {
             let path_prefix = path_prefix.to_string();
-            self.faults.push(Fault { path_prefix, status, remaining: count });
+            self.faults.push(Fault {
+                path_prefix,
+                status,
+                remaining: count,
+            });
         }
     }
 
@@ -87,7 +91,11 @@ impl State {
 }
 
 impl Shared {
-    pub fn new(secret: String, webhook_url: Option<String>, auto: Option<super::AutoAgent>) -> Self {
+    pub fn new(
+        secret: String,
+        webhook_url: Option<String>,
+        auto: Option<super::AutoAgent>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(5))
@@ -152,7 +160,12 @@ impl Shared {
 
     /// Emits an event of `kind` with `fields` on conversation `conv` and
     /// returns it. Events on terminal conversations are still emitted.
-    pub fn emit(&self, conv: &str, kind: &str, fields: Map<String, Value>) -> Result<Value, SimError> {
+    pub fn emit(
+        &self,
+        conv: &str,
+        kind: &str,
+        fields: Map<String, Value>,
+    ) -> Result<Value, SimError> {
         let event = {
             let mut st = self.lock();
             let event_no = st.next_event;

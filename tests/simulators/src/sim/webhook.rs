@@ -75,7 +75,11 @@ pub(crate) async fn release_held(shared: &Shared, reverse: bool) -> usize {
 async fn deliver_once(shared: &Shared, job: &DeliveryJob) {
     let (url, max_attempts, mut backoff) = {
         let st = shared.lock();
-        (st.webhook_url.clone(), st.max_attempts.max(1), st.first_backoff)
+        (
+            st.webhook_url.clone(),
+            st.max_attempts.max(1),
+            st.first_backoff,
+        )
     };
     let Some(url) = url else { return };
     let mut record = Delivery {
@@ -101,7 +105,10 @@ async fn deliver_once(shared: &Shared, job: &DeliveryJob) {
             .header("content-type", "application/json")
             .header("x-sim-timestamp", timestamp.to_string())
             .header("x-sim-delivery", &job.event_id)
-            .header("x-sim-signature", sign(&shared.secret, timestamp, &job.body))
+            .header(
+                "x-sim-signature",
+                sign(&shared.secret, timestamp, &job.body),
+            )
             .body(job.body.clone())
             .send()
             .await;

@@ -1,0 +1,138 @@
+//! The handover engine: the product the bot platform talks to.
+//!
+//! Owns the handover lifecycle (create, user input, cancel, close, status,
+//! availability), provider traffic (webhooks via the inbox, polls), timers
+//! and callback delivery. Every step is: lock the handover, read its row,
+//! call the adapter, apply the result with `rules`, commit state + events +
+//! outbox in one store transaction, then wake the streams. It never talks
+//! HTTP to the bot directly (that is `api`) and never runs guest code itself
+//! (that is `runtime`, through the registry).
+
+mod handover;
+mod locks;
+pub mod request;
+pub mod rules;
+pub mod signature;
+mod webhook;
+mod workers;
+
+pub use request::{CreateRequest, InputRequest};
+pub use webhook::WebhookReply;
+
+use crate::metrics;
+use crate::registry::{Endpoint, Registry};
+use crate::runtime::egress::{CallLabels, EgressConfig, Resolver};
+use crate::store::{Change, HandoverRow, NewEvent, Store, StoreError, StoredEvent};
+use locks::Locks;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The handover already ended; carries its final object.
+    #[error("the handover has already ended")]
+    Ended(Value),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the provider could not be reached: {0}")]
+    Upstream(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Base URL providers use to reach this host (for URL-signed webhooks).
+    pub public_url: String,
+    /// Largest webhook body accepted, bytes.
+    pub max_webhook_bytes: usize,
+    /// How long an unknown correlation key is retried before a webhook is
+    /// stored as concerning no handover (covers webhooks racing `start`).
+    pub correlation_grace: Duration,
+    /// Callback delivery attempts before a delivery is given up (kept as dead).
+    pub callback_attempts: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            max_webhook_bytes: 1 << 20,
+            correlation_grace: Duration::from_secs(3),
+            callback_attempts: 12,
+        }
+    }
+}
+
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub cfg: EngineConfig,
+    locks: Locks,
+    bus: tokio::sync::broadcast::Sender<i64>,
+    resolver: Arc<Resolver>,
+    me: std::sync::Weak<Engine>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, cfg: EngineConfig, resolver: Arc<Resolver>) -> Arc<Engine> {
+        let (bus, _) = tokio::sync::broadcast::channel(1024);
+        Arc::new_cyclic(|me| Engine { store, registry, cfg, locks: Locks::default(), bus, resolver, me: me.clone() })
+    }
+
+    fn self_arc(&self) -> Arc<Engine> {
+        self.me.upgrade().expect("the engine outlives its tasks' spawning")
+    }
+
+    /// Wake-ups carrying the newest event id; streams then read the store.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<i64> {
+        self.bus.subscribe()
+    }
+
+    /// Tell local streams that events up to `id` exist (also used by the
+    /// PostgreSQL listener for events written by other replicas).
+    pub fn wake(&self, id: i64) {
+        let _ = self.bus.send(id);
+    }
+
+    fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, EngineError> {
+        self.registry.endpoint(id).ok_or_else(|| EngineError::NotFound(format!("no endpoint `{id}`")))
+    }
+
+    /// Commit one step; returns the stored events. Bumps `row.version`.
+    async fn commit(&self, row: &mut HandoverRow, events: Vec<NewEvent>, keys: Vec<String>, inbox_done: Vec<i64>) -> Result<Vec<StoredEvent>, EngineError> {
+        let ended = events.iter().any(|e| e.kind == "ended");
+        let stored = self.store.apply(Change { row: Some(row.clone()), events, correlation_keys: keys, inbox_done }).await?;
+        row.version += 1;
+        if ended {
+            metrics::HANDOVERS_ENDED.inc(&[row.status.as_str(), row.error_reason.as_deref().unwrap_or("")]);
+        }
+        if let Some(last) = stored.last() {
+            self.wake(last.id);
+        }
+        Ok(stored)
+    }
+
+    /// Egress settings for bot callbacks of an endpoint.
+    fn callback_egress(&self, ep: &Endpoint) -> EgressConfig {
+        EgressConfig {
+            policy: Arc::new(ep.config.callback_policy()),
+            resolver: self.resolver.clone(),
+            labels: Arc::new(CallLabels { tenant: ep.tenant.clone(), endpoint: ep.id.clone(), adapter: "callback".into() }),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 64 << 10,
+            max_requests: 1,
+        }
+    }
+}
