@@ -60,7 +60,13 @@ fn yes() -> bool {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        ServerConfig { listen: default_listen(), data_dir: default_data_dir(), public_url: None, admin_key: None, watch_adapters: true }
+        ServerConfig {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            public_url: None,
+            admin_key: None,
+            watch_adapters: true,
+        }
     }
 }
 
@@ -86,7 +92,12 @@ fn default_max_memory() -> u32 {
 
 impl Default for RuntimeSection {
     fn default() -> Self {
-        RuntimeSection { fuel: false, max_instances: default_instances(), max_memory_mib: default_max_memory(), cache: true }
+        RuntimeSection {
+            fuel: false,
+            max_instances: default_instances(),
+            max_memory_mib: default_max_memory(),
+            cache: true,
+        }
     }
 }
 
@@ -161,11 +172,21 @@ impl EndpointConfig {
     }
 
     pub fn policy(&self) -> EgressPolicy {
-        EgressPolicy::new(self.egress.iter().filter_map(|e| AllowEntry::parse(e.get_ref()).ok()).collect())
+        EgressPolicy::new(
+            self.egress
+                .iter()
+                .filter_map(|e| AllowEntry::parse(e.get_ref()).ok())
+                .collect(),
+        )
     }
 
     pub fn callback_policy(&self) -> EgressPolicy {
-        EgressPolicy::new(self.callback_allow.iter().filter_map(|e| AllowEntry::parse(e.get_ref()).ok()).collect())
+        EgressPolicy::new(
+            self.callback_allow
+                .iter()
+                .filter_map(|e| AllowEntry::parse(e.get_ref()).ok())
+                .collect(),
+        )
     }
 }
 
@@ -181,7 +202,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: `{}`: {}", self.file, self.line, self.column, self.field, self.message)
+        write!(
+            f,
+            "{}:{}:{}: `{}`: {}",
+            self.file, self.line, self.column, self.field, self.message
+        )
     }
 }
 
@@ -219,7 +244,11 @@ impl LoadedConfig {
     /// Resolve a path written in the config relative to the config file.
     pub fn resolve_path(&self, p: &str) -> PathBuf {
         let p = Path::new(p);
-        if p.is_absolute() { p.to_path_buf() } else { self.path.parent().unwrap_or(Path::new(".")).join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
     }
 
     pub fn resolver_overrides(&self) -> std::collections::HashMap<String, Vec<IpAddr>> {
@@ -227,7 +256,12 @@ impl LoadedConfig {
             .egress
             .resolve
             .iter()
-            .map(|(k, v)| (k.clone(), v.iter().filter_map(|s| s.get_ref().parse().ok()).collect()))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.iter().filter_map(|s| s.get_ref().parse().ok()).collect(),
+                )
+            })
             .collect()
     }
 
@@ -245,23 +279,54 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
         let field = message
             .split('`')
             .nth(1)
-            .filter(|_| message.starts_with("unknown field") || message.starts_with("missing field"))
+            .filter(|_| {
+                message.starts_with("unknown field") || message.starts_with("missing field")
+            })
             .unwrap_or("-")
             .to_string();
-        ConfigErrors(vec![ConfigError { file: file.into(), line, column, field, message }])
+        ConfigErrors(vec![ConfigError {
+            file: file.into(),
+            line,
+            column,
+            field,
+            message,
+        }])
     })?;
     let mut errs = vec![];
     let mut at = |span: std::ops::Range<usize>, field: String, message: String| {
         let (line, column) = line_col(src, span.start);
-        errs.push(ConfigError { file: file.into(), line, column, field, message });
+        errs.push(ConfigError {
+            file: file.into(),
+            line,
+            column,
+            field,
+            message,
+        });
     };
-    if cfg.server.listen.get_ref().parse::<std::net::SocketAddr>().is_err() {
-        at(cfg.server.listen.span(), "server.listen".into(), format!("`{}` is not an `ip:port` address", cfg.server.listen.get_ref()));
+    if cfg
+        .server
+        .listen
+        .get_ref()
+        .parse::<std::net::SocketAddr>()
+        .is_err()
+    {
+        at(
+            cfg.server.listen.span(),
+            "server.listen".into(),
+            format!(
+                "`{}` is not an `ip:port` address",
+                cfg.server.listen.get_ref()
+            ),
+        );
     }
     for (host, ips) in &cfg.egress.resolve {
         for ip in ips {
             if ip.get_ref().parse::<IpAddr>().is_err() {
-                at(ip.span(), format!("egress.resolve.{host}"), format!("`{}` is not an IP address", ip.get_ref()));
+                at(
+                    ip.span(),
+                    format!("egress.resolve.{host}"),
+                    format!("`{}` is not an IP address", ip.get_ref()),
+                );
             }
         }
     }
@@ -269,22 +334,45 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
     for (i, ep) in cfg.endpoints.iter().enumerate() {
         let id = ep.id.get_ref();
         let f = |name: &str| format!("endpoints[{i}].{name}");
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            at(ep.id.span(), f("id"), format!("`{id}` must be non-empty and use only letters, digits, `-` and `_`"));
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            at(
+                ep.id.span(),
+                f("id"),
+                format!("`{id}` must be non-empty and use only letters, digits, `-` and `_`"),
+            );
         }
         if let Some(prev) = seen.insert(id.clone(), i) {
-            at(ep.id.span(), f("id"), format!("duplicate endpoint id `{id}` (also endpoints[{prev}])"));
+            at(
+                ep.id.span(),
+                f("id"),
+                format!("duplicate endpoint id `{id}` (also endpoints[{prev}])"),
+            );
         }
         if ep.adapter.get_ref().is_empty() {
-            at(ep.adapter.span(), f("adapter"), "must name a `.wasm` file".into());
+            at(
+                ep.adapter.span(),
+                f("adapter"),
+                "must name a `.wasm` file".into(),
+            );
         }
         if let Some(pin) = &ep.sha256 {
             let p = pin.get_ref();
             if p.len() != 64 || !p.chars().all(|c| c.is_ascii_hexdigit()) {
-                at(pin.span(), f("sha256"), format!("`{p}` is not a sha256 (64 hex digits)"));
+                at(
+                    pin.span(),
+                    f("sha256"),
+                    format!("`{p}` is not a sha256 (64 hex digits)"),
+                );
             }
         }
-        for (field, list) in [("egress", &ep.egress), ("callback_allow", &ep.callback_allow)] {
+        for (field, list) in [
+            ("egress", &ep.egress),
+            ("callback_allow", &ep.callback_allow),
+        ] {
             for entry in list {
                 if let Err(e) = AllowEntry::parse(entry.get_ref()) {
                     at(entry.span(), f(field), e.to_string());
@@ -294,33 +382,68 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
         if let Some(o) = &ep.timers.no_agent_outcome
             && !matches!(o.get_ref().as_str(), "error" | "completed")
         {
-            at(o.span(), f("timers.no_agent_outcome"), format!("`{}` must be \"error\" or \"completed\"", o.get_ref()));
+            at(
+                o.span(),
+                f("timers.no_agent_outcome"),
+                format!("`{}` must be \"error\" or \"completed\"", o.get_ref()),
+            );
         }
-        if let (Some(w), Some(t)) = (ep.timers.inactivity_warning_s, ep.timers.inactivity_timeout_s)
-            && w >= t
+        if let (Some(w), Some(t)) = (
+            ep.timers.inactivity_warning_s,
+            ep.timers.inactivity_timeout_s,
+        ) && w >= t
         {
-            at(ep.id.span(), f("timers.inactivity_warning_s"), format!("warning after {w}s must come before the timeout after {t}s"));
+            at(
+                ep.id.span(),
+                f("timers.inactivity_warning_s"),
+                format!("warning after {w}s must come before the timeout after {t}s"),
+            );
         }
         if let Some(m) = ep.limits.memory_mib
             && m > cfg.runtime.max_memory_mib
         {
-            at(ep.id.span(), f("limits.memory_mib"), format!("{m} MiB exceeds runtime.max_memory_mib = {}", cfg.runtime.max_memory_mib));
+            at(
+                ep.id.span(),
+                f("limits.memory_mib"),
+                format!(
+                    "{m} MiB exceeds runtime.max_memory_mib = {}",
+                    cfg.runtime.max_memory_mib
+                ),
+            );
         }
         if ep.limits.fuel.is_some() && !cfg.runtime.fuel {
-            at(ep.id.span(), f("limits.fuel"), "fuel limits need `runtime.fuel = true`".into());
+            at(
+                ep.id.span(),
+                f("limits.fuel"),
+                "fuel limits need `runtime.fuel = true`".into(),
+            );
         }
     }
-    if errs.is_empty() { Ok(cfg) } else { Err(ConfigErrors(errs)) }
+    if errs.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(ConfigErrors(errs))
+    }
 }
 
 /// Read and parse a config file.
 pub fn load(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     let file = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError { file: file.clone(), line: 0, column: 0, field: "-".into(), message: format!("cannot read: {e}") }])
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            line: 0,
+            column: 0,
+            field: "-".into(),
+            message: format!("cannot read: {e}"),
+        }])
     })?;
     let config = parse(&file, &source)?;
-    Ok(LoadedConfig { config, path: path.to_path_buf(), source })
+    Ok(LoadedConfig {
+        config,
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

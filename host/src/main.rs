@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "handover-host", version, about = "Hands chatbot conversations over to human agents through sandboxed WebAssembly provider adapters")]
+#[command(
+    name = "handover-host",
+    version,
+    about = "Hands chatbot conversations over to human agents through sandboxed WebAssembly provider adapters"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -39,7 +43,9 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
@@ -50,7 +56,9 @@ fn main() -> ExitCode {
             Cmd::Serve { config } => serve(config).await,
             Cmd::Demo { adapter } => {
                 // The conversation is printed as it happens; the last line is the final object.
-                handover_host::cli::demo::run(adapter.as_deref()).await.map_err(|e| format!("{e:#}"))
+                handover_host::cli::demo::run(adapter.as_deref())
+                    .await
+                    .map_err(|e| format!("{e:#}"))
             }
         }
     });
@@ -71,11 +79,18 @@ async fn serve(config: Option<PathBuf>) -> Result<String, String> {
         Some(p) => handover_host::config::load(p).map_err(|e| e.to_string())?,
         None => {
             let source = String::new();
-            let config = handover_host::config::parse("(defaults)", &source).map_err(|e| e.to_string())?;
-            handover_host::config::LoadedConfig { config, path: PathBuf::from("./handover.toml"), source }
+            let config =
+                handover_host::config::parse("(defaults)", &source).map_err(|e| e.to_string())?;
+            handover_host::config::LoadedConfig {
+                config,
+                path: PathBuf::from("./handover.toml"),
+                source,
+            }
         }
     };
-    let server = handover_host::server::start(&cfg).await.map_err(|e| format!("{e:#}"))?;
+    let server = handover_host::server::start(&cfg)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
     eprintln!("handover-host listening on http://{}", server.addr);
     tokio::select! {
         r = server.wait() => r.map_err(|e| format!("{e:#}"))?,

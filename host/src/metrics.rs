@@ -52,7 +52,9 @@ impl Default for LabelledCounter {
     }
 }
 
-const BUCKETS_US: [u64; 12] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 5_000_000];
+const BUCKETS_US: [u64; 12] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 5_000_000,
+];
 
 /// Latency histogram in microseconds.
 pub struct Histogram {
@@ -63,7 +65,11 @@ pub struct Histogram {
 
 impl Histogram {
     pub const fn new() -> Self {
-        Histogram { buckets: [const { AtomicU64::new(0) }; 12], count: AtomicU64::new(0), sum_us: AtomicU64::new(0) }
+        Histogram {
+            buckets: [const { AtomicU64::new(0) }; 12],
+            count: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+        }
     }
     pub fn observe(&self, d: std::time::Duration) {
         let us = d.as_micros() as u64;
@@ -96,7 +102,11 @@ pub static ADAPTER_SWAPS: LabelledCounter = LabelledCounter::new();
 fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &LabelledCounter) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
     for (vals, n) in c.0.lock().unwrap().iter() {
-        let labels: Vec<String> = names.iter().zip(vals).map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'"))).collect();
+        let labels: Vec<String> = names
+            .iter()
+            .zip(vals)
+            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'")))
+            .collect();
         let _ = writeln!(out, "{name}{{{}}} {n}", labels.join(","));
     }
 }
@@ -104,22 +114,76 @@ fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &Labell
 /// Render every metric in the Prometheus text exposition format.
 pub fn render() -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# HELP handover_created_total Handovers created.\n# TYPE handover_created_total counter\nhandover_created_total {}", HANDOVERS_CREATED.get());
-    labelled(&mut out, "handover_ended_total", "Handovers ended, by final status and error reason.", &["status", "reason"], &HANDOVERS_ENDED);
-    labelled(&mut out, "adapter_calls_total", "Adapter calls, by export and outcome.", &["export", "outcome"], &ADAPTER_CALLS);
-    labelled(&mut out, "adapter_traps_total", "Adapter calls that trapped or hit a limit, by cause.", &["cause"], &ADAPTER_TRAPS);
-    labelled(&mut out, "webhook_verification_failed_total", "Webhooks refused, by cause.", &["cause"], &WEBHOOK_VERIFY_FAILED);
-    labelled(&mut out, "adapter_swaps_total", "Adapter swaps and rollbacks, by kind and result.", &["kind", "result"], &ADAPTER_SWAPS);
-    let _ = writeln!(out, "# HELP egress_denied_total Outgoing adapter requests denied by policy.\n# TYPE egress_denied_total counter\negress_denied_total {}", EGRESS_DENIED.get());
-    let _ = writeln!(out, "# HELP webhooks_accepted_total Webhooks verified and stored.\n# TYPE webhooks_accepted_total counter\nwebhooks_accepted_total {}", WEBHOOKS_ACCEPTED.get());
+    let _ = writeln!(
+        out,
+        "# HELP handover_created_total Handovers created.\n# TYPE handover_created_total counter\nhandover_created_total {}",
+        HANDOVERS_CREATED.get()
+    );
+    labelled(
+        &mut out,
+        "handover_ended_total",
+        "Handovers ended, by final status and error reason.",
+        &["status", "reason"],
+        &HANDOVERS_ENDED,
+    );
+    labelled(
+        &mut out,
+        "adapter_calls_total",
+        "Adapter calls, by export and outcome.",
+        &["export", "outcome"],
+        &ADAPTER_CALLS,
+    );
+    labelled(
+        &mut out,
+        "adapter_traps_total",
+        "Adapter calls that trapped or hit a limit, by cause.",
+        &["cause"],
+        &ADAPTER_TRAPS,
+    );
+    labelled(
+        &mut out,
+        "webhook_verification_failed_total",
+        "Webhooks refused, by cause.",
+        &["cause"],
+        &WEBHOOK_VERIFY_FAILED,
+    );
+    labelled(
+        &mut out,
+        "adapter_swaps_total",
+        "Adapter swaps and rollbacks, by kind and result.",
+        &["kind", "result"],
+        &ADAPTER_SWAPS,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP egress_denied_total Outgoing adapter requests denied by policy.\n# TYPE egress_denied_total counter\negress_denied_total {}",
+        EGRESS_DENIED.get()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP webhooks_accepted_total Webhooks verified and stored.\n# TYPE webhooks_accepted_total counter\nwebhooks_accepted_total {}",
+        WEBHOOKS_ACCEPTED.get()
+    );
     let h = &ADAPTER_CALL_LATENCY;
-    let _ = writeln!(out, "# HELP adapter_call_seconds Adapter call latency.\n# TYPE adapter_call_seconds histogram");
+    let _ = writeln!(
+        out,
+        "# HELP adapter_call_seconds Adapter call latency.\n# TYPE adapter_call_seconds histogram"
+    );
     for (i, b) in BUCKETS_US.iter().enumerate() {
-        let _ = writeln!(out, "adapter_call_seconds_bucket{{le=\"{}\"}} {}", *b as f64 / 1e6, h.buckets[i].load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "adapter_call_seconds_bucket{{le=\"{}\"}} {}",
+            *b as f64 / 1e6,
+            h.buckets[i].load(Ordering::Relaxed)
+        );
     }
     let count = h.count.load(Ordering::Relaxed);
     let _ = writeln!(out, "adapter_call_seconds_bucket{{le=\"+Inf\"}} {count}");
-    let _ = writeln!(out, "adapter_call_seconds_sum {}", h.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+    let _ = writeln!(
+        out,
+        "adapter_call_seconds_sum {}",
+        h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+    );
     let _ = writeln!(out, "adapter_call_seconds_count {count}");
     out
 }

@@ -23,10 +23,16 @@ pub struct Failure {
 
 impl Failure {
     pub fn error(message: impl Into<String>) -> Self {
-        Failure { reason: FailureReason::Error, message: message.into() }
+        Failure {
+            reason: FailureReason::Error,
+            message: message.into(),
+        }
     }
     pub fn unsupported(message: impl Into<String>) -> Self {
-        Failure { reason: FailureReason::Unsupported, message: message.into() }
+        Failure {
+            reason: FailureReason::Unsupported,
+            message: message.into(),
+        }
     }
 }
 
@@ -296,7 +302,9 @@ pub struct AdapterInfo {
 impl AdapterInfo {
     /// Whether the adapter declares support for `channel` ("*" = any).
     pub fn supports_channel(&self, channel: &str) -> bool {
-        self.channels.iter().any(|c| c == "*" || c.eq_ignore_ascii_case(channel))
+        self.channels
+            .iter()
+            .any(|c| c == "*" || c.eq_ignore_ascii_case(channel))
     }
 }
 

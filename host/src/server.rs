@@ -37,7 +37,8 @@ impl Server {
 pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     let c = &cfg.config;
     let data = cfg.data_dir();
-    std::fs::create_dir_all(&data).with_context(|| format!("cannot create data directory {}", data.display()))?;
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let runtime = Runtime::new(RuntimeConfig {
         fuel: c.runtime.fuel,
         cache_dir: c.runtime.cache.then(|| data.join("cache")),
@@ -48,27 +49,58 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     let registry = match Registry::from_config(runtime, cfg).await {
         Ok(r) => Arc::new(r),
         Err(errors) => {
-            let lines: Vec<String> = errors.iter().map(|(ep, e)| format!("endpoint `{ep}`: {e}")).collect();
-            anyhow::bail!("refusing to start; adapters failed validation:\n{}", lines.join("\n"));
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|(ep, e)| format!("endpoint `{ep}`: {e}"))
+                .collect();
+            anyhow::bail!(
+                "refusing to start; adapters failed validation:\n{}",
+                lines.join("\n")
+            );
         }
     };
     let db = data.join("handover.db");
-    let store = Arc::new(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
+    let store =
+        Arc::new(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
     let listener = tokio::net::TcpListener::bind(c.server.listen.get_ref().as_str())
         .await
         .with_context(|| format!("cannot listen on {}", c.server.listen.get_ref()))?;
     let addr = listener.local_addr()?;
-    let public_url = c.server.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let public_url = c
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
     let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
-    let engine = Engine::new(store, registry.clone(), EngineConfig { public_url, ..Default::default() }, resolver);
+    let engine = Engine::new(
+        store,
+        registry.clone(),
+        EngineConfig {
+            public_url,
+            ..Default::default()
+        },
+        resolver,
+    );
     engine.spawn_workers();
-    let watcher = if c.server.watch_adapters { Some(registry::watch_files(registry.clone())?) } else { None };
-    let app = api::router(AppState { engine: engine.clone(), admin_key: c.server.admin_key.clone() });
+    let watcher = if c.server.watch_adapters {
+        Some(registry::watch_files(registry.clone())?)
+    } else {
+        None
+    };
+    let app = api::router(AppState {
+        engine: engine.clone(),
+        admin_key: c.server.admin_key.clone(),
+    });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("server stopped: {e}");
         }
     });
     tracing::info!(%addr, endpoints = registry.endpoints().count(), "handover-host listening");
-    Ok(Server { addr, engine, _watcher: watcher, task })
+    Ok(Server {
+        addr,
+        engine,
+        _watcher: watcher,
+        task,
+    })
 }

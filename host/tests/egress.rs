@@ -11,11 +11,23 @@ use handover_host::runtime::{Call, CallOutput, Limits};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-async fn fetch(url: &str, allow: &[&str], resolve: &[(&str, &str)], limits: Limits) -> Result<Vec<u8>, String> {
+async fn fetch(
+    url: &str,
+    allow: &[&str],
+    resolve: &[(&str, &str)],
+    limits: Limits,
+) -> Result<Vec<u8>, String> {
     let rt = runtime();
     let a = load(&rt, "egress").await;
     let settings = serde_json::json!({ "url": url }).to_string();
-    match rt.invoke(&a, &env(limits, allow, resolve), Call::Start(ctx(&settings), conversation())).await {
+    match rt
+        .invoke(
+            &a,
+            &env(limits, allow, resolve),
+            Call::Start(ctx(&settings), conversation()),
+        )
+        .await
+    {
         Ok(CallOutput::Step(s)) => Ok(s.state),
         Ok(o) => panic!("{o:?}"),
         Err(f) => {
@@ -29,7 +41,14 @@ async fn fetch(url: &str, allow: &[&str], resolve: &[(&str, &str)], limits: Limi
 async fn explicitly_allowed_loopback_is_reached() {
     let (port, hits) = http_server(b"hello".to_vec(), Duration::ZERO).await;
     let allow = format!("http://127.0.0.1:{port}");
-    let body = fetch(&format!("http://127.0.0.1:{port}/x"), &[&allow], &[], Limits::default()).await.unwrap();
+    let body = fetch(
+        &format!("http://127.0.0.1:{port}/x"),
+        &[&allow],
+        &[],
+        Limits::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(body, b"hello");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -37,18 +56,34 @@ async fn explicitly_allowed_loopback_is_reached() {
 #[tokio::test]
 async fn host_not_on_the_list_is_denied_and_logged() {
     let logs = LogCapture::start();
-    let msg = fetch("http://example.com/", &["https://api.example.org"], &[], Limits::default()).await.unwrap_err();
-    assert!(msg.contains("egress denied") && msg.contains("not on the endpoint's allow-list"), "{msg}");
+    let msg = fetch(
+        "http://example.com/",
+        &["https://api.example.org"],
+        &[],
+        Limits::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        msg.contains("egress denied") && msg.contains("not on the endpoint's allow-list"),
+        "{msg}"
+    );
     let text = logs.text();
     assert!(
-        text.contains("egress denied") && text.contains("tenant=t1") && text.contains("endpoint=ep1") && text.contains("adapter=fixture") && text.contains("http://example.com/"),
+        text.contains("egress denied")
+            && text.contains("tenant=t1")
+            && text.contains("endpoint=ep1")
+            && text.contains("adapter=fixture")
+            && text.contains("http://example.com/"),
         "{text}"
     );
 }
 
 #[tokio::test]
 async fn empty_list_denies_everything() {
-    let msg = fetch("http://example.com/", &[], &[], Limits::default()).await.unwrap_err();
+    let msg = fetch("http://example.com/", &[], &[], Limits::default())
+        .await
+        .unwrap_err();
     assert!(msg.contains("allows no egress"), "{msg}");
 }
 
@@ -56,8 +91,14 @@ async fn empty_list_denies_everything() {
 async fn ip_literals_not_named_are_denied() {
     let (port, hits) = http_server(b"x".to_vec(), Duration::ZERO).await;
     let allow = ["https://*.example.com"];
-    for url in [format!("http://127.0.0.1:{port}/"), "http://169.254.169.254/latest/meta-data/".to_string(), "http://10.0.0.1/".to_string()] {
-        let msg = fetch(&url, &allow, &[], Limits::default()).await.unwrap_err();
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        "http://169.254.169.254/latest/meta-data/".to_string(),
+        "http://10.0.0.1/".to_string(),
+    ] {
+        let msg = fetch(&url, &allow, &[], Limits::default())
+            .await
+            .unwrap_err();
         assert!(msg.contains("egress denied"), "{url}: {msg}");
     }
     assert_eq!(hits.load(Ordering::SeqCst), 0);
@@ -66,21 +107,46 @@ async fn ip_literals_not_named_are_denied() {
 #[tokio::test]
 async fn hostnames_resolving_to_blocked_ranges_are_denied() {
     let (port, hits) = http_server(b"x".to_vec(), Duration::ZERO).await;
-    let cases = [("loop.test", "127.0.0.1", "loopback"), ("meta.test", "169.254.169.254", "cloud metadata"), ("corp.test", "10.0.0.1", "private")];
+    let cases = [
+        ("loop.test", "127.0.0.1", "loopback"),
+        ("meta.test", "169.254.169.254", "cloud metadata"),
+        ("corp.test", "10.0.0.1", "private"),
+    ];
     for (host, ip, range) in cases {
         let allow = format!("http://{host}:{port}");
-        let msg = fetch(&format!("http://{host}:{port}/"), &[&allow], &[(host, ip)], Limits::default()).await.unwrap_err();
+        let msg = fetch(
+            &format!("http://{host}:{port}/"),
+            &[&allow],
+            &[(host, ip)],
+            Limits::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(msg.contains(range) && msg.contains(ip), "{host}: {msg}");
     }
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "a blocked address was contacted");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a blocked address was contacted"
+    );
 }
 
 #[tokio::test]
 async fn response_body_over_the_cap_fails_the_call() {
     let (port, _) = http_server(vec![b'a'; 2 << 20], Duration::ZERO).await;
     let allow = format!("http://127.0.0.1:{port}");
-    let limits = Limits { egress_max_response_bytes: 64 << 10, ..Default::default() };
-    let msg = fetch(&format!("http://127.0.0.1:{port}/big"), &[&allow], &[], limits).await.unwrap_err();
+    let limits = Limits {
+        egress_max_response_bytes: 64 << 10,
+        ..Default::default()
+    };
+    let msg = fetch(
+        &format!("http://127.0.0.1:{port}/big"),
+        &[&allow],
+        &[],
+        limits,
+    )
+    .await
+    .unwrap_err();
     assert!(msg.contains("exceeds the cap of 65536 bytes"), "{msg}");
 }
 
@@ -88,9 +154,22 @@ async fn response_body_over_the_cap_fails_the_call() {
 async fn slow_provider_hits_the_request_timeout() {
     let (port, _) = http_server(b"late".to_vec(), Duration::from_secs(10)).await;
     let allow = format!("http://127.0.0.1:{port}");
-    let limits = Limits { egress_timeout: Duration::from_millis(200), ..Default::default() };
+    let limits = Limits {
+        egress_timeout: Duration::from_millis(200),
+        ..Default::default()
+    };
     let t = std::time::Instant::now();
-    let msg = fetch(&format!("http://127.0.0.1:{port}/slow"), &[&allow], &[], limits).await.unwrap_err();
+    let msg = fetch(
+        &format!("http://127.0.0.1:{port}/slow"),
+        &[&allow],
+        &[],
+        limits,
+    )
+    .await
+    .unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
-    assert!(msg.to_lowercase().contains("timeout") || msg.to_lowercase().contains("timed out"), "{msg}");
+    assert!(
+        msg.to_lowercase().contains("timeout") || msg.to_lowercase().contains("timed out"),
+        "{msg}"
+    );
 }

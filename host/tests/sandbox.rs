@@ -14,27 +14,52 @@ use std::time::{Duration, Instant};
 async fn start_fails(name: &str, limits: Limits) -> String {
     let rt = runtime();
     let a = load(&rt, name).await;
-    let f = rt.invoke(&a, &env(limits, &[], &[]), Call::Start(ctx("{}"), conversation())).await.unwrap_err();
+    let f = rt
+        .invoke(
+            &a,
+            &env(limits, &[], &[]),
+            Call::Start(ctx("{}"), conversation()),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(f.reason, FailureReason::Error, "{f}");
     // The host still serves: another adapter on the same runtime works.
     let echo = load(&rt, "echo").await;
-    let out = rt.invoke(&echo, &env(Limits::default(), &[], &[]), Call::Start(ctx("{}"), conversation())).await;
-    assert!(matches!(out, Ok(CallOutput::Step(_))), "echo after {name}: {out:?}");
+    let out = rt
+        .invoke(
+            &echo,
+            &env(Limits::default(), &[], &[]),
+            Call::Start(ctx("{}"), conversation()),
+        )
+        .await;
+    assert!(
+        matches!(out, Ok(CallOutput::Step(_))),
+        "echo after {name}: {out:?}"
+    );
     f.message
 }
 
 #[tokio::test]
 async fn infinite_loop_hits_the_wall_time_limit() {
-    let limits = Limits { wall_time: Duration::from_millis(300), ..Default::default() };
+    let limits = Limits {
+        wall_time: Duration::from_millis(300),
+        ..Default::default()
+    };
     let t = Instant::now();
     let msg = start_fails("loop", limits).await;
     assert!(msg.contains("wall-time limit exceeded"), "{msg}");
-    assert!(t.elapsed() < Duration::from_secs(5), "the loop was not interrupted promptly");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "the loop was not interrupted promptly"
+    );
 }
 
 #[tokio::test]
 async fn memory_bomb_hits_the_memory_limit() {
-    let limits = Limits { memory_bytes: 16 << 20, ..Default::default() };
+    let limits = Limits {
+        memory_bytes: 16 << 20,
+        ..Default::default()
+    };
     let msg = start_fails("membomb", limits).await;
     assert!(msg.contains("memory limit exceeded"), "{msg}");
     assert!(msg.contains("16 MiB"), "{msg}");
@@ -50,46 +75,90 @@ async fn unbounded_recursion_is_a_stack_overflow() {
 async fn panic_is_reported_with_its_message() {
     let msg = start_fails("panic", Limits::default()).await;
     assert!(msg.contains("panicked"), "{msg}");
-    assert!(msg.contains("fixture panic"), "the guest's panic message should be captured from stderr: {msg}");
+    assert!(
+        msg.contains("fixture panic"),
+        "the guest's panic message should be captured from stderr: {msg}"
+    );
 }
 
 #[tokio::test]
 async fn oversized_state_is_refused() {
     let msg = start_fails("big-state", Limits::default()).await;
-    assert!(msg.contains("oversized output") && msg.contains("provider state"), "{msg}");
+    assert!(
+        msg.contains("oversized output") && msg.contains("provider state"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn oversized_event_list_is_refused() {
     let msg = start_fails("many-events", Limits::default()).await;
-    assert!(msg.contains("oversized output") && msg.contains("events"), "{msg}");
+    assert!(
+        msg.contains("oversized output") && msg.contains("events"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
 async fn log_flood_is_truncated_and_counted() {
     let rt = runtime();
     let a = load(&rt, "log-flood").await;
-    let limits = Limits { max_log_lines: 10, ..Default::default() };
+    let limits = Limits {
+        max_log_lines: 10,
+        ..Default::default()
+    };
     let logs = LogCapture::start();
     let t = Instant::now();
-    let out = rt.invoke(&a, &env(limits, &[], &[]), Call::Start(ctx("{}"), conversation())).await;
+    let out = rt
+        .invoke(
+            &a,
+            &env(limits, &[], &[]),
+            Call::Start(ctx("{}"), conversation()),
+        )
+        .await;
     // The flood itself is not an error: the lines beyond the cap are dropped.
     assert!(matches!(out, Ok(CallOutput::Step(_))), "{out:?}");
     assert!(t.elapsed() < Duration::from_secs(5));
     let text = logs.text();
-    let kept = text.lines().filter(|l| l.contains(" adapter:") && l.contains("endpoint=ep1") && !l.contains("truncated")).count();
-    assert_eq!(kept, 10, "exactly the capped number of lines is kept:\n{}", &text[..text.len().min(3000)]);
-    assert!(text.contains("adapter log truncated") && text.contains("dropped_lines=99990"), "{}", &text[text.len().saturating_sub(2000)..]);
+    let kept = text
+        .lines()
+        .filter(|l| {
+            l.contains(" adapter:") && l.contains("endpoint=ep1") && !l.contains("truncated")
+        })
+        .count();
+    assert_eq!(
+        kept,
+        10,
+        "exactly the capped number of lines is kept:\n{}",
+        &text[..text.len().min(3000)]
+    );
+    assert!(
+        text.contains("adapter log truncated") && text.contains("dropped_lines=99990"),
+        "{}",
+        &text[text.len().saturating_sub(2000)..]
+    );
 }
 
 #[tokio::test]
 async fn file_and_environment_are_not_visible() {
     let rt = runtime();
     let a = load(&rt, "fs-env").await;
-    let out = rt.invoke(&a, &env(Limits::default(), &[], &[]), Call::Start(ctx("{}"), conversation())).await.unwrap();
-    let CallOutput::Step(step) = out else { panic!("{out:?}") };
+    let out = rt
+        .invoke(
+            &a,
+            &env(Limits::default(), &[], &[]),
+            Call::Start(ctx("{}"), conversation()),
+        )
+        .await
+        .unwrap();
+    let CallOutput::Step(step) = out else {
+        panic!("{out:?}")
+    };
     let seen: serde_json::Value = serde_json::from_slice(&step.state).unwrap();
-    assert!(seen["file"].as_str().unwrap().starts_with("error:"), "file was readable: {seen}");
+    assert!(
+        seen["file"].as_str().unwrap().starts_with("error:"),
+        "file was readable: {seen}"
+    );
     assert!(seen["home"].is_null(), "{seen}");
     assert_eq!(seen["env"].as_array().unwrap().len(), 0, "{seen}");
 }
@@ -98,13 +167,20 @@ async fn file_and_environment_are_not_visible() {
 async fn memory_returns_to_baseline_after_hostile_calls() {
     let rt = runtime();
     let bomb = load(&rt, "membomb").await;
-    let limits = Limits { memory_bytes: 48 << 20, ..Default::default() };
+    let limits = Limits {
+        memory_bytes: 48 << 20,
+        ..Default::default()
+    };
     let e = env(limits, &[], &[]);
     // Warm up once so lazily mapped host structures exist.
-    let _ = rt.invoke(&bomb, &e, Call::Start(ctx("{}"), conversation())).await;
+    let _ = rt
+        .invoke(&bomb, &e, Call::Start(ctx("{}"), conversation()))
+        .await;
     let baseline = rss_bytes();
     for _ in 0..10 {
-        let r = rt.invoke(&bomb, &e, Call::Start(ctx("{}"), conversation())).await;
+        let r = rt
+            .invoke(&bomb, &e, Call::Start(ctx("{}"), conversation()))
+            .await;
         assert!(r.is_err());
     }
     let after = rss_bytes();
@@ -117,8 +193,27 @@ async fn memory_returns_to_baseline_after_hostile_calls() {
 async fn echo_serves_user_messages() {
     let rt = runtime();
     let a = load(&rt, "echo").await;
-    let input = UserInput { kind: Default::default(), text: "hi".into(), attachments: vec![] };
-    let out = rt.invoke(&a, &env(Limits::default(), &[], &[]), Call::UserMessage(ctx("{}"), b"1.0.0".to_vec(), input)).await.unwrap();
-    let CallOutput::Step(step) = out else { panic!() };
-    assert_eq!(format!("{:?}", step.events[0]).contains("1.0.0:hi"), true, "{:?}", step.events);
+    let input = UserInput {
+        kind: Default::default(),
+        text: "hi".into(),
+        attachments: vec![],
+    };
+    let out = rt
+        .invoke(
+            &a,
+            &env(Limits::default(), &[], &[]),
+            Call::UserMessage(ctx("{}"), b"1.0.0".to_vec(), input),
+        )
+        .await
+        .unwrap();
+    let CallOutput::Step(step) = out else {
+        panic!()
+    };
+    let expected = handover_host::model::ProviderEvent::AgentMessage {
+        agent: None,
+        text: "1.0.0:hi".into(),
+        attachments: vec![],
+    };
+    assert_eq!(step.events, vec![expected]);
+    assert_eq!(step.state, b"1.0.0");
 }

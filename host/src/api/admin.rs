@@ -24,15 +24,28 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/handovers", get(handovers))
 }
 
-fn authorized(s: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// `Some(401 response)` unless the request carries the admin key.
+fn denied(s: &AppState, headers: &HeaderMap) -> Option<Response> {
     let Some(key) = s.admin_key.as_deref() else {
-        return Err(error(StatusCode::UNAUTHORIZED, "unauthorized", "the admin API is disabled: set `server.admin_key`"));
+        return Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin API is disabled: set `server.admin_key`",
+        ));
     };
-    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
     if bool::from(given.as_bytes().ct_eq(key.as_bytes())) {
-        Ok(())
+        None
     } else {
-        Err(error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong `Authorization: Bearer <admin key>`"))
+        Some(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong `Authorization: Bearer <admin key>`",
+        ))
     }
 }
 
@@ -49,15 +62,20 @@ fn endpoint_json(ep: &crate::registry::Endpoint) -> serde_json::Value {
 }
 
 async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&s, &headers) {
+    if let Some(r) = denied(&s, &headers) {
         return r;
     }
-    let eps: Vec<_> = s.engine.registry.endpoints().map(|e| endpoint_json(e)).collect();
+    let eps: Vec<_> = s
+        .engine
+        .registry
+        .endpoints()
+        .map(|e| endpoint_json(e))
+        .collect();
     Json(json!({"endpoints": eps})).into_response()
 }
 
 async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = authorized(&s, &headers) {
+    if let Some(r) = denied(&s, &headers) {
         return r;
     }
     match s.engine.registry.endpoint(&id) {
@@ -66,20 +84,35 @@ async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<Stri
             v["history"] = json!(ep.history());
             Json(v).into_response()
         }
-        None => error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{id}`")),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint `{id}`"),
+        ),
     }
 }
 
 fn swap_error(e: SwapError) -> Response {
     match e {
-        SwapError::UnknownEndpoint(m) => error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{m}`")),
+        SwapError::UnknownEndpoint(m) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint `{m}`"),
+        ),
         SwapError::Refused(_) => error(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()),
-        SwapError::NothingToRollBack => error(StatusCode::CONFLICT, "nothing_to_roll_back", e.to_string()),
+        SwapError::NothingToRollBack => {
+            error(StatusCode::CONFLICT, "nothing_to_roll_back", e.to_string())
+        }
     }
 }
 
-async fn upload(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
-    if let Err(r) = authorized(&s, &headers) {
+async fn upload(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if let Some(r) = denied(&s, &headers) {
         return r;
     }
     match s.engine.registry.swap(&id, &body, Source::Admin).await {
@@ -88,8 +121,12 @@ async fn upload(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<St
     }
 }
 
-async fn rollback(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(r) = authorized(&s, &headers) {
+async fn rollback(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = denied(&s, &headers) {
         return r;
     }
     match s.engine.registry.rollback(&id).await {
@@ -99,7 +136,7 @@ async fn rollback(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<
 }
 
 async fn handovers(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&s, &headers) {
+    if let Some(r) = denied(&s, &headers) {
         return r;
     }
     match s.engine.list(None, false).await {

@@ -22,17 +22,29 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn bad_json(e: JsonRejection) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {}", e.body_text()))
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("invalid JSON body: {}", e.body_text()),
+    )
 }
 
-async fn create(State(s): State<AppState>, Path(endpoint): Path<String>, body: Result<Json<CreateRequest>, JsonRejection>) -> Response {
+async fn create(
+    State(s): State<AppState>,
+    Path(endpoint): Path<String>,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return bad_json(e),
     };
     match s.engine.create(&endpoint, req).await {
         Ok(v) => {
-            let code = if v["already_in_progress"] == true { StatusCode::OK } else { StatusCode::CREATED };
+            let code = if v["already_in_progress"] == true {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
             (code, Json(v)).into_response()
         }
         Err(e) => e.into_response(),
@@ -45,9 +57,17 @@ struct ListQuery {
     open: bool,
 }
 
-async fn list(State(s): State<AppState>, Path(endpoint): Path<String>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(s): State<AppState>,
+    Path(endpoint): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     if s.engine.registry.endpoint(&endpoint).is_none() {
-        return error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{endpoint}`"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint `{endpoint}`"),
+        );
     }
     match s.engine.list(Some(&endpoint), q.open).await {
         Ok(v) => Json(serde_json::json!({"handovers": v})).into_response(),
@@ -69,7 +89,11 @@ async fn status(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     }
 }
 
-async fn input(State(s): State<AppState>, Path(id): Path<String>, body: Result<Json<InputRequest>, JsonRejection>) -> Response {
+async fn input(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<InputRequest>, JsonRejection>,
+) -> Response {
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return bad_json(e),

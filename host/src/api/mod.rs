@@ -31,8 +31,19 @@ pub fn router(state: AppState) -> Router {
         .merge(sse::routes())
         .merge(webhook::routes())
         .merge(admin::routes())
-        .route("/metrics", axum::routing::get(|| async { ([("content-type", "text/plain; version=0.0.4")], crate::metrics::render()) }))
-        .route("/openapi.json", axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }))
+        .route(
+            "/metrics",
+            axum::routing::get(|| async {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    crate::metrics::render(),
+                )
+            }),
+        )
+        .route(
+            "/openapi.json",
+            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .with_state(state)
 }
@@ -55,7 +66,11 @@ pub fn event_json(e: &StoredEvent) -> Value {
 }
 
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"error": {"code": code, "message": message.into()}}))).into_response()
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
 }
 
 impl IntoResponse for EngineError {

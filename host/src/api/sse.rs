@@ -8,12 +8,12 @@
 
 use super::{AppState, error, event_json};
 use crate::store::EventScope;
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -38,17 +38,35 @@ fn start_after(headers: &HeaderMap, q: &After) -> i64 {
         .unwrap_or(0)
 }
 
-async fn handover_events(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+async fn handover_events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Response {
     match s.engine.store.get_handover(&id).await {
         Ok(Some(_)) => stream(s, EventScope::Handover(id), start_after(&headers, &q)),
-        Ok(None) => error(StatusCode::NOT_FOUND, "not_found", format!("no handover `{id}`")),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no handover `{id}`"),
+        ),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string()),
     }
 }
 
-async fn endpoint_events(State(s): State<AppState>, Path(endpoint): Path<String>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+async fn endpoint_events(
+    State(s): State<AppState>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Response {
     if s.engine.registry.endpoint(&endpoint).is_none() {
-        return error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{endpoint}`"));
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint `{endpoint}`"),
+        );
     }
     stream(s, EventScope::Endpoint(endpoint), start_after(&headers, &q))
 }
@@ -91,5 +109,7 @@ fn stream(s: AppState, scope: EventScope, after: i64) -> Response {
             }
         }
     };
-    Sse::new(body).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    Sse::new(body)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }

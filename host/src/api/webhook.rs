@@ -5,18 +5,24 @@
 use super::AppState;
 use crate::engine::WebhookReply;
 use crate::model::HttpRequest;
+use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/v1/webhooks/{endpoint}", any(ingest)).route("/v1/webhooks/{endpoint}/{*rest}", any(ingest_rest))
+    Router::new()
+        .route("/v1/webhooks/{endpoint}", any(ingest))
+        .route("/v1/webhooks/{endpoint}/{*rest}", any(ingest_rest))
 }
 
-async fn ingest_rest(s: State<AppState>, Path((endpoint, _rest)): Path<(String, String)>, req: Request) -> Response {
+async fn ingest_rest(
+    s: State<AppState>,
+    Path((endpoint, _rest)): Path<(String, String)>,
+    req: Request,
+) -> Response {
     handle(s, endpoint, req).await
 }
 
@@ -28,18 +34,37 @@ async fn handle(State(s): State<AppState>, endpoint: String, req: Request) -> Re
     let (parts, body) = req.into_parts();
     let max = s.engine.cfg.max_webhook_bytes;
     let Ok(body) = to_bytes(body, max).await else {
-        return super::error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("webhook body over {max} bytes"));
+        return super::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("webhook body over {max} bytes"),
+        );
     };
-    let headers = parts.headers.iter().filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string()))).collect();
-    let path = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| parts.uri.path().to_string());
-    let request = HttpRequest { method: parts.method.as_str().to_string(), path, headers, body: body.to_vec() };
+    let headers = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| parts.uri.path().to_string());
+    let request = HttpRequest {
+        method: parts.method.as_str().to_string(),
+        path,
+        headers,
+        body: body.to_vec(),
+    };
     match s.engine.ingest_webhook(&endpoint, request).await {
         WebhookReply::Accepted(r) => {
-            let mut b = Response::builder().status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK));
+            let mut b = Response::builder()
+                .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK));
             for (k, v) in &r.headers {
                 b = b.header(k.as_str(), v.as_str());
             }
-            b.body(Body::from(r.body)).unwrap_or_else(|_| StatusCode::OK.into_response())
+            b.body(Body::from(r.body))
+                .unwrap_or_else(|_| StatusCode::OK.into_response())
         }
         WebhookReply::Refused { status, message } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);

@@ -13,12 +13,21 @@ use std::path::Path;
 /// `Ok(summary)` if everything passes, `Err(report)` with one line per problem.
 pub async fn run(path: &Path) -> Result<String, String> {
     let cfg = config::load(path).map_err(|e| e.to_string())?;
-    let runtime = Runtime::new(RuntimeConfig { max_instances: 8, fuel: cfg.config.runtime.fuel, ..Default::default() }).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(RuntimeConfig {
+        max_instances: 8,
+        fuel: cfg.config.runtime.fuel,
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
     let mut problems = vec![];
     for ep in &cfg.config.endpoints {
         let file = cfg.resolve_path(ep.adapter.get_ref());
         let (line, _) = line_of(&cfg.source, ep.adapter.span().start);
-        let at = format!("{}:{line}: endpoint `{}` (`adapter`)", path.display(), ep.id.get_ref());
+        let at = format!(
+            "{}:{line}: endpoint `{}` (`adapter`)",
+            path.display(),
+            ep.id.get_ref()
+        );
         let bytes = match std::fs::read(&file) {
             Ok(b) => b,
             Err(e) => {
@@ -27,7 +36,9 @@ pub async fn run(path: &Path) -> Result<String, String> {
             }
         };
         let pin = ep.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
-        if let Err(e) = registry::validate(&runtime, &bytes, pin.as_deref(), &ep.settings_json()).await {
+        if let Err(e) =
+            registry::validate(&runtime, &bytes, pin.as_deref(), &ep.settings_json()).await
+        {
             let field = match e {
                 LoadError::Settings(_) => "settings",
                 LoadError::Pinned { .. } => "sha256",
@@ -37,7 +48,11 @@ pub async fn run(path: &Path) -> Result<String, String> {
         }
     }
     if problems.is_empty() {
-        Ok(format!("{}: ok ({} endpoints)", path.display(), cfg.config.endpoints.len()))
+        Ok(format!(
+            "{}: ok ({} endpoints)",
+            path.display(),
+            cfg.config.endpoints.len()
+        ))
     } else {
         Err(problems.join("\n"))
     }

@@ -32,7 +32,12 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
     let adapter = find_sim_adapter(adapter)?.canonicalize()?;
     let dir = std::env::temp_dir().join(format!("handover-demo-{}", std::process::id()));
     let secret = "demo-webhook-secret";
-    let sim = SimProvider::start(SimConfig { webhook_url: None, webhook_secret: secret.into(), auto_agent: None }).await?;
+    let sim = SimProvider::start(SimConfig {
+        webhook_url: None,
+        webhook_secret: secret.into(),
+        auto_agent: None,
+    })
+    .await?;
     let src = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {dir:?}\nwatch_adapters = false\n\n[[endpoints]]\nid = \"demo\"\nadapter = {adapter:?}\negress = [\"{}\"]\nwebhook_secret = \"{secret}\"\nsettings = {{ base_url = \"{}\" }}\n",
         sim.base_url(),
@@ -41,7 +46,11 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
         adapter = adapter.display().to_string()
     );
     let cfg = config::parse("demo.toml", &src).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let loaded = LoadedConfig { config: cfg, path: dir.join("demo.toml"), source: src };
+    let loaded = LoadedConfig {
+        config: cfg,
+        path: dir.join("demo.toml"),
+        source: src,
+    };
     let srv = server::start(&loaded).await?;
     sim.set_webhook_url(Some(format!("http://{}/v1/webhooks/demo", srv.addr)));
     let engine = srv.engine.clone();
@@ -51,7 +60,10 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
         println!("{line}");
         out.push(line);
     };
-    say("bot", "the flow asks for a human: session demo-1, channel webchat".into());
+    say(
+        "bot",
+        "the flow asks for a human: session demo-1, channel webchat".into(),
+    );
     let req: CreateRequest = serde_json::from_value(serde_json::json!({
         "session_id": "demo-1", "user_id": "user-42", "channel": "webchat", "locale": "en-US",
         "transcript": [{"author": "user", "text": "my parcel never arrived", "timestamp_ms": 0},
@@ -61,23 +73,58 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
         "routing": {"skills": ["orders"], "language": "en"}
     }))?;
     let created = engine.create("demo", req).await?;
-    let id = created["handover_id"].as_str().context("handover id")?.to_string();
+    let id = created["handover_id"]
+        .as_str()
+        .context("handover id")?
+        .to_string();
     for m in created["messages"].as_array().into_iter().flatten() {
-        say("bot", format!("shows {}: {}", m["type"].as_str().unwrap_or(""), m["text"].as_str().unwrap_or("")));
+        say(
+            "bot",
+            format!(
+                "shows {}: {}",
+                m["type"].as_str().unwrap_or(""),
+                m["text"].as_str().unwrap_or("")
+            ),
+        );
     }
-    let conv = sim.wait_for_conversation(&id, Duration::from_secs(5)).await.context("the provider never saw the conversation")?;
+    let conv = sim
+        .wait_for_conversation(&id, Duration::from_secs(5))
+        .await
+        .context("the provider never saw the conversation")?;
     let mut last = 0;
-    let mut show = async |engine: &crate::engine::Engine, until: &str, say: &mut dyn FnMut(&str, String)| -> Result<Value> {
+    let mut show = async |engine: &crate::engine::Engine,
+                          until: &str,
+                          say: &mut dyn FnMut(&str, String)|
+           -> Result<Value> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            for e in engine.store.events_after(&EventScope::Handover(id.clone()), last, 100).await? {
+            for e in engine
+                .store
+                .events_after(&EventScope::Handover(id.clone()), last, 100)
+                .await?
+            {
                 last = e.id;
                 let p = &e.payload;
                 match e.kind.as_str() {
-                    "queued" => say("event", format!("queued (position {}, estimated wait {} s)", p["position"], p["estimated_wait_seconds"])),
-                    "agent_joined" => say("event", format!("agent joined: {}", p["agent"]["name"].as_str().unwrap_or("?"))),
+                    "queued" => say(
+                        "event",
+                        format!(
+                            "queued (position {}, estimated wait {} s)",
+                            p["position"], p["estimated_wait_seconds"]
+                        ),
+                    ),
+                    "agent_joined" => say(
+                        "event",
+                        format!(
+                            "agent joined: {}",
+                            p["agent"]["name"].as_str().unwrap_or("?")
+                        ),
+                    ),
                     "agent_message" => say("agent", p["text"].as_str().unwrap_or("").to_string()),
-                    "ended" => say("event", format!("ended ({})", p["end_reason"].as_str().unwrap_or(""))),
+                    "ended" => say(
+                        "event",
+                        format!("ended ({})", p["end_reason"].as_str().unwrap_or("")),
+                    ),
                     other => say("event", other.to_string()),
                 }
                 if e.kind == until {
@@ -93,13 +140,32 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
     show(&engine, "queued", &mut say).await?;
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     show(&engine, "agent_joined", &mut say).await?;
-    sim.agent_message(&conv.id, "Hi, I'm Alex. Let me look into your order.").await;
+    sim.agent_message(&conv.id, "Hi, I'm Alex. Let me look into your order.")
+        .await;
     show(&engine, "agent_message", &mut say).await?;
     say("user", "Thanks! Order 1234.".into());
-    engine.input(&id, InputRequest { kind: Default::default(), text: "Thanks! Order 1234.".into(), attachments: vec![] }).await?;
-    let got = sim.wait_for_user_messages(&conv.id, 1, Duration::from_secs(5)).await;
-    say("desk", format!("the agent desk received: {:?}", got.first().map(|m| m.text.clone()).unwrap_or_default()));
-    sim.agent_message(&conv.id, "Found it: it ships tomorrow. Anything else?").await;
+    engine
+        .input(
+            &id,
+            InputRequest {
+                kind: Default::default(),
+                text: "Thanks! Order 1234.".into(),
+                attachments: vec![],
+            },
+        )
+        .await?;
+    let got = sim
+        .wait_for_user_messages(&conv.id, 1, Duration::from_secs(5))
+        .await;
+    say(
+        "desk",
+        format!(
+            "the agent desk received: {:?}",
+            got.first().map(|m| m.text.clone()).unwrap_or_default()
+        ),
+    );
+    sim.agent_message(&conv.id, "Found it: it ships tomorrow. Anything else?")
+        .await;
     show(&engine, "agent_message", &mut say).await?;
     sim.end(&conv.id, "agent_closed").await;
     let ended = show(&engine, "ended", &mut say).await?;

@@ -11,7 +11,11 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let diagnose = |e: LoadError| format!("{} is not a usable adapter: {e}", path.display());
     let report = inspect::check_component(&bytes).map_err(diagnose)?;
-    let runtime = Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }).map_err(|e| e.to_string())?;
+    let runtime = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
     let adapter = runtime.load(&bytes).await.map_err(diagnose)?;
     let info = &adapter.info;
     if json {
@@ -29,7 +33,12 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
     let c = &info.capabilities;
     let flag = |b: bool| if b { "yes" } else { "no" };
     let mut out = String::new();
-    out += &format!("file:      {} ({} bytes, sha256 {})\n", path.display(), bytes.len(), sha256_hex(&bytes));
+    out += &format!(
+        "file:      {} ({} bytes, sha256 {})\n",
+        path.display(),
+        bytes.len(),
+        sha256_hex(&bytes)
+    );
     out += &format!("world:     {} (handover-adapter)\n", report.world);
     out += &format!("adapter:   {} {}\n", info.name, info.version);
     out += &format!("channels:  {}\n", info.channels.join(", "));
@@ -49,15 +58,27 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
                 s.algorithm,
                 s.header,
                 s.encoding,
-                s.prefix.as_deref().map(|p| format!(", prefix `{p}`")).unwrap_or_default(),
+                s.prefix
+                    .as_deref()
+                    .map(|p| format!(", prefix `{p}`"))
+                    .unwrap_or_default(),
                 s.signed,
-                s.timestamp_header.as_deref().map(|h| format!(", timestamp header `{h}`")).unwrap_or_default(),
-                s.delivery_id_header.as_deref().map(|h| format!(", delivery id header `{h}`")).unwrap_or_default(),
+                s.timestamp_header
+                    .as_deref()
+                    .map(|h| format!(", timestamp header `{h}`"))
+                    .unwrap_or_default(),
+                s.delivery_id_header
+                    .as_deref()
+                    .map(|h| format!(", delivery id header `{h}`"))
+                    .unwrap_or_default(),
             )
         }
         None => out += "webhooks:  none\n",
     }
-    out += &format!("polling:   {:?} (interval {} ms, max wait {} ms)\n", info.polling.mode, info.polling.interval_ms, info.polling.max_wait_ms);
+    out += &format!(
+        "polling:   {:?} (interval {} ms, max wait {} ms)\n",
+        info.polling.mode, info.polling.interval_ms, info.polling.max_wait_ms
+    );
     out += "imports:\n";
     for i in &report.imports {
         out += &format!("  {i}\n");

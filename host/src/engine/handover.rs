@@ -17,7 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 fn ctx(ep: &Endpoint, handover_id: &str) -> CallContext {
-    CallContext { handover_id: handover_id.to_string(), settings: ep.settings_json.clone() }
+    CallContext {
+        handover_id: handover_id.to_string(),
+        settings: ep.settings_json.clone(),
+    }
 }
 
 /// The status view (the spec's Handover Status token answer).
@@ -72,7 +75,11 @@ fn arm_inactivity(row: &mut HandoverRow, ep: &Endpoint, now: i64) {
 }
 
 impl Engine {
-    pub async fn create(&self, endpoint_id: &str, req: CreateRequest) -> Result<Value, EngineError> {
+    pub async fn create(
+        &self,
+        endpoint_id: &str,
+        req: CreateRequest,
+    ) -> Result<Value, EngineError> {
         let ep = self.endpoint(endpoint_id)?;
         let problems = req.problems();
         if !problems.is_empty() {
@@ -80,9 +87,19 @@ impl Engine {
         }
         if let Some(url) = &req.callback_url {
             let policy = ep.config.callback_policy();
-            let uri: http::Uri = url.parse().map_err(|e| EngineError::BadRequest(format!("callback_url: {e}")))?;
-            if let Err(d) = policy.admit(url, uri.scheme_str().unwrap_or(""), uri.host().unwrap_or(""), uri.port_u16()) {
-                return Err(EngineError::BadRequest(format!("callback_url: {} (add it to the endpoint's `callback_allow`)", d.why)));
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|e| EngineError::BadRequest(format!("callback_url: {e}")))?;
+            if let Err(d) = policy.admit(
+                url,
+                uri.scheme_str().unwrap_or(""),
+                uri.host().unwrap_or(""),
+                uri.port_u16(),
+            ) {
+                return Err(EngineError::BadRequest(format!(
+                    "callback_url: {} (add it to the endpoint's `callback_allow`)",
+                    d.why
+                )));
             }
         }
         let now = now_ms();
@@ -109,7 +126,11 @@ impl Engine {
             agent_joined_at_ms: None,
             ended_at_ms: None,
             last_user_activity_ms: now,
-            no_agent_deadline_ms: ep.config.timers.no_agent_timeout_s.map(|s| now + s as i64 * 1000),
+            no_agent_deadline_ms: ep
+                .config
+                .timers
+                .no_agent_timeout_s
+                .map(|s| now + s as i64 * 1000),
             inactivity_warn_at_ms: None,
             inactivity_end_at_ms: None,
             next_poll_at_ms: None,
@@ -124,25 +145,72 @@ impl Engine {
         metrics::HANDOVERS_CREATED.inc();
         let _g = self.locks.lock(&id).await;
         let info = &adapter.info;
-        let missing: Vec<&String> = req.required_capabilities.iter().filter(|c| !has_capability(&info.capabilities, c)).collect();
+        let missing: Vec<&String> = req
+            .required_capabilities
+            .iter()
+            .filter(|c| !has_capability(&info.capabilities, c))
+            .collect();
         let events = if !info.supports_channel(&req.channel) {
-            let msg = format!("channel `{}` is not supported by adapter `{}` (supported: {})", req.channel, info.name, info.channels.join(", "));
-            vec![rules::finish(&mut row, Outcome::Error { reason: "unsupported", message: msg }, "unsupported", None, now_ms())]
+            let msg = format!(
+                "channel `{}` is not supported by adapter `{}` (supported: {})",
+                req.channel,
+                info.name,
+                info.channels.join(", ")
+            );
+            vec![rules::finish(
+                &mut row,
+                Outcome::Error {
+                    reason: "unsupported",
+                    message: msg,
+                },
+                "unsupported",
+                None,
+                now_ms(),
+            )]
         } else if !missing.is_empty() {
             let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            let msg = format!("adapter `{}` does not support: {}", info.name, names.join(", "));
-            vec![rules::finish(&mut row, Outcome::Error { reason: "unsupported", message: msg }, "unsupported", None, now_ms())]
+            let msg = format!(
+                "adapter `{}` does not support: {}",
+                info.name,
+                names.join(", ")
+            );
+            vec![rules::finish(
+                &mut row,
+                Outcome::Error {
+                    reason: "unsupported",
+                    message: msg,
+                },
+                "unsupported",
+                None,
+                now_ms(),
+            )]
         } else {
             let env = ep.env(&adapter);
-            let out = self.registry.runtime().invoke(&adapter, &env, Call::Start(ctx(&ep, &id), req.conversation(&id))).await;
-            return self.after_start(&ep, row, out).await.map(|r| created(&r, false));
+            let out = self
+                .registry
+                .runtime()
+                .invoke(
+                    &adapter,
+                    &env,
+                    Call::Start(ctx(&ep, &id), req.conversation(&id)),
+                )
+                .await;
+            return self
+                .after_start(&ep, row, out)
+                .await
+                .map(|r| created(&r, false));
         };
         self.commit(&mut row, events, vec![], vec![]).await?;
         Ok(created(&row, false))
     }
 
     /// Apply the result of `start` (also used when resuming after a restart).
-    pub(super) async fn after_start(&self, ep: &Endpoint, mut row: HandoverRow, out: Result<CallOutput, Failure>) -> Result<HandoverRow, EngineError> {
+    pub(super) async fn after_start(
+        &self,
+        ep: &Endpoint,
+        mut row: HandoverRow,
+        out: Result<CallOutput, Failure>,
+    ) -> Result<HandoverRow, EngineError> {
         let now = now_ms();
         let (events, keys) = match out {
             Ok(CallOutput::Step(step)) => {
@@ -158,10 +226,32 @@ impl Engine {
                 }
                 (events, step.correlation_keys)
             }
-            Ok(other) => (vec![rules::finish(&mut row, Outcome::error(format!("adapter returned {other:?} from start")), "adapter_error", None, now)], vec![]),
+            Ok(other) => (
+                vec![rules::finish(
+                    &mut row,
+                    Outcome::error(format!("adapter returned {other:?} from start")),
+                    "adapter_error",
+                    None,
+                    now,
+                )],
+                vec![],
+            ),
             Err(f) => {
-                let end = if f.reason == crate::model::FailureReason::Unsupported { "unsupported" } else { "start_failed" };
-                (vec![rules::finish(&mut row, Outcome::from_failure(&f), end, None, now)], vec![])
+                let end = if f.reason == crate::model::FailureReason::Unsupported {
+                    "unsupported"
+                } else {
+                    "start_failed"
+                };
+                (
+                    vec![rules::finish(
+                        &mut row,
+                        Outcome::from_failure(&f),
+                        end,
+                        None,
+                        now,
+                    )],
+                    vec![],
+                )
             }
         };
         self.commit(&mut row, events, keys, vec![]).await?;
@@ -169,15 +259,25 @@ impl Engine {
     }
 
     async fn open_row(&self, id: &str) -> Result<HandoverRow, EngineError> {
-        let row = self.store.get_handover(id).await?.ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
+        let row = self
+            .store
+            .get_handover(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
         if !row.status.is_open() {
-            return Err(EngineError::Ended(rules::final_object(&row).unwrap_or(Value::Null)));
+            return Err(EngineError::Ended(
+                rules::final_object(&row).unwrap_or(Value::Null),
+            ));
         }
         Ok(row)
     }
 
     pub async fn status(&self, id: &str) -> Result<Value, EngineError> {
-        let row = self.store.get_handover(id).await?.ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
+        let row = self
+            .store
+            .get_handover(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
         Ok(view(&row))
     }
 
@@ -192,7 +292,10 @@ impl Engine {
         arm_inactivity(&mut row, &ep, now);
         let agent_active = row.status == Status::Active;
         if !agent_active && rules::is_cancel(&row.request, req.kind, &req.text) {
-            let out = self.registry.invoke(&ep, Call::Cancel(ctx(&ep, id), row.provider_state.clone())).await;
+            let out = self
+                .registry
+                .invoke(&ep, Call::Cancel(ctx(&ep, id), row.provider_state.clone()))
+                .await;
             let detail = match out {
                 Ok(CallOutput::Step(s)) => {
                     row.provider_state = s.state;
@@ -201,24 +304,46 @@ impl Engine {
                 Ok(_) => None,
                 Err(f) => Some(format!("the provider was not told: {}", f.message)),
             };
-            let ev = rules::finish(&mut row, Outcome::Cancelled, "user_cancelled", detail, now_ms());
+            let ev = rules::finish(
+                &mut row,
+                Outcome::Cancelled,
+                "user_cancelled",
+                detail,
+                now_ms(),
+            );
             self.commit(&mut row, vec![ev], vec![], vec![]).await?;
             return Ok(json!({"result": "cancelled", "handover": view(&row)}));
         }
         // Once an agent is active, everything (even the cancel words) is text for the agent.
-        let kind = if agent_active { InputKind::Text } else { req.kind };
-        let input = UserInput { kind, text: req.text, attachments: req.attachments };
+        let kind = if agent_active {
+            InputKind::Text
+        } else {
+            req.kind
+        };
+        let input = UserInput {
+            kind,
+            text: req.text,
+            attachments: req.attachments,
+        };
         let mut last = None;
         for attempt in 0..3u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
             }
-            match self.registry.invoke(&ep, Call::UserMessage(ctx(&ep, id), row.provider_state.clone(), input.clone())).await {
+            match self
+                .registry
+                .invoke(
+                    &ep,
+                    Call::UserMessage(ctx(&ep, id), row.provider_state.clone(), input.clone()),
+                )
+                .await
+            {
                 Ok(CallOutput::Step(step)) => {
                     row.provider_state = step.state;
                     row.updated_at_ms = now_ms();
                     let events = rules::apply_provider_events(&mut row, &step.events, now_ms());
-                    self.commit(&mut row, events, step.correlation_keys, vec![]).await?;
+                    self.commit(&mut row, events, step.correlation_keys, vec![])
+                        .await?;
                     return Ok(json!({"result": "forwarded", "handover": view(&row)}));
                 }
                 Ok(other) => last = Some(Failure::error(format!("adapter returned {other:?}"))),
@@ -226,7 +351,13 @@ impl Engine {
             }
         }
         let f = last.expect("three attempts");
-        let ev = rules::finish(&mut row, Outcome::from_failure(&f), "adapter_error", Some("forwarding user input failed three times".into()), now_ms());
+        let ev = rules::finish(
+            &mut row,
+            Outcome::from_failure(&f),
+            "adapter_error",
+            Some("forwarding user input failed three times".into()),
+            now_ms(),
+        );
         self.commit(&mut row, vec![ev], vec![], vec![]).await?;
         Ok(json!({"result": "error", "handover": view(&row)}))
     }
@@ -243,40 +374,80 @@ impl Engine {
         let ep = self.endpoint(&row.endpoint_id)?;
         let adapter = ep.current();
         let (provider_closed, detail) = if adapter.info.capabilities.bot_side_close {
-            match self.registry.invoke(&ep, Call::Close(ctx(&ep, id), row.provider_state.clone())).await {
+            match self
+                .registry
+                .invoke(&ep, Call::Close(ctx(&ep, id), row.provider_state.clone()))
+                .await
+            {
                 Ok(CallOutput::Step(s)) => {
                     row.provider_state = s.state;
                     (true, None)
                 }
                 Ok(_) => (true, None),
-                Err(f) => (false, Some(format!("closing at the provider failed ({}); the handover ended on the host only", f.message))),
+                Err(f) => (
+                    false,
+                    Some(format!(
+                        "closing at the provider failed ({}); the handover ended on the host only",
+                        f.message
+                    )),
+                ),
             }
         } else {
-            (false, Some(format!("adapter `{}` cannot close from the bot side; the handover ended on the host only", adapter.info.name)))
+            (
+                false,
+                Some(format!(
+                    "adapter `{}` cannot close from the bot side; the handover ended on the host only",
+                    adapter.info.name
+                )),
+            )
         };
-        let outcome = if row.agent_joined_at_ms.is_some() { Outcome::Completed } else { Outcome::Cancelled };
+        let outcome = if row.agent_joined_at_ms.is_some() {
+            Outcome::Completed
+        } else {
+            Outcome::Cancelled
+        };
         let mut ev = rules::finish(&mut row, outcome, "bot_closed", detail.clone(), now_ms());
         ev.payload["provider_closed"] = json!(provider_closed);
         self.commit(&mut row, vec![ev], vec![], vec![]).await?;
-        Ok(json!({"result": "closed", "provider_closed": provider_closed, "detail": detail, "handover": view(&row)}))
+        Ok(
+            json!({"result": "closed", "provider_closed": provider_closed, "detail": detail, "handover": view(&row)}),
+        )
     }
 
     pub async fn availability(&self, endpoint_id: &str) -> Result<Value, EngineError> {
         let ep = self.endpoint(endpoint_id)?;
         let adapter = ep.current();
         if !adapter.info.capabilities.availability_check {
-            return Ok(json!({"supported": false, "message": format!("adapter `{}` cannot check availability", adapter.info.name)}));
+            return Ok(
+                json!({"supported": false, "message": format!("adapter `{}` cannot check availability", adapter.info.name)}),
+            );
         }
-        match self.registry.invoke(&ep, Call::CheckAvailability(ctx(&ep, ""))).await {
-            Ok(CallOutput::Availability(a)) => Ok(json!({"supported": true, "agents_available": a.agents_available, "open": a.open, "estimated_wait_seconds": a.estimated_wait_seconds, "message": a.message})),
+        match self
+            .registry
+            .invoke(&ep, Call::CheckAvailability(ctx(&ep, "")))
+            .await
+        {
+            Ok(CallOutput::Availability(a)) => Ok(
+                json!({"supported": true, "agents_available": a.agents_available, "open": a.open, "estimated_wait_seconds": a.estimated_wait_seconds, "message": a.message}),
+            ),
             Ok(other) => Err(EngineError::Upstream(format!("adapter returned {other:?}"))),
             Err(f) => Err(EngineError::Upstream(f.to_string())),
         }
     }
 
     /// Handovers of an endpoint (newest first).
-    pub async fn list(&self, endpoint_id: Option<&str>, open_only: bool) -> Result<Vec<Value>, EngineError> {
-        Ok(self.store.list_handovers(endpoint_id, open_only, 500).await?.iter().map(view).collect())
+    pub async fn list(
+        &self,
+        endpoint_id: Option<&str>,
+        open_only: bool,
+    ) -> Result<Vec<Value>, EngineError> {
+        Ok(self
+            .store
+            .list_handovers(endpoint_id, open_only, 500)
+            .await?
+            .iter()
+            .map(view)
+            .collect())
     }
 
     pub(super) fn endpoint_arc(&self, id: &str) -> Option<Arc<Endpoint>> {

@@ -17,9 +17,19 @@ pub struct Guard<'a> {
 
 impl Locks {
     pub async fn lock(&self, id: &str) -> Guard<'_> {
-        let m = self.0.lock().unwrap().entry(id.to_string()).or_default().clone();
+        let m = self
+            .0
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .or_default()
+            .clone();
         let guard = m.lock_owned().await;
-        Guard { locks: self, id: id.to_string(), guard: Some(guard) }
+        Guard {
+            locks: self,
+            id: id.to_string(),
+            guard: Some(guard),
+        }
     }
 }
 

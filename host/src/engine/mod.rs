@@ -47,7 +47,10 @@ pub enum EngineError {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Engine-wide settings.
@@ -86,13 +89,28 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, registry: Arc<Registry>, cfg: EngineConfig, resolver: Arc<Resolver>) -> Arc<Engine> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        cfg: EngineConfig,
+        resolver: Arc<Resolver>,
+    ) -> Arc<Engine> {
         let (bus, _) = tokio::sync::broadcast::channel(1024);
-        Arc::new_cyclic(|me| Engine { store, registry, cfg, locks: Locks::default(), bus, resolver, me: me.clone() })
+        Arc::new_cyclic(|me| Engine {
+            store,
+            registry,
+            cfg,
+            locks: Locks::default(),
+            bus,
+            resolver,
+            me: me.clone(),
+        })
     }
 
     fn self_arc(&self) -> Arc<Engine> {
-        self.me.upgrade().expect("the engine outlives its tasks' spawning")
+        self.me
+            .upgrade()
+            .expect("the engine outlives its tasks' spawning")
     }
 
     /// Wake-ups carrying the newest event id; streams then read the store.
@@ -107,16 +125,35 @@ impl Engine {
     }
 
     fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, EngineError> {
-        self.registry.endpoint(id).ok_or_else(|| EngineError::NotFound(format!("no endpoint `{id}`")))
+        self.registry
+            .endpoint(id)
+            .ok_or_else(|| EngineError::NotFound(format!("no endpoint `{id}`")))
     }
 
     /// Commit one step; returns the stored events. Bumps `row.version`.
-    async fn commit(&self, row: &mut HandoverRow, events: Vec<NewEvent>, keys: Vec<String>, inbox_done: Vec<i64>) -> Result<Vec<StoredEvent>, EngineError> {
+    async fn commit(
+        &self,
+        row: &mut HandoverRow,
+        events: Vec<NewEvent>,
+        keys: Vec<String>,
+        inbox_done: Vec<i64>,
+    ) -> Result<Vec<StoredEvent>, EngineError> {
         let ended = events.iter().any(|e| e.kind == "ended");
-        let stored = self.store.apply(Change { row: Some(row.clone()), events, correlation_keys: keys, inbox_done }).await?;
+        let stored = self
+            .store
+            .apply(Change {
+                row: Some(row.clone()),
+                events,
+                correlation_keys: keys,
+                inbox_done,
+            })
+            .await?;
         row.version += 1;
         if ended {
-            metrics::HANDOVERS_ENDED.inc(&[row.status.as_str(), row.error_reason.as_deref().unwrap_or("")]);
+            metrics::HANDOVERS_ENDED.inc(&[
+                row.status.as_str(),
+                row.error_reason.as_deref().unwrap_or(""),
+            ]);
         }
         if let Some(last) = stored.last() {
             self.wake(last.id);
@@ -129,7 +166,11 @@ impl Engine {
         EgressConfig {
             policy: Arc::new(ep.config.callback_policy()),
             resolver: self.resolver.clone(),
-            labels: Arc::new(CallLabels { tenant: ep.tenant.clone(), endpoint: ep.id.clone(), adapter: "callback".into() }),
+            labels: Arc::new(CallLabels {
+                tenant: ep.tenant.clone(),
+                endpoint: ep.id.clone(),
+                adapter: "callback".into(),
+            }),
             timeout: Duration::from_secs(5),
             max_response_bytes: 64 << 10,
             max_requests: 1,

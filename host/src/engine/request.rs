@@ -65,7 +65,14 @@ fn default_locale() -> String {
     "en-US".into()
 }
 
-pub const CAPABILITY_NAMES: &[&str] = &["attachments", "typing", "queue_position", "availability_check", "bot_side_close", "transcript"];
+pub const CAPABILITY_NAMES: &[&str] = &[
+    "attachments",
+    "typing",
+    "queue_position",
+    "availability_check",
+    "bot_side_close",
+    "transcript",
+];
 
 impl CreateRequest {
     /// Field-level problems, each "field: what to fix".
@@ -90,7 +97,9 @@ impl CreateRequest {
         if let Some(u) = &self.callback_url
             && !(u.starts_with("http://") || u.starts_with("https://"))
         {
-            p.push(format!("callback_url: `{u}` must be an http:// or https:// URL"));
+            p.push(format!(
+                "callback_url: `{u}` must be an http:// or https:// URL"
+            ));
         }
         if let Some(k) = &self.idempotency_key
             && (k.is_empty() || k.len() > 200)
@@ -99,7 +108,10 @@ impl CreateRequest {
         }
         for c in &self.required_capabilities {
             if !CAPABILITY_NAMES.contains(&c.as_str()) {
-                p.push(format!("required_capabilities: unknown capability `{c}`; known: {}", CAPABILITY_NAMES.join(", ")));
+                p.push(format!(
+                    "required_capabilities: unknown capability `{c}`; known: {}",
+                    CAPABILITY_NAMES.join(", ")
+                ));
             }
         }
         if self.transcript.len() > 1000 {
@@ -115,16 +127,29 @@ impl CreateRequest {
             user_id: self.user_id.clone(),
             channel: self.channel.clone(),
             locale: self.locale.clone(),
-            user_profile: self.user_profile.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            user_profile: self
+                .user_profile
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             transcript: self.transcript.clone(),
             routing: model::Routing {
                 skills: self.routing.skills.clone(),
                 language: self.routing.language.clone(),
                 priority: self.routing.priority,
                 queue: self.routing.queue.clone(),
-                custom: self.routing.custom.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                custom: self
+                    .routing
+                    .custom
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             },
-            context: if self.context.is_null() { "{}".into() } else { self.context.to_string() },
+            context: if self.context.is_null() {
+                "{}".into()
+            } else {
+                self.context.to_string()
+            },
         }
     }
 }

@@ -15,19 +15,28 @@ use serde_json::{Value, json};
 pub enum Outcome {
     Completed,
     Cancelled,
-    Error { reason: &'static str, message: String },
+    Error {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl Outcome {
     pub fn error(message: impl Into<String>) -> Outcome {
-        Outcome::Error { reason: "error", message: message.into() }
+        Outcome::Error {
+            reason: "error",
+            message: message.into(),
+        }
     }
     pub fn from_failure(f: &crate::model::Failure) -> Outcome {
         let reason = match f.reason {
             crate::model::FailureReason::Unsupported => "unsupported",
             crate::model::FailureReason::Error => "error",
         };
-        Outcome::Error { reason, message: f.message.clone() }
+        Outcome::Error {
+            reason,
+            message: f.message.clone(),
+        }
     }
 }
 
@@ -58,7 +67,13 @@ pub fn timings(row: &HandoverRow) -> Value {
 
 /// End the handover: final status, timers disarmed, the `ended` event.
 /// `detail` is extra human-readable context (never changes the final object).
-pub fn finish(row: &mut HandoverRow, outcome: Outcome, end_reason: &str, detail: Option<String>, now: i64) -> NewEvent {
+pub fn finish(
+    row: &mut HandoverRow,
+    outcome: Outcome,
+    end_reason: &str,
+    detail: Option<String>,
+    now: i64,
+) -> NewEvent {
     match outcome {
         Outcome::Completed => row.status = Status::Completed,
         Outcome::Cancelled => row.status = Status::Cancelled,
@@ -84,12 +99,18 @@ pub fn finish(row: &mut HandoverRow, outcome: Outcome, end_reason: &str, detail:
     if let Some(d) = detail {
         payload["detail"] = Value::String(d);
     }
-    NewEvent { kind: "ended".into(), payload }
+    NewEvent {
+        kind: "ended".into(),
+        payload,
+    }
 }
 
 fn event(kind: &str, mut payload: Value) -> NewEvent {
     payload["type"] = Value::String(kind.into());
-    NewEvent { kind: kind.into(), payload }
+    NewEvent {
+        kind: kind.into(),
+        payload,
+    }
 }
 
 fn agent_joined(row: &mut HandoverRow, now: i64) {
@@ -102,7 +123,11 @@ fn agent_joined(row: &mut HandoverRow, now: i64) {
 }
 
 /// Apply provider events in order; events after the end are ignored.
-pub fn apply_provider_events(row: &mut HandoverRow, events: &[ProviderEvent], now: i64) -> Vec<NewEvent> {
+pub fn apply_provider_events(
+    row: &mut HandoverRow,
+    events: &[ProviderEvent],
+    now: i64,
+) -> Vec<NewEvent> {
     let mut out = vec![];
     for e in events {
         if !row.status.is_open() {
@@ -111,20 +136,30 @@ pub fn apply_provider_events(row: &mut HandoverRow, events: &[ProviderEvent], no
         }
         row.updated_at_ms = now;
         match e {
-            ProviderEvent::Queued { position, estimated_wait_seconds } => {
+            ProviderEvent::Queued {
+                position,
+                estimated_wait_seconds,
+            } => {
                 if row.status == Status::Requested {
                     row.status = Status::Queued;
                 }
                 row.queue_position = *position;
                 row.estimated_wait_seconds = *estimated_wait_seconds;
-                out.push(event("queued", json!({"position": position, "estimated_wait_seconds": estimated_wait_seconds})));
+                out.push(event(
+                    "queued",
+                    json!({"position": position, "estimated_wait_seconds": estimated_wait_seconds}),
+                ));
             }
             ProviderEvent::AgentJoined { agent } => {
                 agent_joined(row, now);
                 row.agent = Some(json!(agent));
                 out.push(event("agent_joined", json!({"agent": agent})));
             }
-            ProviderEvent::AgentMessage { agent, text, attachments } => {
+            ProviderEvent::AgentMessage {
+                agent,
+                text,
+                attachments,
+            } => {
                 if row.status != Status::Active {
                     // An agent who speaks is active, joined event or not.
                     agent_joined(row, now);
@@ -134,7 +169,9 @@ pub fn apply_provider_events(row: &mut HandoverRow, events: &[ProviderEvent], no
                 }
                 out.push(event("agent_message", json!({"agent": agent.clone().map(|a| json!(a)).or_else(|| row.agent.clone()), "text": text, "attachments": attachments})));
             }
-            ProviderEvent::AgentTyping { typing } => out.push(event("agent_typing", json!({"typing": typing}))),
+            ProviderEvent::AgentTyping { typing } => {
+                out.push(event("agent_typing", json!({"typing": typing})))
+            }
             ProviderEvent::AgentLeft { agent } => {
                 row.agent = None;
                 if row.status == Status::Active {
@@ -146,14 +183,21 @@ pub fn apply_provider_events(row: &mut HandoverRow, events: &[ProviderEvent], no
                 if let Some(a) = to_agent {
                     row.agent = Some(json!(a));
                 }
-                out.push(event("transferred", json!({"to_queue": to_queue, "to_agent": to_agent})));
+                out.push(event(
+                    "transferred",
+                    json!({"to_queue": to_queue, "to_agent": to_agent}),
+                ));
             }
             ProviderEvent::Ended { reason } => {
                 let code = reason.code();
                 let outcome = match reason {
-                    EndReason::NoAgentAvailable => Outcome::error("the provider reports that no agent is available"),
+                    EndReason::NoAgentAvailable => {
+                        Outcome::error("the provider reports that no agent is available")
+                    }
                     _ if row.agent_joined_at_ms.is_some() => Outcome::Completed,
-                    _ => Outcome::error(format!("the provider ended the conversation before an agent joined ({code})")),
+                    _ => Outcome::error(format!(
+                        "the provider ended the conversation before an agent joined ({code})"
+                    )),
                 };
                 out.push(finish(row, outcome, &code, None, now));
             }
@@ -166,7 +210,12 @@ pub fn apply_provider_events(row: &mut HandoverRow, events: &[ProviderEvent], no
 pub fn is_cancel(request: &Value, kind: crate::model::InputKind, text: &str) -> bool {
     use crate::model::InputKind;
     let t = text.trim();
-    let same = |field: &str| request.get(field).and_then(Value::as_str).is_some_and(|v| !v.is_empty() && v.trim().eq_ignore_ascii_case(t));
+    let same = |field: &str| {
+        request
+            .get(field)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty() && v.trim().eq_ignore_ascii_case(t))
+    };
     match kind {
         InputKind::Intent => same("cancel_intent"),
         InputKind::QuickReply | InputKind::Text => same("cancel_button_text"),
@@ -210,21 +259,47 @@ mod tests {
     }
 
     fn agent() -> Agent {
-        Agent { id: "a1".into(), name: "Ann".into() }
+        Agent {
+            id: "a1".into(),
+            name: "Ann".into(),
+        }
     }
 
     #[test]
     fn happy_path_ends_completed_with_exact_final_object() {
         let mut r = row();
-        let ev = apply_provider_events(&mut r, &[ProviderEvent::Queued { position: Some(2), estimated_wait_seconds: Some(30) }], 1100);
+        let ev = apply_provider_events(
+            &mut r,
+            &[ProviderEvent::Queued {
+                position: Some(2),
+                estimated_wait_seconds: Some(30),
+            }],
+            1100,
+        );
         assert_eq!(r.status, Status::Queued);
-        assert_eq!(ev[0].payload, json!({"type":"queued","position":2,"estimated_wait_seconds":30}));
-        apply_provider_events(&mut r, &[ProviderEvent::AgentJoined { agent: agent() }], 2000);
+        assert_eq!(
+            ev[0].payload,
+            json!({"type":"queued","position":2,"estimated_wait_seconds":30})
+        );
+        apply_provider_events(
+            &mut r,
+            &[ProviderEvent::AgentJoined { agent: agent() }],
+            2000,
+        );
         assert_eq!(r.status, Status::Active);
         assert_eq!(r.no_agent_deadline_ms, None);
-        let ev = apply_provider_events(&mut r, &[ProviderEvent::Ended { reason: EndReason::AgentClosed }], 9000);
+        let ev = apply_provider_events(
+            &mut r,
+            &[ProviderEvent::Ended {
+                reason: EndReason::AgentClosed,
+            }],
+            9000,
+        );
         assert_eq!(r.status, Status::Completed);
-        assert_eq!(final_object(&r).unwrap(), json!({"handover":{"status":"completed"}}));
+        assert_eq!(
+            final_object(&r).unwrap(),
+            json!({"handover":{"status":"completed"}})
+        );
         assert_eq!(ev[0].payload["handover"], json!({"status":"completed"}));
         assert_eq!(ev[0].payload["end_reason"], "agent_closed");
         assert_eq!(ev[0].payload["timings"]["wait_ms"], 1000);
@@ -234,8 +309,17 @@ mod tests {
     #[test]
     fn end_before_any_agent_is_an_error() {
         let mut r = row();
-        apply_provider_events(&mut r, &[ProviderEvent::Ended { reason: EndReason::NoAgentAvailable }], 2000);
-        assert_eq!(final_object(&r).unwrap()["handover"]["error"]["reason"], "error");
+        apply_provider_events(
+            &mut r,
+            &[ProviderEvent::Ended {
+                reason: EndReason::NoAgentAvailable,
+            }],
+            2000,
+        );
+        assert_eq!(
+            final_object(&r).unwrap()["handover"]["error"]["reason"],
+            "error"
+        );
         assert_eq!(r.end_reason.as_deref(), Some("no_agent_available"));
     }
 
@@ -244,7 +328,13 @@ mod tests {
         let mut r = row();
         let ev = apply_provider_events(
             &mut r,
-            &[ProviderEvent::AgentJoined { agent: agent() }, ProviderEvent::Ended { reason: EndReason::AgentClosed }, ProviderEvent::AgentTyping { typing: true }],
+            &[
+                ProviderEvent::AgentJoined { agent: agent() },
+                ProviderEvent::Ended {
+                    reason: EndReason::AgentClosed,
+                },
+                ProviderEvent::AgentTyping { typing: true },
+            ],
             2000,
         );
         assert_eq!(ev.len(), 2);
@@ -253,7 +343,15 @@ mod tests {
     #[test]
     fn agent_message_without_join_makes_the_agent_active() {
         let mut r = row();
-        apply_provider_events(&mut r, &[ProviderEvent::AgentMessage { agent: Some(agent()), text: "hi".into(), attachments: vec![] }], 2000);
+        apply_provider_events(
+            &mut r,
+            &[ProviderEvent::AgentMessage {
+                agent: Some(agent()),
+                text: "hi".into(),
+                attachments: vec![],
+            }],
+            2000,
+        );
         assert_eq!(r.status, Status::Active);
         assert_eq!(r.agent_joined_at_ms, Some(2000));
     }
@@ -272,7 +370,19 @@ mod tests {
     #[test]
     fn unsupported_error_object() {
         let mut r = row();
-        finish(&mut r, Outcome::Error { reason: "unsupported", message: "channel whatsapp".into() }, "unsupported", None, 1);
-        assert_eq!(final_object(&r).unwrap(), json!({"handover":{"status":"error","error":{"reason":"unsupported","message":"channel whatsapp"}}}));
+        finish(
+            &mut r,
+            Outcome::Error {
+                reason: "unsupported",
+                message: "channel whatsapp".into(),
+            },
+            "unsupported",
+            None,
+            1,
+        );
+        assert_eq!(
+            final_object(&r).unwrap(),
+            json!({"handover":{"status":"error","error":{"reason":"unsupported","message":"channel whatsapp"}}})
+        );
     }
 }

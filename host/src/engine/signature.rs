@@ -5,7 +5,9 @@
 //! everything; comparisons are constant-time. Never logs the secret or the
 //! expected signature.
 
-use crate::model::{HttpRequest, SignatureAlgorithm, SignatureEncoding, SignedContent, WebhookSignature};
+use crate::model::{
+    HttpRequest, SignatureAlgorithm, SignatureEncoding, SignedContent, WebhookSignature,
+};
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
@@ -13,7 +15,9 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq, Clone)]
 pub enum VerifyError {
-    #[error("no webhook secret is configured for this endpoint, so its signed webhooks cannot be verified")]
+    #[error(
+        "no webhook secret is configured for this endpoint, so its signed webhooks cannot be verified"
+    )]
     NoSecret,
     #[error("missing signature header `{0}`")]
     MissingHeader(String),
@@ -46,7 +50,10 @@ impl VerifyError {
 }
 
 pub fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    req.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn mac(alg: SignatureAlgorithm, secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
@@ -71,7 +78,8 @@ fn mac(alg: SignatureAlgorithm, secret: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 /// for form bodies the sorted `name` + `value` pairs, else the raw body.
 fn url_content(public_url: &str, req: &HttpRequest) -> Vec<u8> {
     let mut out = public_url.as_bytes().to_vec();
-    let form = header(req, "content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let form = header(req, "content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if form {
         let body = String::from_utf8_lossy(&req.body);
         let mut pairs: Vec<(String, String)> = body
@@ -101,7 +109,10 @@ fn form_decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -126,12 +137,20 @@ pub fn verify(
     replay_window_s: u64,
     now_s: i64,
 ) -> Result<(), VerifyError> {
-    let secret = secret.filter(|s| !s.is_empty()).ok_or(VerifyError::NoSecret)?;
-    let raw = header(req, &decl.header).ok_or_else(|| VerifyError::MissingHeader(decl.header.clone()))?.trim();
+    let secret = secret
+        .filter(|s| !s.is_empty())
+        .ok_or(VerifyError::NoSecret)?;
+    let raw = header(req, &decl.header)
+        .ok_or_else(|| VerifyError::MissingHeader(decl.header.clone()))?
+        .trim();
     let timestamp = match &decl.timestamp_header {
         Some(h) => {
-            let v = header(req, h).ok_or_else(|| VerifyError::MissingTimestamp(h.clone()))?.trim();
-            let ts: i64 = v.parse().map_err(|_| VerifyError::BadTimestamp(h.clone()))?;
+            let v = header(req, h)
+                .ok_or_else(|| VerifyError::MissingTimestamp(h.clone()))?
+                .trim();
+            let ts: i64 = v
+                .parse()
+                .map_err(|_| VerifyError::BadTimestamp(h.clone()))?;
             // Accept seconds or milliseconds.
             let ts_s = if ts > 100_000_000_000 { ts / 1000 } else { ts };
             let skew = now_s - ts_s;
@@ -144,14 +163,21 @@ pub fn verify(
     };
     if decl.algorithm == SignatureAlgorithm::SharedSecret {
         let ok: bool = raw.as_bytes().ct_eq(secret.as_bytes()).into();
-        return if ok { Ok(()) } else { Err(VerifyError::Mismatch) };
+        return if ok {
+            Ok(())
+        } else {
+            Err(VerifyError::Mismatch)
+        };
     }
     let encoded = match &decl.prefix {
-        Some(p) => raw.strip_prefix(p.as_str()).ok_or_else(|| VerifyError::BadPrefix(decl.header.clone()))?,
+        Some(p) => raw
+            .strip_prefix(p.as_str())
+            .ok_or_else(|| VerifyError::BadPrefix(decl.header.clone()))?,
         None => raw,
     };
     let given = match decl.encoding {
-        SignatureEncoding::Hex => hex::decode(encoded.to_ascii_lowercase()).map_err(|_| VerifyError::BadEncoding(decl.header.clone(), "hex"))?,
+        SignatureEncoding::Hex => hex::decode(encoded.to_ascii_lowercase())
+            .map_err(|_| VerifyError::BadEncoding(decl.header.clone(), "hex"))?,
         SignatureEncoding::Base64 => base64::engine::general_purpose::STANDARD
             .decode(encoded)
             .map_err(|_| VerifyError::BadEncoding(decl.header.clone(), "base64"))?,
@@ -159,23 +185,54 @@ pub fn verify(
     let expected = match &decl.signed {
         SignedContent::Body => mac(decl.algorithm, secret.as_bytes(), &[&req.body]),
         SignedContent::TimestampThenBody { separator } => {
-            let ts = timestamp.ok_or_else(|| VerifyError::MissingTimestamp("(no timestamp header declared)".into()))?;
-            mac(decl.algorithm, secret.as_bytes(), &[ts.as_bytes(), separator.as_bytes(), &req.body])
+            let ts = timestamp.ok_or_else(|| {
+                VerifyError::MissingTimestamp("(no timestamp header declared)".into())
+            })?;
+            mac(
+                decl.algorithm,
+                secret.as_bytes(),
+                &[ts.as_bytes(), separator.as_bytes(), &req.body],
+            )
         }
-        SignedContent::UrlThenBody => mac(decl.algorithm, secret.as_bytes(), &[&url_content(public_url, req)]),
+        SignedContent::UrlThenBody => mac(
+            decl.algorithm,
+            secret.as_bytes(),
+            &[&url_content(public_url, req)],
+        ),
     };
     let ok: bool = given.ct_eq(&expected).into();
-    if ok { Ok(()) } else { Err(VerifyError::Mismatch) }
+    if ok {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch)
+    }
 }
 
 /// Produce the header value a provider would send (for simulators and tests).
-pub fn sign(decl: &WebhookSignature, secret: &str, body: &[u8], timestamp: Option<&str>, public_url: &str, req: &HttpRequest) -> String {
+pub fn sign(
+    decl: &WebhookSignature,
+    secret: &str,
+    body: &[u8],
+    timestamp: Option<&str>,
+    public_url: &str,
+    req: &HttpRequest,
+) -> String {
     let bytes = match &decl.signed {
         SignedContent::Body => mac(decl.algorithm, secret.as_bytes(), &[body]),
-        SignedContent::TimestampThenBody { separator } => {
-            mac(decl.algorithm, secret.as_bytes(), &[timestamp.unwrap_or("").as_bytes(), separator.as_bytes(), body])
-        }
-        SignedContent::UrlThenBody => mac(decl.algorithm, secret.as_bytes(), &[&url_content(public_url, req)]),
+        SignedContent::TimestampThenBody { separator } => mac(
+            decl.algorithm,
+            secret.as_bytes(),
+            &[
+                timestamp.unwrap_or("").as_bytes(),
+                separator.as_bytes(),
+                body,
+            ],
+        ),
+        SignedContent::UrlThenBody => mac(
+            decl.algorithm,
+            secret.as_bytes(),
+            &[&url_content(public_url, req)],
+        ),
     };
     let enc = match decl.encoding {
         SignatureEncoding::Hex => hex::encode(bytes),
@@ -188,7 +245,13 @@ pub fn sign(decl: &WebhookSignature, secret: &str, body: &[u8], timestamp: Optio
 mod tests {
     use super::*;
 
-    fn decl(alg: SignatureAlgorithm, enc: SignatureEncoding, prefix: Option<&str>, signed: SignedContent, ts: bool) -> WebhookSignature {
+    fn decl(
+        alg: SignatureAlgorithm,
+        enc: SignatureEncoding,
+        prefix: Option<&str>,
+        signed: SignedContent,
+        ts: bool,
+    ) -> WebhookSignature {
         WebhookSignature {
             algorithm: alg,
             header: "X-Sig".into(),
@@ -204,7 +267,10 @@ mod tests {
         HttpRequest {
             method: "POST".into(),
             path: "/h".into(),
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -213,27 +279,66 @@ mod tests {
     fn known_vector_hmac_sha256_hex() {
         // RFC 4231-style check against an independently computed value:
         // HMAC-SHA256(key="key", "The quick brown fox jumps over the lazy dog")
-        let d = decl(SignatureAlgorithm::HmacSha256, SignatureEncoding::Hex, None, SignedContent::Body, false);
+        let d = decl(
+            SignatureAlgorithm::HmacSha256,
+            SignatureEncoding::Hex,
+            None,
+            SignedContent::Body,
+            false,
+        );
         let sig = "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
-        let r = req(&[("x-sig", sig)], "The quick brown fox jumps over the lazy dog");
+        let r = req(
+            &[("x-sig", sig)],
+            "The quick brown fox jumps over the lazy dog",
+        );
         assert_eq!(verify(&d, Some("key"), &r, "", 300, 0), Ok(()));
-        let r = req(&[("x-sig", sig)], "The quick brown fox jumps over the lazy cat");
-        assert_eq!(verify(&d, Some("key"), &r, "", 300, 0), Err(VerifyError::Mismatch));
+        let r = req(
+            &[("x-sig", sig)],
+            "The quick brown fox jumps over the lazy cat",
+        );
+        assert_eq!(
+            verify(&d, Some("key"), &r, "", 300, 0),
+            Err(VerifyError::Mismatch)
+        );
     }
 
     #[test]
     fn every_algorithm_and_encoding_round_trips() {
-        for alg in [SignatureAlgorithm::HmacSha256, SignatureAlgorithm::HmacSha1, SignatureAlgorithm::HmacSha512] {
+        for alg in [
+            SignatureAlgorithm::HmacSha256,
+            SignatureAlgorithm::HmacSha1,
+            SignatureAlgorithm::HmacSha512,
+        ] {
             for enc in [SignatureEncoding::Hex, SignatureEncoding::Base64] {
-                for signed in [SignedContent::Body, SignedContent::TimestampThenBody { separator: ".".into() }, SignedContent::UrlThenBody] {
+                for signed in [
+                    SignedContent::Body,
+                    SignedContent::TimestampThenBody {
+                        separator: ".".into(),
+                    },
+                    SignedContent::UrlThenBody,
+                ] {
                     let ts = matches!(signed, SignedContent::TimestampThenBody { .. });
                     let d = decl(alg, enc, Some("v1="), signed, ts);
                     let body = r#"{"a":1}"#;
                     let r0 = req(&[], body);
-                    let sig = sign(&d, "s3cret", body.as_bytes(), Some("1000"), "https://h/x", &r0);
+                    let sig = sign(
+                        &d,
+                        "s3cret",
+                        body.as_bytes(),
+                        Some("1000"),
+                        "https://h/x",
+                        &r0,
+                    );
                     let r = req(&[("X-Sig", &sig), ("X-Ts", "1000")], body);
-                    assert_eq!(verify(&d, Some("s3cret"), &r, "https://h/x", 300, 1100), Ok(()), "{alg:?} {enc:?}");
-                    assert_eq!(verify(&d, Some("other"), &r, "https://h/x", 300, 1100), Err(VerifyError::Mismatch));
+                    assert_eq!(
+                        verify(&d, Some("s3cret"), &r, "https://h/x", 300, 1100),
+                        Ok(()),
+                        "{alg:?} {enc:?}"
+                    );
+                    assert_eq!(
+                        verify(&d, Some("other"), &r, "https://h/x", 300, 1100),
+                        Err(VerifyError::Mismatch)
+                    );
                 }
             }
         }
@@ -241,33 +346,86 @@ mod tests {
 
     #[test]
     fn replay_window_and_missing_parts() {
-        let d = decl(SignatureAlgorithm::HmacSha256, SignatureEncoding::Hex, Some("sha256="), SignedContent::TimestampThenBody { separator: ".".into() }, true);
+        let d = decl(
+            SignatureAlgorithm::HmacSha256,
+            SignatureEncoding::Hex,
+            Some("sha256="),
+            SignedContent::TimestampThenBody {
+                separator: ".".into(),
+            },
+            true,
+        );
         let r0 = req(&[], "{}");
         let sig = sign(&d, "k", b"{}", Some("1000"), "", &r0);
         let r = req(&[("X-Sig", &sig), ("X-Ts", "1000")], "{}");
         assert_eq!(verify(&d, Some("k"), &r, "", 300, 1200), Ok(()));
-        assert_eq!(verify(&d, Some("k"), &r, "", 300, 1400), Err(VerifyError::Replayed(400, 300)));
-        assert_eq!(verify(&d, None, &r, "", 300, 1000), Err(VerifyError::NoSecret));
+        assert_eq!(
+            verify(&d, Some("k"), &r, "", 300, 1400),
+            Err(VerifyError::Replayed(400, 300))
+        );
+        assert_eq!(
+            verify(&d, None, &r, "", 300, 1000),
+            Err(VerifyError::NoSecret)
+        );
         let r = req(&[("X-Ts", "1000")], "{}");
-        assert_eq!(verify(&d, Some("k"), &r, "", 300, 1000), Err(VerifyError::MissingHeader("X-Sig".into())));
+        assert_eq!(
+            verify(&d, Some("k"), &r, "", 300, 1000),
+            Err(VerifyError::MissingHeader("X-Sig".into()))
+        );
         let r = req(&[("X-Sig", "md5=00"), ("X-Ts", "1000")], "{}");
-        assert_eq!(verify(&d, Some("k"), &r, "", 300, 1000), Err(VerifyError::BadPrefix("X-Sig".into())));
+        assert_eq!(
+            verify(&d, Some("k"), &r, "", 300, 1000),
+            Err(VerifyError::BadPrefix("X-Sig".into()))
+        );
     }
 
     #[test]
     fn twilio_style_form_params_are_sorted() {
-        let d = decl(SignatureAlgorithm::HmacSha1, SignatureEncoding::Base64, None, SignedContent::UrlThenBody, false);
-        let a = req(&[("content-type", "application/x-www-form-urlencoded")], "b=2&a=1+x");
-        let b = req(&[("content-type", "application/x-www-form-urlencoded")], "a=1%20x&b=2");
+        let d = decl(
+            SignatureAlgorithm::HmacSha1,
+            SignatureEncoding::Base64,
+            None,
+            SignedContent::UrlThenBody,
+            false,
+        );
+        let a = req(
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "b=2&a=1+x",
+        );
+        let b = req(
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "a=1%20x&b=2",
+        );
         let sig = sign(&d, "k", &a.body, None, "https://h/w", &a);
-        let r = HttpRequest { headers: vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("X-Sig".into(), sig)], ..b };
+        let r = HttpRequest {
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                ("X-Sig".into(), sig),
+            ],
+            ..b
+        };
         assert_eq!(verify(&d, Some("k"), &r, "https://h/w", 300, 0), Ok(()));
     }
 
     #[test]
     fn shared_secret_header() {
-        let d = decl(SignatureAlgorithm::SharedSecret, SignatureEncoding::Hex, None, SignedContent::Body, false);
-        assert_eq!(verify(&d, Some("abc"), &req(&[("x-sig", "abc")], ""), "", 300, 0), Ok(()));
-        assert_eq!(verify(&d, Some("abc"), &req(&[("x-sig", "abd")], ""), "", 300, 0), Err(VerifyError::Mismatch));
+        let d = decl(
+            SignatureAlgorithm::SharedSecret,
+            SignatureEncoding::Hex,
+            None,
+            SignedContent::Body,
+            false,
+        );
+        assert_eq!(
+            verify(&d, Some("abc"), &req(&[("x-sig", "abc")], ""), "", 300, 0),
+            Ok(())
+        );
+        assert_eq!(
+            verify(&d, Some("abc"), &req(&[("x-sig", "abd")], ""), "", 300, 0),
+            Err(VerifyError::Mismatch)
+        );
     }
 }

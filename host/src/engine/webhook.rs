@@ -19,7 +19,10 @@ use serde_json::json;
 pub enum WebhookReply {
     /// Stored (or a duplicate): give the adapter's response.
     Accepted(HttpResponse),
-    Refused { status: u16, message: String },
+    Refused {
+        status: u16,
+        message: String,
+    },
 }
 
 fn refuse(status: u16, cause: &'static str, message: String) -> WebhookReply {
@@ -41,7 +44,9 @@ fn request_from_json(v: &serde_json::Value) -> HttpRequest {
         method: v["method"].as_str().unwrap_or("POST").to_string(),
         path: v["path"].as_str().unwrap_or("/").to_string(),
         headers: serde_json::from_value(v["headers"].clone()).unwrap_or_default(),
-        body: base64::engine::general_purpose::STANDARD.decode(v["body"].as_str().unwrap_or("")).unwrap_or_default(),
+        body: base64::engine::general_purpose::STANDARD
+            .decode(v["body"].as_str().unwrap_or(""))
+            .unwrap_or_default(),
     }
 }
 
@@ -49,27 +54,70 @@ impl Engine {
     /// Verify, route, dedupe and store one webhook request.
     pub async fn ingest_webhook(&self, endpoint_id: &str, req: HttpRequest) -> WebhookReply {
         let Some(ep) = self.endpoint_arc(endpoint_id) else {
-            return refuse(404, "unknown_endpoint", format!("no endpoint `{endpoint_id}`"));
+            return refuse(
+                404,
+                "unknown_endpoint",
+                format!("no endpoint `{endpoint_id}`"),
+            );
         };
         if req.body.len() > self.cfg.max_webhook_bytes {
-            return refuse(413, "too_large", format!("body of {} bytes exceeds {} bytes", req.body.len(), self.cfg.max_webhook_bytes));
+            return refuse(
+                413,
+                "too_large",
+                format!(
+                    "body of {} bytes exceeds {} bytes",
+                    req.body.len(),
+                    self.cfg.max_webhook_bytes
+                ),
+            );
         }
         let adapter = ep.current();
         if let Some(decl) = &adapter.info.webhook_signature {
             let url = format!("{}{}", self.cfg.public_url.trim_end_matches('/'), req.path);
             let now_s = now_ms() / 1000;
-            if let Err(e) = signature::verify(decl, ep.config.webhook_secret.as_deref(), &req, &url, ep.config.replay_window_s, now_s) {
+            if let Err(e) = signature::verify(
+                decl,
+                ep.config.webhook_secret.as_deref(),
+                &req,
+                &url,
+                ep.config.replay_window_s,
+                now_s,
+            ) {
                 tracing::warn!(endpoint = %ep.id, tenant = %ep.tenant, cause = e.cause(), "webhook refused: {e}");
-                return refuse(401, e.cause(), format!("webhook signature verification failed: {e}"));
+                return refuse(
+                    401,
+                    e.cause(),
+                    format!("webhook signature verification failed: {e}"),
+                );
             }
         }
-        let route = match self.registry.invoke(&ep, Call::RouteWebhook(ep.settings_json.clone(), req.clone())).await {
+        let route = match self
+            .registry
+            .invoke(
+                &ep,
+                Call::RouteWebhook(ep.settings_json.clone(), req.clone()),
+            )
+            .await
+        {
             Ok(CallOutput::Route(r)) => r,
-            Ok(other) => return refuse(500, "adapter_error", format!("adapter returned {other:?}")),
-            Err(f) => return refuse(400, "malformed", format!("webhook refused by the adapter: {}", f.message)),
+            Ok(other) => {
+                return refuse(500, "adapter_error", format!("adapter returned {other:?}"));
+            }
+            Err(f) => {
+                return refuse(
+                    400,
+                    "malformed",
+                    format!("webhook refused by the adapter: {}", f.message),
+                );
+            }
         };
         let delivery_id = route.delivery_id.clone().or_else(|| {
-            let h = adapter.info.webhook_signature.as_ref()?.delivery_id_header.as_ref()?;
+            let h = adapter
+                .info
+                .webhook_signature
+                .as_ref()?
+                .delivery_id_header
+                .as_ref()?;
             signature::header(&req, h).map(str::to_string)
         });
         let mut ids: Vec<String> = vec![];
@@ -80,7 +128,11 @@ impl Engine {
                 ids.push(id);
             }
         }
-        match self.store.accept_webhook(&ep.id, delivery_id.as_deref(), &ids, request_json(&req)).await {
+        match self
+            .store
+            .accept_webhook(&ep.id, delivery_id.as_deref(), &ids, request_json(&req))
+            .await
+        {
             Ok(Some(_)) => {
                 metrics::WEBHOOKS_ACCEPTED.inc();
                 for id in ids {
@@ -88,7 +140,9 @@ impl Engine {
                     tokio::spawn(async move { engine.process_inbox(&id).await });
                 }
             }
-            Ok(None) => tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped"),
+            Ok(None) => {
+                tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped")
+            }
             Err(e) => return refuse(503, "store", format!("cannot store the webhook: {e}")),
         }
         WebhookReply::Accepted(route.response)
@@ -123,7 +177,9 @@ impl Engine {
         if items.is_empty() {
             return Ok(());
         }
-        let Some(mut row) = self.store.get_handover(id).await? else { return Ok(()) };
+        let Some(mut row) = self.store.get_handover(id).await? else {
+            return Ok(());
+        };
         let ep = self.endpoint(&row.endpoint_id)?;
         for item in items {
             if !row.status.is_open() {
@@ -131,15 +187,46 @@ impl Engine {
                 continue;
             }
             let req = request_from_json(&item.request);
-            let ctx = CallContext { handover_id: id.to_string(), settings: ep.settings_json.clone() };
+            let ctx = CallContext {
+                handover_id: id.to_string(),
+                settings: ep.settings_json.clone(),
+            };
             let now = now_ms();
-            let (events, keys) = match self.registry.invoke(&ep, Call::HandleWebhook(ctx, row.provider_state.clone(), req)).await {
+            let (events, keys) = match self
+                .registry
+                .invoke(
+                    &ep,
+                    Call::HandleWebhook(ctx, row.provider_state.clone(), req),
+                )
+                .await
+            {
                 Ok(CallOutput::Step(step)) => {
                     row.provider_state = step.state;
-                    (rules::apply_provider_events(&mut row, &step.events, now), step.correlation_keys)
+                    (
+                        rules::apply_provider_events(&mut row, &step.events, now),
+                        step.correlation_keys,
+                    )
                 }
-                Ok(other) => (vec![rules::finish(&mut row, rules::Outcome::error(format!("adapter returned {other:?}")), "adapter_error", None, now)], vec![]),
-                Err(f) => (vec![rules::finish(&mut row, rules::Outcome::error(f.message), "adapter_error", Some("while applying a provider webhook".into()), now)], vec![]),
+                Ok(other) => (
+                    vec![rules::finish(
+                        &mut row,
+                        rules::Outcome::error(format!("adapter returned {other:?}")),
+                        "adapter_error",
+                        None,
+                        now,
+                    )],
+                    vec![],
+                ),
+                Err(f) => (
+                    vec![rules::finish(
+                        &mut row,
+                        rules::Outcome::error(f.message),
+                        "adapter_error",
+                        Some("while applying a provider webhook".into()),
+                        now,
+                    )],
+                    vec![],
+                ),
             };
             self.commit(&mut row, events, keys, vec![item.id]).await?;
         }

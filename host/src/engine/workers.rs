@@ -58,14 +58,23 @@ impl Engine {
     /// `start` was interrupted (the process died during it): run it again.
     async fn resume_start(&self, row: HandoverRow) -> Result<(), EngineError> {
         let _g = self.locks.lock(&row.id).await;
-        let Some(row) = self.store.get_handover(&row.id).await? else { return Ok(()) };
+        let Some(row) = self.store.get_handover(&row.id).await? else {
+            return Ok(());
+        };
         if row.status != Status::Requested {
             return Ok(());
         }
         let ep = self.endpoint(&row.endpoint_id)?;
-        let req: super::CreateRequest = serde_json::from_value(row.request.clone()).map_err(|e| EngineError::BadRequest(e.to_string()))?;
-        let ctx = CallContext { handover_id: row.id.clone(), settings: ep.settings_json.clone() };
-        let out = self.registry.invoke(&ep, Call::Start(ctx, req.conversation(&row.id))).await;
+        let req: super::CreateRequest = serde_json::from_value(row.request.clone())
+            .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let ctx = CallContext {
+            handover_id: row.id.clone(),
+            settings: ep.settings_json.clone(),
+        };
+        let out = self
+            .registry
+            .invoke(&ep, Call::Start(ctx, req.conversation(&row.id)))
+            .await;
         self.after_start(&ep, row, out).await.map(|_| ())
     }
 
@@ -101,32 +110,65 @@ impl Engine {
 
     async fn fire_timers(&self, id: &str) -> Result<(), EngineError> {
         let _g = self.locks.lock(id).await;
-        let Some(mut row) = self.store.get_handover(id).await? else { return Ok(()) };
+        let Some(mut row) = self.store.get_handover(id).await? else {
+            return Ok(());
+        };
         if !row.status.is_open() {
             return Ok(());
         }
         let ep = self.endpoint(&row.endpoint_id)?;
         let now = now_ms();
         let due = |t: Option<i64>| t.is_some_and(|t| t <= now);
-        let ctx = CallContext { handover_id: id.to_string(), settings: ep.settings_json.clone() };
+        let ctx = CallContext {
+            handover_id: id.to_string(),
+            settings: ep.settings_json.clone(),
+        };
         let event = if due(row.no_agent_deadline_ms) && row.status != Status::Active {
-            let _ = self.registry.invoke(&ep, Call::Cancel(ctx, row.provider_state.clone())).await;
+            let _ = self
+                .registry
+                .invoke(&ep, Call::Cancel(ctx, row.provider_state.clone()))
+                .await;
             let secs = ep.config.timers.no_agent_timeout_s.unwrap_or(0);
-            let outcome = match ep.config.timers.no_agent_outcome.as_ref().map(|s| s.get_ref().as_str()) {
+            let outcome = match ep
+                .config
+                .timers
+                .no_agent_outcome
+                .as_ref()
+                .map(|s| s.get_ref().as_str())
+            {
                 Some("completed") => Outcome::Completed,
                 _ => Outcome::error(format!("no agent joined within {secs} s")),
             };
             rules::finish(&mut row, outcome, "no_agent_timeout", None, now)
         } else if due(row.inactivity_end_at_ms) {
-            let call = if row.status == Status::Active { Call::Close(ctx, row.provider_state.clone()) } else { Call::Cancel(ctx, row.provider_state.clone()) };
+            let call = if row.status == Status::Active {
+                Call::Close(ctx, row.provider_state.clone())
+            } else {
+                Call::Cancel(ctx, row.provider_state.clone())
+            };
             let _ = self.registry.invoke(&ep, call).await;
-            let outcome = if row.agent_joined_at_ms.is_some() { Outcome::Completed } else { Outcome::Cancelled };
+            let outcome = if row.agent_joined_at_ms.is_some() {
+                Outcome::Completed
+            } else {
+                Outcome::Cancelled
+            };
             let secs = ep.config.timers.inactivity_timeout_s.unwrap_or(0);
-            rules::finish(&mut row, outcome, "user_inactivity", Some(format!("no user input for {secs} s")), now)
+            rules::finish(
+                &mut row,
+                outcome,
+                "user_inactivity",
+                Some(format!("no user input for {secs} s")),
+                now,
+            )
         } else if due(row.inactivity_warn_at_ms) {
             row.inactivity_warn_at_ms = None;
-            let left = row.inactivity_end_at_ms.map(|t| ((t - now).max(0) + 999) / 1000);
-            NewEvent { kind: "inactivity_warning".into(), payload: json!({"type": "inactivity_warning", "seconds_left": left}) }
+            let left = row
+                .inactivity_end_at_ms
+                .map(|t| ((t - now).max(0) + 999) / 1000);
+            NewEvent {
+                kind: "inactivity_warning".into(),
+                payload: json!({"type": "inactivity_warning", "seconds_left": left}),
+            }
         } else {
             // A deadline that no longer applies (e.g. no-agent while active).
             if row.status == Status::Active {
@@ -141,7 +183,9 @@ impl Engine {
 
     async fn poll_once(&self, id: &str) -> Result<(), EngineError> {
         let _g = self.locks.lock(id).await;
-        let Some(mut row) = self.store.get_handover(id).await? else { return Ok(()) };
+        let Some(mut row) = self.store.get_handover(id).await? else {
+            return Ok(());
+        };
         let now = now_ms();
         if !row.status.is_open() || row.next_poll_at_ms.is_none_or(|t| t > now) {
             return Ok(());
@@ -151,19 +195,39 @@ impl Engine {
         let polling = adapter.info.polling;
         let mut env = ep.env(&adapter);
         if polling.mode == PollMode::LongPoll {
-            env.limits.wall_time = env.limits.wall_time.max(Duration::from_millis(polling.max_wait_ms as u64 + 2000));
-            env.limits.egress_timeout = env.limits.egress_timeout.max(Duration::from_millis(polling.max_wait_ms as u64 + 1000));
+            env.limits.wall_time = env
+                .limits
+                .wall_time
+                .max(Duration::from_millis(polling.max_wait_ms as u64 + 2000));
+            env.limits.egress_timeout = env
+                .limits
+                .egress_timeout
+                .max(Duration::from_millis(polling.max_wait_ms as u64 + 1000));
         }
-        let ctx = CallContext { handover_id: id.to_string(), settings: ep.settings_json.clone() };
-        let out = self.registry.runtime().invoke(&adapter, &env, Call::Poll(ctx, row.provider_state.clone())).await;
+        let ctx = CallContext {
+            handover_id: id.to_string(),
+            settings: ep.settings_json.clone(),
+        };
+        let out = self
+            .registry
+            .runtime()
+            .invoke(&adapter, &env, Call::Poll(ctx, row.provider_state.clone()))
+            .await;
         let now = now_ms();
         let interval = polling.interval_ms.max(10) as i64;
         let (events, keys) = match out {
             Ok(CallOutput::Step(step)) => {
                 row.provider_state = step.state;
                 row.poll_failures = 0;
-                row.next_poll_at_ms = Some(if polling.mode == PollMode::LongPoll { now } else { now + interval });
-                (rules::apply_provider_events(&mut row, &step.events, now), step.correlation_keys)
+                row.next_poll_at_ms = Some(if polling.mode == PollMode::LongPoll {
+                    now
+                } else {
+                    now + interval
+                });
+                (
+                    rules::apply_provider_events(&mut row, &step.events, now),
+                    step.correlation_keys,
+                )
             }
             other => {
                 let msg = match other {
@@ -172,12 +236,29 @@ impl Engine {
                 };
                 row.poll_failures += 1;
                 if row.poll_failures >= MAX_POLL_FAILURES {
-                    let m = format!("polling the provider failed {} times in a row; last error: {msg}", row.poll_failures);
-                    (vec![rules::finish(&mut row, Outcome::error(m), "poll_failed", None, now)], vec![])
+                    let m = format!(
+                        "polling the provider failed {} times in a row; last error: {msg}",
+                        row.poll_failures
+                    );
+                    (
+                        vec![rules::finish(
+                            &mut row,
+                            Outcome::error(m),
+                            "poll_failed",
+                            None,
+                            now,
+                        )],
+                        vec![],
+                    )
                 } else {
                     let backoff = (interval * (1 << row.poll_failures.min(10))).min(30_000);
                     row.next_poll_at_ms = Some(now + backoff);
-                    tracing::info!(handover = id, failures = row.poll_failures, backoff_ms = backoff, "poll failed: {msg}");
+                    tracing::info!(
+                        handover = id,
+                        failures = row.poll_failures,
+                        backoff_ms = backoff,
+                        "poll failed: {msg}"
+                    );
                     (vec![], vec![])
                 }
             }
@@ -191,7 +272,9 @@ impl Engine {
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
         loop {
             tokio::time::sleep(TICK).await;
-            let Ok(items) = self.store.due_outbox(now_ms(), 100).await else { continue };
+            let Ok(items) = self.store.due_outbox(now_ms(), 100).await else {
+                continue;
+            };
             for item in items {
                 if !in_flight.lock().unwrap().insert(item.id) {
                     continue;
@@ -215,9 +298,14 @@ impl Engine {
                 return;
             }
         };
-        let Some(ep) = self.endpoint_arc(&event.endpoint_id) else { return };
+        let Some(ep) = self.endpoint_arc(&event.endpoint_id) else {
+            return;
+        };
         let body = crate::api::event_json(&event).to_string().into_bytes();
-        let headers = vec![("x-handover-event-id".to_string(), event.id.to_string()), ("x-handover-id".to_string(), event.handover_id.clone())];
+        let headers = vec![
+            ("x-handover-event-id".to_string(), event.id.to_string()),
+            ("x-handover-id".to_string(), event.handover_id.clone()),
+        ];
         let cfg = self.callback_egress(&ep);
         let result = crate::runtime::egress::post_json(&cfg, &item.url, &headers, body).await;
         let err = match result {
@@ -235,7 +323,10 @@ impl Engine {
         } else {
             let backoff = (200i64 << attempts.min(8)).min(60_000);
             tracing::info!(handover = %item.handover_id, event = item.event_id, attempts, backoff_ms = backoff, "callback failed: {err}");
-            let _ = self.store.outbox_retry(item.id, attempts, now_ms() + backoff, &err).await;
+            let _ = self
+                .store
+                .outbox_retry(item.id, attempts, now_ms() + backoff, &err)
+                .await;
         }
     }
 }

@@ -14,7 +14,9 @@ use crate::config::{EndpointConfig, LoadedConfig};
 use crate::metrics;
 use crate::model::Failure;
 use crate::runtime::egress::{CallLabels, EgressPolicy, Resolver};
-use crate::runtime::{Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, sha256_hex};
+use crate::runtime::{
+    Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, sha256_hex,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -88,7 +90,10 @@ pub struct Endpoint {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 fn version_info(a: &LoadedAdapter, source: Source) -> VersionInfo {
@@ -97,7 +102,11 @@ fn version_info(a: &LoadedAdapter, source: Source) -> VersionInfo {
         version: a.info.version.clone(),
         sha256: a.sha256.clone(),
         world: a.world.clone(),
-        loaded_at_ms: a.loaded_at.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
+        loaded_at_ms: a
+            .loaded_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
         source,
     }
 }
@@ -113,7 +122,12 @@ impl Endpoint {
     }
 
     pub fn previous_info(&self) -> Option<VersionInfo> {
-        self.slot.read().unwrap().previous.last().map(|s| s.info.clone())
+        self.slot
+            .read()
+            .unwrap()
+            .previous
+            .last()
+            .map(|s| s.info.clone())
     }
 
     pub fn history(&self) -> Vec<SwapRecord> {
@@ -133,7 +147,14 @@ impl Endpoint {
         }
     }
 
-    fn record(&self, slot: &mut Slot, source: Source, sha256: &str, accepted: bool, message: String) {
+    fn record(
+        &self,
+        slot: &mut Slot,
+        source: Source,
+        sha256: &str,
+        accepted: bool,
+        message: String,
+    ) {
         let kind = format!("{source:?}").to_lowercase();
         metrics::ADAPTER_SWAPS.inc(&[&kind, if accepted { "accepted" } else { "refused" }]);
         if accepted {
@@ -141,7 +162,13 @@ impl Endpoint {
         } else {
             tracing::warn!(endpoint = %self.id, tenant = %self.tenant, source = %kind, sha256, %message, "adapter swap refused");
         }
-        slot.history.push(SwapRecord { at_ms: now_ms(), source, sha256: sha256.to_string(), accepted, message });
+        slot.history.push(SwapRecord {
+            at_ms: now_ms(),
+            source,
+            sha256: sha256.to_string(),
+            accepted,
+            message,
+        });
         if slot.history.len() > 100 {
             slot.history.remove(0);
         }
@@ -157,7 +184,10 @@ pub struct Registry {
 impl Registry {
     /// Load every endpoint's adapter; any refusal fails the whole start-up
     /// with one line per endpoint.
-    pub async fn from_config(runtime: Arc<Runtime>, cfg: &LoadedConfig) -> Result<Registry, Vec<(String, LoadError)>> {
+    pub async fn from_config(
+        runtime: Arc<Runtime>,
+        cfg: &LoadedConfig,
+    ) -> Result<Registry, Vec<(String, LoadError)>> {
         let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
         let defaults = Limits::default().with(&cfg.config.limits);
         let loads = cfg.config.endpoints.iter().map(|ep| {
@@ -169,10 +199,18 @@ impl Registry {
                 let id = ep.id.get_ref().clone();
                 let settings_json = ep.settings_json();
                 let pin = ep.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
-                let bytes = tokio::fs::read(&path)
+                let bytes = tokio::fs::read(&path).await.map_err(|e| {
+                    (
+                        id.clone(),
+                        LoadError::Read {
+                            path: path.display().to_string(),
+                            error: e.to_string(),
+                        },
+                    )
+                })?;
+                let adapter = validate(&runtime, &bytes, pin.as_deref(), &settings_json)
                     .await
-                    .map_err(|e| (id.clone(), LoadError::Read { path: path.display().to_string(), error: e.to_string() }))?;
-                let adapter = validate(&runtime, &bytes, pin.as_deref(), &settings_json).await.map_err(|e| (id.clone(), e))?;
+                    .map_err(|e| (id.clone(), e))?;
                 let info = version_info(&adapter, Source::Config);
                 let ep = Endpoint {
                     id: id.clone(),
@@ -183,7 +221,11 @@ impl Registry {
                     limits,
                     policy: Arc::new(ep.policy()),
                     resolver,
-                    slot: RwLock::new(Slot { current: Serving { adapter, info }, previous: vec![], history: vec![] }),
+                    slot: RwLock::new(Slot {
+                        current: Serving { adapter, info },
+                        previous: vec![],
+                        history: vec![],
+                    }),
                     swap_lock: tokio::sync::Mutex::new(()),
                 };
                 Ok::<_, (String, LoadError)>((id, Arc::new(ep)))
@@ -200,7 +242,11 @@ impl Registry {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() { Ok(Registry { runtime, endpoints }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Registry { runtime, endpoints })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -223,17 +269,41 @@ impl Registry {
     }
 
     /// Validate `bytes` and, if they pass, make them the serving version.
-    pub async fn swap(&self, id: &str, bytes: &[u8], source: Source) -> Result<VersionInfo, SwapError> {
-        let ep = self.endpoint(id).ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+    pub async fn swap(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        source: Source,
+    ) -> Result<VersionInfo, SwapError> {
+        let ep = self
+            .endpoint(id)
+            .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
         let _serial = ep.swap_lock.lock().await;
-        let pin = ep.config.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
+        let pin = ep
+            .config
+            .sha256
+            .as_ref()
+            .map(|s| s.get_ref().to_ascii_lowercase());
         let sha = sha256_hex(bytes);
         match validate(&self.runtime, bytes, pin.as_deref(), &ep.settings_json).await {
             Ok(adapter) => {
                 let info = version_info(&adapter, source);
                 let mut slot = ep.slot.write().unwrap();
-                let old = std::mem::replace(&mut slot.current, Serving { adapter, info: info.clone() });
-                let msg = format!("{}@{} replaces {}@{} ({})", info.name, info.version, old.info.name, old.info.version, &old.info.sha256[..12]);
+                let old = std::mem::replace(
+                    &mut slot.current,
+                    Serving {
+                        adapter,
+                        info: info.clone(),
+                    },
+                );
+                let msg = format!(
+                    "{}@{} replaces {}@{} ({})",
+                    info.name,
+                    info.version,
+                    old.info.name,
+                    old.info.version,
+                    &old.info.sha256[..12]
+                );
                 slot.previous.push(old);
                 if slot.previous.len() > 10 {
                     slot.previous.remove(0);
@@ -251,30 +321,46 @@ impl Registry {
 
     /// Serve the previous version again.
     pub async fn rollback(&self, id: &str) -> Result<VersionInfo, SwapError> {
-        let ep = self.endpoint(id).ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+        let ep = self
+            .endpoint(id)
+            .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
         let _serial = ep.swap_lock.lock().await;
         let mut slot = ep.slot.write().unwrap();
         let mut prev = slot.previous.pop().ok_or(SwapError::NothingToRollBack)?;
         prev.info.source = Source::Rollback;
         let info = prev.info.clone();
         let old = std::mem::replace(&mut slot.current, prev);
-        let msg = format!("rolled back from {}@{} to {}@{}", old.info.name, old.info.version, info.name, info.version);
+        let msg = format!(
+            "rolled back from {}@{} to {}@{}",
+            old.info.name, old.info.version, info.name, info.version
+        );
         ep.record(&mut slot, Source::Rollback, &info.sha256, true, msg);
         Ok(info)
     }
 }
 
 /// Everything a candidate must pass before it takes traffic.
-pub async fn validate(runtime: &Arc<Runtime>, bytes: &[u8], pin: Option<&str>, settings: &str) -> Result<Arc<LoadedAdapter>, LoadError> {
+pub async fn validate(
+    runtime: &Arc<Runtime>,
+    bytes: &[u8],
+    pin: Option<&str>,
+    settings: &str,
+) -> Result<Arc<LoadedAdapter>, LoadError> {
     let sha = sha256_hex(bytes);
     if let Some(pin) = pin
         && pin != sha
     {
-        return Err(LoadError::Pinned { pinned: pin.to_string(), actual: sha });
+        return Err(LoadError::Pinned {
+            pinned: pin.to_string(),
+            actual: sha,
+        });
     }
     let adapter = runtime.load(bytes).await?;
     let env = CallEnv::describe();
-    match runtime.invoke(&adapter, &env, Call::ValidateSettings(settings.to_string())).await {
+    match runtime
+        .invoke(&adapter, &env, Call::ValidateSettings(settings.to_string()))
+        .await
+    {
         Ok(_) => Ok(adapter),
         Err(f) => Err(LoadError::Settings(f.message)),
     }

@@ -18,7 +18,10 @@ use std::time::Duration;
 pub fn watch_files(registry: Arc<Registry>) -> notify::Result<notify::RecommendedWatcher> {
     let mut by_path: HashMap<PathBuf, Vec<String>> = HashMap::new();
     for ep in registry.endpoints() {
-        let p = ep.adapter_path.canonicalize().unwrap_or_else(|_| ep.adapter_path.clone());
+        let p = ep
+            .adapter_path
+            .canonicalize()
+            .unwrap_or_else(|_| ep.adapter_path.clone());
         by_path.entry(p).or_default().push(ep.id.clone());
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
@@ -31,7 +34,10 @@ pub fn watch_files(registry: Arc<Registry>) -> notify::Result<notify::Recommende
             }
         }
     })?;
-    let dirs: BTreeSet<PathBuf> = by_path.keys().filter_map(|p| p.parent().map(|d| d.to_path_buf())).collect();
+    let dirs: BTreeSet<PathBuf> = by_path
+        .keys()
+        .filter_map(|p| p.parent().map(|d| d.to_path_buf()))
+        .collect();
     for d in &dirs {
         watcher.watch(d, RecursiveMode::NonRecursive)?;
     }
@@ -39,16 +45,24 @@ pub fn watch_files(registry: Arc<Registry>) -> notify::Result<notify::Recommende
         while let Some(first) = rx.recv().await {
             let mut changed = BTreeSet::from([first]);
             // Debounce: collect everything that changes within the window.
-            while let Ok(Some(p)) = tokio::time::timeout(Duration::from_millis(150), rx.recv()).await {
+            while let Ok(Some(p)) =
+                tokio::time::timeout(Duration::from_millis(150), rx.recv()).await
+            {
                 changed.insert(p);
             }
             for path in changed {
                 let path = path.canonicalize().unwrap_or(path);
-                let Some(ids) = by_path.get(&path) else { continue };
-                let Ok(bytes) = tokio::fs::read(&path).await else { continue };
+                let Some(ids) = by_path.get(&path) else {
+                    continue;
+                };
+                let Ok(bytes) = tokio::fs::read(&path).await else {
+                    continue;
+                };
                 let sha = sha256_hex(&bytes);
                 for id in ids {
-                    let Some(ep) = registry.endpoint(id) else { continue };
+                    let Some(ep) = registry.endpoint(id) else {
+                        continue;
+                    };
                     if ep.current_info().sha256 == sha {
                         continue;
                     }

@@ -32,7 +32,12 @@ fn checksum_path(p: &Path) -> PathBuf {
 }
 
 /// Load from the cache if a verified entry exists; otherwise compile and store.
-pub fn load_or_compile(engine: &Engine, dir: &Path, sha256: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+pub fn load_or_compile(
+    engine: &Engine,
+    dir: &Path,
+    sha256: &str,
+    bytes: &[u8],
+) -> Result<Component, LoadError> {
     let path = entry_path(engine, dir, sha256);
     if path.exists() {
         match load_verified(engine, &path) {
@@ -44,7 +49,8 @@ pub fn load_or_compile(engine: &Engine, dir: &Path, sha256: &str, bytes: &[u8]) 
             }
         }
     }
-    let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+    let component =
+        Component::new(engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
     if let Err(e) = store(&component, dir, &path) {
         tracing::warn!(path = %path.display(), error = %e, "cannot write compiled-component cache entry");
     }
@@ -52,7 +58,8 @@ pub fn load_or_compile(engine: &Engine, dir: &Path, sha256: &str, bytes: &[u8]) 
 }
 
 fn load_verified(engine: &Engine, path: &Path) -> Result<Component, String> {
-    let expected = std::fs::read_to_string(checksum_path(path)).map_err(|e| format!("no checksum: {e}"))?;
+    let expected =
+        std::fs::read_to_string(checksum_path(path)).map_err(|e| format!("no checksum: {e}"))?;
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
     let actual = hex::encode(Sha256::digest(&data));
     if actual != expected.trim() {
@@ -66,7 +73,9 @@ fn load_verified(engine: &Engine, path: &Path) -> Result<Component, String> {
 
 fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let data = component.serialize().map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let data = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &data)?;
     std::fs::write(checksum_path(path), hex::encode(Sha256::digest(&data)))?;

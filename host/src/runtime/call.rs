@@ -72,35 +72,67 @@ impl CallEnv {
             limits: Limits::default(),
             policy: Arc::new(EgressPolicy::default()),
             resolver: Arc::default(),
-            labels: Arc::new(CallLabels { tenant: "-".into(), endpoint: "-".into(), adapter: "-".into() }),
+            labels: Arc::new(CallLabels {
+                tenant: "-".into(),
+                endpoint: "-".into(),
+                adapter: "-".into(),
+            }),
         }
     }
 }
 
 /// Why a call failed on the host side; becomes a `Failure { reason: error }`.
-fn cause_of(err: &wasmtime::Error, state: &CallState, limits: &Limits, started: Instant) -> (&'static str, String) {
+fn cause_of(
+    err: &wasmtime::Error,
+    state: &CallState,
+    limits: &Limits,
+    started: Instant,
+) -> (&'static str, String) {
     if let Some(desired) = state.limiter.memory_exceeded {
         return (
             "memory",
-            format!("memory limit exceeded: the adapter tried to grow linear memory to {desired} bytes; the limit is {} MiB", limits.memory_bytes >> 20),
+            format!(
+                "memory limit exceeded: the adapter tried to grow linear memory to {desired} bytes; the limit is {} MiB",
+                limits.memory_bytes >> 20
+            ),
         );
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => (
             "deadline",
-            format!("wall-time limit exceeded: the adapter ran for {:?}; the limit is {:?}", started.elapsed(), limits.wall_time),
+            format!(
+                "wall-time limit exceeded: the adapter ran for {:?}; the limit is {:?}",
+                started.elapsed(),
+                limits.wall_time
+            ),
         ),
-        Some(Trap::OutOfFuel) => ("fuel", format!("fuel limit exhausted ({} units)", limits.fuel.unwrap_or(0))),
-        Some(Trap::StackOverflow) => ("stack", "stack overflow: the adapter recursed too deeply".to_string()),
+        Some(Trap::OutOfFuel) => (
+            "fuel",
+            format!("fuel limit exhausted ({} units)", limits.fuel.unwrap_or(0)),
+        ),
+        Some(Trap::StackOverflow) => (
+            "stack",
+            "stack overflow: the adapter recursed too deeply".to_string(),
+        ),
         Some(Trap::UnreachableCodeReached) => {
             let stderr = state.stderr_text();
-            let detail = if stderr.is_empty() { "no message".to_string() } else { stderr };
-            ("panic", format!("adapter panicked (trap: unreachable): {detail}"))
+            let detail = if stderr.is_empty() {
+                "no message".to_string()
+            } else {
+                stderr
+            };
+            (
+                "panic",
+                format!("adapter panicked (trap: unreachable): {detail}"),
+            )
         }
         Some(t) => ("trap", format!("adapter trapped: {t}")),
         None => {
             let msg = format!("{err:#}");
-            if msg.contains("instance count") || msg.contains("maximum concurrent") || msg.contains("pooling") {
+            if msg.contains("instance count")
+                || msg.contains("maximum concurrent")
+                || msg.contains("pooling")
+            {
                 ("capacity", format!("host at capacity: {msg}"))
             } else {
                 ("trap", format!("adapter trapped: {msg}"))
@@ -119,14 +151,22 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
         return Err(fail(
             "oversized_state",
             export,
-            format!("oversized output: provider state of {} bytes exceeds the limit of {} bytes", step.state.len(), limits.max_state_bytes),
+            format!(
+                "oversized output: provider state of {} bytes exceeds the limit of {} bytes",
+                step.state.len(),
+                limits.max_state_bytes
+            ),
         ));
     }
     if step.events.len() > limits.max_events {
         return Err(fail(
             "oversized_events",
             export,
-            format!("oversized output: {} events in one call exceed the limit of {}", step.events.len(), limits.max_events),
+            format!(
+                "oversized output: {} events in one call exceed the limit of {}",
+                step.events.len(),
+                limits.max_events
+            ),
         ));
     }
     Ok(v1::step(step))
@@ -134,7 +174,12 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
 
 impl Runtime {
     /// Run one export on a fresh instance of `adapter`.
-    pub async fn invoke(&self, adapter: &LoadedAdapter, env: &CallEnv, call: Call) -> Result<CallOutput, Failure> {
+    pub async fn invoke(
+        &self,
+        adapter: &LoadedAdapter,
+        env: &CallEnv,
+        call: Call,
+    ) -> Result<CallOutput, Failure> {
         let export = call.export_name();
         let started = Instant::now();
         let limits = &env.limits;
@@ -149,8 +194,15 @@ impl Runtime {
         let denials = hooks.denials();
         let state = CallState::new(
             hooks,
-            Limiter { memory_bytes: limits.memory_bytes, memory_exceeded: None },
-            LogSink::new(env.labels.clone(), limits.max_log_lines, limits.max_log_bytes),
+            Limiter {
+                memory_bytes: limits.memory_bytes,
+                memory_exceeded: None,
+            },
+            LogSink::new(
+                env.labels.clone(),
+                limits.max_log_lines,
+                limits.max_log_bytes,
+            ),
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -160,11 +212,17 @@ impl Runtime {
         let deadline = started + limits.wall_time;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline { Ok(UpdateDeadline::Interrupt) } else { Ok(UpdateDeadline::Yield(1)) }
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
         });
 
         let run = run_export(&adapter.pre, &mut store, call, limits, export);
-        let outcome = match tokio::time::timeout(limits.wall_time + Duration::from_millis(20), run).await {
+        let outcome = match tokio::time::timeout(limits.wall_time + Duration::from_millis(20), run)
+            .await
+        {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 let (cause, msg) = cause_of(&e, store.data(), limits, started);
@@ -173,7 +231,10 @@ impl Runtime {
             Err(_) => Err(fail(
                 "deadline",
                 export,
-                format!("wall-time limit exceeded: the adapter did not finish within {:?} (waiting on I/O)", limits.wall_time),
+                format!(
+                    "wall-time limit exceeded: the adapter did not finish within {:?} (waiting on I/O)",
+                    limits.wall_time
+                ),
             )),
         };
         store.data().log.finish();
@@ -203,10 +264,22 @@ async fn run_export(
         Err(f) => Err(v1::failure(f)),
     };
     Ok(match call {
-        Call::Describe => Ok(CallOutput::Info(v1::adapter_info(g.call_describe(&mut *store).await?))),
-        Call::ValidateSettings(s) => g.call_validate_settings(&mut *store, &s).await?.map(|()| CallOutput::Unit).map_err(v1::failure),
-        Call::Start(c, conv) => step(g.call_start(&mut *store, &v1::ctx(&c), &v1::conversation(&conv)).await?),
-        Call::UserMessage(c, st, i) => step(g.call_user_message(&mut *store, &v1::ctx(&c), &st, &v1::user_input(&i)).await?),
+        Call::Describe => Ok(CallOutput::Info(v1::adapter_info(
+            g.call_describe(&mut *store).await?,
+        ))),
+        Call::ValidateSettings(s) => g
+            .call_validate_settings(&mut *store, &s)
+            .await?
+            .map(|()| CallOutput::Unit)
+            .map_err(v1::failure),
+        Call::Start(c, conv) => step(
+            g.call_start(&mut *store, &v1::ctx(&c), &v1::conversation(&conv))
+                .await?,
+        ),
+        Call::UserMessage(c, st, i) => step(
+            g.call_user_message(&mut *store, &v1::ctx(&c), &st, &v1::user_input(&i))
+                .await?,
+        ),
         Call::Cancel(c, st) => step(g.call_cancel(&mut *store, &v1::ctx(&c), &st).await?),
         Call::Close(c, st) => step(g.call_close(&mut *store, &v1::ctx(&c), &st).await?),
         Call::CheckAvailability(c) => g
@@ -215,18 +288,27 @@ async fn run_export(
             .map(|a| CallOutput::Availability(v1::availability(a)))
             .map_err(v1::failure),
         Call::RouteWebhook(s, r) => {
-            let route = g.call_route_webhook(&mut *store, &s, &v1::http_request(&r)).await?;
+            let route = g
+                .call_route_webhook(&mut *store, &s, &v1::http_request(&r))
+                .await?;
             match route {
                 Ok(r) if r.correlation_keys.len() > limits.max_events => Err(fail(
                     "oversized_events",
                     export,
-                    format!("oversized output: {} correlation keys exceed the limit of {}", r.correlation_keys.len(), limits.max_events),
+                    format!(
+                        "oversized output: {} correlation keys exceed the limit of {}",
+                        r.correlation_keys.len(),
+                        limits.max_events
+                    ),
                 )),
                 Ok(r) => Ok(CallOutput::Route(v1::webhook_route(r))),
                 Err(f) => Err(v1::failure(f)),
             }
         }
-        Call::HandleWebhook(c, st, r) => step(g.call_handle_webhook(&mut *store, &v1::ctx(&c), &st, &v1::http_request(&r)).await?),
+        Call::HandleWebhook(c, st, r) => step(
+            g.call_handle_webhook(&mut *store, &v1::ctx(&c), &st, &v1::http_request(&r))
+                .await?,
+        ),
         Call::Poll(c, st) => step(g.call_poll(&mut *store, &v1::ctx(&c), &st).await?),
     })
 }

@@ -18,7 +18,15 @@ pub struct Report {
     pub exports: Vec<String>,
 }
 
-const ALLOWED_IMPORT_PACKAGES: &[&str] = &["wasi:io@0.2.", "wasi:clocks@0.2.", "wasi:random@0.2.", "wasi:cli@0.2.", "wasi:filesystem@0.2.", "wasi:sockets@0.2.", "wasi:http@0.2."];
+const ALLOWED_IMPORT_PACKAGES: &[&str] = &[
+    "wasi:io@0.2.",
+    "wasi:clocks@0.2.",
+    "wasi:random@0.2.",
+    "wasi:cli@0.2.",
+    "wasi:filesystem@0.2.",
+    "wasi:sockets@0.2.",
+    "wasi:http@0.2.",
+];
 
 fn package_of(name: &str) -> String {
     // "wasi:http/types@0.2.12" -> "wasi:http@0.2.12"
@@ -83,14 +91,24 @@ pub fn check_component(bytes: &[u8]) -> Result<Report, LoadError> {
     };
     let w = &resolve.worlds[world];
     let name = |k: &wit_parser::WorldKey| match k {
-        wit_parser::WorldKey::Interface(id) => resolve.id_of(*id).unwrap_or_else(|| "<anonymous interface>".into()),
+        wit_parser::WorldKey::Interface(id) => resolve
+            .id_of(*id)
+            .unwrap_or_else(|| "<anonymous interface>".into()),
         wit_parser::WorldKey::Name(n) => n.clone(),
     };
     let imports: Vec<String> = w.imports.keys().map(name).collect();
     let exports: Vec<String> = w.exports.keys().map(name).collect();
-    let supported: Vec<String> = bindings::SUPPORTED.iter().map(|v| bindings::export_interface(v)).collect();
-    let Some(world_version) = bindings::SUPPORTED.iter().find(|v| exports.contains(&bindings::export_interface(v))) else {
-        let other = exports.iter().find(|e| e.starts_with("handover:provider/adapter@"));
+    let supported: Vec<String> = bindings::SUPPORTED
+        .iter()
+        .map(|v| bindings::export_interface(v))
+        .collect();
+    let Some(world_version) = bindings::SUPPORTED
+        .iter()
+        .find(|v| exports.contains(&bindings::export_interface(v)))
+    else {
+        let other = exports
+            .iter()
+            .find(|e| e.starts_with("handover:provider/adapter@"));
         let why = match other {
             Some(o) => format!("it exports `{o}`, a contract version this host does not serve"),
             None if exports.is_empty() => "it exports nothing".to_string(),
@@ -108,10 +126,18 @@ pub fn check_component(bytes: &[u8]) -> Result<Report, LoadError> {
             "this component imports interfaces the host does not provide: [{}]. Adapters may import only WASI 0.2 \
              (io, clocks, random, cli, filesystem and sockets are linked with nothing granted; http goes through the egress policy) \
              and `handover:provider/log`. Remove those imports (check dependencies that pull them in).",
-            unsupported.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+            unsupported
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
-    Ok(Report { world: world_version.to_string(), imports, exports })
+    Ok(Report {
+        world: world_version.to_string(),
+        imports,
+        exports,
+    })
 }
 
 /// Turn a wasmtime link/type error into a diagnosis naming the mismatch.
@@ -135,7 +161,10 @@ mod tests {
 
     #[test]
     fn random_bytes_are_not_wasm() {
-        assert!(msg(check_component(b"hello, this is not wasm at all")).contains("not a WebAssembly binary"));
+        assert!(
+            msg(check_component(b"hello, this is not wasm at all"))
+                .contains("not a WebAssembly binary")
+        );
         assert!(msg(check_component(b"")).contains("empty"));
     }
 

@@ -109,7 +109,11 @@ mod tests {
     #[test]
     fn override_replaces_only_set_fields() {
         let base = Limits::default();
-        let o = LimitsOverride { memory_mib: Some(8), max_events: Some(3), ..Default::default() };
+        let o = LimitsOverride {
+            memory_mib: Some(8),
+            max_events: Some(3),
+            ..Default::default()
+        };
         let l = base.with(&o);
         assert_eq!(l.memory_bytes, 8 << 20);
         assert_eq!(l.max_events, 3);

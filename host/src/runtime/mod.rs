@@ -98,7 +98,11 @@ pub struct LoadedAdapter {
 
 impl std::fmt::Debug for LoadedAdapter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedAdapter").field("name", &self.info.name).field("version", &self.info.version).field("sha256", &self.sha256).finish()
+        f.debug_struct("LoadedAdapter")
+            .field("name", &self.info.name)
+            .field("version", &self.info.version)
+            .field("sha256", &self.sha256)
+            .finish()
     }
 }
 
@@ -156,7 +160,12 @@ impl Runtime {
                 }
             })
             .map_err(|e| RuntimeError::Engine(e.to_string()))?;
-        Ok(Arc::new(Runtime { engine, linker, cfg, stop }))
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            cfg,
+            stop,
+        }))
     }
 
     pub fn engine(&self) -> &Engine {
@@ -174,7 +183,8 @@ impl Runtime {
         let sha256 = sha256_hex(bytes);
         let component = match &self.cfg.cache_dir {
             Some(dir) => cache::load_or_compile(&self.engine, dir, &sha256, bytes),
-            None => Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}"))),
+            None => Component::new(&self.engine, bytes)
+                .map_err(|e| LoadError::Compile(format!("{e:#}"))),
         }?;
         let pre = self
             .linker
@@ -221,6 +231,7 @@ fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
     let mut linker = Linker::<CallState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
-    v1::log_if::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s).map_err(err)?;
+    v1::log_if::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
+        .map_err(err)?;
     Ok(linker)
 }

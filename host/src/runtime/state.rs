@@ -25,7 +25,12 @@ pub struct Limiter {
 }
 
 impl wasmtime::ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             self.memory_exceeded = Some(desired);
             return Err(wasmtime::format_err!(
@@ -36,7 +41,12 @@ impl wasmtime::ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -54,7 +64,15 @@ pub struct LogSink {
 
 impl LogSink {
     pub fn new(labels: Arc<CallLabels>, max_lines: u32, max_bytes: usize) -> Self {
-        LogSink { labels, max_lines, max_bytes, lines: 0, bytes: 0, dropped_lines: 0, dropped_bytes: 0 }
+        LogSink {
+            labels,
+            max_lines,
+            max_bytes,
+            lines: 0,
+            bytes: 0,
+            dropped_lines: 0,
+            dropped_bytes: 0,
+        }
     }
 
     pub fn write(&mut self, level: LogLevel, message: &str, fields: &[(String, String)]) {
@@ -66,7 +84,11 @@ impl LogSink {
         }
         self.lines += 1;
         self.bytes += size;
-        let fields = fields.iter().map(|(k, v)| format!("{k}={v:?}")).collect::<Vec<_>>().join(" ");
+        let fields = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect::<Vec<_>>()
+            .join(" ");
         let l = &self.labels;
         macro_rules! emit {
             ($lvl:ident) => {
@@ -117,24 +139,41 @@ impl CallState {
             .allow_tcp(false)
             .allow_udp(false)
             .build();
-        CallState { wasi, table: ResourceTable::new(), http: WasiHttpCtx::new(), hooks, limiter, log, stderr }
+        CallState {
+            wasi,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks,
+            limiter,
+            log,
+            stderr,
+        }
     }
 
     /// Guest stderr as text, trimmed.
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents()).trim().to_string()
+        String::from_utf8_lossy(&self.stderr.contents())
+            .trim()
+            .to_string()
     }
 }
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for CallState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -142,6 +181,7 @@ impl v1::t::Host for CallState {}
 
 impl v1::log_if::Host for CallState {
     fn log(&mut self, level: v1::log_if::Level, message: String, fields: Vec<v1::t::KeyValue>) {
-        self.log.write(v1::log_level(level), &message, &v1::log_fields(fields));
+        self.log
+            .write(v1::log_level(level), &message, &v1::log_fields(fields));
     }
 }

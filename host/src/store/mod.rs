@@ -182,7 +182,12 @@ pub trait Store: Send + Sync + 'static {
     /// and session, or the idempotency key was seen for this endpoint.
     async fn insert_handover(&self, row: HandoverRow) -> Result<Insert>;
     async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>>;
-    async fn list_handovers(&self, endpoint_id: Option<&str>, open_only: bool, limit: u32) -> Result<Vec<HandoverRow>>;
+    async fn list_handovers(
+        &self,
+        endpoint_id: Option<&str>,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>>;
     /// Apply one step atomically; `Conflict` if the row's version moved.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>>;
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>>;
@@ -200,7 +205,12 @@ pub trait Store: Send + Sync + 'static {
     /// Handovers with unprocessed inbox items (for recovery after restart).
     async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>>;
     /// Events after `after_id` in id order, at most `limit`.
-    async fn events_after(&self, scope: &EventScope, after_id: i64, limit: u32) -> Result<Vec<StoredEvent>>;
+    async fn events_after(
+        &self,
+        scope: &EventScope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>>;
     /// Open handovers with a timer deadline (no-agent, inactivity) at or before `now_ms`.
     async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>>;
     /// Open handovers whose `next_poll_at_ms` is at or before `now_ms`.
@@ -208,7 +218,13 @@ pub trait Store: Send + Sync + 'static {
     /// Callback deliveries due, at most one (the oldest) per handover.
     async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>>;
     async fn outbox_delivered(&self, id: i64) -> Result<()>;
-    async fn outbox_retry(&self, id: i64, attempts: u32, next_attempt_at_ms: i64, error: &str) -> Result<()>;
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<()>;
     /// Give up on a delivery after the last attempt (kept for inspection).
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<()>;
     /// Highest event id (0 if none): where a fresh stream starts.

@@ -13,8 +13,14 @@ use std::sync::Arc;
 
 /// Path of a component built by `scripts/build-adapters.sh`.
 pub fn adapter_path(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} is missing: run `scripts/build-adapters.sh` (the README's test command does)", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/adapters")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `scripts/build-adapters.sh` (the README's test command does)",
+        p.display()
+    );
     p
 }
 
@@ -23,29 +29,53 @@ pub fn adapter_bytes(name: &str) -> Vec<u8> {
 }
 
 pub fn runtime() -> Arc<Runtime> {
-    Runtime::new(RuntimeConfig { max_instances: 64, ..Default::default() }).unwrap()
+    Runtime::new(RuntimeConfig {
+        max_instances: 64,
+        ..Default::default()
+    })
+    .unwrap()
 }
 
 pub async fn load(rt: &Arc<Runtime>, name: &str) -> Arc<LoadedAdapter> {
-    rt.load(&adapter_bytes(name)).await.unwrap_or_else(|e| panic!("load {name}: {e}"))
+    rt.load(&adapter_bytes(name))
+        .await
+        .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }
 
 pub fn env(limits: Limits, allow: &[&str], resolve: &[(&str, &str)]) -> CallEnv {
-    let overrides: HashMap<String, Vec<IpAddr>> = resolve.iter().map(|(h, ip)| (h.to_string(), vec![ip.parse().unwrap()])).collect();
+    let overrides: HashMap<String, Vec<IpAddr>> = resolve
+        .iter()
+        .map(|(h, ip)| (h.to_string(), vec![ip.parse().unwrap()]))
+        .collect();
     CallEnv {
         limits,
         policy: Arc::new(EgressPolicy::parse(allow).unwrap()),
         resolver: Arc::new(Resolver::with_overrides(overrides)),
-        labels: Arc::new(CallLabels { tenant: "t1".into(), endpoint: "ep1".into(), adapter: "fixture".into() }),
+        labels: Arc::new(CallLabels {
+            tenant: "t1".into(),
+            endpoint: "ep1".into(),
+            adapter: "fixture".into(),
+        }),
     }
 }
 
 pub fn ctx(settings: &str) -> CallContext {
-    CallContext { handover_id: "h-1".into(), settings: settings.into() }
+    CallContext {
+        handover_id: "h-1".into(),
+        settings: settings.into(),
+    }
 }
 
 pub fn conversation() -> Conversation {
-    Conversation { handover_id: "h-1".into(), session_id: "s-1".into(), user_id: "u-1".into(), channel: "webchat".into(), locale: "en-US".into(), context: "{}".into(), ..Default::default() }
+    Conversation {
+        handover_id: "h-1".into(),
+        session_id: "s-1".into(),
+        user_id: "u-1".into(),
+        channel: "webchat".into(),
+        locale: "en-US".into(),
+        context: "{}".into(),
+        ..Default::default()
+    }
 }
 
 /// Resident set size of this process, bytes.
@@ -56,7 +86,10 @@ pub fn rss_bytes() -> u64 {
 }
 
 /// A loopback HTTP server answering every request with `body` after `delay`.
-pub async fn http_server(body: Vec<u8>, delay: std::time::Duration) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+pub async fn http_server(
+    body: Vec<u8>,
+    delay: std::time::Duration,
+) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
     let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let h = hits.clone();
     let app = axum::Router::new().fallback(move || {
@@ -91,7 +124,11 @@ impl LogCapture {
     pub fn start() -> Self {
         static INIT: std::sync::Once = std::sync::Once::new();
         INIT.call_once(|| {
-            let sub = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(|| Writer).finish();
+            let sub = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_ansi(false)
+                .with_writer(|| Writer)
+                .finish();
             tracing::subscriber::set_global_default(sub).unwrap();
         });
         let buf = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -12,5 +12,9 @@ pub const SUPPORTED: &[&str] = &["handover:provider@0.1.0"];
 
 /// The export interface every adapter of a version must provide.
 pub fn export_interface(version: &str) -> String {
-    format!("{}/adapter@{}", version.split('@').next().unwrap_or(version), version.split('@').nth(1).unwrap_or(""))
+    format!(
+        "{}/adapter@{}",
+        version.split('@').next().unwrap_or(version),
+        version.split('@').nth(1).unwrap_or("")
+    )
 }

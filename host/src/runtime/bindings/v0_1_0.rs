@@ -26,7 +26,12 @@ fn kv(v: Vec<t::KeyValue>) -> Vec<(String, String)> {
 }
 
 fn to_kv(v: &[(String, String)]) -> Vec<t::KeyValue> {
-    v.iter().map(|(k, v)| t::KeyValue { key: k.clone(), value: v.clone() }).collect()
+    v.iter()
+        .map(|(k, v)| t::KeyValue {
+            key: k.clone(),
+            value: v.clone(),
+        })
+        .collect()
 }
 
 pub fn failure(f: t::Failure) -> m::Failure {
@@ -40,21 +45,35 @@ pub fn failure(f: t::Failure) -> m::Failure {
 }
 
 fn agent(a: t::Agent) -> m::Agent {
-    m::Agent { id: a.id, name: a.name }
+    m::Agent {
+        id: a.id,
+        name: a.name,
+    }
 }
 
 fn attachment(a: t::Attachment) -> m::Attachment {
-    m::Attachment { url: a.url, content_type: a.content_type, name: a.name }
+    m::Attachment {
+        url: a.url,
+        content_type: a.content_type,
+        name: a.name,
+    }
 }
 
 fn to_attachment(a: &m::Attachment) -> t::Attachment {
-    t::Attachment { url: a.url.clone(), content_type: a.content_type.clone(), name: a.name.clone() }
+    t::Attachment {
+        url: a.url.clone(),
+        content_type: a.content_type.clone(),
+        name: a.name.clone(),
+    }
 }
 
 pub fn event(e: t::Event) -> m::ProviderEvent {
     use m::ProviderEvent as E;
     match e {
-        t::Event::Queued(q) => E::Queued { position: q.position, estimated_wait_seconds: q.estimated_wait_seconds },
+        t::Event::Queued(q) => E::Queued {
+            position: q.position,
+            estimated_wait_seconds: q.estimated_wait_seconds,
+        },
         t::Event::AgentJoined(a) => E::AgentJoined { agent: agent(a) },
         t::Event::AgentMessage(msg) => E::AgentMessage {
             agent: msg.agent.map(agent),
@@ -63,7 +82,10 @@ pub fn event(e: t::Event) -> m::ProviderEvent {
         },
         t::Event::AgentTyping(on) => E::AgentTyping { typing: on },
         t::Event::AgentLeft(a) => E::AgentLeft { agent: agent(a) },
-        t::Event::Transferred(tr) => E::Transferred { to_queue: tr.to_queue, to_agent: tr.to_agent.map(agent) },
+        t::Event::Transferred(tr) => E::Transferred {
+            to_queue: tr.to_queue,
+            to_agent: tr.to_agent.map(agent),
+        },
         t::Event::Ended(r) => E::Ended {
             reason: match r {
                 t::EndReason::AgentClosed => m::EndReason::AgentClosed,
@@ -87,7 +109,10 @@ pub fn step(s: t::Step) -> m::Step {
 }
 
 pub fn ctx(c: &m::CallContext) -> t::CallContext {
-    t::CallContext { handover_id: c.handover_id.clone(), settings: c.settings.clone() }
+    t::CallContext {
+        handover_id: c.handover_id.clone(),
+        settings: c.settings.clone(),
+    }
 }
 
 pub fn conversation(c: &m::Conversation) -> t::Conversation {
@@ -136,12 +161,21 @@ pub fn user_input(i: &m::UserInput) -> t::UserInput {
 }
 
 pub fn http_request(r: &m::HttpRequest) -> t::HttpRequest {
-    t::HttpRequest { method: r.method.clone(), path: r.path.clone(), headers: to_kv(&r.headers), body: r.body.clone() }
+    t::HttpRequest {
+        method: r.method.clone(),
+        path: r.path.clone(),
+        headers: to_kv(&r.headers),
+        body: r.body.clone(),
+    }
 }
 
 pub fn webhook_route(r: t::WebhookRoute) -> m::WebhookRoute {
     m::WebhookRoute {
-        response: m::HttpResponse { status: r.response.status, headers: kv(r.response.headers), body: r.response.body },
+        response: m::HttpResponse {
+            status: r.response.status,
+            headers: kv(r.response.headers),
+            body: r.response.body,
+        },
         delivery_id: r.delivery_id,
         correlation_keys: r.correlation_keys,
     }
@@ -185,7 +219,9 @@ pub fn adapter_info(i: t::AdapterInfo) -> m::AdapterInfo {
             prefix: w.prefix,
             signed: match w.signed {
                 t::SignedContent::Body => m::SignedContent::Body,
-                t::SignedContent::TimestampThenBody(separator) => m::SignedContent::TimestampThenBody { separator },
+                t::SignedContent::TimestampThenBody(separator) => {
+                    m::SignedContent::TimestampThenBody { separator }
+                }
                 t::SignedContent::UrlThenBody => m::SignedContent::UrlThenBody,
             },
             timestamp_header: w.timestamp_header,

@@ -35,7 +35,12 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn with_overrides(overrides: HashMap<String, Vec<IpAddr>>) -> Self {
-        Resolver { overrides: overrides.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect() }
+        Resolver {
+            overrides: overrides
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        }
     }
 
     pub async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
@@ -60,9 +65,16 @@ pub struct EgressConfig {
 
 /// POST a JSON body through the same policy and connection code adapters
 /// use (for bot callbacks). Returns the HTTP status.
-pub async fn post_json(cfg: &EgressConfig, url: &str, headers: &[(String, String)], body: Vec<u8>) -> Result<u16, String> {
+pub async fn post_json(
+    cfg: &EgressConfig,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<u16, String> {
     use http_body_util::BodyExt;
-    let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid URL `{url}`: {e}"))?;
     let target = send::admit(cfg, &uri).await.map_err(|d| d.to_string())?;
     let mut b = http::Request::post(uri.clone()).header("content-type", "application/json");
     if let Some(h) = uri.authority() {
@@ -71,9 +83,13 @@ pub async fn post_json(cfg: &EgressConfig, url: &str, headers: &[(String, String
     for (k, v) in headers {
         b = b.header(k.as_str(), v.as_str());
     }
-    let body = http_body_util::Full::new(bytes::Bytes::from(body)).map_err(|never| match never {}).boxed_unsync();
+    let body = http_body_util::Full::new(bytes::Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
     let req = b.body(body).map_err(|e| e.to_string())?;
-    let (res, _io) = send::send(req, target, cfg, Arc::default()).await.map_err(|e| e.to_string())?;
+    let (res, _io) = send::send(req, target, cfg, Arc::default())
+        .await
+        .map_err(|e| e.to_string())?;
     let status = res.status().as_u16();
     // Drain (bounded by the response cap) so the connection closes cleanly.
     let _ = res.into_body().collect().await;
@@ -89,7 +105,11 @@ pub struct EgressHooks {
 
 impl EgressHooks {
     pub fn new(cfg: EgressConfig) -> Self {
-        EgressHooks { cfg, sent: 0, denials: Arc::default() }
+        EgressHooks {
+            cfg,
+            sent: 0,
+            denials: Arc::default(),
+        }
     }
 
     pub fn denials(&self) -> Arc<Mutex<Vec<Denial>>> {
@@ -100,7 +120,10 @@ impl EgressHooks {
 type SendFuture = Box<
     dyn Future<
             Output = Result<
-                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>),
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ),
                 wasmtime_wasi_http::Error,
             >,
         > + Send,
@@ -120,7 +143,13 @@ impl WasiHttpHooks for EgressHooks {
         Box::new(async move {
             let url = request.uri().to_string();
             let verdict = if over_budget {
-                Err(Denial { url: url.clone(), why: format!("more than {} outgoing requests in one call", cfg.max_requests) })
+                Err(Denial {
+                    url: url.clone(),
+                    why: format!(
+                        "more than {} outgoing requests in one call",
+                        cfg.max_requests
+                    ),
+                })
             } else {
                 send::admit(&cfg, request.uri()).await
             };

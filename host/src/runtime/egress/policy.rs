@@ -12,13 +12,17 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum AllowEntryError {
-    #[error("egress entry `{0}`: expected `scheme://host[:port]` (e.g. `https://api.example.com` or `https://*.example.com:8443`)")]
+    #[error(
+        "egress entry `{0}`: expected `scheme://host[:port]` (e.g. `https://api.example.com` or `https://*.example.com:8443`)"
+    )]
     Shape(String),
     #[error("egress entry `{0}`: scheme must be `http` or `https`")]
     Scheme(String),
     #[error("egress entry `{0}`: invalid port")]
     Port(String),
-    #[error("egress entry `{0}`: a wildcard is only allowed as the first label, as in `*.example.com`")]
+    #[error(
+        "egress entry `{0}`: a wildcard is only allowed as the first label, as in `*.example.com`"
+    )]
     Wildcard(String),
     #[error("egress entry `{0}`: must not contain a path, query, or user info")]
     Extra(String),
@@ -60,7 +64,8 @@ impl AllowEntry {
         if rest.contains(['/', '?', '#', '@']) {
             return Err(AllowEntryError::Extra(raw.to_string()));
         }
-        let (host, port) = split_host_port(rest).ok_or_else(|| AllowEntryError::Port(raw.to_string()))?;
+        let (host, port) =
+            split_host_port(rest).ok_or_else(|| AllowEntryError::Port(raw.to_string()))?;
         let port = port.unwrap_or_else(|| default_port(&scheme));
         let host = host.to_ascii_lowercase();
         let pattern = if let Some(suffix) = host.strip_prefix("*.") {
@@ -75,7 +80,12 @@ impl AllowEntry {
         } else {
             HostPattern::Exact(host)
         };
-        Ok(AllowEntry { raw: raw.to_string(), scheme, host: pattern, port })
+        Ok(AllowEntry {
+            raw: raw.to_string(),
+            scheme,
+            host: pattern,
+            port,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -89,7 +99,9 @@ impl AllowEntry {
         match &self.host {
             HostPattern::Exact(h) => h == host,
             HostPattern::Suffix(s) => host.ends_with(s.as_str()) && host.len() > s.len(),
-            HostPattern::Ip(ip) => host.trim_matches(['[', ']']).parse::<IpAddr>().ok() == Some(*ip),
+            HostPattern::Ip(ip) => {
+                host.trim_matches(['[', ']']).parse::<IpAddr>().ok() == Some(*ip)
+            }
         }
     }
 
@@ -171,7 +183,11 @@ fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some("multicast/reserved")
     } else if let Some(v4) = ip.to_ipv4() {
         // IPv4-compatible / NAT64 forms of a blocked IPv4 address.
-        if s[0] == 0 || (s[0] == 0x64 && s[1] == 0xff9b) { blocked_v4(v4) } else { None }
+        if s[0] == 0 || (s[0] == 0x64 && s[1] == 0xff9b) {
+            blocked_v4(v4)
+        } else {
+            None
+        }
     } else {
         None
     }
@@ -197,7 +213,12 @@ impl EgressPolicy {
     }
 
     pub fn parse<S: AsRef<str>>(raw: &[S]) -> Result<Self, AllowEntryError> {
-        Ok(EgressPolicy { entries: raw.iter().map(|r| AllowEntry::parse(r.as_ref())).collect::<Result<_, _>>()? })
+        Ok(EgressPolicy {
+            entries: raw
+                .iter()
+                .map(|r| AllowEntry::parse(r.as_ref()))
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     pub fn entries(&self) -> &[AllowEntry] {
@@ -205,18 +226,28 @@ impl EgressPolicy {
     }
 
     /// First check, before any DNS: which entry (if any) admits the URL.
-    pub fn admit(&self, url: &str, scheme: &str, host: &str, port: Option<u16>) -> Result<&AllowEntry, Denial> {
+    pub fn admit(
+        &self,
+        url: &str,
+        scheme: &str,
+        host: &str,
+        port: Option<u16>,
+    ) -> Result<&AllowEntry, Denial> {
         let scheme = scheme.to_ascii_lowercase();
         let host = host.to_ascii_lowercase();
         let port = port.unwrap_or_else(|| default_port(&scheme));
-        let entry = self.entries.iter().find(|e| e.matches(&scheme, &host, port)).ok_or_else(|| Denial {
-            url: url.to_string(),
-            why: if self.entries.is_empty() {
-                "the endpoint allows no egress (empty allow-list)".to_string()
-            } else {
-                format!("`{scheme}://{host}:{port}` is not on the endpoint's allow-list")
-            },
-        })?;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.matches(&scheme, &host, port))
+            .ok_or_else(|| Denial {
+                url: url.to_string(),
+                why: if self.entries.is_empty() {
+                    "the endpoint allows no egress (empty allow-list)".to_string()
+                } else {
+                    format!("`{scheme}://{host}:{port}` is not on the endpoint's allow-list")
+                },
+            })?;
         Ok(entry)
     }
 
@@ -249,7 +280,10 @@ mod tests {
         assert!(p.admit("u", "https", "api.example.com", None).is_ok());
         assert!(p.admit("u", "https", "API.Example.com", Some(443)).is_ok());
         assert!(p.admit("u", "http", "api.example.com", None).is_err());
-        assert!(p.admit("u", "https", "api.example.com", Some(8443)).is_err());
+        assert!(
+            p.admit("u", "https", "api.example.com", Some(8443))
+                .is_err()
+        );
         assert!(p.admit("u", "https", "eu.chat.io", Some(8443)).is_ok());
         assert!(p.admit("u", "https", "a.b.chat.io", Some(8443)).is_ok());
         assert!(p.admit("u", "https", "chat.io", Some(8443)).is_err());
@@ -258,22 +292,60 @@ mod tests {
 
     #[test]
     fn entry_errors_name_the_problem() {
-        assert!(matches!(AllowEntry::parse("api.example.com"), Err(AllowEntryError::Shape(_))));
-        assert!(matches!(AllowEntry::parse("ftp://x"), Err(AllowEntryError::Scheme(_))));
-        assert!(matches!(AllowEntry::parse("https://x:99999"), Err(AllowEntryError::Port(_))));
-        assert!(matches!(AllowEntry::parse("https://a.*.com"), Err(AllowEntryError::Wildcard(_))));
-        assert!(matches!(AllowEntry::parse("https://x/path"), Err(AllowEntryError::Extra(_))));
+        assert!(matches!(
+            AllowEntry::parse("api.example.com"),
+            Err(AllowEntryError::Shape(_))
+        ));
+        assert!(matches!(
+            AllowEntry::parse("ftp://x"),
+            Err(AllowEntryError::Scheme(_))
+        ));
+        assert!(matches!(
+            AllowEntry::parse("https://x:99999"),
+            Err(AllowEntryError::Port(_))
+        ));
+        assert!(matches!(
+            AllowEntry::parse("https://a.*.com"),
+            Err(AllowEntryError::Wildcard(_))
+        ));
+        assert!(matches!(
+            AllowEntry::parse("https://x/path"),
+            Err(AllowEntryError::Extra(_))
+        ));
     }
 
     #[test]
     fn blocked_ranges() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "169.254.1.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "100.64.0.1", "fd00:ec2::254"] {
-            assert!(blocked_range(ip.parse().unwrap()).is_some(), "{ip} must be blocked");
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+            "fd00:ec2::254",
+        ] {
+            assert!(
+                blocked_range(ip.parse().unwrap()).is_some(),
+                "{ip} must be blocked"
+            );
         }
         for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(blocked_range(ip.parse().unwrap()).is_none(), "{ip} must pass");
+            assert!(
+                blocked_range(ip.parse().unwrap()).is_none(),
+                "{ip} must pass"
+            );
         }
-        assert_eq!(blocked_range("169.254.169.254".parse().unwrap()), Some("cloud metadata"));
+        assert_eq!(
+            blocked_range("169.254.169.254".parse().unwrap()),
+            Some("cloud metadata")
+        );
     }
 
     #[test]

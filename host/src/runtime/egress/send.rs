@@ -24,7 +24,10 @@ pub struct Target {
 
 pub async fn admit(cfg: &EgressConfig, uri: &http::Uri) -> Result<Target, Denial> {
     let url = uri.to_string();
-    let deny = |why: &str| Denial { url: url.clone(), why: why.to_string() };
+    let deny = |why: &str| Denial {
+        url: url.clone(),
+        why: why.to_string(),
+    };
     let scheme = uri.scheme_str().ok_or_else(|| deny("URL has no scheme"))?;
     let host = uri.host().ok_or_else(|| deny("URL has no host"))?;
     let entry = cfg.policy.admit(&url, scheme, host, uri.port_u16())?;
@@ -46,7 +49,11 @@ pub async fn admit(cfg: &EgressConfig, uri: &http::Uri) -> Result<Target, Denial
     for ip in &ips {
         EgressPolicy::check_ip(entry, &url, *ip)?;
     }
-    Ok(Target { addr: SocketAddr::new(ips[0], port), host: bare.to_string(), tls })
+    Ok(Target {
+        addr: SocketAddr::new(ips[0], port),
+        host: bare.to_string(),
+        tls,
+    })
 }
 
 /// Read and discard a denied request's body so the guest sees the denial.
@@ -78,8 +85,12 @@ pub async fn send(
         Err(_) => return Err(Error::ConnectionTimeout),
     };
     let io: Box<dyn IoStream> = if target.tls {
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
-        let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+        };
+        let config = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let name = rustls::pki_types::ServerName::try_from(target.host.clone())
             .map_err(|_| Error::HttpRequestUriInvalid)?;
@@ -91,15 +102,21 @@ pub async fn send(
     } else {
         Box::new(stream)
     };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
-        .await
-        .map_err(Error::from)?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .map_err(Error::from)?;
     // The connection task ends when the response is read or the timeout hits.
     let conn_task = tokio::spawn(async move {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(300), conn).await;
     });
     *req.uri_mut() = http::Uri::builder()
-        .path_and_query(req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .path_and_query(
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/"),
+        )
         .build()
         .map_err(|_| Error::HttpRequestUriInvalid)?;
     let res = match tokio::time::timeout(timeout, sender.send_request(req)).await {
@@ -110,7 +127,16 @@ pub async fn send(
         }
     };
     let cap = cfg.max_response_bytes;
-    let res = res.map(|incoming| CappedBody { inner: incoming, left: cap, cap, url, incidents }.boxed_unsync());
+    let res = res.map(|incoming| {
+        CappedBody {
+            inner: incoming,
+            left: cap,
+            cap,
+            url,
+            incidents,
+        }
+        .boxed_unsync()
+    });
     Ok((res, Box::new(async { Ok(()) })))
 }
 
@@ -130,7 +156,10 @@ impl Body for CappedBody {
     type Data = Bytes;
     type Error = Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(d) = frame.data_ref() {
@@ -138,7 +167,10 @@ impl Body for CappedBody {
                         let cap = self.cap as u64;
                         tracing::warn!(cap, url = %self.url, "egress response body over the cap");
                         let why = format!("response body exceeds the cap of {cap} bytes");
-                        self.incidents.lock().unwrap().push(Denial { url: self.url.clone(), why });
+                        self.incidents.lock().unwrap().push(Denial {
+                            url: self.url.clone(),
+                            why,
+                        });
                         return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(cap)))));
                     }
                     self.left -= d.len();

@@ -1065,3 +1065,78 @@ async fn in_memory_store_works_without_a_separate_reader() {
     let events = store.apply(step(&r, &["queued"])).await.unwrap();
     assert_eq!(store.last_event_id().await.unwrap(), events[0].id);
 }
+
+/// Run by `acknowledged_writes_survive_sigkill` in a child process: insert
+/// handovers forever, printing each id once `insert_handover` returned.
+#[test]
+#[ignore = "helper process for acknowledged_writes_survive_sigkill"]
+fn sigkill_child_writer() {
+    use std::io::Write;
+    let Ok(path) = std::env::var("HANDOVER_SQLITE_SIGKILL_DB") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(std::path::Path::new(&path)).unwrap();
+        for i in 0.. {
+            let r = inserted(&store, row(&format!("h{i}"), "ep", &format!("s{i}"))).await;
+            store.apply(step(&r, &["queued"])).await.unwrap();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "acked h{i}").unwrap();
+            out.flush().unwrap();
+        }
+    });
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "store::sqlite::tests::sigkill_child_writer",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("HANDOVER_SQLITE_SIGKILL_DB", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        if let Some(id) = line.strip_prefix("acked ") {
+            acked.push(id.to_owned());
+        }
+        if acked.len() == 40 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no destructors, no clean close.
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 40, "child stopped early");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).unwrap();
+        for id in &acked {
+            let r = store.get_handover(id).await.unwrap();
+            assert_eq!(r.map(|r| r.version), Some(1), "{id} lost");
+            let events = store
+                .events_after(&EventScope::Handover(id.clone()), 0, 10)
+                .await
+                .unwrap();
+            assert_eq!(events.len(), 1, "{id} lost its event");
+        }
+    });
+}

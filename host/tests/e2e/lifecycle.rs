@@ -1,0 +1,291 @@
+//! Lifecycle paths: completed, cancelled (intent, button), cancel words
+//! forwarded once an agent is active, unsupported channel, provider down,
+//! duplicate create.
+
+use crate::harness::*;
+use serde_json::json;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(15);
+
+#[tokio::test]
+async fn completed() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (code, created) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        created["messages"][0],
+        json!({"type": "text", "text": "An agent will be with you shortly."})
+    );
+    assert_eq!(created["messages"][1]["type"], "quick_reply");
+    assert_eq!(created["messages"][1]["text"], "Cancel");
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap();
+    assert_eq!(conv.transcript[0].text, "help");
+    sim.agent_join(&conv.id, "a-1", "Alex").await;
+    host.wait_status(&id, "active", T).await;
+    sim.agent_message(&conv.id, "hello from Alex").await;
+    let (code, r) = host.input(&id, "text", "my order is late").await;
+    assert_eq!(
+        (code, r["result"].as_str()),
+        (200, Some("forwarded")),
+        "{r}"
+    );
+    let got = sim.wait_for_user_messages(&conv.id, 1, T).await;
+    assert_eq!(got[0].text, "my order is late");
+    sim.end(&conv.id, "agent_closed").await;
+    let st = host.wait_status(&id, "completed", T).await;
+    assert_eq!(st["result"], json!({"handover": {"status": "completed"}}));
+    assert_eq!(st["end_reason"], "agent_closed");
+    let events = host.handover_events(&id, None, T).await;
+    let t = types(&events);
+    assert_eq!(t.first().map(String::as_str), Some("queued"), "{t:?}");
+    assert!(
+        t.contains(&"agent_joined".into()) && t.contains(&"agent_message".into()),
+        "{t:?}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "ended");
+    assert_eq!(last["handover"], json!({"status": "completed"}));
+    assert_eq!(last["end_reason"], "agent_closed");
+    assert!(last["timings"]["wait_ms"].is_number());
+    let msg = events
+        .iter()
+        .find(|e| e["type"] == "agent_message")
+        .unwrap();
+    assert_eq!(msg["text"], "hello from Alex");
+}
+
+async fn cancel_with(kind: &str, text: &str) {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap();
+    let (code, r) = host.input(&id, kind, text).await;
+    assert_eq!(
+        (code, r["result"].as_str()),
+        (200, Some("cancelled")),
+        "{r}"
+    );
+    let st = host.status(&id).await;
+    assert_eq!(st["result"], json!({"handover": {"status": "cancelled"}}));
+    assert_eq!(st["end_reason"], "user_cancelled");
+    assert!(
+        sim.wait_for_status(&conv.id, "cancelled", T)
+            .await
+            .is_some(),
+        "the provider was not told"
+    );
+    assert!(
+        sim.conversation(&conv.id).unwrap().user_messages.is_empty(),
+        "the cancel input must not be forwarded"
+    );
+    // Further input is refused with the final object.
+    let (code, r) = host.input(&id, "text", "hello?").await;
+    assert_eq!(code, 409, "{r}");
+    assert_eq!(r["handover"], json!({"status": "cancelled"}));
+}
+
+#[tokio::test]
+async fn cancelled_by_intent() {
+    cancel_with("intent", "cancel_handover").await;
+}
+
+#[tokio::test]
+async fn cancelled_by_button() {
+    cancel_with("quick_reply", "Cancel").await;
+}
+
+#[tokio::test]
+async fn cancel_after_agent_joined_is_forwarded_as_text() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap();
+    sim.agent_join(&conv.id, "a-1", "Alex").await;
+    host.wait_status(&id, "active", T).await;
+    for (kind, text) in [("intent", "cancel_handover"), ("quick_reply", "Cancel")] {
+        let (code, r) = host.input(&id, kind, text).await;
+        assert_eq!(
+            (code, r["result"].as_str()),
+            (200, Some("forwarded")),
+            "{r}"
+        );
+    }
+    let got = sim.wait_for_user_messages(&conv.id, 2, T).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(
+        (got[0].text.as_str(), got[0].kind.as_str()),
+        ("cancel_handover", "text")
+    );
+    assert_eq!(
+        (got[1].text.as_str(), got[1].kind.as_str()),
+        ("Cancel", "text")
+    );
+    assert_eq!(host.status(&id).await["status"], "active");
+}
+
+#[tokio::test]
+async fn unsupported_channel() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let (code, created) = host
+        .create("ep", "s-1", json!({"channel": "whatsapp"}))
+        .await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["status"], "error");
+    assert_eq!(created["handover"]["status"], "error");
+    assert_eq!(created["handover"]["error"]["reason"], "unsupported");
+    assert!(
+        created["handover"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("whatsapp"),
+        "{created}"
+    );
+    assert_eq!(created["messages"], json!([]));
+    assert!(
+        sim.conversations().is_empty(),
+        "nothing may be started at the provider"
+    );
+    // A capability the adapter lacks is also `unsupported`.
+    let echo = Ep {
+        id: "echo".into(),
+        adapter: adapter("echo"),
+        settings: json!({}),
+        egress: vec![],
+        callback_allow: vec![],
+        webhook_secret: None,
+        extra: String::new(),
+    };
+    drop(host);
+    let host = Host::start(&[echo]).await;
+    let (_, created) = host
+        .create(
+            "echo",
+            "s-2",
+            json!({"required_capabilities": ["attachments"]}),
+        )
+        .await;
+    assert_eq!(
+        created["handover"]["error"]["reason"], "unsupported",
+        "{created}"
+    );
+}
+
+#[tokio::test]
+async fn provider_down_is_an_error() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    sim.fail_next("/conversations", 503, 1);
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!(created["handover"]["status"], "error", "{created}");
+    assert_eq!(created["handover"]["error"]["reason"], "error");
+    assert!(
+        created["handover"]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{created}"
+    );
+    // Unreachable provider (nothing listens): also `error`.
+    sim.shutdown().await;
+    let (_, created) = host.create("ep", "s-2", json!({})).await;
+    assert_eq!(created["handover"]["error"]["reason"], "error", "{created}");
+}
+
+#[tokio::test]
+async fn duplicate_create_returns_the_open_handover() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let (c1, a) = host.create("ep", "s-1", json!({})).await;
+    let (c2, b) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!((c1, c2), (201, 200));
+    assert_eq!(a["handover_id"], b["handover_id"]);
+    assert_eq!(b["already_in_progress"], true);
+    assert_eq!(
+        sim.conversations().len(),
+        1,
+        "a second conversation was started"
+    );
+    // Same idempotency key, different session: the first handover again.
+    let (_, c) = host
+        .create("ep", "s-2", json!({"idempotency_key": "k1"}))
+        .await;
+    let (_, d) = host
+        .create("ep", "s-3", json!({"idempotency_key": "k1"}))
+        .await;
+    assert_eq!(c["handover_id"], d["handover_id"]);
+    // Concurrent creates of one session: exactly one handover.
+    let mut tasks = vec![];
+    for _ in 0..10 {
+        let h = host.http.clone();
+        let url = format!("{}/v1/endpoints/ep/handovers", host.base);
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"session_id": "s-race", "user_id": "u", "accepted_message": "ok"});
+            let r: serde_json::Value = h
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["handover_id"].as_str().unwrap().to_string()
+        }));
+    }
+    let mut ids = vec![];
+    for t in tasks {
+        ids.push(t.await.unwrap());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+}
+
+#[tokio::test]
+async fn bad_request_names_the_field() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let (code, r) = host
+        .post(
+            "/v1/endpoints/ep/handovers",
+            json!({"session_id": "", "user_id": "u", "accepted_message": "x"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("session_id"),
+        "{r}"
+    );
+    let (code, r) = host
+        .post(
+            "/v1/endpoints/ep/handovers",
+            json!({"session_id": "s", "user_id": "u"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("accepted_message"),
+        "{r}"
+    );
+    let (code, _) = host
+        .post(
+            "/v1/endpoints/nope/handovers",
+            json!({"session_id": "s", "user_id": "u", "accepted_message": "x"}),
+        )
+        .await;
+    assert_eq!(code, 404);
+}

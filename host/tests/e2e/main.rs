@@ -1,0 +1,5 @@
+//! End-to-end tests: the real binary over real HTTP, one test per path of
+//! the handover lifecycle. See `harness` for how the host is run.
+
+mod harness;
+mod lifecycle;
