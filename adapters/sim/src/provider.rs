@@ -89,12 +89,19 @@ impl Settings {
     }
 }
 
+/// Events held while waiting for a gap in `seq` to fill; past this many the
+/// gap is taken as lost and the held events are applied in order.
+const MAX_HELD: usize = 32;
+
 /// What the host keeps for us between calls.
 #[derive(Serialize, Deserialize, Default)]
 struct State {
     conversation_id: String,
     /// Highest event `seq` applied; older or repeated events are dropped.
     last_event_seq: u64,
+    /// Events that arrived before an earlier one (out of order), by `seq`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    held: Vec<wire::Event>,
 }
 
 impl State {
@@ -106,20 +113,30 @@ impl State {
         Ok(loaded)
     }
 
-    /// Applies provider events in `seq` order, skipping those already seen,
-    /// and returns the step (state unchanged when nothing was new).
-    fn apply(mut self, old: Vec<u8>, mut incoming: Vec<wire::Event>) -> Result<Step, Failure> {
-        let before = self.last_event_seq;
-        incoming.sort_by_key(|e| e.seq);
-        let mut events = Vec::new();
+    /// Applies provider events in `seq` order: repeated or stale ones are
+    /// dropped, early ones are held until the gap before them fills. Returns
+    /// the step (state unchanged when nothing changed).
+    fn apply(mut self, old: Vec<u8>, incoming: Vec<wire::Event>) -> Result<Step, Failure> {
+        let before = (self.last_event_seq, self.held.len());
         for event in incoming {
-            if event.seq <= self.last_event_seq {
-                continue; // stale or duplicate
+            let seen =
+                event.seq <= self.last_event_seq || self.held.iter().any(|h| h.seq == event.seq);
+            if !seen {
+                self.held.push(event);
             }
-            events.extend(event.to_event()?);
-            self.last_event_seq = event.seq;
         }
-        if self.last_event_seq == before {
+        self.held.sort_by_key(|e| e.seq);
+        let mut events = Vec::new();
+        while let Some(next) = self.held.first() {
+            let in_order = next.seq == self.last_event_seq + 1;
+            if !in_order && self.held.len() <= MAX_HELD {
+                break;
+            }
+            let next = self.held.remove(0);
+            events.extend(next.to_event()?);
+            self.last_event_seq = next.seq;
+        }
+        if (self.last_event_seq, self.held.len()) == before {
             return Ok(Step::unchanged(old));
         }
         Ok(Step::new(state::save(&self), events))
@@ -168,9 +185,12 @@ impl Adapter for Sim {
             "sim conversation created",
             &[("conversation_id", &created.id)],
         );
+        // The provider announces the new conversation as event 1 (`queued`),
+        // which this step already reports from the create response.
         let state = State {
             conversation_id: created.id.clone(),
-            last_event_seq: 0,
+            last_event_seq: 1,
+            held: Vec::new(),
         };
         let queued = events::queued(created.queue_position, created.estimated_wait_seconds);
         Ok(Step::new(state::save(&state), vec![queued]).with_key(created.id))

@@ -166,3 +166,35 @@ fn rejects_webhooks_for_another_conversation() {
     let failure = Sim::handle_webhook(ctx(), state(0), hook(body)).unwrap_err();
     assert!(failure.message.contains("c-2"), "{}", failure.message);
 }
+
+#[test]
+fn holds_early_events_until_the_gap_fills() {
+    let ev = |seq: u64, text: &str| {
+        format!(
+            r#"{{"event_id":"e-{seq}","conversation_id":"c-1","seq":{seq},"type":"agent_message","text":"{text}"}}"#
+        )
+    };
+    // seq 3 arrives before seq 2: held, nothing reported yet.
+    let step = Sim::handle_webhook(ctx(), state(1), hook(&ev(3, "second"))).unwrap();
+    assert!(step.events.is_empty());
+    assert_ne!(
+        step.state,
+        state(1),
+        "the early event must be kept in the state"
+    );
+    // seq 2 fills the gap: both are reported, in provider order.
+    let step = Sim::handle_webhook(ctx(), step.state, hook(&ev(2, "first"))).unwrap();
+    let texts: Vec<String> = step
+        .events
+        .iter()
+        .map(|e| match e {
+            Event::AgentMessage(m) => m.text.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, ["first", "second"]);
+    assert_eq!(step.state, state(3));
+    // A repeat of seq 3 is a duplicate now.
+    let again = Sim::handle_webhook(ctx(), step.state, hook(&ev(3, "second"))).unwrap();
+    assert!(again.events.is_empty());
+}

@@ -111,7 +111,7 @@ impl<'a> NewMessage<'a> {
 }
 
 /// An attachment, both directions.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct Attachment {
     url: String,
     content_type: String,
@@ -147,14 +147,15 @@ pub struct EventPage {
     pub events: Vec<Event>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize, Clone)]
 struct Agent {
     id: String,
     name: String,
 }
 
 /// One provider event: a webhook body or an element of an [`EventPage`].
-#[derive(Deserialize)]
+/// Serializable so events that arrive early can wait in the state.
+#[derive(Deserialize, Serialize, Clone)]
 pub struct Event {
     pub event_id: String,
     pub conversation_id: String,
