@@ -7,10 +7,10 @@
 
 pub mod api;
 pub mod cli;
-pub mod config;
+pub use handover_core::config;
 pub mod engine;
 pub mod metrics;
-pub mod model;
+pub use handover_core::model;
 pub mod registry;
 pub mod runtime;
 pub mod server;

@@ -11,8 +11,7 @@
 mod handover;
 mod locks;
 pub mod request;
-pub mod rules;
-pub mod signature;
+pub use handover_core::{rules, signature};
 mod webhook;
 mod workers;
 

@@ -12,7 +12,7 @@ pub mod cache;
 mod call;
 pub mod egress;
 pub mod inspect;
-pub mod limits;
+pub use handover_core::limits;
 mod state;
 
 pub use call::{Call, CallEnv, CallOutput};

@@ -8,7 +8,7 @@
 //! and URL, and are recorded so the call fails with reason `error`.
 //! This module must never connect anywhere the policy has not admitted.
 
-pub mod policy;
+pub use handover_core::egress_policy as policy;
 mod send;
 
 pub use policy::{AllowEntry, AllowEntryError, Denial, EgressPolicy};

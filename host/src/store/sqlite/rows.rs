@@ -7,13 +7,10 @@
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
 use rusqlite::{Row, ToSql};
 
-use crate::store::{HandoverRow, InboxItem, OutboxItem, Status, StoreError, StoredEvent};
+use crate::store::{HandoverRow, InboxItem, OutboxItem, Status, StoredEvent};
 
-impl From<rusqlite::Error> for StoreError {
-    fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(format!("sqlite: {e}"))
-    }
-}
+// `From<rusqlite::Error> for StoreError` lives in handover-core (feature
+// `sqlite`): the orphan rule keeps it next to the type.
 
 /// `SELECT <every handover column> FROM handovers <rest...>` as a `&'static str`.
 macro_rules! select_handovers {

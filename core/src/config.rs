@@ -4,8 +4,8 @@
 //! Parsing and static validation only; every error names the file, line
 //! and field. Loading adapters is the registry's job, not this module's.
 
-use crate::runtime::LimitsOverride;
-use crate::runtime::egress::{AllowEntry, EgressPolicy};
+use crate::egress_policy::{AllowEntry, EgressPolicy};
+use crate::limits::LimitsOverride;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;

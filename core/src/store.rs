@@ -1,0 +1,237 @@
+//! Durable state behind one trait: handovers, events, correlation keys, the
+//! webhook inbox with its dedupe keys, and the callback outbox.
+//!
+//! The engine talks only to [`Store`]; SQLite (embedded, the default) and
+//! PostgreSQL (replicas) implement it. Every method is one transaction. A
+//! handover row carries a `version`; [`Store::apply`] writes only if the
+//! version is unchanged, so concurrent writers (tasks or replicas) cannot
+//! interleave steps of one handover. This layer never calls adapters and
+//! never decides handover semantics.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The handover changed since it was read (optimistic concurrency).
+    #[error("handover {0} was changed concurrently")]
+    Conflict(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("storage error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(format!("sqlite: {e}"))
+    }
+}
+
+/// Handover status (the product's three final values plus the open ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Requested,
+    Queued,
+    Active,
+    Completed,
+    Cancelled,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Requested => "requested",
+            Status::Queued => "queued",
+            Status::Active => "active",
+            Status::Completed => "completed",
+            Status::Cancelled => "cancelled",
+            Status::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Some(match s {
+            "requested" => Status::Requested,
+            "queued" => Status::Queued,
+            "active" => Status::Active,
+            "completed" => Status::Completed,
+            "cancelled" => Status::Cancelled,
+            "error" => Status::Error,
+            _ => return None,
+        })
+    }
+
+    pub fn is_open(self) -> bool {
+        matches!(self, Status::Requested | Status::Queued | Status::Active)
+    }
+}
+
+/// One handover as stored. `version` increments on every write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandoverRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub tenant: String,
+    pub session_id: String,
+    pub idempotency_key: Option<String>,
+    pub status: Status,
+    /// `unsupported` | `error` when status is `error`.
+    pub error_reason: Option<String>,
+    pub error_message: Option<String>,
+    pub end_reason: Option<String>,
+    /// The create request as JSON (conversation, messages, cancel settings, callback).
+    pub request: serde_json::Value,
+    pub provider_state: Vec<u8>,
+    pub queue_position: Option<u32>,
+    pub estimated_wait_seconds: Option<u32>,
+    /// Current agent as JSON (`{"id","name"}`), if any.
+    pub agent: Option<serde_json::Value>,
+    pub callback_url: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub agent_joined_at_ms: Option<i64>,
+    pub ended_at_ms: Option<i64>,
+    pub last_user_activity_ms: i64,
+    /// Timers: absolute deadlines in ms since the epoch; `None` = not armed.
+    pub no_agent_deadline_ms: Option<i64>,
+    pub inactivity_warn_at_ms: Option<i64>,
+    pub inactivity_end_at_ms: Option<i64>,
+    pub next_poll_at_ms: Option<i64>,
+    pub poll_failures: u32,
+    pub version: i64,
+}
+
+/// A bot-facing event to append.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// e.g. `queued`, `agent_message`, `ended`.
+    pub kind: String,
+    /// The full event body as delivered to the bot (without id/seq).
+    pub payload: serde_json::Value,
+}
+
+/// An appended event. `id` is global and strictly increasing (SSE id);
+/// `seq` counts per handover from 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub handover_id: String,
+    pub endpoint_id: String,
+    pub seq: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub created_at_ms: i64,
+}
+
+/// Everything one step writes, atomically.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Change {
+    /// The new row; written only if the stored version equals `row.version`
+    /// (the store then increments it).
+    pub row: Option<HandoverRow>,
+    pub events: Vec<NewEvent>,
+    pub correlation_keys: Vec<String>,
+    /// Inbox items this step consumed.
+    pub inbox_done: Vec<i64>,
+}
+
+/// Result of inserting a new handover.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Insert {
+    Inserted(HandoverRow),
+    /// An open handover already exists for this endpoint and session.
+    OpenExists(HandoverRow),
+    /// The idempotency key was used before (any status).
+    IdempotentReplay(HandoverRow),
+}
+
+/// A verified webhook, stored before the provider gets its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboxItem {
+    pub id: i64,
+    pub endpoint_id: String,
+    pub handover_id: String,
+    /// The raw request as JSON: method, path, headers, body (base64).
+    pub request: serde_json::Value,
+    pub received_at_ms: i64,
+}
+
+/// A callback POST waiting to be delivered (in order per handover).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub handover_id: String,
+    pub event_id: i64,
+    pub url: String,
+    pub attempts: u32,
+    pub next_attempt_at_ms: i64,
+}
+
+/// Which events to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventScope {
+    Handover(String),
+    Endpoint(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Insert a new handover unless an open one exists for the same endpoint
+    /// and session, or the idempotency key was seen for this endpoint.
+    async fn insert_handover(&self, row: HandoverRow) -> Result<Insert>;
+    async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>>;
+    async fn list_handovers(
+        &self,
+        endpoint_id: Option<&str>,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>>;
+    /// Apply one step atomically; `Conflict` if the row's version moved.
+    async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>>;
+    async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>>;
+    /// Store a verified webhook: if `delivery_id` was seen for the endpoint,
+    /// store nothing and return `None`; otherwise one inbox item per handover.
+    async fn accept_webhook(
+        &self,
+        endpoint_id: &str,
+        delivery_id: Option<&str>,
+        handover_ids: &[String],
+        request: serde_json::Value,
+    ) -> Result<Option<Vec<i64>>>;
+    /// Unprocessed inbox items of one handover, oldest first.
+    async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>>;
+    /// Handovers with unprocessed inbox items (for recovery after restart).
+    async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>>;
+    /// Events after `after_id` in id order, at most `limit`.
+    async fn events_after(
+        &self,
+        scope: &EventScope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>>;
+    /// Open handovers with a timer deadline (no-agent, inactivity) at or before `now_ms`.
+    async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>>;
+    /// Open handovers whose `next_poll_at_ms` is at or before `now_ms`.
+    async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>>;
+    /// Callback deliveries due, at most one (the oldest) per handover.
+    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>>;
+    async fn outbox_delivered(&self, id: i64) -> Result<()>;
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<()>;
+    /// Give up on a delivery after the last attempt (kept for inspection).
+    async fn outbox_dead(&self, id: i64, error: &str) -> Result<()>;
+    /// Highest event id (0 if none): where a fresh stream starts.
+    async fn last_event_id(&self) -> Result<i64>;
+}

@@ -1,0 +1,606 @@
+//! The real `handover-host` binary's `inspect` and `check` commands: exit
+//! codes, what they print for every built adapter, and the one-paragraph
+//! diagnosis (with file, line and field for configs) for everything wrong.
+
+mod common;
+
+use common::adapter_path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("run handover-host");
+    Out {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn inspect(file: &Path) -> Out {
+    run(&["inspect".as_ref(), file.as_os_str()])
+}
+
+fn check(config: &Path) -> Out {
+    run(&["check".as_ref(), config.as_os_str()])
+}
+
+/// Every component `scripts/build-adapters.sh` produced.
+fn all_adapters() -> Vec<PathBuf> {
+    let dir = adapter_path("sim").parent().unwrap().to_path_buf();
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The `describe` name and version each built component must report.
+fn expected_describe(stem: &str) -> (&str, &str) {
+    match stem {
+        "echo" => ("echo", "1.0.0"),
+        "echo-v2" => ("echo", "2.0.0"),
+        other => (other, "0.1.0"),
+    }
+}
+
+/// The component's imports, decoded independently of the host's inspector.
+fn decoded_imports(bytes: &[u8]) -> Vec<String> {
+    let wit_component::DecodedWasm::Component(resolve, world) =
+        wit_component::decode(bytes).unwrap()
+    else {
+        panic!("not a component")
+    };
+    resolve.worlds[world]
+        .imports
+        .keys()
+        .map(|k| match k {
+            wit_parser::WorldKey::Interface(id) => resolve.id_of(*id).unwrap(),
+            wit_parser::WorldKey::Name(n) => n.clone(),
+        })
+        .collect()
+}
+
+/// A diagnosis is one paragraph on stderr: `error: <path> ...`, no blank
+/// lines, no panic, nothing on stdout.
+fn assert_diagnosis(out: &Out, file: &Path, phrases: &[&str]) {
+    assert!(
+        out.code.is_some_and(|c| c != 0),
+        "expected a non-zero exit\n{out}"
+    );
+    assert!(out.stdout.trim().is_empty(), "{out}");
+    let text = out.stderr.trim();
+    assert!(!text.contains("panicked"), "{out}");
+    assert!(!text.contains("\n\n"), "not one paragraph\n{out}");
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "the diagnosis should be one paragraph\n{out}"
+    );
+    assert!(
+        text.starts_with("error: ") && text.contains(&file.display().to_string()),
+        "the diagnosis should name the file\n{out}"
+    );
+    for p in phrases {
+        assert!(text.contains(p), "missing {p:?}\n{out}");
+    }
+}
+
+// ---------------------------------------------------------------- inspect
+
+#[test]
+fn inspect_every_built_adapter() {
+    let files = all_adapters();
+    // The build script produces 14 components; all must be here.
+    assert!(files.len() >= 14, "only {files:?}");
+    for file in files {
+        let stem = file.file_stem().unwrap().to_str().unwrap().to_string();
+        let out = inspect(&file);
+        assert_eq!(out.code, Some(0), "{stem}: {out}");
+        let (name, version) = expected_describe(&stem);
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("world:") && l.contains("handover:provider@0.1.0")),
+            "{stem}: no world line\n{out}"
+        );
+        let adapter_line = lines
+            .iter()
+            .find(|l| l.starts_with("adapter:"))
+            .unwrap_or_else(|| panic!("{stem}: no adapter line\n{out}"));
+        assert_eq!(
+            adapter_line.split_whitespace().collect::<Vec<_>>(),
+            ["adapter:", name, version],
+            "{stem}\n{out}"
+        );
+        // Every import the component really has is listed under `imports:`.
+        let bytes = std::fs::read(&file).unwrap();
+        let sha = handover_host::runtime::sha256_hex(&bytes);
+        assert!(out.stdout.contains(&sha), "{stem}: no sha256\n{out}");
+        let imports = decoded_imports(&bytes);
+        assert!(!imports.is_empty(), "{stem}: a Rust component imports WASI");
+        let start = lines
+            .iter()
+            .position(|l| l.trim_end() == "imports:")
+            .unwrap_or_else(|| panic!("{stem}: no imports section\n{out}"));
+        let listed: Vec<&str> = lines[start + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("  "))
+            .map(|l| l.trim())
+            .collect();
+        let mut want: Vec<&str> = imports.iter().map(String::as_str).collect();
+        let mut got = listed.clone();
+        want.sort();
+        got.sort();
+        assert_eq!(got, want, "{stem}: imports\n{out}");
+        assert!(
+            out.stdout.contains("handover:provider/adapter@0.1.0"),
+            "{stem}: exports\n{out}"
+        );
+    }
+}
+
+#[test]
+fn inspect_json_is_machine_readable() {
+    let file = adapter_path("echo-v2");
+    let out = run(&["inspect".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(v["world"], "handover:provider@0.1.0");
+    assert_eq!(v["describe"]["name"], "echo");
+    assert_eq!(v["describe"]["version"], "2.0.0");
+    let imports: Vec<String> = serde_json::from_value(v["imports"].clone()).unwrap();
+    let mut want = decoded_imports(&std::fs::read(&file).unwrap());
+    let mut got = imports;
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn inspect_random_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("random.wasm");
+    // Deterministic "random" bytes that do not start with the wasm magic.
+    let bytes: Vec<u8> = (0..1000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
+    std::fs::write(&f, &bytes).unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(
+        &out,
+        &f,
+        &["not a WebAssembly binary", "00 61 73 6d", "1000 bytes"],
+    );
+}
+
+#[test]
+fn inspect_text_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("adapter.wasm");
+    std::fs::write(&f, "(component)\n").unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(&out, &f, &["not a WebAssembly binary"]);
+}
+
+#[test]
+fn inspect_empty_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty.wasm");
+    std::fs::write(&f, b"").unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(&out, &f, &["empty", "component"]);
+}
+
+#[test]
+fn inspect_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("nope.wasm");
+    let out = inspect(&f);
+    assert_diagnosis(&out, &f, &["cannot read"]);
+}
+
+#[test]
+fn inspect_empty_core_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("core.wasm");
+    std::fs::write(&f, b"\0asm\x01\0\0\0").unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(&out, &f, &["core WebAssembly module", "not a component"]);
+}
+
+#[test]
+fn inspect_core_module_with_a_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("core.wasm");
+    let module = core_module(&["run"]);
+    wasmparser::Validator::new()
+        .validate_all(&module)
+        .expect("the test's module is valid");
+    std::fs::write(&f, &module).unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(
+        &out,
+        &f,
+        &["core WebAssembly module", "not a component", "wasm32-wasip2"],
+    );
+}
+
+#[test]
+fn inspect_truncated_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("half.wasm");
+    let bytes = std::fs::read(adapter_path("sim")).unwrap();
+    let half = &bytes[..bytes.len() / 2];
+    std::fs::write(&f, half).unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(&out, &f, &["truncated", "byte offset"]);
+    // The offset is a number inside the file, followed by its length.
+    let text = out.stderr.trim();
+    let after = text.split("byte offset ").nth(1).unwrap();
+    let offset: usize = after
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("no offset number\n{out}"));
+    assert!(offset <= half.len(), "offset {offset} beyond the file\n{out}");
+    assert!(text.contains(&format!("of {}", half.len())), "{out}");
+}
+
+#[test]
+fn inspect_component_exporting_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("empty-component.wasm");
+    // `(component)` in binary form.
+    std::fs::write(&f, b"\0asm\x0d\0\x01\0").unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(
+        &out,
+        &f,
+        &[
+            "does not implement a supported adapter world",
+            "exports nothing",
+            "handover:provider/adapter@0.1.0",
+        ],
+    );
+}
+
+#[test]
+fn inspect_component_of_another_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("greeter.wasm");
+    let component = component_of(
+        "package test:other;\nworld greeter { export greet: func() -> u32; }\n",
+        "greeter",
+        &["greet"],
+    );
+    std::fs::write(&f, &component).unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(
+        &out,
+        &f,
+        &[
+            "does not implement a supported adapter world",
+            "[greet]",
+            "handover:provider/adapter@0.1.0",
+        ],
+    );
+}
+
+#[test]
+fn inspect_component_of_another_contract_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("future.wasm");
+    let component = component_of(
+        "package handover:provider@0.9.0;\n\
+         interface adapter { describe: func() -> u32; }\n\
+         world handover-adapter { export adapter; }\n",
+        "handover-adapter",
+        &["handover:provider/adapter@0.9.0#describe"],
+    );
+    std::fs::write(&f, &component).unwrap();
+    let out = inspect(&f);
+    assert_diagnosis(
+        &out,
+        &f,
+        &[
+            "`handover:provider/adapter@0.9.0`",
+            "contract version this host does not serve",
+            "handover:provider/adapter@0.1.0",
+        ],
+    );
+}
+
+fn leb(mut n: u32, out: &mut Vec<u8>) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+fn section(id: u8, content: Vec<u8>, out: &mut Vec<u8>) {
+    out.push(id);
+    leb(content.len() as u32, out);
+    out.extend(content);
+}
+
+/// A valid core module exporting one `() -> i32` function (returning 0) per name.
+fn core_module(exports: &[&str]) -> Vec<u8> {
+    let n = exports.len() as u32;
+    let mut m = b"\0asm\x01\0\0\0".to_vec();
+    section(1, vec![1, 0x60, 0, 1, 0x7f], &mut m);
+    let mut funcs = vec![];
+    leb(n, &mut funcs);
+    funcs.extend(std::iter::repeat_n(0u8, exports.len()));
+    section(3, funcs, &mut m);
+    let mut ex = vec![];
+    leb(n, &mut ex);
+    for (i, name) in exports.iter().enumerate() {
+        leb(name.len() as u32, &mut ex);
+        ex.extend(name.as_bytes());
+        ex.push(0x00);
+        leb(i as u32, &mut ex);
+    }
+    section(7, ex, &mut m);
+    let mut code = vec![];
+    leb(n, &mut code);
+    for _ in exports {
+        code.extend([4, 0x00, 0x41, 0x00, 0x0b]);
+    }
+    section(10, code, &mut m);
+    m
+}
+
+/// A real component of `world` in `wit`, its core module exporting `exports`.
+fn component_of(wit: &str, world: &str, exports: &[&str]) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_source("other.wit", wit).unwrap();
+    let world = resolve.select_world(&[pkg], Some(world)).unwrap();
+    let mut module = core_module(exports);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .unwrap();
+    wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(&module)
+        .unwrap()
+        .encode()
+        .unwrap()
+}
+
+// ------------------------------------------------------------------ check
+
+/// A config directory with `sim.wasm` next to `handover.toml`.
+struct Cfg {
+    dir: tempfile::TempDir,
+}
+
+impl Cfg {
+    fn new() -> Cfg {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(adapter_path("sim"), dir.path().join("sim.wasm")).unwrap();
+        Cfg { dir }
+    }
+
+    fn write(&self, toml: &str) -> PathBuf {
+        let p = self.dir.path().join("handover.toml");
+        std::fs::write(&p, toml).unwrap();
+        p
+    }
+}
+
+fn sim_sha() -> String {
+    handover_host::runtime::sha256_hex(&std::fs::read(adapter_path("sim")).unwrap())
+}
+
+/// `check` failed with a report that names `file:line` and every phrase.
+fn assert_check_fails(out: &Out, file: &Path, line: usize, phrases: &[&str]) {
+    assert!(out.code.is_some_and(|c| c != 0), "expected failure\n{out}");
+    let text = out.stderr.trim();
+    assert!(!text.contains("panicked"), "{out}");
+    let at = format!("{}:{line}:", file.display());
+    assert!(text.contains(&at), "expected {at:?}\n{out}");
+    for p in phrases {
+        assert!(text.contains(p), "missing {p:?}\n{out}");
+    }
+}
+
+const OK: &str = "[[endpoints]]\n\
+    id = \"support\"\n\
+    adapter = \"sim.wasm\"\n\
+    egress = [\"http://127.0.0.1:9\"]\n\
+    settings = { base_url = \"http://127.0.0.1:9\" }\n";
+
+#[test]
+fn check_valid_config() {
+    let c = Cfg::new();
+    let f = c.write(OK);
+    let out = check(&f);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("ok (1 endpoints)"), "{out}");
+}
+
+#[test]
+fn check_valid_config_with_pin_and_settings_table() {
+    let c = Cfg::new();
+    let f = c.write(&format!(
+        "[server]\nadmin_key = \"k\"\n\n\
+         [[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\nsha256 = \"{}\"\n\
+         [endpoints.settings]\nbase_url = \"http://127.0.0.1:9\"\nmode = \"poll\"\n",
+        sim_sha().to_uppercase()
+    ));
+    let out = check(&f);
+    assert_eq!(out.code, Some(0), "{out}");
+}
+
+#[test]
+fn check_unknown_field() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         setings = { base_url = \"http://127.0.0.1:9\" }\n",
+    );
+    let out = check(&f);
+    assert_check_fails(&out, &f, 4, &["unknown field", "`setings`"]);
+}
+
+#[test]
+fn check_bad_egress_entry() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n\
+         egress = [\"http://ok.example.com\", \"ftp://files.example.com\"]\n",
+    );
+    let out = check(&f);
+    assert_check_fails(
+        &out,
+        &f,
+        5,
+        &["endpoints[0].egress", "ftp://files.example.com", "scheme"],
+    );
+}
+
+#[test]
+fn check_malformed_sha256_pin() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         sha256 = \"abc123\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+    );
+    let out = check(&f);
+    assert_check_fails(&out, &f, 4, &["endpoints[0].sha256", "abc123", "64 hex"]);
+}
+
+#[test]
+fn check_wrong_sha256_pin() {
+    let c = Cfg::new();
+    let wrong = "0123456789abcdef".repeat(4);
+    assert_ne!(wrong, sim_sha());
+    let f = c.write(&format!(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         sha256 = \"{wrong}\"\n\
+         settings = {{ base_url = \"http://127.0.0.1:9\" }}\n"
+    ));
+    let out = check(&f);
+    // Line 4: the `sha256` field that is wrong.
+    assert_check_fails(
+        &out,
+        &f,
+        4,
+        &["sha256", "pinned", &wrong, &sim_sha(), "`support`"],
+    );
+}
+
+#[test]
+fn check_settings_missing_base_url() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         egress = [\"http://127.0.0.1:9\"]\n\
+         settings = { mode = \"poll\" }\n",
+    );
+    let out = check(&f);
+    // Line 5: the `settings` the adapter refused.
+    assert_check_fails(
+        &out,
+        &f,
+        5,
+        &["settings", "validate-settings", "base_url", "`support`"],
+    );
+}
+
+#[test]
+fn check_settings_bogus_mode() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\n\
+         [endpoints.settings]\nbase_url = \"http://127.0.0.1:9\"\nmode = \"bogus\"\n",
+    );
+    let out = check(&f);
+    // Line 5: the `[endpoints.settings]` table the adapter refused.
+    assert_check_fails(
+        &out,
+        &f,
+        5,
+        &["settings", "validate-settings", "`mode`", "bogus"],
+    );
+}
+
+#[test]
+fn check_missing_adapter_file() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"missing.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+    );
+    let out = check(&f);
+    assert_check_fails(
+        &out,
+        &f,
+        3,
+        &["adapter", "cannot read", "missing.wasm", "`support`"],
+    );
+}
+
+#[test]
+fn check_adapter_that_is_not_a_component() {
+    let c = Cfg::new();
+    std::fs::write(c.dir.path().join("core.wasm"), core_module(&["run"])).unwrap();
+    let f = c.write(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"core.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+    );
+    let out = check(&f);
+    assert_check_fails(&out, &f, 3, &["adapter", "core WebAssembly module"]);
+}
+
+#[test]
+fn check_reports_every_endpoint_problem() {
+    let c = Cfg::new();
+    let f = c.write(
+        "[[endpoints]]\nid = \"good\"\nadapter = \"sim.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n\n\
+         [[endpoints]]\nid = \"gone\"\nadapter = \"missing.wasm\"\n\n\
+         [[endpoints]]\nid = \"bad\"\nadapter = \"sim.wasm\"\n\
+         settings = { base_url = \"nope\" }\n",
+    );
+    let out = check(&f);
+    assert_check_fails(&out, &f, 8, &["`gone`", "missing.wasm"]);
+    assert_check_fails(&out, &f, 13, &["`bad`", "base_url"]);
+    assert!(!out.stderr.contains("`good`"), "{out}");
+}

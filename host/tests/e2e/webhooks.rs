@@ -1,0 +1,291 @@
+//! Webhook ingress: signature refusal, unknown endpoint, malformed bodies,
+//! the replay window, exact replays and duplicate deliveries, and
+//! out-of-order deliveries.
+
+use crate::harness::*;
+use crate::support::*;
+use serde_json::{Value, json};
+
+/// A handover on `ep` with its sim conversation and an agent joined through
+/// a forged (valid) webhook with seq 1. The sim itself delivers nothing.
+async fn active_handover(host: &Host, sim: &provider_simulators::SimProvider) -> (String, String) {
+    let (code, created) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let joined = sim_event(
+        "f-join",
+        &conv,
+        1,
+        "agent_joined",
+        json!({"agent": {"id": "a-1", "name": "Alex"}}),
+    );
+    let (code, body) = Webhook::signed("ep", joined, SECRET, now_s())
+        .send(host)
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"ok": true}));
+    host.wait_status(&id, "active", T).await;
+    (id, conv)
+}
+
+fn refused_message(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    v["error"]["message"].as_str().unwrap_or(body).to_string()
+}
+
+#[tokio::test]
+async fn bad_signature_is_refused_and_changes_nothing() {
+    let sim = sim().await; // no webhook URL: every webhook here is forged
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let (id, conv) = active_handover(&host, &sim).await;
+    let before = host
+        .sse(&events_path(&id), None, T, |e| e["type"] == "agent_joined")
+        .await;
+    assert_eq!(types(&before), ["queued", "agent_joined"]);
+    let last = before.last().unwrap()["id"].as_i64();
+    let status_before = host.status(&id).await;
+
+    // A body that would end the handover if it were applied.
+    let end = sim_event(
+        "f-end",
+        &conv,
+        2,
+        "ended",
+        json!({"reason": "agent_closed"}),
+    );
+
+    // Signed with the wrong secret.
+    let (code, body) = Webhook::signed("ep", end.clone(), "not-the-secret", now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 401, "{body}");
+    assert!(refused_message(&body).contains("signature"), "{body}");
+
+    // No signature header at all.
+    let mut w = Webhook::signed("ep", end.clone(), SECRET, now_s());
+    w.signature = None;
+    let (code, body) = w.send(&host).await;
+    assert_eq!(code, 401, "{body}");
+    assert!(
+        refused_message(&body).to_ascii_lowercase().contains("x-sim-signature"),
+        "the refusal should name the missing header: {body}"
+    );
+
+    // A valid signature of another body (tampered body).
+    let mut w = Webhook::signed("ep", end.clone(), SECRET, now_s());
+    w.signature = Some(provider_simulators::sign(SECRET, now_s(), b"{}"));
+    let (code, body) = w.send(&host).await;
+    assert_eq!(code, 401, "{body}");
+
+    // A garbage signature value.
+    let mut w = Webhook::signed("ep", end.clone(), SECRET, now_s());
+    w.signature = Some("sha256=zz-not-hex".into());
+    let (code, body) = w.send(&host).await;
+    assert_eq!(code, 401, "{body}");
+
+    // Unknown endpoint (validly signed): 404.
+    let (code, body) = Webhook::signed("nope", end.clone(), SECRET, now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 404, "{body}");
+
+    // Malformed JSON with a valid signature: 400 from the adapter's routing.
+    let (code, body) = Webhook::signed("ep", b"{\"event_id\": \"f-bad\", ".to_vec(), SECRET, now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(refused_message(&body).contains("malformed"), "{body}");
+
+    // Valid JSON missing the envelope's required fields: also 400.
+    let (code, body) = Webhook::signed("ep", br#"{"type":"ended"}"#.to_vec(), SECRET, now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 400, "{body}");
+
+    // Nothing changed: the status view is identical…
+    assert_eq!(host.status(&id).await, status_before);
+    // …and the next event after the snapshot is a valid marker sent now
+    // (the inbox is applied in arrival order, so anything stored by a
+    // refused request would come first).
+    let marker = agent_message_body("f-marker", &conv, 2, "marker");
+    let (code, body) = Webhook::signed("ep", marker, SECRET, now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let after = until_agent_text(&host, &id, last, "marker").await;
+    assert_eq!(types(&after), ["agent_message"], "{after:?}");
+    assert_eq!(host.status(&id).await["status"], "active");
+}
+
+#[tokio::test]
+async fn replayed_webhooks_are_refused_or_applied_once() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let (id, conv) = active_handover(&host, &sim).await;
+    let before = host
+        .sse(&events_path(&id), None, T, |e| e["type"] == "agent_joined")
+        .await;
+    let last = before.last().unwrap()["id"].as_i64();
+    let status_before = host.status(&id).await;
+
+    // Validly signed but older than the replay window (300 s): 401.
+    let stale = agent_message_body("f-stale", &conv, 2, "stale");
+    let (code, body) = Webhook::signed("ep", stale.clone(), SECRET, now_s() - 400)
+        .send(&host)
+        .await;
+    assert_eq!(code, 401, "{body}");
+    assert!(refused_message(&body).contains("replay"), "{body}");
+    // Also too far in the future.
+    let (code, body) = Webhook::signed("ep", stale, SECRET, now_s() + 400)
+        .send(&host)
+        .await;
+    assert_eq!(code, 401, "{body}");
+    assert_eq!(host.status(&id).await, status_before);
+
+    // Accepted once…
+    let once = Webhook::signed(
+        "ep",
+        agent_message_body("f-once", &conv, 2, "once"),
+        SECRET,
+        now_s(),
+    );
+    let (code, body) = once.send(&host).await;
+    assert_eq!(code, 200, "{body}");
+    // …then replayed byte for byte (same headers): 200, but not applied again.
+    let (code, body) = once.send(&host).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"ok": true}));
+    // A provider retry: same body, fresh timestamp and signature.
+    let (code, _) = Webhook::signed(
+        "ep",
+        agent_message_body("f-once", &conv, 2, "once"),
+        SECRET,
+        now_s(),
+    )
+    .send(&host)
+    .await;
+    assert_eq!(code, 200);
+    // Same delivery id (event_id) with a later seq and another text: the
+    // host drops it as a duplicate delivery (the adapter's seq check alone
+    // would let it through).
+    let (code, _) = Webhook::signed(
+        "ep",
+        agent_message_body("f-once", &conv, 3, "same delivery id"),
+        SECRET,
+        now_s(),
+    )
+    .send(&host)
+    .await;
+    assert_eq!(code, 200);
+
+    let marker = agent_message_body("f-marker", &conv, 4, "marker");
+    let (code, _) = Webhook::signed("ep", marker, SECRET, now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 200);
+    let after = until_agent_text(&host, &id, last, "marker").await;
+    assert_eq!(agent_texts(&after), ["once", "marker"], "{after:?}");
+    assert_eq!(types(&after), ["agent_message", "agent_message"]);
+    assert_strictly_increasing(&after);
+}
+
+#[tokio::test]
+async fn duplicated_webhooks_appear_once() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    sim.set_duplicate_webhooks(true);
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    sim.agent_typing(&conv, true).await;
+    for t in ["m1", "m2", "m3"] {
+        sim.agent_message(&conv, t).await;
+    }
+    sim.end(&conv, "agent_closed").await;
+    let emitted = sim.events(&conv).len();
+    assert_eq!(emitted, 7); // queued, joined, typing, 3 messages, ended
+    // Every event delivered twice, every copy accepted.
+    let deliveries = sim.wait_for_deliveries(emitted * 2, T).await;
+    assert_eq!(deliveries.len(), emitted * 2, "{deliveries:?}");
+    assert!(deliveries.iter().all(|d| d.ok), "{deliveries:?}");
+    for e in sim.events(&conv) {
+        let n = deliveries
+            .iter()
+            .filter(|d| d.event_id == e["event_id"].as_str().unwrap())
+            .count();
+        assert_eq!(n, 2, "{e} was not delivered twice");
+    }
+
+    let events = host.handover_events(&id, None, T).await;
+    // The host's own `queued` (from start), then each provider event once.
+    assert_eq!(
+        types(&events),
+        [
+            "queued",
+            "queued",
+            "agent_joined",
+            "agent_typing",
+            "agent_message",
+            "agent_message",
+            "agent_message",
+            "ended"
+        ],
+        "{events:?}"
+    );
+    assert_eq!(agent_texts(&events), ["m1", "m2", "m3"]);
+    assert_strictly_increasing(&events);
+    let st = host.status(&id).await;
+    assert_final_object(&st["result"], "completed", None);
+    assert_eq!(st["end_reason"], "agent_closed");
+}
+
+#[tokio::test]
+async fn out_of_order_webhooks_reach_the_bot_in_provider_order() {
+    let sim = sim().await;
+    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    host.wait_status(&id, "active", T).await;
+    // Both events so far delivered before holding.
+    sim.wait_for_deliveries(2, T).await;
+
+    sim.set_hold_webhooks(true);
+    let sent = ["first", "second", "third", "fourth"];
+    for t in sent {
+        sim.agent_message(&conv, t).await;
+    }
+    assert_eq!(
+        sim.webhook_deliveries().len(),
+        2,
+        "held webhooks were delivered"
+    );
+    // Newest first: seq 6, 5, 4, 3.
+    sim.release_held(true).await;
+    let deliveries = sim.webhook_deliveries();
+    assert_eq!(deliveries.len(), 6, "{deliveries:?}");
+    assert!(deliveries.iter().all(|d| d.ok), "{deliveries:?}");
+    let order: Vec<&str> = deliveries[2..].iter().map(|d| d.event_id.as_str()).collect();
+    let mut expected: Vec<String> = sim.events(&conv)[2..]
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_string())
+        .collect();
+    expected.reverse();
+    assert_eq!(order, expected, "the sim did not deliver in reverse");
+
+    sim.set_hold_webhooks(false);
+    sim.end(&conv, "agent_closed").await;
+    let events = host.handover_events(&id, None, T).await;
+    assert_eq!(events.last().unwrap()["type"], "ended", "{events:?}");
+    assert_eq!(
+        agent_texts(&events),
+        sent,
+        "agent messages delivered newest-first must reach the bot, all of them, in provider (seq) order"
+    );
+    assert_strictly_increasing(&events);
+}
