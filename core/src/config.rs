@@ -26,6 +26,8 @@ pub struct Config {
     #[serde(default)]
     pub egress: EgressSection,
     #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
 }
 
@@ -99,6 +101,27 @@ impl Default for RuntimeSection {
             cache: true,
         }
     }
+}
+
+/// Where durable state lives.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite` (default: `<data_dir>/handover.db`) or `postgres` (replicas).
+    #[serde(default)]
+    pub backend: StoreBackend,
+    /// PostgreSQL connection URL, e.g. `postgres://user@127.0.0.1:5432/db`;
+    /// `env:NAME` reads it from an environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -329,6 +352,9 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
                 );
             }
         }
+    }
+    if cfg.store.backend == StoreBackend::Postgres && cfg.store.url.as_deref().is_none_or(str::is_empty) {
+        at(0..0, "store.url".into(), "backend \"postgres\" needs `url` (e.g. \"postgres://user@127.0.0.1:5432/handover\" or \"env:DATABASE_URL\")".into());
     }
     let mut seen = std::collections::HashMap::new();
     for (i, ep) in cfg.endpoints.iter().enumerate() {

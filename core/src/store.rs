@@ -181,8 +181,50 @@ pub enum EventScope {
     Endpoint(String),
 }
 
+/// Holds a handover's cross-process step lock until dropped.
+pub struct HandoverLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+impl HandoverLock {
+    /// A lock that guards nothing beyond the process (single-writer stores).
+    pub fn local() -> Self {
+        HandoverLock(None)
+    }
+    pub fn new(guard: Box<dyn Send + Sync>) -> Self {
+        HandoverLock(Some(guard))
+    }
+}
+
+/// One recorded adapter version of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdapterVersion {
+    /// Increases with every record, across endpoints.
+    pub seq: i64,
+    pub endpoint_id: String,
+    pub sha256: String,
+    /// `config` | `file` | `admin` | `rollback` | `replica`.
+    pub source: String,
+    pub recorded_at_ms: i64,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Serialize the steps of one handover across processes (replicas).
+    /// The engine also locks in-process; a single-process store returns
+    /// [`HandoverLock::local`].
+    async fn lock_handover(&self, id: &str) -> Result<HandoverLock>;
+    /// Wake-ups (newest event id) for events written by *other* processes;
+    /// `None` when only this process writes.
+    fn event_notifications(&self) -> Option<tokio::sync::broadcast::Receiver<i64>> {
+        None
+    }
+    /// Record that `sha256` serves `endpoint_id` from now on. `bytes` are
+    /// stored once per sha256 (pass `None` when they were stored before).
+    async fn record_adapter_version(&self, endpoint_id: &str, sha256: &str, bytes: Option<&[u8]>, source: &str) -> Result<AdapterVersion>;
+    /// The newest record for an endpoint, if any.
+    async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>>;
+    /// The stored bytes of a component.
+    async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
+
     /// Insert a new handover unless an open one exists for the same endpoint
     /// and session, or the idempotency key was seen for this endpoint.
     async fn insert_handover(&self, row: HandoverRow) -> Result<Insert>;

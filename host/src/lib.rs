@@ -5,6 +5,7 @@
 //! engine (`engine`) → store (state + events + outbox in one transaction) →
 //! delivery to the bot (`api`). No layer reaches back up.
 
+pub mod adapter_sync;
 pub mod api;
 pub mod cli;
 pub use handover_core::config;

@@ -245,7 +245,11 @@ fn inspect_core_module_with_a_function() {
     assert_diagnosis(
         &out,
         &f,
-        &["core WebAssembly module", "not a component", "wasm32-wasip2"],
+        &[
+            "core WebAssembly module",
+            "not a component",
+            "wasm32-wasip2",
+        ],
     );
 }
 
@@ -267,7 +271,10 @@ fn inspect_truncated_component() {
         .unwrap()
         .parse()
         .unwrap_or_else(|_| panic!("no offset number\n{out}"));
-    assert!(offset <= half.len(), "offset {offset} beyond the file\n{out}");
+    assert!(
+        offset <= half.len(),
+        "offset {offset} beyond the file\n{out}"
+    );
     assert!(text.contains(&format!("of {}", half.len())), "{out}");
 }
 

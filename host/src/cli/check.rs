@@ -20,7 +20,8 @@ pub async fn run(path: &Path) -> Result<String, String> {
     })
     .map_err(|e| e.to_string())?;
     let mut problems = vec![];
-    for ep in &cfg.config.endpoints {
+    let doc = toml_edit::Document::parse(cfg.source.as_str()).ok();
+    for (i, ep) in cfg.config.endpoints.iter().enumerate() {
         let file = cfg.resolve_path(ep.adapter.get_ref());
         let (line, _) = line_of(&cfg.source, ep.adapter.span().start);
         let at = format!(
@@ -39,10 +40,20 @@ pub async fn run(path: &Path) -> Result<String, String> {
         if let Err(e) =
             registry::validate(&runtime, &bytes, pin.as_deref(), &ep.settings_json()).await
         {
-            let field = match e {
-                LoadError::Settings(_) => "settings",
-                LoadError::Pinned { .. } => "sha256",
-                _ => "adapter",
+            let (field, span) = match &e {
+                LoadError::Settings(_) => ("settings", settings_span(doc.as_ref(), i)),
+                LoadError::Pinned { .. } => ("sha256", ep.sha256.as_ref().map(|s| s.span())),
+                _ => ("adapter", None),
+            };
+            // Point at the field that is wrong when it is written out.
+            let at = match span {
+                Some(span) => format!(
+                    "{}:{}: endpoint `{}` (`{field}`)",
+                    path.display(),
+                    line_of(&cfg.source, span.start).0,
+                    ep.id.get_ref()
+                ),
+                None => at,
             };
             problems.push(format!("{at}: [{field}] {e}"));
         }
@@ -56,6 +67,16 @@ pub async fn run(path: &Path) -> Result<String, String> {
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// Where endpoint `i`'s `settings` are written, if they are.
+fn settings_span(
+    doc: Option<&toml_edit::Document<&str>>,
+    i: usize,
+) -> Option<std::ops::Range<usize>> {
+    let table = doc?.get("endpoints")?.as_array_of_tables()?.get(i)?;
+    let (key, item) = table.get_key_value("settings")?;
+    key.span().or_else(|| item.span())
 }
 
 fn line_of(src: &str, offset: usize) -> (usize, usize) {

@@ -143,7 +143,7 @@ impl Engine {
             Insert::Inserted(r) => row = r,
         }
         metrics::HANDOVERS_CREATED.inc();
-        let _g = self.locks.lock(&id).await;
+        let _g = self.lock(&id).await?;
         let info = &adapter.info;
         let missing: Vec<&String> = req
             .required_capabilities
@@ -285,7 +285,7 @@ impl Engine {
         if req.text.len() > 64 << 10 {
             return Err(EngineError::BadRequest("text: at most 64 KiB".into()));
         }
-        let _g = self.locks.lock(id).await;
+        let _g = self.lock(id).await?;
         let mut row = self.open_row(id).await?;
         let ep = self.endpoint(&row.endpoint_id)?;
         let now = now_ms();
@@ -363,7 +363,7 @@ impl Engine {
     }
 
     pub async fn close(&self, id: &str) -> Result<Value, EngineError> {
-        let _g = self.locks.lock(id).await;
+        let _g = self.lock(id).await?;
         let mut row = match self.open_row(id).await {
             Err(EngineError::Ended(_)) => {
                 let row = self.store.get_handover(id).await?.expect("exists");

@@ -123,6 +123,17 @@ impl Engine {
         let _ = self.bus.send(id);
     }
 
+    /// Lock one handover for a step: in this process and, for stores shared
+    /// by replicas, across processes.
+    async fn lock(
+        &self,
+        id: &str,
+    ) -> Result<(locks::Guard<'_>, crate::store::HandoverLock), EngineError> {
+        let local = self.locks.lock(id).await;
+        let shared = self.store.lock_handover(id).await?;
+        Ok((local, shared))
+    }
+
     fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, EngineError> {
         self.registry
             .endpoint(id)

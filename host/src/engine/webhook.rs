@@ -166,8 +166,11 @@ impl Engine {
 
     /// Apply every stored webhook of one handover, oldest first.
     pub async fn process_inbox(&self, id: &str) {
-        let _g = self.locks.lock(id).await;
-        if let Err(e) = self.drain_inbox(id).await {
+        let r = match self.lock(id).await {
+            Ok(_g) => self.drain_inbox(id).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
             tracing::warn!(handover = id, "inbox processing failed (will retry): {e}");
         }
     }

@@ -28,6 +28,21 @@ pub struct Workers;
 impl Engine {
     /// Start the timer, poll and callback loops and resume interrupted work.
     pub fn spawn_workers(self: &Arc<Self>) -> Workers {
+        if let Some(mut rx) = self.store.event_notifications() {
+            // Events written by other replicas wake this process's streams.
+            let e = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(id) => e.wake(id),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            e.wake(i64::MAX)
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
         let e = self.clone();
         tokio::spawn(async move { e.recover().await });
         let e = self.clone();
@@ -57,7 +72,7 @@ impl Engine {
 
     /// `start` was interrupted (the process died during it): run it again.
     async fn resume_start(&self, row: HandoverRow) -> Result<(), EngineError> {
-        let _g = self.locks.lock(&row.id).await;
+        let _g = self.lock(&row.id).await?;
         let Some(row) = self.store.get_handover(&row.id).await? else {
             return Ok(());
         };
@@ -109,7 +124,7 @@ impl Engine {
     }
 
     async fn fire_timers(&self, id: &str) -> Result<(), EngineError> {
-        let _g = self.locks.lock(id).await;
+        let _g = self.lock(id).await?;
         let Some(mut row) = self.store.get_handover(id).await? else {
             return Ok(());
         };
@@ -182,7 +197,7 @@ impl Engine {
     }
 
     async fn poll_once(&self, id: &str) -> Result<(), EngineError> {
-        let _g = self.locks.lock(id).await;
+        let _g = self.lock(id).await?;
         let Some(mut row) = self.store.get_handover(id).await? else {
             return Ok(());
         };

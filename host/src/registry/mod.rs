@@ -42,7 +42,25 @@ pub enum Source {
     File,
     Admin,
     Rollback,
+    /// Another replica's swap, picked up from the shared store.
+    Replica,
 }
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Config => "config",
+            Source::File => "file",
+            Source::Admin => "admin",
+            Source::Rollback => "rollback",
+            Source::Replica => "replica",
+        }
+    }
+}
+
+/// Called after every accepted swap or rollback: (endpoint, sha256, bytes
+/// when new, source). The server records it in the store so replicas follow.
+pub type SwapHook = Arc<dyn Fn(&str, &str, Option<Vec<u8>>, Source) + Send + Sync>;
 
 /// A version as shown by the admin API.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -155,8 +173,8 @@ impl Endpoint {
         accepted: bool,
         message: String,
     ) {
-        let kind = format!("{source:?}").to_lowercase();
-        metrics::ADAPTER_SWAPS.inc(&[&kind, if accepted { "accepted" } else { "refused" }]);
+        let kind = source.as_str();
+        metrics::ADAPTER_SWAPS.inc(&[kind, if accepted { "accepted" } else { "refused" }]);
         if accepted {
             tracing::info!(endpoint = %self.id, tenant = %self.tenant, source = %kind, sha256, %message, "adapter swapped");
         } else {
@@ -179,6 +197,7 @@ impl Endpoint {
 pub struct Registry {
     runtime: Arc<Runtime>,
     endpoints: BTreeMap<String, Arc<Endpoint>>,
+    hook: RwLock<Option<SwapHook>>,
 }
 
 impl Registry {
@@ -243,9 +262,21 @@ impl Registry {
             }
         }
         if errors.is_empty() {
-            Ok(Registry { runtime, endpoints })
+            Ok(Registry { runtime, endpoints, hook: RwLock::new(None) })
         } else {
             Err(errors)
+        }
+    }
+
+    /// Install the hook called after accepted swaps and rollbacks.
+    pub fn on_swap(&self, hook: SwapHook) {
+        *self.hook.write().unwrap() = Some(hook);
+    }
+
+    fn notify(&self, id: &str, sha: &str, bytes: Option<Vec<u8>>, source: Source) {
+        let hook = self.hook.read().unwrap().clone();
+        if let Some(h) = hook {
+            h(id, sha, bytes, source);
         }
     }
 
@@ -309,6 +340,8 @@ impl Registry {
                     slot.previous.remove(0);
                 }
                 ep.record(&mut slot, source, &sha, true, msg);
+                drop(slot);
+                self.notify(id, &sha, Some(bytes.to_vec()), source);
                 Ok(info)
             }
             Err(e) => {
@@ -335,6 +368,8 @@ impl Registry {
             old.info.name, old.info.version, info.name, info.version
         );
         ep.record(&mut slot, Source::Rollback, &info.sha256, true, msg);
+        drop(slot);
+        self.notify(id, &info.sha256, None, Source::Rollback);
         Ok(info)
     }
 }

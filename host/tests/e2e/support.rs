@@ -173,7 +173,11 @@ pub fn wasm_bytes(p: &Path) -> Vec<u8> {
 }
 
 /// Poll `check` every 25 ms until it yields (panics after `timeout`).
-pub async fn eventually<X>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<X>) -> X {
+pub async fn eventually<X>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<X>,
+) -> X {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(x) = check() {

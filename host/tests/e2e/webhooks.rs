@@ -7,7 +7,8 @@ use crate::support::*;
 use serde_json::{Value, json};
 
 /// A handover on `ep` with its sim conversation and an agent joined through
-/// a forged (valid) webhook with seq 1. The sim itself delivers nothing.
+/// a forged (valid) webhook with seq 2 (the provider's event 1 is the
+/// `queued` of the create response). The sim itself delivers nothing.
 async fn active_handover(host: &Host, sim: &provider_simulators::SimProvider) -> (String, String) {
     let (code, created) = host.create("ep", "s-1", json!({})).await;
     assert_eq!(code, 201, "{created}");
@@ -16,7 +17,7 @@ async fn active_handover(host: &Host, sim: &provider_simulators::SimProvider) ->
     let joined = sim_event(
         "f-join",
         &conv,
-        1,
+        2,
         "agent_joined",
         json!({"agent": {"id": "a-1", "name": "Alex"}}),
     );
@@ -24,7 +25,10 @@ async fn active_handover(host: &Host, sim: &provider_simulators::SimProvider) ->
         .send(host)
         .await;
     assert_eq!(code, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"ok": true}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ok": true})
+    );
     host.wait_status(&id, "active", T).await;
     (id, conv)
 }
@@ -50,7 +54,7 @@ async fn bad_signature_is_refused_and_changes_nothing() {
     let end = sim_event(
         "f-end",
         &conv,
-        2,
+        3,
         "ended",
         json!({"reason": "agent_closed"}),
     );
@@ -68,7 +72,9 @@ async fn bad_signature_is_refused_and_changes_nothing() {
     let (code, body) = w.send(&host).await;
     assert_eq!(code, 401, "{body}");
     assert!(
-        refused_message(&body).to_ascii_lowercase().contains("x-sim-signature"),
+        refused_message(&body)
+            .to_ascii_lowercase()
+            .contains("x-sim-signature"),
         "the refusal should name the missing header: {body}"
     );
 
@@ -91,9 +97,14 @@ async fn bad_signature_is_refused_and_changes_nothing() {
     assert_eq!(code, 404, "{body}");
 
     // Malformed JSON with a valid signature: 400 from the adapter's routing.
-    let (code, body) = Webhook::signed("ep", b"{\"event_id\": \"f-bad\", ".to_vec(), SECRET, now_s())
-        .send(&host)
-        .await;
+    let (code, body) = Webhook::signed(
+        "ep",
+        b"{\"event_id\": \"f-bad\", ".to_vec(),
+        SECRET,
+        now_s(),
+    )
+    .send(&host)
+    .await;
     assert_eq!(code, 400, "{body}");
     assert!(refused_message(&body).contains("malformed"), "{body}");
 
@@ -108,7 +119,7 @@ async fn bad_signature_is_refused_and_changes_nothing() {
     // …and the next event after the snapshot is a valid marker sent now
     // (the inbox is applied in arrival order, so anything stored by a
     // refused request would come first).
-    let marker = agent_message_body("f-marker", &conv, 2, "marker");
+    let marker = agent_message_body("f-marker", &conv, 3, "marker");
     let (code, body) = Webhook::signed("ep", marker, SECRET, now_s())
         .send(&host)
         .await;
@@ -130,7 +141,7 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
     let status_before = host.status(&id).await;
 
     // Validly signed but older than the replay window (300 s): 401.
-    let stale = agent_message_body("f-stale", &conv, 2, "stale");
+    let stale = agent_message_body("f-stale", &conv, 3, "stale");
     let (code, body) = Webhook::signed("ep", stale.clone(), SECRET, now_s() - 400)
         .send(&host)
         .await;
@@ -146,7 +157,7 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
     // Accepted once…
     let once = Webhook::signed(
         "ep",
-        agent_message_body("f-once", &conv, 2, "once"),
+        agent_message_body("f-once", &conv, 3, "once"),
         SECRET,
         now_s(),
     );
@@ -155,23 +166,26 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
     // …then replayed byte for byte (same headers): 200, but not applied again.
     let (code, body) = once.send(&host).await;
     assert_eq!(code, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"ok": true}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"ok": true})
+    );
     // A provider retry: same body, fresh timestamp and signature.
     let (code, _) = Webhook::signed(
         "ep",
-        agent_message_body("f-once", &conv, 2, "once"),
+        agent_message_body("f-once", &conv, 3, "once"),
         SECRET,
         now_s(),
     )
     .send(&host)
     .await;
     assert_eq!(code, 200);
-    // Same delivery id (event_id) with a later seq and another text: the
+    // Same delivery id (event_id) with the next seq and another text: the
     // host drops it as a duplicate delivery (the adapter's seq check alone
-    // would let it through).
+    // would let it through). The marker then takes that seq.
     let (code, _) = Webhook::signed(
         "ep",
-        agent_message_body("f-once", &conv, 3, "same delivery id"),
+        agent_message_body("f-once", &conv, 4, "same delivery id"),
         SECRET,
         now_s(),
     )
@@ -220,11 +234,11 @@ async fn duplicated_webhooks_appear_once() {
     }
 
     let events = host.handover_events(&id, None, T).await;
-    // The host's own `queued` (from start), then each provider event once.
+    // `queued` (from start; the provider's event 1 is that same `queued`),
+    // then each later provider event exactly once.
     assert_eq!(
         types(&events),
         [
-            "queued",
             "queued",
             "agent_joined",
             "agent_typing",
@@ -270,7 +284,10 @@ async fn out_of_order_webhooks_reach_the_bot_in_provider_order() {
     let deliveries = sim.webhook_deliveries();
     assert_eq!(deliveries.len(), 6, "{deliveries:?}");
     assert!(deliveries.iter().all(|d| d.ok), "{deliveries:?}");
-    let order: Vec<&str> = deliveries[2..].iter().map(|d| d.event_id.as_str()).collect();
+    let order: Vec<&str> = deliveries[2..]
+        .iter()
+        .map(|d| d.event_id.as_str())
+        .collect();
     let mut expected: Vec<String> = sim.events(&conv)[2..]
         .iter()
         .map(|e| e["event_id"].as_str().unwrap().to_string())

@@ -125,6 +125,21 @@ CREATE TABLE outbox (
 ) STRICT;
 CREATE INDEX outbox_pending ON outbox (handover_id, id) WHERE status = 'pending';
 "#,
+    // 2: adapter versions (which component serves which endpoint) and their bytes.
+    r#"
+CREATE TABLE adapter_blobs (
+    sha256 TEXT PRIMARY KEY,
+    bytes  BLOB NOT NULL
+) STRICT;
+CREATE TABLE adapter_versions (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id    TEXT NOT NULL,
+    sha256         TEXT NOT NULL REFERENCES adapter_blobs(sha256),
+    source         TEXT NOT NULL,
+    recorded_at_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX adapter_versions_endpoint ON adapter_versions (endpoint_id, seq);
+"#,
 ];
 
 /// The schema version this build writes and understands.

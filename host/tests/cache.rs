@@ -1,0 +1,333 @@
+//! The compiled-component cache (`RuntimeConfig::cache_dir`): entries keyed
+//! by the component's sha256 and the engine configuration, reused across
+//! runtimes, corrupt entries detected and recompiled, and a changed engine
+//! configuration never loading another configuration's artifact.
+
+mod common;
+
+use common::*;
+use handover_host::model::{ProviderEvent, UserInput};
+use handover_host::runtime::{
+    Call, CallOutput, Limits, LoadedAdapter, Runtime, RuntimeConfig, cache, sha256_hex,
+};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn runtime_in(dir: &Path, fuel: bool) -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        fuel,
+        cache_dir: Some(dir.to_path_buf()),
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// Files in the cache directory, sorted by name.
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => vec![],
+    };
+    v.sort();
+    v
+}
+
+fn cwasm_files(dir: &Path) -> Vec<String> {
+    entries(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".cwasm"))
+        .collect()
+}
+
+/// (inode, mtime) — a rewrite (temp file + rename) changes the inode.
+fn identity(p: &Path) -> (u64, i64, i64) {
+    let m = std::fs::metadata(p).unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
+/// The adapter really works: echo answers a user message.
+async fn assert_echo_works(rt: &Arc<Runtime>, a: &LoadedAdapter, version: &str) {
+    assert_eq!(a.info.name, "echo");
+    assert_eq!(a.info.version, version);
+    let out = rt
+        .invoke(
+            a,
+            &env(Limits::default(), &[], &[]),
+            Call::UserMessage(
+                ctx("{}"),
+                b"s".to_vec(),
+                UserInput {
+                    kind: Default::default(),
+                    text: "hi".into(),
+                    attachments: vec![],
+                },
+            ),
+        )
+        .await
+        .unwrap_or_else(|f| panic!("echo call failed: {f}"));
+    let CallOutput::Step(step) = out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        matches!(step.events.as_slice(), [ProviderEvent::AgentMessage { text, .. }] if *text == format!("{version}:hi")),
+        "{:?}",
+        step.events
+    );
+}
+
+fn entry(rt: &Runtime, dir: &Path, bytes: &[u8]) -> PathBuf {
+    cache::entry_path(rt.engine(), dir, &sha256_hex(bytes))
+}
+
+#[tokio::test]
+async fn the_second_load_is_served_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let bytes = adapter_bytes("echo");
+    let sha = sha256_hex(&bytes);
+
+    let rt = runtime_in(&dir, false);
+    let a = rt.load(&bytes).await.unwrap();
+    assert_echo_works(&rt, &a, "1.0.0").await;
+    let path = entry(&rt, &dir, &bytes);
+    assert!(path.exists(), "no cache entry; dir has {:?}", entries(&dir));
+    let name = path.file_name().unwrap().to_str().unwrap();
+    assert!(
+        name.starts_with(&sha) && name.ends_with(".cwasm"),
+        "entry {name} is not keyed by the sha256 {sha}"
+    );
+    // Exactly the artifact and its checksum; no temporary files left over.
+    assert_eq!(
+        entries(&dir),
+        [name.to_string(), format!("{name}.sha256")],
+        "cache dir contents"
+    );
+    let first = identity(&path);
+    let artifact = std::fs::read(&path).unwrap();
+    assert!(!artifact.is_empty());
+
+    // Same bytes again, in the same runtime and in a fresh one (a restart):
+    // the entry is used as is, not rewritten.
+    let again = rt.load(&bytes).await.unwrap();
+    assert_echo_works(&rt, &again, "1.0.0").await;
+    let rt2 = runtime_in(&dir, false);
+    assert_eq!(entry(&rt2, &dir, &bytes), path, "same config, same key");
+    let b = rt2.load(&bytes).await.unwrap();
+    assert_echo_works(&rt2, &b, "1.0.0").await;
+    assert_eq!(identity(&path), first, "the entry was rewritten");
+    assert_eq!(std::fs::read(&path).unwrap(), artifact);
+    assert_eq!(cwasm_files(&dir).len(), 1, "{:?}", entries(&dir));
+
+    // Another component gets its own entry.
+    let v2 = adapter_bytes("echo-v2");
+    let c = rt2.load(&v2).await.unwrap();
+    assert_echo_works(&rt2, &c, "2.0.0").await;
+    assert!(entry(&rt2, &dir, &v2).exists());
+    assert_eq!(cwasm_files(&dir).len(), 2, "{:?}", entries(&dir));
+    assert_eq!(identity(&path), first);
+}
+
+#[tokio::test]
+async fn a_cache_hit_is_faster_than_compiling() {
+    // Compiling `sim` takes a noticeable time; loading its artifact must not.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let bytes = adapter_bytes("sim");
+    let t = std::time::Instant::now();
+    runtime_in(&dir, false).load(&bytes).await.unwrap();
+    let cold = t.elapsed();
+    let rt = runtime_in(&dir, false);
+    let t = std::time::Instant::now();
+    let a = rt.load(&bytes).await.unwrap();
+    let warm = t.elapsed();
+    assert_eq!(a.info.name, "sim");
+    assert!(
+        warm < cold,
+        "warm load {warm:?} is not faster than the cold one {cold:?}"
+    );
+}
+
+/// Load `echo` in a fresh runtime after `damage` was done to its entry:
+/// it must work, and the entry must be valid again (rewritten).
+async fn survives(damage: impl FnOnce(&Path)) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let bytes = adapter_bytes("echo");
+    let rt = runtime_in(&dir, false);
+    rt.load(&bytes).await.unwrap();
+    let path = entry(&rt, &dir, &bytes);
+    let good = std::fs::read(&path).unwrap();
+    let before = identity(&path);
+
+    damage(&path);
+    // Keep the damaged file's inode alive so a rewrite cannot reuse it.
+    std::fs::hard_link(&path, tmp.path().join("damaged")).unwrap();
+
+    let rt2 = runtime_in(&dir, false);
+    let a = rt2.load(&bytes).await.expect("a damaged entry is recompiled");
+    assert_echo_works(&rt2, &a, "1.0.0").await;
+    // Recompiled and stored afresh: a new file with a valid checksum.
+    assert!(path.exists(), "{:?}", entries(&dir));
+    assert_ne!(identity(&path).0, before.0, "the entry was not rewritten");
+    let data = std::fs::read(&path).unwrap();
+    assert_eq!(data.len(), good.len());
+    let checksum = std::fs::read_to_string(path.with_extension("cwasm.sha256")).unwrap();
+    assert_eq!(checksum.trim(), sha256_hex(&data));
+    assert_eq!(cwasm_files(&dir).len(), 1, "{:?}", entries(&dir));
+    // And the rewritten entry is usable by the next start.
+    let rt3 = runtime_in(&dir, false);
+    let a = rt3.load(&bytes).await.unwrap();
+    assert_echo_works(&rt3, &a, "1.0.0").await;
+}
+
+#[tokio::test]
+async fn a_corrupted_entry_is_detected_and_recompiled() {
+    survives(|p| {
+        let mut data = std::fs::read(p).unwrap();
+        let mid = data.len() / 2;
+        for b in &mut data[mid..mid + 64] {
+            *b ^= 0xa5;
+        }
+        // In place, as a disk error would.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &data))
+            .unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_truncated_entry_is_recompiled() {
+    survives(|p| {
+        let data = std::fs::read(p).unwrap();
+        std::fs::write(p, &data[..data.len() / 3]).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_overwritten_with_garbage_is_recompiled() {
+    survives(|p| {
+        let len = std::fs::metadata(p).unwrap().len() as usize;
+        std::fs::write(p, vec![0x42u8; len]).unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_entry_without_its_checksum_is_recompiled() {
+    survives(|p| std::fs::remove_file(p.with_extension("cwasm.sha256")).unwrap()).await;
+}
+
+#[tokio::test]
+async fn an_entry_with_a_wrong_checksum_is_recompiled() {
+    survives(|p| std::fs::write(p.with_extension("cwasm.sha256"), "0".repeat(64)).unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_changed_engine_config_uses_another_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let bytes = adapter_bytes("echo");
+    let plain = runtime_in(&dir, false);
+    let fueled = runtime_in(&dir, true);
+    let (p_plain, p_fuel) = (entry(&plain, &dir, &bytes), entry(&fueled, &dir, &bytes));
+    assert_ne!(
+        cache::engine_key(plain.engine()),
+        cache::engine_key(fueled.engine())
+    );
+    assert_ne!(p_plain, p_fuel);
+
+    let a = plain.load(&bytes).await.unwrap();
+    assert_echo_works(&plain, &a, "1.0.0").await;
+    assert_eq!(cwasm_files(&dir).len(), 1);
+    let plain_id = identity(&p_plain);
+
+    // The fuel engine neither loads nor replaces the other configuration's
+    // artifact: it compiles its own, under its own key.
+    let b = fueled.load(&bytes).await.unwrap();
+    assert_echo_works(&fueled, &b, "1.0.0").await;
+    assert!(p_fuel.exists(), "{:?}", entries(&dir));
+    assert_eq!(cwasm_files(&dir).len(), 2, "{:?}", entries(&dir));
+    assert_eq!(identity(&p_plain), plain_id);
+    assert_ne!(
+        std::fs::read(&p_plain).unwrap(),
+        std::fs::read(&p_fuel).unwrap()
+    );
+
+    // Fuel is really counted by the artifact the fuel engine uses.
+    let out = fueled
+        .invoke(
+            &b,
+            &env(
+                Limits {
+                    fuel: Some(10),
+                    ..Default::default()
+                },
+                &[],
+                &[],
+            ),
+            Call::Start(ctx("{}"), conversation()),
+        )
+        .await;
+    let f = out.expect_err("10 units of fuel cannot run a call");
+    assert!(f.message.contains("fuel"), "{f}");
+
+    // Both keep working from their own entries after a restart.
+    let plain2 = runtime_in(&dir, false);
+    let fueled2 = runtime_in(&dir, true);
+    let a = plain2.load(&bytes).await.unwrap();
+    let b = fueled2.load(&bytes).await.unwrap();
+    assert_echo_works(&plain2, &a, "1.0.0").await;
+    assert_echo_works(&fueled2, &b, "1.0.0").await;
+    assert_eq!(identity(&p_plain), plain_id);
+    assert_eq!(cwasm_files(&dir).len(), 2);
+}
+
+#[tokio::test]
+async fn an_incompatible_artifact_under_the_key_is_recompiled() {
+    // Simulate a stale artifact from another engine configuration sitting
+    // under this configuration's key (with a checksum that matches it):
+    // wasmtime's own compatibility check must refuse it, and the cache must
+    // recompile instead of failing or crashing.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let bytes = adapter_bytes("echo");
+    let fueled = runtime_in(&dir, true);
+    fueled.load(&bytes).await.unwrap();
+    let p_fuel = entry(&fueled, &dir, &bytes);
+    let plain = runtime_in(&dir, false);
+    let p_plain = entry(&plain, &dir, &bytes);
+    std::fs::copy(&p_fuel, &p_plain).unwrap();
+    std::fs::copy(
+        p_fuel.with_extension("cwasm.sha256"),
+        p_plain.with_extension("cwasm.sha256"),
+    )
+    .unwrap();
+    let a = plain.load(&bytes).await.expect("recompiled");
+    assert_echo_works(&plain, &a, "1.0.0").await;
+    assert_ne!(
+        std::fs::read(&p_plain).unwrap(),
+        std::fs::read(&p_fuel).unwrap(),
+        "the foreign artifact was kept"
+    );
+}
+
+#[tokio::test]
+async fn an_unwritable_cache_dir_does_not_prevent_loading() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A file where the directory should be: the cache cannot be written.
+    let dir = tmp.path().join("cache");
+    std::fs::write(&dir, b"not a directory").unwrap();
+    let rt = runtime_in(&dir, false);
+    let a = rt.load(&adapter_bytes("echo")).await.unwrap();
+    assert_echo_works(&rt, &a, "1.0.0").await;
+    let a = rt.load(&adapter_bytes("echo")).await.unwrap();
+    assert_echo_works(&rt, &a, "1.0.0").await;
+}

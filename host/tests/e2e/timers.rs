@@ -1,0 +1,185 @@
+//! Timers: the no-agent timeout (both outcomes) and user inactivity
+//! (warning, end while queued or active, re-arming on input).
+
+use crate::harness::*;
+use crate::support::*;
+use serde_json::json;
+
+fn with_timers(mut ep: Ep, timers: &str) -> Ep {
+    ep.extra = format!("[endpoints.timers]\n{timers}\n");
+    ep
+}
+
+#[tokio::test]
+async fn no_agent_timeout_is_an_error() {
+    let sim = sim().await;
+    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 1")]).await;
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let events = host.handover_events(&id, None, T).await;
+    assert_eq!(types(&events), ["queued", "ended"], "{events:?}");
+    let st = host.status(&id).await;
+    assert_eq!(st["status"], "error");
+    let msg = assert_final_object(&st["result"], "error", Some("error"));
+    assert!(msg.contains("no agent"), "{msg}");
+    assert_eq!(st["end_reason"], "no_agent_timeout");
+    let ended = events.last().unwrap();
+    assert_eq!(ended["handover"], st["result"]["handover"]);
+    assert_eq!(ended["end_reason"], "no_agent_timeout");
+    assert!(
+        ended["timings"]["total_ms"].as_i64().unwrap() >= 1000,
+        "ended before the timeout: {ended}"
+    );
+    assert!(
+        sim.wait_for_status(&conv, "cancelled", T).await.is_some(),
+        "the provider conversation was not cancelled: {:?}",
+        sim.conversation(&conv)
+    );
+}
+
+#[tokio::test]
+async fn no_agent_timeout_with_completed_outcome() {
+    let sim = sim().await;
+    let host = Host::start(&[with_timers(
+        Ep::sim("ep", &sim),
+        "no_agent_timeout_s = 1\nno_agent_outcome = \"completed\"",
+    )])
+    .await;
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let events = host.handover_events(&id, None, T).await;
+    assert_eq!(types(&events), ["queued", "ended"], "{events:?}");
+    let st = host.status(&id).await;
+    assert_final_object(&st["result"], "completed", None);
+    assert_eq!(st["end_reason"], "no_agent_timeout");
+    assert_eq!(events[1]["handover"], json!({"status": "completed"}));
+    assert!(sim.wait_for_status(&conv, "cancelled", T).await.is_some());
+}
+
+#[tokio::test]
+async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
+    let sim = sim().await;
+    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 1")]).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    host.wait_status(&id, "active", T).await;
+    // Past the deadline, an agent message still reaches the bot and the
+    // handover is still open.
+    let created_ms = host.status(&id).await["created_at_ms"].as_i64().unwrap();
+    eventually("the no-agent deadline to pass", T, || {
+        (now_ms() > created_ms + 1500).then_some(())
+    })
+    .await;
+    sim.agent_message(&conv, "still here").await;
+    let events = until_agent_text(&host, &id, None, "still here").await;
+    assert!(!types(&events).contains(&"ended".to_string()), "{events:?}");
+    assert_eq!(host.status(&id).await["status"], "active");
+}
+
+#[tokio::test]
+async fn inactivity_while_queued_cancels() {
+    let sim = sim().await;
+    let host = Host::start(&[with_timers(
+        Ep::sim("ep", &sim),
+        "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
+    )])
+    .await;
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let events = host.handover_events(&id, None, T).await;
+    assert_eq!(
+        types(&events),
+        ["queued", "inactivity_warning", "ended"],
+        "{events:?}"
+    );
+    assert!(events[1]["seconds_left"].is_number(), "{}", events[1]);
+    let ended = &events[2];
+    assert_eq!(ended["handover"], json!({"status": "cancelled"}));
+    assert_eq!(ended["end_reason"], "user_inactivity");
+    let st = host.status(&id).await;
+    assert_final_object(&st["result"], "cancelled", None);
+    assert_eq!(st["end_reason"], "user_inactivity");
+    assert!(
+        sim.wait_for_status(&conv, "cancelled", T).await.is_some(),
+        "{:?}",
+        sim.conversation(&conv)
+    );
+}
+
+#[tokio::test]
+async fn inactivity_while_active_completes() {
+    let sim = sim().await;
+    let host = Host::start(&[with_timers(
+        Ep::sim("ep", &sim),
+        "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
+    )])
+    .await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    let events = host.handover_events(&id, None, T).await;
+    let t = types(&events);
+    assert!(t.contains(&"agent_joined".to_string()), "{t:?}");
+    assert_eq!(t[t.len() - 2..], ["inactivity_warning", "ended"], "{t:?}");
+    let ended = events.last().unwrap();
+    assert_eq!(ended["handover"], json!({"status": "completed"}));
+    assert_eq!(ended["end_reason"], "user_inactivity");
+    let st = host.status(&id).await;
+    assert_final_object(&st["result"], "completed", None);
+    assert!(
+        sim.wait_for_status(&conv, "closed", T).await.is_some(),
+        "the provider conversation was not closed: {:?}",
+        sim.conversation(&conv)
+    );
+}
+
+#[tokio::test]
+async fn user_input_rearms_the_inactivity_timer() {
+    let sim = sim().await;
+    let host = Host::start(&[with_timers(
+        Ep::sim("ep", &sim),
+        "inactivity_warning_s = 1\ninactivity_timeout_s = 3",
+    )])
+    .await;
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let first = host
+        .sse(&events_path(&id), None, T, |e| {
+            e["type"] == "inactivity_warning"
+        })
+        .await;
+    assert_eq!(types(&first), ["queued", "inactivity_warning"]);
+    // Input before the deadline (the warning came at ~1 s of 3 s).
+    let sent_at = now_ms();
+    let (code, r) = host.input(&id, "text", "still here").await;
+    assert_eq!(
+        (code, r["result"].as_str()),
+        (200, Some("forwarded")),
+        "{r}"
+    );
+    let rest = host
+        .handover_events(&id, first.last().unwrap()["id"].as_i64(), T)
+        .await;
+    // A second warning (the timer was re-armed), then the end.
+    assert_eq!(types(&rest), ["inactivity_warning", "ended"], "{rest:?}");
+    let ended = &rest[1];
+    assert_eq!(ended["end_reason"], "user_inactivity");
+    assert_eq!(ended["handover"], json!({"status": "cancelled"}));
+    let ended_at = ended["timings"]["ended_at_ms"].as_i64().unwrap();
+    assert!(
+        ended_at >= sent_at + 3000,
+        "ended {} ms after the input, before the re-armed 3 s timeout",
+        ended_at - sent_at
+    );
+    let got = sim.wait_for_user_messages(&conv, 1, T).await;
+    assert_eq!(got[0].text, "still here");
+}
