@@ -15,19 +15,37 @@ use std::time::Duration;
 
 /// Reconcile the registry with the store, install the recording hook and
 /// start following other replicas' swaps.
-pub async fn start(registry: Arc<Registry>, store: Arc<dyn Store>, every: Duration) -> anyhow::Result<()> {
+pub async fn start(
+    registry: Arc<Registry>,
+    store: Arc<dyn Store>,
+    every: Duration,
+) -> anyhow::Result<()> {
     for ep in registry.endpoints() {
         let serving = ep.current_info();
         match store.current_adapter_version(&ep.id).await? {
             None => {
                 let bytes = tokio::fs::read(&ep.adapter_path).await?;
-                store.record_adapter_version(&ep.id, &serving.sha256, Some(&bytes), Source::Config.as_str()).await?;
+                store
+                    .record_adapter_version(
+                        &ep.id,
+                        &serving.sha256,
+                        Some(&bytes),
+                        Source::Config.as_str(),
+                    )
+                    .await?;
             }
             Some(v) if v.sha256 == serving.sha256 => {}
             Some(v) if v.source == "config" || v.source == "file" => {
                 // The file changed while no replica watched it: a new deployment.
                 let bytes = tokio::fs::read(&ep.adapter_path).await?;
-                store.record_adapter_version(&ep.id, &serving.sha256, Some(&bytes), Source::Config.as_str()).await?;
+                store
+                    .record_adapter_version(
+                        &ep.id,
+                        &serving.sha256,
+                        Some(&bytes),
+                        Source::Config.as_str(),
+                    )
+                    .await?;
             }
             Some(v) => adopt(&registry, &*store, &ep.id, &v.sha256).await,
         }
@@ -66,7 +84,9 @@ async fn adopt(registry: &Registry, store: &dyn Store, endpoint: &str, sha: &str
                 tracing::error!(%endpoint, %sha, "cannot adopt the recorded adapter version: {e}");
             }
         }
-        Ok(None) => tracing::error!(%endpoint, %sha, "recorded adapter version has no stored bytes"),
+        Ok(None) => {
+            tracing::error!(%endpoint, %sha, "recorded adapter version has no stored bytes")
+        }
         Err(e) => tracing::warn!(%endpoint, "cannot read the recorded adapter version: {e}"),
     }
 }

@@ -71,7 +71,12 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    crate::adapter_sync::start(registry.clone(), store.clone(), std::time::Duration::from_millis(500)).await?;
+    crate::adapter_sync::start(
+        registry.clone(),
+        store.clone(),
+        std::time::Duration::from_millis(500),
+    )
+    .await?;
     let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
     let engine = Engine::new(
         store,

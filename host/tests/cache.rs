@@ -168,7 +168,10 @@ async fn survives(damage: impl FnOnce(&Path)) {
     std::fs::hard_link(&path, tmp.path().join("damaged")).unwrap();
 
     let rt2 = runtime_in(&dir, false);
-    let a = rt2.load(&bytes).await.expect("a damaged entry is recompiled");
+    let a = rt2
+        .load(&bytes)
+        .await
+        .expect("a damaged entry is recompiled");
     assert_echo_works(&rt2, &a, "1.0.0").await;
     // Recompiled and stored afresh: a new file with a valid checksum.
     assert!(path.exists(), "{:?}", entries(&dir));

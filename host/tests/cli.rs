@@ -552,6 +552,15 @@ fn check_settings_missing_base_url() {
 }
 
 #[test]
+fn check_settings_absent() {
+    let c = Cfg::new();
+    let f = c.write("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n");
+    let out = check(&f);
+    // No `settings` written: the endpoint's `adapter` line is the place.
+    assert_check_fails(&out, &f, 3, &["settings", "validate-settings", "base_url"]);
+}
+
+#[test]
 fn check_settings_bogus_mode() {
     let c = Cfg::new();
     let f = c.write(

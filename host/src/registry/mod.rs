@@ -262,7 +262,11 @@ impl Registry {
             }
         }
         if errors.is_empty() {
-            Ok(Registry { runtime, endpoints, hook: RwLock::new(None) })
+            Ok(Registry {
+                runtime,
+                endpoints,
+                hook: RwLock::new(None),
+            })
         } else {
             Err(errors)
         }

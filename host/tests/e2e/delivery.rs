@@ -448,7 +448,11 @@ async fn zz_stress_callback_duplicates() {
     let host = Host::start(&[ep]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host
-        .create("ep", "s-1", json!({"callback_url": format!("http://127.0.0.1:{port}/cb")}))
+        .create(
+            "ep",
+            "s-1",
+            json!({"callback_url": format!("http://127.0.0.1:{port}/cb")}),
+        )
         .await;
     let id = created["handover_id"].as_str().unwrap().to_string();
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
@@ -457,12 +461,21 @@ async fn zz_stress_callback_duplicates() {
         sim.agent_message(&conv, &format!("m{i}")).await;
     }
     sim.end(&conv, "agent_closed").await;
-    let stream = host.handover_events(&id, None, Duration::from_secs(60)).await;
+    let stream = host
+        .handover_events(&id, None, Duration::from_secs(60))
+        .await;
     let end_id = stream.last().unwrap()["id"].as_i64().unwrap();
-    eventually("end", Duration::from_secs(120), || hits.lock().unwrap().contains(&end_id).then_some(())).await;
+    eventually("end", Duration::from_secs(120), || {
+        hits.lock().unwrap().contains(&end_id).then_some(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let hits = hits.lock().unwrap().clone();
     let mut seen = std::collections::HashSet::new();
     let dups: Vec<i64> = hits.iter().filter(|i| !seen.insert(**i)).cloned().collect();
-    assert!(dups.is_empty(), "duplicates after 2xx: {dups:?} of {}", hits.len());
+    assert!(
+        dups.is_empty(),
+        "duplicates after 2xx: {dups:?} of {}",
+        hits.len()
+    );
 }

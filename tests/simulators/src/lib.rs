@@ -3,6 +3,14 @@
 //! conformance kit. Each simulator lives in its own module; `sim` is the
 //! reference "sim" provider and is re-exported at the crate root.
 
+pub mod chatwoot;
+pub mod driver;
+pub mod genesys;
+pub mod liveperson;
+pub mod matrix;
+pub mod salesforce_live_agent;
+pub mod salesforce_miaw;
 pub mod sim;
+pub mod sunshine;
 
 pub use sim::*;

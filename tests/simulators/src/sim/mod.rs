@@ -6,6 +6,7 @@
 //! `inspect` for what tests read back and `script` for fault injection.
 
 mod api;
+mod driver;
 mod auto_agent;
 mod control;
 mod events;
@@ -15,6 +16,7 @@ mod state;
 mod types;
 mod webhook;
 
+pub use driver::SimDriver;
 pub use types::*;
 pub use webhook::sign;
 

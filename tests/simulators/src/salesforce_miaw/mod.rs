@@ -1,0 +1,8 @@
+//! Simulator of the `salesforce_miaw` provider (not written yet).
+
+use crate::driver::ProviderDriver;
+
+/// Start this simulator with its driver.
+pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
+    anyhow::bail!("the `salesforce_miaw` simulator is not implemented yet")
+}
