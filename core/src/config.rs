@@ -177,6 +177,83 @@ pub struct EndpointConfig {
     pub limits: LimitsOverride,
     #[serde(default)]
     pub timers: Timers,
+    /// Named secrets: `"literal"` or `"env:VAR"`. Referenced as `{{name}}`
+    /// in `auth` rules and `webhook_secret`; never passed to the adapter.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Credentials the host adds to the adapter's requests to a target.
+    #[serde(default)]
+    pub auth: Vec<AuthRule>,
+}
+
+/// One credential rule: requests to `target` get exactly one of these.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRule {
+    /// `scheme://host[:port]` (like an egress entry; `*.` wildcards allowed).
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub header: Option<HeaderAuth>,
+    #[serde(default)]
+    pub basic: Option<BasicAuth>,
+    #[serde(default)]
+    pub oauth_client_credentials: Option<OAuthClientCredentials>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAuth {
+    pub name: String,
+    /// Template, e.g. `"Bearer {{token}}"`.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// `{{name}}` references in a template.
+pub fn template_refs(t: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut rest = t;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        let Some(j) = after.find("}}") else { break };
+        out.push(after[..j].trim().to_string());
+        rest = &after[j + 2..];
+    }
+    out
+}
+
+/// Resolve one secret value (`env:VAR` or a literal).
+pub fn resolve_secret(raw: &str) -> Result<String, String> {
+    match raw.strip_prefix("env:") {
+        Some(var) => std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set")),
+        None => Ok(raw.to_string()),
+    }
+}
+
+/// Expand `{{name}}` with the endpoint's resolved secrets.
+pub fn expand(template: &str, secrets: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = template.to_string();
+    for name in template_refs(template) {
+        let v = secrets.get(&name).ok_or_else(|| format!("unknown secret `{name}`"))?;
+        out = out.replace(&format!("{{{{{name}}}}}"), v).replace(&format!("{{{{ {name} }}}}"), v);
+    }
+    Ok(out)
 }
 
 fn default_tenant() -> String {
@@ -425,6 +502,43 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
                 format!("warning after {w}s must come before the timeout after {t}s"),
             );
         }
+        for (j, rule) in ep.auth.iter().enumerate() {
+            let field = f(&format!("auth[{j}]"));
+            if let Err(e) = AllowEntry::parse(rule.target.get_ref()) {
+                at(rule.target.span(), format!("{field}.target"), e.to_string());
+            }
+            let kinds = [rule.header.is_some(), rule.basic.is_some(), rule.oauth_client_credentials.is_some()];
+            if kinds.iter().filter(|k| **k).count() != 1 {
+                at(rule.target.span(), field.clone(), "needs exactly one of `header`, `basic`, `oauth_client_credentials`".into());
+            }
+            let mut templates: Vec<&str> = vec![];
+            if let Some(h) = &rule.header {
+                templates.push(&h.value);
+            }
+            if let Some(b) = &rule.basic {
+                templates.extend([b.username.as_str(), b.password.as_str()]);
+            }
+            if let Some(o) = &rule.oauth_client_credentials {
+                templates.extend([o.client_id.as_str(), o.client_secret.as_str()]);
+                if !(o.token_url.starts_with("http://") || o.token_url.starts_with("https://")) {
+                    at(rule.target.span(), format!("{field}.oauth_client_credentials.token_url"), "must be an http(s) URL".into());
+                }
+            }
+            for t in templates {
+                for name in template_refs(t) {
+                    if !ep.secrets.contains_key(&name) {
+                        at(rule.target.span(), format!("{field}"), format!("references `{{{{{name}}}}}`, which is not in `secrets`"));
+                    }
+                }
+            }
+        }
+        if let Some(w) = &ep.webhook_secret {
+            for name in template_refs(w) {
+                if !ep.secrets.contains_key(&name) {
+                    at(ep.id.span(), f("webhook_secret"), format!("references `{{{{{name}}}}}`, which is not in `secrets`"));
+                }
+            }
+        }
         if let Some(m) = ep.limits.memory_mib
             && m > cfg.runtime.max_memory_mib
         {
@@ -501,6 +615,18 @@ mod tests {
         assert_eq!(e.0.len(), 2, "{e}");
         assert!(e.to_string().contains("duplicate endpoint id"));
         assert!(e.to_string().contains("c.toml:7"));
+    }
+
+    #[test]
+    fn auth_rules_are_checked() {
+        let src = "[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\n[endpoints.secrets]\ntok = \"s\"\n[[endpoints.auth]]\ntarget = \"https://api.x.com\"\nheader = { name = \"Authorization\", value = \"Bearer {{tok}} {{nope}}\" }\n[[endpoints.auth]]\ntarget = \"https://api.y.com\"\n";
+        let e = parse("c.toml", src).unwrap_err().to_string();
+        assert!(e.contains("`{{nope}}`, which is not in `secrets`"), "{e}");
+        assert!(e.contains("exactly one of"), "{e}");
+        let mut secrets = BTreeMap::new();
+        secrets.insert("tok".to_string(), "abc".to_string());
+        assert_eq!(expand("Bearer {{tok}}", &secrets).unwrap(), "Bearer abc");
+        assert!(expand("{{other}}", &secrets).is_err());
     }
 
     #[test]

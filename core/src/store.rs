@@ -32,6 +32,22 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+#[cfg(feature = "postgres")]
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        // `Display` of a server error is only "db error"; name the cause.
+        match e.as_db_error() {
+            Some(db) => StoreError::Backend(format!(
+                "postgres: {} ({}): {}",
+                db.message(),
+                db.code().code(),
+                db.detail().unwrap_or("")
+            )),
+            None => StoreError::Backend(format!("postgres: {e}")),
+        }
+    }
+}
+
 /// Handover status (the product's three final values plus the open ones).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]

@@ -9,6 +9,7 @@
 use handover_host::api::{OPENAPI, event_json};
 use handover_host::engine::{CreateRequest, InputRequest, rules};
 use handover_host::model::{Agent, Attachment, EndReason, ProviderEvent};
+use handover_host::registry::Source;
 use handover_host::store::{HandoverRow, Status, StoredEvent};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -567,6 +568,16 @@ fn handler_bodies_fit_their_schemas() {
         "RollbackResult",
         &json!({"rolled_back": true, "current": version}),
     );
+    // Every version source the registry serializes is documented.
+    for source in [
+        Source::Config,
+        Source::File,
+        Source::Admin,
+        Source::Rollback,
+        Source::Replica,
+    ] {
+        valid(&d, "VersionSource", &serde_json::to_value(source).unwrap());
+    }
 }
 
 // ------------------------------------------------------------ events, from the engine's code

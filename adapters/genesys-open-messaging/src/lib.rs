@@ -1,98 +1,29 @@
-//! `template`: a starting point for a new provider adapter. Copy this crate,
-//! rename it (package name and `NAME`), add it to `adapters/Cargo.toml` and
-//! `scripts/build-adapters.sh`, then replace every TODO with provider logic.
-//! `adapters/sim` is a complete example of each call.
+//! `genesys-open-messaging`: hands conversations over to Genesys Cloud
+//! through Open Messaging. The bot side plays the "messaging platform":
+//!
+//! - the user's messages (transcript first, packed into a few messages) go
+//!   to `POST /api/v2/conversations/messages/{integrationId}/inbound/open/message`;
+//!   the first one creates the conversation and an inbound message flow
+//!   routes it (routing attributes travel as `channel.metadata.customAttributes`);
+//! - agent messages and typing arrive as webhooks on the integration's
+//!   outbound URL, signed `X-Hub-Signature-256: sha256=<base64 HMAC-SHA256(body)>`;
+//! - Open Messaging has no "agent joined" and no "conversation ended"
+//!   webhook: the first human-originated traffic (typing or a message)
+//!   counts as the agent joining, and the end comes either from the host's
+//!   inactivity timeout or, with `poll_conversation`, from polling the
+//!   conversation's participants. The customer side cannot disconnect:
+//!   `close` is `unsupported`, `cancel` leaves a note for the agent.
+//!
+//! The OAuth client-credentials token is added by the host (an
+//! `oauth_client_credentials` auth rule for `api_url`): no secret is ever a
+//! setting. Calls are in `provider.rs`, JSON documents in `wire.rs`.
 
-use handover_adapter_sdk::http::{self, Ignored, path_segment};
-use handover_adapter_sdk::{
-    Adapter, AdapterInfo, CallContext, Capabilities, Conversation, Failure, Polling, Step,
-    UserInput, adapter_version, error, events, settings, state,
-};
-use serde::{Deserialize, Serialize};
+mod provider;
+mod wire;
 
-/// The adapter name reported by `describe`.
-const NAME: &str = "genesys-open-messaging";
+#[cfg(test)]
+mod tests;
 
-/// The endpoint's settings. TODO: add the provider's fields (credentials
-/// are passed as settings too; never put them in failure messages or logs).
-#[derive(Deserialize)]
-struct Settings {
-    base_url: String,
-}
+use provider::Genesys;
 
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut parsed: Settings = settings::parse(text)?;
-        parsed.base_url = settings::require_http_url("base_url", &parsed.base_url)?;
-        Ok(parsed)
-    }
-}
-
-/// What the host keeps between calls. TODO: whatever the provider needs.
-#[derive(Serialize, Deserialize, Default)]
-struct State {
-    conversation_id: String,
-}
-
-struct Template;
-
-impl Adapter for Template {
-    fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            // TODO: the channels the provider serves ("*" for any).
-            channels: vec!["webchat".into()],
-            // TODO: switch on what the adapter implements.
-            capabilities: Capabilities::NONE,
-            // TODO: describe how the provider signs webhooks, if it sends any.
-            webhook_signature: None,
-            // TODO: `Polling::periodic(ms)` if the host must poll instead.
-            polling: Polling::NONE,
-            settings_schema: "{}".into(),
-        }
-    }
-
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let conversation_id = open_conversation(&settings, &conversation)?;
-        let state = State {
-            conversation_id: conversation_id.clone(),
-        };
-        // TODO: report what the provider said (queue position, wait).
-        let queued = events::queued(None, None);
-        Ok(Step::new(state::save(&state), vec![queued]).with_key(conversation_id))
-    }
-
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let current: State = state::load(&state)?;
-        // TODO: the provider's "send message" call and body.
-        let url = format!(
-            "{}/conversations/{}/messages",
-            settings.base_url,
-            path_segment(&current.conversation_id)
-        );
-        let _: Ignored = http::post_json(&url, &[], &input.text)?;
-        Ok(Step::unchanged(state))
-    }
-
-    // TODO: implement cancel, close, check_availability, route_webhook,
-    // handle_webhook and/or poll as the provider allows; the defaults
-    // return `unsupported`. Events come from `events::*`, e.g.
-    // `events::agent_joined(events::agent(id, name))`.
-}
-
-/// TODO: the provider's "create conversation" call, e.g.
-/// `let created: Created = http::post_json(&url, &[], &body)?;`
-/// returning the provider's conversation id.
-fn open_conversation(settings: &Settings, conversation: &Conversation) -> Result<String, Failure> {
-    let _ = (&settings.base_url, &conversation.handover_id);
-    Err(error("template adapter: start is not implemented yet"))
-}
-
-handover_adapter_sdk::export!(Template);
+handover_adapter_sdk::export!(Genesys);

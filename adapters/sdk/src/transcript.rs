@@ -40,9 +40,62 @@ pub fn chunk(entries: &[TranscriptEntry], max_chars: usize) -> Vec<TranscriptEnt
         .collect()
 }
 
+/// The label [`pack`] puts before each line.
+pub fn author_label(author: crate::types::Author) -> &'static str {
+    use crate::types::Author;
+    match author {
+        Author::User => "User",
+        Author::Bot => "Bot",
+        Author::Agent => "Agent",
+        Author::System => "System",
+    }
+}
+
+/// Renders entries as `"Label: text"` lines and packs them, in order, into
+/// as few messages of at most `max_chars` characters as possible (a line
+/// longer than that is split). For providers that take the transcript as
+/// ordinary messages and limit both message length and, through the host's
+/// per-call request budget, message count: when more than `max_messages`
+/// messages would be needed, the oldest are dropped and the first message
+/// says how many. `max_chars == 0` means "no limit".
+pub fn pack(entries: &[TranscriptEntry], max_chars: usize, max_messages: usize) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut current_len = 0;
+    for entry in entries {
+        let line = format!("{}: {}", author_label(entry.author), entry.text);
+        for piece in chunk_text(&line, max_chars) {
+            let len = piece.chars().count();
+            let fits = max_chars == 0 || current_len + 1 + len <= max_chars;
+            if !current.is_empty() && fits {
+                current.push('\n');
+                current.push_str(piece);
+                current_len += 1 + len;
+            } else {
+                if !current.is_empty() {
+                    messages.push(std::mem::take(&mut current));
+                }
+                current.push_str(piece);
+                current_len = len;
+            }
+        }
+    }
+    if !current.is_empty() {
+        messages.push(current);
+    }
+    if max_messages > 0 && messages.len() > max_messages {
+        let dropped = messages.len() - max_messages + 1;
+        let mut kept = vec![format!("({dropped} earlier transcript message(s) omitted)")];
+        kept.extend(messages.drain(dropped..));
+        return kept;
+    }
+    messages
+}
+
 #[cfg(test)]
 mod tests {
-    use super::chunk_text;
+    use super::{chunk_text, pack};
+    use crate::types::{Author, TranscriptEntry};
 
     #[test]
     fn splits_on_char_boundaries() {
@@ -50,5 +103,33 @@ mod tests {
         assert_eq!(chunk_text("abc", 3), ["abc"]);
         assert_eq!(chunk_text("", 3), [""]);
         assert_eq!(chunk_text("abc", 0), ["abc"]);
+    }
+
+    fn entry(author: Author, text: &str) -> TranscriptEntry {
+        TranscriptEntry {
+            author,
+            text: text.into(),
+            timestamp_ms: 0,
+        }
+    }
+
+    #[test]
+    fn packs_lines_into_messages() {
+        let entries = [entry(Author::User, "help"), entry(Author::Bot, "sure")];
+        assert_eq!(pack(&entries, 100, 10), ["User: help\nBot: sure"]);
+        assert_eq!(pack(&entries, 10, 10), ["User: help", "Bot: sure"]);
+        assert_eq!(pack(&entries, 6, 10), ["User: ", "help", "Bot: s", "ure"]);
+        assert!(pack(&[], 10, 10).is_empty());
+        let many: Vec<_> = (0..5)
+            .map(|i| entry(Author::User, &i.to_string()))
+            .collect();
+        assert_eq!(
+            pack(&many, 7, 3),
+            [
+                "(3 earlier transcript message(s) omitted)",
+                "User: 3",
+                "User: 4"
+            ]
+        );
     }
 }

@@ -85,6 +85,7 @@ impl IntoResponse for EngineError {
                 .into_response(),
             EngineError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
             EngineError::Upstream(m) => error(StatusCode::BAD_GATEWAY, "provider_error", m),
+            EngineError::Store(crate::store::StoreError::Conflict(m)) => error(StatusCode::CONFLICT, "conflict", format!("handover {m} was changed concurrently; retry")),
             EngineError::Store(e) => error(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string()),
         }
     }

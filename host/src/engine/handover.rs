@@ -139,6 +139,13 @@ impl Engine {
         };
         arm_inactivity(&mut row, &ep, now);
         match self.store.insert_handover(row).await? {
+            Insert::IdempotentReplay(r) if r.session_id != req.session_id => {
+                return Err(EngineError::Conflict(format!(
+                    "idempotency_key `{}` was already used for handover {} of another session",
+                    req.idempotency_key.as_deref().unwrap_or(""),
+                    r.id
+                )));
+            }
             Insert::OpenExists(r) | Insert::IdempotentReplay(r) => return Ok(created(&r, true)),
             Insert::Inserted(r) => row = r,
         }

@@ -184,6 +184,7 @@ impl Engine {
             timeout: Duration::from_secs(5),
             max_response_bytes: 64 << 10,
             max_requests: 1,
+            credentials: None,
         }
     }
 }

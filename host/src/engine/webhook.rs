@@ -77,7 +77,7 @@ impl Engine {
             let now_s = now_ms() / 1000;
             if let Err(e) = signature::verify(
                 decl,
-                ep.config.webhook_secret.as_deref(),
+                ep.webhook_secret.as_deref(),
                 &req,
                 &url,
                 ep.config.replay_window_s,

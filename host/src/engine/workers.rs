@@ -285,8 +285,20 @@ impl Engine {
 
     async fn loop_outbox(self: Arc<Self>) {
         let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        // Deliveries whose outcome is committed. They leave `in_flight` only
+        // here, before the next read: a read that began before the outcome
+        // was committed still lists the item as due, and must find it in
+        // flight (else it would be delivered again after a 2xx).
+        let finished: Arc<Mutex<Vec<i64>>> = Arc::default();
         loop {
             tokio::time::sleep(TICK).await;
+            {
+                let done = std::mem::take(&mut *finished.lock().unwrap());
+                let mut flight = in_flight.lock().unwrap();
+                for id in done {
+                    flight.remove(&id);
+                }
+            }
             let Ok(items) = self.store.due_outbox(now_ms(), 100).await else {
                 continue;
             };
@@ -294,11 +306,11 @@ impl Engine {
                 if !in_flight.lock().unwrap().insert(item.id) {
                     continue;
                 }
-                let (e, flight) = (self.clone(), in_flight.clone());
+                let (e, done) = (self.clone(), finished.clone());
                 tokio::spawn(async move {
                     let id = item.id;
                     e.deliver(item).await;
-                    flight.lock().unwrap().remove(&id);
+                    done.lock().unwrap().push(id);
                 });
             }
         }

@@ -13,7 +13,7 @@ pub use watch::watch_files;
 use crate::config::{EndpointConfig, LoadedConfig};
 use crate::metrics;
 use crate::model::Failure;
-use crate::runtime::egress::{CallLabels, EgressPolicy, Resolver};
+use crate::runtime::egress::{CallLabels, Credentials, EgressPolicy, Resolver};
 use crate::runtime::{
     Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, sha256_hex,
 };
@@ -102,6 +102,10 @@ pub struct Endpoint {
     pub settings_json: String,
     pub limits: Limits,
     pub policy: Arc<EgressPolicy>,
+    /// Credentials the host adds to the adapter's requests (secrets resolved).
+    pub credentials: Option<Arc<Credentials>>,
+    /// The webhook secret with `{{name}}`/`env:` resolved.
+    pub webhook_secret: Option<String>,
     resolver: Arc<Resolver>,
     slot: RwLock<Slot>,
     swap_lock: tokio::sync::Mutex<()>,
@@ -157,6 +161,7 @@ impl Endpoint {
             limits: self.limits.clone(),
             policy: self.policy.clone(),
             resolver: self.resolver.clone(),
+            credentials: self.credentials.clone(),
             labels: Arc::new(CallLabels {
                 tenant: self.tenant.clone(),
                 endpoint: self.id.clone(),
@@ -231,6 +236,7 @@ impl Registry {
                     .await
                     .map_err(|e| (id.clone(), e))?;
                 let info = version_info(&adapter, Source::Config);
+                let (credentials, webhook_secret) = endpoint_secrets(ep).map_err(|e| (id.clone(), LoadError::Config(e)))?;
                 let ep = Endpoint {
                     id: id.clone(),
                     tenant: ep.tenant.clone(),
@@ -239,6 +245,8 @@ impl Registry {
                     settings_json,
                     limits,
                     policy: Arc::new(ep.policy()),
+                    credentials,
+                    webhook_secret,
                     resolver,
                     slot: RwLock::new(Slot {
                         current: Serving { adapter, info },
@@ -376,6 +384,20 @@ impl Registry {
         self.notify(id, &info.sha256, None, Source::Rollback);
         Ok(info)
     }
+}
+
+/// Resolve an endpoint's credentials and webhook secret (env lookups).
+fn endpoint_secrets(ep: &EndpointConfig) -> Result<(Option<Arc<Credentials>>, Option<String>), String> {
+    let creds = Credentials::from_config(ep)?;
+    let webhook_secret = match &ep.webhook_secret {
+        Some(w) => {
+            let secrets = crate::runtime::egress::credentials::resolve_secrets(&ep.secrets)?;
+            let w = crate::config::resolve_secret(w).map_err(|e| format!("webhook_secret: {e}"))?;
+            Some(crate::config::expand(&w, &secrets).map_err(|e| format!("webhook_secret: {e}"))?)
+        }
+        None => None,
+    };
+    Ok(((!creds.is_empty()).then(|| Arc::new(creds)), webhook_secret))
 }
 
 /// Everything a candidate must pass before it takes traffic.

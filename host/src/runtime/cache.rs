@@ -27,6 +27,17 @@ pub fn entry_path(engine: &Engine, dir: &Path, sha256: &str) -> PathBuf {
     dir.join(format!("{sha256}-{}.cwasm", engine_key(engine)))
 }
 
+/// Covers the entry's name (component sha256 + engine key) and its bytes, so
+/// a valid artifact copied under another key is refused too.
+fn checksum(path: &Path, data: &[u8]) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([0]);
+    h.update(data);
+    hex::encode(h.finalize())
+}
+
 fn checksum_path(p: &Path) -> PathBuf {
     p.with_extension("cwasm.sha256")
 }
@@ -61,7 +72,7 @@ fn load_verified(engine: &Engine, path: &Path) -> Result<Component, String> {
     let expected =
         std::fs::read_to_string(checksum_path(path)).map_err(|e| format!("no checksum: {e}"))?;
     let data = std::fs::read(path).map_err(|e| e.to_string())?;
-    let actual = hex::encode(Sha256::digest(&data));
+    let actual = checksum(path, &data);
     if actual != expected.trim() {
         return Err("checksum mismatch (corrupt entry)".into());
     }
@@ -78,6 +89,6 @@ fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> 
         .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, &data)?;
-    std::fs::write(checksum_path(path), hex::encode(Sha256::digest(&data)))?;
+    std::fs::write(checksum_path(path), checksum(path, &data))?;
     std::fs::rename(&tmp, path)
 }

@@ -63,6 +63,8 @@ pub struct CallEnv {
     pub policy: Arc<EgressPolicy>,
     pub resolver: Arc<Resolver>,
     pub labels: Arc<CallLabels>,
+    /// Credentials added to matching requests (never visible to the guest).
+    pub credentials: Option<Arc<super::egress::Credentials>>,
 }
 
 impl CallEnv {
@@ -77,6 +79,7 @@ impl CallEnv {
                 endpoint: "-".into(),
                 adapter: "-".into(),
             }),
+            credentials: None,
         }
     }
 }
@@ -190,6 +193,7 @@ impl Runtime {
             timeout: limits.egress_timeout,
             max_response_bytes: limits.egress_max_response_bytes,
             max_requests: limits.egress_max_requests,
+            credentials: env.credentials.clone(),
         });
         let denials = hooks.denials();
         let state = CallState::new(

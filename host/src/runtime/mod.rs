@@ -81,6 +81,8 @@ pub enum LoadError {
     Settings(String),
     #[error("sha256 {actual} does not match the pinned sha256 {pinned}")]
     Pinned { pinned: String, actual: String },
+    #[error("endpoint configuration: {0}")]
+    Config(String),
     #[error("cannot read {path}: {error}")]
     Read { path: String, error: String },
 }

@@ -214,14 +214,20 @@ async fn duplicate_create_returns_the_open_handover() {
         1,
         "a second conversation was started"
     );
-    // Same idempotency key, different session: the first handover again.
+    // A retried request with the same idempotency key: the same handover.
     let (_, c) = host
         .create("ep", "s-2", json!({"idempotency_key": "k1"}))
         .await;
-    let (_, d) = host
+    let (code, d) = host
+        .create("ep", "s-2", json!({"idempotency_key": "k1"}))
+        .await;
+    assert_eq!((code, &c["handover_id"]), (200, &d["handover_id"]));
+    // The key reused for another session is a client bug: 409, nothing new.
+    let (code, e) = host
         .create("ep", "s-3", json!({"idempotency_key": "k1"}))
         .await;
-    assert_eq!(c["handover_id"], d["handover_id"]);
+    assert_eq!(code, 409, "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("idempotency_key"), "{e}");
     // Concurrent creates of one session: exactly one handover.
     let mut tasks = vec![];
     for _ in 0..10 {

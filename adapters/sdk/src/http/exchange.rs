@@ -11,7 +11,7 @@ use wstd::http::Uri;
 use wstd::io::{AsyncInputStream, AsyncOutputStream, AsyncPollable, AsyncRead};
 
 /// Largest response body read; beyond it the call fails.
-const MAX_RESPONSE_BYTES: usize = 16 << 20;
+pub(super) const MAX_RESPONSE_BYTES: usize = 16 << 20;
 
 /// Why an exchange failed: the request was invalid, or no response came.
 pub(crate) enum ExchangeError {
@@ -70,7 +70,7 @@ pub(crate) fn exchange(
     })
 }
 
-fn build(
+pub(super) fn build(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
@@ -150,6 +150,6 @@ async fn read_capped(
     }
 }
 
-fn transport(code: ErrorCode) -> ExchangeError {
+pub(super) fn transport(code: ErrorCode) -> ExchangeError {
     ExchangeError::Transport(format!("{code:?}"))
 }

@@ -6,11 +6,13 @@
 
 mod error;
 mod exchange;
+mod stream;
 
 pub use error::HttpError;
 /// Use as the response type when the body does not matter:
 /// `let _: http::Ignored = http::post_json(&url, &[], &body)?;`
 pub use serde::de::IgnoredAny as Ignored;
+pub use stream::{StreamLimits, StreamRead, read_stream};
 
 use error::{excerpt, target};
 use exchange::{ExchangeError, exchange};

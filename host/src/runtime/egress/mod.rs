@@ -8,7 +8,10 @@
 //! and URL, and are recorded so the call fails with reason `error`.
 //! This module must never connect anywhere the policy has not admitted.
 
+pub mod credentials;
 pub use handover_core::egress_policy as policy;
+
+pub use credentials::Credentials;
 mod send;
 
 pub use policy::{AllowEntry, AllowEntryError, Denial, EgressPolicy};
@@ -61,6 +64,8 @@ pub struct EgressConfig {
     pub timeout: Duration,
     pub max_response_bytes: usize,
     pub max_requests: u32,
+    /// Credentials the host adds for matching targets (adapters never see them).
+    pub credentials: Option<Arc<Credentials>>,
 }
 
 /// POST a JSON body through the same policy and connection code adapters
@@ -141,6 +146,7 @@ impl WasiHttpHooks for EgressHooks {
         let cfg = self.cfg.clone();
         let denials = self.denials.clone();
         Box::new(async move {
+            let mut request = request;
             let url = request.uri().to_string();
             let verdict = if over_budget {
                 Err(Denial {
@@ -151,7 +157,22 @@ impl WasiHttpHooks for EgressHooks {
                     ),
                 })
             } else {
-                send::admit(&cfg, request.uri()).await
+                match send::admit(&cfg, request.uri()).await {
+                    Ok(target) => match &cfg.credentials {
+                        // Credentials are added only after the policy admitted
+                        // the request, and only for a rule's own target.
+                        Some(creds) => match creds.header_for(request.uri(), &cfg).await {
+                            Ok(Some((name, value))) => {
+                                request.headers_mut().insert(name, value);
+                                Ok(target)
+                            }
+                            Ok(None) => Ok(target),
+                            Err(why) => Err(Denial { url: url.clone(), why: format!("credentials unavailable: {why}") }),
+                        },
+                        None => Ok(target),
+                    },
+                    Err(d) => Err(d),
+                }
             };
             match verdict {
                 Ok(target) => send::send(request, target, &cfg, denials).await,

@@ -1,0 +1,526 @@
+//! The Open Messaging calls: settings, state and one function per WIT export.
+
+use crate::wire::{self, Recipient};
+use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::{
+    Adapter, AdapterInfo, Agent, Attachment, CallContext, Capabilities, Conversation, EndReason,
+    Event, Failure, HttpRequest, HttpResponse, KeyValue, Level, Polling, SignatureAlgorithm,
+    SignatureEncoding, SignedContent, Step, UserInput, WebhookRoute, WebhookSignature,
+    adapter_version, error, events, log, settings, state, transcript, unsupported,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const NAME: &str = "genesys-open-messaging";
+const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
+/// Characters per transcript message unless the settings say otherwise.
+const DEFAULT_CHUNK: usize = 2000;
+/// Transcript messages unless the settings say otherwise.
+const DEFAULT_MAX_MESSAGES: usize = 10;
+/// The host allows 32 outgoing requests per call: keep room for the rest.
+const MAX_MESSAGES_LIMIT: usize = 24;
+/// How often the host calls `poll` (a no-op unless `poll_conversation`).
+const POLL_INTERVAL_MS: u32 = 3000;
+const DEFAULT_CANCEL_NOTICE: &str =
+    "The customer cancelled the request for an agent and has left the conversation.";
+/// The opening message when the bot passes no transcript at all.
+const EMPTY_TRANSCRIPT: &str = "The customer asked to talk to an agent.";
+
+/// The endpoint's settings (see `settings.schema.json`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    api_url: String,
+    integration_id: String,
+    channels: Option<Vec<String>>,
+    transcript_chunk: Option<usize>,
+    transcript_max_messages: Option<usize>,
+    cancel_notice: Option<String>,
+    #[serde(default)]
+    poll_conversation: bool,
+}
+
+impl Settings {
+    fn parse(text: &str) -> Result<Self, Failure> {
+        let mut s: Settings = settings::parse(text)?;
+        s.api_url = settings::require_http_url("api_url", &s.api_url)?;
+        let id = s.integration_id.trim();
+        if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(settings::invalid(
+                "integration_id",
+                format!("must be the integration's id (letters, digits, `-`), got {id:?}"),
+            ));
+        }
+        s.integration_id = id.to_string();
+        settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
+        settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
+        if let Some(n) = s
+            .transcript_max_messages
+            .filter(|n| *n > MAX_MESSAGES_LIMIT)
+        {
+            return Err(settings::invalid(
+                "transcript_max_messages",
+                format!("must be at most {MAX_MESSAGES_LIMIT}, got {n}"),
+            ));
+        }
+        if let Some(channels) = &s.channels {
+            if channels.is_empty() {
+                return Err(settings::invalid(
+                    "channels",
+                    "must list at least one channel",
+                ));
+            }
+            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
+                return Err(settings::invalid(
+                    &format!("channels[{i}]"),
+                    "must not be empty",
+                ));
+            }
+        }
+        Ok(s)
+    }
+
+    fn check_channel(&self, channel: &str) -> Result<(), Failure> {
+        let allowed: Vec<&str> = match &self.channels {
+            Some(list) => list.iter().map(String::as_str).collect(),
+            None => DEFAULT_CHANNELS.to_vec(),
+        };
+        if allowed.contains(&channel) {
+            return Ok(());
+        }
+        Err(unsupported(format!(
+            "channel {channel:?} is not served by this Genesys Open Messaging endpoint (allowed: {})",
+            allowed.join(", ")
+        )))
+    }
+
+    fn inbound_url(&self) -> String {
+        format!(
+            "{}/api/v2/conversations/messages/{}/inbound/open/message?prefetchConversationId=true",
+            self.api_url,
+            path_segment(&self.integration_id)
+        )
+    }
+}
+
+/// What the host keeps between calls.
+#[derive(Serialize, Deserialize, Default)]
+struct State {
+    /// `channel.from` of every inbound message; its id (the handover id)
+    /// is what outbound webhooks carry in `channel.to.id`.
+    from: Option<Recipient>,
+    /// From the first inbound response (`prefetchConversationId`).
+    #[serde(default)]
+    conversation_id: Option<String>,
+    /// Inbound messages sent so far (makes `channel.messageId` unique).
+    #[serde(default)]
+    sent: u64,
+    /// The agent reported to the host, once one joined.
+    #[serde(default)]
+    agent: Option<AgentRef>,
+    /// The agent's user id as last seen by `poll` (connected, else none).
+    #[serde(default)]
+    polled_agent: Option<String>,
+    #[serde(default)]
+    ended: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+struct AgentRef {
+    id: String,
+    name: String,
+}
+
+impl AgentRef {
+    fn wit(&self) -> Agent {
+        events::agent(&self.id, &self.name)
+    }
+}
+
+impl State {
+    fn load(bytes: &[u8]) -> Result<Self, Failure> {
+        let loaded: State = state::load(bytes)?;
+        if loaded.from.is_none() {
+            return Err(error("no Genesys conversation in the handover state"));
+        }
+        Ok(loaded)
+    }
+
+    fn user_id(&self) -> &str {
+        self.from.as_ref().map_or("", |f| f.id.as_str())
+    }
+
+    /// Sends one inbound message as the user.
+    fn post(
+        &mut self,
+        settings: &Settings,
+        text: &str,
+        attachments: &[Attachment],
+        attributes: Option<BTreeMap<String, String>>,
+    ) -> Result<wire::Posted, Failure> {
+        let from = self
+            .from
+            .as_ref()
+            .ok_or_else(|| error("no sender in state"))?;
+        self.sent += 1;
+        let body = wire::InboundMessage {
+            channel: wire::InboundChannel {
+                message_id: format!("{}-{}", from.id, self.sent),
+                from,
+                time: wire::iso8601(now_ms()),
+                metadata: attributes
+                    .map(|custom_attributes| wire::ChannelMetadata { custom_attributes }),
+            },
+            text,
+            content: attachments.iter().map(wire::InboundContent::from).collect(),
+        };
+        Ok(http::post_json(&settings.inbound_url(), &[], &body)?)
+    }
+
+    /// `agent-joined` unless an agent was already reported.
+    fn join(&mut self, id: String, name: String) -> Vec<Event> {
+        if self.agent.is_some() {
+            return Vec::new();
+        }
+        let agent = AgentRef { id, name };
+        let joined = events::agent_joined(agent.wit());
+        self.agent = Some(agent);
+        vec![joined]
+    }
+}
+
+/// Logs through the host; a no-op in native unit tests (no host there).
+fn note(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    log::info(message);
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = message;
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `channel.from` for the user: the handover id (one Genesys conversation
+/// per handover, so webhooks never reach another handover of the same
+/// user) with the profile's names for the agent's view.
+fn recipient(c: &Conversation) -> Recipient {
+    let profile = |key: &str| {
+        c.user_profile
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| kv.value.clone())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let first_name = profile("first_name");
+    let last_name = profile("last_name");
+    let nickname = profile("name")
+        .or_else(|| {
+            let full = [&first_name, &last_name]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(" ");
+            (!full.is_empty()).then_some(full)
+        })
+        .or_else(|| Some(c.user_id.clone()).filter(|u| !u.is_empty()));
+    Recipient {
+        id: c.handover_id.clone(),
+        id_type: "Opaque".into(),
+        nickname,
+        first_name,
+        last_name,
+        email: profile("email"),
+    }
+}
+
+/// Participant data for the inbound flow: the routing request and the
+/// handover's identity. Custom keys never override these.
+fn custom_attributes(c: &Conversation) -> BTreeMap<String, String> {
+    let r = &c.routing;
+    let mut attrs: BTreeMap<String, String> = r
+        .custom
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    let mut set = |k: &str, v: String| {
+        attrs.insert(k.to_string(), v);
+    };
+    set("handover_id", c.handover_id.clone());
+    set("session_id", c.session_id.clone());
+    set("user_id", c.user_id.clone());
+    set("channel", c.channel.clone());
+    set("locale", c.locale.clone());
+    if !r.skills.is_empty() {
+        set("skills", r.skills.join(","));
+    }
+    if let Some(v) = &r.language {
+        set("language", v.clone());
+    }
+    if let Some(v) = r.priority {
+        set("priority", v.to_string());
+    }
+    if let Some(v) = &r.queue {
+        set("queue", v.clone());
+    }
+    attrs
+}
+
+pub struct Genesys;
+
+impl Adapter for Genesys {
+    fn describe() -> AdapterInfo {
+        AdapterInfo {
+            name: NAME.into(),
+            version: adapter_version!().into(),
+            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
+            capabilities: Capabilities {
+                attachments: true,
+                typing: true,
+                queue_position: false,
+                availability_check: false,
+                bot_side_close: false,
+                transcript: true,
+            },
+            webhook_signature: Some(WebhookSignature {
+                algorithm: SignatureAlgorithm::HmacSha256,
+                header: "X-Hub-Signature-256".into(),
+                encoding: SignatureEncoding::Base64,
+                prefix: Some("sha256=".into()),
+                signed: SignedContent::Body,
+                timestamp_header: None,
+                delivery_id_header: None,
+            }),
+            polling: Polling::periodic(POLL_INTERVAL_MS),
+            settings_schema: include_str!("../settings.schema.json").into(),
+        }
+    }
+
+    fn validate_settings(settings: String) -> Result<(), Failure> {
+        Settings::parse(&settings).map(drop)
+    }
+
+    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        settings.check_channel(&conversation.channel)?;
+        let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
+        let max = settings
+            .transcript_max_messages
+            .unwrap_or(DEFAULT_MAX_MESSAGES);
+        let mut texts = transcript::pack(&conversation.transcript, chunk, max);
+        if texts.is_empty() {
+            texts.push(EMPTY_TRANSCRIPT.into());
+        }
+        let mut st = State {
+            from: Some(recipient(&conversation)),
+            ..State::default()
+        };
+        let mut attributes = Some(custom_attributes(&conversation));
+        for text in &texts {
+            let posted = st.post(&settings, text, &[], attributes.take())?;
+            if st.conversation_id.is_none() {
+                st.conversation_id = posted.conversation_id;
+            }
+        }
+        log::with_fields(
+            Level::Info,
+            "genesys open messaging conversation started",
+            &[
+                ("from_id", st.user_id()),
+                (
+                    "conversation_id",
+                    st.conversation_id.as_deref().unwrap_or(""),
+                ),
+            ],
+        );
+        let mut step =
+            Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(st.user_id());
+        if let Some(id) = &st.conversation_id {
+            step = step.with_key(id.clone());
+        }
+        Ok(step)
+    }
+
+    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        st.post(&settings, &input.text, &input.attachments, None)?;
+        Ok(Step::unchanged(state::save(&st)))
+    }
+
+    /// Open Messaging cannot disconnect from the customer side: tell the
+    /// agent (who disconnects the interaction) and let the host end its side.
+    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        let notice = settings
+            .cancel_notice
+            .as_deref()
+            .unwrap_or(DEFAULT_CANCEL_NOTICE);
+        st.post(&settings, notice, &[], None)?;
+        Ok(Step::unchanged(state::save(&st)))
+    }
+
+    fn close(_ctx: CallContext, _state: Vec<u8>) -> Result<Step, Failure> {
+        Err(unsupported(
+            "Genesys Open Messaging cannot disconnect a conversation from the customer side; \
+             the agent ends it in Genesys Cloud",
+        ))
+    }
+
+    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        let message = wire::Outbound::parse(&request.body)?;
+        let correlation_keys = match message.to_id() {
+            Some(to) if message.is_outbound() => vec![to.to_string()],
+            _ => Vec::new(),
+        };
+        let delivery_id = message
+            .id
+            .clone()
+            .or_else(|| message.channel.message_id.clone());
+        Ok(WebhookRoute {
+            response: HttpResponse {
+                status: 200,
+                headers: vec![KeyValue::new("content-type", "application/json")],
+                body: b"{}".to_vec(),
+            },
+            delivery_id,
+            correlation_keys,
+        })
+    }
+
+    fn handle_webhook(
+        _ctx: CallContext,
+        state: Vec<u8>,
+        request: HttpRequest,
+    ) -> Result<Step, Failure> {
+        let mut st = State::load(&state)?;
+        let message = wire::Outbound::parse(&request.body)?;
+        if message.to_id() != Some(st.user_id()) {
+            return Err(error(format!(
+                "webhook for Open Messaging user {:?} reached the handover of user {:?}",
+                message.to_id(),
+                st.user_id()
+            )));
+        }
+        if st.ended || !message.is_outbound() {
+            return Ok(Step::unchanged(state));
+        }
+        let (id, name) = message.sender();
+        let mut out = Vec::new();
+        match message.kind.as_str() {
+            "Text" | "Structured" => {
+                if message.originating_entity.as_deref() == Some("Bot") {
+                    note("ignoring an outbound message from a Genesys bot or flow");
+                    return Ok(Step::unchanged(state));
+                }
+                out.extend(st.join(id, name));
+                let agent = st.agent.as_ref().map(AgentRef::wit);
+                let text = message.text.clone().unwrap_or_default();
+                out.push(events::agent_message(agent, text, message.attachments()));
+            }
+            "Event" => {
+                for event in &message.events {
+                    match (&event.event_type[..], &event.typing) {
+                        ("Typing", Some(typing)) => {
+                            out.extend(st.join(id.clone(), name.clone()));
+                            out.push(events::typing(typing.kind != "Off"));
+                        }
+                        (other, _) => note(&format!("ignoring Open Messaging event {other:?}")),
+                    }
+                }
+            }
+            other => note(&format!("ignoring Open Messaging message type {other:?}")),
+        }
+        if out.is_empty() {
+            return Ok(Step::unchanged(state));
+        }
+        Ok(Step::new(state::save(&st), out))
+    }
+
+    /// With `poll_conversation`: the conversation's participants tell who
+    /// the agent is, transfers and the end, which no webhook carries.
+    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        if !settings.poll_conversation {
+            return Ok(Step::unchanged(state));
+        }
+        let mut st = State::load(&state)?;
+        let Some(conversation_id) = st.conversation_id.clone().filter(|_| !st.ended) else {
+            return Ok(Step::unchanged(state));
+        };
+        let url = format!(
+            "{}/api/v2/conversations/messages/{}",
+            settings.api_url,
+            path_segment(&conversation_id)
+        );
+        let conversation: wire::Conversation = http::get_json(&url, &[])?;
+        let out = apply_participants(&mut st, &conversation.participants);
+        if out.is_empty() {
+            return Ok(Step::unchanged(state));
+        }
+        Ok(Step::new(state::save(&st), out))
+    }
+}
+
+/// Compares the participants with what was last reported.
+fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec<Event> {
+    let agent = participants
+        .iter()
+        .rfind(|p| p.purpose == "agent" && p.is_connected())
+        .map(wire::Participant::agent);
+    let customer_gone = participants
+        .iter()
+        .any(|p| p.purpose == "customer" && p.is_gone());
+    let mut out = Vec::new();
+    match (st.polled_agent.clone(), agent) {
+        (previous, Some((id, name))) if previous.as_deref() != Some(id.as_str()) => {
+            let named = AgentRef {
+                id: id.clone(),
+                name,
+            };
+            if previous.is_some() {
+                out.push(events::transferred(None, Some(named.wit())));
+            } else if st.agent.is_none() {
+                out.push(events::agent_joined(named.wit()));
+            }
+            // Joined through a webhook already: keep quiet, learn the name.
+            st.agent = Some(named);
+            st.polled_agent = Some(id);
+        }
+        (Some(_), None) if !customer_gone => {
+            let left = st
+                .agent
+                .take()
+                .map_or_else(|| events::agent("", ""), |a| a.wit());
+            out.push(events::agent_left(left));
+            st.polled_agent = None;
+        }
+        _ => {}
+    }
+    if customer_gone {
+        let reason = if st.agent.is_some() {
+            EndReason::AgentClosed
+        } else {
+            EndReason::ProviderClosed
+        };
+        out.push(events::ended(reason));
+        st.ended = true;
+    }
+    out
+}
+
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    /// [`apply_participants`] on state bytes, returning the new bytes.
+    pub fn apply(bytes: Vec<u8>, participants: &[wire::Participant]) -> (Vec<u8>, Vec<Event>) {
+        let mut st = State::load(&bytes).unwrap();
+        let out = apply_participants(&mut st, participants);
+        (state::save(&st), out)
+    }
+}

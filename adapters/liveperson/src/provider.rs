@@ -1,0 +1,617 @@
+//! The Connector API calls: settings, state and one function per WIT export.
+
+use crate::wire::{self, MessagingChange, Notification};
+use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::{
+    Adapter, AdapterInfo, Author, CallContext, Capabilities, Conversation, Event, Failure,
+    HttpRequest, HttpResponse, KeyValue, Level, Polling, SignatureAlgorithm, SignatureEncoding,
+    SignedContent, Step, TranscriptEntry, UserInput, WebhookRoute, WebhookSignature,
+    adapter_version, error, events, log, settings, state, transcript, unsupported,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const NAME: &str = "liveperson";
+const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
+const DEFAULT_CHUNK: usize = 2000;
+const DEFAULT_MAX_MESSAGES: usize = 10;
+/// The host allows 32 outgoing requests per call: keep room for the rest.
+const MAX_MESSAGES_LIMIT: usize = 24;
+/// Messaging events held while waiting for a gap in `sequence` to fill;
+/// past this many the gap is taken as lost (e.g. an event type the webhook
+/// subscription leaves out) and they are applied in order.
+const MAX_HELD: usize = 16;
+
+/// A skill or campaign id: LivePerson ids are numbers, TOML may quote them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Id {
+    Number(i64),
+    Text(String),
+}
+
+impl Id {
+    fn text(&self) -> String {
+        match self {
+            Id::Number(n) => n.to_string(),
+            Id::Text(s) => s.trim().to_string(),
+        }
+    }
+}
+
+/// The endpoint's settings (see `settings.schema.json`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    account_id: String,
+    idp_url: String,
+    messaging_url: String,
+    skill_id: Option<Id>,
+    campaign_id: Option<u64>,
+    engagement_id: Option<u64>,
+    channels: Option<Vec<String>>,
+    transcript_chunk: Option<usize>,
+    transcript_max_messages: Option<usize>,
+}
+
+fn is_skill(id: &str) -> bool {
+    id == "-1" || (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
+}
+
+impl Settings {
+    fn parse(text: &str) -> Result<Self, Failure> {
+        let mut s: Settings = settings::parse(text)?;
+        s.account_id = s.account_id.trim().to_string();
+        if s.account_id.is_empty() || !s.account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(settings::invalid(
+                "account_id",
+                format!(
+                    "must be the LivePerson account (site) id, digits only, got {:?}",
+                    s.account_id
+                ),
+            ));
+        }
+        s.idp_url = settings::require_http_url("idp_url", &s.idp_url)?;
+        s.messaging_url = settings::require_http_url("messaging_url", &s.messaging_url)?;
+        if let Some(skill) = &s.skill_id
+            && !is_skill(&skill.text())
+        {
+            return Err(settings::invalid(
+                "skill_id",
+                format!(
+                    "must be a skill id (digits, or -1 for any), got {:?}",
+                    skill.text()
+                ),
+            ));
+        }
+        if s.campaign_id.is_some() != s.engagement_id.is_some() {
+            let missing = if s.campaign_id.is_some() {
+                "engagement_id"
+            } else {
+                "campaign_id"
+            };
+            return Err(settings::invalid(
+                missing,
+                "campaign_id and engagement_id go together: set both or neither",
+            ));
+        }
+        settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
+        settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
+        if let Some(n) = s
+            .transcript_max_messages
+            .filter(|n| *n > MAX_MESSAGES_LIMIT)
+        {
+            return Err(settings::invalid(
+                "transcript_max_messages",
+                format!("must be at most {MAX_MESSAGES_LIMIT}, got {n}"),
+            ));
+        }
+        if let Some(channels) = &s.channels {
+            if channels.is_empty() {
+                return Err(settings::invalid(
+                    "channels",
+                    "must list at least one channel",
+                ));
+            }
+            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
+                return Err(settings::invalid(
+                    &format!("channels[{i}]"),
+                    "must not be empty",
+                ));
+            }
+        }
+        Ok(s)
+    }
+
+    fn check_channel(&self, channel: &str) -> Result<(), Failure> {
+        let allowed: Vec<&str> = match &self.channels {
+            Some(list) => list.iter().map(String::as_str).collect(),
+            None => DEFAULT_CHANNELS.to_vec(),
+        };
+        if allowed.contains(&channel) {
+            return Ok(());
+        }
+        Err(unsupported(format!(
+            "channel {channel:?} is not served by this LivePerson endpoint (allowed: {})",
+            allowed.join(", ")
+        )))
+    }
+
+    fn account(&self) -> String {
+        path_segment(&self.account_id)
+    }
+
+    /// `POST {messaging}/api/account/{account}/messaging/consumer/conversation{suffix}?v=3`.
+    fn conversation_url(&self, suffix: &str) -> String {
+        format!(
+            "{}/api/account/{}/messaging/consumer/conversation{suffix}?v=3",
+            self.messaging_url,
+            self.account()
+        )
+    }
+}
+
+/// What the host keeps between calls.
+#[derive(Serialize, Deserialize, Default)]
+struct State {
+    conversation_id: String,
+    /// The ConsumerJWS LivePerson issued for this handover's consumer.
+    consumer_jws: String,
+    /// Highest messaging `sequence` applied (-1: none yet).
+    last_seq: i64,
+    /// Sequenced changes that arrived early, by sequence; `null` marks one
+    /// of our own messages (known from the publish response).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    held: BTreeMap<u64, Value>,
+    /// The assigned agent's participant id.
+    #[serde(default)]
+    agent: Option<String>,
+    #[serde(default)]
+    skill: Option<String>,
+    /// `metaDataLastUpdateTs` of the newest conversation change applied.
+    #[serde(default)]
+    last_change_ts: i64,
+    #[serde(default)]
+    ended: bool,
+}
+
+impl State {
+    fn load(bytes: &[u8]) -> Result<Self, Failure> {
+        let loaded: State = state::load(bytes)?;
+        if loaded.conversation_id.is_empty() {
+            return Err(error("no LivePerson conversation in the handover state"));
+        }
+        Ok(loaded)
+    }
+
+    /// One Send API request on behalf of the consumer.
+    fn send(&self, settings: &Settings, request: &Value, what: &str) -> Result<Value, Failure> {
+        let headers = [("X-LP-ON-BEHALF", self.consumer_jws.as_str())];
+        let response: wire::Response =
+            http::post_json(&settings.conversation_url("/send"), &headers, request)?;
+        response.ok(what)
+    }
+
+    /// Publishes one text as the consumer and records its sequence.
+    fn publish(&mut self, settings: &Settings, text: &str) -> Result<Vec<Event>, Failure> {
+        let request = wire::request(
+            "1",
+            "ms.PublishEvent",
+            json!({
+                "dialogId": self.conversation_id,
+                "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text},
+            }),
+        );
+        let body = self.send(settings, &request, "ms.PublishEvent")?;
+        match body.get("sequence").and_then(Value::as_u64) {
+            Some(seq) => Ok(self.add(seq, Value::Null)),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn close(&self, settings: &Settings) -> Result<(), Failure> {
+        let request = wire::request(
+            "1",
+            "cm.UpdateConversationField",
+            json!({
+                "conversationId": self.conversation_id,
+                "conversationField": [
+                    {"field": "ConversationStateField", "conversationState": "CLOSE"}
+                ],
+            }),
+        );
+        self.send(settings, &request, "cm.UpdateConversationField")
+            .map(drop)
+    }
+
+    /// Adds a sequenced change (unless seen) and applies what is in order.
+    fn add(&mut self, seq: u64, change: Value) -> Vec<Event> {
+        if (seq as i64) > self.last_seq {
+            self.held.entry(seq).or_insert(change);
+        }
+        self.settle(false)
+    }
+
+    /// Applies held changes in sequence order: those that continue the
+    /// sequence, or all when `flush` or when too many wait for a gap.
+    fn settle(&mut self, flush: bool) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some((&seq, _)) = self.held.first_key_value() {
+            let next = seq as i64 == self.last_seq + 1;
+            if !(next || flush || self.held.len() > MAX_HELD) {
+                break;
+            }
+            let change = self.held.remove(&seq).unwrap_or(Value::Null);
+            self.last_seq = seq as i64;
+            out.extend(messaging_event(&change));
+        }
+        out
+    }
+
+    /// Applies one `cqm.ExConversationChangeNotification` change.
+    fn conversation_change(&mut self, change: &Value) -> Vec<Event> {
+        let Ok(change) = serde_json::from_value::<wire::ConversationChange>(change.clone()) else {
+            return Vec::new();
+        };
+        let Some(result) = change.result.filter(|_| change.kind != "DELETE") else {
+            return Vec::new();
+        };
+        let details = result.conversation_details;
+        let ts = details.meta_data_last_update_ts.unwrap_or(0);
+        if ts < self.last_change_ts {
+            return Vec::new(); // older than what was applied: out of order
+        }
+        self.last_change_ts = ts;
+        let mut out = Vec::new();
+        if details.state == "CLOSE" {
+            out.extend(self.settle(true));
+            out.push(events::ended(details.end_reason(self.agent.is_some())));
+            self.ended = true;
+            return out;
+        }
+        let agent = details.assigned_agent().map(str::to_string);
+        let skill = details.skill();
+        match (self.agent.take(), &agent) {
+            (None, Some(new)) => out.push(events::agent_joined(events::agent(new, "Agent"))),
+            (Some(old), Some(new)) if &old != new => {
+                out.push(events::transferred(None, Some(events::agent(new, "Agent"))));
+            }
+            (Some(old), None) => {
+                out.push(events::agent_left(events::agent(&old, "Agent")));
+                if skill.is_some() && skill != self.skill {
+                    out.push(events::transferred(skill.clone(), None));
+                }
+            }
+            _ => {}
+        }
+        self.agent = agent;
+        if skill.is_some() {
+            self.skill = skill;
+        }
+        out
+    }
+}
+
+/// The normalized event of a held messaging change (`null`: our own).
+fn messaging_event(change: &Value) -> Option<Event> {
+    serde_json::from_value::<MessagingChange>(change.clone())
+        .ok()?
+        .to_event()
+}
+
+/// Where the conversation goes: `routing.queue` or the settings' skill.
+fn skill_for(settings: &Settings, c: &Conversation) -> Result<Option<String>, Failure> {
+    match c.routing.queue.as_deref().map(str::trim) {
+        Some(queue) if is_skill(queue) => Ok(Some(queue.to_string())),
+        Some(queue) => Err(error(format!(
+            "routing.queue {queue:?} is not a LivePerson skill id (digits)"
+        ))),
+        None => Ok(settings.skill_id.as_ref().map(Id::text)),
+    }
+}
+
+/// TTR from the priority (larger is more urgent): 0 NORMAL, 1 PRIORITIZED,
+/// 2 and above URGENT; none leaves LivePerson's default.
+fn ttr(priority: Option<u32>) -> Value {
+    match priority {
+        None => Value::Null,
+        Some(0) => "NORMAL".into(),
+        Some(1) => "PRIORITIZED".into(),
+        Some(_) => "URGENT".into(),
+    }
+}
+
+/// `userprofile.SetUserProfile`: engagement attributes the agent sees.
+fn user_profile(c: &Conversation) -> Value {
+    let profile = |key: &str| {
+        c.user_profile
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| kv.value.as_str())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let mut personal = serde_json::Map::new();
+    if let Some(v) = profile("first_name").or(profile("name")) {
+        personal.insert("firstname".into(), v.into());
+    }
+    if let Some(v) = profile("last_name") {
+        personal.insert("lastname".into(), v.into());
+    }
+    let language = c.routing.language.as_deref().unwrap_or(&c.locale);
+    personal.insert("language".into(), language.into());
+    if let Some(email) = profile("email") {
+        personal.insert("contacts".into(), json!([{"email": email}]));
+    }
+    wire::request(
+        "1",
+        "userprofile.SetUserProfile",
+        json!({"authenticatedData": {"lp_sdes": [
+            {"type": "ctmrinfo", "info": {"customerId": c.user_id}},
+            {"type": "personal", "personal": personal},
+        ]}}),
+    )
+}
+
+/// The transcript, led by a line with the routing request LivePerson has
+/// no field for (skill names and custom attributes), for the agent to see.
+fn transcript_entries(c: &Conversation) -> Vec<TranscriptEntry> {
+    let r = &c.routing;
+    let mut parts: Vec<String> = Vec::new();
+    if !r.skills.is_empty() {
+        parts.push(format!("skills={}", r.skills.join(",")));
+    }
+    parts.extend(r.custom.iter().map(|kv| format!("{}={}", kv.key, kv.value)));
+    let mut entries = Vec::new();
+    if !parts.is_empty() {
+        entries.push(TranscriptEntry {
+            author: Author::System,
+            text: format!("Handover context: {}", parts.join("; ")),
+            timestamp_ms: 0,
+        });
+    }
+    entries.extend(c.transcript.iter().cloned());
+    entries
+}
+
+/// The text published for user input (attachment links appended: the
+/// Send API takes no consumer files without LivePerson's upload flow).
+fn input_text(input: &UserInput) -> String {
+    let mut text = input.text.clone();
+    for a in &input.attachments {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        let name = a.name.as_deref().unwrap_or(&a.content_type);
+        text.push_str(&format!("[attachment {name}: {}]", a.url));
+    }
+    text
+}
+
+pub struct LivePerson;
+
+impl Adapter for LivePerson {
+    fn describe() -> AdapterInfo {
+        AdapterInfo {
+            name: NAME.into(),
+            version: adapter_version!().into(),
+            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
+            capabilities: Capabilities {
+                attachments: true,
+                typing: true,
+                queue_position: false,
+                availability_check: false,
+                bot_side_close: true,
+                transcript: true,
+            },
+            webhook_signature: Some(WebhookSignature {
+                algorithm: SignatureAlgorithm::HmacSha1,
+                header: "X-Liveperson-Signature".into(),
+                encoding: SignatureEncoding::Base64,
+                prefix: Some("sha1=".into()),
+                signed: SignedContent::Body,
+                timestamp_header: None,
+                delivery_id_header: None,
+            }),
+            polling: Polling::NONE,
+            settings_schema: include_str!("../settings.schema.json").into(),
+        }
+    }
+
+    fn validate_settings(settings: String) -> Result<(), Failure> {
+        Settings::parse(&settings).map(drop)
+    }
+
+    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        settings.check_channel(&conversation.channel)?;
+        let skill = skill_for(&settings, &conversation)?;
+        // 1. A ConsumerJWS for this handover's consumer (AppJWT by the host).
+        let url = format!(
+            "{}/api/account/{}/consumer?v=1.0",
+            settings.idp_url,
+            settings.account()
+        );
+        let body = json!({"ext_consumer_id": conversation.handover_id});
+        let consumer: wire::ConsumerToken = http::post_json(&url, &[], &body)?;
+        // 2. The conversation: user profile, then the request.
+        let mut request = json!({
+            "channelType": "MESSAGING",
+            "brandId": settings.account_id,
+            "ttrDefName": ttr(conversation.routing.priority),
+        });
+        if let Some(skill) = &skill {
+            request["skillId"] = skill.clone().into();
+        }
+        if let (Some(campaign), Some(engagement)) = (settings.campaign_id, settings.engagement_id) {
+            request["campaignInfo"] = json!({"campaignId": campaign, "engagementId": engagement});
+        }
+        let batch = json!([
+            user_profile(&conversation),
+            wire::request("2", "cm.ConsumerRequestConversation", request),
+        ]);
+        let headers = [("X-LP-ON-BEHALF", consumer.token.as_str())];
+        let responses: Vec<wire::Response> =
+            http::post_json(&settings.conversation_url(""), &headers, &batch)?;
+        let created = responses
+            .into_iter()
+            .find(|r| {
+                r.kind == "cm.RequestConversationResponse" || r.req_id.as_deref() == Some("2")
+            })
+            .ok_or_else(|| error("LivePerson's answer has no cm.RequestConversationResponse"))?
+            .ok("cm.ConsumerRequestConversation")?;
+        let conversation_id = created
+            .get("conversationId")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| error("cm.RequestConversationResponse has no conversationId"))?
+            .to_string();
+        let mut st = State {
+            conversation_id: conversation_id.clone(),
+            consumer_jws: consumer.token,
+            last_seq: -1,
+            skill,
+            ..State::default()
+        };
+        // 3. The transcript, as the consumer's first messages.
+        let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
+        let max = settings
+            .transcript_max_messages
+            .unwrap_or(DEFAULT_MAX_MESSAGES);
+        let mut out = vec![events::queued(None, None)];
+        for text in transcript::pack(&transcript_entries(&conversation), chunk, max) {
+            out.extend(st.publish(&settings, &text)?);
+        }
+        log::with_fields(
+            Level::Info,
+            "liveperson conversation requested",
+            &[("conversation_id", &conversation_id)],
+        );
+        Ok(Step::new(state::save(&st), out).with_key(conversation_id))
+    }
+
+    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        let out = st.publish(&settings, &input_text(&input))?;
+        Ok(Step::new(state::save(&st), out))
+    }
+
+    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        Self::close(ctx, state)
+    }
+
+    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        let settings = Settings::parse(&ctx.settings)?;
+        let st = State::load(&state)?;
+        st.close(&settings)?;
+        Ok(Step::unchanged(state))
+    }
+
+    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        let notification = Notification::parse(&request.body)?;
+        let mut keys: Vec<String> = Vec::new();
+        for change in &notification.body.changes {
+            if let Some(id) = notification.conversation_of(change)
+                && !keys.contains(&id)
+            {
+                keys.push(id);
+            }
+        }
+        Ok(WebhookRoute {
+            response: HttpResponse {
+                status: 200,
+                headers: vec![KeyValue::new("content-type", "application/json")],
+                body: b"{}".to_vec(),
+            },
+            delivery_id: Some(wire::body_id(&request.body)),
+            correlation_keys: keys,
+        })
+    }
+
+    fn handle_webhook(
+        _ctx: CallContext,
+        state: Vec<u8>,
+        request: HttpRequest,
+    ) -> Result<Step, Failure> {
+        let mut st = State::load(&state)?;
+        if st.ended {
+            return Ok(Step::unchanged(state));
+        }
+        let notification = Notification::parse(&request.body)?;
+        let mut out = Vec::new();
+        for change in &notification.body.changes {
+            if notification.conversation_of(change).as_deref() != Some(&st.conversation_id) {
+                continue;
+            }
+            match notification.kind.as_str() {
+                wire::MESSAGING => match change.get("sequence").and_then(Value::as_u64) {
+                    Some(seq) => out.extend(st.add(seq, change.clone())),
+                    None => out.extend(messaging_event(change)), // chat state
+                },
+                wire::CONVERSATION => out.extend(st.conversation_change(change)),
+                _ => {}
+            }
+            if st.ended {
+                break;
+            }
+        }
+        Ok(Step::new(state::save(&st), out))
+    }
+}
+
+#[cfg(test)]
+pub mod tests_support {
+    use super::*;
+
+    /// State bytes for a conversation `c-1` whose last sequence is `seq`.
+    pub fn state_at(seq: i64, agent: Option<&str>) -> Vec<u8> {
+        state::save(&State {
+            conversation_id: "c-1".into(),
+            consumer_jws: "jws".into(),
+            last_seq: seq,
+            agent: agent.map(str::to_string),
+            ..State::default()
+        })
+    }
+
+    /// Marks our own message `seq` as published.
+    pub fn own(bytes: Vec<u8>, seq: u64) -> (Vec<u8>, Vec<Event>) {
+        let mut st = State::load(&bytes).unwrap();
+        let out = st.add(seq, Value::Null);
+        (state::save(&st), out)
+    }
+
+    pub fn settings_for(queue: Option<&str>) -> Result<Option<String>, Failure> {
+        let settings = Settings::parse(
+            r#"{"account_id":"1","idp_url":"http://h","messaging_url":"http://h","skill_id":7}"#,
+        )?;
+        let mut c = crate::tests::conversation();
+        c.routing.queue = queue.map(str::to_string);
+        skill_for(&settings, &c)
+    }
+
+    pub fn texts(c: &Conversation) -> Vec<String> {
+        transcript::pack(&transcript_entries(c), 2000, 10)
+    }
+
+    pub fn profile(c: &Conversation) -> Value {
+        user_profile(c)
+    }
+
+    pub fn input(text: &str, url: &str) -> String {
+        input_text(&UserInput {
+            kind: handover_adapter_sdk::InputKind::Text,
+            text: text.into(),
+            attachments: vec![handover_adapter_sdk::Attachment {
+                url: url.into(),
+                content_type: "image/png".into(),
+                name: Some("a.png".into()),
+            }],
+        })
+    }
+
+    pub fn priority(p: Option<u32>) -> Value {
+        ttr(p)
+    }
+}

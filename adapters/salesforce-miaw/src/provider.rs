@@ -1,0 +1,332 @@
+//! The WIT calls and the handover state of the MIAW adapter.
+
+use crate::ids;
+use crate::settings::{MAX_POLL_WAIT_MS, Settings};
+use crate::sse::{self, Frame};
+use crate::transcript::{self, MAX_MESSAGE_CHARS};
+use crate::wire::{self, AgentRef, Incoming};
+use handover_adapter_sdk::http::{self, Ignored, StreamLimits};
+use handover_adapter_sdk::{
+    Adapter, AdapterInfo, CallContext, Capabilities, Conversation, EndReason, Event, Failure,
+    Level, PollMode, Polling, Step, UserInput, adapter_version, error, events, log, state,
+    unsupported,
+};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The adapter name reported by `describe`.
+const NAME: &str = "salesforce-miaw";
+/// MIAW serves web and mobile-app chat clients.
+const CHANNELS: [&str; 2] = ["webchat", "in-app"];
+/// Events one poll reports at most (the host refuses more than 256 per call).
+const MAX_EVENTS_PER_POLL: usize = 200;
+
+/// What the host keeps between calls.
+#[derive(Serialize, Deserialize, Default, Debug, Clone, PartialEq)]
+pub struct State {
+    pub conversation_id: String,
+    /// The conversation's own JWT from the access-token call (a provider
+    /// token for this conversation only, not an operator secret).
+    pub access_token: String,
+    /// Resume point of the event stream (`Last-Event-Id`).
+    #[serde(default)]
+    pub last_event_id: String,
+    /// Messages sent so far; numbers the derived message ids.
+    #[serde(default)]
+    pub messages_sent: u32,
+    /// Human agents currently in the conversation.
+    #[serde(default)]
+    pub agents: Vec<AgentRef>,
+    /// A transfer is under way: an agent leaving does not end the chat.
+    #[serde(default)]
+    pub transferring: bool,
+    /// The conversation ended (reported, or closed by the bot side).
+    #[serde(default)]
+    pub ended: bool,
+}
+
+impl State {
+    fn load(bytes: &[u8]) -> Result<Self, Failure> {
+        let loaded: State = state::load(bytes)?;
+        if loaded.conversation_id.is_empty() || loaded.access_token.is_empty() {
+            return Err(error("no MIAW conversation in the handover state"));
+        }
+        Ok(loaded)
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.access_token)
+    }
+
+    /// Sends one text message as the end user.
+    fn send_text(&mut self, s: &Settings, handover_id: &str, text: &str) -> Result<(), Failure> {
+        let id = ids::message_id(handover_id, self.messages_sent);
+        let bearer = self.bearer();
+        let body = wire::NewMessage::text(s, &id, text);
+        let _: Ignored = http::post_json(
+            &s.message_url(&self.conversation_id),
+            &[("authorization", &bearer)],
+            &body,
+        )?;
+        self.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Applies complete stream frames in order: moves the resume point and
+    /// returns the normalized events plus notes on what was passed over.
+    /// Nothing after the end is reported (the resume point still moves);
+    /// frames past [`MAX_EVENTS_PER_POLL`] events wait for the next poll.
+    pub fn apply(&mut self, frames: &[Frame]) -> (Vec<Event>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        for frame in frames {
+            if out.len() >= MAX_EVENTS_PER_POLL {
+                // The rest is read again from the resume point next time.
+                break;
+            }
+            if let Some(id) = &frame.id {
+                self.last_event_id = id.clone();
+            }
+            if self.ended {
+                continue;
+            }
+            match wire::parse_event(&frame.event, &frame.data, &self.conversation_id) {
+                Ok(incoming) => {
+                    for item in incoming {
+                        if !self.ended {
+                            self.apply_one(item, &mut out, &mut notes);
+                        }
+                    }
+                }
+                // One bad event must not wedge the stream: skip it.
+                Err(failure) => notes.push(failure.message),
+            }
+        }
+        (out, notes)
+    }
+
+    fn apply_one(&mut self, item: Incoming, out: &mut Vec<Event>, notes: &mut Vec<String>) {
+        match item {
+            Incoming::Routed { wait_seconds } => out.push(events::queued(None, wait_seconds)),
+            Incoming::RoutingFailed { reason } if self.transferring => {
+                // The agent who asked for the transfer keeps the chat.
+                self.transferring = false;
+                notes.push(format!("transfer failed: {reason}"));
+            }
+            Incoming::RoutingFailed { reason } if self.agents.is_empty() => {
+                notes.push(format!("routing failed: {reason}"));
+                self.end(EndReason::NoAgentAvailable, out);
+            }
+            Incoming::RoutingFailed { reason } => notes.push(format!("routing failed: {reason}")),
+            Incoming::TransferStarted => {
+                self.transferring = true;
+                out.push(events::transferred(None, None));
+            }
+            Incoming::AgentJoined(agent) => {
+                self.transferring = false;
+                if !self.agents.iter().any(|a| a.id == agent.id) {
+                    out.push(events::agent_joined(events::agent(&agent.id, &agent.name)));
+                    self.agents.push(agent);
+                }
+            }
+            Incoming::AgentLeft(agent) => {
+                let known = self.agents.iter().position(|a| a.id == agent.id);
+                if let Some(i) = known {
+                    self.agents.remove(i);
+                }
+                out.push(events::agent_left(events::agent(&agent.id, &agent.name)));
+                // MIAW does not always send the close event: the last agent
+                // leaving outside a transfer ends the conversation.
+                if known.is_some() && self.agents.is_empty() && !self.transferring {
+                    self.end(EndReason::AgentLeft, out);
+                }
+            }
+            Incoming::AgentText {
+                agent,
+                text,
+                attachments,
+            } => out.push(events::agent_message(
+                Some(events::agent(&agent.id, &agent.name)),
+                text,
+                attachments,
+            )),
+            Incoming::AgentTyping(on) => out.push(events::typing(on)),
+            Incoming::Closed => self.end(EndReason::AgentClosed, out),
+            Incoming::SessionEnded => self.end(EndReason::ProviderClosed, out),
+            Incoming::Ignored(why) => notes.push(why),
+        }
+    }
+
+    fn end(&mut self, reason: EndReason, out: &mut Vec<Event>) {
+        self.ended = true;
+        out.push(events::ended(reason));
+    }
+}
+
+/// The MIAW adapter.
+pub struct Miaw;
+
+impl Adapter for Miaw {
+    fn describe() -> AdapterInfo {
+        AdapterInfo {
+            name: NAME.into(),
+            version: adapter_version!().into(),
+            channels: CHANNELS.map(String::from).to_vec(),
+            capabilities: Capabilities {
+                // Agent files arrive as links; user files are sent as links too.
+                attachments: false,
+                typing: true,
+                // The estimated wait of the routing result (no position).
+                queue_position: true,
+                availability_check: false,
+                bot_side_close: true,
+                transcript: true,
+            },
+            webhook_signature: None,
+            // Each poll reads the event stream for up to the configured wait;
+            // the interval is the base of the host's retry backoff.
+            polling: Polling {
+                mode: PollMode::LongPoll,
+                interval_ms: 1_000,
+                max_wait_ms: MAX_POLL_WAIT_MS,
+            },
+            settings_schema: include_str!("../settings.schema.json").into(),
+        }
+    }
+
+    fn validate_settings(settings: String) -> Result<(), Failure> {
+        Settings::parse(&settings).map(drop)
+    }
+
+    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        if !CHANNELS.contains(&conversation.channel.as_str()) {
+            return Err(unsupported(format!(
+                "channel {:?} is not served by Salesforce Messaging for In-App and Web (served: {})",
+                conversation.channel,
+                CHANNELS.join(", ")
+            )));
+        }
+        let token: wire::Token =
+            http::post_json(&s.token_url(), &[], &wire::TokenRequest::new(&s))?;
+        let mut st = State {
+            conversation_id: ids::conversation_id(&conversation.handover_id),
+            access_token: token.access_token.clone(),
+            last_event_id: token.last_event_id(),
+            ..State::default()
+        };
+        if st.access_token.is_empty() {
+            return Err(error("MIAW access-token response has an empty accessToken"));
+        }
+        let bearer = st.bearer();
+        let body = wire::NewConversation::new(&s, &st.conversation_id, &conversation);
+        let _: Ignored =
+            http::post_json(&s.conversations_url(), &[("authorization", &bearer)], &body)?;
+        let texts = transcript::messages(
+            &conversation.transcript,
+            &s.transcript_header,
+            MAX_MESSAGE_CHARS,
+        );
+        for text in &texts {
+            if let Err(failure) = st.send_text(&s, &conversation.handover_id, text) {
+                // Do not leave a half-started conversation in the agents' queue.
+                let _ = delete_conversation(&s, &st);
+                return Err(failure);
+            }
+        }
+        log::with_fields(
+            Level::Info,
+            "MIAW conversation created",
+            &[
+                ("conversation_id", &st.conversation_id),
+                ("transcript_messages", &texts.len().to_string()),
+            ],
+        );
+        let key = st.conversation_id.clone();
+        let queued = events::queued(None, None);
+        Ok(Step::new(state::save(&st), vec![queued]).with_key(key))
+    }
+
+    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        let mut text = input.text.clone();
+        // MIAW file upload is a separate multipart API; links reach the agent.
+        for a in &input.attachments {
+            let name = a.name.as_deref().unwrap_or("attachment");
+            text.push_str(&format!("\n{name}: {}", a.url));
+        }
+        if text.trim().is_empty() {
+            return Ok(Step::unchanged(state));
+        }
+        for piece in handover_adapter_sdk::transcript::chunk_text(&text, MAX_MESSAGE_CHARS) {
+            st.send_text(&s, &ctx.handover_id, piece)?;
+        }
+        Ok(Step::new(state::save(&st), Vec::new()))
+    }
+
+    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        close_call(&ctx, &state)
+    }
+
+    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        close_call(&ctx, &state)
+    }
+
+    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        if st.ended {
+            return Ok(Step::unchanged(state));
+        }
+        let bearer = st.bearer();
+        let last_event_id = st.last_event_id.clone();
+        let mut headers = vec![
+            ("accept", "text/event-stream"),
+            ("cache-control", "no-cache"),
+            ("authorization", bearer.as_str()),
+            ("x-org-id", s.org_id.as_str()),
+        ];
+        if !last_event_id.is_empty() {
+            headers.push(("last-event-id", last_event_id.as_str()));
+        }
+        let limits = StreamLimits {
+            max_wait: Duration::from_millis(s.poll_wait_ms.into()),
+            idle_gap: Duration::from_millis(s.poll_idle_ms.into()),
+        };
+        let read = http::read_stream("GET", &s.sse_url(), &headers, limits, sse::has_event)?;
+        let frames = sse::frames(&String::from_utf8_lossy(&read.response.body));
+        if frames.is_empty() {
+            return Ok(Step::unchanged(state));
+        }
+        let (events, notes) = st.apply(&frames);
+        for note in notes {
+            log::with_fields(
+                Level::Debug,
+                "MIAW event passed over",
+                &[("why", &note), ("conversation_id", &st.conversation_id)],
+            );
+        }
+        Ok(Step::new(state::save(&st), events))
+    }
+}
+
+/// `cancel` and `close`: MIAW closes a conversation with `DELETE`; one the
+/// provider no longer knows (404) counts as closed.
+fn close_call(ctx: &CallContext, state: &[u8]) -> Result<Step, Failure> {
+    let s = Settings::parse(&ctx.settings)?;
+    let mut st = State::load(state)?;
+    match delete_conversation(&s, &st) {
+        Ok(()) => {}
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => return Err(e.into()),
+    }
+    st.ended = true;
+    Ok(Step::new(state::save(&st), Vec::new()))
+}
+
+fn delete_conversation(s: &Settings, st: &State) -> Result<(), http::HttpError> {
+    let bearer = st.bearer();
+    let url = s.close_url(&st.conversation_id);
+    http::send("DELETE", &url, &[("authorization", &bearer)], None).map(drop)
+}

@@ -1,0 +1,451 @@
+//! Native unit tests of everything that needs no I/O: describe, settings,
+//! ids, transcript packing, SSE framing and the event → state mapping.
+
+use crate::provider::{Miaw, State};
+use crate::settings::Settings;
+use crate::sse::{self, Frame};
+use crate::transcript::{MAX_MESSAGE_CHARS, messages};
+use crate::{ids, wire};
+use handover_adapter_sdk::{
+    Adapter, Author, Conversation, EndReason, KeyValue, PollMode, Routing, TranscriptEntry, events,
+};
+use serde_json::{Value, json};
+
+const CONV: &str = "3f1c2a9e-0b7d-4c1e-9a5b-2d8e6f4a1c3b";
+
+fn settings_json() -> Value {
+    json!({
+        "base_url": "https://acme.my.salesforce-scrt.com/",
+        "org_id": "00DXX0000001abc",
+        "es_developer_name": "Handover_Web",
+    })
+}
+
+fn settings() -> Settings {
+    Settings::parse(&settings_json().to_string()).unwrap()
+}
+
+#[test]
+fn describe_declares_a_long_poll_and_no_webhooks() {
+    let info = Miaw::describe();
+    assert_eq!(info.name, "salesforce-miaw");
+    assert_eq!(info.channels, ["webchat", "in-app"]);
+    assert!(info.webhook_signature.is_none());
+    assert_eq!(info.polling.mode, PollMode::LongPoll);
+    assert_eq!(info.polling.max_wait_ms, 20_000);
+    assert!(info.capabilities.bot_side_close && info.capabilities.transcript);
+    assert!(!info.capabilities.availability_check);
+    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
+    assert_eq!(
+        schema["required"],
+        json!(["base_url", "org_id", "es_developer_name"])
+    );
+}
+
+#[test]
+fn settings_errors_name_the_field() {
+    let check = |patch: Value, needle: &str| {
+        let mut s = settings_json();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                s.as_object_mut().unwrap().remove(k);
+            } else {
+                s[k] = v.clone();
+            }
+        }
+        let failure = Miaw::validate_settings(s.to_string()).unwrap_err();
+        assert!(
+            failure.message.contains(needle),
+            "{needle}: {}",
+            failure.message
+        );
+    };
+    check(json!({"org_id": null}), "missing field `org_id`");
+    check(
+        json!({"es_developer_name": null}),
+        "missing field `es_developer_name`",
+    );
+    check(
+        json!({"base_url": "acme.salesforce-scrt.com"}),
+        "`base_url`: must start with http",
+    );
+    check(
+        json!({"org_id": "12345"}),
+        "`org_id`: must be a Salesforce org id",
+    );
+    check(
+        json!({"es_developer_name": "My Deployment"}),
+        "`es_developer_name`",
+    );
+    check(json!({"platform": " "}), "`platform`: must not be empty");
+    check(
+        json!({"poll_wait_ms": 60000}),
+        "`poll_wait_ms`: must be between 100 and 20000",
+    );
+    check(
+        json!({"poll_idle_ms": 9000}),
+        "`poll_idle_ms`: must not exceed poll_wait_ms",
+    );
+    check(
+        json!({"routing_fields": {"skills": ""}}),
+        "`routing_fields.skills`",
+    );
+    check(
+        json!({"routing_fields": {"team": "X"}}),
+        "unknown field `team`",
+    );
+    check(json!({"api_token": "x"}), "unknown field `api_token`");
+    assert!(Miaw::validate_settings(settings_json().to_string()).is_ok());
+}
+
+#[test]
+fn urls_are_built_from_the_base() {
+    let s = settings();
+    assert_eq!(
+        s.token_url(),
+        "https://acme.my.salesforce-scrt.com/iamessage/api/v2/authorization/unauthenticated/access-token"
+    );
+    assert_eq!(
+        s.close_url(CONV),
+        format!(
+            "https://acme.my.salesforce-scrt.com/iamessage/api/v2/conversation/{CONV}?esDeveloperName=Handover_Web"
+        )
+    );
+    assert_eq!(
+        s.sse_url(),
+        "https://acme.my.salesforce-scrt.com/eventrouter/v1/sse"
+    );
+}
+
+#[test]
+fn ids_are_deterministic_lowercase_uuids() {
+    let a = ids::conversation_id("h-1");
+    assert_eq!(a, ids::conversation_id("h-1"));
+    assert_ne!(a, ids::conversation_id("h-2"));
+    assert_ne!(ids::message_id("h-1", 0), ids::message_id("h-1", 1));
+    let parts: Vec<&str> = a.split('-').collect();
+    assert_eq!(
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+        [8, 4, 4, 4, 12]
+    );
+    assert!(
+        a.chars()
+            .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_lowercase())
+    );
+    assert!(parts[2].starts_with('4'));
+    assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"));
+}
+
+fn entry(author: Author, text: &str) -> TranscriptEntry {
+    TranscriptEntry {
+        author,
+        text: text.into(),
+        timestamp_ms: 1,
+    }
+}
+
+#[test]
+fn transcript_is_packed_into_messages_within_the_limit() {
+    let short = [entry(Author::User, "help"), entry(Author::Bot, "sure")];
+    assert_eq!(
+        messages(&short, "Before:", 3000),
+        ["Before:\nUser: help\nBot: sure"]
+    );
+    assert_eq!(messages(&short, "", 3000), ["User: help\nBot: sure"]);
+    assert!(messages(&[], "Before:", 3000).is_empty());
+
+    let long = [
+        entry(Author::User, &"é".repeat(7000)),
+        entry(Author::Bot, "ok"),
+    ];
+    let out = messages(&long, "Before:", MAX_MESSAGE_CHARS);
+    assert_eq!(
+        out.len(),
+        3,
+        "{:?}",
+        out.iter().map(|m| m.chars().count()).collect::<Vec<_>>()
+    );
+    for (i, m) in out.iter().enumerate() {
+        assert!(m.chars().count() <= MAX_MESSAGE_CHARS);
+        assert!(
+            m.starts_with(&format!("Before: ({}/3)\n", i + 1)),
+            "{}",
+            &m[..20]
+        );
+    }
+    let joined: String = out
+        .iter()
+        .map(|m| m.split_once('\n').unwrap().1)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(joined.matches('é').count(), 7000);
+    assert!(joined.ends_with("\nBot: ok"));
+}
+
+#[test]
+fn routing_attributes_merge_custom_pairs_and_named_fields() {
+    let mut s = settings_json();
+    s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team"});
+    let s = Settings::parse(&s.to_string()).unwrap();
+    let c = Conversation {
+        handover_id: "h-1".into(),
+        session_id: "s".into(),
+        user_id: "u".into(),
+        channel: "webchat".into(),
+        locale: "de-DE".into(),
+        user_profile: vec![],
+        transcript: vec![],
+        routing: Routing {
+            skills: vec!["billing".into(), "vip".into()],
+            language: None,
+            priority: Some(5),
+            queue: Some("support".into()),
+            custom: vec![
+                KeyValue::new("Team", "override"),
+                KeyValue::new("Plan", "gold"),
+            ],
+        },
+        context: "{}".into(),
+    };
+    let attrs = wire::routing_attributes(&s, &c);
+    let got: Vec<(&str, &str)> = attrs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    // No priority field is configured; the custom `Team` wins over the queue.
+    assert_eq!(
+        got,
+        [
+            ("Language", "de-DE"),
+            ("Plan", "gold"),
+            ("Skills", "billing,vip"),
+            ("Team", "override"),
+        ],
+    );
+}
+
+#[test]
+fn sse_frames_are_complete_events_only() {
+    let body = ": keep-alive\n\nid: 1\nevent: ping\ndata: {}\n\r\nid: 2\r\nevent: CONVERSATION_MESSAGE\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\nid: 3\nevent: CONVERSATION_MESSAGE\ndata: {";
+    let frames = sse::frames(body);
+    assert_eq!(
+        frames,
+        [
+            Frame {
+                id: Some("1".into()),
+                event: "ping".into(),
+                data: "{}".into()
+            },
+            Frame {
+                id: Some("2".into()),
+                event: "CONVERSATION_MESSAGE".into(),
+                data: "{\"a\":\n1}".into()
+            },
+        ]
+    );
+    assert!(sse::has_event(body.as_bytes()));
+    assert!(!sse::has_event(b"id: 1\nevent: ping\ndata: {}\n\n: x\n\n"));
+    assert!(!sse::has_event(
+        b"id: 1\nevent: CONVERSATION_MESSAGE\ndata: {}\n"
+    ));
+}
+
+// ---- events → state ----
+
+fn state() -> State {
+    State {
+        conversation_id: CONV.into(),
+        access_token: "jwt".into(),
+        last_event_id: "0".into(),
+        ..State::default()
+    }
+}
+
+fn frame(id: u32, event: &str, role: &str, entry_payload: Value) -> Frame {
+    let data = json!({
+        "channelPlatformKey": "k",
+        "channelType": "embedded_messaging",
+        "conversationId": CONV,
+        "conversationEntry": {
+            "senderDisplayName": "Alex",
+            "identifier": format!("e-{id}"),
+            "entryPayload": entry_payload.to_string(),
+            "sender": {"role": role, "subject": "005A1", "appType": "agent"},
+            "clientTimestamp": 1,
+        }
+    });
+    Frame {
+        id: Some(id.to_string()),
+        event: event.into(),
+        data: data.to_string(),
+    }
+}
+
+fn text(id: u32, role: &str, text: &str) -> Frame {
+    frame(
+        id,
+        "CONVERSATION_MESSAGE",
+        role,
+        json!({"entryType": "Message", "abstractMessage": {"messageType": "StaticContentMessage",
+            "staticContent": {"formatType": "Text", "text": text}}}),
+    )
+}
+
+fn participant(id: u32, op: &str, role: &str) -> Frame {
+    frame(
+        id,
+        "CONVERSATION_PARTICIPANT_CHANGED",
+        "System",
+        json!({"entryType": "ParticipantChanged", "entries": [{"operation": op, "displayName": "Alex",
+            "participant": {"role": role, "subject": "005A1", "appType": "agent"}}]}),
+    )
+}
+
+fn routing(id: u32, routing_type: &str, failure: &str) -> Frame {
+    frame(
+        id,
+        "CONVERSATION_ROUTING_RESULT",
+        "System",
+        json!({"entryType": "RoutingResult", "routingType": routing_type, "failureType": failure,
+            "estimatedWaitTime": {"isEWTRequested": true, "estimatedWaitTimeInSeconds": 90}}),
+    )
+}
+
+/// Events have no `PartialEq` (generated types): compare their debug form.
+#[track_caller]
+fn same(got: &[handover_adapter_sdk::Event], want: &[handover_adapter_sdk::Event]) {
+    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
+}
+
+fn alex() -> handover_adapter_sdk::Agent {
+    events::agent("005A1", "Alex")
+}
+
+#[test]
+fn agent_leaving_without_a_close_event_ends_the_conversation() {
+    let mut st = state();
+    let (got, notes) = st.apply(&[
+        routing(1, "Initial", "None"),
+        participant(2, "add", "Agent"),
+        text(3, "EndUser", "echo of the user's own message"),
+        text(4, "Agent", "hello"),
+        frame(
+            5,
+            "CONVERSATION_TYPING_STARTED_INDICATOR",
+            "Agent",
+            json!({}),
+        ),
+        participant(6, "remove", "Agent"),
+        text(7, "Agent", "after the end"),
+    ]);
+    assert!(notes.is_empty(), "{notes:?}");
+    same(
+        &got,
+        &[
+            events::queued(None, Some(90)),
+            events::agent_joined(alex()),
+            events::agent_message(Some(alex()), "hello", vec![]),
+            events::typing(true),
+            events::agent_left(alex()),
+            events::ended(EndReason::AgentLeft),
+        ],
+    );
+    assert!(st.ended && st.agents.is_empty());
+    assert_eq!(
+        st.last_event_id, "7",
+        "the resume point moves past ignored events"
+    );
+    let (again, _) = st.apply(&[text(8, "Agent", "late")]);
+    assert!(again.is_empty());
+}
+
+#[test]
+fn close_event_ends_as_agent_closed() {
+    let mut st = state();
+    let (got, _) = st.apply(&[
+        participant(1, "add", "Agent"),
+        frame(2, "CONVERSATION_CLOSE_CONVERSATION", "System", json!({})),
+        participant(3, "remove", "Agent"),
+    ]);
+    same(
+        &got,
+        &[
+            events::agent_joined(alex()),
+            events::ended(EndReason::AgentClosed),
+        ],
+    );
+}
+
+#[test]
+fn a_transfer_does_not_end_when_the_first_agent_leaves() {
+    let mut st = state();
+    let (got, _) = st.apply(&[
+        participant(1, "add", "Agent"),
+        routing(2, "Transfer", "None"),
+        participant(3, "remove", "Agent"),
+        participant(4, "add", "Agent"),
+        participant(5, "add", "Agent"),
+    ]);
+    same(
+        &got,
+        &[
+            events::agent_joined(alex()),
+            events::transferred(None, None),
+            events::agent_left(alex()),
+            events::agent_joined(alex()),
+        ],
+    );
+    assert!(!st.ended && !st.transferring);
+}
+
+#[test]
+fn routing_failure_before_any_agent_means_no_agent() {
+    let mut st = state();
+    let (got, notes) = st.apply(&[routing(1, "Initial", "RoutingError")]);
+    same(&got, &[events::ended(EndReason::NoAgentAvailable)]);
+    assert_eq!(notes, ["routing failed: RoutingError"]);
+}
+
+#[test]
+fn foreign_unknown_and_malformed_events_are_passed_over() {
+    let mut st = state();
+    let mut other = text(1, "Agent", "not ours");
+    other.data = other
+        .data
+        .replace(CONV, "00000000-0000-4000-8000-000000000000");
+    let bad = Frame {
+        id: Some("3".into()),
+        event: "CONVERSATION_MESSAGE".into(),
+        data: "{not json".into(),
+    };
+    let unknown = Frame {
+        id: Some("4".into()),
+        event: "CONVERSATION_STREAMING_TOKEN".into(),
+        data: "{}".into(),
+    };
+    let (got, notes) = st.apply(&[other, participant(2, "add", "Supervisor"), bad, unknown]);
+    assert!(got.is_empty(), "{got:?}");
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert_eq!(st.last_event_id, "4");
+}
+
+#[test]
+fn state_round_trips_and_requires_a_conversation() {
+    let st = state();
+    let bytes = handover_adapter_sdk::state::save(&st);
+    let back: State = handover_adapter_sdk::state::load(&bytes).unwrap();
+    assert_eq!(back, st);
+    let failure = Miaw::poll(
+        handover_adapter_sdk::CallContext {
+            handover_id: "h".into(),
+            settings: settings_json().to_string(),
+        },
+        Vec::new(),
+    )
+    .unwrap_err();
+    assert!(
+        failure.message.contains("no MIAW conversation"),
+        "{}",
+        failure.message
+    );
+}

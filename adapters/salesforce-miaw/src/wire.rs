@@ -1,0 +1,448 @@
+//! MIAW's JSON: request bodies of the Messaging API v2 and the server-sent
+//! events, parsed into [`Incoming`] (what happened, before the state decides
+//! which normalized events it means).
+
+use crate::settings::Settings;
+use handover_adapter_sdk::{Conversation, Failure, error};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// `POST …/authorization/unauthenticated/access-token` body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRequest<'a> {
+    org_id: &'a str,
+    es_developer_name: &'a str,
+    capabilities_version: &'a str,
+    platform: &'a str,
+    context: TokenContext,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TokenContext {
+    app_name: &'static str,
+    client_version: &'static str,
+}
+
+impl<'a> TokenRequest<'a> {
+    pub fn new(s: &'a Settings) -> Self {
+        TokenRequest {
+            org_id: &s.org_id,
+            es_developer_name: &s.es_developer_name,
+            capabilities_version: &s.capabilities_version,
+            platform: &s.platform,
+            context: TokenContext {
+                app_name: "handover-host",
+                client_version: env!("CARGO_PKG_VERSION"),
+            },
+        }
+    }
+}
+
+/// The access-token response (other fields are ignored).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Token {
+    pub access_token: String,
+    /// Where the event stream of this new identity starts (string or number).
+    #[serde(default)]
+    pub last_event_id: Option<Value>,
+}
+
+impl Token {
+    pub fn last_event_id(&self) -> String {
+        match &self.last_event_id {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `POST /iamessage/api/v2/conversation` body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewConversation<'a> {
+    conversation_id: &'a str,
+    es_developer_name: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    routing_attributes: BTreeMap<String, String>,
+}
+
+impl<'a> NewConversation<'a> {
+    pub fn new(s: &'a Settings, conversation_id: &'a str, c: &Conversation) -> Self {
+        NewConversation {
+            conversation_id,
+            es_developer_name: &s.es_developer_name,
+            routing_attributes: routing_attributes(s, c),
+        }
+    }
+}
+
+/// The handover's routing as hidden pre-chat fields: every `routing.custom`
+/// pair as it is, then skills / language / priority / queue under the names
+/// the settings give them (a custom pair of the same name wins).
+pub fn routing_attributes(s: &Settings, c: &Conversation) -> BTreeMap<String, String> {
+    let r = &c.routing;
+    let mut out: BTreeMap<String, String> = r
+        .custom
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    let f = &s.routing_fields;
+    let language = r.language.clone().or_else(|| {
+        let locale = c.locale.trim();
+        (!locale.is_empty()).then(|| locale.to_string())
+    });
+    let named = [
+        (
+            &f.skills,
+            (!r.skills.is_empty()).then(|| r.skills.join(",")),
+        ),
+        (&f.language, language),
+        (&f.priority, r.priority.map(|p| p.to_string())),
+        (&f.queue, r.queue.clone()),
+    ];
+    for (name, value) in named {
+        if let (Some(name), Some(value)) = (name, value) {
+            out.entry(name.clone()).or_insert(value);
+        }
+    }
+    out
+}
+
+/// `POST /iamessage/api/v2/conversation/{id}/message` body: a text message.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewMessage<'a> {
+    message: MessageBody<'a>,
+    es_developer_name: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageBody<'a> {
+    id: &'a str,
+    message_type: &'static str,
+    static_content: StaticText<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StaticText<'a> {
+    format_type: &'static str,
+    text: &'a str,
+}
+
+impl<'a> NewMessage<'a> {
+    pub fn text(s: &'a Settings, id: &'a str, text: &'a str) -> Self {
+        NewMessage {
+            message: MessageBody {
+                id,
+                message_type: "StaticContentMessage",
+                static_content: StaticText {
+                    format_type: "Text",
+                    text,
+                },
+            },
+            es_developer_name: &s.es_developer_name,
+        }
+    }
+}
+
+// ---- server-sent events ----
+
+/// The `data` of a conversation event.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct EventData {
+    conversation_id: Option<String>,
+    conversation_entry: Option<Entry>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Entry {
+    sender_display_name: Option<String>,
+    /// A JSON document serialised as a string (sometimes sent as an object).
+    entry_payload: Option<Value>,
+    #[serde(default)]
+    sender: Participant,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(rename_all = "camelCase")]
+struct Participant {
+    role: Option<String>,
+    subject: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct MessagePayload {
+    abstract_message: Option<AbstractMessage>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AbstractMessage {
+    message_type: Option<String>,
+    static_content: Option<StaticContent>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StaticContent {
+    format_type: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    attachments: Vec<FileAttachment>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FileAttachment {
+    name: Option<String>,
+    mime_type: Option<String>,
+    url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantPayload {
+    #[serde(default)]
+    entries: Vec<ParticipantEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ParticipantEntry {
+    operation: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    participant: Participant,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RoutingPayload {
+    routing_type: Option<String>,
+    failure_type: Option<String>,
+    failure_reason: Option<String>,
+    estimated_wait_time: Option<EstimatedWait>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EstimatedWait {
+    estimated_wait_time_in_seconds: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SessionPayload {
+    session_status: Option<String>,
+}
+
+/// A human agent as MIAW names one: the participant's subject and display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// What one server-sent event says, for the conversation at hand.
+#[derive(Debug)]
+pub enum Incoming {
+    /// Routing succeeded (or was requested); the estimated wait if known.
+    Routed {
+        wait_seconds: Option<u32>,
+    },
+    /// Routing failed: nobody will take the conversation.
+    RoutingFailed {
+        reason: String,
+    },
+    /// A transfer to another queue or agent began.
+    TransferStarted,
+    AgentJoined(AgentRef),
+    AgentLeft(AgentRef),
+    AgentText {
+        agent: AgentRef,
+        text: String,
+        attachments: Vec<handover_adapter_sdk::Attachment>,
+    },
+    AgentTyping(bool),
+    /// `CONVERSATION_CLOSE_CONVERSATION`.
+    Closed,
+    /// `CONVERSATION_SESSION_STATUS_CHANGED` to `Ended`.
+    SessionEnded,
+    /// An event this adapter passes over, and why (for the log).
+    Ignored(String),
+}
+
+/// Roles whose participants are human agents (supervisors only watch).
+fn is_agent(role: Option<&str>) -> bool {
+    role.is_some_and(|r| r.eq_ignore_ascii_case("agent"))
+}
+
+/// Parses one event of `conversation_id`'s stream; `None` for events of
+/// other conversations, of the end user (echoes) and of kinds this adapter
+/// does not act on. Malformed data is a failure (the poll is retried).
+pub fn parse_event(
+    name: &str,
+    data: &str,
+    conversation_id: &str,
+) -> Result<Vec<Incoming>, Failure> {
+    let known = [
+        "CONVERSATION_MESSAGE",
+        "CONVERSATION_PARTICIPANT_CHANGED",
+        "CONVERSATION_ROUTING_RESULT",
+        "CONVERSATION_TYPING_STARTED_INDICATOR",
+        "CONVERSATION_TYPING_STOPPED_INDICATOR",
+        "CONVERSATION_CLOSE_CONVERSATION",
+        "CONVERSATION_SESSION_STATUS_CHANGED",
+    ];
+    if !known.contains(&name) {
+        // New event types appear over time; MIAW asks clients to ignore them.
+        return Ok(Vec::new());
+    }
+    let d: EventData = serde_json::from_str(data)
+        .map_err(|e| error(format!("malformed MIAW {name} event: {e}")))?;
+    if let Some(id) = &d.conversation_id
+        && !id.eq_ignore_ascii_case(conversation_id)
+    {
+        return Ok(vec![Incoming::Ignored(format!(
+            "{name} of another conversation {id}"
+        ))]);
+    }
+    let entry = d.conversation_entry.unwrap_or_default();
+    let sender_agent = || AgentRef {
+        id: entry.sender.subject.clone().unwrap_or_default(),
+        name: entry
+            .sender_display_name
+            .clone()
+            .unwrap_or_else(|| "Agent".into()),
+    };
+    let from_agent = is_agent(entry.sender.role.as_deref());
+    let incoming = match name {
+        "CONVERSATION_MESSAGE" if from_agent => {
+            let p: MessagePayload = payload(name, &entry.entry_payload)?;
+            match message_content(p) {
+                Ok((text, attachments)) => vec![Incoming::AgentText {
+                    agent: sender_agent(),
+                    text,
+                    attachments,
+                }],
+                Err(why) => vec![Incoming::Ignored(why)],
+            }
+        }
+        "CONVERSATION_TYPING_STARTED_INDICATOR" if from_agent => vec![Incoming::AgentTyping(true)],
+        "CONVERSATION_TYPING_STOPPED_INDICATOR" if from_agent => {
+            vec![Incoming::AgentTyping(false)]
+        }
+        "CONVERSATION_PARTICIPANT_CHANGED" => {
+            let p: ParticipantPayload = payload(name, &entry.entry_payload)?;
+            p.entries
+                .into_iter()
+                .filter(|e| is_agent(e.participant.role.as_deref()))
+                .filter_map(|e| {
+                    let agent = AgentRef {
+                        id: e.participant.subject.unwrap_or_default(),
+                        name: e.display_name.unwrap_or_else(|| "Agent".into()),
+                    };
+                    match e.operation.to_ascii_lowercase().as_str() {
+                        "add" => Some(Incoming::AgentJoined(agent)),
+                        "remove" => Some(Incoming::AgentLeft(agent)),
+                        _ => None,
+                    }
+                })
+                .collect()
+        }
+        "CONVERSATION_ROUTING_RESULT" => {
+            let p: RoutingPayload = payload(name, &entry.entry_payload)?;
+            let failed = p
+                .failure_type
+                .as_deref()
+                .is_some_and(|f| !f.eq_ignore_ascii_case("none"));
+            let transfer = p
+                .routing_type
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("transfer"));
+            if failed {
+                let reason = p
+                    .failure_reason
+                    .or(p.failure_type)
+                    .unwrap_or_else(|| "routing failed".into());
+                vec![Incoming::RoutingFailed { reason }]
+            } else if transfer {
+                vec![Incoming::TransferStarted]
+            } else {
+                let wait_seconds = p
+                    .estimated_wait_time
+                    .and_then(|w| w.estimated_wait_time_in_seconds)
+                    .and_then(|s| u32::try_from(s).ok());
+                vec![Incoming::Routed { wait_seconds }]
+            }
+        }
+        "CONVERSATION_CLOSE_CONVERSATION" => vec![Incoming::Closed],
+        "CONVERSATION_SESSION_STATUS_CHANGED" => {
+            let p: SessionPayload = payload(name, &entry.entry_payload)?;
+            match p.session_status.as_deref() {
+                Some(s) if s.eq_ignore_ascii_case("ended") => vec![Incoming::SessionEnded],
+                _ => Vec::new(),
+            }
+        }
+        _ => Vec::new(), // end-user echoes, bot and system entries
+    };
+    Ok(incoming)
+}
+
+/// Parses `entryPayload`, a JSON document usually serialised into a string.
+fn payload<T: DeserializeOwned + Default>(event: &str, raw: &Option<Value>) -> Result<T, Failure> {
+    let parsed = match raw {
+        None | Some(Value::Null) => return Ok(T::default()),
+        Some(Value::String(text)) => serde_json::from_str(text),
+        Some(other) => serde_json::from_value(other.clone()),
+    };
+    parsed.map_err(|e| error(format!("malformed entryPayload in MIAW {event} event: {e}")))
+}
+
+type Content = (String, Vec<handover_adapter_sdk::Attachment>);
+
+/// Text and file attachments of a static-content message, or why there are
+/// none (other message kinds: choices, forms, …).
+fn message_content(p: MessagePayload) -> Result<Content, String> {
+    let message = p
+        .abstract_message
+        .ok_or("an agent message without abstractMessage")?;
+    let Some(content) = message.static_content else {
+        return Err(format!(
+            "an agent message of type {:?}",
+            message.message_type
+        ));
+    };
+    let attachments: Vec<_> = content
+        .attachments
+        .into_iter()
+        .filter_map(|a| {
+            Some(handover_adapter_sdk::Attachment {
+                url: a.url?,
+                content_type: a
+                    .mime_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                name: a.name,
+            })
+        })
+        .collect();
+    let text = content.text.unwrap_or_default();
+    if text.is_empty() && attachments.is_empty() {
+        return Err(format!(
+            "an agent message of format {:?} without text",
+            content.format_type
+        ));
+    }
+    Ok((text, attachments))
+}

@@ -1,0 +1,226 @@
+//! The Chatwoot simulator over real HTTP: credentials, spec validation,
+//! the conversation flow and signed webhooks.
+
+use super::*;
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use axum::routing::post;
+
+/// A webhook receiver recording (headers, body) of every delivery.
+#[derive(Clone, Default)]
+pub(crate) struct Receiver {
+    pub got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+    pub url: String,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let mut r = Receiver::default();
+        let got = r.got.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let got = got.clone();
+                async move {
+                    lock(&got).push((headers, body));
+                    "ok"
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        r.url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        r
+    }
+
+    pub fn bodies(&self) -> Vec<Value> {
+        lock(&self.got)
+            .iter()
+            .map(|(_, b)| serde_json::from_slice(b).unwrap())
+            .collect()
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(sim: &ChatwootSim) -> Client {
+        Client {
+            http: reqwest::Client::new(),
+            base: format!("{}/api/v1/accounts/{}", sim.base_url(), sim.config().account_id),
+            token: sim.config().api_token.clone(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("api_access_token", &self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn sim() -> ChatwootSim {
+    ChatwootSim::start(ChatwootConfig::default()).await.unwrap()
+}
+
+#[tokio::test]
+async fn requests_without_the_token_get_401() {
+    let sim = sim().await;
+    let url = format!("{}/api/v1/accounts/1/teams", sim.base_url());
+    let http = reqwest::Client::new();
+    let none = http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let wrong = http.get(&url).header("api_access_token", "nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let (status, teams) = Client::new(&sim).call("GET", "/teams", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(teams[0]["name"], "support");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_breaks_the_spec_is_recorded_and_rejected() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    // `inbox_id` is required and `source_id` must be a string.
+    let (status, body) = c
+        .call("POST", "/conversations", Some(json!({"source_id": 5})))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    // Unknown enum value.
+    let (status, _) = c
+        .call("POST", "/contacts", Some(json!({"inbox_id": 7})))
+        .await;
+    assert_eq!(status, 200);
+    let conv = open_conversation(&c).await;
+    let (status, _) = c
+        .call(
+            "POST",
+            &format!("/conversations/{conv}/toggle_status"),
+            Some(json!({"status": "closed"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let violations = sim.take_violations();
+    assert_eq!(violations.len(), 2, "{violations:?}");
+    assert!(violations[0].what.ends_with("/conversations"), "{}", violations[0]);
+    let text = violations[0].errors.join(" ");
+    assert!(text.contains("inbox_id") && text.contains("/source_id"), "{text}");
+    assert!(violations[1].errors.join(" ").contains("closed"), "{}", violations[1]);
+    assert!(sim.violations().is_empty());
+    sim.shutdown().await;
+}
+
+async fn open_conversation(c: &Client) -> u64 {
+    let (status, contact) = c
+        .call(
+            "POST",
+            "/contacts",
+            Some(json!({"inbox_id": 7, "name": "Ann", "identifier": format!("u-{}", kit::unix_ms())})),
+        )
+        .await;
+    assert_eq!(status, 200, "{contact}");
+    let source = contact["payload"]["contact_inbox"]["source_id"].as_str().unwrap();
+    let id = contact["payload"]["contact"]["id"].as_u64().unwrap();
+    let (status, conv) = c
+        .call(
+            "POST",
+            "/conversations",
+            Some(json!({"source_id": source, "inbox_id": 7, "contact_id": id,
+                        "additional_attributes": {"handover_id": "h-1"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{conv}");
+    conv["id"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn conversation_flow_and_signed_webhooks() {
+    let sim = sim().await;
+    let hooks = Receiver::start().await;
+    sim.set_webhook_url(Some(hooks.url.clone()));
+    let c = Client::new(&sim);
+    let conv = open_conversation(&c).await;
+    assert_eq!(sim.conversation_for_handover("h-1"), Some(conv));
+    let (status, _) = c
+        .call(
+            "POST",
+            &format!("/conversations/{conv}/messages"),
+            Some(json!({"content": "hello", "message_type": "incoming"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let agent = sim.assign(conv, "Alex");
+    sim.agent_message(conv, "hi, Alex here");
+    sim.resolve(conv);
+    assert!(sim.wait_for_deliveries(5, Duration::from_secs(5)).await);
+    let bodies = hooks.bodies();
+    let events: Vec<&str> = bodies.iter().map(|b| b["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        events,
+        ["conversation_created", "message_created", "conversation_updated", "message_created", "conversation_status_changed"]
+    );
+    assert_eq!(bodies[1]["message_type"], "incoming");
+    assert_eq!(bodies[2]["meta"]["assignee"]["id"], agent);
+    assert_eq!(bodies[3]["message_type"], "outgoing");
+    assert_eq!(bodies[3]["sender"]["name"], "Alex");
+    assert_eq!(bodies[3]["conversation"]["id"], conv);
+    assert_eq!(bodies[4]["status"], "resolved");
+    for (headers, body) in lock(&hooks.got).iter() {
+        let ts: u64 = headers["x-chatwoot-timestamp"].to_str().unwrap().parse().unwrap();
+        assert_eq!(headers["x-chatwoot-signature"].to_str().unwrap(), sign("chatwoot-sim-webhook-secret", ts, body));
+        assert!(headers["x-chatwoot-delivery"].to_str().unwrap().starts_with("cw-"));
+    }
+    assert_eq!(sim.user_messages(conv), ["hello"]);
+    assert_eq!(sim.resolved_by_api(conv), Some(false));
+    let (_, page) = c
+        .call("GET", &format!("/conversations/{conv}/messages?after=0"), None)
+        .await;
+    let types: Vec<u64> = page["payload"].as_array().unwrap().iter().map(|m| m["message_type"].as_u64().unwrap()).collect();
+    assert_eq!(types, [0, 1]);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_duplicates_and_held_webhooks() {
+    let sim = sim().await;
+    let hooks = Receiver::start().await;
+    sim.set_webhook_url(Some(hooks.url.clone()));
+    let c = Client::new(&sim);
+    sim.fail_next(Some("POST"), "/api/v1/accounts/1/conversations", 503, 1);
+    let (status, _) = c
+        .call("POST", "/conversations", Some(json!({"source_id": "x", "inbox_id": 7})))
+        .await;
+    assert_eq!(status, 503);
+    let conv = open_conversation(&c).await;
+    assert!(sim.wait_for_deliveries(1, Duration::from_secs(5)).await);
+    sim.set_duplicate_webhooks(true);
+    sim.agent_message(conv, "twice");
+    assert!(sim.wait_for_deliveries(3, Duration::from_secs(5)).await);
+    let d = sim.deliveries();
+    assert_eq!(d[1].id, d[2].id, "a duplicate reuses the delivery id");
+    sim.set_duplicate_webhooks(false);
+    sim.set_hold_webhooks(true);
+    sim.agent_message(conv, "one");
+    sim.agent_message(conv, "two");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sim.deliveries().len(), 3);
+    assert_eq!(sim.release_held(true).await, 2);
+    let bodies = hooks.bodies();
+    let texts: Vec<&str> = bodies[3..].iter().map(|b| b["content"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["two", "one"]);
+    sim.shutdown().await;
+}
