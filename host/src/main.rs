@@ -26,6 +26,14 @@ enum Cmd {
     },
     /// Validate a config file and every adapter it binds.
     Check { config: PathBuf },
+    /// Run the conformance scenarios for an adapter against a provider simulator.
+    Conformance {
+        adapter: PathBuf,
+        /// Simulator name (sim, chatwoot, genesys-open-messaging, salesforce-miaw,
+        /// salesforce-live-agent, liveperson, sunshine-conversations, matrix).
+        #[arg(long)]
+        simulator: String,
+    },
     /// Run the service.
     Serve {
         /// Config file (TOML). Without it: no endpoints, SQLite in ./data, 127.0.0.1:8080.
@@ -54,6 +62,7 @@ fn main() -> ExitCode {
             Cmd::Inspect { file, json } => handover_host::cli::inspect::run(&file, json).await,
             Cmd::Check { config } => handover_host::cli::check::run(&config).await,
             Cmd::Serve { config } => serve(config).await,
+            Cmd::Conformance { adapter, simulator } => handover_host::cli::conformance::run(&adapter, &simulator).await,
             Cmd::Demo { adapter } => {
                 // The conversation is printed as it happens; the last line is the final object.
                 handover_host::cli::demo::run(adapter.as_deref())

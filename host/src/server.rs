@@ -10,7 +10,6 @@ use crate::engine::{Engine, EngineConfig};
 use crate::registry::{self, Registry};
 use crate::runtime::egress::Resolver;
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::sqlite::SqliteStore;
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,9 +58,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
             );
         }
     };
-    let db = data.join("handover.db");
-    let store =
-        Arc::new(SqliteStore::open(&db).with_context(|| format!("cannot open {}", db.display()))?);
+    let store = crate::store::open(&c.store, &data).await?;
     let listener = tokio::net::TcpListener::bind(c.server.listen.get_ref().as_str())
         .await
         .with_context(|| format!("cannot listen on {}", c.server.listen.get_ref()))?;

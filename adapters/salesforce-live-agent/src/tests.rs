@@ -152,6 +152,7 @@ fn chasitor_init_carries_routing_and_the_transcript() {
     assert_eq!(
         labels,
         [
+            "Handover ID",
             "Plan",
             "Skills",
             "Priority",
@@ -160,7 +161,7 @@ fn chasitor_init_carries_routing_and_the_transcript() {
             "Transcript (3/3)"
         ]
     );
-    let first = &body["prechatDetails"][3];
+    let first = &body["prechatDetails"][4];
     assert_eq!(first["value"], "User: help");
     assert_eq!(first["displayToAgent"], true);
     assert_eq!(first["entityMaps"], json!([]));

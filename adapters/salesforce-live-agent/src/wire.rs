@@ -9,6 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// The pre-chat detail carrying the handover id (for correlation).
+pub const HANDOVER_ID_LABEL: &str = "Handover ID";
+
 /// Most transcript details in one `ChasitorInit`.
 const MAX_TRANSCRIPT_DETAILS: usize = 20;
 
@@ -93,16 +96,18 @@ fn profile<'a>(pairs: &'a [KeyValue], key: &str) -> Option<&'a str> {
         .map(|kv| kv.value.as_str())
 }
 
-/// What the agent sees before accepting: the routing (custom pairs as they
-/// are, then skills, priority and a queue no button is mapped to) and the
-/// bot transcript packed into details of at most `transcript_chunk` chars.
+/// What the agent sees before accepting: the handover id, the routing
+/// (custom pairs as they are, then skills, priority and a queue no button
+/// is mapped to) and the bot transcript packed into details of at most
+/// `transcript_chunk` characters.
 pub fn prechat_details(s: &Settings, c: &Conversation) -> Vec<PrechatDetail> {
     let r = &c.routing;
-    let mut details: Vec<PrechatDetail> = r
-        .custom
-        .iter()
-        .map(|kv| PrechatDetail::new(&kv.key, &kv.value))
-        .collect();
+    let mut details = vec![PrechatDetail::new(HANDOVER_ID_LABEL, &c.handover_id)];
+    details.extend(
+        r.custom
+            .iter()
+            .map(|kv| PrechatDetail::new(&kv.key, &kv.value)),
+    );
     if !r.skills.is_empty() {
         details.push(PrechatDetail::new("Skills", r.skills.join(", ")));
     }

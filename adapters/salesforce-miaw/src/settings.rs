@@ -44,6 +44,8 @@ pub struct RoutingFields {
     pub language: Option<String>,
     pub priority: Option<String>,
     pub queue: Option<String>,
+    /// Receives the handover id (for correlation in flows and reports).
+    pub handover_id: Option<String>,
 }
 
 fn default_capabilities_version() -> String {
@@ -112,6 +114,7 @@ impl Settings {
             ("language", &r.language),
             ("priority", &r.priority),
             ("queue", &r.queue),
+            ("handover_id", &r.handover_id),
         ] {
             if value.as_ref().is_some_and(|v| v.trim().is_empty()) {
                 let path = format!("routing_fields.{field}");

@@ -185,7 +185,7 @@ fn transcript_is_packed_into_messages_within_the_limit() {
 #[test]
 fn routing_attributes_merge_custom_pairs_and_named_fields() {
     let mut s = settings_json();
-    s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team"});
+    s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team", "handover_id": "HandoverId"});
     let s = Settings::parse(&s.to_string()).unwrap();
     let c = Conversation {
         handover_id: "h-1".into(),
@@ -216,6 +216,7 @@ fn routing_attributes_merge_custom_pairs_and_named_fields() {
     assert_eq!(
         got,
         [
+            ("HandoverId", "h-1"),
             ("Language", "de-DE"),
             ("Plan", "gold"),
             ("Skills", "billing,vip"),

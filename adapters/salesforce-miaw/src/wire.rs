@@ -84,7 +84,8 @@ impl<'a> NewConversation<'a> {
 
 /// The handover's routing as hidden pre-chat fields: every `routing.custom`
 /// pair as it is, then skills / language / priority / queue under the names
-/// the settings give them (a custom pair of the same name wins).
+/// the settings give them, and the handover id if a field is named for it
+/// (a custom pair of the same name wins).
 pub fn routing_attributes(s: &Settings, c: &Conversation) -> BTreeMap<String, String> {
     let r = &c.routing;
     let mut out: BTreeMap<String, String> = r
@@ -105,6 +106,7 @@ pub fn routing_attributes(s: &Settings, c: &Conversation) -> BTreeMap<String, St
         (&f.language, language),
         (&f.priority, r.priority.map(|p| p.to_string())),
         (&f.queue, r.queue.clone()),
+        (&f.handover_id, Some(c.handover_id.clone())),
     ];
     for (name, value) in named {
         if let (Some(name), Some(value)) = (name, value) {

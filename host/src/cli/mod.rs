@@ -3,5 +3,6 @@
 //! `main` prints and chooses exit codes.
 
 pub mod check;
+pub mod conformance;
 pub mod demo;
 pub mod inspect;

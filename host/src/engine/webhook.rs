@@ -141,7 +141,13 @@ impl Engine {
                 }
             }
             Ok(None) => {
-                tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped")
+                tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped");
+                // A retry: the first copy may have been stored by a process
+                // (replica) that died before processing it.
+                for id in ids {
+                    let engine = self.self_arc();
+                    tokio::spawn(async move { engine.process_inbox(&id).await });
+                }
             }
             Err(e) => return refuse(503, "store", format!("cannot store the webhook: {e}")),
         }

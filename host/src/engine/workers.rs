@@ -20,6 +20,10 @@ use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(50);
 const MAX_POLL_FAILURES: u32 = 10;
+/// How often [`Engine::loop_sweep`] looks for abandoned work, and how old
+/// work must be to count as abandoned.
+const SWEEP: Duration = Duration::from_secs(5);
+const STALE: Duration = Duration::from_secs(5);
 
 /// Handles of the background loops; dropping them does not stop the loops
 /// (they stop with the runtime).
@@ -51,6 +55,8 @@ impl Engine {
         tokio::spawn(async move { e.loop_due(Due::Polls).await });
         let e = self.clone();
         tokio::spawn(async move { e.loop_outbox().await });
+        let e = self.clone();
+        tokio::spawn(async move { e.loop_sweep().await });
         Workers
     }
 
@@ -65,6 +71,36 @@ impl Engine {
             for row in rows.into_iter().filter(|r| r.status == Status::Requested) {
                 if let Err(e) = self.resume_start(row).await {
                     tracing::warn!("resuming an interrupted start failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// Take over work another process (replica) left behind when it died:
+    /// webhooks stored but not processed, and starts interrupted midway.
+    /// Only work older than [`STALE`] is touched, so the process doing it
+    /// (which holds the handover lock meanwhile) is not raced.
+    async fn loop_sweep(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(SWEEP).await;
+            let stale = now_ms() - STALE.as_millis() as i64;
+            if let Ok(ids) = self.store.handovers_with_pending_inbox().await {
+                for id in ids {
+                    let old = self.store.pending_inbox(&id).await.ok().and_then(|items| {
+                        items.first().map(|i| i.received_at_ms < stale)
+                    });
+                    if old == Some(true) {
+                        self.process_inbox(&id).await;
+                    }
+                }
+            }
+            if let Ok(rows) = self.store.list_handovers(None, true, 10_000).await {
+                for row in rows {
+                    if row.status == Status::Requested && row.created_at_ms < stale {
+                        if let Err(e) = self.resume_start(row).await {
+                            tracing::warn!("resuming an abandoned start failed: {e}");
+                        }
+                    }
                 }
             }
         }

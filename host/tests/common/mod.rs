@@ -51,6 +51,7 @@ pub fn env(limits: Limits, allow: &[&str], resolve: &[(&str, &str)]) -> CallEnv 
         limits,
         policy: Arc::new(EgressPolicy::parse(allow).unwrap()),
         resolver: Arc::new(Resolver::with_overrides(overrides)),
+        credentials: None,
         labels: Arc::new(CallLabels {
             tenant: "t1".into(),
             endpoint: "ep1".into(),

@@ -80,6 +80,9 @@ pub async fn start(name: &str) -> anyhow::Result<Box<dyn ProviderDriver>> {
         "liveperson" => crate::liveperson::start_driver().await,
         "sunshine-conversations" => crate::sunshine::start_driver().await,
         "matrix" => crate::matrix::start_driver().await,
-        other => anyhow::bail!("unknown simulator `{other}`; known: {}", SIMULATORS.join(", ")),
+        other => anyhow::bail!(
+            "unknown simulator `{other}`; known: {}",
+            SIMULATORS.join(", ")
+        ),
     }
 }

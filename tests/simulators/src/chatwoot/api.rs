@@ -25,15 +25,24 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(&format!("{ACC}/contacts/search"), get(search_contacts))
         .route(&format!("{ACC}/contacts"), post(create_contact))
-        .route(&format!("{ACC}/contacts/{{id}}/contact_inboxes"), post(create_contact_inbox))
+        .route(
+            &format!("{ACC}/contacts/{{id}}/contact_inboxes"),
+            post(create_contact_inbox),
+        )
         .route(&format!("{ACC}/conversations"), post(create_conversation))
         .route(&conv, get(show_conversation))
-        .route(&format!("{conv}/messages"), post(create_message).get(list_messages))
+        .route(
+            &format!("{conv}/messages"),
+            post(create_message).get(list_messages),
+        )
         .route(&format!("{conv}/toggle_status"), post(toggle_status))
         .route(&format!("{conv}/toggle_priority"), post(toggle_priority))
         .route(&format!("{conv}/labels"), post(add_labels))
         .route(&format!("{ACC}/teams"), get(teams))
-        .route(&format!("{ACC}/inbox_members/{{inbox_id}}"), get(inbox_members))
+        .route(
+            &format!("{ACC}/inbox_members/{{inbox_id}}"),
+            get(inbox_members),
+        )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "Resource could not be found") })
         .with_state(shared)
 }
@@ -97,10 +106,15 @@ async fn search_contacts(State(sh): S, Path(p): Params, Query(q): Q) -> Response
         .contacts
         .iter()
         .filter(|c| {
-            [Some(&c.name), c.identifier.as_ref(), c.email.as_ref(), c.phone_number.as_ref()]
-                .into_iter()
-                .flatten()
-                .any(|f| f.to_lowercase().contains(&needle))
+            [
+                Some(&c.name),
+                c.identifier.as_ref(),
+                c.email.as_ref(),
+                c.phone_number.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|f| f.to_lowercase().contains(&needle))
         })
         .map(|c| data.contact_json(c))
         .collect();
@@ -109,7 +123,11 @@ async fn search_contacts(State(sh): S, Path(p): Params, Query(q): Q) -> Response
 }
 
 fn new_source_id(n: u64) -> String {
-    format!("{:08x}-sim-{n:04}-{:012x}", kit::unix_secs(), kit::unix_ms())
+    format!(
+        "{:08x}-sim-{n:04}-{:012x}",
+        kit::unix_secs(),
+        kit::unix_ms()
+    )
 }
 
 async fn create_contact(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
@@ -317,10 +335,18 @@ async fn list_messages(State(sh): S, Path(p): Params, Query(q): Q) -> Response {
         Err(r) => return r,
     };
     let data = lock(&sh.data);
-    let all: Vec<&Message> = data.messages.iter().filter(|m| m.conversation_id == conv).collect();
+    let all: Vec<&Message> = data
+        .messages
+        .iter()
+        .filter(|m| m.conversation_id == conv)
+        .collect();
     let num = |k: &str| q.get(k).and_then(|v| v.parse::<u64>().ok());
     let page: Vec<&Message> = match (num("after"), num("before")) {
-        (Some(a), Some(b)) => all.into_iter().filter(|m| m.id >= a && m.id < b).take(1000).collect(),
+        (Some(a), Some(b)) => all
+            .into_iter()
+            .filter(|m| m.id >= a && m.id < b)
+            .take(1000)
+            .collect(),
         (Some(a), None) => all.into_iter().filter(|m| m.id > a).take(100).collect(),
         (None, Some(b)) => {
             let older: Vec<&Message> = all.into_iter().filter(|m| m.id < b).collect();
@@ -397,7 +423,11 @@ async fn add_labels(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> 
     let b = body(&bytes);
     let labels: Vec<String> = b["labels"]
         .as_array()
-        .map(|a| a.iter().filter_map(|l| l.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let mut data = lock(&sh.data);
     data.conversation_mut(conv).expect("scoped").labels = labels.clone();
@@ -412,8 +442,10 @@ async fn teams(State(sh): S, Path(p): Params) -> Response {
     let teams: Vec<Value> = data
         .teams
         .iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "description": "", "allow_auto_assign": true,
-                         "account_id": data.account_id, "is_member": false}))
+        .map(|t| {
+            json!({"id": t.id, "name": t.name, "description": "", "allow_auto_assign": true,
+                         "account_id": data.account_id, "is_member": false})
+        })
         .collect();
     Json(Value::Array(teams)).into_response()
 }

@@ -27,7 +27,12 @@ fn conv_id(conv: &str) -> u64 {
 
 /// `[endpoints.secrets]` + `[[endpoints.auth]]` giving `target` the header
 /// `name: <secret>`.
-pub(crate) fn header_auth_toml(target: &str, secret_name: &str, secret: &str, name: &str) -> String {
+pub(crate) fn header_auth_toml(
+    target: &str,
+    secret_name: &str,
+    secret: &str,
+    name: &str,
+) -> String {
     let q = |s: &str| serde_json::to_string(s).expect("string");
     format!(
         "[endpoints.secrets]\n{secret_name} = {}\n\n[[endpoints.auth]]\ntarget = {}\nheader = {{ name = {}, value = {} }}\n",
@@ -95,7 +100,10 @@ impl ProviderDriver for ChatwootDriver {
     }
 
     fn fail_next_start(&self, status: u16) {
-        let path = format!("/api/v1/accounts/{}/conversations", self.sim.config().account_id);
+        let path = format!(
+            "/api/v1/accounts/{}/conversations",
+            self.sim.config().account_id
+        );
         self.sim.fail_next(Some("POST"), &path, status, 1);
     }
 
@@ -122,7 +130,11 @@ impl ProviderDriver for ChatwootDriver {
             violations.is_empty(),
             "the chatwoot simulator recorded {} schema violation(s):\n{}",
             violations.len(),
-            violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

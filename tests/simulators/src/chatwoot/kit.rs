@@ -179,10 +179,13 @@ pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Re
     let response = if !(gate.authorized)(&parts.headers) {
         (gate.error)(StatusCode::UNAUTHORIZED, "invalid or missing credentials")
     } else {
-        let template = parts.extensions.get::<MatchedPath>().map(|m| m.as_str().to_string());
-        let violation = template.as_deref().and_then(|t| {
-            gate.spec.check_request(&method, t, &path, &bytes)
-        });
+        let template = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string());
+        let violation = template
+            .as_deref()
+            .and_then(|t| gate.spec.check_request(&method, t, &path, &bytes));
         if let Some(v) = violation {
             let message = v.errors.join("; ");
             gate.record_violation(v);
@@ -190,7 +193,8 @@ pub async fn gate(State(gate): State<Arc<Gate>>, req: Request, next: Next) -> Re
         } else if let Some(status) = lock(&gate.faults).take(&method, &path) {
             gate.fault_response(status)
         } else {
-            next.run(Request::from_parts(parts, Body::from(bytes))).await
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
         }
     };
     if let Some(r) = lock(&gate.requests).get_mut(index) {

@@ -152,7 +152,10 @@ impl ChatwootSim {
         let server = lock(&self.server).take();
         if let Some((stop, mut task)) = server {
             let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
                 task.abort();
             }
         }
@@ -178,7 +181,9 @@ impl ChatwootSim {
 
     fn set_assignee(&self, data: &mut Data, conv: u64, agent: Option<u64>) {
         let updated = data.tick();
-        let c = data.conversation_mut(conv).expect("unknown chatwoot conversation");
+        let c = data
+            .conversation_mut(conv)
+            .expect("unknown chatwoot conversation");
         let previous = std::mem::replace(&mut c.assignee, agent);
         c.updated_at = updated;
         data.conversation_event(
@@ -197,12 +202,17 @@ impl ChatwootSim {
             Some(t) => t,
             None => {
                 let id = data.teams.len() as u64 + 1;
-                data.teams.push(state::Team { id, name: name.into() });
+                data.teams.push(state::Team {
+                    id,
+                    name: name.into(),
+                });
                 id
             }
         };
         let updated = data.tick();
-        let c = data.conversation_mut(conv).expect("unknown chatwoot conversation");
+        let c = data
+            .conversation_mut(conv)
+            .expect("unknown chatwoot conversation");
         let previous = c.team_id.replace(team);
         c.updated_at = updated;
         data.conversation_event(
@@ -233,7 +243,9 @@ impl ChatwootSim {
 
     fn agent_post(&self, conv: u64, text: &str, private: bool, attachments: Vec<Value>) -> u64 {
         let mut data = lock(&self.shared.data);
-        let c = data.conversation(conv).expect("unknown chatwoot conversation");
+        let c = data
+            .conversation(conv)
+            .expect("unknown chatwoot conversation");
         let agent = match c.assignee {
             Some(a) => a,
             None => data.agent_named("Agent"),
@@ -260,7 +272,9 @@ impl ChatwootSim {
     pub fn resolve(&self, conv: u64) {
         let mut data = lock(&self.shared.data);
         let updated = data.tick();
-        let c = data.conversation_mut(conv).expect("unknown chatwoot conversation");
+        let c = data
+            .conversation_mut(conv)
+            .expect("unknown chatwoot conversation");
         let previous = std::mem::replace(&mut c.status, "resolved".into());
         c.updated_at = updated;
         data.conversation_event(

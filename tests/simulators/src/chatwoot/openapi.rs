@@ -81,10 +81,7 @@ impl Spec {
                 path.display()
             )
         })?;
-        let raw: Value = if path
-            .extension()
-            .is_some_and(|e| e == "yaml" || e == "yml")
-        {
+        let raw: Value = if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             serde_yaml::from_str(&text)?
         } else {
             serde_json::from_str(&text)?
@@ -160,7 +157,12 @@ impl Spec {
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             return required.then(|| {
-                self.violation(what, pointer.clone(), vec!["request body is required".into()], body)
+                self.violation(
+                    what,
+                    pointer.clone(),
+                    vec!["request body is required".into()],
+                    body,
+                )
             });
         }
         let value: Value = match serde_json::from_slice(body) {
@@ -186,7 +188,13 @@ impl Spec {
         })
     }
 
-    fn violation(&self, what: String, schema: String, errors: Vec<String>, body: &[u8]) -> Violation {
+    fn violation(
+        &self,
+        what: String,
+        schema: String,
+        errors: Vec<String>,
+        body: &[u8],
+    ) -> Violation {
         let mut body = String::from_utf8_lossy(body).into_owned();
         if body.len() > 2000 {
             let mut end = 2000;
@@ -330,8 +338,14 @@ mod tests {
         let u = "/components/schemas/u";
         assert!(spec.check(u, &json!({"type": "b"})).is_empty());
         assert!(spec.check(u, &json!({"type": "a", "x": "1"})).is_empty());
-        assert!(!spec.check(u, &json!({"type": "a"})).is_empty(), "a needs x");
-        assert!(!spec.check(u, &json!({"type": "c"})).is_empty(), "unknown type");
+        assert!(
+            !spec.check(u, &json!({"type": "a"})).is_empty(),
+            "a needs x"
+        );
+        assert!(
+            !spec.check(u, &json!({"type": "c"})).is_empty(),
+            "unknown type"
+        );
         let n = "/components/schemas/n";
         assert!(spec.check(n, &Value::Null).is_empty());
         assert!(spec.check(n, &json!({"type": "b"})).is_empty());

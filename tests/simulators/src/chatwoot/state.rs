@@ -99,8 +99,14 @@ impl Data {
             messages: Vec::new(),
             agents: Vec::new(),
             teams: vec![
-                Team { id: 1, name: "support".into() },
-                Team { id: 2, name: "billing".into() },
+                Team {
+                    id: 1,
+                    name: "support".into(),
+                },
+                Team {
+                    id: 2,
+                    name: "billing".into(),
+                },
             ],
             next_id: 1,
             clock: 0.0,
@@ -116,7 +122,11 @@ impl Data {
     /// A strictly increasing `updated_at`.
     pub fn tick(&mut self) -> f64 {
         let now = kit::unix_ms() as f64 / 1000.0;
-        self.clock = if now > self.clock { now } else { self.clock + 0.000_001 };
+        self.clock = if now > self.clock {
+            now
+        } else {
+            self.clock + 0.000_001
+        };
         self.clock
     }
 
@@ -203,7 +213,9 @@ impl Data {
 
     /// `Conversations::EventDataPresenter#push_data` (also the API's view).
     pub fn conversation_json(&self, c: &Conversation) -> Value {
-        let team = c.team_id.and_then(|t| self.teams.iter().find(|x| x.id == t));
+        let team = c
+            .team_id
+            .and_then(|t| self.teams.iter().find(|x| x.id == t));
         json!({
             "id": c.id, "account_id": self.account_id, "inbox_id": c.inbox_id,
             "status": c.status, "priority": c.priority, "labels": c.labels,
@@ -253,7 +265,8 @@ impl Data {
                 json!({"id": API_USER.0, "name": API_USER.1, "email": "bot@example.com", "avatar_url": "", "type": "user"})
             }
         };
-        let message_type = ["incoming", "outgoing", "activity", "template"][m.message_type as usize];
+        let message_type =
+            ["incoming", "outgoing", "activity", "template"][m.message_type as usize];
         let mut v = json!({
             "event": event, "id": m.id, "content": m.content,
             "created_at": kit::iso8601_ms(m.created_at * 1000),
@@ -296,7 +309,11 @@ impl Data {
     /// Queues `conversation_typing_on` / `_off` by agent `agent`.
     pub fn typing(&self, outbox: &Outbox, id: u64, agent: u64, on: bool) {
         if let Some(c) = self.conversation(id) {
-            let event = if on { "conversation_typing_on" } else { "conversation_typing_off" };
+            let event = if on {
+                "conversation_typing_on"
+            } else {
+                "conversation_typing_off"
+            };
             let body = json!({"event": event, "conversation": self.conversation_json(c),
                               "user": self.agent_push(agent), "is_private": false});
             send(outbox, event, id, &body);

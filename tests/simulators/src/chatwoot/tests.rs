@@ -52,7 +52,11 @@ impl Client {
     fn new(sim: &ChatwootSim) -> Client {
         Client {
             http: reqwest::Client::new(),
-            base: format!("{}/api/v1/accounts/{}", sim.base_url(), sim.config().account_id),
+            base: format!(
+                "{}/api/v1/accounts/{}",
+                sim.base_url(),
+                sim.config().account_id
+            ),
             token: sim.config().api_token.clone(),
         }
     }
@@ -82,7 +86,12 @@ async fn requests_without_the_token_get_401() {
     let http = reqwest::Client::new();
     let none = http.get(&url).send().await.unwrap();
     assert_eq!(none.status(), 401);
-    let wrong = http.get(&url).header("api_access_token", "nope").send().await.unwrap();
+    let wrong = http
+        .get(&url)
+        .header("api_access_token", "nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
     let (status, teams) = Client::new(&sim).call("GET", "/teams", None).await;
     assert_eq!(status, 200);
@@ -115,10 +124,21 @@ async fn a_body_that_breaks_the_spec_is_recorded_and_rejected() {
     assert_eq!(status, 422);
     let violations = sim.take_violations();
     assert_eq!(violations.len(), 2, "{violations:?}");
-    assert!(violations[0].what.ends_with("/conversations"), "{}", violations[0]);
+    assert!(
+        violations[0].what.ends_with("/conversations"),
+        "{}",
+        violations[0]
+    );
     let text = violations[0].errors.join(" ");
-    assert!(text.contains("inbox_id") && text.contains("/source_id"), "{text}");
-    assert!(violations[1].errors.join(" ").contains("closed"), "{}", violations[1]);
+    assert!(
+        text.contains("inbox_id") && text.contains("/source_id"),
+        "{text}"
+    );
+    assert!(
+        violations[1].errors.join(" ").contains("closed"),
+        "{}",
+        violations[1]
+    );
     assert!(sim.violations().is_empty());
     sim.shutdown().await;
 }
@@ -132,7 +152,9 @@ async fn open_conversation(c: &Client) -> u64 {
         )
         .await;
     assert_eq!(status, 200, "{contact}");
-    let source = contact["payload"]["contact_inbox"]["source_id"].as_str().unwrap();
+    let source = contact["payload"]["contact_inbox"]["source_id"]
+        .as_str()
+        .unwrap();
     let id = contact["payload"]["contact"]["id"].as_u64().unwrap();
     let (status, conv) = c
         .call(
@@ -167,10 +189,19 @@ async fn conversation_flow_and_signed_webhooks() {
     sim.resolve(conv);
     assert!(sim.wait_for_deliveries(5, Duration::from_secs(5)).await);
     let bodies = hooks.bodies();
-    let events: Vec<&str> = bodies.iter().map(|b| b["event"].as_str().unwrap()).collect();
+    let events: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["event"].as_str().unwrap())
+        .collect();
     assert_eq!(
         events,
-        ["conversation_created", "message_created", "conversation_updated", "message_created", "conversation_status_changed"]
+        [
+            "conversation_created",
+            "message_created",
+            "conversation_updated",
+            "message_created",
+            "conversation_status_changed"
+        ]
     );
     assert_eq!(bodies[1]["message_type"], "incoming");
     assert_eq!(bodies[2]["meta"]["assignee"]["id"], agent);
@@ -179,16 +210,37 @@ async fn conversation_flow_and_signed_webhooks() {
     assert_eq!(bodies[3]["conversation"]["id"], conv);
     assert_eq!(bodies[4]["status"], "resolved");
     for (headers, body) in lock(&hooks.got).iter() {
-        let ts: u64 = headers["x-chatwoot-timestamp"].to_str().unwrap().parse().unwrap();
-        assert_eq!(headers["x-chatwoot-signature"].to_str().unwrap(), sign("chatwoot-sim-webhook-secret", ts, body));
-        assert!(headers["x-chatwoot-delivery"].to_str().unwrap().starts_with("cw-"));
+        let ts: u64 = headers["x-chatwoot-timestamp"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            headers["x-chatwoot-signature"].to_str().unwrap(),
+            sign("chatwoot-sim-webhook-secret", ts, body)
+        );
+        assert!(
+            headers["x-chatwoot-delivery"]
+                .to_str()
+                .unwrap()
+                .starts_with("cw-")
+        );
     }
     assert_eq!(sim.user_messages(conv), ["hello"]);
     assert_eq!(sim.resolved_by_api(conv), Some(false));
     let (_, page) = c
-        .call("GET", &format!("/conversations/{conv}/messages?after=0"), None)
+        .call(
+            "GET",
+            &format!("/conversations/{conv}/messages?after=0"),
+            None,
+        )
         .await;
-    let types: Vec<u64> = page["payload"].as_array().unwrap().iter().map(|m| m["message_type"].as_u64().unwrap()).collect();
+    let types: Vec<u64> = page["payload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message_type"].as_u64().unwrap())
+        .collect();
     assert_eq!(types, [0, 1]);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     sim.shutdown().await;
@@ -202,7 +254,11 @@ async fn faults_duplicates_and_held_webhooks() {
     let c = Client::new(&sim);
     sim.fail_next(Some("POST"), "/api/v1/accounts/1/conversations", 503, 1);
     let (status, _) = c
-        .call("POST", "/conversations", Some(json!({"source_id": "x", "inbox_id": 7})))
+        .call(
+            "POST",
+            "/conversations",
+            Some(json!({"source_id": "x", "inbox_id": 7})),
+        )
         .await;
     assert_eq!(status, 503);
     let conv = open_conversation(&c).await;
@@ -220,7 +276,10 @@ async fn faults_duplicates_and_held_webhooks() {
     assert_eq!(sim.deliveries().len(), 3);
     assert_eq!(sim.release_held(true).await, 2);
     let bodies = hooks.bodies();
-    let texts: Vec<&str> = bodies[3..].iter().map(|b| b["content"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = bodies[3..]
+        .iter()
+        .map(|b| b["content"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, ["two", "one"]);
     sim.shutdown().await;
 }

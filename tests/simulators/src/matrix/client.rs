@@ -95,7 +95,10 @@ impl Account {
     /// The room's `m.room.message` events, oldest first (up to 1000).
     pub async fn messages(&self, room: &str) -> anyhow::Result<Vec<Value>> {
         let filter = enc(&json!({"types": ["m.room.message"]}).to_string());
-        let path = format!("/rooms/{}/messages?dir=f&limit=1000&filter={filter}", enc(room));
+        let path = format!(
+            "/rooms/{}/messages?dir=f&limit=1000&filter={filter}",
+            enc(room)
+        );
         let v = self.ok("GET", &path, None).await?;
         Ok(v["chunk"].as_array().cloned().unwrap_or_default())
     }

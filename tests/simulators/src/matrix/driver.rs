@@ -176,10 +176,7 @@ impl ProviderDriver for MatrixDriver {
 
     async fn agent_message(&self, conv: &str, text: &str) {
         let content = json!({"msgtype": "m.text", "body": text});
-        self.agent
-            .send(conv, content)
-            .await
-            .expect("agent message");
+        self.agent.send(conv, content).await.expect("agent message");
     }
 
     async fn end(&self, conv: &str) {

@@ -111,7 +111,9 @@ async fn forward(
         .is_some_and(|v| v.starts_with("Bearer "));
     let injected = {
         let mut failures = s.failures.lock().unwrap();
-        let i = failures.iter().position(|(suffix, _)| path.ends_with(suffix));
+        let i = failures
+            .iter()
+            .position(|(suffix, _)| path.ends_with(suffix));
         i.map(|i| failures.remove(i).1)
     };
     let response = match injected {

@@ -38,7 +38,14 @@ async fn driver_plays_the_agent_against_real_synapse() {
     let post = reqwest::Method::POST;
     let (status, body) = proxied(&d, post.clone(), "/createRoom", None, create.clone()).await;
     assert_eq!(status, 401, "{body}");
-    let (status, _) = proxied(&d, post.clone(), "/createRoom", Some("wrong"), create.clone()).await;
+    let (status, _) = proxied(
+        &d,
+        post.clone(),
+        "/createRoom",
+        Some("wrong"),
+        create.clone(),
+    )
+    .await;
     assert_eq!(status, 401);
 
     // Injected failure, then the real thing.
@@ -52,25 +59,36 @@ async fn driver_plays_the_agent_against_real_synapse() {
     let seen = d.requests();
     assert_eq!(seen.len(), 4);
     assert_eq!(
-        seen.iter().map(|s| (s.bearer, s.status)).collect::<Vec<_>>(),
+        seen.iter()
+            .map(|s| (s.bearer, s.status))
+            .collect::<Vec<_>>(),
         [(false, 401), (true, 401), (true, 503), (true, 200)]
     );
 
-    let found = d.wait_for_conversation("h-123", Duration::from_secs(10)).await;
+    let found = d
+        .wait_for_conversation("h-123", Duration::from_secs(10))
+        .await;
     assert_eq!(found.as_deref(), Some(room.as_str()));
     assert_eq!(
-        d.wait_for_conversation("h-999", Duration::from_millis(200)).await,
+        d.wait_for_conversation("h-999", Duration::from_millis(200))
+            .await,
         None
     );
 
     d.agent_join(&room, "Alice").await;
     d.agent_message(&room, "Hello from Alice").await;
     d.bot
-        .send(&room, json!({"msgtype": "m.text", "body": "transcript", "io.handover.kind": "transcript"}))
+        .send(
+            &room,
+            json!({"msgtype": "m.text", "body": "transcript", "io.handover.kind": "transcript"}),
+        )
         .await
         .unwrap();
     d.bot
-        .send(&room, json!({"msgtype": "m.text", "body": "I need help", "io.handover.kind": "user"}))
+        .send(
+            &room,
+            json!({"msgtype": "m.text", "body": "I need help", "io.handover.kind": "user"}),
+        )
         .await
         .unwrap();
     assert_eq!(d.user_messages(&room).await, ["I need help"]);
@@ -89,7 +107,11 @@ async fn driver_plays_the_agent_against_real_synapse() {
         .await
         .unwrap();
     d.bot
-        .ok("POST", &format!("/rooms/{}/leave", enc(&room)), Some(json!({})))
+        .ok(
+            "POST",
+            &format!("/rooms/{}/leave", enc(&room)),
+            Some(json!({})),
+        )
         .await
         .unwrap();
     assert_eq!(d.closed_by_bot(&room).await, Some(true));

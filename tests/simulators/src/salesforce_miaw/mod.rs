@@ -1,8 +1,546 @@
-//! Simulator of the `salesforce_miaw` provider (not written yet).
+//! Simulator of Salesforce Messaging for In-App and Web (MIAW), the
+//! Messaging API v2 of a custom client, written from Salesforce's public
+//! docs and sample app:
+//!
+//! - `POST /iamessage/api/v2/authorization/unauthenticated/access-token`
+//!   (checks `orgId` / `esDeveloperName`, hands out a JWT-like token and
+//!   the stream's current `lastEventId`);
+//! - `POST /iamessage/api/v2/conversation` (Bearer; lowercase UUID
+//!   `conversationId`, `routingAttributes`), then a routing result event;
+//! - `POST /iamessage/api/v2/conversation/{id}/message` (Bearer; text of at
+//!   most 3,000 characters; a repeated message id is accepted once), echoed
+//!   on the stream as an end-user message like the real service does;
+//! - `DELETE /iamessage/api/v2/conversation/{id}?esDeveloperName=…`;
+//! - `GET /eventrouter/v1/sse` (Bearer, `X-Org-Id`, `Last-Event-Id`): the
+//!   identity's events after `Last-Event-Id` (only new ones without it),
+//!   then new events as they happen, with keep-alive comments.
+//!
+//! Scriptable: never send the close event (the agent only leaves), fail
+//! routing (no agent), drop the stream after N events (so clients must
+//! resume with `Last-Event-Id`), and API faults.
 
+mod api;
+mod driver;
+
+pub use crate::chatwoot::kit::RecordedRequest;
+pub use driver::MiawDriver;
+
+use crate::chatwoot::kit::{Faults, lock};
 use crate::driver::ProviderDriver;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// The org id the driver's endpoints use.
+pub const ORG_ID: &str = "00DSIM000000001";
+/// The Embedded Service deployment the driver's endpoints use.
+pub const ES_DEVELOPER_NAME: &str = "Handover_Sim";
+/// MIAW's limit on the text of one message.
+pub const MAX_TEXT_CHARS: usize = 3_000;
 
 /// Start this simulator with its driver.
 pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
-    anyhow::bail!("the `salesforce_miaw` simulator is not implemented yet")
+    Ok(Box::new(MiawDriver::start().await?))
 }
+
+/// A conversation as the simulator knows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MiawConversation {
+    pub id: String,
+    /// The identity (access token subject) that created it.
+    pub subject: String,
+    pub routing_attributes: Map<String, Value>,
+    /// Messages the end user sent, in order.
+    pub messages: Vec<MiawMessage>,
+    /// Agents currently in the conversation.
+    pub agents: Vec<MiawAgent>,
+    /// Closed by the end user (`DELETE`).
+    pub closed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MiawMessage {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MiawAgent {
+    pub id: String,
+    pub name: String,
+}
+
+/// One event on the stream of `subject`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredEvent {
+    pub id: u64,
+    pub subject: String,
+    pub name: String,
+    pub data: Value,
+}
+
+pub(crate) struct State {
+    pub org_id: String,
+    pub es_developer_name: String,
+    /// Access token → subject.
+    pub identities: Vec<(String, String)>,
+    pub conversations: Vec<MiawConversation>,
+    pub events: Vec<StoredEvent>,
+    pub next_id: u64,
+    pub send_close_event: bool,
+    pub routing_failure: Option<String>,
+    pub estimated_wait: Option<u32>,
+    pub events_per_connection: Option<usize>,
+    /// The `Last-Event-Id` of every stream connection, in order.
+    pub sse_connections: Vec<Option<String>>,
+    pub closing: bool,
+}
+
+impl State {
+    pub fn conversation_mut(&mut self, id: &str) -> Option<&mut MiawConversation> {
+        self.conversations.iter_mut().find(|c| c.id == id)
+    }
+
+    pub fn last_event_id(&self) -> u64 {
+        self.events.last().map_or(0, |e| e.id)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Stores an event of `conversation` with a conversation entry from
+    /// `sender` (role, subject, display name) carrying `payload`.
+    pub fn emit(
+        &mut self,
+        conversation: &str,
+        name: &str,
+        entry_type: &str,
+        sender: (&str, &str, &str),
+        payload: Value,
+    ) -> Result<(), String> {
+        let subject = self
+            .conversations
+            .iter()
+            .find(|c| c.id == conversation)
+            .map(|c| c.subject.clone())
+            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
+        let id = self.next();
+        let now = crate::chatwoot::kit::unix_ms();
+        let (role, sender_subject, display) = sender;
+        let data = json!({
+            "channelPlatformKey": "sim-platform-key",
+            "channelType": "embedded_messaging",
+            "channelAddressIdentifier": "sim-channel-address",
+            "conversationId": conversation,
+            "conversationEntry": {
+                "senderDisplayName": display,
+                "identifier": format!("entry-{id}"),
+                "entryType": entry_type,
+                "entryPayload": payload.to_string(),
+                "sender": {"appType": app_type(role), "subject": sender_subject, "role": role},
+                "clientTimestamp": now,
+                "transcriptedTimestamp": now,
+                "relatedRecords": [],
+            }
+        });
+        self.events.push(StoredEvent {
+            id,
+            subject,
+            name: name.into(),
+            data,
+        });
+        Ok(())
+    }
+}
+
+fn app_type(role: &str) -> &'static str {
+    match role {
+        "Agent" | "Supervisor" => "agent",
+        "EndUser" => "iamessage",
+        "Chatbot" => "chatbot",
+        _ => "conversation",
+    }
+}
+
+/// State shared by the server, the Rust API and the streams.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    /// Bumped on every change (streams and waiters wake up).
+    changed: watch::Sender<u64>,
+    pub(crate) requests: Mutex<Vec<RecordedRequest>>,
+    pub(crate) faults: Mutex<Faults>,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub fn bump(&self) {
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}
+
+type Server = (oneshot::Sender<()>, JoinHandle<()>);
+
+/// A running MIAW simulator; clones drive the same server.
+#[derive(Clone)]
+pub struct MiawSim {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: Arc<Mutex<Option<Server>>>,
+}
+
+impl MiawSim {
+    /// Serves on `127.0.0.1:<free port>` for [`ORG_ID`] / [`ES_DEVELOPER_NAME`].
+    pub async fn start() -> std::io::Result<MiawSim> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                org_id: ORG_ID.into(),
+                es_developer_name: ES_DEVELOPER_NAME.into(),
+                identities: Vec::new(),
+                conversations: Vec::new(),
+                events: Vec::new(),
+                next_id: 0,
+                send_close_event: true,
+                routing_failure: None,
+                estimated_wait: Some(60),
+                events_per_connection: None,
+                sse_connections: Vec::new(),
+                closing: false,
+            }),
+            changed: watch::channel(0).0,
+            requests: Mutex::default(),
+            faults: Mutex::default(),
+        });
+        let app = api::router(shared.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "MIAW simulator failed");
+            }
+        });
+        Ok(MiawSim {
+            shared,
+            addr,
+            server: Arc::new(Mutex::new(Some((stop, task)))),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Ends the streams, stops serving (in-flight requests get 2 s).
+    pub async fn shutdown(&self) {
+        self.shared.lock().closing = true;
+        self.shared.bump();
+        let server = lock(&self.server).take();
+        if let Some((stop, mut task)) = server {
+            let _ = stop.send(());
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
+    }
+
+    // ---- inspection ----
+
+    pub fn conversations(&self) -> Vec<MiawConversation> {
+        self.shared.lock().conversations.clone()
+    }
+
+    pub fn conversation(&self, id: &str) -> Option<MiawConversation> {
+        self.shared
+            .lock()
+            .conversations
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+    }
+
+    /// Every API request so far (the stream's too), in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// The `Last-Event-Id` each stream connection carried, in order.
+    pub fn sse_connections(&self) -> Vec<Option<String>> {
+        self.shared.lock().sse_connections.clone()
+    }
+
+    /// Waits for a conversation whose routing attribute `key` is `value`.
+    pub async fn wait_for_conversation_with(
+        &self,
+        key: &str,
+        value: &str,
+        timeout: Duration,
+    ) -> Option<MiawConversation> {
+        self.wait(timeout, |st| {
+            st.conversations
+                .iter()
+                .find(|c| c.routing_attributes.get(key).and_then(Value::as_str) == Some(value))
+                .cloned()
+        })
+        .await
+    }
+
+    /// Waits until the conversation has at least `n` end-user messages.
+    pub async fn wait_for_messages(
+        &self,
+        id: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Option<Vec<MiawMessage>> {
+        self.wait(timeout, |st| {
+            st.conversations
+                .iter()
+                .find(|c| c.id == id && c.messages.len() >= n)
+                .map(|c| c.messages.clone())
+        })
+        .await
+    }
+
+    /// Waits until the end user closed the conversation.
+    pub async fn wait_for_closed(&self, id: &str, timeout: Duration) -> bool {
+        self.wait(timeout, |st| {
+            st.conversations
+                .iter()
+                .find(|c| c.id == id && c.closed)
+                .map(drop)
+        })
+        .await
+        .is_some()
+    }
+
+    async fn wait<T>(&self, timeout: Duration, probe: impl Fn(&State) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut rx = self.shared.subscribe();
+        loop {
+            if let Some(found) = probe(&self.shared.lock()) {
+                return Some(found);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), rx.changed()).await;
+        }
+    }
+
+    // ---- scripting ----
+
+    /// Whether [`MiawSim::end`] sends `CONVERSATION_CLOSE_CONVERSATION`
+    /// before the agent leaves (default true). Off: the agent only leaves.
+    pub fn set_send_close_event(&self, on: bool) {
+        self.shared.lock().send_close_event = on;
+    }
+
+    /// Later routing results fail with `failure_type` (e.g. `RoutingError`):
+    /// no agent will ever join. `None` routes normally.
+    pub fn set_routing_failure(&self, failure_type: Option<&str>) {
+        self.shared.lock().routing_failure = failure_type.map(String::from);
+    }
+
+    /// The estimated wait of later routing results (default 60 s).
+    pub fn set_estimated_wait(&self, seconds: Option<u32>) {
+        self.shared.lock().estimated_wait = seconds;
+    }
+
+    /// Ends every later stream connection after `n` events (`None`: never),
+    /// so a client only sees everything if it resumes with `Last-Event-Id`.
+    pub fn set_events_per_connection(&self, n: Option<usize>) {
+        self.shared.lock().events_per_connection = n;
+    }
+
+    /// Answers the next `count` requests of `method` (any when `None`) to
+    /// `path` (a prefix when it ends in `*`) with `status`, not acting on them.
+    pub fn fail_next(&self, method: Option<&str>, path: &str, status: u16, count: u32) {
+        lock(&self.shared.faults).add(method, path, status, count);
+    }
+
+    // ---- the agent side ----
+
+    /// An agent joins (`CONVERSATION_PARTICIPANT_CHANGED`, `add`); returns
+    /// the agent's id.
+    pub fn agent_join(&self, conversation: &str, name: &str) -> Result<String, String> {
+        let mut st = self.shared.lock();
+        let n = st.next();
+        let agent = MiawAgent {
+            id: format!("005SIM{n:09}"),
+            name: name.into(),
+        };
+        let c = st
+            .conversation_mut(conversation)
+            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
+        c.agents.push(agent.clone());
+        st.emit(
+            conversation,
+            "CONVERSATION_PARTICIPANT_CHANGED",
+            "ParticipantChanged",
+            ("System", "system", "System"),
+            participants("add", &[agent.clone()]),
+        )?;
+        drop(st);
+        self.shared.bump();
+        Ok(agent.id)
+    }
+
+    /// The (first) agent sends a text message.
+    pub fn agent_message(&self, conversation: &str, text: &str) -> Result<(), String> {
+        self.from_agent(conversation, |st, agent| {
+            st.emit(
+                conversation,
+                "CONVERSATION_MESSAGE",
+                "Message",
+                ("Agent", &agent.id, &agent.name),
+                json!({
+                    "entryType": "Message",
+                    "id": format!("agent-msg-{}", st.next_id + 1),
+                    "abstractMessage": {
+                        "messageType": "StaticContentMessage",
+                        "id": format!("agent-msg-{}", st.next_id + 1),
+                        "staticContent": {"formatType": "Text", "text": text},
+                    },
+                    "messageReason": null,
+                }),
+            )
+        })
+    }
+
+    /// The (first) agent starts or stops typing.
+    pub fn agent_typing(&self, conversation: &str, on: bool) -> Result<(), String> {
+        let (name, entry) = if on {
+            (
+                "CONVERSATION_TYPING_STARTED_INDICATOR",
+                "TypingStartedIndicator",
+            )
+        } else {
+            (
+                "CONVERSATION_TYPING_STOPPED_INDICATOR",
+                "TypingStoppedIndicator",
+            )
+        };
+        self.from_agent(conversation, |st, agent| {
+            st.emit(
+                conversation,
+                name,
+                entry,
+                ("Agent", &agent.id, &agent.name),
+                json!({"entryType": entry}),
+            )
+        })
+    }
+
+    /// A transfer starts (routing result of type `Transfer`).
+    pub fn transfer(&self, conversation: &str) -> Result<(), String> {
+        let mut st = self.shared.lock();
+        st.emit(
+            conversation,
+            "CONVERSATION_ROUTING_RESULT",
+            "RoutingResult",
+            ("System", "system", "System"),
+            json!({"entryType": "RoutingResult", "routingType": "Transfer", "failureType": "None",
+                "estimatedWaitTime": {"isEWTRequested": false, "estimatedWaitTimeInSeconds": -1}}),
+        )?;
+        drop(st);
+        self.shared.bump();
+        Ok(())
+    }
+
+    /// Every agent leaves (participant change, `remove`), without a close event.
+    pub fn agent_leave(&self, conversation: &str) -> Result<(), String> {
+        let mut st = self.shared.lock();
+        let c = st
+            .conversation_mut(conversation)
+            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
+        let agents = std::mem::take(&mut c.agents);
+        if !agents.is_empty() {
+            st.emit(
+                conversation,
+                "CONVERSATION_PARTICIPANT_CHANGED",
+                "ParticipantChanged",
+                ("System", "system", "System"),
+                participants("remove", &agents),
+            )?;
+        }
+        drop(st);
+        self.shared.bump();
+        Ok(())
+    }
+
+    /// The agent ends the chat: the close event (unless scripted off), then
+    /// the agents leave.
+    pub fn end(&self, conversation: &str) -> Result<(), String> {
+        {
+            let mut st = self.shared.lock();
+            if st.send_close_event {
+                st.emit(
+                    conversation,
+                    "CONVERSATION_CLOSE_CONVERSATION",
+                    "CloseConversation",
+                    ("System", "system", "System"),
+                    json!({"entryType": "CloseConversation"}),
+                )?;
+            }
+        }
+        self.agent_leave(conversation)
+    }
+
+    /// Emits with the conversation's first agent as the sender.
+    fn from_agent(
+        &self,
+        conversation: &str,
+        emit: impl FnOnce(&mut State, &MiawAgent) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let mut st = self.shared.lock();
+        let agent = st
+            .conversation_mut(conversation)
+            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?
+            .agents
+            .first()
+            .cloned()
+            .unwrap_or(MiawAgent {
+                id: "005SIM000000000".into(),
+                name: "Agent".into(),
+            });
+        emit(&mut st, &agent)?;
+        drop(st);
+        self.shared.bump();
+        Ok(())
+    }
+}
+
+/// A `ParticipantChanged` payload for `agents`.
+fn participants(operation: &str, agents: &[MiawAgent]) -> Value {
+    let entries: Vec<Value> = agents
+        .iter()
+        .map(|a| {
+            json!({
+                "operation": operation,
+                "displayName": a.name,
+                "participant": {"appType": "agent", "subject": a.id, "role": "Agent"},
+            })
+        })
+        .collect();
+    json!({"entryType": "ParticipantChanged", "entries": entries})
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,12 @@ pub struct SimDriver {
 
 impl SimDriver {
     pub async fn start() -> std::io::Result<SimDriver> {
-        let sim = SimProvider::start(SimConfig { webhook_url: None, webhook_secret: SECRET.into(), auto_agent: None }).await?;
+        let sim = SimProvider::start(SimConfig {
+            webhook_url: None,
+            webhook_secret: SECRET.into(),
+            auto_agent: None,
+        })
+        .await?;
         Ok(SimDriver { sim })
     }
 }
@@ -36,7 +41,10 @@ impl ProviderDriver for SimDriver {
         self.sim.set_webhook_url(Some(url.to_string()));
     }
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
-        self.sim.wait_for_conversation(handover_id, timeout).await.map(|c| c.id)
+        self.sim
+            .wait_for_conversation(handover_id, timeout)
+            .await
+            .map(|c| c.id)
     }
     async fn agent_join(&self, conv: &str, name: &str) {
         self.sim.agent_join(conv, "agent-1", name).await;
@@ -48,10 +56,15 @@ impl ProviderDriver for SimDriver {
         self.sim.end(conv, "agent_closed").await;
     }
     async fn user_messages(&self, conv: &str) -> Vec<String> {
-        self.sim.conversation(conv).map(|c| c.user_messages.into_iter().map(|m| m.text).collect()).unwrap_or_default()
+        self.sim
+            .conversation(conv)
+            .map(|c| c.user_messages.into_iter().map(|m| m.text).collect())
+            .unwrap_or_default()
     }
     async fn closed_by_bot(&self, conv: &str) -> Option<bool> {
-        self.sim.conversation(conv).map(|c| c.status == "cancelled" || c.status == "closed")
+        self.sim
+            .conversation(conv)
+            .map(|c| c.status == "cancelled" || c.status == "closed")
     }
     fn fail_next_start(&self, status: u16) {
         self.sim.fail_next("/conversations", status, 1);

@@ -6,9 +6,9 @@
 //! `inspect` for what tests read back and `script` for fault injection.
 
 mod api;
-mod driver;
 mod auto_agent;
 mod control;
+mod driver;
 mod events;
 mod inspect;
 mod script;

@@ -1,0 +1,48 @@
+//! The conformance kit as a third party runs it: the real binary, a real
+//! adapter component, a bundled simulator. A conforming adapter passes every
+//! scenario; a non-conforming one fails with a non-zero exit.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn adapter(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters").join(format!("{name}.wasm"));
+    assert!(p.exists(), "{} missing: run scripts/build-adapters.sh", p.display());
+    p
+}
+
+fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        .args(["conformance"])
+        .arg(adapter(adapter_name))
+        .args(["--simulator", simulator])
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+#[test]
+fn sim_adapters_pass_every_scenario() {
+    for name in ["sim", "sim-poll"] {
+        let (ok, text) = run(name, "sim");
+        assert!(ok, "{name}:\n{text}");
+        assert!(text.contains("10 passed, 0 failed, 0 skipped"), "{name}:\n{text}");
+    }
+}
+
+#[test]
+fn a_non_conforming_adapter_fails() {
+    // `echo` talks to no provider at all: most scenarios must fail.
+    let (ok, text) = run("echo", "sim");
+    assert!(!ok, "{text}");
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(text.contains("settings invalid") && text.contains("were accepted"), "{text}");
+}
+
+#[test]
+fn unknown_simulator_is_a_clear_error() {
+    let (ok, text) = run("sim", "no-such-provider");
+    assert!(!ok);
+    assert!(text.contains("unknown simulator `no-such-provider`"), "{text}");
+}
