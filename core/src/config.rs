@@ -27,6 +27,10 @@ pub struct Config {
     pub egress: EgressSection,
     #[serde(default)]
     pub store: StoreSection,
+    /// Tenants by id. With none configured the bot API is open (local use);
+    /// with any, every bot API call needs a tenant's API key.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
     #[serde(default)]
     pub endpoints: Vec<EndpointConfig>,
 }
@@ -42,9 +46,13 @@ pub struct ServerConfig {
     /// Base URL providers use to reach this host (for URL-signed webhooks).
     #[serde(default)]
     pub public_url: Option<String>,
-    /// Admin API key (operator). Without it the admin API is refused.
+    /// Operator key for the admin API, in plain text (prefer
+    /// `admin_key_sha256`). Without either, only tenants' own keys work there.
     #[serde(default)]
     pub admin_key: Option<String>,
+    /// Hex sha256 of the operator key.
+    #[serde(default)]
+    pub admin_key_sha256: Option<Spanned<String>>,
     /// Watch adapter files and swap on change.
     #[serde(default = "yes")]
     pub watch_adapters: bool,
@@ -67,6 +75,7 @@ impl Default for ServerConfig {
             data_dir: default_data_dir(),
             public_url: None,
             admin_key: None,
+            admin_key_sha256: None,
             watch_adapters: true,
         }
     }
@@ -100,6 +109,41 @@ impl Default for RuntimeSection {
             max_memory_mib: default_max_memory(),
             cache: true,
         }
+    }
+}
+
+/// One tenant: its API keys (stored as sha256 hashes) and quotas.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Hex sha256 of each API key (`handover-host hash-key KEY` prints it).
+    #[serde(default)]
+    pub api_key_sha256: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub quotas: Quotas,
+}
+
+/// Per-tenant quotas; every one has a default.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    /// Adapter calls running at once for this tenant.
+    pub concurrent_calls: u32,
+    /// Linear memory per adapter instance, MiB (caps endpoint limits).
+    pub memory_mib: u32,
+    /// Wall time per adapter call, ms (caps endpoint limits).
+    pub wall_time_ms: u64,
+    /// Adapter CPU time per second of wall time, ms (throttled beyond).
+    pub cpu_ms_per_s: u64,
+    /// Open handovers at once.
+    pub open_handovers: u64,
+    /// Webhook requests per second (burst = one second's worth).
+    pub webhooks_per_s: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas { concurrent_calls: 64, memory_mib: 128, wall_time_ms: 10_000, cpu_ms_per_s: 1_000, open_handovers: 10_000, webhooks_per_s: 500 }
     }
 }
 
@@ -433,6 +477,23 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
     if cfg.store.backend == StoreBackend::Postgres && cfg.store.url.as_deref().is_none_or(str::is_empty) {
         at(0..0, "store.url".into(), "backend \"postgres\" needs `url` (e.g. \"postgres://user@127.0.0.1:5432/handover\" or \"env:DATABASE_URL\")".into());
     }
+    let is_hash = |h: &str| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit());
+    if let Some(h) = &cfg.server.admin_key_sha256
+        && !is_hash(h.get_ref())
+    {
+        at(h.span(), "server.admin_key_sha256".into(), "must be 64 hex digits (`handover-host hash-key KEY` prints it)".into());
+    }
+    for (t, tc) in &cfg.tenants {
+        for h in &tc.api_key_sha256 {
+            if !is_hash(h.get_ref()) {
+                at(h.span(), format!("tenants.{t}.api_key_sha256"), "must be 64 hex digits (`handover-host hash-key KEY` prints it)".into());
+            }
+        }
+        let q = &tc.quotas;
+        if q.concurrent_calls == 0 || q.webhooks_per_s == 0 || q.cpu_ms_per_s == 0 || q.memory_mib == 0 || q.wall_time_ms == 0 {
+            at(0..0, format!("tenants.{t}.quotas"), "quotas must be greater than zero".into());
+        }
+    }
     let mut seen = std::collections::HashMap::new();
     for (i, ep) in cfg.endpoints.iter().enumerate() {
         let id = ep.id.get_ref();
@@ -447,6 +508,10 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
                 f("id"),
                 format!("`{id}` must be non-empty and use only letters, digits, `-` and `_`"),
             );
+        }
+        if !cfg.tenants.is_empty() && !cfg.tenants.contains_key(&ep.tenant) {
+            let defined = cfg.tenants.keys().cloned().collect::<Vec<_>>().join(", ");
+            at(ep.id.span(), f("tenant"), format!("tenant `{}` is not defined in [tenants] (defined: {defined})", ep.tenant));
         }
         if let Some(prev) = seen.insert(id.clone(), i) {
             at(

@@ -290,6 +290,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Give up on a delivery after the last attempt (kept for inspection).
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<()>;
+    /// Open handovers of a tenant (for the `open_handovers` quota).
+    async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
+        Ok(self.list_handovers(None, true, u32::MAX).await?.iter().filter(|h| h.tenant == tenant).count() as u64)
+    }
     /// Highest event id (0 if none): where a fresh stream starts.
     async fn last_event_id(&self) -> Result<i64>;
 }

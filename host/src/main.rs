@@ -34,6 +34,8 @@ enum Cmd {
         #[arg(long)]
         simulator: String,
     },
+    /// Print the sha256 to put in the config for an API or operator key.
+    HashKey { key: String },
     /// Run the service.
     Serve {
         /// Config file (TOML). Without it: no endpoints, SQLite in ./data, 127.0.0.1:8080.
@@ -62,7 +64,10 @@ fn main() -> ExitCode {
             Cmd::Inspect { file, json } => handover_host::cli::inspect::run(&file, json).await,
             Cmd::Check { config } => handover_host::cli::check::run(&config).await,
             Cmd::Serve { config } => serve(config).await,
-            Cmd::Conformance { adapter, simulator } => handover_host::cli::conformance::run(&adapter, &simulator).await,
+            Cmd::HashKey { key } => Ok(handover_host::tenancy::hash_key(&key)),
+            Cmd::Conformance { adapter, simulator } => {
+                handover_host::cli::conformance::run(&adapter, &simulator).await
+            }
             Cmd::Demo { adapter } => {
                 // The conversation is printed as it happens; the last line is the final object.
                 handover_host::cli::demo::run(adapter.as_deref())

@@ -90,10 +90,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     } else {
         None
     };
-    let app = api::router(AppState {
-        engine: engine.clone(),
-        admin_key: c.server.admin_key.clone(),
-    });
+    let app = api::router(AppState { engine: engine.clone() });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("server stopped: {e}");

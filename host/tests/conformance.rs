@@ -6,8 +6,14 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn adapter(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters").join(format!("{name}.wasm"));
-    assert!(p.exists(), "{} missing: run scripts/build-adapters.sh", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/adapters")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} missing: run scripts/build-adapters.sh",
+        p.display()
+    );
     p
 }
 
@@ -18,7 +24,11 @@ fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
         .args(["--simulator", simulator])
         .output()
         .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -27,7 +37,10 @@ fn sim_adapters_pass_every_scenario() {
     for name in ["sim", "sim-poll"] {
         let (ok, text) = run(name, "sim");
         assert!(ok, "{name}:\n{text}");
-        assert!(text.contains("10 passed, 0 failed, 0 skipped"), "{name}:\n{text}");
+        assert!(
+            text.contains("10 passed, 0 failed, 0 skipped"),
+            "{name}:\n{text}"
+        );
     }
 }
 
@@ -37,12 +50,18 @@ fn a_non_conforming_adapter_fails() {
     let (ok, text) = run("echo", "sim");
     assert!(!ok, "{text}");
     assert!(text.contains("FAIL"), "{text}");
-    assert!(text.contains("settings invalid") && text.contains("were accepted"), "{text}");
+    assert!(
+        text.contains("settings invalid") && text.contains("were accepted"),
+        "{text}"
+    );
 }
 
 #[test]
 fn unknown_simulator_is_a_clear_error() {
     let (ok, text) = run("sim", "no-such-provider");
     assert!(!ok);
-    assert!(text.contains("unknown simulator `no-such-provider`"), "{text}");
+    assert!(
+        text.contains("unknown simulator `no-such-provider`"),
+        "{text}"
+    );
 }

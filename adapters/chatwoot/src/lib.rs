@@ -1,55 +1,115 @@
-//! `template`: a starting point for a new provider adapter. Copy this crate,
-//! rename it (package name and `NAME`), add it to `adapters/Cargo.toml` and
-//! `scripts/build-adapters.sh`, then replace every TODO with provider logic.
-//! `adapters/sim` is a complete example of each call.
+//! `chatwoot`: hands conversations over to agents in a Chatwoot API-channel
+//! inbox (and Cognigy Live Agent, a Chatwoot fork with the same API).
+//!
+//! Start: find the contact by identifier (the user id) or create it in the
+//! inbox, open a conversation (team, assignee, custom and additional
+//! attributes), add labels and priority, post the transcript as private
+//! notes. User input is posted as `incoming` messages. Webhooks (signed
+//! `X-Chatwoot-Signature`) drive the rest: `conversation_updated` with an
+//! assignee → agent joined / transferred / left, `message_created`
+//! (outgoing, not private) → fetch the new messages in id order (so
+//! duplicated, late or out-of-order webhooks still yield each agent message
+//! once, in order), `conversation_typing_on/off` → typing,
+//! `conversation_status_changed` → `resolved` ends it. Cancel and close
+//! resolve the conversation.
+
+mod settings;
+mod webhook;
+mod wire;
+
+#[cfg(test)]
+mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, CallContext, Capabilities, Conversation, Failure, Polling, Step,
-    UserInput, adapter_version, error, events, settings, state,
+    Adapter, AdapterInfo, Agent, Availability, CallContext, Capabilities, Conversation, Failure,
+    HttpRequest, Level, Polling, SignatureAlgorithm, SignatureEncoding, SignedContent, Step,
+    UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log, state,
+    transcript,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::json;
+use settings::{DEFAULT_CHANNELS, MAX_CONTENT, Settings};
 
-/// The adapter name reported by `describe`.
-const NAME: &str = "chatwoot";
-
-/// The endpoint's settings. TODO: add the provider's fields (credentials
-/// are passed as settings too; never put them in failure messages or logs).
-#[derive(Deserialize)]
-struct Settings {
-    base_url: String,
+/// What the host keeps between calls.
+#[derive(Serialize, Deserialize, Default)]
+struct State {
+    /// The conversation's display id (what the API calls `id`).
+    conversation_id: u64,
+    /// Highest message id already looked at for agent replies.
+    #[serde(default)]
+    last_message_id: u64,
+    /// The assignee as last reported.
+    #[serde(default)]
+    agent: Option<AgentRef>,
+    #[serde(default)]
+    team_id: Option<u64>,
+    /// `updated_at` of the newest conversation webhook applied.
+    #[serde(default)]
+    last_update: f64,
+    /// Resolved by the bot side (cancel/close): later webhooks are ignored.
+    #[serde(default)]
+    closed: bool,
+    /// Resolved by the agent side: `ended` was reported.
+    #[serde(default)]
+    ended: bool,
 }
 
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut parsed: Settings = settings::parse(text)?;
-        parsed.base_url = settings::require_http_url("base_url", &parsed.base_url)?;
-        Ok(parsed)
+#[derive(Serialize, Deserialize, Clone, PartialEq)]
+struct AgentRef {
+    id: String,
+    name: String,
+}
+
+impl AgentRef {
+    fn from(a: &Agent) -> Self {
+        AgentRef {
+            id: a.id.clone(),
+            name: a.name.clone(),
+        }
+    }
+    fn wit(&self) -> Agent {
+        events::agent(&self.id, &self.name)
     }
 }
 
-/// What the host keeps between calls. TODO: whatever the provider needs.
-#[derive(Serialize, Deserialize, Default)]
-struct State {
-    conversation_id: String,
+impl State {
+    fn load(bytes: &[u8]) -> Result<Self, Failure> {
+        let st: State = state::load(bytes)?;
+        if st.conversation_id == 0 {
+            return Err(error("no Chatwoot conversation in the handover state"));
+        }
+        Ok(st)
+    }
 }
 
-struct Template;
+struct Chatwoot;
 
-impl Adapter for Template {
+impl Adapter for Chatwoot {
     fn describe() -> AdapterInfo {
         AdapterInfo {
-            name: NAME.into(),
+            name: "chatwoot".into(),
             version: adapter_version!().into(),
-            // TODO: the channels the provider serves ("*" for any).
-            channels: vec!["webchat".into()],
-            // TODO: switch on what the adapter implements.
-            capabilities: Capabilities::NONE,
-            // TODO: describe how the provider signs webhooks, if it sends any.
-            webhook_signature: None,
-            // TODO: `Polling::periodic(ms)` if the host must poll instead.
+            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
+            capabilities: Capabilities {
+                attachments: true,
+                typing: true,
+                queue_position: false,
+                availability_check: true,
+                bot_side_close: true,
+                transcript: true,
+            },
+            webhook_signature: Some(WebhookSignature {
+                algorithm: SignatureAlgorithm::HmacSha256,
+                header: "X-Chatwoot-Signature".into(),
+                encoding: SignatureEncoding::Hex,
+                prefix: Some("sha256=".into()),
+                signed: SignedContent::TimestampThenBody(".".into()),
+                timestamp_header: Some("X-Chatwoot-Timestamp".into()),
+                delivery_id_header: Some("X-Chatwoot-Delivery".into()),
+            }),
             polling: Polling::NONE,
-            settings_schema: "{}".into(),
+            settings_schema: include_str!("../settings.schema.json").into(),
         }
     }
 
@@ -58,41 +118,203 @@ impl Adapter for Template {
     }
 
     fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let conversation_id = open_conversation(&settings, &conversation)?;
-        let state = State {
-            conversation_id: conversation_id.clone(),
+        let s = Settings::parse(&ctx.settings)?;
+        s.check_channel(&conversation.channel)?;
+        let contact = contact(&s, &conversation)?;
+        let team_id = team(&s, conversation.routing.queue.as_deref())?;
+        let body = wire::NewConversation::new(&s, &conversation, &contact, team_id);
+        let created: wire::Id = http::post_json(&s.url("conversations"), &[], &body)?;
+        let id = created.id;
+        log::with_fields(
+            Level::Info,
+            "chatwoot conversation created",
+            &[("conversation_id", &id.to_string())],
+        );
+        if let Err(failure) = decorate(&s, id, &conversation) {
+            // Do not leave an open conversation nobody will answer for.
+            let _ = resolve(&s, id);
+            return Err(failure);
+        }
+        let st = State {
+            conversation_id: id,
+            team_id,
+            ..State::default()
         };
-        // TODO: report what the provider said (queue position, wait).
-        let queued = events::queued(None, None);
-        Ok(Step::new(state::save(&state), vec![queued]).with_key(conversation_id))
+        Ok(Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(s.key(id)))
     }
 
     fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let current: State = state::load(&state)?;
-        // TODO: the provider's "send message" call and body.
-        let url = format!(
-            "{}/conversations/{}/messages",
-            settings.base_url,
-            path_segment(&current.conversation_id)
-        );
-        let _: Ignored = http::post_json(&url, &[], &input.text)?;
+        let s = Settings::parse(&ctx.settings)?;
+        let st = State::load(&state)?;
+        if st.closed || st.ended {
+            return Err(error(format!(
+                "Chatwoot conversation {} is already resolved",
+                st.conversation_id
+            )));
+        }
+        let text = wire::user_text(&input.text, &input.attachments);
+        let url = s.conversation_url(st.conversation_id, "messages");
+        for piece in transcript::chunk_text(&text, MAX_CONTENT) {
+            let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::incoming(piece))?;
+        }
         Ok(Step::unchanged(state))
     }
 
-    // TODO: implement cancel, close, check_availability, route_webhook,
-    // handle_webhook and/or poll as the provider allows; the defaults
-    // return `unsupported`. Events come from `events::*`, e.g.
-    // `events::agent_joined(events::agent(id, name))`.
+    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        let note = "The user cancelled the request for an agent.";
+        let url = s.conversation_url(st.conversation_id, "messages");
+        let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::note(note))?;
+        resolve(&s, st.conversation_id)?;
+        st.closed = true;
+        Ok(Step::new(state::save(&st), Vec::new()))
+    }
+
+    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        let mut st = State::load(&state)?;
+        resolve(&s, st.conversation_id)?;
+        st.closed = true;
+        Ok(Step::new(state::save(&st), Vec::new()))
+    }
+
+    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        let url = s.url(&format!("inbox_members/{}", s.inbox_id));
+        let members: wire::Members = http::get_json(&url, &[])?;
+        let total = members.payload.len();
+        let available = members
+            .payload
+            .iter()
+            .filter(|m| m.availability_status.as_deref() == Some("available"))
+            .count();
+        Ok(Availability {
+            agents_available: available > 0,
+            // Chatwoot's business hours are per inbox and time zone; they
+            // are not evaluated here.
+            open: true,
+            estimated_wait_seconds: None,
+            message: Some(format!("{available} of {total} inbox agents available")),
+        })
+    }
+
+    fn route_webhook(settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        let s = Settings::parse(&settings)?;
+        webhook::route(&s, &request)
+    }
+
+    fn handle_webhook(
+        ctx: CallContext,
+        state: Vec<u8>,
+        request: HttpRequest,
+    ) -> Result<Step, Failure> {
+        let s = Settings::parse(&ctx.settings)?;
+        let st = State::load(&state)?;
+        webhook::handle(&s, st, state, &request)
+    }
 }
 
-/// TODO: the provider's "create conversation" call, e.g.
-/// `let created: Created = http::post_json(&url, &[], &body)?;`
-/// returning the provider's conversation id.
-fn open_conversation(settings: &Settings, conversation: &Conversation) -> Result<String, Failure> {
-    let _ = (&settings.base_url, &conversation.handover_id);
-    Err(error("template adapter: start is not implemented yet"))
+/// The user's contact in the inbox: found by identifier (the user id), else
+/// created; a found contact without the inbox gets a contact inbox.
+fn contact(s: &Settings, c: &Conversation) -> Result<wire::ContactRef, Failure> {
+    if !c.user_id.is_empty() {
+        let url = format!(
+            "{}?q={}",
+            s.url("contacts/search"),
+            path_segment(&c.user_id)
+        );
+        let found: wire::ContactList = http::get_json(&url, &[])?;
+        let known = found
+            .payload
+            .into_iter()
+            .find(|x| x.identifier.as_deref() == Some(c.user_id.as_str()));
+        if let Some(known) = known {
+            if let Some(source_id) = known.source_in(s.inbox_id) {
+                return Ok(wire::ContactRef {
+                    id: known.id,
+                    source_id,
+                });
+            }
+            let url = s.url(&format!("contacts/{}/contact_inboxes", known.id));
+            let ci: wire::ContactInbox =
+                http::post_json(&url, &[], &json!({"inbox_id": s.inbox_id}))?;
+            return Ok(wire::ContactRef {
+                id: known.id,
+                source_id: ci.source_id,
+            });
+        }
+    }
+    let created: wire::CreatedContact = http::post_json(
+        &s.url("contacts"),
+        &[],
+        &wire::NewContact::new(s.inbox_id, c),
+    )?;
+    created
+        .into_ref(s.inbox_id)
+        .ok_or_else(|| error("POST /contacts: the response has no contact inbox source_id"))
 }
 
-handover_adapter_sdk::export!(Template);
+/// The team for `queue`: a numeric queue is a team id, a name is looked up
+/// in the account's teams; no queue means the settings' `team_id`.
+fn team(s: &Settings, queue: Option<&str>) -> Result<Option<u64>, Failure> {
+    let Some(queue) = queue.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(s.team_id);
+    };
+    if let Ok(id) = queue.parse::<u64>() {
+        return Ok(Some(id));
+    }
+    let teams: Vec<wire::Team> = http::get_json(&s.url("teams"), &[])?;
+    teams
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(queue))
+        .map(|t| Some(t.id))
+        .ok_or_else(|| {
+            let names: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
+            error(format!(
+                "routing queue {queue:?} is no Chatwoot team of account {} (teams: {})",
+                s.account_id,
+                names.join(", ")
+            ))
+        })
+}
+
+/// Labels, priority and the transcript notes of a new conversation.
+fn decorate(s: &Settings, id: u64, c: &Conversation) -> Result<(), Failure> {
+    let mut labels = s.labels.clone();
+    labels.extend(
+        c.routing
+            .skills
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .cloned(),
+    );
+    if !labels.is_empty() {
+        let _: Ignored = http::post_json(
+            &s.conversation_url(id, "labels"),
+            &[],
+            &json!({"labels": labels}),
+        )?;
+    }
+    if let Some(p) = c.routing.priority {
+        let body = json!({"priority": wire::priority(p)});
+        let _: Ignored = http::post_json(&s.conversation_url(id, "toggle_priority"), &[], &body)?;
+    }
+    for note in wire::transcript_notes(c, s.transcript_chunk()) {
+        let url = s.conversation_url(id, "messages");
+        let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::note(&note))?;
+    }
+    Ok(())
+}
+
+/// `toggle_status` to `resolved`.
+fn resolve(s: &Settings, id: u64) -> Result<(), Failure> {
+    let _: Ignored = http::post_json(
+        &s.conversation_url(id, "toggle_status"),
+        &[],
+        &json!({"status": "resolved"}),
+    )?;
+    Ok(())
+}
+
+handover_adapter_sdk::export!(Chatwoot);

@@ -19,8 +19,14 @@ const DEFAULT_CHUNK: usize = 2000;
 const DEFAULT_MAX_MESSAGES: usize = 10;
 /// The host allows 32 outgoing requests per call: keep room for the rest.
 const MAX_MESSAGES_LIMIT: usize = 24;
-/// How often the host calls `poll` (a no-op unless `poll_conversation`).
-const POLL_INTERVAL_MS: u32 = 3000;
+/// How often the host calls `poll`: it releases held agent messages and,
+/// with `poll_conversation`, checks the participants.
+const POLL_INTERVAL_MS: u32 = 1000;
+/// Least time between two participant checks (the provider's API quota).
+const CHECK_INTERVAL_MS: u64 = 3000;
+/// Open Messaging webhooks carry no sequence: agent messages wait this
+/// long for earlier ones (by `channel.time`) delivered late or retried.
+const REORDER_WINDOW_MS: u64 = 1000;
 const DEFAULT_CANCEL_NOTICE: &str =
     "The customer cancelled the request for an agent and has left the conversation.";
 /// The opening message when the bot passes no transcript at all.
@@ -123,6 +129,23 @@ struct State {
     polled_agent: Option<String>,
     #[serde(default)]
     ended: bool,
+    /// Agent messages waiting out the reorder window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    held: Vec<Held>,
+    /// When `poll` last fetched the participants.
+    #[serde(default)]
+    checked_ms: u64,
+}
+
+/// An agent message in the reorder window.
+#[derive(Serialize, Deserialize)]
+struct Held {
+    /// `channel.time`, ISO-8601 UTC (sorts as text).
+    time: String,
+    arrived_ms: u64,
+    sender: AgentRef,
+    text: String,
+    attachments: Vec<(String, String, Option<String>)>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -175,6 +198,37 @@ impl State {
             content: attachments.iter().map(wire::InboundContent::from).collect(),
         };
         Ok(http::post_json(&settings.inbound_url(), &[], &body)?)
+    }
+
+    /// Releases, in `channel.time` order, the held messages that waited out
+    /// the window (and those sent before them); all of them when `all`.
+    fn release(&mut self, now: u64, all: bool) -> Vec<Event> {
+        self.held.sort_by(|a, b| a.time.cmp(&b.time));
+        let due = if all {
+            self.held.len()
+        } else {
+            self.held
+                .iter()
+                .rposition(|h| h.arrived_ms + REORDER_WINDOW_MS <= now)
+                .map_or(0, |i| i + 1)
+        };
+        let agent = self.agent.clone();
+        self.held
+            .drain(..due)
+            .map(|h| {
+                let attachments = h
+                    .attachments
+                    .into_iter()
+                    .map(|(url, content_type, name)| Attachment {
+                        url,
+                        content_type,
+                        name,
+                    })
+                    .collect();
+                let from = agent.as_ref().unwrap_or(&h.sender).wit();
+                events::agent_message(Some(from), h.text, attachments)
+            })
+            .collect()
     }
 
     /// `agent-joined` unless an agent was already reported.
@@ -417,10 +471,19 @@ impl Adapter for Genesys {
                     note("ignoring an outbound message from a Genesys bot or flow");
                     return Ok(Step::unchanged(state));
                 }
-                out.extend(st.join(id, name));
-                let agent = st.agent.as_ref().map(AgentRef::wit);
-                let text = message.text.clone().unwrap_or_default();
-                out.push(events::agent_message(agent, text, message.attachments()));
+                out.extend(st.join(id.clone(), name.clone()));
+                st.held.push(Held {
+                    time: message.time().to_string(),
+                    arrived_ms: now_ms(),
+                    sender: AgentRef { id, name },
+                    text: message.text.clone().unwrap_or_default(),
+                    attachments: message
+                        .attachments()
+                        .into_iter()
+                        .map(|a| (a.url, a.content_type, a.name))
+                        .collect(),
+                });
+                out.extend(st.release(now_ms(), false));
             }
             "Event" => {
                 for event in &message.events {
@@ -435,33 +498,34 @@ impl Adapter for Genesys {
             }
             other => note(&format!("ignoring Open Messaging message type {other:?}")),
         }
-        if out.is_empty() {
-            return Ok(Step::unchanged(state));
-        }
         Ok(Step::new(state::save(&st), out))
     }
 
-    /// With `poll_conversation`: the conversation's participants tell who
-    /// the agent is, transfers and the end, which no webhook carries.
+    /// Releases held agent messages; with `poll_conversation`, the
+    /// participants tell who the agent is, transfers and the end, which no
+    /// webhook carries.
     fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
         let settings = Settings::parse(&ctx.settings)?;
-        if !settings.poll_conversation {
-            return Ok(Step::unchanged(state));
-        }
         let mut st = State::load(&state)?;
-        let Some(conversation_id) = st.conversation_id.clone().filter(|_| !st.ended) else {
-            return Ok(Step::unchanged(state));
+        let now = now_ms();
+        let mut out = st.release(now, false);
+        let check =
+            settings.poll_conversation && !st.ended && now >= st.checked_ms + CHECK_INTERVAL_MS;
+        let conversation_id = st.conversation_id.clone().filter(|_| check);
+        let Some(conversation_id) = conversation_id else {
+            if out.is_empty() {
+                return Ok(Step::unchanged(state));
+            }
+            return Ok(Step::new(state::save(&st), out));
         };
+        st.checked_ms = now;
         let url = format!(
             "{}/api/v2/conversations/messages/{}",
             settings.api_url,
             path_segment(&conversation_id)
         );
         let conversation: wire::Conversation = http::get_json(&url, &[])?;
-        let out = apply_participants(&mut st, &conversation.participants);
-        if out.is_empty() {
-            return Ok(Step::unchanged(state));
-        }
+        out.extend(apply_participants(&mut st, &conversation.participants));
         Ok(Step::new(state::save(&st), out))
     }
 }
@@ -502,6 +566,7 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
         _ => {}
     }
     if customer_gone {
+        out.extend(st.release(0, true));
         let reason = if st.agent.is_some() {
             EndReason::AgentClosed
         } else {
@@ -516,6 +581,13 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
 #[cfg(test)]
 pub mod tests_support {
     use super::*;
+
+    /// [`State::release`] at `now` on state bytes.
+    pub fn release(bytes: Vec<u8>, now: u64) -> (Vec<u8>, Vec<Event>) {
+        let mut st = State::load(&bytes).unwrap();
+        let out = st.release(now, false);
+        (state::save(&st), out)
+    }
 
     /// [`apply_participants`] on state bytes, returning the new bytes.
     pub fn apply(bytes: Vec<u8>, participants: &[wire::Participant]) -> (Vec<u8>, Vec<Event>) {

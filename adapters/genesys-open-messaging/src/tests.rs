@@ -1,6 +1,7 @@
 //! Native unit tests of the calls that need no I/O.
 
 use crate::provider::Genesys;
+use crate::provider::tests_support::release;
 use crate::wire;
 use handover_adapter_sdk::{
     Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, SignatureAlgorithm,
@@ -124,16 +125,26 @@ fn first_human_message_is_the_agent_joining() {
         content_type: "image/png".into(),
         name: Some("a.png".into()),
     };
+    let step = Genesys::handle_webhook(ctx(), state(false), hook(&body)).unwrap();
+    same(step.events, [events::agent_joined(ann())]);
+    // The message waits out the reorder window, then comes out.
+    let (held, out) = release(step.state, 0);
+    assert!(out.is_empty());
+    let (_, out) = release(held, u64::MAX / 2);
     same(
-        handle(false, &body),
-        [
-            events::agent_joined(ann()),
-            events::agent_message(Some(ann()), "hello", vec![image.clone()]),
-        ],
+        out,
+        [events::agent_message(
+            Some(ann()),
+            "hello",
+            vec![image.clone()],
+        )],
     );
     // Already joined (through `poll`): the polled name stays.
+    let step = Genesys::handle_webhook(ctx(), state(true), hook(&body)).unwrap();
+    assert!(step.events.is_empty());
+    let (_, out) = release(step.state, u64::MAX / 2);
     same(
-        handle(true, &body),
+        out,
         [events::agent_message(
             Some(events::agent("u-9", "Ann")),
             "hello",
@@ -143,9 +154,39 @@ fn first_human_message_is_the_agent_joining() {
 }
 
 #[test]
+fn held_messages_come_out_in_provider_time_order() {
+    let at = |time: &str, text: &str| {
+        outbound(&format!(r#""type":"Text","text":"{text}""#))
+            .replace("2024-01-01T00:00:00.000Z", time)
+    };
+    let mut st = state(true);
+    for (time, text) in [
+        ("2024-01-01T00:00:03.000Z", "third"),
+        ("2024-01-01T00:00:01.000Z", "first"),
+        ("2024-01-01T00:00:02.000Z", "second"),
+    ] {
+        st = Genesys::handle_webhook(ctx(), st, hook(&at(time, text)))
+            .unwrap()
+            .state;
+    }
+    let (_, out) = release(st, u64::MAX / 2);
+    let u9 = || Some(events::agent("u-9", "Ann"));
+    same(
+        out,
+        [
+            events::agent_message(u9(), "first", vec![]),
+            events::agent_message(u9(), "second", vec![]),
+            events::agent_message(u9(), "third", vec![]),
+        ],
+    );
+}
+
+#[test]
 fn bot_messages_and_unknown_types_are_ignored() {
     let bot = outbound(r#""type":"Text","text":"queued","originatingEntity":"Bot""#);
-    assert!(handle(false, &bot).is_empty());
+    let step = Genesys::handle_webhook(ctx(), state(false), hook(&bot)).unwrap();
+    assert!(step.events.is_empty());
+    assert!(release(step.state, u64::MAX / 2).1.is_empty());
     let receipt = outbound(r#""type":"Receipt","status":"Delivered""#);
     assert!(handle(false, &receipt).is_empty());
 }

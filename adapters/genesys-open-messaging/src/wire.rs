@@ -129,6 +129,8 @@ pub struct OutboundChannel {
     #[serde(default)]
     pub message_id: Option<String>,
     #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
     pub to: Option<To>,
     #[serde(default)]
     pub from: Option<Sender>,
@@ -196,6 +198,11 @@ impl Outbound {
     /// The external user the message is for (our `channel.from.id`).
     pub fn to_id(&self) -> Option<&str> {
         self.channel.to.as_ref().map(|t| t.id.as_str())
+    }
+
+    /// `channel.time` (empty if missing: sorts first).
+    pub fn time(&self) -> &str {
+        self.channel.time.as_deref().unwrap_or("")
     }
 
     pub fn is_outbound(&self) -> bool {

@@ -437,8 +437,9 @@ impl Adapter for Matrix {
         }
         if visible == 0 {
             return Err(error(
-                "the presence of the configured agents is not visible to the bot user \
-                 (presence disabled, or the bot shares no room with them)",
+                "the presence of the configured agents is not visible to the bot user: \
+                 Synapse shows presence only to users sharing a room, so add the bot to a \
+                 room with the agents (or presence is disabled on the homeserver)",
             ));
         }
         Ok(Availability {

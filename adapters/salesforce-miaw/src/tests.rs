@@ -183,6 +183,21 @@ fn transcript_is_packed_into_messages_within_the_limit() {
 }
 
 #[test]
+fn a_huge_transcript_is_capped_and_says_what_was_left_out() {
+    let entries: Vec<_> = (0..30)
+        .map(|i| entry(Author::Bot, &format!("{i:02}{}", "y".repeat(2900))))
+        .collect();
+    let out = messages(&entries, "Before:", MAX_MESSAGE_CHARS);
+    assert_eq!(out.len(), crate::transcript::MAX_TRANSCRIPT_MESSAGES);
+    assert!(
+        out[0].contains("earlier transcript message(s) omitted"),
+        "{}",
+        out[0]
+    );
+    assert!(out[9].contains("Bot: 29y"), "the newest lines are kept");
+}
+
+#[test]
 fn routing_attributes_merge_custom_pairs_and_named_fields() {
     let mut s = settings_json();
     s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team", "handover_id": "HandoverId"});

@@ -8,10 +8,10 @@ use handover_adapter_sdk::transcript::pack;
 /// MIAW's limit on the text of one message.
 pub const MAX_MESSAGE_CHARS: usize = 3_000;
 
-/// Most transcript messages `start` sends: the host allows 32 requests per
-/// call by default, and `start` also needs the token, the conversation and
-/// possibly a clean-up `DELETE`. Older lines beyond it are summarised.
-pub const MAX_TRANSCRIPT_MESSAGES: usize = 25;
+/// Most transcript messages `start` sends: each is a round trip inside the
+/// host's wall-time limit for `start` (5 s by default), next to the token
+/// and conversation calls. Older lines beyond it are summarised.
+pub const MAX_TRANSCRIPT_MESSAGES: usize = 10;
 
 /// Characters reserved for the " (nnn/nnn)" numbering and its newline.
 const NUMBERING: usize = 12;

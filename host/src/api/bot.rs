@@ -1,12 +1,14 @@
 //! Bot API routes: create, input, status, close, list, availability.
 //!
-//! JSON bodies are rejected with a 400 naming the field when malformed.
+//! Every route authenticates the caller's tenant key first; another
+//! tenant's endpoint or handover answers 404, exactly like a missing one.
+//! Malformed JSON bodies get a 400 naming the problem.
 
 use super::{AppState, error};
 use crate::engine::{CreateRequest, InputRequest};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,29 +24,52 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn bad_json(e: JsonRejection) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "bad_request",
-        format!("invalid JSON body: {}", e.body_text()),
-    )
+    error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {}", e.body_text()))
 }
 
-async fn create(
-    State(s): State<AppState>,
-    Path(endpoint): Path<String>,
-    body: Result<Json<CreateRequest>, JsonRejection>,
-) -> Response {
+fn reply(r: Result<serde_json::Value, crate::engine::EngineError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Resolve caller + endpoint, or the 401/404 response.
+macro_rules! endpoint_or_return {
+    ($s:expr, $headers:expr, $id:expr) => {{
+        let caller = match $s.caller(&$headers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match $s.endpoint_for(&caller, &$id) {
+            Ok(ep) => ep,
+            Err(r) => return r,
+        }
+    }};
+}
+
+/// Resolve caller + handover ownership, or the 401/404 response.
+macro_rules! handover_or_return {
+    ($s:expr, $headers:expr, $id:expr) => {{
+        let caller = match $s.caller(&$headers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        if let Err(r) = $s.handover_for(&caller, &$id).await {
+            return r;
+        }
+    }};
+}
+
+async fn create(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Path<String>, body: Result<Json<CreateRequest>, JsonRejection>) -> Response {
+    let ep = endpoint_or_return!(s, headers, endpoint);
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return bad_json(e),
     };
-    match s.engine.create(&endpoint, req).await {
+    match s.engine.create(&ep.id, req).await {
         Ok(v) => {
-            let code = if v["already_in_progress"] == true {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
+            let code = if v["already_in_progress"] == true { StatusCode::OK } else { StatusCode::CREATED };
             (code, Json(v)).into_response()
         }
         Err(e) => e.into_response(),
@@ -57,56 +82,34 @@ struct ListQuery {
     open: bool,
 }
 
-async fn list(
-    State(s): State<AppState>,
-    Path(endpoint): Path<String>,
-    Query(q): Query<ListQuery>,
-) -> Response {
-    if s.engine.registry.endpoint(&endpoint).is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no endpoint `{endpoint}`"),
-        );
-    }
-    match s.engine.list(Some(&endpoint), q.open).await {
+async fn list(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Path<String>, Query(q): Query<ListQuery>) -> Response {
+    let ep = endpoint_or_return!(s, headers, endpoint);
+    match s.engine.list(Some(&ep.id), q.open).await {
         Ok(v) => Json(serde_json::json!({"handovers": v})).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-async fn availability(State(s): State<AppState>, Path(endpoint): Path<String>) -> Response {
-    match s.engine.availability(&endpoint).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn availability(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Path<String>) -> Response {
+    let ep = endpoint_or_return!(s, headers, endpoint);
+    reply(s.engine.availability(&ep.id).await)
 }
 
-async fn status(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    match s.engine.status(&id).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn status(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handover_or_return!(s, headers, id);
+    reply(s.engine.status(&id).await)
 }
 
-async fn input(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    body: Result<Json<InputRequest>, JsonRejection>,
-) -> Response {
+async fn input(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Result<Json<InputRequest>, JsonRejection>) -> Response {
+    handover_or_return!(s, headers, id);
     let Json(req) = match body {
         Ok(b) => b,
         Err(e) => return bad_json(e),
     };
-    match s.engine.input(&id, req).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+    reply(s.engine.input(&id, req).await)
 }
 
-async fn close(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    match s.engine.close(&id).await {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => e.into_response(),
-    }
+async fn close(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handover_or_return!(s, headers, id);
+    reply(s.engine.close(&id).await)
 }

@@ -10,6 +10,7 @@ mod sse;
 mod webhook;
 
 use crate::engine::{Engine, EngineError};
+use crate::tenancy::Caller;
 use crate::store::StoredEvent;
 use axum::Router;
 use axum::http::StatusCode;
@@ -21,8 +22,34 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    /// Operator key for the admin API; `None` disables the admin API.
-    pub admin_key: Option<String>,
+}
+
+impl AppState {
+    /// Who is calling: `Err(401)` for a missing or unknown key (unless no
+    /// tenants are configured, the local open mode).
+    pub fn caller(&self, headers: &axum::http::HeaderMap) -> Result<Caller, Response> {
+        let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        self.engine.registry.tenants().authenticate(key).ok_or_else(|| {
+            error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown API key: send `Authorization: Bearer <tenant API key>`")
+        })
+    }
+
+    /// The endpoint if the caller may use it; 404 otherwise (ids are not probed).
+    pub fn endpoint_for(&self, caller: &Caller, id: &str) -> Result<Arc<crate::registry::Endpoint>, Response> {
+        match self.engine.registry.endpoint(id) {
+            Some(ep) if caller.may_access(&ep.tenant) => Ok(ep),
+            _ => Err(error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{id}`"))),
+        }
+    }
+
+    /// 404 unless the handover exists and belongs to the caller's tenant.
+    pub async fn handover_for(&self, caller: &Caller, id: &str) -> Result<crate::store::HandoverRow, Response> {
+        match self.engine.store.get_handover(id).await {
+            Ok(Some(h)) if caller.may_access(&h.tenant) => Ok(h),
+            Ok(_) => Err(error(StatusCode::NOT_FOUND, "not_found", format!("no handover `{id}`"))),
+            Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
@@ -83,6 +110,11 @@ impl IntoResponse for EngineError {
                 axum::Json(json!({"error": {"code": "ended", "message": "the handover has already ended"}, "handover": f["handover"]})),
             )
                 .into_response(),
+            EngineError::Quota(q) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "quota", q.to_string());
+                r.headers_mut().insert("retry-after", q.retry_after_s.into());
+                r
+            }
             EngineError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
             EngineError::Upstream(m) => error(StatusCode::BAD_GATEWAY, "provider_error", m),
             EngineError::Store(crate::store::StoreError::Conflict(m)) => error(StatusCode::CONFLICT, "conflict", format!("handover {m} was changed concurrently; retry")),

@@ -6,11 +6,11 @@
 //! wake-up delays but never loses an event). A handover stream ends after
 //! its `ended` event.
 
-use super::{AppState, error, event_json};
+use super::{AppState, event_json};
 use crate::store::EventScope;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -38,37 +38,26 @@ fn start_after(headers: &HeaderMap, q: &After) -> i64 {
         .unwrap_or(0)
 }
 
-async fn handover_events(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<After>,
-) -> Response {
-    match s.engine.store.get_handover(&id).await {
-        Ok(Some(_)) => stream(s, EventScope::Handover(id), start_after(&headers, &q)),
-        Ok(None) => error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no handover `{id}`"),
-        ),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string()),
+async fn handover_events(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+    let caller = match s.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match s.handover_for(&caller, &id).await {
+        Ok(_) => stream(s, EventScope::Handover(id), start_after(&headers, &q)),
+        Err(r) => r,
     }
 }
 
-async fn endpoint_events(
-    State(s): State<AppState>,
-    Path(endpoint): Path<String>,
-    headers: HeaderMap,
-    Query(q): Query<After>,
-) -> Response {
-    if s.engine.registry.endpoint(&endpoint).is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no endpoint `{endpoint}`"),
-        );
+async fn endpoint_events(State(s): State<AppState>, Path(endpoint): Path<String>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+    let caller = match s.caller(&headers) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match s.endpoint_for(&caller, &endpoint) {
+        Ok(ep) => stream(s, EventScope::Endpoint(ep.id.clone()), start_after(&headers, &q)),
+        Err(r) => r,
     }
-    stream(s, EventScope::Endpoint(endpoint), start_after(&headers, &q))
 }
 
 fn stream(s: AppState, scope: EventScope, after: i64) -> Response {

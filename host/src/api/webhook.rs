@@ -68,7 +68,11 @@ async fn handle(State(s): State<AppState>, endpoint: String, req: Request) -> Re
         }
         WebhookReply::Refused { status, message } => {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            super::error(code, "webhook_refused", message)
+            let mut r = super::error(code, "webhook_refused", message);
+            if code == StatusCode::TOO_MANY_REQUESTS {
+                r.headers_mut().insert("retry-after", 1.into());
+            }
+            r
         }
     }
 }

@@ -52,28 +52,50 @@ pub const SCENARIOS: &[&str] = &[
 
 /// Run every scenario; `Ok(table)` if all passed (or were skipped), else `Err(table)`.
 pub async fn run(adapter: &Path, simulator: &str) -> Result<String, String> {
-    let adapter = adapter.canonicalize().map_err(|e| format!("cannot read {}: {e}", adapter.display()))?;
+    let adapter = adapter
+        .canonicalize()
+        .map_err(|e| format!("cannot read {}: {e}", adapter.display()))?;
     let bytes = std::fs::read(&adapter).map_err(|e| e.to_string())?;
-    crate::runtime::inspect::check_component(&bytes).map_err(|e| format!("{} is not a usable adapter: {e}", adapter.display()))?;
+    crate::runtime::inspect::check_component(&bytes)
+        .map_err(|e| format!("{} is not a usable adapter: {e}", adapter.display()))?;
     let work = std::env::temp_dir().join(format!("handover-conformance-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let mut outcomes = vec![];
     for (i, name) in SCENARIOS.iter().enumerate() {
         let started = Instant::now();
-        let verdict = match tokio::time::timeout(Duration::from_secs(90), scenario(i, &adapter, &bytes, simulator, &work)).await {
+        let verdict = match tokio::time::timeout(
+            Duration::from_secs(90),
+            scenario(i, &adapter, &bytes, simulator, &work),
+        )
+        .await
+        {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => Verdict::Fail(e),
             Err(_) => Verdict::Fail("timed out after 90 s".into()),
         };
-        outcomes.push(Outcome { scenario: name, verdict, elapsed: started.elapsed() });
+        outcomes.push(Outcome {
+            scenario: name,
+            verdict,
+            elapsed: started.elapsed(),
+        });
     }
     let _ = std::fs::remove_dir_all(&work);
     let table = render(&adapter, simulator, &outcomes);
-    if outcomes.iter().any(|o| matches!(o.verdict, Verdict::Fail(_))) { Err(table) } else { Ok(table) }
+    if outcomes
+        .iter()
+        .any(|o| matches!(o.verdict, Verdict::Fail(_)))
+    {
+        Err(table)
+    } else {
+        Ok(table)
+    }
 }
 
 pub fn render(adapter: &Path, simulator: &str, outcomes: &[Outcome]) -> String {
-    let mut out = format!("conformance: {} against simulator `{simulator}`\n\n", adapter.display());
+    let mut out = format!(
+        "conformance: {} against simulator `{simulator}`\n\n",
+        adapter.display()
+    );
     out += &format!("{:<40} {:<6} {:>7}  detail\n", "scenario", "result", "time");
     for o in outcomes {
         let (r, d) = match &o.verdict {
@@ -81,7 +103,12 @@ pub fn render(adapter: &Path, simulator: &str, outcomes: &[Outcome]) -> String {
             Verdict::Fail(m) => ("FAIL", m.clone()),
             Verdict::Skip(m) => ("skip", m.clone()),
         };
-        out += &format!("{:<40} {:<6} {:>6.1}s  {d}\n", o.scenario, r, o.elapsed.as_secs_f64());
+        out += &format!(
+            "{:<40} {:<6} {:>6.1}s  {d}\n",
+            o.scenario,
+            r,
+            o.elapsed.as_secs_f64()
+        );
     }
     let count = |f: fn(&Verdict) -> bool| outcomes.iter().filter(|o| f(&o.verdict)).count();
     out += &format!(
@@ -100,25 +127,43 @@ struct Rig {
 }
 
 impl Rig {
-    async fn start(adapter: &Path, simulator: &str, work: &Path, timers: &str) -> Result<Rig, String> {
-        let driver = driver::start(simulator).await.map_err(|e| format!("cannot start simulator `{simulator}`: {e:#}"))?;
+    async fn start(
+        adapter: &Path,
+        simulator: &str,
+        work: &Path,
+        timers: &str,
+    ) -> Result<Rig, String> {
+        let driver = driver::start(simulator)
+            .await
+            .map_err(|e| format!("cannot start simulator `{simulator}`: {e:#}"))?;
         let setup = driver.endpoint_setup();
         let dir = work.join(uuid::Uuid::new_v4().to_string());
         let q = |s: &str| serde_json::to_string(s).unwrap();
-        let settings: toml::Value = serde_json::from_value(setup.settings.clone()).map_err(|e| e.to_string())?;
+        let settings: toml::Value =
+            serde_json::from_value(setup.settings.clone()).map_err(|e| e.to_string())?;
         let mut src = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {}\nwatch_adapters = false\n\n[runtime]\nmax_instances = 64\n\n[[endpoints]]\nid = \"conformance\"\nadapter = {}\negress = [{}]\nsettings = {settings}\n",
             q(&dir.join("data").display().to_string()),
             q(&adapter.display().to_string()),
-            setup.egress.iter().map(|e| q(e)).collect::<Vec<_>>().join(", "),
+            setup
+                .egress
+                .iter()
+                .map(|e| q(e))
+                .collect::<Vec<_>>()
+                .join(", "),
         );
         if let Some(s) = &setup.webhook_secret {
             src += &format!("webhook_secret = {}\n", q(s));
         }
         src += &setup.extra_toml;
         src += &format!("\n[endpoints.timers]\n{timers}\n");
-        let cfg = config::parse("conformance.toml", &src).map_err(|e| format!("generated config is invalid: {e}"))?;
-        let loaded = LoadedConfig { config: cfg, path: work.join("conformance.toml"), source: src };
+        let cfg = config::parse("conformance.toml", &src)
+            .map_err(|e| format!("generated config is invalid: {e}"))?;
+        let loaded = LoadedConfig {
+            config: cfg,
+            path: work.join("conformance.toml"),
+            source: src,
+        };
         let server = server::start(&loaded).await.map_err(|e| format!("{e:#}"))?;
         driver.set_webhook_url(&format!("http://{}/v1/webhooks/conformance", server.addr));
         Ok(Rig { server, driver })
@@ -137,11 +182,24 @@ impl Rig {
             "routing": {"skills": ["support"], "language": "en"}
         }))
         .map_err(|e| e.to_string())?;
-        self.engine().create("conformance", req).await.map_err(|e| format!("create failed: {e}"))
+        self.engine()
+            .create("conformance", req)
+            .await
+            .map_err(|e| format!("create failed: {e}"))
     }
 
     async fn input(&self, id: &str, kind: InputKind, text: &str) -> Result<Value, String> {
-        self.engine().input(id, InputRequest { kind, text: text.into(), attachments: vec![] }).await.map_err(|e| format!("input failed: {e}"))
+        self.engine()
+            .input(
+                id,
+                InputRequest {
+                    kind,
+                    text: text.into(),
+                    attachments: vec![],
+                },
+            )
+            .await
+            .map_err(|e| format!("input failed: {e}"))
     }
 
     async fn status(&self, id: &str) -> Result<Value, String> {
@@ -156,21 +214,40 @@ impl Rig {
                 return Ok(v);
             }
             if Instant::now() > deadline {
-                return Err(format!("expected status `{want}`, still `{}` after {timeout:?} ({v})", v["status"]));
+                return Err(format!(
+                    "expected status `{want}`, still `{}` after {timeout:?} ({v})",
+                    v["status"]
+                ));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     async fn events(&self, id: &str) -> Vec<Value> {
-        let evs = self.engine().store.events_after(&EventScope::Handover(id.into()), 0, 10_000).await.unwrap_or_default();
+        let evs = self
+            .engine()
+            .store
+            .events_after(&EventScope::Handover(id.into()), 0, 10_000)
+            .await
+            .unwrap_or_default();
         evs.into_iter().map(|e| e.payload).collect()
     }
 
-    async fn wait_agent_texts(&self, id: &str, n: usize, timeout: Duration) -> Result<Vec<String>, String> {
+    async fn wait_agent_texts(
+        &self,
+        id: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<String>, String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let texts: Vec<String> = self.events(id).await.iter().filter(|e| e["type"] == "agent_message").filter_map(|e| e["text"].as_str().map(String::from)).collect();
+            let texts: Vec<String> = self
+                .events(id)
+                .await
+                .iter()
+                .filter(|e| e["type"] == "agent_message")
+                .filter_map(|e| e["text"].as_str().map(String::from))
+                .collect();
             if texts.len() >= n || Instant::now() > deadline {
                 return Ok(texts);
             }
@@ -179,7 +256,10 @@ impl Rig {
     }
 
     async fn conversation(&self, id: &str) -> Result<String, String> {
-        self.driver.wait_for_conversation(id, T).await.ok_or_else(|| "the provider never saw the conversation".to_string())
+        self.driver
+            .wait_for_conversation(id, T)
+            .await
+            .ok_or_else(|| "the provider never saw the conversation".to_string())
     }
 
     async fn joined(&self, id: &str) -> Result<String, String> {
@@ -196,7 +276,10 @@ impl Rig {
 }
 
 fn id_of(created: &Value) -> Result<String, String> {
-    created["handover_id"].as_str().map(String::from).ok_or_else(|| format!("no handover_id in {created}"))
+    created["handover_id"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| format!("no handover_id in {created}"))
 }
 
 fn expect(cond: bool, msg: impl Into<String>) -> Result<(), String> {
@@ -204,10 +287,19 @@ fn expect(cond: bool, msg: impl Into<String>) -> Result<(), String> {
 }
 
 fn final_is(v: &Value, want: Value) -> Result<(), String> {
-    expect(v["result"] == want, format!("final object {} != {want}", v["result"]))
+    expect(
+        v["result"] == want,
+        format!("final object {} != {want}", v["result"]),
+    )
 }
 
-async fn scenario(i: usize, adapter: &Path, bytes: &[u8], simulator: &str, work: &Path) -> Result<Verdict, String> {
+async fn scenario(
+    i: usize,
+    adapter: &Path,
+    bytes: &[u8],
+    simulator: &str,
+    work: &Path,
+) -> Result<Verdict, String> {
     if i == 9 {
         return settings_invalid(bytes).await;
     }
@@ -231,14 +323,31 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
         0 => {
             let id = id_of(&rig.create("webchat").await?)?;
             let conv = rig.joined(&id).await?;
-            rig.driver.agent_message(&conv, "Hello, how can I help?").await;
+            rig.driver
+                .agent_message(&conv, "Hello, how can I help?")
+                .await;
             let texts = rig.wait_agent_texts(&id, 1, T).await?;
-            expect(texts.iter().any(|t| t.contains("Hello, how can I help?")), format!("the bot did not get the agent's message: {texts:?}"))?;
+            expect(
+                texts.iter().any(|t| t.contains("Hello, how can I help?")),
+                format!("the bot did not get the agent's message: {texts:?}"),
+            )?;
             let r = rig.input(&id, InputKind::Text, "my parcel is late").await?;
-            expect(r["result"] == "forwarded", format!("input not forwarded: {r}"))?;
+            expect(
+                r["result"] == "forwarded",
+                format!("input not forwarded: {r}"),
+            )?;
             let deadline = Instant::now() + T;
-            while !rig.driver.user_messages(&conv).await.iter().any(|m| m.contains("my parcel is late")) {
-                expect(Instant::now() < deadline, "the provider never received the user's message")?;
+            while !rig
+                .driver
+                .user_messages(&conv)
+                .await
+                .iter()
+                .any(|m| m.contains("my parcel is late"))
+            {
+                expect(
+                    Instant::now() < deadline,
+                    "the provider never received the user's message",
+                )?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             rig.driver.end(&conv).await;
@@ -249,37 +358,69 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             let id = id_of(&rig.create("webchat").await?)?;
             rig.conversation(&id).await?;
             let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
-            expect(r["result"] == "cancelled", format!("cancel intent did not cancel: {r}"))?;
-            final_is(&rig.status(&id).await?, json!({"handover": {"status": "cancelled"}}))
+            expect(
+                r["result"] == "cancelled",
+                format!("cancel intent did not cancel: {r}"),
+            )?;
+            final_is(
+                &rig.status(&id).await?,
+                json!({"handover": {"status": "cancelled"}}),
+            )
         }
         2 => {
             let id = id_of(&rig.create("webchat").await?)?;
             let conv = rig.joined(&id).await?;
             let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
-            expect(r["result"] == "forwarded", format!("cancel after the agent joined must be forwarded: {r}"))?;
+            expect(
+                r["result"] == "forwarded",
+                format!("cancel after the agent joined must be forwarded: {r}"),
+            )?;
             let deadline = Instant::now() + T;
-            while !rig.driver.user_messages(&conv).await.iter().any(|m| m.contains("cancel_handover")) {
-                expect(Instant::now() < deadline, "the cancel words were not forwarded to the agent")?;
+            while !rig
+                .driver
+                .user_messages(&conv)
+                .await
+                .iter()
+                .any(|m| m.contains("cancel_handover"))
+            {
+                expect(
+                    Instant::now() < deadline,
+                    "the cancel words were not forwarded to the agent",
+                )?;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            expect(rig.status(&id).await?["status"] == "active", "the handover must stay active")
+            expect(
+                rig.status(&id).await?["status"] == "active",
+                "the handover must stay active",
+            )
         }
         3 => {
             let id = id_of(&rig.create("webchat").await?)?;
             rig.conversation(&id).await?;
             let v = rig.wait_status(&id, "error", T).await?;
-            expect(v["end_reason"] == "no_agent_timeout", format!("end_reason {} != no_agent_timeout", v["end_reason"]))?;
-            expect(v["result"]["handover"]["error"]["reason"] == "error", format!("{}", v["result"]))
+            expect(
+                v["end_reason"] == "no_agent_timeout",
+                format!("end_reason {} != no_agent_timeout", v["end_reason"]),
+            )?;
+            expect(
+                v["result"]["handover"]["error"]["reason"] == "error",
+                format!("{}", v["result"]),
+            )
         }
         4 => {
             rig.driver.fail_next_start(503);
             let created = rig.create("webchat").await?;
-            expect(created["handover"]["status"] == "error" && created["handover"]["error"]["reason"] == "error", format!("5xx on start must end as error/error: {created}"))
+            expect(
+                created["handover"]["status"] == "error"
+                    && created["handover"]["error"]["reason"] == "error",
+                format!("5xx on start must end as error/error: {created}"),
+            )
         }
         5 => {
             let created = rig.create("fax").await?;
             expect(
-                created["handover"]["status"] == "error" && created["handover"]["error"]["reason"] == "unsupported",
+                created["handover"]["status"] == "error"
+                    && created["handover"]["error"]["reason"] == "unsupported",
                 format!("an unsupported channel must end as error/unsupported: {created}"),
             )
         }
@@ -292,8 +433,16 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let texts = rig.wait_agent_texts(&id, 1, T).await?;
             let n = texts.iter().filter(|t| t.contains("only once")).count();
-            let joins = rig.events(&id).await.iter().filter(|e| e["type"] == "agent_joined").count();
-            expect(n == 1 && joins == 1, format!("duplicates reached the bot: {n} messages, {joins} joins"))
+            let joins = rig
+                .events(&id)
+                .await
+                .iter()
+                .filter(|e| e["type"] == "agent_joined")
+                .count();
+            expect(
+                n == 1 && joins == 1,
+                format!("duplicates reached the bot: {n} messages, {joins} joins"),
+            )
         }
         7 => {
             let id = id_of(&rig.create("webchat").await?)?;
@@ -305,15 +454,36 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             rig.driver.release_held(true).await;
             rig.driver.set_hold_webhooks(false);
             let texts = rig.wait_agent_texts(&id, 3, T).await?;
-            let order: Vec<&str> = texts.iter().map(|t| if t.contains("first") { "first" } else if t.contains("second") { "second" } else { "third" }).collect();
-            expect(order == ["first", "second", "third"], format!("the bot got {texts:?}; expected provider order"))
+            let order: Vec<&str> = texts
+                .iter()
+                .map(|t| {
+                    if t.contains("first") {
+                        "first"
+                    } else if t.contains("second") {
+                        "second"
+                    } else {
+                        "third"
+                    }
+                })
+                .collect();
+            expect(
+                order == ["first", "second", "third"],
+                format!("the bot got {texts:?}; expected provider order"),
+            )
         }
         8 => {
             let id = id_of(&rig.create("webchat").await?)?;
             rig.joined(&id).await?;
             let v = rig.wait_status(&id, "completed", T).await?;
-            expect(v["end_reason"] == "user_inactivity", format!("end_reason {} != user_inactivity", v["end_reason"]))?;
-            let warned = rig.events(&id).await.iter().any(|e| e["type"] == "inactivity_warning");
+            expect(
+                v["end_reason"] == "user_inactivity",
+                format!("end_reason {} != user_inactivity", v["end_reason"]),
+            )?;
+            let warned = rig
+                .events(&id)
+                .await
+                .iter()
+                .any(|e| e["type"] == "inactivity_warning");
             expect(warned, "no inactivity warning before the end")
         }
         _ => Err(format!("no scenario {i}")),
@@ -321,16 +491,26 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
 }
 
 async fn settings_invalid(bytes: &[u8]) -> Result<Verdict, String> {
-    let rt = Runtime::new(RuntimeConfig { max_instances: 4, ..Default::default() }).map_err(|e| e.to_string())?;
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
     for bad in ["{}", r#"{"base_url": 42}"#] {
         match registry::validate(&rt, bytes, None, bad).await {
             Ok(_) => return Ok(Verdict::Fail(format!("settings {bad} were accepted"))),
             Err(crate::runtime::LoadError::Settings(m)) => {
                 if m.trim().is_empty() {
-                    return Ok(Verdict::Fail(format!("settings {bad} refused without a message")));
+                    return Ok(Verdict::Fail(format!(
+                        "settings {bad} refused without a message"
+                    )));
                 }
             }
-            Err(e) => return Ok(Verdict::Fail(format!("unexpected error for settings {bad}: {e}"))),
+            Err(e) => {
+                return Ok(Verdict::Fail(format!(
+                    "unexpected error for settings {bad}: {e}"
+                )));
+            }
         }
     }
     Ok(Verdict::Pass)

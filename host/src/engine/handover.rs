@@ -28,6 +28,7 @@ pub fn view(row: &HandoverRow) -> Value {
     json!({
         "handover_id": row.id,
         "endpoint_id": row.endpoint_id,
+        "tenant": row.tenant,
         "session_id": row.session_id,
         "status": row.status.as_str(),
         "queue": {"position": row.queue_position, "estimated_wait_seconds": row.estimated_wait_seconds},
@@ -102,6 +103,10 @@ impl Engine {
                 )));
             }
         }
+        if let Some(t) = &ep.tenant_budget {
+            t.open_handovers_exceeded(self.store.count_open_handovers(&ep.tenant).await?)?;
+        }
+        let _slot = self.slot(&ep, false).await?;
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let adapter = ep.current();
@@ -295,6 +300,7 @@ impl Engine {
         let _g = self.lock(id).await?;
         let mut row = self.open_row(id).await?;
         let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, false).await?;
         let now = now_ms();
         arm_inactivity(&mut row, &ep, now);
         let agent_active = row.status == Status::Active;
@@ -379,6 +385,7 @@ impl Engine {
             r => r?,
         };
         let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, false).await?;
         let adapter = ep.current();
         let (provider_closed, detail) = if adapter.info.capabilities.bot_side_close {
             match self
@@ -423,6 +430,7 @@ impl Engine {
 
     pub async fn availability(&self, endpoint_id: &str) -> Result<Value, EngineError> {
         let ep = self.endpoint(endpoint_id)?;
+        let _slot = self.slot(&ep, false).await?;
         let adapter = ep.current();
         if !adapter.info.capabilities.availability_check {
             return Ok(

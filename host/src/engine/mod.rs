@@ -42,6 +42,8 @@ pub enum EngineError {
     #[error("the provider could not be reached: {0}")]
     Upstream(String),
     #[error(transparent)]
+    Quota(#[from] crate::tenancy::QuotaExceeded),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -132,6 +134,13 @@ impl Engine {
         let local = self.locks.lock(id).await;
         let shared = self.store.lock_handover(id).await?;
         Ok((local, shared))
+    }
+
+    /// A tenant call slot: API requests fail fast with a quota error (429);
+    /// background work waits for its own tenant's slot only.
+    async fn slot(&self, ep: &Endpoint, background: bool) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, EngineError> {
+        let Some(t) = &ep.tenant_budget else { return Ok(None) };
+        if background { Ok(Some(t.call().await)) } else { Ok(Some(t.try_call()?)) }
     }
 
     fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, EngineError> {

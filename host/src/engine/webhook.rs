@@ -71,6 +71,17 @@ impl Engine {
                 ),
             );
         }
+        // Per-tenant rate and call slots: a flood from one tenant's provider
+        // is refused with 429 (providers retry) and never slows another tenant.
+        if let Some(t) = &ep.tenant_budget
+            && let Err(q) = t.take_webhook()
+        {
+            return refuse(429, "quota", q.to_string());
+        }
+        let _slot = match self.slot(&ep, false).await {
+            Ok(s) => s,
+            Err(e) => return refuse(429, "quota", e.to_string()),
+        };
         let adapter = ep.current();
         if let Some(decl) = &adapter.info.webhook_signature {
             let url = format!("{}{}", self.cfg.public_url.trim_end_matches('/'), req.path);
@@ -190,6 +201,7 @@ impl Engine {
             return Ok(());
         };
         let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
         for item in items {
             if !row.status.is_open() {
                 self.commit(&mut row, vec![], vec![], vec![item.id]).await?;

@@ -86,9 +86,12 @@ impl Engine {
             let stale = now_ms() - STALE.as_millis() as i64;
             if let Ok(ids) = self.store.handovers_with_pending_inbox().await {
                 for id in ids {
-                    let old = self.store.pending_inbox(&id).await.ok().and_then(|items| {
-                        items.first().map(|i| i.received_at_ms < stale)
-                    });
+                    let old = self
+                        .store
+                        .pending_inbox(&id)
+                        .await
+                        .ok()
+                        .and_then(|items| items.first().map(|i| i.received_at_ms < stale));
                     if old == Some(true) {
                         self.process_inbox(&id).await;
                     }
@@ -96,10 +99,11 @@ impl Engine {
             }
             if let Ok(rows) = self.store.list_handovers(None, true, 10_000).await {
                 for row in rows {
-                    if row.status == Status::Requested && row.created_at_ms < stale {
-                        if let Err(e) = self.resume_start(row).await {
-                            tracing::warn!("resuming an abandoned start failed: {e}");
-                        }
+                    if row.status == Status::Requested
+                        && row.created_at_ms < stale
+                        && let Err(e) = self.resume_start(row).await
+                    {
+                        tracing::warn!("resuming an abandoned start failed: {e}");
                     }
                 }
             }
@@ -116,6 +120,7 @@ impl Engine {
             return Ok(());
         }
         let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
         let req: super::CreateRequest = serde_json::from_value(row.request.clone())
             .map_err(|e| EngineError::BadRequest(e.to_string()))?;
         let ctx = CallContext {
@@ -168,6 +173,7 @@ impl Engine {
             return Ok(());
         }
         let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
         let now = now_ms();
         let due = |t: Option<i64>| t.is_some_and(|t| t <= now);
         let ctx = CallContext {
@@ -242,6 +248,7 @@ impl Engine {
             return Ok(());
         }
         let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
         let adapter = ep.current();
         let polling = adapter.info.polling;
         let mut env = ep.env(&adapter);

@@ -106,6 +106,8 @@ pub struct Endpoint {
     pub credentials: Option<Arc<Credentials>>,
     /// The webhook secret with `{{name}}`/`env:` resolved.
     pub webhook_secret: Option<String>,
+    /// The tenant's budgets (quotas).
+    pub tenant_budget: Option<Arc<crate::tenancy::Tenant>>,
     resolver: Arc<Resolver>,
     slot: RwLock<Slot>,
     swap_lock: tokio::sync::Mutex<()>,
@@ -162,6 +164,7 @@ impl Endpoint {
             policy: self.policy.clone(),
             resolver: self.resolver.clone(),
             credentials: self.credentials.clone(),
+            cpu: self.tenant_budget.as_ref().map(|t| t.cpu.clone()),
             labels: Arc::new(CallLabels {
                 tenant: self.tenant.clone(),
                 endpoint: self.id.clone(),
@@ -201,6 +204,7 @@ impl Endpoint {
 /// All endpoints.
 pub struct Registry {
     runtime: Arc<Runtime>,
+    tenants: Arc<crate::tenancy::Tenants>,
     endpoints: BTreeMap<String, Arc<Endpoint>>,
     hook: RwLock<Option<SwapHook>>,
 }
@@ -214,11 +218,22 @@ impl Registry {
     ) -> Result<Registry, Vec<(String, LoadError)>> {
         let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
         let defaults = Limits::default().with(&cfg.config.limits);
+        let tenants = Arc::new(crate::tenancy::Tenants::from_config(&cfg.config));
         let loads = cfg.config.endpoints.iter().map(|ep| {
             let runtime = runtime.clone();
             let path = cfg.resolve_path(ep.adapter.get_ref());
             let resolver = resolver.clone();
-            let limits = defaults.with(&ep.limits);
+            let tenant_budget = tenants.get(&ep.tenant);
+            let mut limits = defaults.with(&ep.limits);
+            if let Some(t) = &tenant_budget {
+                // Tenant quotas cap whatever the endpoint asks for.
+                limits.memory_bytes = limits
+                    .memory_bytes
+                    .min((t.quotas.memory_mib as usize) << 20);
+                limits.wall_time = limits
+                    .wall_time
+                    .min(std::time::Duration::from_millis(t.quotas.wall_time_ms));
+            }
             async move {
                 let id = ep.id.get_ref().clone();
                 let settings_json = ep.settings_json();
@@ -236,7 +251,8 @@ impl Registry {
                     .await
                     .map_err(|e| (id.clone(), e))?;
                 let info = version_info(&adapter, Source::Config);
-                let (credentials, webhook_secret) = endpoint_secrets(ep).map_err(|e| (id.clone(), LoadError::Config(e)))?;
+                let (credentials, webhook_secret) =
+                    endpoint_secrets(ep).map_err(|e| (id.clone(), LoadError::Config(e)))?;
                 let ep = Endpoint {
                     id: id.clone(),
                     tenant: ep.tenant.clone(),
@@ -247,6 +263,7 @@ impl Registry {
                     policy: Arc::new(ep.policy()),
                     credentials,
                     webhook_secret,
+                    tenant_budget,
                     resolver,
                     slot: RwLock::new(Slot {
                         current: Serving { adapter, info },
@@ -272,6 +289,7 @@ impl Registry {
         if errors.is_empty() {
             Ok(Registry {
                 runtime,
+                tenants,
                 endpoints,
                 hook: RwLock::new(None),
             })
@@ -290,6 +308,10 @@ impl Registry {
         if let Some(h) = hook {
             h(id, sha, bytes, source);
         }
+    }
+
+    pub fn tenants(&self) -> &Arc<crate::tenancy::Tenants> {
+        &self.tenants
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -387,7 +409,9 @@ impl Registry {
 }
 
 /// Resolve an endpoint's credentials and webhook secret (env lookups).
-fn endpoint_secrets(ep: &EndpointConfig) -> Result<(Option<Arc<Credentials>>, Option<String>), String> {
+fn endpoint_secrets(
+    ep: &EndpointConfig,
+) -> Result<(Option<Arc<Credentials>>, Option<String>), String> {
     let creds = Credentials::from_config(ep)?;
     let webhook_secret = match &ep.webhook_secret {
         Some(w) => {

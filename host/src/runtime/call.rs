@@ -65,6 +65,8 @@ pub struct CallEnv {
     pub labels: Arc<CallLabels>,
     /// Credentials added to matching requests (never visible to the guest).
     pub credentials: Option<Arc<super::egress::Credentials>>,
+    /// The tenant's adapter-CPU budget; calls pause when it is spent.
+    pub cpu: Option<Arc<crate::tenancy::CpuBudget>>,
 }
 
 impl CallEnv {
@@ -80,6 +82,7 @@ impl CallEnv {
                 adapter: "-".into(),
             }),
             credentials: None,
+            cpu: None,
         }
     }
 }
@@ -215,11 +218,24 @@ impl Runtime {
         }
         let deadline = started + limits.wall_time;
         store.set_epoch_deadline(1);
+        let cpu = env.cpu.clone();
+        let tick = self.cfg.epoch_tick;
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(1))
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            // The callback runs once per tick in which the guest executed, so
+            // each call charges one tick of CPU to the tenant; over budget,
+            // the guest pauses (other tenants' work is not affected).
+            match cpu.as_ref().map(|c| c.charge(tick)) {
+                Some(pause) if !pause.is_zero() => {
+                    let pause = pause.min(deadline.saturating_duration_since(Instant::now()));
+                    Ok(UpdateDeadline::YieldCustom(
+                        1,
+                        Box::pin(tokio::time::sleep(pause)),
+                    ))
+                }
+                _ => Ok(UpdateDeadline::Yield(1)),
             }
         });
 

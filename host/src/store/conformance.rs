@@ -11,9 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::store::{
-    Change, EventScope, HandoverRow, Insert, NewEvent, Status, Store, StoreError,
-};
+use crate::store::{Change, EventScope, HandoverRow, Insert, NewEvent, Status, Store, StoreError};
 
 /// One test's private database, as a backend provides it.
 #[async_trait]
@@ -350,7 +348,10 @@ pub(crate) async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture)
         None
     );
     assert_eq!(store.pending_inbox("h1").await.unwrap().len(), 1);
-    assert_eq!(due_outbox(fx, &store, i64::MAX, 100).await.unwrap().len(), 1);
+    assert_eq!(
+        due_outbox(fx, &store, i64::MAX, 100).await.unwrap().len(),
+        1
+    );
 
     // With the current version it goes through.
     let mut current = stored.clone();
@@ -374,7 +375,9 @@ pub(crate) async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture)
     assert!(store.pending_inbox("h1").await.unwrap().is_empty());
 }
 
-pub(crate) async fn apply_refuses_unknown_rows_identity_changes_and_rowless_events(fx: &dyn Fixture) {
+pub(crate) async fn apply_refuses_unknown_rows_identity_changes_and_rowless_events(
+    fx: &dyn Fixture,
+) {
     let store = fx.store();
     let err = store
         .apply(step(&row("ghost", "ep", "s"), &["queued"]))
@@ -527,7 +530,12 @@ pub(crate) async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx:
         .apply(step(&silent, &["queued", "ended"]))
         .await
         .unwrap();
-    assert!(due_outbox(fx, &store, i64::MAX, 100).await.unwrap().is_empty());
+    assert!(
+        due_outbox(fx, &store, i64::MAX, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let mut a = row("a", "ep", "s1");
     a.callback_url = Some("https://bot/a".into());
@@ -809,7 +817,9 @@ pub(crate) async fn correlation_keys_bind_and_rebind_within_an_endpoint(fx: &dyn
     );
 }
 
-pub(crate) async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(fx: &dyn Fixture) {
+pub(crate) async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(
+    fx: &dyn Fixture,
+) {
     let store = fx.store();
     let mut late = row("late", "ep", "s1");
     late.inactivity_end_at_ms = Some(300);
@@ -835,12 +845,18 @@ pub(crate) async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadlin
         ids(due_timers(fx, &store, 99, 10).await.unwrap()),
         Vec::<String>::new()
     );
-    assert_eq!(ids(due_timers(fx, &store, 100, 10).await.unwrap()), ["early"]);
+    assert_eq!(
+        ids(due_timers(fx, &store, 100, 10).await.unwrap()),
+        ["early"]
+    );
     assert_eq!(
         ids(due_timers(fx, &store, 5_000, 10).await.unwrap()),
         ["early", "late"]
     );
-    assert_eq!(ids(due_timers(fx, &store, 5_000, 1).await.unwrap()), ["early"]);
+    assert_eq!(
+        ids(due_timers(fx, &store, 5_000, 1).await.unwrap()),
+        ["early"]
+    );
     assert_eq!(ids(due_polls(fx, &store, 45, 10).await.unwrap()), ["early"]);
     assert_eq!(
         ids(due_polls(fx, &store, 5_000, 10).await.unwrap()),
@@ -851,7 +867,10 @@ pub(crate) async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadlin
     let mut early = store.get_handover("early").await.unwrap().unwrap();
     early.inactivity_warn_at_ms = None;
     let mut early = apply_ok(&store, step(&early, &[])).await;
-    assert_eq!(ids(due_timers(fx, &store, 899, 10).await.unwrap()), ["late"]);
+    assert_eq!(
+        ids(due_timers(fx, &store, 899, 10).await.unwrap()),
+        ["late"]
+    );
     assert_eq!(
         ids(due_timers(fx, &store, 5_000, 10).await.unwrap()),
         ["late", "early"]
@@ -1033,7 +1052,11 @@ pub(crate) async fn event_ids_become_visible_in_order_under_concurrent_writers(f
     };
     let mut writers = Vec::new();
     for i in 0..HANDOVERS {
-        let s = if i % 2 == 0 { store.clone() } else { other.clone() };
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
         writers.push(tokio::spawn(async move {
             let id = format!("h{i}");
             for _ in 0..STEPS {
@@ -1066,7 +1089,11 @@ pub(crate) async fn concurrent_duplicate_webhooks_are_stored_once(fx: &dyn Fixtu
     inserted(&store, row("a", "ep", "s1")).await;
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let s = if i % 2 == 0 { store.clone() } else { other.clone() };
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
         tasks.push(tokio::spawn(async move {
             s.accept_webhook("ep", Some("same"), &["a".into()], json!({"n": i}))
                 .await
@@ -1092,7 +1119,11 @@ pub(crate) async fn adapter_versions_are_recorded_per_endpoint(fx: &dyn Fixture)
         .await
         .unwrap();
     assert_eq!(
-        (v1.endpoint_id.as_str(), v1.sha256.as_str(), v1.source.as_str()),
+        (
+            v1.endpoint_id.as_str(),
+            v1.sha256.as_str(),
+            v1.source.as_str()
+        ),
         ("ep", "sha-a", "config")
     );
     let v2 = store
@@ -1112,7 +1143,10 @@ pub(crate) async fn adapter_versions_are_recorded_per_endpoint(fx: &dyn Fixture)
         .await
         .unwrap();
     assert_eq!(store.current_adapter_version("ep").await.unwrap(), Some(v4));
-    assert_eq!(store.current_adapter_version("ep2").await.unwrap(), Some(v3));
+    assert_eq!(
+        store.current_adapter_version("ep2").await.unwrap(),
+        Some(v3)
+    );
     assert_eq!(
         store.adapter_bytes("sha-a").await.unwrap().as_deref(),
         Some(&b"component a"[..])

@@ -28,9 +28,9 @@ pub async fn open(cfg: &StoreSection, data_dir: &Path) -> anyhow::Result<Arc<dyn
         }
         StoreBackend::Postgres => {
             let url = resolve_url(cfg.url.as_deref().unwrap_or(""))?;
-            let store = postgres::PgStore::connect(&url).await.with_context(|| {
-                format!("cannot use the PostgreSQL store at {}", redact(&url))
-            })?;
+            let store = postgres::PgStore::connect(&url)
+                .await
+                .with_context(|| format!("cannot use the PostgreSQL store at {}", redact(&url)))?;
             Ok(Arc::new(store))
         }
     }
@@ -40,7 +40,9 @@ pub async fn open(cfg: &StoreSection, data_dir: &Path) -> anyhow::Result<Arc<dyn
 pub fn resolve_url(url: &str) -> anyhow::Result<String> {
     let url = match url.strip_prefix("env:") {
         Some(name) => std::env::var(name).map_err(|_| {
-            anyhow::anyhow!("store.url is `env:{name}` but the environment variable {name} is not set")
+            anyhow::anyhow!(
+                "store.url is `env:{name}` but the environment variable {name} is not set"
+            )
         })?,
         None => url.to_string(),
     };

@@ -52,6 +52,7 @@ pub fn env(limits: Limits, allow: &[&str], resolve: &[(&str, &str)]) -> CallEnv 
         policy: Arc::new(EgressPolicy::parse(allow).unwrap()),
         resolver: Arc::new(Resolver::with_overrides(overrides)),
         credentials: None,
+        cpu: None,
         labels: Arc::new(CallLabels {
             tenant: "t1".into(),
             endpoint: "ep1".into(),

@@ -68,6 +68,8 @@ pub struct Host {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub http: reqwest::Client,
+    /// The PostgreSQL schema of a host in PG mode (dropped after the host).
+    pub pg: Option<std::sync::Arc<crate::postgres::Schema>>,
 }
 
 impl Drop for Host {
@@ -123,12 +125,25 @@ pub fn config_toml(port: u16, dir: &std::path::Path, eps: &[Ep]) -> String {
 }
 
 impl Host {
+    /// SQLite, or PostgreSQL when `HANDOVER_E2E_STORE=postgres` (see
+    /// `crate::postgres`).
     pub async fn start(eps: &[Ep]) -> Host {
+        let pg = crate::postgres::schema_for_env().await;
+        Host::start_on(eps, pg).await
+    }
+
+    /// On PostgreSQL schema `pg` (shared by every host started on it, like
+    /// replicas), or on SQLite with `None`.
+    pub async fn start_on(eps: &[Ep], pg: Option<std::sync::Arc<crate::postgres::Schema>>) -> Host {
         let dir = std::env::temp_dir().join(format!("handover-e2e-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
         let config = dir.join("handover.toml");
-        std::fs::write(&config, config_toml(port, &dir, eps)).unwrap();
+        let mut toml = config_toml(port, &dir, eps);
+        if let Some(schema) = &pg {
+            toml = schema.store_section() + &toml;
+        }
+        std::fs::write(&config, toml).unwrap();
         let mut h = Host {
             child: None,
             port,
@@ -136,6 +151,7 @@ impl Host {
             dir,
             config,
             http: reqwest::Client::new(),
+            pg,
         };
         h.spawn().await;
         h

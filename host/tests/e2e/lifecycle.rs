@@ -227,7 +227,13 @@ async fn duplicate_create_returns_the_open_handover() {
         .create("ep", "s-3", json!({"idempotency_key": "k1"}))
         .await;
     assert_eq!(code, 409, "{e}");
-    assert!(e["error"]["message"].as_str().unwrap().contains("idempotency_key"), "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("idempotency_key"),
+        "{e}"
+    );
     // Concurrent creates of one session: exactly one handover.
     let mut tasks = vec![];
     for _ in 0..10 {

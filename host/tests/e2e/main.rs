@@ -4,6 +4,7 @@
 mod delivery;
 mod harness;
 mod lifecycle;
+mod postgres;
 mod recovery;
 mod support;
 mod timers;

@@ -120,12 +120,10 @@ pub fn assert_strictly_increasing(events: &[Value]) {
 /// Read a handover stream until the agent message `text` arrives.
 pub async fn until_agent_text(host: &Host, id: &str, after: Option<i64>, text: &str) -> Vec<Value> {
     let text = text.to_string();
-    let events = host
-        .sse(&events_path(id), after, T, move |e| {
-            e["type"] == "agent_message" && e["text"] == text.as_str()
-        })
-        .await;
-    events
+    host.sse(&events_path(id), after, T, move |e| {
+        e["type"] == "agent_message" && e["text"] == text.as_str()
+    })
+    .await
 }
 
 /// The final object must be exactly `{"handover":{"status":…}}` (plus

@@ -167,7 +167,10 @@ impl WasiHttpHooks for EgressHooks {
                                 Ok(target)
                             }
                             Ok(None) => Ok(target),
-                            Err(why) => Err(Denial { url: url.clone(), why: format!("credentials unavailable: {why}") }),
+                            Err(why) => Err(Denial {
+                                url: url.clone(),
+                                why: format!("credentials unavailable: {why}"),
+                            }),
                         },
                         None => Ok(target),
                     },

@@ -113,9 +113,9 @@ fn now_ms() -> i64 {
 /// Parse a connection URL (`postgres://user:pass@host:port/db?options=...`)
 /// or key-value string; name the application if the URL does not.
 pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-        StoreError::Backend(format!("invalid PostgreSQL connection URL: {e}"))
-    })?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL connection URL: {e}")))?;
     if config.get_application_name().is_none() {
         config.application_name("handover-host");
     }
@@ -138,7 +138,10 @@ impl PgStore {
         let config = parse_url(url)?;
         {
             let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
-                StoreError::Backend(format!("cannot connect to PostgreSQL: {}", StoreError::from(e)))
+                StoreError::Backend(format!(
+                    "cannot connect to PostgreSQL: {}",
+                    StoreError::from(e)
+                ))
             })?;
             let driver = tokio::spawn(connection);
             let migrated = schema::migrate(&mut client).await;
@@ -247,7 +250,8 @@ impl Store for PgStore {
     }
 
     async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>> {
-        single!(self, |c| ops::current_adapter_version(&c, endpoint_id).await?)
+        single!(self, |c| ops::current_adapter_version(&c, endpoint_id)
+            .await?)
     }
 
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
@@ -268,7 +272,13 @@ impl Store for PgStore {
         open_only: bool,
         limit: u32,
     ) -> Result<Vec<HandoverRow>> {
-        single!(self, |c| ops::list_handovers(&c, endpoint_id, open_only, limit).await?)
+        single!(self, |c| ops::list_handovers(
+            &c,
+            endpoint_id,
+            open_only,
+            limit
+        )
+        .await?)
     }
 
     /// See [`ops::apply`]: a missing handover is `NotFound`; a moved version
@@ -278,7 +288,8 @@ impl Store for PgStore {
     }
 
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
-        single!(self, |c| ops::find_by_correlation(&c, endpoint_id, key).await?)
+        single!(self, |c| ops::find_by_correlation(&c, endpoint_id, key)
+            .await?)
     }
 
     async fn accept_webhook(
@@ -313,22 +324,26 @@ impl Store for PgStore {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>> {
-        single!(self, |c| ops::events_after(&c, scope, after_id, limit).await?)
+        single!(self, |c| ops::events_after(&c, scope, after_id, limit)
+            .await?)
     }
 
     async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
         let (wall, until) = self.lease();
-        single!(self, |c| ops::due_timers(&c, now_ms, limit, wall, until).await?)
+        single!(self, |c| ops::due_timers(&c, now_ms, limit, wall, until)
+            .await?)
     }
 
     async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
         let (wall, until) = self.lease();
-        single!(self, |c| ops::due_polls(&c, now_ms, limit, wall, until).await?)
+        single!(self, |c| ops::due_polls(&c, now_ms, limit, wall, until)
+            .await?)
     }
 
     async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
         let (wall, until) = self.lease();
-        single!(self, |c| ops::due_outbox(&c, now_ms, limit, wall, until).await?)
+        single!(self, |c| ops::due_outbox(&c, now_ms, limit, wall, until)
+            .await?)
     }
 
     async fn outbox_delivered(&self, id: i64) -> Result<()> {
@@ -342,7 +357,8 @@ impl Store for PgStore {
         next_attempt_at_ms: i64,
         error: &str,
     ) -> Result<()> {
-        single!(self, |c| ops::outbox_retry(&c,
+        single!(self, |c| ops::outbox_retry(
+            &c,
             id,
             attempts,
             next_attempt_at_ms,

@@ -125,7 +125,9 @@ pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) ->
 }
 
 pub(super) async fn get_handover(tx: &Conn, id: &str) -> Result<Option<HandoverRow>> {
-    let stmt = tx.prepare_cached(select_handovers!("WHERE id = $1")).await?;
+    let stmt = tx
+        .prepare_cached(select_handovers!("WHERE id = $1"))
+        .await?;
     tx.query_opt(&stmt, &[&id])
         .await?
         .map(|r| rows::handover(&r))
@@ -284,7 +286,9 @@ pub(super) async fn apply(
         // The row update above holds the handover's row lock, so `seq` is
         // computed by one writer at a time.
         let stmt = tx
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM events WHERE handover_id = $1")
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0)::BIGINT FROM events WHERE handover_id = $1",
+            )
             .await?;
         let mut seq: i64 = tx.query_one(&stmt, &[&handover_id]).await?.get(0);
         // Taken last (just before commit, so held briefly): the counter row's lock orders
@@ -629,18 +633,19 @@ pub(super) async fn outbox_retry(
     let n = tx
         .execute(
             &stmt,
-            &[&id, &i64::from(attempts), &next_attempt_at_ms, &error, &now_ms],
+            &[
+                &id,
+                &i64::from(attempts),
+                &next_attempt_at_ms,
+                &error,
+                &now_ms,
+            ],
         )
         .await?;
     found(n, id)
 }
 
-pub(super) async fn outbox_dead(
-    tx: &Conn,
-    id: i64,
-    error: &str,
-    now_ms: i64,
-) -> Result<()> {
+pub(super) async fn outbox_dead(tx: &Conn, id: i64, error: &str, now_ms: i64) -> Result<()> {
     let stmt = tx
         .prepare_cached(
             "UPDATE outbox SET status = 'dead', last_error = $2, updated_at_ms = $3, \
@@ -688,7 +693,8 @@ pub(super) async fn record_adapter_version(
         .await?
         .get(0);
     let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-    tx.execute(&stmt, &[&ADAPTERS_CHANNEL, &endpoint_id]).await?;
+    tx.execute(&stmt, &[&ADAPTERS_CHANNEL, &endpoint_id])
+        .await?;
     Ok(AdapterVersion {
         seq,
         endpoint_id: endpoint_id.to_owned(),

@@ -98,7 +98,13 @@ impl PgFixture {
 
     /// Run SQL in this fixture's schema.
     pub async fn sql(&self, sql: &str) {
-        self.store.client().await.unwrap().batch_execute(sql).await.unwrap();
+        self.store
+            .client()
+            .await
+            .unwrap()
+            .batch_execute(sql)
+            .await
+            .unwrap();
     }
 
     pub async fn another_pg(&self, options: PgOptions) -> PgStore {
@@ -134,7 +140,9 @@ impl Fixture for PgFixture {
 }
 
 async fn fixture() -> Option<Box<dyn Fixture>> {
-    PgFixture::new().await.map(|f| Box::new(f) as Box<dyn Fixture>)
+    PgFixture::new()
+        .await
+        .map(|f| Box::new(f) as Box<dyn Fixture>)
 }
 
 all_conformance_tests!(fixture);
@@ -145,7 +153,9 @@ fn ids(rows: Vec<crate::store::HandoverRow>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let a: Arc<dyn Store> = fx.pg();
     let b: Arc<dyn Store> = Arc::new(fx.another_pg(PgOptions::default()).await);
     let mut t = row("t", "ep", "s1");
@@ -157,7 +167,10 @@ async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
 
     assert_eq!(ids(a.due_timers(1_000, 10).await.unwrap()), ["t"]);
     assert!(b.due_timers(1_000, 10).await.unwrap().is_empty());
-    assert!(a.due_timers(1_000, 10).await.unwrap().is_empty(), "the claimer too");
+    assert!(
+        a.due_timers(1_000, 10).await.unwrap().is_empty(),
+        "the claimer too"
+    );
     assert_eq!(ids(b.due_polls(1_000, 10).await.unwrap()), ["t"]);
     assert!(a.due_polls(1_000, 10).await.unwrap().is_empty());
     let o = b.due_outbox(i64::MAX, 10).await.unwrap();
@@ -192,7 +205,9 @@ async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claimers_never_get_the_same_row() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let a: Arc<dyn Store> = fx.pg();
     for i in 0..120 {
         let mut r = row(&format!("h{i:03}"), "ep", &format!("s{i}"));
@@ -227,7 +242,9 @@ async fn concurrent_claimers_never_get_the_same_row() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn handover_locks_exclude_across_stores_and_release_on_drop() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let a = fx.pg();
     let b = Arc::new(fx.another_pg(PgOptions::default()).await);
     let held = a.lock_handover("h").await.unwrap();
@@ -254,7 +271,9 @@ async fn handover_locks_exclude_across_stores_and_release_on_drop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn abandoned_lock_waits_do_not_leak_the_lock() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let a = fx.pg();
     // One lock connection only, so a leaked lock would be found again.
     let b = fx
@@ -286,7 +305,9 @@ async fn abandoned_lock_waits_do_not_leak_the_lock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_replicas_locks_vanish_with_its_connection() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let a = fx.pg();
     let b = fx.another_pg(PgOptions::default()).await;
     let held = a.lock_handover("h").await.unwrap();
@@ -307,7 +328,9 @@ async fn a_dead_replicas_locks_vanish_with_its_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn other_stores_are_notified_of_events_and_after_reconnects() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let writer = fx.pg();
     let reader = fx.another_pg(PgOptions::default()).await;
     let mut rx = reader.event_notifications().expect("postgres notifies");
@@ -318,7 +341,10 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
         .unwrap();
     assert_eq!(first, 0);
     let r = inserted(&(writer.clone() as Arc<dyn Store>), row("h", "ep", "s")).await;
-    let stored = writer.apply(step(&r, &["queued", "agent_joined"])).await.unwrap();
+    let stored = writer
+        .apply(step(&r, &["queued", "agent_joined"]))
+        .await
+        .unwrap();
     let newest = tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("a wake for the new events")
@@ -349,7 +375,9 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_migrating_together_apply_each_migration_once() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     // A second, empty schema that four "replicas" create at once.
     let schema = format!("{}_m", fx.schema);
     fx.sql(&format!("CREATE SCHEMA {schema}")).await;
@@ -383,8 +411,11 @@ async fn replicas_migrating_together_apply_each_migration_once() {
 
 #[tokio::test]
 async fn newer_schemas_and_missing_schemas_are_refused() {
-    let Some(fx) = PgFixture::new().await else { return };
-    fx.sql("UPDATE schema_version SET version = version + 1").await;
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
+    fx.sql("UPDATE schema_version SET version = version + 1")
+        .await;
     let err = PgStore::connect(&fx.url).await.unwrap_err().to_string();
     assert!(err.contains("newer than this build"), "{err}");
 
@@ -403,13 +434,18 @@ async fn unreachable_servers_and_bad_urls_are_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("cannot connect"), "{err}");
-    let err = PgStore::connect("postgres://[bad").await.unwrap_err().to_string();
+    let err = PgStore::connect("postgres://[bad")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invalid PostgreSQL connection URL"), "{err}");
 }
 
 #[tokio::test]
 async fn event_ids_are_never_reused() {
-    let Some(fx) = PgFixture::new().await else { return };
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
     let store: Arc<dyn Store> = fx.pg();
     let a = inserted(&store, row("a", "ep", "s")).await;
     let first = store.apply(step(&a, &["queued", "ended"])).await.unwrap();

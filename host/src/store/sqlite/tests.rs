@@ -62,7 +62,6 @@ async fn inserted(store: &SqliteStore, r: HandoverRow) -> HandoverRow {
     }
 }
 
-
 #[tokio::test]
 async fn unique_index_backstop_reports_the_colliding_row() {
     let store = SqliteStore::open_in_memory().unwrap();

@@ -416,4 +416,4 @@ pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -107,6 +107,16 @@ impl Spec {
         self.doc.pointer(&pointer).map(|_| pointer)
     }
 
+    /// The pointer of the component schema whose `title` is `title` (the
+    /// Sunshine spec titles each webhook event schema with its event type).
+    pub fn schema_titled(&self, title: &str) -> Option<String> {
+        let schemas = self.doc.pointer("/components/schemas")?.as_object()?;
+        schemas
+            .iter()
+            .find(|(_, s)| s.get("title").and_then(Value::as_str) == Some(title))
+            .map(|(name, _)| format!("/components/schemas/{}", escape(name)))
+    }
+
     /// Validates `body` against the schema at JSON pointer `pointer`;
     /// returns the error messages (empty when valid).
     pub fn check(&self, pointer: &str, body: &Value) -> Vec<String> {

@@ -134,6 +134,8 @@ pub(crate) struct State {
     pub never_assign: bool,
     pub never_end: bool,
     pub next_agent: u32,
+    /// `channel.time` of the last outbound message (kept increasing).
+    pub last_time_ms: u64,
 }
 
 pub(crate) struct Shared {
@@ -386,12 +388,14 @@ impl GenesysSim {
 
     /// Sends one outbound `OpenMessageNormalizedMessage` to the webhook.
     fn outbound(&self, conv: &str, fields: Value) {
-        let (to, agent) = {
-            let st = self.shared.lock();
+        let (to, agent, time) = {
+            let mut st = self.shared.lock();
+            let time = kit::now_ms().max(st.last_time_ms + 1);
+            st.last_time_ms = time;
             let Some(c) = st.convs.iter().find(|c| c.id == conv) else {
                 panic!("genesys sim: no conversation {conv}");
             };
-            (c.user_id.clone(), c.agent().map(|a| a.name.clone()))
+            (c.user_id.clone(), c.agent().map(|a| a.name.clone()), time)
         };
         let cfg = &self.shared.cfg;
         let id = kit::new_id();
@@ -406,7 +410,7 @@ impl GenesysSim {
             "channel": {
                 "id": cfg.integration_id, "platform": "Open", "type": "Private",
                 "to": {"id": to}, "from": from,
-                "time": kit::iso8601(kit::now_ms()), "messageId": id,
+                "time": kit::iso8601(time), "messageId": id,
             },
             "direction": "Outbound",
         });

@@ -31,7 +31,15 @@ impl MatrixDriver {
         let proxy = Proxy::start(&synapse.base_url).await?;
         let bot = Account::register(&synapse.base_url, "handover-bot").await?;
         let agent = Account::register(&synapse.base_url, "agent-1").await?;
-        // Presence makes `check-availability` answer "online" for the agent.
+        // `check-availability` reads the agents' presence, which Synapse
+        // shows only to users sharing a room: the team's lobby room, with
+        // the agent online.
+        let lobby = json!({"preset": "private_chat", "name": "Agents", "invite": [agent.user_id]});
+        let lobby = bot.ok("POST", "/createRoom", Some(lobby)).await?;
+        let lobby = lobby["room_id"].as_str().unwrap_or_default();
+        agent
+            .ok("POST", &format!("/join/{}", enc(lobby)), Some(json!({})))
+            .await?;
         let presence = format!("/presence/{}/status", enc(&agent.user_id));
         agent
             .ok("PUT", &presence, Some(json!({"presence": "online"})))
@@ -75,6 +83,17 @@ impl MatrixDriver {
             Ok(m) => m,
             Err(_) => self.bot.messages(room).await.unwrap_or_default(),
         }
+    }
+
+    /// Rooms the agent is invited to and has not joined or declined.
+    pub async fn pending_invites(&self) -> Vec<String> {
+        let filter = json!({"room": {"timeline": {"limit": 0}, "state": {"types": []}}});
+        let path = format!("/sync?timeout=0&filter={}", enc(&filter.to_string()));
+        let (_, sync) = self.agent.call("GET", &path, None).await;
+        sync["rooms"]["invite"]
+            .as_object()
+            .map(|rooms| rooms.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The room whose topic names `handover_id`, among the agent's invites,

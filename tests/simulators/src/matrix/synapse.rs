@@ -67,6 +67,10 @@ fn overrides(port: u16) -> Value {
         "report_stats": false,
         "url_preview_enabled": false,
         "presence": {"enabled": true},
+        // Synapse keeps each /sync answer for 2 minutes and gives it again
+        // for the same request: the driver's repeated initial syncs (no
+        // `since`) must see fresh invites.
+        "caches": {"sync_response_cache_duration": 0},
         "rc_message": u(),
         "rc_registration": u(),
         "rc_room_creation": u(),

@@ -1,5 +1,8 @@
 //! The Live Agent REST API the adapter calls, behind a layer that records
 //! every request and answers scripted faults.
+// Handler helpers return axum's `Response` as their error: it is what
+// the handler answers with.
+#![allow(clippy::result_large_err)]
 
 use super::{
     BUTTON_ID, DEPLOYMENT_ID, Detail, LiveAgentChat, ORG_ID, Session, Shared, State, VIP_BUTTON_ID,
@@ -247,17 +250,11 @@ async fn chasitor_init(Extract(shared): S, headers: HeaderMap, body: Bytes) -> R
         Some("visitorName is required".into())
     } else if s.chat.requested {
         Some("the chat was already requested".into())
-    } else if let Some(d) = init
-        .prechat_details
-        .iter()
-        .find(|d| !d.display_to_agent && d.transcript_fields.is_empty())
-    {
-        Some(format!(
-            "prechat detail {:?} is neither shown nor saved",
-            d.label
-        ))
     } else {
-        None
+        init.prechat_details
+            .iter()
+            .find(|d| !d.display_to_agent && d.transcript_fields.is_empty())
+            .map(|d| format!("prechat detail {:?} is neither shown nor saved", d.label))
     };
     if let Some(problem) = problem {
         return error(StatusCode::BAD_REQUEST, problem);

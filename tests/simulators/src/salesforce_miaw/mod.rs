@@ -395,7 +395,7 @@ impl MiawSim {
             "CONVERSATION_PARTICIPANT_CHANGED",
             "ParticipantChanged",
             ("System", "system", "System"),
-            participants("add", &[agent.clone()]),
+            participants("add", std::slice::from_ref(&agent)),
         )?;
         drop(st);
         self.shared.bump();
@@ -404,7 +404,7 @@ impl MiawSim {
 
     /// The (first) agent sends a text message.
     pub fn agent_message(&self, conversation: &str, text: &str) -> Result<(), String> {
-        self.from_agent(conversation, |st, agent| {
+        self.emit_as_agent(conversation, |st, agent| {
             st.emit(
                 conversation,
                 "CONVERSATION_MESSAGE",
@@ -437,7 +437,7 @@ impl MiawSim {
                 "TypingStoppedIndicator",
             )
         };
-        self.from_agent(conversation, |st, agent| {
+        self.emit_as_agent(conversation, |st, agent| {
             st.emit(
                 conversation,
                 name,
@@ -504,7 +504,7 @@ impl MiawSim {
     }
 
     /// Emits with the conversation's first agent as the sender.
-    fn from_agent(
+    fn emit_as_agent(
         &self,
         conversation: &str,
         emit: impl FnOnce(&mut State, &MiawAgent) -> Result<(), String>,

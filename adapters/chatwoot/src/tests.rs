@@ -1,0 +1,315 @@
+//! Native unit tests of what needs no I/O: describe, settings, request
+//! bodies, transcript notes, webhook routing and the webhook events that
+//! do not fetch messages. (`cargo test -p adapter-chatwoot`.)
+
+use crate::{Chatwoot, settings::Settings, wire};
+use handover_adapter_sdk::{
+    Adapter, Author, CallContext, Conversation, Event, FailureReason, HttpRequest, KeyValue,
+    Routing, TranscriptEntry,
+};
+use serde_json::{Value, json};
+
+const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9/","account_id":1,"inbox_id":7}"#;
+
+fn ctx() -> CallContext {
+    CallContext {
+        handover_id: "h-1".into(),
+        settings: SETTINGS.into(),
+    }
+}
+
+fn hook(body: Value) -> HttpRequest {
+    HttpRequest {
+        method: "POST".into(),
+        path: "/v1/webhooks/cw".into(),
+        headers: vec![KeyValue::new("X-Chatwoot-Delivery", "d-1")],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+fn conversation() -> Conversation {
+    Conversation {
+        handover_id: "h-1".into(),
+        session_id: "s-1".into(),
+        user_id: "u-1".into(),
+        channel: "webchat".into(),
+        locale: "en-US".into(),
+        user_profile: vec![
+            KeyValue::new("first_name", "Ann"),
+            KeyValue::new("last_name", "Lee"),
+            KeyValue::new("email", "ann@example.com"),
+            KeyValue::new("phone", "0123"),
+            KeyValue::new("plan", "gold"),
+        ],
+        transcript: vec![
+            TranscriptEntry {
+                author: Author::User,
+                text: "help".into(),
+                timestamp_ms: 1,
+            },
+            TranscriptEntry {
+                author: Author::Bot,
+                text: "b".repeat(250),
+                timestamp_ms: 2,
+            },
+        ],
+        routing: Routing {
+            skills: vec!["billing".into()],
+            language: Some("en".into()),
+            priority: Some(3),
+            queue: None,
+            custom: vec![KeyValue::new("tier", "gold")],
+        },
+        context: "{}".into(),
+    }
+}
+
+fn state(extra: Value) -> Vec<u8> {
+    let mut st = json!({"conversation_id": 5});
+    for (k, v) in extra.as_object().unwrap() {
+        st[k] = v.clone();
+    }
+    st.to_string().into_bytes()
+}
+
+fn handle(st: Vec<u8>, body: Value) -> (Value, Vec<Event>) {
+    let step = Chatwoot::handle_webhook(ctx(), st, hook(body)).unwrap();
+    (serde_json::from_slice(&step.state).unwrap(), step.events)
+}
+
+fn assignee(id: u64, name: &str) -> Value {
+    json!({"id": id, "name": name, "available_name": name, "type": "user"})
+}
+
+fn updated(assignee: Value, at: f64) -> Value {
+    json!({"event": "conversation_updated", "id": 5, "inbox_id": 7, "status": "open",
+           "updated_at": at, "meta": {"assignee": assignee, "team": null}})
+}
+
+#[test]
+fn describe_is_static_and_complete() {
+    let info = Chatwoot::describe();
+    assert_eq!(info.name, "chatwoot");
+    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
+    let sig = info.webhook_signature.unwrap();
+    assert_eq!(sig.header, "X-Chatwoot-Signature");
+    assert_eq!(sig.prefix.as_deref(), Some("sha256="));
+    assert_eq!(
+        sig.timestamp_header.as_deref(),
+        Some("X-Chatwoot-Timestamp")
+    );
+    assert_eq!(
+        sig.delivery_id_header.as_deref(),
+        Some("X-Chatwoot-Delivery")
+    );
+    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
+    assert!(
+        schema["description"]
+            .as_str()
+            .unwrap()
+            .contains("Cognigy Live Agent")
+    );
+    assert!(info.capabilities.bot_side_close && info.capabilities.transcript);
+}
+
+#[test]
+fn settings_errors_name_the_field() {
+    let check = |settings: &str, needle: &str| {
+        let failure = Chatwoot::validate_settings(settings.into()).unwrap_err();
+        assert_eq!(failure.reason, FailureReason::Error);
+        assert!(failure.message.contains(needle), "{}", failure.message);
+    };
+    check(r#"{"base_url":"http://x","inbox_id":1}"#, "`account_id`");
+    check(
+        r#"{"base_url":"x","account_id":1,"inbox_id":1}"#,
+        "`base_url`",
+    );
+    check(
+        r#"{"base_url":"http://x","account_id":"1","inbox_id":1}"#,
+        "`account_id`",
+    );
+    check(
+        r#"{"base_url":"http://x","account_id":1,"inbox_id":0}"#,
+        "`inbox_id`",
+    );
+    check(
+        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"transcript_chunk":5}"#,
+        "`transcript_chunk`",
+    );
+    check(
+        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":[]}"#,
+        "`channels`",
+    );
+    check(
+        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":["sms",""]}"#,
+        "`channels[1]`",
+    );
+    check(
+        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"token":"t"}"#,
+        "unknown field `token`",
+    );
+    Chatwoot::validate_settings(SETTINGS.into()).unwrap();
+    let s = Settings::parse(SETTINGS).unwrap();
+    assert_eq!(s.url("teams"), "http://127.0.0.1:9/api/v1/accounts/1/teams");
+    let unsupported = s.check_channel("fax").unwrap_err();
+    assert_eq!(unsupported.reason, FailureReason::Unsupported);
+}
+
+#[test]
+fn contact_and_conversation_bodies() {
+    let c = conversation();
+    let contact = serde_json::to_value(wire::NewContact::new(7, &c)).unwrap();
+    assert_eq!(
+        contact,
+        json!({"inbox_id": 7, "name": "Ann Lee", "identifier": "u-1", "email": "ann@example.com",
+               "additional_attributes": {"plan": "gold"}}),
+        "a phone that is not E.164 is left out"
+    );
+    let s = Settings::parse(SETTINGS).unwrap();
+    let r = wire::ContactRef {
+        id: 3,
+        source_id: "src".into(),
+    };
+    let conv = serde_json::to_value(wire::NewConversation::new(&s, &c, &r, Some(2))).unwrap();
+    assert_eq!(conv["source_id"], "src");
+    assert_eq!(conv["team_id"], 2);
+    assert!(conv.get("assignee_id").is_none());
+    assert_eq!(conv["custom_attributes"], json!({"tier": "gold"}));
+    assert_eq!(conv["additional_attributes"]["handover_id"], "h-1");
+    assert_eq!(conv["additional_attributes"]["language"], "en");
+    assert_eq!(wire::priority(3), "high");
+    assert_eq!(wire::priority(9), "urgent");
+}
+
+#[test]
+fn created_contact_in_both_shapes() {
+    let view: wire::CreatedContact = serde_json::from_value(json!({"payload": {
+        "contact": {"id": 4, "identifier": "u-1", "contact_inboxes": []},
+        "contact_inbox": {"source_id": "abc", "inbox": {"id": 7}}}}))
+    .unwrap();
+    let r = view.into_ref(7).unwrap();
+    assert_eq!((r.id, r.source_id.as_str()), (4, "abc"));
+    let spec: wire::CreatedContact = serde_json::from_value(json!({"payload": [
+        {"id": 4, "contact_inboxes": [{"source_id": "x", "inbox": {"id": 8}}, {"source_id": "y", "inbox": {"id": 7}}]}]}))
+    .unwrap();
+    assert_eq!(spec.into_ref(7).unwrap().source_id, "y");
+}
+
+#[test]
+fn transcript_notes_respect_the_limit() {
+    let notes = wire::transcript_notes(&conversation(), 100);
+    assert!(notes.iter().all(|n| n.chars().count() <= 100), "{notes:?}");
+    assert!(notes[0].starts_with("Conversation with the bot before the handover:\nUser: help"));
+    let bot: String = notes
+        .iter()
+        .flat_map(|n| n.lines())
+        .filter_map(|l| l.strip_prefix("Bot: "))
+        .collect();
+    assert_eq!(bot, "b".repeat(250), "nothing is lost when splitting");
+    let mut empty = conversation();
+    empty.transcript.clear();
+    assert!(wire::transcript_notes(&empty, 100).is_empty());
+}
+
+#[test]
+fn routing_finds_the_conversation_and_delivery_id() {
+    let route = |body: Value| Chatwoot::route_webhook(SETTINGS.into(), hook(body)).unwrap();
+    let r = route(
+        json!({"event": "message_created", "id": 9, "message_type": "outgoing",
+                         "inbox": {"id": 7}, "conversation": {"id": 5, "inbox_id": 7}}),
+    );
+    assert_eq!(r.correlation_keys, ["chatwoot:1:5"]);
+    assert_eq!(r.delivery_id.as_deref(), Some("d-1"));
+    assert_eq!(r.response.status, 200);
+    let r = route(
+        json!({"event": "conversation_status_changed", "id": 5, "inbox_id": 7, "status": "resolved"}),
+    );
+    assert_eq!(r.correlation_keys, ["chatwoot:1:5"]);
+    let other_inbox = route(json!({"event": "conversation_updated", "id": 5, "inbox_id": 8}));
+    assert!(other_inbox.correlation_keys.is_empty());
+    let contact = route(json!({"event": "contact_created", "id": 5}));
+    assert!(contact.correlation_keys.is_empty());
+    // Without the header (older, unsigned Chatwoot) the id is derived.
+    let mut unsigned =
+        hook(json!({"event": "message_created", "id": 9, "conversation": {"id": 5}}));
+    unsigned.headers.clear();
+    let r = Chatwoot::route_webhook(SETTINGS.into(), unsigned).unwrap();
+    assert_eq!(r.delivery_id.as_deref(), Some("message_created:9"));
+    assert!(
+        Chatwoot::route_webhook(
+            SETTINGS.into(),
+            HttpRequest {
+                body: b"{".to_vec(),
+                ..hook(json!({}))
+            }
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn assignment_changes_become_agent_events() {
+    let (st, ev) = handle(state(json!({})), updated(assignee(11, "Alex"), 10.0));
+    assert!(
+        matches!(&ev[..], [Event::AgentJoined(a)] if a.id == "11" && a.name == "Alex"),
+        "{ev:?}"
+    );
+    let st = st.to_string().into_bytes();
+    // The same assignee again (e.g. a label change): nothing.
+    let (_, ev) = handle(st.clone(), updated(assignee(11, "Alex"), 11.0));
+    assert!(ev.is_empty());
+    // An older snapshot arriving late is ignored.
+    let (_, ev) = handle(st.clone(), updated(Value::Null, 9.0));
+    assert!(ev.is_empty(), "{ev:?}");
+    let (st2, ev) = handle(st.clone(), updated(assignee(12, "Bea"), 12.0));
+    assert!(
+        matches!(&ev[..], [Event::Transferred(t)] if t.to_agent.as_ref().unwrap().name == "Bea")
+    );
+    let (_, ev) = handle(st2.to_string().into_bytes(), updated(Value::Null, 13.0));
+    assert!(matches!(&ev[..], [Event::AgentLeft(a)] if a.name == "Bea"));
+}
+
+#[test]
+fn team_change_is_a_transfer() {
+    let mut body = updated(Value::Null, 10.0);
+    body["meta"]["team"] = json!({"id": 2, "name": "billing"});
+    let (_, ev) = handle(state(json!({"team_id": 1})), body);
+    assert!(matches!(&ev[..], [Event::Transferred(t)] if t.to_queue.as_deref() == Some("billing")));
+}
+
+#[test]
+fn typing_and_ignored_messages() {
+    let typing = json!({"event": "conversation_typing_on", "conversation": {"id": 5},
+                        "user": {"id": 11, "type": "user"}, "is_private": false});
+    let (_, ev) = handle(state(json!({})), typing);
+    assert!(matches!(&ev[..], [Event::AgentTyping(true)]));
+    let private = json!({"event": "conversation_typing_off", "conversation": {"id": 5},
+                         "user": {"id": 11, "type": "user"}, "is_private": true});
+    assert!(handle(state(json!({})), private).1.is_empty());
+    // Incoming messages and private notes never fetch or report anything.
+    for (kind, private) in [("incoming", false), ("outgoing", true)] {
+        let msg = json!({"event": "message_created", "id": 30, "message_type": kind, "private": private,
+                         "content": "x", "conversation": {"id": 5}});
+        assert!(handle(state(json!({})), msg).1.is_empty());
+    }
+    // A reply already seen is not fetched again.
+    let seen = json!({"event": "message_created", "id": 30, "message_type": "outgoing", "private": false,
+                      "conversation": {"id": 5}});
+    assert!(
+        handle(state(json!({"last_message_id": 30})), seen)
+            .1
+            .is_empty()
+    );
+}
+
+#[test]
+fn after_the_bot_closed_webhooks_change_nothing() {
+    let closed = state(json!({"closed": true}));
+    let step =
+        Chatwoot::handle_webhook(ctx(), closed.clone(), hook(updated(assignee(1, "A"), 5.0)))
+            .unwrap();
+    assert!(step.events.is_empty());
+    assert_eq!(step.state, closed);
+    let wrong = json!({"event": "conversation_updated", "id": 6, "meta": {}});
+    assert!(Chatwoot::handle_webhook(ctx(), state(json!({})), hook(wrong)).is_err());
+}

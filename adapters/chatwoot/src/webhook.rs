@@ -1,0 +1,221 @@
+//! Chatwoot webhooks (account webhooks or the API inbox's callback URL):
+//! which conversation one concerns, and what it means for a handover.
+
+use crate::settings::Settings;
+use crate::wire::{self, MessagePage};
+use crate::{AgentRef, State};
+use handover_adapter_sdk::http;
+use handover_adapter_sdk::{
+    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Step, WebhookRoute, error,
+    events, log, state,
+};
+use serde_json::Value;
+
+/// Most pages of 100 messages read per webhook.
+const MAX_PAGES: usize = 20;
+
+fn parse(body: &[u8]) -> Result<Value, Failure> {
+    serde_json::from_slice(body).map_err(|e| error(format!("malformed Chatwoot webhook body: {e}")))
+}
+
+/// The conversation display id a payload concerns: message and typing
+/// events carry `conversation`, conversation events are the conversation.
+fn conversation_of(hook: &Value) -> Option<u64> {
+    match hook["conversation"]["id"].as_u64() {
+        Some(id) => Some(id),
+        None if event(hook).starts_with("conversation_") => hook["id"].as_u64(),
+        None => None,
+    }
+}
+
+/// The inbox a payload concerns, when it says.
+fn inbox_of(hook: &Value) -> Option<u64> {
+    hook["inbox"]["id"]
+        .as_u64()
+        .or(hook["inbox_id"].as_u64())
+        .or(hook["conversation"]["inbox_id"].as_u64())
+}
+
+fn event(hook: &Value) -> &str {
+    hook["event"].as_str().unwrap_or_default()
+}
+
+pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failure> {
+    let hook = parse(&request.body)?;
+    let ours = inbox_of(&hook).is_none_or(|inbox| inbox == s.inbox_id);
+    let keys = match conversation_of(&hook) {
+        Some(id) if ours => vec![s.key(id)],
+        _ => Vec::new(),
+    };
+    let header = request
+        .headers
+        .iter()
+        .find(|h| h.key.eq_ignore_ascii_case("x-chatwoot-delivery"))
+        .map(|h| h.value.clone());
+    // Unsigned (older) Chatwoot sends no delivery id: derive a stable one.
+    // Typing events may repeat legitimately and are never deduplicated.
+    let derived = match event(&hook) {
+        "" => None,
+        e if e.starts_with("conversation_typing") => None,
+        e if e.starts_with("message_") => hook["id"].as_u64().map(|id| format!("{e}:{id}")),
+        e => conversation_of(&hook).map(|id| format!("{e}:{id}:{}", hook["updated_at"])),
+    };
+    Ok(WebhookRoute {
+        response: HttpResponse {
+            status: 200,
+            headers: vec![KeyValue::new("content-type", "application/json")],
+            body: b"{}".to_vec(),
+        },
+        delivery_id: header.or(derived),
+        correlation_keys: keys,
+    })
+}
+
+pub fn handle(
+    s: &Settings,
+    mut st: State,
+    old: Vec<u8>,
+    request: &HttpRequest,
+) -> Result<Step, Failure> {
+    if st.closed || st.ended {
+        return Ok(Step::unchanged(old));
+    }
+    let hook = parse(&request.body)?;
+    if conversation_of(&hook) != Some(st.conversation_id) {
+        return Err(error(format!(
+            "Chatwoot webhook for conversation {:?} reached the handover of conversation {}",
+            conversation_of(&hook),
+            st.conversation_id
+        )));
+    }
+    let mut out = Vec::new();
+    match event(&hook) {
+        "message_created" => {
+            let message: wire::Message = serde_json::from_value(hook.clone())
+                .map_err(|e| error(format!("malformed Chatwoot message_created: {e}")))?;
+            if message.is_reply() && message.id > st.last_message_id {
+                out = replies(s, &mut st)?;
+            }
+        }
+        "conversation_updated" => {
+            if fresh(&mut st, &hook) {
+                assignment(&mut st, &hook, &mut out);
+            }
+            if hook["status"] == "resolved" {
+                end(s, &mut st, &mut out);
+            }
+        }
+        "conversation_status_changed" if hook["status"] == "resolved" => {
+            end(s, &mut st, &mut out);
+        }
+        "conversation_typing_on" | "conversation_typing_off" => {
+            let by_agent = hook["user"]["type"] != "contact";
+            if by_agent && hook["is_private"] != true {
+                out.push(events::typing(event(&hook) == "conversation_typing_on"));
+            }
+        }
+        _ => {}
+    }
+    Ok(Step::new(state::save(&st), out))
+}
+
+/// Whether a conversation event is newer than the last one applied (by its
+/// `updated_at`); late, older snapshots must not undo a newer assignment.
+fn fresh(st: &mut State, hook: &Value) -> bool {
+    match hook["updated_at"].as_f64() {
+        Some(t) if t <= st.last_update => false,
+        Some(t) => {
+            st.last_update = t;
+            true
+        }
+        None => true,
+    }
+}
+
+/// Assignee and team changes: joined, transferred to another agent or
+/// team, or left (unassigned).
+fn assignment(st: &mut State, hook: &Value, out: &mut Vec<Event>) {
+    let meta = &hook["meta"];
+    let assignee = meta
+        .get("assignee")
+        .filter(|a| a.is_object())
+        .and_then(wire::sender_agent)
+        .map(|a| AgentRef::from(&a));
+    match (&st.agent, &assignee) {
+        (None, Some(a)) => out.push(events::agent_joined(a.wit())),
+        (Some(old), Some(a)) if old.id != a.id => {
+            out.push(events::transferred(None, Some(a.wit())))
+        }
+        (Some(old), None) => out.push(events::agent_left(old.wit())),
+        _ => {}
+    }
+    st.agent = assignee;
+    let team = meta["team"]["id"].as_u64();
+    if team.is_some() && team != st.team_id {
+        let name = meta["team"]["name"].as_str().map(String::from);
+        out.push(events::transferred(name, None));
+    }
+    st.team_id = team;
+}
+
+/// Agent replies newer than `last_message_id`, in id order, fetched from
+/// the conversation (the webhook only rings the bell). The first reply of
+/// an agent nobody announced reports that agent as joined.
+fn replies(s: &Settings, st: &mut State) -> Result<Vec<Event>, Failure> {
+    let mut out = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let url = s.conversation_url(
+            st.conversation_id,
+            &format!("messages?after={}", st.last_message_id),
+        );
+        let page: MessagePage = http::get_json(&url, &[])?;
+        // Chatwoot pages `after` by 100; versions without `after` send the
+        // latest 20, filtered here.
+        let full = page.payload.len() >= 100;
+        let mut new: Vec<wire::Message> = page
+            .payload
+            .into_iter()
+            .filter(|m| m.id > st.last_message_id)
+            .collect();
+        if new.is_empty() {
+            break;
+        }
+        new.sort_by_key(|m| m.id);
+        for m in new {
+            st.last_message_id = m.id;
+            if !m.is_reply() {
+                continue;
+            }
+            let agent = m.agent();
+            if st.agent.is_none()
+                && let Some(a) = &agent
+            {
+                st.agent = Some(AgentRef::from(a));
+                out.push(events::agent_joined(a.clone()));
+            }
+            out.push(events::agent_message(
+                agent,
+                m.content.clone().unwrap_or_default(),
+                m.attachments(),
+            ));
+        }
+        if !full {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The agent resolved the conversation: report replies not yet seen, then
+/// `ended`. A failing fetch does not hold the end back.
+fn end(s: &Settings, st: &mut State, out: &mut Vec<Event>) {
+    match replies(s, st) {
+        Ok(events) => out.extend(events),
+        Err(e) => log::warn(&format!(
+            "replies before the end could not be read: {}",
+            e.message
+        )),
+    }
+    out.push(events::ended(EndReason::AgentClosed));
+    st.ended = true;
+}

@@ -1,0 +1,325 @@
+//! The PostgreSQL mode of the end-to-end suite, and the lifecycle paths run
+//! against it: completed, cancelled, SSE resume with `Last-Event-ID`, a
+//! SIGKILL and restart mid-handover, and two hosts (replicas) sharing one
+//! database.
+//!
+//! PG mode: `Host::start_on(eps, Some(schema))` runs the binary with
+//! `[store] backend = "postgres"` on a fresh schema of the server named by
+//! `HANDOVER_TEST_PG_URL` (dropped after the last host using it). Setting
+//! `HANDOVER_E2E_STORE=postgres` makes every `Host::start` of the suite do
+//! so. The tests below need `HANDOVER_TEST_PG_URL` (scripts/test sets it);
+//! without it they are skipped with a note, and with it an unreachable
+//! server fails them.
+
+#![allow(dead_code)]
+
+use crate::harness::*;
+use crate::support::*;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A schema of its own on the test server.
+pub struct Schema {
+    base: String,
+    pub name: String,
+    /// The URL selecting the schema (what the hosts' config names).
+    pub url: String,
+}
+
+impl Schema {
+    /// A fresh schema, or `None` (skip) without `HANDOVER_TEST_PG_URL`.
+    pub async fn create() -> Option<Arc<Schema>> {
+        let base = match std::env::var("HANDOVER_TEST_PG_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => {
+                eprintln!("HANDOVER_TEST_PG_URL is not set: skipping a PostgreSQL e2e test");
+                return None;
+            }
+        };
+        let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
+        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to HANDOVER_TEST_PG_URL {base}: {e}"));
+        let driver = tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap();
+        drop(client);
+        let _ = driver.await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+        Some(Arc::new(Schema { base, name, url }))
+    }
+
+    /// The config's `[store]` table.
+    pub fn store_section(&self) -> String {
+        format!(
+            "[store]\nbackend = \"postgres\"\nurl = {}\n\n",
+            serde_json::to_string(&self.url).unwrap()
+        )
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base, sql) = (
+            self.base.clone(),
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+        // Own thread and runtime: this may run inside (or after) a test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, conn)) =
+                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
+                {
+                    let driver = tokio::spawn(conn);
+                    let _ = client.batch_execute(&sql).await;
+                    drop(client);
+                    let _ = driver.await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A schema when `HANDOVER_E2E_STORE=postgres` (the whole suite on
+/// PostgreSQL), else `None` (SQLite).
+pub async fn schema_for_env() -> Option<Arc<Schema>> {
+    match std::env::var("HANDOVER_E2E_STORE").as_deref() {
+        Ok("postgres") => Some(Schema::create().await.expect(
+            "HANDOVER_E2E_STORE=postgres needs HANDOVER_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test)",
+        )),
+        Ok("sqlite") | Ok("") | Err(_) => None,
+        Ok(other) => panic!("HANDOVER_E2E_STORE={other}: expected `sqlite` or `postgres`"),
+    }
+}
+
+/// A host on a fresh PostgreSQL schema, or `None` (skip).
+async fn pg_host(eps: &[Ep]) -> Option<Host> {
+    let schema = Schema::create().await?;
+    Some(Host::start_on(eps, Some(schema)).await)
+}
+
+/// Agent message texts the sim emitted on `conv`, in seq order.
+fn sim_agent_texts(sim: &provider_simulators::SimProvider, conv: &str) -> Vec<String> {
+    sim.events(conv)
+        .iter()
+        .filter(|e| e["type"] == "agent_message")
+        .map(|e| e["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn pg_completed() {
+    let sim = sim().await;
+    let Some(host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+        return;
+    };
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (code, created) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap();
+    sim.agent_join(&conv.id, "a-1", "Alex").await;
+    host.wait_status(&id, "active", T).await;
+    sim.agent_message(&conv.id, "hello from Alex").await;
+    let (code, r) = host.input(&id, "text", "my order is late").await;
+    assert_eq!(
+        (code, r["result"].as_str()),
+        (200, Some("forwarded")),
+        "{r}"
+    );
+    assert_eq!(
+        sim.wait_for_user_messages(&conv.id, 1, T).await[0].text,
+        "my order is late"
+    );
+    sim.end(&conv.id, "agent_closed").await;
+    let st = host.wait_status(&id, "completed", T).await;
+    assert_final_object(&st["result"], "completed", None);
+    assert_eq!(st["end_reason"], "agent_closed");
+    let events = host.handover_events(&id, None, T).await;
+    assert_strictly_increasing(&events);
+    let t = types(&events);
+    assert_eq!(t.first().map(String::as_str), Some("queued"), "{t:?}");
+    assert!(t.contains(&"agent_joined".into()), "{t:?}");
+    assert_eq!(agent_texts(&events), ["hello from Alex"]);
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "ended");
+    assert_eq!(last["handover"], json!({"status": "completed"}));
+    // The state really is in PostgreSQL, not in a SQLite file.
+    assert!(!host.dir.join("data/handover.db").exists());
+}
+
+#[tokio::test]
+async fn pg_cancelled_by_intent() {
+    let sim = sim().await;
+    let Some(host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+        return;
+    };
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap();
+    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
+    assert_eq!(
+        (code, r["result"].as_str()),
+        (200, Some("cancelled")),
+        "{r}"
+    );
+    let st = host.status(&id).await;
+    assert_final_object(&st["result"], "cancelled", None);
+    assert_eq!(st["end_reason"], "user_cancelled");
+    assert!(
+        sim.wait_for_status(&conv.id, "cancelled", T)
+            .await
+            .is_some(),
+        "the provider was not told"
+    );
+    let (code, r) = host.input(&id, "text", "hello?").await;
+    assert_eq!(code, 409, "{r}");
+    // The same session may open a new handover once this one ended.
+    let (code, again) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 201, "{again}");
+    assert_eq!(again["already_in_progress"], false, "{again}");
+}
+
+#[tokio::test]
+async fn pg_sse_resume_with_last_event_id() {
+    let sim = sim().await;
+    let Some(host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+        return;
+    };
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    sim.agent_message(&conv, "m1").await;
+    let part = until_agent_text(&host, &id, None, "m1").await;
+    let last = part.last().unwrap()["id"].as_i64().unwrap();
+    sim.agent_message(&conv, "m2").await;
+    sim.agent_message(&conv, "m3").await;
+    let (rest, ()) = tokio::join!(host.handover_events(&id, Some(last), T), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sim.agent_message(&conv, "m4").await;
+        sim.end(&conv, "agent_closed").await;
+    });
+    assert_eq!(rest.last().unwrap()["type"], "ended", "{rest:?}");
+    let full = host.handover_events(&id, None, T).await;
+    let mut joined = part.clone();
+    joined.extend(rest.iter().cloned());
+    assert_eq!(joined, full, "part + resumed differs from a full read");
+    assert_strictly_increasing(&full);
+    assert_eq!(agent_texts(&full), ["m1", "m2", "m3", "m4"]);
+    let end_id = full.last().unwrap()["id"].as_i64();
+    let after_end = host
+        .handover_events(&id, end_id, Duration::from_secs(3))
+        .await;
+    assert!(after_end.is_empty(), "{after_end:?}");
+}
+
+#[tokio::test]
+async fn pg_sigkill_mid_handover_and_restart() {
+    let sim = sim().await;
+    sim.set_webhook_retry(20, Duration::from_millis(100));
+    let Some(mut host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+        return;
+    };
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (code, created) = host.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    sim.agent_message(&conv, "before-1").await;
+    host.wait_status(&id, "active", T).await;
+    let pre = until_agent_text(&host, &id, None, "before-1").await;
+    let delivered_before = sim.webhook_deliveries().len();
+
+    host.kill();
+    sim.agent_message(&conv, "during-1").await;
+    sim.agent_message(&conv, "during-2").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sim.webhook_deliveries().len(), delivered_before);
+
+    host.spawn().await;
+    let (code, r) = host.input(&id, "text", "u-after").await;
+    assert_eq!(
+        (code, r["result"].as_str()),
+        (200, Some("forwarded")),
+        "{r}"
+    );
+    sim.agent_message(&conv, "after-1").await;
+    sim.end(&conv, "agent_closed").await;
+    let full = host.handover_events(&id, None, T).await;
+    assert_eq!(
+        full.last().map(|e| e["type"].clone()),
+        Some(Value::from("ended")),
+        "{full:?}\n{}",
+        host.log()
+    );
+    assert_strictly_increasing(&full);
+    assert_eq!(
+        &full[..pre.len()],
+        &pre[..],
+        "events before the kill changed"
+    );
+    assert_eq!(agent_texts(&full), sim_agent_texts(&sim, &conv));
+    assert_eq!(
+        agent_texts(&full),
+        ["before-1", "during-1", "during-2", "after-1"]
+    );
+    let st = host.status(&id).await;
+    assert_final_object(&st["result"], "completed", None);
+    let deliveries = sim.wait_for_deliveries(sim.events(&conv).len(), T).await;
+    assert!(deliveries.iter().all(|d| d.ok), "{deliveries:?}");
+}
+
+/// Two hosts on one schema: a handover created on one is driven through the
+/// other (webhooks, input), and each host's stream carries every event
+/// exactly once, whichever host wrote it.
+#[tokio::test]
+async fn pg_two_replicas_share_handovers_and_streams() {
+    let sim = sim().await;
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let a = Host::start_on(&[Ep::sim("ep", &sim)], Some(schema.clone())).await;
+    let b = Host::start_on(&[Ep::sim("ep", &sim)], Some(schema)).await;
+    // The provider only knows replica b.
+    sim.set_webhook_url(Some(b.webhook_url("ep")));
+    let (code, created) = a.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 201, "{created}");
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    // Same session on the other replica: the open handover is found.
+    let (code, dup) = b.create("ep", "s-1", json!({})).await;
+    assert_eq!(code, 200, "{dup}");
+    assert_eq!(dup["handover_id"], id.as_str(), "{dup}");
+    let (from_a, from_b, ()) = tokio::join!(
+        a.handover_events(&id, None, T),
+        b.handover_events(&id, None, T),
+        async {
+            sim.agent_join(&conv, "a-1", "Alex").await;
+            b.wait_status(&id, "active", T).await;
+            for i in 0..5 {
+                sim.agent_message(&conv, &format!("m{i}")).await;
+            }
+            let (_, r) = a.input(&id, "text", "from the user").await;
+            assert_eq!(r["result"], "forwarded", "{r}");
+            sim.end(&conv, "agent_closed").await;
+        }
+    );
+    assert_eq!(from_a, from_b, "the replicas' streams differ");
+    assert_strictly_increasing(&from_a);
+    assert_eq!(agent_texts(&from_a), ["m0", "m1", "m2", "m3", "m4"]);
+    assert_eq!(from_a.last().unwrap()["type"], "ended");
+    assert_eq!(a.status(&id).await["status"], "completed");
+}

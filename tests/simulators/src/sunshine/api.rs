@@ -1,0 +1,196 @@
+//! The Sunshine Conversations v2 routes the adapter uses, spelled like the
+//! `paths` keys of `openapi.yaml` so the gate validates each body against
+//! its operation.
+
+use super::Shared;
+use super::state::{AGENT, BOT, Conversation};
+use crate::chatwoot::kit::lock;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type S = State<Arc<Shared>>;
+type Params = Path<HashMap<String, String>>;
+
+const CONV: &str = "/v2/apps/{appId}/conversations/{conversationId}";
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(&format!("{CONV}/passControl"), post(pass_control))
+        .route(&format!("{CONV}/releaseControl"), post(release_control))
+        .route(&format!("{CONV}/messages"), post(post_message).get(list_messages))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found: Resource not found") })
+        .with_state(shared)
+}
+
+/// Sunshine's error body: `{"errors": [{"code", "title"}]}`; `message` is
+/// `code: title` or just a title.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    let (code, title) = message.split_once(": ").unwrap_or(match status.as_u16() {
+        400 => ("bad_request", message),
+        401 => ("unauthorized", message),
+        404 => ("not_found", message),
+        429 => ("too_many_requests", message),
+        _ => ("internal_error", message),
+    });
+    (status, Json(json!({"errors": [{"code": code, "title": title}]}))).into_response()
+}
+
+/// The conversation id after checking the app; `create` makes an unknown
+/// conversation (the user's conversation exists before the bot hands over).
+fn scope(shared: &Shared, p: &HashMap<String, String>, create: bool) -> Result<String, Response> {
+    let mut data = lock(&shared.data);
+    if p.get("appId") != Some(&data.app_id) {
+        return Err(error(StatusCode::NOT_FOUND, "app_not_found: App not found"));
+    }
+    let conv = p.get("conversationId").cloned().unwrap_or_default();
+    if data.conversation(&conv).is_none() {
+        if !create {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                "conversation_not_found: Conversation not found",
+            ));
+        }
+        data.conversations.push(Conversation {
+            id: conv.clone(),
+            active: Some(BOT),
+            handover_metadata: None,
+            handed_over_at: None,
+            returned_by_api: false,
+            agent_name: None,
+        });
+    }
+    Ok(conv)
+}
+
+fn parse(bytes: &Bytes) -> Value {
+    serde_json::from_slice(bytes).unwrap_or(json!({}))
+}
+
+async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
+    let conv = match scope(&sh, &p, true) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let body = parse(&bytes);
+    let reference = body["switchboardIntegration"].as_str().unwrap_or_default();
+    let mut data = lock(&sh.data);
+    let Some(target) = data.resolve(&conv, reference) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request: switchboardIntegration matches no switchboard integration",
+        );
+    };
+    let messages = data.messages.len();
+    let c = data.conversation_mut(&conv).expect("scoped");
+    c.active = Some(target);
+    if target == AGENT {
+        c.handover_metadata = body.get("metadata").cloned();
+        c.handed_over_at.get_or_insert(messages);
+        c.returned_by_api = false;
+    } else {
+        c.returned_by_api = true;
+    }
+    let mut payload = json!({"conversation": data.conversation_json(&conv)});
+    if let Some(m) = body.get("metadata") {
+        payload["metadata"] = m.clone();
+    }
+    sh.emit(&mut data, "switchboard:passControl", &conv, payload);
+    Json(json!({})).into_response()
+}
+
+async fn release_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
+    let conv = match scope(&sh, &p, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let body = parse(&bytes);
+    let mut data = lock(&sh.data);
+    let c = data.conversation_mut(&conv).expect("scoped");
+    c.active = None;
+    c.returned_by_api = true;
+    let mut payload = json!({"conversation": data.conversation_json(&conv)});
+    if let Some(m) = body.get("metadata") {
+        payload["metadata"] = m.clone();
+    }
+    sh.emit(&mut data, "switchboard:releaseControl", &conv, payload);
+    Json(json!({})).into_response()
+}
+
+async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
+    let conv = match scope(&sh, &p, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let body = parse(&bytes);
+    let author = &body["author"];
+    if author["type"] == "user" && author["userId"].is_null() && author["userExternalId"].is_null() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request: a user author needs userId or userExternalId",
+        );
+    }
+    let mut data = lock(&sh.data);
+    // Stored (and echoed) the way Sunshine shows it: a user given by
+    // externalId is shown with a userId.
+    let mut author = author.clone();
+    if let Some(external) = author.as_object_mut().and_then(|a| a.remove("userExternalId")) {
+        author["userId"] = json!(format!("user-{}", external.as_str().unwrap_or_default()));
+    }
+    let message = data.push_message(
+        &conv,
+        author,
+        body["content"].clone(),
+        body.get("metadata").cloned(),
+        "api:conversations",
+    );
+    let payload = json!({"conversation": data.conversation_json(&conv), "message": message.json()});
+    sh.emit(&mut data, "conversation:message", &conv, payload);
+    (StatusCode::CREATED, Json(json!({"messages": [message.json()]}))).into_response()
+}
+
+async fn list_messages(
+    State(sh): S,
+    Path(p): Params,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let conv = match scope(&sh, &p, false) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let data = lock(&sh.data);
+    let all: Vec<_> = data.messages.iter().filter(|m| m.conversation_id == conv).collect();
+    let position = |id: &String| all.iter().position(|m| &m.id == id);
+    let (start, end) = match (q.get("page[after]"), q.get("page[before]")) {
+        (Some(after), _) => {
+            let Some(i) = position(after) else {
+                return error(StatusCode::BAD_REQUEST, "bad_request: unknown page[after] cursor");
+            };
+            (i + 1, (i + 1 + 100).min(all.len()))
+        }
+        (None, Some(before)) => {
+            let Some(i) = position(before) else {
+                return error(StatusCode::BAD_REQUEST, "bad_request: unknown page[before] cursor");
+            };
+            (i.saturating_sub(100), i)
+        }
+        (None, None) => (all.len().saturating_sub(100), all.len()),
+    };
+    let page: Vec<Value> = all[start..end].iter().map(|m| m.json()).collect();
+    let mut meta = json!({"hasMore": end < all.len()});
+    if end < all.len() {
+        meta["afterCursor"] = json!(all[end - 1].id);
+    }
+    if start > 0
+        && let Some(first) = all.get(start)
+    {
+        meta["beforeCursor"] = json!(first.id);
+    }
+    Json(json!({"messages": page, "meta": meta})).into_response()
+}

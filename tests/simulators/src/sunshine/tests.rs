@@ -1,0 +1,191 @@
+//! The Sunshine simulator over real HTTP: Basic auth, request and webhook
+//! validation against the spec, the switchboard flow and `X-API-Key`.
+
+use super::*;
+use crate::chatwoot::tests::Receiver;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: (String, String),
+}
+
+impl Client {
+    fn new(sim: &SunshineSim) -> Client {
+        let c = sim.config();
+        Client {
+            http: reqwest::Client::new(),
+            base: format!("{}/v2/apps/{}/conversations", sim.base_url(), c.app_id),
+            key: (c.key_id.clone(), c.key_secret.clone()),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .basic_auth(&self.key.0, Some(&self.key.1));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn sim() -> SunshineSim {
+    SunshineSim::start(SunshineConfig::default()).await.unwrap()
+}
+
+#[test]
+fn base64_matches_rfc4648() {
+    assert_eq!(base64(b""), "");
+    assert_eq!(base64(b"f"), "Zg==");
+    assert_eq!(base64(b"fo"), "Zm8=");
+    assert_eq!(base64(b"foo"), "Zm9v");
+    assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+}
+
+#[tokio::test]
+async fn requests_need_basic_auth() {
+    let sim = sim().await;
+    let url = format!("{}/v2/apps/{}/conversations/c1/passControl", sim.base_url(), sim.config().app_id);
+    let http = reqwest::Client::new();
+    let body = json!({"switchboardIntegration": "next"});
+    let none = http.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    let wrong = http.post(&url).basic_auth("app_x", Some("nope")).json(&body).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let (status, _) = Client::new(&sim).call("POST", "/c1/passControl", Some(body)).await;
+    assert_eq!(status, 200);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bodies_that_break_the_spec_are_recorded_and_rejected() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    let (status, _) = c
+        .call("POST", "/c1/passControl", Some(json!({"switchboardIntegration": "zd-agentWorkspace"})))
+        .await;
+    assert_eq!(status, 200);
+    // `author` is required; the content type must be a known message type.
+    let (status, body) = c
+        .call("POST", "/c1/messages", Some(json!({"content": {"type": "txt", "text": "hi"}})))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // text longer than 4096 characters.
+    let long = "x".repeat(4097);
+    let (status, _) = c
+        .call(
+            "POST",
+            "/c1/messages",
+            Some(json!({"author": {"type": "user", "userId": "u1"}, "content": {"type": "text", "text": long}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    // switchboardIntegration is required.
+    let (status, _) = c.call("POST", "/c1/passControl", Some(json!({"metadata": {}}))).await;
+    assert_eq!(status, 400);
+    let violations = sim.take_violations();
+    assert_eq!(violations.len(), 3, "{violations:?}");
+    let first = violations[0].errors.join(" ");
+    assert!(first.contains("author") && first.contains("txt"), "{first}");
+    assert!(violations[1].errors.join(" ").contains("4096"), "{}", violations[1]);
+    assert!(violations[2].errors.join(" ").contains("switchboardIntegration"));
+    // Valid text, image and file messages pass (the discriminator picks
+    // the branch; `nullable` metadata may be null).
+    for content in [
+        json!({"type": "text", "text": "hello"}),
+        json!({"type": "image", "mediaUrl": "https://example.com/a.png"}),
+        json!({"type": "file", "mediaUrl": "https://example.com/a.pdf", "altText": "a.pdf"}),
+    ] {
+        let (status, body) = c
+            .call(
+                "POST",
+                "/c1/messages",
+                Some(json!({"author": {"type": "user", "userExternalId": "u-1"}, "content": content, "metadata": null})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn webhook_bodies_are_validated_too() {
+    let sim = sim().await;
+    let c = Client::new(&sim);
+    c.call("POST", "/c1/passControl", Some(json!({"switchboardIntegration": "next"}))).await;
+    assert!(sim.violations().is_empty());
+    // `createdAt`-style fields must be strings; an event id must be a string.
+    sim.emit("c1", "conversation:message", json!({"conversation": {"id": 5}}));
+    let v = sim.take_violations();
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(v[0].what.contains("webhook conversation:message"), "{}", v[0]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn switchboard_flow_with_webhooks() {
+    let sim = sim().await;
+    let hooks = Receiver::start().await;
+    sim.set_webhook_url(Some(hooks.url.clone()));
+    let c = Client::new(&sim);
+    let (status, _) = c
+        .call(
+            "POST",
+            "/conv-1/passControl",
+            Some(json!({"switchboardIntegration": "zd-agentWorkspace", "metadata": {"handover_id": "h-9"}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(sim.conversation_for_handover("h-9").as_deref(), Some("conv-1"));
+    assert_eq!(sim.active("conv-1").as_deref(), Some("zd-agentWorkspace"));
+    let (status, posted) = c
+        .call(
+            "POST",
+            "/conv-1/messages",
+            Some(json!({"author": {"type": "user", "userExternalId": "u-1"}, "content": {"type": "text", "text": "hello"}})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let first = posted["messages"][0]["id"].as_str().unwrap().to_string();
+    sim.accept("conv-1", "Alex");
+    sim.typing("conv-1", true);
+    sim.agent_message("conv-1", "hi, Alex here");
+    sim.close_ticket("conv-1");
+    assert!(sim.wait_for_deliveries(7, Duration::from_secs(5)).await);
+    let bodies = hooks.bodies();
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["events"][0]["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "switchboard:passControl",
+            "conversation:message",
+            "switchboard:acceptControl",
+            "conversation:typing",
+            "conversation:message",
+            "conversation:message",
+            "switchboard:releaseControl"
+        ]
+    );
+    assert_eq!(bodies[2]["events"][0]["payload"]["metadata"]["agentName"], "Alex");
+    let agent = &bodies[4]["events"][0]["payload"]["message"];
+    assert_eq!(agent["author"]["type"], "business");
+    assert_eq!(agent["author"]["displayName"], "Alex");
+    assert_eq!(bodies[6]["events"][0]["payload"]["reason"], "ticketClosed");
+    for (headers, _) in lock(&hooks.got).iter() {
+        assert_eq!(headers["x-api-key"], "sunshine-sim-webhook-secret");
+    }
+    assert_eq!(sim.user_messages("conv-1"), ["hello"]);
+    assert_eq!(sim.returned_by_api("conv-1"), Some(false));
+    let (_, page) = c.call("GET", &format!("/conv-1/messages?page[after]={first}"), None).await;
+    let texts: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["content"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["hi, Alex here", "Ticket closed"]);
+    assert_eq!(page["meta"]["hasMore"], false);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.shutdown().await;
+}
