@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod egress_policy;
+pub mod inbox;
 pub mod limits;
 pub mod model;
 pub mod rules;

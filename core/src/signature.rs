@@ -170,9 +170,12 @@ pub fn verify(
         };
     }
     let encoded = match &decl.prefix {
+        // Header values arrive trimmed, so compare against the trimmed prefix
+        // (found by fuzzing: a declared prefix with leading space never matched).
         Some(p) => raw
-            .strip_prefix(p.as_str())
-            .ok_or_else(|| VerifyError::BadPrefix(decl.header.clone()))?,
+            .strip_prefix(p.trim())
+            .ok_or_else(|| VerifyError::BadPrefix(decl.header.clone()))?
+            .trim(),
         None => raw,
     };
     let given = match decl.encoding {
@@ -408,6 +411,15 @@ mod tests {
             ..b
         };
         assert_eq!(verify(&d, Some("k"), &r, "https://h/w", 300, 0), Ok(()));
+    }
+
+    #[test]
+    fn prefix_with_surrounding_space_still_verifies() {
+        // Regression from fuzzing (fuzz/README.md): header values arrive trimmed.
+        let d = decl(SignatureAlgorithm::HmacSha256, SignatureEncoding::Hex, Some(" v1= "), SignedContent::Body, false);
+        let r0 = req(&[], "{}");
+        let sig = sign(&d, "k", b"{}", None, "", &r0);
+        assert_eq!(verify(&d, Some("k"), &req(&[("X-Sig", &sig)], "{}"), "", 300, 0), Ok(()));
     }
 
     #[test]

@@ -11,8 +11,6 @@ use super::{Engine, EngineError, now_ms, rules};
 use crate::metrics;
 use crate::model::{CallContext, HttpRequest, HttpResponse};
 use crate::runtime::{Call, CallOutput};
-use base64::Engine as _;
-use serde_json::json;
 
 /// What the HTTP layer sends back to the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,25 +28,8 @@ fn refuse(status: u16, cause: &'static str, message: String) -> WebhookReply {
     WebhookReply::Refused { status, message }
 }
 
-pub fn request_json(r: &HttpRequest) -> serde_json::Value {
-    json!({
-        "method": r.method,
-        "path": r.path,
-        "headers": r.headers,
-        "body": base64::engine::general_purpose::STANDARD.encode(&r.body),
-    })
-}
-
-fn request_from_json(v: &serde_json::Value) -> HttpRequest {
-    HttpRequest {
-        method: v["method"].as_str().unwrap_or("POST").to_string(),
-        path: v["path"].as_str().unwrap_or("/").to_string(),
-        headers: serde_json::from_value(v["headers"].clone()).unwrap_or_default(),
-        body: base64::engine::general_purpose::STANDARD
-            .decode(v["body"].as_str().unwrap_or(""))
-            .unwrap_or_default(),
-    }
-}
+pub use handover_core::inbox::encode as request_json;
+use handover_core::inbox::decode as request_from_json;
 
 impl Engine {
     /// Verify, route, dedupe and store one webhook request.

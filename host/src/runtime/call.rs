@@ -189,6 +189,14 @@ impl Runtime {
         let export = call.export_name();
         let started = Instant::now();
         let limits = &env.limits;
+        #[cfg(feature = "bench-native")]
+        if adapter.native
+            && let Some(outcome) = super::native::invoke(&call, limits)
+        {
+            metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
+            metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+            return outcome;
+        }
         let hooks = EgressHooks::new(EgressConfig {
             policy: env.policy.clone(),
             resolver: env.resolver.clone(),

@@ -13,6 +13,8 @@ mod call;
 pub mod egress;
 pub mod inspect;
 pub use handover_core::limits;
+#[cfg(feature = "bench-native")]
+pub mod native;
 mod state;
 
 pub use call::{Call, CallEnv, CallOutput};
@@ -96,6 +98,9 @@ pub struct LoadedAdapter {
     pub imports: Vec<String>,
     pub loaded_at: SystemTime,
     pre: v1::HandoverAdapterPre<CallState>,
+    /// Benchmarks only: run the webhook exports natively (see `native`).
+    #[cfg(feature = "bench-native")]
+    native: bool,
 }
 
 impl std::fmt::Debug for LoadedAdapter {
@@ -202,12 +207,24 @@ impl Runtime {
             imports: report.imports.clone(),
             loaded_at: SystemTime::now(),
             pre,
+            #[cfg(feature = "bench-native")]
+            native: false,
         };
         let env = CallEnv::describe();
         match self.invoke(&adapter, &env, Call::Describe).await {
             Ok(CallOutput::Info(info)) => adapter.info = info,
             Ok(_) => unreachable!("describe returns info"),
             Err(f) => return Err(LoadError::Describe(f.message)),
+        }
+        #[cfg(feature = "bench-native")]
+        {
+            adapter.native = native::selected(&adapter);
+            if adapter.native {
+                tracing::warn!(
+                    "bench-native: `{}` webhooks run natively, outside the sandbox (benchmark build)",
+                    adapter.info.name
+                );
+            }
         }
         Ok(Arc::new(adapter))
     }

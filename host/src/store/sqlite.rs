@@ -3,9 +3,14 @@
 //! or a power loss.
 //!
 //! Owns: the connections (one writer, one reader for files) and how trait
-//! calls become blocking transactions on tokio's blocking pool. Each trait
-//! method is exactly one transaction; writes use `BEGIN IMMEDIATE`, so
-//! writers are serialised even across processes sharing the file.
+//! calls become blocking transactions. Reads run on tokio's blocking pool.
+//! Writes go through a group-commit queue: one writer thread takes every
+//! write waiting at that moment, runs each in its own `SAVEPOINT` inside one
+//! `BEGIN IMMEDIATE` transaction and commits once (one WAL fsync for the
+//! batch); each caller is answered only after that commit, so a returned
+//! write is as durable as before and a failed one left nothing behind. Each
+//! trait method stays all-or-nothing; `BEGIN IMMEDIATE` still serialises
+//! writers across processes sharing the file.
 //! Must never: hold a `std::sync::Mutex` across an `.await`, run SQLite on
 //! an async worker thread, or decide handover semantics.
 //!
@@ -19,11 +24,12 @@ mod schema;
 mod tests;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use tokio::sync::oneshot;
 
 use super::{
     AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
@@ -36,6 +42,10 @@ type Shared = Arc<Mutex<Connection>>;
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: Shared,
+    /// The group-commit queue of the writer thread (which owns a clone of
+    /// `writer` and locks it per batch). The thread ends when the last clone
+    /// of the store is dropped.
+    queue: Arc<Mutex<mpsc::Sender<WriteJob>>>,
     /// A second connection for reads, so readers need not wait for the
     /// writer (WAL allows both at once). `None` in memory, where a second
     /// connection would be a different database.
@@ -79,8 +89,10 @@ impl SqliteStore {
         .map_err(context)?;
         schema::configure_reader(&reader)?;
 
+        let writer = Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
-            writer: Arc::new(Mutex::new(writer)),
+            queue: spawn_writer(writer.clone())?,
+            writer,
             reader: Some(Arc::new(Mutex::new(reader))),
         })
     }
@@ -90,28 +102,60 @@ impl SqliteStore {
         let mut writer = Connection::open_in_memory()?;
         schema::configure_writer(&writer, false)?;
         schema::migrate(&mut writer)?;
+        let writer = Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
-            writer: Arc::new(Mutex::new(writer)),
+            queue: spawn_writer(writer.clone())?,
+            writer,
             reader: None,
         })
     }
 
-    /// Run `f` in a `BEGIN IMMEDIATE` transaction on the writer, on the
-    /// blocking pool; commit if it returns `Ok`, roll back otherwise.
+    /// Run `f` as one all-or-nothing unit of a group-committed `BEGIN
+    /// IMMEDIATE` transaction on the writer thread (see the module doc):
+    /// its changes are kept if it returns `Ok` and rolled back otherwise.
+    /// Returns once the batch holding it is committed (or failed).
     async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(&self.writer);
-        blocking(move || {
-            let mut conn = lock(&conn);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let mut f = Some(f);
+        let mut tx = Some(tx);
+        let mut result: Option<Result<T>> = None;
+        let job = WriteJob(Box::new(move |step: JobStep<'_>| match step {
+            JobStep::Run(conn) => {
+                let f = f.take().expect("a write job runs once");
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| {
+                        Err(StoreError::Backend("store write panicked".into()))
+                    });
+                let ok = out.is_ok();
+                result = Some(out);
+                ok
+            }
+            JobStep::Committed => {
+                if let (Some(tx), Some(r)) = (tx.take(), result.take()) {
+                    let _ = tx.send(r);
+                }
+                true
+            }
+            JobStep::Failed(why) => {
+                if let Some(tx) = tx.take() {
+                    let r = match result.take() {
+                        Some(Err(own)) => Err(own),
+                        _ => Err(StoreError::Backend(format!("the write was not committed: {why}"))),
+                    };
+                    let _ = tx.send(r);
+                }
+                true
+            }
+        }));
+        lock_queue(&self.queue)
+            .send(job)
+            .map_err(|_| StoreError::Backend("the store's writer thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the store's writer thread has stopped".into()))?
     }
 
     /// Run `f` in a read transaction (one consistent snapshot) on the reader.
@@ -129,6 +173,93 @@ impl SqliteStore {
             Ok(out)
         })
         .await
+    }
+}
+
+/// What the writer thread asks of a queued write.
+enum JobStep<'a> {
+    /// Run inside the batch's transaction (within the job's savepoint);
+    /// returns whether the job succeeded (its changes are kept).
+    Run(&'a Connection),
+    /// The batch committed: answer the caller with the job's own result.
+    Committed,
+    /// Nothing of the batch was committed: answer the caller with this error.
+    Failed(&'a str),
+}
+
+struct WriteJob(Box<dyn FnMut(JobStep<'_>) -> bool + Send>);
+
+/// Most writes committed together: bounds one batch's latency.
+const MAX_BATCH: usize = 512;
+
+fn lock_queue(q: &Mutex<mpsc::Sender<WriteJob>>) -> MutexGuard<'_, mpsc::Sender<WriteJob>> {
+    q.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
+    let (tx, rx) = mpsc::channel::<WriteJob>();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while let Ok(first) = rx.recv() {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                run_batch(&conn, &mut batch);
+                batch.clear();
+            }
+        })
+        .map_err(|e| StoreError::Backend(format!("cannot start the store's writer thread: {e}")))?;
+    Ok(Arc::new(Mutex::new(tx)))
+}
+
+/// One group commit: every job in its own savepoint, one `COMMIT`.
+fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
+    let conn = lock(conn);
+    let fail_all = |batch: &mut [WriteJob], why: &str| {
+        for job in batch.iter_mut() {
+            (job.0)(JobStep::Failed(why));
+        }
+    };
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        fail_all(batch, &StoreError::from(e).to_string());
+        return;
+    }
+    for job in batch.iter_mut() {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(batch, &StoreError::from(e).to_string());
+            return;
+        }
+        let ok = (job.0)(JobStep::Run(&conn));
+        let end = if ok {
+            "RELEASE job"
+        } else {
+            "ROLLBACK TO job; RELEASE job"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            // The transaction itself is gone (e.g. an I/O error aborted it):
+            // nothing of the batch can be committed.
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(batch, &StoreError::from(e).to_string());
+            return;
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for job in batch.iter_mut() {
+                (job.0)(JobStep::Committed);
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(batch, &StoreError::from(e).to_string());
+        }
     }
 }
 

@@ -61,7 +61,7 @@ async fn no_agent_timeout_with_completed_outcome() {
 #[tokio::test]
 async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 1")]).await;
+    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 2")]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -72,7 +72,7 @@ async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
     // handover is still open.
     let created_ms = host.status(&id).await["created_at_ms"].as_i64().unwrap();
     eventually("the no-agent deadline to pass", T, || {
-        (now_ms() > created_ms + 1500).then_some(())
+        (now_ms() > created_ms + 2500).then_some(())
     })
     .await;
     sim.agent_message(&conv, "still here").await;

@@ -79,8 +79,8 @@ async fn token(State(shared): S, uri: Uri, headers: HeaderMap, body: Bytes) -> R
 }
 
 /// The fields every inbound document needs, or a 400.
-fn sender(body: &Value) -> Result<(String, String), Response> {
-    let bad = |m: &str| Err(error(StatusCode::BAD_REQUEST, "bad.request", m));
+fn sender(body: &Value) -> Result<(String, String), Box<Response>> {
+    let bad = |m: &str| Err(Box::new(error(StatusCode::BAD_REQUEST, "bad.request", m)));
     let from = &body["channel"]["from"];
     let id = from["id"].as_str().unwrap_or("");
     if id.is_empty() || from["idType"].as_str().unwrap_or("").is_empty() {
@@ -111,7 +111,7 @@ async fn inbound_message(
     };
     let (user_id, time) = match sender(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let text = body["text"].as_str().unwrap_or("").to_string();
     let content = body.get("content").cloned().unwrap_or(json!([]));
@@ -209,7 +209,7 @@ async fn inbound_event(
     };
     let (user_id, _) = match sender(&body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut st = shared.lock();
     match st

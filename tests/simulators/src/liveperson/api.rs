@@ -63,12 +63,15 @@ async fn record(State(shared): S, req: Request, next: Next) -> Response {
 }
 
 /// The account must be this one and the API version given.
-fn check_call(shared: &Shared, account: &str, uri: &Uri) -> Result<(), Response> {
+fn check_call(shared: &Shared, account: &str, uri: &Uri) -> Result<(), Box<Response>> {
     if account != shared.cfg.account_id {
-        return Err(plain(StatusCode::NOT_FOUND, "unknown account"));
+        return Err(Box::new(plain(StatusCode::NOT_FOUND, "unknown account")));
     }
     if !uri.query().is_some_and(|q| kit::form(q).contains_key("v")) {
-        return Err(plain(StatusCode::BAD_REQUEST, "missing API version `v`"));
+        return Err(Box::new(plain(
+            StatusCode::BAD_REQUEST,
+            "missing API version `v`",
+        )));
     }
     Ok(())
 }
@@ -78,19 +81,22 @@ fn authenticate(
     shared: &Shared,
     headers: &HeaderMap,
     consumer: bool,
-) -> Result<Option<String>, Response> {
+) -> Result<Option<String>, Box<Response>> {
     if !shared.tokens.check(headers, true) {
-        return Err(plain(StatusCode::UNAUTHORIZED, "invalid or expired AppJWT"));
+        return Err(Box::new(plain(
+            StatusCode::UNAUTHORIZED,
+            "invalid or expired AppJWT",
+        )));
     }
     if !consumer {
         return Ok(None);
     }
     let jws = kit::header_str(headers, "x-lp-on-behalf").unwrap_or("");
     if !shared.lock().consumers.contains_key(jws) {
-        return Err(plain(
+        return Err(Box::new(plain(
             StatusCode::UNAUTHORIZED,
             "invalid ConsumerJWS (X-LP-ON-BEHALF)",
-        ));
+        )));
     }
     Ok(Some(jws.to_string()))
 }
@@ -120,7 +126,7 @@ async fn consumer(
     if let Err(r) =
         check_call(&shared, &account, &uri).and(authenticate(&shared, &headers, false).map(drop))
     {
-        return r;
+        return *r;
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let Some(ext) = body["ext_consumer_id"].as_str().filter(|s| !s.is_empty()) else {
@@ -145,7 +151,7 @@ async fn conversation(
         .and_then(|()| authenticate(&shared, &headers, true))
     {
         Ok(jws) => jws.unwrap_or_default(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(Value::Array(requests)) = serde_json::from_slice::<Value>(&body) else {
         return plain(StatusCode::BAD_REQUEST, "expected an array of requests");
@@ -262,7 +268,7 @@ async fn send(
         .and_then(|()| authenticate(&shared, &headers, true))
     {
         Ok(jws) => jws.unwrap_or_default(),
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return plain(StatusCode::BAD_REQUEST, "malformed JSON");

@@ -3,7 +3,7 @@
 //! its operation.
 
 use super::Shared;
-use super::state::{AGENT, BOT, Conversation};
+use super::state::{AGENT, Conversation};
 use crate::chatwoot::kit::lock;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -42,29 +42,24 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"errors": [{"code": code, "title": title}]}))).into_response()
 }
 
-/// The conversation id after checking the app; `create` makes an unknown
-/// conversation (the user's conversation exists before the bot hands over).
-fn scope(shared: &Shared, p: &HashMap<String, String>, create: bool) -> Result<String, Response> {
+/// The conversation id after checking the app. An unknown conversation is
+/// created unless `known_only` (the user's conversation exists at Sunshine
+/// before the bot hands it over; the simulator does not model the channel
+/// that created it).
+fn scope(shared: &Shared, p: &HashMap<String, String>) -> Result<String, Response> {
     let mut data = lock(&shared.data);
     if p.get("appId") != Some(&data.app_id) {
         return Err(error(StatusCode::NOT_FOUND, "app_not_found: App not found"));
     }
     let conv = p.get("conversationId").cloned().unwrap_or_default();
     if data.conversation(&conv).is_none() {
-        if !create {
+        if data.known_only {
             return Err(error(
                 StatusCode::NOT_FOUND,
                 "conversation_not_found: Conversation not found",
             ));
         }
-        data.conversations.push(Conversation {
-            id: conv.clone(),
-            active: Some(BOT),
-            handover_metadata: None,
-            handed_over_at: None,
-            returned_by_api: false,
-            agent_name: None,
-        });
+        data.conversations.push(Conversation::new(&conv));
     }
     Ok(conv)
 }
@@ -74,7 +69,7 @@ fn parse(bytes: &Bytes) -> Value {
 }
 
 async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
-    let conv = match scope(&sh, &p, true) {
+    let conv = match scope(&sh, &p) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -92,7 +87,7 @@ async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     c.active = Some(target);
     if target == AGENT {
         c.handover_metadata = body.get("metadata").cloned();
-        c.handed_over_at.get_or_insert(messages);
+        c.handed_over_at = Some(messages);
         c.returned_by_api = false;
     } else {
         c.returned_by_api = true;
@@ -106,7 +101,7 @@ async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
 }
 
 async fn release_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
-    let conv = match scope(&sh, &p, false) {
+    let conv = match scope(&sh, &p) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -124,7 +119,7 @@ async fn release_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Respons
 }
 
 async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
-    let conv = match scope(&sh, &p, false) {
+    let conv = match scope(&sh, &p) {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -160,7 +155,7 @@ async fn list_messages(
     Path(p): Params,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let conv = match scope(&sh, &p, false) {
+    let conv = match scope(&sh, &p) {
         Ok(c) => c,
         Err(r) => return r,
     };

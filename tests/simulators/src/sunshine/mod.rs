@@ -11,9 +11,10 @@
 //! - Webhooks carry the shared secret in `X-API-Key`, like Sunshine's
 //!   integration webhooks.
 //!
-//! A conversation starts to exist when the bot passes control on it (the
-//! user's conversation predates the handover); the agent side is played
-//! through [`SunshineSim`]'s methods.
+//! Any conversation id the API is called with is taken as the user's
+//! existing conversation, the bot in control (unless
+//! `known_conversations_only`); the agent side is played through
+//! [`SunshineSim`]'s methods.
 
 mod api;
 mod driver;
@@ -46,6 +47,10 @@ pub struct SunshineConfig {
     /// Sent as `X-API-Key` with every webhook.
     pub webhook_secret: String,
     pub webhook_url: Option<String>,
+    /// Answer 404 for conversations not created with
+    /// [`SunshineSim::create_conversation`] (default: any id is taken as the
+    /// user's existing conversation).
+    pub known_conversations_only: bool,
 }
 
 impl Default for SunshineConfig {
@@ -56,6 +61,7 @@ impl Default for SunshineConfig {
             key_secret: "sunshine-sim-key-secret".into(),
             webhook_secret: "sunshine-sim-webhook-secret".into(),
             webhook_url: None,
+            known_conversations_only: false,
         }
     }
 }
@@ -146,8 +152,10 @@ impl SunshineSim {
             vec![("x-api-key".to_string(), secret.clone())]
         }));
         outbox.set_url(config.webhook_url.clone());
+        let mut data = Data::new(&config.app_id);
+        data.known_only = config.known_conversations_only;
         let shared = Arc::new(Shared {
-            data: Mutex::new(Data::new(&config.app_id)),
+            data: Mutex::new(data),
             outbox,
             gate: gate.clone(),
         });
@@ -203,6 +211,14 @@ impl SunshineSim {
             }
         }
         self.shared.outbox.shutdown();
+    }
+
+    /// Creates the user's conversation `id` (bot in control).
+    pub fn create_conversation(&self, id: &str) {
+        let mut data = lock(&self.shared.data);
+        if data.conversation(id).is_none() {
+            data.conversations.push(state::Conversation::new(id));
+        }
     }
 
     // ---- the agent side ----

@@ -40,6 +40,20 @@ pub(crate) struct Conversation {
     pub agent_name: Option<String>,
 }
 
+impl Conversation {
+    /// A conversation with the bot in control.
+    pub fn new(id: &str) -> Conversation {
+        Conversation {
+            id: id.into(),
+            active: Some(BOT),
+            handover_metadata: None,
+            handed_over_at: None,
+            returned_by_api: false,
+            agent_name: None,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) struct Message {
     pub id: String,
@@ -76,6 +90,8 @@ impl Message {
 
 pub(crate) struct Data {
     pub app_id: String,
+    /// Unknown conversation ids get 404 instead of being created.
+    pub known_only: bool,
     pub integrations: Vec<Integration>,
     pub conversations: Vec<Conversation>,
     pub messages: Vec<Message>,
@@ -90,6 +106,7 @@ impl Data {
     pub fn new(app_id: &str) -> Data {
         Data {
             app_id: app_id.into(),
+            known_only: false,
             integrations: vec![
                 Integration {
                     id: "5ef21b86e933b7355c11c604".into(),

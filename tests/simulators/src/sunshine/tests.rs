@@ -115,6 +115,23 @@ async fn bodies_that_break_the_spec_are_recorded_and_rejected() {
 }
 
 #[tokio::test]
+async fn unknown_conversations_can_be_refused() {
+    let sim = SunshineSim::start(SunshineConfig { known_conversations_only: true, ..Default::default() })
+        .await
+        .unwrap();
+    let c = Client::new(&sim);
+    let pass = json!({"switchboardIntegration": "next"});
+    let (status, body) = c.call("POST", "/nope/passControl", Some(pass.clone())).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["errors"][0]["code"], "conversation_not_found");
+    sim.create_conversation("known");
+    let (status, _) = c.call("POST", "/known/passControl", Some(pass)).await;
+    assert_eq!(status, 200);
+    assert_eq!(sim.active("known").as_deref(), Some("zd-agentWorkspace"), "next after the bot");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn webhook_bodies_are_validated_too() {
     let sim = sim().await;
     let c = Client::new(&sim);

@@ -1,0 +1,163 @@
+//! Per-call sandbox cost: a fresh instance from the adapter's `InstancePre`
+//! (pooling allocator), one export call, and the store dropped, exactly as
+//! `Runtime::invoke` does for every adapter call.
+//!
+//! Run: `cargo bench -p handover-host --bench per_call` (needs the fixtures
+//! from `scripts/build-adapters.sh`). Besides criterion's estimates this
+//! prints a per-call latency distribution (each call timed on its own) for
+//! BENCHMARKS.md. Nothing here asserts a time.
+
+use criterion::Criterion;
+use std::hint::black_box;
+use handover_host::model::{CallContext, HttpRequest, UserInput};
+use handover_host::runtime::{Call, CallEnv, LoadedAdapter, Runtime, RuntimeConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn adapter_bytes(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/adapters")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: run scripts/build-adapters.sh first",
+            p.display()
+        )
+    })
+}
+
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    runtime: Arc<Runtime>,
+    echo: Arc<LoadedAdapter>,
+    sim: Arc<LoadedAdapter>,
+    env: CallEnv,
+}
+
+fn fixture() -> Fixture {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let echo = rt.block_on(runtime.load(&adapter_bytes("echo"))).unwrap();
+    let sim = rt.block_on(runtime.load(&adapter_bytes("sim"))).unwrap();
+    Fixture {
+        rt,
+        runtime,
+        echo,
+        sim,
+        env: CallEnv::describe(),
+    }
+}
+
+/// The calls measured: (name, adapter, call).
+fn cases(f: &Fixture) -> Vec<(&'static str, Arc<LoadedAdapter>, Call)> {
+    let ctx = CallContext {
+        handover_id: "h-1".into(),
+        settings: "{}".into(),
+    };
+    let webhook = HttpRequest {
+        method: "POST".into(),
+        path: "/v1/webhooks/support".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"event_id":"e-1","conversation_id":"c-1","seq":2,"type":"agent_message","agent":{"id":"a1","name":"Ann"},"text":"hello"}"#.to_vec(),
+    };
+    vec![
+        ("echo/describe", f.echo.clone(), Call::Describe),
+        (
+            "echo/user-message",
+            f.echo.clone(),
+            Call::UserMessage(
+                ctx,
+                b"1.0.0".to_vec(),
+                UserInput {
+                    kind: Default::default(),
+                    text: "hi".into(),
+                    attachments: vec![],
+                },
+            ),
+        ),
+        ("sim/describe", f.sim.clone(), Call::Describe),
+        (
+            "sim/route-webhook",
+            f.sim.clone(),
+            Call::RouteWebhook("{}".into(), webhook),
+        ),
+    ]
+}
+
+fn bench(c: &mut Criterion, f: &Fixture) {
+    let mut g = c.benchmark_group("per_call");
+    g.measurement_time(Duration::from_secs(4));
+    for (name, adapter, call) in cases(f) {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                f.rt.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        let out = f.runtime.invoke(&adapter, &f.env, call.clone()).await;
+                        black_box(out.expect("the call succeeds"));
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+
+    // Pieces of a call's set-up, for finding where the time goes.
+    let mut g = c.benchmark_group("per_call_parts");
+    let engine = f.runtime.engine().clone();
+    g.bench_function("store_new_drop", |b| {
+        b.iter(|| drop(black_box(wasmtime::Store::new(&engine, ()))))
+    });
+    g.bench_function("wasi_ctx_build", |b| {
+        b.iter(|| black_box(wasmtime_wasi::WasiCtx::builder().build()))
+    });
+    g.bench_function("memory_output_pipe", |b| {
+        b.iter(|| black_box(wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(4096)))
+    });
+    g.finish();
+}
+
+/// Each call timed on its own: p50/p90/p99 for BENCHMARKS.md.
+fn distribution(f: &Fixture) {
+    const N: usize = 20_000;
+    for (name, adapter, call) in cases(f) {
+        let mut times = Vec::with_capacity(N);
+        f.rt.block_on(async {
+            for _ in 0..1000 {
+                let _ = f.runtime.invoke(&adapter, &f.env, call.clone()).await;
+            }
+            for _ in 0..N {
+                let call = call.clone();
+                let t = Instant::now();
+                let out = f.runtime.invoke(&adapter, &f.env, call).await;
+                times.push(t.elapsed());
+                black_box(out.expect("the call succeeds"));
+            }
+        });
+        times.sort();
+        let p = |q: f64| times[((N as f64 * q) as usize).min(N - 1)].as_secs_f64() * 1e6;
+        println!(
+            "per-call {name}: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  (n={N}, each call timed alone)",
+            p(0.50),
+            p(0.90),
+            p(0.99)
+        );
+    }
+}
+
+fn main() {
+    let f = fixture();
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c, &f);
+    c.final_summary();
+    // `cargo test --benches` runs this file without `--bench`: do the quick
+    // criterion pass only.
+    if std::env::args().any(|a| a == "--bench") {
+        distribution(&f);
+    }
+}

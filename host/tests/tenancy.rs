@@ -1,0 +1,1495 @@
+//! Multi-tenant acceptance: the real `handover-host` binary with a generated
+//! multi-tenant config, real HTTP over loopback, the `sim` provider
+//! simulator and local HTTP servers standing in for providers.
+//!
+//! 1. Isolation: a tenant's key reaches only its own endpoints, handovers
+//!    and admin resources; everything else answers 404 (401 without a key).
+//! 2. Quotas: each quota kind, exhausted by one tenant, gives that tenant the
+//!    right error while another tenant keeps working.
+//! 3. Secrets: the host adds credentials only to requests for a rule's
+//!    target, and a secret value never shows up anywhere a hostile adapter,
+//!    another host or the operator's logs could see it.
+//! 4. Webhooks: correlation keys are scoped per endpoint, so tenant A's
+//!    provider (or A's webhook secret) cannot touch tenant B's handovers.
+
+use base64::Engine as _;
+use provider_simulators::{SimConfig, SimProvider};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Generous per-step timeout (the machine is busy; never a speed claim).
+const T: Duration = Duration::from_secs(30);
+/// "B completes while A is saturated": B's requests must finish within this.
+const PROMPT: Duration = Duration::from_secs(10);
+
+const KEY_A: &str = "tenant-a-key-7Qm2vX9pL4";
+const KEY_B: &str = "tenant-b-key-Zr8Kc3wN1e";
+const KEY_C: &str = "tenant-c-key-Hd5Tq0yJ6u";
+const OP_KEY: &str = "operator-key-Wb4Ns7fG2k";
+const SECRET_A: &str = "webhook-secret-of-tenant-a";
+const SECRET_B: &str = "webhook-secret-of-tenant-b";
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn adapter(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/adapters")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `scripts/build-adapters.sh`",
+        p.display()
+    );
+    p
+}
+
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap()
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+// ---------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------
+
+/// One `[tenants.<id>]` table: its keys (written as sha256 only) and quota
+/// lines (`key = value`, TOML).
+struct TenantCfg {
+    id: &'static str,
+    keys: Vec<&'static str>,
+    quotas: String,
+}
+
+fn tenant(id: &'static str, key: &'static str, quotas: &str) -> TenantCfg {
+    TenantCfg {
+        id,
+        keys: vec![key],
+        quotas: quotas.to_string(),
+    }
+}
+
+/// One `[[endpoints]]` table.
+#[derive(Clone)]
+struct Ep {
+    id: String,
+    tenant: String,
+    adapter: PathBuf,
+    settings: Value,
+    egress: Vec<String>,
+    webhook_secret: Option<String>,
+    /// Extra TOML after the endpoint's own keys (sub-tables like
+    /// `[endpoints.limits]`, `[endpoints.secrets]`, `[[endpoints.auth]]`).
+    extra: String,
+}
+
+impl Ep {
+    fn fixture(id: &str, tenant: &str, name: &str) -> Ep {
+        Ep {
+            id: id.into(),
+            tenant: tenant.into(),
+            adapter: adapter(name),
+            settings: json!({}),
+            egress: vec![],
+            webhook_secret: None,
+            extra: String::new(),
+        }
+    }
+
+    fn sim(id: &str, tenant: &str, sim: &SimProvider, secret: &str) -> Ep {
+        Ep {
+            id: id.into(),
+            tenant: tenant.into(),
+            adapter: adapter("sim"),
+            settings: json!({"base_url": sim.base_url()}),
+            egress: vec![sim.base_url()],
+            webhook_secret: Some(secret.into()),
+            extra: String::new(),
+        }
+    }
+
+    /// The hostile `egress` fixture: `start` GETs `url` and reports the body.
+    fn egress(id: &str, tenant: &str, url: &str, egress: &[String]) -> Ep {
+        Ep {
+            id: id.into(),
+            tenant: tenant.into(),
+            adapter: adapter("egress"),
+            settings: json!({ "url": url }),
+            egress: egress.to_vec(),
+            webhook_secret: None,
+            extra: String::new(),
+        }
+    }
+
+    fn with(mut self, extra: &str) -> Ep {
+        self.extra += extra;
+        self
+    }
+}
+
+fn config_toml(port: u16, dir: &std::path::Path, tenants: &[TenantCfg], eps: &[Ep]) -> String {
+    let mut s = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\nadmin_key_sha256 = \"{}\"\n\n",
+        toml_str(&dir.join("data").display().to_string()),
+        sha256_hex(OP_KEY),
+    );
+    for t in tenants {
+        let keys: Vec<String> = t
+            .keys
+            .iter()
+            .map(|k| format!("\"{}\"", sha256_hex(k)))
+            .collect();
+        s += &format!(
+            "[tenants.{}]\napi_key_sha256 = [{}]\n[tenants.{}.quotas]\n{}\n\n",
+            t.id,
+            keys.join(", "),
+            t.id,
+            t.quotas
+        );
+    }
+    for e in eps {
+        s += &format!(
+            "[[endpoints]]\nid = {}\ntenant = {}\nadapter = {}\n",
+            toml_str(&e.id),
+            toml_str(&e.tenant),
+            toml_str(&e.adapter.display().to_string())
+        );
+        let egress: Vec<String> = e.egress.iter().map(|x| toml_str(x)).collect();
+        s += &format!("egress = [{}]\n", egress.join(", "));
+        if let Some(w) = &e.webhook_secret {
+            s += &format!("webhook_secret = {}\n", toml_str(w));
+        }
+        let settings: toml::Value = serde_json::from_value(e.settings.clone()).unwrap();
+        s += &format!("settings = {settings}\n");
+        s += &e.extra;
+        s += "\n";
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
+// The host process
+// ---------------------------------------------------------------------------
+
+struct Resp {
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+    text: String,
+}
+
+impl std::fmt::Debug for Resp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HTTP {} (retry-after {:?}) {}",
+            self.status, self.retry_after, self.text
+        )
+    }
+}
+
+struct Host {
+    child: Option<Child>,
+    pid: u32,
+    base: String,
+    dir: PathBuf,
+    config: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Host {
+    async fn start(tenants: &[TenantCfg], eps: &[Ep]) -> Host {
+        Host::start_logging(tenants, eps, "info").await
+    }
+
+    async fn start_logging(tenants: &[TenantCfg], eps: &[Ep], rust_log: &str) -> Host {
+        let dir = std::env::temp_dir().join(format!("handover-tenancy-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let config = dir.join("handover.toml");
+        std::fs::write(&config, config_toml(port, &dir, tenants, eps)).unwrap();
+        let log = std::fs::File::create(dir.join("host.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", rust_log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn handover-host");
+        let mut h = Host {
+            pid: child.id(),
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            config,
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = h.http.get(format!("{}/healthz", h.base)).send().await
+                && r.status().is_success()
+            {
+                return h;
+            }
+            if let Some(c) = h.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("handover-host exited with {status}:\n{}", h.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "handover-host did not become healthy:\n{}",
+                h.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
+    }
+
+    /// User + system CPU time of the host process so far (all threads), from
+    /// `/proc/<pid>/stat` (fields 14 and 15, in USER_HZ = 100 ticks/s).
+    fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
+        let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after_comm.split_whitespace().collect();
+        // `after_comm` starts at field 3 (state): utime is f[11], stime f[12].
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10)
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = r.text().await.unwrap_or_default();
+        Resp {
+            status,
+            retry_after,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> Resp {
+        self.send(reqwest::Method::GET, path, key, None).await
+    }
+
+    async fn post(&self, path: &str, key: Option<&str>, body: Value) -> Resp {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            key,
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+        .await
+    }
+
+    async fn create(&self, endpoint: &str, session: &str, key: &str) -> Resp {
+        let body = json!({
+            "session_id": session, "user_id": "u-1", "channel": "webchat", "locale": "en-US",
+            "transcript": [{"author": "user", "text": "help", "timestamp_ms": 1}],
+            "accepted_message": "An agent will be with you shortly.",
+            "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
+        });
+        self.post(
+            &format!("/v1/endpoints/{endpoint}/handovers"),
+            Some(key),
+            body,
+        )
+        .await
+    }
+
+    async fn input(&self, id: &str, text: &str, key: &str) -> Resp {
+        self.post(
+            &format!("/v1/handovers/{id}/input"),
+            Some(key),
+            json!({"kind": "text", "text": text}),
+        )
+        .await
+    }
+
+    async fn status(&self, id: &str, key: &str) -> Value {
+        let r = self.get(&format!("/v1/handovers/{id}"), Some(key)).await;
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+
+    /// Every event of the handover stream: read until `ended`, or until no
+    /// more arrive for `quiet` (the stream of an open handover never ends).
+    async fn events(&self, id: &str, key: &str, quiet: Duration) -> Vec<Value> {
+        self.sse(&format!("/v1/handovers/{id}/events"), key, quiet, |_| false)
+            .await
+    }
+
+    async fn sse(
+        &self,
+        path: &str,
+        key: &str,
+        quiet: Duration,
+        stop: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let mut resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("authorization", format!("Bearer {key}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        let mut events = vec![];
+        let mut buf = String::new();
+        let hard = tokio::time::Instant::now() + T;
+        loop {
+            let until = (tokio::time::Instant::now() + quiet).min(hard);
+            let chunk = match tokio::time::timeout_at(until, resp.chunk()).await {
+                Ok(Ok(Some(c))) => c,
+                _ => return events,
+            };
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(i) = buf.find("\n\n") {
+                let frame: String = buf.drain(..i + 2).collect();
+                let data: String = frame
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                events.push(serde_json::from_str::<Value>(&data).unwrap());
+                if events.last().unwrap()["type"] == "ended" || stop(&events) {
+                    return events;
+                }
+            }
+        }
+    }
+
+    /// Poll the status until the handover has ended.
+    async fn wait_ended(&self, id: &str, key: &str) -> Value {
+        let deadline = Instant::now() + T;
+        loop {
+            let v = self.status(id, key).await;
+            if !v["ended_at_ms"].is_null() {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "handover {id} never ended; last: {v}\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// POST a sim webhook (signed with `secret`) to `endpoint`'s URL.
+    async fn webhook(&self, endpoint: &str, body: &Value, secret: &str) -> Resp {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let ts = now_s();
+        let r = self
+            .http
+            .post(format!("{}/v1/webhooks/{endpoint}", self.base))
+            .header("content-type", "application/json")
+            .header("x-sim-timestamp", ts.to_string())
+            .header("x-sim-delivery", body["event_id"].as_str().unwrap())
+            .header(
+                "x-sim-signature",
+                provider_simulators::sign(secret, ts, &bytes),
+            )
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = r.text().await.unwrap_or_default();
+        Resp {
+            status,
+            retry_after,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+}
+
+fn id_of(r: &Resp) -> String {
+    assert!(r.status == 201 || r.status == 200, "{r:?}");
+    r.body["handover_id"].as_str().unwrap().to_string()
+}
+
+fn types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+fn assert_404(r: &Resp, what: &str) {
+    assert_eq!(r.status, 404, "{what}: {r:?}");
+    assert_eq!(r.body["error"]["code"], "not_found", "{what}: {r:?}");
+}
+
+fn assert_quota(r: &Resp, quota: &str) {
+    assert_eq!(r.status, 429, "{quota}: {r:?}");
+    assert!(
+        r.retry_after
+            .as_deref()
+            .is_some_and(|s| s.parse::<u64>().is_ok_and(|n| n >= 1)),
+        "429 without a usable Retry-After: {r:?}"
+    );
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(quota)),
+        "the 429 should name `{quota}`: {r:?}"
+    );
+}
+
+/// The final error `{reason, message}` of an ended handover's status view.
+fn final_error(status: &Value) -> (String, String) {
+    let h = &status["result"]["handover"];
+    assert_eq!(h["status"], "error", "{status}");
+    (
+        h["error"]["reason"].as_str().unwrap().to_string(),
+        h["error"]["message"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn sim(secret: &str) -> SimProvider {
+    SimProvider::start(SimConfig {
+        webhook_url: None,
+        webhook_secret: secret.into(),
+        auto_agent: None,
+    })
+    .await
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Local HTTP servers (providers, token endpoint)
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+type Responder = Arc<dyn Fn(&Seen) -> (u16, String) + Send + Sync>;
+
+/// A loopback server recording every request; `gate`, when given, holds each
+/// response until it turns `true` (at most 25 s).
+struct Server {
+    port: u16,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Server {
+    async fn start(respond: Responder, gate: Option<tokio::sync::watch::Receiver<bool>>) -> Server {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let s = seen.clone();
+        let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+            let s = s.clone();
+            let respond = respond.clone();
+            let gate = gate.clone();
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let seen = Seen {
+                    method: parts.method.to_string(),
+                    path: parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.to_string(),
+                                String::from_utf8_lossy(v.as_bytes()).to_string(),
+                            )
+                        })
+                        .collect(),
+                    body: String::from_utf8_lossy(&body).to_string(),
+                };
+                s.lock().unwrap().push(seen.clone());
+                if let Some(mut g) = gate {
+                    let _ = tokio::time::timeout(Duration::from_secs(25), g.wait_for(|open| *open))
+                        .await;
+                }
+                let (status, body) = respond(&seen);
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    [("content-type", "application/json")],
+                    body,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Server { port, seen }
+    }
+
+    async fn fixed(body: &'static str) -> Server {
+        Server::start(Arc::new(move |_| (200, body.to_string())), None).await
+    }
+
+    fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn on_path(&self, path: &str) -> Vec<Seen> {
+        self.seen().into_iter().filter(|s| s.path == path).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 1. Isolation
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_are_isolated_across_the_api() {
+    let sim_a = sim(SECRET_A).await;
+    let sim_b = sim(SECRET_B).await;
+    let tenants = [tenant("a", KEY_A, ""), tenant("b", KEY_B, "")];
+    let host = Host::start(
+        &tenants,
+        &[
+            Ep::sim("a-ep", "a", &sim_a, SECRET_A),
+            Ep::sim("b-ep", "b", &sim_b, SECRET_B),
+        ],
+    )
+    .await;
+
+    // Keys are stored hashed: the config holds only their sha256, which is
+    // what `handover-host hash-key` prints.
+    let config = std::fs::read_to_string(&host.config).unwrap();
+    for key in [KEY_A, KEY_B, OP_KEY] {
+        assert!(!config.contains(key), "plain key in the config:\n{config}");
+        assert!(config.contains(&sha256_hex(key)), "{config}");
+        let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+            .args(["hash-key", key])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), sha256_hex(key));
+    }
+
+    // Each tenant has a handover of its own.
+    let a_id = id_of(&host.create("a-ep", "s-a", KEY_A).await);
+    let b_id = id_of(&host.create("b-ep", "s-b", KEY_B).await);
+    let conv_b = sim_b.wait_for_conversation(&b_id, T).await.unwrap().id;
+    let b_status = host.status(&b_id, KEY_B).await;
+    let b_events = host.events(&b_id, KEY_B, Duration::from_secs(1)).await;
+    assert_eq!(types(&b_events), ["queued"]);
+    let b_requests = sim_b.requests().len();
+    let b_convs = sim_b.conversations().len();
+
+    // --- 401: missing, unknown, or a key's hash used as the key. ---
+    let no_key: [(&str, &str); 6] = [
+        ("GET", "/v1/endpoints/a-ep/handovers"),
+        ("POST", "/v1/endpoints/a-ep/handovers"),
+        ("GET", &format!("/v1/handovers/{a_id}")),
+        ("GET", &format!("/v1/handovers/{a_id}/events")),
+        ("GET", "/admin/endpoints"),
+        ("GET", "/admin/handovers"),
+    ];
+    let hash_a = sha256_hex(KEY_A);
+    for (method, path) in no_key {
+        for key in [None, Some("not-a-key"), Some(hash_a.as_str()), Some("")] {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (method == reqwest::Method::POST).then(|| b"{}".to_vec());
+            let r = host.send(method.clone(), path, key, body).await;
+            assert_eq!(r.status, 401, "{method} {path} with key {key:?}: {r:?}");
+            assert_eq!(r.body["error"]["code"], "unauthorized", "{r:?}");
+        }
+    }
+    // A key sent without the `Bearer ` scheme is no key at all.
+    let r = host
+        .http
+        .get(format!("{}/v1/handovers/{a_id}", host.base))
+        .header("authorization", KEY_A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // --- Bot API with A's key on B's resources: 404, like a missing one. ---
+    let missing = host.get("/v1/handovers/no-such-handover", Some(KEY_A)).await;
+    assert_404(&missing, "missing handover");
+    let r = host.get("/v1/endpoints/b-ep/handovers", Some(KEY_A)).await;
+    assert_404(&r, "list on B's endpoint");
+    let r = host
+        .get("/v1/endpoints/b-ep/handovers?open=true", Some(KEY_A))
+        .await;
+    assert_404(&r, "list open on B's endpoint");
+    let r = host.create("b-ep", "s-a-on-b", KEY_A).await;
+    assert_404(&r, "create on B's endpoint");
+    let r = host.get("/v1/endpoints/b-ep/availability", Some(KEY_A)).await;
+    assert_404(&r, "availability of B's endpoint");
+    let r = host.get("/v1/endpoints/b-ep/events", Some(KEY_A)).await;
+    assert_404(&r, "event stream of B's endpoint");
+    let r = host.get(&format!("/v1/handovers/{b_id}"), Some(KEY_A)).await;
+    assert_404(&r, "status of B's handover");
+    assert!(!r.text.contains(&conv_b) && !r.text.contains("\"b\""), "{r:?}");
+    let r = host.input(&b_id, "cancel_handover", KEY_A).await;
+    assert_404(&r, "input to B's handover");
+    let r = host.input(&b_id, "hello from A", KEY_A).await;
+    assert_404(&r, "input to B's handover");
+    let r = host
+        .post(&format!("/v1/handovers/{b_id}/close"), Some(KEY_A), json!({}))
+        .await;
+    assert_404(&r, "close of B's handover");
+    let r = host
+        .get(&format!("/v1/handovers/{b_id}/events"), Some(KEY_A))
+        .await;
+    assert_404(&r, "events of B's handover");
+
+    // A's own resources work with A's key.
+    let r = host.get("/v1/endpoints/a-ep/handovers", Some(KEY_A)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let listed: Vec<&str> = r.body["handovers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["handover_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [a_id.as_str()], "{r:?}");
+    assert_eq!(
+        host.status(&a_id, KEY_A).await["handover_id"],
+        a_id.as_str()
+    );
+
+    // --- Admin API with A's key. ---
+    let r = host.get("/admin/endpoints", Some(KEY_A)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let ids: Vec<&str> = r.body["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a-ep"], "{r:?}");
+    let r = host.get("/admin/handovers", Some(KEY_A)).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let hs: Vec<&str> = r.body["handovers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["handover_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(hs, [a_id.as_str()], "{r:?}");
+    assert_eq!(host.get("/admin/endpoints/a-ep", Some(KEY_A)).await.status, 200);
+
+    let b_admin_before = host.get("/admin/endpoints/b-ep", Some(OP_KEY)).await;
+    assert_eq!(b_admin_before.status, 200, "{b_admin_before:?}");
+    let r = host.get("/admin/endpoints/b-ep", Some(KEY_A)).await;
+    assert_404(&r, "admin GET of B's endpoint");
+    let other = std::fs::read(adapter("echo-v2")).unwrap();
+    let r = host
+        .send(
+            reqwest::Method::PUT,
+            "/admin/endpoints/b-ep/adapter",
+            Some(KEY_A),
+            Some(other),
+        )
+        .await;
+    assert_404(&r, "admin PUT adapter of B's endpoint");
+    let r = host
+        .post("/admin/endpoints/b-ep/rollback", Some(KEY_A), json!({}))
+        .await;
+    assert_404(&r, "admin rollback of B's endpoint");
+    let b_admin_after = host.get("/admin/endpoints/b-ep", Some(OP_KEY)).await;
+    assert_eq!(
+        b_admin_after.body["current"], b_admin_before.body["current"],
+        "B's version changed"
+    );
+    assert_eq!(
+        b_admin_after.body["history"], b_admin_before.body["history"],
+        "B's swap history changed"
+    );
+
+    // --- The operator key sees both tenants. ---
+    let r = host.get("/admin/endpoints", Some(OP_KEY)).await;
+    let mut ids: Vec<&str> = r.body["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a-ep", "b-ep"], "{r:?}");
+    let r = host.get("/admin/handovers", Some(OP_KEY)).await;
+    assert_eq!(r.body["handovers"].as_array().unwrap().len(), 2, "{r:?}");
+    assert_eq!(
+        host.status(&b_id, OP_KEY).await["handover_id"],
+        b_id.as_str()
+    );
+    // B's key cannot see A's either (the relation is symmetric).
+    assert_404(
+        &host.get(&format!("/v1/handovers/{a_id}"), Some(KEY_B)).await,
+        "B reading A's handover",
+    );
+
+    // --- B's handover is unchanged: status, events, provider traffic. ---
+    assert_eq!(host.status(&b_id, KEY_B).await, b_status);
+    let after = host.events(&b_id, KEY_B, Duration::from_secs(1)).await;
+    assert_eq!(after.len(), b_events.len(), "{after:?}");
+    assert_eq!(sim_b.requests().len(), b_requests, "{:?}", sim_b.requests());
+    assert_eq!(sim_b.conversations().len(), b_convs);
+
+    // The plain keys never reach the log.
+    let log = host.log();
+    for key in [KEY_A, KEY_B, OP_KEY] {
+        assert!(!log.contains(key), "key in the log:\n{log}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 2. Quotas
+// ---------------------------------------------------------------------------
+
+/// concurrent_calls = 1: with one slow adapter call in flight, the tenant's
+/// next create and input get 429 + Retry-After; tenant B is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_quota() {
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let slow = Server::start(Arc::new(|_| (200, "slow".into())), Some(gate)).await;
+    let fast = Server::fixed("fast").await;
+    let long = "[endpoints.limits]\nwall_time_ms = 30000\negress_timeout_ms = 30000\n";
+    let host = Host::start(
+        &[
+            tenant("a", KEY_A, "concurrent_calls = 1\nwall_time_ms = 30000"),
+            tenant("b", KEY_B, ""),
+        ],
+        &[
+            Ep::egress(
+                "a-slow",
+                "a",
+                &format!("{}/slow", slow.origin()),
+                &[slow.origin()],
+            )
+            .with(long),
+            Ep::egress(
+                "a-fast",
+                "a",
+                &format!("{}/fast", fast.origin()),
+                &[fast.origin()],
+            ),
+            Ep::fixture("b-echo", "b", "echo"),
+        ],
+    )
+    .await;
+    let host = Arc::new(host);
+
+    // An open handover of A's, to send input to later.
+    let a_open = id_of(&host.create("a-fast", "s-open", KEY_A).await);
+
+    // The slow call takes A's only slot until the server is released.
+    let h = host.clone();
+    let in_flight = tokio::spawn(async move { h.create("a-slow", "s-slow", KEY_A).await });
+    let deadline = Instant::now() + T;
+    while slow.seen().is_empty() {
+        assert!(Instant::now() < deadline, "the slow call never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let r = host.create("a-fast", "s-second", KEY_A).await;
+    assert_quota(&r, "concurrent_calls");
+    let r = host.input(&a_open, "hello", KEY_A).await;
+    assert_quota(&r, "concurrent_calls");
+    let r = host.create("a-slow", "s-third", KEY_A).await;
+    assert_quota(&r, "concurrent_calls");
+    // Refused creates left nothing behind.
+    let listed = host.get("/v1/endpoints/a-fast/handovers", Some(KEY_A)).await;
+    assert_eq!(listed.body["handovers"].as_array().unwrap().len(), 1, "{listed:?}");
+
+    // Meanwhile B works, promptly.
+    let started = Instant::now();
+    let b_id = id_of(&host.create("b-echo", "s-b", KEY_B).await);
+    let r = host.input(&b_id, "hi", KEY_B).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["result"], "forwarded", "{r:?}");
+    assert!(
+        started.elapsed() < PROMPT,
+        "B took {:?} while A was saturated",
+        started.elapsed()
+    );
+    assert!(!in_flight.is_finished(), "A's slow call was not in flight");
+
+    // Release the slow call: it succeeds, and A's slot is free again.
+    open.send(true).unwrap();
+    let r = in_flight.await.unwrap();
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(r.body["status"], "queued", "{r:?}");
+    let r = host.input(&a_open, "hello again", KEY_A).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(id_of(&host.create("a-fast", "s-later", KEY_A).await).len(), 36);
+}
+
+/// open_handovers = 2: the third create gets 429; closing one frees a place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_handovers_quota() {
+    let host = Host::start(
+        &[
+            tenant("a", KEY_A, "open_handovers = 2"),
+            tenant("b", KEY_B, ""),
+        ],
+        &[
+            Ep::fixture("a-echo", "a", "echo"),
+            Ep::fixture("a-echo2", "a", "echo"),
+            Ep::fixture("b-echo", "b", "echo"),
+        ],
+    )
+    .await;
+    let first = id_of(&host.create("a-echo", "s-1", KEY_A).await);
+    let _second = id_of(&host.create("a-echo2", "s-2", KEY_A).await);
+    // The quota counts the tenant's handovers across its endpoints.
+    let r = host.create("a-echo", "s-3", KEY_A).await;
+    assert_quota(&r, "open_handovers");
+    let r = host.create("a-echo2", "s-4", KEY_A).await;
+    assert_quota(&r, "open_handovers");
+    let listed = host.get("/admin/handovers", Some(KEY_A)).await;
+    assert_eq!(listed.body["handovers"].as_array().unwrap().len(), 2, "{listed:?}");
+
+    // B is unaffected.
+    for s in ["s-1", "s-2", "s-3"] {
+        let r = host.create("b-echo", s, KEY_B).await;
+        assert_eq!(r.status, 201, "{r:?}");
+    }
+
+    // Closing one of A's frees a place.
+    let r = host
+        .post(&format!("/v1/handovers/{first}/close"), Some(KEY_A), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = host.create("a-echo", "s-5", KEY_A).await;
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
+fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Value {
+    let mut v = json!({"event_id": event_id, "conversation_id": conv, "seq": seq, "type": kind});
+    if let Value::Object(m) = fields {
+        for (k, x) in m {
+            v[k] = x;
+        }
+    }
+    v
+}
+
+fn agent_message(event_id: &str, conv: &str, seq: u64, text: &str) -> Value {
+    sim_event(
+        event_id,
+        conv,
+        seq,
+        "agent_message",
+        json!({"agent": {"id": "a-1", "name": "Alex"}, "text": text, "attachments": []}),
+    )
+}
+
+/// webhooks_per_s = 2: a burst gets some 429s with Retry-After; B's burst is
+/// accepted and applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_per_s_quota() {
+    let sim_a = sim(SECRET_A).await;
+    let sim_b = sim(SECRET_B).await;
+    let host = Arc::new(
+        Host::start(
+            &[
+                tenant("a", KEY_A, "webhooks_per_s = 2"),
+                tenant("b", KEY_B, ""),
+            ],
+            &[
+                Ep::sim("a-ep", "a", &sim_a, SECRET_A),
+                Ep::sim("b-ep", "b", &sim_b, SECRET_B),
+            ],
+        )
+        .await,
+    );
+    let a_id = id_of(&host.create("a-ep", "s-a", KEY_A).await);
+    let b_id = id_of(&host.create("b-ep", "s-b", KEY_B).await);
+    let conv_a = sim_a.wait_for_conversation(&a_id, T).await.unwrap().id;
+    let conv_b = sim_b.wait_for_conversation(&b_id, T).await.unwrap().id;
+
+    const N: u64 = 10;
+    let burst = |ep: &'static str, conv: String, secret: &'static str| {
+        let host = host.clone();
+        async move {
+            let sends = (0..N).map(|i| {
+                let body = agent_message(&format!("{ep}-e{i}"), &conv, i + 2, &format!("m{i}"));
+                let host = host.clone();
+                async move { host.webhook(ep, &body, secret).await }
+            });
+            futures::future::join_all(sends).await
+        }
+    };
+
+    let a = burst("a-ep", conv_a.clone(), SECRET_A).await;
+    let accepted = a.iter().filter(|r| r.status == 200).count();
+    let limited: Vec<&Resp> = a.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(accepted + limited.len(), a.len(), "{a:?}");
+    assert!(accepted >= 1, "none of A's burst was accepted: {a:?}");
+    assert!(!limited.is_empty(), "A's burst of {N} was not limited: {a:?}");
+    for r in &limited {
+        assert_quota(r, "webhooks_per_s");
+    }
+
+    // B's simultaneous-looking burst: all accepted, all applied.
+    let b = burst("b-ep", conv_b.clone(), SECRET_B).await;
+    assert!(b.iter().all(|r| r.status == 200), "{b:?}");
+    let events = host
+        .sse(
+            &format!("/v1/handovers/{b_id}/events"),
+            KEY_B,
+            T,
+            |evs| evs.iter().filter(|e| e["type"] == "agent_message").count() as u64 == N,
+        )
+        .await;
+    let texts = events.iter().filter(|e| e["type"] == "agent_message").count();
+    assert_eq!(texts as u64, N, "{events:?}");
+
+    // The bucket refills: after the Retry-After, A is accepted again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = host
+        .webhook("a-ep", &agent_message("a-late", &conv_a, 50, "late"), SECRET_A)
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+}
+
+/// memory_mib = 16 (the endpoint itself allows the 64 MiB default): the
+/// `membomb` call fails at the tenant's cap, naming the memory limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_quota() {
+    let host = Host::start(
+        &[
+            tenant("a", KEY_A, "memory_mib = 16"),
+            tenant("b", KEY_B, ""),
+        ],
+        &[
+            Ep::fixture("a-bomb", "a", "membomb"),
+            Ep::fixture("b-echo", "b", "echo"),
+        ],
+    )
+    .await;
+    let r = host.create("a-bomb", "s-1", KEY_A).await;
+    let id = id_of(&r);
+    let status = host.wait_ended(&id, KEY_A).await;
+    assert_eq!(status["status"], "error", "{status}");
+    let (reason, message) = final_error(&status);
+    assert_eq!(reason, "error", "{status}");
+    assert!(
+        message.contains("memory limit") && message.contains("16 MiB"),
+        "{message}"
+    );
+    // B is unaffected.
+    let b = id_of(&host.create("b-echo", "s-1", KEY_B).await);
+    assert_eq!(host.input(&b, "hi", KEY_B).await.status, 200);
+}
+
+/// wall_time_ms = 300 with the endless `loop` fixture: the call is
+/// interrupted and the failure names the wall-time limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wall_time_quota() {
+    let host = Arc::new(
+        Host::start(
+            &[
+                tenant("a", KEY_A, "wall_time_ms = 300"),
+                tenant("b", KEY_B, ""),
+            ],
+            &[
+                Ep::fixture("a-loop", "a", "loop"),
+                Ep::fixture("b-echo", "b", "echo"),
+            ],
+        )
+        .await,
+    );
+    let h = host.clone();
+    let a = tokio::spawn(async move { h.create("a-loop", "s-1", KEY_A).await });
+    // B meanwhile.
+    let started = Instant::now();
+    let b = id_of(&host.create("b-echo", "s-1", KEY_B).await);
+    assert_eq!(host.input(&b, "hi", KEY_B).await.status, 200);
+    assert!(started.elapsed() < PROMPT, "{:?}", started.elapsed());
+
+    let id = id_of(&a.await.unwrap());
+    let status = host.wait_ended(&id, KEY_A).await;
+    let (reason, message) = final_error(&status);
+    assert_eq!(reason, "error", "{status}");
+    assert!(
+        message.contains("wall-time limit") && message.contains("300ms"),
+        "{message}"
+    );
+}
+
+/// cpu_ms_per_s = 50 with the endless `loop` fixture and a 2 s wall time.
+///
+/// What this proves: the host process's CPU time (all threads, from
+/// /proc/<pid>/stat) grows by far less than the call's wall time while a
+/// guest spins for 2 s under a 50 ms/s budget — the epoch callback paused the
+/// guest instead of letting it burn a core — whereas the same spin under the
+/// default budget (tenant C, 1000 ms/s) burns much more in the same 2 s.
+/// Both calls still end with the wall-time failure (the pause counts against
+/// wall time), and tenant B's calls complete while A is throttled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cpu_quota_throttles_the_guest() {
+    let host = Arc::new(
+        Host::start(
+            &[
+                tenant("a", KEY_A, "cpu_ms_per_s = 50\nwall_time_ms = 2000"),
+                tenant("b", KEY_B, ""),
+                tenant("c", KEY_C, "wall_time_ms = 2000"),
+            ],
+            &[
+                Ep::fixture("a-loop", "a", "loop"),
+                Ep::fixture("b-echo", "b", "echo"),
+                Ep::fixture("c-loop", "c", "loop"),
+            ],
+        )
+        .await,
+    );
+
+    // Throttled: tenant A.
+    let cpu0 = host.cpu_time();
+    let wall0 = Instant::now();
+    let h = host.clone();
+    let a = tokio::spawn(async move { h.create("a-loop", "s-1", KEY_A).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let b = id_of(&host.create("b-echo", "s-1", KEY_B).await);
+    assert_eq!(host.input(&b, "hi", KEY_B).await.status, 200);
+    let b_took = started.elapsed();
+    assert!(b_took < PROMPT, "B took {b_took:?} while A was throttled");
+    let a_resp = a.await.unwrap();
+    let throttled_wall = wall0.elapsed();
+    let throttled = host.cpu_time() - cpu0;
+    let id = id_of(&a_resp);
+    let (reason, message) = final_error(&host.wait_ended(&id, KEY_A).await);
+    assert_eq!(reason, "error");
+    assert!(message.contains("wall-time limit"), "{message}");
+
+    // Unthrottled control: tenant C, same fixture and wall time.
+    let cpu1 = host.cpu_time();
+    let wall1 = Instant::now();
+    let c = host.create("c-loop", "s-1", KEY_C).await;
+    let control_wall = wall1.elapsed();
+    let control = host.cpu_time() - cpu1;
+    let (_, message) = final_error(&host.wait_ended(&id_of(&c), KEY_C).await);
+    assert!(message.contains("wall-time limit"), "{message}");
+
+    eprintln!(
+        "throttled: {throttled:?} CPU in {throttled_wall:?}; control: {control:?} CPU in {control_wall:?}; B took {b_took:?}"
+    );
+    // 2 s at 50 ms/s allows ~100-150 ms of guest CPU (plus tick granularity
+    // and host overhead); an unthrottled spin would take up to the full 2 s.
+    assert!(
+        throttled < Duration::from_millis(700),
+        "the throttled call used {throttled:?} CPU in {throttled_wall:?}"
+    );
+    assert!(
+        control > throttled * 2,
+        "the unthrottled control used {control:?}, the throttled call {throttled:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// 3. Secrets
+// ---------------------------------------------------------------------------
+
+const HDR_SECRET: &str = "s3cr3t-VALUE-header-91f0c2";
+const BASIC_SECRET: &str = "s3cr3t-VALUE-basic-5d7e11";
+const CLIENT_SECRET: &str = "s3cr3t-VALUE-client-a03b6f";
+const WRONG_CLIENT_SECRET: &str = "s3cr3t-VALUE-wrong-44e9d8";
+const TOKEN: &str = "s3cr3t-VALUE-token-b8c1e7";
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// Every form in which a secret could leak (plain, and the encoded Basic
+/// credentials, which are as good as the secret).
+fn forbidden() -> Vec<String> {
+    vec![
+        HDR_SECRET.into(),
+        BASIC_SECRET.into(),
+        CLIENT_SECRET.into(),
+        WRONG_CLIENT_SECRET.into(),
+        TOKEN.into(),
+        "s3cr3t-VALUE".into(),
+        b64(&format!("svc-user:{BASIC_SECRET}")),
+        b64(&format!("client-1:{CLIENT_SECRET}")),
+        b64(&format!("client-1:{WRONG_CLIENT_SECRET}")),
+    ]
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for s in forbidden() {
+        assert!(!text.contains(&s), "`{s}` leaked into {what}:\n{text}");
+    }
+}
+
+/// Every file under `dir`, concatenated lossily (database, WAL, cache).
+fn dir_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(dir_bytes(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.extend(b);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_applied_by_the_host_and_never_disclosed() {
+    // Server A: the auth rules' target. Server B: allowed egress, no rule;
+    // it echoes everything it received back to the (hostile) adapter, so a
+    // leak to B would also land in the adapter's state.
+    let server_a = Server::fixed(r#"{"from":"A"}"#).await;
+    let server_b = Server::start(
+        Arc::new(|s: &Seen| (200, serde_json::to_string(&(&s.headers, &s.body)).unwrap())),
+        None,
+    )
+    .await;
+    let token_hits = Arc::new(Mutex::new(0u32));
+    let hits = token_hits.clone();
+    let token_server = Server::start(
+        Arc::new(move |s: &Seen| {
+            let good = format!("Basic {}", b64(&format!("client-1:{CLIENT_SECRET}")));
+            if s.method == "POST"
+                && s.header("authorization") == Some(good.as_str())
+                && s.body.contains("grant_type=client_credentials")
+            {
+                *hits.lock().unwrap() += 1;
+                (
+                    200,
+                    json!({"access_token": TOKEN, "token_type": "bearer", "expires_in": 3600})
+                        .to_string(),
+                )
+            } else {
+                (401, r#"{"error":"invalid_client"}"#.into())
+            }
+        }),
+        None,
+    )
+    .await;
+
+    let (a, b, t) = (
+        server_a.origin(),
+        server_b.origin(),
+        token_server.origin(),
+    );
+    let egress = [a.clone(), b.clone(), t.clone()];
+    let header_rule = format!(
+        "[endpoints.secrets]\ntoken = \"{HDR_SECRET}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nheader = {{ name = \"Authorization\", value = \"Bearer {{{{token}}}}\" }}\n"
+    );
+    let basic_rule = format!(
+        "[endpoints.secrets]\nuser = \"svc-user\"\npass = \"{BASIC_SECRET}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nbasic = {{ username = \"{{{{user}}}}\", password = \"{{{{pass}}}}\" }}\n"
+    );
+    let oauth_rule = |secret: &str| {
+        format!(
+            "[endpoints.secrets]\ncid = \"client-1\"\ncsec = \"{secret}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\noauth_client_credentials = {{ token_url = \"{t}/oauth/token\", client_id = \"{{{{cid}}}}\", client_secret = \"{{{{csec}}}}\" }}\n"
+        )
+    };
+    let host = Host::start_logging(
+        &[tenant("a", KEY_A, "")],
+        &[
+            Ep::egress("hdr-a", "a", &format!("{a}/hdr"), &egress).with(&header_rule),
+            Ep::egress("hdr-b", "a", &format!("{b}/hdr-b"), &egress).with(&header_rule),
+            // Not on the allow-list at all: the failure message is checked.
+            Ep::egress("hdr-denied", "a", "http://127.0.0.1:9/x", &egress).with(&header_rule),
+            Ep::egress("basic-a", "a", &format!("{a}/basic"), &egress).with(&basic_rule),
+            Ep::egress("basic-b", "a", &format!("{b}/basic-b"), &egress).with(&basic_rule),
+            Ep::egress("oauth-a", "a", &format!("{a}/oauth"), &egress)
+                .with(&oauth_rule(CLIENT_SECRET)),
+            Ep::egress("oauth-b", "a", &format!("{b}/oauth-b"), &egress)
+                .with(&oauth_rule(CLIENT_SECRET)),
+            Ep::egress("oauth-bad", "a", &format!("{a}/oauth-bad"), &egress)
+                .with(&oauth_rule(WRONG_CLIENT_SECRET)),
+        ],
+        "trace",
+    )
+    .await;
+
+    // Each create runs the fixture's `start`: one fetch.
+    let mut ids = vec![];
+    for ep in [
+        "hdr-a", "hdr-b", "hdr-denied", "basic-a", "basic-b", "oauth-a", "oauth-a", "oauth-a",
+        "oauth-b", "oauth-bad",
+    ] {
+        let r = host.create(ep, &format!("s-{}", ids.len()), KEY_A).await;
+        ids.push((ep, id_of(&r), r));
+    }
+
+    // (a) the rule's target received the credential, added by the host.
+    let hdr = server_a.on_path("/hdr");
+    assert_eq!(hdr.len(), 1, "{hdr:?}");
+    assert_eq!(
+        hdr[0].header("authorization"),
+        Some(format!("Bearer {HDR_SECRET}").as_str())
+    );
+    let basic = server_a.on_path("/basic");
+    assert_eq!(basic.len(), 1, "{basic:?}");
+    assert_eq!(
+        basic[0].header("authorization"),
+        Some(format!("Basic {}", b64(&format!("svc-user:{BASIC_SECRET}"))).as_str())
+    );
+    // OAuth: every call to the target carries the bearer token; the token
+    // was fetched once (with Basic client auth) and cached across calls.
+    let oauth = server_a.on_path("/oauth");
+    assert_eq!(oauth.len(), 3, "{oauth:?}");
+    for s in &oauth {
+        assert_eq!(
+            s.header("authorization"),
+            Some(format!("Bearer {TOKEN}").as_str()),
+            "{s:?}"
+        );
+    }
+    assert_eq!(*token_hits.lock().unwrap(), 1, "{:?}", token_server.seen());
+    let token_requests = token_server.seen();
+    assert!(
+        token_requests
+            .iter()
+            .all(|s| s.path == "/oauth/token" && s.method == "POST"),
+        "{token_requests:?}"
+    );
+    // The wrong client secret: the token endpoint refused, no request with
+    // any credential reached the target, and the call failed.
+    assert!(server_a.on_path("/oauth-bad").is_empty());
+
+    // (b) the other allowed host received no credential at all.
+    let at_b = server_b.seen();
+    assert_eq!(at_b.len(), 3, "{at_b:?}");
+    for s in &at_b {
+        assert!(s.header("authorization").is_none(), "{s:?}");
+        assert_no_secret("a request received by server B", &format!("{s:?}"));
+    }
+
+    // Outcomes: fetches succeeded (state = body), failures carry messages.
+    let mut api_text = String::new();
+    for (ep, id, r) in &ids {
+        api_text += &r.text;
+        let st = host.status(id, KEY_A).await;
+        api_text += &st.to_string();
+        match *ep {
+            "hdr-denied" | "oauth-bad" => {
+                let (reason, message) = final_error(&st);
+                assert_eq!(reason, "error");
+                assert_no_secret("a failure message", &message);
+                if *ep == "oauth-bad" {
+                    assert!(
+                        message.contains("credentials unavailable") && message.contains("401"),
+                        "{message}"
+                    );
+                } else {
+                    assert!(message.contains("egress denied"), "{message}");
+                }
+            }
+            _ => {
+                assert_eq!(st["status"], "queued", "{ep}: {st}");
+                // Close it so its event stream ends.
+                let c = host
+                    .post(&format!("/v1/handovers/{id}/close"), Some(KEY_A), json!({}))
+                    .await;
+                assert_eq!(c.status, 200, "{c:?}");
+                api_text += &c.text;
+            }
+        }
+        let events = host.events(id, KEY_A, Duration::from_secs(2)).await;
+        assert_eq!(events.last().unwrap()["type"], "ended", "{events:?}");
+        api_text += &serde_json::to_string(&events).unwrap();
+    }
+    for path in [
+        "/v1/endpoints/hdr-a/handovers",
+        "/v1/endpoints/oauth-bad/handovers",
+        "/admin/endpoints",
+        "/admin/endpoints/hdr-a",
+        "/admin/endpoints/oauth-a",
+        "/admin/handovers",
+    ] {
+        for key in [KEY_A, OP_KEY] {
+            let r = host.get(path, Some(key)).await;
+            assert_eq!(r.status, 200, "{path}: {r:?}");
+            api_text += &r.text;
+        }
+    }
+    let metrics = host.get("/metrics", None).await;
+    api_text += &metrics.text;
+    // The endpoint-wide stream, as SSE.
+    let all = host
+        .sse("/v1/endpoints/hdr-b/events", KEY_A, Duration::from_secs(1), |_| false)
+        .await;
+    assert!(!all.is_empty());
+    api_text += &serde_json::to_string(&all).unwrap();
+    assert_no_secret("the API (status, events, lists, admin, metrics)", &api_text);
+
+    // (c) the host's trace log and its data directory (database with the
+    // adapters' states, compiled-component cache).
+    let log = host.log();
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "not a trace log");
+    assert_no_secret("the host's RUST_LOG=trace log", &log);
+    let data = String::from_utf8_lossy(&dir_bytes(&host.dir.join("data"))).to_string();
+    assert!(data.contains(r#"{"from":"A"}"#), "the state should be stored");
+    assert_no_secret("the data directory (states, events)", &data);
+}
+
+// ---------------------------------------------------------------------------
+// 4. Webhooks are scoped per endpoint
+// ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
+    let sim_a = sim(SECRET_A).await;
+    let sim_b = sim(SECRET_B).await;
+    let host = Host::start(
+        &[tenant("a", KEY_A, ""), tenant("b", KEY_B, "")],
+        &[
+            Ep::sim("a-ep", "a", &sim_a, SECRET_A),
+            Ep::sim("b-ep", "b", &sim_b, SECRET_B),
+        ],
+    )
+    .await;
+    let b_id = id_of(&host.create("b-ep", "s-b", KEY_B).await);
+    let conv_b = sim_b.wait_for_conversation(&b_id, T).await.unwrap().id;
+    let b_status = host.status(&b_id, KEY_B).await;
+    let b_events = host.events(&b_id, KEY_B, Duration::from_secs(1)).await;
+    assert_eq!(types(&b_events), ["queued"]);
+
+    // A's provider (A's secret, A's webhook URL) names B's conversation id.
+    let join = sim_event(
+        "forged-join",
+        &conv_b,
+        2,
+        "agent_joined",
+        json!({"agent": {"id": "evil", "name": "Mallory"}}),
+    );
+    let r = host.webhook("a-ep", &join, SECRET_A).await;
+    // Accepted for A's endpoint, where the key names no handover.
+    assert_eq!(r.status, 200, "{r:?}");
+    let end = sim_event("forged-end", &conv_b, 3, "ended", json!({"reason": "agent_closed"}));
+    assert_eq!(host.webhook("a-ep", &end, SECRET_A).await.status, 200);
+
+    // The same bodies to B's URL with A's secret: refused.
+    for body in [&join, &end] {
+        let r = host.webhook("b-ep", body, SECRET_A).await;
+        assert_eq!(r.status, 401, "{r:?}");
+    }
+
+    // Past the correlation grace (3 s) the webhooks have been stored as
+    // concerning no handover; B's handover is exactly as before.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(host.status(&b_id, KEY_B).await, b_status);
+    let after = host.events(&b_id, KEY_B, Duration::from_secs(1)).await;
+    assert_eq!(after, b_events, "B's handover got events");
+
+    // Now A has a handover whose provider conversation has the same id as
+    // B's (each provider numbers its own): A's webhook reaches A's only.
+    let a_id = id_of(&host.create("a-ep", "s-a", KEY_A).await);
+    let conv_a = sim_a.wait_for_conversation(&a_id, T).await.unwrap().id;
+    if conv_a == conv_b {
+        let r = host
+            .webhook(
+                "a-ep",
+                &sim_event(
+                    "a-join",
+                    &conv_a,
+                    2,
+                    "agent_joined",
+                    json!({"agent": {"id": "a-1", "name": "Ann"}}),
+                ),
+                SECRET_A,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{r:?}");
+        let deadline = Instant::now() + T;
+        while host.status(&a_id, KEY_A).await["status"] != "active" {
+            assert!(Instant::now() < deadline, "A's handover never became active");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(host.status(&b_id, KEY_B).await, b_status);
+    }
+
+    // Control: the same join, signed with B's secret on B's URL, does apply
+    // (so the forged one was stopped by scoping, not by being malformed).
+    let r = host.webhook("b-ep", &join, SECRET_B).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let events = host
+        .sse(
+            &format!("/v1/handovers/{b_id}/events"),
+            KEY_B,
+            T,
+            |evs| evs.iter().any(|e| e["type"] == "agent_joined"),
+        )
+        .await;
+    assert_eq!(types(&events), ["queued", "agent_joined"]);
+}
