@@ -592,7 +592,7 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
             for t in templates {
                 for name in template_refs(t) {
                     if !ep.secrets.contains_key(&name) {
-                        at(rule.target.span(), format!("{field}"), format!("references `{{{{{name}}}}}`, which is not in `secrets`"));
+                        at(rule.target.span(), field.clone(), format!("references `{{{{{name}}}}}`, which is not in `secrets`"));
                     }
                 }
             }

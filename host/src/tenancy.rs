@@ -88,6 +88,9 @@ pub struct Tenant {
     calls: Arc<Semaphore>,
     pub cpu: Arc<CpuBudget>,
     webhooks: Mutex<(Instant, f64)>,
+    /// Held from counting open handovers to inserting the new one, so
+    /// concurrent creates cannot all pass the `open_handovers` check.
+    creating: tokio::sync::Mutex<()>,
 }
 
 impl Tenant {
@@ -97,6 +100,7 @@ impl Tenant {
             calls: Arc::new(Semaphore::new(quotas.concurrent_calls as usize)),
             cpu: Arc::new(CpuBudget::new(Duration::from_millis(quotas.cpu_ms_per_s))),
             webhooks: Mutex::new((Instant::now(), quotas.webhooks_per_s as f64)),
+            creating: tokio::sync::Mutex::new(()),
             key_hashes,
             quotas,
         }
@@ -142,6 +146,12 @@ impl Tenant {
                 retry_after_s: 1,
             })
         }
+    }
+
+    /// Serialize "count open handovers, then insert" for this tenant (in
+    /// this process) so the `open_handovers` quota holds under concurrency.
+    pub async fn creating(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.creating.lock().await
     }
 
     pub fn open_handovers_exceeded(&self, open: u64) -> Result<(), QuotaExceeded> {

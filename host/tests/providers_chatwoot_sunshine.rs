@@ -6,10 +6,10 @@
 //! violation. The credentials come from `[[endpoints.auth]]` rules, never
 //! from the adapters' settings.
 
-use rig::{Ep, Host, adapter, types};
 use provider_simulators::chatwoot::{ChatwootDriver, ChatwootSim};
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::sunshine::{SunshineDriver, SunshineSim};
+use rig::{Ep, Host, adapter, types};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -40,7 +40,10 @@ fn agent_texts(events: &[Value]) -> Vec<String> {
 async fn wait_until<F: Fn() -> bool>(what: &str, f: F) {
     let deadline = tokio::time::Instant::now() + T;
     while !f() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -67,7 +70,10 @@ async fn chatwoot_handover_traffic_matches_the_spec() {
     let (status, created) = host.create("cw", "s-1", create_body()).await;
     assert_eq!(status, 201, "{created}");
     let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.expect("conversation opened");
+    let conv = sim
+        .wait_for_conversation(&id, T)
+        .await
+        .expect("conversation opened");
     host.wait_status(&id, "queued", T).await;
     let opened = sim.conversation(conv).unwrap();
     assert_eq!(opened["labels"], json!(["parcels"]));
@@ -76,17 +82,28 @@ async fn chatwoot_handover_traffic_matches_the_spec() {
     assert_eq!(opened["custom_attributes"]["order"], "A-17");
     assert_eq!(opened["meta"]["sender"]["name"], "Ann Lee");
     let notes = sim.private_notes(conv);
-    assert!(notes[0].contains("User: my parcel is late\nBot: Let me get you a human."), "{notes:?}");
+    assert!(
+        notes[0].contains("User: my parcel is late\nBot: Let me get you a human."),
+        "{notes:?}"
+    );
 
     sim.assign(conv, "Alex");
     host.wait_status(&id, "active", T).await;
     sim.typing(conv, true);
     sim.agent_message(conv, "Hi, I am Alex.");
-    sim.agent_attachment(conv, "Your label", "https://files.example.com/label.pdf", "file");
+    sim.agent_attachment(
+        conv,
+        "Your label",
+        "https://files.example.com/label.pdf",
+        "file",
+    );
     sim.private_note(conv, "internal: check the depot");
     let (_, r) = host.input(&id, "text", "thanks").await;
     assert_eq!(r["result"], "forwarded", "{r}");
-    wait_until("the user's message", || sim.user_messages(conv) == ["thanks"]).await;
+    wait_until("the user's message", || {
+        sim.user_messages(conv) == ["thanks"]
+    })
+    .await;
     sim.resolve(conv);
     let v = host.wait_status(&id, "completed", T).await;
     assert_eq!(v["end_reason"], "agent_closed");
@@ -94,16 +111,30 @@ async fn chatwoot_handover_traffic_matches_the_spec() {
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
-        ["queued", "agent_joined", "agent_typing", "agent_message", "agent_message", "ended"],
+        [
+            "queued",
+            "agent_joined",
+            "agent_typing",
+            "agent_message",
+            "agent_message",
+            "ended"
+        ],
         "{events:#?}"
     );
     assert_eq!(agent_texts(&events), ["Hi, I am Alex.", "Your label"]);
     assert_eq!(events[1]["agent"]["name"], "Alex");
-    assert_eq!(events[4]["attachments"][0]["content_type"], "application/pdf");
+    assert_eq!(
+        events[4]["attachments"][0]["content_type"],
+        "application/pdf"
+    );
 
     // Every request carried the token the host added; none broke the spec.
     let requests = sim.requests();
-    assert!(requests.iter().all(|r| r.header("api_access_token") == Some("chatwoot-sim-token")));
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("api_access_token") == Some("chatwoot-sim-token"))
+    );
     assert!(requests.iter().all(|r| r.status < 400), "{requests:#?}");
     assert!(sim.violations().is_empty(), "{:#?}", sim.violations());
     driver.shutdown().await;
@@ -141,7 +172,13 @@ async fn chatwoot_cancel_duplicates_and_reordering() {
     host.wait_status(&id, "completed", T).await;
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(agent_texts(&events), ["one", "two", "three"], "{events:#?}");
-    assert_eq!(events.iter().filter(|e| e["type"] == "agent_joined").count(), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "agent_joined")
+            .count(),
+        1
+    );
     assert!(sim.violations().is_empty(), "{:#?}", sim.violations());
     driver.shutdown().await;
 }
@@ -184,7 +221,10 @@ async fn sunshine_handover_traffic_matches_the_spec() {
     sim.agent_image(&conv, "https://files.example.com/label.png", "Your label");
     let (_, r) = host.input(&id, "text", "thanks").await;
     assert_eq!(r["result"], "forwarded", "{r}");
-    wait_until("the user's message", || sim.user_messages(&conv) == ["thanks"]).await;
+    wait_until("the user's message", || {
+        sim.user_messages(&conv) == ["thanks"]
+    })
+    .await;
     sim.close_ticket(&conv);
     let v = host.wait_status(&id, "completed", T).await;
     assert_eq!(v["end_reason"], "agent_closed");
@@ -192,14 +232,27 @@ async fn sunshine_handover_traffic_matches_the_spec() {
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
-        ["queued", "agent_joined", "agent_typing", "agent_message", "agent_message", "ended"],
+        [
+            "queued",
+            "agent_joined",
+            "agent_typing",
+            "agent_message",
+            "agent_message",
+            "ended"
+        ],
         "{events:#?}"
     );
     assert_eq!(agent_texts(&events), ["Hi, I am Alex.", "Your label"]);
-    assert_eq!(events[4]["attachments"][0]["url"], "https://files.example.com/label.png");
+    assert_eq!(
+        events[4]["attachments"][0]["url"],
+        "https://files.example.com/label.png"
+    );
 
     let requests = sim.requests();
-    assert!(requests.iter().all(|r| r.header("authorization").is_some_and(|a| a.starts_with("Basic "))));
+    assert!(requests.iter().all(|r| {
+        r.header("authorization")
+            .is_some_and(|a| a.starts_with("Basic "))
+    }));
     assert!(requests.iter().all(|r| r.status < 400), "{requests:#?}");
     assert!(sim.violations().is_empty(), "{:#?}", sim.violations());
     driver.shutdown().await;
@@ -216,7 +269,10 @@ async fn sunshine_cancel_duplicates_and_reordering() {
     let (_, created) = host.create("sc", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
-    assert_eq!(conv, "s-1", "without context the session id is the conversation");
+    assert_eq!(
+        conv, "s-1",
+        "without context the session id is the conversation"
+    );
     let (_, r) = host.input(&id, "intent", "cancel_handover").await;
     assert_eq!(r["result"], "cancelled", "{r}");
     assert_eq!(sim.returned_by_api(&conv), Some(true));
@@ -238,7 +294,13 @@ async fn sunshine_cancel_duplicates_and_reordering() {
     host.wait_status(&id, "completed", T).await;
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(agent_texts(&events), ["one", "two", "three"], "{events:#?}");
-    assert_eq!(events.iter().filter(|e| e["type"] == "agent_joined").count(), 1);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["type"] == "agent_joined")
+            .count(),
+        1
+    );
     assert!(sim.violations().is_empty(), "{:#?}", sim.violations());
     driver.shutdown().await;
 }
@@ -255,7 +317,11 @@ mod rig {
         let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../target/adapters")
             .join(format!("{name}.wasm"));
-        assert!(p.exists(), "{} is missing: run `scripts/build-adapters.sh`", p.display());
+        assert!(
+            p.exists(),
+            "{} is missing: run `scripts/build-adapters.sh`",
+            p.display()
+        );
         p
     }
 
@@ -293,9 +359,14 @@ mod rig {
 
     impl Host {
         pub async fn start(eps: &[Ep]) -> Host {
-            let dir = std::env::temp_dir().join(format!("handover-providers-{}", uuid::Uuid::new_v4()));
+            let dir =
+                std::env::temp_dir().join(format!("handover-providers-{}", uuid::Uuid::new_v4()));
             std::fs::create_dir_all(&dir).unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
             let mut toml = format!(
                 "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\n\n",
                 q(&dir.join("data").display().to_string())
@@ -343,7 +414,11 @@ mod rig {
                 if let Some(Ok(Some(status))) = host.child.as_mut().map(Child::try_wait) {
                     panic!("handover-host exited with {status}:\n{}", host.log());
                 }
-                assert!(Instant::now() < deadline, "handover-host did not start:\n{}", host.log());
+                assert!(
+                    Instant::now() < deadline,
+                    "handover-host did not start:\n{}",
+                    host.log()
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -378,11 +453,18 @@ mod rig {
 
         pub async fn input(&self, id: &str, kind: &str, text: &str) -> (u16, Value) {
             let url = format!("{}/v1/handovers/{id}/input", self.base);
-            self.call(self.http.post(url).json(&json!({"kind": kind, "text": text}))).await
+            self.call(
+                self.http
+                    .post(url)
+                    .json(&json!({"kind": kind, "text": text})),
+            )
+            .await
         }
 
         pub async fn status(&self, id: &str) -> Value {
-            self.call(self.http.get(format!("{}/v1/handovers/{id}", self.base))).await.1
+            self.call(self.http.get(format!("{}/v1/handovers/{id}", self.base)))
+                .await
+                .1
         }
 
         pub async fn wait_status(&self, id: &str, status: &str, timeout: Duration) -> Value {
@@ -402,7 +484,12 @@ mod rig {
         }
 
         /// The handover's SSE events until `ended` (or the timeout).
-        pub async fn handover_events(&self, id: &str, _after: Option<i64>, timeout: Duration) -> Vec<Value> {
+        pub async fn handover_events(
+            &self,
+            id: &str,
+            _after: Option<i64>,
+            timeout: Duration,
+        ) -> Vec<Value> {
             let url = format!("{}/v1/handovers/{id}/events", self.base);
             let mut resp = self.http.get(url).send().await.unwrap();
             assert_eq!(resp.status(), 200);
@@ -436,6 +523,9 @@ mod rig {
     }
 
     pub fn types(events: &[Value]) -> Vec<String> {
-        events.iter().map(|e| e["type"].as_str().unwrap_or("?").to_string()).collect()
+        events
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or("?").to_string())
+            .collect()
     }
 }

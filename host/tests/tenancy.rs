@@ -911,12 +911,35 @@ async fn open_handovers_quota() {
         ],
     )
     .await;
-    let first = id_of(&host.create("a-echo", "s-1", KEY_A).await);
-    let _second = id_of(&host.create("a-echo2", "s-2", KEY_A).await);
+    let host = Arc::new(host);
+    // A burst of concurrent creates (distinct sessions) opens exactly two.
+    let burst = (0..6).map(|i| {
+        let host = host.clone();
+        let ep = if i % 2 == 0 { "a-echo" } else { "a-echo2" };
+        async move { host.create(ep, &format!("s-{i}"), KEY_A).await }
+    });
+    let burst = futures::future::join_all(burst).await;
+    let created: Vec<&Resp> = burst.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(created.len(), 2, "{burst:?}");
+    for r in burst.iter().filter(|r| r.status != 201) {
+        assert_quota(r, "open_handovers");
+    }
+    let first = id_of(created[0]);
+    // A retried create of an open session is no new handover: it answers
+    // the existing one (already_in_progress), even at the quota.
+    let row = host.status(&first, KEY_A).await;
+    let (ep, sess) = (
+        row["endpoint_id"].as_str().unwrap().to_string(),
+        row["session_id"].as_str().unwrap().to_string(),
+    );
+    let r = host.create(&ep, &sess, KEY_A).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["already_in_progress"], true, "{r:?}");
+    assert_eq!(r.body["handover_id"], first.as_str(), "{r:?}");
     // The quota counts the tenant's handovers across its endpoints.
-    let r = host.create("a-echo", "s-3", KEY_A).await;
+    let r = host.create("a-echo", "s-new", KEY_A).await;
     assert_quota(&r, "open_handovers");
-    let r = host.create("a-echo2", "s-4", KEY_A).await;
+    let r = host.create("a-echo2", "s-new2", KEY_A).await;
     assert_quota(&r, "open_handovers");
     let listed = host.get("/admin/handovers", Some(KEY_A)).await;
     assert_eq!(listed.body["handovers"].as_array().unwrap().len(), 2, "{listed:?}");
@@ -932,7 +955,7 @@ async fn open_handovers_quota() {
         .post(&format!("/v1/handovers/{first}/close"), Some(KEY_A), json!({}))
         .await;
     assert_eq!(r.status, 200, "{r:?}");
-    let r = host.create("a-echo", "s-5", KEY_A).await;
+    let r = host.create("a-echo", "s-later", KEY_A).await;
     assert_eq!(r.status, 201, "{r:?}");
 }
 
@@ -1396,6 +1419,10 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
     // (c) the host's trace log and its data directory (database with the
     // adapters' states, compiled-component cache).
     let log = host.log();
+    eprintln!("TMPDEBUG log bytes {} lines {}", log.len(), log.lines().count());
+    let mut counts = std::collections::BTreeMap::new();
+    for l in log.lines() { let t: Vec<&str> = l.split_whitespace().take(3).collect(); *counts.entry(t.get(2).map(|s| s.to_string()).unwrap_or_default()).or_insert(0) += 1; }
+    eprintln!("TMPDEBUG {counts:?}");
     assert!(log.contains("TRACE") || log.contains("DEBUG"), "not a trace log");
     assert_no_secret("the host's RUST_LOG=trace log", &log);
     let data = String::from_utf8_lossy(&dir_bytes(&host.dir.join("data"))).to_string();

@@ -6,9 +6,9 @@ use crate::sync::{Room, Rules};
 use crate::wire::{self, Message};
 use handover_adapter_sdk::http::{self, HttpError, Ignored, path_segment};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Author, Availability, CallContext, Capabilities, Conversation, Event,
-    Failure, InputKind, KeyValue, Level, PollMode, Polling, Step, UserInput, adapter_version,
-    error, events, log, settings, state, transcript, unsupported,
+    Adapter, AdapterInfo, Author, Availability, CallContext, Capabilities, Conversation, EndReason,
+    Event, Failure, InputKind, KeyValue, Level, PollMode, Polling, Step, UserInput,
+    adapter_version, error, events, log, settings, state, transcript, unsupported,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -463,18 +463,21 @@ impl Adapter for Matrix {
         let events = desk.apply_sync(response)?;
         if let Some(Event::Ended(reason)) = events.last() {
             // The agents are done: say so and leave, as far as possible.
-            let text = "The conversation has ended; the bot has left this room.";
             let end = match reason {
-                handover_adapter_sdk::EndReason::AgentClosed => "agent-closed",
-                handover_adapter_sdk::EndReason::AgentLeft => "agent-left",
-                handover_adapter_sdk::EndReason::NoAgentAvailable => "no-agent",
-                _ => "provider-closed",
+                EndReason::AgentClosed => Some("agent-closed"),
+                EndReason::AgentLeft => Some("agent-left"),
+                EndReason::NoAgentAvailable => Some("no-agent"),
+                // The bot was removed from the room: nothing left to do.
+                _ => None,
             };
-            let removed = matches!(reason, handover_adapter_sdk::EndReason::ProviderClosed);
-            if removed {
-                desk.state.left = true;
-            } else if let Err(e) = desk.leave(end, text) {
-                log::warn(&format!("could not leave the ended room: {}", e.message));
+            let text = "The conversation has ended; the bot has left this room.";
+            match end {
+                Some(end) => {
+                    if let Err(e) = desk.leave(end, text) {
+                        log::warn(&format!("could not leave the ended room: {}", e.message));
+                    }
+                }
+                None => desk.state.left = true,
             }
         }
         Ok(desk.step(events))

@@ -3,7 +3,8 @@
 //!
 //! The store is the source of truth: a stream reads events after the last id
 //! it sent, then waits for a wake-up (or a 1 s safety tick, so a missed
-//! wake-up delays but never loses an event). A handover stream ends after
+//! wake-up delays but never loses an event); wake-ups queued meanwhile are
+//! coalesced into that one read. A handover stream ends after
 //! its `ended` event.
 
 use super::{AppState, event_json};
@@ -95,6 +96,15 @@ fn stream(s: AppState, scope: EventScope, after: i64) -> Response {
             tokio::select! {
                 _ = wake.recv() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            // Under load wake-ups arrive faster than one read: take every
+            // wake-up already queued so one read serves them all (the read
+            // below sees every event committed before any of them).
+            loop {
+                match wake.try_recv() {
+                    Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
             }
         }
     };

@@ -103,8 +103,23 @@ impl Engine {
                 )));
             }
         }
-        if let Some(t) = &ep.tenant_budget {
-            t.open_handovers_exceeded(self.store.count_open_handovers(&ep.tenant).await?)?;
+        // Count and insert under the tenant's create lock: otherwise
+        // concurrent creates all pass the count before any is inserted.
+        let creating = match &ep.tenant_budget {
+            Some(t) => Some(t.creating().await),
+            None => None,
+        };
+        if let Some(t) = &ep.tenant_budget
+            && let Err(q) =
+                t.open_handovers_exceeded(self.store.count_open_handovers(&ep.tenant).await?)
+        {
+            // A retried create of a session that has an open handover opens
+            // nothing new: answer the existing one, as below the quota.
+            let open = self.store.list_handovers(Some(&ep.id), true, u32::MAX).await?;
+            if let Some(r) = open.iter().find(|r| r.session_id == req.session_id) {
+                return Ok(created(r, true));
+            }
+            return Err(q.into());
         }
         let _slot = self.slot(&ep, false).await?;
         let now = now_ms();
@@ -143,7 +158,9 @@ impl Engine {
             version: 0,
         };
         arm_inactivity(&mut row, &ep, now);
-        match self.store.insert_handover(row).await? {
+        let inserted = self.store.insert_handover(row).await;
+        drop(creating);
+        match inserted? {
             Insert::IdempotentReplay(r) if r.session_id != req.session_id => {
                 return Err(EngineError::Conflict(format!(
                     "idempotency_key `{}` was already used for handover {} of another session",
@@ -152,10 +169,16 @@ impl Engine {
                 )));
             }
             Insert::OpenExists(r) | Insert::IdempotentReplay(r) => return Ok(created(&r, true)),
-            Insert::Inserted(r) => row = r,
+            Insert::Inserted(_) => {}
         }
         metrics::HANDOVERS_CREATED.inc();
         let _g = self.lock(&id).await?;
+        // Another replica's recovery may have started it while we waited.
+        match self.store.get_handover(&id).await? {
+            Some(r) if r.status == Status::Requested => row = r,
+            Some(r) => return Ok(created(&r, false)),
+            None => return Err(EngineError::NotFound(format!("handover `{id}` vanished"))),
+        }
         let info = &adapter.info;
         let missing: Vec<&String> = req
             .required_capabilities

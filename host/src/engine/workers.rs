@@ -68,7 +68,10 @@ impl Engine {
             }
         }
         if let Ok(rows) = self.store.list_handovers(None, true, 10_000).await {
-            for row in rows.into_iter().filter(|r| r.status == Status::Requested) {
+            // Only starts old enough to be abandoned: a younger one may be in
+            // progress on another replica (which holds its lock and commits).
+            let cutoff = now_ms() - 5_000;
+            for row in rows.into_iter().filter(|r| r.status == Status::Requested && r.created_at_ms < cutoff) {
                 if let Err(e) = self.resume_start(row).await {
                     tracing::warn!("resuming an interrupted start failed: {e}");
                 }

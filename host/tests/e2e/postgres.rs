@@ -323,3 +323,59 @@ async fn pg_two_replicas_share_handovers_and_streams() {
     assert_eq!(from_a.last().unwrap()["type"], "ended");
     assert_eq!(a.status(&id).await["status"], "completed");
 }
+
+/// A webhook that a replica stored (the provider got its 200) but never
+/// processed, because the replica died right then, is processed by another
+/// replica: nothing stored is lost.
+#[tokio::test]
+async fn pg_webhook_stored_by_a_dead_replica_is_processed_by_another() {
+    use base64::Engine as _;
+    let sim = sim().await;
+    let Some(schema) = Schema::create().await else {
+        return;
+    };
+    let host = Host::start_on(&[Ep::sim("ep", &sim)], Some(schema.clone())).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (_, created) = host.create("ep", "s-1", json!({})).await;
+    let id = created["handover_id"].as_str().unwrap().to_string();
+    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    host.wait_status(&id, "active", T).await;
+
+    // The provider's next event, as the dead replica stored it in the inbox.
+    sim.set_webhook_url(None);
+    sim.agent_message(&conv, "stored by a replica that died")
+        .await;
+    let event = sim.events(&conv).last().unwrap().clone();
+    let request = json!({
+        "method": "POST",
+        "path": "/v1/webhooks/ep",
+        "headers": [["content-type", "application/json"]],
+        "body": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&event).unwrap()),
+    });
+    let (db, conn) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    db.execute(
+        "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
+         VALUES ('ep', $1, $2, $3, FALSE)",
+        &[&id, &request.to_string(), &(now_ms() - 60_000)],
+    )
+    .await
+    .unwrap();
+
+    let events = until_agent_text(&host, &id, None, "stored by a replica that died").await;
+    assert_eq!(
+        agent_texts(&events),
+        ["stored by a replica that died"],
+        "{events:?}\n{}",
+        host.log()
+    );
+    let pending: i64 = db
+        .query_one("SELECT count(*) FROM inbox WHERE NOT done", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pending, 0);
+}

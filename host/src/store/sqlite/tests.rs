@@ -201,6 +201,44 @@ async fn in_memory_store_works_without_a_separate_reader() {
     assert_eq!(store.last_event_id().await.unwrap(), events[0].id);
 }
 
+#[tokio::test]
+async fn group_commit_keeps_each_write_all_or_nothing() {
+    // Many writes queued at once share one commit; a failing one (stale
+    // version) leaves nothing behind and does not affect its neighbours.
+    let (_dir, path, store) = db();
+    let store = Arc::new(store);
+    let mut rows = vec![];
+    for i in 0..64 {
+        rows.push(inserted(&store, row(&format!("h{i}"), "ep", &format!("s{i}"))).await);
+    }
+    let writes = rows.iter().enumerate().map(|(i, r)| {
+        let store = store.clone();
+        let mut r = r.clone();
+        if i % 3 == 0 {
+            r.version += 7; // stale: must conflict
+        }
+        async move { store.apply(step(&r, &["queued", "agent_joined"])).await }
+    });
+    let results = futures::future::join_all(writes).await;
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    for (i, res) in results.into_iter().enumerate() {
+        let id = format!("h{i}");
+        let events = store
+            .events_after(&EventScope::Handover(id.clone()), 0, 10)
+            .await
+            .unwrap();
+        let version = store.get_handover(&id).await.unwrap().unwrap().version;
+        if i % 3 == 0 {
+            assert!(matches!(res, Err(crate::store::StoreError::Conflict(_))), "{id}: {res:?}");
+            assert_eq!((events.len(), version), (0, 0), "{id}: a failed write left changes");
+        } else {
+            assert_eq!(res.unwrap().len(), 2, "{id}");
+            assert_eq!((events.len(), version), (2, 1), "{id}: a committed write is missing");
+        }
+    }
+}
+
 /// Run by `acknowledged_writes_survive_sigkill` in a child process: insert
 /// handovers forever, printing each id once `insert_handover` returned.
 #[test]

@@ -24,7 +24,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(&format!("{CONV}/passControl"), post(pass_control))
         .route(&format!("{CONV}/releaseControl"), post(release_control))
-        .route(&format!("{CONV}/messages"), post(post_message).get(list_messages))
+        .route(
+            &format!("{CONV}/messages"),
+            post(post_message).get(list_messages),
+        )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found: Resource not found") })
         .with_state(shared)
 }
@@ -39,7 +42,11 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
         429 => ("too_many_requests", message),
         _ => ("internal_error", message),
     });
-    (status, Json(json!({"errors": [{"code": code, "title": title}]}))).into_response()
+    (
+        status,
+        Json(json!({"errors": [{"code": code, "title": title}]})),
+    )
+        .into_response()
 }
 
 /// The conversation id after checking the app. An unknown conversation is
@@ -125,7 +132,8 @@ async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     };
     let body = parse(&bytes);
     let author = &body["author"];
-    if author["type"] == "user" && author["userId"].is_null() && author["userExternalId"].is_null() {
+    if author["type"] == "user" && author["userId"].is_null() && author["userExternalId"].is_null()
+    {
         return error(
             StatusCode::BAD_REQUEST,
             "bad_request: a user author needs userId or userExternalId",
@@ -135,7 +143,10 @@ async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     // Stored (and echoed) the way Sunshine shows it: a user given by
     // externalId is shown with a userId.
     let mut author = author.clone();
-    if let Some(external) = author.as_object_mut().and_then(|a| a.remove("userExternalId")) {
+    if let Some(external) = author
+        .as_object_mut()
+        .and_then(|a| a.remove("userExternalId"))
+    {
         author["userId"] = json!(format!("user-{}", external.as_str().unwrap_or_default()));
     }
     let message = data.push_message(
@@ -147,7 +158,11 @@ async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     );
     let payload = json!({"conversation": data.conversation_json(&conv), "message": message.json()});
     sh.emit(&mut data, "conversation:message", &conv, payload);
-    (StatusCode::CREATED, Json(json!({"messages": [message.json()]}))).into_response()
+    (
+        StatusCode::CREATED,
+        Json(json!({"messages": [message.json()]})),
+    )
+        .into_response()
 }
 
 async fn list_messages(
@@ -160,18 +175,28 @@ async fn list_messages(
         Err(r) => return r,
     };
     let data = lock(&sh.data);
-    let all: Vec<_> = data.messages.iter().filter(|m| m.conversation_id == conv).collect();
+    let all: Vec<_> = data
+        .messages
+        .iter()
+        .filter(|m| m.conversation_id == conv)
+        .collect();
     let position = |id: &String| all.iter().position(|m| &m.id == id);
     let (start, end) = match (q.get("page[after]"), q.get("page[before]")) {
         (Some(after), _) => {
             let Some(i) = position(after) else {
-                return error(StatusCode::BAD_REQUEST, "bad_request: unknown page[after] cursor");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request: unknown page[after] cursor",
+                );
             };
             (i + 1, (i + 1 + 100).min(all.len()))
         }
         (None, Some(before)) => {
             let Some(i) = position(before) else {
-                return error(StatusCode::BAD_REQUEST, "bad_request: unknown page[before] cursor");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request: unknown page[before] cursor",
+                );
             };
             (i.saturating_sub(100), i)
         }

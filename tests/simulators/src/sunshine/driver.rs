@@ -109,7 +109,11 @@ impl ProviderDriver for SunshineDriver {
             violations.is_empty(),
             "the sunshine simulator recorded {} schema violation(s):\n{}",
             violations.len(),
-            violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+            violations
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

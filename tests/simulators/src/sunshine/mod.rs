@@ -68,11 +68,14 @@ impl Default for SunshineConfig {
 
 /// Standard base64 (with padding), for the Basic credentials.
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -100,10 +103,14 @@ impl Shared {
         let (id, body) = data.webhook(kind, payload);
         let spec = &self.gate.spec;
         let what = format!("webhook {kind}");
-        let mut violations: Vec<Violation> =
-            spec.check_value(&what, WEBHOOK_SCHEMA, &body).into_iter().collect();
+        let mut violations: Vec<Violation> = spec
+            .check_value(&what, WEBHOOK_SCHEMA, &body)
+            .into_iter()
+            .collect();
         match spec.schema_titled(kind) {
-            Some(pointer) => violations.extend(spec.check_value(&what, &pointer, &body["events"][0])),
+            Some(pointer) => {
+                violations.extend(spec.check_value(&what, &pointer, &body["events"][0]))
+            }
             None => violations.push(Violation {
                 what: what.clone(),
                 schema: "sunshine/openapi.yaml".into(),
@@ -206,7 +213,10 @@ impl SunshineSim {
         let server = lock(&self.server).take();
         if let Some((stop, mut task)) = server {
             let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_err()
+            {
                 task.abort();
             }
         }
@@ -227,11 +237,15 @@ impl SunshineSim {
     /// (`switchboard:acceptControl`, `metadata.agentName`).
     pub fn accept(&self, conv: &str, name: &str) {
         let mut data = lock(&self.shared.data);
-        let c = data.conversation_mut(conv).expect("unknown sunshine conversation");
+        let c = data
+            .conversation_mut(conv)
+            .expect("unknown sunshine conversation");
         c.active = Some(AGENT);
         c.agent_name = Some(name.into());
-        let payload = json!({"conversation": data.conversation_json(conv), "metadata": {"agentName": name}});
-        self.shared.emit(&mut data, "switchboard:acceptControl", conv, payload);
+        let payload =
+            json!({"conversation": data.conversation_json(conv), "metadata": {"agentName": name}});
+        self.shared
+            .emit(&mut data, "switchboard:acceptControl", conv, payload);
     }
 
     /// A business message from the agent (`conversation:message`).
@@ -241,7 +255,10 @@ impl SunshineSim {
 
     /// An image from the agent.
     pub fn agent_image(&self, conv: &str, url: &str, text: &str) -> String {
-        self.agent_post(conv, json!({"type": "image", "mediaUrl": url, "mediaType": "image/png", "text": text}))
+        self.agent_post(
+            conv,
+            json!({"type": "image", "mediaUrl": url, "mediaType": "image/png", "text": text}),
+        )
     }
 
     fn agent_post(&self, conv: &str, content: Value) -> String {
@@ -255,8 +272,10 @@ impl SunshineSim {
         let author = json!({"type": "business", "subtypes": ["agent"], "displayName": name,
                             "avatarUrl": "https://example.com/agent.png"});
         let message = data.push_message(conv, author, content, None, "zd:agentWorkspace");
-        let payload = json!({"conversation": data.conversation_json(conv), "message": message.json()});
-        self.shared.emit(&mut data, "conversation:message", conv, payload);
+        let payload =
+            json!({"conversation": data.conversation_json(conv), "message": message.json()});
+        self.shared
+            .emit(&mut data, "conversation:message", conv, payload);
         message.id
     }
 
@@ -266,7 +285,8 @@ impl SunshineSim {
         let activity = json!({"type": if on { "typing:start" } else { "typing:stop" },
                               "author": {"type": "business"}, "source": {"type": "zd:agentWorkspace"}});
         let payload = json!({"conversation": data.conversation_json(conv), "activity": activity});
-        self.shared.emit(&mut data, "conversation:typing", conv, payload);
+        self.shared
+            .emit(&mut data, "conversation:typing", conv, payload);
     }
 
     /// The agent closes the ticket: a `ticket:closed` activity message, then
@@ -285,19 +305,28 @@ impl SunshineSim {
         if let Some(m) = data.messages.last_mut() {
             m.activity = message.activity.clone();
         }
-        let payload = json!({"conversation": data.conversation_json(conv), "message": message.json()});
-        self.shared.emit(&mut data, "conversation:message", conv, payload);
-        data.conversation_mut(conv).expect("unknown sunshine conversation").active = None;
-        let payload = json!({"conversation": data.conversation_json(conv), "reason": "ticketClosed"});
-        self.shared.emit(&mut data, "switchboard:releaseControl", conv, payload);
+        let payload =
+            json!({"conversation": data.conversation_json(conv), "message": message.json()});
+        self.shared
+            .emit(&mut data, "conversation:message", conv, payload);
+        data.conversation_mut(conv)
+            .expect("unknown sunshine conversation")
+            .active = None;
+        let payload =
+            json!({"conversation": data.conversation_json(conv), "reason": "ticketClosed"});
+        self.shared
+            .emit(&mut data, "switchboard:releaseControl", conv, payload);
     }
 
     /// The agent side passes control back to the bot (`switchboard:passControl`).
     pub fn pass_back(&self, conv: &str) {
         let mut data = lock(&self.shared.data);
-        data.conversation_mut(conv).expect("unknown sunshine conversation").active = Some(BOT);
+        data.conversation_mut(conv)
+            .expect("unknown sunshine conversation")
+            .active = Some(BOT);
         let payload = json!({"conversation": data.conversation_json(conv)});
-        self.shared.emit(&mut data, "switchboard:passControl", conv, payload);
+        self.shared
+            .emit(&mut data, "switchboard:passControl", conv, payload);
     }
 
     // ---- inspection ----
@@ -308,11 +337,19 @@ impl SunshineSim {
         lock(&self.shared.data)
             .conversations
             .iter()
-            .find(|c| c.handover_metadata.as_ref().is_some_and(|m| m["handover_id"] == handover_id))
+            .find(|c| {
+                c.handover_metadata
+                    .as_ref()
+                    .is_some_and(|m| m["handover_id"] == handover_id)
+            })
             .map(|c| c.id.clone())
     }
 
-    pub async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
+    pub async fn wait_for_conversation(
+        &self,
+        handover_id: &str,
+        timeout: Duration,
+    ) -> Option<String> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(c) = self.conversation_for_handover(handover_id) {
@@ -327,7 +364,10 @@ impl SunshineSim {
 
     /// The passControl metadata of the handover to the agent.
     pub fn handover_metadata(&self, conv: &str) -> Option<Value> {
-        lock(&self.shared.data).conversation(conv)?.handover_metadata.clone()
+        lock(&self.shared.data)
+            .conversation(conv)?
+            .handover_metadata
+            .clone()
     }
 
     /// Name of the switchboard integration in control (`None`: released).

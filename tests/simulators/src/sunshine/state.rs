@@ -145,7 +145,10 @@ impl Data {
     /// active one.
     pub fn resolve(&self, conv: &str, reference: &str) -> Option<usize> {
         if reference == "next" {
-            let active = self.conversation(conv).and_then(|c| c.active).unwrap_or(BOT);
+            let active = self
+                .conversation(conv)
+                .and_then(|c| c.active)
+                .unwrap_or(BOT);
             return Some(if active == BOT { AGENT } else { BOT });
         }
         self.integrations.iter().position(|i| i.is(reference))

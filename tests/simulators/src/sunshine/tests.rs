@@ -50,14 +50,26 @@ fn base64_matches_rfc4648() {
 #[tokio::test]
 async fn requests_need_basic_auth() {
     let sim = sim().await;
-    let url = format!("{}/v2/apps/{}/conversations/c1/passControl", sim.base_url(), sim.config().app_id);
+    let url = format!(
+        "{}/v2/apps/{}/conversations/c1/passControl",
+        sim.base_url(),
+        sim.config().app_id
+    );
     let http = reqwest::Client::new();
     let body = json!({"switchboardIntegration": "next"});
     let none = http.post(&url).json(&body).send().await.unwrap();
     assert_eq!(none.status(), 401);
-    let wrong = http.post(&url).basic_auth("app_x", Some("nope")).json(&body).send().await.unwrap();
+    let wrong = http
+        .post(&url)
+        .basic_auth("app_x", Some("nope"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
-    let (status, _) = Client::new(&sim).call("POST", "/c1/passControl", Some(body)).await;
+    let (status, _) = Client::new(&sim)
+        .call("POST", "/c1/passControl", Some(body))
+        .await;
     assert_eq!(status, 200);
     sim.shutdown().await;
 }
@@ -67,12 +79,20 @@ async fn bodies_that_break_the_spec_are_recorded_and_rejected() {
     let sim = sim().await;
     let c = Client::new(&sim);
     let (status, _) = c
-        .call("POST", "/c1/passControl", Some(json!({"switchboardIntegration": "zd-agentWorkspace"})))
+        .call(
+            "POST",
+            "/c1/passControl",
+            Some(json!({"switchboardIntegration": "zd-agentWorkspace"})),
+        )
         .await;
     assert_eq!(status, 200);
     // `author` is required; the content type must be a known message type.
     let (status, body) = c
-        .call("POST", "/c1/messages", Some(json!({"content": {"type": "txt", "text": "hi"}})))
+        .call(
+            "POST",
+            "/c1/messages",
+            Some(json!({"content": {"type": "txt", "text": "hi"}})),
+        )
         .await;
     assert_eq!(status, 400, "{body}");
     // text longer than 4096 characters.
@@ -86,14 +106,25 @@ async fn bodies_that_break_the_spec_are_recorded_and_rejected() {
         .await;
     assert_eq!(status, 400);
     // switchboardIntegration is required.
-    let (status, _) = c.call("POST", "/c1/passControl", Some(json!({"metadata": {}}))).await;
+    let (status, _) = c
+        .call("POST", "/c1/passControl", Some(json!({"metadata": {}})))
+        .await;
     assert_eq!(status, 400);
     let violations = sim.take_violations();
     assert_eq!(violations.len(), 3, "{violations:?}");
     let first = violations[0].errors.join(" ");
     assert!(first.contains("author") && first.contains("txt"), "{first}");
-    assert!(violations[1].errors.join(" ").contains("4096"), "{}", violations[1]);
-    assert!(violations[2].errors.join(" ").contains("switchboardIntegration"));
+    assert!(
+        violations[1].errors.join(" ").contains("4096"),
+        "{}",
+        violations[1]
+    );
+    assert!(
+        violations[2]
+            .errors
+            .join(" ")
+            .contains("switchboardIntegration")
+    );
     // Valid text, image and file messages pass (the discriminator picks
     // the branch; `nullable` metadata may be null).
     for content in [
@@ -116,18 +147,27 @@ async fn bodies_that_break_the_spec_are_recorded_and_rejected() {
 
 #[tokio::test]
 async fn unknown_conversations_can_be_refused() {
-    let sim = SunshineSim::start(SunshineConfig { known_conversations_only: true, ..Default::default() })
-        .await
-        .unwrap();
+    let sim = SunshineSim::start(SunshineConfig {
+        known_conversations_only: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let c = Client::new(&sim);
     let pass = json!({"switchboardIntegration": "next"});
-    let (status, body) = c.call("POST", "/nope/passControl", Some(pass.clone())).await;
+    let (status, body) = c
+        .call("POST", "/nope/passControl", Some(pass.clone()))
+        .await;
     assert_eq!(status, 404);
     assert_eq!(body["errors"][0]["code"], "conversation_not_found");
     sim.create_conversation("known");
     let (status, _) = c.call("POST", "/known/passControl", Some(pass)).await;
     assert_eq!(status, 200);
-    assert_eq!(sim.active("known").as_deref(), Some("zd-agentWorkspace"), "next after the bot");
+    assert_eq!(
+        sim.active("known").as_deref(),
+        Some("zd-agentWorkspace"),
+        "next after the bot"
+    );
     sim.shutdown().await;
 }
 
@@ -135,13 +175,26 @@ async fn unknown_conversations_can_be_refused() {
 async fn webhook_bodies_are_validated_too() {
     let sim = sim().await;
     let c = Client::new(&sim);
-    c.call("POST", "/c1/passControl", Some(json!({"switchboardIntegration": "next"}))).await;
+    c.call(
+        "POST",
+        "/c1/passControl",
+        Some(json!({"switchboardIntegration": "next"})),
+    )
+    .await;
     assert!(sim.violations().is_empty());
     // `createdAt`-style fields must be strings; an event id must be a string.
-    sim.emit("c1", "conversation:message", json!({"conversation": {"id": 5}}));
+    sim.emit(
+        "c1",
+        "conversation:message",
+        json!({"conversation": {"id": 5}}),
+    );
     let v = sim.take_violations();
     assert_eq!(v.len(), 1, "{v:?}");
-    assert!(v[0].what.contains("webhook conversation:message"), "{}", v[0]);
+    assert!(
+        v[0].what.contains("webhook conversation:message"),
+        "{}",
+        v[0]
+    );
     sim.shutdown().await;
 }
 
@@ -159,7 +212,10 @@ async fn switchboard_flow_with_webhooks() {
         )
         .await;
     assert_eq!(status, 200);
-    assert_eq!(sim.conversation_for_handover("h-9").as_deref(), Some("conv-1"));
+    assert_eq!(
+        sim.conversation_for_handover("h-9").as_deref(),
+        Some("conv-1")
+    );
     assert_eq!(sim.active("conv-1").as_deref(), Some("zd-agentWorkspace"));
     let (status, posted) = c
         .call(
@@ -176,7 +232,10 @@ async fn switchboard_flow_with_webhooks() {
     sim.close_ticket("conv-1");
     assert!(sim.wait_for_deliveries(7, Duration::from_secs(5)).await);
     let bodies = hooks.bodies();
-    let kinds: Vec<&str> = bodies.iter().map(|b| b["events"][0]["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = bodies
+        .iter()
+        .map(|b| b["events"][0]["type"].as_str().unwrap())
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -189,7 +248,10 @@ async fn switchboard_flow_with_webhooks() {
             "switchboard:releaseControl"
         ]
     );
-    assert_eq!(bodies[2]["events"][0]["payload"]["metadata"]["agentName"], "Alex");
+    assert_eq!(
+        bodies[2]["events"][0]["payload"]["metadata"]["agentName"],
+        "Alex"
+    );
     let agent = &bodies[4]["events"][0]["payload"]["message"];
     assert_eq!(agent["author"]["type"], "business");
     assert_eq!(agent["author"]["displayName"], "Alex");
@@ -199,8 +261,19 @@ async fn switchboard_flow_with_webhooks() {
     }
     assert_eq!(sim.user_messages("conv-1"), ["hello"]);
     assert_eq!(sim.returned_by_api("conv-1"), Some(false));
-    let (_, page) = c.call("GET", &format!("/conv-1/messages?page[after]={first}"), None).await;
-    let texts: Vec<&str> = page["messages"].as_array().unwrap().iter().map(|m| m["content"]["text"].as_str().unwrap()).collect();
+    let (_, page) = c
+        .call(
+            "GET",
+            &format!("/conv-1/messages?page[after]={first}"),
+            None,
+        )
+        .await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"]["text"].as_str().unwrap())
+        .collect();
     assert_eq!(texts, ["hi, Alex here", "Ticket closed"]);
     assert_eq!(page["meta"]["hasMore"], false);
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
