@@ -261,3 +261,111 @@ impl Tenants {
 pub fn hash_key(key: &str) -> String {
     hex::encode(hash(key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quotas() -> Quotas {
+        Quotas {
+            concurrent_calls: 1,
+            webhooks_per_s: 2,
+            open_handovers: 2,
+            ..Quotas::default()
+        }
+    }
+
+    #[test]
+    fn cpu_budget_pauses_until_the_window_ends_then_resets() {
+        let b = CpuBudget::new(Duration::from_millis(50));
+        assert_eq!(b.limit(), Duration::from_millis(50));
+        for _ in 0..5 {
+            assert_eq!(b.charge(Duration::from_millis(10)), Duration::ZERO);
+        }
+        // Exactly at the budget is still within it; one more tick is over.
+        let pause = b.charge(Duration::from_millis(5));
+        assert!(
+            pause > Duration::ZERO && pause <= Duration::from_secs(1),
+            "{pause:?}"
+        );
+        // Every further charge in the same window pauses until its end.
+        let later = b.charge(Duration::from_millis(5));
+        assert!(later > Duration::ZERO && later <= pause, "{later:?} vs {pause:?}");
+        // A new window starts with the full budget again.
+        std::thread::sleep(Duration::from_millis(1050));
+        assert_eq!(b.charge(Duration::from_millis(10)), Duration::ZERO);
+    }
+
+    #[test]
+    fn cpu_budget_pause_never_exceeds_a_second() {
+        let b = CpuBudget::new(Duration::from_millis(1));
+        let pause = b.charge(Duration::from_secs(30));
+        assert!(
+            pause > Duration::from_millis(900) && pause <= Duration::from_secs(1),
+            "{pause:?}"
+        );
+    }
+
+    #[test]
+    fn call_slots_and_webhook_bucket() {
+        let t = Tenant::new("t", quotas(), vec![]);
+        let slot = t.try_call().unwrap();
+        let e = t.try_call().unwrap_err();
+        assert_eq!((e.quota, e.limit, e.retry_after_s), ("concurrent_calls", 1, 1));
+        drop(slot);
+        assert!(t.try_call().is_ok());
+
+        // Burst = one second's worth, then refills at the rate.
+        assert!(t.take_webhook().is_ok());
+        assert!(t.take_webhook().is_ok());
+        let e = t.take_webhook().unwrap_err();
+        assert_eq!((e.quota, e.limit, e.retry_after_s), ("webhooks_per_s", 2, 1));
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(t.take_webhook().is_ok());
+
+        assert!(t.open_handovers_exceeded(1).is_ok());
+        let e = t.open_handovers_exceeded(2).unwrap_err();
+        assert_eq!(e.quota, "open_handovers");
+        assert!(e.to_string().contains("tenant `t`"), "{e}");
+    }
+
+    #[test]
+    fn keys_identify_tenants_and_the_operator() {
+        let src = format!(
+            "[server]\nadmin_key_sha256 = \"{}\"\n[tenants.a]\napi_key_sha256 = [\"{}\", \"{}\"]\n[tenants.b]\napi_key_sha256 = [\"{}\"]\n[[endpoints]]\nid = \"e\"\ntenant = \"b\"\nadapter = \"x.wasm\"\n",
+            hash_key("op"),
+            hash_key("a1"),
+            hash_key("a2").to_uppercase(),
+            hash_key("b1"),
+        );
+        let cfg = crate::config::parse("t.toml", &src).unwrap();
+        let ts = Tenants::from_config(&cfg);
+        assert!(!ts.is_open() && ts.has_operator());
+        let id = |k: Option<&str>| match ts.authenticate(k) {
+            Some(Caller::Tenant(t)) => t.id.clone(),
+            Some(Caller::Operator) => "operator".into(),
+            Some(Caller::Open) => "open".into(),
+            None => "none".into(),
+        };
+        assert_eq!(id(Some("a1")), "a");
+        assert_eq!(id(Some("a2")), "a");
+        assert_eq!(id(Some("b1")), "b");
+        assert_eq!(id(Some("op")), "operator");
+        assert_eq!(id(Some("nope")), "none");
+        assert_eq!(id(Some(&hash_key("a1"))), "none");
+        assert_eq!(id(Some("")), "none");
+        assert_eq!(id(None), "none");
+        let Some(Caller::Tenant(a)) = ts.authenticate(Some("a1")) else {
+            unreachable!()
+        };
+        let a = Caller::Tenant(a);
+        assert!(a.may_access("a") && !a.may_access("b"));
+        assert!(Caller::Operator.may_access("b"));
+
+        // No tenants: the bot API is open, whatever the key.
+        let open = Tenants::from_config(&crate::config::parse("t.toml", "").unwrap());
+        assert!(open.is_open() && !open.has_operator());
+        assert!(matches!(open.authenticate(None), Some(Caller::Open)));
+        assert!(matches!(open.authenticate(Some("x")), Some(Caller::Open)));
+    }
+}

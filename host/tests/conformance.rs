@@ -44,6 +44,30 @@ fn sim_adapters_pass_every_scenario() {
     }
 }
 
+/// Every provider adapter against its own simulator (Matrix: a real Synapse).
+/// Polled providers skip the two webhook scenarios; nothing may fail.
+#[test]
+fn provider_adapters_pass_against_their_simulators() {
+    let providers = [
+        ("chatwoot", "chatwoot"),
+        ("sunshine-conversations", "sunshine-conversations"),
+        ("genesys-open-messaging", "genesys-open-messaging"),
+        ("liveperson", "liveperson"),
+        ("salesforce-miaw", "salesforce-miaw"),
+        ("salesforce-live-agent", "salesforce-live-agent"),
+        ("matrix", "matrix"),
+    ];
+    let mut failures = vec![];
+    for (adapter_name, simulator) in providers {
+        let (ok, text) = run(adapter_name, simulator);
+        let summary = text.lines().rev().find(|l| l.contains(" passed, ")).unwrap_or("").to_string();
+        if !ok || !summary.contains(" 0 failed") {
+            failures.push(format!("{adapter_name}:\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn a_non_conforming_adapter_fails() {
     // `echo` talks to no provider at all: most scenarios must fail.

@@ -228,10 +228,16 @@ fn free_port() -> u16 {
 
 impl Host {
     async fn start(tenants: &[TenantCfg], eps: &[Ep]) -> Host {
-        Host::start_logging(tenants, eps, "info").await
+        Host::start_with(tenants, eps, "info", &[]).await
     }
 
-    async fn start_logging(tenants: &[TenantCfg], eps: &[Ep], rust_log: &str) -> Host {
+    /// With `RUST_LOG=rust_log` and extra environment variables.
+    async fn start_with(
+        tenants: &[TenantCfg],
+        eps: &[Ep],
+        rust_log: &str,
+        envs: &[(&str, &str)],
+    ) -> Host {
         let dir = std::env::temp_dir().join(format!("handover-tenancy-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
@@ -242,6 +248,7 @@ impl Host {
             .args(["serve", "--config"])
             .arg(&config)
             .env("RUST_LOG", rust_log)
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
             .spawn()
@@ -556,7 +563,9 @@ impl Server {
             let gate = gate.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 let seen = Seen {
                     method: parts.method.to_string(),
                     path: parts
@@ -684,7 +693,9 @@ async fn tenants_are_isolated_across_the_api() {
     assert_eq!(r.status(), 401);
 
     // --- Bot API with A's key on B's resources: 404, like a missing one. ---
-    let missing = host.get("/v1/handovers/no-such-handover", Some(KEY_A)).await;
+    let missing = host
+        .get("/v1/handovers/no-such-handover", Some(KEY_A))
+        .await;
     assert_404(&missing, "missing handover");
     let r = host.get("/v1/endpoints/b-ep/handovers", Some(KEY_A)).await;
     assert_404(&r, "list on B's endpoint");
@@ -694,19 +705,30 @@ async fn tenants_are_isolated_across_the_api() {
     assert_404(&r, "list open on B's endpoint");
     let r = host.create("b-ep", "s-a-on-b", KEY_A).await;
     assert_404(&r, "create on B's endpoint");
-    let r = host.get("/v1/endpoints/b-ep/availability", Some(KEY_A)).await;
+    let r = host
+        .get("/v1/endpoints/b-ep/availability", Some(KEY_A))
+        .await;
     assert_404(&r, "availability of B's endpoint");
     let r = host.get("/v1/endpoints/b-ep/events", Some(KEY_A)).await;
     assert_404(&r, "event stream of B's endpoint");
-    let r = host.get(&format!("/v1/handovers/{b_id}"), Some(KEY_A)).await;
+    let r = host
+        .get(&format!("/v1/handovers/{b_id}"), Some(KEY_A))
+        .await;
     assert_404(&r, "status of B's handover");
-    assert!(!r.text.contains(&conv_b) && !r.text.contains("\"b\""), "{r:?}");
+    assert!(
+        !r.text.contains(&conv_b) && !r.text.contains("\"b\""),
+        "{r:?}"
+    );
     let r = host.input(&b_id, "cancel_handover", KEY_A).await;
     assert_404(&r, "input to B's handover");
     let r = host.input(&b_id, "hello from A", KEY_A).await;
     assert_404(&r, "input to B's handover");
     let r = host
-        .post(&format!("/v1/handovers/{b_id}/close"), Some(KEY_A), json!({}))
+        .post(
+            &format!("/v1/handovers/{b_id}/close"),
+            Some(KEY_A),
+            json!({}),
+        )
         .await;
     assert_404(&r, "close of B's handover");
     let r = host
@@ -748,7 +770,10 @@ async fn tenants_are_isolated_across_the_api() {
         .map(|h| h["handover_id"].as_str().unwrap())
         .collect();
     assert_eq!(hs, [a_id.as_str()], "{r:?}");
-    assert_eq!(host.get("/admin/endpoints/a-ep", Some(KEY_A)).await.status, 200);
+    assert_eq!(
+        host.get("/admin/endpoints/a-ep", Some(KEY_A)).await.status,
+        200
+    );
 
     let b_admin_before = host.get("/admin/endpoints/b-ep", Some(OP_KEY)).await;
     assert_eq!(b_admin_before.status, 200, "{b_admin_before:?}");
@@ -796,7 +821,9 @@ async fn tenants_are_isolated_across_the_api() {
     );
     // B's key cannot see A's either (the relation is symmetric).
     assert_404(
-        &host.get(&format!("/v1/handovers/{a_id}"), Some(KEY_B)).await,
+        &host
+            .get(&format!("/v1/handovers/{a_id}"), Some(KEY_B))
+            .await,
         "B reading A's handover",
     );
 
@@ -870,8 +897,14 @@ async fn concurrent_calls_quota() {
     let r = host.create("a-slow", "s-third", KEY_A).await;
     assert_quota(&r, "concurrent_calls");
     // Refused creates left nothing behind.
-    let listed = host.get("/v1/endpoints/a-fast/handovers", Some(KEY_A)).await;
-    assert_eq!(listed.body["handovers"].as_array().unwrap().len(), 1, "{listed:?}");
+    let listed = host
+        .get("/v1/endpoints/a-fast/handovers", Some(KEY_A))
+        .await;
+    assert_eq!(
+        listed.body["handovers"].as_array().unwrap().len(),
+        1,
+        "{listed:?}"
+    );
 
     // Meanwhile B works, promptly.
     let started = Instant::now();
@@ -893,7 +926,10 @@ async fn concurrent_calls_quota() {
     assert_eq!(r.body["status"], "queued", "{r:?}");
     let r = host.input(&a_open, "hello again", KEY_A).await;
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(id_of(&host.create("a-fast", "s-later", KEY_A).await).len(), 36);
+    assert_eq!(
+        id_of(&host.create("a-fast", "s-later", KEY_A).await).len(),
+        36
+    );
 }
 
 /// open_handovers = 2: the third create gets 429; closing one frees a place.
@@ -942,7 +978,11 @@ async fn open_handovers_quota() {
     let r = host.create("a-echo2", "s-new2", KEY_A).await;
     assert_quota(&r, "open_handovers");
     let listed = host.get("/admin/handovers", Some(KEY_A)).await;
-    assert_eq!(listed.body["handovers"].as_array().unwrap().len(), 2, "{listed:?}");
+    assert_eq!(
+        listed.body["handovers"].as_array().unwrap().len(),
+        2,
+        "{listed:?}"
+    );
 
     // B is unaffected.
     for s in ["s-1", "s-2", "s-3"] {
@@ -952,7 +992,11 @@ async fn open_handovers_quota() {
 
     // Closing one of A's frees a place.
     let r = host
-        .post(&format!("/v1/handovers/{first}/close"), Some(KEY_A), json!({}))
+        .post(
+            &format!("/v1/handovers/{first}/close"),
+            Some(KEY_A),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
     let r = host.create("a-echo", "s-later", KEY_A).await;
@@ -1021,7 +1065,10 @@ async fn webhooks_per_s_quota() {
     let limited: Vec<&Resp> = a.iter().filter(|r| r.status == 429).collect();
     assert_eq!(accepted + limited.len(), a.len(), "{a:?}");
     assert!(accepted >= 1, "none of A's burst was accepted: {a:?}");
-    assert!(!limited.is_empty(), "A's burst of {N} was not limited: {a:?}");
+    assert!(
+        !limited.is_empty(),
+        "A's burst of {N} was not limited: {a:?}"
+    );
     for r in &limited {
         assert_quota(r, "webhooks_per_s");
     }
@@ -1030,20 +1077,24 @@ async fn webhooks_per_s_quota() {
     let b = burst("b-ep", conv_b.clone(), SECRET_B).await;
     assert!(b.iter().all(|r| r.status == 200), "{b:?}");
     let events = host
-        .sse(
-            &format!("/v1/handovers/{b_id}/events"),
-            KEY_B,
-            T,
-            |evs| evs.iter().filter(|e| e["type"] == "agent_message").count() as u64 == N,
-        )
+        .sse(&format!("/v1/handovers/{b_id}/events"), KEY_B, T, |evs| {
+            evs.iter().filter(|e| e["type"] == "agent_message").count() as u64 == N
+        })
         .await;
-    let texts = events.iter().filter(|e| e["type"] == "agent_message").count();
+    let texts = events
+        .iter()
+        .filter(|e| e["type"] == "agent_message")
+        .count();
     assert_eq!(texts as u64, N, "{events:?}");
 
     // The bucket refills: after the Retry-After, A is accepted again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = host
-        .webhook("a-ep", &agent_message("a-late", &conv_a, 50, "late"), SECRET_A)
+        .webhook(
+            "a-ep",
+            &agent_message("a-late", &conv_a, 50, "late"),
+            SECRET_A,
+        )
         .await;
     assert_eq!(r.status, 200, "{r:?}");
 }
@@ -1187,6 +1238,10 @@ async fn cpu_quota_throttles_the_guest() {
 // 3. Secrets
 // ---------------------------------------------------------------------------
 
+/// Everything at trace, except the compiler's tracing of adapters' machine
+/// code (gigabytes per component; the compiler never handles secrets).
+const TRACE: &str = "trace,cranelift_codegen=info,cranelift_frontend=info,wasmtime_internal_cranelift=info,regalloc2=info";
+
 const HDR_SECRET: &str = "s3cr3t-VALUE-header-91f0c2";
 const BASIC_SECRET: &str = "s3cr3t-VALUE-basic-5d7e11";
 const CLIENT_SECRET: &str = "s3cr3t-VALUE-client-a03b6f";
@@ -1267,30 +1322,43 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
     )
     .await;
 
-    let (a, b, t) = (
-        server_a.origin(),
-        server_b.origin(),
-        token_server.origin(),
-    );
+    let (a, b, t) = (server_a.origin(), server_b.origin(), token_server.origin());
     let egress = [a.clone(), b.clone(), t.clone()];
     let header_rule = format!(
         "[endpoints.secrets]\ntoken = \"{HDR_SECRET}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nheader = {{ name = \"Authorization\", value = \"Bearer {{{{token}}}}\" }}\n"
     );
+    // The Basic password comes from the host's environment (`env:`), so it
+    // is not even in the config file.
     let basic_rule = format!(
-        "[endpoints.secrets]\nuser = \"svc-user\"\npass = \"{BASIC_SECRET}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nbasic = {{ username = \"{{{{user}}}}\", password = \"{{{{pass}}}}\" }}\n"
+        "[endpoints.secrets]\nuser = \"svc-user\"\npass = \"env:TENANCY_TEST_BASIC_PASS\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nbasic = {{ username = \"{{{{user}}}}\", password = \"{{{{pass}}}}\" }}\n"
     );
     let oauth_rule = |secret: &str| {
         format!(
             "[endpoints.secrets]\ncid = \"client-1\"\ncsec = \"{secret}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\noauth_client_credentials = {{ token_url = \"{t}/oauth/token\", client_id = \"{{{{cid}}}}\", client_secret = \"{{{{csec}}}}\" }}\n"
         )
     };
-    let host = Host::start_logging(
+    // The header rule's target over https only: the same host over plain
+    // http must not get the credential.
+    let https_rule = format!(
+        "[endpoints.secrets]\ntoken = \"{HDR_SECRET}\"\n[[endpoints.auth]]\ntarget = \"https://127.0.0.1:{}\"\nheader = {{ name = \"Authorization\", value = \"Bearer {{{{token}}}}\" }}\n",
+        server_a.port
+    );
+    let host = Host::start_with(
         &[tenant("a", KEY_A, "")],
         &[
             Ep::egress("hdr-a", "a", &format!("{a}/hdr"), &egress).with(&header_rule),
             Ep::egress("hdr-b", "a", &format!("{b}/hdr-b"), &egress).with(&header_rule),
             // Not on the allow-list at all: the failure message is checked.
             Ep::egress("hdr-denied", "a", "http://127.0.0.1:9/x", &egress).with(&header_rule),
+            // The adapter asks for the template itself: nothing expands it.
+            Ep::egress(
+                "template-b",
+                "a",
+                &format!("{b}/t?x={{{{token}}}}"),
+                &egress,
+            )
+            .with(&header_rule),
+            Ep::egress("downgrade", "a", &format!("{a}/downgrade"), &egress).with(&https_rule),
             Ep::egress("basic-a", "a", &format!("{a}/basic"), &egress).with(&basic_rule),
             Ep::egress("basic-b", "a", &format!("{b}/basic-b"), &egress).with(&basic_rule),
             Ep::egress("oauth-a", "a", &format!("{a}/oauth"), &egress)
@@ -1300,15 +1368,28 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
             Ep::egress("oauth-bad", "a", &format!("{a}/oauth-bad"), &egress)
                 .with(&oauth_rule(WRONG_CLIENT_SECRET)),
         ],
-        "trace",
+        TRACE,
+        &[("TENANCY_TEST_BASIC_PASS", BASIC_SECRET)],
     )
     .await;
+    let config = std::fs::read_to_string(&host.config).unwrap();
+    assert!(!config.contains(BASIC_SECRET));
 
     // Each create runs the fixture's `start`: one fetch.
     let mut ids = vec![];
     for ep in [
-        "hdr-a", "hdr-b", "hdr-denied", "basic-a", "basic-b", "oauth-a", "oauth-a", "oauth-a",
-        "oauth-b", "oauth-bad",
+        "hdr-a",
+        "hdr-b",
+        "hdr-denied",
+        "template-b",
+        "downgrade",
+        "basic-a",
+        "basic-b",
+        "oauth-a",
+        "oauth-a",
+        "oauth-a",
+        "oauth-b",
+        "oauth-bad",
     ] {
         let r = host.create(ep, &format!("s-{}", ids.len()), KEY_A).await;
         ids.push((ep, id_of(&r), r));
@@ -1346,13 +1427,33 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
             .all(|s| s.path == "/oauth/token" && s.method == "POST"),
         "{token_requests:?}"
     );
+    let downgrade = server_a.on_path("/downgrade");
+    assert_eq!(downgrade.len(), 1, "{downgrade:?}");
+    assert!(
+        downgrade[0].header("authorization").is_none(),
+        "an https-only credential went over plain http: {downgrade:?}"
+    );
     // The wrong client secret: the token endpoint refused, no request with
     // any credential reached the target, and the call failed.
     assert!(server_a.on_path("/oauth-bad").is_empty());
 
     // (b) the other allowed host received no credential at all.
     let at_b = server_b.seen();
-    assert_eq!(at_b.len(), 3, "{at_b:?}");
+    let mut paths: Vec<&str> = at_b.iter().map(|s| s.path.as_str()).collect();
+    paths.sort();
+    // `template-b`'s URL is either refused by the adapter's HTTP client
+    // (braces) or sent as is; it is never expanded.
+    for p in paths.iter().filter(|p| p.starts_with("/t?")) {
+        assert!(p.contains("token") && !p.contains(HDR_SECRET), "{p}");
+    }
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| !p.starts_with("/t?"))
+            .collect::<Vec<_>>(),
+        [&"/basic-b", &"/hdr-b", &"/oauth-b"],
+        "{at_b:?}"
+    );
     for s in &at_b {
         assert!(s.header("authorization").is_none(), "{s:?}");
         assert_no_secret("a request received by server B", &format!("{s:?}"));
@@ -1377,6 +1478,10 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
                 } else {
                     assert!(message.contains("egress denied"), "{message}");
                 }
+            }
+            "template-b" if st["status"] == "error" => {
+                let (_, message) = final_error(&st);
+                assert_no_secret("a failure message", &message);
             }
             _ => {
                 assert_eq!(st["status"], "queued", "{ep}: {st}");
@@ -1410,7 +1515,12 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
     api_text += &metrics.text;
     // The endpoint-wide stream, as SSE.
     let all = host
-        .sse("/v1/endpoints/hdr-b/events", KEY_A, Duration::from_secs(1), |_| false)
+        .sse(
+            "/v1/endpoints/hdr-b/events",
+            KEY_A,
+            Duration::from_secs(1),
+            |_| false,
+        )
         .await;
     assert!(!all.is_empty());
     api_text += &serde_json::to_string(&all).unwrap();
@@ -1419,14 +1529,16 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
     // (c) the host's trace log and its data directory (database with the
     // adapters' states, compiled-component cache).
     let log = host.log();
-    eprintln!("TMPDEBUG log bytes {} lines {}", log.len(), log.lines().count());
-    let mut counts = std::collections::BTreeMap::new();
-    for l in log.lines() { let t: Vec<&str> = l.split_whitespace().take(3).collect(); *counts.entry(t.get(2).map(|s| s.to_string()).unwrap_or_default()).or_insert(0) += 1; }
-    eprintln!("TMPDEBUG {counts:?}");
-    assert!(log.contains("TRACE") || log.contains("DEBUG"), "not a trace log");
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "not a trace log"
+    );
     assert_no_secret("the host's RUST_LOG=trace log", &log);
     let data = String::from_utf8_lossy(&dir_bytes(&host.dir.join("data"))).to_string();
-    assert!(data.contains(r#"{"from":"A"}"#), "the state should be stored");
+    assert!(
+        data.contains(r#"{"from":"A"}"#),
+        "the state should be stored"
+    );
     assert_no_secret("the data directory (states, events)", &data);
 }
 
@@ -1438,12 +1550,14 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
 async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
     let sim_a = sim(SECRET_A).await;
     let sim_b = sim(SECRET_B).await;
-    let host = Host::start(
+    // B's webhook secret is a `{{name}}` reference to its `[secrets]`.
+    let mut b_ep = Ep::sim("b-ep", "b", &sim_b, "{{wh}}");
+    b_ep.extra = format!("[endpoints.secrets]\nwh = \"{SECRET_B}\"\n");
+    let host = Host::start_with(
         &[tenant("a", KEY_A, ""), tenant("b", KEY_B, "")],
-        &[
-            Ep::sim("a-ep", "a", &sim_a, SECRET_A),
-            Ep::sim("b-ep", "b", &sim_b, SECRET_B),
-        ],
+        &[Ep::sim("a-ep", "a", &sim_a, SECRET_A), b_ep],
+        TRACE,
+        &[],
     )
     .await;
     let b_id = id_of(&host.create("b-ep", "s-b", KEY_B).await);
@@ -1463,7 +1577,13 @@ async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
     let r = host.webhook("a-ep", &join, SECRET_A).await;
     // Accepted for A's endpoint, where the key names no handover.
     assert_eq!(r.status, 200, "{r:?}");
-    let end = sim_event("forged-end", &conv_b, 3, "ended", json!({"reason": "agent_closed"}));
+    let end = sim_event(
+        "forged-end",
+        &conv_b,
+        3,
+        "ended",
+        json!({"reason": "agent_closed"}),
+    );
     assert_eq!(host.webhook("a-ep", &end, SECRET_A).await.status, 200);
 
     // The same bodies to B's URL with A's secret: refused.
@@ -1500,7 +1620,10 @@ async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
         assert_eq!(r.status, 200, "{r:?}");
         let deadline = Instant::now() + T;
         while host.status(&a_id, KEY_A).await["status"] != "active" {
-            assert!(Instant::now() < deadline, "A's handover never became active");
+            assert!(
+                Instant::now() < deadline,
+                "A's handover never became active"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(host.status(&b_id, KEY_B).await, b_status);
@@ -1511,12 +1634,15 @@ async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
     let r = host.webhook("b-ep", &join, SECRET_B).await;
     assert_eq!(r.status, 200, "{r:?}");
     let events = host
-        .sse(
-            &format!("/v1/handovers/{b_id}/events"),
-            KEY_B,
-            T,
-            |evs| evs.iter().any(|e| e["type"] == "agent_joined"),
-        )
+        .sse(&format!("/v1/handovers/{b_id}/events"), KEY_B, T, |evs| {
+            evs.iter().any(|e| e["type"] == "agent_joined")
+        })
         .await;
     assert_eq!(types(&events), ["queued", "agent_joined"]);
+
+    // Neither webhook secret is ever logged, even at trace level.
+    let log = host.log();
+    for secret in [SECRET_A, SECRET_B] {
+        assert!(!log.contains(secret), "webhook secret in the log");
+    }
 }

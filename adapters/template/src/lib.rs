@@ -1,37 +1,35 @@
-//! `template`: a starting point for a new provider adapter. Copy this crate,
-//! rename it (package name and `NAME`), add it to `adapters/Cargo.toml` and
-//! `scripts/build-adapters.sh`, then replace every TODO with provider logic.
-//! `adapters/sim` is a complete example of each call.
+//! `template`: a starting point for a new provider adapter.
+//!
+//! Copy this crate, rename it (package name and `NAME`), add it to
+//! `adapters/Cargo.toml` and `scripts/build-adapters.sh`, then fill in
+//! `provider.rs` — that file is the only one with provider logic. This file
+//! is the generic glue between the contract and `provider.rs`: state,
+//! settings, and one export per WIT call. `adapters/sim` is a complete,
+//! hand-written example; `host/tests/template.rs` fills in this template
+//! for the sim provider and runs the conformance kit on the result.
 
-use handover_adapter_sdk::http::{self, Ignored, path_segment};
+mod provider;
+
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, CallContext, Capabilities, Conversation, Failure, Polling, Step,
-    UserInput, adapter_version, error, events, settings, state,
+    Adapter, AdapterInfo, CallContext, Conversation, Failure, HttpRequest, HttpResponse, KeyValue,
+    Step, UserInput, WebhookRoute, adapter_version, state,
 };
 use serde::{Deserialize, Serialize};
 
 /// The adapter name reported by `describe`.
 const NAME: &str = "template";
 
-/// The endpoint's settings. TODO: add the provider's fields (credentials
-/// are passed as settings too; never put them in failure messages or logs).
-#[derive(Deserialize)]
-struct Settings {
-    base_url: String,
-}
-
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut parsed: Settings = settings::parse(text)?;
-        parsed.base_url = settings::require_http_url("base_url", &parsed.base_url)?;
-        Ok(parsed)
-    }
-}
-
-/// What the host keeps between calls. TODO: whatever the provider needs.
+/// What the host keeps between calls: the provider's conversation id plus
+/// whatever else `provider.rs` needs (as JSON).
 #[derive(Serialize, Deserialize, Default)]
 struct State {
     conversation_id: String,
+    #[serde(default)]
+    extra: serde_json::Value,
+}
+
+fn load(bytes: &[u8]) -> Result<State, Failure> {
+    state::load(bytes)
 }
 
 struct Template;
@@ -41,58 +39,57 @@ impl Adapter for Template {
         AdapterInfo {
             name: NAME.into(),
             version: adapter_version!().into(),
-            // TODO: the channels the provider serves ("*" for any).
-            channels: vec!["webchat".into()],
-            // TODO: switch on what the adapter implements.
-            capabilities: Capabilities::NONE,
-            // TODO: describe how the provider signs webhooks, if it sends any.
-            webhook_signature: None,
-            // TODO: `Polling::periodic(ms)` if the host must poll instead.
-            polling: Polling::NONE,
+            channels: provider::CHANNELS.iter().map(|c| c.to_string()).collect(),
+            capabilities: provider::CAPABILITIES,
+            webhook_signature: provider::webhook_signature(),
+            polling: provider::POLLING,
             settings_schema: "{}".into(),
         }
     }
 
     fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
+        provider::Settings::parse(&settings).map(drop)
     }
 
     fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let conversation_id = open_conversation(&settings, &conversation)?;
-        let state = State {
-            conversation_id: conversation_id.clone(),
-        };
-        // TODO: report what the provider said (queue position, wait).
-        let queued = events::queued(None, None);
-        Ok(Step::new(state::save(&state), vec![queued]).with_key(conversation_id))
+        let settings = provider::Settings::parse(&ctx.settings)?;
+        let opened = provider::open_conversation(&settings, &conversation)?;
+        let s = State { conversation_id: opened.id.clone(), extra: opened.extra };
+        Ok(Step::new(state::save(&s), opened.events).with_key(opened.id))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let current: State = state::load(&state)?;
-        // TODO: the provider's "send message" call and body.
-        let url = format!(
-            "{}/conversations/{}/messages",
-            settings.base_url,
-            path_segment(&current.conversation_id)
-        );
-        let _: Ignored = http::post_json(&url, &[], &input.text)?;
-        Ok(Step::unchanged(state))
+    fn user_message(ctx: CallContext, bytes: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
+        let settings = provider::Settings::parse(&ctx.settings)?;
+        provider::send_message(&settings, &load(&bytes)?.conversation_id, &input)?;
+        Ok(Step::unchanged(bytes))
     }
 
-    // TODO: implement cancel, close, check_availability, route_webhook,
-    // handle_webhook and/or poll as the provider allows; the defaults
-    // return `unsupported`. Events come from `events::*`, e.g.
-    // `events::agent_joined(events::agent(id, name))`.
-}
+    fn cancel(ctx: CallContext, bytes: Vec<u8>) -> Result<Step, Failure> {
+        let settings = provider::Settings::parse(&ctx.settings)?;
+        provider::end_conversation(&settings, &load(&bytes)?.conversation_id, provider::Ending::Cancel)?;
+        Ok(Step::unchanged(bytes))
+    }
 
-/// TODO: the provider's "create conversation" call, e.g.
-/// `let created: Created = http::post_json(&url, &[], &body)?;`
-/// returning the provider's conversation id.
-fn open_conversation(settings: &Settings, conversation: &Conversation) -> Result<String, Failure> {
-    let _ = (&settings.base_url, &conversation.handover_id);
-    Err(error("template adapter: start is not implemented yet"))
+    fn close(ctx: CallContext, bytes: Vec<u8>) -> Result<Step, Failure> {
+        let settings = provider::Settings::parse(&ctx.settings)?;
+        provider::end_conversation(&settings, &load(&bytes)?.conversation_id, provider::Ending::Close)?;
+        Ok(Step::unchanged(bytes))
+    }
+
+    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        let route = provider::route_webhook(&request.body)?;
+        Ok(WebhookRoute {
+            response: HttpResponse { status: 200, headers: vec![KeyValue::new("content-type", "application/json")], body: b"{}".to_vec() },
+            delivery_id: route.delivery_id,
+            correlation_keys: vec![route.conversation_id],
+        })
+    }
+
+    fn handle_webhook(_ctx: CallContext, bytes: Vec<u8>, request: HttpRequest) -> Result<Step, Failure> {
+        let mut s = load(&bytes)?;
+        let events = provider::webhook_events(&request.body, &mut s.extra)?;
+        Ok(Step::new(state::save(&s), events))
+    }
 }
 
 handover_adapter_sdk::export!(Template);
