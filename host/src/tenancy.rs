@@ -290,7 +290,10 @@ mod tests {
         );
         // Every further charge in the same window pauses until its end.
         let later = b.charge(Duration::from_millis(5));
-        assert!(later > Duration::ZERO && later <= pause, "{later:?} vs {pause:?}");
+        assert!(
+            later > Duration::ZERO && later <= pause,
+            "{later:?} vs {pause:?}"
+        );
         // A new window starts with the full budget again.
         std::thread::sleep(Duration::from_millis(1050));
         assert_eq!(b.charge(Duration::from_millis(10)), Duration::ZERO);
@@ -311,7 +314,10 @@ mod tests {
         let t = Tenant::new("t", quotas(), vec![]);
         let slot = t.try_call().unwrap();
         let e = t.try_call().unwrap_err();
-        assert_eq!((e.quota, e.limit, e.retry_after_s), ("concurrent_calls", 1, 1));
+        assert_eq!(
+            (e.quota, e.limit, e.retry_after_s),
+            ("concurrent_calls", 1, 1)
+        );
         drop(slot);
         assert!(t.try_call().is_ok());
 
@@ -319,7 +325,10 @@ mod tests {
         assert!(t.take_webhook().is_ok());
         assert!(t.take_webhook().is_ok());
         let e = t.take_webhook().unwrap_err();
-        assert_eq!((e.quota, e.limit, e.retry_after_s), ("webhooks_per_s", 2, 1));
+        assert_eq!(
+            (e.quota, e.limit, e.retry_after_s),
+            ("webhooks_per_s", 2, 1)
+        );
         std::thread::sleep(Duration::from_millis(600));
         assert!(t.take_webhook().is_ok());
 

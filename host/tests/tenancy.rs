@@ -1099,6 +1099,36 @@ async fn webhooks_per_s_quota() {
     assert_eq!(r.status, 200, "{r:?}");
 }
 
+/// concurrent_calls = 1 and a webhook about a conversation the host does
+/// not know: while ingress waits out the correlation grace (3 s, for
+/// webhooks racing `start`), no adapter runs, so the tenant's only call slot
+/// must stay free for its bot API calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_waiting_for_correlation_holds_no_call_slot() {
+    let sim_a = sim(SECRET_A).await;
+    let host = Arc::new(
+        Host::start(
+            &[tenant("a", KEY_A, "concurrent_calls = 1")],
+            &[Ep::sim("a-ep", "a", &sim_a, SECRET_A)],
+        )
+        .await,
+    );
+    let h = host.clone();
+    let stray = tokio::spawn(async move {
+        let body = agent_message("stray-1", "c-unknown", 2, "hello?");
+        h.webhook("a-ep", &body, SECRET_A).await
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let during_grace = !stray.is_finished();
+    let r = host.create("a-ep", "s-1", KEY_A).await;
+    if !during_grace || stray.is_finished() {
+        eprintln!("note: the stray webhook was not in its grace period during the create");
+    }
+    assert_eq!(r.status, 201, "{r:?}");
+    let w = stray.await.unwrap();
+    assert_eq!(w.status, 200, "{w:?}");
+}
+
 /// memory_mib = 16 (the endpoint itself allows the 64 MiB default): the
 /// `membomb` call fails at the tenant's cap, naming the memory limit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

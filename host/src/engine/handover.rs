@@ -115,7 +115,10 @@ impl Engine {
         {
             // A retried create of a session that has an open handover opens
             // nothing new: answer the existing one, as below the quota.
-            let open = self.store.list_handovers(Some(&ep.id), true, u32::MAX).await?;
+            let open = self
+                .store
+                .list_handovers(Some(&ep.id), true, u32::MAX)
+                .await?;
             if let Some(r) = open.iter().find(|r| r.session_id == req.session_id) {
                 return Ok(created(r, true));
             }

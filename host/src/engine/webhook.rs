@@ -59,7 +59,7 @@ impl Engine {
         {
             return refuse(429, "quota", q.to_string());
         }
-        let _slot = match self.slot(&ep, false).await {
+        let slot = match self.slot(&ep, false).await {
             Ok(s) => s,
             Err(e) => return refuse(429, "quota", e.to_string()),
         };
@@ -103,6 +103,10 @@ impl Engine {
                 );
             }
         };
+        // The slot covers the adapter call only: waiting out the correlation
+        // grace and storing the webhook run no adapter, and must not keep the
+        // tenant's bot API calls out (429) meanwhile.
+        drop(slot);
         let delivery_id = route.delivery_id.clone().or_else(|| {
             let h = adapter
                 .info
