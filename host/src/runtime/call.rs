@@ -243,7 +243,10 @@ impl Runtime {
                         Box::pin(tokio::time::sleep(pause)),
                     ))
                 }
-                _ => Ok(UpdateDeadline::Yield(1)),
+                // tokio's own yield: the task goes to the back of the queue
+                // (a plain self-wake could take the LIFO slot and starve
+                // other tenants' tasks on this worker).
+                _ => Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))),
             }
         });
 
