@@ -52,17 +52,6 @@ impl Engine {
                 ),
             );
         }
-        // Per-tenant rate and call slots: a flood from one tenant's provider
-        // is refused with 429 (providers retry) and never slows another tenant.
-        if let Some(t) = &ep.tenant_budget
-            && let Err(q) = t.take_webhook()
-        {
-            return refuse(429, "quota", q.to_string());
-        }
-        let slot = match self.slot(&ep, false).await {
-            Ok(s) => s,
-            Err(e) => return refuse(429, "quota", e.to_string()),
-        };
         let adapter = ep.current();
         if let Some(decl) = &adapter.info.webhook_signature {
             let url = format!("{}{}", self.cfg.public_url.trim_end_matches('/'), req.path);
@@ -83,6 +72,19 @@ impl Engine {
                 );
             }
         }
+        // Per-tenant rate and call slots, after the (cheap) signature check so
+        // unsigned junk cannot spend a tenant's budget: a flood from one
+        // tenant's provider is refused with 429 (providers retry) and never
+        // slows another tenant.
+        if let Some(t) = &ep.tenant_budget
+            && let Err(q) = t.take_webhook()
+        {
+            return refuse(429, "quota", q.to_string());
+        }
+        let slot = match self.slot(&ep, false).await {
+            Ok(s) => s,
+            Err(e) => return refuse(429, "quota", e.to_string()),
+        };
         let route = match self
             .registry
             .invoke(

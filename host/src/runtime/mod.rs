@@ -146,6 +146,20 @@ impl Runtime {
             .max_component_instance_size(4 << 20)
             .max_core_instance_size(4 << 20)
             .max_unused_warm_slots(n.min(100));
+        // TEMPORARY experiment knobs (removed before hand-over).
+        let knob = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+        if let Some(v) = knob("HB_KEEP_MEM") {
+            pool.linear_memory_keep_resident(v);
+        }
+        if let Some(v) = knob("HB_KEEP_TABLE") {
+            pool.table_keep_resident(v);
+        }
+        if knob("HB_PAGEMAP") == Some(1) {
+            pool.pagemap_scan(wasmtime::Enabled::Auto);
+        }
+        if let Some(v) = knob("HB_WARM") {
+            pool.max_unused_warm_slots(v as u32);
+        }
         let mut c = Config::new();
         c.wasm_component_model(true)
             .epoch_interruption(true)

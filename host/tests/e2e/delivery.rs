@@ -300,7 +300,7 @@ async fn callbacks_survive_a_failing_receiver() {
     assert_eq!(stream.last().unwrap()["type"], "ended");
     let end_id = stream.last().unwrap()["id"].as_i64().unwrap();
 
-    eventually("the ended event to be delivered", T, || {
+    host.eventually("the ended event to be delivered", T, async || {
         hits.lock()
             .unwrap()
             .iter()
@@ -482,7 +482,7 @@ async fn callbacks_are_not_repeated_after_a_2xx_under_load() {
         all_ids.extend(ids(&stream));
     }
     all_ids.sort();
-    eventually("every callback", Duration::from_secs(60), || {
+    host.eventually("every callback", Duration::from_secs(60), async || {
         let n = hits.lock().unwrap().len();
         (n >= all_ids.len()).then_some(())
     })

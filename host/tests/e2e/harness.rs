@@ -1,9 +1,10 @@
 //! The end-to-end harness: the real `handover-host` binary as a child
 //! process with a generated config, real HTTP over loopback, the real sim
-//! provider simulator, and SSE parsing.
+//! provider simulator (or any `provider_simulators` driver), and SSE parsing.
 
 #![allow(dead_code)]
 
+use provider_simulators::driver::{EndpointSetup, ProviderDriver};
 use provider_simulators::{SimConfig, SimProvider};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -49,6 +50,22 @@ impl Ep {
             callback_allow: vec![],
             webhook_secret: Some(SECRET.into()),
             extra: String::new(),
+        }
+    }
+
+    /// Adapter `name` configured as a `provider_simulators` driver asks:
+    /// its settings, egress, webhook secret (`None`: no webhooks) and extra
+    /// TOML (`[endpoints.secrets]`, `[[endpoints.auth]]` rules with which the
+    /// host adds the provider's credentials).
+    pub fn from_driver_setup(id: &str, name: &str, setup: EndpointSetup) -> Ep {
+        Ep {
+            id: id.into(),
+            adapter: adapter(name),
+            settings: setup.settings,
+            egress: setup.egress,
+            callback_allow: vec![],
+            webhook_secret: setup.webhook_secret,
+            extra: setup.extra_toml,
         }
     }
 }
@@ -130,6 +147,14 @@ impl Host {
     pub async fn start(eps: &[Ep]) -> Host {
         let pg = crate::postgres::schema_for_env().await;
         Host::start_on(eps, pg).await
+    }
+
+    /// Endpoint `id` on adapter `name` set up as `driver` asks
+    /// (`Ep::from_driver_setup`), with the driver's webhooks pointed at it.
+    pub async fn start_for_driver(id: &str, name: &str, driver: &dyn ProviderDriver) -> Host {
+        let host = Host::start(&[Ep::from_driver_setup(id, name, driver.endpoint_setup())]).await;
+        driver.set_webhook_url(&host.webhook_url(id));
+        host
     }
 
     /// On PostgreSQL schema `pg` (shared by every host started on it, like
@@ -278,7 +303,29 @@ impl Host {
         }
     }
 
-    /// Read the handover's SSE stream from `last_event_id` until `stop`
+    /// Poll `check` every 25 ms until it yields (panics with the log after
+    /// `timeout`).
+    pub async fn eventually<X>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl AsyncFnMut() -> Option<X>,
+    ) -> X {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(x) = check().await {
+                return x;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n--- host log ---\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Read the SSE stream at `path` from `last_event_id` until `stop`
     /// returns true for an event, or the stream ends, or `timeout`.
     pub async fn sse(
         &self,
@@ -291,43 +338,7 @@ impl Host {
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id.to_string());
         }
-        let mut resp = req.send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        let mut events = vec![];
-        let mut buf = String::new();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-                Ok(Ok(Some(c))) => c,
-                _ => return events,
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(i) = buf.find("\n\n") {
-                let frame: String = buf.drain(..i + 2).collect();
-                let (mut id, mut data) = (None, String::new());
-                for line in frame.lines() {
-                    if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse::<i64>().ok();
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                let v: Value = serde_json::from_str(&data).unwrap();
-                assert_eq!(
-                    Some(v["id"].as_i64().unwrap()),
-                    id,
-                    "SSE id and data id differ"
-                );
-                let done = stop(&v);
-                events.push(v);
-                if done {
-                    return events;
-                }
-            }
-        }
+        read_sse(req, Some(timeout), stop).await
     }
 
     pub async fn handover_events(
@@ -340,6 +351,64 @@ impl Host {
             e["type"] == "ended"
         })
         .await
+    }
+
+    /// The handover's events from the start until `ended`, read live by a
+    /// task started now; it has no timeout of its own (bound the join).
+    pub fn spawn_handover_events(&self, id: &str) -> tokio::task::JoinHandle<Vec<Value>> {
+        let req = self
+            .http
+            .get(format!("{}/v1/handovers/{id}/events", self.base));
+        tokio::spawn(read_sse(req, None, |e| e["type"] == "ended"))
+    }
+}
+
+/// The events of an SSE response until `stop` returns true for one, or the
+/// stream ends, or `timeout` (from the response; `None`: no limit).
+async fn read_sse(
+    req: reqwest::RequestBuilder,
+    timeout: Option<Duration>,
+    stop: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut events = vec![];
+    let mut buf = String::new();
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    loop {
+        let next = match deadline {
+            Some(d) => tokio::time::timeout_at(d, resp.chunk()).await.ok(),
+            None => Some(resp.chunk().await),
+        };
+        let Some(Ok(Some(chunk))) = next else {
+            return events;
+        };
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(i) = buf.find("\n\n") {
+            let frame: String = buf.drain(..i + 2).collect();
+            let (mut id, mut data) = (None, String::new());
+            for line in frame.lines() {
+                if let Some(v) = line.strip_prefix("id:") {
+                    id = v.trim().parse::<i64>().ok();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    data.push_str(v.trim_start());
+                }
+            }
+            if data.is_empty() {
+                continue;
+            }
+            let v: Value = serde_json::from_str(&data).unwrap();
+            assert_eq!(
+                Some(v["id"].as_i64().unwrap()),
+                id,
+                "SSE id and data id differ"
+            );
+            let done = stop(&v);
+            events.push(v);
+            if done {
+                return events;
+            }
+        }
     }
 }
 

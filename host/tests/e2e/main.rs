@@ -1,10 +1,16 @@
 //! End-to-end tests: the real binary over real HTTP, one test per path of
-//! the handover lifecycle. See `harness` for how the host is run.
+//! the handover lifecycle, and the provider adapters against their
+//! simulators (`providers_*`; Matrix against a real Synapse). See `harness`
+//! for how the host is run.
 
 mod delivery;
 mod harness;
 mod lifecycle;
 mod postgres;
+mod providers_chatwoot_sunshine;
+mod providers_genesys_liveperson;
+mod providers_matrix;
+mod providers_salesforce;
 mod recovery;
 mod support;
 mod timers;

@@ -6,7 +6,7 @@
 use crate::harness::*;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The generous per-step timeout of these tests.
 pub const T: Duration = Duration::from_secs(20);
@@ -126,6 +126,24 @@ pub async fn until_agent_text(host: &Host, id: &str, after: Option<i64>, text: &
     .await
 }
 
+/// A handover on `endpoint` for Ann Example with a two-line transcript
+/// and full routing (skills `orders`, language `en`, priority 3, queue
+/// `queue`, custom `tier=gold`); asserts it was created and returns its id.
+pub async fn create_routed(host: &Host, endpoint: &str, session: &str, queue: &str) -> String {
+    let body = json!({
+        "user_profile": {"name": "Ann Example", "email": "ann@example.org"},
+        "transcript": [
+            {"author": "user", "text": "my order is late", "timestamp_ms": 1},
+            {"author": "bot", "text": "Let me get you an agent.", "timestamp_ms": 2},
+        ],
+        "routing": {"skills": ["orders"], "language": "en", "priority": 3, "queue": queue,
+                    "custom": {"tier": "gold"}},
+    });
+    let (code, created) = host.create(endpoint, session, body).await;
+    assert_eq!(code, 201, "{created}\n{}", host.log());
+    created["handover_id"].as_str().unwrap().to_string()
+}
+
 /// The final object must be exactly `{"handover":{"status":…}}` (plus
 /// `error {reason, message}` for `error`); returns the error message.
 pub fn assert_final_object(result: &Value, status: &str, reason: Option<&str>) -> String {
@@ -168,20 +186,4 @@ pub fn fixture_ep(id: &str, name: &str) -> Ep {
 
 pub fn wasm_bytes(p: &Path) -> Vec<u8> {
     std::fs::read(p).unwrap()
-}
-
-/// Poll `check` every 25 ms until it yields (panics after `timeout`).
-pub async fn eventually<X>(
-    what: &str,
-    timeout: Duration,
-    mut check: impl FnMut() -> Option<X>,
-) -> X {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(x) = check() {
-            return x;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }

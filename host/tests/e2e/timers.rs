@@ -71,7 +71,7 @@ async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
     // Past the deadline, an agent message still reaches the bot and the
     // handover is still open.
     let created_ms = host.status(&id).await["created_at_ms"].as_i64().unwrap();
-    eventually("the no-agent deadline to pass", T, || {
+    host.eventually("the no-agent deadline to pass", T, async || {
         (now_ms() > created_ms + 2500).then_some(())
     })
     .await;

@@ -2,20 +2,14 @@
 //! `salesforce-live-agent`) through the real host binary, against their
 //! simulators over loopback HTTP. Both are polled (long polls), so no
 //! webhooks are involved. Needs `scripts/build-adapters.sh` first.
-//!
-//! The small harness at the end is a trimmed copy of `e2e/harness.rs`
-//! (one endpoint, SQLite), kept here so this file does not depend on the
-//! e2e suite's modules.
 
-use provider_simulators::driver::{EndpointSetup, ProviderDriver};
+use crate::harness::{Host, types};
+use crate::support::T;
+use provider_simulators::driver::ProviderDriver;
 use provider_simulators::salesforce_live_agent::LiveAgentDriver;
 use provider_simulators::salesforce_miaw::MiawDriver;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-const T: Duration = Duration::from_secs(20);
+use std::time::Duration;
 
 fn handover_id(created: &Value) -> String {
     created["handover_id"]
@@ -37,7 +31,7 @@ fn long_transcript() -> Value {
 async fn miaw_handover_completes() {
     let driver = MiawDriver::start().await.unwrap();
     let sim = driver.sim.clone();
-    let host = Host::start("salesforce-miaw", driver.endpoint_setup()).await;
+    let host = Host::start_for_driver("ep", "salesforce-miaw", &driver).await;
     let (code, created) = host
         .create(
             "ep",
@@ -90,7 +84,7 @@ async fn miaw_handover_completes() {
     driver.end(&conv).await;
     let st = host.wait_status(&id, "completed", T).await;
     assert_eq!(st["end_reason"], "agent_closed", "{st}");
-    let events = host.handover_events(&id, T).await;
+    let events = host.handover_events(&id, None, T).await;
     let t = types(&events);
     let queued = events
         .iter()
@@ -122,7 +116,7 @@ async fn miaw_ends_when_the_agent_leaves_without_a_close_event() {
     sim.set_send_close_event(false);
     // Every stream connection ends after one event: the adapter must resume.
     sim.set_events_per_connection(Some(1));
-    let host = Host::start("salesforce-miaw", driver.endpoint_setup()).await;
+    let host = Host::start_for_driver("ep", "salesforce-miaw", &driver).await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = handover_id(&created);
     let conv = driver
@@ -136,7 +130,7 @@ async fn miaw_ends_when_the_agent_leaves_without_a_close_event() {
     driver.end(&conv).await;
     let st = host.wait_status(&id, "completed", T).await;
     assert_eq!(st["end_reason"], "agent_left", "{st}");
-    let events = host.handover_events(&id, T).await;
+    let events = host.handover_events(&id, None, T).await;
     let texts: Vec<&str> = events
         .iter()
         .filter(|e| e["type"] == "agent_message")
@@ -150,7 +144,7 @@ async fn miaw_ends_when_the_agent_leaves_without_a_close_event() {
 #[tokio::test]
 async fn miaw_user_cancel_closes_the_conversation() {
     let driver = MiawDriver::start().await.unwrap();
-    let host = Host::start("salesforce-miaw", driver.endpoint_setup()).await;
+    let host = Host::start_for_driver("ep", "salesforce-miaw", &driver).await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = handover_id(&created);
     let conv = driver
@@ -172,7 +166,7 @@ async fn live_agent_handover_completes_with_queue_position() {
     let driver = LiveAgentDriver::start().await.unwrap();
     let sim = driver.sim.clone();
     sim.set_queue(3, 90);
-    let host = Host::start("salesforce-live-agent", driver.endpoint_setup()).await;
+    let host = Host::start_for_driver("ep", "salesforce-live-agent", &driver).await;
     let (code, created) = host
         .create(
             "ep",
@@ -217,7 +211,7 @@ async fn live_agent_handover_completes_with_queue_position() {
     let st = host.wait_status(&id, "completed", T).await;
     assert_eq!(st["end_reason"], "agent_closed", "{st}");
 
-    let events = host.handover_events(&id, T).await;
+    let events = host.handover_events(&id, None, T).await;
     let queued: Vec<(Value, Value)> = events
         .iter()
         .filter(|e| e["type"] == "queued")
@@ -245,7 +239,7 @@ async fn live_agent_handover_completes_with_queue_position() {
 async fn live_agent_availability_and_no_agent() {
     let driver = LiveAgentDriver::start().await.unwrap();
     let sim = driver.sim.clone();
-    let host = Host::start("salesforce-live-agent", driver.endpoint_setup()).await;
+    let host = Host::start_for_driver("ep", "salesforce-live-agent", &driver).await;
     let (code, a) = host.get("/v1/endpoints/ep/availability").await;
     assert_eq!(code, 200, "{a}");
     assert_eq!(a["supported"], true);
@@ -267,7 +261,7 @@ async fn live_agent_availability_and_no_agent() {
 #[tokio::test]
 async fn live_agent_user_cancel_ends_the_chat() {
     let driver = LiveAgentDriver::start().await.unwrap();
-    let host = Host::start("salesforce-live-agent", driver.endpoint_setup()).await;
+    let host = Host::start_for_driver("ep", "salesforce-live-agent", &driver).await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = handover_id(&created);
     let conv = driver.wait_for_conversation(&id, T).await.expect("chat");
@@ -279,204 +273,4 @@ async fn live_agent_user_cancel_ends_the_chat() {
     );
     assert_eq!(driver.closed_by_bot(&conv).await, Some(true));
     driver.shutdown().await;
-}
-
-// ---- harness ----
-
-fn types(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or("?").to_string())
-        .collect()
-}
-
-/// The host binary as a child process with one endpoint `ep`.
-struct Host {
-    child: Child,
-    base: String,
-    dir: PathBuf,
-    http: reqwest::Client,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
-}
-
-impl Host {
-    /// Serves endpoint `ep` with adapter `adapter` configured as `setup` says.
-    async fn start(adapter: &str, setup: EndpointSetup) -> Host {
-        let wasm = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/adapters")
-            .join(format!("{adapter}.wasm"));
-        assert!(
-            wasm.exists(),
-            "{} is missing: run scripts/build-adapters.sh",
-            wasm.display()
-        );
-        let dir = std::env::temp_dir().join(format!("handover-sf-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let egress: Vec<String> = setup.egress.iter().map(|e| toml_str(e)).collect();
-        let settings: toml::Value = serde_json::from_value(setup.settings).unwrap();
-        let mut config = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\nadmin_key = \"sf-admin\"\n\n\
-             [[endpoints]]\nid = \"ep\"\nadapter = {}\negress = [{}]\nsettings = {settings}\n",
-            toml_str(&dir.join("data").display().to_string()),
-            toml_str(&wasm.display().to_string()),
-            egress.join(", "),
-        );
-        if let Some(secret) = &setup.webhook_secret {
-            config += &format!("webhook_secret = {}\n", toml_str(secret));
-        }
-        config += &setup.extra_toml;
-        let path = dir.join("handover.toml");
-        std::fs::write(&path, config).unwrap();
-        let log = std::fs::File::create(dir.join("host.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
-            .args(["serve", "--config"])
-            .arg(&path)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn handover-host");
-        let mut host = Host {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            http: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = host.http.get(format!("{}/healthz", host.base)).send().await
-                && r.status().is_success()
-            {
-                return host;
-            }
-            if let Ok(Some(status)) = host.child.try_wait() {
-                panic!("handover-host exited with {status}:\n{}", host.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "host not healthy:\n{}",
-                host.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
-    /// A handover on endpoint `ep` with a one-line transcript and the
-    /// cancel intent / button; `extra` fields replace the defaults.
-    async fn create(&self, endpoint: &str, session: &str, extra: Value) -> (u16, Value) {
-        let mut body = json!({
-            "session_id": session, "user_id": "u-1", "channel": "webchat", "locale": "en-US",
-            "transcript": [{"author": "user", "text": "help", "timestamp_ms": 1}],
-            "accepted_message": "An agent will be with you shortly.",
-            "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
-        });
-        if let Value::Object(m) = extra {
-            for (k, v) in m {
-                body[k] = v;
-            }
-        }
-        self.post(&format!("/v1/endpoints/{endpoint}/handovers"), body)
-            .await
-    }
-
-    async fn input(&self, id: &str, kind: &str, text: &str) -> (u16, Value) {
-        let body = json!({"kind": kind, "text": text});
-        self.post(&format!("/v1/handovers/{id}/input"), body).await
-    }
-
-    async fn status(&self, id: &str) -> Value {
-        self.get(&format!("/v1/handovers/{id}")).await.1
-    }
-
-    async fn wait_status(&self, id: &str, status: &str, timeout: Duration) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let v = self.status(id).await;
-            if v["status"] == status {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "handover {id} never reached `{status}`; last: {v}\n--- host log ---\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// The handover's event stream from the start until `ended` (or `timeout`).
-    async fn handover_events(&self, id: &str, timeout: Duration) -> Vec<Value> {
-        let url = format!("{}/v1/handovers/{id}/events", self.base);
-        let mut resp = self.http.get(url).send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-        let deadline = tokio::time::Instant::now() + timeout;
-        let (mut events, mut buf) = (Vec::new(), String::new());
-        loop {
-            let chunk = match tokio::time::timeout_at(deadline, resp.chunk()).await {
-                Ok(Ok(Some(c))) => c,
-                _ => return events,
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(i) = buf.find("\n\n") {
-                let frame: String = buf.drain(..i + 2).collect();
-                let data: String = frame
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
-                let event: Value = serde_json::from_str(&data).unwrap();
-                let done = event["type"] == "ended";
-                events.push(event);
-                if done {
-                    return events;
-                }
-            }
-        }
-    }
 }
