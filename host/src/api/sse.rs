@@ -100,12 +100,7 @@ fn stream(s: AppState, scope: EventScope, after: i64) -> Response {
             // Under load wake-ups arrive faster than one read: take every
             // wake-up already queued so one read serves them all (the read
             // below sees every event committed before any of them).
-            loop {
-                match wake.try_recv() {
-                    Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
-                    Err(_) => break,
-                }
-            }
+            while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = wake.try_recv() {}
         }
     };
     Sse::new(body)

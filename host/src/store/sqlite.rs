@@ -202,9 +202,11 @@ fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
         .name("sqlite-writer".into())
         .spawn(move || {
             let mut batch = Vec::with_capacity(MAX_BATCH);
+            // TEMPORARY measurement knob (removed before hand-over).
+            let max_batch = std::env::var("HB_MAX_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_BATCH);
             while let Ok(first) = rx.recv() {
                 batch.push(first);
-                while batch.len() < MAX_BATCH {
+                while batch.len() < max_batch {
                     match rx.try_recv() {
                         Ok(job) => batch.push(job),
                         Err(_) => break,

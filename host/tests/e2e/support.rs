@@ -1,4 +1,4 @@
-//! Helpers shared by the webhook, timer, delivery and recovery tests:
+//! Helpers shared by the webhook, timer, delivery, recovery and provider tests:
 //! forged (signed or not) sim webhooks, event filters and small waits.
 
 #![allow(dead_code)]

@@ -1,5 +1,5 @@
 //! The driver against a real Synapse, playing the bot by hand (the host
-//! and the adapter are tested in host/tests/providers_matrix.rs).
+//! and the adapter are tested in host/tests/e2e/providers_matrix.rs).
 
 use super::{MatrixDriver, enc};
 use crate::driver::ProviderDriver;
