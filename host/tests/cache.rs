@@ -179,7 +179,7 @@ async fn survives(damage: impl FnOnce(&Path)) {
     let data = std::fs::read(&path).unwrap();
     assert_eq!(data.len(), good.len());
     let checksum = std::fs::read_to_string(path.with_extension("cwasm.sha256")).unwrap();
-    assert_eq!(checksum.trim(), sha256_hex(&data));
+    assert_eq!(checksum.trim(), cache::checksum(&path, &data));
     assert_eq!(cwasm_files(&dir).len(), 1, "{:?}", entries(&dir));
     // And the rewritten entry is usable by the next start.
     let rt3 = runtime_in(&dir, false);
@@ -308,11 +308,9 @@ async fn an_incompatible_artifact_under_the_key_is_recompiled() {
     let plain = runtime_in(&dir, false);
     let p_plain = entry(&plain, &dir, &bytes);
     std::fs::copy(&p_fuel, &p_plain).unwrap();
-    std::fs::copy(
-        p_fuel.with_extension("cwasm.sha256"),
-        p_plain.with_extension("cwasm.sha256"),
-    )
-    .unwrap();
+    // A checksum valid for this name, so only wasmtime's check can refuse it.
+    let data = std::fs::read(&p_plain).unwrap();
+    std::fs::write(p_plain.with_extension("cwasm.sha256"), cache::checksum(&p_plain, &data)).unwrap();
     let a = plain.load(&bytes).await.expect("recompiled");
     assert_echo_works(&plain, &a, "1.0.0").await;
     assert_ne!(
@@ -320,6 +318,26 @@ async fn an_incompatible_artifact_under_the_key_is_recompiled() {
         std::fs::read(&p_fuel).unwrap(),
         "the foreign artifact was kept"
     );
+}
+
+#[tokio::test]
+async fn a_valid_entry_copied_under_another_key_is_refused() {
+    // The checksum covers the entry's name: a genuine artifact of another
+    // component, with its own valid checksum, planted under this key, is
+    // refused and this component recompiled.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    let rt = runtime_in(&dir, false);
+    let echo = adapter_bytes("echo");
+    let panic = adapter_bytes("panic");
+    rt.load(&panic).await.unwrap();
+    let p_panic = entry(&rt, &dir, &panic);
+    let p_echo = entry(&rt, &dir, &echo);
+    std::fs::copy(&p_panic, &p_echo).unwrap();
+    std::fs::copy(p_panic.with_extension("cwasm.sha256"), p_echo.with_extension("cwasm.sha256")).unwrap();
+    let rt2 = runtime_in(&dir, false);
+    let a = rt2.load(&echo).await.unwrap();
+    assert_echo_works(&rt2, &a, "1.0.0").await;
 }
 
 #[tokio::test]

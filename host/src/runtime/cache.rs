@@ -29,7 +29,7 @@ pub fn entry_path(engine: &Engine, dir: &Path, sha256: &str) -> PathBuf {
 
 /// Covers the entry's name (component sha256 + engine key) and its bytes, so
 /// a valid artifact copied under another key is refused too.
-fn checksum(path: &Path, data: &[u8]) -> String {
+pub fn checksum(path: &Path, data: &[u8]) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
