@@ -6,6 +6,7 @@
 //! performs agent actions through the provider's own protocol. It never
 //! calls the handover host itself.
 
+use crate::kit::Outbox;
 use async_trait::async_trait;
 use serde_json::Value;
 use std::time::Duration;
@@ -29,8 +30,6 @@ pub trait ProviderDriver: Send + Sync {
     /// The simulator's name, e.g. `sim`, `chatwoot`.
     fn name(&self) -> &str;
     fn endpoint_setup(&self) -> EndpointSetup;
-    /// Where the host receives this provider's webhooks.
-    fn set_webhook_url(&self, url: &str);
     /// Wait until the provider has the conversation of `handover_id`;
     /// returns the provider's conversation id.
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String>;
@@ -45,15 +44,118 @@ pub trait ProviderDriver: Send + Sync {
     async fn closed_by_bot(&self, conv: &str) -> Option<bool>;
     /// The next conversation creation is answered with HTTP `status`.
     fn fail_next_start(&self, status: u16);
-    /// Deliver every webhook twice (no-op for providers that are polled).
-    fn set_duplicate_webhooks(&self, on: bool);
-    /// Hold webhooks until `release_held` (no-op for polled providers).
-    fn set_hold_webhooks(&self, on: bool);
-    async fn release_held(&self, reverse: bool);
+    async fn shutdown(&self);
+
+    /// The simulator's webhook outbox; `None` (the default) for providers
+    /// that are polled, which the webhook calls below leave alone.
+    fn outbox(&self) -> Option<&Outbox> {
+        None
+    }
+    /// Where the host receives this provider's webhooks.
+    fn set_webhook_url(&self, url: &str) {
+        if let Some(outbox) = self.outbox() {
+            outbox.set_url(Some(url.to_string()));
+        }
+    }
+    /// Deliver every webhook twice.
+    fn set_duplicate_webhooks(&self, on: bool) {
+        if let Some(outbox) = self.outbox() {
+            outbox.set_duplicate(on);
+        }
+    }
+    /// Hold webhooks until `release_held`.
+    fn set_hold_webhooks(&self, on: bool) {
+        if let Some(outbox) = self.outbox() {
+            outbox.set_hold(on);
+        }
+    }
+    async fn release_held(&self, reverse: bool) {
+        if let Some(outbox) = self.outbox() {
+            outbox.release_held(reverse).await;
+        }
+    }
     /// Whether the provider pushes webhooks (duplicate/out-of-order
     /// scenarios apply) or is polled.
-    fn pushes_webhooks(&self) -> bool;
-    async fn shutdown(&self);
+    fn pushes_webhooks(&self) -> bool {
+        self.outbox().is_some()
+    }
+}
+
+/// Logs the refusal of an agent action the driver asked the simulator for
+/// (the scenario then sees its effect missing).
+pub(crate) fn warn_refused<T>(driver: &str, action: Result<T, String>) {
+    if let Err(e) = action {
+        tracing::warn!("{driver} driver: {e}");
+    }
+}
+
+/// `[endpoints.secrets]` holding `secrets` (name, value) and one
+/// `[[endpoints.auth]]` rule for `target`: `rule` is the rule's line, which
+/// refers to the secrets as `{{name}}`.
+pub fn auth_toml(target: &str, secrets: &[(&str, &str)], rule: &str) -> String {
+    let mut toml = String::from("[endpoints.secrets]\n");
+    for (name, value) in secrets {
+        toml.push_str(&format!("{name} = {}\n", quote(value)));
+    }
+    toml.push_str(&format!(
+        "\n[[endpoints.auth]]\ntarget = {}\n{rule}\n",
+        quote(target)
+    ));
+    toml
+}
+
+/// A TOML basic string.
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).expect("string serializes")
+}
+
+/// [`auth_toml`] making the host fetch client-credentials tokens from
+/// `token_url` and add them to every request to `target`.
+pub fn oauth_toml(target: &str, token_url: &str, client_id: &str, client_secret: &str) -> String {
+    auth_toml(
+        target,
+        &[("client_id", client_id), ("client_secret", client_secret)],
+        &format!(
+            "oauth_client_credentials = {{ token_url = {}, client_id = \"{{{{client_id}}}}\", client_secret = \"{{{{client_secret}}}}\" }}",
+            quote(token_url)
+        ),
+    )
+}
+
+/// [`auth_toml`] giving `target` the header `name: <prefix><secret>`, the
+/// secret held as `secret_name`.
+pub fn header_auth_toml(
+    target: &str,
+    secret_name: &str,
+    secret: &str,
+    name: &str,
+    prefix: &str,
+) -> String {
+    auth_toml(
+        target,
+        &[(secret_name, secret)],
+        &format!(
+            "header = {{ name = {}, value = {} }}",
+            quote(name),
+            quote(&format!("{prefix}{{{{{secret_name}}}}}"))
+        ),
+    )
+}
+
+/// [`auth_toml`] giving `target` HTTP Basic auth, the username and
+/// password held as the secrets `user_name` and `password_name`.
+pub fn basic_auth_toml(
+    target: &str,
+    (user_name, user): (&str, &str),
+    (password_name, password): (&str, &str),
+) -> String {
+    auth_toml(
+        target,
+        &[(user_name, user), (password_name, password)],
+        &format!(
+            "basic = {{ username = \"{{{{{user_name}}}}}\", password = \"{{{{{password_name}}}}}\" }}"
+        ),
+    )
 }
 
 /// Simulators the conformance kit can start by name (the adapter of the
@@ -84,5 +186,30 @@ pub async fn start(name: &str) -> anyhow::Result<Box<dyn ProviderDriver>> {
             "unknown simulator `{other}`; known: {}",
             SIMULATORS.join(", ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_toml_blocks() {
+        assert_eq!(
+            oauth_toml("http://h", "http://h/oauth/token", "id", "s\"x"),
+            "[endpoints.secrets]\nclient_id = \"id\"\nclient_secret = \"s\\\"x\"\n\n\
+             [[endpoints.auth]]\ntarget = \"http://h\"\noauth_client_credentials = { token_url = \
+             \"http://h/oauth/token\", client_id = \"{{client_id}}\", client_secret = \"{{client_secret}}\" }\n"
+        );
+        assert_eq!(
+            header_auth_toml("http://h", "tok", "t-1", "Authorization", "Bearer "),
+            "[endpoints.secrets]\ntok = \"t-1\"\n\n[[endpoints.auth]]\ntarget = \"http://h\"\n\
+             header = { name = \"Authorization\", value = \"Bearer {{tok}}\" }\n"
+        );
+        assert_eq!(
+            basic_auth_toml("http://h", ("user", "u"), ("pass", "p")),
+            "[endpoints.secrets]\nuser = \"u\"\npass = \"p\"\n\n[[endpoints.auth]]\ntarget = \"http://h\"\n\
+             basic = { username = \"{{user}}\", password = \"{{pass}}\" }\n"
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Provider simulators: in-process fake provider APIs that adapters call
 //! over real loopback HTTP, used by the host's tests, the demo and the
-//! conformance kit. Each simulator lives in its own module; `sim` is the
+//! conformance kit. Each simulator lives in its own module, built from the
+//! provider-independent pieces in [`kit`] (and [`openapi`] for the ones
+//! that validate bodies against the provider's spec); `sim` is the
 //! reference "sim" provider and is re-exported at the crate root.
 
 // Simulator handlers return `axum::response::Response` as their error type
@@ -10,8 +12,10 @@
 pub mod chatwoot;
 pub mod driver;
 pub mod genesys;
+pub mod kit;
 pub mod liveperson;
 pub mod matrix;
+pub mod openapi;
 pub mod salesforce_live_agent;
 pub mod salesforce_miaw;
 pub mod sim;

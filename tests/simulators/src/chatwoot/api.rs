@@ -3,8 +3,8 @@
 //! against its operation.
 
 use super::Shared;
-use super::kit::{self, lock};
 use super::state::{Contact, Conversation, Message, Sender};
+use crate::kit;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -73,19 +73,24 @@ fn id(p: &HashMap<String, String>, name: &str) -> Result<u64, Response> {
 
 /// Checks the account; returns the conversation id when the route has one.
 fn scope(shared: &Shared, p: &HashMap<String, String>) -> Result<Option<u64>, Response> {
-    if id(p, "account_id")? != lock(&shared.data).account_id {
+    if id(p, "account_id")? != shared.lock().account_id {
         return Err(not_found());
     }
     match p.get("conversation_id") {
         None => Ok(None),
         Some(_) => {
             let conv = id(p, "conversation_id")?;
-            if lock(&shared.data).conversation(conv).is_none() {
+            if shared.lock().conversation(conv).is_none() {
                 return Err(not_found());
             }
             Ok(Some(conv))
         }
     }
+}
+
+/// The conversation of a conversation route (404 for any other).
+fn conversation_in(shared: &Shared, p: &HashMap<String, String>) -> Result<u64, Response> {
+    scope(shared, p)?.ok_or_else(not_found)
 }
 
 fn body(bytes: &[u8]) -> Value {
@@ -101,7 +106,7 @@ async fn search_contacts(State(sh): S, Path(p): Params, Query(q): Q) -> Response
         return r;
     }
     let needle = q.get("q").map(|s| s.to_lowercase()).unwrap_or_default();
-    let data = lock(&sh.data);
+    let data = sh.lock();
     let matches: Vec<Value> = data
         .contacts
         .iter()
@@ -135,7 +140,7 @@ async fn create_contact(State(sh): S, Path(p): Params, bytes: axum::body::Bytes)
         return r;
     }
     let b = body(&bytes);
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let identifier = str_field(&b, "identifier");
     if identifier.is_some() && data.contacts.iter().any(|c| c.identifier == identifier) {
         return unprocessable("Identifier has already been taken");
@@ -175,7 +180,7 @@ async fn create_contact_inbox(State(sh): S, Path(p): Params, bytes: axum::body::
         Err(r) => return r,
     };
     let b = body(&bytes);
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let inbox = data.inbox_id;
     if b["inbox_id"].as_u64() != Some(inbox) {
         return unprocessable("Inbox not found");
@@ -195,7 +200,7 @@ async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::B
         return r;
     }
     let b = body(&bytes);
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     if b["inbox_id"].as_u64() != Some(data.inbox_id) {
         return unprocessable("Inbox not found");
     }
@@ -239,20 +244,20 @@ async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::B
     };
     let rendered = data.conversation_json(&conversation);
     data.conversations.push(conversation);
-    data.conversation_event(&sh.outbox, "conversation_created", id, json!([]));
+    data.conversation_event(sh.outbox(), "conversation_created", id, json!([]));
     if let Some(text) = b["message"]["content"].as_str() {
         let mid = push_message(&mut data, id, text, 0, false, Sender::Contact(contact_id));
-        data.message_created(&sh.outbox, mid);
+        data.message_created(sh.outbox(), mid);
     }
     Json(rendered).into_response()
 }
 
 async fn show_conversation(State(sh): S, Path(p): Params) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(Some(c)) => c,
-        Ok(None) | Err(_) => return not_found(),
+    let conv = match conversation_in(&sh, &p) {
+        Ok(c) => c,
+        Err(r) => return r,
     };
-    let data = lock(&sh.data);
+    let data = sh.lock();
     let c = data.conversation(conv).expect("scoped");
     Json(data.conversation_json(c)).into_response()
 }
@@ -281,13 +286,12 @@ pub(crate) fn push_message(
 }
 
 async fn create_message(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
+    let conv = match conversation_in(&sh, &p) {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let b = body(&bytes);
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let incoming = b["message_type"].as_str() == Some("incoming");
     let private = b["private"].as_bool().unwrap_or(false);
     if incoming && private {
@@ -317,24 +321,23 @@ async fn create_message(State(sh): S, Path(p): Params, bytes: axum::body::Bytes)
     if reopened {
         data.tick();
         data.conversation_event(
-            &sh.outbox,
+            sh.outbox(),
             "conversation_status_changed",
             conv,
             json!([{"status": {"previous_value": "resolved", "current_value": "open"}}]),
         );
     }
-    data.message_created(&sh.outbox, id);
+    data.message_created(sh.outbox(), id);
     let m = data.messages.last().expect("pushed").clone();
     Json(data.message_api_json(&m)).into_response()
 }
 
 async fn list_messages(State(sh): S, Path(p): Params, Query(q): Q) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
+    let conv = match conversation_in(&sh, &p) {
+        Ok(c) => c,
         Err(r) => return r,
     };
-    let data = lock(&sh.data);
+    let data = sh.lock();
     let all: Vec<&Message> = data
         .messages
         .iter()
@@ -364,14 +367,13 @@ async fn list_messages(State(sh): S, Path(p): Params, Query(q): Q) -> Response {
 }
 
 async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
+    let conv = match conversation_in(&sh, &p) {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let b = body(&bytes);
     let status = str_field(&b, "status").unwrap_or_else(|| "open".into());
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let updated = data.tick();
     let c = data.conversation_mut(conv).expect("scoped");
     let previous = std::mem::replace(&mut c.status, status.clone());
@@ -382,7 +384,7 @@ async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) 
     if changed {
         c.updated_at = updated;
         data.conversation_event(
-            &sh.outbox,
+            sh.outbox(),
             "conversation_status_changed",
             conv,
             json!([{"status": {"previous_value": previous, "current_value": status}}]),
@@ -393,20 +395,19 @@ async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) 
 }
 
 async fn toggle_priority(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
+    let conv = match conversation_in(&sh, &p) {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let b = body(&bytes);
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let updated = data.tick();
     let c = data.conversation_mut(conv).expect("scoped");
     let priority = str_field(&b, "priority").filter(|p| p != "none");
     let previous = std::mem::replace(&mut c.priority, priority.clone());
     c.updated_at = updated;
     data.conversation_event(
-        &sh.outbox,
+        sh.outbox(),
         "conversation_updated",
         conv,
         json!([{"priority": {"previous_value": previous, "current_value": priority}}]),
@@ -415,9 +416,8 @@ async fn toggle_priority(State(sh): S, Path(p): Params, bytes: axum::body::Bytes
 }
 
 async fn add_labels(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(Some(c)) => c,
-        Ok(None) => return not_found(),
+    let conv = match conversation_in(&sh, &p) {
+        Ok(c) => c,
         Err(r) => return r,
     };
     let b = body(&bytes);
@@ -429,7 +429,7 @@ async fn add_labels(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> 
                 .collect()
         })
         .unwrap_or_default();
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     data.conversation_mut(conv).expect("scoped").labels = labels.clone();
     Json(json!({ "payload": labels })).into_response()
 }
@@ -438,7 +438,7 @@ async fn teams(State(sh): S, Path(p): Params) -> Response {
     if let Err(r) = scope(&sh, &p) {
         return r;
     }
-    let data = lock(&sh.data);
+    let data = sh.lock();
     let teams: Vec<Value> = data
         .teams
         .iter()
@@ -454,7 +454,7 @@ async fn inbox_members(State(sh): S, Path(p): Params) -> Response {
     if let Err(r) = scope(&sh, &p) {
         return r;
     }
-    let data = lock(&sh.data);
+    let data = sh.lock();
     if id(&p, "inbox_id").ok() != Some(data.inbox_id) {
         return not_found();
     }

@@ -3,7 +3,8 @@
 //! (panics) when any request or webhook body broke the spec.
 
 use super::{ChatwootConfig, ChatwootSim};
-use crate::driver::{EndpointSetup, ProviderDriver};
+use crate::driver::{EndpointSetup, ProviderDriver, header_auth_toml};
+use crate::kit::Outbox;
 use async_trait::async_trait;
 use serde_json::json;
 use std::time::Duration;
@@ -23,24 +24,6 @@ impl ChatwootDriver {
 fn conv_id(conv: &str) -> u64 {
     conv.parse()
         .unwrap_or_else(|_| panic!("not a chatwoot conversation id: {conv:?}"))
-}
-
-/// `[endpoints.secrets]` + `[[endpoints.auth]]` giving `target` the header
-/// `name: <secret>`.
-pub(crate) fn header_auth_toml(
-    target: &str,
-    secret_name: &str,
-    secret: &str,
-    name: &str,
-) -> String {
-    let q = |s: &str| serde_json::to_string(s).expect("string");
-    format!(
-        "[endpoints.secrets]\n{secret_name} = {}\n\n[[endpoints.auth]]\ntarget = {}\nheader = {{ name = {}, value = {} }}\n",
-        q(secret),
-        q(target),
-        q(name),
-        q(&format!("{{{{{secret_name}}}}}"))
-    )
 }
 
 #[async_trait]
@@ -64,12 +47,9 @@ impl ProviderDriver for ChatwootDriver {
                 "chatwoot_token",
                 &cfg.api_token,
                 "api_access_token",
+                "",
             ),
         }
-    }
-
-    fn set_webhook_url(&self, url: &str) {
-        self.sim.set_webhook_url(Some(url.to_string()));
     }
 
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
@@ -107,34 +87,12 @@ impl ProviderDriver for ChatwootDriver {
         self.sim.fail_next(Some("POST"), &path, status, 1);
     }
 
-    fn set_duplicate_webhooks(&self, on: bool) {
-        self.sim.set_duplicate_webhooks(on);
-    }
-
-    fn set_hold_webhooks(&self, on: bool) {
-        self.sim.set_hold_webhooks(on);
-    }
-
-    async fn release_held(&self, reverse: bool) {
-        self.sim.release_held(reverse).await;
-    }
-
-    fn pushes_webhooks(&self) -> bool {
-        true
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(self.sim.outbox())
     }
 
     async fn shutdown(&self) {
         self.sim.shutdown().await;
-        let violations = self.sim.violations();
-        assert!(
-            violations.is_empty(),
-            "the chatwoot simulator recorded {} schema violation(s):\n{}",
-            violations.len(),
-            violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        self.sim.assert_no_violations("chatwoot");
     }
 }

@@ -3,36 +3,29 @@
 //!
 //! - Every request needs the `api_access_token` header (401 otherwise).
 //! - Every JSON body is validated against `shared/specs/chatwoot/swagger.json`
-//!   (see [`openapi`]); a violation is recorded and answered 422. The spec
-//!   has no webhook payload schemas, so webhooks are shaped after Chatwoot's
-//!   `webhook_data` methods instead.
+//!   (see [`crate::openapi`]); a violation is recorded and answered 422. The
+//!   spec has no webhook payload schemas, so webhooks are shaped after
+//!   Chatwoot's `webhook_data` methods instead.
 //! - Webhooks are signed like newer Chatwoot: `X-Chatwoot-Signature:
 //!   sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`,
 //!   `X-Chatwoot-Timestamp`, `X-Chatwoot-Delivery`.
-//!
-//! [`openapi`] and [`kit`] are generic (the Sunshine simulator uses them).
 
 mod api;
 mod driver;
-pub mod kit;
-pub mod openapi;
 mod state;
 
 pub use driver::ChatwootDriver;
 
 use crate::driver::ProviderDriver;
-use hmac::{Hmac, Mac};
-use kit::{Delivery, Gate, Outbox, RecordedRequest, lock};
-use openapi::{Spec, Violation};
+use crate::kit::{
+    self, Gate, Job, Outbox, Policy, Provider, PushesWebhooks, RecordedRequest, Simulator,
+};
+use crate::openapi::Spec;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use state::{Data, Sender};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How to start a [`ChatwootSim`].
 #[derive(Debug, Clone)]
@@ -60,106 +53,45 @@ impl Default for ChatwootConfig {
 
 /// The `X-Chatwoot-Signature` value: `sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`.
 pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("{timestamp}.").as_bytes());
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    let mac = kit::hmac_sha256(secret, &[format!("{timestamp}.").as_bytes(), body]);
+    format!("sha256={}", hex::encode(mac))
 }
 
-pub(crate) struct Shared {
-    pub data: Mutex<Data>,
-    pub outbox: Outbox,
-    pub gate: Arc<Gate>,
+impl Provider for Data {
+    type Config = ChatwootConfig;
+    type Request = RecordedRequest;
 }
 
-type Server = (oneshot::Sender<()>, JoinHandle<()>);
+impl PushesWebhooks for Data {}
+
+pub(crate) type Shared = kit::Shared<Data>;
 
 /// A running Chatwoot simulator. Cheap to clone.
-#[derive(Clone)]
-pub struct ChatwootSim {
-    shared: Arc<Shared>,
-    config: ChatwootConfig,
-    addr: SocketAddr,
-    server: Arc<Mutex<Option<Server>>>,
-}
+pub type ChatwootSim = Simulator<Data>;
 
-impl ChatwootSim {
+impl Simulator<Data> {
     /// Serves on `127.0.0.1:<free port>`. Fails when the spec cannot be loaded.
     pub async fn start(config: ChatwootConfig) -> anyhow::Result<ChatwootSim> {
         let spec = Spec::load("chatwoot/swagger.json")?;
-        let token = config.api_token.clone();
-        let gate = Arc::new(Gate::new(
-            spec,
-            Box::new(move |headers| {
-                headers
-                    .get("api_access_token")
-                    .is_some_and(|v| v.as_bytes() == token.as_bytes())
-            }),
-            api::error,
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-        ));
+        let gate = Gate::new(api::error)
+            .with_credential("api_access_token", config.api_token.clone())
+            .with_spec(spec, StatusCode::UNPROCESSABLE_ENTITY);
         let secret = config.webhook_secret.clone();
-        let outbox = Outbox::new(Arc::new(move |job: &kit::Job| {
-            let ts = kit::unix_secs();
-            vec![
-                ("x-chatwoot-signature".into(), sign(&secret, ts, &job.body)),
-                ("x-chatwoot-timestamp".into(), ts.to_string()),
-                ("x-chatwoot-delivery".into(), job.id.clone()),
-            ]
-        }));
+        let outbox = Outbox::new(
+            Arc::new(move |job: &Job| {
+                let ts = kit::unix_secs();
+                vec![
+                    ("x-chatwoot-signature".into(), sign(&secret, ts, &job.body)),
+                    ("x-chatwoot-timestamp".into(), ts.to_string()),
+                    ("x-chatwoot-delivery".into(), job.id.clone()),
+                ]
+            }),
+            Policy::default(),
+        );
         outbox.set_url(config.webhook_url.clone());
-        let shared = Arc::new(Shared {
-            data: Mutex::new(Data::new(config.account_id, config.inbox_id)),
-            outbox,
-            gate: gate.clone(),
-        });
-        let app = api::router(shared.clone())
-            .layer(axum::middleware::from_fn_with_state(gate, kit::gate));
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "chatwoot simulator failed");
-            }
-        });
-        Ok(ChatwootSim {
-            shared,
-            config,
-            addr,
-            server: Arc::new(Mutex::new(Some((stop, task)))),
-        })
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub fn config(&self) -> &ChatwootConfig {
-        &self.config
-    }
-
-    pub fn set_webhook_url(&self, url: Option<String>) {
-        self.shared.outbox.set_url(url);
-    }
-
-    /// Stops serving and delivering.
-    pub async fn shutdown(&self) {
-        let server = lock(&self.server).take();
-        if let Some((stop, mut task)) = server {
-            let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-            }
-        }
-        self.shared.outbox.shutdown();
+        let data = Data::new(config.account_id, config.inbox_id);
+        let shared = Shared::new(config, data, gate).with_outbox(outbox);
+        Ok(Simulator::serve(shared, api::router).await?)
     }
 
     // ---- the agent side ----
@@ -167,7 +99,7 @@ impl ChatwootSim {
     /// Assigns the conversation to the agent called `name` (created on first
     /// use); `conversation_updated` with `changed_attributes.assignee_id`.
     pub fn assign(&self, conv: u64, name: &str) -> u64 {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         let agent = data.agent_named(name);
         self.set_assignee(&mut data, conv, Some(agent));
         agent
@@ -175,7 +107,7 @@ impl ChatwootSim {
 
     /// Removes the assignee.
     pub fn unassign(&self, conv: u64) {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         self.set_assignee(&mut data, conv, None);
     }
 
@@ -187,7 +119,7 @@ impl ChatwootSim {
         let previous = std::mem::replace(&mut c.assignee, agent);
         c.updated_at = updated;
         data.conversation_event(
-            &self.shared.outbox,
+            self.shared.outbox(),
             "conversation_updated",
             conv,
             json!([{"assignee_id": {"previous_value": previous, "current_value": agent}}]),
@@ -196,7 +128,7 @@ impl ChatwootSim {
 
     /// Moves the conversation to team `name` (`conversation_updated`).
     pub fn assign_team(&self, conv: u64, name: &str) {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         let team = data.teams.iter().find(|t| t.name == name).map(|t| t.id);
         let team = match team {
             Some(t) => t,
@@ -216,7 +148,7 @@ impl ChatwootSim {
         let previous = c.team_id.replace(team);
         c.updated_at = updated;
         data.conversation_event(
-            &self.shared.outbox,
+            self.shared.outbox(),
             "conversation_updated",
             conv,
             json!([{"team_id": {"previous_value": previous, "current_value": team}}]),
@@ -231,7 +163,7 @@ impl ChatwootSim {
     /// An outgoing message with one attachment (`file_type` e.g. `image`).
     pub fn agent_attachment(&self, conv: u64, text: &str, url: &str, file_type: &str) -> u64 {
         let ext = url.rsplit('.').next().unwrap_or("").to_string();
-        let attachment = json!({"id": 1, "file_type": file_type, "account_id": self.config.account_id,
+        let attachment = json!({"id": 1, "file_type": file_type, "account_id": self.config().account_id,
                                 "extension": ext, "data_url": url, "thumb_url": url, "file_size": 1024});
         self.agent_post(conv, text, false, vec![attachment])
     }
@@ -242,7 +174,7 @@ impl ChatwootSim {
     }
 
     fn agent_post(&self, conv: u64, text: &str, private: bool, attachments: Vec<Value>) -> u64 {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         let c = data
             .conversation(conv)
             .expect("unknown chatwoot conversation");
@@ -254,23 +186,23 @@ impl ChatwootSim {
         if let Some(m) = data.messages.last_mut() {
             m.attachments = attachments;
         }
-        data.message_created(&self.shared.outbox, id);
+        data.message_created(self.shared.outbox(), id);
         id
     }
 
     /// `conversation_typing_on` / `_off` by the assignee.
     pub fn typing(&self, conv: u64, on: bool) {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         let agent = match data.conversation(conv).and_then(|c| c.assignee) {
             Some(a) => a,
             None => data.agent_named("Agent"),
         };
-        data.typing(&self.shared.outbox, conv, agent, on);
+        data.typing(self.shared.outbox(), conv, agent, on);
     }
 
     /// The agent resolves the conversation (`conversation_status_changed`).
     pub fn resolve(&self, conv: u64) {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         let updated = data.tick();
         let c = data
             .conversation_mut(conv)
@@ -278,7 +210,7 @@ impl ChatwootSim {
         let previous = std::mem::replace(&mut c.status, "resolved".into());
         c.updated_at = updated;
         data.conversation_event(
-            &self.shared.outbox,
+            self.shared.outbox(),
             "conversation_status_changed",
             conv,
             json!([{"status": {"previous_value": previous, "current_value": "resolved"}}]),
@@ -288,7 +220,7 @@ impl ChatwootSim {
     /// Creates the agent `name` if needed and sets its availability
     /// (`available`, `busy` or `offline`).
     pub fn set_agent_availability(&self, name: &str, status: &str) {
-        let mut data = lock(&self.shared.data);
+        let mut data = self.shared.lock();
         let id = data.agent_named(name);
         if let Some(a) = data.agents.iter_mut().find(|a| a.id == id) {
             a.availability = status.into();
@@ -299,39 +231,24 @@ impl ChatwootSim {
 
     /// The conversation as the API shows it.
     pub fn conversation(&self, conv: u64) -> Option<Value> {
-        let data = lock(&self.shared.data);
+        let data = self.shared.lock();
         data.conversation(conv).map(|c| data.conversation_json(c))
     }
 
-    /// The conversation opened for `handover_id` (from its
-    /// `additional_attributes.handover_id` or `custom_attributes.handover_id`).
+    /// The conversation opened for `handover_id` (see
+    /// [`Data::conversation_for_handover`]).
     pub fn conversation_for_handover(&self, handover_id: &str) -> Option<u64> {
-        let data = lock(&self.shared.data);
-        data.conversations
-            .iter()
-            .find(|c| {
-                c.additional_attributes["handover_id"] == handover_id
-                    || c.custom_attributes["handover_id"] == handover_id
-            })
-            .map(|c| c.id)
+        self.shared.lock().conversation_for_handover(handover_id)
     }
 
     pub async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<u64> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(c) = self.conversation_for_handover(handover_id) {
-                return Some(c);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.wait_until(timeout, |data| data.conversation_for_handover(handover_id))
+            .await
     }
 
     /// Every message of the conversation as `GET …/messages` shows it.
     pub fn messages(&self, conv: u64) -> Vec<Value> {
-        let data = lock(&self.shared.data);
+        let data = self.shared.lock();
         data.messages
             .iter()
             .filter(|m| m.conversation_id == conv)
@@ -350,7 +267,8 @@ impl ChatwootSim {
     }
 
     fn contents(&self, conv: u64, keep: impl Fn(&state::Message) -> bool) -> Vec<String> {
-        lock(&self.shared.data)
+        self.shared
+            .lock()
             .messages
             .iter()
             .filter(|m| m.conversation_id == conv && keep(m))
@@ -360,53 +278,10 @@ impl ChatwootSim {
 
     /// Whether an API request (the bot side) resolved the conversation.
     pub fn resolved_by_api(&self, conv: u64) -> Option<bool> {
-        lock(&self.shared.data)
+        self.shared
+            .lock()
             .conversation(conv)
             .map(|c| c.status == "resolved" && c.resolved_by_api)
-    }
-
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.gate.requests()
-    }
-
-    /// Bodies that broke the spec so far.
-    pub fn violations(&self) -> Vec<Violation> {
-        self.shared.gate.violations()
-    }
-
-    pub fn take_violations(&self) -> Vec<Violation> {
-        self.shared.gate.take_violations()
-    }
-
-    pub fn deliveries(&self) -> Vec<Delivery> {
-        self.shared.outbox.deliveries()
-    }
-
-    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.outbox.wait_for_deliveries(n, timeout).await
-    }
-
-    // ---- scripting ----
-
-    /// The next `count` requests `method path` (path may end in `*`) get `status`.
-    pub fn fail_next(&self, method: Option<&str>, path: &str, status: u16, count: u32) {
-        self.shared.gate.fail_next(method, path, status, count);
-    }
-
-    pub fn set_duplicate_webhooks(&self, on: bool) {
-        self.shared.outbox.set_duplicate(on);
-    }
-
-    pub fn set_hold_webhooks(&self, on: bool) {
-        self.shared.outbox.set_hold(on);
-    }
-
-    pub async fn release_held(&self, reverse: bool) -> usize {
-        self.shared.outbox.release_held(reverse).await
-    }
-
-    pub fn set_webhook_retry(&self, max_attempts: u32, first_backoff: Duration) {
-        self.shared.outbox.set_retry(max_attempts, first_backoff);
     }
 }
 
@@ -416,4 +291,4 @@ pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;

@@ -2,11 +2,11 @@
 //! teams) and its JSON renderings, shaped like Chatwoot's jbuilder views and
 //! `webhook_data` / `push_event_data` methods.
 
-use super::kit::{self, Job, Outbox};
+use crate::kit::{self, Job, Outbox};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub(crate) struct Contact {
+pub struct Contact {
     pub id: u64,
     pub name: String,
     pub identifier: Option<String>,
@@ -19,18 +19,18 @@ pub(crate) struct Contact {
 }
 
 #[derive(Clone)]
-pub(crate) struct Agent {
+pub struct Agent {
     pub id: u64,
     pub name: String,
     pub availability: String,
 }
 
-pub(crate) struct Team {
+pub struct Team {
     pub id: u64,
     pub name: String,
 }
 
-pub(crate) struct Conversation {
+pub struct Conversation {
     /// The display id: what the API and webhooks call `id`.
     pub id: u64,
     pub inbox_id: u64,
@@ -51,7 +51,7 @@ pub(crate) struct Conversation {
 }
 
 #[derive(Clone)]
-pub(crate) enum Sender {
+pub enum Sender {
     Contact(u64),
     Agent(u64),
     /// The API token's user (the adapter).
@@ -59,7 +59,7 @@ pub(crate) enum Sender {
 }
 
 #[derive(Clone)]
-pub(crate) struct Message {
+pub struct Message {
     pub id: u64,
     pub conversation_id: u64,
     pub content: String,
@@ -72,7 +72,8 @@ pub(crate) struct Message {
     pub attachments: Vec<Value>,
 }
 
-pub(crate) struct Data {
+/// The Chatwoot simulator's state.
+pub struct Data {
     pub account_id: u64,
     pub inbox_id: u64,
     pub contacts: Vec<Contact>,
@@ -128,6 +129,18 @@ impl Data {
             self.clock + 0.000_001
         };
         self.clock
+    }
+
+    /// The conversation opened for `handover_id` (from its
+    /// `additional_attributes.handover_id` or `custom_attributes.handover_id`).
+    pub fn conversation_for_handover(&self, handover_id: &str) -> Option<u64> {
+        self.conversations
+            .iter()
+            .find(|c| {
+                c.additional_attributes["handover_id"] == handover_id
+                    || c.custom_attributes["handover_id"] == handover_id
+            })
+            .map(|c| c.id)
     }
 
     pub fn conversation(&self, id: u64) -> Option<&Conversation> {
@@ -269,7 +282,7 @@ impl Data {
             ["incoming", "outgoing", "activity", "template"][m.message_type as usize];
         let mut v = json!({
             "event": event, "id": m.id, "content": m.content,
-            "created_at": kit::iso8601_ms(m.created_at * 1000),
+            "created_at": kit::iso8601(m.created_at * 1000),
             "message_type": message_type, "content_type": m.content_type,
             "content_attributes": {}, "additional_attributes": {}, "source_id": null,
             "private": m.private, "sender": sender,
@@ -323,10 +336,6 @@ impl Data {
 
 fn send(outbox: &Outbox, event: &str, conversation: u64, body: &Value) {
     let n = DELIVERY.fetch_add(1, Ordering::Relaxed);
-    outbox.send(Job {
-        id: format!("cw-{n:08}-{}", kit::unix_ms()),
-        label: event.to_string(),
-        conversation: conversation.to_string(),
-        body: serde_json::to_vec(body).expect("JSON"),
-    });
+    let id = format!("cw-{n:08}-{}", kit::unix_ms());
+    outbox.send(Job::new(id, event, &conversation.to_string(), body));
 }

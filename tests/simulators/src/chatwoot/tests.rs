@@ -2,45 +2,8 @@
 //! the conversation flow and signed webhooks.
 
 use super::*;
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::HeaderMap;
-use axum::routing::post;
-
-/// A webhook receiver recording (headers, body) of every delivery.
-#[derive(Clone, Default)]
-pub(crate) struct Receiver {
-    pub got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
-    pub url: String,
-}
-
-impl Receiver {
-    pub async fn start() -> Receiver {
-        let mut r = Receiver::default();
-        let got = r.got.clone();
-        let app = Router::new().route(
-            "/hook",
-            post(move |headers: HeaderMap, body: Bytes| {
-                let got = got.clone();
-                async move {
-                    lock(&got).push((headers, body));
-                    "ok"
-                }
-            }),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        r.url = format!("http://{}/hook", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        r
-    }
-
-    pub fn bodies(&self) -> Vec<Value> {
-        lock(&self.got)
-            .iter()
-            .map(|(_, b)| serde_json::from_slice(b).unwrap())
-            .collect()
-    }
-}
+use crate::kit::lock;
+use crate::kit::testing::Receiver;
 
 struct Client {
     http: reqwest::Client,

@@ -1,13 +1,12 @@
-//! The Genesys Cloud routes the adapter calls, behind a layer that records
-//! requests and answers scripted faults.
+//! The Genesys Cloud routes the adapter calls (behind the OAuth gate,
+//! which records requests and answers scripted faults).
 
-use super::kit::{self, Faults, json_response};
-use super::{Conversation, Inbound, Recorded, Shared};
+use super::{Conversation, Inbound, Shared};
+use crate::kit::{self, json_response};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -29,7 +28,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/v2/conversations/messages/{id}", get(conversation))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not.found", "no such route") })
-        .layer(middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
 }
 
@@ -49,48 +47,42 @@ fn unauthorized() -> Response {
     )
 }
 
-async fn record(State(shared): S, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let method = req.method().to_string();
-    let authorization = req.headers().contains_key("authorization");
-    let fault = if path.starts_with("/api/") {
-        shared.faults.take(&path)
-    } else {
-        None
-    };
-    let response = match fault {
-        Some(status) => Faults::response(status),
-        None => next.run(req).await,
-    };
-    shared.lock().requests.push(Recorded {
-        method,
-        path,
-        status: response.status().as_u16(),
-        authorization,
-    });
-    shared.changed.notify_waiters();
-    response
-}
-
 async fn token(State(shared): S, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     shared
-        .tokens
+        .tokens()
         .token_response(&headers, uri.query().unwrap_or(""), &body)
 }
 
-/// The fields every inbound document needs, or a 400.
-fn sender(body: &Value) -> Result<(String, String), Box<Response>> {
+/// An inbound document to this integration with a valid token: the
+/// document, its sender's `channel.from.id` and its `channel.time`; else
+/// the 401, 404 or 400 to answer.
+fn inbound(
+    shared: &Shared,
+    integration: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Value, String, String), Box<Response>> {
+    if !shared.tokens().check(headers, false) {
+        return Err(Box::new(unauthorized()));
+    }
+    if integration != shared.cfg.integration_id {
+        let e = error(StatusCode::NOT_FOUND, "not.found", "integration not found");
+        return Err(Box::new(e));
+    }
     let bad = |m: &str| Err(Box::new(error(StatusCode::BAD_REQUEST, "bad.request", m)));
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return bad("malformed JSON");
+    };
     let from = &body["channel"]["from"];
-    let id = from["id"].as_str().unwrap_or("");
+    let id = from["id"].as_str().unwrap_or("").to_string();
     if id.is_empty() || from["idType"].as_str().unwrap_or("").is_empty() {
         return bad("channel.from.id and channel.from.idType are required");
     }
-    let time = body["channel"]["time"].as_str().unwrap_or("");
+    let time = body["channel"]["time"].as_str().unwrap_or("").to_string();
     if time.len() < 20 || !time.ends_with('Z') {
         return bad("channel.time must be an ISO-8601 UTC date time");
     }
-    Ok((id.to_string(), time.to_string()))
+    Ok((body, id, time))
 }
 
 async fn inbound_message(
@@ -100,17 +92,8 @@ async fn inbound_message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.tokens.check(&headers, false) {
-        return unauthorized();
-    }
-    if integration != shared.cfg.integration_id {
-        return error(StatusCode::NOT_FOUND, "not.found", "integration not found");
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "bad.request", "malformed JSON");
-    };
-    let (user_id, time) = match sender(&body) {
-        Ok(s) => s,
+    let (body, user_id, time) = match inbound(&shared, &integration, &headers, &body) {
+        Ok(inbound) => inbound,
         Err(r) => return *r,
     };
     let text = body["text"].as_str().unwrap_or("").to_string();
@@ -171,7 +154,7 @@ async fn inbound_message(
         });
         conv.id.clone()
     };
-    shared.changed.notify_waiters();
+    shared.bump();
     let cfg = &shared.cfg;
     let mut answer = json!({
         "id": kit::new_id(),
@@ -198,17 +181,8 @@ async fn inbound_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !shared.tokens.check(&headers, false) {
-        return unauthorized();
-    }
-    if integration != shared.cfg.integration_id {
-        return error(StatusCode::NOT_FOUND, "not.found", "integration not found");
-    }
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "bad.request", "malformed JSON");
-    };
-    let (user_id, _) = match sender(&body) {
-        Ok(s) => s,
+    let (body, user_id, _) = match inbound(&shared, &integration, &headers, &body) {
+        Ok(inbound) => inbound,
         Err(r) => return *r,
     };
     let mut st = shared.lock();
@@ -226,7 +200,7 @@ async fn inbound_event(
 }
 
 async fn conversation(State(shared): S, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if !shared.tokens.check(&headers, false) {
+    if !shared.tokens().check(&headers, false) {
         return unauthorized();
     }
     let st = shared.lock();

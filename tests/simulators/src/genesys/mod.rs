@@ -24,21 +24,19 @@
 
 mod api;
 mod driver;
-pub mod kit;
 #[cfg(test)]
-pub(crate) mod tests;
+mod tests;
 
+pub use crate::kit::oauth::Recorded;
 pub use driver::GenesysDriver;
 
 use crate::driver::ProviderDriver;
-use hmac::{Hmac, Mac};
-use kit::{Faults, Server, Tokens, Webhooks, lock};
+use crate::kit::oauth::{OAuthProvider, Refusals};
+use crate::kit::{self, Job, Provider, PushesWebhooks, Signer, Simulator};
+use axum::Router;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::Notify;
+use std::sync::Arc;
 
 /// Start this simulator with its driver.
 pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
@@ -47,9 +45,7 @@ pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
 
 /// `sha256=<base64 HMAC-SHA256(secret, body)>`, the `X-Hub-Signature-256` value.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    format!("sha256={}", kit::base64(&mac.finalize().into_bytes()))
+    format!("sha256={}", kit::base64(&kit::hmac_sha256(secret, &[body])))
 }
 
 #[derive(Debug, Clone)]
@@ -117,189 +113,75 @@ impl Conversation {
     }
 }
 
-/// One API request as received.
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-    /// Whether it carried an `Authorization` header.
-    pub authorization: bool,
-}
-
+/// The Genesys simulator's state.
 #[derive(Default)]
-pub(crate) struct State {
-    pub convs: Vec<Conversation>,
-    pub requests: Vec<Recorded>,
-    pub never_assign: bool,
-    pub never_end: bool,
-    pub next_agent: u32,
+pub struct State {
+    pub(crate) convs: Vec<Conversation>,
+    pub(crate) refusals: Refusals,
+    pub(crate) next_agent: u32,
     /// `channel.time` of the last outbound message (kept increasing).
-    pub last_time_ms: u64,
+    pub(crate) last_time_ms: u64,
 }
 
-pub(crate) struct Shared {
-    pub cfg: GenesysConfig,
-    pub state: Mutex<State>,
-    pub tokens: Tokens,
-    pub faults: Faults,
-    pub webhooks: Arc<Webhooks>,
-    pub changed: Notify,
+impl Provider for State {
+    type Config = GenesysConfig;
+    type Request = Recorded;
 }
 
-impl Shared {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-}
+impl PushesWebhooks for State {}
 
-/// A running Genesys simulator; clones drive the same server.
-#[derive(Clone)]
-pub struct GenesysSim {
-    shared: Arc<Shared>,
-    server: Arc<Server>,
-}
+impl OAuthProvider for State {
+    type Conversation = Conversation;
+    const NAME: &'static str = "genesys";
+    /// The first attempt and 5 retries (5 s apart; faster here).
+    const WEBHOOK_ATTEMPTS: u32 = 6;
 
-impl GenesysSim {
-    pub async fn start(cfg: GenesysConfig) -> std::io::Result<GenesysSim> {
+    fn signer(cfg: &GenesysConfig) -> Signer {
         let secret = cfg.webhook_secret.clone();
-        let signer: kit::Signer =
-            Box::new(move |body| vec![("x-hub-signature-256".into(), sign(&secret, body))]);
-        let shared = Arc::new(Shared {
-            tokens: Tokens::new(&cfg.client_id, &cfg.client_secret),
-            cfg,
-            state: Mutex::default(),
-            faults: Faults::default(),
-            // Genesys: the first attempt and 5 retries (5 s apart; faster here).
-            webhooks: Webhooks::start(signer, 6, Duration::from_millis(100)),
-            changed: Notify::new(),
-        });
-        let server = Server::start(api::router(shared.clone())).await?;
-        Ok(GenesysSim {
-            shared,
-            server: Arc::new(server),
-        })
+        Arc::new(move |job: &Job| vec![("x-hub-signature-256".into(), sign(&secret, &job.body))])
     }
 
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
+    fn routes(shared: Arc<Shared>) -> Router {
+        api::router(shared)
     }
 
-    pub fn config(&self) -> &GenesysConfig {
-        &self.shared.cfg
+    fn client(cfg: &GenesysConfig) -> (&str, &str) {
+        (&cfg.client_id, &cfg.client_secret)
     }
 
-    /// The integration's outbound notification webhook URL.
-    pub fn set_webhook_url(&self, url: Option<String>) {
-        self.shared.webhooks.set_url(url);
+    fn token_path(_: &GenesysConfig) -> String {
+        "/oauth/token".into()
     }
 
-    pub async fn shutdown(&self) {
-        self.server.shutdown().await;
-        self.shared.webhooks.stop();
+    fn conversations(&mut self) -> &mut Vec<Conversation> {
+        &mut self.convs
     }
 
-    // ---- inspection
-
-    pub fn conversation(&self, id: &str) -> Option<Conversation> {
-        self.shared
-            .lock()
-            .convs
-            .iter()
-            .find(|c| c.id == id)
-            .cloned()
-    }
-
-    pub fn conversations(&self) -> Vec<Conversation> {
-        self.shared.lock().convs.clone()
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
-    }
-
-    pub fn tokens_issued(&self) -> usize {
-        self.shared.tokens.issued()
-    }
-
-    pub fn deliveries(&self) -> Vec<kit::Delivery> {
-        self.shared.webhooks.deliveries()
-    }
-
-    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.webhooks.wait_for_deliveries(n, timeout).await
+    fn conversation_id(c: &Conversation) -> &str {
+        &c.id
     }
 
     /// The conversation whose external user id (or a custom attribute) is
-    /// `handover_id`, once it exists.
-    pub async fn wait_for_conversation(
-        &self,
-        handover_id: &str,
-        timeout: Duration,
-    ) -> Option<Conversation> {
-        kit::wait_until(&self.shared.changed, timeout, || {
-            self.shared
-                .lock()
-                .convs
-                .iter()
-                .find(|c| {
-                    c.user_id == handover_id || c.attributes.values().any(|v| v == handover_id)
-                })
-                .cloned()
-        })
-        .await
+    /// `handover_id`.
+    fn handover_conversation(&self, handover_id: &str) -> Option<&Conversation> {
+        self.convs
+            .iter()
+            .find(|c| c.user_id == handover_id || c.attributes.values().any(|v| v == handover_id))
     }
 
-    // ---- scripting
-
-    /// The next `count` API requests whose path starts with `prefix` get
-    /// `status` (429 and 503 with `Retry-After: 1`).
-    pub fn fail_next(&self, prefix: &str, status: u16, count: u32) {
-        self.shared.faults.add(prefix, status, count);
+    fn refusals(&mut self) -> &mut Refusals {
+        &mut self.refusals
     }
-
-    /// Lifetime of access tokens issued from now on.
-    pub fn set_token_ttl(&self, ttl: Duration) {
-        self.shared.tokens.set_ttl(ttl);
-    }
-
-    /// `agent_join` does nothing (no agent ever picks up).
-    pub fn set_never_assign(&self, on: bool) {
-        self.shared.lock().never_assign = on;
-    }
-
-    /// `end` does nothing (the conversation never ends).
-    pub fn set_never_end(&self, on: bool) {
-        self.shared.lock().never_end = on;
-    }
-
-    pub fn set_duplicate_webhooks(&self, on: bool) {
-        self.shared.webhooks.set_duplicate(on);
-    }
-
-    pub fn set_hold_webhooks(&self, on: bool) {
-        self.shared.webhooks.set_hold(on);
-    }
-
-    pub async fn release_held(&self, reverse: bool) {
-        self.shared.webhooks.release_held(reverse).await;
-    }
-
-    // ---- the agent side
 
     /// An agent answers: the agent participant connects (queue left) and
     /// the agent starts typing (the typing event is the only webhook).
-    pub fn agent_join(&self, conv: &str, name: &str) {
-        {
-            let mut st = self.shared.lock();
-            if st.never_assign {
-                return;
-            }
+    fn agent_joins(sim: &GenesysSim, conv: &str, name: &str) {
+        let user_id = {
+            let mut st = sim.shared.lock();
             st.next_agent += 1;
-            let user_id = format!("agent-user-{}", st.next_agent);
-            let Some(c) = st.convs.iter_mut().find(|c| c.id == conv) else {
-                panic!("genesys sim: no conversation {conv}");
-            };
+            format!("agent-user-{}", st.next_agent)
+        };
+        sim.with_conv(conv, |_, c| {
             for a in &mut c.agents {
                 a.connected = false;
             }
@@ -308,19 +190,36 @@ impl GenesysSim {
                 name: name.into(),
                 connected: true,
             });
-        }
-        self.shared.changed.notify_waiters();
-        self.agent_typing(conv);
+        });
+        sim.agent_typing(conv);
     }
 
     /// The agent sends a text (`originatingEntity: Human`).
-    pub fn agent_message(&self, conv: &str, text: &str) {
-        self.outbound(
+    fn agent_says(sim: &GenesysSim, conv: &str, text: &str) {
+        sim.outbound(
             conv,
             json!({"type": "Text", "text": text, "originatingEntity": "Human"}),
         );
     }
 
+    /// The agent disconnects the interaction: every participant is
+    /// disconnected. No webhook says so (Open Messaging has none).
+    fn agent_ends(sim: &GenesysSim, conv: &str) {
+        sim.with_conv(conv, |_, c| {
+            for a in &mut c.agents {
+                a.connected = false;
+            }
+            c.customer_connected = false;
+        });
+    }
+}
+
+pub(crate) type Shared = kit::Shared<State>;
+
+/// A running Genesys simulator; clones drive the same server.
+pub type GenesysSim = Simulator<State>;
+
+impl Simulator<State> {
     /// The agent sends a text with one attachment.
     pub fn agent_message_with_attachment(&self, conv: &str, text: &str, url: &str, mime: &str) {
         let filename = url.rsplit('/').next().unwrap_or("file");
@@ -354,43 +253,18 @@ impl GenesysSim {
 
     /// The agent transfers the conversation back to the queue.
     pub fn transfer_to_queue(&self, conv: &str) {
-        self.with_conv(conv, |c| {
+        self.with_conv(conv, |_, c| {
             for a in &mut c.agents {
                 a.connected = false;
             }
         });
-    }
-
-    /// The agent disconnects the interaction: every participant is
-    /// disconnected. No webhook says so (Open Messaging has none).
-    pub fn end(&self, conv: &str) {
-        if self.shared.lock().never_end {
-            return;
-        }
-        self.with_conv(conv, |c| {
-            for a in &mut c.agents {
-                a.connected = false;
-            }
-            c.customer_connected = false;
-        });
-    }
-
-    fn with_conv(&self, conv: &str, f: impl FnOnce(&mut Conversation)) {
-        {
-            let mut st = self.shared.lock();
-            let Some(c) = st.convs.iter_mut().find(|c| c.id == conv) else {
-                panic!("genesys sim: no conversation {conv}");
-            };
-            f(c);
-        }
-        self.shared.changed.notify_waiters();
     }
 
     /// Sends one outbound `OpenMessageNormalizedMessage` to the webhook.
     fn outbound(&self, conv: &str, fields: Value) {
         let (to, agent, time) = {
             let mut st = self.shared.lock();
-            let time = kit::now_ms().max(st.last_time_ms + 1);
+            let time = kit::unix_ms().max(st.last_time_ms + 1);
             st.last_time_ms = time;
             let Some(c) = st.convs.iter().find(|c| c.id == conv) else {
                 panic!("genesys sim: no conversation {conv}");
@@ -417,6 +291,6 @@ impl GenesysSim {
         for (k, v) in fields.as_object().expect("fields object") {
             body[k] = v.clone();
         }
-        self.shared.webhooks.send(&body);
+        self.shared.outbox().send(Job::body(&body));
     }
 }

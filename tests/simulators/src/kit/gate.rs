@@ -47,9 +47,6 @@ impl RecordedRequest {
 /// The provider's error document for a status and a message.
 pub type ErrorFn = fn(StatusCode, &str) -> Response;
 
-/// Whether a request carries the provider's credentials.
-type Credentials = Box<dyn Fn(&HeaderMap) -> bool + Send + Sync>;
-
 /// Everything in front of a simulator's API routes. For each request, in
 /// order: records it; checks the credentials (401); validates its JSON body
 /// against the spec operation of the matched route (`MatchedPath` must
@@ -58,7 +55,8 @@ type Credentials = Box<dyn Fn(&HeaderMap) -> bool + Send + Sync>;
 /// runs the route. Only the recording and the faults are always on.
 pub struct Gate {
     error: ErrorFn,
-    credentials: Option<Credentials>,
+    /// The header carrying the credentials, and its value.
+    credential: Option<(&'static str, String)>,
     spec: Option<(Spec, StatusCode)>,
     body_limit: usize,
     fault_scope: &'static str,
@@ -74,7 +72,7 @@ impl Gate {
     pub fn new(error: ErrorFn) -> Gate {
         Gate {
             error,
-            credentials: None,
+            credential: None,
             spec: None,
             body_limit: 64 << 20,
             fault_scope: "",
@@ -85,12 +83,9 @@ impl Gate {
         }
     }
 
-    /// Requests `check` refuses get a 401.
-    pub fn with_credentials(
-        mut self,
-        check: impl Fn(&HeaderMap) -> bool + Send + Sync + 'static,
-    ) -> Gate {
-        self.credentials = Some(Box::new(check));
+    /// Requests without the header `name: value` get a 401.
+    pub fn with_credential(mut self, name: &'static str, value: String) -> Gate {
+        self.credential = Some((name, value));
         self
     }
 
@@ -178,7 +173,7 @@ impl Gate {
             });
             requests.len() - 1
         };
-        let response = if self.credentials.as_ref().is_some_and(|ok| !ok(&parts.headers)) {
+        let response = if !self.authorized(&parts.headers) {
             (self.error)(StatusCode::UNAUTHORIZED, "invalid or missing credentials")
         } else if let Some((v, invalid)) = self.check(&parts.extensions, &method, &path, &bytes) {
             let message = v.errors.join("; ");
@@ -197,6 +192,14 @@ impl Gate {
             r.status = response.status().as_u16();
         }
         response
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        self.credential.as_ref().is_none_or(|(name, value)| {
+            headers
+                .get(*name)
+                .is_some_and(|v| v.as_bytes() == value.as_bytes())
+        })
     }
 
     /// The violation of the body against the matched route's operation.

@@ -1,13 +1,13 @@
 //! The LivePerson routes the adapter calls (sentinel, idp, Send API),
-//! behind a layer that records requests and answers scripted faults.
+//! behind the OAuth gate, which records requests and answers scripted
+//! faults.
 
-use super::{LpConversation, Recorded, Shared};
-use crate::genesys::kit::{self, Faults, json_response};
+use super::{LpConversation, Shared};
+use crate::kit::{self, json_response};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -28,7 +28,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(send),
         )
         .fallback(|| async { plain(StatusCode::NOT_FOUND, "no such route") })
-        .layer(middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
 }
 
@@ -41,25 +40,9 @@ fn resp(req_id: &Value, code: u16, kind: &str, body: Value) -> Value {
     json!({"kind": "resp", "reqId": req_id, "code": code, "body": body, "type": kind})
 }
 
-async fn record(State(shared): S, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_string();
-    let method = req.method().to_string();
-    let fault = if path.starts_with("/api/") {
-        shared.faults.take(&path)
-    } else {
-        None
-    };
-    let response = match fault {
-        Some(status) => Faults::response(status),
-        None => next.run(req).await,
-    };
-    shared.lock().requests.push(Recorded {
-        method,
-        path,
-        status: response.status().as_u16(),
-    });
-    shared.changed.notify_waiters();
-    response
+/// A Send API request refused with a 400 saying `why`.
+fn refused(req_id: &Value, why: impl Into<Value>) -> Value {
+    resp(req_id, 400, "GenericResponse", why.into())
 }
 
 /// The account must be this one and the API version given.
@@ -76,13 +59,16 @@ fn check_call(shared: &Shared, account: &str, uri: &Uri) -> Result<(), Box<Respo
     Ok(())
 }
 
-/// The AppJWT must be valid; the ConsumerJWS (when `consumer`) too.
+/// A call of this account's API: [`check_call`], then the AppJWT must be
+/// valid, and the ConsumerJWS (returned) too when `consumer`.
 fn authenticate(
     shared: &Shared,
+    (account, uri): (&str, &Uri),
     headers: &HeaderMap,
     consumer: bool,
 ) -> Result<Option<String>, Box<Response>> {
-    if !shared.tokens.check(headers, true) {
+    check_call(shared, account, uri)?;
+    if !shared.tokens().check(headers, true) {
         return Err(Box::new(plain(
             StatusCode::UNAUTHORIZED,
             "invalid or expired AppJWT",
@@ -112,7 +98,7 @@ async fn token(
         return plain(StatusCode::NOT_FOUND, "unknown account");
     }
     shared
-        .tokens
+        .tokens()
         .token_response(&headers, uri.query().unwrap_or(""), &body)
 }
 
@@ -123,9 +109,7 @@ async fn consumer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) =
-        check_call(&shared, &account, &uri).and(authenticate(&shared, &headers, false).map(drop))
-    {
+    if let Err(r) = authenticate(&shared, (&account, &uri), &headers, false) {
         return *r;
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -147,9 +131,7 @@ async fn conversation(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let jws = match check_call(&shared, &account, &uri)
-        .and_then(|()| authenticate(&shared, &headers, true))
-    {
+    let jws = match authenticate(&shared, (&account, &uri), &headers, true) {
         Ok(jws) => jws.unwrap_or_default(),
         Err(r) => return *r,
     };
@@ -171,40 +153,25 @@ async fn conversation(
             "cm.ConsumerRequestConversation" => {
                 request_conversation(&shared, &jws, id, &request["body"])
             }
-            other => resp(
-                id,
-                400,
-                "GenericResponse",
-                format!("unsupported request type {other:?}").into(),
-            ),
+            other => refused(id, format!("unsupported request type {other:?}")),
         };
         if answer["code"] != 200 {
             status = StatusCode::BAD_REQUEST;
         }
         answers.push(answer);
     }
-    shared.changed.notify_waiters();
+    shared.bump();
     json_response(status, Value::Array(answers))
 }
 
 fn request_conversation(shared: &Shared, jws: &str, id: &Value, body: &Value) -> Value {
     if body["brandId"].as_str() != Some(shared.cfg.account_id.as_str()) {
-        return resp(
-            id,
-            400,
-            "GenericResponse",
-            "brandId must be the account id".into(),
-        );
+        return refused(id, "brandId must be the account id");
     }
     if let Some(ttr) = body.get("ttrDefName").and_then(Value::as_str)
         && !["NORMAL", "URGENT", "PRIORITIZED"].contains(&ttr)
     {
-        return resp(
-            id,
-            400,
-            "GenericResponse",
-            format!("bad ttrDefName {ttr:?}").into(),
-        );
+        return refused(id, format!("bad ttrDefName {ttr:?}"));
     }
     let mut st = shared.lock();
     let (ext, participant) = st.consumers[jws].clone();
@@ -213,14 +180,9 @@ fn request_conversation(shared: &Shared, jws: &str, id: &Value, body: &Value) ->
         .iter()
         .any(|c| c.ext_consumer_id == ext && c.state == "OPEN")
     {
-        return resp(
-            id,
-            400,
-            "GenericResponse",
-            "the consumer already has an open conversation".into(),
-        );
+        return refused(id, "the consumer already has an open conversation");
     }
-    let now = kit::now_ms();
+    let now = kit::unix_ms();
     let mut conv = LpConversation {
         id: kit::new_id(),
         ext_consumer_id: ext,
@@ -264,9 +226,7 @@ async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let jws = match check_call(&shared, &account, &uri)
-        .and_then(|()| authenticate(&shared, &headers, true))
-    {
+    let jws = match authenticate(&shared, (&account, &uri), &headers, true) {
         Ok(jws) => jws.unwrap_or_default(),
         Err(r) => return *r,
     };
@@ -293,12 +253,7 @@ async fn send(
                 "GenericResponse",
                 "no such conversation of this consumer".into(),
             ),
-            (_, Some(c)) if c.state != "OPEN" => resp(
-                id,
-                400,
-                "GenericResponse",
-                "the conversation is closed".into(),
-            ),
+            (_, Some(c)) if c.state != "OPEN" => refused(id, "the conversation is closed"),
             ("ms.PublishEvent", Some(c)) => {
                 let event = &body["event"];
                 match event["type"].as_str().unwrap_or("") {
@@ -314,12 +269,7 @@ async fn send(
                     "ChatStateEvent" | "AcceptStatusEvent" => {
                         resp(id, 200, "ms.PublishEventResponse", json!({}))
                     }
-                    other => resp(
-                        id,
-                        400,
-                        "GenericResponse",
-                        format!("unsupported event {other:?}").into(),
-                    ),
+                    other => refused(id, format!("unsupported event {other:?}")),
                 }
             }
             ("cm.UpdateConversationField", Some(c)) => {
@@ -335,15 +285,10 @@ async fn send(
                 }
                 resp(id, 200, "GenericResponse", "OK".into())
             }
-            (other, Some(_)) => resp(
-                id,
-                400,
-                "GenericResponse",
-                format!("unsupported request type {other:?}").into(),
-            ),
+            (other, Some(_)) => refused(id, format!("unsupported request type {other:?}")),
         }
     };
-    shared.changed.notify_waiters();
+    shared.bump();
     let status = answer["code"]
         .as_u64()
         .and_then(|c| StatusCode::from_u16(c as u16).ok())

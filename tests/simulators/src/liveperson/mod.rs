@@ -25,17 +25,16 @@ mod driver;
 #[cfg(test)]
 mod tests;
 
+pub use crate::kit::oauth::Recorded;
 pub use driver::LivePersonDriver;
 
 use crate::driver::ProviderDriver;
-use crate::genesys::kit::{self, Faults, Server, Tokens, Webhooks, lock};
-use hmac::{Hmac, Mac};
+use crate::kit::oauth::{OAuthProvider, Refusals};
+use crate::kit::{self, Job, Provider, PushesWebhooks, Signer, Simulator};
+use axum::Router;
 use serde_json::{Value, json};
-use sha1::Sha1;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::Notify;
+use std::sync::Arc;
 
 /// Start this simulator with its driver.
 pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
@@ -44,9 +43,7 @@ pub async fn start_driver() -> anyhow::Result<Box<dyn ProviderDriver>> {
 
 /// `sha1=<base64 HMAC-SHA1(secret, body)>`, the `X-Liveperson-Signature` value.
 pub fn sign(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(body);
-    format!("sha1={}", kit::base64(&mac.finalize().into_bytes()))
+    format!("sha1={}", kit::base64(&kit::hmac_sha1(secret, &[body])))
 }
 
 #[derive(Debug, Clone)]
@@ -90,43 +87,111 @@ pub struct LpConversation {
     pub start_ts: u64,
 }
 
-#[derive(Debug, Clone)]
-pub struct Recorded {
-    pub method: String,
-    pub path: String,
-    pub status: u16,
-}
-
+/// The LivePerson simulator's state.
 #[derive(Default)]
-pub(crate) struct State {
+pub struct State {
     /// ConsumerJWS → (ext_consumer_id, participant id).
-    pub consumers: HashMap<String, (String, String)>,
+    pub(crate) consumers: HashMap<String, (String, String)>,
     /// Profiles set by consumers, by ConsumerJWS.
-    pub profiles: HashMap<String, Value>,
-    pub convs: Vec<LpConversation>,
-    pub requests: Vec<Recorded>,
-    pub never_assign: bool,
-    pub never_end: bool,
+    pub(crate) profiles: HashMap<String, Value>,
+    pub(crate) convs: Vec<LpConversation>,
+    pub(crate) refusals: Refusals,
 }
 
-pub(crate) struct Shared {
-    pub cfg: LivePersonConfig,
-    pub state: Mutex<State>,
-    pub tokens: Tokens,
-    pub faults: Faults,
-    pub webhooks: Arc<Webhooks>,
-    pub changed: Notify,
+impl Provider for State {
+    type Config = LivePersonConfig;
+    type Request = Recorded;
 }
 
-impl Shared {
-    pub fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        lock(&self.state)
+impl PushesWebhooks for State {}
+
+impl OAuthProvider for State {
+    type Conversation = LpConversation;
+    const NAME: &'static str = "liveperson";
+    const WEBHOOK_ATTEMPTS: u32 = 4;
+
+    /// `X-Liveperson-Signature` with the account and client ids.
+    fn signer(cfg: &LivePersonConfig) -> Signer {
+        let (account, client, secret) = (
+            cfg.account_id.clone(),
+            cfg.client_id.clone(),
+            cfg.client_secret.clone(),
+        );
+        Arc::new(move |job: &Job| {
+            vec![
+                ("x-liveperson-account-id".into(), account.clone()),
+                ("x-liveperson-client-id".into(), client.clone()),
+                ("x-liveperson-signature".into(), sign(&secret, &job.body)),
+            ]
+        })
     }
 
+    fn routes(shared: Arc<Shared>) -> Router {
+        api::router(shared)
+    }
+
+    fn client(cfg: &LivePersonConfig) -> (&str, &str) {
+        (&cfg.client_id, &cfg.client_secret)
+    }
+
+    /// `/sentinel/api/account/{account}/app/token?v=1.0`.
+    fn token_path(cfg: &LivePersonConfig) -> String {
+        format!("/sentinel/api/account/{}/app/token?v=1.0", cfg.account_id)
+    }
+
+    fn conversations(&mut self) -> &mut Vec<LpConversation> {
+        &mut self.convs
+    }
+
+    fn conversation_id(c: &LpConversation) -> &str {
+        &c.id
+    }
+
+    /// The latest conversation of the consumer `handover_id` (the adapter
+    /// uses the handover id as `ext_consumer_id`).
+    fn handover_conversation(&self, handover_id: &str) -> Option<&LpConversation> {
+        self.convs
+            .iter()
+            .rfind(|c| c.ext_consumer_id == handover_id)
+    }
+
+    fn refusals(&mut self) -> &mut Refusals {
+        &mut self.refusals
+    }
+
+    /// An agent is assigned (participant change notification).
+    fn agent_joins(sim: &LivePersonSim, conv: &str, name: &str) {
+        sim.with_conv(conv, |shared, c| {
+            c.agent = Some((kit::new_id(), name.to_string()));
+            shared.notify_conversation(c);
+        });
+    }
+
+    /// The agent sends a text (ContentEvent).
+    fn agent_says(sim: &LivePersonSim, conv: &str, text: &str) {
+        sim.agent_event(
+            conv,
+            json!({"type": "ContentEvent", "message": text, "contentType": "text/plain"}),
+        );
+    }
+
+    /// The agent closes the conversation (state CLOSE, closeReason AGENT).
+    fn agent_ends(sim: &LivePersonSim, conv: &str) {
+        sim.with_conv(conv, |shared, c| {
+            c.state = "CLOSE".into();
+            c.close_reason = Some("AGENT".into());
+            shared.notify_conversation(c);
+        });
+    }
+}
+
+pub(crate) type Shared = kit::Shared<State>;
+
+impl Shared {
     /// Sends a `cqm.ExConversationChangeNotification` with the
     /// conversation's current details (after a change).
     pub fn notify_conversation(&self, conv: &mut LpConversation) {
-        conv.last_ts = kit::now_ms().max(conv.last_ts + 1);
+        conv.last_ts = kit::unix_ms().max(conv.last_ts + 1);
         let mut participants = vec![json!({"id": conv.consumer_participant, "role": "CONSUMER"})];
         if let Some((id, _)) = &conv.agent {
             participants.push(json!({"id": id, "role": "ASSIGNED_AGENT"}));
@@ -148,13 +213,13 @@ impl Shared {
             details["closeReason"] = reason.clone().into();
             details["endTs"] = conv.last_ts.into();
         }
-        self.webhooks.send(&json!({
+        self.outbox().send(Job::body(&json!({
             "kind": "notification",
             "body": {"subscriptionId": "sim-subscription", "changes": [
                 {"type": "UPSERT", "result": {"convId": conv.id, "effectiveTTR": conv.start_ts + 3_600_000, "conversationDetails": details}}
             ]},
             "type": "cqm.ExConversationChangeNotification",
-        }));
+        })));
     }
 
     /// Sends one `ms.MessagingEventNotification` change; sequenced events
@@ -171,7 +236,7 @@ impl Shared {
             "originatorClientProperties": {"type": "MOBILE_APP"},
             "originatorId": format!("{}.{id}", self.cfg.account_id),
             "originatorMetadata": {"id": id, "role": role},
-            "serverTimestamp": kit::now_ms(),
+            "serverTimestamp": kit::unix_ms(),
             "event": event,
             "conversationId": conv.id,
             "dialogId": conv.id,
@@ -182,180 +247,20 @@ impl Shared {
             change["sequence"] = seq.into();
             seq
         });
-        self.webhooks.send(&json!({
+        self.outbox().send(Job::body(&json!({
             "kind": "notification",
             "body": {"changes": [change]},
             "type": "ms.MessagingEventNotification",
-        }));
+        })));
         seq
     }
 }
 
 /// A running LivePerson simulator; clones drive the same server.
-#[derive(Clone)]
-pub struct LivePersonSim {
-    shared: Arc<Shared>,
-    server: Arc<Server>,
-}
+pub type LivePersonSim = Simulator<State>;
 
-impl LivePersonSim {
-    pub async fn start(cfg: LivePersonConfig) -> std::io::Result<LivePersonSim> {
-        let (account, client, secret) = (
-            cfg.account_id.clone(),
-            cfg.client_id.clone(),
-            cfg.client_secret.clone(),
-        );
-        let signer: kit::Signer = Box::new(move |body| {
-            vec![
-                ("x-liveperson-account-id".into(), account.clone()),
-                ("x-liveperson-client-id".into(), client.clone()),
-                ("x-liveperson-signature".into(), sign(&secret, body)),
-            ]
-        });
-        let shared = Arc::new(Shared {
-            tokens: Tokens::new(&cfg.client_id, &cfg.client_secret),
-            cfg,
-            state: Mutex::default(),
-            faults: Faults::default(),
-            webhooks: Webhooks::start(signer, 4, Duration::from_millis(100)),
-            changed: Notify::new(),
-        });
-        let server = Server::start(api::router(shared.clone())).await?;
-        Ok(LivePersonSim {
-            shared,
-            server: Arc::new(server),
-        })
-    }
-
-    pub fn base_url(&self) -> String {
-        self.server.base_url()
-    }
-
-    pub fn config(&self) -> &LivePersonConfig {
-        &self.shared.cfg
-    }
-
-    /// `…/sentinel/api/account/{account}/app/token?v=1.0`.
-    pub fn token_url(&self) -> String {
-        format!(
-            "{}/sentinel/api/account/{}/app/token?v=1.0",
-            self.base_url(),
-            self.shared.cfg.account_id
-        )
-    }
-
-    pub fn set_webhook_url(&self, url: Option<String>) {
-        self.shared.webhooks.set_url(url);
-    }
-
-    pub async fn shutdown(&self) {
-        self.server.shutdown().await;
-        self.shared.webhooks.stop();
-    }
-
-    // ---- inspection
-
-    pub fn conversation(&self, id: &str) -> Option<LpConversation> {
-        self.shared
-            .lock()
-            .convs
-            .iter()
-            .find(|c| c.id == id)
-            .cloned()
-    }
-
-    pub fn conversations(&self) -> Vec<LpConversation> {
-        self.shared.lock().convs.clone()
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.lock().requests.clone()
-    }
-
-    pub fn tokens_issued(&self) -> usize {
-        self.shared.tokens.issued()
-    }
-
-    pub fn deliveries(&self) -> Vec<kit::Delivery> {
-        self.shared.webhooks.deliveries()
-    }
-
-    pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> bool {
-        self.shared.webhooks.wait_for_deliveries(n, timeout).await
-    }
-
-    /// The conversation of the consumer `ext_consumer_id` (the adapter uses
-    /// the handover id), once it exists.
-    pub async fn wait_for_conversation(
-        &self,
-        ext_consumer_id: &str,
-        timeout: Duration,
-    ) -> Option<LpConversation> {
-        kit::wait_until(&self.shared.changed, timeout, || {
-            self.shared
-                .lock()
-                .convs
-                .iter()
-                .rfind(|c| c.ext_consumer_id == ext_consumer_id)
-                .cloned()
-        })
-        .await
-    }
-
-    // ---- scripting
-
-    pub fn fail_next(&self, prefix: &str, status: u16, count: u32) {
-        self.shared.faults.add(prefix, status, count);
-    }
-
-    pub fn set_token_ttl(&self, ttl: Duration) {
-        self.shared.tokens.set_ttl(ttl);
-    }
-
-    pub fn set_never_assign(&self, on: bool) {
-        self.shared.lock().never_assign = on;
-    }
-
-    pub fn set_never_end(&self, on: bool) {
-        self.shared.lock().never_end = on;
-    }
-
-    pub fn set_duplicate_webhooks(&self, on: bool) {
-        self.shared.webhooks.set_duplicate(on);
-    }
-
-    pub fn set_hold_webhooks(&self, on: bool) {
-        self.shared.webhooks.set_hold(on);
-    }
-
-    pub async fn release_held(&self, reverse: bool) {
-        self.shared.webhooks.release_held(reverse).await;
-    }
-
+impl Simulator<State> {
     // ---- the agent side
-
-    fn with_conv<R>(&self, conv: &str, f: impl FnOnce(&Shared, &mut LpConversation) -> R) -> R {
-        let r = {
-            let mut st = self.shared.lock();
-            let Some(c) = st.convs.iter_mut().find(|c| c.id == conv) else {
-                panic!("liveperson sim: no conversation {conv}");
-            };
-            f(&self.shared, c)
-        };
-        self.shared.changed.notify_waiters();
-        r
-    }
-
-    /// An agent is assigned (participant change notification).
-    pub fn agent_join(&self, conv: &str, name: &str) {
-        if self.shared.lock().never_assign {
-            return;
-        }
-        self.with_conv(conv, |shared, c| {
-            c.agent = Some((kit::new_id(), name.to_string()));
-            shared.notify_conversation(c);
-        });
-    }
 
     fn agent_event(&self, conv: &str, event: Value) {
         self.with_conv(conv, |shared, c| {
@@ -365,14 +270,6 @@ impl LivePersonSim {
                 .map_or_else(|| "unassigned-agent".to_string(), |a| a.0.clone());
             shared.notify_event(c, (&id, "ASSIGNED_AGENT"), event);
         });
-    }
-
-    /// The agent sends a text (ContentEvent).
-    pub fn agent_message(&self, conv: &str, text: &str) {
-        self.agent_event(
-            conv,
-            json!({"type": "ContentEvent", "message": text, "contentType": "text/plain"}),
-        );
     }
 
     /// The agent sends structured content (RichContentEvent).
@@ -402,18 +299,6 @@ impl LivePersonSim {
         self.with_conv(conv, |shared, c| {
             c.agent = None;
             c.skill_id = Some(skill.to_string());
-            shared.notify_conversation(c);
-        });
-    }
-
-    /// The agent closes the conversation (state CLOSE, closeReason AGENT).
-    pub fn end(&self, conv: &str) {
-        if self.shared.lock().never_end {
-            return;
-        }
-        self.with_conv(conv, |shared, c| {
-            c.state = "CLOSE".into();
-            c.close_reason = Some("AGENT".into());
             shared.notify_conversation(c);
         });
     }

@@ -5,7 +5,7 @@
 use super::client::{Account, enc};
 use super::proxy::{Proxy, Seen};
 use super::synapse::Synapse;
-use crate::driver::{EndpointSetup, ProviderDriver};
+use crate::driver::{EndpointSetup, ProviderDriver, header_auth_toml};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -147,11 +147,12 @@ impl ProviderDriver for MatrixDriver {
 
     fn endpoint_setup(&self) -> EndpointSetup {
         let base = self.proxy.base_url();
-        let extra_toml = format!(
-            "[endpoints.secrets]\nmatrix_token = {token:?}\n\n\
-             [[endpoints.auth]]\ntarget = {base:?}\n\
-             header = {{ name = \"Authorization\", value = \"Bearer {{{{matrix_token}}}}\" }}\n",
-            token = self.bot.token,
+        let extra_toml = header_auth_toml(
+            &base,
+            "matrix_token",
+            &self.bot.token,
+            "Authorization",
+            "Bearer ",
         );
         EndpointSetup {
             settings: json!({
@@ -164,8 +165,6 @@ impl ProviderDriver for MatrixDriver {
             extra_toml,
         }
     }
-
-    fn set_webhook_url(&self, _url: &str) {}
 
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
         let deadline = Instant::now() + timeout;
@@ -230,16 +229,6 @@ impl ProviderDriver for MatrixDriver {
 
     fn fail_next_start(&self, status: u16) {
         self.proxy.fail_next("/createRoom", status);
-    }
-
-    fn set_duplicate_webhooks(&self, _on: bool) {}
-
-    fn set_hold_webhooks(&self, _on: bool) {}
-
-    async fn release_held(&self, _reverse: bool) {}
-
-    fn pushes_webhooks(&self) -> bool {
-        false
     }
 
     async fn shutdown(&self) {

@@ -3,17 +3,15 @@
 //! token), records what it saw, and can answer the next matching request
 //! with an injected error (the conformance kit's "5xx on start").
 
+use crate::kit::Server;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::json;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use std::time::Duration;
 
 /// One request the proxy forwarded (or failed on purpose).
 #[derive(Debug, Clone)]
@@ -36,8 +34,7 @@ struct Shared {
 
 pub struct Proxy {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    server: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
+    server: Server,
 }
 
 /// Hop-by-hop and recomputed headers, not forwarded either way.
@@ -46,8 +43,6 @@ const SKIP: [&str; 4] = ["host", "content-length", "connection", "transfer-encod
 impl Proxy {
     /// Serves on `127.0.0.1:<free port>`, forwarding to `upstream`.
     pub async fn start(upstream: &str) -> std::io::Result<Proxy> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_string(),
             http: reqwest::Client::new(),
@@ -55,25 +50,13 @@ impl Proxy {
             seen: Mutex::default(),
         });
         let app = Router::new().fallback(forward).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "matrix proxy failed");
-            }
-        });
-        Ok(Proxy {
-            shared,
-            addr,
-            server: Mutex::new(Some((stop, task))),
-        })
+        let server = Server::start(app).await?;
+        Ok(Proxy { shared, server })
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// The next request whose path ends with `suffix` gets `status`.
@@ -87,13 +70,9 @@ impl Proxy {
         self.shared.seen.lock().unwrap().clone()
     }
 
+    /// Stops serving at once (in-flight requests are dropped).
     pub async fn stop(&self) {
-        let server = self.server.lock().unwrap().take();
-        if let Some((stop, task)) = server {
-            let _ = stop.send(());
-            task.abort();
-            let _ = task.await;
-        }
+        self.server.shutdown_within(Duration::ZERO).await;
     }
 }
 

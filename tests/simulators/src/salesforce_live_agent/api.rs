@@ -1,5 +1,5 @@
-//! The Live Agent REST API the adapter calls, behind a layer that records
-//! every request and answers scripted faults.
+//! The Live Agent REST API the adapter calls (behind the simulator's gate,
+//! which records every request and answers scripted faults).
 // Handler helpers return axum's `Response` as their error: it is what
 // the handler answers with.
 #![allow(clippy::result_large_err)]
@@ -7,11 +7,10 @@
 use super::{
     BUTTON_ID, DEPLOYMENT_ID, Detail, LiveAgentChat, ORG_ID, Session, Shared, State, VIP_BUTTON_ID,
 };
-use crate::chatwoot::kit::{RecordedRequest, lock};
-use axum::body::{Body, Bytes};
-use axum::extract::{Query, Request, State as Extract};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use crate::kit::{self, header_str};
+use axum::body::Bytes;
+use axum::extract::{Query, State as Extract};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -32,68 +31,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/chat/rest/Chasitor/ChatEnd", post(chat_end))
         .route("/chat/rest/Visitor/Availability", get(availability))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such resource") })
-        .layer(middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
 }
 
 /// Live Agent answers errors in plain text.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, message.into()).into_response()
 }
 
 fn ok() -> Response {
     (StatusCode::OK, "OK").into_response()
-}
-
-/// Records the request, then answers a scripted fault or runs the route.
-async fn record(Extract(shared): S, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 << 20)
-        .await
-        .unwrap_or_default();
-    let method = parts.method.to_string();
-    let path = parts.uri.path().to_string();
-    let index = {
-        let mut requests = lock(&shared.requests);
-        requests.push(RecordedRequest {
-            method: method.clone(),
-            path: path.clone(),
-            query: parts.uri.query().map(String::from),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-                .collect(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            status: 0,
-        });
-        requests.len() - 1
-    };
-    let fault = lock(&shared.faults).take(&method, &path);
-    let response = match fault {
-        Some(status) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut r = error(status, format!("injected fault ({})", status.as_u16()));
-            if matches!(status.as_u16(), 429 | 503) {
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            r
-        }
-        None => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-    };
-    if let Some(r) = lock(&shared.requests).get_mut(index) {
-        r.status = response.status().as_u16();
-    }
-    shared.bump();
-    response
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Every call names the API version it speaks.
@@ -147,6 +94,19 @@ fn next_sequence(s: &Session, headers: &HeaderMap) -> Result<u64, Response> {
     Ok(n)
 }
 
+/// A Chasitor call: its session, its sequence number (the session's next)
+/// and its JSON body, checked in that order.
+fn chasitor<'a, T: for<'de> Deserialize<'de>>(
+    st: &'a mut State,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(&'a mut Session, u64, T), Response> {
+    let s = session(st, headers)?;
+    let n = next_sequence(s, headers)?;
+    let parsed = parse(body)?;
+    Ok((s, n, parsed))
+}
+
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
     serde_json::from_slice(body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
@@ -165,7 +125,7 @@ async fn session_id(Extract(shared): S, headers: HeaderMap) -> Response {
     let mut st = shared.lock();
     let n = st.next();
     let id = format!("5503f854-0ba1-4a0f-a3ab-{n:012x}");
-    let secret = crate::chatwoot::kit::unix_ms().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ n;
+    let secret = kit::unix_ms().wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ n;
     let chat = LiveAgentChat {
         key: format!("{id}!{secret:016x}"),
         affinity: format!("{:08x}", secret >> 32),
@@ -226,16 +186,8 @@ struct InitDetail {
 async fn chasitor_init(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Response {
     let mut st = shared.lock();
     let (available, position, wait) = (st.agents_available, st.queue_position, st.estimated_wait);
-    let s = match session(&mut st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let n = match next_sequence(s, &headers) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let init: Init = match parse(&body) {
-        Ok(i) => i,
+    let (s, n, init) = match chasitor::<Init>(&mut st, &headers, &body) {
+        Ok(call) => call,
         Err(r) => return r,
     };
     let problem = if init.organization_id != ORG_ID {
@@ -300,16 +252,8 @@ struct Text {
 
 async fn chat_message(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Response {
     let mut st = shared.lock();
-    let s = match session(&mut st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let n = match next_sequence(s, &headers) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let msg: Text = match parse(&body) {
-        Ok(m) => m,
+    let (s, n, msg) = match chasitor::<Text>(&mut st, &headers, &body) {
+        Ok(call) => call,
         Err(r) => return r,
     };
     if !s.chat.requested || s.chat.is_over() {
@@ -327,16 +271,8 @@ struct End {
 
 async fn chat_end(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Response {
     let mut st = shared.lock();
-    let s = match session(&mut st, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let n = match next_sequence(s, &headers) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let end: End = match parse(&body) {
-        Ok(e) => e,
+    let (s, n, end) = match chasitor::<End>(&mut st, &headers, &body) {
+        Ok(call) => call,
         Err(r) => return r,
     };
     if end.reason != "client" {
@@ -370,10 +306,10 @@ async fn messages(
     };
     loop {
         {
-            let mut st = shared.lock();
-            if st.closing {
+            if shared.closing() {
                 return StatusCode::NO_CONTENT.into_response();
             }
+            let mut st = shared.lock();
             let s = match session(&mut st, &headers) {
                 Ok(s) => s,
                 Err(r) => return r,

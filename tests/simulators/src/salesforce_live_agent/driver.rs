@@ -4,7 +4,7 @@
 //! the real service does) so user input never waits long behind a poll.
 
 use super::{BUTTON_ID, DEPLOYMENT_ID, LiveAgentSim, ORG_ID};
-use crate::driver::{EndpointSetup, ProviderDriver};
+use crate::driver::{EndpointSetup, ProviderDriver, warn_refused};
 use async_trait::async_trait;
 use serde_json::json;
 use std::time::Duration;
@@ -45,8 +45,6 @@ impl ProviderDriver for LiveAgentDriver {
         }
     }
 
-    fn set_webhook_url(&self, _url: &str) {}
-
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
         self.sim
             .wait_for_chat_with(HANDOVER_LABEL, handover_id, timeout)
@@ -55,21 +53,15 @@ impl ProviderDriver for LiveAgentDriver {
     }
 
     async fn agent_join(&self, conv: &str, name: &str) {
-        if let Err(e) = self.sim.agent_join(conv, name) {
-            tracing::warn!("Live Agent driver: {e}");
-        }
+        warn_refused("Live Agent", self.sim.agent_join(conv, name));
     }
 
     async fn agent_message(&self, conv: &str, text: &str) {
-        if let Err(e) = self.sim.agent_message(conv, text) {
-            tracing::warn!("Live Agent driver: {e}");
-        }
+        warn_refused("Live Agent", self.sim.agent_message(conv, text));
     }
 
     async fn end(&self, conv: &str) {
-        if let Err(e) = self.sim.end(conv) {
-            tracing::warn!("Live Agent driver: {e}");
-        }
+        warn_refused("Live Agent", self.sim.end(conv));
     }
 
     async fn user_messages(&self, conv: &str) -> Vec<String> {
@@ -86,16 +78,6 @@ impl ProviderDriver for LiveAgentDriver {
     fn fail_next_start(&self, status: u16) {
         self.sim
             .fail_next(Some("POST"), "/chat/rest/Chasitor/ChasitorInit", status, 1);
-    }
-
-    fn set_duplicate_webhooks(&self, _on: bool) {}
-
-    fn set_hold_webhooks(&self, _on: bool) {}
-
-    async fn release_held(&self, _reverse: bool) {}
-
-    fn pushes_webhooks(&self) -> bool {
-        false
     }
 
     async fn shutdown(&self) {

@@ -18,18 +18,14 @@
 mod api;
 mod driver;
 
-pub use crate::chatwoot::kit::RecordedRequest;
+pub use crate::kit::RecordedRequest;
 pub use driver::LiveAgentDriver;
 
-use crate::chatwoot::kit::{Faults, lock};
 use crate::driver::ProviderDriver;
+use crate::kit::{self, Gate, Provider, Simulator};
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use std::time::Duration;
 
 /// The org, deployment and button the driver's endpoints use.
 pub const ORG_ID: &str = "00DSIM000000001";
@@ -102,19 +98,19 @@ pub(crate) struct Session {
     pub delivered: i64,
 }
 
-pub(crate) struct State {
-    pub sessions: Vec<Session>,
-    pub next_id: u64,
-    pub agents_available: bool,
-    pub queue_position: u32,
-    pub estimated_wait: u32,
-    pub disconnect_instead_of_end: bool,
-    pub hold: Duration,
-    pub closing: bool,
+/// The Live Agent simulator's state.
+pub struct State {
+    pub(crate) sessions: Vec<Session>,
+    pub(crate) next_id: u64,
+    pub(crate) agents_available: bool,
+    pub(crate) queue_position: u32,
+    pub(crate) estimated_wait: u32,
+    pub(crate) disconnect_instead_of_end: bool,
+    pub(crate) hold: Duration,
 }
 
 impl State {
-    pub fn session_mut(&mut self, id: &str) -> Option<&mut Session> {
+    pub(crate) fn session_mut(&mut self, id: &str) -> Option<&mut Session> {
         self.sessions.iter_mut().find(|s| s.chat.id == id)
     }
 
@@ -124,7 +120,7 @@ impl State {
     }
 
     /// Queues a message for the session's next `Messages` poll.
-    pub fn push(&mut self, id: &str, kind: &str, message: Value) -> Result<(), String> {
+    pub(crate) fn push(&mut self, id: &str, kind: &str, message: Value) -> Result<(), String> {
         let s = self
             .session_mut(id)
             .ok_or_else(|| format!("unknown Live Agent session {id}"))?;
@@ -138,94 +134,32 @@ impl State {
     }
 }
 
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    changed: watch::Sender<u64>,
-    pub(crate) requests: Mutex<Vec<RecordedRequest>>,
-    pub(crate) faults: Mutex<Faults>,
+impl Provider for State {
+    type Config = ();
+    type Request = RecordedRequest;
 }
 
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
-    pub fn bump(&self) {
-        self.changed.send_modify(|v| *v += 1);
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-}
-
-type Server = (oneshot::Sender<()>, JoinHandle<()>);
+pub(crate) type Shared = kit::Shared<State>;
 
 /// A running Live Agent simulator; clones drive the same server.
-#[derive(Clone)]
-pub struct LiveAgentSim {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    server: Arc<Mutex<Option<Server>>>,
-}
+pub type LiveAgentSim = Simulator<State>;
 
-impl LiveAgentSim {
+impl Simulator<State> {
     /// Serves on `127.0.0.1:<free port>`; `Messages` is held for `hold`
     /// when nothing is pending (the real service holds it about 30 s).
     pub async fn start(hold: Duration) -> std::io::Result<LiveAgentSim> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                sessions: Vec::new(),
-                next_id: 0,
-                agents_available: true,
-                queue_position: 1,
-                estimated_wait: 30,
-                disconnect_instead_of_end: false,
-                hold,
-                closing: false,
-            }),
-            changed: watch::channel(0).0,
-            requests: Mutex::default(),
-            faults: Mutex::default(),
-        });
-        let app = api::router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "Live Agent simulator failed");
-            }
-        });
-        Ok(LiveAgentSim {
-            shared,
-            addr,
-            server: Arc::new(Mutex::new(Some((stop, task)))),
-        })
-    }
-
-    /// `http://127.0.0.1:<port>` (no trailing slash).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Answers held polls, stops serving (in-flight requests get 2 s).
-    pub async fn shutdown(&self) {
-        self.shared.lock().closing = true;
-        self.shared.bump();
-        let server = lock(&self.server).take();
-        if let Some((stop, mut task)) = server {
-            let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-            }
-        }
+        let state = State {
+            sessions: Vec::new(),
+            next_id: 0,
+            agents_available: true,
+            queue_position: 1,
+            estimated_wait: 30,
+            disconnect_instead_of_end: false,
+            hold,
+        };
+        let gate =
+            Gate::new(|status, message| api::error(status, message)).with_body_limit(16 << 20);
+        Simulator::serve(Shared::new((), state, gate), api::router).await
     }
 
     // ---- inspection ----
@@ -243,10 +177,6 @@ impl LiveAgentSim {
         self.chats().into_iter().find(|c| c.id == id)
     }
 
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
-    }
-
     /// Waits for a requested chat whose pre-chat detail `label` is `value`.
     pub async fn wait_for_chat_with(
         &self,
@@ -254,7 +184,7 @@ impl LiveAgentSim {
         value: &str,
         timeout: Duration,
     ) -> Option<LiveAgentChat> {
-        self.wait(timeout, |st| {
+        self.wait_until(timeout, |st| {
             st.sessions
                 .iter()
                 .map(|s| &s.chat)
@@ -266,7 +196,7 @@ impl LiveAgentSim {
 
     /// Waits until the chat's status is `status`.
     pub async fn wait_for_status(&self, id: &str, status: &str, timeout: Duration) -> bool {
-        self.wait(timeout, |st| {
+        self.wait_until(timeout, |st| {
             st.sessions
                 .iter()
                 .find(|s| s.chat.id == id && s.chat.status == status)
@@ -283,25 +213,13 @@ impl LiveAgentSim {
         n: usize,
         timeout: Duration,
     ) -> Option<Vec<String>> {
-        self.wait(timeout, |st| {
+        self.wait_until(timeout, |st| {
             st.sessions
                 .iter()
                 .find(|s| s.chat.id == id && s.chat.user_messages.len() >= n)
                 .map(|s| s.chat.user_messages.clone())
         })
         .await
-    }
-
-    async fn wait<T>(&self, timeout: Duration, probe: impl Fn(&State) -> Option<T>) -> Option<T> {
-        let deadline = Instant::now() + timeout;
-        let mut rx = self.shared.subscribe();
-        loop {
-            if let Some(found) = probe(&self.shared.lock()) {
-                return Some(found);
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), rx.changed()).await;
-        }
     }
 
     // ---- scripting ----
@@ -328,12 +246,6 @@ impl LiveAgentSim {
     /// How long `Messages` is held when nothing is pending.
     pub fn set_hold(&self, hold: Duration) {
         self.shared.lock().hold = hold;
-    }
-
-    /// Answers the next `count` requests of `method` (any when `None`) to
-    /// `path` (a prefix when it ends in `*`) with `status`, not acting on them.
-    pub fn fail_next(&self, method: Option<&str>, path: &str, status: u16, count: u32) {
-        lock(&self.shared.faults).add(method, path, status, count);
     }
 
     // ---- the agent side ----

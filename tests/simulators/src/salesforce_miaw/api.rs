@@ -1,15 +1,14 @@
-//! The MIAW HTTP API the adapter calls, behind a layer that records every
-//! request and answers scripted faults.
+//! The MIAW HTTP API the adapter calls (behind the simulator's gate, which
+//! records every request and answers scripted faults).
 // Handler helpers return axum's `Response` as their error: it is what
 // the handler answers with.
 #![allow(clippy::result_large_err)]
 
 use super::{MAX_TEXT_CHARS, MiawConversation, MiawMessage, Shared};
-use crate::chatwoot::kit::{RecordedRequest, lock};
+use crate::kit;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -36,61 +35,13 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/iamessage/api/v2/conversation/{id}/message", post(message))
         .route("/eventrouter/v1/sse", get(sse))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
-        .layer(middleware::from_fn_with_state(shared.clone(), record))
         .with_state(shared)
 }
 
 /// Salesforce's error body: `{"code": status, "message": …}`.
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = json!({"code": status.as_u16(), "message": message.into()});
     (status, Json(body)).into_response()
-}
-
-/// Records the request, then answers a scripted fault or runs the route.
-async fn record(State(shared): S, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 << 20)
-        .await
-        .unwrap_or_default();
-    let method = parts.method.to_string();
-    let path = parts.uri.path().to_string();
-    let index = {
-        let mut requests = lock(&shared.requests);
-        requests.push(RecordedRequest {
-            method: method.clone(),
-            path: path.clone(),
-            query: parts.uri.query().map(String::from),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into()))
-                .collect(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            status: 0,
-        });
-        requests.len() - 1
-    };
-    let fault = lock(&shared.faults).take(&method, &path);
-    let response = match fault {
-        Some(status) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let mut r = error(status, format!("injected fault ({})", status.as_u16()));
-            if matches!(status.as_u16(), 429 | 503) {
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            r
-        }
-        None => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-    };
-    if let Some(r) = lock(&shared.requests).get_mut(index) {
-        r.status = response.status().as_u16();
-    }
-    shared.bump();
-    response
 }
 
 /// The JSON body as `T`, or a 400.
@@ -150,8 +101,7 @@ async fn access_token(State(shared): S, body: Bytes) -> Response {
     }
     let n = st.identities.len() + 1;
     let subject = format!("v2/iamessage/UNAUTH/NA/uid:sim-{n}");
-    let signature =
-        crate::chatwoot::kit::unix_ms() ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let signature = kit::unix_ms() ^ (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     let token = format!("eyJhbGciOiJSUzI1NiJ9.sim-{n}.{signature:016x}");
     st.identities.push((token.clone(), subject));
     let last = st.last_event_id();
@@ -318,7 +268,8 @@ async fn message(
     if c.closed {
         return error(StatusCode::CONFLICT, "the conversation is closed");
     }
-    let accepted = json!({"conversationEntries": [{"id": m.id, "clientTimestamp": crate::chatwoot::kit::unix_ms()}]});
+    let accepted =
+        json!({"conversationEntries": [{"id": m.id, "clientTimestamp": kit::unix_ms()}]});
     if c.messages.iter().any(|x| x.id == m.id) {
         return (StatusCode::ACCEPTED, Json(accepted)).into_response();
     }
@@ -415,17 +366,14 @@ async fn sse(State(shared): S, headers: HeaderMap) -> Response {
         let mut cursor = start;
         let mut sent = 0usize;
         'open: loop {
-            let (batch, closing) = {
-                let st = shared.lock();
-                let batch: Vec<(u64, String, Value)> = st
-                    .events
-                    .iter()
-                    .filter(|e| e.subject == subject && e.id > cursor)
-                    .map(|e| (e.id, e.name.clone(), e.data.clone()))
-                    .collect();
-                (batch, st.closing)
-            };
-            if closing {
+            let batch: Vec<(u64, String, Value)> = shared
+                .lock()
+                .events
+                .iter()
+                .filter(|e| e.subject == subject && e.id > cursor)
+                .map(|e| (e.id, e.name.clone(), e.data.clone()))
+                .collect();
+            if shared.closing() {
                 break;
             }
             for (id, name, data) in batch {

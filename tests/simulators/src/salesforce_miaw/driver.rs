@@ -5,7 +5,7 @@
 //! short (1 s) so user input never waits long behind one.
 
 use super::{ES_DEVELOPER_NAME, MiawSim, ORG_ID};
-use crate::driver::{EndpointSetup, ProviderDriver};
+use crate::driver::{EndpointSetup, ProviderDriver, warn_refused};
 use async_trait::async_trait;
 use serde_json::json;
 use std::time::Duration;
@@ -51,8 +51,6 @@ impl ProviderDriver for MiawDriver {
         }
     }
 
-    fn set_webhook_url(&self, _url: &str) {}
-
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
         self.sim
             .wait_for_conversation_with(HANDOVER_FIELD, handover_id, timeout)
@@ -61,21 +59,15 @@ impl ProviderDriver for MiawDriver {
     }
 
     async fn agent_join(&self, conv: &str, name: &str) {
-        if let Err(e) = self.sim.agent_join(conv, name) {
-            tracing::warn!("MIAW driver: {e}");
-        }
+        warn_refused("MIAW", self.sim.agent_join(conv, name));
     }
 
     async fn agent_message(&self, conv: &str, text: &str) {
-        if let Err(e) = self.sim.agent_message(conv, text) {
-            tracing::warn!("MIAW driver: {e}");
-        }
+        warn_refused("MIAW", self.sim.agent_message(conv, text));
     }
 
     async fn end(&self, conv: &str) {
-        if let Err(e) = self.sim.end(conv) {
-            tracing::warn!("MIAW driver: {e}");
-        }
+        warn_refused("MIAW", self.sim.end(conv));
     }
 
     async fn user_messages(&self, conv: &str) -> Vec<String> {
@@ -98,16 +90,6 @@ impl ProviderDriver for MiawDriver {
     fn fail_next_start(&self, status: u16) {
         self.sim
             .fail_next(Some("POST"), "/iamessage/api/v2/conversation", status, 1);
-    }
-
-    fn set_duplicate_webhooks(&self, _on: bool) {}
-
-    fn set_hold_webhooks(&self, _on: bool) {}
-
-    async fn release_held(&self, _reverse: bool) {}
-
-    fn pushes_webhooks(&self) -> bool {
-        false
     }
 
     async fn shutdown(&self) {

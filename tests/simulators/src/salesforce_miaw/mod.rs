@@ -22,18 +22,14 @@
 mod api;
 mod driver;
 
-pub use crate::chatwoot::kit::RecordedRequest;
+pub use crate::kit::RecordedRequest;
 pub use driver::MiawDriver;
 
-use crate::chatwoot::kit::{Faults, lock};
 use crate::driver::ProviderDriver;
+use crate::kit::{self, Gate, Provider, Simulator};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use std::time::Duration;
 
 /// The org id the driver's endpoints use.
 pub const ORG_ID: &str = "00DSIM000000001";
@@ -83,21 +79,21 @@ pub(crate) struct StoredEvent {
     pub data: Value,
 }
 
-pub(crate) struct State {
-    pub org_id: String,
-    pub es_developer_name: String,
+/// The MIAW simulator's state.
+pub struct State {
+    pub(crate) org_id: String,
+    pub(crate) es_developer_name: String,
     /// Access token → subject.
-    pub identities: Vec<(String, String)>,
-    pub conversations: Vec<MiawConversation>,
-    pub events: Vec<StoredEvent>,
-    pub next_id: u64,
-    pub send_close_event: bool,
-    pub routing_failure: Option<String>,
-    pub estimated_wait: Option<u32>,
-    pub events_per_connection: Option<usize>,
+    pub(crate) identities: Vec<(String, String)>,
+    pub(crate) conversations: Vec<MiawConversation>,
+    pub(crate) events: Vec<StoredEvent>,
+    pub(crate) next_id: u64,
+    pub(crate) send_close_event: bool,
+    pub(crate) routing_failure: Option<String>,
+    pub(crate) estimated_wait: Option<u32>,
+    pub(crate) events_per_connection: Option<usize>,
     /// The `Last-Event-Id` of every stream connection, in order.
-    pub sse_connections: Vec<Option<String>>,
-    pub closing: bool,
+    pub(crate) sse_connections: Vec<Option<String>>,
 }
 
 impl State {
@@ -131,7 +127,7 @@ impl State {
             .map(|c| c.subject.clone())
             .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
         let id = self.next();
-        let now = crate::chatwoot::kit::unix_ms();
+        let now = kit::unix_ms();
         let (role, sender_subject, display) = sender;
         let data = json!({
             "channelPlatformKey": "sim-platform-key",
@@ -168,99 +164,36 @@ fn app_type(role: &str) -> &'static str {
     }
 }
 
+impl Provider for State {
+    type Config = ();
+    type Request = RecordedRequest;
+}
+
 /// State shared by the server, the Rust API and the streams.
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    /// Bumped on every change (streams and waiters wake up).
-    changed: watch::Sender<u64>,
-    pub(crate) requests: Mutex<Vec<RecordedRequest>>,
-    pub(crate) faults: Mutex<Faults>,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
-    }
-
-    pub fn bump(&self) {
-        self.changed.send_modify(|v| *v += 1);
-    }
-
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-}
-
-type Server = (oneshot::Sender<()>, JoinHandle<()>);
+pub(crate) type Shared = kit::Shared<State>;
 
 /// A running MIAW simulator; clones drive the same server.
-#[derive(Clone)]
-pub struct MiawSim {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
-    server: Arc<Mutex<Option<Server>>>,
-}
+pub type MiawSim = Simulator<State>;
 
-impl MiawSim {
+impl Simulator<State> {
     /// Serves on `127.0.0.1:<free port>` for [`ORG_ID`] / [`ES_DEVELOPER_NAME`].
     pub async fn start() -> std::io::Result<MiawSim> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State {
-                org_id: ORG_ID.into(),
-                es_developer_name: ES_DEVELOPER_NAME.into(),
-                identities: Vec::new(),
-                conversations: Vec::new(),
-                events: Vec::new(),
-                next_id: 0,
-                send_close_event: true,
-                routing_failure: None,
-                estimated_wait: Some(60),
-                events_per_connection: None,
-                sse_connections: Vec::new(),
-                closing: false,
-            }),
-            changed: watch::channel(0).0,
-            requests: Mutex::default(),
-            faults: Mutex::default(),
-        });
-        let app = api::router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "MIAW simulator failed");
-            }
-        });
-        Ok(MiawSim {
-            shared,
-            addr,
-            server: Arc::new(Mutex::new(Some((stop, task)))),
-        })
-    }
-
-    /// `http://127.0.0.1:<port>` (no trailing slash).
-    pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Ends the streams, stops serving (in-flight requests get 2 s).
-    pub async fn shutdown(&self) {
-        self.shared.lock().closing = true;
-        self.shared.bump();
-        let server = lock(&self.server).take();
-        if let Some((stop, mut task)) = server {
-            let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-            }
-        }
+        let state = State {
+            org_id: ORG_ID.into(),
+            es_developer_name: ES_DEVELOPER_NAME.into(),
+            identities: Vec::new(),
+            conversations: Vec::new(),
+            events: Vec::new(),
+            next_id: 0,
+            send_close_event: true,
+            routing_failure: None,
+            estimated_wait: Some(60),
+            events_per_connection: None,
+            sse_connections: Vec::new(),
+        };
+        let gate =
+            Gate::new(|status, message| api::error(status, message)).with_body_limit(16 << 20);
+        Simulator::serve(Shared::new((), state, gate), api::router).await
     }
 
     // ---- inspection ----
@@ -278,11 +211,6 @@ impl MiawSim {
             .cloned()
     }
 
-    /// Every API request so far (the stream's too), in order.
-    pub fn requests(&self) -> Vec<RecordedRequest> {
-        lock(&self.shared.requests).clone()
-    }
-
     /// The `Last-Event-Id` each stream connection carried, in order.
     pub fn sse_connections(&self) -> Vec<Option<String>> {
         self.shared.lock().sse_connections.clone()
@@ -295,7 +223,7 @@ impl MiawSim {
         value: &str,
         timeout: Duration,
     ) -> Option<MiawConversation> {
-        self.wait(timeout, |st| {
+        self.wait_until(timeout, |st| {
             st.conversations
                 .iter()
                 .find(|c| c.routing_attributes.get(key).and_then(Value::as_str) == Some(value))
@@ -311,7 +239,7 @@ impl MiawSim {
         n: usize,
         timeout: Duration,
     ) -> Option<Vec<MiawMessage>> {
-        self.wait(timeout, |st| {
+        self.wait_until(timeout, |st| {
             st.conversations
                 .iter()
                 .find(|c| c.id == id && c.messages.len() >= n)
@@ -322,7 +250,7 @@ impl MiawSim {
 
     /// Waits until the end user closed the conversation.
     pub async fn wait_for_closed(&self, id: &str, timeout: Duration) -> bool {
-        self.wait(timeout, |st| {
+        self.wait_until(timeout, |st| {
             st.conversations
                 .iter()
                 .find(|c| c.id == id && c.closed)
@@ -330,18 +258,6 @@ impl MiawSim {
         })
         .await
         .is_some()
-    }
-
-    async fn wait<T>(&self, timeout: Duration, probe: impl Fn(&State) -> Option<T>) -> Option<T> {
-        let deadline = Instant::now() + timeout;
-        let mut rx = self.shared.subscribe();
-        loop {
-            if let Some(found) = probe(&self.shared.lock()) {
-                return Some(found);
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            let _ = tokio::time::timeout(left.min(Duration::from_millis(200)), rx.changed()).await;
-        }
     }
 
     // ---- scripting ----
@@ -367,12 +283,6 @@ impl MiawSim {
     /// so a client only sees everything if it resumes with `Last-Event-Id`.
     pub fn set_events_per_connection(&self, n: Option<usize>) {
         self.shared.lock().events_per_connection = n;
-    }
-
-    /// Answers the next `count` requests of `method` (any when `None`) to
-    /// `path` (a prefix when it ends in `*`) with `status`, not acting on them.
-    pub fn fail_next(&self, method: Option<&str>, path: &str, status: u16, count: u32) {
-        lock(&self.shared.faults).add(method, path, status, count);
     }
 
     // ---- the agent side ----

@@ -1,12 +1,12 @@
 //! The provider API the adapter calls (`/conversations…`, `/availability`),
-//! behind a layer that records every request and injects scripted faults.
+//! behind the gate, which records every request and injects scripted faults.
 
 use super::state::{Conv, Shared};
-use super::types::{Attachment, ConversationRecord, RecordedRequest, TranscriptEntry, UserMessage};
-use super::{auto_agent, events, webhook};
-use axum::body::{Body, Bytes};
+use super::types::{Attachment, ConversationRecord, TranscriptEntry, UserMessage};
+use super::{auto_agent, events};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -37,56 +37,10 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
-/// Records the request, then answers a scripted fault or runs the route.
+/// The gate in front of the routes; every request is a change.
 async fn record(State(shared): S, req: Request, next: Next) -> Response {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .unwrap_or_default();
-    let path = parts.uri.path().to_string();
-    let (index, fault) = {
-        let mut st = shared.lock();
-        st.requests.push(RecordedRequest {
-            method: parts.method.to_string(),
-            path: path.clone(),
-            query: parts.uri.query().map(String::from),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_string(),
-                        String::from_utf8_lossy(v.as_bytes()).into(),
-                    )
-                })
-                .collect(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-            status: 0,
-        });
-        (st.requests.len() - 1, st.take_fault(&path))
-    };
-    let response = match fault {
-        Some(status) => fault_response(status),
-        None => {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
-        }
-    };
-    if let Some(r) = shared.lock().requests.get_mut(index) {
-        r.status = response.status().as_u16();
-    }
+    let response = shared.gate.run(req, next).await;
     shared.bump();
-    response
-}
-
-fn fault_response(status: u16) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = error(status, format!("injected fault ({})", status.as_u16()));
-    if matches!(status.as_u16(), 429 | 503) {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
     response
 }
 
@@ -132,7 +86,6 @@ async fn create(State(shared): S, body: Bytes) -> Response {
             format!("unknown transcript author {:?}", bad.author),
         );
     }
-    let deliveries = webhook::spawn_delivery_task(&shared);
     let (id, position, wait) = {
         let mut st = shared.lock();
         let id = format!("c-{}", st.next_conv);
@@ -159,7 +112,6 @@ async fn create(State(shared): S, body: Bytes) -> Response {
                 events_emitted: 0,
             },
             events: Vec::new(),
-            deliveries,
             auto_agent: auto,
             last_agent: None,
         });

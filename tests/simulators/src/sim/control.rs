@@ -5,8 +5,7 @@
 use super::api::error;
 use super::events::{self, Payload};
 use super::state::Shared;
-use super::types::Attachment;
-use super::webhook;
+use super::types::{Attachment, Delivery};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -32,11 +31,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/release_held", post(release_held))
         .route(
             "/requests",
-            get(|State(s): S| async move { Json(s.lock().requests.clone()) }),
+            get(|State(s): S| async move { Json(s.gate.requests()) }),
         )
         .route(
             "/deliveries",
-            get(|State(s): S| async move { Json(s.lock().deliveries.clone()) }),
+            get(|State(s): S| async move { Json(Delivery::all(&s.outbox)) }),
         )
         .with_state(shared)
 }
@@ -123,7 +122,7 @@ async fn fail_next(State(shared): S, bytes: Bytes) -> Response {
         .unwrap_or(500);
     let count = u32_of(&b, "count").unwrap_or(1);
     let prefix = str_or(&b, "path_prefix", "/");
-    shared.lock().add_fault(prefix, status, count);
+    shared.gate.faults().add_prefix(prefix, status, count);
     ok()
 }
 
@@ -155,7 +154,7 @@ async fn queue_position(State(shared): S, bytes: Bytes) -> Response {
 async fn set_webhook(State(shared): S, bytes: Bytes) -> Response {
     match body(&bytes) {
         Ok(b) => {
-            shared.lock().webhook_url = b["url"].as_str().map(String::from);
+            shared.outbox.set_url(b["url"].as_str().map(String::from));
             ok()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, e),
@@ -165,7 +164,9 @@ async fn set_webhook(State(shared): S, bytes: Bytes) -> Response {
 async fn duplicate(State(shared): S, bytes: Bytes) -> Response {
     match body(&bytes) {
         Ok(b) => {
-            shared.lock().duplicate = b["on"].as_bool().unwrap_or(true);
+            shared
+                .outbox
+                .set_duplicate(b["on"].as_bool().unwrap_or(true));
             ok()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, e),
@@ -175,7 +176,7 @@ async fn duplicate(State(shared): S, bytes: Bytes) -> Response {
 async fn hold(State(shared): S, bytes: Bytes) -> Response {
     match body(&bytes) {
         Ok(b) => {
-            shared.lock().hold = b["on"].as_bool().unwrap_or(true);
+            shared.outbox.set_hold(b["on"].as_bool().unwrap_or(true));
             ok()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, e),
@@ -187,6 +188,6 @@ async fn release_held(State(shared): S, bytes: Bytes) -> Response {
         Ok(b) => b["reverse"].as_bool().unwrap_or(false),
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let released = webhook::release_held(&shared, reverse).await;
+    let released = shared.outbox.release_held(reverse).await;
     Json(json!({ "released": released })).into_response()
 }

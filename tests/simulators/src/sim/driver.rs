@@ -2,6 +2,7 @@
 
 use super::{SimConfig, SimProvider};
 use crate::driver::{EndpointSetup, ProviderDriver};
+use crate::kit::Outbox;
 use async_trait::async_trait;
 use serde_json::json;
 use std::time::Duration;
@@ -37,9 +38,6 @@ impl ProviderDriver for SimDriver {
             extra_toml: String::new(),
         }
     }
-    fn set_webhook_url(&self, url: &str) {
-        self.sim.set_webhook_url(Some(url.to_string()));
-    }
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
         self.sim
             .wait_for_conversation(handover_id, timeout)
@@ -69,19 +67,10 @@ impl ProviderDriver for SimDriver {
     fn fail_next_start(&self, status: u16) {
         self.sim.fail_next("/conversations", status, 1);
     }
-    fn set_duplicate_webhooks(&self, on: bool) {
-        self.sim.set_duplicate_webhooks(on);
-    }
-    fn set_hold_webhooks(&self, on: bool) {
-        self.sim.set_hold_webhooks(on);
-    }
-    async fn release_held(&self, reverse: bool) {
-        self.sim.release_held(reverse).await;
-    }
-    fn pushes_webhooks(&self) -> bool {
-        true
-    }
     async fn shutdown(&self) {
         self.sim.shutdown().await;
+    }
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(self.sim.outbox())
     }
 }

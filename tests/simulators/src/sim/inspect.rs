@@ -6,7 +6,6 @@ use super::state::State;
 use super::types::{ConversationRecord, Delivery, RecordedRequest, UserMessage};
 use serde_json::Value;
 use std::time::Duration;
-use tokio::time::Instant;
 
 impl SimProvider {
     /// All conversations, oldest first.
@@ -33,12 +32,12 @@ impl SimProvider {
 
     /// Every provider API request received (not the `/_sim/` ones), in order.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
+        self.shared.gate.requests()
     }
 
     /// Every finished webhook delivery, in completion order.
     pub fn webhook_deliveries(&self) -> Vec<Delivery> {
-        self.shared.lock().deliveries.clone()
+        Delivery::all(&self.shared.outbox)
     }
 
     /// Waits until a conversation for `handover_id` exists.
@@ -47,7 +46,8 @@ impl SimProvider {
         handover_id: &str,
         timeout: Duration,
     ) -> Option<ConversationRecord> {
-        self.wait_until(timeout, |st| for_handover(st, handover_id))
+        self.shared
+            .wait_until(timeout, |st| for_handover(st, handover_id))
             .await
     }
 
@@ -65,6 +65,7 @@ impl SimProvider {
                 .unwrap_or_default()
         };
         let found = self
+            .shared
             .wait_until(timeout, |st| Some(messages(st)).filter(|m| m.len() >= n))
             .await;
         found.unwrap_or_else(|| messages(&self.shared.lock()))
@@ -77,42 +78,20 @@ impl SimProvider {
         status: &str,
         timeout: Duration,
     ) -> Option<ConversationRecord> {
-        self.wait_until(timeout, |st| {
-            st.conv(conv)
-                .filter(|c| c.record.status == status)
-                .map(|c| c.record.clone())
-        })
-        .await
+        self.shared
+            .wait_until(timeout, |st| {
+                st.conv(conv)
+                    .filter(|c| c.record.status == status)
+                    .map(|c| c.record.clone())
+            })
+            .await
     }
 
     /// Waits until `n` webhook deliveries have finished; returns those
     /// finished so far (possibly fewer) on timeout.
     pub async fn wait_for_deliveries(&self, n: usize, timeout: Duration) -> Vec<Delivery> {
-        let found = self
-            .wait_until(timeout, |st| {
-                Some(st.deliveries.clone()).filter(|d| d.len() >= n)
-            })
-            .await;
-        found.unwrap_or_else(|| self.webhook_deliveries())
-    }
-
-    /// Polls `check` on every state change until it yields or `timeout` passes.
-    async fn wait_until<T>(
-        &self,
-        timeout: Duration,
-        check: impl Fn(&State) -> Option<T>,
-    ) -> Option<T> {
-        let deadline = Instant::now() + timeout;
-        let mut changes = self.shared.subscribe();
-        loop {
-            if let Some(found) = check(&self.shared.lock()) {
-                return Some(found);
-            }
-            match tokio::time::timeout_at(deadline, changes.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return None,
-            }
-        }
+        self.shared.outbox.wait_for_deliveries(n, timeout).await;
+        self.webhook_deliveries()
     }
 }
 

@@ -20,26 +20,19 @@ pub use driver::SimDriver;
 pub use types::*;
 pub use webhook::sign;
 
+use crate::kit::{Outbox, Server};
 use axum::Router;
 use serde_json::Value;
 use state::Shared;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-/// The stop signal and task of the HTTP server.
-type Server = (oneshot::Sender<()>, JoinHandle<()>);
+use std::sync::Arc;
 
 /// A running sim provider. Cheap to clone; every clone drives the same
 /// server. Stops on [`SimProvider::shutdown`] or with its tokio runtime.
 #[derive(Clone)]
 pub struct SimProvider {
     shared: Arc<Shared>,
-    addr: SocketAddr,
-    server: Arc<Mutex<Option<Server>>>,
+    server: Arc<Server>,
 }
 
 impl SimProvider {
@@ -50,8 +43,6 @@ impl SimProvider {
 
     /// Serves on `addr` (for demos that need a fixed port).
     pub async fn start_on(cfg: SimConfig, addr: SocketAddr) -> std::io::Result<SimProvider> {
-        let listener = TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(
             cfg.webhook_secret,
             cfg.webhook_url,
@@ -60,52 +51,38 @@ impl SimProvider {
         let app = Router::new()
             .nest("/_sim", control::router(shared.clone()))
             .merge(api::router(shared.clone()));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "sim provider server failed");
-            }
-        });
+        let server = Server::start_on(addr, app).await?;
         Ok(SimProvider {
             shared,
-            addr,
-            server: Arc::new(Mutex::new(Some((stop, server)))),
+            server: Arc::new(server),
         })
     }
 
     /// `http://127.0.0.1:<port>` (no trailing slash).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.server.addr().port()
     }
 
     /// Changes where later deliveries go; `None` stops webhook delivery
     /// (events are still stored for polling).
     pub fn set_webhook_url(&self, url: Option<String>) {
-        self.shared.lock().webhook_url = url;
+        self.shared.outbox.set_url(url);
+    }
+
+    /// The webhook outbox.
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.shared.outbox
     }
 
     /// Stops serving (in-flight requests get up to 2 s) and stops all
     /// delivery and auto-agent tasks; held deliveries are dropped.
     pub async fn shutdown(&self) {
-        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some((stop, mut task)) = server {
-            let _ = stop.send(());
-            if tokio::time::timeout(Duration::from_secs(2), &mut task)
-                .await
-                .is_err()
-            {
-                task.abort();
-            }
-        }
+        self.server.shutdown().await;
         self.shared.abort_all();
-        self.shared.lock().held.clear();
     }
 
     // ---- agent side: each emits one event (stored for polling and

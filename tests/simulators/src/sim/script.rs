@@ -2,7 +2,6 @@
 //! position, and webhook duplicates, holds and retries.
 
 use super::SimProvider;
-use super::webhook;
 use serde_json::json;
 use std::time::Duration;
 
@@ -12,7 +11,10 @@ impl SimProvider {
     /// carry `Retry-After: 1`) without acting on them. Faults are matched
     /// in the order they were added.
     pub fn fail_next(&self, path_prefix: &str, status: u16, count: u32) {
-        self.shared.lock().add_fault(path_prefix, status, count);
+        self.shared
+            .gate
+            .faults()
+            .add_prefix(path_prefix, status, count);
     }
 
     /// What `GET /availability` answers from now on.
@@ -34,26 +36,24 @@ impl SimProvider {
 
     /// Delivers every later webhook twice (same event_id, same body).
     pub fn set_duplicate_webhooks(&self, on: bool) {
-        self.shared.lock().duplicate = on;
+        self.shared.outbox.set_duplicate(on);
     }
 
     /// Holds later webhooks until [`SimProvider::release_held`].
     pub fn set_hold_webhooks(&self, on: bool) {
-        self.shared.lock().hold = on;
+        self.shared.outbox.set_hold(on);
     }
 
     /// Delivers the held webhooks one after another (newest first when
     /// `reverse`), returning once all are delivered or gave up. Holding
     /// stays on or off as set.
     pub async fn release_held(&self, reverse: bool) {
-        webhook::release_held(&self.shared, reverse).await;
+        self.shared.outbox.release_held(reverse).await;
     }
 
     /// Attempts per delivery (default 8) and the first retry delay (default
     /// 50 ms, doubling after each attempt).
     pub fn set_webhook_retry(&self, max_attempts: u32, first_backoff: Duration) {
-        let mut st = self.shared.lock();
-        st.max_attempts = max_attempts.max(1);
-        st.first_backoff = first_backoff;
+        self.shared.outbox.set_retry(max_attempts, first_backoff);
     }
 }

@@ -106,34 +106,7 @@ impl ConversationRecord {
 }
 
 /// One provider API request as received (control routes are not recorded).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// Lower-case names, in arrival order.
-    pub headers: Vec<(String, String)>,
-    /// The body, lossily decoded as UTF-8.
-    pub body: String,
-    /// The status the simulator answered (0 while still being handled).
-    pub status: u16,
-}
-
-impl RecordedRequest {
-    /// The first value of header `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body parsed as JSON, if it is JSON.
-    pub fn json(&self) -> Option<Value> {
-        serde_json::from_str(&self.body).ok()
-    }
-}
+pub use crate::kit::RecordedRequest;
 
 /// One webhook delivery (a duplicate is a delivery of its own).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -145,6 +118,22 @@ pub struct Delivery {
     pub attempts: u32,
     /// Whether an attempt got a 2xx.
     pub ok: bool,
+}
+
+impl Delivery {
+    /// Every finished delivery of `outbox`, in completion order.
+    pub(crate) fn all(outbox: &crate::kit::Outbox) -> Vec<Delivery> {
+        let deliveries = outbox.deliveries().into_iter();
+        deliveries
+            .map(|d| Delivery {
+                event_id: d.id,
+                conversation_id: d.conversation,
+                status: d.status,
+                attempts: d.attempts,
+                ok: d.ok,
+            })
+            .collect()
+    }
 }
 
 /// Failures of the fallible simulator calls.

@@ -4,7 +4,6 @@
 
 use super::Shared;
 use super::state::{AGENT, Conversation};
-use crate::chatwoot::kit::lock;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -54,7 +53,7 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
 /// before the bot hands it over; the simulator does not model the channel
 /// that created it).
 fn scope(shared: &Shared, p: &HashMap<String, String>) -> Result<String, Response> {
-    let mut data = lock(&shared.data);
+    let mut data = shared.lock();
     if p.get("appId") != Some(&data.app_id) {
         return Err(error(StatusCode::NOT_FOUND, "app_not_found: App not found"));
     }
@@ -82,7 +81,7 @@ async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     };
     let body = parse(&bytes);
     let reference = body["switchboardIntegration"].as_str().unwrap_or_default();
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let Some(target) = data.resolve(&conv, reference) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -113,7 +112,7 @@ async fn release_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Respons
         Err(r) => return r,
     };
     let body = parse(&bytes);
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     let c = data.conversation_mut(&conv).expect("scoped");
     c.active = None;
     c.returned_by_api = true;
@@ -139,7 +138,7 @@ async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
             "bad_request: a user author needs userId or userExternalId",
         );
     }
-    let mut data = lock(&sh.data);
+    let mut data = sh.lock();
     // Stored (and echoed) the way Sunshine shows it: a user given by
     // externalId is shown with a userId.
     let mut author = author.clone();
@@ -174,7 +173,7 @@ async fn list_messages(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let data = lock(&sh.data);
+    let data = sh.lock();
     let all: Vec<_> = data
         .messages
         .iter()

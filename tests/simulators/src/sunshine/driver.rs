@@ -3,7 +3,8 @@
 //! down fails (panics) when any request or webhook body broke the spec.
 
 use super::{SunshineConfig, SunshineSim};
-use crate::driver::{EndpointSetup, ProviderDriver};
+use crate::driver::{EndpointSetup, ProviderDriver, basic_auth_toml};
+use crate::kit::Outbox;
 use async_trait::async_trait;
 use serde_json::json;
 use std::time::Duration;
@@ -18,17 +19,6 @@ impl SunshineDriver {
             sim: SunshineSim::start(SunshineConfig::default()).await?,
         })
     }
-}
-
-/// `[endpoints.secrets]` + a `[[endpoints.auth]]` Basic rule for `target`.
-pub(crate) fn basic_auth_toml(target: &str, key_id: &str, secret: &str) -> String {
-    let q = |s: &str| serde_json::to_string(s).expect("string");
-    format!(
-        "[endpoints.secrets]\nsunshine_key_id = {}\nsunshine_key_secret = {}\n\n[[endpoints.auth]]\ntarget = {}\nbasic = {{ username = \"{{{{sunshine_key_id}}}}\", password = \"{{{{sunshine_key_secret}}}}\" }}\n",
-        q(key_id),
-        q(secret),
-        q(target)
-    )
 }
 
 #[async_trait]
@@ -49,12 +39,12 @@ impl ProviderDriver for SunshineDriver {
             }),
             egress: vec![self.sim.base_url()],
             webhook_secret: Some(cfg.webhook_secret.clone()),
-            extra_toml: basic_auth_toml(&self.sim.base_url(), &cfg.key_id, &cfg.key_secret),
+            extra_toml: basic_auth_toml(
+                &self.sim.base_url(),
+                ("sunshine_key_id", &cfg.key_id),
+                ("sunshine_key_secret", &cfg.key_secret),
+            ),
         }
-    }
-
-    fn set_webhook_url(&self, url: &str) {
-        self.sim.set_webhook_url(Some(url.to_string()));
     }
 
     async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
@@ -86,34 +76,12 @@ impl ProviderDriver for SunshineDriver {
         self.sim.fail_next(Some("POST"), &path, status, 1);
     }
 
-    fn set_duplicate_webhooks(&self, on: bool) {
-        self.sim.set_duplicate_webhooks(on);
-    }
-
-    fn set_hold_webhooks(&self, on: bool) {
-        self.sim.set_hold_webhooks(on);
-    }
-
-    async fn release_held(&self, reverse: bool) {
-        self.sim.release_held(reverse).await;
-    }
-
-    fn pushes_webhooks(&self) -> bool {
-        true
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(self.sim.outbox())
     }
 
     async fn shutdown(&self) {
         self.sim.shutdown().await;
-        let violations = self.sim.violations();
-        assert!(
-            violations.is_empty(),
-            "the sunshine simulator recorded {} schema violation(s):\n{}",
-            violations.len(),
-            violations
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        self.sim.assert_no_violations("sunshine");
     }
 }

@@ -1,11 +1,11 @@
 //! The Sunshine Conversations simulator's data (switchboard integrations,
 //! conversations, messages) and the v2 webhook payloads it sends.
 
-use crate::chatwoot::kit::{self, Job, Outbox};
+use crate::kit;
 use serde_json::{Value, json};
 
 #[derive(Clone)]
-pub(crate) struct Integration {
+pub struct Integration {
     pub id: String,
     pub name: String,
     pub integration_id: String,
@@ -26,7 +26,7 @@ impl Integration {
     }
 }
 
-pub(crate) struct Conversation {
+pub struct Conversation {
     pub id: String,
     /// Index into `Data::integrations` of the one in control.
     pub active: Option<usize>,
@@ -55,7 +55,7 @@ impl Conversation {
 }
 
 #[derive(Clone)]
-pub(crate) struct Message {
+pub struct Message {
     pub id: String,
     pub conversation_id: String,
     pub received_ms: u64,
@@ -70,7 +70,7 @@ impl Message {
     /// The `message` schema (API responses).
     pub fn json(&self) -> Value {
         let mut v = json!({
-            "id": self.id, "received": kit::iso8601_ms(self.received_ms),
+            "id": self.id, "received": kit::iso8601(self.received_ms),
             "author": self.author, "content": self.content,
             "source": {"type": self.source_type},
         });
@@ -88,7 +88,8 @@ impl Message {
     }
 }
 
-pub(crate) struct Data {
+/// The Sunshine simulator's state.
+pub struct Data {
     pub app_id: String,
     /// Unknown conversation ids get 404 instead of being created.
     pub known_only: bool,
@@ -131,6 +132,19 @@ impl Data {
     pub fn new_id(&mut self) -> String {
         self.counter += 1;
         format!("{:08x}{:016x}", kit::unix_secs(), self.counter)
+    }
+
+    /// The conversation handed over for `handover_id` (its passControl
+    /// `metadata.handover_id`).
+    pub fn conversation_for_handover(&self, handover_id: &str) -> Option<String> {
+        self.conversations
+            .iter()
+            .find(|c| {
+                c.handover_metadata
+                    .as_ref()
+                    .is_some_and(|m| m["handover_id"] == handover_id)
+            })
+            .map(|c| c.id.clone())
     }
 
     pub fn conversation(&self, id: &str) -> Option<&Conversation> {
@@ -193,20 +207,10 @@ impl Data {
             "webhook": {"id": "5f4eaef81e3dcc117c7ba48a", "version": "v2"},
             "events": [{
                 "id": event_id, "type": kind,
-                "createdAt": kit::iso8601_ms(kit::unix_ms()),
+                "createdAt": kit::iso8601(kit::unix_ms()),
                 "payload": payload,
             }],
         });
         (event_id, body)
     }
-}
-
-/// Queues a webhook body for `conv`.
-pub(crate) fn send(outbox: &Outbox, id: String, kind: &str, conv: &str, body: &Value) {
-    outbox.send(Job {
-        id,
-        label: kind.to_string(),
-        conversation: conv.to_string(),
-        body: serde_json::to_vec(body).expect("JSON"),
-    });
 }

@@ -2,7 +2,8 @@
 //! validation against the spec, the switchboard flow and `X-API-Key`.
 
 use super::*;
-use crate::chatwoot::tests::Receiver;
+use crate::kit::lock;
+use crate::kit::testing::Receiver;
 
 struct Client {
     http: reqwest::Client,
@@ -36,15 +37,6 @@ impl Client {
 
 async fn sim() -> SunshineSim {
     SunshineSim::start(SunshineConfig::default()).await.unwrap()
-}
-
-#[test]
-fn base64_matches_rfc4648() {
-    assert_eq!(base64(b""), "");
-    assert_eq!(base64(b"f"), "Zg==");
-    assert_eq!(base64(b"fo"), "Zm8=");
-    assert_eq!(base64(b"foo"), "Zm9v");
-    assert_eq!(base64(b"foobar"), "Zm9vYmFy");
 }
 
 #[tokio::test]

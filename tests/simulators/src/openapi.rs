@@ -1,6 +1,8 @@
 //! Request and webhook body validation against a provider's public OpenAPI
 //! 3.0 document (the copies in `shared/specs/`), with the `jsonschema`
-//! crate. Generic: the Chatwoot and Sunshine simulators both use it.
+//! crate. Provider-independent: a simulator's [`crate::kit::Gate`]
+//! validates request bodies with it (Chatwoot, Sunshine), and Sunshine its
+//! webhook bodies too.
 //!
 //! OpenAPI 3.0 schemas are JSON Schema draft-4/5 dialect plus a few
 //! keywords; before compiling, the document is rewritten once:
