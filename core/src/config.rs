@@ -143,7 +143,14 @@ pub struct Quotas {
 
 impl Default for Quotas {
     fn default() -> Self {
-        Quotas { concurrent_calls: 64, memory_mib: 128, wall_time_ms: 10_000, cpu_ms_per_s: 1_000, open_handovers: 10_000, webhooks_per_s: 500 }
+        Quotas {
+            concurrent_calls: 64,
+            memory_mib: 128,
+            wall_time_ms: 10_000,
+            cpu_ms_per_s: 1_000,
+            open_handovers: 10_000,
+            webhooks_per_s: 500,
+        }
     }
 }
 
@@ -285,7 +292,9 @@ pub fn template_refs(t: &str) -> Vec<String> {
 /// Resolve one secret value (`env:VAR` or a literal).
 pub fn resolve_secret(raw: &str) -> Result<String, String> {
     match raw.strip_prefix("env:") {
-        Some(var) => std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set")),
+        Some(var) => {
+            std::env::var(var).map_err(|_| format!("environment variable `{var}` is not set"))
+        }
         None => Ok(raw.to_string()),
     }
 }
@@ -294,8 +303,12 @@ pub fn resolve_secret(raw: &str) -> Result<String, String> {
 pub fn expand(template: &str, secrets: &BTreeMap<String, String>) -> Result<String, String> {
     let mut out = template.to_string();
     for name in template_refs(template) {
-        let v = secrets.get(&name).ok_or_else(|| format!("unknown secret `{name}`"))?;
-        out = out.replace(&format!("{{{{{name}}}}}"), v).replace(&format!("{{{{ {name} }}}}"), v);
+        let v = secrets
+            .get(&name)
+            .ok_or_else(|| format!("unknown secret `{name}`"))?;
+        out = out
+            .replace(&format!("{{{{{name}}}}}"), v)
+            .replace(&format!("{{{{ {name} }}}}"), v);
     }
     Ok(out)
 }
@@ -474,24 +487,43 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
             }
         }
     }
-    if cfg.store.backend == StoreBackend::Postgres && cfg.store.url.as_deref().is_none_or(str::is_empty) {
+    if cfg.store.backend == StoreBackend::Postgres
+        && cfg.store.url.as_deref().is_none_or(str::is_empty)
+    {
         at(0..0, "store.url".into(), "backend \"postgres\" needs `url` (e.g. \"postgres://user@127.0.0.1:5432/handover\" or \"env:DATABASE_URL\")".into());
     }
     let is_hash = |h: &str| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit());
     if let Some(h) = &cfg.server.admin_key_sha256
         && !is_hash(h.get_ref())
     {
-        at(h.span(), "server.admin_key_sha256".into(), "must be 64 hex digits (`handover-host hash-key KEY` prints it)".into());
+        at(
+            h.span(),
+            "server.admin_key_sha256".into(),
+            "must be 64 hex digits (`handover-host hash-key KEY` prints it)".into(),
+        );
     }
     for (t, tc) in &cfg.tenants {
         for h in &tc.api_key_sha256 {
             if !is_hash(h.get_ref()) {
-                at(h.span(), format!("tenants.{t}.api_key_sha256"), "must be 64 hex digits (`handover-host hash-key KEY` prints it)".into());
+                at(
+                    h.span(),
+                    format!("tenants.{t}.api_key_sha256"),
+                    "must be 64 hex digits (`handover-host hash-key KEY` prints it)".into(),
+                );
             }
         }
         let q = &tc.quotas;
-        if q.concurrent_calls == 0 || q.webhooks_per_s == 0 || q.cpu_ms_per_s == 0 || q.memory_mib == 0 || q.wall_time_ms == 0 {
-            at(0..0, format!("tenants.{t}.quotas"), "quotas must be greater than zero".into());
+        if q.concurrent_calls == 0
+            || q.webhooks_per_s == 0
+            || q.cpu_ms_per_s == 0
+            || q.memory_mib == 0
+            || q.wall_time_ms == 0
+        {
+            at(
+                0..0,
+                format!("tenants.{t}.quotas"),
+                "quotas must be greater than zero".into(),
+            );
         }
     }
     let mut seen = std::collections::HashMap::new();
@@ -511,7 +543,14 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
         }
         if !cfg.tenants.is_empty() && !cfg.tenants.contains_key(&ep.tenant) {
             let defined = cfg.tenants.keys().cloned().collect::<Vec<_>>().join(", ");
-            at(ep.id.span(), f("tenant"), format!("tenant `{}` is not defined in [tenants] (defined: {defined})", ep.tenant));
+            at(
+                ep.id.span(),
+                f("tenant"),
+                format!(
+                    "tenant `{}` is not defined in [tenants] (defined: {defined})",
+                    ep.tenant
+                ),
+            );
         }
         if let Some(prev) = seen.insert(id.clone(), i) {
             at(
@@ -572,9 +611,17 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
             if let Err(e) = AllowEntry::parse(rule.target.get_ref()) {
                 at(rule.target.span(), format!("{field}.target"), e.to_string());
             }
-            let kinds = [rule.header.is_some(), rule.basic.is_some(), rule.oauth_client_credentials.is_some()];
+            let kinds = [
+                rule.header.is_some(),
+                rule.basic.is_some(),
+                rule.oauth_client_credentials.is_some(),
+            ];
             if kinds.iter().filter(|k| **k).count() != 1 {
-                at(rule.target.span(), field.clone(), "needs exactly one of `header`, `basic`, `oauth_client_credentials`".into());
+                at(
+                    rule.target.span(),
+                    field.clone(),
+                    "needs exactly one of `header`, `basic`, `oauth_client_credentials`".into(),
+                );
             }
             let mut templates: Vec<&str> = vec![];
             if let Some(h) = &rule.header {
@@ -586,13 +633,21 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
             if let Some(o) = &rule.oauth_client_credentials {
                 templates.extend([o.client_id.as_str(), o.client_secret.as_str()]);
                 if !(o.token_url.starts_with("http://") || o.token_url.starts_with("https://")) {
-                    at(rule.target.span(), format!("{field}.oauth_client_credentials.token_url"), "must be an http(s) URL".into());
+                    at(
+                        rule.target.span(),
+                        format!("{field}.oauth_client_credentials.token_url"),
+                        "must be an http(s) URL".into(),
+                    );
                 }
             }
             for t in templates {
                 for name in template_refs(t) {
                     if !ep.secrets.contains_key(&name) {
-                        at(rule.target.span(), field.clone(), format!("references `{{{{{name}}}}}`, which is not in `secrets`"));
+                        at(
+                            rule.target.span(),
+                            field.clone(),
+                            format!("references `{{{{{name}}}}}`, which is not in `secrets`"),
+                        );
                     }
                 }
             }
@@ -600,7 +655,11 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
         if let Some(w) = &ep.webhook_secret {
             for name in template_refs(w) {
                 if !ep.secrets.contains_key(&name) {
-                    at(ep.id.span(), f("webhook_secret"), format!("references `{{{{{name}}}}}`, which is not in `secrets`"));
+                    at(
+                        ep.id.span(),
+                        f("webhook_secret"),
+                        format!("references `{{{{{name}}}}}`, which is not in `secrets`"),
+                    );
                 }
             }
         }

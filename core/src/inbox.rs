@@ -23,7 +23,9 @@ pub fn decode(v: &Value) -> HttpRequest {
         method: v["method"].as_str().unwrap_or("POST").to_string(),
         path: v["path"].as_str().unwrap_or("/").to_string(),
         headers: serde_json::from_value(v["headers"].clone()).unwrap_or_default(),
-        body: base64::engine::general_purpose::STANDARD.decode(v["body"].as_str().unwrap_or("")).unwrap_or_default(),
+        body: base64::engine::general_purpose::STANDARD
+            .decode(v["body"].as_str().unwrap_or(""))
+            .unwrap_or_default(),
     }
 }
 
@@ -33,9 +35,22 @@ mod tests {
 
     #[test]
     fn round_trip_and_damage() {
-        let r = HttpRequest { method: "POST".into(), path: "/h?x=1".into(), headers: vec![("a".into(), "b".into())], body: vec![0, 255, 10] };
+        let r = HttpRequest {
+            method: "POST".into(),
+            path: "/h?x=1".into(),
+            headers: vec![("a".into(), "b".into())],
+            body: vec![0, 255, 10],
+        };
         assert_eq!(decode(&encode(&r)), r);
         let d = decode(&json!({"headers": 5, "body": "%%%"}));
-        assert_eq!((d.method.as_str(), d.path.as_str(), d.headers.len(), d.body.len()), ("POST", "/", 0, 0));
+        assert_eq!(
+            (
+                d.method.as_str(),
+                d.path.as_str(),
+                d.headers.len(),
+                d.body.len()
+            ),
+            ("POST", "/", 0, 0)
+        );
     }
 }

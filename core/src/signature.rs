@@ -416,10 +416,19 @@ mod tests {
     #[test]
     fn prefix_with_surrounding_space_still_verifies() {
         // Regression from fuzzing (fuzz/README.md): header values arrive trimmed.
-        let d = decl(SignatureAlgorithm::HmacSha256, SignatureEncoding::Hex, Some(" v1= "), SignedContent::Body, false);
+        let d = decl(
+            SignatureAlgorithm::HmacSha256,
+            SignatureEncoding::Hex,
+            Some(" v1= "),
+            SignedContent::Body,
+            false,
+        );
         let r0 = req(&[], "{}");
         let sig = sign(&d, "k", b"{}", None, "", &r0);
-        assert_eq!(verify(&d, Some("k"), &req(&[("X-Sig", &sig)], "{}"), "", 300, 0), Ok(()));
+        assert_eq!(
+            verify(&d, Some("k"), &req(&[("X-Sig", &sig)], "{}"), "", 300, 0),
+            Ok(())
+        );
     }
 
     #[test]

@@ -235,7 +235,13 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Record that `sha256` serves `endpoint_id` from now on. `bytes` are
     /// stored once per sha256 (pass `None` when they were stored before).
-    async fn record_adapter_version(&self, endpoint_id: &str, sha256: &str, bytes: Option<&[u8]>, source: &str) -> Result<AdapterVersion>;
+    async fn record_adapter_version(
+        &self,
+        endpoint_id: &str,
+        sha256: &str,
+        bytes: Option<&[u8]>,
+        source: &str,
+    ) -> Result<AdapterVersion>;
     /// The newest record for an endpoint, if any.
     async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>>;
     /// The stored bytes of a component.
@@ -292,7 +298,12 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<()>;
     /// Open handovers of a tenant (for the `open_handovers` quota).
     async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
-        Ok(self.list_handovers(None, true, u32::MAX).await?.iter().filter(|h| h.tenant == tenant).count() as u64)
+        Ok(self
+            .list_handovers(None, true, u32::MAX)
+            .await?
+            .iter()
+            .filter(|h| h.tenant == tenant)
+            .count() as u64)
     }
     /// Highest event id (0 if none): where a fresh stream starts.
     async fn last_event_id(&self) -> Result<i64>;

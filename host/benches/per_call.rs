@@ -8,9 +8,9 @@
 //! BENCHMARKS.md. Nothing here asserts a time.
 
 use criterion::Criterion;
-use std::hint::black_box;
 use handover_host::model::{CallContext, HttpRequest, UserInput};
 use handover_host::runtime::{Call, CallEnv, LoadedAdapter, Runtime, RuntimeConfig};
+use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,12 +19,8 @@ fn adapter_bytes(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../target/adapters")
         .join(format!("{name}.wasm"));
-    std::fs::read(&p).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: run scripts/build-adapters.sh first",
-            p.display()
-        )
-    })
+    std::fs::read(&p)
+        .unwrap_or_else(|e| panic!("{}: {e}: run scripts/build-adapters.sh first", p.display()))
 }
 
 struct Fixture {
@@ -35,12 +31,18 @@ struct Fixture {
     env: CallEnv,
 }
 
-fn fixture() -> Fixture {
+/// `keep_resident: false` is the pooling allocator's default reset (pages
+/// returned to the kernel after each call), for the before/after ratio.
+fn fixture(keep_resident: bool) -> Fixture {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        keep_resident,
+        ..Default::default()
+    })
+    .unwrap();
     let echo = rt.block_on(runtime.load(&adapter_bytes("echo"))).unwrap();
     let sim = rt.block_on(runtime.load(&adapter_bytes("sim"))).unwrap();
     Fixture {
@@ -88,7 +90,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Arc<LoadedAdapter>, Call)> {
     ]
 }
 
-fn bench(c: &mut Criterion, f: &Fixture) {
+fn bench(c: &mut Criterion, f: &Fixture, default_reset: &Fixture) {
     let mut g = c.benchmark_group("per_call");
     g.measurement_time(Duration::from_secs(4));
     for (name, adapter, call) in cases(f) {
@@ -98,6 +100,28 @@ fn bench(c: &mut Criterion, f: &Fixture) {
                     let t = Instant::now();
                     for _ in 0..iters {
                         let out = f.runtime.invoke(&adapter, &f.env, call.clone()).await;
+                        black_box(out.expect("the call succeeds"));
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+
+    // The same calls with the pooling allocator's default reset.
+    let mut g = c.benchmark_group("per_call_default_reset");
+    g.measurement_time(Duration::from_secs(4));
+    for (name, adapter, call) in cases(default_reset) {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                default_reset.rt.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        let out = default_reset
+                            .runtime
+                            .invoke(&adapter, &default_reset.env, call.clone())
+                            .await;
                         black_box(out.expect("the call succeeds"));
                     }
                     t.elapsed()
@@ -122,9 +146,11 @@ fn bench(c: &mut Criterion, f: &Fixture) {
     g.finish();
 }
 
-/// Each call timed on its own: p50/p90/p99 for BENCHMARKS.md.
-fn distribution(f: &Fixture) {
+/// Each call timed on its own: p50/p90/p99 for BENCHMARKS.md; returns the
+/// p50s (µs).
+fn distribution(label: &str, f: &Fixture) -> Vec<f64> {
     const N: usize = 20_000;
+    let mut p50s = vec![];
     for (name, adapter, call) in cases(f) {
         let mut times = Vec::with_capacity(N);
         f.rt.block_on(async {
@@ -142,22 +168,37 @@ fn distribution(f: &Fixture) {
         times.sort();
         let p = |q: f64| times[((N as f64 * q) as usize).min(N - 1)].as_secs_f64() * 1e6;
         println!(
-            "per-call {name}: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  (n={N}, each call timed alone)",
+            "per-call [{label}] {name}: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  (n={N}, each call timed alone)",
             p(0.50),
             p(0.90),
             p(0.99)
         );
+        p50s.push(p(0.50));
     }
+    p50s
 }
 
 fn main() {
-    let f = fixture();
+    let f = fixture(true);
+    let default_reset = fixture(false);
     let mut c = Criterion::default().configure_from_args();
-    bench(&mut c, &f);
+    bench(&mut c, &f, &default_reset);
     c.final_summary();
     // `cargo test --benches` runs this file without `--bench`: do the quick
     // criterion pass only.
     if std::env::args().any(|a| a == "--bench") {
-        distribution(&f);
+        // Interleaved, so both sides see the same machine load.
+        let before = distribution("default reset", &default_reset);
+        let after = distribution("keep resident", &f);
+        let before2 = distribution("default reset", &default_reset);
+        let names = cases(&f).into_iter().map(|(n, ..)| n);
+        for (i, name) in names.enumerate() {
+            let b = (before[i] + before2[i]) / 2.0;
+            println!(
+                "per-call {name}: p50 {:.1} µs with keep-resident vs {b:.1} µs with the default reset ({:.2}x)",
+                after[i],
+                b / after[i]
+            );
+        }
     }
 }

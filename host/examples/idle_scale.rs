@@ -70,6 +70,7 @@ async fn run(args: &Args, n: usize) -> Sampled {
         let r = client
             .request(
                 http::Request::get(host.url(&format!("/v1/handovers/{}", h.id)))
+                    .header("authorization", bearer())
                     .body(Full::new(Bytes::new()))
                     .unwrap(),
             )

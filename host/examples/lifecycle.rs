@@ -175,14 +175,13 @@ async fn hot_swap() {
     let post = |url: String, body: String| {
         http::Request::post(url)
             .header("content-type", "application/json")
+            .header("authorization", bearer())
             .body(Full::new(Bytes::from(body)))
             .unwrap()
     };
     let mut handovers = vec![];
     for i in 0..64 {
-        let body = format!(
-            r#"{{"session_id":"s{i}","user_id":"u{i}","accepted_message":"ok"}}"#
-        );
+        let body = format!(r#"{{"session_id":"s{i}","user_id":"u{i}","accepted_message":"ok"}}"#);
         let r = client
             .request(post(host.url("/v1/endpoints/swap/handovers"), body))
             .await
@@ -195,18 +194,24 @@ async fn hot_swap() {
     // The version that produced the newest event, and when each was first seen.
     let first_seen: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let fs = first_seen.clone();
-    let stream = sse(&client, &host.url("/v1/endpoints/swap/events"), move |kind, data| {
-        if kind != "agent_message" {
-            return;
-        }
-        let Some(i) = data.find("\"text\":\"") else { return };
-        let rest = &data[i + 8..];
-        let version = rest.split(':').next().unwrap_or("").to_string();
-        let mut fs = fs.lock().unwrap();
-        if fs.last().is_none_or(|(v, _)| *v != version) {
-            fs.push((version, Instant::now()));
-        }
-    })
+    let stream = sse(
+        &client,
+        &host.url("/v1/endpoints/swap/events"),
+        move |kind, data| {
+            if kind != "agent_message" {
+                return;
+            }
+            let Some(i) = data.find("\"text\":\"") else {
+                return;
+            };
+            let rest = &data[i + 8..];
+            let version = rest.split(':').next().unwrap_or("").to_string();
+            let mut fs = fs.lock().unwrap();
+            if fs.last().is_none_or(|(v, _)| *v != version) {
+                fs.push((version, Instant::now()));
+            }
+        },
+    )
     .await;
 
     let ok = Arc::new(AtomicU64::new(0));
@@ -215,14 +220,20 @@ async fn hot_swap() {
     let mut senders = vec![];
     for j in 0..16 {
         let mine: Vec<String> = handovers.iter().skip(j).step_by(16).cloned().collect();
-        let (client, ok, failed, stop, base) =
-            (client.clone(), ok.clone(), failed.clone(), stop.clone(), host.url(""));
+        let (client, ok, failed, stop, base) = (
+            client.clone(),
+            ok.clone(),
+            failed.clone(),
+            stop.clone(),
+            host.url(""),
+        );
         senders.push(tokio::spawn(async move {
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let url = format!("{base}/v1/handovers/{}/input", mine[i % mine.len()]);
                 let req = http::Request::post(url)
                     .header("content-type", "application/json")
+                    .header("authorization", bearer())
                     .body(Full::new(Bytes::from_static(br#"{"text":"m"}"#)))
                     .unwrap();
                 match client.request(req).await {
@@ -233,7 +244,12 @@ async fn hot_swap() {
                     Ok(r) => {
                         if failed.fetch_add(1, Ordering::Relaxed) < 5 {
                             let s = r.status();
-                            let b = r.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            let b = r
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
                             eprintln!("input answered {s}: {}", String::from_utf8_lossy(&b));
                         }
                     }
@@ -309,8 +325,14 @@ async fn hot_swap() {
     println!(
         "hot swap under load ({:.0} inputs/s, 16 senders): swap→first new-version event median {:.1} ms, max {:.1} ms over {} swaps; requests ok {}, failed {}",
         load_rate,
-        latencies.get(latencies.len() / 2).map(|d| d.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
-        latencies.last().map(|d| d.as_secs_f64() * 1e3).unwrap_or(f64::NAN),
+        latencies
+            .get(latencies.len() / 2)
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(f64::NAN),
+        latencies
+            .last()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .unwrap_or(f64::NAN),
         latencies.len(),
         ok.load(Ordering::Relaxed),
         failed.load(Ordering::Relaxed)

@@ -49,6 +49,17 @@ struct Args {
     /// Also run with the native (unsandboxed) sim logic and print the ratio.
     #[arg(long)]
     compare_native: bool,
+    /// Also run with group commit off (`HANDOVER_SQLITE_MAX_BATCH=1`: one
+    /// fsync per write) and print the ratio.
+    #[arg(long)]
+    compare_unbatched: bool,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Wasm,
+    Native,
+    Unbatched,
 }
 
 struct Outcome {
@@ -62,6 +73,9 @@ struct Outcome {
     lost: u64,
     host_cpu: f64,
     driver_cpu: f64,
+    /// Webhook post → 2xx (the inbox row committed).
+    ack_p50: f64,
+    ack_p99: f64,
 }
 
 impl Outcome {
@@ -72,17 +86,18 @@ impl Outcome {
 
 const MAX_TOKENS: usize = 8_000_000;
 
-async fn run(args: &Args, native: bool) -> Outcome {
+async fn run(args: &Args, mode: Mode) -> Outcome {
+    let native = mode == Mode::Native;
     let dir = tempfile::tempdir().unwrap();
     let sim = adapter("sim");
     let eps = sim_endpoints(args.endpoints, &sim);
     let config = write_config(dir.path(), &eps);
     let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
     let seeded = seed(&dir.path().join("data"), &ids, args.handovers).await;
-    let env: Vec<(&str, &str)> = if native {
-        vec![("HANDOVER_BENCH_NATIVE", "1")]
-    } else {
-        vec![]
+    let env: Vec<(&str, &str)> = match mode {
+        Mode::Wasm => vec![],
+        Mode::Native => vec![("HANDOVER_BENCH_NATIVE", "1")],
+        Mode::Unbatched => vec![("HANDOVER_SQLITE_MAX_BATCH", "1")],
     };
     let host = Host::start(&config, &env);
     if native {
@@ -110,10 +125,14 @@ async fn run(args: &Args, native: bool) -> Outcome {
                     return;
                 }
                 let now = origin.elapsed().as_nanos() as u64;
-                let Some(i) = data.find("\"text\":\"t-") else { return };
+                let Some(i) = data.find("\"text\":\"t-") else {
+                    return;
+                };
                 let rest = &data[i + 10..];
                 let end = rest.find('"').unwrap_or(rest.len());
-                let Ok(token) = rest[..end].parse::<usize>() else { return };
+                let Ok(token) = rest[..end].parse::<usize>() else {
+                    return;
+                };
                 received.fetch_add(1, Ordering::Relaxed);
                 if let Some(slot) = sent.get(token) {
                     let t = slot.swap(0, Ordering::Relaxed);
@@ -130,11 +149,15 @@ async fn run(args: &Args, native: bool) -> Outcome {
     let next_token = Arc::new(AtomicU64::new(1));
     let failed = Arc::new(AtomicU64::new(0));
     let measured_sent = Arc::new(AtomicU64::new(0));
+    let ack_us = Arc::new(Mutex::new(Vec::<u64>::with_capacity(1 << 20)));
     let c = args.concurrency.min(seeded.len()).max(1);
-    let interval = args.rate.map(|r| Duration::from_secs_f64(c as f64 / r as f64));
+    let interval = args
+        .rate
+        .map(|r| Duration::from_secs_f64(c as f64 / r as f64));
     let mut senders = vec![];
     for j in 0..c {
         let mine: Vec<Seeded> = seeded.iter().skip(j).step_by(c).cloned().collect();
+        let ack_us = ack_us.clone();
         let (client, base, stop, next_token, failed, sent, measuring, measured_sent) = (
             client.clone(),
             base.clone(),
@@ -147,7 +170,10 @@ async fn run(args: &Args, native: bool) -> Outcome {
         );
         senders.push(tokio::spawn(async move {
             let mut seqs = vec![3u64; mine.len()];
-            let start = Instant::now() + interval.map(|i| i.mul_f64(j as f64 / c as f64)).unwrap_or_default();
+            let start = Instant::now()
+                + interval
+                    .map(|i| i.mul_f64(j as f64 / c as f64))
+                    .unwrap_or_default();
             let mut k: u32 = 0;
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
@@ -166,11 +192,15 @@ async fn run(args: &Args, native: bool) -> Outcome {
                     sent[token].store(origin.elapsed().as_nanos().max(1) as u64, Ordering::Relaxed);
                     measured_sent.fetch_add(1, Ordering::Relaxed);
                 }
+                let t = Instant::now();
                 match client.request(req).await {
                     Ok(r) if r.status().is_success() => {
                         use http_body_util::BodyExt;
                         let _ = r.into_body().collect().await;
                         seqs[i] += 1;
+                        if m {
+                            ack_us.lock().unwrap().push(t.elapsed().as_micros() as u64);
+                        }
                     }
                     Ok(r) => {
                         failed.fetch_add(1, Ordering::Relaxed);
@@ -216,6 +246,8 @@ async fn run(args: &Args, native: bool) -> Outcome {
     for s in streams {
         s.abort();
     }
+    let mut acks = std::mem::take(&mut *ack_us.lock().unwrap());
+    acks.sort_unstable();
     let mut l = std::mem::take(&mut *lat_us.lock().unwrap());
     l.sort_unstable();
     let failed = failed.load(Ordering::Relaxed) - failed0;
@@ -232,16 +264,20 @@ async fn run(args: &Args, native: bool) -> Outcome {
         lost: want.saturating_sub(events + failed),
         host_cpu,
         driver_cpu,
+        ack_p50: pct_ms(&acks, 0.50),
+        ack_p99: pct_ms(&acks, 0.99),
     }
 }
 
 fn print(label: &str, args: &Args, o: &Outcome) {
     println!(
-        "e2e[{label}] handovers={} endpoints={} concurrency={} rate={}: {:.0} events/s ({} events in {:.1} s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.1} ms, failed {}, lost {}, cpu host {:.2} cores driver {:.2} cores",
+        "e2e[{label}] handovers={} endpoints={} concurrency={} rate={}: {:.0} events/s ({} events in {:.1} s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.1} ms (2xx after p50 {:.2} ms p99 {:.2} ms), failed {}, lost {}, cpu host {:.2} cores driver {:.2} cores",
         args.handovers,
         args.endpoints,
         args.concurrency,
-        args.rate.map(|r| r.to_string()).unwrap_or_else(|| "closed-loop".into()),
+        args.rate
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "closed-loop".into()),
         o.rate(),
         o.events,
         o.secs,
@@ -249,6 +285,8 @@ fn print(label: &str, args: &Args, o: &Outcome) {
         o.p90,
         o.p99,
         o.max,
+        o.ack_p50,
+        o.ack_p99,
         o.failed,
         o.lost,
         o.host_cpu / o.secs,
@@ -261,10 +299,22 @@ fn main() {
     println!("machine: {}", machine());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let wasm = run(&args, false).await;
+        let wasm = run(&args, Mode::Wasm).await;
         print("wasm", &args, &wasm);
+        if args.compare_unbatched {
+            let unbatched = run(&args, Mode::Unbatched).await;
+            print("wasm, group commit off", &args, &unbatched);
+            println!(
+                "group commit: {:.2}x the throughput of one fsync per write ({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
+                wasm.rate() / unbatched.rate(),
+                wasm.rate(),
+                unbatched.rate(),
+                wasm.p99,
+                unbatched.p99
+            );
+        }
         if args.compare_native {
-            let native = run(&args, true).await;
+            let native = run(&args, Mode::Native).await;
             print("native", &args, &native);
             println!(
                 "sandbox ratio: wasm/native throughput = {:.2} ({:.0} / {:.0} events/s); p99 wasm {:.2} ms vs native {:.2} ms",

@@ -18,7 +18,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 fn adapter(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/adapters").join(format!("{name}.wasm")).display().to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/adapters")
+        .join(format!("{name}.wasm"))
+        .display()
+        .to_string()
 }
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -39,7 +43,15 @@ async fn tenant_b(http: &reqwest::Client, base: &str, n: usize, tag: &str) -> Ph
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = vec![];
     for _ in 0..4 {
-        let (http, base, create, input, failed, next, tag) = (http.clone(), base.to_string(), create.clone(), input.clone(), failed.clone(), next.clone(), tag.to_string());
+        let (http, base, create, input, failed, next, tag) = (
+            http.clone(),
+            base.to_string(),
+            create.clone(),
+            input.clone(),
+            failed.clone(),
+            next.clone(),
+            tag.to_string(),
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::SeqCst) as usize;
@@ -76,14 +88,29 @@ async fn tenant_b(http: &reqwest::Client, base: &str, n: usize, tag: &str) -> Ph
     }
     let create = std::mem::take(&mut *create.lock().unwrap());
     let input = std::mem::take(&mut *input.lock().unwrap());
-    Phase { create, input, failed: failed.load(Ordering::SeqCst) }
+    Phase {
+        create,
+        input,
+        failed: failed.load(Ordering::SeqCst),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::var("NN_HANDOVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let a_tasks: usize = std::env::var("NN_A_TASKS").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
-    let sim = SimProvider::start(SimConfig { webhook_url: None, webhook_secret: "s".into(), auto_agent: None }).await?;
+    let n: usize = std::env::var("NN_HANDOVERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let a_tasks: usize = std::env::var("NN_A_TASKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    let sim = SimProvider::start(SimConfig {
+        webhook_url: None,
+        webhook_secret: "s".into(),
+        auto_agent: None,
+    })
+    .await?;
     // A local server for A's egress flood: 1 MiB answers.
     let big = axum::Router::new().fallback(|| async { vec![b'x'; 1 << 20] });
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -103,10 +130,21 @@ async fn main() -> anyhow::Result<()> {
         ("a-loop", "loop", "{}".to_string()),
         ("a-bomb", "membomb", "{}".to_string()),
         ("a-flood", "log-flood", "{}".to_string()),
-        ("a-egress-denied", "egress", r#"{ url = "http://203.0.113.9/" }"#.to_string()),
-        ("a-egress-big", "egress", format!("{{ url = \"http://127.0.0.1:{big_port}/\" }}")),
+        (
+            "a-egress-denied",
+            "egress",
+            r#"{ url = "http://203.0.113.9/" }"#.to_string(),
+        ),
+        (
+            "a-egress-big",
+            "egress",
+            format!("{{ url = \"http://127.0.0.1:{big_port}/\" }}"),
+        ),
     ] {
-        src += &format!("[[endpoints]]\nid = \"{id}\"\ntenant = \"a\"\nadapter = {}\negress = [\"http://127.0.0.1:{big_port}\"]\nsettings = {settings}\n\n", q(&adapter(fixture)));
+        src += &format!(
+            "[[endpoints]]\nid = \"{id}\"\ntenant = \"a\"\nadapter = {}\negress = [\"http://127.0.0.1:{big_port}\"]\nsettings = {settings}\n\n",
+            q(&adapter(fixture))
+        );
     }
     src += &format!(
         "[[endpoints]]\nid = \"b-sim\"\ntenant = \"b\"\nadapter = {}\negress = [\"{}\"]\nwebhook_secret = \"s\"\nsettings = {{ base_url = \"{}\" }}\n",
@@ -115,7 +153,12 @@ async fn main() -> anyhow::Result<()> {
         sim.base_url()
     );
     let cfg = config::parse("noisy.toml", &src).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let srv = server::start(&LoadedConfig { config: cfg, path: dir.join("noisy.toml"), source: src }).await?;
+    let srv = server::start(&LoadedConfig {
+        config: cfg,
+        path: dir.join("noisy.toml"),
+        source: src,
+    })
+    .await?;
     let base = format!("http://{}", srv.addr);
     sim.set_webhook_url(Some(format!("{base}/v1/webhooks/b-sim")));
     let http = reqwest::Client::new();
@@ -129,7 +172,13 @@ async fn main() -> anyhow::Result<()> {
     let a_429 = Arc::new(AtomicU64::new(0));
     let mut hammer = vec![];
     for t in 0..a_tasks {
-        let (http, base, stop, a_calls, a_429) = (http.clone(), base.clone(), stop.clone(), a_calls.clone(), a_429.clone());
+        let (http, base, stop, a_calls, a_429) = (
+            http.clone(),
+            base.clone(),
+            stop.clone(),
+            a_calls.clone(),
+            a_429.clone(),
+        );
         hammer.push(tokio::spawn(async move {
             let eps = ["a-loop", "a-bomb", "a-flood", "a-egress-denied", "a-egress-big"];
             let mut i = 0u64;
@@ -154,15 +203,47 @@ async fn main() -> anyhow::Result<()> {
         let _ = h.await;
     }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("machine: {} cores, load average {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
-    println!("tenant A: {a_tasks} tasks, {} create requests ({} answered 429)", a_calls.load(Ordering::SeqCst), a_429.load(Ordering::SeqCst));
-    println!("| tenant B ({n} handovers, 4 at a time) | B alone p50 | B alone p99 | B with A p50 | B with A p99 | p99 ratio |");
+    println!(
+        "machine: {} cores, load average {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "tenant A: {a_tasks} tasks, {} create requests ({} answered 429)",
+        a_calls.load(Ordering::SeqCst),
+        a_429.load(Ordering::SeqCst)
+    );
+    println!(
+        "| tenant B ({n} handovers, 4 at a time) | B alone p50 | B alone p99 | B with A p50 | B with A p99 | p99 ratio |"
+    );
     println!("|---|---|---|---|---|---|");
-    for (name, a, b) in [("create (start at provider)", &mut alone.create, &mut noisy.create), ("user input (forward to provider)", &mut alone.input, &mut noisy.input)] {
+    for (name, a, b) in [
+        (
+            "create (start at provider)",
+            &mut alone.create,
+            &mut noisy.create,
+        ),
+        (
+            "user input (forward to provider)",
+            &mut alone.input,
+            &mut noisy.input,
+        ),
+    ] {
         let (a50, a99, b50, b99) = (pct(a, 0.5), pct(a, 0.99), pct(b, 0.5), pct(b, 0.99));
-        println!("| {name} | {a50:.2} ms | {a99:.2} ms | {b50:.2} ms | {b99:.2} ms | {:.2}× |", b99 / a99);
+        println!(
+            "| {name} | {a50:.2} ms | {a99:.2} ms | {b50:.2} ms | {b99:.2} ms | {:.2}× |",
+            b99 / a99
+        );
     }
-    println!("B failures: alone {}, with A {}", alone.failed, noisy.failed);
+    println!(
+        "B failures: alone {}, with A {}",
+        alone.failed, noisy.failed
+    );
     srv.abort();
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -90,7 +90,9 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     } else {
         None
     };
-    let app = api::router(AppState { engine: engine.clone() });
+    let app = api::router(AppState {
+        engine: engine.clone(),
+    });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("server stopped: {e}");

@@ -310,7 +310,11 @@ async fn an_incompatible_artifact_under_the_key_is_recompiled() {
     std::fs::copy(&p_fuel, &p_plain).unwrap();
     // A checksum valid for this name, so only wasmtime's check can refuse it.
     let data = std::fs::read(&p_plain).unwrap();
-    std::fs::write(p_plain.with_extension("cwasm.sha256"), cache::checksum(&p_plain, &data)).unwrap();
+    std::fs::write(
+        p_plain.with_extension("cwasm.sha256"),
+        cache::checksum(&p_plain, &data),
+    )
+    .unwrap();
     let a = plain.load(&bytes).await.expect("recompiled");
     assert_echo_works(&plain, &a, "1.0.0").await;
     assert_ne!(
@@ -334,7 +338,11 @@ async fn a_valid_entry_copied_under_another_key_is_refused() {
     let p_panic = entry(&rt, &dir, &panic);
     let p_echo = entry(&rt, &dir, &echo);
     std::fs::copy(&p_panic, &p_echo).unwrap();
-    std::fs::copy(p_panic.with_extension("cwasm.sha256"), p_echo.with_extension("cwasm.sha256")).unwrap();
+    std::fs::copy(
+        p_panic.with_extension("cwasm.sha256"),
+        p_echo.with_extension("cwasm.sha256"),
+    )
+    .unwrap();
     let rt2 = runtime_in(&dir, false);
     let a = rt2.load(&echo).await.unwrap();
     assert_echo_works(&rt2, &a, "1.0.0").await;

@@ -60,7 +60,12 @@ fn provider_adapters_pass_against_their_simulators() {
     let mut failures = vec![];
     for (adapter_name, simulator) in providers {
         let (ok, text) = run(adapter_name, simulator);
-        let summary = text.lines().rev().find(|l| l.contains(" passed, ")).unwrap_or("").to_string();
+        let summary = text
+            .lines()
+            .rev()
+            .find(|l| l.contains(" passed, "))
+            .unwrap_or("")
+            .to_string();
         if !ok || !summary.contains(" 0 failed") {
             failures.push(format!("{adapter_name}:\n{text}"));
         }

@@ -103,7 +103,10 @@ pub fn webhook_events(body: &[u8], extra: &mut serde_json::Value) -> Result<Vec<
 "##;
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -139,21 +142,56 @@ fn template_with_provider_logic_passes_the_happy_path() {
     // Only the provider logic changes.
     std::fs::write(work.join("src/provider.rs"), FILLED_PROVIDER).unwrap();
     let lib = std::fs::read_to_string(work.join("src/lib.rs")).unwrap();
-    std::fs::write(work.join("src/lib.rs"), lib.replace("const NAME: &str = \"template\";", "const NAME: &str = \"my-provider\";")).unwrap();
+    std::fs::write(
+        work.join("src/lib.rs"),
+        lib.replace(
+            "const NAME: &str = \"template\";",
+            "const NAME: &str = \"my-provider\";",
+        ),
+    )
+    .unwrap();
     let status = Command::new("cargo")
-        .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
         .arg(work.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(root.join("target/template-test-build"))
         .status()
         .unwrap();
     assert!(status.success(), "the filled-in template did not compile");
-    let wasm = root.join("target/template-test-build/wasm32-wasip2/release/adapter_my_provider.wasm");
-    let out = Command::new(env!("CARGO_BIN_EXE_handover-host")).arg("conformance").arg(&wasm).args(["--simulator", "sim"]).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let happy = text.lines().find(|l| l.starts_with("happy path to completed")).unwrap_or_else(|| panic!("{text}"));
+    let wasm =
+        root.join("target/template-test-build/wasm32-wasip2/release/adapter_my_provider.wasm");
+    let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        .arg("conformance")
+        .arg(&wasm)
+        .args(["--simulator", "sim"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let happy = text
+        .lines()
+        .find(|l| l.starts_with("happy path to completed"))
+        .unwrap_or_else(|| panic!("{text}"));
     assert!(happy.contains(" pass "), "happy path failed:\n{text}");
-    let inspect = Command::new(env!("CARGO_BIN_EXE_handover-host")).arg("inspect").arg(&wasm).output().unwrap();
-    assert!(String::from_utf8_lossy(&inspect.stdout).contains("adapter:   my-provider"), "{}", String::from_utf8_lossy(&inspect.stdout));
+    let inspect = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        .arg("inspect")
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&inspect.stdout).contains("adapter:   my-provider"),
+        "{}",
+        String::from_utf8_lossy(&inspect.stdout)
+    );
     let _ = std::fs::remove_dir_all(&work);
 }

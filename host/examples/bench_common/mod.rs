@@ -20,6 +20,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const SECRET: &str = "bench-secret";
 pub const ADMIN_KEY: &str = "bench-admin";
+/// The bench tenant's API key (bot API and SSE).
+pub const API_KEY: &str = "bench-key";
+
+/// `authorization` header value for the bot API.
+pub fn bearer() -> String {
+    format!("Bearer {API_KEY}")
+}
 
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -35,7 +42,9 @@ pub fn host_bin() -> PathBuf {
 }
 
 pub fn adapter(name: &str) -> PathBuf {
-    workspace().join("target/adapters").join(format!("{name}.wasm"))
+    workspace()
+        .join("target/adapters")
+        .join(format!("{name}.wasm"))
 }
 
 pub fn now_ms() -> i64 {
@@ -90,6 +99,14 @@ pub fn write_config(dir: &Path, endpoints: &[EndpointSpec]) -> PathBuf {
         "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nadmin_key = \"{ADMIN_KEY}\"\nwatch_adapters = false\n\n[runtime]\ncache = true\n\n",
         dir.join("data").display()
     );
+    // The bench tenant: quotas raised far above the defaults (500 webhooks/s,
+    // 64 concurrent calls, 10k open handovers), which would otherwise be
+    // what is measured.
+    use sha2::Digest;
+    let key_hash = hex::encode(sha2::Sha256::digest(API_KEY.as_bytes()));
+    s.push_str(&format!(
+        "[tenants.default]\napi_key_sha256 = [\"{key_hash}\"]\nquotas = {{ concurrent_calls = 100000, cpu_ms_per_s = 100000000, open_handovers = 10000000, webhooks_per_s = 10000000 }}\n\n"
+    ));
     for ep in endpoints {
         s.push_str(&format!(
             "[[endpoints]]\nid = \"{}\"\ntenant = \"default\"\nadapter = \"{}\"\nwebhook_secret = \"{SECRET}\"\nsettings = {{ base_url = \"http://127.0.0.1:9\" }}\n\n[endpoints.timers]\nno_agent_timeout_s = 3600\ninactivity_warning_s = 3000\ninactivity_timeout_s = 3600\n\n",
@@ -340,6 +357,7 @@ pub async fn sse<F: FnMut(&str, &str) + Send + 'static>(
 ) -> tokio::task::JoinHandle<()> {
     let req = http::Request::get(url)
         .header("accept", "text/event-stream")
+        .header("authorization", bearer())
         .body(Full::new(Bytes::new()))
         .unwrap();
     let resp = client.request(req).await.expect("sse connect");

@@ -21,7 +21,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/endpoints", get(list))
         .route("/admin/endpoints/{id}", get(show))
-        .route("/admin/endpoints/{id}/adapter", put(upload).layer(DefaultBodyLimit::max(64 << 20)))
+        .route(
+            "/admin/endpoints/{id}/adapter",
+            put(upload).layer(DefaultBodyLimit::max(64 << 20)),
+        )
         .route("/admin/endpoints/{id}/rollback", post(rollback))
         .route("/admin/handovers", get(handovers))
 }
@@ -29,7 +32,11 @@ pub fn routes() -> Router<AppState> {
 /// The caller, if it holds the operator key or a tenant key.
 fn admin(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     match s.caller(headers)? {
-        Caller::Open => Err(error(StatusCode::UNAUTHORIZED, "unauthorized", "the admin API needs `Authorization: Bearer <operator or tenant key>`")),
+        Caller::Open => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the admin API needs `Authorization: Bearer <operator or tenant key>`",
+        )),
         c => Ok(c),
     }
 }
@@ -57,7 +64,13 @@ async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let eps: Vec<_> = s.engine.registry.endpoints().filter(|e| caller.may_access(&e.tenant)).map(|e| endpoint_json(e)).collect();
+    let eps: Vec<_> = s
+        .engine
+        .registry
+        .endpoints()
+        .filter(|e| caller.may_access(&e.tenant))
+        .map(|e| endpoint_json(e))
+        .collect();
     Json(json!({"endpoints": eps})).into_response()
 }
 
@@ -74,13 +87,24 @@ async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<Stri
 
 fn swap_error(e: SwapError) -> Response {
     match e {
-        SwapError::UnknownEndpoint(m) => error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{m}`")),
+        SwapError::UnknownEndpoint(m) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no endpoint `{m}`"),
+        ),
         SwapError::Refused(_) => error(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()),
-        SwapError::NothingToRollBack => error(StatusCode::CONFLICT, "nothing_to_roll_back", e.to_string()),
+        SwapError::NothingToRollBack => {
+            error(StatusCode::CONFLICT, "nothing_to_roll_back", e.to_string())
+        }
     }
 }
 
-async fn upload(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+async fn upload(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     if let Err(r) = owned(&s, &headers, &id) {
         return r;
     }
@@ -90,7 +114,11 @@ async fn upload(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<St
     }
 }
 
-async fn rollback(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn rollback(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     if let Err(r) = owned(&s, &headers, &id) {
         return r;
     }
@@ -107,7 +135,10 @@ async fn handovers(State(s): State<AppState>, headers: HeaderMap) -> Response {
     };
     match s.engine.list(None, false).await {
         Ok(v) => {
-            let mine: Vec<_> = v.into_iter().filter(|h| h["tenant"].as_str().is_none_or(|t| caller.may_access(t))).collect();
+            let mine: Vec<_> = v
+                .into_iter()
+                .filter(|h| h["tenant"].as_str().is_none_or(|t| caller.may_access(t)))
+                .collect();
             Json(json!({"handovers": mine})).into_response()
         }
         Err(e) => e.into_response(),

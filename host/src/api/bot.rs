@@ -24,7 +24,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn bad_json(e: JsonRejection) -> Response {
-    error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {}", e.body_text()))
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("invalid JSON body: {}", e.body_text()),
+    )
 }
 
 fn reply(r: Result<serde_json::Value, crate::engine::EngineError>) -> Response {
@@ -61,7 +65,12 @@ macro_rules! handover_or_return {
     }};
 }
 
-async fn create(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Path<String>, body: Result<Json<CreateRequest>, JsonRejection>) -> Response {
+async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
     let Json(req) = match body {
         Ok(b) => b,
@@ -69,7 +78,11 @@ async fn create(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): P
     };
     match s.engine.create(&ep.id, req).await {
         Ok(v) => {
-            let code = if v["already_in_progress"] == true { StatusCode::OK } else { StatusCode::CREATED };
+            let code = if v["already_in_progress"] == true {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
             (code, Json(v)).into_response()
         }
         Err(e) => e.into_response(),
@@ -82,7 +95,12 @@ struct ListQuery {
     open: bool,
 }
 
-async fn list(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Path<String>, Query(q): Query<ListQuery>) -> Response {
+async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
     match s.engine.list(Some(&ep.id), q.open).await {
         Ok(v) => Json(serde_json::json!({"handovers": v})).into_response(),
@@ -90,7 +108,11 @@ async fn list(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Pat
     }
 }
 
-async fn availability(State(s): State<AppState>, headers: HeaderMap, Path(endpoint): Path<String>) -> Response {
+async fn availability(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
     reply(s.engine.availability(&ep.id).await)
 }
@@ -100,7 +122,12 @@ async fn status(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<St
     reply(s.engine.status(&id).await)
 }
 
-async fn input(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Result<Json<InputRequest>, JsonRejection>) -> Response {
+async fn input(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<InputRequest>, JsonRejection>,
+) -> Response {
     handover_or_return!(s, headers, id);
     let Json(req) = match body {
         Ok(b) => b,

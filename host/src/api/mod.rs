@@ -14,8 +14,8 @@ mod sse;
 mod webhook;
 
 use crate::engine::{Engine, EngineError};
-use crate::tenancy::Caller;
 use crate::store::StoredEvent;
+use crate::tenancy::Caller;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -32,26 +32,57 @@ impl AppState {
     /// Who is calling: `Err(401)` for a missing or unknown key (unless no
     /// tenants are configured, the local open mode).
     pub fn caller(&self, headers: &axum::http::HeaderMap) -> Result<Caller, Response> {
-        let key = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        self.engine.registry.tenants().authenticate(key).ok_or_else(|| {
-            error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or unknown API key: send `Authorization: Bearer <tenant API key>`")
-        })
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        self.engine
+            .registry
+            .tenants()
+            .authenticate(key)
+            .ok_or_else(|| {
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "missing or unknown API key: send `Authorization: Bearer <tenant API key>`",
+                )
+            })
     }
 
     /// The endpoint if the caller may use it; 404 otherwise (ids are not probed).
-    pub fn endpoint_for(&self, caller: &Caller, id: &str) -> Result<Arc<crate::registry::Endpoint>, Response> {
+    pub fn endpoint_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Arc<crate::registry::Endpoint>, Response> {
         match self.engine.registry.endpoint(id) {
             Some(ep) if caller.may_access(&ep.tenant) => Ok(ep),
-            _ => Err(error(StatusCode::NOT_FOUND, "not_found", format!("no endpoint `{id}`"))),
+            _ => Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no endpoint `{id}`"),
+            )),
         }
     }
 
     /// 404 unless the handover exists and belongs to the caller's tenant.
-    pub async fn handover_for(&self, caller: &Caller, id: &str) -> Result<crate::store::HandoverRow, Response> {
+    pub async fn handover_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<crate::store::HandoverRow, Response> {
         match self.engine.store.get_handover(id).await {
             Ok(Some(h)) if caller.may_access(&h.tenant) => Ok(h),
-            Ok(_) => Err(error(StatusCode::NOT_FOUND, "not_found", format!("no handover `{id}`"))),
-            Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, "storage", e.to_string())),
+            Ok(_) => Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no handover `{id}`"),
+            )),
+            Err(e) => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                e.to_string(),
+            )),
         }
     }
 }

@@ -39,7 +39,12 @@ fn start_after(headers: &HeaderMap, q: &After) -> i64 {
         .unwrap_or(0)
 }
 
-async fn handover_events(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+async fn handover_events(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Response {
     let caller = match s.caller(&headers) {
         Ok(c) => c,
         Err(r) => return r,
@@ -50,13 +55,22 @@ async fn handover_events(State(s): State<AppState>, Path(id): Path<String>, head
     }
 }
 
-async fn endpoint_events(State(s): State<AppState>, Path(endpoint): Path<String>, headers: HeaderMap, Query(q): Query<After>) -> Response {
+async fn endpoint_events(
+    State(s): State<AppState>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<After>,
+) -> Response {
     let caller = match s.caller(&headers) {
         Ok(c) => c,
         Err(r) => return r,
     };
     match s.endpoint_for(&caller, &endpoint) {
-        Ok(ep) => stream(s, EventScope::Endpoint(ep.id.clone()), start_after(&headers, &q)),
+        Ok(ep) => stream(
+            s,
+            EventScope::Endpoint(ep.id.clone()),
+            start_after(&headers, &q),
+        ),
         Err(r) => r,
     }
 }

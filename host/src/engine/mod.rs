@@ -138,9 +138,19 @@ impl Engine {
 
     /// A tenant call slot: API requests fail fast with a quota error (429);
     /// background work waits for its own tenant's slot only.
-    async fn slot(&self, ep: &Endpoint, background: bool) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, EngineError> {
-        let Some(t) = &ep.tenant_budget else { return Ok(None) };
-        if background { Ok(Some(t.call().await)) } else { Ok(Some(t.try_call()?)) }
+    async fn slot(
+        &self,
+        ep: &Endpoint,
+        background: bool,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, EngineError> {
+        let Some(t) = &ep.tenant_budget else {
+            return Ok(None);
+        };
+        if background {
+            Ok(Some(t.call().await))
+        } else {
+            Ok(Some(t.try_call()?))
+        }
     }
 
     fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, EngineError> {

@@ -28,8 +28,8 @@ fn refuse(status: u16, cause: &'static str, message: String) -> WebhookReply {
     WebhookReply::Refused { status, message }
 }
 
-pub use handover_core::inbox::encode as request_json;
 use handover_core::inbox::decode as request_from_json;
+pub use handover_core::inbox::encode as request_json;
 
 impl Engine {
     /// Verify, route, dedupe and store one webhook request.

@@ -71,7 +71,10 @@ impl Engine {
             // Only starts old enough to be abandoned: a younger one may be in
             // progress on another replica (which holds its lock and commits).
             let cutoff = now_ms() - 5_000;
-            for row in rows.into_iter().filter(|r| r.status == Status::Requested && r.created_at_ms < cutoff) {
+            for row in rows
+                .into_iter()
+                .filter(|r| r.status == Status::Requested && r.created_at_ms < cutoff)
+            {
                 if let Err(e) = self.resume_start(row).await {
                     tracing::warn!("resuming an interrupted start failed: {e}");
                 }

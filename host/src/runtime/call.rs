@@ -246,7 +246,10 @@ impl Runtime {
                 // tokio's own yield: the task goes to the back of the queue
                 // (a plain self-wake could take the LIFO slot and starve
                 // other tenants' tasks on this worker).
-                _ => Ok(UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))),
+                _ => Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                )),
             }
         });
 

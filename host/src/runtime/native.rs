@@ -10,7 +10,7 @@
 //! the sandbox. Never part of a production build or config.
 
 use super::call::{Call, CallOutput};
-use super::{LoadedAdapter, Limits};
+use super::{Limits, LoadedAdapter};
 use crate::model::{self as m, Failure};
 use serde::{Deserialize, Serialize};
 
@@ -75,8 +75,7 @@ struct State {
 }
 
 fn parse_webhook(body: &[u8]) -> Result<Event, Failure> {
-    serde_json::from_slice(body)
-        .map_err(|e| Failure::error(format!("malformed webhook body: {e}")))
+    serde_json::from_slice(body).map_err(|e| Failure::error(format!("malformed webhook body: {e}")))
 }
 
 fn route_webhook(req: &m::HttpRequest, limits: &Limits) -> Result<CallOutput, Failure> {
@@ -91,7 +90,9 @@ fn route_webhook(req: &m::HttpRequest, limits: &Limits) -> Result<CallOutput, Fa
         correlation_keys: vec![event.conversation_id],
     };
     if route.correlation_keys.len() > limits.max_events {
-        return Err(Failure::error("oversized output: too many correlation keys"));
+        return Err(Failure::error(
+            "oversized output: too many correlation keys",
+        ));
     }
     Ok(CallOutput::Route(route))
 }
@@ -188,8 +189,8 @@ fn handle_webhook(
         )));
     }
     let before = (current.last_event_seq, current.held.len());
-    let seen = event.seq <= current.last_event_seq
-        || current.held.iter().any(|h| h.seq == event.seq);
+    let seen =
+        event.seq <= current.last_event_seq || current.held.iter().any(|h| h.seq == event.seq);
     if !seen {
         current.held.push(event);
     }

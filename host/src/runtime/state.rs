@@ -118,50 +118,69 @@ impl LogSink {
 }
 
 pub struct CallState {
-    wasi: WasiCtx,
+    /// Built on the guest's first WASI call (see [`CallState::new`]).
+    wasi: Option<WasiCtx>,
     table: ResourceTable,
     http: WasiHttpCtx,
     hooks: EgressHooks,
     pub limiter: Limiter,
     pub log: LogSink,
-    pub stderr: MemoryOutputPipe,
+    /// The stderr pipe of `wasi`, once built.
+    stderr: Option<MemoryOutputPipe>,
+}
+
+/// The WASI context of one call and its captured stderr.
+///
+/// Nothing granted: no preopened directories, no environment, no
+/// arguments, empty stdin, no sockets or name lookups. stdout is discarded;
+/// stderr is captured (capped) for failure messages.
+fn wasi_ctx() -> (WasiCtx, MemoryOutputPipe) {
+    let stderr = MemoryOutputPipe::new(STDERR_CAP);
+    let wasi = WasiCtx::builder()
+        .stderr(stderr.clone())
+        .allow_ip_name_lookup(false)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .build();
+    (wasi, stderr)
 }
 
 impl CallState {
+    /// The WASI context is created lazily, on the first WASI import the
+    /// guest calls (most calls of a compiled Rust adapter make none): its
+    /// construction (RNG seeding, clocks, stdio boxes, the stderr pipe) is a
+    /// measurable part of a fresh call. What the guest sees is the same
+    /// either way: one fresh, ungranted context per call.
     pub fn new(hooks: EgressHooks, limiter: Limiter, log: LogSink) -> Self {
-        let stderr = MemoryOutputPipe::new(STDERR_CAP);
-        // Nothing granted: no preopened directories, no environment, no
-        // arguments, empty stdin, no sockets or name lookups. stdout is
-        // discarded; stderr is captured (capped) for failure messages.
-        let wasi = WasiCtx::builder()
-            .stderr(stderr.clone())
-            .allow_ip_name_lookup(false)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .build();
         CallState {
-            wasi,
+            wasi: None,
             table: ResourceTable::new(),
             http: WasiHttpCtx::new(),
             hooks,
             limiter,
             log,
-            stderr,
+            stderr: None,
         }
     }
 
-    /// Guest stderr as text, trimmed.
+    /// Guest stderr as text, trimmed (empty if the guest never used WASI).
     pub fn stderr_text(&self) -> String {
-        String::from_utf8_lossy(&self.stderr.contents())
-            .trim()
-            .to_string()
+        match &self.stderr {
+            Some(pipe) => String::from_utf8_lossy(&pipe.contents()).trim().to_string(),
+            None => String::new(),
+        }
     }
 }
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        if self.wasi.is_none() {
+            let (wasi, stderr) = wasi_ctx();
+            self.wasi = Some(wasi);
+            self.stderr = Some(stderr);
+        }
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.as_mut().expect("built above"),
             table: &mut self.table,
         }
     }

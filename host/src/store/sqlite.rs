@@ -2,10 +2,12 @@
 //! `synchronous=FULL`, so every acknowledged write survives a killed process
 //! or a power loss.
 //!
-//! Owns: the connections (one writer, one reader for files) and how trait
-//! calls become blocking transactions. Reads run on tokio's blocking pool.
-//! Writes go through a group-commit queue: one writer thread takes every
-//! write waiting at that moment, runs each in its own `SAVEPOINT` inside one
+//! Owns: the connections (one writer, two readers for files) and how trait
+//! calls become blocking transactions, each kind on a thread of its own.
+//! Reads go through a queue to a reader thread (two, round-robin), which
+//! runs the reads waiting at that moment in one read transaction (for files; in memory
+//! they run on the blocking pool). Writes go through a group-commit queue:
+//! one writer thread takes every write waiting at that moment, runs each in its own `SAVEPOINT` inside one
 //! `BEGIN IMMEDIATE` transaction and commits once (one WAL fsync for the
 //! batch); each caller is answered only after that commit, so a returned
 //! write is as durable as before and a failed one left nothing behind. Each
@@ -28,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use super::{
@@ -50,7 +52,21 @@ pub struct SqliteStore {
     /// writer (WAL allows both at once). `None` in memory, where a second
     /// connection would be a different database.
     reader: Option<Shared>,
+    /// The queues of the reader threads (the first owns a clone of
+    /// `reader`, each other one a connection of its own), when there is a
+    /// separate reader.
+    read_queue: Option<Arc<ReadQueues>>,
 }
+
+/// The reader threads' queues; reads are spread round-robin.
+struct ReadQueues {
+    queues: Vec<Mutex<mpsc::Sender<ReadJob>>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+/// Reader threads (and connections) for a file database: reads of one
+/// snapshot each run in parallel with the writer and with each other.
+const READERS: usize = 2;
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,18 +98,30 @@ impl SqliteStore {
         schema::configure_writer(&writer, true)?;
         schema::migrate(&mut writer)?;
 
-        let reader = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(context)?;
-        schema::configure_reader(&reader)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(context)?;
+            schema::configure_reader(&reader)?;
+            readers.push(Arc::new(Mutex::new(reader)));
+        }
+        let queues = readers
+            .iter()
+            .map(|r| spawn_reader(r.clone()).map(Mutex::new))
+            .collect::<Result<Vec<_>>>()?;
 
         let writer = Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
             queue: spawn_writer(writer.clone())?,
             writer,
-            reader: Some(Arc::new(Mutex::new(reader))),
+            read_queue: Some(Arc::new(ReadQueues {
+                queues,
+                next: Default::default(),
+            })),
+            reader: readers.into_iter().next(),
         })
     }
 
@@ -107,6 +135,7 @@ impl SqliteStore {
             queue: spawn_writer(writer.clone())?,
             writer,
             reader: None,
+            read_queue: None,
         })
     }
 
@@ -127,9 +156,7 @@ impl SqliteStore {
             JobStep::Run(conn) => {
                 let f = f.take().expect("a write job runs once");
                 let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-                    .unwrap_or_else(|_| {
-                        Err(StoreError::Backend("store write panicked".into()))
-                    });
+                    .unwrap_or_else(|_| Err(StoreError::Backend("store write panicked".into())));
                 let ok = out.is_ok();
                 result = Some(out);
                 ok
@@ -144,7 +171,9 @@ impl SqliteStore {
                 if let Some(tx) = tx.take() {
                     let r = match result.take() {
                         Some(Err(own)) => Err(own),
-                        _ => Err(StoreError::Backend(format!("the write was not committed: {why}"))),
+                        _ => Err(StoreError::Backend(format!(
+                            "the write was not committed: {why}"
+                        ))),
                     };
                     let _ = tx.send(r);
                 }
@@ -158,22 +187,90 @@ impl SqliteStore {
             .map_err(|_| StoreError::Backend("the store's writer thread has stopped".into()))?
     }
 
-    /// Run `f` in a read transaction (one consistent snapshot) on the reader.
+    /// Run `f` in a read transaction (one consistent snapshot, taken after
+    /// `f` was queued) on the reader thread; reads queued together share
+    /// one snapshot. In memory: on the writer connection, on the blocking
+    /// pool.
     async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let conn = Arc::clone(self.reader.as_ref().unwrap_or(&self.writer));
-        blocking(move || {
-            let mut conn = lock(&conn);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        let Some(queue) = &self.read_queue else {
+            let conn = Arc::clone(&self.writer);
+            return blocking(move || {
+                let mut conn = lock(&conn);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await;
+        };
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job = ReadJob(Box::new(move |conn| {
+            let out = match conn {
+                Ok(conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StoreError::Backend("store read panicked".into()))),
+                Err(why) => Err(StoreError::Backend(why.to_string())),
+            };
+            let _ = tx.send(out);
+        }));
+        let i = queue
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % queue.queues.len();
+        lock_queue(&queue.queues[i])
+            .send(job)
+            .map_err(|_| StoreError::Backend("the store's reader thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the store's reader thread has stopped".into()))?
     }
+}
+
+/// A queued read: runs on the reader connection inside the batch's read
+/// transaction, or gets the reason there is none.
+/// A read to run on a reader thread; gets the connection or why there is none.
+type ReadFn = Box<dyn FnOnce(std::result::Result<&Connection, &str>) + Send>;
+struct ReadJob(ReadFn);
+
+/// The reader thread: takes every read waiting at that moment and runs them
+/// in one read transaction (a thread of its own rather than the blocking
+/// pool: under load it never sleeps between reads, so reads cost no thread
+/// wake-ups; the single reader connection serialised them anyway).
+fn spawn_reader(conn: Shared) -> Result<mpsc::Sender<ReadJob>> {
+    let (tx, rx) = mpsc::channel::<ReadJob>();
+    std::thread::Builder::new()
+        .name("sqlite-reader".into())
+        .spawn(move || {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while let Ok(first) = rx.recv() {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let conn = lock(&conn);
+                match conn.execute_batch("BEGIN DEFERRED") {
+                    Ok(()) => {
+                        for job in batch.drain(..) {
+                            (job.0)(Ok(&conn));
+                        }
+                        let _ = conn.execute_batch("COMMIT");
+                    }
+                    Err(e) => {
+                        let why = StoreError::from(e).to_string();
+                        for job in batch.drain(..) {
+                            (job.0)(Err(&why));
+                        }
+                    }
+                }
+            }
+        })
+        .map_err(|e| StoreError::Backend(format!("cannot start the store's reader thread: {e}")))?;
+    Ok(tx)
 }
 
 /// What the writer thread asks of a queued write.
@@ -192,7 +289,18 @@ struct WriteJob(Box<dyn FnMut(JobStep<'_>) -> bool + Send>);
 /// Most writes committed together: bounds one batch's latency.
 const MAX_BATCH: usize = 512;
 
-fn lock_queue(q: &Mutex<mpsc::Sender<WriteJob>>) -> MutexGuard<'_, mpsc::Sender<WriteJob>> {
+/// Diagnostics: `HANDOVER_SQLITE_MAX_BATCH=1` commits every write on its own
+/// (one fsync per write, as before group commit), for measuring what group
+/// commit buys; any other value caps the batch. Unset: [`MAX_BATCH`].
+fn max_batch() -> usize {
+    std::env::var("HANDOVER_SQLITE_MAX_BATCH")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_BATCH)
+}
+
+fn lock_queue<J>(q: &Mutex<mpsc::Sender<J>>) -> MutexGuard<'_, mpsc::Sender<J>> {
     q.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -202,8 +310,8 @@ fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
         .name("sqlite-writer".into())
         .spawn(move || {
             let mut batch = Vec::with_capacity(MAX_BATCH);
-            // TEMPORARY measurement knob (removed before hand-over).
-            let max_batch = std::env::var("HB_MAX_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(MAX_BATCH);
+            let max_batch = max_batch();
+            let mut stats = BatchStats::default();
             while let Ok(first) = rx.recv() {
                 batch.push(first);
                 while batch.len() < max_batch {
@@ -212,12 +320,58 @@ fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
                         Err(_) => break,
                     }
                 }
+                let t = std::time::Instant::now();
+                let n = batch.len();
                 run_batch(&conn, &mut batch);
                 batch.clear();
+                stats.record(n, t.elapsed());
             }
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the store's writer thread: {e}")))?;
     Ok(Arc::new(Mutex::new(tx)))
+}
+
+/// Diagnostics: with `HANDOVER_SQLITE_BATCH_STATS=1`, the writer thread
+/// prints batches, writes per batch and time per batch every 2 s (stderr).
+#[derive(Default)]
+struct BatchStats {
+    on: Option<bool>,
+    since: Option<std::time::Instant>,
+    batches: u64,
+    writes: u64,
+    busy: std::time::Duration,
+    max: std::time::Duration,
+}
+
+impl BatchStats {
+    fn record(&mut self, writes: usize, took: std::time::Duration) {
+        let on = *self.on.get_or_insert_with(|| {
+            std::env::var("HANDOVER_SQLITE_BATCH_STATS").is_ok_and(|v| v == "1")
+        });
+        if !on {
+            return;
+        }
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.batches += 1;
+        self.writes += writes as u64;
+        self.busy += took;
+        self.max = self.max.max(took);
+        let elapsed = since.elapsed();
+        if elapsed >= std::time::Duration::from_secs(2) {
+            eprintln!(
+                "sqlite group commit: {} batches/s, {:.1} writes per batch, {:.2} ms per batch (max {:.1} ms), writer busy {:.0}%",
+                self.batches * 1000 / elapsed.as_millis().max(1) as u64,
+                self.writes as f64 / self.batches as f64,
+                self.busy.as_secs_f64() * 1e3 / self.batches as f64,
+                self.max.as_secs_f64() * 1e3,
+                self.busy.as_secs_f64() * 100.0 / elapsed.as_secs_f64()
+            );
+            *self = BatchStats {
+                on: Some(true),
+                ..Default::default()
+            };
+        }
+    }
 }
 
 /// One group commit: every job in its own savepoint, one `COMMIT`.
@@ -233,18 +387,22 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
         return;
     }
     for job in batch.iter_mut() {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = conn
+            .prepare_cached("SAVEPOINT job")
+            .and_then(|mut st| st.execute([]))
+        {
             let _ = conn.execute_batch("ROLLBACK");
             fail_all(batch, &StoreError::from(e).to_string());
             return;
         }
         let ok = (job.0)(JobStep::Run(&conn));
         let end = if ok {
-            "RELEASE job"
+            conn.prepare_cached("RELEASE job")
+                .and_then(|mut st| st.execute([]).map(drop))
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = end {
             // The transaction itself is gone (e.g. an I/O error aborted it):
             // nothing of the batch can be committed.
             let _ = conn.execute_batch("ROLLBACK");
@@ -354,7 +512,7 @@ impl Store for SqliteStore {
     }
 
     async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>> {
-        self.read(|tx| ops::handovers_with_pending_inbox(tx)).await
+        self.read(ops::handovers_with_pending_inbox).await
     }
 
     async fn events_after(
@@ -408,7 +566,7 @@ impl Store for SqliteStore {
     }
 
     async fn last_event_id(&self) -> Result<i64> {
-        self.read(|tx| ops::last_event_id(tx)).await
+        self.read(ops::last_event_id).await
     }
 
     async fn lock_handover(&self, _id: &str) -> Result<HandoverLock> {

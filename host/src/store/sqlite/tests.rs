@@ -230,11 +230,22 @@ async fn group_commit_keeps_each_write_all_or_nothing() {
             .unwrap();
         let version = store.get_handover(&id).await.unwrap().unwrap().version;
         if i % 3 == 0 {
-            assert!(matches!(res, Err(crate::store::StoreError::Conflict(_))), "{id}: {res:?}");
-            assert_eq!((events.len(), version), (0, 0), "{id}: a failed write left changes");
+            assert!(
+                matches!(res, Err(crate::store::StoreError::Conflict(_))),
+                "{id}: {res:?}"
+            );
+            assert_eq!(
+                (events.len(), version),
+                (0, 0),
+                "{id}: a failed write left changes"
+            );
         } else {
             assert_eq!(res.unwrap().len(), 2, "{id}");
-            assert_eq!((events.len(), version), (2, 1), "{id}: a committed write is missing");
+            assert_eq!(
+                (events.len(), version),
+                (2, 1),
+                "{id}: a committed write is missing"
+            );
         }
     }
 }
