@@ -93,6 +93,11 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     let app = api::router(AppState {
         engine: engine.clone(),
     });
+    // TCP_NODELAY: SSE streams are many small writes; with Nagle's
+    // algorithm each can wait for the client's delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("server stopped: {e}");
