@@ -56,6 +56,16 @@ pub struct ServerConfig {
     /// Watch adapter files and swap on change.
     #[serde(default = "yes")]
     pub watch_adapters: bool,
+    /// Apply a webhook inline (one durable write, the provider answered
+    /// after it) while the adapter's recent `handle-webhook` calls average
+    /// at most this many milliseconds; otherwise store it in the inbox
+    /// first. 0 = always the inbox.
+    #[serde(default = "default_inline_webhook_ms")]
+    pub inline_webhook_ms: u64,
+}
+
+fn default_inline_webhook_ms() -> u64 {
+    5
 }
 
 fn default_listen() -> Spanned<String> {
@@ -77,6 +87,7 @@ impl Default for ServerConfig {
             admin_key: None,
             admin_key_sha256: None,
             watch_adapters: true,
+            inline_webhook_ms: default_inline_webhook_ms(),
         }
     }
 }

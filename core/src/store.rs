@@ -19,6 +19,10 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The webhook delivery id of a [`Change::delivery`] was recorded before:
+    /// nothing of the change was written.
+    #[error("webhook delivery {0} was already accepted")]
+    Duplicate(String),
     #[error("storage error: {0}")]
     Backend(String),
 }
@@ -156,6 +160,12 @@ pub struct Change {
     pub correlation_keys: Vec<String>,
     /// Inbox items this step consumed.
     pub inbox_done: Vec<i64>,
+    /// A webhook applied directly, without an inbox item: its delivery id
+    /// is recorded for the row's endpoint in the same transaction (the
+    /// step *is* the webhook's durable record). If the id was recorded
+    /// before, nothing is written and [`StoreError::Duplicate`] is
+    /// returned. Requires `row`.
+    pub delivery: Option<String>,
 }
 
 /// Result of inserting a new handover.
@@ -269,6 +279,28 @@ pub trait Store: Send + Sync + 'static {
         handover_ids: &[String],
         request: serde_json::Value,
     ) -> Result<Option<Vec<i64>>>;
+    /// The handover's row if it has no unprocessed inbox items (`None` if
+    /// it has some, or does not exist): one consistent read.
+    async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
+        if !self.pending_inbox(id).await?.is_empty() {
+            return Ok(None);
+        }
+        self.get_handover(id).await
+    }
+    /// The handover a webhook's correlation key names, with its row when
+    /// it has no unprocessed inbox items (for the inline path): one read
+    /// where the backend can.
+    async fn webhook_target(
+        &self,
+        endpoint_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<HandoverRow>)>> {
+        let Some(id) = self.find_by_correlation(endpoint_id, key).await? else {
+            return Ok(None);
+        };
+        let row = self.handover_if_inbox_empty(&id).await?;
+        Ok(Some((id, row)))
+    }
     /// Unprocessed inbox items of one handover, oldest first.
     async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>>;
     /// Handovers with unprocessed inbox items (for recovery after restart).

@@ -53,6 +53,11 @@ struct Args {
     /// fsync per write) and print the ratio.
     #[arg(long)]
     compare_unbatched: bool,
+    /// Also run with every webhook through the inbox (`inline_webhook_ms =
+    /// 0`: stored, answered, then applied: two writes per webhook) and
+    /// print the ratio.
+    #[arg(long)]
+    compare_inbox: bool,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -60,6 +65,7 @@ enum Mode {
     Wasm,
     Native,
     Unbatched,
+    Inbox,
 }
 
 struct Outcome {
@@ -73,7 +79,7 @@ struct Outcome {
     lost: u64,
     host_cpu: f64,
     driver_cpu: f64,
-    /// Webhook post → 2xx (the inbox row committed).
+    /// Webhook post → 2xx (the step, or the inbox row, committed).
     ack_p50: f64,
     ack_p99: f64,
 }
@@ -92,10 +98,15 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
     let sim = adapter("sim");
     let eps = sim_endpoints(args.endpoints, &sim);
     let config = write_config(dir.path(), &eps);
+    if mode == Mode::Inbox {
+        let toml = std::fs::read_to_string(&config).unwrap();
+        let toml = toml.replacen("[server]\n", "[server]\ninline_webhook_ms = 0\n", 1);
+        std::fs::write(&config, toml).unwrap();
+    }
     let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
     let seeded = seed(&dir.path().join("data"), &ids, args.handovers).await;
     let env: Vec<(&str, &str)> = match mode {
-        Mode::Wasm => vec![],
+        Mode::Wasm | Mode::Inbox => vec![],
         Mode::Native => vec![("HANDOVER_BENCH_NATIVE", "1")],
         Mode::Unbatched => vec![("HANDOVER_SQLITE_MAX_BATCH", "1")],
     };
@@ -311,6 +322,18 @@ fn main() {
                 unbatched.rate(),
                 wasm.p99,
                 unbatched.p99
+            );
+        }
+        if args.compare_inbox {
+            let inbox = run(&args, Mode::Inbox).await;
+            print("wasm, every webhook via the inbox", &args, &inbox);
+            println!(
+                "inline webhooks: {:.2}x the throughput of the inbox path ({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
+                wasm.rate() / inbox.rate(),
+                wasm.rate(),
+                inbox.rate(),
+                wasm.p99,
+                inbox.p99
             );
         }
         if args.compare_native {

@@ -97,6 +97,8 @@ pub static HANDOVERS_ENDED: LabelledCounter = LabelledCounter::new();
 pub static HANDOVERS_CREATED: Counter = Counter::new();
 pub static WEBHOOK_VERIFY_FAILED: LabelledCounter = LabelledCounter::new();
 pub static WEBHOOKS_ACCEPTED: Counter = Counter::new();
+/// Of the accepted webhooks, those applied inline (no inbox item).
+pub static WEBHOOKS_INLINE: Counter = Counter::new();
 pub static ADAPTER_SWAPS: LabelledCounter = LabelledCounter::new();
 
 fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &LabelledCounter) {
@@ -163,6 +165,11 @@ pub fn render() -> String {
         out,
         "# HELP webhooks_accepted_total Webhooks verified and stored.\n# TYPE webhooks_accepted_total counter\nwebhooks_accepted_total {}",
         WEBHOOKS_ACCEPTED.get()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP webhooks_applied_inline_total Accepted webhooks applied at once in one write (the rest went through the inbox).\n# TYPE webhooks_applied_inline_total counter\nwebhooks_applied_inline_total {}",
+        WEBHOOKS_INLINE.get()
     );
     let h = &ADAPTER_CALL_LATENCY;
     let _ = writeln!(

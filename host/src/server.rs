@@ -80,6 +80,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         registry.clone(),
         EngineConfig {
             public_url,
+            inline_webhook_budget: std::time::Duration::from_millis(c.server.inline_webhook_ms),
             ..Default::default()
         },
         resolver,

@@ -66,6 +66,11 @@ pub struct EngineConfig {
     pub correlation_grace: Duration,
     /// Callback delivery attempts before a delivery is given up (kept as dead).
     pub callback_attempts: u32,
+    /// A webhook for one handover whose inbox is empty is applied inline
+    /// (one durable write, answered after it) while the endpoint's recent
+    /// `handle-webhook` calls average at most this; slower adapters get the
+    /// inbox (answered once stored, applied after). Zero: always the inbox.
+    pub inline_webhook_budget: Duration,
 }
 
 impl Default for EngineConfig {
@@ -75,6 +80,7 @@ impl Default for EngineConfig {
             max_webhook_bytes: 1 << 20,
             correlation_grace: Duration::from_secs(3),
             callback_attempts: 12,
+            inline_webhook_budget: Duration::from_millis(5),
         }
     }
 }
@@ -167,16 +173,25 @@ impl Engine {
         keys: Vec<String>,
         inbox_done: Vec<i64>,
     ) -> Result<Vec<StoredEvent>, EngineError> {
-        let ended = events.iter().any(|e| e.kind == "ended");
-        let stored = self
-            .store
-            .apply(Change {
-                row: Some(row.clone()),
-                events,
-                correlation_keys: keys,
-                inbox_done,
-            })
-            .await?;
+        let change = Change {
+            row: None,
+            events,
+            correlation_keys: keys,
+            inbox_done,
+            delivery: None,
+        };
+        self.commit_change(row, change).await
+    }
+
+    /// Commit `change` with `row` as its row (see [`Engine::commit`]).
+    async fn commit_change(
+        &self,
+        row: &mut HandoverRow,
+        mut change: Change,
+    ) -> Result<Vec<StoredEvent>, EngineError> {
+        let ended = change.events.iter().any(|e| e.kind == "ended");
+        change.row = Some(row.clone());
+        let stored = self.store.apply(change).await?;
         row.version += 1;
         if ended {
             metrics::HANDOVERS_ENDED.inc(&[

@@ -2,15 +2,25 @@
 //!
 //! Ingest: verify the signature the adapter declared (with the configured
 //! secret), ask the adapter which handovers the request concerns, drop
-//! duplicates by delivery id, store the request durably in the inbox, and
-//! only then answer the provider. Processing: each handover drains its inbox
-//! in arrival order under its lock. A refused request changes nothing.
+//! duplicates by delivery id, make the request durable, and only then
+//! answer the provider. Durable means one of two paths:
+//! - **inline** (the common case: one handover, its inbox empty, a free
+//!   call slot, an adapter that handles webhooks within the inline budget):
+//!   apply the step at once and commit it together with the delivery id,
+//!   one write;
+//! - **inbox** (everything else): store the request, answer, then each
+//!   handover drains its inbox in arrival order under its lock.
+//!
+//! A refused request changes nothing; a step that fails to commit inline
+//! falls back to the inbox, so an accepted webhook is never lost.
 
 use super::signature;
 use super::{Engine, EngineError, now_ms, rules};
 use crate::metrics;
 use crate::model::{CallContext, HttpRequest, HttpResponse};
+use crate::registry::Endpoint;
 use crate::runtime::{Call, CallOutput};
+use crate::store::{Change, HandoverRow, NewEvent, StoreError};
 
 /// What the HTTP layer sends back to the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,11 +129,38 @@ impl Engine {
             signature::header(&req, h).map(str::to_string)
         });
         let mut ids: Vec<String> = vec![];
-        for key in &route.correlation_keys {
-            if let Some(id) = self.resolve_key(&ep.id, key).await
-                && !ids.contains(&id)
+        // One key (the common case): read its handover's row along with it,
+        // for the inline path.
+        let mut prefetched = None;
+        if let [key] = route.correlation_keys.as_slice()
+            && let Ok(Some((id, row))) = self.store.webhook_target(&ep.id, key).await
+        {
+            ids.push(id);
+            prefetched = row;
+        } else {
+            for key in &route.correlation_keys {
+                if let Some(id) = self.resolve_key(&ep.id, key).await
+                    && !ids.contains(&id)
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        if let [id] = ids.as_slice() {
+            match self
+                .apply_inline(&ep, id, prefetched, delivery_id.as_deref(), &req)
+                .await
             {
-                ids.push(id);
+                Inline::Applied => {
+                    metrics::WEBHOOKS_ACCEPTED.inc();
+                    metrics::WEBHOOKS_INLINE.inc();
+                    return WebhookReply::Accepted(route.response);
+                }
+                Inline::Duplicate => {
+                    tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped");
+                    return WebhookReply::Accepted(route.response);
+                }
+                Inline::UseInbox => {}
             }
         }
         match self
@@ -150,6 +187,65 @@ impl Engine {
             Err(e) => return refuse(503, "store", format!("cannot store the webhook: {e}")),
         }
         WebhookReply::Accepted(route.response)
+    }
+
+    /// Apply a webhook for one handover at once, when that keeps every
+    /// guarantee of the inbox: the handover's inbox is empty (so provider
+    /// order holds), the tenant has a free call slot, and the adapter has
+    /// been handling webhooks within the inline budget (so the provider's
+    /// answer is not held up). The step and the delivery id commit in one
+    /// transaction, which is the webhook's durable record; the provider is
+    /// answered after it. Anything else goes to the inbox.
+    ///
+    /// `prefetched`: the row as read (inbox empty) before the lock was
+    /// taken; if a step committed in between, the commit's version check
+    /// refuses this one, which then goes to the inbox.
+    async fn apply_inline(
+        &self,
+        ep: &Endpoint,
+        id: &str,
+        prefetched: Option<HandoverRow>,
+        delivery_id: Option<&str>,
+        req: &HttpRequest,
+    ) -> Inline {
+        let budget = self.cfg.inline_webhook_budget;
+        if budget.is_zero() || ep.webhook_step_us.get() > budget {
+            return Inline::UseInbox;
+        }
+        // No free slot: the tenant is at its concurrency limit; the inbox
+        // takes the webhook and waits for one instead of refusing it.
+        let Ok(_slot) = self.slot(ep, false).await else {
+            return Inline::UseInbox;
+        };
+        let Ok(_guard) = self.lock(id).await else {
+            return Inline::UseInbox;
+        };
+        let row = match prefetched {
+            Some(row) => Some(row),
+            None => self.store.handover_if_inbox_empty(id).await.ok().flatten(),
+        };
+        let Some(mut row) = row.filter(|r| r.status.is_open()) else {
+            return Inline::UseInbox;
+        };
+        let (events, keys) = self.webhook_step(ep, &mut row, req.clone()).await;
+        let change = Change {
+            row: None,
+            events,
+            correlation_keys: keys,
+            inbox_done: vec![],
+            delivery: delivery_id.map(str::to_string),
+        };
+        match self.commit_change(&mut row, change).await {
+            Ok(_) => Inline::Applied,
+            Err(EngineError::Store(StoreError::Duplicate(_))) => Inline::Duplicate,
+            Err(e) => {
+                tracing::warn!(
+                    handover = id,
+                    "inline webhook step not committed, storing it in the inbox: {e}"
+                );
+                Inline::UseInbox
+            }
+        }
     }
 
     /// A correlation key may be committed a moment after the provider's first
@@ -195,49 +291,73 @@ impl Engine {
                 continue;
             }
             let req = request_from_json(&item.request);
-            let ctx = CallContext {
-                handover_id: id.to_string(),
-                settings: ep.settings_json.clone(),
-            };
-            let now = now_ms();
-            let (events, keys) = match self
-                .registry
-                .invoke(
-                    &ep,
-                    Call::HandleWebhook(ctx, row.provider_state.clone(), req),
-                )
-                .await
-            {
-                Ok(CallOutput::Step(step)) => {
-                    row.provider_state = step.state;
-                    (
-                        rules::apply_provider_events(&mut row, &step.events, now),
-                        step.correlation_keys,
-                    )
-                }
-                Ok(other) => (
-                    vec![rules::finish(
-                        &mut row,
-                        rules::Outcome::error(format!("adapter returned {other:?}")),
-                        "adapter_error",
-                        None,
-                        now,
-                    )],
-                    vec![],
-                ),
-                Err(f) => (
-                    vec![rules::finish(
-                        &mut row,
-                        rules::Outcome::error(f.message),
-                        "adapter_error",
-                        Some("while applying a provider webhook".into()),
-                        now,
-                    )],
-                    vec![],
-                ),
-            };
+            let (events, keys) = self.webhook_step(&ep, &mut row, req).await;
             self.commit(&mut row, events, keys, vec![item.id]).await?;
         }
         Ok(())
     }
+
+    /// Run the adapter's `handle-webhook` for one request and apply its
+    /// result to `row` (a failure ends the handover with an error); returns
+    /// the events and correlation keys to commit. Records the call's time.
+    async fn webhook_step(
+        &self,
+        ep: &Endpoint,
+        row: &mut HandoverRow,
+        req: HttpRequest,
+    ) -> (Vec<NewEvent>, Vec<String>) {
+        let ctx = CallContext {
+            handover_id: row.id.clone(),
+            settings: ep.settings_json.clone(),
+        };
+        let started = std::time::Instant::now();
+        let out = self
+            .registry
+            .invoke(
+                ep,
+                Call::HandleWebhook(ctx, row.provider_state.clone(), req),
+            )
+            .await;
+        ep.webhook_step_us.record(started.elapsed());
+        let now = now_ms();
+        match out {
+            Ok(CallOutput::Step(step)) => {
+                row.provider_state = step.state;
+                (
+                    rules::apply_provider_events(row, &step.events, now),
+                    step.correlation_keys,
+                )
+            }
+            Ok(other) => (
+                vec![rules::finish(
+                    row,
+                    rules::Outcome::error(format!("adapter returned {other:?}")),
+                    "adapter_error",
+                    None,
+                    now,
+                )],
+                vec![],
+            ),
+            Err(f) => (
+                vec![rules::finish(
+                    row,
+                    rules::Outcome::error(f.message),
+                    "adapter_error",
+                    Some("while applying a provider webhook".into()),
+                    now,
+                )],
+                vec![],
+            ),
+        }
+    }
+}
+
+/// What [`Engine::apply_inline`] did.
+enum Inline {
+    /// Applied and committed: answer the provider.
+    Applied,
+    /// The delivery id was accepted before: nothing written, answer.
+    Duplicate,
+    /// Not applied (nothing written): store it in the inbox.
+    UseInbox,
 }

@@ -108,9 +108,37 @@ pub struct Endpoint {
     pub webhook_secret: Option<String>,
     /// The tenant's budgets (quotas).
     pub tenant_budget: Option<Arc<crate::tenancy::Tenant>>,
+    /// Recent wall time of this endpoint's `handle-webhook` calls (an
+    /// exponentially weighted mean, µs): the engine applies webhooks inline
+    /// only while the adapter handles them quickly.
+    pub webhook_step_us: Ewma,
     resolver: Arc<Resolver>,
     slot: RwLock<Slot>,
     swap_lock: tokio::sync::Mutex<()>,
+}
+
+/// An exponentially weighted moving mean of durations (weight 1/8 for the
+/// newest sample), lock-free; starts at zero.
+#[derive(Debug, Default)]
+pub struct Ewma(std::sync::atomic::AtomicU64);
+
+impl Ewma {
+    pub fn record(&self, d: std::time::Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let sample = d.as_micros().min(u64::MAX as u128) as u64;
+        // Races between concurrent updates lose a sample at worst.
+        let old = self.0.load(Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            old - old / 8 + sample / 8
+        };
+        self.0.store(new.max(1), Relaxed);
+    }
+
+    pub fn get(&self) -> std::time::Duration {
+        std::time::Duration::from_micros(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 fn now_ms() -> u64 {
@@ -264,6 +292,7 @@ impl Registry {
                     credentials,
                     webhook_secret,
                     tenant_budget,
+                    webhook_step_us: Ewma::default(),
                     resolver,
                     slot: RwLock::new(Slot {
                         current: Serving { adapter, info },
@@ -448,5 +477,35 @@ pub async fn validate(
     {
         Ok(_) => Ok(adapter),
         Err(f) => Err(LoadError::Settings(f.message)),
+    }
+}
+
+#[cfg(test)]
+mod ewma_tests {
+    use super::Ewma;
+    use std::time::Duration;
+
+    #[test]
+    fn ewma_starts_at_the_first_sample_and_follows_later_ones() {
+        let e = Ewma::default();
+        assert_eq!(e.get(), Duration::ZERO);
+        e.record(Duration::from_millis(80));
+        assert_eq!(e.get(), Duration::from_millis(80));
+        // Fast calls pull a slow start down: below 5 ms after ~21 samples.
+        let mut n = 0;
+        while e.get() > Duration::from_millis(5) {
+            e.record(Duration::from_micros(30));
+            n += 1;
+            assert!(n < 100, "the mean does not decay: {:?}", e.get());
+        }
+        assert!((15..=30).contains(&n), "{n} samples");
+        // One slow call does not hide a fast adapter for long…
+        e.record(Duration::from_millis(40));
+        assert!(e.get() > Duration::from_millis(5));
+        // …and a zero-length call still counts as a sample.
+        for _ in 0..40 {
+            e.record(Duration::ZERO);
+        }
+        assert!(e.get() < Duration::from_micros(100), "{:?}", e.get());
     }
 }

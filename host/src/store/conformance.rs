@@ -58,6 +58,7 @@ macro_rules! all_conformance_tests {
             outbox_rows_only_with_callback_and_in_order_per_handover,
             webhooks_are_deduplicated_by_delivery_id,
             concurrent_duplicate_webhooks_are_stored_once,
+            a_step_can_record_its_webhook_delivery,
             correlation_keys_bind_and_rebind_within_an_endpoint,
             due_timers_and_polls_pick_open_handovers_by_earliest_deadline,
             list_handovers_newest_first_with_filters,
@@ -328,6 +329,7 @@ pub(crate) async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture)
         events: vec![ev("ended")],
         correlation_keys: vec!["conv-1".into()],
         inbox_done: webhook.clone(),
+        delivery: None,
     };
     let err = store.apply(change).await.unwrap_err();
     assert!(
@@ -361,6 +363,7 @@ pub(crate) async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture)
         events: vec![ev("ended")],
         correlation_keys: vec!["conv-1".into()],
         inbox_done: webhook,
+        delivery: None,
     };
     assert_eq!(store.apply(change).await.unwrap().len(), 1);
     assert_eq!(store.get_handover("h1").await.unwrap().unwrap().version, 2);
@@ -717,6 +720,101 @@ pub(crate) async fn webhooks_are_deduplicated_by_delivery_id(fx: &dyn Fixture) {
         .await
         .unwrap();
     assert_eq!(store.pending_inbox("b").await.unwrap().len(), 1);
+}
+
+/// An inline webhook: the step and its delivery id commit together, and
+/// share the dedupe record with the inbox.
+pub(crate) async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
+    let store = fx.store();
+    let a = inserted(&store, row("a", "ep", "s1")).await;
+    let req = json!({"method": "POST", "path": "/hook", "headers": {}, "body": "e30="});
+    assert_eq!(
+        store.handover_if_inbox_empty("a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.handover_if_inbox_empty("nope").await.unwrap(), None);
+
+    let with = |row: &HandoverRow, kind: &str, delivery: &str| Change {
+        delivery: Some(delivery.into()),
+        ..step(row, &[kind])
+    };
+    let a = apply_ok(
+        &store,
+        Change {
+            correlation_keys: vec!["conv-a".into()],
+            ..with(&a, "agent_message", "d1")
+        },
+    )
+    .await;
+    assert_eq!(
+        store.webhook_target("ep", "conv-a").await.unwrap(),
+        Some(("a".into(), Some(a.clone())))
+    );
+    assert_eq!(store.webhook_target("ep", "other").await.unwrap(), None);
+
+    // The same delivery again, as a step or into the inbox: nothing written.
+    let err = store.apply(with(&a, "agent_left", "d1")).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Duplicate(d) if d == "d1"),
+        "{err:?}"
+    );
+    assert_eq!(store.get_handover("a").await.unwrap().unwrap(), a);
+    assert_eq!(
+        store
+            .accept_webhook("ep", Some("d1"), &["a".into()], req.clone())
+            .await
+            .unwrap(),
+        None
+    );
+    // A delivery first stored in the inbox is a duplicate as a step.
+    let ids = store
+        .accept_webhook("ep", Some("d2"), &["a".into()], req.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = store.apply(with(&a, "agent_left", "d2")).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Duplicate(d) if d == "d2"),
+        "{err:?}"
+    );
+    // A pending inbox item hides the row from the inline path.
+    assert_eq!(store.handover_if_inbox_empty("a").await.unwrap(), None);
+    assert_eq!(
+        store.webhook_target("ep", "conv-a").await.unwrap(),
+        Some(("a".into(), None))
+    );
+    let a = apply_ok(
+        &store,
+        Change {
+            inbox_done: ids,
+            ..step(&a, &[])
+        },
+    )
+    .await;
+    assert_eq!(
+        store.handover_if_inbox_empty("a").await.unwrap(),
+        Some(a.clone())
+    );
+    let kinds: Vec<String> = store
+        .events_after(&EventScope::Handover("a".into()), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["agent_message"]);
+
+    // The same id on another endpoint is another delivery; a delivery needs a row.
+    let c = inserted(&store, row("c", "ep2", "s1")).await;
+    apply_ok(&store, with(&c, "agent_message", "d1")).await;
+    let rowless = Change {
+        delivery: Some("d9".into()),
+        ..Change::default()
+    };
+    assert!(matches!(
+        store.apply(rowless).await.unwrap_err(),
+        StoreError::Backend(_)
+    ));
 }
 
 pub(crate) async fn correlation_keys_bind_and_rebind_within_an_endpoint(fx: &dyn Fixture) {

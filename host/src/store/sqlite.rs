@@ -506,6 +506,36 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
+        let id = id.to_owned();
+        self.read(move |tx| {
+            if ops::has_pending_inbox(tx, &id)? {
+                return Ok(None);
+            }
+            ops::get_handover(tx, &id)
+        })
+        .await
+    }
+
+    async fn webhook_target(
+        &self,
+        endpoint_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<HandoverRow>)>> {
+        let (endpoint_id, key) = (endpoint_id.to_owned(), key.to_owned());
+        self.read(move |tx| {
+            let Some(id) = ops::find_by_correlation(tx, &endpoint_id, &key)? else {
+                return Ok(None);
+            };
+            if ops::has_pending_inbox(tx, &id)? {
+                return Ok(Some((id, None)));
+            }
+            let row = ops::get_handover(tx, &id)?;
+            Ok(Some((id, row)))
+        })
+        .await
+    }
+
     async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>> {
         let handover_id = handover_id.to_owned();
         self.read(move |tx| ops::pending_inbox(tx, &handover_id))

@@ -157,14 +157,32 @@ impl Host {
         host
     }
 
+    /// Like [`Host::start`], with extra lines in the `[server]` table.
+    pub async fn start_with_server(eps: &[Ep], server: &str) -> Host {
+        let pg = crate::postgres::schema_for_env().await;
+        Host::start_configured(eps, pg, server).await
+    }
+
     /// On PostgreSQL schema `pg` (shared by every host started on it, like
     /// replicas), or on SQLite with `None`.
     pub async fn start_on(eps: &[Ep], pg: Option<std::sync::Arc<crate::postgres::Schema>>) -> Host {
+        Host::start_configured(eps, pg, "").await
+    }
+
+    async fn start_configured(
+        eps: &[Ep],
+        pg: Option<std::sync::Arc<crate::postgres::Schema>>,
+        server: &str,
+    ) -> Host {
         let dir = std::env::temp_dir().join(format!("handover-e2e-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let port = free_port();
         let config = dir.join("handover.toml");
-        let mut toml = config_toml(port, &dir, eps);
+        let mut toml = config_toml(port, &dir, eps).replacen(
+            "[server]\n",
+            &format!("[server]\n{server}\n"),
+            1,
+        );
         if let Some(schema) = &pg {
             toml = schema.store_section() + &toml;
         }
@@ -229,6 +247,22 @@ impl Host {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// The value of an unlabelled counter or gauge on `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
     }
 
     pub fn webhook_url(&self, endpoint: &str) -> String {

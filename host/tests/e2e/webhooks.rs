@@ -204,10 +204,39 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
     assert_strictly_increasing(&after);
 }
 
+/// `[server]` lines that send every webhook through the inbox (stored,
+/// answered, then applied) instead of applying it inline.
+const INBOX_ONLY: &str = "inline_webhook_ms = 0";
+
+/// Checks which path applied the webhooks: inline, or all by the inbox.
+async fn assert_path(host: &Host, inline: bool) {
+    let applied_inline = host.metric("webhooks_applied_inline_total").await;
+    let accepted = host.metric("webhooks_accepted_total").await;
+    assert!(accepted > 0.0);
+    if inline {
+        // (A debug build's slower calls may send some to the inbox.)
+        assert!(applied_inline > 0.0, "no webhook was applied inline");
+    } else {
+        assert_eq!(
+            applied_inline, 0.0,
+            "inline_webhook_ms = 0 must use the inbox"
+        );
+    }
+}
+
 #[tokio::test]
 async fn duplicated_webhooks_appear_once() {
+    duplicated_webhooks_appear_once_via("").await;
+}
+
+#[tokio::test]
+async fn duplicated_webhooks_appear_once_via_the_inbox() {
+    duplicated_webhooks_appear_once_via(INBOX_ONLY).await;
+}
+
+async fn duplicated_webhooks_appear_once_via(server: &str) {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start_with_server(&[Ep::sim("ep", &sim)], server).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     sim.set_duplicate_webhooks(true);
     let (_, created) = host.create("ep", "s-1", json!({})).await;
@@ -254,12 +283,22 @@ async fn duplicated_webhooks_appear_once() {
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "completed", None);
     assert_eq!(st["end_reason"], "agent_closed");
+    assert_path(&host, server.is_empty()).await;
 }
 
 #[tokio::test]
 async fn out_of_order_webhooks_reach_the_bot_in_provider_order() {
+    out_of_order_webhooks_via("").await;
+}
+
+#[tokio::test]
+async fn out_of_order_webhooks_via_the_inbox_reach_the_bot_in_provider_order() {
+    out_of_order_webhooks_via(INBOX_ONLY).await;
+}
+
+async fn out_of_order_webhooks_via(server: &str) {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start_with_server(&[Ep::sim("ep", &sim)], server).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -305,4 +344,5 @@ async fn out_of_order_webhooks_reach_the_bot_in_provider_order() {
         "agent messages delivered newest-first must reach the bot, all of them, in provider (seq) order"
     );
     assert_strictly_increasing(&events);
+    assert_path(&host, server.is_empty()).await;
 }

@@ -249,16 +249,23 @@ pub(super) async fn apply(
         events,
         correlation_keys,
         inbox_done,
+        delivery,
     } = change;
     let Some(row) = row else {
-        if !events.is_empty() || !correlation_keys.is_empty() {
+        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
             return Err(StoreError::Backend(
-                "a change with events or correlation keys must carry its handover row".into(),
+                "a change with events, correlation keys or a delivery must carry its handover row"
+                    .into(),
             ));
         }
         mark_inbox_done(tx, &inbox_done).await?;
         return Ok(Vec::new());
     };
+    if let Some(delivery_id) = &delivery
+        && !record_delivery(tx, &row.endpoint_id, delivery_id, now_ms).await?
+    {
+        return Err(StoreError::Duplicate(delivery_id.clone()));
+    }
 
     let callback_url = update_row(tx, &row).await?;
     let handover_id = row.id.as_str();
@@ -465,6 +472,27 @@ pub(super) async fn find_by_correlation(
         .map(|r| r.get(0)))
 }
 
+/// Record a webhook delivery id; `false` if it was recorded before. A
+/// concurrent insert of the same delivery waits for the first to commit,
+/// then does nothing.
+async fn record_delivery(
+    tx: &Transaction<'_>,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
+             VALUES ($1, $2, $3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
+        )
+        .await?;
+    Ok(tx
+        .execute(&stmt, &[&endpoint_id, &delivery_id, &now_ms])
+        .await?
+        == 1)
+}
+
 pub(super) async fn accept_webhook(
     tx: &Transaction<'_>,
     endpoint_id: &str,
@@ -473,22 +501,10 @@ pub(super) async fn accept_webhook(
     request: &serde_json::Value,
     now_ms: i64,
 ) -> Result<Option<Vec<i64>>> {
-    if let Some(delivery_id) = delivery_id {
-        // A concurrent insert of the same delivery waits for the first to
-        // commit, then does nothing.
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
-                 VALUES ($1, $2, $3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
-            )
-            .await?;
-        if tx
-            .execute(&stmt, &[&endpoint_id, &delivery_id, &now_ms])
-            .await?
-            == 0
-        {
-            return Ok(None);
-        }
+    if let Some(delivery_id) = delivery_id
+        && !record_delivery(tx, endpoint_id, delivery_id, now_ms).await?
+    {
+        return Ok(None);
     }
     let stmt = tx
         .prepare_cached(

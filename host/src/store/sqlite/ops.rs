@@ -175,16 +175,23 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
         events,
         correlation_keys,
         inbox_done,
+        delivery,
     } = change;
     let Some(row) = row else {
-        if !events.is_empty() || !correlation_keys.is_empty() {
+        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
             return Err(StoreError::Backend(
-                "a change with events or correlation keys must carry its handover row".into(),
+                "a change with events, correlation keys or a delivery must carry its handover row"
+                    .into(),
             ));
         }
         mark_inbox_done(conn, &inbox_done)?;
         return Ok(Vec::new());
     };
+    if let Some(delivery_id) = &delivery
+        && !record_delivery(conn, &row.endpoint_id, delivery_id, now_ms)?
+    {
+        return Err(StoreError::Duplicate(delivery_id.clone()));
+    }
 
     let callback_url = update_row(conn, &row)?;
     let handover_id = row.id.as_str();
@@ -250,25 +257,29 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
 /// endpoint, tenant, session, idempotency key, created_at) are never
 /// rewritten; a row that tries to change them is refused.
 fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
+    // Two statements: most steps change none of the indexed columns
+    // (status, timer deadlines, next poll), and SQLite rewrites the entries
+    // of every index whose columns a statement assigns, changed or not. So
+    // the first assigns only unindexed columns (and checks the version);
+    // the second runs only when an indexed column really changes.
     let mut stmt = conn.prepare_cached(
-        "UPDATE handovers SET status = :status, error_reason = :error_reason, \
+        "UPDATE handovers SET error_reason = :error_reason, \
          error_message = :error_message, end_reason = :end_reason, request = :request, \
          provider_state = :provider_state, queue_position = :queue_position, \
          estimated_wait_seconds = :estimated_wait_seconds, agent = :agent, \
          callback_url = :callback_url, updated_at_ms = :updated_at_ms, \
          agent_joined_at_ms = :agent_joined_at_ms, ended_at_ms = :ended_at_ms, \
          last_user_activity_ms = :last_user_activity_ms, \
-         no_agent_deadline_ms = :no_agent_deadline_ms, \
-         inactivity_warn_at_ms = :inactivity_warn_at_ms, \
-         inactivity_end_at_ms = :inactivity_end_at_ms, next_poll_at_ms = :next_poll_at_ms, \
          poll_failures = :poll_failures, version = version + 1 \
          WHERE id = :id AND version = :version \
-         RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
+         RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
+         status, no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, \
+         next_poll_at_ms",
     )?;
-    let identity = stmt
+    type Indexed = (String, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let found = stmt
         .query_row(
             named_params! {
-                ":status": h.status.as_str(),
                 ":error_reason": h.error_reason,
                 ":error_message": h.error_message,
                 ":end_reason": h.end_reason,
@@ -282,36 +293,25 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
                 ":agent_joined_at_ms": h.agent_joined_at_ms,
                 ":ended_at_ms": h.ended_at_ms,
                 ":last_user_activity_ms": h.last_user_activity_ms,
-                ":no_agent_deadline_ms": h.no_agent_deadline_ms,
-                ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
-                ":inactivity_end_at_ms": h.inactivity_end_at_ms,
-                ":next_poll_at_ms": h.next_poll_at_ms,
                 ":poll_failures": h.poll_failures,
                 ":id": h.id,
                 ":version": h.version,
             },
             |r| {
-                Ok((
+                let identity = (
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<String>>(3)?,
                     r.get::<_, i64>(4)?,
-                ))
+                );
+                let indexed: Indexed = (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
+                Ok((identity, indexed))
             },
         )
-        .optional()
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Backend(format!(
-                    "handover {} cannot be reopened: another handover is open for its session ({e})",
-                    h.id
-                ))
-            } else {
-                e.into()
-            }
-        })?;
-    let Some((endpoint_id, tenant, session_id, idempotency_key, created_at_ms)) = identity else {
+        .optional()?;
+    let Some(((endpoint_id, tenant, session_id, idempotency_key, created_at_ms), indexed)) = found
+    else {
         let exists: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = ?1)")?
             .query_row([&h.id], |r| r.get(0))?;
@@ -331,6 +331,39 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
             "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
             h.id
         )));
+    }
+    let wanted: Indexed = (
+        h.status.as_str().to_string(),
+        h.no_agent_deadline_ms,
+        h.inactivity_warn_at_ms,
+        h.inactivity_end_at_ms,
+        h.next_poll_at_ms,
+    );
+    if indexed != wanted {
+        conn.prepare_cached(
+            "UPDATE handovers SET status = :status, no_agent_deadline_ms = :no_agent_deadline_ms, \
+             inactivity_warn_at_ms = :inactivity_warn_at_ms, \
+             inactivity_end_at_ms = :inactivity_end_at_ms, next_poll_at_ms = :next_poll_at_ms \
+             WHERE id = :id",
+        )?
+        .execute(named_params! {
+            ":status": h.status.as_str(),
+            ":no_agent_deadline_ms": h.no_agent_deadline_ms,
+            ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
+            ":inactivity_end_at_ms": h.inactivity_end_at_ms,
+            ":next_poll_at_ms": h.next_poll_at_ms,
+            ":id": h.id,
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Backend(format!(
+                    "handover {} cannot be reopened: another handover is open for its session ({e})",
+                    h.id
+                ))
+            } else {
+                e.into()
+            }
+        })?;
     }
     Ok(h.callback_url.clone())
 }
@@ -369,16 +402,10 @@ pub(super) fn accept_webhook(
     request: &serde_json::Value,
     now_ms: i64,
 ) -> Result<Option<Vec<i64>>> {
-    if let Some(delivery_id) = delivery_id {
-        let fresh = conn
-            .prepare_cached(
-                "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
-                 VALUES (?1, ?2, ?3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
-            )?
-            .execute(params![endpoint_id, delivery_id, now_ms])?;
-        if fresh == 0 {
-            return Ok(None);
-        }
+    if let Some(delivery_id) = delivery_id
+        && !record_delivery(conn, endpoint_id, delivery_id, now_ms)?
+    {
+        return Ok(None);
     }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
@@ -392,6 +419,22 @@ pub(super) fn accept_webhook(
     Ok(Some(ids))
 }
 
+/// Record a webhook delivery id; `false` if it was recorded before.
+fn record_delivery(
+    conn: &Connection,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let fresh = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
+        )?
+        .execute(params![endpoint_id, delivery_id, now_ms])?;
+    Ok(fresh == 1)
+}
+
 pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<InboxItem>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, endpoint_id, handover_id, request, received_at_ms FROM inbox \
@@ -399,6 +442,12 @@ pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<
     )?;
     let rows = stmt.query_map([handover_id], rows::inbox_item)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn has_pending_inbox(conn: &Connection, handover_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE handover_id = ?1 AND done = 0)")?
+        .query_row([handover_id], |r| r.get(0))?)
 }
 
 pub(super) fn handovers_with_pending_inbox(conn: &Connection) -> Result<Vec<String>> {
@@ -420,7 +469,7 @@ pub(super) fn events_after(
     let (sql, key) = match scope {
         EventScope::Handover(id) => (
             "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
-             WHERE handover_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+             WHERE handover_id = ?1 AND id > ?2 ORDER BY seq LIMIT ?3",
             id,
         ),
         EventScope::Endpoint(id) => (

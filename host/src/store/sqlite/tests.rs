@@ -188,6 +188,9 @@ async fn hot_queries_use_their_indexes() {
     assert!(p.contains("handovers_open_session"), "{p}");
     let p = plan("SELECT id FROM events WHERE endpoint_id = 'e' AND id > 3 ORDER BY id LIMIT 5");
     assert!(p.contains("events_endpoint"), "{p}");
+    let p = plan("SELECT id FROM events WHERE handover_id = 'h' AND id > 3 ORDER BY seq LIMIT 5");
+    assert!(p.contains("sqlite_autoindex_events_1"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
     let p = plan("SELECT id FROM inbox WHERE handover_id = 'h' AND done = 0 ORDER BY id");
     assert!(p.contains("inbox_pending"), "{p}");
 }
