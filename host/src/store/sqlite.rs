@@ -18,8 +18,10 @@
 //! an async worker thread, or decide handover semantics.
 //!
 //! Layout: `schema` (pragmas, migrations), `rows` (column encoding), `ops`
-//! (the SQL of each method), `tests`.
+//! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
+//! thread), `tests`.
 
+mod checkpoint;
 mod ops;
 mod rows;
 mod schema;
@@ -57,6 +59,8 @@ pub struct SqliteStore {
     /// `reader`, each other one a connection of its own), when there is a
     /// separate reader.
     read_queue: Option<Arc<ReadQueues>>,
+    /// Runs WAL checkpoints off the writer thread (file databases).
+    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 /// The reader threads' queues; reads are spread round-robin.
@@ -114,10 +118,12 @@ impl SqliteStore {
             .map(|r| spawn_reader(r.clone()).map(Mutex::new))
             .collect::<Result<Vec<_>>>()?;
 
+        let checkpointer = checkpoint::spawn(path)?;
         let writer = Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
             queue: spawn_writer(writer.clone())?,
             writer,
+            _checkpointer: Some(Arc::new(checkpointer)),
             read_queue: Some(Arc::new(ReadQueues {
                 queues,
                 next: Default::default(),
@@ -137,6 +143,7 @@ impl SqliteStore {
             writer,
             reader: None,
             read_queue: None,
+            _checkpointer: None,
         })
     }
 

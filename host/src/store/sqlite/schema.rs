@@ -169,9 +169,8 @@ pub(super) fn configure_writer(conn: &Connection, file_backed: bool) -> Result<(
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
     tune(conn)?;
     if file_backed {
-        // Checkpoint every ~16 MiB of log instead of 4 MiB: a page written
-        // by many commits meanwhile is copied back to the database once.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 4000;")?;
+        // The checkpointer thread checkpoints instead (see `checkpoint`).
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
     }
     Ok(())
 }
