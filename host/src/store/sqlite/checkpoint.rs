@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::schema;
 use crate::store::{Result, StoreError};
 
 /// How often the checkpointer looks at the log (diagnostics:
 /// `HANDOVER_SQLITE_CHECKPOINT_MS` overrides it).
 const EVERY: Duration = Duration::from_millis(100);
+
+/// The longest a `RESTART` may hold writes back waiting for readers.
+const RESTART_WAIT: Duration = Duration::from_millis(5);
 
 /// Log frames (pages) past which the log is restarted from its start.
 const RESTART_AT: i64 = 4096;
@@ -52,7 +54,9 @@ pub(super) fn spawn(path: &Path) -> Result<Checkpointer> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
-    conn.busy_timeout(schema::BUSY_TIMEOUT)?;
+    // Short: a `RESTART` holds new writes back while it waits for readers;
+    // if they do not drain within this, it gives up and tries next time.
+    conn.busy_timeout(RESTART_WAIT)?;
     // The checkpoint syncs the database file before the log is reused.
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864;")?;
     let (tx, rx) = mpsc::channel::<()>();
