@@ -67,14 +67,10 @@ impl Engine {
                 self.process_inbox(&id).await;
             }
         }
-        if let Ok(rows) = self.store.list_handovers(None, true, 10_000).await {
-            // Only starts old enough to be abandoned: a younger one may be in
-            // progress on another replica (which holds its lock and commits).
-            let cutoff = now_ms() - 5_000;
-            for row in rows
-                .into_iter()
-                .filter(|r| r.status == Status::Requested && r.created_at_ms < cutoff)
-            {
+        // Only starts old enough to be abandoned: a younger one may be in
+        // progress on another replica (which holds its lock and commits).
+        if let Ok(rows) = self.store.abandoned_starts(now_ms() - 5_000, 10_000).await {
+            for row in rows {
                 if let Err(e) = self.resume_start(row).await {
                     tracing::warn!("resuming an interrupted start failed: {e}");
                 }
@@ -103,12 +99,9 @@ impl Engine {
                     }
                 }
             }
-            if let Ok(rows) = self.store.list_handovers(None, true, 10_000).await {
+            if let Ok(rows) = self.store.abandoned_starts(stale, 10_000).await {
                 for row in rows {
-                    if row.status == Status::Requested
-                        && row.created_at_ms < stale
-                        && let Err(e) = self.resume_start(row).await
-                    {
+                    if let Err(e) = self.resume_start(row).await {
                         tracing::warn!("resuming an abandoned start failed: {e}");
                     }
                 }

@@ -62,6 +62,7 @@ macro_rules! all_conformance_tests {
             correlation_keys_bind_and_rebind_within_an_endpoint,
             due_timers_and_polls_pick_open_handovers_by_earliest_deadline,
             list_handovers_newest_first_with_filters,
+            abandoned_starts_are_old_requested_handovers_oldest_first,
             everything_survives_reopening,
             migrations_are_applied_once,
             adapter_versions_are_recorded_per_endpoint,
@@ -982,6 +983,40 @@ pub(crate) async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadlin
     assert_eq!(
         ids(due_polls(fx, &store, i64::MAX, 10).await.unwrap()),
         ["late", "future"]
+    );
+}
+
+pub(crate) async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn Fixture) {
+    let store = fx.store();
+    for (id, status, created) in [
+        ("young", Status::Requested, 9_000),
+        ("old-2", Status::Requested, 2_000),
+        ("queued", Status::Queued, 1_000),
+        ("old-1", Status::Requested, 1_500),
+        ("ended", Status::Cancelled, 500),
+    ] {
+        let mut r = row(id, "ep", id);
+        r.status = status;
+        r.created_at_ms = created;
+        inserted(&store, r).await;
+    }
+    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.abandoned_starts(5_000, 10).await.unwrap()),
+        ["old-1", "old-2"]
+    );
+    assert_eq!(
+        ids(store.abandoned_starts(5_000, 1).await.unwrap()),
+        ["old-1"]
+    );
+    assert!(store.abandoned_starts(1_500, 10).await.unwrap().is_empty());
+    // Once its start finishes, a handover is no longer abandoned.
+    let mut r = store.get_handover("old-1").await.unwrap().unwrap();
+    r.status = Status::Queued;
+    apply_ok(&store, step(&r, &["queued"])).await;
+    assert_eq!(
+        ids(store.abandoned_starts(10_000, 10).await.unwrap()),
+        ["old-2", "young"]
     );
 }
 

@@ -564,6 +564,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn abandoned_starts(
+        &self,
+        created_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>> {
+        self.read(move |tx| ops::abandoned_starts(tx, created_before_ms, limit))
+            .await
+    }
+
     async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
         self.read(move |tx| ops::due_timers(tx, now_ms, limit))
             .await

@@ -266,6 +266,19 @@ impl Store for PgStore {
         single!(self, |c| ops::get_handover(&c, id).await?)
     }
 
+    async fn abandoned_starts(
+        &self,
+        created_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>> {
+        single!(self, |c| ops::abandoned_starts(
+            &c,
+            created_before_ms,
+            limit
+        )
+        .await?)
+    }
+
     async fn list_handovers(
         &self,
         endpoint_id: Option<&str>,

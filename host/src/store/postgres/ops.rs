@@ -164,6 +164,22 @@ pub(super) async fn list_handovers(
     rows::handovers(&found)
 }
 
+pub(super) async fn abandoned_starts(
+    tx: &Conn,
+    created_before_ms: i64,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    let stmt = tx
+        .prepare_cached(select_handovers!(
+            "WHERE status = 'requested' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2"
+        ))
+        .await?;
+    let found = tx
+        .query(&stmt, &[&created_before_ms, &i64::from(limit)])
+        .await?;
+    rows::handovers(&found)
+}
+
 /// The earliest armed timer deadline (what `timer_due_ms` stores).
 fn timer_due(r: &HandoverRow) -> i64 {
     [

@@ -154,6 +154,11 @@ CREATE TABLE adapter_versions (
 );
 CREATE INDEX adapter_versions_endpoint ON adapter_versions (endpoint_id, seq);
 "#,
+    // 2: the recovery sweep finds abandoned starts from an index of
+    // `requested` rows instead of reading every open handover.
+    r#"
+CREATE INDEX handovers_requested ON handovers (created_at_ms) WHERE status = 'requested';
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -145,6 +145,18 @@ pub(super) fn list_handovers(
     Ok(rows?)
 }
 
+pub(super) fn abandoned_starts(
+    conn: &Connection,
+    created_before_ms: i64,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    let mut stmt = conn.prepare_cached(select_handovers!(
+        "WHERE status = 'requested' AND created_at_ms < ?1 ORDER BY created_at_ms LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![created_before_ms, i64::from(limit)], rows::handover)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub(super) fn due_timers(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
     let mut stmt = conn.prepare_cached(select_handovers!(
         "WHERE status IN ('requested','queued','active') AND timer_due_ms <= ?1 ",

@@ -145,6 +145,12 @@ CREATE INDEX adapter_versions_endpoint ON adapter_versions (endpoint_id, seq);
     r#"
 DROP INDEX events_handover;
 "#,
+    // 4: the recovery sweep finds abandoned starts without reading every
+    // open handover (it read up to 10,000 rows every 5 s, stalling a reader
+    // thread). Only `requested` rows are in it.
+    r#"
+CREATE INDEX handovers_requested ON handovers (created_at_ms) WHERE status = 'requested';
+"#,
 ];
 
 /// The schema version this build writes and understands.

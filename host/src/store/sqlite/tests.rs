@@ -191,6 +191,10 @@ async fn hot_queries_use_their_indexes() {
     let p = plan("SELECT id FROM events WHERE handover_id = 'h' AND id > 3 ORDER BY seq LIMIT 5");
     assert!(p.contains("sqlite_autoindex_events_1"), "{p}");
     assert!(!p.contains("TEMP B-TREE"), "{p}");
+    let p = plan(
+        "SELECT id FROM handovers WHERE status = 'requested' AND created_at_ms < 5 ORDER BY created_at_ms LIMIT 5",
+    );
+    assert!(p.contains("handovers_requested"), "{p}");
     let p = plan("SELECT id FROM inbox WHERE handover_id = 'h' AND done = 0 ORDER BY id");
     assert!(p.contains("inbox_pending"), "{p}");
 }
