@@ -118,7 +118,7 @@ pub struct Endpoint {
 }
 
 /// An exponentially weighted moving mean of durations (weight 1/8 for the
-/// newest sample), lock-free; starts at zero.
+/// newest sample), lock-free; unknown until the first sample.
 #[derive(Debug, Default)]
 pub struct Ewma(std::sync::atomic::AtomicU64);
 
@@ -136,8 +136,12 @@ impl Ewma {
         self.0.store(new.max(1), Relaxed);
     }
 
-    pub fn get(&self) -> std::time::Duration {
-        std::time::Duration::from_micros(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    /// `None` before the first sample.
+    pub fn get(&self) -> Option<std::time::Duration> {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => None,
+            us => Some(std::time::Duration::from_micros(us)),
+        }
     }
 }
 
@@ -488,24 +492,26 @@ mod ewma_tests {
     #[test]
     fn ewma_starts_at_the_first_sample_and_follows_later_ones() {
         let e = Ewma::default();
-        assert_eq!(e.get(), Duration::ZERO);
+        assert_eq!(e.get(), None);
         e.record(Duration::from_millis(80));
-        assert_eq!(e.get(), Duration::from_millis(80));
+        assert_eq!(e.get(), Some(Duration::from_millis(80)));
+        let get = || e.get().unwrap();
         // Fast calls pull a slow start down: below 5 ms after ~21 samples.
         let mut n = 0;
-        while e.get() > Duration::from_millis(5) {
+        while get() > Duration::from_millis(5) {
             e.record(Duration::from_micros(30));
             n += 1;
-            assert!(n < 100, "the mean does not decay: {:?}", e.get());
+            assert!(n < 100, "the mean does not decay: {:?}", get());
         }
         assert!((15..=30).contains(&n), "{n} samples");
         // One slow call does not hide a fast adapter for long…
         e.record(Duration::from_millis(40));
-        assert!(e.get() > Duration::from_millis(5));
-        // …and a zero-length call still counts as a sample.
+        assert!(get() > Duration::from_millis(5));
+        // …and zero-length calls pull it down again.
         for _ in 0..40 {
             e.record(Duration::ZERO);
         }
-        assert!(e.get() < Duration::from_micros(100), "{:?}", e.get());
+        // (A zero-length sample still counts: the mean stays known.)
+        assert!(get() < Duration::from_micros(100), "{:?}", get());
     }
 }

@@ -216,6 +216,11 @@ async fn assert_path(host: &Host, inline: bool) {
     if inline {
         // (A debug build's slower calls may send some to the inbox.)
         assert!(applied_inline > 0.0, "no webhook was applied inline");
+        // The endpoint's first webhook times the adapter via the inbox.
+        assert!(
+            applied_inline < accepted,
+            "the first webhook should have gone through the inbox"
+        );
     } else {
         assert_eq!(
             applied_inline, 0.0,
