@@ -212,7 +212,7 @@ impl Engine {
         // an endpoint (and of each process) goes through the inbox, which
         // times the adapter without holding the provider's answer.
         let budget = self.cfg.inline_webhook_budget;
-        if budget.is_zero() || !ep.webhook_step_us.get().is_some_and(|t| t <= budget) {
+        if budget.is_zero() || ep.webhook_step_us.get().is_none_or(|t| t > budget) {
             return Inline::UseInbox;
         }
         // No free slot: the tenant is at its concurrency limit; the inbox
