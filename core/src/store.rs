@@ -280,7 +280,7 @@ pub trait Store: Send + Sync + 'static {
         request: serde_json::Value,
     ) -> Result<Option<Vec<i64>>>;
     /// The handover's row if it has no unprocessed inbox items (`None` if
-    /// it has some, or does not exist): one consistent read.
+    /// it has some, or does not exist); one read where the backend can.
     async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
         if !self.pending_inbox(id).await?.is_empty() {
             return Ok(None);
@@ -330,23 +330,13 @@ pub trait Store: Send + Sync + 'static {
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<()>;
     /// Handovers still `requested` (their `start` never finished) created
     /// before `created_before_ms`, oldest first, at most `limit`: the
-    /// recovery sweep's work. Backends should answer from an index rather
-    /// than by reading every open handover.
+    /// recovery sweep's work, answered from an index rather than by
+    /// reading every open handover.
     async fn abandoned_starts(
         &self,
         created_before_ms: i64,
         limit: u32,
-    ) -> Result<Vec<HandoverRow>> {
-        let mut rows: Vec<HandoverRow> = self
-            .list_handovers(None, true, 10_000)
-            .await?
-            .into_iter()
-            .filter(|r| r.status == Status::Requested && r.created_at_ms < created_before_ms)
-            .collect();
-        rows.sort_by_key(|r| r.created_at_ms);
-        rows.truncate(limit as usize);
-        Ok(rows)
-    }
+    ) -> Result<Vec<HandoverRow>>;
     /// Open handovers of a tenant (for the `open_handovers` quota).
     async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
         Ok(self

@@ -130,13 +130,13 @@ impl Engine {
         });
         let mut ids: Vec<String> = vec![];
         // One key (the common case): read its handover's row along with it,
-        // for the inline path.
+        // for the inline path (`Some(None)`: its inbox has items).
         let mut prefetched = None;
         if let [key] = route.correlation_keys.as_slice()
             && let Ok(Some((id, row))) = self.store.webhook_target(&ep.id, key).await
         {
             ids.push(id);
-            prefetched = row;
+            prefetched = Some(row);
         } else {
             for key in &route.correlation_keys {
                 if let Some(id) = self.resolve_key(&ep.id, key).await
@@ -197,14 +197,17 @@ impl Engine {
     /// transaction, which is the webhook's durable record; the provider is
     /// answered after it. Anything else goes to the inbox.
     ///
-    /// `prefetched`: the row as read (inbox empty) before the lock was
-    /// taken; if a step committed in between, the commit's version check
-    /// refuses this one, which then goes to the inbox.
+    /// `prefetched`: what [`Store::webhook_target`] read before the lock
+    /// was taken (`None`: not read yet). If a step committed in between,
+    /// the commit's version check refuses this one, which then goes to the
+    /// inbox.
+    ///
+    /// [`Store::webhook_target`]: crate::store::Store::webhook_target
     async fn apply_inline(
         &self,
         ep: &Endpoint,
         id: &str,
-        prefetched: Option<HandoverRow>,
+        prefetched: Option<Option<HandoverRow>>,
         delivery_id: Option<&str>,
         req: &HttpRequest,
     ) -> Inline {
@@ -224,7 +227,7 @@ impl Engine {
             return Inline::UseInbox;
         };
         let row = match prefetched {
-            Some(row) => Some(row),
+            Some(row) => row,
             None => self.store.handover_if_inbox_empty(id).await.ok().flatten(),
         };
         let Some(mut row) = row.filter(|r| r.status.is_open()) else {

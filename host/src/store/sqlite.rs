@@ -515,13 +515,8 @@ impl Store for SqliteStore {
 
     async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
         let id = id.to_owned();
-        self.read(move |tx| {
-            if ops::has_pending_inbox(tx, &id)? {
-                return Ok(None);
-            }
-            ops::get_handover(tx, &id)
-        })
-        .await
+        self.read(move |tx| ops::handover_if_inbox_empty(tx, &id))
+            .await
     }
 
     async fn webhook_target(
@@ -534,10 +529,7 @@ impl Store for SqliteStore {
             let Some(id) = ops::find_by_correlation(tx, &endpoint_id, &key)? else {
                 return Ok(None);
             };
-            if ops::has_pending_inbox(tx, &id)? {
-                return Ok(Some((id, None)));
-            }
-            let row = ops::get_handover(tx, &id)?;
+            let row = ops::handover_if_inbox_empty(tx, &id)?;
             Ok(Some((id, row)))
         })
         .await

@@ -1,12 +1,12 @@
 //! The WAL checkpointer: a thread with its own connection that copies
 //! committed log frames back into the database file (`PASSIVE`: it never
-//! blocks the writer or readers), so the writer thread never does.
+//! blocks the writer or readers), so the writer thread never does, and
+//! that restarts the log once it is long and fully copied.
 //!
-//! Owns: when checkpoints run. Must never: write rows, or run a blocking
-//! (`FULL`/`RESTART`/`TRUNCATE`) checkpoint that would stall commits.
-//! Left to SQLite's automatic checkpoint, a 4 MiB+ checkpoint (copy and
-//! fsync of the database) ran inside the writer's commit, and every write
-//! queued behind it waited: tens of ms at the tail under webhook load.
+//! Owns: when checkpoints run. Must never: write rows, or hold commits
+//! back for longer than [`RESTART_WAIT`] (only its `RESTART` step waits,
+//! and it gives up after that). Left to SQLite's automatic checkpoint, the
+//! log was never restarted under webhook load and grew to 500 MB in 10 s.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -72,7 +72,7 @@ pub(super) fn spawn(path: &Path) -> Result<Checkpointer> {
                     tracing::warn!("WAL checkpoint failed (will retry): {e}");
                 }
             }
-            // Last one on the way out (the writer is gone by then).
+            // One last copy on the way out.
             let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         })
         .map_err(|e| StoreError::Backend(format!("cannot start the checkpointer thread: {e}")))?;

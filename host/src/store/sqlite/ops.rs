@@ -456,10 +456,15 @@ pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-pub(super) fn has_pending_inbox(conn: &Connection, handover_id: &str) -> Result<bool> {
-    Ok(conn
+/// The handover's row if it has no unprocessed inbox items.
+pub(super) fn handover_if_inbox_empty(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
+    let pending: bool = conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE handover_id = ?1 AND done = 0)")?
-        .query_row([handover_id], |r| r.get(0))?)
+        .query_row([id], |r| r.get(0))?;
+    if pending {
+        return Ok(None);
+    }
+    get_handover(conn, id)
 }
 
 pub(super) fn handovers_with_pending_inbox(conn: &Connection) -> Result<Vec<String>> {
