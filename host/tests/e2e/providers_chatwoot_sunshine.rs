@@ -1,7 +1,8 @@
 //! End to end through the real host binary with the `chatwoot` and
 //! `sunshine-conversations` adapters against their simulators: every
 //! request the adapters send (and every webhook the simulators send) is
-//! validated against the providers' OpenAPI documents in `shared/specs/`,
+//! validated against the providers' OpenAPI documents (copies in
+//! `tests/simulators/specs/`),
 //! and each test ends by asserting that the simulator recorded no schema
 //! violation. The credentials come from `[[endpoints.auth]]` rules, never
 //! from the adapters' settings.

@@ -24,15 +24,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// The directory holding the specs: `$HANDOVER_SPECS_DIR`, else
-/// `shared/specs` beside the repository root.
+/// The directory holding the specs: `$HANDOVER_SPECS_DIR`, else the
+/// unmodified copies in `tests/simulators/specs/` (see its `SOURCES.md`),
+/// so a fresh clone needs nothing outside the repository.
 pub fn specs_dir() -> PathBuf {
     match std::env::var_os("HANDOVER_SPECS_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/specs"
-        )),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/specs")),
     }
 }
 
@@ -79,7 +77,7 @@ impl Spec {
     pub fn load_path(path: &Path) -> anyhow::Result<Spec> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             anyhow::anyhow!(
-                "cannot read the OpenAPI document {} ({e}); set HANDOVER_SPECS_DIR to the directory holding shared/specs",
+                "cannot read the OpenAPI document {} ({e}); set HANDOVER_SPECS_DIR to a directory holding chatwoot/swagger.json and sunshine/openapi.yaml",
                 path.display()
             )
         })?;

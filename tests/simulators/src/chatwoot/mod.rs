@@ -2,7 +2,7 @@
 //! the Application API of an API-channel inbox, over loopback HTTP.
 //!
 //! - Every request needs the `api_access_token` header (401 otherwise).
-//! - Every JSON body is validated against `shared/specs/chatwoot/swagger.json`
+//! - Every JSON body is validated against `tests/simulators/specs/chatwoot/swagger.json`
 //!   (see [`crate::openapi`]); a violation is recorded and answered 422. The
 //!   spec has no webhook payload schemas, so webhooks are shaped after
 //!   Chatwoot's `webhook_data` methods instead.

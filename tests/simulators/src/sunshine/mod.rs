@@ -5,7 +5,7 @@
 //! - Every request needs HTTP Basic auth with the app key id and secret
 //!   (401 otherwise).
 //! - Every JSON request body is validated against
-//!   `shared/specs/sunshine/openapi.yaml` (400 and a recorded violation),
+//!   `tests/simulators/specs/sunshine/openapi.yaml` (400 and a recorded violation),
 //!   and so is every webhook body it sends (against the `x-webhooks`
 //!   "Webhook Event" schema; a violation is recorded).
 //! - Webhooks carry the shared secret in `X-API-Key`, like Sunshine's
