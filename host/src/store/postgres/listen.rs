@@ -1,6 +1,7 @@
 //! Wake-ups for events written by other replicas: a dedicated connection
-//! runs `LISTEN handover_events` (`apply` notifies with the newest event id
-//! in the same transaction) and forwards each notification, coalesced, to a
+//! runs `LISTEN handover_events_<schema digest>` (`apply` notifies with the
+//! newest event id in the same transaction; the digest keeps schemas that
+//! share a database apart) and forwards each notification, coalesced, to a
 //! broadcast channel.
 //!
 //! Owns: the listener connection and its reconnects. After every
@@ -68,8 +69,12 @@ async fn listen_once(config: &tokio_postgres::Config, out: &broadcast::Sender<i6
     });
     // Abort the driver however this function returns.
     let _abort = AbortOnDrop(driver.abort_handle());
+    let channel: String = client
+        .query_one(&format!("SELECT {EVENTS_CHANNEL}"), &[])
+        .await?
+        .get(0);
     client
-        .batch_execute(&format!("LISTEN {EVENTS_CHANNEL}"))
+        .batch_execute(&format!("LISTEN \"{channel}\""))
         .await?;
     let last: i64 = client
         .query_one("SELECT last_id FROM event_counter", &[])

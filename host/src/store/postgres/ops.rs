@@ -18,10 +18,14 @@ use crate::store::{
     StoreError, StoredEvent,
 };
 
-/// The channel `apply` notifies with the newest event id it wrote.
-pub(super) const EVENTS_CHANNEL: &str = "handover_events";
-/// The channel `record_adapter_version` notifies with the endpoint id.
-pub(super) const ADAPTERS_CHANNEL: &str = "adapter_versions";
+/// SQL for the channel `apply` notifies with the newest event id it wrote.
+/// Channels are database-wide, so the name carries a digest of the
+/// connection's schema: hosts sharing a database under different schemas
+/// must not wake (or mislead) each other.
+pub(super) const EVENTS_CHANNEL: &str = "'handover_events_' || left(md5(current_schema()), 16)";
+/// SQL for the channel `record_adapter_version` notifies with the endpoint
+/// id (schema-scoped like [`EVENTS_CHANNEL`]).
+pub(super) const ADAPTERS_CHANNEL: &str = "'adapter_versions_' || left(md5(current_schema()), 16)";
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
@@ -366,9 +370,10 @@ pub(super) async fn apply(
             });
         }
         // Delivered to listeners (other replicas) only if this commits.
-        let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-        tx.execute(&stmt, &[&EVENTS_CHANNEL, &last.to_string()])
+        let stmt = tx
+            .prepare_cached(&format!("SELECT pg_notify({EVENTS_CHANNEL}, $1)"))
             .await?;
+        tx.execute(&stmt, &[&last.to_string()]).await?;
     }
 
     Ok(stored)
@@ -724,9 +729,10 @@ pub(super) async fn record_adapter_version(
         .query_one(&stmt, &[&endpoint_id, &sha256, &source, &now_ms])
         .await?
         .get(0);
-    let stmt = tx.prepare_cached("SELECT pg_notify($1, $2)").await?;
-    tx.execute(&stmt, &[&ADAPTERS_CHANNEL, &endpoint_id])
+    let stmt = tx
+        .prepare_cached(&format!("SELECT pg_notify({ADAPTERS_CHANNEL}, $1)"))
         .await?;
+    tx.execute(&stmt, &[&endpoint_id]).await?;
     Ok(AdapterVersion {
         seq,
         endpoint_id: endpoint_id.to_owned(),

@@ -374,6 +374,36 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schemas_sharing_a_database_do_not_wake_each_other() {
+    let (Some(ours), Some(theirs)) = (PgFixture::new().await, PgFixture::new().await) else {
+        return;
+    };
+    let reader = ours.another_pg(PgOptions::default()).await;
+    let mut rx = reader.event_notifications().expect("postgres notifies");
+    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a wake on connect")
+        .unwrap();
+    assert_eq!(first, 0);
+    // Events in the other schema: no wake here.
+    let other = theirs.pg();
+    let r = inserted(&(other.clone() as Arc<dyn Store>), row("h", "ep", "s")).await;
+    other
+        .apply(step(&r, &["queued", "agent_joined"]))
+        .await
+        .unwrap();
+    // Then one in ours: the next wake is for it, carrying our newest id.
+    let writer = ours.pg();
+    let r = inserted(&(writer.clone() as Arc<dyn Store>), row("h", "ep", "s")).await;
+    let stored = writer.apply(step(&r, &["queued"])).await.unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a wake for our event")
+        .unwrap();
+    assert_eq!(next, stored[0].id, "woken by the other schema's events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_migrating_together_apply_each_migration_once() {
     let Some(fx) = PgFixture::new().await else {
         return;
