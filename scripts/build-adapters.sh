@@ -35,6 +35,7 @@ components=(
     "egress:fixture-egress"
     "fs-env:fixture-fs-env"
     "echo:fixture-echo"
+    "counter:fixture-counter"
 )
 
 rustup target add "$target" >/dev/null 2>&1 || rustup target add "$target"

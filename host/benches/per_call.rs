@@ -2,6 +2,9 @@
 //! (pooling allocator), one export call, and the store dropped, exactly as
 //! `Runtime::invoke` does for every adapter call.
 //!
+//! Also a sim webhook's two calls (`route-webhook`, `handle-webhook`) on two
+//! fresh instances against one `Session`.
+//!
 //! Run: `cargo bench -p handover-host --bench per_call` (needs the fixtures
 //! from `scripts/build-adapters.sh`). Besides criterion's estimates this
 //! prints a per-call latency distribution (each call timed on its own) for
@@ -9,7 +12,7 @@
 
 use criterion::Criterion;
 use handover_host::model::{CallContext, HttpRequest, UserInput};
-use handover_host::runtime::{Call, CallEnv, LoadedAdapter, Runtime, RuntimeConfig};
+use handover_host::runtime::{Call, CallEnv, LoadedAdapter, Runtime, RuntimeConfig, Session};
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,16 +59,7 @@ fn fixture(keep_resident: bool) -> Fixture {
 
 /// The calls measured: (name, adapter, call).
 fn cases(f: &Fixture) -> Vec<(&'static str, Arc<LoadedAdapter>, Call)> {
-    let ctx = CallContext {
-        handover_id: "h-1".into(),
-        settings: "{}".into(),
-    };
-    let webhook = HttpRequest {
-        method: "POST".into(),
-        path: "/v1/webhooks/support".into(),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: br#"{"event_id":"e-1","conversation_id":"c-1","seq":2,"type":"agent_message","agent":{"id":"a1","name":"Ann"},"text":"hello"}"#.to_vec(),
-    };
+    let (ctx, webhook) = (call_context(), sim_webhook());
     vec![
         ("echo/describe", f.echo.clone(), Call::Describe),
         (
@@ -90,7 +84,75 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Arc<LoadedAdapter>, Call)> {
     ]
 }
 
+/// One sim webhook as the engine runs it: `route-webhook`, then
+/// `handle-webhook` on the same request, each on a fresh instance
+/// (`session: false`) or both in one [`Session`] (`true`).
+async fn webhook(f: &Fixture, session: bool) {
+    let (route, handle) = webhook_calls();
+    if session {
+        let mut s = Session::new(f.runtime.clone(), f.sim.clone(), f.env.clone());
+        black_box(s.call(route).await.expect("route"));
+        black_box(s.call(handle).await.expect("handle"));
+    } else {
+        black_box(
+            f.runtime
+                .invoke(&f.sim, &f.env, route)
+                .await
+                .expect("route"),
+        );
+        black_box(
+            f.runtime
+                .invoke(&f.sim, &f.env, handle)
+                .await
+                .expect("handle"),
+        );
+    }
+}
+
+fn call_context() -> CallContext {
+    CallContext {
+        handover_id: "h-1".into(),
+        settings: "{}".into(),
+    }
+}
+
+/// A sim `agent_message` webhook (seq 2 of conversation c-1).
+fn sim_webhook() -> HttpRequest {
+    HttpRequest {
+        method: "POST".into(),
+        path: "/v1/webhooks/support".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"event_id":"e-1","conversation_id":"c-1","seq":2,"type":"agent_message","agent":{"id":"a1","name":"Ann"},"text":"hello"}"#.to_vec(),
+    }
+}
+
+fn webhook_calls() -> (Call, Call) {
+    let (ctx, req) = (call_context(), sim_webhook());
+    let state = br#"{"conversation_id":"c-1","last_event_seq":1}"#.to_vec();
+    (
+        Call::RouteWebhook("{}".into(), req.clone()),
+        Call::HandleWebhook(ctx, state, req),
+    )
+}
+
 fn bench(c: &mut Criterion, f: &Fixture, default_reset: &Fixture) {
+    let mut g = c.benchmark_group("webhook");
+    g.measurement_time(Duration::from_secs(4));
+    for (name, session) in [("two_instances", false), ("one_session", true)] {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                f.rt.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        webhook(f, session).await;
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+
     let mut g = c.benchmark_group("per_call");
     g.measurement_time(Duration::from_secs(4));
     for (name, adapter, call) in cases(f) {
@@ -178,6 +240,44 @@ fn distribution(label: &str, f: &Fixture) -> Vec<f64> {
     p50s
 }
 
+/// A sim webhook's two calls, fresh instances vs one session, interleaved
+/// in rounds so both see the same machine load.
+fn webhook_distribution(f: &Fixture) {
+    const N: usize = 5_000;
+    let mut times = [Vec::with_capacity(4 * N), Vec::with_capacity(4 * N)];
+    f.rt.block_on(async {
+        for round in 0..8 {
+            for (i, session) in [false, true].into_iter().enumerate() {
+                for _ in 0..N / 2 {
+                    let t = Instant::now();
+                    webhook(f, session).await;
+                    if round > 0 {
+                        times[i].push(t.elapsed());
+                    }
+                }
+            }
+        }
+    });
+    let mut p50 = [0.0; 2];
+    for (i, name) in ["two fresh instances", "one session"].iter().enumerate() {
+        let t = &mut times[i];
+        t.sort();
+        let p = |q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)].as_secs_f64() * 1e6;
+        println!(
+            "webhook (route + handle) [{name}]: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  (n={})",
+            p(0.50),
+            p(0.90),
+            p(0.99),
+            t.len()
+        );
+        p50[i] = p(0.50);
+    }
+    println!(
+        "webhook: one session {:.2}x faster than two fresh instances (p50)",
+        p50[0] / p50[1]
+    );
+}
+
 fn main() {
     let f = fixture(true);
     let default_reset = fixture(false);
@@ -187,6 +287,7 @@ fn main() {
     // `cargo test --benches` runs this file without `--bench`: do the quick
     // criterion pass only.
     if std::env::args().any(|a| a == "--bench") {
+        webhook_distribution(&f);
         // Interleaved, so both sides see the same machine load.
         let before = distribution("default reset", &default_reset);
         let after = distribution("keep resident", &f);

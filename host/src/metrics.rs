@@ -93,6 +93,8 @@ pub static EGRESS_DENIED: Counter = Counter::new();
 pub static ADAPTER_TRAPS: LabelledCounter = LabelledCounter::new();
 pub static ADAPTER_CALLS: LabelledCounter = LabelledCounter::new();
 pub static ADAPTER_CALL_LATENCY: Histogram = Histogram::new();
+/// Adapter instances created: one per call, except one per webhook session.
+pub static ADAPTER_INSTANCES: Counter = Counter::new();
 pub static HANDOVERS_ENDED: LabelledCounter = LabelledCounter::new();
 pub static HANDOVERS_CREATED: Counter = Counter::new();
 pub static WEBHOOK_VERIFY_FAILED: LabelledCounter = LabelledCounter::new();
@@ -160,6 +162,11 @@ pub fn render() -> String {
         out,
         "# HELP egress_denied_total Outgoing adapter requests denied by policy.\n# TYPE egress_denied_total counter\negress_denied_total {}",
         EGRESS_DENIED.get()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP adapter_instances_total Adapter instances created (one per call, except that a webhook's route and inline handle calls share one).\n# TYPE adapter_instances_total counter\nadapter_instances_total {}",
+        ADAPTER_INSTANCES.get()
     );
     let _ = writeln!(
         out,

@@ -19,7 +19,7 @@ use super::{Engine, EngineError, now_ms, rules};
 use crate::metrics;
 use crate::model::{CallContext, HttpRequest, HttpResponse};
 use crate::registry::Endpoint;
-use crate::runtime::{Call, CallOutput};
+use crate::runtime::{Call, CallOutput, Session};
 use crate::store::{Change, HandoverRow, NewEvent, StoreError};
 
 /// What the HTTP layer sends back to the provider.
@@ -62,7 +62,11 @@ impl Engine {
                 ),
             );
         }
-        let adapter = ep.current();
+        // One instance serves this request's `route-webhook` and, inline,
+        // its `handle-webhook` (see `runtime::Session`), all on the version
+        // whose signature declaration is checked here.
+        let mut session = self.registry.session(&ep);
+        let adapter = session.adapter().clone();
         if let Some(decl) = &adapter.info.webhook_signature {
             let url = format!("{}{}", self.cfg.public_url.trim_end_matches('/'), req.path);
             let now_s = now_ms() / 1000;
@@ -95,12 +99,8 @@ impl Engine {
             Ok(s) => s,
             Err(e) => return refuse(429, "quota", e.to_string()),
         };
-        let route = match self
-            .registry
-            .invoke(
-                &ep,
-                Call::RouteWebhook(ep.settings_json.clone(), req.clone()),
-            )
+        let route = match session
+            .call(Call::RouteWebhook(ep.settings_json.clone(), req.clone()))
             .await
         {
             Ok(CallOutput::Route(r)) => r,
@@ -138,6 +138,9 @@ impl Engine {
             ids.push(id);
             prefetched = Some(row);
         } else {
+            // Several keys, or none known yet: no inline step (and the
+            // correlation grace may wait), so the instance goes now.
+            session.release();
             for key in &route.correlation_keys {
                 if let Some(id) = self.resolve_key(&ep.id, key).await
                     && !ids.contains(&id)
@@ -148,7 +151,14 @@ impl Engine {
         }
         if let [id] = ids.as_slice() {
             match self
-                .apply_inline(&ep, id, prefetched, delivery_id.as_deref(), &req)
+                .apply_inline(
+                    &ep,
+                    &mut session,
+                    id,
+                    prefetched,
+                    delivery_id.as_deref(),
+                    &req,
+                )
                 .await
             {
                 Inline::Applied => {
@@ -163,6 +173,7 @@ impl Engine {
                 Inline::UseInbox => {}
             }
         }
+        session.release();
         match self
             .store
             .accept_webhook(&ep.id, delivery_id.as_deref(), &ids, request_json(&req))
@@ -206,6 +217,7 @@ impl Engine {
     async fn apply_inline(
         &self,
         ep: &Endpoint,
+        session: &mut Session,
         id: &str,
         prefetched: Option<Option<HandoverRow>>,
         delivery_id: Option<&str>,
@@ -218,12 +230,15 @@ impl Engine {
         if budget.is_zero() || ep.webhook_step_us.get().is_none_or(|t| t > budget) {
             return Inline::UseInbox;
         }
-        // No free slot: the tenant is at its concurrency limit; the inbox
-        // takes the webhook and waits for one instead of refusing it.
-        let Ok(_slot) = self.slot(ep, false).await else {
+        // The lock first, then the slot without waiting: a webhook waiting
+        // for the lock holds no slot, so it never keeps the lock's holder
+        // (which may be waiting for a slot) from running. No free slot: the
+        // tenant is at its concurrency limit; the inbox takes the webhook
+        // and waits for one instead of refusing it.
+        let Ok(_guard) = self.lock(id).await else {
             return Inline::UseInbox;
         };
-        let Ok(_guard) = self.lock(id).await else {
+        let Ok(_slot) = self.slot(ep, false).await else {
             return Inline::UseInbox;
         };
         let row = match prefetched {
@@ -233,7 +248,9 @@ impl Engine {
         let Some(mut row) = row.filter(|r| r.status.is_open()) else {
             return Inline::UseInbox;
         };
-        let (events, keys) = self.webhook_step(ep, &mut row, req.clone()).await;
+        let (events, keys) = self
+            .webhook_step(ep, Some(session), &mut row, req.clone())
+            .await;
         let change = Change {
             row: None,
             events,
@@ -297,18 +314,20 @@ impl Engine {
                 continue;
             }
             let req = request_from_json(&item.request);
-            let (events, keys) = self.webhook_step(&ep, &mut row, req).await;
+            let (events, keys) = self.webhook_step(&ep, None, &mut row, req).await;
             self.commit(&mut row, events, keys, vec![item.id]).await?;
         }
         Ok(())
     }
 
-    /// Run the adapter's `handle-webhook` for one request and apply its
-    /// result to `row` (a failure ends the handover with an error); returns
-    /// the events and correlation keys to commit. Records the call's time.
+    /// Run the adapter's `handle-webhook` for one request (in `session`,
+    /// the one that routed it, if given) and apply its result to `row` (a
+    /// failure ends the handover with an error); returns the events and
+    /// correlation keys to commit. Records the call's time.
     async fn webhook_step(
         &self,
         ep: &Endpoint,
+        session: Option<&mut Session>,
         row: &mut HandoverRow,
         req: HttpRequest,
     ) -> (Vec<NewEvent>, Vec<String>) {
@@ -316,14 +335,12 @@ impl Engine {
             handover_id: row.id.clone(),
             settings: ep.settings_json.clone(),
         };
+        let call = Call::HandleWebhook(ctx, row.provider_state.clone(), req);
         let started = std::time::Instant::now();
-        let out = self
-            .registry
-            .invoke(
-                ep,
-                Call::HandleWebhook(ctx, row.provider_state.clone(), req),
-            )
-            .await;
+        let out = match session {
+            Some(s) => s.call(call).await,
+            None => self.registry.invoke(ep, call).await,
+        };
         ep.webhook_step_us.record(started.elapsed());
         let now = now_ms();
         match out {

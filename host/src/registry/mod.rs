@@ -15,7 +15,7 @@ use crate::metrics;
 use crate::model::Failure;
 use crate::runtime::egress::{CallLabels, Credentials, EgressPolicy, Resolver};
 use crate::runtime::{
-    Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, sha256_hex,
+    Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, Session, sha256_hex,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -357,6 +357,14 @@ impl Registry {
 
     pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
         self.endpoints.values()
+    }
+
+    /// A session on the endpoint's current version: calls about one webhook
+    /// request, sharing one instance (see [`Session`]).
+    pub fn session(&self, ep: &Endpoint) -> Session {
+        let adapter = ep.current();
+        let env = ep.env(&adapter);
+        Session::new(self.runtime.clone(), adapter, env)
     }
 
     /// Run one export on the endpoint's current version.

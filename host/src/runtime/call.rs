@@ -1,17 +1,21 @@
-//! One adapter call: fresh store and instance, limits armed, export invoked,
-//! outcome mapped to the product's failure model.
+//! One adapter call: a fresh store and instance (or a [`Session`]'s), limits
+//! armed, export invoked, outcome mapped to the product's failure model.
 //!
-//! The store (and the instance in it) is dropped when the call returns, so
-//! nothing survives between calls. This module must turn every guest
-//! misbehaviour into a `Failure` and never panic on guest output.
+//! For [`Runtime::invoke`] the store (and the instance in it) is dropped when
+//! the call returns, so nothing survives between calls; a session keeps it
+//! for the calls about one webhook request only. This module must turn every
+//! guest misbehaviour into a `Failure`, never reuse an instance after one
+//! (trap, deadline, denial), and never panic on guest output.
+//!
+//! [`Session`]: super::Session
 
 use super::bindings::v0_1_0 as v1;
-use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
+use super::egress::{CallLabels, Denial, EgressConfig, EgressHooks, EgressPolicy, Resolver};
 use super::state::{CallState, Limiter, LogSink};
 use super::{Limits, LoadedAdapter, Runtime};
 use crate::metrics;
 use crate::model::{self as m, Failure};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -178,6 +182,14 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
     Ok(v1::step(step))
 }
 
+/// A store with (once instantiated) the adapter's instance in it: one call's,
+/// or kept by a [`Session`](super::Session) for its next call.
+pub(super) struct Live {
+    store: Store<CallState>,
+    guest: Option<v1::HandoverAdapter>,
+    denials: Arc<Mutex<Vec<Denial>>>,
+}
+
 impl Runtime {
     /// Run one export on a fresh instance of `adapter`.
     pub async fn invoke(
@@ -186,17 +198,12 @@ impl Runtime {
         env: &CallEnv,
         call: Call,
     ) -> Result<CallOutput, Failure> {
-        let export = call.export_name();
-        let started = Instant::now();
+        self.run_call(adapter, env, &mut None, call).await
+    }
+
+    /// A store for calls of `adapter` under `env`, with nothing in it yet.
+    fn new_live(&self, env: &CallEnv) -> Live {
         let limits = &env.limits;
-        #[cfg(feature = "bench-native")]
-        if adapter.native
-            && let Some(outcome) = super::native::invoke(&call, limits)
-        {
-            metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
-            metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
-            return outcome;
-        }
         let hooks = EgressHooks::new(EgressConfig {
             policy: env.policy.clone(),
             resolver: env.resolver.clone(),
@@ -221,14 +228,10 @@ impl Runtime {
         );
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        if self.cfg.fuel {
-            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        }
-        let deadline = started + limits.wall_time;
-        store.set_epoch_deadline(1);
         let cpu = env.cpu.clone();
         let tick = self.cfg.epoch_tick;
-        store.epoch_deadline_callback(move |_| {
+        store.epoch_deadline_callback(move |ctx| {
+            let deadline = ctx.data().deadline;
             if Instant::now() >= deadline {
                 return Ok(UpdateDeadline::Interrupt);
             }
@@ -252,14 +255,59 @@ impl Runtime {
                 )),
             }
         });
+        Live {
+            store,
+            guest: None,
+            denials,
+        }
+    }
 
-        let run = run_export(&adapter.pre, &mut store, call, limits, export);
+    /// Run one export under `env`'s limits, on `live`'s instance if there
+    /// is one, else on a fresh one left in `live`. Anything that may have
+    /// left the instance in a bad state (a trap, a deadline, an egress
+    /// denial) empties `live`, so the next call starts afresh.
+    pub(super) async fn run_call(
+        &self,
+        adapter: &LoadedAdapter,
+        env: &CallEnv,
+        live: &mut Option<Live>,
+        call: Call,
+    ) -> Result<CallOutput, Failure> {
+        let export = call.export_name();
+        let started = Instant::now();
+        let limits = &env.limits;
+        #[cfg(feature = "bench-native")]
+        if adapter.native
+            && let Some(outcome) = super::native::invoke(&call, limits)
+        {
+            metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
+            metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+            return outcome;
+        }
+        let l = live.get_or_insert_with(|| self.new_live(env));
+        l.store.data_mut().begin_call(started + limits.wall_time);
+        if self.cfg.fuel {
+            let _ = l.store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        }
+        l.store.set_epoch_deadline(1);
+
+        let run = async {
+            if l.guest.is_none() {
+                metrics::ADAPTER_INSTANCES.inc();
+                l.guest = Some(adapter.pre.instantiate_async(&mut l.store).await?);
+            }
+            let guest = l.guest.as_ref().expect("instantiated above");
+            run_export(guest, &mut l.store, call, limits, export).await
+        };
+        // `Ok(_)`: the guest returned (a value or its own failure); `Err`:
+        // the host's verdict (trap, deadline), after which the instance is
+        // not used again.
         let outcome = match tokio::time::timeout(limits.wall_time + Duration::from_millis(20), run)
             .await
         {
-            Ok(Ok(r)) => r,
+            Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => {
-                let (cause, msg) = cause_of(&e, store.data(), limits, started);
+                let (cause, msg) = cause_of(&e, l.store.data(), limits, started);
                 Err(fail(cause, export, msg))
             }
             Err(_) => Err(fail(
@@ -271,13 +319,19 @@ impl Runtime {
                 ),
             )),
         };
-        store.data().log.finish();
-        let denied = denials.lock().unwrap().first().cloned();
+        l.store.data().log.finish();
+        let denied = l.denials.lock().unwrap().first().cloned();
         let outcome = match (outcome, denied) {
-            (_, Some(d)) => Err(fail("egress_denied", export, d.to_string())),
-            (o, None) => o,
+            (Ok(r), None) => r,
+            (Err(f), None) => {
+                *live = None;
+                Err(f)
+            }
+            (_, Some(d)) => {
+                *live = None;
+                Err(fail("egress_denied", export, d.to_string()))
+            }
         };
-        drop(store);
         metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
         metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
         outcome
@@ -285,13 +339,12 @@ impl Runtime {
 }
 
 async fn run_export(
-    pre: &v1::HandoverAdapterPre<CallState>,
+    inst: &v1::HandoverAdapter,
     store: &mut Store<CallState>,
     call: Call,
     limits: &Limits,
     export: &str,
 ) -> wasmtime::Result<Result<CallOutput, Failure>> {
-    let inst = pre.instantiate_async(&mut *store).await?;
     let g = inst.handover_provider_adapter();
     let step = |r: Result<v1::t::Step, v1::t::Failure>| match r {
         Ok(s) => check_step(s, limits, export).map(CallOutput::Step),

@@ -1,6 +1,7 @@
 //! The sandbox: one wasmtime engine, the linker of what adapters may import,
 //! loading (compile, cache, world check, `describe`) and one fresh instance
-//! per call under per-call limits.
+//! per call under per-call limits (or per [`Session`]: the two calls about
+//! one webhook request).
 //!
 //! Threat: every adapter is hostile until proven otherwise. Fail-closed rule:
 //! anything a guest does wrong (trap, deadline, memory overrun, oversized
@@ -15,10 +16,12 @@ pub mod inspect;
 pub use handover_core::limits;
 #[cfg(feature = "bench-native")]
 pub mod native;
+mod session;
 mod state;
 
 pub use call::{Call, CallEnv, CallOutput};
 pub use limits::{Limits, LimitsOverride};
+pub use session::Session;
 
 use crate::model::AdapterInfo;
 use bindings::v0_1_0 as v1;
@@ -26,7 +29,7 @@ use sha2::{Digest, Sha256};
 use state::CallState;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
 use wasmtime::component::{Component, Linker};
@@ -134,6 +137,8 @@ pub struct Runtime {
     linker: Linker<CallState>,
     cfg: RuntimeConfig,
     stop: Arc<AtomicBool>,
+    /// Instances kept between the calls of a [`Session`].
+    parked: AtomicUsize,
 }
 
 impl Drop for Runtime {
@@ -176,6 +181,7 @@ impl Runtime {
             linker,
             cfg,
             stop,
+            parked: AtomicUsize::new(0),
         }))
     }
 

@@ -2,13 +2,18 @@
 //! the egress hooks, the memory limiter, the capped log sink and captured
 //! stderr.
 //!
-//! Lives exactly as long as one adapter call. It must never hold anything
-//! shared with another call except the read-only egress configuration.
+//! Lives as long as one adapter call, or one [`Session`] (the calls about
+//! one webhook request); every call starts from [`CallState::begin_call`],
+//! which re-arms the per-call limits. It must never hold anything shared
+//! with another call or session except the read-only egress configuration.
+//!
+//! [`Session`]: super::Session
 
 use super::bindings::v0_1_0 as v1;
 use super::egress::{CallLabels, EgressHooks};
 use crate::model::LogLevel;
 use std::sync::Arc;
+use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -104,6 +109,14 @@ impl LogSink {
         }
     }
 
+    /// Start a new call's caps.
+    fn reset(&mut self) {
+        self.lines = 0;
+        self.bytes = 0;
+        self.dropped_lines = 0;
+        self.dropped_bytes = 0;
+    }
+
     /// Emit one summary line if anything was dropped.
     pub fn finish(&self) {
         if self.dropped_lines > 0 {
@@ -127,6 +140,9 @@ pub struct CallState {
     pub log: LogSink,
     /// The stderr pipe of `wasi`, once built.
     stderr: Option<MemoryOutputPipe>,
+    /// When the current call's wall time runs out (read by the epoch
+    /// callback).
+    pub deadline: Instant,
 }
 
 /// The WASI context of one call and its captured stderr.
@@ -160,7 +176,18 @@ impl CallState {
             limiter,
             log,
             stderr: None,
+            deadline: Instant::now(),
         }
+    }
+
+    /// Arm the limits of the next call on this state: its deadline, a
+    /// fresh log cap and egress budget, no recorded denial or memory
+    /// overrun.
+    pub fn begin_call(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        self.log.reset();
+        self.hooks.reset();
+        self.limiter.memory_exceeded = None;
     }
 
     /// Guest stderr as text, trimmed (empty if the guest never used WASI).

@@ -251,18 +251,31 @@ impl Host {
 
     /// The value of an unlabelled counter or gauge on `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let text = self
-            .http
+        let text = self.metrics_text().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
+    }
+
+    /// The sum of a labelled metric over all its label values.
+    pub async fn metric_sum(&self, name: &str) -> f64 {
+        let text = self.metrics_text().await;
+        let prefix = format!("{name}{{");
+        text.lines()
+            .filter(|l| l.starts_with(&prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    async fn metrics_text(&self) -> String {
+        self.http
             .get(format!("{}/metrics", self.base))
             .send()
             .await
             .unwrap()
             .text()
             .await
-            .unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
+            .unwrap()
     }
 
     pub fn webhook_url(&self, endpoint: &str) -> String {

@@ -212,6 +212,10 @@ const INBOX_ONLY: &str = "inline_webhook_ms = 0";
 async fn assert_path(host: &Host, inline: bool) {
     let applied_inline = host.metric("webhooks_applied_inline_total").await;
     let accepted = host.metric("webhooks_accepted_total").await;
+    // Instances against calls: an inline webhook's route and handle calls
+    // share one instance (a session); every other call has its own.
+    let calls = host.metric_sum("adapter_calls_total").await;
+    let instances = host.metric("adapter_instances_total").await;
     assert!(accepted > 0.0);
     if inline {
         // (A debug build's slower calls may send some to the inbox.)
@@ -221,11 +225,18 @@ async fn assert_path(host: &Host, inline: bool) {
             applied_inline < accepted,
             "the first webhook should have gone through the inbox"
         );
+        // At least one instance saved per inline webhook (inline
+        // duplicates, which ran `handle-webhook` too, save one each).
+        assert!(
+            calls - instances >= applied_inline,
+            "{calls} calls on {instances} instances for {applied_inline} inline webhooks"
+        );
     } else {
         assert_eq!(
             applied_inline, 0.0,
             "inline_webhook_ms = 0 must use the inbox"
         );
+        assert_eq!(calls, instances, "no session without inline webhooks");
     }
 }
 

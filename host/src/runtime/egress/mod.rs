@@ -120,6 +120,13 @@ impl EgressHooks {
     pub fn denials(&self) -> Arc<Mutex<Vec<Denial>>> {
         self.denials.clone()
     }
+
+    /// Start the next call of a session: its own request budget, no
+    /// denials (a call that was denied ends its session anyway).
+    pub fn reset(&mut self) {
+        self.sent = 0;
+        self.denials.lock().unwrap().clear();
+    }
 }
 
 type SendFuture = Box<

@@ -1,0 +1,139 @@
+//! Sessions (`runtime::Session`): the calls about one webhook request share
+//! one instance, each under its own limits, and an instance the host failed
+//! is never reused. Real compiled `counter` fixture: every call counts
+//! itself in a guest global, so "1" means a fresh instance.
+
+mod common;
+
+use common::*;
+use handover_host::model::{ProviderEvent, UserInput};
+use handover_host::runtime::{Call, CallEnv, CallOutput, Limits, Runtime, RuntimeConfig, Session};
+use std::time::Duration;
+
+fn start() -> Call {
+    Call::Start(ctx("{}"), conversation())
+}
+
+fn say(text: &str) -> Call {
+    Call::UserMessage(
+        ctx("{}"),
+        vec![],
+        UserInput {
+            kind: Default::default(),
+            text: text.into(),
+            attachments: vec![],
+        },
+    )
+}
+
+/// The count a call reported: `start`'s state or `user-message`'s reply.
+fn count(out: CallOutput) -> String {
+    let CallOutput::Step(step) = out else {
+        panic!("not a step: {out:?}")
+    };
+    match step.events.as_slice() {
+        [] => String::from_utf8(step.state).unwrap(),
+        [ProviderEvent::AgentMessage { text, .. }] => text.clone(),
+        other => panic!("unexpected events {other:?}"),
+    }
+}
+
+fn limits(wall_ms: u64) -> CallEnv {
+    env(
+        Limits {
+            wall_time: Duration::from_millis(wall_ms),
+            ..Default::default()
+        },
+        &[],
+        &[],
+    )
+}
+
+#[tokio::test]
+async fn a_sessions_calls_share_one_instance_and_separate_calls_do_not() {
+    let rt = runtime();
+    let a = load(&rt, "counter").await;
+    let mut s = Session::new(rt.clone(), a.clone(), limits(1000));
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    assert!(s.has_instance());
+    assert_eq!(count(s.call(say("hi")).await.unwrap()), "2");
+    assert_eq!(rt.parked_instances(), 1);
+    drop(s);
+    assert_eq!(
+        rt.parked_instances(),
+        0,
+        "dropping a session frees its slot"
+    );
+    for _ in 0..2 {
+        let out = rt.invoke(&a, &limits(1000), start()).await.unwrap();
+        assert_eq!(
+            count(out),
+            "1",
+            "Runtime::invoke is one fresh instance per call"
+        );
+    }
+    // A second session starts from a fresh instance, not the first one's.
+    let mut s = Session::new(rt.clone(), a.clone(), limits(1000));
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    s.release();
+    assert!(!s.has_instance());
+    assert_eq!(
+        count(s.call(start()).await.unwrap()),
+        "1",
+        "released: fresh"
+    );
+}
+
+#[tokio::test]
+async fn after_a_trap_the_next_call_gets_a_fresh_instance() {
+    let rt = runtime();
+    let a = load(&rt, "counter").await;
+    let mut s = Session::new(rt.clone(), a, limits(1000));
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    let f = s.call(say("panic")).await.unwrap_err();
+    assert!(f.message.contains("panicked"), "{f}");
+    assert!(!s.has_instance(), "a trapped instance is dropped");
+    assert_eq!(rt.parked_instances(), 0);
+    assert_eq!(count(s.call(say("after")).await.unwrap()), "1");
+}
+
+#[tokio::test]
+async fn each_call_of_a_session_gets_its_own_deadline() {
+    let rt = runtime();
+    let a = load(&rt, "counter").await;
+    let mut s = Session::new(rt.clone(), a, limits(300));
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    // Longer than one call's wall time in all: each call is timed alone.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(count(s.call(say("hi")).await.unwrap()), "2");
+    let f = s.call(say("spin")).await.unwrap_err();
+    assert!(f.message.contains("wall-time limit exceeded"), "{f}");
+    assert!(!s.has_instance(), "an interrupted instance is dropped");
+    assert_eq!(count(s.call(say("again")).await.unwrap()), "1");
+}
+
+#[tokio::test]
+async fn kept_instances_are_capped_at_a_quarter_of_the_pool() {
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let a = load(&rt, "counter").await;
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        let mut s = Session::new(rt.clone(), a.clone(), limits(1000));
+        s.call(start()).await.unwrap();
+        sessions.push(s);
+    }
+    let kept: Vec<bool> = sessions.iter().map(Session::has_instance).collect();
+    assert_eq!(kept, [true, true, false, false]);
+    assert_eq!(rt.parked_instances(), 2);
+    // Over the cap a session still works, one fresh instance per call.
+    assert_eq!(count(sessions[3].call(say("x")).await.unwrap()), "1");
+    sessions.truncate(1);
+    assert_eq!(rt.parked_instances(), 1);
+    let mut s = Session::new(rt.clone(), a, limits(1000));
+    s.call(start()).await.unwrap();
+    assert!(s.has_instance(), "a freed place is taken again");
+}
