@@ -4,9 +4,9 @@
 //!
 //! Owns: the connections (one writer, two readers for files) and how trait
 //! calls become blocking transactions, each kind on threads of its own.
-//! Reads go through a queue to a reader thread (two, round-robin), which
-//! runs the reads waiting at that moment in one read transaction (in
-//! memory they run on the blocking pool). Writes go through a group-commit
+//! Reads go through a queue to a reader thread (`readers`: two, the first
+//! preferred so reads batch), which runs the reads waiting at that moment
+//! in one read transaction (in memory they run on the blocking pool). Writes go through a group-commit
 //! queue: one writer thread takes every write waiting at that moment, runs
 //! each in its own `SAVEPOINT` inside one `BEGIN IMMEDIATE` transaction and
 //! commits once (one WAL fsync for the batch); each caller is answered only
@@ -19,10 +19,11 @@
 //!
 //! Layout: `schema` (pragmas, migrations), `rows` (column encoding), `ops`
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
-//! thread), `tests`.
+//! thread), `readers` (the reader threads), `tests`.
 
 mod checkpoint;
 mod ops;
+mod readers;
 mod rows;
 mod schema;
 #[cfg(test)]
@@ -58,19 +59,14 @@ pub struct SqliteStore {
     /// The queues of the reader threads (the first owns a clone of
     /// `reader`, each other one a connection of its own), when there is a
     /// separate reader.
-    read_queue: Option<Arc<ReadQueues>>,
+    read_queue: Option<Arc<readers::Readers>>,
     /// Runs WAL checkpoints off the writer thread (file databases).
     _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
-/// The reader threads' queues; reads are spread round-robin.
-struct ReadQueues {
-    queues: Vec<Mutex<mpsc::Sender<ReadJob>>>,
-    next: std::sync::atomic::AtomicUsize,
-}
-
-/// Reader threads (and connections) for a file database: reads of one
-/// snapshot each run in parallel with the writer and with each other.
+/// Reader threads (and connections) for a file database: each batch of
+/// reads is one snapshot, run in parallel with the writer (see `readers`
+/// for which thread a read goes to).
 const READERS: usize = 2;
 
 impl std::fmt::Debug for SqliteStore {
@@ -113,10 +109,7 @@ impl SqliteStore {
             schema::configure_reader(&reader)?;
             readers.push(Arc::new(Mutex::new(reader)));
         }
-        let queues = readers
-            .iter()
-            .map(|r| spawn_reader(r.clone()).map(Mutex::new))
-            .collect::<Result<Vec<_>>>()?;
+        let read_queue = readers::Readers::spawn(&readers)?;
 
         let checkpointer = checkpoint::spawn(path)?;
         let writer = Arc::new(Mutex::new(writer));
@@ -124,10 +117,7 @@ impl SqliteStore {
             queue: spawn_writer(writer.clone())?,
             writer,
             _checkpointer: Some(Arc::new(checkpointer)),
-            read_queue: Some(Arc::new(ReadQueues {
-                queues,
-                next: Default::default(),
-            })),
+            read_queue: Some(Arc::new(read_queue)),
             reader: readers.into_iter().next(),
         })
     }
@@ -216,7 +206,7 @@ impl SqliteStore {
             .await;
         };
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job = ReadJob(Box::new(move |conn| {
+        let job = readers::ReadJob(Box::new(move |conn| {
             let out = match conn {
                 Ok(conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
                     .unwrap_or_else(|_| Err(StoreError::Backend("store read panicked".into()))),
@@ -224,61 +214,10 @@ impl SqliteStore {
             };
             let _ = tx.send(out);
         }));
-        let i = queue
-            .next
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            % queue.queues.len();
-        lock_queue(&queue.queues[i])
-            .send(job)
-            .map_err(|_| StoreError::Backend("the store's reader thread has stopped".into()))?;
+        queue.send(job)?;
         rx.await
             .map_err(|_| StoreError::Backend("the store's reader thread has stopped".into()))?
     }
-}
-
-/// A queued read: runs on the reader connection inside the batch's read
-/// transaction, or gets the reason there is none.
-/// A read to run on a reader thread; gets the connection or why there is none.
-type ReadFn = Box<dyn FnOnce(std::result::Result<&Connection, &str>) + Send>;
-struct ReadJob(ReadFn);
-
-/// The reader thread: takes every read waiting at that moment and runs them
-/// in one read transaction (a thread of its own rather than the blocking
-/// pool: under load it never sleeps between reads, so reads cost no thread
-/// wake-ups; the single reader connection serialised them anyway).
-fn spawn_reader(conn: Shared) -> Result<mpsc::Sender<ReadJob>> {
-    let (tx, rx) = mpsc::channel::<ReadJob>();
-    std::thread::Builder::new()
-        .name("sqlite-reader".into())
-        .spawn(move || {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while let Ok(first) = rx.recv() {
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let conn = lock(&conn);
-                match conn.execute_batch("BEGIN DEFERRED") {
-                    Ok(()) => {
-                        for job in batch.drain(..) {
-                            (job.0)(Ok(&conn));
-                        }
-                        let _ = conn.execute_batch("COMMIT");
-                    }
-                    Err(e) => {
-                        let why = StoreError::from(e).to_string();
-                        for job in batch.drain(..) {
-                            (job.0)(Err(&why));
-                        }
-                    }
-                }
-            }
-        })
-        .map_err(|e| StoreError::Backend(format!("cannot start the store's reader thread: {e}")))?;
-    Ok(tx)
 }
 
 /// What the writer thread asks of a queued write.

@@ -208,6 +208,42 @@ async fn in_memory_store_works_without_a_separate_reader() {
     assert_eq!(store.last_event_id().await.unwrap(), events[0].id);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_read_does_not_hold_up_the_others() {
+    // Reads prefer the first reader thread (so they batch); one held up by
+    // a slow read (past `readers::SPILL`) sends the rest to the second.
+    let (_dir, _path, store) = db();
+    let store = Arc::new(store);
+    inserted(&store, row("h", "ep", "s")).await;
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let slow = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .read(move |_| {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || started.recv().unwrap())
+        .await
+        .unwrap();
+    // The slow read has been running for longer than the spill threshold.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), store.get_handover("h"))
+            .await
+            .expect("a quick read waited for the slow one");
+        assert!(got.unwrap().is_some());
+    }
+    release.send(()).unwrap();
+    slow.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn group_commit_keeps_each_write_all_or_nothing() {
     // Many writes queued at once share one commit; a failing one (stale
