@@ -90,8 +90,14 @@ async fn after_a_trap_the_next_call_gets_a_fresh_instance() {
     let a = load(&rt, "counter").await;
     let mut s = Session::new(rt.clone(), a, limits(1000));
     assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    assert_eq!(count(s.call(say("stderr")).await.unwrap()), "2");
     let f = s.call(say("panic")).await.unwrap_err();
     assert!(f.message.contains("panicked"), "{f}");
+    assert!(f.message.contains("asked to panic"), "{f}");
+    assert!(
+        !f.message.contains("noise"),
+        "an earlier call's stderr leaked into this call's failure: {f}"
+    );
     assert!(!s.has_instance(), "a trapped instance is dropped");
     assert_eq!(rt.parked_instances(), 0);
     assert_eq!(count(s.call(say("after")).await.unwrap()), "1");

@@ -140,6 +140,8 @@ pub struct CallState {
     pub log: LogSink,
     /// The stderr pipe of `wasi`, once built.
     stderr: Option<MemoryOutputPipe>,
+    /// Bytes of `stderr` written before the current call.
+    stderr_mark: usize,
     /// When the current call's wall time runs out (read by the epoch
     /// callback).
     pub deadline: Instant,
@@ -176,24 +178,34 @@ impl CallState {
             limiter,
             log,
             stderr: None,
+            stderr_mark: 0,
             deadline: Instant::now(),
         }
     }
 
     /// Arm the limits of the next call on this state: its deadline, a
     /// fresh log cap and egress budget, no recorded denial or memory
-    /// overrun.
+    /// overrun, no earlier stderr in its failure messages.
     pub fn begin_call(&mut self, deadline: Instant) {
         self.deadline = deadline;
+        // A previous call's stderr must not end up in this call's failure
+        // message. (The pipe itself stays: the guest may hold a stream on
+        // it, so a session's calls share its cap.)
+        self.stderr_mark = self.stderr.as_ref().map_or(0, |p| p.contents().len());
         self.log.reset();
         self.hooks.reset();
         self.limiter.memory_exceeded = None;
     }
 
-    /// Guest stderr as text, trimmed (empty if the guest never used WASI).
+    /// The current call's guest stderr as text, trimmed (empty if the guest
+    /// never used WASI).
     pub fn stderr_text(&self) -> String {
         match &self.stderr {
-            Some(pipe) => String::from_utf8_lossy(&pipe.contents()).trim().to_string(),
+            Some(pipe) => {
+                let all = pipe.contents();
+                let this_call = all.get(self.stderr_mark..).unwrap_or_default();
+                String::from_utf8_lossy(this_call).trim().to_string()
+            }
             None => String::new(),
         }
     }
