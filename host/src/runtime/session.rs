@@ -2,12 +2,12 @@
 //!
 //! A webhook costs two calls, `route-webhook` (which handovers?) and then
 //! `handle-webhook` (what happened?), on the same request. A session serves
-//! both from one instance instead of two fresh ones, which halves the
-//! sandbox's cost per webhook. The isolation that matters holds: the
-//! instance sees only this request, of this endpoint, at one adapter
-//! version, and at most one handover's state; it is dropped with the
-//! session. Each call still gets its own deadline, log cap, egress budget
-//! and fuel.
+//! both from one instance instead of two fresh ones (27.6 → 17.7 µs for
+//! the two calls in isolation; BENCHMARKS.md). The isolation that matters
+//! holds: the instance sees only this request, of this endpoint, at one
+//! adapter version, and at most one handover's state; it is dropped with
+//! the session. Each call still gets its own deadline, log cap, egress
+//! budget, fuel and stderr.
 //!
 //! Must never: reuse an instance after a call the host failed (trap,
 //! deadline, memory, denied egress) — the next call gets a fresh one; or
