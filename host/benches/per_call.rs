@@ -208,6 +208,13 @@ fn bench(c: &mut Criterion, f: &Fixture, default_reset: &Fixture) {
     g.finish();
 }
 
+/// p50, p90 and p99 of `times` in µs (sorts them).
+fn percentiles_us(times: &mut [Duration]) -> [f64; 3] {
+    times.sort();
+    let n = times.len();
+    [0.50, 0.90, 0.99].map(|q| times[((n as f64 * q) as usize).min(n - 1)].as_secs_f64() * 1e6)
+}
+
 /// Each call timed on its own: p50/p90/p99 for BENCHMARKS.md; returns the
 /// p50s (µs).
 fn distribution(label: &str, f: &Fixture) -> Vec<f64> {
@@ -227,15 +234,11 @@ fn distribution(label: &str, f: &Fixture) -> Vec<f64> {
                 black_box(out.expect("the call succeeds"));
             }
         });
-        times.sort();
-        let p = |q: f64| times[((N as f64 * q) as usize).min(N - 1)].as_secs_f64() * 1e6;
+        let [p50, p90, p99] = percentiles_us(&mut times);
         println!(
-            "per-call [{label}] {name}: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  (n={N}, each call timed alone)",
-            p(0.50),
-            p(0.90),
-            p(0.99)
+            "per-call [{label}] {name}: p50 {p50:.1} µs  p90 {p90:.1} µs  p99 {p99:.1} µs  (n={N}, each call timed alone)"
         );
-        p50s.push(p(0.50));
+        p50s.push(p50);
     }
     p50s
 }
@@ -260,17 +263,12 @@ fn webhook_distribution(f: &Fixture) {
     });
     let mut p50 = [0.0; 2];
     for (i, name) in ["two fresh instances", "one session"].iter().enumerate() {
-        let t = &mut times[i];
-        t.sort();
-        let p = |q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)].as_secs_f64() * 1e6;
+        let n = times[i].len();
+        let [p50_i, p90, p99] = percentiles_us(&mut times[i]);
         println!(
-            "webhook (route + handle) [{name}]: p50 {:.1} µs  p90 {:.1} µs  p99 {:.1} µs  (n={})",
-            p(0.50),
-            p(0.90),
-            p(0.99),
-            t.len()
+            "webhook (route + handle) [{name}]: p50 {p50_i:.1} µs  p90 {p90:.1} µs  p99 {p99:.1} µs  (n={n})"
         );
-        p50[i] = p(0.50);
+        p50[i] = p50_i;
     }
     println!(
         "webhook: one session {:.2}x faster than two fresh instances (p50)",

@@ -69,7 +69,13 @@ impl Engine {
         }
         // Only starts old enough to be abandoned: a younger one may be in
         // progress on another replica (which holds its lock and commits).
-        if let Ok(rows) = self.store.abandoned_starts(now_ms() - 5_000, 10_000).await {
+        self.resume_abandoned_starts(now_ms() - 5_000).await;
+    }
+
+    /// Run again every start still `requested` that began before
+    /// `created_before_ms` (its process died during it).
+    async fn resume_abandoned_starts(&self, created_before_ms: i64) {
+        if let Ok(rows) = self.store.abandoned_starts(created_before_ms, 10_000).await {
             for row in rows {
                 if let Err(e) = self.resume_start(row).await {
                     tracing::warn!("resuming an interrupted start failed: {e}");
@@ -99,13 +105,7 @@ impl Engine {
                     }
                 }
             }
-            if let Ok(rows) = self.store.abandoned_starts(stale, 10_000).await {
-                for row in rows {
-                    if let Err(e) = self.resume_start(row).await {
-                        tracing::warn!("resuming an abandoned start failed: {e}");
-                    }
-                }
-            }
+            self.resume_abandoned_starts(stale).await;
         }
     }
 

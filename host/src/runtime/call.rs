@@ -10,12 +10,12 @@
 //! [`Session`]: super::Session
 
 use super::bindings::v0_1_0 as v1;
-use super::egress::{CallLabels, Denial, EgressConfig, EgressHooks, EgressPolicy, Resolver};
+use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
 use super::state::{CallState, Limiter, LogSink};
 use super::{Limits, LoadedAdapter, Runtime};
 use crate::metrics;
 use crate::model::{self as m, Failure};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -187,7 +187,6 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
 pub(super) struct Live {
     store: Store<CallState>,
     guest: Option<v1::HandoverAdapter>,
-    denials: Arc<Mutex<Vec<Denial>>>,
 }
 
 impl Runtime {
@@ -213,7 +212,6 @@ impl Runtime {
             max_requests: limits.egress_max_requests,
             credentials: env.credentials.clone(),
         });
-        let denials = hooks.denials();
         let state = CallState::new(
             hooks,
             Limiter {
@@ -255,11 +253,7 @@ impl Runtime {
                 )),
             }
         });
-        Live {
-            store,
-            guest: None,
-            denials,
-        }
+        Live { store, guest: None }
     }
 
     /// Run one export under `env`'s limits, on `live`'s instance if there
@@ -320,7 +314,7 @@ impl Runtime {
             )),
         };
         l.store.data().log.finish();
-        let denied = l.denials.lock().unwrap().first().cloned();
+        let denied = l.store.data().first_denial();
         let outcome = match (outcome, denied) {
             (Ok(r), None) => r,
             (Err(f), None) => {

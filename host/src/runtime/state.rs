@@ -10,7 +10,7 @@
 //! [`Session`]: super::Session
 
 use super::bindings::v0_1_0 as v1;
-use super::egress::{CallLabels, EgressHooks};
+use super::egress::{CallLabels, Denial, EgressHooks};
 use crate::model::LogLevel;
 use std::sync::Arc;
 use std::time::Instant;
@@ -195,6 +195,12 @@ impl CallState {
         self.log.reset();
         self.hooks.reset();
         self.limiter.memory_exceeded = None;
+    }
+
+    /// The first outgoing request of the current call that egress policy
+    /// denied, if any (such a call fails whatever the guest returned).
+    pub fn first_denial(&self) -> Option<Denial> {
+        self.hooks.first_denial()
     }
 
     /// The current call's guest stderr as text, trimmed (empty if the guest

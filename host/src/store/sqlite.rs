@@ -6,12 +6,13 @@
 //! calls become blocking transactions, each kind on threads of its own.
 //! Reads go through a queue to a reader thread (`readers`: two, the first
 //! preferred so reads batch), which runs the reads waiting at that moment
-//! in one read transaction (in memory they run on the blocking pool). Writes go through a group-commit
-//! queue: one writer thread takes every write waiting at that moment, runs
-//! each in its own `SAVEPOINT` inside one `BEGIN IMMEDIATE` transaction and
-//! commits once (one WAL fsync for the batch); each caller is answered only
-//! after that commit, so a returned write is as durable as before and a
-//! failed one left nothing behind. Each trait method stays all-or-nothing;
+//! in one read transaction (in memory they run on the blocking pool).
+//! Writes go through a group-commit queue: one writer thread takes every
+//! write waiting at that moment, runs each in its own `SAVEPOINT` inside
+//! one `BEGIN IMMEDIATE` transaction and commits once (one WAL fsync for
+//! the batch); each caller is answered only after that commit, so a
+//! returned write is as durable as before and a failed one left nothing
+//! behind. Each trait method stays all-or-nothing;
 //! `BEGIN IMMEDIATE` still serialises writers across processes sharing the
 //! file.
 //! Must never: hold a `std::sync::Mutex` across an `.await`, run SQLite on

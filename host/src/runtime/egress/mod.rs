@@ -101,7 +101,8 @@ pub async fn post_json(
     Ok(status)
 }
 
-/// Per-call hooks; the denials list is shared with the call so it can fail.
+/// Per-call hooks; the denials list is shared with the send futures, and read
+/// by the call (`first_denial`) so it can fail.
 pub struct EgressHooks {
     cfg: EgressConfig,
     sent: u32,
@@ -117,8 +118,9 @@ impl EgressHooks {
         }
     }
 
-    pub fn denials(&self) -> Arc<Mutex<Vec<Denial>>> {
-        self.denials.clone()
+    /// The first request of the current call the policy denied, if any.
+    pub fn first_denial(&self) -> Option<Denial> {
+        self.denials.lock().unwrap().first().cloned()
     }
 
     /// Start the next call of a session: its own request budget, no

@@ -10,8 +10,8 @@
 //!   replica's locks die with its connections;
 //! - event ids come from a counter row locked until commit, so they become
 //!   visible in id order and a stream reading `id > last` never skips one;
-//! - `apply` notifies `handover_events_<schema digest>`, which `event_notifications`
-//!   forwards (see `listen`);
+//! - `apply` notifies `handover_events_<schema digest>`, which
+//!   `event_notifications` forwards (see `listen`);
 //! - `due_timers`, `due_polls` and `due_outbox` claim what they return
 //!   (`FOR UPDATE SKIP LOCKED` plus a lease column), so one replica runs
 //!   each; a claim never completed (a dead replica's) expires after the

@@ -18,14 +18,29 @@ use crate::store::{
     StoreError, StoredEvent,
 };
 
+/// SQL for a notification channel's name: `$base` plus a digest of the
+/// connection's schema. Channels are database-wide, so hosts sharing a
+/// database under different schemas must not wake (or mislead) each other.
+macro_rules! schema_channel {
+    ($base:literal) => {
+        concat!("'", $base, "_' || left(md5(current_schema()), 16)")
+    };
+}
+
 /// SQL for the channel `apply` notifies with the newest event id it wrote.
-/// Channels are database-wide, so the name carries a digest of the
-/// connection's schema: hosts sharing a database under different schemas
-/// must not wake (or mislead) each other.
-pub(super) const EVENTS_CHANNEL: &str = "'handover_events_' || left(md5(current_schema()), 16)";
-/// SQL for the channel `record_adapter_version` notifies with the endpoint
-/// id (schema-scoped like [`EVENTS_CHANNEL`]).
-pub(super) const ADAPTERS_CHANNEL: &str = "'adapter_versions_' || left(md5(current_schema()), 16)";
+pub(super) const EVENTS_CHANNEL: &str = schema_channel!("handover_events");
+/// `apply`'s notification (`$1`: the newest event id).
+const NOTIFY_EVENTS: &str = concat!(
+    "SELECT pg_notify(",
+    schema_channel!("handover_events"),
+    ", $1)"
+);
+/// `record_adapter_version`'s notification (`$1`: the endpoint id).
+const NOTIFY_ADAPTERS: &str = concat!(
+    "SELECT pg_notify(",
+    schema_channel!("adapter_versions"),
+    ", $1)"
+);
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
@@ -370,9 +385,7 @@ pub(super) async fn apply(
             });
         }
         // Delivered to listeners (other replicas) only if this commits.
-        let stmt = tx
-            .prepare_cached(&format!("SELECT pg_notify({EVENTS_CHANNEL}, $1)"))
-            .await?;
+        let stmt = tx.prepare_cached(NOTIFY_EVENTS).await?;
         tx.execute(&stmt, &[&last.to_string()]).await?;
     }
 
@@ -729,9 +742,7 @@ pub(super) async fn record_adapter_version(
         .query_one(&stmt, &[&endpoint_id, &sha256, &source, &now_ms])
         .await?
         .get(0);
-    let stmt = tx
-        .prepare_cached(&format!("SELECT pg_notify({ADAPTERS_CHANNEL}, $1)"))
-        .await?;
+    let stmt = tx.prepare_cached(NOTIFY_ADAPTERS).await?;
     tx.execute(&stmt, &[&endpoint_id]).await?;
     Ok(AdapterVersion {
         seq,

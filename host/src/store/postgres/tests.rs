@@ -326,6 +326,18 @@ async fn a_dead_replicas_locks_vanish_with_its_connection() {
     drop(held); // Its unlock fails quietly on the dead connection.
 }
 
+/// `store`'s event notifications, past the catch-up wake of the connect
+/// (which carries the schema's newest event id: none yet, 0).
+async fn subscribed(store: &PgStore) -> tokio::sync::broadcast::Receiver<i64> {
+    let mut rx = store.event_notifications().expect("postgres notifies");
+    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("a wake on connect")
+        .unwrap();
+    assert_eq!(first, 0);
+    rx
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn other_stores_are_notified_of_events_and_after_reconnects() {
     let Some(fx) = PgFixture::new().await else {
@@ -333,13 +345,7 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
     };
     let writer = fx.pg();
     let reader = fx.another_pg(PgOptions::default()).await;
-    let mut rx = reader.event_notifications().expect("postgres notifies");
-    // The first message is the catch-up wake of the (re)connect.
-    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-        .await
-        .expect("a wake on connect")
-        .unwrap();
-    assert_eq!(first, 0);
+    let mut rx = subscribed(&reader).await;
     let r = inserted(&(writer.clone() as Arc<dyn Store>), row("h", "ep", "s")).await;
     let stored = writer
         .apply(step(&r, &["queued", "agent_joined"]))
@@ -379,12 +385,7 @@ async fn schemas_sharing_a_database_do_not_wake_each_other() {
         return;
     };
     let reader = ours.another_pg(PgOptions::default()).await;
-    let mut rx = reader.event_notifications().expect("postgres notifies");
-    let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
-        .await
-        .expect("a wake on connect")
-        .unwrap();
-    assert_eq!(first, 0);
+    let mut rx = subscribed(&reader).await;
     // Events in the other schema: no wake here.
     let other = theirs.pg();
     let r = inserted(&(other.clone() as Arc<dyn Store>), row("h", "ep", "s")).await;
