@@ -10,6 +10,7 @@
 //! [`Session`]: super::Session
 
 use super::bindings::v0_1_0 as v1;
+use super::bindings::v0_1_0_exports as v1_exports;
 use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
 use super::state::{CallState, Limiter, LogSink};
 use super::{Limits, LoadedAdapter, Runtime};
@@ -17,6 +18,7 @@ use crate::metrics;
 use crate::model::{self as m, Failure};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 /// An export call with its arguments.
@@ -186,7 +188,7 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
 /// or kept by a [`Session`](super::Session) for its next call.
 pub(super) struct Live {
     store: Store<CallState>,
-    guest: Option<v1::HandoverAdapter>,
+    instance: Option<Instance>,
 }
 
 impl Runtime {
@@ -253,7 +255,10 @@ impl Runtime {
                 )),
             }
         });
-        Live { store, guest: None }
+        Live {
+            store,
+            instance: None,
+        }
     }
 
     /// Run one export under `env`'s limits, on `live`'s instance if there
@@ -286,12 +291,23 @@ impl Runtime {
         l.store.set_epoch_deadline(1);
 
         let run = async {
-            if l.guest.is_none() {
-                metrics::ADAPTER_INSTANCES.inc();
-                l.guest = Some(adapter.pre.instantiate_async(&mut l.store).await?);
-            }
-            let guest = l.guest.as_ref().expect("instantiated above");
-            run_export(guest, &mut l.store, call, limits, export).await
+            let instance = match l.instance {
+                Some(i) => i,
+                None => {
+                    metrics::ADAPTER_INSTANCES.inc();
+                    let i = adapter.pre.instantiate_async(&mut l.store).await?;
+                    *l.instance.insert(i)
+                }
+            };
+            run_export(
+                &adapter.exports,
+                instance,
+                &mut l.store,
+                call,
+                limits,
+                export,
+            )
+            .await
         };
         // `Ok(_)`: the guest returned (a value or its own failure); `Err`:
         // the host's verdict (trap, deadline), after which the instance is
@@ -333,45 +349,55 @@ impl Runtime {
 }
 
 async fn run_export(
-    inst: &v1::HandoverAdapter,
+    x: &v1_exports::Exports,
+    inst: Instance,
     store: &mut Store<CallState>,
     call: Call,
     limits: &Limits,
     export: &str,
 ) -> wasmtime::Result<Result<CallOutput, Failure>> {
-    let g = inst.handover_provider_adapter();
     let step = |r: Result<v1::t::Step, v1::t::Failure>| match r {
         Ok(s) => check_step(s, limits, export).map(CallOutput::Step),
         Err(f) => Err(v1::failure(f)),
     };
+    let s = &mut *store;
     Ok(match call {
-        Call::Describe => Ok(CallOutput::Info(v1::adapter_info(
-            g.call_describe(&mut *store).await?,
-        ))),
-        Call::ValidateSettings(s) => g
-            .call_validate_settings(&mut *store, &s)
-            .await?
-            .map(|()| CallOutput::Unit)
-            .map_err(v1::failure),
-        Call::Start(c, conv) => step(
-            g.call_start(&mut *store, &v1::ctx(&c), &v1::conversation(&conv))
-                .await?,
-        ),
-        Call::UserMessage(c, st, i) => step(
-            g.call_user_message(&mut *store, &v1::ctx(&c), &st, &v1::user_input(&i))
-                .await?,
-        ),
-        Call::Cancel(c, st) => step(g.call_cancel(&mut *store, &v1::ctx(&c), &st).await?),
-        Call::Close(c, st) => step(g.call_close(&mut *store, &v1::ctx(&c), &st).await?),
-        Call::CheckAvailability(c) => g
-            .call_check_availability(&mut *store, &v1::ctx(&c), &[])
-            .await?
-            .map(|a| CallOutput::Availability(v1::availability(a)))
-            .map_err(v1::failure),
-        Call::RouteWebhook(s, r) => {
-            let route = g
-                .call_route_webhook(&mut *store, &s, &v1::http_request(&r))
-                .await?;
+        Call::Describe => {
+            let (info,) = x.describe(&mut *s, &inst).call_async(s, ()).await?;
+            Ok(CallOutput::Info(v1::adapter_info(info)))
+        }
+        Call::ValidateSettings(settings) => {
+            let f = x.validate_settings(&mut *s, &inst);
+            let (r,) = f.call_async(s, (&settings,)).await?;
+            r.map(|()| CallOutput::Unit).map_err(v1::failure)
+        }
+        Call::Start(c, conv) => {
+            let f = x.start(&mut *s, &inst);
+            let (c, conv) = (v1::ctx(&c), v1::conversation(&conv));
+            step(f.call_async(s, (&c, &conv)).await?.0)
+        }
+        Call::UserMessage(c, st, i) => {
+            let f = x.user_message(&mut *s, &inst);
+            let (c, i) = (v1::ctx(&c), v1::user_input(&i));
+            step(f.call_async(s, (&c, &st, &i)).await?.0)
+        }
+        Call::Cancel(c, st) => {
+            let f = x.cancel(&mut *s, &inst);
+            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
+        }
+        Call::Close(c, st) => {
+            let f = x.close(&mut *s, &inst);
+            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
+        }
+        Call::CheckAvailability(c) => {
+            let f = x.check_availability(&mut *s, &inst);
+            let (r,) = f.call_async(s, (&v1::ctx(&c), &[])).await?;
+            r.map(|a| CallOutput::Availability(v1::availability(a)))
+                .map_err(v1::failure)
+        }
+        Call::RouteWebhook(settings, r) => {
+            let f = x.route_webhook(&mut *s, &inst);
+            let (route,) = f.call_async(s, (&settings, &v1::http_request(&r))).await?;
             match route {
                 Ok(r) if r.correlation_keys.len() > limits.max_events => Err(fail(
                     "oversized_events",
@@ -386,10 +412,14 @@ async fn run_export(
                 Err(f) => Err(v1::failure(f)),
             }
         }
-        Call::HandleWebhook(c, st, r) => step(
-            g.call_handle_webhook(&mut *store, &v1::ctx(&c), &st, &v1::http_request(&r))
-                .await?,
-        ),
-        Call::Poll(c, st) => step(g.call_poll(&mut *store, &v1::ctx(&c), &st).await?),
+        Call::HandleWebhook(c, st, r) => {
+            let f = x.handle_webhook(&mut *s, &inst);
+            let req = v1::http_request(&r);
+            step(f.call_async(s, (&v1::ctx(&c), &st, &req)).await?.0)
+        }
+        Call::Poll(c, st) => {
+            let f = x.poll(&mut *s, &inst);
+            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
+        }
     })
 }

@@ -25,6 +25,7 @@ pub use session::Session;
 
 use crate::model::AdapterInfo;
 use bindings::v0_1_0 as v1;
+use bindings::v0_1_0_exports as v1_exports;
 use sha2::{Digest, Sha256};
 use state::CallState;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
-use wasmtime::component::{Component, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Engine-wide settings (each combination needs its own compiled artifacts).
@@ -116,7 +117,9 @@ pub struct LoadedAdapter {
     pub info: AdapterInfo,
     pub imports: Vec<String>,
     pub loaded_at: SystemTime,
-    pre: v1::HandoverAdapterPre<CallState>,
+    pre: InstancePre<CallState>,
+    /// `pre`'s exports, type-checked once here instead of per instance.
+    exports: v1_exports::Exports,
     /// Benchmarks only: run the webhook exports natively (see `native`).
     #[cfg(feature = "bench-native")]
     native: bool,
@@ -207,7 +210,7 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
-        let pre = v1::HandoverAdapterPre::new(pre)
+        let exports = v1_exports::Exports::new(&pre)
             .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
         let mut adapter = LoadedAdapter {
             sha256,
@@ -217,6 +220,7 @@ impl Runtime {
             imports: report.imports.clone(),
             loaded_at: SystemTime::now(),
             pre,
+            exports,
             #[cfg(feature = "bench-native")]
             native: false,
         };

@@ -6,6 +6,7 @@
 //! older versions stay served. Nothing outside `runtime` sees generated types.
 
 pub mod v0_1_0;
+pub mod v0_1_0_exports;
 
 /// Contract versions this host serves, newest first.
 pub const SUPPORTED: &[&str] = &["handover:provider@0.1.0"];
