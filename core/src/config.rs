@@ -246,6 +246,12 @@ pub struct EndpointConfig {
     /// Credentials the host adds to the adapter's requests to a target.
     #[serde(default)]
     pub auth: Vec<AuthRule>,
+    /// Let one instance serve up to this many of this endpoint's calls
+    /// (kept warm between them) instead of a fresh instance per call; `0`,
+    /// the default, keeps "nothing survives between calls". See the
+    /// README's "Instance reuse".
+    #[serde(default)]
+    pub instance_reuse: u32,
 }
 
 /// One credential rule: requests to `target` get exactly one of these.
@@ -440,6 +446,16 @@ impl LoadedConfig {
 }
 
 /// Parse and statically validate `src` (named `file` in messages).
+/// The key of the `key = value` line whose value holds byte `offset`.
+fn key_at(src: &str, offset: usize) -> Option<String> {
+    let start = src[..offset.min(src.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let (key, _) = src[start..offset].split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty()).then(|| key.to_string())
+}
+
 pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
     let cfg: Config = toml::from_str(src).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
@@ -450,8 +466,10 @@ pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
             .filter(|_| {
                 message.starts_with("unknown field") || message.starts_with("missing field")
             })
-            .unwrap_or("-")
-            .to_string();
+            .map(str::to_string)
+            // A bad value: name the key it was given to.
+            .or_else(|| e.span().and_then(|s| key_at(src, s.start)))
+            .unwrap_or_else(|| "-".into());
         ConfigErrors(vec![ConfigError {
             file: file.into(),
             line,

@@ -12,6 +12,8 @@
 //! sim adapter in the sandbox, then the same provider logic compiled into
 //! the host (needs a host built with `--features bench-native`; selected by
 //! `HANDOVER_BENCH_NATIVE=1`), and prints the wasm/native throughput ratio.
+//! `--compare-reuse N` adds a run with every endpoint on `instance_reuse =
+//! N` (warm instances instead of a fresh one per call).
 //!
 //! cargo run --release -p handover-host --example loadgen -- --help
 
@@ -58,6 +60,11 @@ struct Args {
     /// print the ratio.
     #[arg(long)]
     compare_inbox: bool,
+    /// Also run with every endpoint reusing instances (`instance_reuse =
+    /// N`: an instance serves up to N calls) and print the ratios (against
+    /// fresh instances, and against native with `--compare-native`).
+    #[arg(long, value_name = "N")]
+    compare_reuse: Option<u32>,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -66,6 +73,7 @@ enum Mode {
     Native,
     Unbatched,
     Inbox,
+    Reuse(u32),
 }
 
 struct Outcome {
@@ -98,15 +106,20 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
     let sim = adapter("sim");
     let eps = sim_endpoints(args.endpoints, &sim);
     let config = write_config(dir.path(), &eps);
-    if mode == Mode::Inbox {
-        let toml = std::fs::read_to_string(&config).unwrap();
-        let toml = toml.replacen("[server]\n", "[server]\ninline_webhook_ms = 0\n", 1);
-        std::fs::write(&config, toml).unwrap();
-    }
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let toml = match mode {
+        Mode::Inbox => toml.replacen("[server]\n", "[server]\ninline_webhook_ms = 0\n", 1),
+        Mode::Reuse(n) => toml.replace(
+            "webhook_secret = ",
+            &format!("instance_reuse = {n}\nwebhook_secret = "),
+        ),
+        _ => toml,
+    };
+    std::fs::write(&config, toml).unwrap();
     let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
     let seeded = seed(&dir.path().join("data"), &ids, args.handovers).await;
     let env: Vec<(&str, &str)> = match mode {
-        Mode::Wasm | Mode::Inbox => vec![],
+        Mode::Wasm | Mode::Inbox | Mode::Reuse(_) => vec![],
         Mode::Native => vec![("HANDOVER_BENCH_NATIVE", "1")],
         Mode::Unbatched => vec![("HANDOVER_SQLITE_MAX_BATCH", "1")],
     };
@@ -336,6 +349,22 @@ fn main() {
                 inbox.p99
             );
         }
+        let reuse = match args.compare_reuse {
+            Some(n) => {
+                let reuse = run(&args, Mode::Reuse(n)).await;
+                print(&format!("wasm, instance_reuse = {n}"), &args, &reuse);
+                println!(
+                    "instance reuse: {:.2}x the throughput of fresh instances ({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
+                    reuse.rate() / wasm.rate(),
+                    reuse.rate(),
+                    wasm.rate(),
+                    reuse.p99,
+                    wasm.p99
+                );
+                Some(reuse)
+            }
+            None => None,
+        };
         if args.compare_native {
             let native = run(&args, Mode::Native).await;
             print("native", &args, &native);
@@ -347,6 +376,16 @@ fn main() {
                 wasm.p99,
                 native.p99
             );
+            if let Some(reuse) = reuse {
+                println!(
+                    "sandbox ratio with instance reuse: wasm/native throughput = {:.2} ({:.0} / {:.0} events/s); p99 wasm {:.2} ms vs native {:.2} ms",
+                    reuse.rate() / native.rate(),
+                    reuse.rate(),
+                    native.rate(),
+                    reuse.p99,
+                    native.p99
+                );
+            }
         }
     });
 }

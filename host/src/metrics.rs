@@ -95,6 +95,8 @@ pub static ADAPTER_CALLS: LabelledCounter = LabelledCounter::new();
 pub static ADAPTER_CALL_LATENCY: Histogram = Histogram::new();
 /// Adapter instances created: one per call, except one per webhook session.
 pub static ADAPTER_INSTANCES: Counter = Counter::new();
+/// Adapter instances kept between calls now (sessions and warm pools).
+pub static ADAPTER_INSTANCES_KEPT: AtomicU64 = AtomicU64::new(0);
 pub static HANDOVERS_ENDED: LabelledCounter = LabelledCounter::new();
 pub static HANDOVERS_CREATED: Counter = Counter::new();
 pub static WEBHOOK_VERIFY_FAILED: LabelledCounter = LabelledCounter::new();
@@ -165,8 +167,13 @@ pub fn render() -> String {
     );
     let _ = writeln!(
         out,
-        "# HELP adapter_instances_total Adapter instances created (one per call, except that a webhook's route and inline handle calls share one).\n# TYPE adapter_instances_total counter\nadapter_instances_total {}",
+        "# HELP adapter_instances_total Adapter instances created (one per call, except that a webhook's route and inline handle calls share one, and endpoints with instance_reuse reuse them).\n# TYPE adapter_instances_total counter\nadapter_instances_total {}",
         ADAPTER_INSTANCES.get()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP adapter_instances_kept Adapter instances kept between calls now (webhook sessions and instance_reuse warm pools).\n# TYPE adapter_instances_kept gauge\nadapter_instances_kept {}",
+        ADAPTER_INSTANCES_KEPT.load(Ordering::Relaxed)
     );
     let _ = writeln!(
         out,

@@ -134,7 +134,18 @@ struct Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_swaps_under_traffic_fail_no_call() {
-    let s = setup("echo", "").await;
+    twenty_swaps_under_traffic("").await;
+}
+
+/// The same with warm instances: none of the old version serves a call
+/// that starts after the swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_swaps_under_traffic_with_instance_reuse() {
+    twenty_swaps_under_traffic("instance_reuse = 1000").await;
+}
+
+async fn twenty_swaps_under_traffic(extra: &str) {
+    let s = setup("echo", extra).await;
     let _watcher = registry::watch_files(s.registry.clone()).unwrap();
     let v1 = adapter_bytes("echo");
     let v2 = adapter_bytes("echo-v2");
@@ -790,4 +801,67 @@ async fn admin_api_upload_show_rollback_and_refusals() {
         )
         .await;
     assert_eq!(code, 404);
+}
+
+// ------------------------------------------------------------ instance reuse
+
+/// `start` on the `counter` fixture: how many calls its instance has run.
+async fn counted(registry: &Registry, ep: &Endpoint) -> String {
+    match registry
+        .invoke(ep, Call::Start(ctx("{}"), conversation()))
+        .await
+    {
+        Ok(CallOutput::Step(step)) => String::from_utf8(step.state).unwrap(),
+        other => panic!("start: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn instance_reuse_keeps_instances_warm_until_a_swap() {
+    let s = setup("counter", "instance_reuse = 10").await;
+    assert_eq!(counted(&s.registry, &s.ep).await, "1");
+    assert_eq!(
+        counted(&s.registry, &s.ep).await,
+        "2",
+        "the warm instance served it"
+    );
+    let warm =
+        s.ep.warm
+            .as_ref()
+            .expect("instance_reuse makes a warm pool");
+    assert_eq!(warm.len(), 1);
+    s.registry
+        .swap("ep", &adapter_bytes("counter"), Source::Admin)
+        .await
+        .unwrap();
+    assert!(warm.is_empty(), "a swap drops the old version's instances");
+    assert_eq!(counted(&s.registry, &s.ep).await, "1");
+    s.registry.rollback("ep").await.unwrap();
+    assert!(warm.is_empty(), "so does a rollback");
+    assert_eq!(counted(&s.registry, &s.ep).await, "1");
+}
+
+#[tokio::test]
+async fn without_instance_reuse_every_call_is_fresh() {
+    let s = setup("counter", "").await;
+    assert!(s.ep.warm.is_none());
+    for _ in 0..3 {
+        assert_eq!(counted(&s.registry, &s.ep).await, "1");
+    }
+}
+
+#[test]
+fn a_bad_instance_reuse_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["instance_reuse = -1", "instance_reuse = \"many\""] {
+        let source = format!("[[endpoints]]\nid = \"ep\"\nadapter = \"a.wasm\"\n{bad}\n");
+        let path = dir.path().join("handover.toml");
+        let err = config::parse(&path.display().to_string(), &source).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("instance_reuse"), "{bad}: {msg}");
+        assert!(
+            msg.contains(":4:"),
+            "{bad}: the message names the line: {msg}"
+        );
+    }
 }

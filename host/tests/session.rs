@@ -7,7 +7,9 @@ mod common;
 
 use common::*;
 use handover_host::model::{ProviderEvent, UserInput};
-use handover_host::runtime::{Call, CallEnv, CallOutput, Limits, Runtime, RuntimeConfig, Session};
+use handover_host::runtime::{
+    Call, CallEnv, CallOutput, Limits, LoadedAdapter, Runtime, RuntimeConfig, Session, WarmPool,
+};
 use std::time::Duration;
 
 fn start() -> Call {
@@ -142,4 +144,121 @@ async fn kept_instances_are_capped_at_a_quarter_of_the_pool() {
     let mut s = Session::new(rt.clone(), a, limits(1000));
     s.call(start()).await.unwrap();
     assert!(s.has_instance(), "a freed place is taken again");
+}
+
+// Warm pools (`instance_reuse`): an endpoint's instances kept between its
+// sessions, each for at most N calls.
+
+#[tokio::test]
+async fn warm_instances_serve_later_sessions_up_to_their_call_budget() {
+    let rt = runtime();
+    let a = load(&rt, "counter").await;
+    let warm = WarmPool::new(3);
+    let session = || Session::reusing(rt.clone(), a.clone(), limits(1000), Some(warm.clone()));
+    let mut s = session();
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    drop(s);
+    assert_eq!(warm.len(), 1, "the instance waits in the pool");
+    assert_eq!(rt.parked_instances(), 1, "and keeps its place");
+    let mut s = session();
+    assert_eq!(count(s.call(start()).await.unwrap()), "2", "reused");
+    assert_eq!(warm.len(), 0, "taken out while in use");
+    assert_eq!(count(s.call(say("hi")).await.unwrap()), "3");
+    drop(s);
+    assert_eq!(warm.len(), 0, "three calls served: not kept");
+    assert_eq!(rt.parked_instances(), 0);
+    let mut s = session();
+    assert_eq!(count(s.call(start()).await.unwrap()), "1", "fresh again");
+}
+
+#[tokio::test]
+async fn a_failed_instance_never_goes_back_to_the_warm_pool() {
+    let rt = runtime();
+    let a = load(&rt, "counter").await;
+    let warm = WarmPool::new(100);
+    let session = || Session::reusing(rt.clone(), a.clone(), limits(300), Some(warm.clone()));
+    let mut s = session();
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    assert!(s.call(say("panic")).await.is_err());
+    drop(s);
+    assert!(warm.is_empty(), "a trapped instance is not kept");
+    let mut s = session();
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    assert!(s.call(say("spin")).await.is_err());
+    drop(s);
+    assert!(warm.is_empty(), "an interrupted instance is not kept");
+    assert_eq!(rt.parked_instances(), 0);
+}
+
+#[tokio::test]
+async fn warm_instances_stay_with_their_pool_and_version() {
+    let rt = runtime();
+    let v1 = load(&rt, "counter").await;
+    let v2 = load(&rt, "counter").await;
+    let (pool_a, pool_b) = (WarmPool::new(100), WarmPool::new(100));
+    let run = |adapter: &std::sync::Arc<LoadedAdapter>, warm: &std::sync::Arc<WarmPool>| {
+        Session::reusing(
+            rt.clone(),
+            adapter.clone(),
+            limits(1000),
+            Some(warm.clone()),
+        )
+    };
+    let mut s = run(&v1, &pool_a);
+    assert_eq!(count(s.call(start()).await.unwrap()), "1");
+    drop(s);
+    let mut s = run(&v1, &pool_b);
+    assert_eq!(
+        count(s.call(start()).await.unwrap()),
+        "1",
+        "another endpoint's pool is not shared"
+    );
+    drop(s);
+    let mut s = run(&v2, &pool_a);
+    assert_eq!(
+        count(s.call(start()).await.unwrap()),
+        "1",
+        "another version's instance is not used"
+    );
+    drop(s);
+    assert_eq!(
+        pool_a.len(),
+        1,
+        "the old version's instance was dropped on the way"
+    );
+    let mut s = run(&v2, &pool_a);
+    assert_eq!(count(s.call(start()).await.unwrap()), "2");
+}
+
+#[tokio::test]
+async fn idle_warm_instances_are_trimmed_and_the_cap_holds() {
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap();
+    let a = load(&rt, "counter").await;
+    let warm = WarmPool::new(100);
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let mut s = Session::reusing(rt.clone(), a.clone(), limits(1000), Some(warm.clone()));
+        s.call(start()).await.unwrap();
+        sessions.push(s);
+    }
+    drop(sessions);
+    assert_eq!(
+        warm.len(),
+        2,
+        "sessions and warm pools share the cap (a quarter of 8)"
+    );
+    assert_eq!(rt.parked_instances(), 2);
+    assert_eq!(warm.trim(Duration::from_secs(60)), 0, "recently used: kept");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(warm.trim(Duration::from_millis(10)), 2);
+    assert!(warm.is_empty());
+    assert_eq!(
+        rt.parked_instances(),
+        0,
+        "trimmed instances give their places back"
+    );
 }

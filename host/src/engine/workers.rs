@@ -24,6 +24,9 @@ const MAX_POLL_FAILURES: u32 = 10;
 /// work must be to count as abandoned.
 const SWEEP: Duration = Duration::from_secs(5);
 const STALE: Duration = Duration::from_secs(5);
+/// Warm instances (`instance_reuse`) unused this long are dropped, so an
+/// endpoint's quiet spell gives their memory back.
+const WARM_IDLE: Duration = Duration::from_secs(30);
 
 /// Handles of the background loops; dropping them does not stop the loops
 /// (they stop with the runtime).
@@ -85,7 +88,8 @@ impl Engine {
     }
 
     /// Take over work another process (replica) left behind when it died:
-    /// webhooks stored but not processed, and starts interrupted midway.
+    /// webhooks stored but not processed, and starts interrupted midway;
+    /// and drop warm instances idle for [`WARM_IDLE`].
     /// Only work older than [`STALE`] is touched, so the process doing it
     /// (which holds the handover lock meanwhile) is not raced.
     async fn loop_sweep(self: Arc<Self>) {
@@ -106,6 +110,7 @@ impl Engine {
                 }
             }
             self.resume_abandoned_starts(stale).await;
+            self.registry.trim_warm(WARM_IDLE);
         }
     }
 

@@ -15,7 +15,8 @@ use crate::metrics;
 use crate::model::Failure;
 use crate::runtime::egress::{CallLabels, Credentials, EgressPolicy, Resolver};
 use crate::runtime::{
-    Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, Session, sha256_hex,
+    Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, Session, WarmPool,
+    sha256_hex,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -112,6 +113,8 @@ pub struct Endpoint {
     /// exponentially weighted mean, µs): the engine applies webhooks inline
     /// only while the adapter handles them quickly.
     pub webhook_step_us: Ewma,
+    /// Instances kept between this endpoint's calls (`instance_reuse`).
+    pub warm: Option<Arc<WarmPool>>,
     resolver: Arc<Resolver>,
     slot: RwLock<Slot>,
     swap_lock: tokio::sync::Mutex<()>,
@@ -202,6 +205,13 @@ impl Endpoint {
                 endpoint: self.id.clone(),
                 adapter: format!("{}@{}", adapter.info.name, adapter.info.version),
             }),
+        }
+    }
+
+    /// Drop the warm instances (they run the version just replaced).
+    fn clear_warm(&self) {
+        if let Some(w) = &self.warm {
+            w.clear();
         }
     }
 
@@ -297,6 +307,7 @@ impl Registry {
                     webhook_secret,
                     tenant_budget,
                     webhook_step_us: Ewma::default(),
+                    warm: (ep.instance_reuse > 0).then(|| WarmPool::new(ep.instance_reuse)),
                     resolver,
                     slot: RwLock::new(Slot {
                         current: Serving { adapter, info },
@@ -364,14 +375,26 @@ impl Registry {
     pub fn session(&self, ep: &Endpoint) -> Session {
         let adapter = ep.current();
         let env = ep.env(&adapter);
-        Session::new(self.runtime.clone(), adapter, env)
+        Session::reusing(self.runtime.clone(), adapter, env, ep.warm.clone())
     }
 
-    /// Run one export on the endpoint's current version.
+    /// Run one export on the endpoint's current version: on a fresh
+    /// instance, or a warm one if the endpoint reuses instances.
     pub async fn invoke(&self, ep: &Endpoint, call: Call) -> Result<CallOutput, Failure> {
+        if ep.warm.is_some() {
+            return self.session(ep).call(call).await;
+        }
         let adapter = ep.current();
         let env = ep.env(&adapter);
         self.runtime.invoke(&adapter, &env, call).await
+    }
+
+    /// Drop warm instances unused for longer than `idle` (all endpoints).
+    pub fn trim_warm(&self, idle: std::time::Duration) -> usize {
+        self.endpoints()
+            .filter_map(|ep| ep.warm.as_ref())
+            .map(|w| w.trim(idle))
+            .sum()
     }
 
     /// Validate `bytes` and, if they pass, make them the serving version.
@@ -416,6 +439,7 @@ impl Registry {
                 }
                 ep.record(&mut slot, source, &sha, true, msg);
                 drop(slot);
+                ep.clear_warm();
                 self.notify(id, &sha, Some(bytes.to_vec()), source);
                 Ok(info)
             }
@@ -444,6 +468,7 @@ impl Registry {
         );
         ep.record(&mut slot, Source::Rollback, &info.sha256, true, msg);
         drop(slot);
+        ep.clear_warm();
         self.notify(id, &info.sha256, None, Source::Rollback);
         Ok(info)
     }

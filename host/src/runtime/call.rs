@@ -189,6 +189,15 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
 pub(super) struct Live {
     store: Store<CallState>,
     instance: Option<Instance>,
+    /// Calls run on `instance` so far.
+    calls: u32,
+}
+
+impl Live {
+    /// Calls run on this instance so far.
+    pub(super) fn calls(&self) -> u32 {
+        self.calls
+    }
 }
 
 impl Runtime {
@@ -258,6 +267,7 @@ impl Runtime {
         Live {
             store,
             instance: None,
+            calls: 0,
         }
     }
 
@@ -299,6 +309,7 @@ impl Runtime {
                     *l.instance.insert(i)
                 }
             };
+            l.calls += 1;
             run_export(
                 &adapter.exports,
                 instance,

@@ -21,7 +21,7 @@ mod state;
 
 pub use call::{Call, CallEnv, CallOutput};
 pub use limits::{Limits, LimitsOverride};
-pub use session::Session;
+pub use session::{Session, WarmPool};
 
 use crate::model::AdapterInfo;
 use bindings::v0_1_0 as v1;

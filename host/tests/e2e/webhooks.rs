@@ -250,9 +250,30 @@ async fn duplicated_webhooks_appear_once_via_the_inbox() {
     duplicated_webhooks_appear_once_via(INBOX_ONLY).await;
 }
 
+/// With `instance_reuse`, the endpoint's calls run on a few warm instances
+/// and everything else is as without.
+#[tokio::test]
+async fn duplicated_webhooks_appear_once_with_instance_reuse() {
+    let host = duplicated_webhooks_appear_once_on("", "instance_reuse = 1000\n").await;
+    let calls = host.metric_sum("adapter_calls_total").await;
+    let instances = host.metric("adapter_instances_total").await;
+    assert!(
+        instances * 3.0 <= calls,
+        "{calls} calls on {instances} instances: warm instances were not reused"
+    );
+    assert!(host.metric("adapter_instances_kept").await >= 1.0);
+}
+
 async fn duplicated_webhooks_appear_once_via(server: &str) {
+    let host = duplicated_webhooks_appear_once_on(server, "").await;
+    assert_path(&host, server.is_empty()).await;
+}
+
+async fn duplicated_webhooks_appear_once_on(server: &str, endpoint: &str) -> Host {
     let sim = sim().await;
-    let host = Host::start_with_server(&[Ep::sim("ep", &sim)], server).await;
+    let mut ep = Ep::sim("ep", &sim);
+    ep.extra = endpoint.into();
+    let host = Host::start_with_server(&[ep], server).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     sim.set_duplicate_webhooks(true);
     let (_, created) = host.create("ep", "s-1", json!({})).await;
@@ -299,7 +320,7 @@ async fn duplicated_webhooks_appear_once_via(server: &str) {
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "completed", None);
     assert_eq!(st["end_reason"], "agent_closed");
-    assert_path(&host, server.is_empty()).await;
+    host
 }
 
 #[tokio::test]
