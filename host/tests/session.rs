@@ -262,3 +262,24 @@ async fn idle_warm_instances_are_trimmed_and_the_cap_holds() {
         "trimmed instances give their places back"
     );
 }
+
+#[tokio::test]
+async fn a_warm_instance_can_write_stderr_on_every_call() {
+    let rt = runtime();
+    let a = load(&rt, "counter").await;
+    let mut s = Session::reusing(rt.clone(), a, limits(1000), Some(WarmPool::new(1000)));
+    // 16 bytes a call: 300 calls write more than the 4 KiB kept per call.
+    for n in 1..=300 {
+        let out = s.call(say("stderr")).await;
+        assert_eq!(
+            count(out.unwrap_or_else(|f| panic!("call {n}: {f}"))),
+            n.to_string()
+        );
+    }
+    let f = s.call(say("panic")).await.unwrap_err();
+    assert!(f.message.contains("asked to panic"), "{f}");
+    assert!(
+        !f.message.contains("noise"),
+        "earlier calls' stderr leaked: {f}"
+    );
+}

@@ -18,6 +18,7 @@ pub use handover_core::limits;
 pub mod native;
 mod session;
 mod state;
+mod stderr;
 
 pub use call::{Call, CallEnv, CallOutput};
 pub use limits::{Limits, LimitsOverride};

@@ -11,16 +11,13 @@
 
 use super::bindings::v0_1_0 as v1;
 use super::egress::{CallLabels, Denial, EgressHooks};
+use super::stderr::StderrCapture;
 use crate::model::LogLevel;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
-
-/// Bytes of guest stderr kept (a panic message lands there).
-const STDERR_CAP: usize = 4096;
 
 /// Memory and table caps for one instance; remembers whether a cap was hit so
 /// the outcome can name the cause (wasmtime reports it only as a message).
@@ -138,10 +135,8 @@ pub struct CallState {
     hooks: EgressHooks,
     pub limiter: Limiter,
     pub log: LogSink,
-    /// The stderr pipe of `wasi`, once built.
-    stderr: Option<MemoryOutputPipe>,
-    /// Bytes of `stderr` written before the current call.
-    stderr_mark: usize,
+    /// The stderr of `wasi`, once built: the current call's only.
+    stderr: Option<StderrCapture>,
     /// When the current call's wall time runs out (read by the epoch
     /// callback).
     pub deadline: Instant,
@@ -152,8 +147,8 @@ pub struct CallState {
 /// Nothing granted: no preopened directories, no environment, no
 /// arguments, empty stdin, no sockets or name lookups. stdout is discarded;
 /// stderr is captured (capped) for failure messages.
-fn wasi_ctx() -> (WasiCtx, MemoryOutputPipe) {
-    let stderr = MemoryOutputPipe::new(STDERR_CAP);
+fn wasi_ctx() -> (WasiCtx, StderrCapture) {
+    let stderr = StderrCapture::default();
     let wasi = WasiCtx::builder()
         .stderr(stderr.clone())
         .allow_ip_name_lookup(false)
@@ -178,7 +173,6 @@ impl CallState {
             limiter,
             log,
             stderr: None,
-            stderr_mark: 0,
             deadline: Instant::now(),
         }
     }
@@ -189,9 +183,10 @@ impl CallState {
     pub fn begin_call(&mut self, deadline: Instant) {
         self.deadline = deadline;
         // A previous call's stderr must not end up in this call's failure
-        // message. (The pipe itself stays: the guest may hold a stream on
-        // it, so a session's calls share its cap.)
-        self.stderr_mark = self.stderr.as_ref().map_or(0, |p| p.contents().len());
+        // message, nor use up this call's cap.
+        if let Some(stderr) = &self.stderr {
+            stderr.clear();
+        }
         self.log.reset();
         self.hooks.reset();
         self.limiter.memory_exceeded = None;
@@ -206,14 +201,10 @@ impl CallState {
     /// The current call's guest stderr as text, trimmed (empty if the guest
     /// never used WASI).
     pub fn stderr_text(&self) -> String {
-        match &self.stderr {
-            Some(pipe) => {
-                let all = pipe.contents();
-                let this_call = all.get(self.stderr_mark..).unwrap_or_default();
-                String::from_utf8_lossy(this_call).trim().to_string()
-            }
-            None => String::new(),
-        }
+        self.stderr
+            .as_ref()
+            .map(StderrCapture::text)
+            .unwrap_or_default()
     }
 }
 
