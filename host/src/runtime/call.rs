@@ -189,6 +189,9 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
 pub(super) struct Live {
     store: Store<CallState>,
     instance: Option<Instance>,
+    /// The `LoadedAdapter::id` whose component `instance` comes from: the
+    /// only one whose exports may be called on it.
+    adapter: u64,
     /// Calls run on `instance` so far.
     calls: u32,
 }
@@ -212,7 +215,7 @@ impl Runtime {
     }
 
     /// A store for calls of `adapter` under `env`, with nothing in it yet.
-    fn new_live(&self, env: &CallEnv) -> Live {
+    fn new_live(&self, env: &CallEnv, adapter: u64) -> Live {
         let limits = &env.limits;
         let hooks = EgressHooks::new(EgressConfig {
             policy: env.policy.clone(),
@@ -267,6 +270,7 @@ impl Runtime {
         Live {
             store,
             instance: None,
+            adapter,
             calls: 0,
         }
     }
@@ -293,7 +297,12 @@ impl Runtime {
             metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
             return outcome;
         }
-        let l = live.get_or_insert_with(|| self.new_live(env));
+        // An instance only ever runs the component it came from (its export
+        // indices and checked types are that component's).
+        if live.as_ref().is_some_and(|l| l.adapter != adapter.id) {
+            *live = None;
+        }
+        let l = live.get_or_insert_with(|| self.new_live(env, adapter.id));
         l.store.data_mut().begin_call(started + limits.wall_time);
         if self.cfg.fuel {
             let _ = l.store.set_fuel(limits.fuel.unwrap_or(u64::MAX));

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use state::CallState;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -112,6 +112,9 @@ pub enum LoadError {
 
 /// One loaded, validated adapter version, ready to instantiate.
 pub struct LoadedAdapter {
+    /// Unique in this process (never reused): which component a kept
+    /// instance came from.
+    id: u64,
     pub sha256: String,
     pub size: usize,
     pub world: String,
@@ -213,7 +216,9 @@ impl Runtime {
             .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
         let exports = v1_exports::Exports::new(&pre)
             .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let mut adapter = LoadedAdapter {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sha256,
             size: bytes.len(),
             world: report.world.clone(),

@@ -78,9 +78,11 @@ macro_rules! exports {
                         .expect("the export was found in this component at load");
                     // SAFETY: `instance` comes from the `InstancePre` these
                     // indices and types were checked against in `new` (they
-                    // are kept together), export types do not vary between
-                    // instances of one component, and the signature here is
-                    // the one checked (same macro line).
+                    // are kept together in `LoadedAdapter`, and `run_call`
+                    // drops a kept instance rather than call another
+                    // adapter's exports on it), export types do not vary
+                    // between instances of one component, and the signature
+                    // here is the one checked (same macro line).
                     unsafe { TypedFunc::new_unchecked(func) }
                 }
             )*
