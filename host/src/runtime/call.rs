@@ -201,6 +201,11 @@ impl Live {
     pub(super) fn calls(&self) -> u32 {
         self.calls
     }
+
+    /// The `LoadedAdapter::id` this store's instance belongs to.
+    pub(super) fn adapter_id(&self) -> u64 {
+        self.adapter
+    }
 }
 
 impl Runtime {

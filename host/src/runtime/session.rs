@@ -104,7 +104,7 @@ impl Session {
     pub fn release(&mut self) {
         let (live, token) = (self.live.take(), self.parked.take());
         if let (Some(warm), Some(live), Some(token)) = (&self.warm, live, token) {
-            warm.put(&self.adapter, live, token);
+            warm.put(live, token);
         }
     }
 
@@ -158,7 +158,6 @@ pub struct WarmPool {
 }
 
 struct Kept {
-    adapter: Arc<LoadedAdapter>,
     live: Live,
     token: ParkToken,
     since: Instant,
@@ -175,13 +174,13 @@ impl WarmPool {
 
     /// The most recently kept instance of `adapter`; instances of other
     /// versions (left by a swap) are dropped on the way.
-    fn take(&self, adapter: &Arc<LoadedAdapter>) -> Option<(Live, ParkToken)> {
+    fn take(&self, adapter: &LoadedAdapter) -> Option<(Live, ParkToken)> {
         let mut stale = Vec::new();
         let found = {
             let mut kept = self.kept.lock().unwrap();
             loop {
                 match kept.pop() {
-                    Some(k) if Arc::ptr_eq(&k.adapter, adapter) => break Some(k),
+                    Some(k) if k.live.adapter_id() == adapter.id => break Some(k),
                     Some(k) => stale.push(k),
                     None => break None,
                 }
@@ -191,12 +190,11 @@ impl WarmPool {
         found.map(|k| (k.live, k.token))
     }
 
-    fn put(&self, adapter: &Arc<LoadedAdapter>, live: Live, token: ParkToken) {
+    fn put(&self, live: Live, token: ParkToken) {
         if live.calls() >= self.max_calls {
             return;
         }
         self.kept.lock().unwrap().push(Kept {
-            adapter: adapter.clone(),
             live,
             token,
             since: Instant::now(),
