@@ -445,17 +445,16 @@ impl LoadedConfig {
     }
 }
 
-/// Parse and statically validate `src` (named `file` in messages).
 /// The key of the `key = value` line whose value holds byte `offset`.
 fn key_at(src: &str, offset: usize) -> Option<String> {
-    let start = src[..offset.min(src.len())]
-        .rfind('\n')
-        .map_or(0, |i| i + 1);
+    let offset = offset.min(src.len());
+    let start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
     let (key, _) = src[start..offset].split_once('=')?;
     let key = key.trim().trim_matches('"');
     (!key.is_empty()).then(|| key.to_string())
 }
 
+/// Parse and statically validate `src` (named `file` in messages).
 pub fn parse(file: &str, src: &str) -> Result<Config, ConfigErrors> {
     let cfg: Config = toml::from_str(src).map_err(|e| {
         let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));

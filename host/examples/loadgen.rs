@@ -318,6 +318,18 @@ fn print(label: &str, args: &Args, o: &Outcome) {
     );
 }
 
+/// `a`'s throughput over `b`'s, and both sides' figures for the line.
+fn compared(a: &Outcome, b: &Outcome) -> (f64, String) {
+    let detail = format!(
+        "({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
+        a.rate(),
+        b.rate(),
+        a.p99,
+        b.p99
+    );
+    (a.rate() / b.rate(), detail)
+}
+
 fn main() {
     let args = Args::parse();
     println!("machine: {}", machine());
@@ -328,39 +340,21 @@ fn main() {
         if args.compare_unbatched {
             let unbatched = run(&args, Mode::Unbatched).await;
             print("wasm, group commit off", &args, &unbatched);
-            println!(
-                "group commit: {:.2}x the throughput of one fsync per write ({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
-                wasm.rate() / unbatched.rate(),
-                wasm.rate(),
-                unbatched.rate(),
-                wasm.p99,
-                unbatched.p99
-            );
+            let (r, detail) = compared(&wasm, &unbatched);
+            println!("group commit: {r:.2}x the throughput of one fsync per write {detail}");
         }
         if args.compare_inbox {
             let inbox = run(&args, Mode::Inbox).await;
             print("wasm, every webhook via the inbox", &args, &inbox);
-            println!(
-                "inline webhooks: {:.2}x the throughput of the inbox path ({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
-                wasm.rate() / inbox.rate(),
-                wasm.rate(),
-                inbox.rate(),
-                wasm.p99,
-                inbox.p99
-            );
+            let (r, detail) = compared(&wasm, &inbox);
+            println!("inline webhooks: {r:.2}x the throughput of the inbox path {detail}");
         }
         let reuse = match args.compare_reuse {
             Some(n) => {
                 let reuse = run(&args, Mode::Reuse(n)).await;
                 print(&format!("wasm, instance_reuse = {n}"), &args, &reuse);
-                println!(
-                    "instance reuse: {:.2}x the throughput of fresh instances ({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
-                    reuse.rate() / wasm.rate(),
-                    reuse.rate(),
-                    wasm.rate(),
-                    reuse.p99,
-                    wasm.p99
-                );
+                let (r, detail) = compared(&reuse, &wasm);
+                println!("instance reuse: {r:.2}x the throughput of fresh instances {detail}");
                 Some(reuse)
             }
             None => None,
@@ -368,22 +362,12 @@ fn main() {
         if args.compare_native {
             let native = run(&args, Mode::Native).await;
             print("native", &args, &native);
-            println!(
-                "sandbox ratio: wasm/native throughput = {:.2} ({:.0} / {:.0} events/s); p99 wasm {:.2} ms vs native {:.2} ms",
-                wasm.rate() / native.rate(),
-                wasm.rate(),
-                native.rate(),
-                wasm.p99,
-                native.p99
-            );
+            let (r, detail) = compared(&wasm, &native);
+            println!("sandbox ratio: wasm/native throughput = {r:.2} {detail}");
             if let Some(reuse) = reuse {
+                let (r, detail) = compared(&reuse, &native);
                 println!(
-                    "sandbox ratio with instance reuse: wasm/native throughput = {:.2} ({:.0} / {:.0} events/s); p99 wasm {:.2} ms vs native {:.2} ms",
-                    reuse.rate() / native.rate(),
-                    reuse.rate(),
-                    native.rate(),
-                    reuse.p99,
-                    native.p99
+                    "sandbox ratio with instance reuse: wasm/native throughput = {r:.2} {detail}"
                 );
             }
         }

@@ -10,6 +10,7 @@ use handover_host::model::{ProviderEvent, UserInput};
 use handover_host::runtime::{
     Call, CallEnv, CallOutput, Limits, LoadedAdapter, Runtime, RuntimeConfig, Session, WarmPool,
 };
+use std::sync::Arc;
 use std::time::Duration;
 
 fn start() -> Call {
@@ -149,12 +150,27 @@ async fn kept_instances_are_capped_at_a_quarter_of_the_pool() {
 // Warm pools (`instance_reuse`): an endpoint's instances kept between its
 // sessions, each for at most N calls.
 
+/// A session of `adapter` that takes from and gives back to `warm`.
+fn warm_session(
+    rt: &Arc<Runtime>,
+    adapter: &Arc<LoadedAdapter>,
+    warm: &Arc<WarmPool>,
+    wall_ms: u64,
+) -> Session {
+    Session::reusing(
+        rt.clone(),
+        adapter.clone(),
+        limits(wall_ms),
+        Some(warm.clone()),
+    )
+}
+
 #[tokio::test]
 async fn warm_instances_serve_later_sessions_up_to_their_call_budget() {
     let rt = runtime();
     let a = load(&rt, "counter").await;
     let warm = WarmPool::new(3);
-    let session = || Session::reusing(rt.clone(), a.clone(), limits(1000), Some(warm.clone()));
+    let session = || warm_session(&rt, &a, &warm, 1000);
     let mut s = session();
     assert_eq!(count(s.call(start()).await.unwrap()), "1");
     drop(s);
@@ -176,7 +192,7 @@ async fn a_failed_instance_never_goes_back_to_the_warm_pool() {
     let rt = runtime();
     let a = load(&rt, "counter").await;
     let warm = WarmPool::new(100);
-    let session = || Session::reusing(rt.clone(), a.clone(), limits(300), Some(warm.clone()));
+    let session = || warm_session(&rt, &a, &warm, 300);
     let mut s = session();
     assert_eq!(count(s.call(start()).await.unwrap()), "1");
     assert!(s.call(say("panic")).await.is_err());
@@ -196,14 +212,7 @@ async fn warm_instances_stay_with_their_pool_and_version() {
     let v1 = load(&rt, "counter").await;
     let v2 = load(&rt, "counter").await;
     let (pool_a, pool_b) = (WarmPool::new(100), WarmPool::new(100));
-    let run = |adapter: &std::sync::Arc<LoadedAdapter>, warm: &std::sync::Arc<WarmPool>| {
-        Session::reusing(
-            rt.clone(),
-            adapter.clone(),
-            limits(1000),
-            Some(warm.clone()),
-        )
-    };
+    let run = |adapter, warm| warm_session(&rt, adapter, warm, 1000);
     let mut s = run(&v1, &pool_a);
     assert_eq!(count(s.call(start()).await.unwrap()), "1");
     drop(s);
@@ -241,7 +250,7 @@ async fn idle_warm_instances_are_trimmed_and_the_cap_holds() {
     let warm = WarmPool::new(100);
     let mut sessions = Vec::new();
     for _ in 0..3 {
-        let mut s = Session::reusing(rt.clone(), a.clone(), limits(1000), Some(warm.clone()));
+        let mut s = warm_session(&rt, &a, &warm, 1000);
         s.call(start()).await.unwrap();
         sessions.push(s);
     }
@@ -267,7 +276,7 @@ async fn idle_warm_instances_are_trimmed_and_the_cap_holds() {
 async fn a_warm_instance_can_write_stderr_on_every_call() {
     let rt = runtime();
     let a = load(&rt, "counter").await;
-    let mut s = Session::reusing(rt.clone(), a, limits(1000), Some(WarmPool::new(1000)));
+    let mut s = warm_session(&rt, &a, &WarmPool::new(1000), 1000);
     // 16 bytes a call: 300 calls write more than the 4 KiB kept per call.
     for n in 1..=300 {
         let out = s.call(say("stderr")).await;
