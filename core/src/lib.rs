@@ -11,6 +11,7 @@ pub mod egress_policy;
 pub mod inbox;
 pub mod limits;
 pub mod model;
+pub mod report;
 pub mod rules;
 pub mod signature;
 pub mod store;

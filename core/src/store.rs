@@ -23,8 +23,35 @@ pub enum StoreError {
     /// nothing of the change was written.
     #[error("webhook delivery {0} was already accepted")]
     Duplicate(String),
-    #[error("storage error: {0}")]
-    Backend(String),
+    /// The backend failed; `source` is the driver's own error when there
+    /// is one (kept as the cause, not flattened into the message).
+    #[error("storage error: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+}
+
+impl StoreError {
+    /// A backend failure the store itself detected (no driver error).
+    pub fn backend(message: impl Into<String>) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure caused by the driver error `source`.
+    pub fn backend_caused(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -32,7 +59,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError::Backend(format!("sqlite: {e}"))
+        StoreError::backend_caused(format!("sqlite: {e}"), e)
     }
 }
 
@@ -41,13 +68,16 @@ impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         // `Display` of a server error is only "db error"; name the cause.
         match e.as_db_error() {
-            Some(db) => StoreError::Backend(format!(
-                "postgres: {} ({}): {}",
-                db.message(),
-                db.code().code(),
-                db.detail().unwrap_or("")
-            )),
-            None => StoreError::Backend(format!("postgres: {e}")),
+            Some(db) => {
+                let message = format!(
+                    "postgres: {} ({}): {}",
+                    db.message(),
+                    db.code().code(),
+                    db.detail().unwrap_or("")
+                );
+                StoreError::backend_caused(message, e)
+            }
+            None => StoreError::backend_caused(format!("postgres: {e}"), e),
         }
     }
 }

@@ -64,22 +64,29 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    let cmd = match cli.cmd {
+        Cmd::Conformance { adapter, simulator } => {
+            let mut args = vec!["conformance".into(), adapter.into_os_string()];
+            args.extend(["--simulator".into(), simulator.into()]);
+            return kit(args);
+        }
+        Cmd::Demo { adapter } => {
+            let mut args = vec!["demo".into()];
+            if let Some(a) = adapter {
+                args.extend(["--adapter".into(), a.into_os_string()]);
+            }
+            return kit(args);
+        }
+        other => other,
+    };
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = rt.block_on(async {
-        match cli.cmd {
+        match cmd {
             Cmd::Inspect { file, json } => handover_host::cli::inspect::run(&file, json).await,
             Cmd::Check { config } => handover_host::cli::check::run(&config).await,
             Cmd::Serve { config } => serve(config).await,
             Cmd::HashKey { key } => Ok(handover_host::tenancy::hash_key(&key)),
-            Cmd::Conformance { adapter, simulator } => {
-                handover_host::cli::conformance::run(&adapter, &simulator).await
-            }
-            Cmd::Demo { adapter } => {
-                // The conversation is printed as it happens; the last line is the final object.
-                handover_host::cli::demo::run(adapter.as_deref())
-                    .await
-                    .map_err(|e| format!("{e:#}"))
-            }
+            Cmd::Conformance { .. } | Cmd::Demo { .. } => unreachable!("handled above"),
         }
     });
     match result {
@@ -89,6 +96,35 @@ fn main() -> ExitCode {
         }
         Err(diagnosis) => {
             eprintln!("error: {}", diagnosis.trim_end());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `conformance` and `demo` need the provider simulators, which the
+/// production binary does not link: they run the `handover-kit` binary next
+/// to this one, with the same arguments, and exit with its status.
+fn kit(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let me = std::env::current_exe().unwrap_or_default();
+    let path = me.with_file_name(format!("handover-kit{}", std::env::consts::EXE_SUFFIX));
+    if !path.is_file() {
+        eprintln!(
+            "error: `{}` needs the conformance kit, the `handover-kit` binary, which is not \
+             installed next to this one (looked for {}). Build it with \
+             `cargo build -p handover-kit` (scripts/run and scripts/test do).",
+            args[0].to_string_lossy(),
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match std::process::Command::new(&path).args(&args).status() {
+        Ok(status) => match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            None => ExitCode::FAILURE,
+        },
+        Err(e) => {
+            eprintln!("error: cannot run {}: {e}", path.display());
             ExitCode::FAILURE
         }
     }

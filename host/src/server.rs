@@ -84,6 +84,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
             ..Default::default()
         },
         resolver,
+        api::encode_event,
     );
     engine.spawn_workers();
     let watcher = if c.server.watch_adapters {

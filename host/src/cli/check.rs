@@ -18,7 +18,7 @@ pub async fn run(path: &Path) -> Result<String, String> {
         fuel: cfg.config.runtime.fuel,
         ..Default::default()
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| handover_core::report::chain(&e))?;
     let mut problems = vec![];
     let doc = toml_edit::Document::parse(cfg.source.as_str()).ok();
     for (i, ep) in cfg.config.endpoints.iter().enumerate() {

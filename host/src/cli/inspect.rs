@@ -15,7 +15,7 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
         max_instances: 4,
         ..Default::default()
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| handover_core::report::chain(&e))?;
     let adapter = runtime.load(&bytes).await.map_err(diagnose)?;
     let info = &adapter.info;
     if json {

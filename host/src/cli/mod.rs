@@ -1,8 +1,7 @@
 //! Command implementations behind the `handover-host` binary, kept in the
 //! library so tests can call them. Each returns text or a diagnosis; only
-//! `main` prints and chooses exit codes.
+//! `main` prints and chooses exit codes. (`conformance` and `demo` live in
+//! the `handover-kit` crate, which links the provider simulators.)
 
 pub mod check;
-pub mod conformance;
-pub mod demo;
 pub mod inspect;

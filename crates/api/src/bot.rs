@@ -1,0 +1,142 @@
+//! Bot API routes: create, input, status, close, list, availability.
+//!
+//! Every route authenticates the caller's tenant key first; another
+//! tenant's endpoint or handover answers 404, exactly like a missing one.
+//! Malformed JSON bodies get a 400 naming the problem.
+
+use super::{AppState, error};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use handover_engine::{CreateRequest, InputRequest};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/endpoints/{endpoint}/handovers", post(create).get(list))
+        .route("/v1/endpoints/{endpoint}/availability", get(availability))
+        .route("/v1/handovers/{id}", get(status))
+        .route("/v1/handovers/{id}/input", post(input))
+        .route("/v1/handovers/{id}/close", post(close))
+}
+
+fn bad_json(e: JsonRejection) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+        format!("invalid JSON body: {}", e.body_text()),
+    )
+}
+
+fn reply(r: Result<serde_json::Value, handover_engine::EngineError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => crate::engine_error(e),
+    }
+}
+
+/// Resolve caller + endpoint, or the 401/404 response.
+macro_rules! endpoint_or_return {
+    ($s:expr, $headers:expr, $id:expr) => {{
+        let caller = match $s.caller(&$headers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        match $s.endpoint_for(&caller, &$id) {
+            Ok(ep) => ep,
+            Err(r) => return r,
+        }
+    }};
+}
+
+/// Resolve caller + handover ownership, or the 401/404 response.
+macro_rules! handover_or_return {
+    ($s:expr, $headers:expr, $id:expr) => {{
+        let caller = match $s.caller(&$headers) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        if let Err(r) = $s.handover_for(&caller, &$id).await {
+            return r;
+        }
+    }};
+}
+
+async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+    body: Result<Json<CreateRequest>, JsonRejection>,
+) -> Response {
+    let ep = endpoint_or_return!(s, headers, endpoint);
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_json(e),
+    };
+    match s.engine.create(&ep.id, req).await {
+        Ok(v) => {
+            let code = if v["already_in_progress"] == true {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            (code, Json(v)).into_response()
+        }
+        Err(e) => crate::engine_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    open: bool,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let ep = endpoint_or_return!(s, headers, endpoint);
+    match s.engine.list(Some(&ep.id), q.open).await {
+        Ok(v) => Json(serde_json::json!({"handovers": v})).into_response(),
+        Err(e) => crate::engine_error(e),
+    }
+}
+
+async fn availability(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(endpoint): Path<String>,
+) -> Response {
+    let ep = endpoint_or_return!(s, headers, endpoint);
+    reply(s.engine.availability(&ep.id).await)
+}
+
+async fn status(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handover_or_return!(s, headers, id);
+    reply(s.engine.status(&id).await)
+}
+
+async fn input(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<InputRequest>, JsonRejection>,
+) -> Response {
+    handover_or_return!(s, headers, id);
+    let Json(req) = match body {
+        Ok(b) => b,
+        Err(e) => return bad_json(e),
+    };
+    reply(s.engine.input(&id, req).await)
+}
+
+async fn close(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    handover_or_return!(s, headers, id);
+    reply(s.engine.close(&id).await)
+}

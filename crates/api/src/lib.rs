@@ -1,0 +1,168 @@
+//! HTTP surface: the bot API (REST + server-sent events), webhook ingress,
+//! the admin API, `/metrics`, `/openapi.json` and `/healthz`.
+//!
+//! Translates HTTP to engine and registry calls and engine errors to HTTP;
+//! holds no handover state of its own and never calls adapters directly.
+
+// Handlers return an early `axum::response::Response` as their error type,
+// which is large by design.
+#![allow(clippy::result_large_err)]
+
+mod admin;
+mod bot;
+mod sse;
+mod webhook;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use handover_core::store::StoredEvent;
+use handover_engine::tenancy::Caller;
+use handover_engine::{Engine, EngineError};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+}
+
+impl AppState {
+    /// Who is calling: `Err(401)` for a missing or unknown key (unless no
+    /// tenants are configured, the local open mode).
+    pub fn caller(&self, headers: &axum::http::HeaderMap) -> Result<Caller, Response> {
+        let key = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        self.engine.authenticate(key).ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or unknown API key: send `Authorization: Bearer <tenant API key>`",
+            )
+        })
+    }
+
+    /// The endpoint if the caller may use it; 404 otherwise (ids are not probed).
+    pub fn endpoint_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Arc<handover_engine::registry::Endpoint>, Response> {
+        match self.engine.find_endpoint(id) {
+            Some(ep) if caller.may_access(&ep.tenant) => Ok(ep),
+            _ => Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no endpoint `{id}`"),
+            )),
+        }
+    }
+
+    /// 404 unless the handover exists and belongs to the caller's tenant.
+    pub async fn handover_for(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<handover_core::store::HandoverRow, Response> {
+        match self.engine.handover(id).await {
+            Ok(Some(h)) if caller.may_access(&h.tenant) => Ok(h),
+            Ok(_) => Err(error(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no handover `{id}`"),
+            )),
+            Err(e) => Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                e.to_string(),
+            )),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(bot::routes())
+        .merge(sse::routes())
+        .merge(webhook::routes())
+        .merge(admin::routes())
+        .route(
+            "/metrics",
+            axum::routing::get(|| async {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    handover_metrics::render(),
+                )
+            }),
+        )
+        .route(
+            "/openapi.json",
+            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .with_state(state)
+}
+
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// An event as the bot receives it (stream data and callback body).
+/// The body of an event as the bot receives it (callbacks; the engine gets
+/// this function as its [`handover_engine::EventEncoder`]).
+pub fn encode_event(e: &StoredEvent) -> Vec<u8> {
+    event_json(e).to_string().into_bytes()
+}
+
+pub fn event_json(e: &StoredEvent) -> Value {
+    let mut v = e.payload.clone();
+    if !v.is_object() {
+        v = json!({});
+    }
+    v["id"] = json!(e.id);
+    v["handover_id"] = json!(e.handover_id);
+    v["endpoint_id"] = json!(e.endpoint_id);
+    v["seq"] = json!(e.seq);
+    v["created_at_ms"] = json!(e.created_at_ms);
+    v["type"] = json!(e.kind);
+    v
+}
+
+pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
+}
+
+/// The HTTP answer to an engine error (status, code, body; `Retry-After`
+/// for quotas). The engine's errors carry meaning only; this is the one
+/// place that turns them into HTTP.
+pub fn engine_error(e: EngineError) -> Response {
+    {
+        match e {
+            EngineError::NotFound(m) => error(StatusCode::NOT_FOUND, "not_found", m),
+            EngineError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", m),
+            EngineError::Ended(f) => (
+                StatusCode::CONFLICT,
+                axum::Json(json!({"error": {"code": "ended", "message": "the handover has already ended"}, "handover": f["handover"]})),
+            )
+                .into_response(),
+            EngineError::Quota(q) => {
+                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "quota", q.to_string());
+                r.headers_mut().insert("retry-after", q.retry_after_s.into());
+                r
+            }
+            EngineError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
+            EngineError::Upstream(m) => error(StatusCode::BAD_GATEWAY, "provider_error", m),
+            EngineError::Store(handover_core::store::StoreError::Conflict(m)) => error(StatusCode::CONFLICT, "conflict", format!("handover {m} was changed concurrently; retry")),
+            EngineError::Store(e) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage",
+                handover_core::report::chain(&e),
+            ),
+        }
+    }
+}

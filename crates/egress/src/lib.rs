@@ -1,0 +1,208 @@
+//! Outgoing HTTP for adapters: the only way out of the sandbox.
+//!
+//! Implements `WasiHttpHooks::send_request`. Every request is checked by the
+//! endpoint's [`EgressPolicy`] before any DNS query, the resolved addresses are
+//! checked again, and the connection goes to the checked address itself (no
+//! second resolution). Denials drain the request body first (so the guest
+//! sees the denial, not a reset), are logged with tenant, endpoint, adapter
+//! and URL, and are recorded so the call fails with reason `error`.
+//! This module must never connect anywhere the policy has not admitted.
+
+pub mod credentials;
+pub use handover_core::egress_policy as policy;
+
+pub use credentials::Credentials;
+mod send;
+
+pub use policy::{AllowEntry, AllowEntryError, Denial, EgressPolicy};
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+/// Names attached to every log line and denial of a call.
+#[derive(Debug, Clone, Default)]
+pub struct CallLabels {
+    pub tenant: String,
+    pub endpoint: String,
+    pub adapter: String,
+}
+
+/// Host-name resolution with operator-pinned overrides (like curl `--resolve`).
+#[derive(Debug, Clone, Default)]
+pub struct Resolver {
+    overrides: HashMap<String, Vec<IpAddr>>,
+}
+
+impl Resolver {
+    pub fn with_overrides(overrides: HashMap<String, Vec<IpAddr>>) -> Self {
+        Resolver {
+            overrides: overrides
+                .into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        }
+    }
+
+    pub async fn resolve(&self, host: &str, port: u16) -> std::io::Result<Vec<IpAddr>> {
+        if let Some(ips) = self.overrides.get(&host.to_ascii_lowercase()) {
+            return Ok(ips.clone());
+        }
+        let addrs = tokio::net::lookup_host((host, port)).await?;
+        Ok(addrs.map(|a| a.ip()).collect())
+    }
+}
+
+/// What the hooks need per call.
+#[derive(Clone)]
+pub struct EgressConfig {
+    pub policy: Arc<EgressPolicy>,
+    pub resolver: Arc<Resolver>,
+    pub labels: Arc<CallLabels>,
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub max_requests: u32,
+    /// Credentials the host adds for matching targets (adapters never see them).
+    pub credentials: Option<Arc<Credentials>>,
+}
+
+/// POST a JSON body through the same policy and connection code adapters
+/// use (for bot callbacks). Returns the HTTP status.
+pub async fn post_json(
+    cfg: &EgressConfig,
+    url: &str,
+    headers: &[(String, String)],
+    body: Vec<u8>,
+) -> Result<u16, String> {
+    use http_body_util::BodyExt;
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("invalid URL `{url}`: {e}"))?;
+    let target = send::admit(cfg, &uri).await.map_err(|d| d.to_string())?;
+    let mut b = http::Request::post(uri.clone()).header("content-type", "application/json");
+    if let Some(h) = uri.authority() {
+        b = b.header("host", h.as_str());
+    }
+    for (k, v) in headers {
+        b = b.header(k.as_str(), v.as_str());
+    }
+    let body = http_body_util::Full::new(bytes::Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let req = b.body(body).map_err(|e| e.to_string())?;
+    let (res, _io) = send::send(req, target, cfg, Arc::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = res.status().as_u16();
+    // Drain (bounded by the response cap) so the connection closes cleanly.
+    let _ = res.into_body().collect().await;
+    Ok(status)
+}
+
+/// Per-call hooks; the denials list is shared with the send futures, and read
+/// by the call (`first_denial`) so it can fail.
+pub struct EgressHooks {
+    cfg: EgressConfig,
+    sent: u32,
+    denials: Arc<Mutex<Vec<Denial>>>,
+}
+
+impl EgressHooks {
+    pub fn new(cfg: EgressConfig) -> Self {
+        EgressHooks {
+            cfg,
+            sent: 0,
+            denials: Arc::default(),
+        }
+    }
+
+    /// The first request of the current call the policy denied, if any.
+    pub fn first_denial(&self) -> Option<Denial> {
+        self.denials.lock().unwrap().first().cloned()
+    }
+
+    /// Start the next call of a session: its own request budget, no
+    /// denials (a call that was denied ends its session anyway).
+    pub fn reset(&mut self) {
+        self.sent = 0;
+        self.denials.lock().unwrap().clear();
+    }
+}
+
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                ),
+                wasmtime_wasi_http::Error,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for EgressHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> SendFuture {
+        self.sent += 1;
+        let over_budget = self.sent > self.cfg.max_requests;
+        let cfg = self.cfg.clone();
+        let denials = self.denials.clone();
+        Box::new(async move {
+            let mut request = request;
+            let url = request.uri().to_string();
+            let verdict = if over_budget {
+                Err(Denial {
+                    url: url.clone(),
+                    why: format!(
+                        "more than {} outgoing requests in one call",
+                        cfg.max_requests
+                    ),
+                })
+            } else {
+                match send::admit(&cfg, request.uri()).await {
+                    Ok(target) => match &cfg.credentials {
+                        // Credentials are added only after the policy admitted
+                        // the request, and only for a rule's own target.
+                        Some(creds) => match creds.header_for(request.uri(), &cfg).await {
+                            Ok(Some((name, value))) => {
+                                request.headers_mut().insert(name, value);
+                                Ok(target)
+                            }
+                            Ok(None) => Ok(target),
+                            Err(why) => Err(Denial {
+                                url: url.clone(),
+                                why: format!("credentials unavailable: {why}"),
+                            }),
+                        },
+                        None => Ok(target),
+                    },
+                    Err(d) => Err(d),
+                }
+            };
+            match verdict {
+                Ok(target) => send::send(request, target, &cfg, denials).await,
+                Err(denial) => {
+                    send::drain(request.into_body()).await;
+                    tracing::warn!(
+                        tenant = %cfg.labels.tenant,
+                        endpoint = %cfg.labels.endpoint,
+                        adapter = %cfg.labels.adapter,
+                        url = %denial.url,
+                        why = %denial.why,
+                        "egress denied"
+                    );
+                    handover_metrics::EGRESS_DENIED.inc();
+                    denials.lock().unwrap().push(denial);
+                    Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+                }
+            }
+        })
+    }
+}

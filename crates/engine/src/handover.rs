@@ -1,0 +1,509 @@
+//! Bot-side operations: create, user input (cancel or forward), close,
+//! status and availability.
+//!
+//! Each runs under the handover's lock and commits one step. Semantics are
+//! the product spec's: cancel only while no agent is active; once an agent
+//! is active the same input is forwarded as ordinary text.
+
+use super::rules::{self, Outcome};
+use super::{CreateRequest, Engine, EngineError, InputRequest, now_ms};
+use crate::registry::Endpoint;
+use handover_core::model::{CallContext, Failure, InputKind, UserInput};
+use handover_core::store::{HandoverRow, Insert, NewEvent, Status};
+use handover_metrics as metrics;
+use handover_runtime::{Call, CallOutput};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn ctx(ep: &Endpoint, handover_id: &str) -> CallContext {
+    CallContext {
+        handover_id: handover_id.to_string(),
+        settings: ep.settings_json.clone(),
+    }
+}
+
+/// The status view (the spec's Handover Status token answer).
+pub fn view(row: &HandoverRow) -> Value {
+    json!({
+        "handover_id": row.id,
+        "endpoint_id": row.endpoint_id,
+        "tenant": row.tenant,
+        "session_id": row.session_id,
+        "status": row.status.as_str(),
+        "queue": {"position": row.queue_position, "estimated_wait_seconds": row.estimated_wait_seconds},
+        "agent": row.agent,
+        "created_at_ms": row.created_at_ms,
+        "updated_at_ms": row.updated_at_ms,
+        "agent_joined_at_ms": row.agent_joined_at_ms,
+        "ended_at_ms": row.ended_at_ms,
+        "end_reason": row.end_reason,
+        "result": rules::final_object(row),
+    })
+}
+
+fn created(row: &HandoverRow, already_in_progress: bool) -> Value {
+    let mut v = json!({
+        "handover_id": row.id,
+        "status": row.status.as_str(),
+        "already_in_progress": already_in_progress,
+        "messages": [],
+        "links": {
+            "status": format!("/v1/handovers/{}", row.id),
+            "input": format!("/v1/handovers/{}/input", row.id),
+            "events": format!("/v1/handovers/{}/events", row.id),
+        },
+    });
+    if let Some(f) = rules::final_object(row) {
+        v["handover"] = f["handover"].clone();
+        v["end_reason"] = json!(row.end_reason);
+    } else {
+        let req = &row.request;
+        let mut messages = vec![json!({"type": "text", "text": req["accepted_message"]})];
+        if let Some(b) = req["cancel_button_text"].as_str().filter(|b| !b.is_empty()) {
+            messages.push(json!({"type": "quick_reply", "text": b, "payload": b}));
+        }
+        v["messages"] = Value::Array(messages);
+    }
+    v
+}
+
+fn arm_inactivity(row: &mut HandoverRow, ep: &Endpoint, now: i64) {
+    let t = &ep.config.timers;
+    row.last_user_activity_ms = now;
+    row.inactivity_warn_at_ms = t.inactivity_warning_s.map(|s| now + s as i64 * 1000);
+    row.inactivity_end_at_ms = t.inactivity_timeout_s.map(|s| now + s as i64 * 1000);
+}
+
+impl Engine {
+    pub async fn create(
+        &self,
+        endpoint_id: &str,
+        req: CreateRequest,
+    ) -> Result<Value, EngineError> {
+        let ep = self.endpoint(endpoint_id)?;
+        let problems = req.problems();
+        if !problems.is_empty() {
+            return Err(EngineError::BadRequest(problems.join("; ")));
+        }
+        if let Some(url) = &req.callback_url {
+            let policy = ep.config.callback_policy();
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|e| EngineError::BadRequest(format!("callback_url: {e}")))?;
+            if let Err(d) = policy.admit(
+                url,
+                uri.scheme_str().unwrap_or(""),
+                uri.host().unwrap_or(""),
+                uri.port_u16(),
+            ) {
+                return Err(EngineError::BadRequest(format!(
+                    "callback_url: {} (add it to the endpoint's `callback_allow`)",
+                    d.why
+                )));
+            }
+        }
+        // Count and insert under the tenant's create lock: otherwise
+        // concurrent creates all pass the count before any is inserted.
+        let creating = match &ep.tenant_budget {
+            Some(t) => Some(t.creating().await),
+            None => None,
+        };
+        if let Some(t) = &ep.tenant_budget
+            && let Err(q) =
+                t.open_handovers_exceeded(self.store.count_open_handovers(&ep.tenant).await?)
+        {
+            // A retried create of a session that has an open handover opens
+            // nothing new: answer the existing one, as below the quota.
+            let open = self
+                .store
+                .list_handovers(Some(&ep.id), true, u32::MAX)
+                .await?;
+            if let Some(r) = open.iter().find(|r| r.session_id == req.session_id) {
+                return Ok(created(r, true));
+            }
+            return Err(q.into());
+        }
+        let _slot = self.slot(&ep, false).await?;
+        let now = now_ms();
+        let id = uuid::Uuid::now_v7().to_string();
+        let adapter = ep.current();
+        let mut row = HandoverRow {
+            id: id.clone(),
+            endpoint_id: ep.id.clone(),
+            tenant: ep.tenant.clone(),
+            session_id: req.session_id.clone(),
+            idempotency_key: req.idempotency_key.clone(),
+            status: Status::Requested,
+            error_reason: None,
+            error_message: None,
+            end_reason: None,
+            request: serde_json::to_value(&req).unwrap_or(Value::Null),
+            provider_state: vec![],
+            queue_position: None,
+            estimated_wait_seconds: None,
+            agent: None,
+            callback_url: req.callback_url.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+            agent_joined_at_ms: None,
+            ended_at_ms: None,
+            last_user_activity_ms: now,
+            no_agent_deadline_ms: ep
+                .config
+                .timers
+                .no_agent_timeout_s
+                .map(|s| now + s as i64 * 1000),
+            inactivity_warn_at_ms: None,
+            inactivity_end_at_ms: None,
+            next_poll_at_ms: None,
+            poll_failures: 0,
+            version: 0,
+        };
+        arm_inactivity(&mut row, &ep, now);
+        let inserted = self.store.insert_handover(row).await;
+        drop(creating);
+        match inserted? {
+            Insert::IdempotentReplay(r) if r.session_id != req.session_id => {
+                return Err(EngineError::Conflict(format!(
+                    "idempotency_key `{}` was already used for handover {} of another session",
+                    req.idempotency_key.as_deref().unwrap_or(""),
+                    r.id
+                )));
+            }
+            Insert::OpenExists(r) | Insert::IdempotentReplay(r) => return Ok(created(&r, true)),
+            Insert::Inserted(_) => {}
+        }
+        metrics::HANDOVERS_CREATED.inc();
+        let _g = self.lock(&id).await?;
+        // Another replica's recovery may have started it while we waited.
+        match self.store.get_handover(&id).await? {
+            Some(r) if r.status == Status::Requested => row = r,
+            Some(r) => return Ok(created(&r, false)),
+            None => return Err(EngineError::NotFound(format!("handover `{id}` vanished"))),
+        }
+        let info = &adapter.info;
+        let missing: Vec<&String> = req
+            .required_capabilities
+            .iter()
+            .filter(|c| !has_capability(&info.capabilities, c))
+            .collect();
+        let events = if !info.supports_channel(&req.channel) {
+            let msg = format!(
+                "channel `{}` is not supported by adapter `{}` (supported: {})",
+                req.channel,
+                info.name,
+                info.channels.join(", ")
+            );
+            vec![rules::finish(
+                &mut row,
+                Outcome::Error {
+                    reason: "unsupported",
+                    message: msg,
+                },
+                "unsupported",
+                None,
+                now_ms(),
+            )]
+        } else if !missing.is_empty() {
+            let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+            let msg = format!(
+                "adapter `{}` does not support: {}",
+                info.name,
+                names.join(", ")
+            );
+            vec![rules::finish(
+                &mut row,
+                Outcome::Error {
+                    reason: "unsupported",
+                    message: msg,
+                },
+                "unsupported",
+                None,
+                now_ms(),
+            )]
+        } else {
+            let env = ep.env(&adapter);
+            let out = self
+                .registry
+                .runtime()
+                .invoke(
+                    &adapter,
+                    &env,
+                    Call::Start(ctx(&ep, &id), req.conversation(&id)),
+                )
+                .await;
+            return self
+                .after_start(&ep, row, out)
+                .await
+                .map(|r| created(&r, false));
+        };
+        self.commit(&mut row, events, vec![], vec![]).await?;
+        Ok(created(&row, false))
+    }
+
+    /// Apply the result of `start` (also used when resuming after a restart).
+    pub(super) async fn after_start(
+        &self,
+        ep: &Endpoint,
+        mut row: HandoverRow,
+        out: Result<CallOutput, Failure>,
+    ) -> Result<HandoverRow, EngineError> {
+        let now = now_ms();
+        let (events, keys) = match out {
+            Ok(CallOutput::Step(step)) => {
+                row.provider_state = step.state;
+                let mut events = rules::apply_provider_events(&mut row, &step.events, now);
+                if row.status == Status::Requested {
+                    row.status = Status::Queued;
+                    events.insert(0, NewEvent { kind: "queued".into(), payload: json!({"type": "queued", "position": null, "estimated_wait_seconds": null}) });
+                }
+                let polling = ep.current().info.polling;
+                if polling.mode != handover_core::model::PollMode::None && row.status.is_open() {
+                    row.next_poll_at_ms = Some(now + polling.interval_ms as i64);
+                }
+                (events, step.correlation_keys)
+            }
+            Ok(other) => (
+                vec![rules::finish(
+                    &mut row,
+                    Outcome::error(format!("adapter returned {other:?} from start")),
+                    "adapter_error",
+                    None,
+                    now,
+                )],
+                vec![],
+            ),
+            Err(f) => {
+                let end = if f.reason == handover_core::model::FailureReason::Unsupported {
+                    "unsupported"
+                } else {
+                    "start_failed"
+                };
+                (
+                    vec![rules::finish(
+                        &mut row,
+                        Outcome::from_failure(&f),
+                        end,
+                        None,
+                        now,
+                    )],
+                    vec![],
+                )
+            }
+        };
+        self.commit(&mut row, events, keys, vec![]).await?;
+        Ok(row)
+    }
+
+    async fn open_row(&self, id: &str) -> Result<HandoverRow, EngineError> {
+        let row = self
+            .store
+            .get_handover(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
+        if !row.status.is_open() {
+            return Err(EngineError::Ended(
+                rules::final_object(&row).unwrap_or(Value::Null),
+            ));
+        }
+        Ok(row)
+    }
+
+    pub async fn status(&self, id: &str) -> Result<Value, EngineError> {
+        let row = self
+            .store
+            .get_handover(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
+        Ok(view(&row))
+    }
+
+    pub async fn input(&self, id: &str, req: InputRequest) -> Result<Value, EngineError> {
+        if req.text.len() > 64 << 10 {
+            return Err(EngineError::BadRequest("text: at most 64 KiB".into()));
+        }
+        let _g = self.lock(id).await?;
+        let mut row = self.open_row(id).await?;
+        let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, false).await?;
+        let now = now_ms();
+        arm_inactivity(&mut row, &ep, now);
+        let agent_active = row.status == Status::Active;
+        if !agent_active && rules::is_cancel(&row.request, req.kind, &req.text) {
+            let out = self
+                .registry
+                .invoke(&ep, Call::Cancel(ctx(&ep, id), row.provider_state.clone()))
+                .await;
+            let detail = match out {
+                Ok(CallOutput::Step(s)) => {
+                    row.provider_state = s.state;
+                    None
+                }
+                Ok(_) => None,
+                Err(f) => Some(format!("the provider was not told: {}", f.message)),
+            };
+            let ev = rules::finish(
+                &mut row,
+                Outcome::Cancelled,
+                "user_cancelled",
+                detail,
+                now_ms(),
+            );
+            self.commit(&mut row, vec![ev], vec![], vec![]).await?;
+            return Ok(json!({"result": "cancelled", "handover": view(&row)}));
+        }
+        // Once an agent is active, everything (even the cancel words) is text for the agent.
+        let kind = if agent_active {
+            InputKind::Text
+        } else {
+            req.kind
+        };
+        let input = UserInput {
+            kind,
+            text: req.text,
+            attachments: req.attachments,
+        };
+        let mut last = None;
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+            }
+            match self
+                .registry
+                .invoke(
+                    &ep,
+                    Call::UserMessage(ctx(&ep, id), row.provider_state.clone(), input.clone()),
+                )
+                .await
+            {
+                Ok(CallOutput::Step(step)) => {
+                    row.provider_state = step.state;
+                    row.updated_at_ms = now_ms();
+                    let events = rules::apply_provider_events(&mut row, &step.events, now_ms());
+                    self.commit(&mut row, events, step.correlation_keys, vec![])
+                        .await?;
+                    return Ok(json!({"result": "forwarded", "handover": view(&row)}));
+                }
+                Ok(other) => last = Some(Failure::error(format!("adapter returned {other:?}"))),
+                Err(f) => last = Some(f),
+            }
+        }
+        let f = last.expect("three attempts");
+        let ev = rules::finish(
+            &mut row,
+            Outcome::from_failure(&f),
+            "adapter_error",
+            Some("forwarding user input failed three times".into()),
+            now_ms(),
+        );
+        self.commit(&mut row, vec![ev], vec![], vec![]).await?;
+        Ok(json!({"result": "error", "handover": view(&row)}))
+    }
+
+    pub async fn close(&self, id: &str) -> Result<Value, EngineError> {
+        let _g = self.lock(id).await?;
+        let mut row = match self.open_row(id).await {
+            Err(EngineError::Ended(_)) => {
+                let row = self.store.get_handover(id).await?.expect("exists");
+                return Ok(json!({"result": "already_ended", "handover": view(&row)}));
+            }
+            r => r?,
+        };
+        let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, false).await?;
+        let adapter = ep.current();
+        let (provider_closed, detail) = if adapter.info.capabilities.bot_side_close {
+            match self
+                .registry
+                .invoke(&ep, Call::Close(ctx(&ep, id), row.provider_state.clone()))
+                .await
+            {
+                Ok(CallOutput::Step(s)) => {
+                    row.provider_state = s.state;
+                    (true, None)
+                }
+                Ok(_) => (true, None),
+                Err(f) => (
+                    false,
+                    Some(format!(
+                        "closing at the provider failed ({}); the handover ended on the host only",
+                        f.message
+                    )),
+                ),
+            }
+        } else {
+            (
+                false,
+                Some(format!(
+                    "adapter `{}` cannot close from the bot side; the handover ended on the host only",
+                    adapter.info.name
+                )),
+            )
+        };
+        let outcome = if row.agent_joined_at_ms.is_some() {
+            Outcome::Completed
+        } else {
+            Outcome::Cancelled
+        };
+        let mut ev = rules::finish(&mut row, outcome, "bot_closed", detail.clone(), now_ms());
+        ev.payload["provider_closed"] = json!(provider_closed);
+        self.commit(&mut row, vec![ev], vec![], vec![]).await?;
+        Ok(
+            json!({"result": "closed", "provider_closed": provider_closed, "detail": detail, "handover": view(&row)}),
+        )
+    }
+
+    pub async fn availability(&self, endpoint_id: &str) -> Result<Value, EngineError> {
+        let ep = self.endpoint(endpoint_id)?;
+        let _slot = self.slot(&ep, false).await?;
+        let adapter = ep.current();
+        if !adapter.info.capabilities.availability_check {
+            return Ok(
+                json!({"supported": false, "message": format!("adapter `{}` cannot check availability", adapter.info.name)}),
+            );
+        }
+        match self
+            .registry
+            .invoke(&ep, Call::CheckAvailability(ctx(&ep, "")))
+            .await
+        {
+            Ok(CallOutput::Availability(a)) => Ok(
+                json!({"supported": true, "agents_available": a.agents_available, "open": a.open, "estimated_wait_seconds": a.estimated_wait_seconds, "message": a.message}),
+            ),
+            Ok(other) => Err(EngineError::Upstream(format!("adapter returned {other:?}"))),
+            Err(f) => Err(EngineError::Upstream(f.to_string())),
+        }
+    }
+
+    /// Handovers of an endpoint (newest first).
+    pub async fn list(
+        &self,
+        endpoint_id: Option<&str>,
+        open_only: bool,
+    ) -> Result<Vec<Value>, EngineError> {
+        Ok(self
+            .store
+            .list_handovers(endpoint_id, open_only, 500)
+            .await?
+            .iter()
+            .map(view)
+            .collect())
+    }
+
+    pub(super) fn endpoint_arc(&self, id: &str) -> Option<Arc<Endpoint>> {
+        self.registry.endpoint(id)
+    }
+}
+
+fn has_capability(c: &handover_core::model::Capabilities, name: &str) -> bool {
+    match name {
+        "attachments" => c.attachments,
+        "typing" => c.typing,
+        "queue_position" => c.queue_position,
+        "availability_check" => c.availability_check,
+        "bot_side_close" => c.bot_side_close,
+        "transcript" => c.transcript,
+        _ => false,
+    }
+}

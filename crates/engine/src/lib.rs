@@ -1,0 +1,290 @@
+//! The handover engine: the product the bot platform talks to.
+//!
+//! Owns the handover lifecycle (create, user input, cancel, close, status,
+//! availability), provider traffic (webhooks via the inbox, polls), timers
+//! and callback delivery. Every step is: lock the handover, read its row,
+//! call the adapter, apply the result with `rules`, commit state + events +
+//! outbox in one store transaction, then wake the streams. It never talks
+//! HTTP to the bot directly (that is `api`) and never runs guest code itself
+//! (that is `runtime`, through the registry).
+//!
+//! Also owns the endpoint registry (`registry`: which adapter version serves
+//! which endpoint) and the tenants (`tenancy`: keys and quotas). This crate
+//! cannot name the API layer: how an event looks on the wire to the bot is
+//! given to [`Engine::new`] as an [`EventEncoder`] by whoever wires the host.
+
+pub mod adapter_sync;
+mod handover;
+mod locks;
+pub mod registry;
+pub mod request;
+pub mod tenancy;
+pub use handover_core::{rules, signature};
+mod webhook;
+mod workers;
+
+pub use request::{CreateRequest, InputRequest};
+pub use webhook::WebhookReply;
+
+use crate::registry::{Endpoint, Registry};
+use handover_core::store::{Change, HandoverRow, NewEvent, Store, StoreError, StoredEvent};
+use handover_egress::{CallLabels, EgressConfig, Resolver};
+use handover_metrics as metrics;
+use locks::Locks;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The handover already ended; carries its final object.
+    #[error("the handover has already ended")]
+    Ended(Value),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the provider could not be reached: {0}")]
+    Upstream(String),
+    #[error(transparent)]
+    Quota(#[from] tenancy::QuotaExceeded),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Base URL providers use to reach this host (for URL-signed webhooks).
+    pub public_url: String,
+    /// Largest webhook body accepted, bytes.
+    pub max_webhook_bytes: usize,
+    /// How long an unknown correlation key is retried before a webhook is
+    /// stored as concerning no handover (covers webhooks racing `start`).
+    pub correlation_grace: Duration,
+    /// Callback delivery attempts before a delivery is given up (kept as dead).
+    pub callback_attempts: u32,
+    /// A webhook for one handover whose inbox is empty is applied inline
+    /// (one durable write, answered after it) while the endpoint's recent
+    /// `handle-webhook` calls average at most this; slower adapters get the
+    /// inbox (answered once stored, applied after). Zero: always the inbox.
+    pub inline_webhook_budget: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            public_url: "http://127.0.0.1:8080".into(),
+            max_webhook_bytes: 1 << 20,
+            correlation_grace: Duration::from_secs(3),
+            callback_attempts: 12,
+            inline_webhook_budget: Duration::from_millis(5),
+        }
+    }
+}
+
+/// Encodes a stored event as the body the bot receives (SSE data and
+/// callback bodies). Owned by the API layer; injected at wiring so the
+/// engine never depends on it.
+pub type EventEncoder = fn(&StoredEvent) -> Vec<u8>;
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    registry: Arc<Registry>,
+    pub cfg: EngineConfig,
+    locks: Locks,
+    bus: tokio::sync::broadcast::Sender<i64>,
+    resolver: Arc<Resolver>,
+    encode_event: EventEncoder,
+    me: std::sync::Weak<Engine>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        cfg: EngineConfig,
+        resolver: Arc<Resolver>,
+        encode_event: EventEncoder,
+    ) -> Arc<Engine> {
+        let (bus, _) = tokio::sync::broadcast::channel(1024);
+        Arc::new_cyclic(|me| Engine {
+            store,
+            registry,
+            cfg,
+            locks: Locks::default(),
+            bus,
+            resolver,
+            encode_event,
+            me: me.clone(),
+        })
+    }
+
+    fn self_arc(&self) -> Arc<Engine> {
+        self.me
+            .upgrade()
+            .expect("the engine outlives its tasks' spawning")
+    }
+
+    /// Who holds `key` (a bearer API key); `None` for a missing or unknown
+    /// key, unless no tenants are configured (the local open mode).
+    pub fn authenticate(&self, key: Option<&str>) -> Option<tenancy::Caller> {
+        self.registry.tenants().authenticate(key)
+    }
+
+    /// The endpoint `id`, if configured.
+    pub fn find_endpoint(&self, id: &str) -> Option<Arc<Endpoint>> {
+        self.registry.endpoint(id)
+    }
+
+    /// Every configured endpoint.
+    pub fn endpoints(&self) -> impl Iterator<Item = &Arc<Endpoint>> {
+        self.registry.endpoints()
+    }
+
+    /// Hot-swaps endpoint `id` to the component `bytes` (validated first;
+    /// the serving version is kept on refusal).
+    pub async fn swap_adapter(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        source: registry::Source,
+    ) -> Result<registry::VersionInfo, registry::SwapError> {
+        self.registry.swap(id, bytes, source).await
+    }
+
+    /// Puts endpoint `id` back on its previous adapter version.
+    pub async fn rollback_adapter(
+        &self,
+        id: &str,
+    ) -> Result<registry::VersionInfo, registry::SwapError> {
+        self.registry.rollback(id).await
+    }
+
+    /// The handover `id`'s row, if it exists (no tenant check: callers do it).
+    pub async fn handover(&self, id: &str) -> Result<Option<HandoverRow>, StoreError> {
+        self.store.get_handover(id).await
+    }
+
+    /// Up to `limit` events of `scope` with ids above `after`, in id order.
+    pub async fn events_after(
+        &self,
+        scope: &handover_core::store::EventScope,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.store.events_after(scope, after, limit).await
+    }
+
+    /// Wake-ups carrying the newest event id; streams then read the store.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<i64> {
+        self.bus.subscribe()
+    }
+
+    /// Tell local streams that events up to `id` exist (also used by the
+    /// PostgreSQL listener for events written by other replicas).
+    pub fn wake(&self, id: i64) {
+        let _ = self.bus.send(id);
+    }
+
+    /// Lock one handover for a step: in this process and, for stores shared
+    /// by replicas, across processes.
+    async fn lock(
+        &self,
+        id: &str,
+    ) -> Result<(locks::Guard<'_>, handover_core::store::HandoverLock), EngineError> {
+        let local = self.locks.lock(id).await;
+        let shared = self.store.lock_handover(id).await?;
+        Ok((local, shared))
+    }
+
+    /// A tenant call slot: API requests fail fast with a quota error (429);
+    /// background work waits for its own tenant's slot only.
+    async fn slot(
+        &self,
+        ep: &Endpoint,
+        background: bool,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, EngineError> {
+        let Some(t) = &ep.tenant_budget else {
+            return Ok(None);
+        };
+        if background {
+            Ok(Some(t.call().await))
+        } else {
+            Ok(Some(t.try_call()?))
+        }
+    }
+
+    fn endpoint(&self, id: &str) -> Result<Arc<Endpoint>, EngineError> {
+        self.registry
+            .endpoint(id)
+            .ok_or_else(|| EngineError::NotFound(format!("no endpoint `{id}`")))
+    }
+
+    /// Commit one step; returns the stored events. Bumps `row.version`.
+    async fn commit(
+        &self,
+        row: &mut HandoverRow,
+        events: Vec<NewEvent>,
+        keys: Vec<String>,
+        inbox_done: Vec<i64>,
+    ) -> Result<Vec<StoredEvent>, EngineError> {
+        let change = Change {
+            row: None,
+            events,
+            correlation_keys: keys,
+            inbox_done,
+            delivery: None,
+        };
+        self.commit_change(row, change).await
+    }
+
+    /// Commit `change` with `row` as its row (see [`Engine::commit`]).
+    async fn commit_change(
+        &self,
+        row: &mut HandoverRow,
+        mut change: Change,
+    ) -> Result<Vec<StoredEvent>, EngineError> {
+        let ended = change.events.iter().any(|e| e.kind == "ended");
+        change.row = Some(row.clone());
+        let stored = self.store.apply(change).await?;
+        row.version += 1;
+        if ended {
+            metrics::HANDOVERS_ENDED.inc(&[
+                row.status.as_str(),
+                row.error_reason.as_deref().unwrap_or(""),
+            ]);
+        }
+        if let Some(last) = stored.last() {
+            self.wake(last.id);
+        }
+        Ok(stored)
+    }
+
+    /// Egress settings for bot callbacks of an endpoint.
+    fn callback_egress(&self, ep: &Endpoint) -> EgressConfig {
+        EgressConfig {
+            policy: Arc::new(ep.config.callback_policy()),
+            resolver: self.resolver.clone(),
+            labels: Arc::new(CallLabels {
+                tenant: ep.tenant.clone(),
+                endpoint: ep.id.clone(),
+                adapter: "callback".into(),
+            }),
+            timeout: Duration::from_secs(5),
+            max_response_bytes: 64 << 10,
+            max_requests: 1,
+            credentials: None,
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Webhook ingress and processing.
+//!
+//! Ingest: verify the signature the adapter declared (with the configured
+//! secret), ask the adapter which handovers the request concerns, drop
+//! duplicates by delivery id, make the request durable, and only then
+//! answer the provider. Durable means one of two paths:
+//! - **inline** (the common case: one handover, its inbox empty, a free
+//!   call slot, an adapter that handles webhooks within the inline budget):
+//!   apply the step at once and commit it together with the delivery id,
+//!   one write;
+//! - **inbox** (everything else): store the request, answer, then each
+//!   handover drains its inbox in arrival order under its lock.
+//!
+//! A refused request changes nothing; a step that fails to commit inline
+//! falls back to the inbox, so an accepted webhook is never lost.
+
+use super::signature;
+use super::{Engine, EngineError, now_ms, rules};
+use crate::registry::Endpoint;
+use handover_core::model::{CallContext, HttpRequest, HttpResponse};
+use handover_core::store::{Change, HandoverRow, NewEvent, StoreError};
+use handover_metrics as metrics;
+use handover_runtime::{Call, CallOutput, Session};
+
+/// What the HTTP layer sends back to the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookReply {
+    /// Stored (or a duplicate): give the adapter's response.
+    Accepted(HttpResponse),
+    Refused {
+        status: u16,
+        message: String,
+    },
+}
+
+fn refuse(status: u16, cause: &'static str, message: String) -> WebhookReply {
+    metrics::WEBHOOK_VERIFY_FAILED.inc(&[cause]);
+    WebhookReply::Refused { status, message }
+}
+
+use handover_core::inbox::decode as request_from_json;
+pub use handover_core::inbox::encode as request_json;
+
+impl Engine {
+    /// Verify, route, dedupe and store one webhook request.
+    pub async fn ingest_webhook(&self, endpoint_id: &str, req: HttpRequest) -> WebhookReply {
+        let Some(ep) = self.endpoint_arc(endpoint_id) else {
+            return refuse(
+                404,
+                "unknown_endpoint",
+                format!("no endpoint `{endpoint_id}`"),
+            );
+        };
+        if req.body.len() > self.cfg.max_webhook_bytes {
+            return refuse(
+                413,
+                "too_large",
+                format!(
+                    "body of {} bytes exceeds {} bytes",
+                    req.body.len(),
+                    self.cfg.max_webhook_bytes
+                ),
+            );
+        }
+        // One instance serves this request's `route-webhook` and, inline,
+        // its `handle-webhook` (see `runtime::Session`), all on the version
+        // whose signature declaration is checked here.
+        let mut session = self.registry.session(&ep);
+        let adapter = session.adapter().clone();
+        if let Some(decl) = &adapter.info.webhook_signature {
+            let url = format!("{}{}", self.cfg.public_url.trim_end_matches('/'), req.path);
+            let now_s = now_ms() / 1000;
+            if let Err(e) = signature::verify(
+                decl,
+                ep.webhook_secret.as_deref(),
+                &req,
+                &url,
+                ep.config.replay_window_s,
+                now_s,
+            ) {
+                tracing::warn!(endpoint = %ep.id, tenant = %ep.tenant, cause = e.cause(), "webhook refused: {e}");
+                return refuse(
+                    401,
+                    e.cause(),
+                    format!("webhook signature verification failed: {e}"),
+                );
+            }
+        }
+        // Per-tenant rate and call slots, after the (cheap) signature check so
+        // unsigned junk cannot spend a tenant's budget: a flood from one
+        // tenant's provider is refused with 429 (providers retry) and never
+        // slows another tenant.
+        if let Some(t) = &ep.tenant_budget
+            && let Err(q) = t.take_webhook()
+        {
+            return refuse(429, "quota", q.to_string());
+        }
+        let slot = match self.slot(&ep, false).await {
+            Ok(s) => s,
+            Err(e) => return refuse(429, "quota", e.to_string()),
+        };
+        let route = match session
+            .call(Call::RouteWebhook(ep.settings_json.clone(), req.clone()))
+            .await
+        {
+            Ok(CallOutput::Route(r)) => r,
+            Ok(other) => {
+                return refuse(500, "adapter_error", format!("adapter returned {other:?}"));
+            }
+            Err(f) => {
+                return refuse(
+                    400,
+                    "malformed",
+                    format!("webhook refused by the adapter: {}", f.message),
+                );
+            }
+        };
+        // The slot covers the adapter call only: waiting out the correlation
+        // grace and storing the webhook run no adapter, and must not keep the
+        // tenant's bot API calls out (429) meanwhile.
+        drop(slot);
+        let delivery_id = route.delivery_id.clone().or_else(|| {
+            let h = adapter
+                .info
+                .webhook_signature
+                .as_ref()?
+                .delivery_id_header
+                .as_ref()?;
+            signature::header(&req, h).map(str::to_string)
+        });
+        let mut ids: Vec<String> = vec![];
+        // One key (the common case): read its handover's row along with it,
+        // for the inline path (`Some(None)`: its inbox has items).
+        let mut prefetched = None;
+        if let [key] = route.correlation_keys.as_slice()
+            && let Ok(Some((id, row))) = self.store.webhook_target(&ep.id, key).await
+        {
+            ids.push(id);
+            prefetched = Some(row);
+        } else {
+            // Several keys, or none known yet: no inline step (and the
+            // correlation grace may wait), so the instance goes now.
+            session.release();
+            for key in &route.correlation_keys {
+                if let Some(id) = self.resolve_key(&ep.id, key).await
+                    && !ids.contains(&id)
+                {
+                    ids.push(id);
+                }
+            }
+        }
+        if let [id] = ids.as_slice() {
+            match self
+                .apply_inline(
+                    &ep,
+                    &mut session,
+                    id,
+                    prefetched,
+                    delivery_id.as_deref(),
+                    &req,
+                )
+                .await
+            {
+                Inline::Applied => {
+                    metrics::WEBHOOKS_ACCEPTED.inc();
+                    metrics::WEBHOOKS_INLINE.inc();
+                    return WebhookReply::Accepted(route.response);
+                }
+                Inline::Duplicate => {
+                    tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped");
+                    return WebhookReply::Accepted(route.response);
+                }
+                Inline::UseInbox => {}
+            }
+        }
+        session.release();
+        match self
+            .store
+            .accept_webhook(&ep.id, delivery_id.as_deref(), &ids, request_json(&req))
+            .await
+        {
+            Ok(Some(_)) => {
+                metrics::WEBHOOKS_ACCEPTED.inc();
+                for id in ids {
+                    let engine = self.self_arc();
+                    tokio::spawn(async move { engine.process_inbox(&id).await });
+                }
+            }
+            Ok(None) => {
+                tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped");
+                // A retry: the first copy may have been stored by a process
+                // (replica) that died before processing it.
+                for id in ids {
+                    let engine = self.self_arc();
+                    tokio::spawn(async move { engine.process_inbox(&id).await });
+                }
+            }
+            Err(e) => return refuse(503, "store", format!("cannot store the webhook: {e}")),
+        }
+        WebhookReply::Accepted(route.response)
+    }
+
+    /// Apply a webhook for one handover at once, when that keeps every
+    /// guarantee of the inbox: the handover's inbox is empty (so provider
+    /// order holds), the tenant has a free call slot, and the adapter has
+    /// been handling webhooks within the inline budget (so the provider's
+    /// answer is not held up). The step and the delivery id commit in one
+    /// transaction, which is the webhook's durable record; the provider is
+    /// answered after it. Anything else goes to the inbox.
+    ///
+    /// `prefetched`: what [`Store::webhook_target`] read before the lock
+    /// was taken (`None`: not read yet). If a step committed in between,
+    /// the commit's version check refuses this one, which then goes to the
+    /// inbox.
+    ///
+    /// [`Store::webhook_target`]: handover_core::store::Store::webhook_target
+    async fn apply_inline(
+        &self,
+        ep: &Endpoint,
+        session: &mut Session,
+        id: &str,
+        prefetched: Option<Option<HandoverRow>>,
+        delivery_id: Option<&str>,
+        req: &HttpRequest,
+    ) -> Inline {
+        // Inline only for an adapter seen to be fast: the first webhook of
+        // an endpoint (and of each process) goes through the inbox, which
+        // times the adapter without holding the provider's answer.
+        let budget = self.cfg.inline_webhook_budget;
+        if budget.is_zero() || ep.webhook_step_us.get().is_none_or(|t| t > budget) {
+            return Inline::UseInbox;
+        }
+        // The lock first, then the slot without waiting: a webhook waiting
+        // for the lock holds no slot, so it never keeps the lock's holder
+        // (which may be waiting for a slot) from running. No free slot: the
+        // tenant is at its concurrency limit; the inbox takes the webhook
+        // and waits for one instead of refusing it.
+        let Ok(_guard) = self.lock(id).await else {
+            return Inline::UseInbox;
+        };
+        let Ok(_slot) = self.slot(ep, false).await else {
+            return Inline::UseInbox;
+        };
+        let row = match prefetched {
+            Some(row) => row,
+            None => self.store.handover_if_inbox_empty(id).await.ok().flatten(),
+        };
+        let Some(mut row) = row.filter(|r| r.status.is_open()) else {
+            return Inline::UseInbox;
+        };
+        let (events, keys) = self
+            .webhook_step(ep, Some(session), &mut row, req.clone())
+            .await;
+        let change = Change {
+            row: None,
+            events,
+            correlation_keys: keys,
+            inbox_done: vec![],
+            delivery: delivery_id.map(str::to_string),
+        };
+        match self.commit_change(&mut row, change).await {
+            Ok(_) => Inline::Applied,
+            Err(EngineError::Store(StoreError::Duplicate(_))) => Inline::Duplicate,
+            Err(e) => {
+                tracing::warn!(
+                    handover = id,
+                    "inline webhook step not committed, storing it in the inbox: {e}"
+                );
+                Inline::UseInbox
+            }
+        }
+    }
+
+    /// A correlation key may be committed a moment after the provider's first
+    /// webhook arrives (it races `start`): retry briefly before giving up.
+    async fn resolve_key(&self, endpoint_id: &str, key: &str) -> Option<String> {
+        let deadline = std::time::Instant::now() + self.cfg.correlation_grace;
+        loop {
+            if let Ok(Some(id)) = self.store.find_by_correlation(endpoint_id, key).await {
+                return Some(id);
+            }
+            if std::time::Instant::now() >= deadline {
+                tracing::info!(endpoint = %endpoint_id, key, "webhook concerns no known handover");
+                return None;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Apply every stored webhook of one handover, oldest first.
+    pub async fn process_inbox(&self, id: &str) {
+        let r = match self.lock(id).await {
+            Ok(_g) => self.drain_inbox(id).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::warn!(handover = id, "inbox processing failed (will retry): {e}");
+        }
+    }
+
+    async fn drain_inbox(&self, id: &str) -> Result<(), EngineError> {
+        let items = self.store.pending_inbox(id).await?;
+        if items.is_empty() {
+            return Ok(());
+        }
+        let Some(mut row) = self.store.get_handover(id).await? else {
+            return Ok(());
+        };
+        let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
+        for item in items {
+            if !row.status.is_open() {
+                self.commit(&mut row, vec![], vec![], vec![item.id]).await?;
+                continue;
+            }
+            let req = request_from_json(&item.request);
+            let (events, keys) = self.webhook_step(&ep, None, &mut row, req).await;
+            self.commit(&mut row, events, keys, vec![item.id]).await?;
+        }
+        Ok(())
+    }
+
+    /// Run the adapter's `handle-webhook` for one request (in `session`,
+    /// the one that routed it, if given) and apply its result to `row` (a
+    /// failure ends the handover with an error); returns the events and
+    /// correlation keys to commit. Records the call's time.
+    async fn webhook_step(
+        &self,
+        ep: &Endpoint,
+        session: Option<&mut Session>,
+        row: &mut HandoverRow,
+        req: HttpRequest,
+    ) -> (Vec<NewEvent>, Vec<String>) {
+        let ctx = CallContext {
+            handover_id: row.id.clone(),
+            settings: ep.settings_json.clone(),
+        };
+        let call = Call::HandleWebhook(ctx, row.provider_state.clone(), req);
+        let started = std::time::Instant::now();
+        let out = match session {
+            Some(s) => s.call(call).await,
+            None => self.registry.invoke(ep, call).await,
+        };
+        ep.webhook_step_us.record(started.elapsed());
+        let now = now_ms();
+        match out {
+            Ok(CallOutput::Step(step)) => {
+                row.provider_state = step.state;
+                (
+                    rules::apply_provider_events(row, &step.events, now),
+                    step.correlation_keys,
+                )
+            }
+            Ok(other) => (
+                vec![rules::finish(
+                    row,
+                    rules::Outcome::error(format!("adapter returned {other:?}")),
+                    "adapter_error",
+                    None,
+                    now,
+                )],
+                vec![],
+            ),
+            Err(f) => (
+                vec![rules::finish(
+                    row,
+                    rules::Outcome::error(f.message),
+                    "adapter_error",
+                    Some("while applying a provider webhook".into()),
+                    now,
+                )],
+                vec![],
+            ),
+        }
+    }
+}
+
+/// What [`Engine::apply_inline`] did.
+enum Inline {
+    /// Applied and committed: answer the provider.
+    Applied,
+    /// The delivery id was accepted before: nothing written, answer.
+    Duplicate,
+    /// Not applied (nothing written): store it in the inbox.
+    UseInbox,
+}

@@ -1,0 +1,412 @@
+//! Background work: timers (no-agent, inactivity), polls, callback delivery
+//! and recovery after a restart.
+//!
+//! Each loop reads what is due from the store, so nothing depends on memory
+//! that a crash would lose. A poll or timer step runs under the handover's
+//! lock like any other step. Callbacks are delivered in event order per
+//! handover, with retries and backoff; a delivery is marked done only after
+//! the receiver answered 2xx (at-least-once; the event id lets receivers
+//! dedupe).
+
+use super::rules::{self, Outcome};
+use super::{Engine, EngineError, now_ms};
+use handover_core::model::{CallContext, PollMode};
+use handover_core::store::{EventScope, HandoverRow, NewEvent, OutboxItem, Status};
+use handover_runtime::{Call, CallOutput};
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TICK: Duration = Duration::from_millis(50);
+const MAX_POLL_FAILURES: u32 = 10;
+/// How often [`Engine::loop_sweep`] looks for abandoned work, and how old
+/// work must be to count as abandoned.
+const SWEEP: Duration = Duration::from_secs(5);
+const STALE: Duration = Duration::from_secs(5);
+/// Warm instances (`instance_reuse`) unused this long are dropped, so an
+/// endpoint's quiet spell gives their memory back.
+const WARM_IDLE: Duration = Duration::from_secs(30);
+
+/// Handles of the background loops; dropping them does not stop the loops
+/// (they stop with the runtime).
+pub struct Workers;
+
+impl Engine {
+    /// Start the timer, poll and callback loops and resume interrupted work.
+    pub fn spawn_workers(self: &Arc<Self>) -> Workers {
+        if let Some(mut rx) = self.store.event_notifications() {
+            // Events written by other replicas wake this process's streams.
+            let e = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(id) => e.wake(id),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            e.wake(i64::MAX)
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+        let e = self.clone();
+        tokio::spawn(async move { e.recover().await });
+        let e = self.clone();
+        tokio::spawn(async move { e.loop_due(Due::Timers).await });
+        let e = self.clone();
+        tokio::spawn(async move { e.loop_due(Due::Polls).await });
+        let e = self.clone();
+        tokio::spawn(async move { e.loop_outbox().await });
+        let e = self.clone();
+        tokio::spawn(async move { e.loop_sweep().await });
+        Workers
+    }
+
+    /// After a restart: finish stored webhooks and interrupted starts.
+    async fn recover(self: Arc<Self>) {
+        if let Ok(ids) = self.store.handovers_with_pending_inbox().await {
+            for id in ids {
+                self.process_inbox(&id).await;
+            }
+        }
+        // Only starts old enough to be abandoned: a younger one may be in
+        // progress on another replica (which holds its lock and commits).
+        self.resume_abandoned_starts(now_ms() - 5_000).await;
+    }
+
+    /// Run again every start still `requested` that began before
+    /// `created_before_ms` (its process died during it).
+    async fn resume_abandoned_starts(&self, created_before_ms: i64) {
+        if let Ok(rows) = self.store.abandoned_starts(created_before_ms, 10_000).await {
+            for row in rows {
+                if let Err(e) = self.resume_start(row).await {
+                    tracing::warn!("resuming an interrupted start failed: {e}");
+                }
+            }
+        }
+    }
+
+    /// Take over work another process (replica) left behind when it died:
+    /// webhooks stored but not processed, and starts interrupted midway;
+    /// and drop warm instances idle for [`WARM_IDLE`].
+    /// Only work older than [`STALE`] is touched, so the process doing it
+    /// (which holds the handover lock meanwhile) is not raced.
+    async fn loop_sweep(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(SWEEP).await;
+            let stale = now_ms() - STALE.as_millis() as i64;
+            if let Ok(ids) = self.store.handovers_with_pending_inbox().await {
+                for id in ids {
+                    let old = self
+                        .store
+                        .pending_inbox(&id)
+                        .await
+                        .ok()
+                        .and_then(|items| items.first().map(|i| i.received_at_ms < stale));
+                    if old == Some(true) {
+                        self.process_inbox(&id).await;
+                    }
+                }
+            }
+            self.resume_abandoned_starts(stale).await;
+            self.registry.trim_warm(WARM_IDLE);
+        }
+    }
+
+    /// `start` was interrupted (the process died during it): run it again.
+    async fn resume_start(&self, row: HandoverRow) -> Result<(), EngineError> {
+        let _g = self.lock(&row.id).await?;
+        let Some(row) = self.store.get_handover(&row.id).await? else {
+            return Ok(());
+        };
+        if row.status != Status::Requested {
+            return Ok(());
+        }
+        let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
+        let req: super::CreateRequest = serde_json::from_value(row.request.clone())
+            .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let ctx = CallContext {
+            handover_id: row.id.clone(),
+            settings: ep.settings_json.clone(),
+        };
+        let out = self
+            .registry
+            .invoke(&ep, Call::Start(ctx, req.conversation(&row.id)))
+            .await;
+        self.after_start(&ep, row, out).await.map(|_| ())
+    }
+
+    async fn loop_due(self: Arc<Self>, kind: Due) {
+        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        loop {
+            tokio::time::sleep(TICK).await;
+            let now = now_ms();
+            let rows = match kind {
+                Due::Timers => self.store.due_timers(now, 200).await,
+                Due::Polls => self.store.due_polls(now, 200).await,
+            };
+            let Ok(rows) = rows else { continue };
+            for row in rows {
+                if !in_flight.lock().unwrap().insert(row.id.clone()) {
+                    continue;
+                }
+                let (e, flight) = (self.clone(), in_flight.clone());
+                tokio::spawn(async move {
+                    let id = row.id.clone();
+                    let r = match kind {
+                        Due::Timers => e.fire_timers(&id).await,
+                        Due::Polls => e.poll_once(&id).await,
+                    };
+                    if let Err(err) = r {
+                        tracing::warn!(handover = %id, "{kind:?} step failed: {err}");
+                    }
+                    flight.lock().unwrap().remove(&id);
+                });
+            }
+        }
+    }
+
+    async fn fire_timers(&self, id: &str) -> Result<(), EngineError> {
+        let _g = self.lock(id).await?;
+        let Some(mut row) = self.store.get_handover(id).await? else {
+            return Ok(());
+        };
+        if !row.status.is_open() {
+            return Ok(());
+        }
+        let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
+        let now = now_ms();
+        let due = |t: Option<i64>| t.is_some_and(|t| t <= now);
+        let ctx = CallContext {
+            handover_id: id.to_string(),
+            settings: ep.settings_json.clone(),
+        };
+        let event = if due(row.no_agent_deadline_ms) && row.status != Status::Active {
+            let _ = self
+                .registry
+                .invoke(&ep, Call::Cancel(ctx, row.provider_state.clone()))
+                .await;
+            let secs = ep.config.timers.no_agent_timeout_s.unwrap_or(0);
+            let outcome = match ep
+                .config
+                .timers
+                .no_agent_outcome
+                .as_ref()
+                .map(|s| s.get_ref().as_str())
+            {
+                Some("completed") => Outcome::Completed,
+                _ => Outcome::error(format!("no agent joined within {secs} s")),
+            };
+            rules::finish(&mut row, outcome, "no_agent_timeout", None, now)
+        } else if due(row.inactivity_end_at_ms) {
+            let call = if row.status == Status::Active {
+                Call::Close(ctx, row.provider_state.clone())
+            } else {
+                Call::Cancel(ctx, row.provider_state.clone())
+            };
+            let _ = self.registry.invoke(&ep, call).await;
+            let outcome = if row.agent_joined_at_ms.is_some() {
+                Outcome::Completed
+            } else {
+                Outcome::Cancelled
+            };
+            let secs = ep.config.timers.inactivity_timeout_s.unwrap_or(0);
+            rules::finish(
+                &mut row,
+                outcome,
+                "user_inactivity",
+                Some(format!("no user input for {secs} s")),
+                now,
+            )
+        } else if due(row.inactivity_warn_at_ms) {
+            row.inactivity_warn_at_ms = None;
+            let left = row
+                .inactivity_end_at_ms
+                .map(|t| ((t - now).max(0) + 999) / 1000);
+            NewEvent {
+                kind: "inactivity_warning".into(),
+                payload: json!({"type": "inactivity_warning", "seconds_left": left}),
+            }
+        } else {
+            // A deadline that no longer applies (e.g. no-agent while active).
+            if row.status == Status::Active {
+                row.no_agent_deadline_ms = None;
+            }
+            self.commit(&mut row, vec![], vec![], vec![]).await?;
+            return Ok(());
+        };
+        self.commit(&mut row, vec![event], vec![], vec![]).await?;
+        Ok(())
+    }
+
+    async fn poll_once(&self, id: &str) -> Result<(), EngineError> {
+        let _g = self.lock(id).await?;
+        let Some(mut row) = self.store.get_handover(id).await? else {
+            return Ok(());
+        };
+        let now = now_ms();
+        if !row.status.is_open() || row.next_poll_at_ms.is_none_or(|t| t > now) {
+            return Ok(());
+        }
+        let ep = self.endpoint(&row.endpoint_id)?;
+        let _slot = self.slot(&ep, true).await?;
+        let adapter = ep.current();
+        let polling = adapter.info.polling;
+        let mut env = ep.env(&adapter);
+        if polling.mode == PollMode::LongPoll {
+            env.limits.wall_time = env
+                .limits
+                .wall_time
+                .max(Duration::from_millis(polling.max_wait_ms as u64 + 2000));
+            env.limits.egress_timeout = env
+                .limits
+                .egress_timeout
+                .max(Duration::from_millis(polling.max_wait_ms as u64 + 1000));
+        }
+        let ctx = CallContext {
+            handover_id: id.to_string(),
+            settings: ep.settings_json.clone(),
+        };
+        let out = self
+            .registry
+            .runtime()
+            .invoke(&adapter, &env, Call::Poll(ctx, row.provider_state.clone()))
+            .await;
+        let now = now_ms();
+        let interval = polling.interval_ms.max(10) as i64;
+        let (events, keys) = match out {
+            Ok(CallOutput::Step(step)) => {
+                row.provider_state = step.state;
+                row.poll_failures = 0;
+                row.next_poll_at_ms = Some(if polling.mode == PollMode::LongPoll {
+                    now
+                } else {
+                    now + interval
+                });
+                (
+                    rules::apply_provider_events(&mut row, &step.events, now),
+                    step.correlation_keys,
+                )
+            }
+            other => {
+                let msg = match other {
+                    Err(f) => f.message,
+                    Ok(o) => format!("adapter returned {o:?}"),
+                };
+                row.poll_failures += 1;
+                if row.poll_failures >= MAX_POLL_FAILURES {
+                    let m = format!(
+                        "polling the provider failed {} times in a row; last error: {msg}",
+                        row.poll_failures
+                    );
+                    (
+                        vec![rules::finish(
+                            &mut row,
+                            Outcome::error(m),
+                            "poll_failed",
+                            None,
+                            now,
+                        )],
+                        vec![],
+                    )
+                } else {
+                    let backoff = (interval * (1 << row.poll_failures.min(10))).min(30_000);
+                    row.next_poll_at_ms = Some(now + backoff);
+                    tracing::info!(
+                        handover = id,
+                        failures = row.poll_failures,
+                        backoff_ms = backoff,
+                        "poll failed: {msg}"
+                    );
+                    (vec![], vec![])
+                }
+            }
+        };
+        row.updated_at_ms = now;
+        self.commit(&mut row, events, keys, vec![]).await?;
+        Ok(())
+    }
+
+    async fn loop_outbox(self: Arc<Self>) {
+        let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
+        // Deliveries whose outcome is committed. They leave `in_flight` only
+        // here, before the next read: a read that began before the outcome
+        // was committed still lists the item as due, and must find it in
+        // flight (else it would be delivered again after a 2xx).
+        let finished: Arc<Mutex<Vec<i64>>> = Arc::default();
+        loop {
+            tokio::time::sleep(TICK).await;
+            {
+                let done = std::mem::take(&mut *finished.lock().unwrap());
+                let mut flight = in_flight.lock().unwrap();
+                for id in done {
+                    flight.remove(&id);
+                }
+            }
+            let Ok(items) = self.store.due_outbox(now_ms(), 100).await else {
+                continue;
+            };
+            for item in items {
+                if !in_flight.lock().unwrap().insert(item.id) {
+                    continue;
+                }
+                let (e, done) = (self.clone(), finished.clone());
+                tokio::spawn(async move {
+                    let id = item.id;
+                    e.deliver(item).await;
+                    done.lock().unwrap().push(id);
+                });
+            }
+        }
+    }
+
+    async fn deliver(&self, item: OutboxItem) {
+        let scope = EventScope::Handover(item.handover_id.clone());
+        let event = match self.store.events_after(&scope, item.event_id - 1, 1).await {
+            Ok(mut v) if !v.is_empty() && v[0].id == item.event_id => v.remove(0),
+            _ => {
+                let _ = self.store.outbox_dead(item.id, "event not found").await;
+                return;
+            }
+        };
+        let Some(ep) = self.endpoint_arc(&event.endpoint_id) else {
+            return;
+        };
+        let body = (self.encode_event)(&event);
+        let headers = vec![
+            ("x-handover-event-id".to_string(), event.id.to_string()),
+            ("x-handover-id".to_string(), event.handover_id.clone()),
+        ];
+        let cfg = self.callback_egress(&ep);
+        let result = handover_egress::post_json(&cfg, &item.url, &headers, body).await;
+        let err = match result {
+            Ok(s) if (200..300).contains(&s) => {
+                let _ = self.store.outbox_delivered(item.id).await;
+                return;
+            }
+            Ok(s) => format!("receiver answered HTTP {s}"),
+            Err(e) => e,
+        };
+        let attempts = item.attempts + 1;
+        if attempts >= self.cfg.callback_attempts {
+            tracing::warn!(handover = %item.handover_id, event = item.event_id, "callback given up after {attempts} attempts: {err}");
+            let _ = self.store.outbox_dead(item.id, &err).await;
+        } else {
+            let backoff = (200i64 << attempts.min(8)).min(60_000);
+            tracing::info!(handover = %item.handover_id, event = item.event_id, attempts, backoff_ms = backoff, "callback failed: {err}");
+            let _ = self
+                .store
+                .outbox_retry(item.id, attempts, now_ms() + backoff, &err)
+                .await;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Due {
+    Timers,
+    Polls,
+}

@@ -1,0 +1,445 @@
+//! One adapter call: a fresh store and instance (or a [`Session`]'s), limits
+//! armed, export invoked, outcome mapped to the product's failure model.
+//!
+//! For [`Runtime::invoke`] the store (and the instance in it) is dropped when
+//! the call returns, so nothing survives between calls; a session keeps it
+//! for the calls about one webhook request only. This module must turn every
+//! guest misbehaviour into a `Failure`, never reuse an instance after one
+//! (trap, deadline, denial), and never panic on guest output.
+//!
+//! [`Session`]: super::Session
+
+use super::bindings::v0_1_0 as v1;
+use super::bindings::v0_1_0_exports as v1_exports;
+use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
+use super::state::{CallState, Limiter, LogSink};
+use super::{Limits, LoadedAdapter, Runtime};
+use handover_core::model::{self as m, Failure};
+use handover_metrics as metrics;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::Instance;
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+/// An export call with its arguments.
+#[derive(Debug, Clone)]
+pub enum Call {
+    Describe,
+    ValidateSettings(String),
+    Start(m::CallContext, m::Conversation),
+    UserMessage(m::CallContext, Vec<u8>, m::UserInput),
+    Cancel(m::CallContext, Vec<u8>),
+    Close(m::CallContext, Vec<u8>),
+    CheckAvailability(m::CallContext),
+    RouteWebhook(String, m::HttpRequest),
+    HandleWebhook(m::CallContext, Vec<u8>, m::HttpRequest),
+    Poll(m::CallContext, Vec<u8>),
+}
+
+impl Call {
+    pub fn export_name(&self) -> &'static str {
+        match self {
+            Call::Describe => "describe",
+            Call::ValidateSettings(_) => "validate-settings",
+            Call::Start(..) => "start",
+            Call::UserMessage(..) => "user-message",
+            Call::Cancel(..) => "cancel",
+            Call::Close(..) => "close",
+            Call::CheckAvailability(_) => "check-availability",
+            Call::RouteWebhook(..) => "route-webhook",
+            Call::HandleWebhook(..) => "handle-webhook",
+            Call::Poll(..) => "poll",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutput {
+    Info(m::AdapterInfo),
+    Unit,
+    Step(m::Step),
+    Availability(m::Availability),
+    Route(m::WebhookRoute),
+}
+
+/// Everything a call runs under: limits, egress, labels.
+#[derive(Clone)]
+pub struct CallEnv {
+    pub limits: Limits,
+    pub policy: Arc<EgressPolicy>,
+    pub resolver: Arc<Resolver>,
+    pub labels: Arc<CallLabels>,
+    /// Credentials added to matching requests (never visible to the guest).
+    pub credentials: Option<Arc<super::egress::Credentials>>,
+    /// The tenant's adapter-CPU budget; calls pause when it is spent.
+    pub cpu: Option<Arc<crate::budget::CpuBudget>>,
+}
+
+impl CallEnv {
+    /// For `describe` and `inspect`: default limits, no egress at all.
+    pub fn describe() -> Self {
+        CallEnv {
+            limits: Limits::default(),
+            policy: Arc::new(EgressPolicy::default()),
+            resolver: Arc::default(),
+            labels: Arc::new(CallLabels {
+                tenant: "-".into(),
+                endpoint: "-".into(),
+                adapter: "-".into(),
+            }),
+            credentials: None,
+            cpu: None,
+        }
+    }
+}
+
+/// Why a call failed on the host side; becomes a `Failure { reason: error }`.
+fn cause_of(
+    err: &wasmtime::Error,
+    state: &CallState,
+    limits: &Limits,
+    started: Instant,
+) -> (&'static str, String) {
+    if let Some(desired) = state.limiter.memory_exceeded {
+        return (
+            "memory",
+            format!(
+                "memory limit exceeded: the adapter tried to grow linear memory to {desired} bytes; the limit is {} MiB",
+                limits.memory_bytes >> 20
+            ),
+        );
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => (
+            "deadline",
+            format!(
+                "wall-time limit exceeded: the adapter ran for {:?}; the limit is {:?}",
+                started.elapsed(),
+                limits.wall_time
+            ),
+        ),
+        Some(Trap::OutOfFuel) => (
+            "fuel",
+            format!("fuel limit exhausted ({} units)", limits.fuel.unwrap_or(0)),
+        ),
+        Some(Trap::StackOverflow) => (
+            "stack",
+            "stack overflow: the adapter recursed too deeply".to_string(),
+        ),
+        Some(Trap::UnreachableCodeReached) => {
+            let stderr = state.stderr_text();
+            let detail = if stderr.is_empty() {
+                "no message".to_string()
+            } else {
+                stderr
+            };
+            (
+                "panic",
+                format!("adapter panicked (trap: unreachable): {detail}"),
+            )
+        }
+        Some(t) => ("trap", format!("adapter trapped: {t}")),
+        // The pooling allocator's typed error: every slot of some kind
+        // (instances, memories, tables, stacks) is in use.
+        None if err.is::<wasmtime::PoolConcurrencyLimitError>() => {
+            ("capacity", format!("host at capacity: {err:#}"))
+        }
+        None => ("trap", format!("adapter trapped: {err:#}")),
+    }
+}
+
+fn fail(cause: &'static str, export: &str, message: String) -> Failure {
+    metrics::ADAPTER_TRAPS.inc(&[cause]);
+    Failure::error(format!("adapter `{export}` call failed: {message}"))
+}
+
+fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Step, Failure> {
+    if step.state.len() > limits.max_state_bytes {
+        return Err(fail(
+            "oversized_state",
+            export,
+            format!(
+                "oversized output: provider state of {} bytes exceeds the limit of {} bytes",
+                step.state.len(),
+                limits.max_state_bytes
+            ),
+        ));
+    }
+    if step.events.len() > limits.max_events {
+        return Err(fail(
+            "oversized_events",
+            export,
+            format!(
+                "oversized output: {} events in one call exceed the limit of {}",
+                step.events.len(),
+                limits.max_events
+            ),
+        ));
+    }
+    Ok(v1::step(step))
+}
+
+/// A store with (once instantiated) the adapter's instance in it: one call's,
+/// or kept by a [`Session`](super::Session) for its next call.
+pub(super) struct Live {
+    store: Store<CallState>,
+    instance: Option<Instance>,
+    /// The `LoadedAdapter::id` whose component `instance` comes from: the
+    /// only one whose exports may be called on it.
+    adapter: u64,
+    /// Calls run on `instance` so far.
+    calls: u32,
+}
+
+impl Live {
+    /// Calls run on this instance so far.
+    pub(super) fn calls(&self) -> u32 {
+        self.calls
+    }
+
+    /// The `LoadedAdapter::id` this store's instance belongs to.
+    pub(super) fn adapter_id(&self) -> u64 {
+        self.adapter
+    }
+}
+
+impl Runtime {
+    /// Run one export on a fresh instance of `adapter`.
+    pub async fn invoke(
+        &self,
+        adapter: &LoadedAdapter,
+        env: &CallEnv,
+        call: Call,
+    ) -> Result<CallOutput, Failure> {
+        self.run_call(adapter, env, &mut None, call).await
+    }
+
+    /// A store for calls of `adapter` under `env`, with nothing in it yet.
+    fn new_live(&self, env: &CallEnv, adapter: u64) -> Live {
+        let limits = &env.limits;
+        let hooks = EgressHooks::new(EgressConfig {
+            policy: env.policy.clone(),
+            resolver: env.resolver.clone(),
+            labels: env.labels.clone(),
+            timeout: limits.egress_timeout,
+            max_response_bytes: limits.egress_max_response_bytes,
+            max_requests: limits.egress_max_requests,
+            credentials: env.credentials.clone(),
+        });
+        let state = CallState::new(
+            hooks,
+            Limiter {
+                memory_bytes: limits.memory_bytes,
+                memory_exceeded: None,
+            },
+            LogSink::new(
+                env.labels.clone(),
+                limits.max_log_lines,
+                limits.max_log_bytes,
+            ),
+        );
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let cpu = env.cpu.clone();
+        let tick = self.cfg.epoch_tick;
+        store.epoch_deadline_callback(move |ctx| {
+            let deadline = ctx.data().deadline;
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            // The callback runs once per tick in which the guest executed, so
+            // each call charges one tick of CPU to the tenant; over budget,
+            // the guest pauses (other tenants' work is not affected).
+            match cpu.as_ref().map(|c| c.charge(tick)) {
+                Some(pause) if !pause.is_zero() => {
+                    let pause = pause.min(deadline.saturating_duration_since(Instant::now()));
+                    Ok(UpdateDeadline::YieldCustom(
+                        1,
+                        Box::pin(tokio::time::sleep(pause)),
+                    ))
+                }
+                // tokio's own yield: the task goes to the back of the queue
+                // (a plain self-wake could take the LIFO slot and starve
+                // other tenants' tasks on this worker).
+                _ => Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                )),
+            }
+        });
+        Live {
+            store,
+            instance: None,
+            adapter,
+            calls: 0,
+        }
+    }
+
+    /// Run one export under `env`'s limits, on `live`'s instance if there
+    /// is one, else on a fresh one left in `live`. Anything that may have
+    /// left the instance in a bad state (a trap, a deadline, an egress
+    /// denial) empties `live`, so the next call starts afresh.
+    pub(super) async fn run_call(
+        &self,
+        adapter: &LoadedAdapter,
+        env: &CallEnv,
+        live: &mut Option<Live>,
+        call: Call,
+    ) -> Result<CallOutput, Failure> {
+        let export = call.export_name();
+        let started = Instant::now();
+        let limits = &env.limits;
+        #[cfg(feature = "bench-native")]
+        if adapter.native
+            && let Some(outcome) = super::native::invoke(&call, limits)
+        {
+            metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
+            metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+            return outcome;
+        }
+        // An instance only ever runs the component it came from (its export
+        // indices and checked types are that component's).
+        if live.as_ref().is_some_and(|l| l.adapter != adapter.id) {
+            *live = None;
+        }
+        let l = live.get_or_insert_with(|| self.new_live(env, adapter.id));
+        l.store.data_mut().begin_call(started + limits.wall_time);
+        if self.cfg.fuel {
+            let _ = l.store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
+        }
+        l.store.set_epoch_deadline(1);
+
+        let run = async {
+            let instance = match l.instance {
+                Some(i) => i,
+                None => {
+                    metrics::ADAPTER_INSTANCES.inc();
+                    let i = adapter.pre.instantiate_async(&mut l.store).await?;
+                    *l.instance.insert(i)
+                }
+            };
+            l.calls += 1;
+            run_export(
+                &adapter.exports,
+                instance,
+                &mut l.store,
+                call,
+                limits,
+                export,
+            )
+            .await
+        };
+        // `Ok(_)`: the guest returned (a value or its own failure); `Err`:
+        // the host's verdict (trap, deadline), after which the instance is
+        // not used again.
+        let outcome = match tokio::time::timeout(limits.wall_time + Duration::from_millis(20), run)
+            .await
+        {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                let (cause, msg) = cause_of(&e, l.store.data(), limits, started);
+                Err(fail(cause, export, msg))
+            }
+            Err(_) => Err(fail(
+                "deadline",
+                export,
+                format!(
+                    "wall-time limit exceeded: the adapter did not finish within {:?} (waiting on I/O)",
+                    limits.wall_time
+                ),
+            )),
+        };
+        l.store.data().log.finish();
+        let denied = l.store.data().first_denial();
+        let outcome = match (outcome, denied) {
+            (Ok(r), None) => r,
+            (Err(f), None) => {
+                *live = None;
+                Err(f)
+            }
+            (_, Some(d)) => {
+                *live = None;
+                Err(fail("egress_denied", export, d.to_string()))
+            }
+        };
+        metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
+        metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+        outcome
+    }
+}
+
+async fn run_export(
+    x: &v1_exports::Exports,
+    inst: Instance,
+    store: &mut Store<CallState>,
+    call: Call,
+    limits: &Limits,
+    export: &str,
+) -> wasmtime::Result<Result<CallOutput, Failure>> {
+    let step = |r: Result<v1::t::Step, v1::t::Failure>| match r {
+        Ok(s) => check_step(s, limits, export).map(CallOutput::Step),
+        Err(f) => Err(v1::failure(f)),
+    };
+    let s = &mut *store;
+    Ok(match call {
+        Call::Describe => {
+            let (info,) = x.describe(&mut *s, &inst).call_async(s, ()).await?;
+            Ok(CallOutput::Info(v1::adapter_info(info)))
+        }
+        Call::ValidateSettings(settings) => {
+            let f = x.validate_settings(&mut *s, &inst);
+            let (r,) = f.call_async(s, (&settings,)).await?;
+            r.map(|()| CallOutput::Unit).map_err(v1::failure)
+        }
+        Call::Start(c, conv) => {
+            let f = x.start(&mut *s, &inst);
+            let (c, conv) = (v1::ctx(&c), v1::conversation(&conv));
+            step(f.call_async(s, (&c, &conv)).await?.0)
+        }
+        Call::UserMessage(c, st, i) => {
+            let f = x.user_message(&mut *s, &inst);
+            let (c, i) = (v1::ctx(&c), v1::user_input(&i));
+            step(f.call_async(s, (&c, &st, &i)).await?.0)
+        }
+        Call::Cancel(c, st) => {
+            let f = x.cancel(&mut *s, &inst);
+            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
+        }
+        Call::Close(c, st) => {
+            let f = x.close(&mut *s, &inst);
+            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
+        }
+        Call::CheckAvailability(c) => {
+            let f = x.check_availability(&mut *s, &inst);
+            let (r,) = f.call_async(s, (&v1::ctx(&c), &[])).await?;
+            r.map(|a| CallOutput::Availability(v1::availability(a)))
+                .map_err(v1::failure)
+        }
+        Call::RouteWebhook(settings, r) => {
+            let f = x.route_webhook(&mut *s, &inst);
+            let (route,) = f.call_async(s, (&settings, &v1::http_request(&r))).await?;
+            match route {
+                Ok(r) if r.correlation_keys.len() > limits.max_events => Err(fail(
+                    "oversized_events",
+                    export,
+                    format!(
+                        "oversized output: {} correlation keys exceed the limit of {}",
+                        r.correlation_keys.len(),
+                        limits.max_events
+                    ),
+                )),
+                Ok(r) => Ok(CallOutput::Route(v1::webhook_route(r))),
+                Err(f) => Err(v1::failure(f)),
+            }
+        }
+        Call::HandleWebhook(c, st, r) => {
+            let f = x.handle_webhook(&mut *s, &inst);
+            let req = v1::http_request(&r);
+            step(f.call_async(s, (&v1::ctx(&c), &st, &req)).await?.0)
+        }
+        Call::Poll(c, st) => {
+            let f = x.poll(&mut *s, &inst);
+            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
+        }
+    })
+}

@@ -1,0 +1,312 @@
+//! The sandbox: one wasmtime engine, the linker of what adapters may import,
+//! loading (compile, cache, world check, `describe`) and one fresh instance
+//! per call under per-call limits (or per [`Session`]: the two calls about
+//! one webhook request).
+//!
+//! Threat: every adapter is hostile until proven otherwise. Fail-closed rule:
+//! anything a guest does wrong (trap, deadline, memory overrun, oversized
+//! output, denied egress) becomes a `Failure { reason: error }` for that call
+//! naming the cause; nothing a guest does may panic or stall the host.
+
+pub mod bindings;
+pub mod budget;
+pub mod cache;
+mod call;
+pub use handover_egress as egress;
+pub mod inspect;
+pub use handover_core::limits;
+#[cfg(feature = "bench-native")]
+pub mod native;
+mod session;
+mod state;
+mod stderr;
+
+pub use call::{Call, CallEnv, CallOutput};
+pub use limits::{Limits, LimitsOverride};
+pub use session::{Session, WarmPool};
+
+use bindings::v0_1_0 as v1;
+use bindings::v0_1_0_exports as v1_exports;
+use handover_core::model::AdapterInfo;
+use sha2::{Digest, Sha256};
+use state::CallState;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+use thiserror::Error;
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Engine-wide settings (each combination needs its own compiled artifacts).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Count fuel in every call (`Limits::fuel`); costs compile time.
+    pub fuel: bool,
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Instances that may exist at once (concurrent calls), pool-wide.
+    pub max_instances: u32,
+    /// Largest linear memory any endpoint may be granted, MiB.
+    pub max_memory_mib: u32,
+    /// Epoch tick: the granularity of preemption and wall-time checks.
+    pub epoch_tick: Duration,
+    /// Reset a finished instance's memory and tables in place (only the
+    /// pages it dirtied, found with Linux's `PAGEMAP_SCAN`, restored from
+    /// the original image or zeroed) and keep them resident, instead of
+    /// returning them to the kernel and faulting them in again on the next
+    /// call. Roughly halves the cost of a fresh instance per call; each
+    /// call still sees pristine memory. Ignored (with the previous
+    /// behaviour) where the kernel lacks `PAGEMAP_SCAN` (before 6.7).
+    pub keep_resident: bool,
+}
+
+/// Bytes of dirtied linear memory per pooled slot reset in place and kept
+/// resident (more is returned to the kernel); covers a Rust adapter's stack,
+/// data and a working heap.
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+/// The same for each table slot.
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            fuel: false,
+            cache_dir: None,
+            max_instances: 1000,
+            max_memory_mib: 256,
+            epoch_tick: Duration::from_millis(5),
+            keep_resident: true,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error("cannot configure the wasmtime engine")]
+    Engine(#[source] wasmtime::Error),
+    #[error("cannot start the epoch ticker thread")]
+    Ticker(#[source] std::io::Error),
+    #[error("cannot build the linker")]
+    Linker(#[source] wasmtime::Error),
+}
+
+/// Why a component was refused at load. Each message is a diagnosis a
+/// third-party author can act on.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    #[error("{0}")]
+    NotAComponent(String),
+    #[error("{0}")]
+    WorldMismatch(String),
+    #[error("the component failed to compile: {0}")]
+    Compile(String),
+    #[error("`describe` failed: {0}")]
+    Describe(String),
+    #[error("the endpoint's settings were refused by `validate-settings`: {0}")]
+    Settings(String),
+    #[error("sha256 {actual} does not match the pinned sha256 {pinned}")]
+    Pinned { pinned: String, actual: String },
+    #[error("endpoint configuration: {0}")]
+    Config(String),
+    #[error("cannot read {path}: {error}")]
+    Read { path: String, error: String },
+}
+
+/// One loaded, validated adapter version, ready to instantiate.
+pub struct LoadedAdapter {
+    /// Unique in this process (never reused): which component a kept
+    /// instance came from.
+    id: u64,
+    pub sha256: String,
+    pub size: usize,
+    pub world: String,
+    pub info: AdapterInfo,
+    pub imports: Vec<String>,
+    pub loaded_at: SystemTime,
+    pre: InstancePre<CallState>,
+    /// `pre`'s exports, type-checked once here instead of per instance.
+    exports: v1_exports::Exports,
+    /// Benchmarks only: run the webhook exports natively (see `native`).
+    #[cfg(feature = "bench-native")]
+    native: bool,
+}
+
+impl std::fmt::Debug for LoadedAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedAdapter")
+            .field("name", &self.info.name)
+            .field("version", &self.info.version)
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cfg: RuntimeConfig,
+    stop: Arc<AtomicBool>,
+    /// Instances kept between the calls of a [`Session`].
+    parked: AtomicUsize,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Runtime {
+    pub fn new(cfg: RuntimeConfig) -> Result<Arc<Runtime>, RuntimeError> {
+        let engine = if cfg.keep_resident {
+            // `Enabled::Yes` refuses to build the engine where the kernel
+            // has no PAGEMAP_SCAN; there, keeping the low bytes resident
+            // would mean a memset of all of them per call (slower than the
+            // default), so fall back to the default reset.
+            Engine::new(&engine_config(&cfg, true))
+                .or_else(|_| Engine::new(&engine_config(&cfg, false)))
+        } else {
+            Engine::new(&engine_config(&cfg, false))
+        };
+        let engine = engine.map_err(RuntimeError::Engine)?;
+        let linker = build_linker(&engine)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (e, s, tick) = (engine.clone(), stop.clone(), cfg.epoch_tick);
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || {
+                while !s.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    e.increment_epoch();
+                }
+            })
+            .map_err(RuntimeError::Ticker)?;
+        Ok(Arc::new(Runtime {
+            engine,
+            linker,
+            cfg,
+            stop,
+            parked: AtomicUsize::new(0),
+        }))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.cfg
+    }
+
+    /// Compile (or fetch from the cache), check the world, pre-instantiate
+    /// and call `describe`. Does not validate settings.
+    pub async fn load(self: &Arc<Self>, bytes: &[u8]) -> Result<Arc<LoadedAdapter>, LoadError> {
+        let report = inspect::check_component(bytes)?;
+        let sha256 = sha256_hex(bytes);
+        let component = match &self.cfg.cache_dir {
+            Some(dir) => cache::load_or_compile(&self.engine, dir, &sha256, bytes),
+            None => Component::new(&self.engine, bytes)
+                .map_err(|e| LoadError::Compile(format!("{e:#}"))),
+        }?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+        let exports = v1_exports::Exports::new(&pre)
+            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let mut adapter = LoadedAdapter {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            sha256,
+            size: bytes.len(),
+            world: report.world.clone(),
+            info: placeholder_info(),
+            imports: report.imports.clone(),
+            loaded_at: SystemTime::now(),
+            pre,
+            exports,
+            #[cfg(feature = "bench-native")]
+            native: false,
+        };
+        let env = CallEnv::describe();
+        match self.invoke(&adapter, &env, Call::Describe).await {
+            Ok(CallOutput::Info(info)) => adapter.info = info,
+            Ok(_) => unreachable!("describe returns info"),
+            Err(f) => return Err(LoadError::Describe(f.message)),
+        }
+        #[cfg(feature = "bench-native")]
+        {
+            adapter.native = native::selected(&adapter);
+            if adapter.native {
+                tracing::warn!(
+                    "bench-native: `{}` webhooks run natively, outside the sandbox (benchmark build)",
+                    adapter.info.name
+                );
+            }
+        }
+        Ok(Arc::new(adapter))
+    }
+}
+
+/// The engine configuration; `in_place_reset` turns on
+/// [`RuntimeConfig::keep_resident`]'s PAGEMAP_SCAN reset.
+fn engine_config(cfg: &RuntimeConfig, in_place_reset: bool) -> Config {
+    let mut pool = PoolingAllocationConfig::new();
+    let n = cfg.max_instances.max(1);
+    pool.total_component_instances(n)
+        .total_core_instances(n * 8)
+        .total_memories(n * 2)
+        .total_tables(n * 4)
+        .total_stacks(n)
+        .max_core_instances_per_component(64)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16)
+        .max_memory_size((cfg.max_memory_mib as usize) << 20)
+        .max_component_instance_size(4 << 20)
+        .max_core_instance_size(4 << 20)
+        .max_unused_warm_slots(n.min(100));
+    if in_place_reset {
+        pool.pagemap_scan(Enabled::Yes)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            .table_keep_resident(TABLE_KEEP_RESIDENT);
+    }
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .epoch_interruption(true)
+        .consume_fuel(cfg.fuel)
+        .max_wasm_stack(1 << 20)
+        .memory_reservation(1 << 30)
+        .memory_guard_size(64 << 10)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    c
+}
+
+fn placeholder_info() -> AdapterInfo {
+    AdapterInfo {
+        name: String::new(),
+        version: String::new(),
+        channels: vec![],
+        capabilities: Default::default(),
+        webhook_signature: None,
+        polling: Default::default(),
+        settings_schema: "{}".into(),
+    }
+}
+
+/// What adapters may import: all of WASI 0.2 (with nothing granted, so
+/// Python and JS components link), wasi:http via the egress hooks, and the
+/// contract's `log`.
+fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
+    let err = RuntimeError::Linker;
+    let mut linker = Linker::<CallState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
+    v1::log_if::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
+        .map_err(err)?;
+    Ok(linker)
+}

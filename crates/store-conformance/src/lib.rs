@@ -1,0 +1,1312 @@
+//! Backend-generic store tests: every [`Store`] implementation must pass
+//! each of these (the SQLite and PostgreSQL test modules run them all
+//! through [`conformance_tests!`]).
+//!
+//! Owns: the behaviour the engine relies on, stated once. Must never:
+//! reach into a backend (anything backend-specific goes through
+//! [`Fixture`]) or depend on wall-clock timing beyond "now".
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use handover_core::store::{
+    Change, EventScope, HandoverRow, Insert, NewEvent, Status, Store, StoreError,
+};
+
+/// One test's private database, as a backend provides it.
+#[async_trait]
+pub trait Fixture: Send + Sync {
+    /// The store under test.
+    fn store(&self) -> Arc<dyn Store>;
+    /// Another store on the same data, as another process (replica) would
+    /// open it (for SQLite: the same file; for PostgreSQL: the same schema).
+    async fn another(&self) -> Arc<dyn Store>;
+    /// Drop every claim lease (PostgreSQL's `due_*` claim what they return),
+    /// so the next `due_*` call sees everything due, as SQLite always does.
+    async fn expire_claims(&self);
+}
+
+/// `#[tokio::test]`s that run the named conformance tests with the fixture
+/// made by `$make` (an async fn returning `Option<Box<dyn Fixture>>`;
+/// `None` skips, e.g. when no test server is configured).
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(fx) = $make().await else { return };
+                handover_store_conformance::$name(&*fx).await;
+            }
+        )*
+    };
+}
+
+/// Every conformance test, for `conformance_tests!(make; all...)` callers.
+#[macro_export]
+macro_rules! all_conformance_tests {
+    ($make:path) => {
+        handover_store_conformance::conformance_tests!($make;
+            insert_round_trips_every_column,
+            insert_open_exists_and_idempotent_replay,
+            concurrent_inserts_of_one_session_insert_once,
+            concurrent_inserts_with_one_idempotency_key_insert_once,
+            apply_bumps_version_and_refuses_stale_rows,
+            apply_refuses_unknown_rows_identity_changes_and_rowless_events,
+            reopening_a_session_while_another_is_open_is_refused,
+            event_ids_increase_globally_and_seq_counts_per_handover,
+            event_ids_become_visible_in_order_under_concurrent_writers,
+            outbox_rows_only_with_callback_and_in_order_per_handover,
+            webhooks_are_deduplicated_by_delivery_id,
+            concurrent_duplicate_webhooks_are_stored_once,
+            a_step_can_record_its_webhook_delivery,
+            correlation_keys_bind_and_rebind_within_an_endpoint,
+            due_timers_and_polls_pick_open_handovers_by_earliest_deadline,
+            list_handovers_newest_first_with_filters,
+            abandoned_starts_are_old_requested_handovers_oldest_first,
+            everything_survives_reopening,
+            migrations_are_applied_once,
+            adapter_versions_are_recorded_per_endpoint,
+            stale_writers_across_stores_conflict,
+        );
+    };
+}
+
+type S = Arc<dyn Store>;
+
+pub fn row(id: &str, endpoint: &str, session: &str) -> HandoverRow {
+    HandoverRow {
+        id: id.into(),
+        endpoint_id: endpoint.into(),
+        tenant: "acme".into(),
+        session_id: session.into(),
+        idempotency_key: None,
+        status: Status::Requested,
+        error_reason: None,
+        error_message: None,
+        end_reason: None,
+        request: json!({"conversation": {"id": session}, "messages": []}),
+        provider_state: vec![1, 2, 3, 0, 255],
+        queue_position: None,
+        estimated_wait_seconds: None,
+        agent: None,
+        callback_url: None,
+        created_at_ms: 1_000,
+        updated_at_ms: 1_000,
+        agent_joined_at_ms: None,
+        ended_at_ms: None,
+        last_user_activity_ms: 1_000,
+        no_agent_deadline_ms: None,
+        inactivity_warn_at_ms: None,
+        inactivity_end_at_ms: None,
+        next_poll_at_ms: None,
+        poll_failures: 0,
+        version: 0,
+    }
+}
+
+pub fn ev(kind: &str) -> NewEvent {
+    NewEvent {
+        kind: kind.into(),
+        payload: json!({"type": kind}),
+    }
+}
+
+pub fn step(row: &HandoverRow, events: &[&str]) -> Change {
+    Change {
+        row: Some(row.clone()),
+        events: events.iter().map(|k| ev(k)).collect(),
+        ..Change::default()
+    }
+}
+
+pub async fn inserted(store: &S, r: HandoverRow) -> HandoverRow {
+    match store.insert_handover(r).await.unwrap() {
+        Insert::Inserted(r) => r,
+        other => panic!("expected Inserted, got {other:?}"),
+    }
+}
+
+/// Apply `change` and return the row as now stored.
+pub async fn apply_ok(store: &S, change: Change) -> HandoverRow {
+    let id = change.row.as_ref().unwrap().id.clone();
+    store.apply(change).await.unwrap();
+    store.get_handover(&id).await.unwrap().unwrap()
+}
+
+// The due_* queries as SQLite answers them: everything due, no claims.
+async fn due_outbox(
+    fx: &dyn Fixture,
+    store: &S,
+    now_ms: i64,
+    limit: u32,
+) -> handover_core::store::Result<Vec<handover_core::store::OutboxItem>> {
+    fx.expire_claims().await;
+    store.due_outbox(now_ms, limit).await
+}
+
+async fn due_timers(
+    fx: &dyn Fixture,
+    store: &S,
+    now_ms: i64,
+    limit: u32,
+) -> handover_core::store::Result<Vec<HandoverRow>> {
+    fx.expire_claims().await;
+    store.due_timers(now_ms, limit).await
+}
+
+async fn due_polls(
+    fx: &dyn Fixture,
+    store: &S,
+    now_ms: i64,
+    limit: u32,
+) -> handover_core::store::Result<Vec<HandoverRow>> {
+    fx.expire_claims().await;
+    store.due_polls(now_ms, limit).await
+}
+
+pub async fn insert_round_trips_every_column(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut r = row("h1", "ep", "s1");
+    r.idempotency_key = Some("k".into());
+    r.status = Status::Active;
+    r.error_reason = Some("unsupported".into());
+    r.error_message = Some("msg".into());
+    r.end_reason = Some("agent".into());
+    r.queue_position = Some(u32::MAX);
+    r.estimated_wait_seconds = Some(30);
+    r.agent = Some(json!({"id": "a1", "name": "Ann"}));
+    r.callback_url = Some("https://bot.example/cb".into());
+    r.agent_joined_at_ms = Some(2);
+    r.ended_at_ms = Some(3);
+    r.no_agent_deadline_ms = Some(4);
+    r.inactivity_warn_at_ms = Some(5);
+    r.inactivity_end_at_ms = Some(6);
+    r.next_poll_at_ms = Some(7);
+    r.poll_failures = 9;
+    r.version = 0;
+    assert_eq!(inserted(&store, r.clone()).await, r);
+    assert_eq!(store.get_handover("h1").await.unwrap(), Some(r));
+    assert_eq!(store.get_handover("nope").await.unwrap(), None);
+}
+
+pub async fn insert_open_exists_and_idempotent_replay(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut first = row("h1", "ep", "s1");
+    first.idempotency_key = Some("k1".into());
+    inserted(&store, first.clone()).await;
+
+    // Same session, other key: the open handover wins.
+    let mut second = row("h2", "ep", "s1");
+    second.idempotency_key = Some("k2".into());
+    assert_eq!(
+        store.insert_handover(second.clone()).await.unwrap(),
+        Insert::OpenExists(first.clone())
+    );
+
+    // Same key (any session): replay, even before the open check.
+    let mut replay = row("h3", "ep", "s-other");
+    replay.idempotency_key = Some("k1".into());
+    assert_eq!(
+        store.insert_handover(replay).await.unwrap(),
+        Insert::IdempotentReplay(first.clone())
+    );
+
+    // Same session and key on another endpoint: independent.
+    let mut elsewhere = row("h4", "ep2", "s1");
+    elsewhere.idempotency_key = Some("k1".into());
+    inserted(&store, elsewhere).await;
+
+    // Once closed, the session may open again, but the key still replays.
+    let mut closed = first.clone();
+    closed.status = Status::Completed;
+    let closed = apply_ok(&store, step(&closed, &["ended"])).await;
+    inserted(&store, second).await;
+    let mut replay_closed = row("h5", "ep", "s9");
+    replay_closed.idempotency_key = Some("k1".into());
+    assert_eq!(
+        store.insert_handover(replay_closed).await.unwrap(),
+        Insert::IdempotentReplay(closed)
+    );
+
+    // A duplicate id on a new session is an error, not a silent success.
+    let err = store
+        .insert_handover(row("h1", "ep", "s-new"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+}
+
+pub async fn concurrent_inserts_of_one_session_insert_once(fx: &dyn Fixture) {
+    let store = fx.store();
+    // A second store on the same file behaves like another process.
+    let other = fx.another().await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.insert_handover(row(&format!("h{i}"), "ep", "s")).await
+        }));
+    }
+    let mut inserted = 0;
+    let mut open_exists = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Insert::Inserted(_) => inserted += 1,
+            Insert::OpenExists(_) => open_exists += 1,
+            Insert::IdempotentReplay(r) => panic!("unexpected replay of {}", r.id),
+        }
+    }
+    assert_eq!((inserted, open_exists), (1, 19));
+    assert_eq!(
+        store
+            .list_handovers(Some("ep"), false, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn concurrent_inserts_with_one_idempotency_key_insert_once(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let s = store.clone();
+        let mut r = row(&format!("h{i}"), "ep", &format!("s{i}"));
+        r.idempotency_key = Some("same".into());
+        tasks.push(tokio::spawn(
+            async move { s.insert_handover(r).await.unwrap() },
+        ));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Insert::Inserted(_)))
+            .count(),
+        1
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| matches!(r, Insert::IdempotentReplay(_)))
+            .count(),
+        19
+    );
+}
+
+pub async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut r = row("h1", "ep", "s1");
+    r.callback_url = Some("https://bot/cb".into());
+    inserted(&store, r.clone()).await;
+    let webhook = store
+        .accept_webhook("ep", Some("d1"), &["h1".into()], json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let mut next = r.clone();
+    next.status = Status::Queued;
+    next.queue_position = Some(3);
+    let stored = apply_ok(&store, step(&next, &["queued"])).await;
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.status, Status::Queued);
+    assert_eq!(stored.queue_position, Some(3));
+
+    // A writer still holding version 0 loses, and writes nothing at all.
+    let mut stale = r.clone();
+    stale.status = Status::Cancelled;
+    let change = Change {
+        row: Some(stale),
+        events: vec![ev("ended")],
+        correlation_keys: vec!["conv-1".into()],
+        inbox_done: webhook.clone(),
+        delivery: None,
+    };
+    let err = store.apply(change).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(id) if id == "h1"),
+        "{err:?}"
+    );
+    assert_eq!(store.get_handover("h1").await.unwrap().unwrap(), stored);
+    let events = store
+        .events_after(&EventScope::Handover("h1".into()), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["queued"]
+    );
+    assert_eq!(
+        store.find_by_correlation("ep", "conv-1").await.unwrap(),
+        None
+    );
+    assert_eq!(store.pending_inbox("h1").await.unwrap().len(), 1);
+    assert_eq!(
+        due_outbox(fx, &store, i64::MAX, 100).await.unwrap().len(),
+        1
+    );
+
+    // With the current version it goes through.
+    let mut current = stored.clone();
+    current.status = Status::Cancelled;
+    let change = Change {
+        row: Some(current),
+        events: vec![ev("ended")],
+        correlation_keys: vec!["conv-1".into()],
+        inbox_done: webhook,
+        delivery: None,
+    };
+    assert_eq!(store.apply(change).await.unwrap().len(), 1);
+    assert_eq!(store.get_handover("h1").await.unwrap().unwrap().version, 2);
+    assert_eq!(
+        store
+            .find_by_correlation("ep", "conv-1")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("h1")
+    );
+    assert!(store.pending_inbox("h1").await.unwrap().is_empty());
+}
+
+pub async fn apply_refuses_unknown_rows_identity_changes_and_rowless_events(fx: &dyn Fixture) {
+    let store = fx.store();
+    let err = store
+        .apply(step(&row("ghost", "ep", "s"), &["queued"]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    let r = inserted(&store, row("h1", "ep", "s1")).await;
+    let mut moved = r.clone();
+    moved.endpoint_id = "other".into();
+    let err = store.apply(step(&moved, &["queued"])).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+
+    let rowless = Change {
+        events: vec![ev("queued")],
+        ..Change::default()
+    };
+    assert!(matches!(
+        store.apply(rowless).await.unwrap_err(),
+        StoreError::Backend { .. }
+    ));
+    let rowless = Change {
+        correlation_keys: vec!["k".into()],
+        ..Change::default()
+    };
+    assert!(matches!(
+        store.apply(rowless).await.unwrap_err(),
+        StoreError::Backend { .. }
+    ));
+
+    // Nothing of the refused changes landed.
+    assert_eq!(store.get_handover("h1").await.unwrap().unwrap(), r);
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+
+    // Without a row, a change may still consume inbox items.
+    let ids = store
+        .accept_webhook("ep", None, &["h1".into()], json!({}))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .apply(Change {
+            inbox_done: ids,
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.pending_inbox("h1").await.unwrap().is_empty());
+}
+
+pub async fn reopening_a_session_while_another_is_open_is_refused(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut a = inserted(&store, row("a", "ep", "s")).await;
+    a.status = Status::Completed;
+    let mut a = apply_ok(&store, step(&a, &[])).await;
+    inserted(&store, row("b", "ep", "s")).await;
+    a.status = Status::Active;
+    let err = store.apply(step(&a, &["reopened"])).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+}
+
+pub async fn event_ids_increase_globally_and_seq_counts_per_handover(fx: &dyn Fixture) {
+    let store = fx.store();
+    let a = inserted(&store, row("a", "ep1", "s1")).await;
+    let b = inserted(&store, row("b", "ep2", "s2")).await;
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
+
+    let ea = store
+        .apply(step(&a, &["queued", "agent_joined"]))
+        .await
+        .unwrap();
+    let mut b1 = b.clone();
+    let eb = store.apply(step(&b1, &["queued"])).await.unwrap();
+    b1.version += 1;
+    let a1 = HandoverRow {
+        version: 1,
+        ..a.clone()
+    };
+    let ea2 = store.apply(step(&a1, &["agent_message"])).await.unwrap();
+    let eb2 = store
+        .apply(step(&b1, &["agent_message", "ended"]))
+        .await
+        .unwrap();
+
+    let all: Vec<_> = [ea, eb, ea2, eb2].concat();
+    let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(
+        all.iter()
+            .filter(|e| e.handover_id == "a")
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|e| e.handover_id == "b")
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(
+        all.iter()
+            .all(|e| e.endpoint_id == if e.handover_id == "a" { "ep1" } else { "ep2" })
+    );
+    assert_eq!(all[1].payload, json!({"type": "agent_joined"}));
+    assert_eq!(store.last_event_id().await.unwrap(), *ids.last().unwrap());
+
+    let by_handover = store
+        .events_after(&EventScope::Handover("a".into()), 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_handover,
+        all.iter()
+            .filter(|e| e.handover_id == "a")
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    let by_endpoint = store
+        .events_after(&EventScope::Endpoint("ep2".into()), ids[2], 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        by_endpoint
+            .iter()
+            .map(|e| e.kind.as_str())
+            .collect::<Vec<_>>(),
+        ["agent_message", "ended"]
+    );
+    let limited = store
+        .events_after(&EventScope::Endpoint("ep2".into()), 0, 2)
+        .await
+        .unwrap();
+    assert_eq!(limited.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert!(
+        store
+            .events_after(&EventScope::Endpoint("ep3".into()), 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx: &dyn Fixture) {
+    let store = fx.store();
+    let silent = inserted(&store, row("silent", "ep", "s0")).await;
+    store
+        .apply(step(&silent, &["queued", "ended"]))
+        .await
+        .unwrap();
+    assert!(
+        due_outbox(fx, &store, i64::MAX, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut a = row("a", "ep", "s1");
+    a.callback_url = Some("https://bot/a".into());
+    let a = inserted(&store, a).await;
+    let mut b = row("b", "ep", "s2");
+    b.callback_url = Some("https://bot/b".into());
+    let b = inserted(&store, b).await;
+    let ea = store
+        .apply(step(&a, &["queued", "agent_joined", "agent_message"]))
+        .await
+        .unwrap();
+    let eb = store.apply(step(&b, &["queued"])).await.unwrap();
+
+    let due = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    assert_eq!(due.len(), 2, "{due:?}");
+    let due_a = due.iter().find(|o| o.handover_id == "a").unwrap();
+    assert_eq!(
+        (due_a.event_id, due_a.url.as_str(), due_a.attempts),
+        (ea[0].id, "https://bot/a", 0)
+    );
+    let due_b = due.iter().find(|o| o.handover_id == "b").unwrap();
+    assert_eq!(due_b.event_id, eb[0].id);
+    // Not due before `now` at the time of the write.
+    assert!(due_outbox(fx, &store, 0, 100).await.unwrap().is_empty());
+    assert_eq!(due_outbox(fx, &store, i64::MAX, 1).await.unwrap().len(), 1);
+
+    // The oldest backs off: nothing newer of `a` overtakes it.
+    let a0 = due_a.id;
+    store
+        .outbox_retry(a0, 1, i64::MAX - 1, "HTTP 503")
+        .await
+        .unwrap();
+    let due = due_outbox(fx, &store, i64::MAX - 2, 100).await.unwrap();
+    assert_eq!(
+        due.iter()
+            .map(|o| o.handover_id.as_str())
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    let due = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    let retried = due.iter().find(|o| o.handover_id == "a").unwrap();
+    assert_eq!(
+        (retried.id, retried.attempts, retried.next_attempt_at_ms),
+        (a0, 1, i64::MAX - 1)
+    );
+
+    // Delivered: the next event of `a` becomes due; dead: the one after.
+    store.outbox_delivered(a0).await.unwrap();
+    let next = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    let a1 = next.iter().find(|o| o.handover_id == "a").unwrap();
+    assert_eq!(a1.event_id, ea[1].id);
+    store.outbox_dead(a1.id, "gave up").await.unwrap();
+    let next = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    assert_eq!(
+        next.iter().find(|o| o.handover_id == "a").unwrap().event_id,
+        ea[2].id
+    );
+
+    assert!(matches!(
+        store.outbox_delivered(9_999).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.outbox_retry(9_999, 1, 0, "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.outbox_dead(9_999, "x").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub async fn webhooks_are_deduplicated_by_delivery_id(fx: &dyn Fixture) {
+    let store = fx.store();
+    inserted(&store, row("a", "ep", "s1")).await;
+    inserted(&store, row("b", "ep", "s2")).await;
+    let req = json!({"method": "POST", "path": "/hook", "headers": {}, "body": "e30="});
+
+    let ids = store
+        .accept_webhook("ep", Some("d1"), &["a".into(), "b".into()], req.clone())
+        .await
+        .unwrap();
+    let ids = ids.unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids[0] < ids[1]);
+    assert_eq!(
+        store
+            .accept_webhook("ep", Some("d1"), &["a".into()], req.clone())
+            .await
+            .unwrap(),
+        None
+    );
+    // The same delivery id on another endpoint is a different delivery.
+    inserted(&store, row("c", "ep2", "s1")).await;
+    assert!(
+        store
+            .accept_webhook("ep2", Some("d1"), &["c".into()], req.clone())
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // No handovers: the delivery id is still recorded.
+    assert_eq!(
+        store
+            .accept_webhook("ep", Some("d2"), &[], req.clone())
+            .await
+            .unwrap(),
+        Some(vec![])
+    );
+    assert_eq!(
+        store
+            .accept_webhook("ep", Some("d2"), &["a".into()], req.clone())
+            .await
+            .unwrap(),
+        None
+    );
+
+    // No delivery id: never deduplicated.
+    let later = store
+        .accept_webhook("ep", None, &["b".into()], req.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .accept_webhook("ep", None, &["b".into()], req.clone())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let pending = store.pending_inbox("a").await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (
+            pending[0].id,
+            pending[0].endpoint_id.as_str(),
+            &pending[0].request
+        ),
+        (ids[0], "ep", &req)
+    );
+    assert_eq!(
+        store
+            .pending_inbox("b")
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store.handovers_with_pending_inbox().await.unwrap(),
+        ["a", "b", "c"]
+    );
+
+    // Consuming `a`'s item (as part of a step) removes it from both views.
+    let a = store.get_handover("a").await.unwrap().unwrap();
+    store
+        .apply(Change {
+            row: Some(a),
+            inbox_done: vec![ids[0]],
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.pending_inbox("a").await.unwrap().is_empty());
+    assert_eq!(
+        store.handovers_with_pending_inbox().await.unwrap(),
+        ["b", "c"]
+    );
+    let b = store.get_handover("b").await.unwrap().unwrap();
+    store
+        .apply(Change {
+            row: Some(b),
+            inbox_done: vec![ids[1], later[0]],
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.pending_inbox("b").await.unwrap().len(), 1);
+}
+
+/// An inline webhook: the step and its delivery id commit together, and
+/// share the dedupe record with the inbox.
+pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
+    let store = fx.store();
+    let a = inserted(&store, row("a", "ep", "s1")).await;
+    let req = json!({"method": "POST", "path": "/hook", "headers": {}, "body": "e30="});
+    assert_eq!(
+        store.handover_if_inbox_empty("a").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(store.handover_if_inbox_empty("nope").await.unwrap(), None);
+
+    let with = |row: &HandoverRow, kind: &str, delivery: &str| Change {
+        delivery: Some(delivery.into()),
+        ..step(row, &[kind])
+    };
+    let a = apply_ok(
+        &store,
+        Change {
+            correlation_keys: vec!["conv-a".into()],
+            ..with(&a, "agent_message", "d1")
+        },
+    )
+    .await;
+    assert_eq!(
+        store.webhook_target("ep", "conv-a").await.unwrap(),
+        Some(("a".into(), Some(a.clone())))
+    );
+    assert_eq!(store.webhook_target("ep", "other").await.unwrap(), None);
+
+    // The same delivery again, as a step or into the inbox: nothing written.
+    let err = store.apply(with(&a, "agent_left", "d1")).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Duplicate(d) if d == "d1"),
+        "{err:?}"
+    );
+    assert_eq!(store.get_handover("a").await.unwrap().unwrap(), a);
+    assert_eq!(
+        store
+            .accept_webhook("ep", Some("d1"), &["a".into()], req.clone())
+            .await
+            .unwrap(),
+        None
+    );
+    // A delivery first stored in the inbox is a duplicate as a step.
+    let ids = store
+        .accept_webhook("ep", Some("d2"), &["a".into()], req.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let err = store.apply(with(&a, "agent_left", "d2")).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Duplicate(d) if d == "d2"),
+        "{err:?}"
+    );
+    // A pending inbox item hides the row from the inline path.
+    assert_eq!(store.handover_if_inbox_empty("a").await.unwrap(), None);
+    assert_eq!(
+        store.webhook_target("ep", "conv-a").await.unwrap(),
+        Some(("a".into(), None))
+    );
+    let a = apply_ok(
+        &store,
+        Change {
+            inbox_done: ids,
+            ..step(&a, &[])
+        },
+    )
+    .await;
+    assert_eq!(
+        store.handover_if_inbox_empty("a").await.unwrap(),
+        Some(a.clone())
+    );
+    let kinds: Vec<String> = store
+        .events_after(&EventScope::Handover("a".into()), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["agent_message"]);
+
+    // The same id on another endpoint is another delivery; a delivery needs a row.
+    let c = inserted(&store, row("c", "ep2", "s1")).await;
+    apply_ok(&store, with(&c, "agent_message", "d1")).await;
+    let rowless = Change {
+        delivery: Some("d9".into()),
+        ..Change::default()
+    };
+    assert!(matches!(
+        store.apply(rowless).await.unwrap_err(),
+        StoreError::Backend { .. }
+    ));
+}
+
+pub async fn correlation_keys_bind_and_rebind_within_an_endpoint(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut a = inserted(&store, row("a", "ep", "s1")).await;
+    let b = inserted(&store, row("b", "ep", "s2")).await;
+    let c = inserted(&store, row("c", "ep2", "s1")).await;
+    let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+
+    store
+        .apply(Change {
+            row: Some(a.clone()),
+            correlation_keys: keys(&["conv", "chat-a"]),
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    a.version += 1;
+    store
+        .apply(Change {
+            row: Some(c),
+            correlation_keys: keys(&["conv"]),
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_by_correlation("ep", "conv")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        store
+            .find_by_correlation("ep2", "conv")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c")
+    );
+    assert_eq!(
+        store.find_by_correlation("ep", "missing").await.unwrap(),
+        None
+    );
+
+    // Binding the same key again to the same handover is harmless.
+    store
+        .apply(Change {
+            row: Some(a),
+            correlation_keys: keys(&["conv"]),
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_by_correlation("ep", "conv")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a")
+    );
+
+    // Another handover of the endpoint takes the key over.
+    store
+        .apply(Change {
+            row: Some(b),
+            correlation_keys: keys(&["conv"]),
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_by_correlation("ep", "conv")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("b")
+    );
+    assert_eq!(
+        store
+            .find_by_correlation("ep", "chat-a")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        store
+            .find_by_correlation("ep2", "conv")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c")
+    );
+}
+
+pub async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut late = row("late", "ep", "s1");
+    late.inactivity_end_at_ms = Some(300);
+    late.next_poll_at_ms = Some(50);
+    let mut early = row("early", "ep", "s2");
+    early.no_agent_deadline_ms = Some(900);
+    early.inactivity_warn_at_ms = Some(100);
+    early.next_poll_at_ms = Some(40);
+    let mut future = row("future", "ep", "s3");
+    future.no_agent_deadline_ms = Some(10_000);
+    future.next_poll_at_ms = Some(10_000);
+    let unarmed = row("unarmed", "ep", "s4");
+    let mut closed = row("closed", "ep", "s5");
+    closed.status = Status::Completed;
+    closed.no_agent_deadline_ms = Some(1);
+    closed.next_poll_at_ms = Some(1);
+    for r in [late, early, future, unarmed, closed] {
+        inserted(&store, r).await;
+    }
+    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+
+    assert_eq!(
+        ids(due_timers(fx, &store, 99, 10).await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(due_timers(fx, &store, 100, 10).await.unwrap()),
+        ["early"]
+    );
+    assert_eq!(
+        ids(due_timers(fx, &store, 5_000, 10).await.unwrap()),
+        ["early", "late"]
+    );
+    assert_eq!(
+        ids(due_timers(fx, &store, 5_000, 1).await.unwrap()),
+        ["early"]
+    );
+    assert_eq!(ids(due_polls(fx, &store, 45, 10).await.unwrap()), ["early"]);
+    assert_eq!(
+        ids(due_polls(fx, &store, 5_000, 10).await.unwrap()),
+        ["early", "late"]
+    );
+
+    // Disarming and closing take effect.
+    let mut early = store.get_handover("early").await.unwrap().unwrap();
+    early.inactivity_warn_at_ms = None;
+    let mut early = apply_ok(&store, step(&early, &[])).await;
+    assert_eq!(
+        ids(due_timers(fx, &store, 899, 10).await.unwrap()),
+        ["late"]
+    );
+    assert_eq!(
+        ids(due_timers(fx, &store, 5_000, 10).await.unwrap()),
+        ["late", "early"]
+    );
+    early.status = Status::Cancelled;
+    apply_ok(&store, step(&early, &[])).await;
+    assert_eq!(
+        ids(due_timers(fx, &store, i64::MAX, 10).await.unwrap()),
+        ["late", "future"]
+    );
+    assert_eq!(
+        ids(due_polls(fx, &store, i64::MAX, 10).await.unwrap()),
+        ["late", "future"]
+    );
+}
+
+pub async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn Fixture) {
+    let store = fx.store();
+    for (id, status, created) in [
+        ("young", Status::Requested, 9_000),
+        ("old-2", Status::Requested, 2_000),
+        ("queued", Status::Queued, 1_000),
+        ("old-1", Status::Requested, 1_500),
+        ("ended", Status::Cancelled, 500),
+    ] {
+        let mut r = row(id, "ep", id);
+        r.status = status;
+        r.created_at_ms = created;
+        inserted(&store, r).await;
+    }
+    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.abandoned_starts(5_000, 10).await.unwrap()),
+        ["old-1", "old-2"]
+    );
+    assert_eq!(
+        ids(store.abandoned_starts(5_000, 1).await.unwrap()),
+        ["old-1"]
+    );
+    assert!(store.abandoned_starts(1_500, 10).await.unwrap().is_empty());
+    // Once its start finishes, a handover is no longer abandoned.
+    let mut r = store.get_handover("old-1").await.unwrap().unwrap();
+    r.status = Status::Queued;
+    apply_ok(&store, step(&r, &["queued"])).await;
+    assert_eq!(
+        ids(store.abandoned_starts(10_000, 10).await.unwrap()),
+        ["old-2", "young"]
+    );
+}
+
+pub async fn list_handovers_newest_first_with_filters(fx: &dyn Fixture) {
+    let store = fx.store();
+    for (i, (ep, status)) in [
+        ("ep", Status::Completed),
+        ("ep", Status::Active),
+        ("ep2", Status::Queued),
+        ("ep", Status::Requested),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = row(&format!("h{i}"), ep, &format!("s{i}"));
+        r.status = status;
+        r.created_at_ms = i as i64;
+        inserted(&store, r).await;
+    }
+    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_handovers(None, false, 10).await.unwrap()),
+        ["h3", "h2", "h1", "h0"]
+    );
+    assert_eq!(
+        ids(store.list_handovers(None, true, 10).await.unwrap()),
+        ["h3", "h2", "h1"]
+    );
+    assert_eq!(
+        ids(store.list_handovers(Some("ep"), false, 10).await.unwrap()),
+        ["h3", "h1", "h0"]
+    );
+    assert_eq!(
+        ids(store.list_handovers(Some("ep"), true, 10).await.unwrap()),
+        ["h3", "h1"]
+    );
+    assert_eq!(
+        ids(store.list_handovers(Some("ep"), false, 2).await.unwrap()),
+        ["h3", "h1"]
+    );
+    assert!(
+        store
+            .list_handovers(Some("none"), false, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn everything_survives_reopening(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut r = row("h1", "ep", "s1");
+    r.callback_url = Some("https://bot/cb".into());
+    r.idempotency_key = Some("k".into());
+    let r = inserted(&store, r).await;
+    let change = Change {
+        row: Some(r.clone()),
+        events: vec![ev("queued")],
+        correlation_keys: vec!["conv".into()],
+        ..Change::default()
+    };
+    let events = store.apply(change).await.unwrap();
+    let inbox = store
+        .accept_webhook("ep", Some("d1"), &["h1".into()], json!({"body": "x"}))
+        .await
+        .unwrap()
+        .unwrap();
+    let before = store.get_handover("h1").await.unwrap().unwrap();
+    drop(store);
+
+    let store = fx.another().await;
+    assert_eq!(
+        store.get_handover("h1").await.unwrap(),
+        Some(before.clone())
+    );
+    assert_eq!(
+        store
+            .events_after(&EventScope::Handover("h1".into()), 0, 10)
+            .await
+            .unwrap(),
+        events
+    );
+    assert_eq!(store.last_event_id().await.unwrap(), events[0].id);
+    assert_eq!(
+        store
+            .find_by_correlation("ep", "conv")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("h1")
+    );
+    assert_eq!(
+        store
+            .pending_inbox("h1")
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+        inbox
+    );
+    assert_eq!(
+        store
+            .accept_webhook("ep", Some("d1"), &["h1".into()], json!({}))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        due_outbox(fx, &store, i64::MAX, 10).await.unwrap()[0].event_id,
+        events[0].id
+    );
+    assert!(matches!(
+        store.insert_handover(row("h2", "ep", "s1")).await.unwrap(),
+        Insert::OpenExists(_)
+    ));
+
+    // Writes continue where they left off.
+    let more = store.apply(step(&before, &["agent_joined"])).await.unwrap();
+    assert_eq!((more[0].seq, more[0].id > events[0].id), (2, true));
+}
+
+pub async fn migrations_are_applied_once(fx: &dyn Fixture) {
+    drop(fx.store());
+    // Opening again at the current version runs no migration (which would
+    // fail on the existing tables).
+    let store = fx.another().await;
+    inserted(&store, row("h", "ep", "s")).await;
+}
+
+/// Many writers on many handovers through two stores, while a reader
+/// follows `events_after(last)` like a stream: it must see every event
+/// exactly once, in id order (an id committed after a higher one was read
+/// would be skipped for ever).
+pub async fn event_ids_become_visible_in_order_under_concurrent_writers(fx: &dyn Fixture) {
+    let store = fx.store();
+    let other = fx.another().await;
+    const HANDOVERS: usize = 8;
+    const STEPS: usize = 15;
+    for i in 0..HANDOVERS {
+        inserted(&store, row(&format!("h{i}"), "ep", &format!("s{i}"))).await;
+    }
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let store = store.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut last = 0;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                let batch = store
+                    .events_after(&EventScope::Endpoint("ep".into()), last, 1_000)
+                    .await
+                    .unwrap();
+                for e in batch {
+                    last = e.id;
+                    seen.push(e.id);
+                }
+                if finished {
+                    return seen;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut writers = Vec::new();
+    for i in 0..HANDOVERS {
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        writers.push(tokio::spawn(async move {
+            let id = format!("h{i}");
+            for _ in 0..STEPS {
+                let r = s.get_handover(&id).await.unwrap().unwrap();
+                s.apply(step(&r, &["a", "b"])).await.unwrap();
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let all: Vec<i64> = store
+        .events_after(&EventScope::Endpoint("ep".into()), 0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(all.len(), HANDOVERS * STEPS * 2);
+    assert_eq!(seen, all, "the following reader missed or repeated events");
+    assert_eq!(store.last_event_id().await.unwrap(), *all.last().unwrap());
+}
+
+/// The same delivery id posted to two stores at once is stored once.
+pub async fn concurrent_duplicate_webhooks_are_stored_once(fx: &dyn Fixture) {
+    let store = fx.store();
+    let other = fx.another().await;
+    inserted(&store, row("a", "ep", "s1")).await;
+    let mut tasks = Vec::new();
+    for i in 0..10 {
+        let s = if i % 2 == 0 {
+            store.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            s.accept_webhook("ep", Some("same"), &["a".into()], json!({"n": i}))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut stored = 0;
+    for t in tasks {
+        if t.await.unwrap().is_some() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1);
+    assert_eq!(store.pending_inbox("a").await.unwrap().len(), 1);
+}
+
+pub async fn adapter_versions_are_recorded_per_endpoint(fx: &dyn Fixture) {
+    let store = fx.store();
+    assert_eq!(store.current_adapter_version("ep").await.unwrap(), None);
+    assert_eq!(store.adapter_bytes("sha-a").await.unwrap(), None);
+    let v1 = store
+        .record_adapter_version("ep", "sha-a", Some(b"component a"), "config")
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            v1.endpoint_id.as_str(),
+            v1.sha256.as_str(),
+            v1.source.as_str()
+        ),
+        ("ep", "sha-a", "config")
+    );
+    let v2 = store
+        .record_adapter_version("ep", "sha-b", Some(b"component b"), "admin")
+        .await
+        .unwrap();
+    assert!(v2.seq > v1.seq);
+    // Bytes stored once per sha256; a later record may omit them.
+    let other = fx.another().await;
+    let v3 = other
+        .record_adapter_version("ep2", "sha-a", None, "replica")
+        .await
+        .unwrap();
+    assert!(v3.seq > v2.seq);
+    let v4 = other
+        .record_adapter_version("ep", "sha-a", Some(b"component a"), "rollback")
+        .await
+        .unwrap();
+    assert_eq!(store.current_adapter_version("ep").await.unwrap(), Some(v4));
+    assert_eq!(
+        store.current_adapter_version("ep2").await.unwrap(),
+        Some(v3)
+    );
+    assert_eq!(
+        store.adapter_bytes("sha-a").await.unwrap().as_deref(),
+        Some(&b"component a"[..])
+    );
+    assert_eq!(
+        store.adapter_bytes("sha-b").await.unwrap().as_deref(),
+        Some(&b"component b"[..])
+    );
+    assert_eq!(store.current_adapter_version("none").await.unwrap(), None);
+}
+
+/// Two stores (processes) stepping the same handover from the same read:
+/// exactly one wins, the other gets `Conflict` and writes nothing.
+pub async fn stale_writers_across_stores_conflict(fx: &dyn Fixture) {
+    let store = fx.store();
+    let other = fx.another().await;
+    let r = inserted(&store, row("h", "ep", "s")).await;
+    let (a, b) = tokio::join!(
+        store.apply(step(&r, &["from-a"])),
+        other.apply(step(&r, &["from-b"]))
+    );
+    let ok = [a.is_ok(), b.is_ok()];
+    assert_eq!(ok.iter().filter(|x| **x).count(), 1, "{a:?} {b:?}");
+    let err = if a.is_ok() { b } else { a }.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let events = store
+        .events_after(&EventScope::Handover("h".into()), 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(store.get_handover("h").await.unwrap().unwrap().version, 1);
+}

@@ -1,0 +1,391 @@
+//! The PostgreSQL implementation of [`Store`], for several host replicas
+//! sharing one database.
+//!
+//! Owns: the connection pools (queries; handover locks), the migrations at
+//! connect, the event listener, and how trait calls become transactions.
+//! Each trait method is exactly one transaction (READ COMMITTED), with the
+//! same semantics as the SQLite store, plus what replicas need:
+//! - `lock_handover` takes a session advisory lock (see `lock`), so one
+//!   step of a handover runs at a time across replicas; a crashed
+//!   replica's locks die with its connections;
+//! - event ids come from a counter row locked until commit, so they become
+//!   visible in id order and a stream reading `id > last` never skips one;
+//! - `apply` notifies `handover_events_<schema digest>`, which
+//!   `event_notifications` forwards (see `listen`);
+//! - `due_timers`, `due_polls` and `due_outbox` claim what they return
+//!   (`FOR UPDATE SKIP LOCKED` plus a lease column), so one replica runs
+//!   each; a claim never completed (a dead replica's) expires after the
+//!   lease, and every write of a handover drops its claims.
+//!
+//! Must never: hold a pooled connection across anything but its own
+//! transaction (lock connections excepted), or decide handover semantics.
+//!
+//! Layout: `schema` (migrations), `rows` (column encoding), `ops` (the SQL
+//! of each method), `lock`, `listen`, `tests`.
+
+mod listen;
+mod lock;
+mod ops;
+mod rows;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{broadcast, watch};
+use tokio_postgres::NoTls;
+
+use handover_core::store::{
+    AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
+    Result, Store, StoreError, StoredEvent,
+};
+
+/// Sizes and leases of a [`PgStore`].
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// Connections for queries (each store call holds one for one transaction).
+    pub pool_size: usize,
+    /// Connections for handover locks (each held lock holds one): the most
+    /// steps this process runs at once.
+    pub lock_pool_size: usize,
+    /// How long a claim of `due_timers`, `due_polls` or `due_outbox` keeps
+    /// other callers away from the claimed rows.
+    pub claim_lease: Duration,
+    /// How long a caller waits for a free pooled connection.
+    pub pool_wait: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 8,
+            lock_pool_size: 16,
+            claim_lease: Duration::from_secs(30),
+            pool_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+/// PostgreSQL-backed [`Store`]. Cheap to clone (the pools are shared).
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    locks: Pool,
+    config: tokio_postgres::Config,
+    claim_lease_ms: i64,
+    /// The listener's channel, created (and the listener started) on first use.
+    events: OnceLock<broadcast::Sender<i64>>,
+    /// Dropped with the store: stops the listener.
+    _stop: watch::Sender<()>,
+    stop: watch::Receiver<()>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("pool", &self.inner.pool.status())
+            .field("locks", &self.inner.locks.status())
+            .finish()
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => e.into(),
+        e => StoreError::backend(format!("postgres pool: {e}")),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Parse a connection URL (`postgres://user:pass@host:port/db?options=...`)
+/// or key-value string; name the application if the URL does not.
+pub fn parse_url(url: &str) -> Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::backend(format!("invalid PostgreSQL connection URL: {e}")))?;
+    if config.get_application_name().is_none() {
+        config.application_name("handover-host");
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(config)
+}
+
+impl PgStore {
+    /// Connect with default [`PgOptions`] and bring the schema up to date.
+    pub async fn connect(url: &str) -> Result<PgStore> {
+        Self::connect_with(url, PgOptions::default()).await
+    }
+
+    /// Connect, bring the schema (the first schema of the connection's
+    /// `search_path`) up to date, and set up the pools (connections open
+    /// lazily).
+    pub async fn connect_with(url: &str, options: PgOptions) -> Result<PgStore> {
+        let config = parse_url(url)?;
+        {
+            let (mut client, connection) = config.connect(NoTls).await.map_err(|e| {
+                StoreError::backend(format!(
+                    "cannot connect to PostgreSQL: {}",
+                    StoreError::from(e)
+                ))
+            })?;
+            let driver = tokio::spawn(connection);
+            let migrated = schema::migrate(&mut client).await;
+            drop(client);
+            let _ = driver.await;
+            migrated?;
+        }
+        let pool = |size: usize| {
+            let manager = Manager::from_config(
+                config.clone(),
+                NoTls,
+                ManagerConfig {
+                    recycling_method: RecyclingMethod::Fast,
+                },
+            );
+            Pool::builder(manager)
+                .max_size(size.max(1))
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(options.pool_wait))
+                .create_timeout(Some(Duration::from_secs(10)))
+                .build()
+                .map_err(|e| StoreError::backend(format!("postgres pool: {e}")))
+        };
+        let (stop_tx, stop_rx) = watch::channel(());
+        Ok(PgStore {
+            inner: Arc::new(Inner {
+                pool: pool(options.pool_size)?,
+                locks: pool(options.lock_pool_size)?,
+                config,
+                claim_lease_ms: options.claim_lease.as_millis() as i64,
+                events: OnceLock::new(),
+                _stop: stop_tx,
+                stop: stop_rx,
+            }),
+        })
+    }
+
+    /// A pooled connection (for tests and tools; store calls use their own).
+    pub async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.inner.pool.get().await.map_err(pool_error)
+    }
+
+    fn lease(&self) -> (i64, i64) {
+        let wall = now_ms();
+        (wall, wall.saturating_add(self.inner.claim_lease_ms))
+    }
+}
+
+/// Run `$body` (which uses the transaction `$tx`) in one transaction on a
+/// pooled connection; commit if it yields `Ok`, roll back otherwise.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut client = $store.client().await?;
+        let $tx = client.transaction().await?;
+        let out = $body;
+        $tx.commit().await?;
+        Ok(out)
+    }};
+}
+
+/// Run `$body` (one statement, using the connection `$c`) on a pooled
+/// connection: a single statement is a transaction of its own (the due_*
+/// claims are one `WITH ... SELECT ... FOR UPDATE SKIP LOCKED` + `UPDATE`).
+macro_rules! single {
+    ($store:expr, |$c:ident| $body:expr) => {{
+        let $c = $store.client().await?;
+        Ok($body)
+    }};
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn lock_handover(&self, id: &str) -> Result<HandoverLock> {
+        lock::lock_handover(&self.inner.locks, id).await
+    }
+
+    fn event_notifications(&self) -> Option<broadcast::Receiver<i64>> {
+        let tx = self.inner.events.get_or_init(|| {
+            let (tx, _) = broadcast::channel(1024);
+            tokio::spawn(listen::run(
+                self.inner.config.clone(),
+                tx.clone(),
+                self.inner.stop.clone(),
+            ));
+            tx
+        });
+        Some(tx.subscribe())
+    }
+
+    async fn record_adapter_version(
+        &self,
+        endpoint_id: &str,
+        sha256: &str,
+        bytes: Option<&[u8]>,
+        source: &str,
+    ) -> Result<AdapterVersion> {
+        in_tx!(self, |tx| ops::record_adapter_version(
+            &tx,
+            endpoint_id,
+            sha256,
+            bytes,
+            source,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>> {
+        single!(self, |c| ops::current_adapter_version(&c, endpoint_id)
+            .await?)
+    }
+
+    async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        single!(self, |c| ops::adapter_bytes(&c, sha256).await?)
+    }
+
+    async fn insert_handover(&self, row: HandoverRow) -> Result<Insert> {
+        in_tx!(self, |tx| ops::insert_handover(&tx, row).await?)
+    }
+
+    async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>> {
+        single!(self, |c| ops::get_handover(&c, id).await?)
+    }
+
+    async fn abandoned_starts(
+        &self,
+        created_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>> {
+        single!(self, |c| ops::abandoned_starts(
+            &c,
+            created_before_ms,
+            limit
+        )
+        .await?)
+    }
+
+    async fn list_handovers(
+        &self,
+        endpoint_id: Option<&str>,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>> {
+        single!(self, |c| ops::list_handovers(
+            &c,
+            endpoint_id,
+            open_only,
+            limit
+        )
+        .await?)
+    }
+
+    /// See [`ops::apply`]: a missing handover is `NotFound`; a moved version
+    /// is `Conflict`; either way nothing of the change is written.
+    async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
+        in_tx!(self, |tx| ops::apply(&tx, change, now_ms()).await?)
+    }
+
+    async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
+        single!(self, |c| ops::find_by_correlation(&c, endpoint_id, key)
+            .await?)
+    }
+
+    async fn accept_webhook(
+        &self,
+        endpoint_id: &str,
+        delivery_id: Option<&str>,
+        handover_ids: &[String],
+        request: serde_json::Value,
+    ) -> Result<Option<Vec<i64>>> {
+        in_tx!(self, |tx| ops::accept_webhook(
+            &tx,
+            endpoint_id,
+            delivery_id,
+            handover_ids,
+            &request,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>> {
+        single!(self, |c| ops::pending_inbox(&c, handover_id).await?)
+    }
+
+    async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>> {
+        single!(self, |c| ops::handovers_with_pending_inbox(&c).await?)
+    }
+
+    async fn events_after(
+        &self,
+        scope: &EventScope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        single!(self, |c| ops::events_after(&c, scope, after_id, limit)
+            .await?)
+    }
+
+    async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+        let (wall, until) = self.lease();
+        single!(self, |c| ops::due_timers(&c, now_ms, limit, wall, until)
+            .await?)
+    }
+
+    async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+        let (wall, until) = self.lease();
+        single!(self, |c| ops::due_polls(&c, now_ms, limit, wall, until)
+            .await?)
+    }
+
+    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+        let (wall, until) = self.lease();
+        single!(self, |c| ops::due_outbox(&c, now_ms, limit, wall, until)
+            .await?)
+    }
+
+    async fn outbox_delivered(&self, id: i64) -> Result<()> {
+        single!(self, |c| ops::outbox_delivered(&c, id, now_ms()).await?)
+    }
+
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<()> {
+        single!(self, |c| ops::outbox_retry(
+            &c,
+            id,
+            attempts,
+            next_attempt_at_ms,
+            error,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn outbox_dead(&self, id: i64, error: &str) -> Result<()> {
+        single!(self, |c| ops::outbox_dead(&c, id, error, now_ms()).await?)
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        single!(self, |c| ops::last_event_id(&c).await?)
+    }
+}

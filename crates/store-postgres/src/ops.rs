@@ -1,0 +1,782 @@
+//! The SQL behind each [`Store`](handover_core::store::Store) method, as async
+//! functions that run inside a transaction the caller opened and commits.
+//!
+//! Owns: the statements and the write semantics, the same as SQLite's
+//! (version check, event sequence numbers, outbox rows, correlation
+//! rebinding, webhook dedupe), plus what replicas need on top: event ids
+//! from a counter row (so they commit in id order), `pg_notify` of new
+//! events, and claim leases on due work. Must never: open or commit
+//! transactions, sleep, call adapters, or decide handover semantics beyond
+//! what the store contract says.
+
+use deadpool_postgres::{ClientWrapper as Conn, Transaction};
+use tokio_postgres::types::ToSql;
+
+use super::rows::{self, handover_columns, is_unique_violation, json_text, select_handovers};
+use handover_core::store::{
+    AdapterVersion, Change, EventScope, HandoverRow, InboxItem, Insert, OutboxItem, Result,
+    StoreError, StoredEvent,
+};
+
+/// SQL for a notification channel's name: `$base` plus a digest of the
+/// connection's schema. Channels are database-wide, so hosts sharing a
+/// database under different schemas must not wake (or mislead) each other.
+macro_rules! schema_channel {
+    ($base:literal) => {
+        concat!("'", $base, "_' || left(md5(current_schema()), 16)")
+    };
+}
+
+/// SQL for the channel `apply` notifies with the newest event id it wrote.
+pub(super) const EVENTS_CHANNEL: &str = schema_channel!("handover_events");
+/// `apply`'s notification (`$1`: the newest event id).
+const NOTIFY_EVENTS: &str = concat!(
+    "SELECT pg_notify(",
+    schema_channel!("handover_events"),
+    ", $1)"
+);
+/// `record_adapter_version`'s notification (`$1`: the endpoint id).
+const NOTIFY_ADAPTERS: &str = concat!(
+    "SELECT pg_notify(",
+    schema_channel!("adapter_versions"),
+    ", $1)"
+);
+
+type Params<'a> = [&'a (dyn ToSql + Sync)];
+
+fn opt_u32(v: Option<u32>) -> Option<i64> {
+    v.map(i64::from)
+}
+
+// ---------------------------------------------------------------- handovers
+
+pub(super) async fn insert_handover(tx: &Transaction<'_>, row: HandoverRow) -> Result<Insert> {
+    if let Some(existing) = existing_for(tx, &row).await? {
+        return Ok(existing);
+    }
+    insert_or_resolve(tx, row).await
+}
+
+/// The idempotent replay or open handover that `row` collides with, if any.
+/// The idempotency key takes precedence.
+async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<Insert>> {
+    if let Some(key) = &row.idempotency_key {
+        let stmt = tx
+            .prepare_cached(select_handovers!(
+                "WHERE endpoint_id = $1 AND idempotency_key = $2"
+            ))
+            .await?;
+        if let Some(found) = tx.query_opt(&stmt, &[&row.endpoint_id, key]).await? {
+            return Ok(Some(Insert::IdempotentReplay(rows::handover(&found)?)));
+        }
+    }
+    let stmt = tx
+        .prepare_cached(select_handovers!(
+            "WHERE endpoint_id = $1 AND session_id = $2 ",
+            "AND status IN ('requested','queued','active')"
+        ))
+        .await?;
+    match tx
+        .query_opt(&stmt, &[&row.endpoint_id, &row.session_id])
+        .await?
+    {
+        Some(found) => Ok(Some(Insert::OpenExists(rows::handover(&found)?))),
+        None => Ok(None),
+    }
+}
+
+/// Insert, and if a unique index refuses the row (a concurrent writer got
+/// there first; `ON CONFLICT DO NOTHING` waited for it to commit), report
+/// what it collided with. A duplicate id that is neither is an error.
+pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) -> Result<Insert> {
+    let stmt = tx
+        .prepare_cached(concat!(
+            "INSERT INTO handovers (",
+            handover_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING"
+        ))
+        .await?;
+    let h = &row;
+    let request = json_text(&h.request);
+    let agent = h.agent.as_ref().map(json_text);
+    let queue_position = opt_u32(h.queue_position);
+    let wait = opt_u32(h.estimated_wait_seconds);
+    let poll_failures = i64::from(h.poll_failures);
+    let params: &Params<'_> = &[
+        &h.id,
+        &h.endpoint_id,
+        &h.tenant,
+        &h.session_id,
+        &h.idempotency_key,
+        &h.status.as_str(),
+        &h.error_reason,
+        &h.error_message,
+        &h.end_reason,
+        &request,
+        &h.provider_state,
+        &queue_position,
+        &wait,
+        &agent,
+        &h.callback_url,
+        &h.created_at_ms,
+        &h.updated_at_ms,
+        &h.agent_joined_at_ms,
+        &h.ended_at_ms,
+        &h.last_user_activity_ms,
+        &h.no_agent_deadline_ms,
+        &h.inactivity_warn_at_ms,
+        &h.inactivity_end_at_ms,
+        &h.next_poll_at_ms,
+        &poll_failures,
+        &h.version,
+    ];
+    if tx.execute(&stmt, params).await? == 1 {
+        return Ok(Insert::Inserted(row));
+    }
+    match existing_for(tx, &row).await? {
+        Some(existing) => Ok(existing),
+        None => Err(StoreError::backend(format!(
+            "cannot insert handover {}: a handover with this id exists",
+            row.id
+        ))),
+    }
+}
+
+pub(super) async fn get_handover(tx: &Conn, id: &str) -> Result<Option<HandoverRow>> {
+    let stmt = tx
+        .prepare_cached(select_handovers!("WHERE id = $1"))
+        .await?;
+    tx.query_opt(&stmt, &[&id])
+        .await?
+        .map(|r| rows::handover(&r))
+        .transpose()
+}
+
+pub(super) async fn list_handovers(
+    tx: &Conn,
+    endpoint_id: Option<&str>,
+    open_only: bool,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    // Four fixed statements rather than `$1 IS NULL OR ...`, so each can use an index.
+    let sql = match (endpoint_id.is_some(), open_only) {
+        (true, false) => select_handovers!(
+            "WHERE endpoint_id = $1 ORDER BY created_at_ms DESC, id DESC LIMIT $2"
+        ),
+        (true, true) => select_handovers!(
+            "WHERE endpoint_id = $1 AND status IN ('requested','queued','active') ",
+            "ORDER BY created_at_ms DESC, id DESC LIMIT $2"
+        ),
+        (false, false) => select_handovers!("ORDER BY created_at_ms DESC, id DESC LIMIT $1"),
+        (false, true) => select_handovers!(
+            "WHERE status IN ('requested','queued','active') ",
+            "ORDER BY created_at_ms DESC, id DESC LIMIT $1"
+        ),
+    };
+    let stmt = tx.prepare_cached(sql).await?;
+    let limit = i64::from(limit);
+    let found = match endpoint_id {
+        Some(endpoint) => tx.query(&stmt, &[&endpoint, &limit]).await?,
+        None => tx.query(&stmt, &[&limit]).await?,
+    };
+    rows::handovers(&found)
+}
+
+pub(super) async fn abandoned_starts(
+    tx: &Conn,
+    created_before_ms: i64,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    let stmt = tx
+        .prepare_cached(select_handovers!(
+            "WHERE status = 'requested' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2"
+        ))
+        .await?;
+    let found = tx
+        .query(&stmt, &[&created_before_ms, &i64::from(limit)])
+        .await?;
+    rows::handovers(&found)
+}
+
+/// The earliest armed timer deadline (what `timer_due_ms` stores).
+fn timer_due(r: &HandoverRow) -> i64 {
+    [
+        r.no_agent_deadline_ms,
+        r.inactivity_warn_at_ms,
+        r.inactivity_end_at_ms,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(i64::MAX)
+}
+
+/// Open handovers with a due timer that no other caller holds a live claim
+/// on; each returned row is claimed until `lease_until` (wall-clock ms).
+/// Rows locked by a concurrent claim or write are skipped, not waited for.
+pub(super) async fn due_timers(
+    tx: &Conn,
+    now_ms: i64,
+    limit: u32,
+    wall_ms: i64,
+    lease_until: i64,
+) -> Result<Vec<HandoverRow>> {
+    let stmt = tx
+        .prepare_cached(concat!(
+            "WITH due AS (SELECT id FROM handovers ",
+            "WHERE status IN ('requested','queued','active') AND timer_due_ms <= $1 ",
+            "AND (timer_claimed_until_ms IS NULL OR timer_claimed_until_ms <= $3) ",
+            "ORDER BY timer_due_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
+            "UPDATE handovers SET timer_claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) ",
+            "RETURNING ",
+            handover_columns!()
+        ))
+        .await?;
+    let found = tx
+        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
+        .await?;
+    let mut out = rows::handovers(&found)?;
+    out.sort_by(|a, b| (timer_due(a), &a.id).cmp(&(timer_due(b), &b.id)));
+    Ok(out)
+}
+
+/// Like [`due_timers`], for `next_poll_at_ms`.
+pub(super) async fn due_polls(
+    tx: &Conn,
+    now_ms: i64,
+    limit: u32,
+    wall_ms: i64,
+    lease_until: i64,
+) -> Result<Vec<HandoverRow>> {
+    let stmt = tx
+        .prepare_cached(concat!(
+            "WITH due AS (SELECT id FROM handovers ",
+            "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= $1 ",
+            "AND (poll_claimed_until_ms IS NULL OR poll_claimed_until_ms <= $3) ",
+            "ORDER BY next_poll_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
+            "UPDATE handovers SET poll_claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) ",
+            "RETURNING ",
+            handover_columns!()
+        ))
+        .await?;
+    let found = tx
+        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
+        .await?;
+    let mut out = rows::handovers(&found)?;
+    out.sort_by(|a, b| (a.next_poll_at_ms, &a.id).cmp(&(b.next_poll_at_ms, &b.id)));
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- apply
+
+/// One step, all or nothing (the caller rolls back on any error). A change
+/// without a row may only mark inbox items done: events and correlation
+/// keys need the row to know their handover and endpoint (and to take the
+/// version lock), so they are refused with `Backend` when `row` is `None`.
+pub(super) async fn apply(
+    tx: &Transaction<'_>,
+    change: Change,
+    now_ms: i64,
+) -> Result<Vec<StoredEvent>> {
+    let Change {
+        row,
+        events,
+        correlation_keys,
+        inbox_done,
+        delivery,
+    } = change;
+    let Some(row) = row else {
+        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
+            return Err(StoreError::backend(
+                "a change with events, correlation keys or a delivery must carry its handover row",
+            ));
+        }
+        mark_inbox_done(tx, &inbox_done).await?;
+        return Ok(Vec::new());
+    };
+    if let Some(delivery_id) = &delivery
+        && !record_delivery(tx, &row.endpoint_id, delivery_id, now_ms).await?
+    {
+        return Err(StoreError::Duplicate(delivery_id.clone()));
+    }
+
+    let callback_url = update_row(tx, &row).await?;
+    let handover_id = row.id.as_str();
+    let endpoint_id = row.endpoint_id.as_str();
+
+    if !correlation_keys.is_empty() {
+        // A key bound to another handover of the endpoint moves to this one.
+        let bind = tx
+            .prepare_cached(
+                "INSERT INTO correlation_keys (endpoint_id, key, handover_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT (endpoint_id, key) DO UPDATE SET handover_id = excluded.handover_id \
+                 WHERE correlation_keys.handover_id <> excluded.handover_id",
+            )
+            .await?;
+        for key in &correlation_keys {
+            tx.execute(&bind, &[&endpoint_id, key, &handover_id])
+                .await?;
+        }
+    }
+
+    mark_inbox_done(tx, &inbox_done).await?;
+
+    let mut stored = Vec::with_capacity(events.len());
+    if !events.is_empty() {
+        // The row update above holds the handover's row lock, so `seq` is
+        // computed by one writer at a time.
+        let stmt = tx
+            .prepare_cached(
+                "SELECT COALESCE(MAX(seq), 0)::BIGINT FROM events WHERE handover_id = $1",
+            )
+            .await?;
+        let mut seq: i64 = tx.query_one(&stmt, &[&handover_id]).await?.get(0);
+        // Taken last (just before commit, so held briefly): the counter row's lock orders
+        // event-writing transactions, so ids become visible in id order.
+        let n = events.len() as i64;
+        let stmt = tx
+            .prepare_cached("UPDATE event_counter SET last_id = last_id + $1 RETURNING last_id")
+            .await?;
+        let last: i64 = tx.query_one(&stmt, &[&n]).await?.get(0);
+        let mut id = last - n;
+        let insert_event = tx
+            .prepare_cached(
+                "INSERT INTO events (id, handover_id, endpoint_id, seq, kind, payload, \
+                 created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .await?;
+        let insert_outbox = tx
+            .prepare_cached(
+                "INSERT INTO outbox (handover_id, event_id, url, attempts, next_attempt_at_ms, \
+                 status, updated_at_ms) VALUES ($1, $2, $3, 0, $4, 'pending', $4)",
+            )
+            .await?;
+        for event in events {
+            seq += 1;
+            id += 1;
+            let payload = json_text(&event.payload);
+            tx.execute(
+                &insert_event,
+                &[
+                    &id,
+                    &handover_id,
+                    &endpoint_id,
+                    &seq,
+                    &event.kind,
+                    &payload,
+                    &now_ms,
+                ],
+            )
+            .await?;
+            if let Some(url) = &callback_url {
+                tx.execute(&insert_outbox, &[&handover_id, &id, url, &now_ms])
+                    .await?;
+            }
+            stored.push(StoredEvent {
+                id,
+                handover_id: handover_id.to_owned(),
+                endpoint_id: endpoint_id.to_owned(),
+                seq,
+                kind: event.kind,
+                payload: event.payload,
+                created_at_ms: now_ms,
+            });
+        }
+        // Delivered to listeners (other replicas) only if this commits.
+        let stmt = tx.prepare_cached(NOTIFY_EVENTS).await?;
+        tx.execute(&stmt, &[&last.to_string()]).await?;
+    }
+
+    Ok(stored)
+}
+
+/// Write the row's mutable columns if its version is unchanged, bump the
+/// version and drop any claim lease (the step that wrote it re-read the
+/// deadlines under the handover lock). Returns the stored callback URL. The
+/// identity columns (id, endpoint, tenant, session, idempotency key,
+/// created_at) are never rewritten; a row that tries to change them is
+/// refused.
+async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<String>> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE handovers SET status = $1, error_reason = $2, error_message = $3, \
+             end_reason = $4, request = $5, provider_state = $6, queue_position = $7, \
+             estimated_wait_seconds = $8, agent = $9, callback_url = $10, updated_at_ms = $11, \
+             agent_joined_at_ms = $12, ended_at_ms = $13, last_user_activity_ms = $14, \
+             no_agent_deadline_ms = $15, inactivity_warn_at_ms = $16, \
+             inactivity_end_at_ms = $17, next_poll_at_ms = $18, poll_failures = $19, \
+             version = version + 1, timer_claimed_until_ms = NULL, \
+             poll_claimed_until_ms = NULL \
+             WHERE id = $20 AND version = $21 \
+             RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
+        )
+        .await?;
+    let request = json_text(&h.request);
+    let agent = h.agent.as_ref().map(json_text);
+    let queue_position = opt_u32(h.queue_position);
+    let wait = opt_u32(h.estimated_wait_seconds);
+    let poll_failures = i64::from(h.poll_failures);
+    let params: &Params<'_> = &[
+        &h.status.as_str(),
+        &h.error_reason,
+        &h.error_message,
+        &h.end_reason,
+        &request,
+        &h.provider_state,
+        &queue_position,
+        &wait,
+        &agent,
+        &h.callback_url,
+        &h.updated_at_ms,
+        &h.agent_joined_at_ms,
+        &h.ended_at_ms,
+        &h.last_user_activity_ms,
+        &h.no_agent_deadline_ms,
+        &h.inactivity_warn_at_ms,
+        &h.inactivity_end_at_ms,
+        &h.next_poll_at_ms,
+        &poll_failures,
+        &h.id,
+        &h.version,
+    ];
+    let identity = tx.query_opt(&stmt, params).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::backend(format!(
+                "handover {} cannot be reopened: another handover is open for its session ({})",
+                h.id,
+                StoreError::from(e)
+            ))
+        } else {
+            e.into()
+        }
+    })?;
+    let Some(identity) = identity else {
+        let stmt = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = $1)")
+            .await?;
+        let exists: bool = tx.query_one(&stmt, &[&h.id]).await?.get(0);
+        return Err(if exists {
+            StoreError::Conflict(h.id.clone())
+        } else {
+            StoreError::NotFound(format!("handover {}", h.id))
+        });
+    };
+    let same_identity = identity.try_get::<_, &str>(0)? == h.endpoint_id
+        && identity.try_get::<_, &str>(1)? == h.tenant
+        && identity.try_get::<_, &str>(2)? == h.session_id
+        && identity.try_get::<_, Option<String>>(3)? == h.idempotency_key
+        && identity.try_get::<_, i64>(4)? == h.created_at_ms;
+    if !same_identity {
+        return Err(StoreError::backend(format!(
+            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
+            h.id
+        )));
+    }
+    Ok(h.callback_url.clone())
+}
+
+async fn mark_inbox_done(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stmt = tx
+        .prepare_cached("UPDATE inbox SET done = TRUE WHERE id = ANY($1)")
+        .await?;
+    tx.execute(&stmt, &[&ids]).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- correlation, inbox
+
+pub(super) async fn find_by_correlation(
+    tx: &Conn,
+    endpoint_id: &str,
+    key: &str,
+) -> Result<Option<String>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT handover_id FROM correlation_keys WHERE endpoint_id = $1 AND key = $2",
+        )
+        .await?;
+    Ok(tx
+        .query_opt(&stmt, &[&endpoint_id, &key])
+        .await?
+        .map(|r| r.get(0)))
+}
+
+/// Record a webhook delivery id; `false` if it was recorded before. A
+/// concurrent insert of the same delivery waits for the first to commit,
+/// then does nothing.
+async fn record_delivery(
+    tx: &Transaction<'_>,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
+             VALUES ($1, $2, $3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
+        )
+        .await?;
+    Ok(tx
+        .execute(&stmt, &[&endpoint_id, &delivery_id, &now_ms])
+        .await?
+        == 1)
+}
+
+pub(super) async fn accept_webhook(
+    tx: &Transaction<'_>,
+    endpoint_id: &str,
+    delivery_id: Option<&str>,
+    handover_ids: &[String],
+    request: &serde_json::Value,
+    now_ms: i64,
+) -> Result<Option<Vec<i64>>> {
+    if let Some(delivery_id) = delivery_id
+        && !record_delivery(tx, endpoint_id, delivery_id, now_ms).await?
+    {
+        return Ok(None);
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
+             VALUES ($1, $2, $3, $4, FALSE) RETURNING id",
+        )
+        .await?;
+    let request = json_text(request);
+    let mut ids = Vec::with_capacity(handover_ids.len());
+    for handover_id in handover_ids {
+        let row = tx
+            .query_one(&stmt, &[&endpoint_id, handover_id, &request, &now_ms])
+            .await?;
+        ids.push(row.get(0));
+    }
+    Ok(Some(ids))
+}
+
+pub(super) async fn pending_inbox(tx: &Conn, handover_id: &str) -> Result<Vec<InboxItem>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT id, endpoint_id, handover_id, request, received_at_ms FROM inbox \
+             WHERE handover_id = $1 AND NOT done ORDER BY id",
+        )
+        .await?;
+    tx.query(&stmt, &[&handover_id])
+        .await?
+        .iter()
+        .map(rows::inbox_item)
+        .collect()
+}
+
+pub(super) async fn handovers_with_pending_inbox(tx: &Conn) -> Result<Vec<String>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT handover_id FROM inbox WHERE NOT done GROUP BY handover_id ORDER BY MIN(id)",
+        )
+        .await?;
+    Ok(tx
+        .query(&stmt, &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+// ---------------------------------------------------------------- events
+
+pub(super) async fn events_after(
+    tx: &Conn,
+    scope: &EventScope,
+    after_id: i64,
+    limit: u32,
+) -> Result<Vec<StoredEvent>> {
+    let (sql, key) = match scope {
+        EventScope::Handover(id) => (
+            "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
+             WHERE handover_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            id,
+        ),
+        EventScope::Endpoint(id) => (
+            "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
+             WHERE endpoint_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+            id,
+        ),
+    };
+    let stmt = tx.prepare_cached(sql).await?;
+    tx.query(&stmt, &[key, &after_id, &i64::from(limit)])
+        .await?
+        .iter()
+        .map(rows::event)
+        .collect()
+}
+
+/// The highest event id ever assigned (the counter never goes back, even if
+/// events are deleted), or 0.
+pub(super) async fn last_event_id(tx: &Conn) -> Result<i64> {
+    let stmt = tx
+        .prepare_cached("SELECT last_id FROM event_counter")
+        .await?;
+    Ok(tx.query_one(&stmt, &[]).await?.get(0))
+}
+
+// ---------------------------------------------------------------- outbox
+
+/// Due deliveries, only the oldest pending row of each handover (a newer
+/// event is never delivered while an older one is still pending, even if
+/// the older one is backing off), and only rows without a live claim; the
+/// returned rows are claimed until `lease_until`.
+pub(super) async fn due_outbox(
+    tx: &Conn,
+    now_ms: i64,
+    limit: u32,
+    wall_ms: i64,
+    lease_until: i64,
+) -> Result<Vec<OutboxItem>> {
+    let stmt = tx
+        .prepare_cached(
+            "WITH heads AS (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' \
+             GROUP BY handover_id), \
+             due AS (SELECT o.id FROM outbox AS o JOIN heads AS h ON o.id = h.id \
+             WHERE o.next_attempt_at_ms <= $1 \
+             AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms <= $3) \
+             ORDER BY o.next_attempt_at_ms, o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED) \
+             UPDATE outbox SET claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) \
+             AND status = 'pending' \
+             RETURNING id, handover_id, event_id, url, attempts, next_attempt_at_ms",
+        )
+        .await?;
+    let found = tx
+        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
+        .await?;
+    let mut out: Vec<OutboxItem> = found.iter().map(rows::outbox_item).collect::<Result<_>>()?;
+    out.sort_by_key(|o| (o.next_attempt_at_ms, o.id));
+    Ok(out)
+}
+
+pub(super) async fn outbox_delivered(tx: &Conn, id: i64, now_ms: i64) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE outbox SET status = 'delivered', updated_at_ms = $2, claimed_until_ms = NULL \
+             WHERE id = $1",
+        )
+        .await?;
+    found(tx.execute(&stmt, &[&id, &now_ms]).await?, id)
+}
+
+pub(super) async fn outbox_retry(
+    tx: &Conn,
+    id: i64,
+    attempts: u32,
+    next_attempt_at_ms: i64,
+    error: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE outbox SET attempts = $2, next_attempt_at_ms = $3, last_error = $4, \
+             updated_at_ms = $5, claimed_until_ms = NULL WHERE id = $1",
+        )
+        .await?;
+    let n = tx
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &i64::from(attempts),
+                &next_attempt_at_ms,
+                &error,
+                &now_ms,
+            ],
+        )
+        .await?;
+    found(n, id)
+}
+
+pub(super) async fn outbox_dead(tx: &Conn, id: i64, error: &str, now_ms: i64) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE outbox SET status = 'dead', last_error = $2, updated_at_ms = $3, \
+             claimed_until_ms = NULL WHERE id = $1",
+        )
+        .await?;
+    found(tx.execute(&stmt, &[&id, &error, &now_ms]).await?, id)
+}
+
+fn found(changed: u64, id: i64) -> Result<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound(format!("outbox item {id}")))
+    } else {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- adapter versions
+
+pub(super) async fn record_adapter_version(
+    tx: &Transaction<'_>,
+    endpoint_id: &str,
+    sha256: &str,
+    bytes: Option<&[u8]>,
+    source: &str,
+    now_ms: i64,
+) -> Result<AdapterVersion> {
+    if let Some(b) = bytes {
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO adapter_blobs (sha256, bytes) VALUES ($1, $2) \
+                 ON CONFLICT (sha256) DO NOTHING",
+            )
+            .await?;
+        tx.execute(&stmt, &[&sha256, &b]).await?;
+    }
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO adapter_versions (endpoint_id, sha256, source, recorded_at_ms) \
+             VALUES ($1, $2, $3, $4) RETURNING seq",
+        )
+        .await?;
+    let seq: i64 = tx
+        .query_one(&stmt, &[&endpoint_id, &sha256, &source, &now_ms])
+        .await?
+        .get(0);
+    let stmt = tx.prepare_cached(NOTIFY_ADAPTERS).await?;
+    tx.execute(&stmt, &[&endpoint_id]).await?;
+    Ok(AdapterVersion {
+        seq,
+        endpoint_id: endpoint_id.to_owned(),
+        sha256: sha256.to_owned(),
+        source: source.to_owned(),
+        recorded_at_ms: now_ms,
+    })
+}
+
+pub(super) async fn current_adapter_version(
+    tx: &Conn,
+    endpoint_id: &str,
+) -> Result<Option<AdapterVersion>> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT seq, endpoint_id, sha256, source, recorded_at_ms FROM adapter_versions \
+             WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .await?;
+    Ok(tx
+        .query_opt(&stmt, &[&endpoint_id])
+        .await?
+        .map(|r| AdapterVersion {
+            seq: r.get(0),
+            endpoint_id: r.get(1),
+            sha256: r.get(2),
+            source: r.get(3),
+            recorded_at_ms: r.get(4),
+        }))
+}
+
+pub(super) async fn adapter_bytes(tx: &Conn, sha256: &str) -> Result<Option<Vec<u8>>> {
+    let stmt = tx
+        .prepare_cached("SELECT bytes FROM adapter_blobs WHERE sha256 = $1")
+        .await?;
+    Ok(tx.query_opt(&stmt, &[&sha256]).await?.map(|r| r.get(0)))
+}

@@ -1,0 +1,231 @@
+//! PostgreSQL schema: the ordered list of migrations and how they are
+//! applied when a store connects.
+//!
+//! Owns: the `schema_version` table (one row: the schema version). Every
+//! migration runs in one transaction that first takes a transaction-level
+//! advisory lock keyed by the current schema, so replicas starting together
+//! apply each migration exactly once (the others wait, then see the new
+//! version). Must never: edit a migration that has shipped (append a new one
+//! instead), run handover logic, or touch data outside a migration.
+
+use tokio_postgres::Client;
+
+use handover_core::store::{Result, StoreError};
+
+/// First key of every advisory lock this store takes (the second key names
+/// the object): "HO" in ASCII, so other applications' locks on the same
+/// database are unlikely to collide.
+pub(super) const LOCK_SPACE: i32 = 0x484F;
+/// Second key of the migration lock (per schema: hashed with its name).
+pub(super) const MIGRATION_LOCK: &str = "handover-host migrations ";
+
+/// Migrations in order; `MIGRATIONS[i]` takes the schema from version `i` to
+/// `i + 1`. Append only. Mirrors the SQLite schema (same tables, columns and
+/// partial unique indexes), plus the claim leases of the background work
+/// that several replicas share and the event id counter.
+///
+/// The text `status IN ('requested','queued','active')` is repeated verbatim
+/// in queries (see `ops.rs`) so the planner can use the partial indexes.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: initial schema (SQLite migrations 1 and 2) plus claims and the event counter.
+    r#"
+CREATE TABLE handovers (
+    id                     TEXT PRIMARY KEY NOT NULL,
+    endpoint_id            TEXT NOT NULL,
+    tenant                 TEXT NOT NULL,
+    session_id             TEXT NOT NULL,
+    idempotency_key        TEXT,
+    status                 TEXT NOT NULL CHECK (status IN
+                               ('requested','queued','active','completed','cancelled','error')),
+    error_reason           TEXT,
+    error_message          TEXT,
+    end_reason             TEXT,
+    request                TEXT NOT NULL,      -- JSON
+    provider_state         BYTEA NOT NULL,
+    queue_position         BIGINT,
+    estimated_wait_seconds BIGINT,
+    agent                  TEXT,               -- JSON
+    callback_url           TEXT,
+    created_at_ms          BIGINT NOT NULL,
+    updated_at_ms          BIGINT NOT NULL,
+    agent_joined_at_ms     BIGINT,
+    ended_at_ms            BIGINT,
+    last_user_activity_ms  BIGINT NOT NULL,
+    no_agent_deadline_ms   BIGINT,
+    inactivity_warn_at_ms  BIGINT,
+    inactivity_end_at_ms   BIGINT,
+    next_poll_at_ms        BIGINT,
+    poll_failures          BIGINT NOT NULL,
+    version                BIGINT NOT NULL,
+    -- Earliest armed timer deadline (NULL when none is armed; LEAST skips NULLs).
+    timer_due_ms           BIGINT GENERATED ALWAYS AS
+                               (LEAST(no_agent_deadline_ms, inactivity_warn_at_ms,
+                                      inactivity_end_at_ms)) STORED,
+    -- Leases of due_timers / due_polls claims (wall-clock ms); cleared by every write.
+    timer_claimed_until_ms BIGINT,
+    poll_claimed_until_ms  BIGINT
+);
+
+-- At most one open handover per endpoint and session.
+CREATE UNIQUE INDEX handovers_open_session ON handovers (endpoint_id, session_id)
+    WHERE status IN ('requested','queued','active');
+CREATE UNIQUE INDEX handovers_idempotency ON handovers (endpoint_id, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX handovers_endpoint_created ON handovers (endpoint_id, created_at_ms);
+CREATE INDEX handovers_created ON handovers (created_at_ms);
+CREATE INDEX handovers_timers ON handovers (timer_due_ms)
+    WHERE status IN ('requested','queued','active');
+CREATE INDEX handovers_polls ON handovers (next_poll_at_ms)
+    WHERE status IN ('requested','queued','active');
+
+-- Event ids come from this single row, updated in the transaction that
+-- inserts the events: its row lock makes event-writing transactions commit
+-- in id order, so a reader that saw id N has seen every id below N.
+CREATE TABLE event_counter (
+    only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row),
+    last_id  BIGINT NOT NULL
+);
+INSERT INTO event_counter (only_row, last_id) VALUES (TRUE, 0);
+
+CREATE TABLE events (
+    id            BIGINT PRIMARY KEY,                 -- from event_counter, never reused
+    handover_id   TEXT NOT NULL REFERENCES handovers (id),
+    endpoint_id   TEXT NOT NULL,
+    seq           BIGINT NOT NULL,
+    kind          TEXT NOT NULL,
+    payload       TEXT NOT NULL,                      -- JSON
+    created_at_ms BIGINT NOT NULL,
+    UNIQUE (handover_id, seq)
+);
+CREATE INDEX events_endpoint ON events (endpoint_id, id);
+CREATE INDEX events_handover ON events (handover_id, id);
+
+CREATE TABLE correlation_keys (
+    endpoint_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    handover_id TEXT NOT NULL REFERENCES handovers (id),
+    PRIMARY KEY (endpoint_id, key)
+);
+CREATE INDEX correlation_keys_handover ON correlation_keys (handover_id);
+
+CREATE TABLE webhook_deliveries (
+    endpoint_id    TEXT NOT NULL,
+    delivery_id    TEXT NOT NULL,
+    received_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (endpoint_id, delivery_id)
+);
+
+CREATE TABLE inbox (
+    id             BIGSERIAL PRIMARY KEY,
+    endpoint_id    TEXT NOT NULL,
+    handover_id    TEXT NOT NULL REFERENCES handovers (id),
+    request        TEXT NOT NULL,                     -- JSON
+    received_at_ms BIGINT NOT NULL,
+    done           BOOLEAN NOT NULL DEFAULT FALSE
+);
+CREATE INDEX inbox_pending ON inbox (handover_id, id) WHERE NOT done;
+
+CREATE TABLE outbox (
+    id                 BIGSERIAL PRIMARY KEY,
+    handover_id        TEXT NOT NULL REFERENCES handovers (id),
+    event_id           BIGINT NOT NULL REFERENCES events (id),
+    url                TEXT NOT NULL,
+    attempts           BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at_ms BIGINT NOT NULL,
+    status             TEXT NOT NULL DEFAULT 'pending'
+                           CHECK (status IN ('pending','delivered','dead')),
+    last_error         TEXT,
+    updated_at_ms      BIGINT NOT NULL,
+    -- Lease of a due_outbox claim (wall-clock ms).
+    claimed_until_ms   BIGINT
+);
+CREATE INDEX outbox_pending ON outbox (handover_id, id) WHERE status = 'pending';
+
+CREATE TABLE adapter_blobs (
+    sha256 TEXT PRIMARY KEY,
+    bytes  BYTEA NOT NULL
+);
+CREATE TABLE adapter_versions (
+    seq            BIGSERIAL PRIMARY KEY,
+    endpoint_id    TEXT NOT NULL,
+    sha256         TEXT NOT NULL REFERENCES adapter_blobs (sha256),
+    source         TEXT NOT NULL,
+    recorded_at_ms BIGINT NOT NULL
+);
+CREATE INDEX adapter_versions_endpoint ON adapter_versions (endpoint_id, seq);
+"#,
+    // 2: the recovery sweep finds abandoned starts from an index of
+    // `requested` rows instead of reading every open handover.
+    r#"
+CREATE INDEX handovers_requested ON handovers (created_at_ms) WHERE status = 'requested';
+"#,
+];
+
+/// The schema version this build writes and understands.
+pub(super) fn current_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Bring the schema (the first schema of the connection's `search_path`) to
+/// [`current_version`]. Each migration is one transaction under an advisory
+/// lock, so concurrent replicas never race. A schema written by a newer
+/// build is refused, never modified.
+pub(super) async fn migrate(client: &mut Client) -> Result<()> {
+    let schema: Option<String> = client
+        .query_one("SELECT current_schema()::text", &[])
+        .await?
+        .get(0);
+    let Some(schema) = schema else {
+        return Err(StoreError::backend(
+            "postgres: no schema to create tables in: the first schema of `search_path` \
+             does not exist (create it, or fix `options=-csearch_path=...` in the URL)",
+        ));
+    };
+    loop {
+        let tx = client.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&LOCK_SPACE, &format!("{MIGRATION_LOCK}{schema}")],
+        )
+        .await?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (\
+                 only_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (only_row), \
+                 version BIGINT NOT NULL); \
+             INSERT INTO schema_version (only_row, version) VALUES (TRUE, 0) \
+                 ON CONFLICT DO NOTHING;",
+        )
+        .await?;
+        let found: i64 = tx
+            .query_one("SELECT version FROM schema_version", &[])
+            .await?
+            .get(0);
+        let known = current_version();
+        if found > known {
+            return Err(StoreError::backend(format!(
+                "database schema version {found} is newer than this build supports ({known}); \
+                 run a newer handover-host or restore a matching backup"
+            )));
+        }
+        if found < 0 {
+            return Err(StoreError::backend(format!(
+                "invalid database schema version {found}"
+            )));
+        }
+        if found == known {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let sql = MIGRATIONS[found as usize];
+        tx.batch_execute(sql).await.map_err(|e| {
+            let e = StoreError::from(e);
+            StoreError::backend(format!(
+                "migration to schema version {} failed: {e}",
+                found + 1
+            ))
+        })?;
+        tx.execute("UPDATE schema_version SET version = $1", &[&(found + 1)])
+            .await?;
+        tx.commit().await?;
+    }
+}

@@ -1,0 +1,610 @@
+//! The embedded SQLite implementation of [`Store`]: one file, WAL journal,
+//! `synchronous=FULL`, so every acknowledged write survives a killed process
+//! or a power loss.
+//!
+//! Owns: the connections (one writer, two readers for files) and how trait
+//! calls become blocking transactions, each kind on threads of its own.
+//! Reads go through a queue to a reader thread (`readers`: two, the first
+//! preferred so reads batch), which runs the reads waiting at that moment
+//! in one read transaction (in memory they run on the blocking pool).
+//! Writes go through a group-commit queue: one writer thread takes every
+//! write waiting at that moment, runs each in its own `SAVEPOINT` inside
+//! one `BEGIN IMMEDIATE` transaction and commits once (one WAL fsync for
+//! the batch); each caller is answered only after that commit, so a
+//! returned write is as durable as before and a failed one left nothing
+//! behind. Each trait method stays all-or-nothing;
+//! `BEGIN IMMEDIATE` still serialises writers across processes sharing the
+//! file.
+//! Must never: hold a `std::sync::Mutex` across an `.await`, run SQLite on
+//! an async worker thread, or decide handover semantics.
+//!
+//! Layout: `schema` (pragmas, migrations), `rows` (column encoding), `ops`
+//! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
+//! thread), `readers` (the reader threads), `tests`.
+
+mod checkpoint;
+mod ops;
+mod readers;
+mod rows;
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use handover_core::store::{
+    AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
+    Result, Store, StoreError, StoredEvent,
+};
+
+type Shared = Arc<Mutex<Connection>>;
+
+/// SQLite-backed [`Store`]. Cheap to clone (the connections are shared).
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: Shared,
+    /// The group-commit queue of the writer thread (which owns a clone of
+    /// `writer` and locks it per batch). The thread ends when the last clone
+    /// of the store is dropped.
+    queue: Arc<Mutex<mpsc::Sender<WriteJob>>>,
+    /// A second connection for reads, so readers need not wait for the
+    /// writer (WAL allows both at once). `None` in memory, where a second
+    /// connection would be a different database.
+    reader: Option<Shared>,
+    /// The queues of the reader threads (the first owns a clone of
+    /// `reader`, each other one a connection of its own), when there is a
+    /// separate reader.
+    read_queue: Option<Arc<readers::Readers>>,
+    /// Runs WAL checkpoints off the writer thread (file databases).
+    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+}
+
+/// Reader threads (and connections) for a file database: each batch of
+/// reads is one snapshot, run in parallel with the writer (see `readers`
+/// for which thread a read goes to).
+const READERS: usize = 2;
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("separate_reader", &self.reader.is_some())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Open (creating it and its parent directories if needed) the database
+    /// file at `path` and bring its schema up to date.
+    ///
+    /// Blocks briefly; call it at startup (or from `spawn_blocking`).
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::backend(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let context = |e: rusqlite::Error| {
+            StoreError::backend(format!("cannot open {}: {e}", path.display()))
+        };
+
+        let mut writer = Connection::open_with_flags(path, flags).map_err(context)?;
+        schema::configure_writer(&writer, true)?;
+        schema::migrate(&mut writer)?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(context)?;
+            schema::configure_reader(&reader)?;
+            readers.push(Arc::new(Mutex::new(reader)));
+        }
+        let read_queue = readers::Readers::spawn(&readers)?;
+
+        let checkpointer = checkpoint::spawn(path)?;
+        let writer = Arc::new(Mutex::new(writer));
+        Ok(SqliteStore {
+            queue: spawn_writer(writer.clone())?,
+            writer,
+            _checkpointer: Some(Arc::new(checkpointer)),
+            read_queue: Some(Arc::new(read_queue)),
+            reader: readers.into_iter().next(),
+        })
+    }
+
+    /// A private in-memory database (for tests); gone when the store is dropped.
+    pub fn open_in_memory() -> Result<SqliteStore> {
+        let mut writer = Connection::open_in_memory()?;
+        schema::configure_writer(&writer, false)?;
+        schema::migrate(&mut writer)?;
+        let writer = Arc::new(Mutex::new(writer));
+        Ok(SqliteStore {
+            queue: spawn_writer(writer.clone())?,
+            writer,
+            reader: None,
+            read_queue: None,
+            _checkpointer: None,
+        })
+    }
+
+    /// Run `f` as one all-or-nothing unit of a group-committed `BEGIN
+    /// IMMEDIATE` transaction on the writer thread (see the module doc):
+    /// its changes are kept if it returns `Ok` and rolled back otherwise.
+    /// Returns once the batch holding it is committed (or failed).
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let mut f = Some(f);
+        let mut tx = Some(tx);
+        let mut result: Option<Result<T>> = None;
+        let job = WriteJob(Box::new(move |step: JobStep<'_>| match step {
+            JobStep::Run(conn) => {
+                let f = f.take().expect("a write job runs once");
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StoreError::backend("store write panicked")));
+                let ok = out.is_ok();
+                result = Some(out);
+                ok
+            }
+            JobStep::Committed => {
+                if let (Some(tx), Some(r)) = (tx.take(), result.take()) {
+                    let _ = tx.send(r);
+                }
+                true
+            }
+            JobStep::Failed(why) => {
+                if let Some(tx) = tx.take() {
+                    let r = match result.take() {
+                        Some(Err(own)) => Err(own),
+                        _ => Err(StoreError::backend(format!(
+                            "the write was not committed: {why}"
+                        ))),
+                    };
+                    let _ = tx.send(r);
+                }
+                true
+            }
+        }));
+        lock_queue(&self.queue)
+            .send(job)
+            .map_err(|_| StoreError::backend("the store's writer thread has stopped"))?;
+        rx.await
+            .map_err(|_| StoreError::backend("the store's writer thread has stopped"))?
+    }
+
+    /// Run `f` in a read transaction (one consistent snapshot, taken after
+    /// `f` was queued) on the reader thread; reads queued together share
+    /// one snapshot. In memory: on the writer connection, on the blocking
+    /// pool.
+    async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let Some(queue) = &self.read_queue else {
+            let conn = Arc::clone(&self.writer);
+            return blocking(move || {
+                let mut conn = lock(&conn);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await;
+        };
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job = readers::ReadJob(Box::new(move |conn| {
+            let out = match conn {
+                Ok(conn) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                    .unwrap_or_else(|_| Err(StoreError::backend("store read panicked"))),
+                Err(why) => Err(StoreError::backend(why.to_string())),
+            };
+            let _ = tx.send(out);
+        }));
+        queue.send(job)?;
+        rx.await
+            .map_err(|_| StoreError::backend("the store's reader thread has stopped"))?
+    }
+}
+
+/// What the writer thread asks of a queued write.
+enum JobStep<'a> {
+    /// Run inside the batch's transaction (within the job's savepoint);
+    /// returns whether the job succeeded (its changes are kept).
+    Run(&'a Connection),
+    /// The batch committed: answer the caller with the job's own result.
+    Committed,
+    /// Nothing of the batch was committed: answer the caller with this error.
+    Failed(&'a str),
+}
+
+struct WriteJob(Box<dyn FnMut(JobStep<'_>) -> bool + Send>);
+
+/// Most writes committed together: bounds one batch's latency.
+const MAX_BATCH: usize = 512;
+
+/// Diagnostics: `HANDOVER_SQLITE_MAX_BATCH=1` commits every write on its own
+/// (one fsync per write, as before group commit), for measuring what group
+/// commit buys; any other value caps the batch. Unset: [`MAX_BATCH`].
+fn max_batch() -> usize {
+    std::env::var("HANDOVER_SQLITE_MAX_BATCH")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_BATCH)
+}
+
+fn lock_queue<J>(q: &Mutex<mpsc::Sender<J>>) -> MutexGuard<'_, mpsc::Sender<J>> {
+    q.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
+    let (tx, rx) = mpsc::channel::<WriteJob>();
+    std::thread::Builder::new()
+        .name("sqlite-writer".into())
+        .spawn(move || {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            let max_batch = max_batch();
+            let mut stats = BatchStats::default();
+            while let Ok(first) = rx.recv() {
+                batch.push(first);
+                while batch.len() < max_batch {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let t = std::time::Instant::now();
+                let n = batch.len();
+                run_batch(&conn, &mut batch);
+                batch.clear();
+                stats.record(n, t.elapsed());
+            }
+        })
+        .map_err(|e| StoreError::backend(format!("cannot start the store's writer thread: {e}")))?;
+    Ok(Arc::new(Mutex::new(tx)))
+}
+
+/// Diagnostics: with `HANDOVER_SQLITE_BATCH_STATS=1`, the writer thread
+/// prints batches, writes per batch and time per batch every 2 s (stderr).
+#[derive(Default)]
+struct BatchStats {
+    on: Option<bool>,
+    since: Option<std::time::Instant>,
+    batches: u64,
+    writes: u64,
+    busy: std::time::Duration,
+    max: std::time::Duration,
+}
+
+impl BatchStats {
+    fn record(&mut self, writes: usize, took: std::time::Duration) {
+        let on = *self.on.get_or_insert_with(|| {
+            std::env::var("HANDOVER_SQLITE_BATCH_STATS").is_ok_and(|v| v == "1")
+        });
+        if !on {
+            return;
+        }
+        let since = *self.since.get_or_insert_with(std::time::Instant::now);
+        self.batches += 1;
+        self.writes += writes as u64;
+        self.busy += took;
+        self.max = self.max.max(took);
+        let elapsed = since.elapsed();
+        if elapsed >= std::time::Duration::from_secs(2) {
+            eprintln!(
+                "sqlite group commit: {} batches/s, {:.1} writes per batch, {:.2} ms per batch (max {:.1} ms), writer busy {:.0}%",
+                self.batches * 1000 / elapsed.as_millis().max(1) as u64,
+                self.writes as f64 / self.batches as f64,
+                self.busy.as_secs_f64() * 1e3 / self.batches as f64,
+                self.max.as_secs_f64() * 1e3,
+                self.busy.as_secs_f64() * 100.0 / elapsed.as_secs_f64()
+            );
+            *self = BatchStats {
+                on: Some(true),
+                ..Default::default()
+            };
+        }
+    }
+}
+
+/// One group commit: every job in its own savepoint, one `COMMIT`.
+fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
+    let conn = lock(conn);
+    let fail_all = |batch: &mut [WriteJob], why: &str| {
+        for job in batch.iter_mut() {
+            (job.0)(JobStep::Failed(why));
+        }
+    };
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        fail_all(batch, &StoreError::from(e).to_string());
+        return;
+    }
+    for job in batch.iter_mut() {
+        if let Err(e) = conn
+            .prepare_cached("SAVEPOINT job")
+            .and_then(|mut st| st.execute([]))
+        {
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(batch, &StoreError::from(e).to_string());
+            return;
+        }
+        let ok = (job.0)(JobStep::Run(&conn));
+        let end = if ok {
+            conn.prepare_cached("RELEASE job")
+                .and_then(|mut st| st.execute([]).map(drop))
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = end {
+            // The transaction itself is gone (e.g. an I/O error aborted it):
+            // nothing of the batch can be committed.
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(batch, &StoreError::from(e).to_string());
+            return;
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            for job in batch.iter_mut() {
+                (job.0)(JobStep::Committed);
+            }
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            fail_all(batch, &StoreError::from(e).to_string());
+        }
+    }
+}
+
+/// The guard only lives inside a blocking closure, never across an await. A
+/// panic mid-transaction rolled the transaction back (`Transaction` drops
+/// roll back), so a poisoned connection is still usable.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn blocking<T, F>(f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::backend(format!("store task failed: {e}")))?
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_handover(&self, row: HandoverRow) -> Result<Insert> {
+        self.write(move |tx| ops::insert_handover(tx, row)).await
+    }
+
+    async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>> {
+        let id = id.to_owned();
+        self.read(move |tx| ops::get_handover(tx, &id)).await
+    }
+
+    async fn list_handovers(
+        &self,
+        endpoint_id: Option<&str>,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>> {
+        let endpoint_id = endpoint_id.map(str::to_owned);
+        self.read(move |tx| ops::list_handovers(tx, endpoint_id.as_deref(), open_only, limit))
+            .await
+    }
+
+    /// See [`ops::apply`]: `change.row` must be `Some` when the change has
+    /// events or correlation keys (`Backend` error otherwise). A missing
+    /// handover is `NotFound`; a moved version is `Conflict`; either way
+    /// nothing of the change is written.
+    async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
+        self.write(move |tx| ops::apply(tx, change, now_ms())).await
+    }
+
+    async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
+        let (endpoint_id, key) = (endpoint_id.to_owned(), key.to_owned());
+        self.read(move |tx| ops::find_by_correlation(tx, &endpoint_id, &key))
+            .await
+    }
+
+    async fn accept_webhook(
+        &self,
+        endpoint_id: &str,
+        delivery_id: Option<&str>,
+        handover_ids: &[String],
+        request: serde_json::Value,
+    ) -> Result<Option<Vec<i64>>> {
+        let endpoint_id = endpoint_id.to_owned();
+        let delivery_id = delivery_id.map(str::to_owned);
+        let handover_ids = handover_ids.to_vec();
+        self.write(move |tx| {
+            ops::accept_webhook(
+                tx,
+                &endpoint_id,
+                delivery_id.as_deref(),
+                &handover_ids,
+                &request,
+                now_ms(),
+            )
+        })
+        .await
+    }
+
+    async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
+        let id = id.to_owned();
+        self.read(move |tx| ops::handover_if_inbox_empty(tx, &id))
+            .await
+    }
+
+    async fn webhook_target(
+        &self,
+        endpoint_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<HandoverRow>)>> {
+        let (endpoint_id, key) = (endpoint_id.to_owned(), key.to_owned());
+        self.read(move |tx| {
+            let Some(id) = ops::find_by_correlation(tx, &endpoint_id, &key)? else {
+                return Ok(None);
+            };
+            let row = ops::handover_if_inbox_empty(tx, &id)?;
+            Ok(Some((id, row)))
+        })
+        .await
+    }
+
+    async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>> {
+        let handover_id = handover_id.to_owned();
+        self.read(move |tx| ops::pending_inbox(tx, &handover_id))
+            .await
+    }
+
+    async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>> {
+        self.read(ops::handovers_with_pending_inbox).await
+    }
+
+    async fn events_after(
+        &self,
+        scope: &EventScope,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>> {
+        let scope = scope.clone();
+        self.read(move |tx| ops::events_after(tx, &scope, after_id, limit))
+            .await
+    }
+
+    async fn abandoned_starts(
+        &self,
+        created_before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<HandoverRow>> {
+        self.read(move |tx| ops::abandoned_starts(tx, created_before_ms, limit))
+            .await
+    }
+
+    async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+        self.read(move |tx| ops::due_timers(tx, now_ms, limit))
+            .await
+    }
+
+    async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+        self.read(move |tx| ops::due_polls(tx, now_ms, limit)).await
+    }
+
+    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+        self.read(move |tx| ops::due_outbox(tx, now_ms, limit))
+            .await
+    }
+
+    async fn outbox_delivered(&self, id: i64) -> Result<()> {
+        self.write(move |tx| ops::outbox_delivered(tx, id, now_ms()))
+            .await
+    }
+
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<()> {
+        let error = error.to_owned();
+        self.write(move |tx| {
+            ops::outbox_retry(tx, id, attempts, next_attempt_at_ms, &error, now_ms())
+        })
+        .await
+    }
+
+    async fn outbox_dead(&self, id: i64, error: &str) -> Result<()> {
+        let error = error.to_owned();
+        self.write(move |tx| ops::outbox_dead(tx, id, &error, now_ms()))
+            .await
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        self.read(ops::last_event_id).await
+    }
+
+    async fn lock_handover(&self, _id: &str) -> Result<HandoverLock> {
+        // One process owns the file; the engine's in-process lock suffices.
+        Ok(HandoverLock::local())
+    }
+
+    async fn record_adapter_version(
+        &self,
+        endpoint_id: &str,
+        sha256: &str,
+        bytes: Option<&[u8]>,
+        source: &str,
+    ) -> Result<AdapterVersion> {
+        let (endpoint_id, sha256, source) = (
+            endpoint_id.to_string(),
+            sha256.to_string(),
+            source.to_string(),
+        );
+        let bytes = bytes.map(<[u8]>::to_vec);
+        self.write(move |tx| {
+            if let Some(b) = &bytes {
+                tx.execute("INSERT OR IGNORE INTO adapter_blobs (sha256, bytes) VALUES (?1, ?2)", rusqlite::params![sha256, b])?;
+            }
+            let at = now_ms();
+            tx.execute(
+                "INSERT INTO adapter_versions (endpoint_id, sha256, source, recorded_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![endpoint_id, sha256, source, at],
+            )?;
+            Ok(AdapterVersion { seq: tx.last_insert_rowid(), endpoint_id, sha256, source, recorded_at_ms: at })
+        })
+        .await
+    }
+
+    async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>> {
+        let endpoint_id = endpoint_id.to_string();
+        self.read(move |tx| {
+            let mut st = tx.prepare(
+                "SELECT seq, endpoint_id, sha256, source, recorded_at_ms FROM adapter_versions WHERE endpoint_id = ?1 ORDER BY seq DESC LIMIT 1",
+            )?;
+            let mut rows = st.query(rusqlite::params![endpoint_id])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(AdapterVersion { seq: r.get(0)?, endpoint_id: r.get(1)?, sha256: r.get(2)?, source: r.get(3)?, recorded_at_ms: r.get(4)? })),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
+        let sha256 = sha256.to_string();
+        self.read(move |tx| {
+            let mut st = tx.prepare("SELECT bytes FROM adapter_blobs WHERE sha256 = ?1")?;
+            let mut rows = st.query(rusqlite::params![sha256])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(r.get(0)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+}

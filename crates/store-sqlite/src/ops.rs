@@ -1,0 +1,569 @@
+//! The SQL behind each [`Store`](handover_core::store::Store) method, as blocking
+//! functions that run inside a transaction the caller opened and commits.
+//!
+//! Owns: the statements and the write semantics (version check, event
+//! sequence numbers, outbox rows, correlation rebinding, webhook dedupe).
+//! Must never: open or commit transactions, sleep, call adapters, or decide
+//! handover semantics beyond what the store contract says.
+
+use rusqlite::{Connection, OptionalExtension, named_params, params};
+
+use super::rows::{self, JsonRef, is_unique_violation, select_handovers};
+use handover_core::store::{
+    Change, EventScope, HandoverRow, InboxItem, Insert, OutboxItem, Result, StoreError, StoredEvent,
+};
+
+// ---------------------------------------------------------------- handovers
+
+pub(super) fn insert_handover(conn: &Connection, row: HandoverRow) -> Result<Insert> {
+    if let Some(existing) = existing_for(conn, &row)? {
+        return Ok(existing);
+    }
+    insert_or_resolve(conn, row)
+}
+
+/// The idempotent replay or open handover that `row` collides with, if any.
+/// The idempotency key takes precedence.
+fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> {
+    if let Some(key) = &row.idempotency_key {
+        let found = conn
+            .prepare_cached(select_handovers!(
+                "WHERE endpoint_id = ?1 AND idempotency_key = ?2"
+            ))?
+            .query_row(params![row.endpoint_id, key], rows::handover)
+            .optional()?;
+        if let Some(found) = found {
+            return Ok(Some(Insert::IdempotentReplay(found)));
+        }
+    }
+    let found = conn
+        .prepare_cached(select_handovers!(
+            "WHERE endpoint_id = ?1 AND session_id = ?2 ",
+            "AND status IN ('requested','queued','active')"
+        ))?
+        .query_row(params![row.endpoint_id, row.session_id], rows::handover)
+        .optional()?;
+    Ok(found.map(Insert::OpenExists))
+}
+
+/// Insert, and if a unique index refuses the row (a concurrent writer got
+/// there first), report what it collided with.
+pub(super) fn insert_or_resolve(conn: &Connection, row: HandoverRow) -> Result<Insert> {
+    match insert_row(conn, &row) {
+        Ok(()) => Ok(Insert::Inserted(row)),
+        Err(e) if is_unique_violation(&e) => match existing_for(conn, &row)? {
+            Some(existing) => Ok(existing),
+            None => Err(StoreError::backend(format!(
+                "cannot insert handover {}: {e}",
+                row.id
+            ))),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO handovers (id, endpoint_id, tenant, session_id, idempotency_key, status, \
+         error_reason, error_message, end_reason, request, provider_state, queue_position, \
+         estimated_wait_seconds, agent, callback_url, created_at_ms, updated_at_ms, \
+         agent_joined_at_ms, ended_at_ms, last_user_activity_ms, no_agent_deadline_ms, \
+         inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, version) \
+         VALUES (:id, :endpoint_id, :tenant, :session_id, :idempotency_key, :status, \
+         :error_reason, :error_message, :end_reason, :request, :provider_state, :queue_position, \
+         :estimated_wait_seconds, :agent, :callback_url, :created_at_ms, :updated_at_ms, \
+         :agent_joined_at_ms, :ended_at_ms, :last_user_activity_ms, :no_agent_deadline_ms, \
+         :inactivity_warn_at_ms, :inactivity_end_at_ms, :next_poll_at_ms, :poll_failures, :version)",
+    )?;
+    stmt.execute(named_params! {
+        ":id": h.id,
+        ":endpoint_id": h.endpoint_id,
+        ":tenant": h.tenant,
+        ":session_id": h.session_id,
+        ":idempotency_key": h.idempotency_key,
+        ":status": h.status.as_str(),
+        ":error_reason": h.error_reason,
+        ":error_message": h.error_message,
+        ":end_reason": h.end_reason,
+        ":request": JsonRef(&h.request),
+        ":provider_state": h.provider_state,
+        ":queue_position": h.queue_position,
+        ":estimated_wait_seconds": h.estimated_wait_seconds,
+        ":agent": h.agent.as_ref().map(JsonRef),
+        ":callback_url": h.callback_url,
+        ":created_at_ms": h.created_at_ms,
+        ":updated_at_ms": h.updated_at_ms,
+        ":agent_joined_at_ms": h.agent_joined_at_ms,
+        ":ended_at_ms": h.ended_at_ms,
+        ":last_user_activity_ms": h.last_user_activity_ms,
+        ":no_agent_deadline_ms": h.no_agent_deadline_ms,
+        ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
+        ":inactivity_end_at_ms": h.inactivity_end_at_ms,
+        ":next_poll_at_ms": h.next_poll_at_ms,
+        ":poll_failures": h.poll_failures,
+        ":version": h.version,
+    })?;
+    Ok(())
+}
+
+pub(super) fn get_handover(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
+    Ok(conn
+        .prepare_cached(select_handovers!("WHERE id = ?1"))?
+        .query_row([id], rows::handover)
+        .optional()?)
+}
+
+pub(super) fn list_handovers(
+    conn: &Connection,
+    endpoint_id: Option<&str>,
+    open_only: bool,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    // Four fixed statements rather than `?1 IS NULL OR ...`, so each can use an index.
+    let sql = match (endpoint_id.is_some(), open_only) {
+        (true, false) => select_handovers!(
+            "WHERE endpoint_id = ?1 ORDER BY created_at_ms DESC, id DESC LIMIT ?2"
+        ),
+        (true, true) => select_handovers!(
+            "WHERE endpoint_id = ?1 AND status IN ('requested','queued','active') ",
+            "ORDER BY created_at_ms DESC, id DESC LIMIT ?2"
+        ),
+        (false, false) => select_handovers!("ORDER BY created_at_ms DESC, id DESC LIMIT ?1"),
+        (false, true) => select_handovers!(
+            "WHERE status IN ('requested','queued','active') ",
+            "ORDER BY created_at_ms DESC, id DESC LIMIT ?1"
+        ),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let limit = i64::from(limit);
+    let rows: rusqlite::Result<Vec<HandoverRow>> = match endpoint_id {
+        Some(endpoint) => stmt
+            .query_map(params![endpoint, limit], rows::handover)?
+            .collect(),
+        None => stmt.query_map(params![limit], rows::handover)?.collect(),
+    };
+    Ok(rows?)
+}
+
+pub(super) fn abandoned_starts(
+    conn: &Connection,
+    created_before_ms: i64,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    let mut stmt = conn.prepare_cached(select_handovers!(
+        "WHERE status = 'requested' AND created_at_ms < ?1 ORDER BY created_at_ms LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![created_before_ms, i64::from(limit)], rows::handover)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn due_timers(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+    let mut stmt = conn.prepare_cached(select_handovers!(
+        "WHERE status IN ('requested','queued','active') AND timer_due_ms <= ?1 ",
+        "ORDER BY timer_due_ms, id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::handover)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn due_polls(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+    let mut stmt = conn.prepare_cached(select_handovers!(
+        "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= ?1 ",
+        "ORDER BY next_poll_at_ms, id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::handover)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---------------------------------------------------------------- apply
+
+/// One step, all or nothing. A change without a row may only mark inbox
+/// items done: events and correlation keys need the row to know their
+/// handover and endpoint (and to take the version lock), so they are
+/// refused with `Backend` when `row` is `None`.
+pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Vec<StoredEvent>> {
+    let Change {
+        row,
+        events,
+        correlation_keys,
+        inbox_done,
+        delivery,
+    } = change;
+    let Some(row) = row else {
+        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
+            return Err(StoreError::backend(
+                "a change with events, correlation keys or a delivery must carry its handover row",
+            ));
+        }
+        mark_inbox_done(conn, &inbox_done)?;
+        return Ok(Vec::new());
+    };
+    if let Some(delivery_id) = &delivery
+        && !record_delivery(conn, &row.endpoint_id, delivery_id, now_ms)?
+    {
+        return Err(StoreError::Duplicate(delivery_id.clone()));
+    }
+
+    let callback_url = update_row(conn, &row)?;
+    let handover_id = row.id.as_str();
+    let endpoint_id = row.endpoint_id.as_str();
+
+    let mut stored = Vec::with_capacity(events.len());
+    if !events.is_empty() {
+        let mut seq: i64 = conn
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE handover_id = ?1")?
+            .query_row([handover_id], |r| r.get(0))?;
+        let mut insert_event = conn.prepare_cached(
+            "INSERT INTO events (handover_id, endpoint_id, seq, kind, payload, created_at_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let mut insert_outbox = conn.prepare_cached(
+            "INSERT INTO outbox (handover_id, event_id, url, attempts, next_attempt_at_ms, status, \
+             updated_at_ms) VALUES (?1, ?2, ?3, 0, ?4, 'pending', ?4)",
+        )?;
+        for event in events {
+            seq += 1;
+            insert_event.execute(params![
+                handover_id,
+                endpoint_id,
+                seq,
+                event.kind,
+                JsonRef(&event.payload),
+                now_ms
+            ])?;
+            let id = conn.last_insert_rowid();
+            if let Some(url) = &callback_url {
+                insert_outbox.execute(params![handover_id, id, url, now_ms])?;
+            }
+            stored.push(StoredEvent {
+                id,
+                handover_id: handover_id.to_owned(),
+                endpoint_id: endpoint_id.to_owned(),
+                seq,
+                kind: event.kind,
+                payload: event.payload,
+                created_at_ms: now_ms,
+            });
+        }
+    }
+
+    if !correlation_keys.is_empty() {
+        // A key bound to another handover of the endpoint moves to this one.
+        let mut bind = conn.prepare_cached(
+            "INSERT INTO correlation_keys (endpoint_id, key, handover_id) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (endpoint_id, key) DO UPDATE SET handover_id = excluded.handover_id \
+             WHERE handover_id <> excluded.handover_id",
+        )?;
+        for key in &correlation_keys {
+            bind.execute(params![endpoint_id, key, handover_id])?;
+        }
+    }
+
+    mark_inbox_done(conn, &inbox_done)?;
+    Ok(stored)
+}
+
+/// Write the row's mutable columns if its version is unchanged and bump the
+/// version. Returns the stored callback URL. The identity columns (id,
+/// endpoint, tenant, session, idempotency key, created_at) are never
+/// rewritten; a row that tries to change them is refused.
+fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
+    // Two statements: most steps change none of the indexed columns
+    // (status, timer deadlines, next poll), and SQLite rewrites the entries
+    // of every index whose columns a statement assigns, changed or not. So
+    // the first assigns only unindexed columns (and checks the version);
+    // the second runs only when an indexed column really changes.
+    let mut stmt = conn.prepare_cached(
+        "UPDATE handovers SET error_reason = :error_reason, \
+         error_message = :error_message, end_reason = :end_reason, request = :request, \
+         provider_state = :provider_state, queue_position = :queue_position, \
+         estimated_wait_seconds = :estimated_wait_seconds, agent = :agent, \
+         callback_url = :callback_url, updated_at_ms = :updated_at_ms, \
+         agent_joined_at_ms = :agent_joined_at_ms, ended_at_ms = :ended_at_ms, \
+         last_user_activity_ms = :last_user_activity_ms, \
+         poll_failures = :poll_failures, version = version + 1 \
+         WHERE id = :id AND version = :version \
+         RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
+         status, no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, \
+         next_poll_at_ms",
+    )?;
+    type Indexed = (String, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let found = stmt
+        .query_row(
+            named_params! {
+                ":error_reason": h.error_reason,
+                ":error_message": h.error_message,
+                ":end_reason": h.end_reason,
+                ":request": JsonRef(&h.request),
+                ":provider_state": h.provider_state,
+                ":queue_position": h.queue_position,
+                ":estimated_wait_seconds": h.estimated_wait_seconds,
+                ":agent": h.agent.as_ref().map(JsonRef),
+                ":callback_url": h.callback_url,
+                ":updated_at_ms": h.updated_at_ms,
+                ":agent_joined_at_ms": h.agent_joined_at_ms,
+                ":ended_at_ms": h.ended_at_ms,
+                ":last_user_activity_ms": h.last_user_activity_ms,
+                ":poll_failures": h.poll_failures,
+                ":id": h.id,
+                ":version": h.version,
+            },
+            |r| {
+                let identity = (
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                );
+                let indexed: Indexed = (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
+                Ok((identity, indexed))
+            },
+        )
+        .optional()?;
+    let Some(((endpoint_id, tenant, session_id, idempotency_key, created_at_ms), indexed)) = found
+    else {
+        let exists: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = ?1)")?
+            .query_row([&h.id], |r| r.get(0))?;
+        return Err(if exists {
+            StoreError::Conflict(h.id.clone())
+        } else {
+            StoreError::NotFound(format!("handover {}", h.id))
+        });
+    };
+    let same_identity = endpoint_id == h.endpoint_id
+        && tenant == h.tenant
+        && session_id == h.session_id
+        && idempotency_key == h.idempotency_key
+        && created_at_ms == h.created_at_ms;
+    if !same_identity {
+        return Err(StoreError::backend(format!(
+            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
+            h.id
+        )));
+    }
+    let wanted: Indexed = (
+        h.status.as_str().to_string(),
+        h.no_agent_deadline_ms,
+        h.inactivity_warn_at_ms,
+        h.inactivity_end_at_ms,
+        h.next_poll_at_ms,
+    );
+    if indexed != wanted {
+        conn.prepare_cached(
+            "UPDATE handovers SET status = :status, no_agent_deadline_ms = :no_agent_deadline_ms, \
+             inactivity_warn_at_ms = :inactivity_warn_at_ms, \
+             inactivity_end_at_ms = :inactivity_end_at_ms, next_poll_at_ms = :next_poll_at_ms \
+             WHERE id = :id",
+        )?
+        .execute(named_params! {
+            ":status": h.status.as_str(),
+            ":no_agent_deadline_ms": h.no_agent_deadline_ms,
+            ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
+            ":inactivity_end_at_ms": h.inactivity_end_at_ms,
+            ":next_poll_at_ms": h.next_poll_at_ms,
+            ":id": h.id,
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::backend(format!(
+                    "handover {} cannot be reopened: another handover is open for its session ({e})",
+                    h.id
+                ))
+            } else {
+                e.into()
+            }
+        })?;
+    }
+    Ok(h.callback_url.clone())
+}
+
+fn mark_inbox_done(conn: &Connection, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn.prepare_cached("UPDATE inbox SET done = 1 WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute([id])?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- correlation, inbox
+
+pub(super) fn find_by_correlation(
+    conn: &Connection,
+    endpoint_id: &str,
+    key: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT handover_id FROM correlation_keys WHERE endpoint_id = ?1 AND key = ?2",
+        )?
+        .query_row([endpoint_id, key], |r| r.get(0))
+        .optional()?)
+}
+
+pub(super) fn accept_webhook(
+    conn: &Connection,
+    endpoint_id: &str,
+    delivery_id: Option<&str>,
+    handover_ids: &[String],
+    request: &serde_json::Value,
+    now_ms: i64,
+) -> Result<Option<Vec<i64>>> {
+    if let Some(delivery_id) = delivery_id
+        && !record_delivery(conn, endpoint_id, delivery_id, now_ms)?
+    {
+        return Ok(None);
+    }
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
+         VALUES (?1, ?2, ?3, ?4, 0)",
+    )?;
+    let mut ids = Vec::with_capacity(handover_ids.len());
+    for handover_id in handover_ids {
+        stmt.execute(params![endpoint_id, handover_id, JsonRef(request), now_ms])?;
+        ids.push(conn.last_insert_rowid());
+    }
+    Ok(Some(ids))
+}
+
+/// Record a webhook delivery id; `false` if it was recorded before.
+fn record_delivery(
+    conn: &Connection,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let fresh = conn
+        .prepare_cached(
+            "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
+             VALUES (?1, ?2, ?3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
+        )?
+        .execute(params![endpoint_id, delivery_id, now_ms])?;
+    Ok(fresh == 1)
+}
+
+pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<InboxItem>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, endpoint_id, handover_id, request, received_at_ms FROM inbox \
+         WHERE handover_id = ?1 AND done = 0 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([handover_id], rows::inbox_item)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The handover's row if it has no unprocessed inbox items.
+pub(super) fn handover_if_inbox_empty(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
+    let pending: bool = conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE handover_id = ?1 AND done = 0)")?
+        .query_row([id], |r| r.get(0))?;
+    if pending {
+        return Ok(None);
+    }
+    get_handover(conn, id)
+}
+
+pub(super) fn handovers_with_pending_inbox(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT handover_id FROM inbox WHERE done = 0 GROUP BY handover_id ORDER BY MIN(id)",
+    )?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---------------------------------------------------------------- events
+
+pub(super) fn events_after(
+    conn: &Connection,
+    scope: &EventScope,
+    after_id: i64,
+    limit: u32,
+) -> Result<Vec<StoredEvent>> {
+    let (sql, key) = match scope {
+        EventScope::Handover(id) => (
+            "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
+             WHERE handover_id = ?1 AND id > ?2 ORDER BY seq LIMIT ?3",
+            id,
+        ),
+        EventScope::Endpoint(id) => (
+            "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
+             WHERE endpoint_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            id,
+        ),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params![key, after_id, i64::from(limit)], rows::event)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The highest event id ever assigned (AUTOINCREMENT's high-water mark, so
+/// it never goes back even if events are deleted), or 0.
+pub(super) fn last_event_id(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0), \
+             COALESCE((SELECT MAX(id) FROM events), 0))",
+        )?
+        .query_row([], |r| r.get(0))?)
+}
+
+// ---------------------------------------------------------------- outbox
+
+/// Due deliveries, only the oldest pending row of each handover: a newer
+/// event is never delivered while an older one is still pending (even if
+/// the older one is backing off).
+pub(super) fn due_outbox(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT o.id, o.handover_id, o.event_id, o.url, o.attempts, o.next_attempt_at_ms \
+         FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY handover_id) AS h \
+         JOIN outbox AS o ON o.id = h.id \
+         WHERE o.next_attempt_at_ms <= ?1 \
+         ORDER BY o.next_attempt_at_ms, o.id LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::outbox_item)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(super) fn outbox_delivered(conn: &Connection, id: i64, now_ms: i64) -> Result<()> {
+    let n = conn
+        .prepare_cached("UPDATE outbox SET status = 'delivered', updated_at_ms = ?2 WHERE id = ?1")?
+        .execute(params![id, now_ms])?;
+    found(n, id)
+}
+
+pub(super) fn outbox_retry(
+    conn: &Connection,
+    id: i64,
+    attempts: u32,
+    next_attempt_at_ms: i64,
+    error: &str,
+    now_ms: i64,
+) -> Result<()> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET attempts = ?2, next_attempt_at_ms = ?3, last_error = ?4, \
+             updated_at_ms = ?5 WHERE id = ?1",
+        )?
+        .execute(params![id, attempts, next_attempt_at_ms, error, now_ms])?;
+    found(n, id)
+}
+
+pub(super) fn outbox_dead(conn: &Connection, id: i64, error: &str, now_ms: i64) -> Result<()> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'dead', last_error = ?2, updated_at_ms = ?3 WHERE id = ?1",
+        )?
+        .execute(params![id, error, now_ms])?;
+    found(n, id)
+}
+
+fn found(changed: usize, id: i64) -> Result<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound(format!("outbox item {id}")))
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,369 @@
+//! Tests of the SQLite store against real database files in a temporary
+//! directory (and in memory where the medium does not matter): the
+//! backend-generic conformance suite (`store::conformance`) plus what is
+//! SQLite's own (file settings, migrations, query plans, SIGKILL).
+//!
+//! Owns: nothing but test fixtures. Must never: share a database file
+//! between tests or depend on wall-clock timing beyond "now".
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tempfile::TempDir;
+
+use async_trait::async_trait;
+
+use super::{SqliteStore, ops, schema};
+use handover_core::store::{EventScope, HandoverRow, Insert, Store};
+use handover_store_conformance::{Fixture, all_conformance_tests, row, step};
+
+/// A private database file for one conformance test.
+struct SqliteFixture {
+    _dir: TempDir,
+    path: PathBuf,
+    store: Arc<dyn Store>,
+}
+
+#[async_trait]
+impl Fixture for SqliteFixture {
+    fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+    async fn another(&self) -> Arc<dyn Store> {
+        Arc::new(SqliteStore::open(&self.path).unwrap())
+    }
+    async fn expire_claims(&self) {
+        // SQLite's due_* claim nothing (one process runs the workers).
+    }
+}
+
+async fn fixture() -> Option<Box<dyn Fixture>> {
+    let (dir, path, store) = db();
+    Some(Box::new(SqliteFixture {
+        _dir: dir,
+        path,
+        store: Arc::new(store),
+    }))
+}
+
+all_conformance_tests!(fixture);
+
+fn db() -> (TempDir, PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested").join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    (dir, path, store)
+}
+
+async fn inserted(store: &SqliteStore, r: HandoverRow) -> HandoverRow {
+    match store.insert_handover(r).await.unwrap() {
+        Insert::Inserted(r) => r,
+        other => panic!("expected Inserted, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn unique_index_backstop_reports_the_colliding_row() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut first = row("h1", "ep", "s1");
+    first.idempotency_key = Some("k".into());
+    inserted(&store, first.clone()).await;
+    // Skip the pre-check and insert directly, as a racing writer would.
+    let conn = store.writer.lock().unwrap();
+    let mut same_key = row("h2", "ep", "s2");
+    same_key.idempotency_key = Some("k".into());
+    assert_eq!(
+        ops::insert_or_resolve(&conn, same_key).unwrap(),
+        Insert::IdempotentReplay(first.clone())
+    );
+    assert_eq!(
+        ops::insert_or_resolve(&conn, row("h3", "ep", "s1")).unwrap(),
+        Insert::OpenExists(first)
+    );
+    let count: i64 = conn
+        .query_row("SELECT COUNT(*) FROM handovers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn event_ids_are_never_reused() {
+    let (_dir, path, store) = db();
+    let a = inserted(&store, row("a", "ep", "s")).await;
+    let first = store.apply(step(&a, &["queued", "ended"])).await.unwrap();
+    // Even if events were pruned, later ids stay above every id handed out.
+    store
+        .writer
+        .lock()
+        .unwrap()
+        .execute("DELETE FROM outbox", [])
+        .unwrap();
+    store
+        .writer
+        .lock()
+        .unwrap()
+        .execute("DELETE FROM events", [])
+        .unwrap();
+    assert_eq!(store.last_event_id().await.unwrap(), first[1].id);
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    let a = store.get_handover("a").await.unwrap().unwrap();
+    let next = store.apply(step(&a, &["again"])).await.unwrap();
+    assert!(next[0].id > first[1].id);
+}
+
+#[tokio::test]
+async fn file_settings_are_durable() {
+    let (_dir, path, store) = db();
+    {
+        let conn = store.writer.lock().unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(
+            (mode.as_str(), sync, fk, version),
+            ("wal", 2, 1, schema::current_version())
+        );
+    }
+    let reader = store.reader.as_ref().unwrap().lock().unwrap();
+    let query_only: i64 = reader
+        .query_row("PRAGMA query_only", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(query_only, 1);
+    assert!(path.exists());
+}
+
+#[tokio::test]
+async fn newer_or_foreign_databases_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).unwrap());
+    let future = schema::current_version() + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!("PRAGMA user_version = {future}"))
+        .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(err.contains("newer than this build"), "{err}");
+
+    let other = dir.path().join("other.db");
+    rusqlite::Connection::open(&other)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 42")
+        .unwrap();
+    let err = SqliteStore::open(&other).unwrap_err().to_string();
+    assert!(err.contains("not a handover-host database"), "{err}");
+}
+
+#[tokio::test]
+async fn hot_queries_use_their_indexes() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let conn = store.writer.lock().unwrap();
+    let plan = |sql: &str| -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+    };
+    let open = "status IN ('requested','queued','active')";
+    let p = plan(&format!(
+        "SELECT id FROM handovers WHERE {open} AND timer_due_ms <= 5 ORDER BY timer_due_ms LIMIT 5"
+    ));
+    assert!(p.contains("handovers_timers"), "{p}");
+    let p = plan(&format!(
+        "SELECT id FROM handovers WHERE {open} AND next_poll_at_ms <= 5 ORDER BY next_poll_at_ms LIMIT 5"
+    ));
+    assert!(p.contains("handovers_polls"), "{p}");
+    let p = plan(&format!(
+        "SELECT id FROM handovers WHERE endpoint_id = 'e' AND session_id = 's' AND {open}"
+    ));
+    assert!(p.contains("handovers_open_session"), "{p}");
+    let p = plan("SELECT id FROM events WHERE endpoint_id = 'e' AND id > 3 ORDER BY id LIMIT 5");
+    assert!(p.contains("events_endpoint"), "{p}");
+    let p = plan("SELECT id FROM events WHERE handover_id = 'h' AND id > 3 ORDER BY seq LIMIT 5");
+    assert!(p.contains("sqlite_autoindex_events_1"), "{p}");
+    assert!(!p.contains("TEMP B-TREE"), "{p}");
+    let p = plan(
+        "SELECT id FROM handovers WHERE status = 'requested' AND created_at_ms < 5 ORDER BY created_at_ms LIMIT 5",
+    );
+    assert!(p.contains("handovers_requested"), "{p}");
+    let p = plan("SELECT id FROM inbox WHERE handover_id = 'h' AND done = 0 ORDER BY id");
+    assert!(p.contains("inbox_pending"), "{p}");
+}
+
+#[tokio::test]
+async fn in_memory_store_works_without_a_separate_reader() {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    assert!(store.reader.is_none());
+    let r = inserted(&store, row("h", "ep", "s")).await;
+    let events = store.apply(step(&r, &["queued"])).await.unwrap();
+    assert_eq!(store.last_event_id().await.unwrap(), events[0].id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_read_does_not_hold_up_the_others() {
+    // Reads prefer the first reader thread (so they batch); one held up by
+    // a slow read (past `readers::SPILL`) sends the rest to the second.
+    let (_dir, _path, store) = db();
+    let store = Arc::new(store);
+    inserted(&store, row("h", "ep", "s")).await;
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let slow = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .read(move |_| {
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok(())
+                })
+                .await
+        })
+    };
+    tokio::task::spawn_blocking(move || started.recv().unwrap())
+        .await
+        .unwrap();
+    // The slow read has been running for longer than the spill threshold.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    for _ in 0..3 {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), store.get_handover("h"))
+            .await
+            .expect("a quick read waited for the slow one");
+        assert!(got.unwrap().is_some());
+    }
+    release.send(()).unwrap();
+    slow.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn group_commit_keeps_each_write_all_or_nothing() {
+    // Many writes queued at once share one commit; a failing one (stale
+    // version) leaves nothing behind and does not affect its neighbours.
+    let (_dir, path, store) = db();
+    let store = Arc::new(store);
+    let mut rows = vec![];
+    for i in 0..64 {
+        rows.push(inserted(&store, row(&format!("h{i}"), "ep", &format!("s{i}"))).await);
+    }
+    let writes = rows.iter().enumerate().map(|(i, r)| {
+        let store = store.clone();
+        let mut r = r.clone();
+        if i % 3 == 0 {
+            r.version += 7; // stale: must conflict
+        }
+        async move { store.apply(step(&r, &["queued", "agent_joined"])).await }
+    });
+    let results = futures::future::join_all(writes).await;
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    for (i, res) in results.into_iter().enumerate() {
+        let id = format!("h{i}");
+        let events = store
+            .events_after(&EventScope::Handover(id.clone()), 0, 10)
+            .await
+            .unwrap();
+        let version = store.get_handover(&id).await.unwrap().unwrap().version;
+        if i % 3 == 0 {
+            assert!(
+                matches!(res, Err(handover_core::store::StoreError::Conflict(_))),
+                "{id}: {res:?}"
+            );
+            assert_eq!(
+                (events.len(), version),
+                (0, 0),
+                "{id}: a failed write left changes"
+            );
+        } else {
+            assert_eq!(res.unwrap().len(), 2, "{id}");
+            assert_eq!(
+                (events.len(), version),
+                (2, 1),
+                "{id}: a committed write is missing"
+            );
+        }
+    }
+}
+
+/// Run by `acknowledged_writes_survive_sigkill` in a child process: insert
+/// handovers forever, printing each id once `insert_handover` returned.
+#[test]
+#[ignore = "helper process for acknowledged_writes_survive_sigkill"]
+fn sigkill_child_writer() {
+    use std::io::Write;
+    let Ok(path) = std::env::var("HANDOVER_SQLITE_SIGKILL_DB") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(std::path::Path::new(&path)).unwrap();
+        for i in 0.. {
+            let r = inserted(&store, row(&format!("h{i}"), "ep", &format!("s{i}"))).await;
+            store.apply(step(&r, &["queued"])).await.unwrap();
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "acked h{i}").unwrap();
+            out.flush().unwrap();
+        }
+    });
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tests::sigkill_child_writer",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("HANDOVER_SQLITE_SIGKILL_DB", &path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked = Vec::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let Ok(line) = line else { break };
+        if let Some(id) = line.strip_prefix("acked ") {
+            acked.push(id.to_owned());
+        }
+        if acked.len() == 40 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no destructors, no clean close.
+    child.wait().unwrap();
+    assert_eq!(acked.len(), 40, "child stopped early");
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).unwrap();
+        for id in &acked {
+            let r = store.get_handover(id).await.unwrap();
+            assert_eq!(r.map(|r| r.version), Some(1), "{id} lost");
+            let events = store
+                .events_after(&EventScope::Handover(id.clone()), 0, 10)
+                .await
+                .unwrap();
+            assert_eq!(events.len(), 1, "{id} lost its event");
+        }
+    });
+}

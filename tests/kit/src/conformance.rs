@@ -1,0 +1,521 @@
+//! `handover-host conformance ADAPTER.wasm --simulator NAME`: the scenario
+//! set every adapter must pass, runnable by a third party on their own
+//! component against one of the bundled provider simulators.
+//!
+//! Each scenario runs a fresh in-process host (real HTTP listener, SQLite
+//! in a temporary directory, the adapter in the sandbox) against the
+//! simulator, which plays the provider and its agent. Prints a pass/fail
+//! table; any failure makes the command exit non-zero. Scenarios that do not
+//! apply to a provider (webhook ones for polled providers) are reported as
+//! `skip`, never as `pass`.
+
+use handover_host::config::{self, LoadedConfig};
+use handover_host::engine::{CreateRequest, Engine, InputRequest};
+use handover_host::model::InputKind;
+use handover_host::registry;
+use handover_host::runtime::{Runtime, RuntimeConfig};
+use handover_host::server::{self, Server};
+use handover_host::store::EventScope;
+use provider_simulators::driver::{self, ProviderDriver};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail(String),
+    Skip(String),
+}
+
+pub struct Outcome {
+    pub scenario: &'static str,
+    pub verdict: Verdict,
+    pub elapsed: Duration,
+}
+
+pub const SCENARIOS: &[&str] = &[
+    "happy path to completed",
+    "user cancels while queued",
+    "cancel attempt after the agent joined",
+    "agent never joins (timeout)",
+    "provider answers 5xx on start",
+    "unsupported channel",
+    "duplicate webhook",
+    "out-of-order webhooks",
+    "end event never sent (inactivity)",
+    "settings invalid",
+];
+
+/// Run every scenario; `Ok(table)` if all passed (or were skipped), else `Err(table)`.
+pub async fn run(adapter: &Path, simulator: &str) -> Result<String, String> {
+    let adapter = adapter
+        .canonicalize()
+        .map_err(|e| format!("cannot read {}: {e}", adapter.display()))?;
+    let bytes = std::fs::read(&adapter).map_err(|e| e.to_string())?;
+    handover_host::runtime::inspect::check_component(&bytes)
+        .map_err(|e| format!("{} is not a usable adapter: {e}", adapter.display()))?;
+    let work = std::env::temp_dir().join(format!("handover-conformance-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let mut outcomes = vec![];
+    for (i, name) in SCENARIOS.iter().enumerate() {
+        let started = Instant::now();
+        let verdict = match tokio::time::timeout(
+            Duration::from_secs(90),
+            scenario(i, &adapter, &bytes, simulator, &work),
+        )
+        .await
+        {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => Verdict::Fail(e),
+            Err(_) => Verdict::Fail("timed out after 90 s".into()),
+        };
+        outcomes.push(Outcome {
+            scenario: name,
+            verdict,
+            elapsed: started.elapsed(),
+        });
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    let table = render(&adapter, simulator, &outcomes);
+    if outcomes
+        .iter()
+        .any(|o| matches!(o.verdict, Verdict::Fail(_)))
+    {
+        Err(table)
+    } else {
+        Ok(table)
+    }
+}
+
+pub fn render(adapter: &Path, simulator: &str, outcomes: &[Outcome]) -> String {
+    let mut out = format!(
+        "conformance: {} against simulator `{simulator}`\n\n",
+        adapter.display()
+    );
+    out += &format!("{:<40} {:<6} {:>7}  detail\n", "scenario", "result", "time");
+    for o in outcomes {
+        let (r, d) = match &o.verdict {
+            Verdict::Pass => ("pass", String::new()),
+            Verdict::Fail(m) => ("FAIL", m.clone()),
+            Verdict::Skip(m) => ("skip", m.clone()),
+        };
+        out += &format!(
+            "{:<40} {:<6} {:>6.1}s  {d}\n",
+            o.scenario,
+            r,
+            o.elapsed.as_secs_f64()
+        );
+    }
+    let count = |f: fn(&Verdict) -> bool| outcomes.iter().filter(|o| f(&o.verdict)).count();
+    out += &format!(
+        "\n{} passed, {} failed, {} skipped\n",
+        count(|v| *v == Verdict::Pass),
+        count(|v| matches!(v, Verdict::Fail(_))),
+        count(|v| matches!(v, Verdict::Skip(_)))
+    );
+    out
+}
+
+/// A host bound to one adapter and one simulator.
+struct Rig {
+    server: Server,
+    driver: Box<dyn ProviderDriver>,
+}
+
+impl Rig {
+    async fn start(
+        adapter: &Path,
+        simulator: &str,
+        work: &Path,
+        timers: &str,
+    ) -> Result<Rig, String> {
+        let driver = driver::start(simulator)
+            .await
+            .map_err(|e| format!("cannot start simulator `{simulator}`: {e:#}"))?;
+        let setup = driver.endpoint_setup();
+        let dir = work.join(uuid::Uuid::new_v4().to_string());
+        let q = |s: &str| serde_json::to_string(s).unwrap();
+        let settings: toml::Value =
+            serde_json::from_value(setup.settings.clone()).map_err(|e| e.to_string())?;
+        let mut src = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {}\nwatch_adapters = false\n\n[runtime]\nmax_instances = 64\n\n[[endpoints]]\nid = \"conformance\"\nadapter = {}\negress = [{}]\nsettings = {settings}\n",
+            q(&dir.join("data").display().to_string()),
+            q(&adapter.display().to_string()),
+            setup
+                .egress
+                .iter()
+                .map(|e| q(e))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        if let Some(s) = &setup.webhook_secret {
+            src += &format!("webhook_secret = {}\n", q(s));
+        }
+        src += &setup.extra_toml;
+        src += &format!("\n[endpoints.timers]\n{timers}\n");
+        let cfg = config::parse("conformance.toml", &src)
+            .map_err(|e| format!("generated config is invalid: {e}"))?;
+        let loaded = LoadedConfig {
+            config: cfg,
+            path: work.join("conformance.toml"),
+            source: src,
+        };
+        let server = server::start(&loaded).await.map_err(|e| format!("{e:#}"))?;
+        driver.set_webhook_url(&format!("http://{}/v1/webhooks/conformance", server.addr));
+        Ok(Rig { server, driver })
+    }
+
+    fn engine(&self) -> &Arc<Engine> {
+        &self.server.engine
+    }
+
+    async fn create(&self, channel: &str) -> Result<Value, String> {
+        let req: CreateRequest = serde_json::from_value(json!({
+            "session_id": uuid::Uuid::new_v4().to_string(), "user_id": "conformance-user", "channel": channel,
+            "transcript": [{"author": "user", "text": "I need a human", "timestamp_ms": 0}],
+            "accepted_message": "An agent will be with you shortly.",
+            "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
+            "routing": {"skills": ["support"], "language": "en"}
+        }))
+        .map_err(|e| e.to_string())?;
+        self.engine()
+            .create("conformance", req)
+            .await
+            .map_err(|e| format!("create failed: {e}"))
+    }
+
+    async fn input(&self, id: &str, kind: InputKind, text: &str) -> Result<Value, String> {
+        self.engine()
+            .input(
+                id,
+                InputRequest {
+                    kind,
+                    text: text.into(),
+                    attachments: vec![],
+                },
+            )
+            .await
+            .map_err(|e| format!("input failed: {e}"))
+    }
+
+    async fn status(&self, id: &str) -> Result<Value, String> {
+        self.engine().status(id).await.map_err(|e| e.to_string())
+    }
+
+    async fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> Result<Value, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.status(id).await?;
+            if v["status"] == want {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "expected status `{want}`, still `{}` after {timeout:?} ({v})",
+                    v["status"]
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn events(&self, id: &str) -> Vec<Value> {
+        let evs = self
+            .engine()
+            .events_after(&EventScope::Handover(id.into()), 0, 10_000)
+            .await
+            .unwrap_or_default();
+        evs.into_iter().map(|e| e.payload).collect()
+    }
+
+    async fn wait_agent_texts(
+        &self,
+        id: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<String>, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let texts: Vec<String> = self
+                .events(id)
+                .await
+                .iter()
+                .filter(|e| e["type"] == "agent_message")
+                .filter_map(|e| e["text"].as_str().map(String::from))
+                .collect();
+            if texts.len() >= n || Instant::now() > deadline {
+                return Ok(texts);
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    async fn conversation(&self, id: &str) -> Result<String, String> {
+        self.driver
+            .wait_for_conversation(id, T)
+            .await
+            .ok_or_else(|| "the provider never saw the conversation".to_string())
+    }
+
+    async fn joined(&self, id: &str) -> Result<String, String> {
+        let conv = self.conversation(id).await?;
+        self.driver.agent_join(&conv, "Conformance Agent").await;
+        self.wait_status(id, "active", T).await?;
+        Ok(conv)
+    }
+
+    async fn stop(self) {
+        self.server.abort();
+        self.driver.shutdown().await;
+    }
+}
+
+fn id_of(created: &Value) -> Result<String, String> {
+    created["handover_id"]
+        .as_str()
+        .map(String::from)
+        .ok_or_else(|| format!("no handover_id in {created}"))
+}
+
+fn expect(cond: bool, msg: impl Into<String>) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(msg.into()) }
+}
+
+fn final_is(v: &Value, want: Value) -> Result<(), String> {
+    expect(
+        v["result"] == want,
+        format!("final object {} != {want}", v["result"]),
+    )
+}
+
+async fn scenario(
+    i: usize,
+    adapter: &Path,
+    bytes: &[u8],
+    simulator: &str,
+    work: &Path,
+) -> Result<Verdict, String> {
+    if i == 9 {
+        return settings_invalid(bytes).await;
+    }
+    let timers = match i {
+        3 => "no_agent_timeout_s = 1",
+        8 => "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
+        _ => "",
+    };
+    let rig = Rig::start(adapter, simulator, work, timers).await?;
+    if (i == 6 || i == 7) && !rig.driver.pushes_webhooks() {
+        rig.stop().await;
+        return Ok(Verdict::Skip("the provider is polled, not pushed".into()));
+    }
+    let r = run_scenario(i, &rig).await;
+    rig.stop().await;
+    r.map(|()| Verdict::Pass)
+}
+
+async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
+    match i {
+        0 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            let conv = rig.joined(&id).await?;
+            rig.driver
+                .agent_message(&conv, "Hello, how can I help?")
+                .await;
+            let texts = rig.wait_agent_texts(&id, 1, T).await?;
+            expect(
+                texts.iter().any(|t| t.contains("Hello, how can I help?")),
+                format!("the bot did not get the agent's message: {texts:?}"),
+            )?;
+            let r = rig.input(&id, InputKind::Text, "my parcel is late").await?;
+            expect(
+                r["result"] == "forwarded",
+                format!("input not forwarded: {r}"),
+            )?;
+            let deadline = Instant::now() + T;
+            while !rig
+                .driver
+                .user_messages(&conv)
+                .await
+                .iter()
+                .any(|m| m.contains("my parcel is late"))
+            {
+                expect(
+                    Instant::now() < deadline,
+                    "the provider never received the user's message",
+                )?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            rig.driver.end(&conv).await;
+            let v = rig.wait_status(&id, "completed", T).await?;
+            final_is(&v, json!({"handover": {"status": "completed"}}))
+        }
+        1 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            rig.conversation(&id).await?;
+            let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
+            expect(
+                r["result"] == "cancelled",
+                format!("cancel intent did not cancel: {r}"),
+            )?;
+            final_is(
+                &rig.status(&id).await?,
+                json!({"handover": {"status": "cancelled"}}),
+            )
+        }
+        2 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            let conv = rig.joined(&id).await?;
+            let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
+            expect(
+                r["result"] == "forwarded",
+                format!("cancel after the agent joined must be forwarded: {r}"),
+            )?;
+            let deadline = Instant::now() + T;
+            while !rig
+                .driver
+                .user_messages(&conv)
+                .await
+                .iter()
+                .any(|m| m.contains("cancel_handover"))
+            {
+                expect(
+                    Instant::now() < deadline,
+                    "the cancel words were not forwarded to the agent",
+                )?;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            expect(
+                rig.status(&id).await?["status"] == "active",
+                "the handover must stay active",
+            )
+        }
+        3 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            rig.conversation(&id).await?;
+            let v = rig.wait_status(&id, "error", T).await?;
+            expect(
+                v["end_reason"] == "no_agent_timeout",
+                format!("end_reason {} != no_agent_timeout", v["end_reason"]),
+            )?;
+            expect(
+                v["result"]["handover"]["error"]["reason"] == "error",
+                format!("{}", v["result"]),
+            )
+        }
+        4 => {
+            rig.driver.fail_next_start(503);
+            let created = rig.create("webchat").await?;
+            expect(
+                created["handover"]["status"] == "error"
+                    && created["handover"]["error"]["reason"] == "error",
+                format!("5xx on start must end as error/error: {created}"),
+            )
+        }
+        5 => {
+            let created = rig.create("fax").await?;
+            expect(
+                created["handover"]["status"] == "error"
+                    && created["handover"]["error"]["reason"] == "unsupported",
+                format!("an unsupported channel must end as error/unsupported: {created}"),
+            )
+        }
+        6 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            rig.driver.set_duplicate_webhooks(true);
+            let conv = rig.joined(&id).await?;
+            rig.driver.agent_message(&conv, "only once").await;
+            rig.wait_agent_texts(&id, 1, T).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let texts = rig.wait_agent_texts(&id, 1, T).await?;
+            let n = texts.iter().filter(|t| t.contains("only once")).count();
+            let joins = rig
+                .events(&id)
+                .await
+                .iter()
+                .filter(|e| e["type"] == "agent_joined")
+                .count();
+            expect(
+                n == 1 && joins == 1,
+                format!("duplicates reached the bot: {n} messages, {joins} joins"),
+            )
+        }
+        7 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            let conv = rig.joined(&id).await?;
+            rig.driver.set_hold_webhooks(true);
+            for t in ["first", "second", "third"] {
+                rig.driver.agent_message(&conv, t).await;
+            }
+            rig.driver.release_held(true).await;
+            rig.driver.set_hold_webhooks(false);
+            let texts = rig.wait_agent_texts(&id, 3, T).await?;
+            let order: Vec<&str> = texts
+                .iter()
+                .map(|t| {
+                    if t.contains("first") {
+                        "first"
+                    } else if t.contains("second") {
+                        "second"
+                    } else {
+                        "third"
+                    }
+                })
+                .collect();
+            expect(
+                order == ["first", "second", "third"],
+                format!("the bot got {texts:?}; expected provider order"),
+            )
+        }
+        8 => {
+            let id = id_of(&rig.create("webchat").await?)?;
+            rig.joined(&id).await?;
+            let v = rig.wait_status(&id, "completed", T).await?;
+            expect(
+                v["end_reason"] == "user_inactivity",
+                format!("end_reason {} != user_inactivity", v["end_reason"]),
+            )?;
+            let warned = rig
+                .events(&id)
+                .await
+                .iter()
+                .any(|e| e["type"] == "inactivity_warning");
+            expect(warned, "no inactivity warning before the end")
+        }
+        _ => Err(format!("no scenario {i}")),
+    }
+}
+
+async fn settings_invalid(bytes: &[u8]) -> Result<Verdict, String> {
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        ..Default::default()
+    })
+    .map_err(|e| handover_core::report::chain(&e))?;
+    for bad in ["{}", r#"{"base_url": 42}"#] {
+        match registry::validate(&rt, bytes, None, bad).await {
+            Ok(_) => return Ok(Verdict::Fail(format!("settings {bad} were accepted"))),
+            Err(handover_host::runtime::LoadError::Settings(m)) => {
+                if m.trim().is_empty() {
+                    return Ok(Verdict::Fail(format!(
+                        "settings {bad} refused without a message"
+                    )));
+                }
+            }
+            Err(e) => {
+                return Ok(Verdict::Fail(format!(
+                    "unexpected error for settings {bad}: {e}"
+                )));
+            }
+        }
+    }
+    Ok(Verdict::Pass)
+}
+
+/// Where `handover-host conformance` looks for simulators' names.
+pub fn simulators() -> &'static [&'static str] {
+    driver::SIMULATORS
+}
