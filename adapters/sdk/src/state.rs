@@ -6,6 +6,17 @@ use crate::types::Failure;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// A handover's state as a typed adapter declares it (see
+/// [`TypedAdapter`](crate::TypedAdapter)): JSON through serde, `Default` for
+/// a fresh handover, and a check run after every load (not at `start`).
+pub trait HandoverState: Serialize + DeserializeOwned + Default {
+    /// Fails when the loaded state cannot serve a call, e.g. it has no
+    /// provider conversation id.
+    fn check(&self) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
 /// Parses the state given by the host; empty bytes (a fresh handover, or a
 /// call outside any handover) give `T::default()`.
 pub fn load<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Failure> {
