@@ -1,28 +1,50 @@
-//! The sim provider's calls: settings, state and one function per WIT
-//! export. Shared by `sim` and `sim-poll`, which differ only in the crate
-//! root's `NAME`, `POLLING` and `DEFAULT_MODE`.
+//! `sim-adapter`: the sim provider's calls as a [`TypedAdapter`], shared by
+//! the `sim` and `sim-poll` components, which differ only in their
+//! [`Flavor`] (name, polling, default `mode`). This crate owns the contract
+//! glue and the HTTP calls; the provider's documents, event ordering and
+//! mapping are the pure `sim-logic` crate (which the host also compiles
+//! natively), so the sandboxed and native paths cannot drift. The provider
+//! protocol is in `adapters/sim/PROTOCOL.md`. Read this file (one function
+//! per WIT call), then `wire.rs` (the request bodies).
 
-use crate::wire;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
+use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Availability, CallContext, Capabilities, Conversation, Failure,
-    HttpRequest, HttpResponse, KeyValue, Level, SignatureAlgorithm, SignatureEncoding,
-    SignedContent, Step, UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events,
-    log, settings, state, unsupported,
+    AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, SignatureAlgorithm,
+    SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
+    adapter_version, channels, error, events, log,
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use sim_logic::{Normalized, wire as sim_wire};
+use std::marker::PhantomData;
 
 /// Channels served when the settings do not list their own.
 const DEFAULT_CHANNELS: [&str; 3] = ["webchat", "sms", "messenger"];
 /// Most characters per transcript entry when the settings do not say.
 const DEFAULT_TRANSCRIPT_CHUNK: usize = 1000;
 
-/// The endpoint's settings (see `settings.schema.json`).
+/// What differs between the `sim` and `sim-poll` builds.
+pub trait Flavor {
+    /// The adapter name reported by `describe`.
+    const NAME: &'static str;
+    /// How the host fetches provider events.
+    const POLLING: Polling;
+    /// The settings' `mode` when they omit it.
+    const DEFAULT_MODE: Mode;
+}
+
+/// The endpoint's settings (see `sim/settings.schema.json`).
 #[derive(Deserialize)]
-struct Settings {
+pub struct Settings {
     base_url: String,
-    #[serde(default = "default_mode")]
-    mode: Mode,
+    /// `None` = the flavor's default mode.
+    mode: Option<Mode>,
     channels: Option<Vec<String>>,
     transcript_chunk: Option<usize>,
 }
@@ -37,48 +59,15 @@ pub enum Mode {
     Poll,
 }
 
-fn default_mode() -> Mode {
-    crate::DEFAULT_MODE
+impl Validate for Settings {
+    fn validate(&mut self) -> Result<(), Failure> {
+        self.base_url = settings::require_http_url("base_url", &self.base_url)?;
+        settings::require_min("transcript_chunk", self.transcript_chunk, 1)?;
+        settings::require_channels(self.channels.as_ref())
+    }
 }
 
 impl Settings {
-    /// Parses and checks settings; failures name the field to fix.
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut parsed: Settings = settings::parse(text)?;
-        parsed.base_url = settings::require_http_url("base_url", &parsed.base_url)?;
-        settings::require_min("transcript_chunk", parsed.transcript_chunk, 1)?;
-        if let Some(channels) = &parsed.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
-        Ok(parsed)
-    }
-
-    /// Fails with `unsupported` unless this endpoint serves `channel`.
-    fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this sim endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
-    }
-
     /// `{base_url}/conversations/{id}/{action}`.
     fn conversation_url(&self, id: &str, action: &str) -> String {
         format!(
@@ -89,67 +78,84 @@ impl Settings {
     }
 }
 
-/// Events held while waiting for a gap in `seq` to fill; past this many the
-/// gap is taken as lost and the held events are applied in order.
-const MAX_HELD: usize = 32;
+/// What the host keeps for us between calls (`sim_logic::State`).
+#[derive(serde::Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct State(sim_logic::State);
 
-/// What the host keeps for us between calls.
-#[derive(Serialize, Deserialize, Default)]
-struct State {
-    conversation_id: String,
-    /// Highest event `seq` applied; older or repeated events are dropped.
-    last_event_seq: u64,
-    /// Events that arrived before an earlier one (out of order), by `seq`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    held: Vec<wire::Event>,
-}
-
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.conversation_id.is_empty() {
-            return Err(error("no sim conversation in the handover state"));
-        }
-        Ok(loaded)
-    }
-
-    /// Applies provider events in `seq` order: repeated or stale ones are
-    /// dropped, early ones are held until the gap before them fills. Returns
-    /// the step (state unchanged when nothing changed).
-    fn apply(mut self, old: Vec<u8>, incoming: Vec<wire::Event>) -> Result<Step, Failure> {
-        let before = (self.last_event_seq, self.held.len());
-        for event in incoming {
-            let seen =
-                event.seq <= self.last_event_seq || self.held.iter().any(|h| h.seq == event.seq);
-            if !seen {
-                self.held.push(event);
-            }
-        }
-        self.held.sort_by_key(|e| e.seq);
-        let mut events = Vec::new();
-        while let Some(next) = self.held.first() {
-            let in_order = next.seq == self.last_event_seq + 1;
-            if !in_order && self.held.len() <= MAX_HELD {
-                break;
-            }
-            let next = self.held.remove(0);
-            events.extend(next.to_event()?);
-            self.last_event_seq = next.seq;
-        }
-        if (self.last_event_seq, self.held.len()) == before {
-            return Ok(Step::unchanged(old));
-        }
-        Ok(Step::new(state::save(&self), events))
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        self.0.check().map_err(fail)
     }
 }
 
-/// The sim adapter.
-pub struct Sim;
+/// A `sim-logic` error as the contract's `error` failure.
+fn fail(e: sim_logic::Error) -> Failure {
+    error(e.0)
+}
 
-impl Adapter for Sim {
+/// Logs what was ignored and reports the applied events.
+fn report(applied: sim_logic::Applied) -> Output {
+    for warning in &applied.ignored {
+        log::warn(warning);
+    }
+    applied
+        .events
+        .into_iter()
+        .map(to_wit)
+        .collect::<Vec<_>>()
+        .into()
+}
+
+fn agent(a: sim_logic::Agent) -> handover_adapter_sdk::Agent {
+    events::agent(a.id, a.name)
+}
+
+/// A plain normalized event as the contract's event.
+fn to_wit(event: Normalized) -> Event {
+    match event {
+        Normalized::Queued {
+            position,
+            estimated_wait_seconds,
+        } => events::queued(position, estimated_wait_seconds),
+        Normalized::AgentJoined(a) => events::agent_joined(agent(a)),
+        Normalized::AgentMessage {
+            agent: by,
+            text,
+            attachments,
+        } => events::agent_message(
+            by.map(agent),
+            text,
+            attachments
+                .into_iter()
+                .map(wire::attachment_to_wit)
+                .collect(),
+        ),
+        Normalized::AgentTyping(typing) => events::typing(typing),
+        Normalized::AgentLeft(a) => events::agent_left(agent(a)),
+        Normalized::Transferred { to_queue, to_agent } => {
+            events::transferred(to_queue, to_agent.map(agent))
+        }
+        Normalized::Ended(reason) => events::ended(match reason {
+            sim_logic::EndReason::AgentClosed => EndReason::AgentClosed,
+            sim_logic::EndReason::AgentLeft => EndReason::AgentLeft,
+            sim_logic::EndReason::ProviderClosed => EndReason::ProviderClosed,
+            sim_logic::EndReason::NoAgentAvailable => EndReason::NoAgentAvailable,
+            sim_logic::EndReason::Other(other) => EndReason::Other(other),
+        }),
+    }
+}
+
+/// The sim adapter of flavor `F`.
+pub struct Sim<F>(PhantomData<F>);
+
+impl<F: Flavor> TypedAdapter for Sim<F> {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
         AdapterInfo {
-            name: crate::NAME.into(),
+            name: F::NAME.into(),
             version: adapter_version!().into(),
             channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
             capabilities: Capabilities::ALL,
@@ -162,24 +168,27 @@ impl Adapter for Sim {
                 timestamp_header: Some("X-Sim-Timestamp".into()),
                 delivery_id_header: Some("X-Sim-Delivery".into()),
             }),
-            polling: crate::POLLING,
-            settings_schema: include_str!("../settings.schema.json").into(),
+            polling: F::POLLING,
+            settings_schema: include_str!("../../sim/settings.schema.json").into(),
         }
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        settings.check_channel(&conversation.channel)?;
-        let chunk = settings
-            .transcript_chunk
-            .unwrap_or(DEFAULT_TRANSCRIPT_CHUNK);
+    fn start(
+        cx: &Cx<Settings>,
+        state: &mut State,
+        conversation: Conversation,
+    ) -> Result<Output, Failure> {
+        let s = &cx.settings;
+        channels::check(
+            &conversation.channel,
+            s.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "sim",
+        )?;
+        let chunk = s.transcript_chunk.unwrap_or(DEFAULT_TRANSCRIPT_CHUNK);
         let body = wire::NewConversation::new(&conversation, chunk);
-        let url = format!("{}/conversations", settings.base_url);
-        let created: wire::Created = http::post_json(&url, &[], &body)?;
+        let url = format!("{}/conversations", s.base_url);
+        let created: sim_wire::Created = http::post_json(&url, &[], &body)?;
         log::with_fields(
             Level::Info,
             "sim conversation created",
@@ -187,35 +196,34 @@ impl Adapter for Sim {
         );
         // The provider announces the new conversation as event 1 (`queued`),
         // which this step already reports from the create response.
-        let state = State {
-            conversation_id: created.id.clone(),
-            last_event_seq: 1,
-            held: Vec::new(),
-        };
+        *state = State(sim_logic::State::created(created.id.clone()));
         let queued = events::queued(created.queue_position, created.estimated_wait_seconds);
-        Ok(Step::new(state::save(&state), vec![queued]).with_key(created.id))
+        Ok(Output::from(vec![queued]).with_key(created.id))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let id = State::load(&state)?.conversation_id;
-        let url = settings.conversation_url(&id, "messages");
+    fn user_message(
+        cx: &Cx<Settings>,
+        state: &mut State,
+        input: UserInput,
+    ) -> Result<Output, Failure> {
+        let url = cx
+            .settings
+            .conversation_url(&state.0.conversation_id, "messages");
         let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::new(&input))?;
-        Ok(Step::unchanged(state))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        conversation_action(&ctx, state, "cancel")
+    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+        conversation_action(&cx.settings, state, "cancel")
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        conversation_action(&ctx, state, "close")
+    fn close(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+        conversation_action(&cx.settings, state, "close")
     }
 
-    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn check_availability(settings: &Settings) -> Result<Availability, Failure> {
         let url = format!("{}/availability", settings.base_url);
-        let body: wire::Availability = http::get_json(&url, &[])?;
+        let body: sim_wire::Availability = http::get_json(&url, &[])?;
         Ok(Availability {
             agents_available: body.agents_available,
             open: body.open,
@@ -224,53 +232,43 @@ impl Adapter for Sim {
         })
     }
 
-    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
-        let event = wire::Event::parse_webhook(&request.body)?;
+    fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        let route = sim_logic::route(&request.body).map_err(fail)?;
         Ok(WebhookRoute {
             response: HttpResponse {
                 status: 200,
                 headers: vec![KeyValue::new("content-type", "application/json")],
-                body: br#"{"ok":true}"#.to_vec(),
+                body: sim_logic::WEBHOOK_RESPONSE_BODY.to_vec(),
             },
-            delivery_id: Some(event.event_id),
-            correlation_keys: vec![event.conversation_id],
+            delivery_id: Some(route.delivery_id),
+            correlation_keys: vec![route.correlation_key],
         })
     }
 
     fn handle_webhook(
-        _ctx: CallContext,
-        state: Vec<u8>,
+        _cx: &Cx<Settings>,
+        state: &mut State,
         request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let current = State::load(&state)?;
-        let event = wire::Event::parse_webhook(&request.body)?;
-        if event.conversation_id != current.conversation_id {
-            return Err(error(format!(
-                "webhook for sim conversation {} reached the handover of conversation {}",
-                event.conversation_id, current.conversation_id
-            )));
-        }
-        current.apply(state, vec![event])
+    ) -> Result<Output, Failure> {
+        let applied = state.0.handle_webhook(&request.body).map_err(fail)?;
+        Ok(report(applied))
     }
 
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        if settings.mode == Mode::Webhook {
-            return Ok(Step::unchanged(state));
+    fn poll(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+        let s = &cx.settings;
+        if s.mode.unwrap_or(F::DEFAULT_MODE) == Mode::Webhook {
+            return Ok(Output::none());
         }
-        let current = State::load(&state)?;
-        let action = format!("events?after={}", current.last_event_seq);
-        let url = settings.conversation_url(&current.conversation_id, &action);
-        let page: wire::EventPage = http::get_json(&url, &[])?;
-        current.apply(state, page.events)
+        let action = format!("events?after={}", state.0.last_event_seq);
+        let url = s.conversation_url(&state.0.conversation_id, &action);
+        let page: sim_wire::EventPage = http::get_json(&url, &[])?;
+        Ok(report(state.0.apply(page.events).map_err(fail)?))
     }
 }
 
 /// `POST {base}/conversations/{id}/{action}` with `{}`; the state stays as is.
-fn conversation_action(ctx: &CallContext, state: Vec<u8>, action: &str) -> Result<Step, Failure> {
-    let settings = Settings::parse(&ctx.settings)?;
-    let id = State::load(&state)?.conversation_id;
-    let url = settings.conversation_url(&id, action);
-    let _: Ignored = http::post_json(&url, &[], &wire::Empty {})?;
-    Ok(Step::unchanged(state))
+fn conversation_action(s: &Settings, state: &State, action: &str) -> Result<Output, Failure> {
+    let url = s.conversation_url(&state.0.conversation_id, action);
+    let _: Ignored = http::post_json(&url, &[], &sim_wire::Empty {})?;
+    Ok(Output::none())
 }
