@@ -22,9 +22,9 @@ mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Agent, Availability, CallContext, Capabilities, Conversation, Failure,
-    HttpRequest, Level, Polling, SignatureAlgorithm, SignatureEncoding, SignedContent, Step,
-    UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log, state,
+    AdapterInfo, Agent, Availability, Capabilities, Conversation, Cx, Failure, HandoverState,
+    HttpRequest, Level, Output, Polling, SignatureAlgorithm, SignatureEncoding, SignedContent,
+    TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
     transcript,
 };
 use serde::{Deserialize, Serialize};
@@ -73,19 +73,21 @@ impl AgentRef {
     }
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let st: State = state::load(bytes)?;
-        if st.conversation_id == 0 {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.conversation_id == 0 {
             return Err(error("no Chatwoot conversation in the handover state"));
         }
-        Ok(st)
+        Ok(())
     }
 }
 
 struct Chatwoot;
 
-impl Adapter for Chatwoot {
+impl TypedAdapter for Chatwoot {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
         AdapterInfo {
             name: "chatwoot".into(),
@@ -113,16 +115,16 @@ impl Adapter for Chatwoot {
         }
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn start(
+        cx: &Cx<Settings>,
+        st: &mut State,
+        conversation: Conversation,
+    ) -> Result<Output, Failure> {
+        let s = &cx.settings;
         s.check_channel(&conversation.channel)?;
-        let contact = contact(&s, &conversation)?;
-        let team_id = team(&s, conversation.routing.queue.as_deref())?;
-        let body = wire::NewConversation::new(&s, &conversation, &contact, team_id);
+        let contact = contact(s, &conversation)?;
+        let team_id = team(s, conversation.routing.queue.as_deref())?;
+        let body = wire::NewConversation::new(s, &conversation, &contact, team_id);
         let created: wire::Id = http::post_json(&s.url("conversations"), &[], &body)?;
         let id = created.id;
         log::with_fields(
@@ -130,22 +132,22 @@ impl Adapter for Chatwoot {
             "chatwoot conversation created",
             &[("conversation_id", &id.to_string())],
         );
-        if let Err(failure) = decorate(&s, id, &conversation) {
+        if let Err(failure) = decorate(s, id, &conversation) {
             // Do not leave an open conversation nobody will answer for.
-            let _ = resolve(&s, id);
+            let _ = resolve(s, id);
             return Err(failure);
         }
-        let st = State {
-            conversation_id: id,
-            team_id,
-            ..State::default()
-        };
-        Ok(Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(s.key(id)))
+        st.conversation_id = id;
+        st.team_id = team_id;
+        Ok(Output::from(vec![events::queued(None, None)]).with_key(s.key(id)))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
+    fn user_message(
+        cx: &Cx<Settings>,
+        st: &mut State,
+        input: UserInput,
+    ) -> Result<Output, Failure> {
+        let s = &cx.settings;
         if st.closed || st.ended {
             return Err(error(format!(
                 "Chatwoot conversation {} is already resolved",
@@ -157,30 +159,26 @@ impl Adapter for Chatwoot {
         for piece in transcript::chunk_text(&text, MAX_CONTENT) {
             let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::incoming(piece))?;
         }
-        Ok(Step::unchanged(state))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        let s = &cx.settings;
         let note = "The user cancelled the request for an agent.";
         let url = s.conversation_url(st.conversation_id, "messages");
         let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::note(note))?;
-        resolve(&s, st.conversation_id)?;
+        resolve(s, st.conversation_id)?;
         st.closed = true;
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
-        resolve(&s, st.conversation_id)?;
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        resolve(&cx.settings, st.conversation_id)?;
         st.closed = true;
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn check_availability(s: &Settings) -> Result<Availability, Failure> {
         let url = s.url(&format!("inbox_members/{}", s.inbox_id));
         let members: wire::Members = http::get_json(&url, &[])?;
         let total = members.payload.len();
@@ -199,19 +197,16 @@ impl Adapter for Chatwoot {
         })
     }
 
-    fn route_webhook(settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
-        let s = Settings::parse(&settings)?;
-        webhook::route(&s, &request)
+    fn route_webhook(s: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        webhook::route(s, &request)
     }
 
     fn handle_webhook(
-        ctx: CallContext,
-        state: Vec<u8>,
+        cx: &Cx<Settings>,
+        st: &mut State,
         request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
-        webhook::handle(&s, st, state, &request)
+    ) -> Result<Output, Failure> {
+        webhook::handle(&cx.settings, st, &request)
     }
 }
 

@@ -4,8 +4,8 @@
 
 use crate::{Chatwoot, settings::Settings, wire};
 use handover_adapter_sdk::{
-    Adapter, Author, CallContext, Conversation, Event, FailureReason, HttpRequest, KeyValue,
-    Routing, TranscriptEntry,
+    Adapter, Author, CallContext, Conversation, EndpointSettings, Event, FailureReason,
+    HttpRequest, KeyValue, Routing, TranscriptEntry,
 };
 use serde_json::{Value, json};
 

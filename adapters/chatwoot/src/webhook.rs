@@ -6,8 +6,8 @@ use crate::wire::{self, MessagePage};
 use crate::{AgentRef, State};
 use handover_adapter_sdk::http;
 use handover_adapter_sdk::{
-    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Step, WebhookRoute, error,
-    events, log, state,
+    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Output, WebhookRoute, error,
+    events, log,
 };
 use serde_json::Value;
 
@@ -71,14 +71,9 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
     })
 }
 
-pub fn handle(
-    s: &Settings,
-    mut st: State,
-    old: Vec<u8>,
-    request: &HttpRequest,
-) -> Result<Step, Failure> {
+pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Result<Output, Failure> {
     if st.closed || st.ended {
-        return Ok(Step::unchanged(old));
+        return Ok(Output::none());
     }
     let hook = parse(&request.body)?;
     if conversation_of(&hook) != Some(st.conversation_id) {
@@ -94,19 +89,19 @@ pub fn handle(
             let message: wire::Message = serde_json::from_value(hook.clone())
                 .map_err(|e| error(format!("malformed Chatwoot message_created: {e}")))?;
             if message.is_reply() && message.id > st.last_message_id {
-                out = replies(s, &mut st)?;
+                out = replies(s, st)?;
             }
         }
         "conversation_updated" => {
-            if fresh(&mut st, &hook) {
-                assignment(&mut st, &hook, &mut out);
+            if fresh(st, &hook) {
+                assignment(st, &hook, &mut out);
             }
             if hook["status"] == "resolved" {
-                end(s, &mut st, &mut out);
+                end(s, st, &mut out);
             }
         }
         "conversation_status_changed" if hook["status"] == "resolved" => {
-            end(s, &mut st, &mut out);
+            end(s, st, &mut out);
         }
         "conversation_typing_on" | "conversation_typing_off" => {
             let by_agent = hook["user"]["type"] != "contact";
@@ -116,7 +111,7 @@ pub fn handle(
         }
         _ => {}
     }
-    Ok(Step::new(state::save(&st), out))
+    Ok(out.into())
 }
 
 /// Whether a conversation event is newer than the last one applied (by its

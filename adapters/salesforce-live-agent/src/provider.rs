@@ -4,9 +4,9 @@ use crate::settings::Settings;
 use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, HttpError};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Availability, CallContext, Capabilities, Conversation, EndReason, Event,
-    Failure, Level, PollMode, Polling, Step, UserInput, adapter_version, error, events, log, state,
-    unsupported,
+    AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    HandoverState, Level, Output, PollMode, Polling, TypedAdapter, UserInput, adapter_version,
+    error, events, log, unsupported,
 };
 use serde::{Deserialize, Serialize};
 
@@ -39,15 +39,16 @@ pub struct State {
     pub ended: bool,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.key.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.key.is_empty() {
             return Err(error("no Live Agent session in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
+}
 
+impl State {
     /// Headers of every call in this chat's session.
     fn session_headers<'a>(&'a self, s: &'a Settings) -> Vec<(&'static str, &'a str)> {
         vec![
@@ -161,7 +162,10 @@ fn post<B: Serialize>(url: &str, headers: &[(&str, &str)], body: &B) -> Result<(
 /// The Live Agent adapter.
 pub struct LiveAgent;
 
-impl Adapter for LiveAgent {
+impl TypedAdapter for LiveAgent {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
         AdapterInfo {
             name: NAME.into(),
@@ -187,12 +191,12 @@ impl Adapter for LiveAgent {
         }
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn start(
+        cx: &Cx<Settings>,
+        state: &mut State,
+        conversation: Conversation,
+    ) -> Result<Output, Failure> {
+        let s = &cx.settings;
         if !CHANNELS.contains(&conversation.channel.as_str()) {
             return Err(unsupported(format!(
                 "channel {:?} is not served by Salesforce Live Agent chat (served: {})",
@@ -215,8 +219,8 @@ impl Adapter for LiveAgent {
             return Err(error("Live Agent SessionId response has an empty key"));
         }
         let session_id = st.session_id.clone();
-        let init = wire::ChasitorInit::new(&s, &session_id, &conversation);
-        st.chasitor(&s, "Chasitor/ChasitorInit", &init)?;
+        let init = wire::ChasitorInit::new(s, &session_id, &conversation);
+        st.chasitor(s, "Chasitor/ChasitorInit", &init)?;
         log::with_fields(
             Level::Info,
             "Live Agent chat requested",
@@ -228,39 +232,42 @@ impl Adapter for LiveAgent {
                 ),
             ],
         );
+        *state = st;
         let queued = events::queued(None, None);
-        Ok(Step::new(state::save(&st), vec![queued]).with_key(session_id))
+        Ok(Output::from(vec![queued]).with_key(session_id))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn user_message(
+        cx: &Cx<Settings>,
+        st: &mut State,
+        input: UserInput,
+    ) -> Result<Output, Failure> {
+        let s = &cx.settings;
         let mut text = input.text.clone();
         for a in &input.attachments {
             let name = a.name.as_deref().unwrap_or("attachment");
             text.push_str(&format!("\n{name}: {}", a.url));
         }
         if text.trim().is_empty() {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         st.chasitor(
-            &s,
+            s,
             "Chasitor/ChatMessage",
             &wire::ChatMessage { text: &text },
         )?;
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        end_chat(&ctx, &state)
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        end_chat(&cx.settings, st)
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        end_chat(&ctx, &state)
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        end_chat(&cx.settings, st)
     }
 
-    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn check_availability(s: &Settings) -> Result<Availability, Failure> {
         let headers = [("x-liveagent-api-version", s.api_version.as_str())];
         let response: wire::AvailabilityResponse = http::get_json(&s.availability_url(), &headers)?;
         let (available, wait) =
@@ -279,21 +286,20 @@ impl Adapter for LiveAgent {
         })
     }
 
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        let s = &cx.settings;
         if st.ended {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let mut url = s.url("System/Messages");
         if let Some(ack) = st.ack {
             url.push_str(&format!("?ack={ack}"));
         }
-        let mut headers = st.session_headers(&s);
+        let mut headers = st.session_headers(s);
         headers.push(("accept", "application/json"));
         let response = http::send("GET", &url, &headers, None)?;
         if response.status == 204 || response.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let batch: wire::Messages = response.json("GET /chat/rest/System/Messages")?;
         let (events, notes) = st.apply(batch);
@@ -304,22 +310,20 @@ impl Adapter for LiveAgent {
                 &[("why", &note), ("session_id", &st.session_id)],
             );
         }
-        Ok(Step::new(state::save(&st), events))
+        Ok(events.into())
     }
 }
 
 /// `cancel` and `close`: the visitor ends the chat. A session the server no
 /// longer knows (403/404) has ended already.
-fn end_chat(ctx: &CallContext, state: &[u8]) -> Result<Step, Failure> {
-    let s = Settings::parse(&ctx.settings)?;
-    let mut st = State::load(state)?;
+fn end_chat(s: &Settings, st: &mut State) -> Result<Output, Failure> {
     if !st.ended {
-        match st.chasitor(&s, "Chasitor/ChatEnd", &wire::ChatEnd { reason: "client" }) {
+        match st.chasitor(s, "Chasitor/ChatEnd", &wire::ChatEnd { reason: "client" }) {
             Ok(()) => {}
             Err(e) if matches!(e.status(), Some(403 | 404)) => {}
             Err(e) => return Err(e.into()),
         }
     }
     st.ended = true;
-    Ok(Step::new(state::save(&st), Vec::new()))
+    Ok(Output::none())
 }

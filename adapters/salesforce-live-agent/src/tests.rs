@@ -5,8 +5,8 @@ use crate::provider::{LiveAgent, State};
 use crate::settings::Settings;
 use crate::wire;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, Event, KeyValue, PollMode, Routing, TranscriptEntry,
-    events,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, Event, KeyValue, PollMode, Routing,
+    TranscriptEntry, events,
 };
 use serde_json::{Value, json};
 

@@ -7,7 +7,8 @@ use crate::sse::{self, Frame};
 use crate::transcript::{MAX_MESSAGE_CHARS, messages};
 use crate::{ids, wire};
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, KeyValue, PollMode, Routing, TranscriptEntry, events,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, Routing,
+    TranscriptEntry, events,
 };
 use serde_json::{Value, json};
 

@@ -4,8 +4,8 @@
 
 use crate::{Sunshine, settings::Settings, wire};
 use handover_adapter_sdk::{
-    Adapter, Attachment, Author, CallContext, Conversation, EndReason, Event, FailureReason,
-    HttpRequest, KeyValue, Routing, SignatureAlgorithm, TranscriptEntry,
+    Adapter, Attachment, Author, CallContext, Conversation, EndReason, EndpointSettings, Event,
+    FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm, TranscriptEntry,
 };
 use serde_json::{Value, json};
 
