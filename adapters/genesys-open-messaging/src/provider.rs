@@ -2,11 +2,12 @@
 
 use crate::wire::{self, Recipient};
 use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Agent, Attachment, CallContext, Capabilities, Conversation, EndReason,
-    Event, Failure, HttpRequest, HttpResponse, KeyValue, Level, Polling, SignatureAlgorithm,
-    SignatureEncoding, SignedContent, Step, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, error, events, log, settings, state, transcript, unsupported,
+    AdapterInfo, Agent, Attachment, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, SignatureAlgorithm,
+    SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
+    adapter_version, channels, error, events, log, transcript, unsupported,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ const EMPTY_TRANSCRIPT: &str = "The customer asked to talk to an agent.";
 /// The endpoint's settings (see `settings.schema.json`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     api_url: String,
     integration_id: String,
     channels: Option<Vec<String>>,
@@ -46,9 +47,9 @@ struct Settings {
     poll_conversation: bool,
 }
 
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.api_url = settings::require_http_url("api_url", &s.api_url)?;
         let id = s.integration_id.trim();
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
@@ -60,44 +61,26 @@ impl Settings {
         s.integration_id = id.to_string();
         settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
         settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
-        if let Some(n) = s
-            .transcript_max_messages
-            .filter(|n| *n > MAX_MESSAGES_LIMIT)
-        {
-            return Err(settings::invalid(
-                "transcript_max_messages",
-                format!("must be at most {MAX_MESSAGES_LIMIT}, got {n}"),
-            ));
-        }
-        if let Some(channels) = &s.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
-        Ok(s)
+        let max_messages = s.transcript_max_messages;
+        settings::require_max(
+            "transcript_max_messages",
+            max_messages,
+            MAX_MESSAGES_LIMIT,
+            None,
+            true,
+        )?;
+        settings::require_channels(s.channels.as_ref())
     }
+}
 
+impl Settings {
     fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this Genesys Open Messaging endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(
+            channel,
+            self.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "Genesys Open Messaging",
+        )
     }
 
     fn inbound_url(&self) -> String {
@@ -111,7 +94,7 @@ impl Settings {
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default)]
-struct State {
+pub struct State {
     /// `channel.from` of every inbound message; its id (the handover id)
     /// is what outbound webhooks carry in `channel.to.id`.
     from: Option<Recipient>,
@@ -160,15 +143,16 @@ impl AgentRef {
     }
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.from.is_none() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.from.is_none() {
             return Err(error("no Genesys conversation in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
+}
 
+impl State {
     fn user_id(&self) -> &str {
         self.from.as_ref().map_or("", |f| f.id.as_str())
     }
@@ -325,7 +309,10 @@ fn custom_attributes(c: &Conversation) -> BTreeMap<String, String> {
 
 pub struct Genesys;
 
-impl Adapter for Genesys {
+impl TypedAdapter for Genesys {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
         AdapterInfo {
             name: NAME.into(),
@@ -353,12 +340,12 @@ impl Adapter for Genesys {
         }
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn start(
+        cx: &Cx<Settings>,
+        state: &mut State,
+        conversation: Conversation,
+    ) -> Result<Output, Failure> {
+        let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
         let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
         let max = settings
@@ -374,7 +361,7 @@ impl Adapter for Genesys {
         };
         let mut attributes = Some(custom_attributes(&conversation));
         for text in &texts {
-            let posted = st.post(&settings, text, &[], attributes.take())?;
+            let posted = st.post(settings, text, &[], attributes.take())?;
             if st.conversation_id.is_none() {
                 st.conversation_id = posted.conversation_id;
             }
@@ -390,42 +377,43 @@ impl Adapter for Genesys {
                 ),
             ],
         );
-        let mut step =
-            Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(st.user_id());
+        let mut out = Output::from(vec![events::queued(None, None)]).with_key(st.user_id());
         if let Some(id) = &st.conversation_id {
-            step = step.with_key(id.clone());
+            out = out.with_key(id.clone());
         }
-        Ok(step)
+        *state = st;
+        Ok(out)
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
-        st.post(&settings, &input.text, &input.attachments, None)?;
-        Ok(Step::unchanged(state::save(&st)))
+    fn user_message(
+        cx: &Cx<Settings>,
+        st: &mut State,
+        input: UserInput,
+    ) -> Result<Output, Failure> {
+        st.post(&cx.settings, &input.text, &input.attachments, None)?;
+        Ok(Output::none())
     }
 
     /// Open Messaging cannot disconnect from the customer side: tell the
     /// agent (who disconnects the interaction) and let the host end its side.
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        let settings = &cx.settings;
         let notice = settings
             .cancel_notice
             .as_deref()
             .unwrap_or(DEFAULT_CANCEL_NOTICE);
-        st.post(&settings, notice, &[], None)?;
-        Ok(Step::unchanged(state::save(&st)))
+        st.post(settings, notice, &[], None)?;
+        Ok(Output::none())
     }
 
-    fn close(_ctx: CallContext, _state: Vec<u8>) -> Result<Step, Failure> {
+    fn close(_cx: &Cx<Settings>, _state: &mut State) -> Result<Output, Failure> {
         Err(unsupported(
             "Genesys Open Messaging cannot disconnect a conversation from the customer side; \
              the agent ends it in Genesys Cloud",
         ))
     }
 
-    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+    fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
         let message = wire::Outbound::parse(&request.body)?;
         let correlation_keys = match message.to_id() {
             Some(to) if message.is_outbound() => vec![to.to_string()],
@@ -447,11 +435,10 @@ impl Adapter for Genesys {
     }
 
     fn handle_webhook(
-        _ctx: CallContext,
-        state: Vec<u8>,
+        _cx: &Cx<Settings>,
+        st: &mut State,
         request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let mut st = State::load(&state)?;
+    ) -> Result<Output, Failure> {
         let message = wire::Outbound::parse(&request.body)?;
         if message.to_id() != Some(st.user_id()) {
             return Err(error(format!(
@@ -461,7 +448,7 @@ impl Adapter for Genesys {
             )));
         }
         if st.ended || !message.is_outbound() {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let (id, name) = message.sender();
         let mut out = Vec::new();
@@ -469,7 +456,7 @@ impl Adapter for Genesys {
             "Text" | "Structured" => {
                 if message.originating_entity.as_deref() == Some("Bot") {
                     note("ignoring an outbound message from a Genesys bot or flow");
-                    return Ok(Step::unchanged(state));
+                    return Ok(Output::none());
                 }
                 out.extend(st.join(id.clone(), name.clone()));
                 st.held.push(Held {
@@ -498,25 +485,21 @@ impl Adapter for Genesys {
             }
             other => note(&format!("ignoring Open Messaging message type {other:?}")),
         }
-        Ok(Step::new(state::save(&st), out))
+        Ok(out.into())
     }
 
     /// Releases held agent messages; with `poll_conversation`, the
     /// participants tell who the agent is, transfers and the end, which no
     /// webhook carries.
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        let settings = &cx.settings;
         let now = now_ms();
         let mut out = st.release(now, false);
         let check =
             settings.poll_conversation && !st.ended && now >= st.checked_ms + CHECK_INTERVAL_MS;
         let conversation_id = st.conversation_id.clone().filter(|_| check);
         let Some(conversation_id) = conversation_id else {
-            if out.is_empty() {
-                return Ok(Step::unchanged(state));
-            }
-            return Ok(Step::new(state::save(&st), out));
+            return Ok(out.into());
         };
         st.checked_ms = now;
         let url = format!(
@@ -525,8 +508,8 @@ impl Adapter for Genesys {
             path_segment(&conversation_id)
         );
         let conversation: wire::Conversation = http::get_json(&url, &[])?;
-        out.extend(apply_participants(&mut st, &conversation.participants));
-        Ok(Step::new(state::save(&st), out))
+        out.extend(apply_participants(st, &conversation.participants));
+        Ok(out.into())
     }
 }
 
@@ -581,17 +564,24 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
 #[cfg(test)]
 pub mod tests_support {
     use super::*;
+    use handover_adapter_sdk::state;
+
+    fn load(bytes: &[u8]) -> State {
+        let st: State = state::load(bytes).unwrap();
+        st.check().unwrap();
+        st
+    }
 
     /// [`State::release`] at `now` on state bytes.
     pub fn release(bytes: Vec<u8>, now: u64) -> (Vec<u8>, Vec<Event>) {
-        let mut st = State::load(&bytes).unwrap();
+        let mut st = load(&bytes);
         let out = st.release(now, false);
         (state::save(&st), out)
     }
 
     /// [`apply_participants`] on state bytes, returning the new bytes.
     pub fn apply(bytes: Vec<u8>, participants: &[wire::Participant]) -> (Vec<u8>, Vec<Event>) {
-        let mut st = State::load(&bytes).unwrap();
+        let mut st = load(&bytes);
         let out = apply_participants(&mut st, participants);
         (state::save(&st), out)
     }

@@ -2,11 +2,12 @@
 
 use crate::wire::{self, MessagingChange, Notification};
 use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Author, CallContext, Capabilities, Conversation, Event, Failure,
-    HttpRequest, HttpResponse, KeyValue, Level, Polling, SignatureAlgorithm, SignatureEncoding,
-    SignedContent, Step, TranscriptEntry, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, error, events, log, settings, state, transcript, unsupported,
+    AdapterInfo, Author, Capabilities, Conversation, Cx, Event, Failure, HandoverState,
+    HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, SignatureAlgorithm,
+    SignatureEncoding, SignedContent, TranscriptEntry, TypedAdapter, UserInput, WebhookRoute,
+    WebhookSignature, adapter_version, channels, error, events, log, transcript,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -43,7 +44,7 @@ impl Id {
 /// The endpoint's settings (see `settings.schema.json`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     account_id: String,
     idp_url: String,
     messaging_url: String,
@@ -59,9 +60,9 @@ fn is_skill(id: &str) -> bool {
     id == "-1" || (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
 }
 
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.account_id = s.account_id.trim().to_string();
         if s.account_id.is_empty() || !s.account_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(settings::invalid(
@@ -98,44 +99,26 @@ impl Settings {
         }
         settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
         settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
-        if let Some(n) = s
-            .transcript_max_messages
-            .filter(|n| *n > MAX_MESSAGES_LIMIT)
-        {
-            return Err(settings::invalid(
-                "transcript_max_messages",
-                format!("must be at most {MAX_MESSAGES_LIMIT}, got {n}"),
-            ));
-        }
-        if let Some(channels) = &s.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
-        Ok(s)
+        let max_messages = s.transcript_max_messages;
+        settings::require_max(
+            "transcript_max_messages",
+            max_messages,
+            MAX_MESSAGES_LIMIT,
+            None,
+            true,
+        )?;
+        settings::require_channels(s.channels.as_ref())
     }
+}
 
+impl Settings {
     fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this LivePerson endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(
+            channel,
+            self.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "LivePerson",
+        )
     }
 
     fn account(&self) -> String {
@@ -154,7 +137,7 @@ impl Settings {
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default)]
-struct State {
+pub struct State {
     conversation_id: String,
     /// The ConsumerJWS LivePerson issued for this handover's consumer.
     consumer_jws: String,
@@ -176,15 +159,16 @@ struct State {
     ended: bool,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.conversation_id.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.conversation_id.is_empty() {
             return Err(error("no LivePerson conversation in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
+}
 
+impl State {
     /// One Send API request on behalf of the consumer.
     fn send(&self, settings: &Settings, request: &Value, what: &str) -> Result<Value, Failure> {
         let headers = [("X-LP-ON-BEHALF", self.consumer_jws.as_str())];
@@ -390,7 +374,10 @@ fn input_text(input: &UserInput) -> String {
 
 pub struct LivePerson;
 
-impl Adapter for LivePerson {
+impl TypedAdapter for LivePerson {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
         AdapterInfo {
             name: NAME.into(),
@@ -418,14 +405,14 @@ impl Adapter for LivePerson {
         }
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn start(
+        cx: &Cx<Settings>,
+        state: &mut State,
+        conversation: Conversation,
+    ) -> Result<Output, Failure> {
+        let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
-        let skill = skill_for(&settings, &conversation)?;
+        let skill = skill_for(settings, &conversation)?;
         // 1. A ConsumerJWS for this handover's consumer (AppJWT by the host).
         let url = format!(
             "{}/api/account/{}/consumer?v=1.0",
@@ -480,35 +467,35 @@ impl Adapter for LivePerson {
             .unwrap_or(DEFAULT_MAX_MESSAGES);
         let mut out = vec![events::queued(None, None)];
         for text in transcript::pack(&transcript_entries(&conversation), chunk, max) {
-            out.extend(st.publish(&settings, &text)?);
+            out.extend(st.publish(settings, &text)?);
         }
         log::with_fields(
             Level::Info,
             "liveperson conversation requested",
             &[("conversation_id", &conversation_id)],
         );
-        Ok(Step::new(state::save(&st), out).with_key(conversation_id))
+        *state = st;
+        Ok(Output::from(out).with_key(conversation_id))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
-        let out = st.publish(&settings, &input_text(&input))?;
-        Ok(Step::new(state::save(&st), out))
+    fn user_message(
+        cx: &Cx<Settings>,
+        st: &mut State,
+        input: UserInput,
+    ) -> Result<Output, Failure> {
+        Ok(st.publish(&cx.settings, &input_text(&input))?.into())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        Self::close(ctx, state)
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        Self::close(cx, st)
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
-        st.close(&settings)?;
-        Ok(Step::unchanged(state))
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+        st.close(&cx.settings)?;
+        Ok(Output::none())
     }
 
-    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+    fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
         let notification = Notification::parse(&request.body)?;
         let mut keys: Vec<String> = Vec::new();
         for change in &notification.body.changes {
@@ -530,13 +517,12 @@ impl Adapter for LivePerson {
     }
 
     fn handle_webhook(
-        _ctx: CallContext,
-        state: Vec<u8>,
+        _cx: &Cx<Settings>,
+        st: &mut State,
         request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let mut st = State::load(&state)?;
+    ) -> Result<Output, Failure> {
         if st.ended {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let notification = Notification::parse(&request.body)?;
         let mut out = Vec::new();
@@ -556,13 +542,14 @@ impl Adapter for LivePerson {
                 break;
             }
         }
-        Ok(Step::new(state::save(&st), out))
+        Ok(out.into())
     }
 }
 
 #[cfg(test)]
 pub mod tests_support {
     use super::*;
+    use handover_adapter_sdk::{EndpointSettings, state};
 
     /// State bytes for a conversation `c-1` whose last sequence is `seq`.
     pub fn state_at(seq: i64, agent: Option<&str>) -> Vec<u8> {
@@ -577,7 +564,8 @@ pub mod tests_support {
 
     /// Marks our own message `seq` as published.
     pub fn own(bytes: Vec<u8>, seq: u64) -> (Vec<u8>, Vec<Event>) {
-        let mut st = State::load(&bytes).unwrap();
+        let mut st: State = state::load(&bytes).unwrap();
+        st.check().unwrap();
         let out = st.add(seq, Value::Null);
         (state::save(&st), out)
     }
