@@ -23,9 +23,9 @@ mod tests;
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::{
     AdapterInfo, Agent, Availability, Capabilities, Conversation, Cx, Failure, HandoverState,
-    HttpRequest, Level, Output, Polling, SignatureAlgorithm, SignatureEncoding, SignedContent,
-    TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
-    transcript,
+    HttpRequest, Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding,
+    SignedContent, TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error,
+    events, log, transcript,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -115,11 +115,7 @@ impl TypedAdapter for Chatwoot {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
         s.check_channel(&conversation.channel)?;
         let contact = contact(s, &conversation)?;
@@ -142,11 +138,7 @@ impl TypedAdapter for Chatwoot {
         Ok(Output::from(vec![events::queued(None, None)]).with_key(s.key(id)))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         let s = &cx.settings;
         if st.closed || st.ended {
             return Err(error(format!(
@@ -162,7 +154,7 @@ impl TypedAdapter for Chatwoot {
         Ok(Output::none())
     }
 
-    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
         let s = &cx.settings;
         let note = "The user cancelled the request for an agent.";
         let url = s.conversation_url(st.conversation_id, "messages");
@@ -172,7 +164,7 @@ impl TypedAdapter for Chatwoot {
         Ok(Output::none())
     }
 
-    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
         resolve(&cx.settings, st.conversation_id)?;
         st.closed = true;
         Ok(Output::none())
@@ -201,11 +193,7 @@ impl TypedAdapter for Chatwoot {
         webhook::route(s, &request)
     }
 
-    fn handle_webhook(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        request: HttpRequest,
-    ) -> Result<Output, Failure> {
+    fn handle_webhook(cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
         webhook::handle(&cx.settings, st, &request)
     }
 }

@@ -6,8 +6,8 @@ use crate::wire::{self, MessagePage};
 use crate::{AgentRef, State};
 use handover_adapter_sdk::http;
 use handover_adapter_sdk::{
-    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Output, WebhookRoute, error,
-    events, log,
+    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Output, Reply, WebhookRoute,
+    error, events, log,
 };
 use serde_json::Value;
 
@@ -71,7 +71,7 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
     })
 }
 
-pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Result<Output, Failure> {
+pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
     if st.closed || st.ended {
         return Ok(Output::none());
     }

@@ -3,23 +3,26 @@
 use crate::wire::{self, Recipient};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
     AdapterInfo, Agent, Attachment, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, SignatureAlgorithm,
-    SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, channels, error, events, log, transcript, unsupported,
+    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply,
+    SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute,
+    WebhookSignature, adapter_version, channels, error, events, log, unsupported,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const NAME: &str = "genesys-open-messaging";
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
-/// Characters per transcript message unless the settings say otherwise.
-const DEFAULT_CHUNK: usize = 2000;
-/// Transcript messages unless the settings say otherwise.
-const DEFAULT_MAX_MESSAGES: usize = 10;
-/// The host allows 32 outgoing requests per call: keep room for the rest.
-const MAX_MESSAGES_LIMIT: usize = 24;
+/// Transcript messages: 2,000 characters and 10 messages unless the
+/// settings say otherwise; the host allows 32 outgoing requests per call, so
+/// at most 24 messages keep room for the rest.
+const TRANSCRIPT: PackLimits = PackLimits {
+    default_chars: 2000,
+    default_messages: 10,
+    max_messages: 24,
+};
 /// How often the host calls `poll`: it releases held agent messages and,
 /// with `poll_conversation`, checks the participants.
 const POLL_INTERVAL_MS: u32 = 1000;
@@ -59,16 +62,7 @@ impl Validate for Settings {
             ));
         }
         s.integration_id = id.to_string();
-        settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
-        settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
-        let max_messages = s.transcript_max_messages;
-        settings::require_max(
-            "transcript_max_messages",
-            max_messages,
-            MAX_MESSAGES_LIMIT,
-            None,
-            true,
-        )?;
+        TRANSCRIPT.validate(s.transcript_chunk, s.transcript_max_messages)?;
         settings::require_channels(s.channels.as_ref())
     }
 }
@@ -340,18 +334,11 @@ impl TypedAdapter for Genesys {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
-        let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
-        let max = settings
-            .transcript_max_messages
-            .unwrap_or(DEFAULT_MAX_MESSAGES);
-        let mut texts = transcript::pack(&conversation.transcript, chunk, max);
+        let (chunk, max) = (settings.transcript_chunk, settings.transcript_max_messages);
+        let mut texts = TRANSCRIPT.pack(&conversation.transcript, chunk, max);
         if texts.is_empty() {
             texts.push(EMPTY_TRANSCRIPT.into());
         }
@@ -385,18 +372,14 @@ impl TypedAdapter for Genesys {
         Ok(out)
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         st.post(&cx.settings, &input.text, &input.attachments, None)?;
         Ok(Output::none())
     }
 
     /// Open Messaging cannot disconnect from the customer side: tell the
     /// agent (who disconnects the interaction) and let the host end its side.
-    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
         let settings = &cx.settings;
         let notice = settings
             .cancel_notice
@@ -406,7 +389,7 @@ impl TypedAdapter for Genesys {
         Ok(Output::none())
     }
 
-    fn close(_cx: &Cx<Settings>, _state: &mut State) -> Result<Output, Failure> {
+    fn close(_cx: &Cx<Settings>, _state: &mut State) -> Reply {
         Err(unsupported(
             "Genesys Open Messaging cannot disconnect a conversation from the customer side; \
              the agent ends it in Genesys Cloud",
@@ -434,11 +417,7 @@ impl TypedAdapter for Genesys {
         })
     }
 
-    fn handle_webhook(
-        _cx: &Cx<Settings>,
-        st: &mut State,
-        request: HttpRequest,
-    ) -> Result<Output, Failure> {
+    fn handle_webhook(_cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
         let message = wire::Outbound::parse(&request.body)?;
         if message.to_id() != Some(st.user_id()) {
             return Err(error(format!(
@@ -491,7 +470,7 @@ impl TypedAdapter for Genesys {
     /// Releases held agent messages; with `poll_conversation`, the
     /// participants tell who the agent is, transfers and the end, which no
     /// webhook carries.
-    fn poll(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Reply {
         let settings = &cx.settings;
         let now = now_ms();
         let mut out = st.release(now, false);

@@ -3,11 +3,12 @@
 use crate::wire::{self, MessagingChange, Notification};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
     AdapterInfo, Author, Capabilities, Conversation, Cx, Event, Failure, HandoverState,
-    HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, SignatureAlgorithm,
+    HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply, SignatureAlgorithm,
     SignatureEncoding, SignedContent, TranscriptEntry, TypedAdapter, UserInput, WebhookRoute,
-    WebhookSignature, adapter_version, channels, error, events, log, transcript,
+    WebhookSignature, adapter_version, channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -15,10 +16,14 @@ use std::collections::BTreeMap;
 
 const NAME: &str = "liveperson";
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
-const DEFAULT_CHUNK: usize = 2000;
-const DEFAULT_MAX_MESSAGES: usize = 10;
-/// The host allows 32 outgoing requests per call: keep room for the rest.
-const MAX_MESSAGES_LIMIT: usize = 24;
+/// Transcript messages: 2,000 characters and 10 messages unless the
+/// settings say otherwise; the host allows 32 outgoing requests per call, so
+/// at most 24 messages keep room for the rest.
+const TRANSCRIPT: PackLimits = PackLimits {
+    default_chars: 2000,
+    default_messages: 10,
+    max_messages: 24,
+};
 /// Messaging events held while waiting for a gap in `sequence` to fill;
 /// past this many the gap is taken as lost (e.g. an event type the webhook
 /// subscription leaves out) and they are applied in order.
@@ -97,16 +102,7 @@ impl Validate for Settings {
                 "campaign_id and engagement_id go together: set both or neither",
             ));
         }
-        settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
-        settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
-        let max_messages = s.transcript_max_messages;
-        settings::require_max(
-            "transcript_max_messages",
-            max_messages,
-            MAX_MESSAGES_LIMIT,
-            None,
-            true,
-        )?;
+        TRANSCRIPT.validate(s.transcript_chunk, s.transcript_max_messages)?;
         settings::require_channels(s.channels.as_ref())
     }
 }
@@ -405,11 +401,7 @@ impl TypedAdapter for LivePerson {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
         let skill = skill_for(settings, &conversation)?;
@@ -461,12 +453,9 @@ impl TypedAdapter for LivePerson {
             ..State::default()
         };
         // 3. The transcript, as the consumer's first messages.
-        let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
-        let max = settings
-            .transcript_max_messages
-            .unwrap_or(DEFAULT_MAX_MESSAGES);
+        let (chunk, max) = (settings.transcript_chunk, settings.transcript_max_messages);
         let mut out = vec![events::queued(None, None)];
-        for text in transcript::pack(&transcript_entries(&conversation), chunk, max) {
+        for text in TRANSCRIPT.pack(&transcript_entries(&conversation), chunk, max) {
             out.extend(st.publish(settings, &text)?);
         }
         log::with_fields(
@@ -478,19 +467,15 @@ impl TypedAdapter for LivePerson {
         Ok(Output::from(out).with_key(conversation_id))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         Ok(st.publish(&cx.settings, &input_text(&input))?.into())
     }
 
-    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
         Self::close(cx, st)
     }
 
-    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
         st.close(&cx.settings)?;
         Ok(Output::none())
     }
@@ -516,11 +501,7 @@ impl TypedAdapter for LivePerson {
         })
     }
 
-    fn handle_webhook(
-        _cx: &Cx<Settings>,
-        st: &mut State,
-        request: HttpRequest,
-    ) -> Result<Output, Failure> {
+    fn handle_webhook(_cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
         if st.ended {
             return Ok(Output::none());
         }
@@ -580,7 +561,7 @@ pub mod tests_support {
     }
 
     pub fn texts(c: &Conversation) -> Vec<String> {
-        transcript::pack(&transcript_entries(c), 2000, 10)
+        TRANSCRIPT.pack(&transcript_entries(c), None, None)
     }
 
     pub fn profile(c: &Conversation) -> Value {

@@ -8,8 +8,8 @@ use handover_adapter_sdk::http::{self, HttpError, Ignored, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
     AdapterInfo, Author, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, InputKind, KeyValue, Level, Output, PollMode, Polling, TypedAdapter, UserInput,
-    adapter_version, channels, error, events, log, transcript,
+    HandoverState, InputKind, KeyValue, Level, Output, PollMode, Polling, Reply, TypedAdapter,
+    UserInput, adapter_version, channels, error, events, log, transcript,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -322,11 +322,7 @@ impl TypedAdapter for Matrix {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
         let me: wire::WhoAmI = http::get_json(&settings.api("/account/whoami"), &[])?;
@@ -381,11 +377,7 @@ impl TypedAdapter for Matrix {
         }
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, state: &mut State, input: UserInput) -> Reply {
         let mut desk = desk(cx, state);
         if desk.state.left {
             return Err(error("the Matrix room of this handover was already left"));
@@ -394,12 +386,12 @@ impl TypedAdapter for Matrix {
         Ok(desk.step(Vec::new()))
     }
 
-    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let text = "The user cancelled the handover; the bot has left this room.";
         leave_call(desk(cx, state), "cancel", text)
     }
 
-    fn close(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let text = "The bot side closed the conversation; the bot has left this room.";
         leave_call(desk(cx, state), "close", text)
     }
@@ -438,7 +430,7 @@ impl TypedAdapter for Matrix {
         })
     }
 
-    fn poll(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn poll(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let mut desk = desk(cx, state);
         if desk.state.left {
             return Ok(Output::none());
@@ -477,7 +469,7 @@ fn desk<'a>(cx: &'a Cx<Settings>, state: &'a mut State) -> Desk<'a> {
 }
 
 /// `cancel` and `close`: an end notice, then leave (once).
-fn leave_call(mut desk: Desk, end: &'static str, text: &str) -> Result<Output, Failure> {
+fn leave_call(mut desk: Desk, end: &'static str, text: &str) -> Reply {
     if desk.state.left {
         return Ok(Output::none());
     }

@@ -5,8 +5,8 @@ use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, HttpError};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, Level, Output, PollMode, Polling, TypedAdapter, UserInput, adapter_version,
-    error, events, log, unsupported,
+    HandoverState, Level, Output, PollMode, Polling, Reply, TypedAdapter, UserInput,
+    adapter_version, error, events, log, unsupported,
 };
 use serde::{Deserialize, Serialize};
 
@@ -191,11 +191,7 @@ impl TypedAdapter for LiveAgent {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
         if !CHANNELS.contains(&conversation.channel.as_str()) {
             return Err(unsupported(format!(
@@ -237,11 +233,7 @@ impl TypedAdapter for LiveAgent {
         Ok(Output::from(vec![queued]).with_key(session_id))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         let s = &cx.settings;
         let mut text = input.text.clone();
         for a in &input.attachments {
@@ -259,11 +251,11 @@ impl TypedAdapter for LiveAgent {
         Ok(Output::none())
     }
 
-    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
         end_chat(&cx.settings, st)
     }
 
-    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
         end_chat(&cx.settings, st)
     }
 
@@ -286,7 +278,7 @@ impl TypedAdapter for LiveAgent {
         })
     }
 
-    fn poll(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Reply {
         let s = &cx.settings;
         if st.ended {
             return Ok(Output::none());
@@ -316,7 +308,7 @@ impl TypedAdapter for LiveAgent {
 
 /// `cancel` and `close`: the visitor ends the chat. A session the server no
 /// longer knows (403/404) has ended already.
-fn end_chat(s: &Settings, st: &mut State) -> Result<Output, Failure> {
+fn end_chat(s: &Settings, st: &mut State) -> Reply {
     if !st.ended {
         match st.chasitor(s, "Chasitor/ChatEnd", &wire::ChatEnd { reason: "client" }) {
             Ok(()) => {}

@@ -8,7 +8,7 @@ use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, Ignored, StreamLimits};
 use handover_adapter_sdk::{
     AdapterInfo, Capabilities, Conversation, Cx, EndReason, Event, Failure, HandoverState, Level,
-    Output, PollMode, Polling, TypedAdapter, UserInput, adapter_version, error, events, log,
+    Output, PollMode, Polling, Reply, TypedAdapter, UserInput, adapter_version, error, events, log,
     unsupported,
 };
 use serde::{Deserialize, Serialize};
@@ -198,11 +198,7 @@ impl TypedAdapter for Miaw {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
         if !CHANNELS.contains(&conversation.channel.as_str()) {
             return Err(unsupported(format!(
@@ -251,11 +247,7 @@ impl TypedAdapter for Miaw {
         Ok(Output::from(vec![queued]).with_key(key))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         let s = &cx.settings;
         let mut text = input.text.clone();
         // MIAW file upload is a separate multipart API; links reach the agent.
@@ -272,15 +264,15 @@ impl TypedAdapter for Miaw {
         Ok(Output::none())
     }
 
-    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
         close_call(&cx.settings, st)
     }
 
-    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
         close_call(&cx.settings, st)
     }
 
-    fn poll(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Reply {
         let s = &cx.settings;
         if st.ended {
             return Ok(Output::none());
@@ -319,7 +311,7 @@ impl TypedAdapter for Miaw {
 
 /// `cancel` and `close`: MIAW closes a conversation with `DELETE`; one the
 /// provider no longer knows (404) counts as closed.
-fn close_call(s: &Settings, st: &mut State) -> Result<Output, Failure> {
+fn close_call(s: &Settings, st: &mut State) -> Reply {
     match delete_conversation(s, st) {
         Ok(()) => {}
         Err(e) if e.status() == Some(404) => {}

@@ -8,7 +8,8 @@
 //! [`bindings`]), friendly type paths ([`types`]) and helpers for HTTP
 //! ([`http`]), failures ([`failure`]), events and steps ([`events`],
 //! [`step`]), channel checks ([`channels`]), provider state ([`state`]), settings ([`settings`]), logging
-//! ([`log`]) and transcripts ([`transcript`]).
+//! ([`log`]), transcripts ([`transcript`]) and native unit tests
+//! ([`testing`]).
 
 // Lets the generated code and the exported macro use the same absolute
 // `handover_adapter_sdk::` paths inside this crate and in adapters.
@@ -24,6 +25,7 @@ pub mod log;
 pub mod settings;
 pub mod state;
 pub mod step;
+pub mod testing;
 pub mod transcript;
 mod typed;
 pub mod types;
@@ -36,7 +38,7 @@ pub use bindings::export;
 pub use failure::{error, unsupported};
 pub use settings::EndpointSettings;
 pub use state::HandoverState;
-pub use typed::{Cx, Output, TypedAdapter};
+pub use typed::{Cx, Output, Reply, TypedAdapter};
 pub use types::*;
 
 /// Runtime support used by the generated `export!` macro. Not public API.

@@ -23,6 +23,9 @@ pub struct Cx<S> {
     pub handover_id: String,
 }
 
+/// What a typed call that concerns a handover returns.
+pub type Reply = Result<Output, Failure>;
+
 /// What a typed call reports: events and new correlation keys. The state
 /// is whatever the call left in its `&mut State`.
 #[derive(Default)]

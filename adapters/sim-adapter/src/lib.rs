@@ -16,9 +16,9 @@ use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, SignatureAlgorithm,
-    SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, channels, error, events, log,
+    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply,
+    SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute,
+    WebhookSignature, adapter_version, channels, error, events, log,
 };
 use serde::Deserialize;
 use sim_logic::{Normalized, wire as sim_wire};
@@ -173,11 +173,7 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
         channels::check(
             &conversation.channel,
@@ -201,11 +197,7 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
         Ok(Output::from(vec![queued]).with_key(created.id))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, state: &mut State, input: UserInput) -> Reply {
         let url = cx
             .settings
             .conversation_url(&state.0.conversation_id, "messages");
@@ -213,11 +205,11 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
         Ok(Output::none())
     }
 
-    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Reply {
         conversation_action(&cx.settings, state, "cancel")
     }
 
-    fn close(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, state: &mut State) -> Reply {
         conversation_action(&cx.settings, state, "close")
     }
 
@@ -245,16 +237,12 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
         })
     }
 
-    fn handle_webhook(
-        _cx: &Cx<Settings>,
-        state: &mut State,
-        request: HttpRequest,
-    ) -> Result<Output, Failure> {
+    fn handle_webhook(_cx: &Cx<Settings>, state: &mut State, request: HttpRequest) -> Reply {
         let applied = state.0.handle_webhook(&request.body).map_err(fail)?;
         Ok(report(applied))
     }
 
-    fn poll(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn poll(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let s = &cx.settings;
         if s.mode.unwrap_or(F::DEFAULT_MODE) == Mode::Webhook {
             return Ok(Output::none());
@@ -267,7 +255,7 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
 }
 
 /// `POST {base}/conversations/{id}/{action}` with `{}`; the state stays as is.
-fn conversation_action(s: &Settings, state: &State, action: &str) -> Result<Output, Failure> {
+fn conversation_action(s: &Settings, state: &State, action: &str) -> Reply {
     let url = s.conversation_url(&state.0.conversation_id, action);
     let _: Ignored = http::post_json(&url, &[], &sim_wire::Empty {})?;
     Ok(Output::none())

@@ -4,6 +4,7 @@
 //! (`cargo test -p sim-adapter` on the build machine's own target.)
 
 use crate::{Flavor, Mode};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, Polling, events,
 };
@@ -22,19 +23,11 @@ type Sim = crate::Sim<Webhook>;
 const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9"}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn hook(body: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/hooks/sim".into(),
-        headers: Vec::new(),
-        body: body.as_bytes().to_vec(),
-    }
+    testing::request("/hooks/sim", body)
 }
 
 fn state(seq: u64) -> Vec<u8> {

@@ -27,8 +27,8 @@ mod tests;
 use handover_adapter_sdk::http::{self, Ignored};
 use handover_adapter_sdk::{
     AdapterInfo, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest, Level,
-    Output, Polling, SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput,
-    WebhookRoute, WebhookSignature, adapter_version, error, events, log,
+    Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter,
+    UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -101,11 +101,7 @@ impl TypedAdapter for Sunshine {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
         s.check_channel(&conversation.channel)?;
         let (id, author) = wire::identify(&conversation)?;
@@ -136,11 +132,7 @@ impl TypedAdapter for Sunshine {
         Ok(Output::from(vec![events::queued(None, None)]).with_key(s.key(&id)))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         let s = &cx.settings;
         if st.closed || st.ended {
             return Err(error(format!(
@@ -155,11 +147,11 @@ impl TypedAdapter for Sunshine {
         Ok(Output::none())
     }
 
-    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
         give_back(cx, st, "cancelled")
     }
 
-    fn close(cx: &Cx<Settings>, st: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
         give_back(cx, st, "closed")
     }
 
@@ -167,18 +159,14 @@ impl TypedAdapter for Sunshine {
         webhook::route(s, &request)
     }
 
-    fn handle_webhook(
-        cx: &Cx<Settings>,
-        st: &mut State,
-        request: HttpRequest,
-    ) -> Result<Output, Failure> {
+    fn handle_webhook(cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
         webhook::handle(&cx.settings, st, &request)
     }
 }
 
 /// The bot side takes the conversation back: passControl to the bot's
 /// integration when configured, else releaseControl.
-fn give_back(cx: &Cx<Settings>, st: &mut State, outcome: &str) -> Result<Output, Failure> {
+fn give_back(cx: &Cx<Settings>, st: &mut State, outcome: &str) -> Reply {
     let s = &cx.settings;
     let metadata = json!({"handover_id": cx.handover_id, "handover_outcome": outcome});
     let _: Ignored = match &s.bot_switchboard_integration {

@@ -3,6 +3,7 @@
 //! fetch messages. (`cargo test -p adapter-sunshine-conversations`.)
 
 use crate::{Sunshine, settings::Settings, wire};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, CallContext, Conversation, EndReason, EndpointSettings, Event,
     FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm, TranscriptEntry,
@@ -13,10 +14,7 @@ const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9","app_id":"app1",
     "switchboard_integration":"zd-agentWorkspace","bot_switchboard_integration":"bot"}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn conversation(context: &str) -> Conversation {

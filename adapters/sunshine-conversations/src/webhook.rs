@@ -6,7 +6,7 @@ use crate::settings::Settings;
 use crate::wire::{self, Event, MessagePage};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::{
-    EndReason, Failure, HttpRequest, HttpResponse, KeyValue, Output, WebhookRoute, events, log,
+    EndReason, Failure, HttpRequest, HttpResponse, KeyValue, Reply, WebhookRoute, events, log,
 };
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
     })
 }
 
-pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Result<Output, Failure> {
+pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
     let hook = wire::parse_webhook(&request.body)?;
     let mut out = Vec::new();
     for event in hook.events {

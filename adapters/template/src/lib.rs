@@ -17,7 +17,7 @@ mod provider;
 
 use handover_adapter_sdk::{
     AdapterInfo, Conversation, Cx, EndpointSettings, Failure, HandoverState, HttpRequest,
-    HttpResponse, KeyValue, Output, TypedAdapter, UserInput, WebhookRoute, adapter_version,
+    HttpResponse, KeyValue, Output, Reply, TypedAdapter, UserInput, WebhookRoute, adapter_version,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,33 +66,25 @@ impl TypedAdapter for Template {
         }
     }
 
-    fn start(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        conversation: Conversation,
-    ) -> Result<Output, Failure> {
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let opened = provider::open_conversation(&cx.settings.0, &conversation)?;
         state.conversation_id = opened.id.clone();
         state.extra = opened.extra;
         Ok(Output::from(opened.events).with_key(opened.id))
     }
 
-    fn user_message(
-        cx: &Cx<Settings>,
-        state: &mut State,
-        input: UserInput,
-    ) -> Result<Output, Failure> {
+    fn user_message(cx: &Cx<Settings>, state: &mut State, input: UserInput) -> Reply {
         provider::send_message(&cx.settings.0, &state.conversation_id, &input)?;
         Ok(Output::none())
     }
 
-    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let ending = provider::Ending::Cancel;
         provider::end_conversation(&cx.settings.0, &state.conversation_id, ending)?;
         Ok(Output::none())
     }
 
-    fn close(cx: &Cx<Settings>, state: &mut State) -> Result<Output, Failure> {
+    fn close(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let ending = provider::Ending::Close;
         provider::end_conversation(&cx.settings.0, &state.conversation_id, ending)?;
         Ok(Output::none())
@@ -111,11 +103,7 @@ impl TypedAdapter for Template {
         })
     }
 
-    fn handle_webhook(
-        _cx: &Cx<Settings>,
-        state: &mut State,
-        request: HttpRequest,
-    ) -> Result<Output, Failure> {
+    fn handle_webhook(_cx: &Cx<Settings>, state: &mut State, request: HttpRequest) -> Reply {
         Ok(provider::webhook_events(&request.body, &mut state.extra)?.into())
     }
 }
