@@ -21,11 +21,12 @@ mod wire;
 mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
+use handover_adapter_sdk::state::AgentRef;
 use handover_adapter_sdk::{
-    AdapterInfo, Agent, Availability, Capabilities, Conversation, Cx, Failure, HandoverState,
-    HttpRequest, Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding,
-    SignedContent, TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error,
-    events, log, transcript,
+    AdapterInfo, Availability, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest,
+    Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, SignedContent,
+    TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
+    transcript,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -55,24 +56,6 @@ struct State {
     ended: bool,
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
-struct AgentRef {
-    id: String,
-    name: String,
-}
-
-impl AgentRef {
-    fn from(a: &Agent) -> Self {
-        AgentRef {
-            id: a.id.clone(),
-            name: a.name.clone(),
-        }
-    }
-    fn wit(&self) -> Agent {
-        events::agent(&self.id, &self.name)
-    }
-}
-
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
         if self.conversation_id == 0 {
@@ -82,6 +65,14 @@ impl HandoverState for State {
     }
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 struct Chatwoot;
 
 impl TypedAdapter for Chatwoot {
@@ -89,19 +80,9 @@ impl TypedAdapter for Chatwoot {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: "chatwoot".into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: true,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new("chatwoot", adapter_version!(), &DEFAULT_CHANNELS)
+            .with(CAPABILITIES, Polling::NONE, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha256,
                 header: "X-Chatwoot-Signature".into(),
                 encoding: SignatureEncoding::Hex,
@@ -109,10 +90,7 @@ impl TypedAdapter for Chatwoot {
                 signed: SignedContent::TimestampThenBody(".".into()),
                 timestamp_header: Some("X-Chatwoot-Timestamp".into()),
                 delivery_id_header: Some("X-Chatwoot-Delivery".into()),
-            }),
-            polling: Polling::NONE,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+            })
     }
 
     fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {

@@ -1,10 +1,11 @@
 //! Chatwoot webhooks (account webhooks or the API inbox's callback URL):
 //! which conversation one concerns, and what it means for a handover.
 
+use crate::State;
 use crate::settings::Settings;
 use crate::wire::{self, MessagePage};
-use crate::{AgentRef, State};
 use handover_adapter_sdk::http;
+use handover_adapter_sdk::state::AgentRef;
 use handover_adapter_sdk::{
     EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Output, Reply, WebhookRoute,
     error, events, log,
@@ -137,11 +138,11 @@ fn assignment(st: &mut State, hook: &Value, out: &mut Vec<Event>) {
         .and_then(wire::sender_agent)
         .map(|a| AgentRef::from(&a));
     match (&st.agent, &assignee) {
-        (None, Some(a)) => out.push(events::agent_joined(a.wit())),
+        (None, Some(a)) => out.push(events::agent_joined(a.to_agent())),
         (Some(old), Some(a)) if old.id != a.id => {
-            out.push(events::transferred(None, Some(a.wit())))
+            out.push(events::transferred(None, Some(a.to_agent())))
         }
-        (Some(old), None) => out.push(events::agent_left(old.wit())),
+        (Some(old), None) => out.push(events::agent_left(old.to_agent())),
         _ => {}
     }
     st.agent = assignee;

@@ -3,9 +3,10 @@
 use crate::wire::{self, Recipient};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::state::AgentRef;
 use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
-    AdapterInfo, Agent, Attachment, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    AdapterInfo, Attachment, Capabilities, Conversation, Cx, EndReason, Event, Failure,
     HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply,
     SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute,
     WebhookSignature, adapter_version, channels, error, events, log, unsupported,
@@ -125,18 +126,6 @@ struct Held {
     attachments: Vec<(String, String, Option<String>)>,
 }
 
-#[derive(Serialize, Deserialize, Clone)]
-struct AgentRef {
-    id: String,
-    name: String,
-}
-
-impl AgentRef {
-    fn wit(&self) -> Agent {
-        events::agent(&self.id, &self.name)
-    }
-}
-
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
         if self.from.is_none() {
@@ -203,7 +192,7 @@ impl State {
                         name,
                     })
                     .collect();
-                let from = agent.as_ref().unwrap_or(&h.sender).wit();
+                let from = agent.as_ref().unwrap_or(&h.sender).to_agent();
                 events::agent_message(Some(from), h.text, attachments)
             })
             .collect()
@@ -215,7 +204,7 @@ impl State {
             return Vec::new();
         }
         let agent = AgentRef { id, name };
-        let joined = events::agent_joined(agent.wit());
+        let joined = events::agent_joined(agent.to_agent());
         self.agent = Some(agent);
         vec![joined]
     }
@@ -301,6 +290,18 @@ fn custom_attributes(c: &Conversation) -> BTreeMap<String, String> {
     attrs
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    availability_check: false,
+    bot_side_close: false,
+    ..Capabilities::ALL
+};
+/// How the host fetches provider traffic.
+const POLLING: Polling = Polling::periodic(POLL_INTERVAL_MS);
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 pub struct Genesys;
 
 impl TypedAdapter for Genesys {
@@ -308,19 +309,9 @@ impl TypedAdapter for Genesys {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: false,
-                bot_side_close: false,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS)
+            .with(CAPABILITIES, POLLING, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha256,
                 header: "X-Hub-Signature-256".into(),
                 encoding: SignatureEncoding::Base64,
@@ -328,10 +319,7 @@ impl TypedAdapter for Genesys {
                 signed: SignedContent::Body,
                 timestamp_header: None,
                 delivery_id_header: None,
-            }),
-            polling: Polling::periodic(POLL_INTERVAL_MS),
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+            })
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
@@ -509,9 +497,9 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
                 name,
             };
             if previous.is_some() {
-                out.push(events::transferred(None, Some(named.wit())));
+                out.push(events::transferred(None, Some(named.to_agent())));
             } else if st.agent.is_none() {
-                out.push(events::agent_joined(named.wit()));
+                out.push(events::agent_joined(named.to_agent()));
             }
             // Joined through a webhook already: keep quiet, learn the name.
             st.agent = Some(named);
@@ -521,7 +509,7 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
             let left = st
                 .agent
                 .take()
-                .map_or_else(|| events::agent("", ""), |a| a.wit());
+                .map_or_else(|| events::agent("", ""), |a| a.to_agent());
             out.push(events::agent_left(left));
             st.polled_agent = None;
         }

@@ -368,6 +368,15 @@ fn input_text(input: &UserInput) -> String {
     text
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    availability_check: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 pub struct LivePerson;
 
 impl TypedAdapter for LivePerson {
@@ -375,19 +384,9 @@ impl TypedAdapter for LivePerson {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: false,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS)
+            .with(CAPABILITIES, Polling::NONE, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha1,
                 header: "X-Liveperson-Signature".into(),
                 encoding: SignatureEncoding::Base64,
@@ -395,10 +394,7 @@ impl TypedAdapter for LivePerson {
                 signed: SignedContent::Body,
                 timestamp_header: None,
                 delivery_id_header: None,
-            }),
-            polling: Polling::NONE,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+            })
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {

@@ -8,8 +8,8 @@ use handover_adapter_sdk::http::{self, HttpError, Ignored, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
     AdapterInfo, Author, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, InputKind, KeyValue, Level, Output, PollMode, Polling, Reply, TypedAdapter,
-    UserInput, adapter_version, channels, error, events, log, transcript,
+    HandoverState, InputKind, KeyValue, Level, Output, Polling, Reply, TypedAdapter, UserInput,
+    adapter_version, channels, error, events, log, transcript,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -21,11 +21,7 @@ const NAME: &str = "matrix";
 pub const MAX_WAIT_MS: u32 = 10_000;
 /// Each poll is one `/sync` long poll; the interval only paces retries
 /// after failed polls.
-const POLLING: Polling = Polling {
-    mode: PollMode::LongPoll,
-    interval_ms: 1_000,
-    max_wait_ms: MAX_WAIT_MS,
-};
+const POLLING: Polling = Polling::long_poll(1_000, MAX_WAIT_MS);
 /// Channels served when the settings do not list their own. Any text
 /// channel works: a Matrix room only ever sees text.
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "whatsapp", "messenger"];
@@ -296,6 +292,15 @@ fn put_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T,
     response.json("PUT /_matrix/client/v3/rooms/…/send")
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    attachments: false,
+    queue_position: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 /// The matrix adapter.
 pub struct Matrix;
 
@@ -304,22 +309,11 @@ impl TypedAdapter for Matrix {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: false,
-                typing: true,
-                queue_position: false,
-                availability_check: true,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: None,
-            polling: POLLING,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS).with(
+            CAPABILITIES,
+            POLLING,
+            SCHEMA,
+        )
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {

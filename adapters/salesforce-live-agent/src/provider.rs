@@ -5,8 +5,8 @@ use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, HttpError};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, Level, Output, PollMode, Polling, Reply, TypedAdapter, UserInput,
-    adapter_version, error, events, log, unsupported,
+    HandoverState, Level, Output, Polling, Reply, TypedAdapter, UserInput, adapter_version,
+    channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 
@@ -101,27 +101,27 @@ impl State {
                     self.end(EndReason::NoAgentAvailable, &mut out);
                 }
                 Incoming::Established(agent) => {
-                    out.push(events::agent_joined(wit(&agent)));
+                    out.push(events::agent_joined(agent.to_agent()));
                     self.agent = Some(agent);
                 }
                 Incoming::Text { agent, text } => {
                     let agent = agent.or_else(|| self.agent.clone());
                     out.push(events::agent_message(
-                        agent.as_ref().map(wit),
+                        agent.as_ref().map(AgentRef::to_agent),
                         text,
                         Vec::new(),
                     ));
                 }
                 Incoming::Typing(on) => out.push(events::typing(on)),
                 Incoming::Transferred(agent) => {
-                    out.push(events::transferred(None, Some(wit(&agent))));
+                    out.push(events::transferred(None, Some(agent.to_agent())));
                     self.agent = Some(agent);
                 }
                 Incoming::AgentDisconnected => {
                     let agent = self
                         .agent
                         .take()
-                        .map_or_else(|| events::agent("", ""), |a| wit(&a));
+                        .map_or_else(|| events::agent("", ""), |a| a.to_agent());
                     out.push(events::agent_left(agent));
                     self.end(EndReason::AgentLeft, &mut out);
                 }
@@ -141,10 +141,6 @@ impl State {
     }
 }
 
-fn wit(agent: &AgentRef) -> handover_adapter_sdk::Agent {
-    events::agent(&agent.id, &agent.name)
-}
-
 /// POSTs JSON; Live Agent answers `OK` (not JSON), so the body is ignored.
 fn post<B: Serialize>(url: &str, headers: &[(&str, &str)], body: &B) -> Result<(), HttpError> {
     let bytes = serde_json::to_vec(body).map_err(|e| HttpError::InvalidRequest {
@@ -159,6 +155,17 @@ fn post<B: Serialize>(url: &str, headers: &[(&str, &str)], body: &B) -> Result<(
     Ok(())
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    attachments: false,
+    ..Capabilities::ALL
+};
+/// One held `Messages` request per poll; the interval is the base
+/// of the host's retry backoff.
+const POLLING: Polling = Polling::long_poll(1_000, MAX_WAIT_MS);
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 /// The Live Agent adapter.
 pub struct LiveAgent;
 
@@ -167,39 +174,16 @@ impl TypedAdapter for LiveAgent {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: false,
-                typing: true,
-                queue_position: true,
-                availability_check: true,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: None,
-            // One held `Messages` request per poll; the interval is the base
-            // of the host's retry backoff.
-            polling: Polling {
-                mode: PollMode::LongPoll,
-                interval_ms: 1_000,
-                max_wait_ms: MAX_WAIT_MS,
-            },
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(NAME, adapter_version!(), &CHANNELS).with(CAPABILITIES, POLLING, SCHEMA)
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
-        if !CHANNELS.contains(&conversation.channel.as_str()) {
-            return Err(unsupported(format!(
-                "channel {:?} is not served by Salesforce Live Agent chat (served: {})",
-                conversation.channel,
-                CHANNELS.join(", ")
-            )));
-        }
+        channels::require(
+            &conversation.channel,
+            &CHANNELS,
+            "Salesforce Live Agent chat",
+        )?;
         let headers = [
             ("x-liveagent-api-version", s.api_version.as_str()),
             ("x-liveagent-affinity", "null"),

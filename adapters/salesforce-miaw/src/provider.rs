@@ -8,8 +8,7 @@ use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, Ignored, StreamLimits};
 use handover_adapter_sdk::{
     AdapterInfo, Capabilities, Conversation, Cx, EndReason, Event, Failure, HandoverState, Level,
-    Output, PollMode, Polling, Reply, TypedAdapter, UserInput, adapter_version, error, events, log,
-    unsupported,
+    Output, Polling, Reply, TypedAdapter, UserInput, adapter_version, channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -126,7 +125,7 @@ impl State {
             Incoming::AgentJoined(agent) => {
                 self.transferring = false;
                 if !self.agents.iter().any(|a| a.id == agent.id) {
-                    out.push(events::agent_joined(events::agent(&agent.id, &agent.name)));
+                    out.push(events::agent_joined(agent.to_agent()));
                     self.agents.push(agent);
                 }
             }
@@ -135,7 +134,7 @@ impl State {
                 if let Some(i) = known {
                     self.agents.remove(i);
                 }
-                out.push(events::agent_left(events::agent(&agent.id, &agent.name)));
+                out.push(events::agent_left(agent.to_agent()));
                 // MIAW does not always send the close event: the last agent
                 // leaving outside a transfer ends the conversation.
                 if known.is_some() && self.agents.is_empty() && !self.transferring {
@@ -147,7 +146,7 @@ impl State {
                 text,
                 attachments,
             } => out.push(events::agent_message(
-                Some(events::agent(&agent.id, &agent.name)),
+                Some(agent.to_agent()),
                 text,
                 attachments,
             )),
@@ -164,6 +163,23 @@ impl State {
     }
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    // Agent files arrive as links; user files are sent as links too.
+    attachments: false,
+    typing: true,
+    // The estimated wait of the routing result (no position).
+    queue_position: true,
+    availability_check: false,
+    bot_side_close: true,
+    transcript: true,
+};
+/// Each poll reads the event stream for up to the configured wait;
+/// the interval is the base of the host's retry backoff.
+const POLLING: Polling = Polling::long_poll(1_000, MAX_POLL_WAIT_MS);
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 /// The MIAW adapter.
 pub struct Miaw;
 
@@ -172,41 +188,16 @@ impl TypedAdapter for Miaw {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                // Agent files arrive as links; user files are sent as links too.
-                attachments: false,
-                typing: true,
-                // The estimated wait of the routing result (no position).
-                queue_position: true,
-                availability_check: false,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: None,
-            // Each poll reads the event stream for up to the configured wait;
-            // the interval is the base of the host's retry backoff.
-            polling: Polling {
-                mode: PollMode::LongPoll,
-                interval_ms: 1_000,
-                max_wait_ms: MAX_POLL_WAIT_MS,
-            },
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(NAME, adapter_version!(), &CHANNELS).with(CAPABILITIES, POLLING, SCHEMA)
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
         let s = &cx.settings;
-        if !CHANNELS.contains(&conversation.channel.as_str()) {
-            return Err(unsupported(format!(
-                "channel {:?} is not served by Salesforce Messaging for In-App and Web (served: {})",
-                conversation.channel,
-                CHANNELS.join(", ")
-            )));
-        }
+        channels::require(
+            &conversation.channel,
+            &CHANNELS,
+            "Salesforce Messaging for In-App and Web",
+        )?;
         let token: wire::Token = http::post_json(&s.token_url(), &[], &wire::TokenRequest::new(s))?;
         let mut st = State {
             conversation_id: ids::conversation_id(&conversation.handover_id),

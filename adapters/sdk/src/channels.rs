@@ -26,9 +26,21 @@ pub fn check(
     )))
 }
 
+/// Fails with `unsupported` unless `channel` is one of the fixed `served`
+/// channels: ``channel "sms" is not served by {what} (served: webchat)``.
+pub fn require(channel: &str, served: &[&str], what: &str) -> Result<(), Failure> {
+    if served.contains(&channel) {
+        return Ok(());
+    }
+    Err(unsupported(format!(
+        "channel {channel:?} is not served by {what} (served: {})",
+        served.join(", ")
+    )))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::check;
+    use super::{check, require};
     use crate::types::FailureReason;
 
     #[test]
@@ -40,6 +52,16 @@ mod tests {
         assert_eq!(
             failure.message,
             "channel \"sms\" is not served by this sim endpoint (allowed: webchat)"
+        );
+    }
+
+    #[test]
+    fn fixed_channels() {
+        assert!(require("webchat", &["webchat"], "X chat").is_ok());
+        let failure = require("sms", &["webchat", "in-app"], "X chat").unwrap_err();
+        assert_eq!(
+            failure.message,
+            "channel \"sms\" is not served by X chat (served: webchat, in-app)"
         );
     }
 }

@@ -146,6 +146,9 @@ fn to_wit(event: Normalized) -> Event {
     }
 }
 
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../../sim/settings.schema.json");
+
 /// The sim adapter of flavor `F`.
 pub struct Sim<F>(PhantomData<F>);
 
@@ -154,12 +157,9 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: F::NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities::ALL,
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new(F::NAME, adapter_version!(), &DEFAULT_CHANNELS)
+            .with(Capabilities::ALL, F::POLLING, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha256,
                 header: "X-Sim-Signature".into(),
                 encoding: SignatureEncoding::Hex,
@@ -167,10 +167,7 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
                 signed: SignedContent::TimestampThenBody(".".into()),
                 timestamp_header: Some("X-Sim-Timestamp".into()),
                 delivery_id_header: Some("X-Sim-Delivery".into()),
-            }),
-            polling: F::POLLING,
-            settings_schema: include_str!("../../sim/settings.schema.json").into(),
-        }
+            })
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {

@@ -68,6 +68,15 @@ impl HandoverState for State {
     }
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    availability_check: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 struct Sunshine;
 
 impl TypedAdapter for Sunshine {
@@ -75,30 +84,21 @@ impl TypedAdapter for Sunshine {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: "sunshine-conversations".into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: false,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
-                algorithm: SignatureAlgorithm::SharedSecret,
-                header: "X-API-Key".into(),
-                encoding: SignatureEncoding::Hex,
-                prefix: None,
-                signed: SignedContent::Body,
-                timestamp_header: None,
-                delivery_id_header: None,
-            }),
-            polling: Polling::NONE,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(
+            "sunshine-conversations",
+            adapter_version!(),
+            &DEFAULT_CHANNELS,
+        )
+        .with(CAPABILITIES, Polling::NONE, SCHEMA)
+        .signed(WebhookSignature {
+            algorithm: SignatureAlgorithm::SharedSecret,
+            header: "X-API-Key".into(),
+            encoding: SignatureEncoding::Hex,
+            prefix: None,
+            signed: SignedContent::Body,
+            timestamp_header: None,
+            delivery_id_header: None,
+        })
     }
 
     fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {

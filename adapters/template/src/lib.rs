@@ -55,15 +55,13 @@ impl TypedAdapter for Template {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: name().into(),
-            version: adapter_version!().into(),
-            channels: provider::CHANNELS.iter().map(|c| c.to_string()).collect(),
-            capabilities: provider::CAPABILITIES,
-            webhook_signature: provider::webhook_signature(),
-            polling: provider::POLLING,
-            settings_schema: "{}".into(),
-        }
+        let mut info = AdapterInfo::new(name(), adapter_version!(), provider::CHANNELS).with(
+            provider::CAPABILITIES,
+            provider::POLLING,
+            "{}",
+        );
+        info.webhook_signature = provider::webhook_signature();
+        info
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
