@@ -6,7 +6,7 @@ use crate::{Chatwoot, settings::Settings, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndpointSettings, Event, FailureReason,
-    HttpRequest, KeyValue, Routing, TranscriptEntry,
+    HttpRequest, KeyValue, Routing,
 };
 use serde_json::{Value, json};
 
@@ -35,16 +35,8 @@ fn conversation() -> Conversation {
             KeyValue::new("plan", "gold"),
         ],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "b".repeat(250),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "b".repeat(250), 2),
         ],
         routing: Routing {
             skills: vec!["billing".into()],

@@ -5,7 +5,7 @@ use crate::provider::tests_support::*;
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndReason, Event, FailureReason, HttpRequest,
-    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, TranscriptEntry, events,
+    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, events,
 };
 use serde_json::json;
 
@@ -27,16 +27,8 @@ pub fn conversation() -> Conversation {
             KeyValue::new("email", "ann@example.com"),
         ],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "one moment".into(),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "one moment", 2),
         ],
         routing: Routing {
             skills: vec!["billing".into()],

@@ -3,8 +3,9 @@
 //! particular to its provider. No I/O; never used by an export.
 
 use crate::types::{
-    Author, CallContext, Conversation, HttpRequest, KeyValue, Routing, TranscriptEntry,
+    Author, CallContext, Conversation, Failure, HttpRequest, KeyValue, Routing, TranscriptEntry,
 };
+use serde_json::Value;
 
 /// A call context for handover `h-1` with `settings`.
 pub fn ctx(settings: &str) -> CallContext {
@@ -59,5 +60,54 @@ pub fn conversation() -> Conversation {
             custom: Vec::new(),
         },
         context: "{}".into(),
+    }
+}
+
+/// `base` (a JSON object) with `patch` applied: each key of `patch` is set,
+/// or removed when its value is `null`; as text, e.g. settings to validate.
+pub fn patched(base: &Value, patch: &Value) -> String {
+    let mut merged = base.clone();
+    if let (Some(target), Some(changes)) = (merged.as_object_mut(), patch.as_object()) {
+        for (key, value) in changes {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    merged.to_string()
+}
+
+/// Asserts that `result` failed with a message containing `needle`, and
+/// returns the failure.
+#[track_caller]
+pub fn assert_fails_with<T>(result: Result<T, Failure>, needle: &str) -> Failure {
+    match result {
+        Ok(_) => panic!("expected a failure containing {needle:?}, got success"),
+        Err(failure) => {
+            assert!(
+                failure.message.contains(needle),
+                "{needle}: {}",
+                failure.message
+            );
+            failure
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::patched;
+    use serde_json::json;
+
+    #[test]
+    fn patches_set_and_remove_keys() {
+        let base = json!({"a": 1, "b": 2});
+        let text = patched(&base, &json!({"a": null, "c": "x"}));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            json!({"b": 2, "c": "x"})
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::{Sunshine, settings::Settings, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, CallContext, Conversation, EndReason, EndpointSettings, Event,
-    FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm, TranscriptEntry,
+    FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm,
 };
 use serde_json::{Value, json};
 
@@ -26,16 +26,8 @@ fn conversation(context: &str) -> Conversation {
         locale: "en-US".into(),
         user_profile: vec![],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "x".repeat(10),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "x".repeat(10), 2),
         ],
         routing: Routing {
             skills: vec!["billing".into(), "vip".into()],
