@@ -21,10 +21,11 @@ mod wire;
 mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
+use handover_adapter_sdk::state::AgentRef;
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Agent, Availability, CallContext, Capabilities, Conversation, Failure,
-    HttpRequest, Level, Polling, SignatureAlgorithm, SignatureEncoding, SignedContent, Step,
-    UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log, state,
+    AdapterInfo, Availability, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest,
+    Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, SignedContent,
+    TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
     transcript,
 };
 use serde::{Deserialize, Serialize};
@@ -55,51 +56,33 @@ struct State {
     ended: bool,
 }
 
-#[derive(Serialize, Deserialize, Clone, PartialEq)]
-struct AgentRef {
-    id: String,
-    name: String,
-}
-
-impl AgentRef {
-    fn from(a: &Agent) -> Self {
-        AgentRef {
-            id: a.id.clone(),
-            name: a.name.clone(),
-        }
-    }
-    fn wit(&self) -> Agent {
-        events::agent(&self.id, &self.name)
-    }
-}
-
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let st: State = state::load(bytes)?;
-        if st.conversation_id == 0 {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.conversation_id == 0 {
             return Err(error("no Chatwoot conversation in the handover state"));
         }
-        Ok(st)
+        Ok(())
     }
 }
+
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
 
 struct Chatwoot;
 
-impl Adapter for Chatwoot {
+impl TypedAdapter for Chatwoot {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: "chatwoot".into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: true,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new("chatwoot", adapter_version!(), &DEFAULT_CHANNELS)
+            .with(CAPABILITIES, Polling::NONE, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha256,
                 header: "X-Chatwoot-Signature".into(),
                 encoding: SignatureEncoding::Hex,
@@ -107,22 +90,15 @@ impl Adapter for Chatwoot {
                 signed: SignedContent::TimestampThenBody(".".into()),
                 timestamp_header: Some("X-Chatwoot-Timestamp".into()),
                 delivery_id_header: Some("X-Chatwoot-Delivery".into()),
-            }),
-            polling: Polling::NONE,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+            })
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {
+        let s = &cx.settings;
         s.check_channel(&conversation.channel)?;
-        let contact = contact(&s, &conversation)?;
-        let team_id = team(&s, conversation.routing.queue.as_deref())?;
-        let body = wire::NewConversation::new(&s, &conversation, &contact, team_id);
+        let contact = contact(s, &conversation)?;
+        let team_id = team(s, conversation.routing.queue.as_deref())?;
+        let body = wire::NewConversation::new(s, &conversation, &contact, team_id);
         let created: wire::Id = http::post_json(&s.url("conversations"), &[], &body)?;
         let id = created.id;
         log::with_fields(
@@ -130,22 +106,18 @@ impl Adapter for Chatwoot {
             "chatwoot conversation created",
             &[("conversation_id", &id.to_string())],
         );
-        if let Err(failure) = decorate(&s, id, &conversation) {
+        if let Err(failure) = decorate(s, id, &conversation) {
             // Do not leave an open conversation nobody will answer for.
-            let _ = resolve(&s, id);
+            let _ = resolve(s, id);
             return Err(failure);
         }
-        let st = State {
-            conversation_id: id,
-            team_id,
-            ..State::default()
-        };
-        Ok(Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(s.key(id)))
+        st.conversation_id = id;
+        st.team_id = team_id;
+        Ok(Output::from(vec![events::queued(None, None)]).with_key(s.key(id)))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
+        let s = &cx.settings;
         if st.closed || st.ended {
             return Err(error(format!(
                 "Chatwoot conversation {} is already resolved",
@@ -157,30 +129,26 @@ impl Adapter for Chatwoot {
         for piece in transcript::chunk_text(&text, MAX_CONTENT) {
             let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::incoming(piece))?;
         }
-        Ok(Step::unchanged(state))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        let s = &cx.settings;
         let note = "The user cancelled the request for an agent.";
         let url = s.conversation_url(st.conversation_id, "messages");
         let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::note(note))?;
-        resolve(&s, st.conversation_id)?;
+        resolve(s, st.conversation_id)?;
         st.closed = true;
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
-        resolve(&s, st.conversation_id)?;
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        resolve(&cx.settings, st.conversation_id)?;
         st.closed = true;
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn check_availability(s: &Settings) -> Result<Availability, Failure> {
         let url = s.url(&format!("inbox_members/{}", s.inbox_id));
         let members: wire::Members = http::get_json(&url, &[])?;
         let total = members.payload.len();
@@ -199,19 +167,12 @@ impl Adapter for Chatwoot {
         })
     }
 
-    fn route_webhook(settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
-        let s = Settings::parse(&settings)?;
-        webhook::route(&s, &request)
+    fn route_webhook(s: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        webhook::route(s, &request)
     }
 
-    fn handle_webhook(
-        ctx: CallContext,
-        state: Vec<u8>,
-        request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
-        webhook::handle(&s, st, state, &request)
+    fn handle_webhook(cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
+        webhook::handle(&cx.settings, st, &request)
     }
 }
 

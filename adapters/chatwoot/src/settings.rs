@@ -2,7 +2,8 @@
 //! from them. The API token is never a setting: the host adds the
 //! `api_access_token` header to requests to `base_url` (auth rule).
 
-use handover_adapter_sdk::{Failure, settings, unsupported};
+use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::{Failure, channels};
 use serde::Deserialize;
 
 /// Channels served when the settings do not list their own. An API-channel
@@ -39,48 +40,47 @@ pub struct Settings {
     pub transcript_chunk: Option<usize>,
 }
 
-impl Settings {
-    /// Parses and checks settings; failures name the field to fix.
-    pub fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    /// Checks parsed settings; failures name the field to fix.
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.base_url = settings::require_http_url("base_url", &s.base_url)?;
         settings::require_min("account_id", Some(s.account_id), 1)?;
         settings::require_min("inbox_id", Some(s.inbox_id), 1)?;
         settings::require_min("team_id", s.team_id, 1)?;
         settings::require_min("assignee_id", s.assignee_id, 1)?;
         settings::require_min("transcript_chunk", s.transcript_chunk, MIN_TRANSCRIPT_CHUNK)?;
-        if s.transcript_chunk.is_some_and(|c| c > MAX_CONTENT) {
-            return Err(settings::invalid(
-                "transcript_chunk",
-                format!("must be at most {MAX_CONTENT} (Chatwoot's message limit)"),
-            ));
-        }
+        let limit = Some("Chatwoot's message limit");
+        settings::require_max(
+            "transcript_chunk",
+            s.transcript_chunk,
+            MAX_CONTENT,
+            limit,
+            false,
+        )?;
         if let Some(channels) = &s.channels {
-            non_empty_list("channels", channels)?;
+            settings::require_list("channels", channels, "entry")?;
         }
         if !s.labels.is_empty() {
-            non_empty_list("labels", &s.labels)?;
+            settings::require_list("labels", &s.labels, "entry")?;
         }
-        Ok(s)
+        Ok(())
     }
+}
 
+impl Settings {
     pub fn transcript_chunk(&self) -> usize {
         self.transcript_chunk.unwrap_or(DEFAULT_TRANSCRIPT_CHUNK)
     }
 
     /// Fails with `unsupported` unless this endpoint serves `channel`.
     pub fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this Chatwoot endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(
+            channel,
+            self.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "Chatwoot",
+        )
     }
 
     /// `{base}/api/v1/accounts/{account_id}/{rest}`.
@@ -99,18 +99,5 @@ impl Settings {
     /// The correlation key of a Chatwoot conversation.
     pub fn key(&self, conversation_id: u64) -> String {
         format!("chatwoot:{}:{conversation_id}", self.account_id)
-    }
-}
-
-fn non_empty_list(field: &str, list: &[String]) -> Result<(), Failure> {
-    if list.is_empty() {
-        return Err(settings::invalid(field, "must list at least one entry"));
-    }
-    match list.iter().position(|c| c.trim().is_empty()) {
-        Some(i) => Err(settings::invalid(
-            &format!("{field}[{i}]"),
-            "must not be empty",
-        )),
-        None => Ok(()),
     }
 }

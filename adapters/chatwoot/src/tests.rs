@@ -3,19 +3,17 @@
 //! do not fetch messages. (`cargo test -p adapter-chatwoot`.)
 
 use crate::{Chatwoot, settings::Settings, wire};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, CallContext, Conversation, Event, FailureReason, HttpRequest, KeyValue,
-    Routing, TranscriptEntry,
+    Adapter, Author, CallContext, Conversation, EndpointSettings, Event, FailureReason,
+    HttpRequest, KeyValue, Routing,
 };
 use serde_json::{Value, json};
 
 const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9/","account_id":1,"inbox_id":7}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn hook(body: Value) -> HttpRequest {
@@ -29,11 +27,6 @@ fn hook(body: Value) -> HttpRequest {
 
 fn conversation() -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
-        session_id: "s-1".into(),
-        user_id: "u-1".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
         user_profile: vec![
             KeyValue::new("first_name", "Ann"),
             KeyValue::new("last_name", "Lee"),
@@ -42,16 +35,8 @@ fn conversation() -> Conversation {
             KeyValue::new("plan", "gold"),
         ],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "b".repeat(250),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "b".repeat(250), 2),
         ],
         routing: Routing {
             skills: vec!["billing".into()],
@@ -60,7 +45,7 @@ fn conversation() -> Conversation {
             queue: None,
             custom: vec![KeyValue::new("tier", "gold")],
         },
-        context: "{}".into(),
+        ..testing::conversation()
     }
 }
 

@@ -1,13 +1,14 @@
 //! Chatwoot webhooks (account webhooks or the API inbox's callback URL):
 //! which conversation one concerns, and what it means for a handover.
 
+use crate::State;
 use crate::settings::Settings;
 use crate::wire::{self, MessagePage};
-use crate::{AgentRef, State};
 use handover_adapter_sdk::http;
+use handover_adapter_sdk::state::AgentRef;
 use handover_adapter_sdk::{
-    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Step, WebhookRoute, error,
-    events, log, state,
+    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Output, Reply, WebhookRoute,
+    error, events, log,
 };
 use serde_json::Value;
 
@@ -71,14 +72,9 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
     })
 }
 
-pub fn handle(
-    s: &Settings,
-    mut st: State,
-    old: Vec<u8>,
-    request: &HttpRequest,
-) -> Result<Step, Failure> {
+pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
     if st.closed || st.ended {
-        return Ok(Step::unchanged(old));
+        return Ok(Output::none());
     }
     let hook = parse(&request.body)?;
     if conversation_of(&hook) != Some(st.conversation_id) {
@@ -94,19 +90,19 @@ pub fn handle(
             let message: wire::Message = serde_json::from_value(hook.clone())
                 .map_err(|e| error(format!("malformed Chatwoot message_created: {e}")))?;
             if message.is_reply() && message.id > st.last_message_id {
-                out = replies(s, &mut st)?;
+                out = replies(s, st)?;
             }
         }
         "conversation_updated" => {
-            if fresh(&mut st, &hook) {
-                assignment(&mut st, &hook, &mut out);
+            if fresh(st, &hook) {
+                assignment(st, &hook, &mut out);
             }
             if hook["status"] == "resolved" {
-                end(s, &mut st, &mut out);
+                end(s, st, &mut out);
             }
         }
         "conversation_status_changed" if hook["status"] == "resolved" => {
-            end(s, &mut st, &mut out);
+            end(s, st, &mut out);
         }
         "conversation_typing_on" | "conversation_typing_off" => {
             let by_agent = hook["user"]["type"] != "contact";
@@ -116,7 +112,7 @@ pub fn handle(
         }
         _ => {}
     }
-    Ok(Step::new(state::save(&st), out))
+    Ok(out.into())
 }
 
 /// Whether a conversation event is newer than the last one applied (by its
@@ -142,11 +138,11 @@ fn assignment(st: &mut State, hook: &Value, out: &mut Vec<Event>) {
         .and_then(wire::sender_agent)
         .map(|a| AgentRef::from(&a));
     match (&st.agent, &assignee) {
-        (None, Some(a)) => out.push(events::agent_joined(a.wit())),
+        (None, Some(a)) => out.push(events::agent_joined(a.to_agent())),
         (Some(old), Some(a)) if old.id != a.id => {
-            out.push(events::transferred(None, Some(a.wit())))
+            out.push(events::transferred(None, Some(a.to_agent())))
         }
-        (Some(old), None) => out.push(events::agent_left(old.wit())),
+        (Some(old), None) => out.push(events::agent_left(old.to_agent())),
         _ => {}
     }
     st.agent = assignee;

@@ -2,23 +2,28 @@
 
 use crate::wire::{self, Recipient};
 use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::state::AgentRef;
+use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Agent, Attachment, CallContext, Capabilities, Conversation, EndReason,
-    Event, Failure, HttpRequest, HttpResponse, KeyValue, Level, Polling, SignatureAlgorithm,
-    SignatureEncoding, SignedContent, Step, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, error, events, log, settings, state, transcript, unsupported,
+    AdapterInfo, Attachment, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply,
+    SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute,
+    WebhookSignature, adapter_version, channels, error, events, log, unsupported,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const NAME: &str = "genesys-open-messaging";
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
-/// Characters per transcript message unless the settings say otherwise.
-const DEFAULT_CHUNK: usize = 2000;
-/// Transcript messages unless the settings say otherwise.
-const DEFAULT_MAX_MESSAGES: usize = 10;
-/// The host allows 32 outgoing requests per call: keep room for the rest.
-const MAX_MESSAGES_LIMIT: usize = 24;
+/// Transcript messages: 2,000 characters and 10 messages unless the
+/// settings say otherwise; the host allows 32 outgoing requests per call, so
+/// at most 24 messages keep room for the rest.
+const TRANSCRIPT: PackLimits = PackLimits {
+    default_chars: 2000,
+    default_messages: 10,
+    max_messages: 24,
+};
 /// How often the host calls `poll`: it releases held agent messages and,
 /// with `poll_conversation`, checks the participants.
 const POLL_INTERVAL_MS: u32 = 1000;
@@ -35,7 +40,7 @@ const EMPTY_TRANSCRIPT: &str = "The customer asked to talk to an agent.";
 /// The endpoint's settings (see `settings.schema.json`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     api_url: String,
     integration_id: String,
     channels: Option<Vec<String>>,
@@ -46,9 +51,9 @@ struct Settings {
     poll_conversation: bool,
 }
 
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.api_url = settings::require_http_url("api_url", &s.api_url)?;
         let id = s.integration_id.trim();
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
@@ -58,46 +63,19 @@ impl Settings {
             ));
         }
         s.integration_id = id.to_string();
-        settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
-        settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
-        if let Some(n) = s
-            .transcript_max_messages
-            .filter(|n| *n > MAX_MESSAGES_LIMIT)
-        {
-            return Err(settings::invalid(
-                "transcript_max_messages",
-                format!("must be at most {MAX_MESSAGES_LIMIT}, got {n}"),
-            ));
-        }
-        if let Some(channels) = &s.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
-        Ok(s)
+        TRANSCRIPT.validate(s.transcript_chunk, s.transcript_max_messages)?;
+        settings::require_channels(s.channels.as_ref())
     }
+}
 
+impl Settings {
     fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this Genesys Open Messaging endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(
+            channel,
+            self.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "Genesys Open Messaging",
+        )
     }
 
     fn inbound_url(&self) -> String {
@@ -111,7 +89,7 @@ impl Settings {
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default)]
-struct State {
+pub struct State {
     /// `channel.from` of every inbound message; its id (the handover id)
     /// is what outbound webhooks carry in `channel.to.id`.
     from: Option<Recipient>,
@@ -148,27 +126,16 @@ struct Held {
     attachments: Vec<(String, String, Option<String>)>,
 }
 
-#[derive(Serialize, Deserialize, Clone)]
-struct AgentRef {
-    id: String,
-    name: String,
-}
-
-impl AgentRef {
-    fn wit(&self) -> Agent {
-        events::agent(&self.id, &self.name)
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.from.is_none() {
+            return Err(error("no Genesys conversation in the handover state"));
+        }
+        Ok(())
     }
 }
 
 impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.from.is_none() {
-            return Err(error("no Genesys conversation in the handover state"));
-        }
-        Ok(loaded)
-    }
-
     fn user_id(&self) -> &str {
         self.from.as_ref().map_or("", |f| f.id.as_str())
     }
@@ -225,7 +192,7 @@ impl State {
                         name,
                     })
                     .collect();
-                let from = agent.as_ref().unwrap_or(&h.sender).wit();
+                let from = agent.as_ref().unwrap_or(&h.sender).to_agent();
                 events::agent_message(Some(from), h.text, attachments)
             })
             .collect()
@@ -237,7 +204,7 @@ impl State {
             return Vec::new();
         }
         let agent = AgentRef { id, name };
-        let joined = events::agent_joined(agent.wit());
+        let joined = events::agent_joined(agent.to_agent());
         self.agent = Some(agent);
         vec![joined]
     }
@@ -323,23 +290,28 @@ fn custom_attributes(c: &Conversation) -> BTreeMap<String, String> {
     attrs
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    availability_check: false,
+    bot_side_close: false,
+    ..Capabilities::ALL
+};
+/// How the host fetches provider traffic.
+const POLLING: Polling = Polling::periodic(POLL_INTERVAL_MS);
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 pub struct Genesys;
 
-impl Adapter for Genesys {
+impl TypedAdapter for Genesys {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: false,
-                bot_side_close: false,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS)
+            .with(CAPABILITIES, POLLING, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha256,
                 header: "X-Hub-Signature-256".into(),
                 encoding: SignatureEncoding::Base64,
@@ -347,24 +319,14 @@ impl Adapter for Genesys {
                 signed: SignedContent::Body,
                 timestamp_header: None,
                 delivery_id_header: None,
-            }),
-            polling: Polling::periodic(POLL_INTERVAL_MS),
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+            })
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
+        let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
-        let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
-        let max = settings
-            .transcript_max_messages
-            .unwrap_or(DEFAULT_MAX_MESSAGES);
-        let mut texts = transcript::pack(&conversation.transcript, chunk, max);
+        let (chunk, max) = (settings.transcript_chunk, settings.transcript_max_messages);
+        let mut texts = TRANSCRIPT.pack(&conversation.transcript, chunk, max);
         if texts.is_empty() {
             texts.push(EMPTY_TRANSCRIPT.into());
         }
@@ -374,7 +336,7 @@ impl Adapter for Genesys {
         };
         let mut attributes = Some(custom_attributes(&conversation));
         for text in &texts {
-            let posted = st.post(&settings, text, &[], attributes.take())?;
+            let posted = st.post(settings, text, &[], attributes.take())?;
             if st.conversation_id.is_none() {
                 st.conversation_id = posted.conversation_id;
             }
@@ -390,42 +352,39 @@ impl Adapter for Genesys {
                 ),
             ],
         );
-        let mut step =
-            Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(st.user_id());
+        let mut out = Output::from(vec![events::queued(None, None)]).with_key(st.user_id());
         if let Some(id) = &st.conversation_id {
-            step = step.with_key(id.clone());
+            out = out.with_key(id.clone());
         }
-        Ok(step)
+        *state = st;
+        Ok(out)
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
-        st.post(&settings, &input.text, &input.attachments, None)?;
-        Ok(Step::unchanged(state::save(&st)))
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
+        st.post(&cx.settings, &input.text, &input.attachments, None)?;
+        Ok(Output::none())
     }
 
     /// Open Messaging cannot disconnect from the customer side: tell the
     /// agent (who disconnects the interaction) and let the host end its side.
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        let settings = &cx.settings;
         let notice = settings
             .cancel_notice
             .as_deref()
             .unwrap_or(DEFAULT_CANCEL_NOTICE);
-        st.post(&settings, notice, &[], None)?;
-        Ok(Step::unchanged(state::save(&st)))
+        st.post(settings, notice, &[], None)?;
+        Ok(Output::none())
     }
 
-    fn close(_ctx: CallContext, _state: Vec<u8>) -> Result<Step, Failure> {
+    fn close(_cx: &Cx<Settings>, _state: &mut State) -> Reply {
         Err(unsupported(
             "Genesys Open Messaging cannot disconnect a conversation from the customer side; \
              the agent ends it in Genesys Cloud",
         ))
     }
 
-    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+    fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
         let message = wire::Outbound::parse(&request.body)?;
         let correlation_keys = match message.to_id() {
             Some(to) if message.is_outbound() => vec![to.to_string()],
@@ -446,12 +405,7 @@ impl Adapter for Genesys {
         })
     }
 
-    fn handle_webhook(
-        _ctx: CallContext,
-        state: Vec<u8>,
-        request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let mut st = State::load(&state)?;
+    fn handle_webhook(_cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
         let message = wire::Outbound::parse(&request.body)?;
         if message.to_id() != Some(st.user_id()) {
             return Err(error(format!(
@@ -461,7 +415,7 @@ impl Adapter for Genesys {
             )));
         }
         if st.ended || !message.is_outbound() {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let (id, name) = message.sender();
         let mut out = Vec::new();
@@ -469,7 +423,7 @@ impl Adapter for Genesys {
             "Text" | "Structured" => {
                 if message.originating_entity.as_deref() == Some("Bot") {
                     note("ignoring an outbound message from a Genesys bot or flow");
-                    return Ok(Step::unchanged(state));
+                    return Ok(Output::none());
                 }
                 out.extend(st.join(id.clone(), name.clone()));
                 st.held.push(Held {
@@ -498,25 +452,21 @@ impl Adapter for Genesys {
             }
             other => note(&format!("ignoring Open Messaging message type {other:?}")),
         }
-        Ok(Step::new(state::save(&st), out))
+        Ok(out.into())
     }
 
     /// Releases held agent messages; with `poll_conversation`, the
     /// participants tell who the agent is, transfers and the end, which no
     /// webhook carries.
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        let settings = &cx.settings;
         let now = now_ms();
         let mut out = st.release(now, false);
         let check =
             settings.poll_conversation && !st.ended && now >= st.checked_ms + CHECK_INTERVAL_MS;
         let conversation_id = st.conversation_id.clone().filter(|_| check);
         let Some(conversation_id) = conversation_id else {
-            if out.is_empty() {
-                return Ok(Step::unchanged(state));
-            }
-            return Ok(Step::new(state::save(&st), out));
+            return Ok(out.into());
         };
         st.checked_ms = now;
         let url = format!(
@@ -525,8 +475,8 @@ impl Adapter for Genesys {
             path_segment(&conversation_id)
         );
         let conversation: wire::Conversation = http::get_json(&url, &[])?;
-        out.extend(apply_participants(&mut st, &conversation.participants));
-        Ok(Step::new(state::save(&st), out))
+        out.extend(apply_participants(st, &conversation.participants));
+        Ok(out.into())
     }
 }
 
@@ -547,9 +497,9 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
                 name,
             };
             if previous.is_some() {
-                out.push(events::transferred(None, Some(named.wit())));
+                out.push(events::transferred(None, Some(named.to_agent())));
             } else if st.agent.is_none() {
-                out.push(events::agent_joined(named.wit()));
+                out.push(events::agent_joined(named.to_agent()));
             }
             // Joined through a webhook already: keep quiet, learn the name.
             st.agent = Some(named);
@@ -559,7 +509,7 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
             let left = st
                 .agent
                 .take()
-                .map_or_else(|| events::agent("", ""), |a| a.wit());
+                .map_or_else(|| events::agent("", ""), |a| a.to_agent());
             out.push(events::agent_left(left));
             st.polled_agent = None;
         }
@@ -581,17 +531,24 @@ fn apply_participants(st: &mut State, participants: &[wire::Participant]) -> Vec
 #[cfg(test)]
 pub mod tests_support {
     use super::*;
+    use handover_adapter_sdk::state;
+
+    fn load(bytes: &[u8]) -> State {
+        let st: State = state::load(bytes).unwrap();
+        st.check().unwrap();
+        st
+    }
 
     /// [`State::release`] at `now` on state bytes.
     pub fn release(bytes: Vec<u8>, now: u64) -> (Vec<u8>, Vec<Event>) {
-        let mut st = State::load(&bytes).unwrap();
+        let mut st = load(&bytes);
         let out = st.release(now, false);
         (state::save(&st), out)
     }
 
     /// [`apply_participants`] on state bytes, returning the new bytes.
     pub fn apply(bytes: Vec<u8>, participants: &[wire::Participant]) -> (Vec<u8>, Vec<Event>) {
-        let mut st = State::load(&bytes).unwrap();
+        let mut st = load(&bytes);
         let out = apply_participants(&mut st, participants);
         (state::save(&st), out)
     }

@@ -3,6 +3,7 @@
 use crate::provider::Genesys;
 use crate::provider::tests_support::release;
 use crate::wire;
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, SignatureAlgorithm,
     SignatureEncoding, events,
@@ -12,19 +13,11 @@ const SETTINGS: &str =
     r#"{"api_url":"http://127.0.0.1:9","integration_id":"int-1","poll_conversation":true}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn hook(body: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/v1/webhooks/genesys".into(),
-        headers: Vec::new(),
-        body: body.as_bytes().to_vec(),
-    }
+    testing::request("/v1/webhooks/genesys", body)
 }
 
 fn state(agent: bool) -> Vec<u8> {

@@ -2,11 +2,13 @@
 
 use crate::wire::{self, MessagingChange, Notification};
 use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Author, CallContext, Capabilities, Conversation, Event, Failure,
-    HttpRequest, HttpResponse, KeyValue, Level, Polling, SignatureAlgorithm, SignatureEncoding,
-    SignedContent, Step, TranscriptEntry, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, error, events, log, settings, state, transcript, unsupported,
+    AdapterInfo, Author, Capabilities, Conversation, Cx, Event, Failure, HandoverState,
+    HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply, SignatureAlgorithm,
+    SignatureEncoding, SignedContent, TranscriptEntry, TypedAdapter, UserInput, WebhookRoute,
+    WebhookSignature, adapter_version, channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -14,10 +16,14 @@ use std::collections::BTreeMap;
 
 const NAME: &str = "liveperson";
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
-const DEFAULT_CHUNK: usize = 2000;
-const DEFAULT_MAX_MESSAGES: usize = 10;
-/// The host allows 32 outgoing requests per call: keep room for the rest.
-const MAX_MESSAGES_LIMIT: usize = 24;
+/// Transcript messages: 2,000 characters and 10 messages unless the
+/// settings say otherwise; the host allows 32 outgoing requests per call, so
+/// at most 24 messages keep room for the rest.
+const TRANSCRIPT: PackLimits = PackLimits {
+    default_chars: 2000,
+    default_messages: 10,
+    max_messages: 24,
+};
 /// Messaging events held while waiting for a gap in `sequence` to fill;
 /// past this many the gap is taken as lost (e.g. an event type the webhook
 /// subscription leaves out) and they are applied in order.
@@ -43,7 +49,7 @@ impl Id {
 /// The endpoint's settings (see `settings.schema.json`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     account_id: String,
     idp_url: String,
     messaging_url: String,
@@ -59,9 +65,9 @@ fn is_skill(id: &str) -> bool {
     id == "-1" || (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit()))
 }
 
-impl Settings {
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.account_id = s.account_id.trim().to_string();
         if s.account_id.is_empty() || !s.account_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(settings::invalid(
@@ -96,46 +102,19 @@ impl Settings {
                 "campaign_id and engagement_id go together: set both or neither",
             ));
         }
-        settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
-        settings::require_min("transcript_max_messages", s.transcript_max_messages, 1)?;
-        if let Some(n) = s
-            .transcript_max_messages
-            .filter(|n| *n > MAX_MESSAGES_LIMIT)
-        {
-            return Err(settings::invalid(
-                "transcript_max_messages",
-                format!("must be at most {MAX_MESSAGES_LIMIT}, got {n}"),
-            ));
-        }
-        if let Some(channels) = &s.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
-        Ok(s)
+        TRANSCRIPT.validate(s.transcript_chunk, s.transcript_max_messages)?;
+        settings::require_channels(s.channels.as_ref())
     }
+}
 
+impl Settings {
     fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this LivePerson endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(
+            channel,
+            self.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "LivePerson",
+        )
     }
 
     fn account(&self) -> String {
@@ -154,7 +133,7 @@ impl Settings {
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default)]
-struct State {
+pub struct State {
     conversation_id: String,
     /// The ConsumerJWS LivePerson issued for this handover's consumer.
     consumer_jws: String,
@@ -176,15 +155,16 @@ struct State {
     ended: bool,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.conversation_id.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.conversation_id.is_empty() {
             return Err(error("no LivePerson conversation in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
+}
 
+impl State {
     /// One Send API request on behalf of the consumer.
     fn send(&self, settings: &Settings, request: &Value, what: &str) -> Result<Value, Failure> {
         let headers = [("X-LP-ON-BEHALF", self.consumer_jws.as_str())];
@@ -388,23 +368,25 @@ fn input_text(input: &UserInput) -> String {
     text
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    availability_check: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 pub struct LivePerson;
 
-impl Adapter for LivePerson {
+impl TypedAdapter for LivePerson {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: false,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
+        AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS)
+            .with(CAPABILITIES, Polling::NONE, SCHEMA)
+            .signed(WebhookSignature {
                 algorithm: SignatureAlgorithm::HmacSha1,
                 header: "X-Liveperson-Signature".into(),
                 encoding: SignatureEncoding::Base64,
@@ -412,20 +394,13 @@ impl Adapter for LivePerson {
                 signed: SignedContent::Body,
                 timestamp_header: None,
                 delivery_id_header: None,
-            }),
-            polling: Polling::NONE,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+            })
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
+        let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
-        let skill = skill_for(&settings, &conversation)?;
+        let skill = skill_for(settings, &conversation)?;
         // 1. A ConsumerJWS for this handover's consumer (AppJWT by the host).
         let url = format!(
             "{}/api/account/{}/consumer?v=1.0",
@@ -474,41 +449,34 @@ impl Adapter for LivePerson {
             ..State::default()
         };
         // 3. The transcript, as the consumer's first messages.
-        let chunk = settings.transcript_chunk.unwrap_or(DEFAULT_CHUNK);
-        let max = settings
-            .transcript_max_messages
-            .unwrap_or(DEFAULT_MAX_MESSAGES);
+        let (chunk, max) = (settings.transcript_chunk, settings.transcript_max_messages);
         let mut out = vec![events::queued(None, None)];
-        for text in transcript::pack(&transcript_entries(&conversation), chunk, max) {
-            out.extend(st.publish(&settings, &text)?);
+        for text in TRANSCRIPT.pack(&transcript_entries(&conversation), chunk, max) {
+            out.extend(st.publish(settings, &text)?);
         }
         log::with_fields(
             Level::Info,
             "liveperson conversation requested",
             &[("conversation_id", &conversation_id)],
         );
-        Ok(Step::new(state::save(&st), out).with_key(conversation_id))
+        *state = st;
+        Ok(Output::from(out).with_key(conversation_id))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
-        let out = st.publish(&settings, &input_text(&input))?;
-        Ok(Step::new(state::save(&st), out))
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
+        Ok(st.publish(&cx.settings, &input_text(&input))?.into())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        Self::close(ctx, state)
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        Self::close(cx, st)
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
-        st.close(&settings)?;
-        Ok(Step::unchanged(state))
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        st.close(&cx.settings)?;
+        Ok(Output::none())
     }
 
-    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+    fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
         let notification = Notification::parse(&request.body)?;
         let mut keys: Vec<String> = Vec::new();
         for change in &notification.body.changes {
@@ -529,14 +497,9 @@ impl Adapter for LivePerson {
         })
     }
 
-    fn handle_webhook(
-        _ctx: CallContext,
-        state: Vec<u8>,
-        request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let mut st = State::load(&state)?;
+    fn handle_webhook(_cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
         if st.ended {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let notification = Notification::parse(&request.body)?;
         let mut out = Vec::new();
@@ -556,13 +519,14 @@ impl Adapter for LivePerson {
                 break;
             }
         }
-        Ok(Step::new(state::save(&st), out))
+        Ok(out.into())
     }
 }
 
 #[cfg(test)]
 pub mod tests_support {
     use super::*;
+    use handover_adapter_sdk::{EndpointSettings, state};
 
     /// State bytes for a conversation `c-1` whose last sequence is `seq`.
     pub fn state_at(seq: i64, agent: Option<&str>) -> Vec<u8> {
@@ -577,7 +541,8 @@ pub mod tests_support {
 
     /// Marks our own message `seq` as published.
     pub fn own(bytes: Vec<u8>, seq: u64) -> (Vec<u8>, Vec<Event>) {
-        let mut st = State::load(&bytes).unwrap();
+        let mut st: State = state::load(&bytes).unwrap();
+        st.check().unwrap();
         let out = st.add(seq, Value::Null);
         (state::save(&st), out)
     }
@@ -592,7 +557,7 @@ pub mod tests_support {
     }
 
     pub fn texts(c: &Conversation) -> Vec<String> {
-        transcript::pack(&transcript_entries(c), 2000, 10)
+        TRANSCRIPT.pack(&transcript_entries(c), None, None)
     }
 
     pub fn profile(c: &Conversation) -> Value {

@@ -2,9 +2,10 @@
 
 use crate::provider::LivePerson;
 use crate::provider::tests_support::*;
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndReason, Event, FailureReason, HttpRequest,
-    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, TranscriptEntry, events,
+    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, events,
 };
 use serde_json::json;
 
@@ -12,43 +13,22 @@ const SETTINGS: &str =
     r#"{"account_id":"123","idp_url":"http://127.0.0.1:9","messaging_url":"http://127.0.0.1:9"}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn hook(body: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/v1/webhooks/lp".into(),
-        headers: Vec::new(),
-        body: body.as_bytes().to_vec(),
-    }
+    testing::request("/v1/webhooks/lp", body)
 }
 
 pub fn conversation() -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
-        session_id: "s-1".into(),
-        user_id: "u-1".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
         user_profile: vec![
             KeyValue::new("first_name", "Ann"),
             KeyValue::new("email", "ann@example.com"),
         ],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "one moment".into(),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "one moment", 2),
         ],
         routing: Routing {
             skills: vec!["billing".into()],
@@ -57,7 +37,7 @@ pub fn conversation() -> Conversation {
             queue: None,
             custom: vec![KeyValue::new("plan", "gold")],
         },
-        context: "{}".into(),
+        ..testing::conversation()
     }
 }
 

@@ -5,10 +5,11 @@
 use crate::sync::{Room, Rules};
 use crate::wire::{self, Message};
 use handover_adapter_sdk::http::{self, HttpError, Ignored, path_segment};
+use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Author, Availability, CallContext, Capabilities, Conversation, EndReason,
-    Event, Failure, InputKind, KeyValue, Level, PollMode, Polling, Step, UserInput,
-    adapter_version, error, events, log, settings, state, transcript, unsupported,
+    AdapterInfo, Author, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    HandoverState, InputKind, KeyValue, Level, Output, Polling, Reply, TypedAdapter, UserInput,
+    adapter_version, channels, error, events, log, transcript,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -20,11 +21,7 @@ const NAME: &str = "matrix";
 pub const MAX_WAIT_MS: u32 = 10_000;
 /// Each poll is one `/sync` long poll; the interval only paces retries
 /// after failed polls.
-const POLLING: Polling = Polling {
-    mode: PollMode::LongPoll,
-    interval_ms: 1_000,
-    max_wait_ms: MAX_WAIT_MS,
-};
+const POLLING: Polling = Polling::long_poll(1_000, MAX_WAIT_MS);
 /// Channels served when the settings do not list their own. Any text
 /// channel works: a Matrix room only ever sees text.
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "whatsapp", "messenger"];
@@ -40,7 +37,7 @@ const GAP_PAGES: usize = 5;
 /// The endpoint's settings (see `settings.schema.json`).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Settings {
+pub struct Settings {
     base_url: String,
     agents: Vec<String>,
     #[serde(default = "default_prefix")]
@@ -60,10 +57,10 @@ fn default_close_command() -> String {
     "!close".into()
 }
 
-impl Settings {
-    /// Parses and checks settings; failures name the field to fix.
-    fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    /// Checks parsed settings; failures name the field to fix.
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.base_url = settings::require_http_url("base_url", &s.base_url)?;
         if s.agents.is_empty() {
             return Err(settings::invalid(
@@ -83,51 +80,30 @@ impl Settings {
         if s.close_command.is_empty() {
             return Err(settings::invalid("close_command", "must not be empty"));
         }
-        if let Some(channels) = &s.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
+        settings::require_channels(s.channels.as_ref())?;
         settings::require_min("transcript_chunk", s.transcript_chunk, 100)?;
-        if let Some(n) = s.transcript_chunk.filter(|n| *n > MAX_TRANSCRIPT_CHUNK) {
-            return Err(settings::invalid(
-                "transcript_chunk",
-                format!(
-                    "must be at most {MAX_TRANSCRIPT_CHUNK} (Matrix events are limited to 64 KiB), got {n}"
-                ),
-            ));
-        }
+        let limit = Some("Matrix events are limited to 64 KiB");
+        settings::require_max(
+            "transcript_chunk",
+            s.transcript_chunk,
+            MAX_TRANSCRIPT_CHUNK,
+            limit,
+            true,
+        )?;
         if let Some(ms) = s.sync_timeout_ms.filter(|ms| *ms > MAX_WAIT_MS) {
             return Err(settings::invalid(
                 "sync_timeout_ms",
                 format!("must be at most {MAX_WAIT_MS}, got {ms}"),
             ));
         }
-        Ok(s)
+        Ok(())
     }
+}
 
+impl Settings {
     /// Fails with `unsupported` unless this endpoint serves `channel`.
     fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this matrix endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(channel, self.channels.as_ref(), &DEFAULT_CHANNELS, "matrix")
     }
 
     /// `{base_url}/_matrix/client/v3{path}`.
@@ -160,7 +136,7 @@ fn is_user_id(id: &str) -> bool {
 
 /// What the host keeps for us between calls.
 #[derive(Serialize, Deserialize, Default)]
-struct State {
+pub struct State {
     room_id: String,
     bot_user_id: String,
     /// `/sync` position (`next_batch`) after the last applied response.
@@ -175,20 +151,19 @@ struct State {
     room: Room,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.room_id.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.room_id.is_empty() {
             return Err(error("no Matrix room in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
 }
 
 /// One conversation's calls: settings, state and handover id together.
 struct Desk<'a> {
     settings: &'a Settings,
-    state: State,
+    state: &'a mut State,
     handover_id: &'a str,
 }
 
@@ -296,8 +271,8 @@ impl Desk<'_> {
         Ok(())
     }
 
-    fn step(self, events: Vec<Event>) -> Step {
-        Step::new(state::save(&self.state), events)
+    fn step(self, events: Vec<Event>) -> Output {
+        events.into()
     }
 }
 
@@ -317,35 +292,32 @@ fn put_json<B: Serialize, T: DeserializeOwned>(url: &str, body: &B) -> Result<T,
     response.json("PUT /_matrix/client/v3/rooms/…/send")
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    attachments: false,
+    queue_position: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 /// The matrix adapter.
 pub struct Matrix;
 
-impl Adapter for Matrix {
+impl TypedAdapter for Matrix {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: false,
-                typing: true,
-                queue_position: false,
-                availability_check: true,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: None,
-            polling: POLLING,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS).with(
+            CAPABILITIES,
+            POLLING,
+            SCHEMA,
+        )
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
+        let settings = &cx.settings;
         settings.check_channel(&conversation.channel)?;
         let me: wire::WhoAmI = http::get_json(&settings.api("/account/whoami"), &[])?;
         let create = wire::CreateRoom {
@@ -369,14 +341,15 @@ impl Adapter for Matrix {
             "matrix room created",
             &[("room_id", &created.room_id)],
         );
+        *state = State {
+            room_id: created.room_id.clone(),
+            bot_user_id: me.user_id,
+            ..State::default()
+        };
         let mut desk = Desk {
-            settings: &settings,
-            state: State {
-                room_id: created.room_id.clone(),
-                bot_user_id: me.user_id,
-                ..State::default()
-            },
-            handover_id: &ctx.handover_id,
+            settings,
+            state,
+            handover_id: &cx.handover_id,
         };
         match open_room(&mut desk, &conversation) {
             Ok(mut found) => {
@@ -398,9 +371,8 @@ impl Adapter for Matrix {
         }
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut desk = desk(&ctx, &settings, &state)?;
+    fn user_message(cx: &Cx<Settings>, state: &mut State, input: UserInput) -> Reply {
+        let mut desk = desk(cx, state);
         if desk.state.left {
             return Err(error("the Matrix room of this handover was already left"));
         }
@@ -408,20 +380,19 @@ impl Adapter for Matrix {
         Ok(desk.step(Vec::new()))
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let text = "The user cancelled the handover; the bot has left this room.";
-        leave_call(&ctx, state, "cancel", text)
+        leave_call(desk(cx, state), "cancel", text)
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
+    fn close(cx: &Cx<Settings>, state: &mut State) -> Reply {
         let text = "The bot side closed the conversation; the bot has left this room.";
-        leave_call(&ctx, state, "close", text)
+        leave_call(desk(cx, state), "close", text)
     }
 
     /// Matrix has no agent availability; the closest is presence: agents
     /// are available when one of the configured agents is `online`.
-    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
+    fn check_availability(settings: &Settings) -> Result<Availability, Failure> {
         let (mut online, mut visible) = (0, 0);
         for agent in &settings.agents {
             let url = settings.api(&format!("/presence/{}/status", path_segment(agent)));
@@ -453,13 +424,12 @@ impl Adapter for Matrix {
         })
     }
 
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let settings = Settings::parse(&ctx.settings)?;
-        let mut desk = desk(&ctx, &settings, &state)?;
+    fn poll(cx: &Cx<Settings>, state: &mut State) -> Reply {
+        let mut desk = desk(cx, state);
         if desk.state.left {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
-        let response = desk.sync(settings.sync_timeout_ms())?;
+        let response = desk.sync(cx.settings.sync_timeout_ms())?;
         let events = desk.apply_sync(response)?;
         if let Some(Event::Ended(reason)) = events.last() {
             // The agents are done: say so and leave, as far as possible.
@@ -484,29 +454,18 @@ impl Adapter for Matrix {
     }
 }
 
-fn desk<'a>(
-    ctx: &'a CallContext,
-    settings: &'a Settings,
-    state: &[u8],
-) -> Result<Desk<'a>, Failure> {
-    Ok(Desk {
-        settings,
-        state: State::load(state)?,
-        handover_id: &ctx.handover_id,
-    })
+fn desk<'a>(cx: &'a Cx<Settings>, state: &'a mut State) -> Desk<'a> {
+    Desk {
+        settings: &cx.settings,
+        state,
+        handover_id: &cx.handover_id,
+    }
 }
 
 /// `cancel` and `close`: an end notice, then leave (once).
-fn leave_call(
-    ctx: &CallContext,
-    state: Vec<u8>,
-    end: &'static str,
-    text: &str,
-) -> Result<Step, Failure> {
-    let settings = Settings::parse(&ctx.settings)?;
-    let mut desk = desk(ctx, &settings, &state)?;
+fn leave_call(mut desk: Desk, end: &'static str, text: &str) -> Reply {
     if desk.state.left {
-        return Ok(Step::unchanged(state));
+        return Ok(Output::none());
     }
     desk.leave(end, text)?;
     Ok(desk.step(Vec::new()))

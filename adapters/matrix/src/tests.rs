@@ -5,6 +5,7 @@
 use crate::provider::{Matrix, intro_text, transcript_messages, user_text};
 use crate::sync::{Room, Rules};
 use crate::wire::{SyncResponse, sync_filter};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, Conversation, EndReason, Event, FailureReason, InputKind,
     KeyValue, PollMode, Routing, TranscriptEntry, UserInput, events,
@@ -352,11 +353,6 @@ fn sync_filter_is_room_only() {
 
 fn conversation(transcript: Vec<(Author, &str)>) -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
-        session_id: "s-1".into(),
-        user_id: "u-1".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
         user_profile: vec![KeyValue::new("name", "Ann")],
         transcript: transcript
             .into_iter()
@@ -373,7 +369,7 @@ fn conversation(transcript: Vec<(Author, &str)>) -> Conversation {
             queue: Some("support".into()),
             custom: vec![KeyValue::new("tier", "gold")],
         },
-        context: "{}".into(),
+        ..testing::conversation()
     }
 }
 

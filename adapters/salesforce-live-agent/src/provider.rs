@@ -4,9 +4,9 @@ use crate::settings::Settings;
 use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, HttpError};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, Availability, CallContext, Capabilities, Conversation, EndReason, Event,
-    Failure, Level, PollMode, Polling, Step, UserInput, adapter_version, error, events, log, state,
-    unsupported,
+    AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
+    HandoverState, Level, Output, Polling, Reply, TypedAdapter, UserInput, adapter_version,
+    channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 
@@ -39,15 +39,16 @@ pub struct State {
     pub ended: bool,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.key.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.key.is_empty() {
             return Err(error("no Live Agent session in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
+}
 
+impl State {
     /// Headers of every call in this chat's session.
     fn session_headers<'a>(&'a self, s: &'a Settings) -> Vec<(&'static str, &'a str)> {
         vec![
@@ -100,27 +101,27 @@ impl State {
                     self.end(EndReason::NoAgentAvailable, &mut out);
                 }
                 Incoming::Established(agent) => {
-                    out.push(events::agent_joined(wit(&agent)));
+                    out.push(events::agent_joined(agent.to_agent()));
                     self.agent = Some(agent);
                 }
                 Incoming::Text { agent, text } => {
                     let agent = agent.or_else(|| self.agent.clone());
                     out.push(events::agent_message(
-                        agent.as_ref().map(wit),
+                        agent.as_ref().map(AgentRef::to_agent),
                         text,
                         Vec::new(),
                     ));
                 }
                 Incoming::Typing(on) => out.push(events::typing(on)),
                 Incoming::Transferred(agent) => {
-                    out.push(events::transferred(None, Some(wit(&agent))));
+                    out.push(events::transferred(None, Some(agent.to_agent())));
                     self.agent = Some(agent);
                 }
                 Incoming::AgentDisconnected => {
                     let agent = self
                         .agent
                         .take()
-                        .map_or_else(|| events::agent("", ""), |a| wit(&a));
+                        .map_or_else(|| events::agent("", ""), |a| a.to_agent());
                     out.push(events::agent_left(agent));
                     self.end(EndReason::AgentLeft, &mut out);
                 }
@@ -140,10 +141,6 @@ impl State {
     }
 }
 
-fn wit(agent: &AgentRef) -> handover_adapter_sdk::Agent {
-    events::agent(&agent.id, &agent.name)
-}
-
 /// POSTs JSON; Live Agent answers `OK` (not JSON), so the body is ignored.
 fn post<B: Serialize>(url: &str, headers: &[(&str, &str)], body: &B) -> Result<(), HttpError> {
     let bytes = serde_json::to_vec(body).map_err(|e| HttpError::InvalidRequest {
@@ -158,48 +155,35 @@ fn post<B: Serialize>(url: &str, headers: &[(&str, &str)], body: &B) -> Result<(
     Ok(())
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    attachments: false,
+    ..Capabilities::ALL
+};
+/// One held `Messages` request per poll; the interval is the base
+/// of the host's retry backoff.
+const POLLING: Polling = Polling::long_poll(1_000, MAX_WAIT_MS);
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 /// The Live Agent adapter.
 pub struct LiveAgent;
 
-impl Adapter for LiveAgent {
+impl TypedAdapter for LiveAgent {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: false,
-                typing: true,
-                queue_position: true,
-                availability_check: true,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: None,
-            // One held `Messages` request per poll; the interval is the base
-            // of the host's retry backoff.
-            polling: Polling {
-                mode: PollMode::LongPoll,
-                interval_ms: 1_000,
-                max_wait_ms: MAX_WAIT_MS,
-            },
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(NAME, adapter_version!(), &CHANNELS).with(CAPABILITIES, POLLING, SCHEMA)
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        if !CHANNELS.contains(&conversation.channel.as_str()) {
-            return Err(unsupported(format!(
-                "channel {:?} is not served by Salesforce Live Agent chat (served: {})",
-                conversation.channel,
-                CHANNELS.join(", ")
-            )));
-        }
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
+        let s = &cx.settings;
+        channels::require(
+            &conversation.channel,
+            &CHANNELS,
+            "Salesforce Live Agent chat",
+        )?;
         let headers = [
             ("x-liveagent-api-version", s.api_version.as_str()),
             ("x-liveagent-affinity", "null"),
@@ -215,8 +199,8 @@ impl Adapter for LiveAgent {
             return Err(error("Live Agent SessionId response has an empty key"));
         }
         let session_id = st.session_id.clone();
-        let init = wire::ChasitorInit::new(&s, &session_id, &conversation);
-        st.chasitor(&s, "Chasitor/ChasitorInit", &init)?;
+        let init = wire::ChasitorInit::new(s, &session_id, &conversation);
+        st.chasitor(s, "Chasitor/ChasitorInit", &init)?;
         log::with_fields(
             Level::Info,
             "Live Agent chat requested",
@@ -228,39 +212,38 @@ impl Adapter for LiveAgent {
                 ),
             ],
         );
+        *state = st;
         let queued = events::queued(None, None);
-        Ok(Step::new(state::save(&st), vec![queued]).with_key(session_id))
+        Ok(Output::from(vec![queued]).with_key(session_id))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
+        let s = &cx.settings;
         let mut text = input.text.clone();
         for a in &input.attachments {
             let name = a.name.as_deref().unwrap_or("attachment");
             text.push_str(&format!("\n{name}: {}", a.url));
         }
         if text.trim().is_empty() {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         st.chasitor(
-            &s,
+            s,
             "Chasitor/ChatMessage",
             &wire::ChatMessage { text: &text },
         )?;
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        end_chat(&ctx, &state)
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        end_chat(&cx.settings, st)
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        end_chat(&ctx, &state)
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        end_chat(&cx.settings, st)
     }
 
-    fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn check_availability(s: &Settings) -> Result<Availability, Failure> {
         let headers = [("x-liveagent-api-version", s.api_version.as_str())];
         let response: wire::AvailabilityResponse = http::get_json(&s.availability_url(), &headers)?;
         let (available, wait) =
@@ -279,21 +262,20 @@ impl Adapter for LiveAgent {
         })
     }
 
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        let s = &cx.settings;
         if st.ended {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let mut url = s.url("System/Messages");
         if let Some(ack) = st.ack {
             url.push_str(&format!("?ack={ack}"));
         }
-        let mut headers = st.session_headers(&s);
+        let mut headers = st.session_headers(s);
         headers.push(("accept", "application/json"));
         let response = http::send("GET", &url, &headers, None)?;
         if response.status == 204 || response.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let batch: wire::Messages = response.json("GET /chat/rest/System/Messages")?;
         let (events, notes) = st.apply(batch);
@@ -304,22 +286,20 @@ impl Adapter for LiveAgent {
                 &[("why", &note), ("session_id", &st.session_id)],
             );
         }
-        Ok(Step::new(state::save(&st), events))
+        Ok(events.into())
     }
 }
 
 /// `cancel` and `close`: the visitor ends the chat. A session the server no
 /// longer knows (403/404) has ended already.
-fn end_chat(ctx: &CallContext, state: &[u8]) -> Result<Step, Failure> {
-    let s = Settings::parse(&ctx.settings)?;
-    let mut st = State::load(state)?;
+fn end_chat(s: &Settings, st: &mut State) -> Reply {
     if !st.ended {
-        match st.chasitor(&s, "Chasitor/ChatEnd", &wire::ChatEnd { reason: "client" }) {
+        match st.chasitor(s, "Chasitor/ChatEnd", &wire::ChatEnd { reason: "client" }) {
             Ok(()) => {}
             Err(e) if matches!(e.status(), Some(403 | 404)) => {}
             Err(e) => return Err(e.into()),
         }
     }
     st.ended = true;
-    Ok(Step::new(state::save(&st), Vec::new()))
+    Ok(Output::none())
 }

@@ -2,8 +2,9 @@
 //! URLs built from them. No secrets: Live Agent's chat API is the visitor's,
 //! authenticated per chat by the session key it hands out.
 
+use handover_adapter_sdk::Failure;
 use handover_adapter_sdk::http::path_segment;
-use handover_adapter_sdk::{Failure, settings};
+use handover_adapter_sdk::settings::{self, Validate};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -62,10 +63,10 @@ fn require_id(field: &str, value: &str, prefix: &str, what: &str) -> Result<Stri
     Ok(value.to_string())
 }
 
-impl Settings {
-    /// Parses and checks settings; failures name the field to fix.
-    pub fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    /// Checks parsed settings; failures name the field to fix.
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         let base = settings::require_http_url("base_url", &s.base_url)?;
         s.base_url = base.strip_suffix("/chat").unwrap_or(&base).to_string();
         s.organization_id = require_id("organization_id", &s.organization_id, "00D", "org")?;
@@ -89,10 +90,11 @@ impl Settings {
         if s.visitor_name.trim().is_empty() {
             return Err(settings::invalid("visitor_name", "must not be empty"));
         }
-        settings::require_min("transcript_chunk", Some(s.transcript_chunk), 100)?;
-        Ok(s)
+        settings::require_min("transcript_chunk", Some(s.transcript_chunk), 100)
     }
+}
 
+impl Settings {
     /// `{base}/chat/rest/{resource}`.
     pub fn url(&self, resource: &str) -> String {
         format!("{}/chat/rest/{resource}", self.base_url)

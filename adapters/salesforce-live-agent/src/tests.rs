@@ -4,8 +4,9 @@
 use crate::provider::{LiveAgent, State};
 use crate::settings::Settings;
 use crate::wire;
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, Event, KeyValue, PollMode, Routing, TranscriptEntry,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, Event, KeyValue, PollMode, Routing,
     events,
 };
 use serde_json::{Value, json};
@@ -45,20 +46,8 @@ fn describe_declares_a_long_poll_and_availability() {
 #[test]
 fn settings_errors_name_the_field() {
     let check = |patch: Value, needle: &str| {
-        let mut s = settings_json();
-        for (k, v) in patch.as_object().unwrap() {
-            if v.is_null() {
-                s.as_object_mut().unwrap().remove(k);
-            } else {
-                s[k] = v.clone();
-            }
-        }
-        let failure = LiveAgent::validate_settings(s.to_string()).unwrap_err();
-        assert!(
-            failure.message.contains(needle),
-            "{needle}: {}",
-            failure.message
-        );
+        let settings = testing::patched(&settings_json(), &patch);
+        testing::assert_fails_with(LiveAgent::validate_settings(settings), needle);
     };
     check(json!({"button_id": null}), "missing field `button_id`");
     check(
@@ -109,16 +98,8 @@ fn conversation() -> Conversation {
         locale: "en-US".into(),
         user_profile: vec![KeyValue::new("Name", "Dana")],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "x".repeat(1500),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "x".repeat(1500), 2),
         ],
         routing: Routing {
             skills: vec!["billing".into()],

@@ -160,12 +160,8 @@ pub struct Message {
     pub message: Value,
 }
 
-/// A human agent as Live Agent names one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentRef {
-    pub id: String,
-    pub name: String,
-}
+/// A human agent as Live Agent names one (the SDK's state type).
+pub use handover_adapter_sdk::state::AgentRef;
 
 /// What one message of a batch says.
 #[derive(Debug)]

@@ -7,9 +7,8 @@ use crate::transcript::{self, MAX_MESSAGE_CHARS};
 use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, Ignored, StreamLimits};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, CallContext, Capabilities, Conversation, EndReason, Event, Failure,
-    Level, PollMode, Polling, Step, UserInput, adapter_version, error, events, log, state,
-    unsupported,
+    AdapterInfo, Capabilities, Conversation, Cx, EndReason, Event, Failure, HandoverState, Level,
+    Output, Polling, Reply, TypedAdapter, UserInput, adapter_version, channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -45,15 +44,16 @@ pub struct State {
     pub ended: bool,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let loaded: State = state::load(bytes)?;
-        if loaded.conversation_id.is_empty() || loaded.access_token.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.conversation_id.is_empty() || self.access_token.is_empty() {
             return Err(error("no MIAW conversation in the handover state"));
         }
-        Ok(loaded)
+        Ok(())
     }
+}
 
+impl State {
     fn bearer(&self) -> String {
         format!("Bearer {}", self.access_token)
     }
@@ -125,7 +125,7 @@ impl State {
             Incoming::AgentJoined(agent) => {
                 self.transferring = false;
                 if !self.agents.iter().any(|a| a.id == agent.id) {
-                    out.push(events::agent_joined(events::agent(&agent.id, &agent.name)));
+                    out.push(events::agent_joined(agent.to_agent()));
                     self.agents.push(agent);
                 }
             }
@@ -134,7 +134,7 @@ impl State {
                 if let Some(i) = known {
                     self.agents.remove(i);
                 }
-                out.push(events::agent_left(events::agent(&agent.id, &agent.name)));
+                out.push(events::agent_left(agent.to_agent()));
                 // MIAW does not always send the close event: the last agent
                 // leaving outside a transfer ends the conversation.
                 if known.is_some() && self.agents.is_empty() && !self.transferring {
@@ -146,7 +146,7 @@ impl State {
                 text,
                 attachments,
             } => out.push(events::agent_message(
-                Some(events::agent(&agent.id, &agent.name)),
+                Some(agent.to_agent()),
                 text,
                 attachments,
             )),
@@ -163,52 +163,42 @@ impl State {
     }
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    // Agent files arrive as links; user files are sent as links too.
+    attachments: false,
+    typing: true,
+    // The estimated wait of the routing result (no position).
+    queue_position: true,
+    availability_check: false,
+    bot_side_close: true,
+    transcript: true,
+};
+/// Each poll reads the event stream for up to the configured wait;
+/// the interval is the base of the host's retry backoff.
+const POLLING: Polling = Polling::long_poll(1_000, MAX_POLL_WAIT_MS);
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 /// The MIAW adapter.
 pub struct Miaw;
 
-impl Adapter for Miaw {
+impl TypedAdapter for Miaw {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                // Agent files arrive as links; user files are sent as links too.
-                attachments: false,
-                typing: true,
-                // The estimated wait of the routing result (no position).
-                queue_position: true,
-                availability_check: false,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: None,
-            // Each poll reads the event stream for up to the configured wait;
-            // the interval is the base of the host's retry backoff.
-            polling: Polling {
-                mode: PollMode::LongPoll,
-                interval_ms: 1_000,
-                max_wait_ms: MAX_POLL_WAIT_MS,
-            },
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(NAME, adapter_version!(), &CHANNELS).with(CAPABILITIES, POLLING, SCHEMA)
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        if !CHANNELS.contains(&conversation.channel.as_str()) {
-            return Err(unsupported(format!(
-                "channel {:?} is not served by Salesforce Messaging for In-App and Web (served: {})",
-                conversation.channel,
-                CHANNELS.join(", ")
-            )));
-        }
-        let token: wire::Token =
-            http::post_json(&s.token_url(), &[], &wire::TokenRequest::new(&s))?;
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
+        let s = &cx.settings;
+        channels::require(
+            &conversation.channel,
+            &CHANNELS,
+            "Salesforce Messaging for In-App and Web",
+        )?;
+        let token: wire::Token = http::post_json(&s.token_url(), &[], &wire::TokenRequest::new(s))?;
         let mut st = State {
             conversation_id: ids::conversation_id(&conversation.handover_id),
             access_token: token.access_token.clone(),
@@ -219,7 +209,7 @@ impl Adapter for Miaw {
             return Err(error("MIAW access-token response has an empty accessToken"));
         }
         let bearer = st.bearer();
-        let body = wire::NewConversation::new(&s, &st.conversation_id, &conversation);
+        let body = wire::NewConversation::new(s, &st.conversation_id, &conversation);
         let _: Ignored =
             http::post_json(&s.conversations_url(), &[("authorization", &bearer)], &body)?;
         let texts = transcript::messages(
@@ -228,9 +218,9 @@ impl Adapter for Miaw {
             MAX_MESSAGE_CHARS,
         );
         for text in &texts {
-            if let Err(failure) = st.send_text(&s, &conversation.handover_id, text) {
+            if let Err(failure) = st.send_text(s, &conversation.handover_id, text) {
                 // Do not leave a half-started conversation in the agents' queue.
-                let _ = delete_conversation(&s, &st);
+                let _ = delete_conversation(s, &st);
                 return Err(failure);
             }
         }
@@ -243,13 +233,13 @@ impl Adapter for Miaw {
             ],
         );
         let key = st.conversation_id.clone();
+        *state = st;
         let queued = events::queued(None, None);
-        Ok(Step::new(state::save(&st), vec![queued]).with_key(key))
+        Ok(Output::from(vec![queued]).with_key(key))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
+        let s = &cx.settings;
         let mut text = input.text.clone();
         // MIAW file upload is a separate multipart API; links reach the agent.
         for a in &input.attachments {
@@ -257,27 +247,26 @@ impl Adapter for Miaw {
             text.push_str(&format!("\n{name}: {}", a.url));
         }
         if text.trim().is_empty() {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         for piece in handover_adapter_sdk::transcript::chunk_text(&text, MAX_MESSAGE_CHARS) {
-            st.send_text(&s, &ctx.handover_id, piece)?;
+            st.send_text(s, &cx.handover_id, piece)?;
         }
-        Ok(Step::new(state::save(&st), Vec::new()))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        close_call(&ctx, &state)
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        close_call(&cx.settings, st)
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        close_call(&ctx, &state)
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        close_call(&cx.settings, st)
     }
 
-    fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let mut st = State::load(&state)?;
+    fn poll(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        let s = &cx.settings;
         if st.ended {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let bearer = st.bearer();
         let last_event_id = st.last_event_id.clone();
@@ -297,7 +286,7 @@ impl Adapter for Miaw {
         let read = http::read_stream("GET", &s.sse_url(), &headers, limits, sse::has_event)?;
         let frames = sse::frames(&String::from_utf8_lossy(&read.response.body));
         if frames.is_empty() {
-            return Ok(Step::unchanged(state));
+            return Ok(Output::none());
         }
         let (events, notes) = st.apply(&frames);
         for note in notes {
@@ -307,22 +296,20 @@ impl Adapter for Miaw {
                 &[("why", &note), ("conversation_id", &st.conversation_id)],
             );
         }
-        Ok(Step::new(state::save(&st), events))
+        Ok(events.into())
     }
 }
 
 /// `cancel` and `close`: MIAW closes a conversation with `DELETE`; one the
 /// provider no longer knows (404) counts as closed.
-fn close_call(ctx: &CallContext, state: &[u8]) -> Result<Step, Failure> {
-    let s = Settings::parse(&ctx.settings)?;
-    let mut st = State::load(state)?;
-    match delete_conversation(&s, &st) {
+fn close_call(s: &Settings, st: &mut State) -> Reply {
+    match delete_conversation(s, st) {
         Ok(()) => {}
         Err(e) if e.status() == Some(404) => {}
         Err(e) => return Err(e.into()),
     }
     st.ended = true;
-    Ok(Step::new(state::save(&st), Vec::new()))
+    Ok(Output::none())
 }
 
 fn delete_conversation(s: &Settings, st: &State) -> Result<(), http::HttpError> {

@@ -1,8 +1,9 @@
 //! The endpoint's settings (see `settings.schema.json`) and the MIAW URLs
 //! built from them. No secrets: the access token is per conversation.
 
+use handover_adapter_sdk::Failure;
 use handover_adapter_sdk::http::path_segment;
-use handover_adapter_sdk::{Failure, settings};
+use handover_adapter_sdk::settings::{self, Validate};
 use serde::Deserialize;
 
 /// The longest SSE read a poll may be configured for; `describe` declares
@@ -68,10 +69,10 @@ fn default_poll_idle_ms() -> u32 {
     300
 }
 
-impl Settings {
-    /// Parses and checks settings; failures name the field to fix.
-    pub fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    /// Checks parsed settings; failures name the field to fix.
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.base_url = settings::require_http_url("base_url", &s.base_url)?;
         s.org_id = s.org_id.trim().to_string();
         let org_ok = s.org_id.starts_with("00D")
@@ -139,9 +140,11 @@ impl Settings {
                 ),
             ));
         }
-        Ok(s)
+        Ok(())
     }
+}
 
+impl Settings {
     pub fn token_url(&self) -> String {
         format!(
             "{}/iamessage/api/v2/authorization/unauthenticated/access-token",

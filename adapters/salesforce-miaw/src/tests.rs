@@ -6,8 +6,10 @@ use crate::settings::Settings;
 use crate::sse::{self, Frame};
 use crate::transcript::{MAX_MESSAGE_CHARS, messages};
 use crate::{ids, wire};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, KeyValue, PollMode, Routing, TranscriptEntry, events,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, Routing,
+    TranscriptEntry, events,
 };
 use serde_json::{Value, json};
 
@@ -45,20 +47,8 @@ fn describe_declares_a_long_poll_and_no_webhooks() {
 #[test]
 fn settings_errors_name_the_field() {
     let check = |patch: Value, needle: &str| {
-        let mut s = settings_json();
-        for (k, v) in patch.as_object().unwrap() {
-            if v.is_null() {
-                s.as_object_mut().unwrap().remove(k);
-            } else {
-                s[k] = v.clone();
-            }
-        }
-        let failure = Miaw::validate_settings(s.to_string()).unwrap_err();
-        assert!(
-            failure.message.contains(needle),
-            "{needle}: {}",
-            failure.message
-        );
+        let settings = testing::patched(&settings_json(), &patch);
+        testing::assert_fails_with(Miaw::validate_settings(settings), needle);
     };
     check(json!({"org_id": null}), "missing field `org_id`");
     check(

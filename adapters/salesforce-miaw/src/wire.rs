@@ -249,12 +249,9 @@ struct SessionPayload {
     session_status: Option<String>,
 }
 
-/// A human agent as MIAW names one: the participant's subject and display name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentRef {
-    pub id: String,
-    pub name: String,
-}
+/// A human agent as MIAW names one: the participant's subject and display
+/// name (the SDK's state type).
+pub use handover_adapter_sdk::state::AgentRef;
 
 /// What one server-sent event says, for the conversation at hand.
 #[derive(Debug)]

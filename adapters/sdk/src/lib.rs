@@ -1,12 +1,15 @@
 //! `handover-adapter-sdk`: everything a provider adapter needs besides its
 //! provider logic.
 //!
-//! An adapter implements [`Adapter`] for a unit struct and exports it with
-//! [`export!`](crate::export). The SDK owns the WIT bindings (see
+//! An adapter implements [`TypedAdapter`] for a unit struct (declaring its
+//! `Settings` and `State` types, which the SDK parses, loads and saves) and
+//! exports it with [`export!`](crate::export); fixtures that need
+//! byte-level control implement the raw [`Adapter`] instead. The SDK owns the WIT bindings (see
 //! [`bindings`]), friendly type paths ([`types`]) and helpers for HTTP
 //! ([`http`]), failures ([`failure`]), events and steps ([`events`],
-//! [`step`]), provider state ([`state`]), settings ([`settings`]), logging
-//! ([`log`]) and transcripts ([`transcript`]).
+//! [`step`]), channel checks ([`channels`]), provider state ([`state`]), settings ([`settings`]), logging
+//! ([`log`]), transcripts ([`transcript`]) and native unit tests
+//! ([`testing`]).
 
 // Lets the generated code and the exported macro use the same absolute
 // `handover_adapter_sdk::` paths inside this crate and in adapters.
@@ -14,6 +17,7 @@ extern crate self as handover_adapter_sdk;
 
 mod adapter;
 pub mod bindings;
+pub mod channels;
 pub mod events;
 pub mod failure;
 pub mod http;
@@ -21,7 +25,9 @@ pub mod log;
 pub mod settings;
 pub mod state;
 pub mod step;
+pub mod testing;
 pub mod transcript;
+mod typed;
 pub mod types;
 
 pub use adapter::Adapter;
@@ -30,6 +36,9 @@ pub use adapter::Adapter;
 /// the adapter's cdylib crate.
 pub use bindings::export;
 pub use failure::{error, unsupported};
+pub use settings::EndpointSettings;
+pub use state::HandoverState;
+pub use typed::{Cx, Output, Reply, TypedAdapter};
 pub use types::*;
 
 /// Runtime support used by the generated `export!` macro. Not public API.

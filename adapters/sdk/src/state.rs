@@ -6,6 +6,41 @@ use crate::types::Failure;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+/// A handover's state as a typed adapter declares it (see
+/// [`TypedAdapter`](crate::TypedAdapter)): JSON through serde, `Default` for
+/// a fresh handover, and a check run after every load (not at `start`).
+pub trait HandoverState: Serialize + DeserializeOwned + Default {
+    /// Fails when the loaded state cannot serve a call, e.g. it has no
+    /// provider conversation id.
+    fn check(&self) -> Result<(), Failure> {
+        Ok(())
+    }
+}
+
+/// An agent as an adapter keeps one in its state (`{"id": …, "name": …}`),
+/// e.g. the agent last reported as joined.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgentRef {
+    pub id: String,
+    pub name: String,
+}
+
+impl AgentRef {
+    /// The contract's agent.
+    pub fn to_agent(&self) -> crate::types::Agent {
+        crate::events::agent(&self.id, &self.name)
+    }
+}
+
+impl From<&crate::types::Agent> for AgentRef {
+    fn from(agent: &crate::types::Agent) -> Self {
+        AgentRef {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+        }
+    }
+}
+
 /// Parses the state given by the host; empty bytes (a fresh handover, or a
 /// call outside any handover) give `T::default()`.
 pub fn load<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Failure> {

@@ -1,7 +1,45 @@
 //! Transcript chunking for providers that limit message length. Lengths are
 //! counted in `char`s (Unicode scalar values), so splits never cut a character.
 
+use crate::settings;
+use crate::types::Failure;
 use crate::types::TranscriptEntry;
+
+/// How an adapter packs the transcript into provider messages (see
+/// [`pack`]) from the optional `transcript_chunk` (characters per message)
+/// and `transcript_max_messages` settings: their defaults and the most
+/// messages the provider (or the per-call request budget) allows.
+#[derive(Clone, Copy, Debug)]
+pub struct PackLimits {
+    /// Characters per message when `transcript_chunk` is not set.
+    pub default_chars: usize,
+    /// Messages when `transcript_max_messages` is not set.
+    pub default_messages: usize,
+    /// The largest `transcript_max_messages` accepted.
+    pub max_messages: usize,
+}
+
+impl PackLimits {
+    /// Checks the two settings: both at least 1, the message count at most
+    /// [`max_messages`](PackLimits::max_messages); failures name the field.
+    pub fn validate(&self, chars: Option<usize>, messages: Option<usize>) -> Result<(), Failure> {
+        settings::require_min("transcript_chunk", chars, 1)?;
+        settings::require_min("transcript_max_messages", messages, 1)?;
+        let field = "transcript_max_messages";
+        settings::require_max(field, messages, self.max_messages, None, true)
+    }
+
+    /// [`pack`] with the settings, or the defaults where they are not set.
+    pub fn pack(
+        &self,
+        entries: &[TranscriptEntry],
+        chars: Option<usize>,
+        messages: Option<usize>,
+    ) -> Vec<String> {
+        let chars = chars.unwrap_or(self.default_chars);
+        pack(entries, chars, messages.unwrap_or(self.default_messages))
+    }
+}
 
 /// Splits `text` into pieces of at most `max_chars` characters. An empty
 /// text gives one empty piece; `max_chars == 0` means "no limit".
@@ -94,7 +132,7 @@ pub fn pack(entries: &[TranscriptEntry], max_chars: usize, max_messages: usize) 
 
 #[cfg(test)]
 mod tests {
-    use super::{chunk_text, pack};
+    use super::{PackLimits, chunk_text, pack};
     use crate::types::{Author, TranscriptEntry};
 
     #[test]
@@ -111,6 +149,25 @@ mod tests {
             text: text.into(),
             timestamp_ms: 0,
         }
+    }
+
+    #[test]
+    fn pack_limits_check_and_default() {
+        let limits = PackLimits {
+            default_chars: 100,
+            default_messages: 2,
+            max_messages: 3,
+        };
+        assert!(limits.validate(Some(1), Some(3)).is_ok());
+        let over = limits.validate(None, Some(4)).unwrap_err().message;
+        assert_eq!(
+            over,
+            "settings: `transcript_max_messages`: must be at most 3, got 4"
+        );
+        assert!(limits.validate(Some(0), None).is_err());
+        let entries = [entry(Author::User, "a"), entry(Author::Bot, "b")];
+        assert_eq!(limits.pack(&entries, None, None), ["User: a\nBot: b"]);
+        assert_eq!(limits.pack(&entries, Some(7), None), ["User: a", "Bot: b"]);
     }
 
     #[test]

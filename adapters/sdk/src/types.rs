@@ -37,6 +37,53 @@ impl Polling {
     }
 }
 
+impl Polling {
+    /// Each `poll` holds a request open for up to `max_wait_ms` (long poll or
+    /// a server-sent event read); `interval_ms` paces retries after failed
+    /// polls (the base of the host's backoff).
+    pub const fn long_poll(interval_ms: u32, max_wait_ms: u32) -> Polling {
+        Polling {
+            mode: PollMode::LongPoll,
+            interval_ms,
+            max_wait_ms,
+        }
+    }
+}
+
+impl AdapterInfo {
+    /// A self-description of adapter `name` serving `channels`, with no
+    /// capabilities, no webhooks, no polling and an empty settings schema;
+    /// complete it with [`with`](AdapterInfo::with) and
+    /// [`signed`](AdapterInfo::signed). `version` is usually
+    /// [`adapter_version!()`](crate::adapter_version).
+    pub fn new(name: &str, version: &str, channels: &[&str]) -> Self {
+        AdapterInfo {
+            name: name.into(),
+            version: version.into(),
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+            capabilities: Capabilities::NONE,
+            webhook_signature: None,
+            polling: Polling::NONE,
+            settings_schema: "{}".into(),
+        }
+    }
+
+    /// The same with these capabilities, polling and settings schema (JSON
+    /// Schema text, usually `include_str!("../settings.schema.json")`).
+    pub fn with(mut self, capabilities: Capabilities, polling: Polling, schema: &str) -> Self {
+        self.capabilities = capabilities;
+        self.polling = polling;
+        self.settings_schema = schema.into();
+        self
+    }
+
+    /// The same, declaring how the provider signs its webhooks.
+    pub fn signed(mut self, signature: WebhookSignature) -> Self {
+        self.webhook_signature = Some(signature);
+        self
+    }
+}
+
 impl Capabilities {
     /// Every capability switched on.
     pub const ALL: Capabilities = Capabilities {

@@ -1,21 +1,22 @@
-//! `sim-poll`: the sim adapter built to be polled. It compiles the very same
-//! modules as `sim` (no copy) and changes only the three constants below:
-//! the host calls `poll` every 200 ms, which fetches
-//! `GET {base}/conversations/{id}/events?after={last_event_seq}`.
-
-#[path = "../../sim/src/provider.rs"]
-mod provider;
-#[path = "../../sim/src/wire.rs"]
-mod wire;
+//! `sim-poll`: the sim adapter built to be polled. It uses the very same
+//! `sim-adapter` and `sim-logic` crates as `sim` (no copy) and changes only
+//! its [`Flavor`](sim_adapter::Flavor): the host calls `poll` every 200 ms,
+//! which fetches `GET {base}/conversations/{id}/events?after={last_event_seq}`.
 
 use handover_adapter_sdk::Polling;
-use provider::{Mode, Sim};
+use sim_adapter::{Flavor, Mode, Sim};
 
-/// The adapter name reported by `describe`.
-const NAME: &str = "sim-poll";
-/// The host polls every 200 ms.
-const POLLING: Polling = Polling::periodic(200);
-/// The settings' `mode` when they omit it.
-const DEFAULT_MODE: Mode = Mode::Poll;
+/// The polled build.
+pub struct Poll;
 
-handover_adapter_sdk::export!(Sim);
+impl Flavor for Poll {
+    const NAME: &'static str = "sim-poll";
+    /// The host polls every 200 ms.
+    const POLLING: Polling = Polling::periodic(200);
+    const DEFAULT_MODE: Mode = Mode::Poll;
+}
+
+/// The exported adapter.
+type Adapter = Sim<Poll>;
+
+handover_adapter_sdk::export!(Adapter);

@@ -1,25 +1,26 @@
 //! `sim`: the adapter for the sim reference provider, which pushes events as
-//! webhooks. This is the walkthrough example for adapter authors: read this
-//! file, then `provider.rs` (one function per WIT call) and `wire.rs` (the
-//! provider's JSON). The provider protocol is in `PROTOCOL.md`.
+//! webhooks. This is the walkthrough example for adapter authors: the calls
+//! are in `sim-adapter` (one function per WIT call, shared with `sim-poll`),
+//! the provider's documents, event ordering and mapping in the pure
+//! `sim-logic` crate. The provider protocol is in `PROTOCOL.md`.
 //!
-//! `sim-poll` compiles the same two modules with the three constants below
-//! changed, so this file holds only what differs between the two builds.
-
-mod provider;
-mod wire;
-
-#[cfg(test)]
-mod tests;
+//! This crate holds only what differs between the two builds: its
+//! [`Flavor`](sim_adapter::Flavor).
 
 use handover_adapter_sdk::Polling;
-use provider::{Mode, Sim};
+use sim_adapter::{Flavor, Mode, Sim};
 
-/// The adapter name reported by `describe`.
-const NAME: &str = "sim";
-/// The provider pushes webhooks, so the host never calls `poll`.
-const POLLING: Polling = Polling::NONE;
-/// The settings' `mode` when they omit it.
-const DEFAULT_MODE: Mode = Mode::Webhook;
+/// The webhook build.
+pub struct Webhook;
 
-handover_adapter_sdk::export!(Sim);
+impl Flavor for Webhook {
+    const NAME: &'static str = "sim";
+    /// The provider pushes webhooks, so the host never calls `poll`.
+    const POLLING: Polling = Polling::NONE;
+    const DEFAULT_MODE: Mode = Mode::Webhook;
+}
+
+/// The exported adapter.
+type Adapter = Sim<Webhook>;
+
+handover_adapter_sdk::export!(Adapter);

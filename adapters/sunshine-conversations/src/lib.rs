@@ -26,9 +26,9 @@ mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored};
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, CallContext, Capabilities, Conversation, Failure, HttpRequest, Level,
-    Polling, SignatureAlgorithm, SignatureEncoding, SignedContent, Step, UserInput, WebhookRoute,
-    WebhookSignature, adapter_version, error, events, log, state,
+    AdapterInfo, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest, Level,
+    Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter,
+    UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -59,58 +59,56 @@ struct State {
     ended: bool,
 }
 
-impl State {
-    fn load(bytes: &[u8]) -> Result<Self, Failure> {
-        let st: State = state::load(bytes)?;
-        if st.conversation_id.is_empty() {
+impl HandoverState for State {
+    fn check(&self) -> Result<(), Failure> {
+        if self.conversation_id.is_empty() {
             return Err(error("no Sunshine conversation in the handover state"));
         }
-        Ok(st)
+        Ok(())
     }
 }
 
+/// What the adapter implements.
+const CAPABILITIES: Capabilities = Capabilities {
+    queue_position: false,
+    availability_check: false,
+    ..Capabilities::ALL
+};
+/// The settings' JSON Schema, reported by `describe`.
+const SCHEMA: &str = include_str!("../settings.schema.json");
+
 struct Sunshine;
 
-impl Adapter for Sunshine {
+impl TypedAdapter for Sunshine {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: "sunshine-conversations".into(),
-            version: adapter_version!().into(),
-            channels: DEFAULT_CHANNELS.map(String::from).to_vec(),
-            capabilities: Capabilities {
-                attachments: true,
-                typing: true,
-                queue_position: false,
-                availability_check: false,
-                bot_side_close: true,
-                transcript: true,
-            },
-            webhook_signature: Some(WebhookSignature {
-                algorithm: SignatureAlgorithm::SharedSecret,
-                header: "X-API-Key".into(),
-                encoding: SignatureEncoding::Hex,
-                prefix: None,
-                signed: SignedContent::Body,
-                timestamp_header: None,
-                delivery_id_header: None,
-            }),
-            polling: Polling::NONE,
-            settings_schema: include_str!("../settings.schema.json").into(),
-        }
+        AdapterInfo::new(
+            "sunshine-conversations",
+            adapter_version!(),
+            &DEFAULT_CHANNELS,
+        )
+        .with(CAPABILITIES, Polling::NONE, SCHEMA)
+        .signed(WebhookSignature {
+            algorithm: SignatureAlgorithm::SharedSecret,
+            header: "X-API-Key".into(),
+            encoding: SignatureEncoding::Hex,
+            prefix: None,
+            signed: SignedContent::Body,
+            timestamp_header: None,
+            delivery_id_header: None,
+        })
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        Settings::parse(&settings).map(drop)
-    }
-
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
+    fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {
+        let s = &cx.settings;
         s.check_channel(&conversation.channel)?;
         let (id, author) = wire::identify(&conversation)?;
         let metadata = wire::routing_metadata(&conversation)?;
         let mut cursor = None;
         if s.post_transcript.unwrap_or(true) {
-            for post in wire::transcript_posts(&s, &conversation, &author) {
+            for post in wire::transcript_posts(s, &conversation, &author) {
                 let posted: wire::Posted = http::post_json(&s.url(&id, "messages"), &[], &post)?;
                 cursor = posted.messages.last().map(|m| m.id.clone()).or(cursor);
             }
@@ -128,18 +126,14 @@ impl Adapter for Sunshine {
             "sunshine control passed",
             &[("conversation_id", &id), ("to", &s.switchboard_integration)],
         );
-        let st = State {
-            conversation_id: id.clone(),
-            author,
-            cursor,
-            ..State::default()
-        };
-        Ok(Step::new(state::save(&st), vec![events::queued(None, None)]).with_key(s.key(&id)))
+        st.conversation_id = id.clone();
+        st.author = author;
+        st.cursor = cursor;
+        Ok(Output::from(vec![events::queued(None, None)]).with_key(s.key(&id)))
     }
 
-    fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
+    fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
+        let s = &cx.settings;
         if st.closed || st.ended {
             return Err(error(format!(
                 "the handover of Sunshine conversation {} is over",
@@ -150,39 +144,31 @@ impl Adapter for Sunshine {
         for content in wire::user_contents(&input.text, &input.attachments) {
             let _: Ignored = http::post_json(&url, &[], &wire::user_post(&st.author, content))?;
         }
-        Ok(Step::unchanged(state))
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        give_back(&ctx, state, "cancelled")
+    fn cancel(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        give_back(cx, st, "cancelled")
     }
 
-    fn close(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
-        give_back(&ctx, state, "closed")
+    fn close(cx: &Cx<Settings>, st: &mut State) -> Reply {
+        give_back(cx, st, "closed")
     }
 
-    fn route_webhook(settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
-        let s = Settings::parse(&settings)?;
-        webhook::route(&s, &request)
+    fn route_webhook(s: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+        webhook::route(s, &request)
     }
 
-    fn handle_webhook(
-        ctx: CallContext,
-        state: Vec<u8>,
-        request: HttpRequest,
-    ) -> Result<Step, Failure> {
-        let s = Settings::parse(&ctx.settings)?;
-        let st = State::load(&state)?;
-        webhook::handle(&s, st, &request)
+    fn handle_webhook(cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {
+        webhook::handle(&cx.settings, st, &request)
     }
 }
 
 /// The bot side takes the conversation back: passControl to the bot's
 /// integration when configured, else releaseControl.
-fn give_back(ctx: &CallContext, state: Vec<u8>, outcome: &str) -> Result<Step, Failure> {
-    let s = Settings::parse(&ctx.settings)?;
-    let mut st = State::load(&state)?;
-    let metadata = json!({"handover_id": ctx.handover_id, "handover_outcome": outcome});
+fn give_back(cx: &Cx<Settings>, st: &mut State, outcome: &str) -> Reply {
+    let s = &cx.settings;
+    let metadata = json!({"handover_id": cx.handover_id, "handover_outcome": outcome});
     let _: Ignored = match &s.bot_switchboard_integration {
         Some(bot) => http::post_json(
             &s.url(&st.conversation_id, "passControl"),
@@ -196,7 +182,7 @@ fn give_back(ctx: &CallContext, state: Vec<u8>, outcome: &str) -> Result<Step, F
         )?,
     };
     st.closed = true;
-    Ok(Step::new(state::save(&st), Vec::new()))
+    Ok(Output::none())
 }
 
 handover_adapter_sdk::export!(Sunshine);

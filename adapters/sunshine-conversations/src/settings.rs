@@ -3,7 +3,8 @@
 //! HTTP Basic auth to requests to `base_url` (auth rule).
 
 use handover_adapter_sdk::http::path_segment;
-use handover_adapter_sdk::{Failure, settings, unsupported};
+use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::{Failure, channels};
 use serde::Deserialize;
 
 /// Channels Sunshine Conversations connects, served unless the settings
@@ -43,10 +44,10 @@ pub struct Settings {
     pub transcript_chunk: Option<usize>,
 }
 
-impl Settings {
-    /// Parses and checks settings; failures name the field to fix.
-    pub fn parse(text: &str) -> Result<Self, Failure> {
-        let mut s: Settings = settings::parse(text)?;
+impl Validate for Settings {
+    /// Checks parsed settings; failures name the field to fix.
+    fn validate(&mut self) -> Result<(), Failure> {
+        let s = self;
         s.base_url = settings::require_http_url("base_url", &s.base_url)?;
         for (field, value) in [
             ("app_id", Some(&s.app_id)),
@@ -62,29 +63,19 @@ impl Settings {
             }
         }
         settings::require_min("transcript_chunk", s.transcript_chunk, 1)?;
-        if s.transcript_chunk.is_some_and(|c| c > MAX_TEXT) {
-            return Err(settings::invalid(
-                "transcript_chunk",
-                format!("must be at most {MAX_TEXT} (Sunshine's text limit)"),
-            ));
-        }
-        if let Some(channels) = &s.channels {
-            if channels.is_empty() {
-                return Err(settings::invalid(
-                    "channels",
-                    "must list at least one channel",
-                ));
-            }
-            if let Some(i) = channels.iter().position(|c| c.trim().is_empty()) {
-                return Err(settings::invalid(
-                    &format!("channels[{i}]"),
-                    "must not be empty",
-                ));
-            }
-        }
-        Ok(s)
+        let limit = Some("Sunshine's text limit");
+        settings::require_max(
+            "transcript_chunk",
+            s.transcript_chunk,
+            MAX_TEXT,
+            limit,
+            false,
+        )?;
+        settings::require_channels(s.channels.as_ref())
     }
+}
 
+impl Settings {
     pub fn transcript_chunk(&self) -> usize {
         self.transcript_chunk.unwrap_or(MAX_TEXT)
     }
@@ -95,17 +86,12 @@ impl Settings {
 
     /// Fails with `unsupported` unless this endpoint serves `channel`.
     pub fn check_channel(&self, channel: &str) -> Result<(), Failure> {
-        let allowed: Vec<&str> = match &self.channels {
-            Some(list) => list.iter().map(String::as_str).collect(),
-            None => DEFAULT_CHANNELS.to_vec(),
-        };
-        if allowed.contains(&channel) {
-            return Ok(());
-        }
-        Err(unsupported(format!(
-            "channel {channel:?} is not served by this Sunshine Conversations endpoint (allowed: {})",
-            allowed.join(", ")
-        )))
+        channels::check(
+            channel,
+            self.channels.as_ref(),
+            &DEFAULT_CHANNELS,
+            "Sunshine Conversations",
+        )
     }
 
     /// `{base}/v2/apps/{app}/conversations/{id}/{action}`.

@@ -3,9 +3,10 @@
 //! fetch messages. (`cargo test -p adapter-sunshine-conversations`.)
 
 use crate::{Sunshine, settings::Settings, wire};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Attachment, Author, CallContext, Conversation, EndReason, Event, FailureReason,
-    HttpRequest, KeyValue, Routing, SignatureAlgorithm, TranscriptEntry,
+    Adapter, Attachment, Author, CallContext, Conversation, EndReason, EndpointSettings, Event,
+    FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm,
 };
 use serde_json::{Value, json};
 
@@ -13,10 +14,7 @@ const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9","app_id":"app1",
     "switchboard_integration":"zd-agentWorkspace","bot_switchboard_integration":"bot"}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn conversation(context: &str) -> Conversation {
@@ -28,16 +26,8 @@ fn conversation(context: &str) -> Conversation {
         locale: "en-US".into(),
         user_profile: vec![],
         transcript: vec![
-            TranscriptEntry {
-                author: Author::User,
-                text: "help".into(),
-                timestamp_ms: 1,
-            },
-            TranscriptEntry {
-                author: Author::Bot,
-                text: "x".repeat(10),
-                timestamp_ms: 2,
-            },
+            testing::entry(Author::User, "help", 1),
+            testing::entry(Author::Bot, "x".repeat(10), 2),
         ],
         routing: Routing {
             skills: vec!["billing".into(), "vip".into()],

@@ -6,7 +6,7 @@ use crate::settings::Settings;
 use crate::wire::{self, Event, MessagePage};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::{
-    EndReason, Failure, HttpRequest, HttpResponse, KeyValue, Step, WebhookRoute, events, log, state,
+    EndReason, Failure, HttpRequest, HttpResponse, KeyValue, Reply, WebhookRoute, events, log,
 };
 use serde_json::Value;
 
@@ -42,7 +42,7 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
     })
 }
 
-pub fn handle(s: &Settings, mut st: State, request: &HttpRequest) -> Result<Step, Failure> {
+pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
     let hook = wire::parse_webhook(&request.body)?;
     let mut out = Vec::new();
     for event in hook.events {
@@ -61,7 +61,7 @@ pub fn handle(s: &Settings, mut st: State, request: &HttpRequest) -> Result<Step
                 let message: Option<wire::Message> =
                     serde_json::from_value(event.payload["message"].clone()).ok();
                 if message.is_some_and(|m| m.is_reply() && Some(&m.id) != st.cursor.as_ref()) {
-                    out.extend(replies(s, &mut st)?);
+                    out.extend(replies(s, st)?);
                 }
             }
             "conversation:typing" => {
@@ -86,19 +86,16 @@ pub fn handle(s: &Settings, mut st: State, request: &HttpRequest) -> Result<Step
             }
             "switchboard:passControl" => match event.active() {
                 Some(si) if wire::names(si, &s.switchboard_integration) => {}
-                Some(si) if is_bot(s, si) => end(
-                    s,
-                    &mut st,
-                    &mut out,
-                    reason_of(&event, EndReason::AgentClosed),
-                ),
+                Some(si) if is_bot(s, si) => {
+                    end(s, st, &mut out, reason_of(&event, EndReason::AgentClosed))
+                }
                 Some(si) => {
                     let name = si["name"].as_str().map(String::from);
                     out.push(events::transferred(name, None));
                 }
                 None => end(
                     s,
-                    &mut st,
+                    st,
                     &mut out,
                     reason_of(&event, EndReason::ProviderClosed),
                 ),
@@ -106,16 +103,16 @@ pub fn handle(s: &Settings, mut st: State, request: &HttpRequest) -> Result<Step
             "switchboard:releaseControl" => {
                 end(
                     s,
-                    &mut st,
+                    st,
                     &mut out,
                     reason_of(&event, EndReason::ProviderClosed),
                 );
             }
-            "conversation:remove" => end(s, &mut st, &mut out, EndReason::ProviderClosed),
+            "conversation:remove" => end(s, st, &mut out, EndReason::ProviderClosed),
             _ => {}
         }
     }
-    Ok(Step::new(state::save(&st), out))
+    Ok(out.into())
 }
 
 /// Whether control went back to the bot: its configured integration, or,

@@ -1,23 +1,32 @@
 //! `template`: a starting point for a new provider adapter.
 //!
-//! Copy this crate, rename it (package name and `NAME`), add it to
-//! `adapters/Cargo.toml` and `scripts/build-adapters.sh`, then fill in
-//! `provider.rs` — that file is the only one with provider logic. This file
-//! is the generic glue between the contract and `provider.rs`: state,
-//! settings, and one export per WIT call. `adapters/sim` is a complete,
-//! hand-written example; `host/tests/template.rs` fills in this template
-//! for the sim provider and runs the conformance kit on the result.
+//! To start an adapter: copy this folder to `adapters/<name>/`, rename the
+//! package in its `Cargo.toml` to `adapter-<name>` (the workspace picks the
+//! folder up by itself, the build names the component `<name>.wasm` and
+//! `describe` reports `<name>`), then fill in `provider.rs` — the only file
+//! with provider logic. No file outside the new folder needs an edit.
+//!
+//! This file is the generic glue between the contract and `provider.rs`: the
+//! SDK's typed layer parses the settings (with `provider::Settings::parse`)
+//! and loads and saves the [`State`]; each export calls one provider
+//! function. `adapters/sim-adapter` is a complete, hand-written example;
+//! `host/tests/template.rs` fills in this template for the sim provider and
+//! runs the conformance kit on the result.
 
 mod provider;
 
 use handover_adapter_sdk::{
-    Adapter, AdapterInfo, CallContext, Conversation, Failure, HttpRequest, HttpResponse, KeyValue,
-    Step, UserInput, WebhookRoute, adapter_version, state,
+    AdapterInfo, Conversation, Cx, EndpointSettings, Failure, HandoverState, HttpRequest,
+    HttpResponse, KeyValue, Output, Reply, TypedAdapter, UserInput, WebhookRoute, adapter_version,
 };
 use serde::{Deserialize, Serialize};
 
-/// The adapter name reported by `describe`.
-const NAME: &str = "template";
+/// The adapter name reported by `describe`: the package name without its
+/// `adapter-` prefix (`adapter-template` → `template`).
+fn name() -> &'static str {
+    let package = env!("CARGO_PKG_NAME");
+    package.strip_prefix("adapter-").unwrap_or(package)
+}
 
 /// What the host keeps between calls: the provider's conversation id plus
 /// whatever else `provider.rs` needs (as JSON).
@@ -28,67 +37,72 @@ struct State {
     extra: serde_json::Value,
 }
 
-fn load(bytes: &[u8]) -> Result<State, Failure> {
-    state::load(bytes)
+impl HandoverState for State {}
+
+/// The endpoint's settings as `provider::Settings::parse` reads them.
+struct Settings(provider::Settings);
+
+impl EndpointSettings for Settings {
+    fn parse(text: &str) -> Result<Self, Failure> {
+        provider::Settings::parse(text).map(Settings)
+    }
 }
 
 struct Template;
 
-impl Adapter for Template {
+impl TypedAdapter for Template {
+    type Settings = Settings;
+    type State = State;
+
     fn describe() -> AdapterInfo {
-        AdapterInfo {
-            name: NAME.into(),
-            version: adapter_version!().into(),
-            channels: provider::CHANNELS.iter().map(|c| c.to_string()).collect(),
-            capabilities: provider::CAPABILITIES,
-            webhook_signature: provider::webhook_signature(),
-            polling: provider::POLLING,
-            settings_schema: "{}".into(),
-        }
+        let mut info = AdapterInfo::new(name(), adapter_version!(), provider::CHANNELS).with(
+            provider::CAPABILITIES,
+            provider::POLLING,
+            "{}",
+        );
+        info.webhook_signature = provider::webhook_signature();
+        info
     }
 
-    fn validate_settings(settings: String) -> Result<(), Failure> {
-        provider::Settings::parse(&settings).map(drop)
+    fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
+        let opened = provider::open_conversation(&cx.settings.0, &conversation)?;
+        state.conversation_id = opened.id.clone();
+        state.extra = opened.extra;
+        Ok(Output::from(opened.events).with_key(opened.id))
     }
 
-    fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let settings = provider::Settings::parse(&ctx.settings)?;
-        let opened = provider::open_conversation(&settings, &conversation)?;
-        let s = State { conversation_id: opened.id.clone(), extra: opened.extra };
-        Ok(Step::new(state::save(&s), opened.events).with_key(opened.id))
+    fn user_message(cx: &Cx<Settings>, state: &mut State, input: UserInput) -> Reply {
+        provider::send_message(&cx.settings.0, &state.conversation_id, &input)?;
+        Ok(Output::none())
     }
 
-    fn user_message(ctx: CallContext, bytes: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
-        let settings = provider::Settings::parse(&ctx.settings)?;
-        provider::send_message(&settings, &load(&bytes)?.conversation_id, &input)?;
-        Ok(Step::unchanged(bytes))
+    fn cancel(cx: &Cx<Settings>, state: &mut State) -> Reply {
+        let ending = provider::Ending::Cancel;
+        provider::end_conversation(&cx.settings.0, &state.conversation_id, ending)?;
+        Ok(Output::none())
     }
 
-    fn cancel(ctx: CallContext, bytes: Vec<u8>) -> Result<Step, Failure> {
-        let settings = provider::Settings::parse(&ctx.settings)?;
-        provider::end_conversation(&settings, &load(&bytes)?.conversation_id, provider::Ending::Cancel)?;
-        Ok(Step::unchanged(bytes))
+    fn close(cx: &Cx<Settings>, state: &mut State) -> Reply {
+        let ending = provider::Ending::Close;
+        provider::end_conversation(&cx.settings.0, &state.conversation_id, ending)?;
+        Ok(Output::none())
     }
 
-    fn close(ctx: CallContext, bytes: Vec<u8>) -> Result<Step, Failure> {
-        let settings = provider::Settings::parse(&ctx.settings)?;
-        provider::end_conversation(&settings, &load(&bytes)?.conversation_id, provider::Ending::Close)?;
-        Ok(Step::unchanged(bytes))
-    }
-
-    fn route_webhook(_settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
+    fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
         let route = provider::route_webhook(&request.body)?;
         Ok(WebhookRoute {
-            response: HttpResponse { status: 200, headers: vec![KeyValue::new("content-type", "application/json")], body: b"{}".to_vec() },
+            response: HttpResponse {
+                status: 200,
+                headers: vec![KeyValue::new("content-type", "application/json")],
+                body: b"{}".to_vec(),
+            },
             delivery_id: route.delivery_id,
             correlation_keys: vec![route.conversation_id],
         })
     }
 
-    fn handle_webhook(_ctx: CallContext, bytes: Vec<u8>, request: HttpRequest) -> Result<Step, Failure> {
-        let mut s = load(&bytes)?;
-        let events = provider::webhook_events(&request.body, &mut s.extra)?;
-        Ok(Step::new(state::save(&s), events))
+    fn handle_webhook(_cx: &Cx<Settings>, state: &mut State, request: HttpRequest) -> Reply {
+        Ok(provider::webhook_events(&request.body, &mut state.extra)?.into())
     }
 }
 

@@ -1,9 +1,12 @@
 //! Provider logic — the only file to fill in for a new adapter. Every
 //! TODO below is a provider call or a mapping; the glue in `lib.rs` handles
-//! state, settings plumbing and the contract. Credentials never go here:
+//! state, settings plumbing and the contract (through the SDK's typed layer). Credentials never go here:
 //! the host adds them to requests (see the README's `[[endpoints.auth]]`).
 
-use handover_adapter_sdk::{Capabilities, Conversation, Event, Failure, Polling, UserInput, WebhookSignature, error, settings};
+use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::{
+    Capabilities, Conversation, Event, Failure, Polling, UserInput, WebhookSignature, error,
+};
 use serde::Deserialize;
 
 /// TODO: the channels the provider serves ("*" for any).
@@ -18,17 +21,18 @@ pub fn webhook_signature() -> Option<WebhookSignature> {
     None
 }
 
-/// The endpoint's settings. TODO: add the provider's fields.
+/// The endpoint's settings, parsed by the SDK (errors name the field).
+/// TODO: add the provider's fields.
 #[derive(Deserialize)]
 pub struct Settings {
     pub base_url: String,
 }
 
-impl Settings {
-    pub fn parse(text: &str) -> Result<Self, Failure> {
-        let mut parsed: Settings = settings::parse(text)?;
-        parsed.base_url = settings::require_http_url("base_url", &parsed.base_url)?;
-        Ok(parsed)
+/// TODO: check the fields (`settings::require_min`, `settings::invalid`, …).
+impl Validate for Settings {
+    fn validate(&mut self) -> Result<(), Failure> {
+        self.base_url = settings::require_http_url("base_url", &self.base_url)?;
+        Ok(())
     }
 }
 
@@ -43,15 +47,26 @@ pub struct Opened {
 
 /// TODO: the provider's "create conversation" call (send the transcript and
 /// routing), e.g. `let created: Created = http::post_json(&url, &[], &body)?;`.
-pub fn open_conversation(settings: &Settings, conversation: &Conversation) -> Result<Opened, Failure> {
+pub fn open_conversation(
+    settings: &Settings,
+    conversation: &Conversation,
+) -> Result<Opened, Failure> {
     let _ = (&settings.base_url, &conversation.handover_id);
-    Err(error("template adapter: open_conversation is not implemented yet"))
+    Err(error(
+        "template adapter: open_conversation is not implemented yet",
+    ))
 }
 
 /// TODO: the provider's "send message" call.
-pub fn send_message(settings: &Settings, conversation_id: &str, input: &UserInput) -> Result<(), Failure> {
+pub fn send_message(
+    settings: &Settings,
+    conversation_id: &str,
+    input: &UserInput,
+) -> Result<(), Failure> {
     let _ = (&settings.base_url, conversation_id, &input.text);
-    Err(error("template adapter: send_message is not implemented yet"))
+    Err(error(
+        "template adapter: send_message is not implemented yet",
+    ))
 }
 
 pub enum Ending {
@@ -60,9 +75,19 @@ pub enum Ending {
 }
 
 /// TODO: cancel / close at the provider (return `unsupported(..)` if it cannot).
-pub fn end_conversation(settings: &Settings, conversation_id: &str, ending: Ending) -> Result<(), Failure> {
-    let _ = (&settings.base_url, conversation_id, matches!(ending, Ending::Cancel));
-    Err(handover_adapter_sdk::unsupported("template adapter: ending a conversation is not implemented yet"))
+pub fn end_conversation(
+    settings: &Settings,
+    conversation_id: &str,
+    ending: Ending,
+) -> Result<(), Failure> {
+    let _ = (
+        &settings.base_url,
+        conversation_id,
+        matches!(ending, Ending::Cancel),
+    );
+    Err(handover_adapter_sdk::unsupported(
+        "template adapter: ending a conversation is not implemented yet",
+    ))
 }
 
 /// Which conversation a webhook concerns.
@@ -74,12 +99,16 @@ pub struct Route {
 /// TODO: read the conversation id and delivery id from a webhook body.
 pub fn route_webhook(body: &[u8]) -> Result<Route, Failure> {
     let _ = body;
-    Err(error("template adapter: route_webhook is not implemented yet"))
+    Err(error(
+        "template adapter: route_webhook is not implemented yet",
+    ))
 }
 
 /// TODO: turn a webhook body into events (`events::agent_joined`, …);
 /// `extra` is the state kept by `open_conversation` (e.g. a sequence number).
 pub fn webhook_events(body: &[u8], extra: &mut serde_json::Value) -> Result<Vec<Event>, Failure> {
     let _ = (body, extra);
-    Err(error("template adapter: webhook_events is not implemented yet"))
+    Err(error(
+        "template adapter: webhook_events is not implemented yet",
+    ))
 }

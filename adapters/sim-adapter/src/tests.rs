@@ -1,28 +1,33 @@
-//! Native unit tests of the sim adapter's calls that need no I/O:
-//! settings validation, webhook routing and event mapping with dedupe.
-//! (`cargo test -p adapter-sim` on the build machine's own target.)
+//! Native unit tests of the sim adapter's calls that need no I/O, through
+//! the raw contract the components export: settings validation, webhook
+//! routing and event mapping with dedupe.
+//! (`cargo test -p sim-adapter` on the build machine's own target.)
 
-use crate::provider::Sim;
+use crate::{Flavor, Mode};
+use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, events,
+    Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, Polling, events,
 };
+
+/// The `sim` flavor.
+struct Webhook;
+
+impl Flavor for Webhook {
+    const NAME: &'static str = "sim";
+    const POLLING: Polling = Polling::NONE;
+    const DEFAULT_MODE: Mode = Mode::Webhook;
+}
+
+type Sim = crate::Sim<Webhook>;
 
 const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9"}"#;
 
 fn ctx() -> CallContext {
-    CallContext {
-        handover_id: "h-1".into(),
-        settings: SETTINGS.into(),
-    }
+    testing::ctx(SETTINGS)
 }
 
 fn hook(body: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".into(),
-        path: "/hooks/sim".into(),
-        headers: Vec::new(),
-        body: body.as_bytes().to_vec(),
-    }
+    testing::request("/hooks/sim", body)
 }
 
 fn state(seq: u64) -> Vec<u8> {

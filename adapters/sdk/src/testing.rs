@@ -1,0 +1,113 @@
+//! Builders for adapters' native unit tests: call contexts, webhook
+//! requests and conversations, so each adapter's tests hold only what is
+//! particular to its provider. No I/O; never used by an export.
+
+use crate::types::{
+    Author, CallContext, Conversation, Failure, HttpRequest, KeyValue, Routing, TranscriptEntry,
+};
+use serde_json::Value;
+
+/// A call context for handover `h-1` with `settings`.
+pub fn ctx(settings: &str) -> CallContext {
+    CallContext {
+        handover_id: "h-1".into(),
+        settings: settings.into(),
+    }
+}
+
+/// A `POST` of `body` to `path` without headers (signatures are the
+/// host's business).
+pub fn request(path: &str, body: impl Into<Vec<u8>>) -> HttpRequest {
+    HttpRequest {
+        method: "POST".into(),
+        path: path.into(),
+        headers: Vec::new(),
+        body: body.into(),
+    }
+}
+
+/// A transcript entry.
+pub fn entry(author: Author, text: impl Into<String>, timestamp_ms: u64) -> TranscriptEntry {
+    TranscriptEntry {
+        author,
+        text: text.into(),
+        timestamp_ms,
+    }
+}
+
+/// Key-value pairs from string pairs.
+pub fn pairs(list: &[(&str, &str)]) -> Vec<KeyValue> {
+    list.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect()
+}
+
+/// Handover `h-1` (session `s-1`, user `u-1`) on `webchat` in `en-US`, with
+/// no profile, transcript or routing and an empty context; tests fill in
+/// what they need.
+pub fn conversation() -> Conversation {
+    Conversation {
+        handover_id: "h-1".into(),
+        session_id: "s-1".into(),
+        user_id: "u-1".into(),
+        channel: "webchat".into(),
+        locale: "en-US".into(),
+        user_profile: Vec::new(),
+        transcript: Vec::new(),
+        routing: Routing {
+            skills: Vec::new(),
+            language: None,
+            priority: None,
+            queue: None,
+            custom: Vec::new(),
+        },
+        context: "{}".into(),
+    }
+}
+
+/// `base` (a JSON object) with `patch` applied: each key of `patch` is set,
+/// or removed when its value is `null`; as text, e.g. settings to validate.
+pub fn patched(base: &Value, patch: &Value) -> String {
+    let mut merged = base.clone();
+    if let (Some(target), Some(changes)) = (merged.as_object_mut(), patch.as_object()) {
+        for (key, value) in changes {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    merged.to_string()
+}
+
+/// Asserts that `result` failed with a message containing `needle`, and
+/// returns the failure.
+#[track_caller]
+pub fn assert_fails_with<T>(result: Result<T, Failure>, needle: &str) -> Failure {
+    match result {
+        Ok(_) => panic!("expected a failure containing {needle:?}, got success"),
+        Err(failure) => {
+            assert!(
+                failure.message.contains(needle),
+                "{needle}: {}",
+                failure.message
+            );
+            failure
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::patched;
+    use serde_json::json;
+
+    #[test]
+    fn patches_set_and_remove_keys() {
+        let base = json!({"a": 1, "b": 2});
+        let text = patched(&base, &json!({"a": null, "c": "x"}));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            json!({"b": 2, "c": "x"})
+        );
+    }
+}
