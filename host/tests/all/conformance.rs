@@ -2,25 +2,13 @@
 //! adapter component, a bundled simulator. A conforming adapter passes every
 //! scenario; a non-conforming one fails with a non-zero exit.
 
-use std::path::PathBuf;
+use crate::harness::guest;
 use std::process::Command;
-
-fn adapter(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} missing: run scripts/build-adapters.sh",
-        p.display()
-    );
-    p
-}
 
 fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
         .args(["conformance"])
-        .arg(adapter(adapter_name))
+        .arg(guest(adapter_name))
         .args(["--simulator", simulator])
         .output()
         .unwrap();

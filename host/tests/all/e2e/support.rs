@@ -1,29 +1,14 @@
 //! Helpers shared by the webhook, timer, delivery, recovery and provider tests:
-//! forged (signed or not) sim webhooks, event filters and small waits.
+//! sim webhook bodies, event checks and small waits.
 
 #![allow(dead_code)]
 
-use crate::harness::*;
+use crate::e2e::harness::*;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The generous per-step timeout of these tests.
 pub const T: Duration = Duration::from_secs(20);
-
-pub fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 /// A sim provider event body (the envelope plus `fields`).
 pub fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Vec<u8> {
@@ -44,68 +29,6 @@ pub fn agent_message_body(event_id: &str, conv: &str, seq: u64, text: &str) -> V
         "agent_message",
         json!({"agent": {"id": "a-1", "name": "Alex"}, "text": text, "attachments": []}),
     )
-}
-
-/// Headers of a webhook as the sim sends them; `signature: None` leaves the
-/// signature header out.
-pub struct Webhook<'a> {
-    pub endpoint: &'a str,
-    pub body: Vec<u8>,
-    pub timestamp: Option<String>,
-    pub delivery: Option<String>,
-    pub signature: Option<String>,
-}
-
-impl<'a> Webhook<'a> {
-    /// Signed with `secret` at `ts`, delivery id taken from the body's `event_id`.
-    pub fn signed(endpoint: &'a str, body: Vec<u8>, secret: &str, ts: u64) -> Webhook<'a> {
-        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        Webhook {
-            endpoint,
-            delivery: v["event_id"].as_str().map(String::from),
-            signature: Some(provider_simulators::sign(secret, ts, &body)),
-            timestamp: Some(ts.to_string()),
-            body,
-        }
-    }
-
-    /// POST it; returns the status and the response body text.
-    pub async fn send(&self, host: &Host) -> (u16, String) {
-        let mut req = host
-            .http
-            .post(host.webhook_url(self.endpoint))
-            .header("content-type", "application/json")
-            .body(self.body.clone());
-        if let Some(t) = &self.timestamp {
-            req = req.header("x-sim-timestamp", t);
-        }
-        if let Some(d) = &self.delivery {
-            req = req.header("x-sim-delivery", d);
-        }
-        if let Some(s) = &self.signature {
-            req = req.header("x-sim-signature", s);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.text().await.unwrap_or_default())
-    }
-}
-
-pub fn events_path(id: &str) -> String {
-    format!("/v1/handovers/{id}/events")
-}
-
-/// Texts of the `agent_message` events, in stream order.
-pub fn agent_texts(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap_or("?").to_string())
-        .collect()
-}
-
-pub fn ids(events: &[Value]) -> Vec<i64> {
-    events.iter().map(|e| e["id"].as_i64().unwrap()).collect()
 }
 
 /// Ids strictly increasing (so also no duplicates).
@@ -169,21 +92,4 @@ pub fn assert_final_object(result: &Value, status: &str, reason: Option<&str>) -
             msg
         }
     }
-}
-
-/// An endpoint on a fixture adapter (no settings, no webhooks).
-pub fn fixture_ep(id: &str, name: &str) -> Ep {
-    Ep {
-        id: id.into(),
-        adapter: adapter(name),
-        settings: json!({}),
-        egress: vec![],
-        callback_allow: vec![],
-        webhook_secret: None,
-        extra: String::new(),
-    }
-}
-
-pub fn wasm_bytes(p: &Path) -> Vec<u8> {
-    std::fs::read(p).unwrap()
 }

@@ -2,7 +2,7 @@
 //! forwarded once an agent is active, unsupported channel, provider down,
 //! duplicate create.
 
-use crate::harness::*;
+use crate::e2e::harness::*;
 use serde_json::json;
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ const T: Duration = Duration::from_secs(15);
 #[tokio::test]
 async fn completed() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (code, created) = host.create("ep", "s-1", json!({})).await;
     assert_eq!(code, 201, "{created}");
@@ -60,7 +60,7 @@ async fn completed() {
 
 async fn cancel_with(kind: &str, text: &str) {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -103,7 +103,7 @@ async fn cancelled_by_button() {
 #[tokio::test]
 async fn cancel_after_agent_joined_is_forwarded_as_text() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -134,7 +134,7 @@ async fn cancel_after_agent_joined_is_forwarded_as_text() {
 #[tokio::test]
 async fn unsupported_channel() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (code, created) = host
         .create("ep", "s-1", json!({"channel": "whatsapp"}))
         .await;
@@ -155,15 +155,7 @@ async fn unsupported_channel() {
         "nothing may be started at the provider"
     );
     // A capability the adapter lacks is also `unsupported`.
-    let echo = Ep {
-        id: "echo".into(),
-        adapter: adapter("echo"),
-        settings: json!({}),
-        egress: vec![],
-        callback_allow: vec![],
-        webhook_secret: None,
-        extra: String::new(),
-    };
+    let echo = Endpoint::new("echo", guest("echo"));
     drop(host);
     let host = Host::start(&[echo]).await;
     let (_, created) = host
@@ -182,7 +174,7 @@ async fn unsupported_channel() {
 #[tokio::test]
 async fn provider_down_is_an_error() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.fail_next("/conversations", 503, 1);
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     assert_eq!(created["handover"]["status"], "error", "{created}");
@@ -203,7 +195,7 @@ async fn provider_down_is_an_error() {
 #[tokio::test]
 async fn duplicate_create_returns_the_open_handover() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (c1, a) = host.create("ep", "s-1", json!({})).await;
     let (c2, b) = host.create("ep", "s-1", json!({})).await;
     assert_eq!((c1, c2), (201, 200));
@@ -264,7 +256,7 @@ async fn duplicate_create_returns_the_open_handover() {
 #[tokio::test]
 async fn bad_request_names_the_field() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (code, r) = host
         .post(
             "/v1/endpoints/ep/handovers",

@@ -5,8 +5,8 @@
 //! client-server API. The bot's access token reaches Synapse only through
 //! the endpoint's `[[endpoints.auth]]` header rule.
 
-use crate::harness::{Host, types};
-use crate::support::create_routed;
+use crate::e2e::harness::{Host, types};
+use crate::e2e::support::create_routed;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::matrix::MatrixDriver;
 use serde_json::{Value, json};

@@ -3,8 +3,8 @@
 //! simulators over loopback HTTP. Both are polled (long polls), so no
 //! webhooks are involved. Needs `scripts/build-adapters.sh` first.
 
-use crate::harness::{Host, types};
-use crate::support::T;
+use crate::e2e::harness::{Host, types};
+use crate::e2e::support::T;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::salesforce_live_agent::LiveAgentDriver;
 use provider_simulators::salesforce_miaw::MiawDriver;

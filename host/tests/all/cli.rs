@@ -2,9 +2,7 @@
 //! codes, what they print for every built adapter, and the one-paragraph
 //! diagnosis (with file, line and field for configs) for everything wrong.
 
-mod common;
-
-use common::adapter_path;
+use crate::harness::guest;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,7 +45,7 @@ fn check(config: &Path) -> Out {
 
 /// Every component `scripts/build-adapters.sh` produced.
 fn all_adapters() -> Vec<PathBuf> {
-    let dir = adapter_path("sim").parent().unwrap().to_path_buf();
+    let dir = guest("sim").parent().unwrap().to_path_buf();
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -165,7 +163,7 @@ fn inspect_every_built_adapter() {
 
 #[test]
 fn inspect_json_is_machine_readable() {
-    let file = adapter_path("echo-v2");
+    let file = guest("echo-v2");
     let out = run(&["inspect".as_ref(), file.as_os_str(), "--json".as_ref()]);
     assert_eq!(out.code, Some(0), "{out}");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
@@ -257,7 +255,7 @@ fn inspect_core_module_with_a_function() {
 fn inspect_truncated_component() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("half.wasm");
-    let bytes = std::fs::read(adapter_path("sim")).unwrap();
+    let bytes = std::fs::read(guest("sim")).unwrap();
     let half = &bytes[..bytes.len() / 2];
     std::fs::write(&f, half).unwrap();
     let out = inspect(&f);
@@ -418,7 +416,7 @@ struct Cfg {
 impl Cfg {
     fn new() -> Cfg {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(adapter_path("sim"), dir.path().join("sim.wasm")).unwrap();
+        std::fs::copy(guest("sim"), dir.path().join("sim.wasm")).unwrap();
         Cfg { dir }
     }
 
@@ -430,7 +428,7 @@ impl Cfg {
 }
 
 fn sim_sha() -> String {
-    handover_host::runtime::sha256_hex(&std::fs::read(adapter_path("sim")).unwrap())
+    handover_host::runtime::sha256_hex(&std::fs::read(guest("sim")).unwrap())
 }
 
 /// `check` failed with a report that names `file:line` and every phrase.

@@ -2,8 +2,8 @@
 //! (handover and endpoint streams), callbacks with a failing receiver, and
 //! the availability check.
 
-use crate::harness::*;
-use crate::support::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn bot_close_with_an_agent_active_completes() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -69,7 +69,7 @@ async fn bot_close_with_an_agent_active_completes() {
 #[tokio::test]
 async fn bot_close_while_queued_cancels() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
@@ -95,7 +95,7 @@ async fn bot_close_while_queued_cancels() {
 
 #[tokio::test]
 async fn bot_close_without_adapter_support_ends_on_the_host_only() {
-    let host = Host::start(&[fixture_ep("echo", "echo")]).await;
+    let host = Host::start(&[Endpoint::new("echo", guest("echo"))]).await;
     let (code, created) = host.create("echo", "s-1", json!({})).await;
     assert_eq!(code, 201, "{created}");
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -128,7 +128,7 @@ async fn bot_close_without_adapter_support_ends_on_the_host_only() {
 #[tokio::test]
 async fn sse_resume_with_last_event_id() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -174,7 +174,7 @@ async fn sse_resume_with_last_event_id() {
 #[tokio::test]
 async fn endpoint_stream_resumes_across_handovers() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let mut hs = vec![];
     for s in ["s-1", "s-2"] {
@@ -277,7 +277,7 @@ async fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Hit>>>) {
 async fn callbacks_survive_a_failing_receiver() {
     let (port, hits) = receiver(2).await;
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
+    let mut ep = sim_ep("ep", &sim);
     ep.callback_allow = vec![format!("http://127.0.0.1:{port}")];
     let host = Host::start(&[ep]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
@@ -350,9 +350,9 @@ async fn callbacks_survive_a_failing_receiver() {
 #[tokio::test]
 async fn callback_url_must_be_allowed() {
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
+    let mut ep = sim_ep("ep", &sim);
     ep.callback_allow = vec!["http://127.0.0.1:9".into()];
-    let host = Host::start(&[ep, Ep::sim("closed", &sim)]).await;
+    let host = Host::start(&[ep, sim_ep("closed", &sim)]).await;
     for (endpoint, url) in [
         ("ep", "http://127.0.0.1:10/cb"),
         ("ep", "http://10.0.0.1:9/cb"),
@@ -382,7 +382,7 @@ async fn callback_url_must_be_allowed() {
 #[tokio::test]
 async fn availability() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim), fixture_ep("echo", "echo")]).await;
+    let host = Host::start(&[sim_ep("ep", &sim), Endpoint::new("echo", guest("echo"))]).await;
     sim.set_availability(false, false, None);
     let (code, r) = host.get("/v1/endpoints/ep/availability").await;
     assert_eq!(code, 200, "{r}");
@@ -449,7 +449,7 @@ async fn callbacks_are_not_repeated_after_a_2xx_under_load() {
         let _ = axum::serve(listener, app).await;
     });
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
+    let mut ep = sim_ep("ep", &sim);
     ep.callback_allow = vec![format!("http://127.0.0.1:{port}")];
     let host = Host::start(&[ep]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));

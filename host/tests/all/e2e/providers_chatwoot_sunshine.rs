@@ -7,8 +7,8 @@
 //! violation. The credentials come from `[[endpoints.auth]]` rules, never
 //! from the adapters' settings.
 
-use crate::harness::{Host, types};
-use crate::support::agent_texts;
+use crate::e2e::harness::agent_texts;
+use crate::e2e::harness::{Host, types};
 use provider_simulators::chatwoot::{ChatwootDriver, ChatwootSim};
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::sunshine::{SunshineDriver, SunshineSim};

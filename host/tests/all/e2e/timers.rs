@@ -1,19 +1,14 @@
 //! Timers: the no-agent timeout (both outcomes) and user inactivity
 //! (warning, end while queued or active, re-arming on input).
 
-use crate::harness::*;
-use crate::support::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
 use serde_json::json;
-
-fn with_timers(mut ep: Ep, timers: &str) -> Ep {
-    ep.extra = format!("[endpoints.timers]\n{timers}\n");
-    ep
-}
 
 #[tokio::test]
 async fn no_agent_timeout_is_an_error() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 1")]).await;
+    let host = Host::start(&[sim_ep("ep", &sim).timer("no_agent_timeout_s", 1)]).await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
@@ -41,10 +36,9 @@ async fn no_agent_timeout_is_an_error() {
 #[tokio::test]
 async fn no_agent_timeout_with_completed_outcome() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "no_agent_timeout_s = 1\nno_agent_outcome = \"completed\"",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("no_agent_timeout_s", 1)
+        .timer("no_agent_outcome", "completed")])
     .await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -61,7 +55,7 @@ async fn no_agent_timeout_with_completed_outcome() {
 #[tokio::test]
 async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 2")]).await;
+    let host = Host::start(&[sim_ep("ep", &sim).timer("no_agent_timeout_s", 2)]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -84,10 +78,9 @@ async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
 #[tokio::test]
 async fn inactivity_while_queued_cancels() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("inactivity_warning_s", 1)
+        .timer("inactivity_timeout_s", 2)])
     .await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
@@ -115,10 +108,9 @@ async fn inactivity_while_queued_cancels() {
 #[tokio::test]
 async fn inactivity_while_active_completes() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("inactivity_warning_s", 1)
+        .timer("inactivity_timeout_s", 2)])
     .await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (_, created) = host.create("ep", "s-1", json!({})).await;
@@ -144,10 +136,9 @@ async fn inactivity_while_active_completes() {
 #[tokio::test]
 async fn user_input_rearms_the_inactivity_timer() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "inactivity_warning_s = 1\ninactivity_timeout_s = 3",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("inactivity_warning_s", 1)
+        .timer("inactivity_timeout_s", 3)])
     .await;
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = created["handover_id"].as_str().unwrap().to_string();
