@@ -2,7 +2,7 @@
 //! codes, what they print for every built adapter, and the one-paragraph
 //! diagnosis (with file, line and field for configs) for everything wrong.
 
-use crate::harness::guest;
+use crate::harness::{guest, leb128};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -340,16 +340,8 @@ fn inspect_component_of_another_contract_version() {
     );
 }
 
-fn leb(mut n: u32, out: &mut Vec<u8>) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+fn leb(n: u32, out: &mut Vec<u8>) {
+    leb128(n as usize, out)
 }
 
 fn section(id: u8, content: Vec<u8>, out: &mut Vec<u8>) {

@@ -2,22 +2,10 @@
 //! adapter component, a bundled simulator. A conforming adapter passes every
 //! scenario; a non-conforming one fails with a non-zero exit.
 
-use crate::harness::guest;
-use std::process::Command;
+use crate::harness::{guest, run_conformance};
 
 fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
-        .args(["conformance"])
-        .arg(guest(adapter_name))
-        .args(["--simulator", simulator])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run_conformance(&guest(adapter_name), simulator)
 }
 
 #[test]

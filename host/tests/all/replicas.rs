@@ -300,25 +300,14 @@ fn create_body(session: &str) -> Value {
 /// The adapter's bytes with a custom section appended: the same adapter,
 /// another sha256 (a new version to hot-swap to).
 fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
     let name = b"replicas-test";
     let mut payload = vec![];
-    leb(name.len(), &mut payload);
+    leb128(name.len(), &mut payload);
     payload.extend_from_slice(name);
     payload.extend_from_slice(tag.as_bytes());
     let mut out = bytes.to_vec();
     out.push(0);
-    leb(payload.len(), &mut out);
+    leb128(payload.len(), &mut out);
     out.extend_from_slice(&payload);
     out
 }

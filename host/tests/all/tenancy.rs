@@ -653,26 +653,6 @@ async fn open_handovers_quota() {
     assert_eq!(r.status, 201, "{r:?}");
 }
 
-fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Value {
-    let mut v = json!({"event_id": event_id, "conversation_id": conv, "seq": seq, "type": kind});
-    if let Value::Object(m) = fields {
-        for (k, x) in m {
-            v[k] = x;
-        }
-    }
-    v
-}
-
-fn agent_message(event_id: &str, conv: &str, seq: u64, text: &str) -> Value {
-    sim_event(
-        event_id,
-        conv,
-        seq,
-        "agent_message",
-        json!({"agent": {"id": "a-1", "name": "Alex"}, "text": text, "attachments": []}),
-    )
-}
-
 /// webhooks_per_s = 2: a burst gets some 429s with Retry-After; B's burst is
 /// accepted and applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

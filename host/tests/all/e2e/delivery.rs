@@ -14,13 +14,8 @@ use std::time::Duration;
 #[tokio::test]
 async fn bot_close_with_an_agent_active_completes() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
 
     let (code, r) = host
         .post(&format!("/v1/handovers/{id}/close"), json!({}))
@@ -70,9 +65,7 @@ async fn bot_close_with_an_agent_active_completes() {
 async fn bot_close_while_queued_cancels() {
     let sim = sim().await;
     let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let (code, r) = host
         .post(&format!("/v1/handovers/{id}/close"), json!({}))
         .await;
@@ -96,9 +89,7 @@ async fn bot_close_while_queued_cancels() {
 #[tokio::test]
 async fn bot_close_without_adapter_support_ends_on_the_host_only() {
     let host = Host::start(&[Endpoint::new("echo", guest("echo"))]).await;
-    let (code, created) = host.create("echo", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("echo", "s-1").await;
     // The echo adapter answers input with an agent message: an agent is active.
     let (_, r) = host.input(&id, "text", "hi").await;
     assert_eq!(r["result"], "forwarded", "{r}");
@@ -128,11 +119,8 @@ async fn bot_close_without_adapter_support_ends_on_the_host_only() {
 #[tokio::test]
 async fn sse_resume_with_last_event_id() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     sim.agent_join(&conv, "a-1", "Alex").await;
     sim.agent_message(&conv, "m1").await;
     // Part of the stream, then disconnect.
@@ -174,13 +162,10 @@ async fn sse_resume_with_last_event_id() {
 #[tokio::test]
 async fn endpoint_stream_resumes_across_handovers() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
     let mut hs = vec![];
     for s in ["s-1", "s-2"] {
-        let (_, created) = host.create("ep", s, json!({})).await;
-        let id = created["handover_id"].as_str().unwrap().to_string();
-        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+        let (id, conv) = host.sim_handover(&sim, &s).await;
         hs.push((id, conv));
     }
     let (h1, c1) = hs[0].clone();
@@ -281,16 +266,13 @@ async fn callbacks_survive_a_failing_receiver() {
     ep.callback_allow = vec![format!("http://127.0.0.1:{port}")];
     let host = Host::start(&[ep]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (code, created) = host
-        .create(
-            "ep",
+    let (id, conv) = host
+        .sim_handover_with(
+            &sim,
             "s-1",
             json!({"callback_url": format!("http://127.0.0.1:{port}/cb")}),
         )
         .await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
     sim.agent_join(&conv, "a-1", "Alex").await;
     for t in ["m1", "m2", "m3"] {
         sim.agent_message(&conv, t).await;
@@ -455,16 +437,13 @@ async fn callbacks_are_not_repeated_after_a_2xx_under_load() {
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let mut hs = vec![];
     for n in 0..HANDOVERS {
-        let (code, created) = host
-            .create(
-                "ep",
+        let (id, conv) = host
+            .sim_handover_with(
+                &sim,
                 &format!("s-{n}"),
                 json!({"callback_url": format!("http://127.0.0.1:{port}/cb")}),
             )
             .await;
-        assert_eq!(code, 201, "{created}");
-        let id = created["handover_id"].as_str().unwrap().to_string();
-        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
         sim.agent_join(&conv, "a-1", "Alex").await;
         hs.push((id, conv));
     }

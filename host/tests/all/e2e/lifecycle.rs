@@ -11,8 +11,7 @@ const T: Duration = Duration::from_secs(15);
 #[tokio::test]
 async fn completed() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
     let (code, created) = host.create("ep", "s-1", json!({})).await;
     assert_eq!(code, 201, "{created}");
     assert_eq!(
@@ -27,12 +26,8 @@ async fn completed() {
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
     sim.agent_message(&conv.id, "hello from Alex").await;
-    let (code, r) = host.input(&id, "text", "my order is late").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "my order is late", "forwarded")
+        .await;
     let got = sim.wait_for_user_messages(&conv.id, 1, T).await;
     assert_eq!(got[0].text, "my order is late");
     sim.end(&conv.id, "agent_closed").await;
@@ -60,17 +55,10 @@ async fn completed() {
 
 async fn cancel_with(kind: &str, text: &str) {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, kind, text).await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, kind, text, "cancelled").await;
     let st = host.status(&id).await;
     assert_eq!(st["result"], json!({"handover": {"status": "cancelled"}}));
     assert_eq!(st["end_reason"], "user_cancelled");
@@ -103,20 +91,13 @@ async fn cancelled_by_button() {
 #[tokio::test]
 async fn cancel_after_agent_joined_is_forwarded_as_text() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
     for (kind, text) in [("intent", "cancel_handover"), ("quick_reply", "Cancel")] {
-        let (code, r) = host.input(&id, kind, text).await;
-        assert_eq!(
-            (code, r["result"].as_str()),
-            (200, Some("forwarded")),
-            "{r}"
-        );
+        host.input_expect(&id, kind, text, "forwarded").await;
     }
     let got = sim.wait_for_user_messages(&conv.id, 2, T).await;
     assert_eq!(got.len(), 2);

@@ -38,26 +38,26 @@ async fn pg_host(eps: &[Endpoint]) -> Option<Host> {
     Some(Host::start_on(Host::config(eps), Some(schema)).await)
 }
 
+/// `pg_host` with endpoint `ep` bound to `sim` and its webhooks pointed at it.
+async fn pg_sim_host(sim: &provider_simulators::SimProvider) -> Option<Host> {
+    let host = pg_host(&[sim_ep("ep", sim)]).await?;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    Some(host)
+}
+
 #[tokio::test]
 async fn pg_completed() {
     let sim = sim().await;
-    let Some(host) = pg_host(&[sim_ep("ep", &sim)]).await else {
+    let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (code, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
     sim.agent_message(&conv.id, "hello from Alex").await;
-    let (code, r) = host.input(&id, "text", "my order is late").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "my order is late", "forwarded")
+        .await;
     assert_eq!(
         sim.wait_for_user_messages(&conv.id, 1, T).await[0].text,
         "my order is late"
@@ -82,19 +82,13 @@ async fn pg_completed() {
 #[tokio::test]
 async fn pg_cancelled_by_intent() {
     let sim = sim().await;
-    let Some(host) = pg_host(&[sim_ep("ep", &sim)]).await else {
+    let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "cancelled", None);
     assert_eq!(st["end_reason"], "user_cancelled");
@@ -115,13 +109,10 @@ async fn pg_cancelled_by_intent() {
 #[tokio::test]
 async fn pg_sse_resume_with_last_event_id() {
     let sim = sim().await;
-    let Some(host) = pg_host(&[sim_ep("ep", &sim)]).await else {
+    let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     sim.agent_join(&conv, "a-1", "Alex").await;
     sim.agent_message(&conv, "m1").await;
     let part = until_agent_text(&host, &id, None, "m1").await;
@@ -151,13 +142,10 @@ async fn pg_sse_resume_with_last_event_id() {
 async fn pg_sigkill_mid_handover_and_restart() {
     let sim = sim().await;
     sim.set_webhook_retry(20, Duration::from_millis(100));
-    let Some(mut host) = pg_host(&[sim_ep("ep", &sim)]).await else {
+    let Some(mut host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (code, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
     sim.agent_join(&conv, "a-1", "Alex").await;
     sim.agent_message(&conv, "before-1").await;
@@ -172,12 +160,7 @@ async fn pg_sigkill_mid_handover_and_restart() {
     assert_eq!(sim.webhook_deliveries().len(), delivered_before);
 
     host.spawn().await;
-    let (code, r) = host.input(&id, "text", "u-after").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "u-after", "forwarded").await;
     sim.agent_message(&conv, "after-1").await;
     sim.end(&conv, "agent_closed").await;
     let full = host.handover_events(&id, None, T).await;
@@ -258,11 +241,7 @@ async fn pg_webhook_stored_by_a_dead_replica_is_processed_by_another() {
     };
     let host = Host::start_on(Host::config(&[sim_ep("ep", &sim)]), Some(schema.clone())).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
 
     // The provider's next event, as the dead replica stored it in the inbox.
     sim.set_webhook_url(None);

@@ -5,7 +5,7 @@
 //! every successful provider call proves the host fetched the OAuth
 //! client-credentials token and added it.
 
-use crate::e2e::harness::{Endpoint, Host, agent_texts, types};
+use crate::e2e::harness::{Endpoint, Host, agent_texts, conversation_types, types};
 use crate::e2e::support::{T, create_routed};
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::genesys::GenesysDriver;
@@ -81,13 +81,7 @@ async fn genesys_handover_completes_with_host_applied_oauth() {
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "ended"
-        ],
+        conversation_types(1),
         "{events:?}\n{}",
         host.log()
     );
@@ -136,12 +130,8 @@ async fn genesys_cancel_leaves_a_note_and_wrong_credentials_fail_the_start() {
     let (d, host) = genesys(None, true).await;
     let id = create(&host, "gen", "s-cancel").await;
     let conv = d.sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     let last = d.user_messages(&conv.id).await.pop().unwrap();
     assert!(last.contains("cancelled"), "{last}");
     d.shutdown().await;
@@ -216,14 +206,7 @@ async fn liveperson_handover_completes_with_host_applied_app_jwt() {
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "agent_message",
-            "ended"
-        ],
+        conversation_types(2),
         "{events:?}\n{}",
         host.log()
     );
@@ -272,12 +255,8 @@ async fn liveperson_bot_side_close_and_cancel_close_the_conversation() {
     let (d, host) = liveperson().await;
     let id = create(&host, "lp", "s-cancel").await;
     let conv = d.sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     assert_eq!(d.closed_by_bot(&conv.id).await, Some(true));
 
     let id = create(&host, "lp", "s-close").await;

@@ -12,23 +12,14 @@ pub const T: Duration = Duration::from_secs(20);
 
 /// A sim provider event body (the envelope plus `fields`).
 pub fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Vec<u8> {
-    let mut v = json!({"event_id": event_id, "conversation_id": conv, "seq": seq, "type": kind});
-    if let Value::Object(m) = fields {
-        for (k, x) in m {
-            v[k] = x;
-        }
-    }
-    serde_json::to_vec(&v).unwrap()
+    serde_json::to_vec(&crate::harness::sim_event(
+        event_id, conv, seq, kind, fields,
+    ))
+    .unwrap()
 }
 
 pub fn agent_message_body(event_id: &str, conv: &str, seq: u64, text: &str) -> Vec<u8> {
-    sim_event(
-        event_id,
-        conv,
-        seq,
-        "agent_message",
-        json!({"agent": {"id": "a-1", "name": "Alex"}, "text": text, "attachments": []}),
-    )
+    serde_json::to_vec(&crate::harness::agent_message(event_id, conv, seq, text)).unwrap()
 }
 
 /// Ids strictly increasing (so also no duplicates).

@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 /// a forged (valid) webhook with seq 2 (the provider's event 1 is the
 /// `queued` of the create response). The sim itself delivers nothing.
 async fn active_handover(host: &Host, sim: &provider_simulators::SimProvider) -> (String, String) {
-    let (code, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
     let joined = sim_event(
         "f-join",
@@ -280,9 +278,7 @@ async fn duplicated_webhooks_appear_once_on(inbox_only: bool, instance_reuse: u3
     let host = Host::start_config(config(ep, inbox_only)).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     sim.set_duplicate_webhooks(true);
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     sim.agent_join(&conv, "a-1", "Alex").await;
     sim.agent_typing(&conv, true).await;
     for t in ["m1", "m2", "m3"] {
@@ -306,19 +302,7 @@ async fn duplicated_webhooks_appear_once_on(inbox_only: bool, instance_reuse: u3
     let events = host.handover_events(&id, None, T).await;
     // `queued` (from start; the provider's event 1 is that same `queued`),
     // then each later provider event exactly once.
-    assert_eq!(
-        types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "agent_message",
-            "agent_message",
-            "ended"
-        ],
-        "{events:?}"
-    );
+    assert_eq!(types(&events), conversation_types(3), "{events:?}");
     assert_eq!(agent_texts(&events), ["m1", "m2", "m3"]);
     assert_strictly_increasing(&events);
     let st = host.status(&id).await;
@@ -341,11 +325,7 @@ async fn out_of_order_webhooks_via(inbox_only: bool) {
     let sim = sim().await;
     let host = Host::start_config(config(sim_ep("ep", &sim), inbox_only)).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
     // Both events so far delivered before holding.
     sim.wait_for_deliveries(2, T).await;
 

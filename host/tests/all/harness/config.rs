@@ -68,31 +68,27 @@ impl Tenant {
         self.quotas.insert(name.into(), value);
         self
     }
-
-    pub fn concurrent_calls(self, n: u64) -> Self {
-        self.quota("concurrent_calls", n)
-    }
-
-    pub fn memory_mib(self, n: u64) -> Self {
-        self.quota("memory_mib", n)
-    }
-
-    pub fn wall_time_ms(self, n: u64) -> Self {
-        self.quota("wall_time_ms", n)
-    }
-
-    pub fn cpu_ms_per_s(self, n: u64) -> Self {
-        self.quota("cpu_ms_per_s", n)
-    }
-
-    pub fn open_handovers(self, n: u64) -> Self {
-        self.quota("open_handovers", n)
-    }
-
-    pub fn webhooks_per_s(self, n: u64) -> Self {
-        self.quota("webhooks_per_s", n)
-    }
 }
+
+/// One method per quota of `core::config::Quotas`, named as its key.
+macro_rules! quotas {
+    ($($name:ident),*) => {
+        impl Tenant {
+            $(pub fn $name(self, n: u64) -> Self {
+                self.quota(stringify!($name), n)
+            })*
+        }
+    };
+}
+
+quotas!(
+    concurrent_calls,
+    memory_mib,
+    wall_time_ms,
+    cpu_ms_per_s,
+    open_handovers,
+    webhooks_per_s
+);
 
 /// One `[[endpoints]]` table.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -17,8 +17,8 @@ pub use process::{HostProcess, Resp, create_body, events_path};
 pub use sse::{SseStream, Until, read_sse};
 
 use provider_simulators::{SimConfig, SimProvider};
-use serde_json::Value;
-use std::path::PathBuf;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Path of guest component `name`, built by `scripts/build-adapters.sh`
@@ -48,6 +48,58 @@ pub fn now_ms() -> i64 {
 
 pub fn now_s() -> u64 {
     (now_ms() / 1000) as u64
+}
+
+/// `handover-host conformance <wasm> --simulator <simulator>`: whether it
+/// passed, and its stdout and stderr.
+pub fn run_conformance(wasm: &Path, simulator: &str) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        .arg("conformance")
+        .arg(wasm)
+        .args(["--simulator", simulator])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Append `n` as unsigned LEB128 (wasm's integer encoding).
+pub fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A sim provider event (the envelope plus `fields`).
+pub fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Value {
+    let mut v = json!({"event_id": event_id, "conversation_id": conv, "seq": seq, "type": kind});
+    if let Value::Object(m) = fields {
+        for (k, x) in m {
+            v[k] = x;
+        }
+    }
+    v
+}
+
+/// The sim's `agent_message` event from agent Alex (`a-1`).
+pub fn agent_message(event_id: &str, conv: &str, seq: u64, text: &str) -> Value {
+    sim_event(
+        event_id,
+        conv,
+        seq,
+        "agent_message",
+        json!({"agent": {"id": "a-1", "name": "Alex"}, "text": text, "attachments": []}),
+    )
 }
 
 /// Poll `check` every 25 ms until it yields; after `timeout`, panic naming
