@@ -112,30 +112,7 @@ async fn pg_sse_resume_with_last_event_id() {
     let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    let (id, conv) = host.sim_handover(&sim, "s-1").await;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    sim.agent_message(&conv, "m1").await;
-    let part = until_agent_text(&host, &id, None, "m1").await;
-    let last = part.last().unwrap()["id"].as_i64().unwrap();
-    sim.agent_message(&conv, "m2").await;
-    sim.agent_message(&conv, "m3").await;
-    let (rest, ()) = tokio::join!(host.handover_events(&id, Some(last), T), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        sim.agent_message(&conv, "m4").await;
-        sim.end(&conv, "agent_closed").await;
-    });
-    assert_eq!(rest.last().unwrap()["type"], "ended", "{rest:?}");
-    let full = host.handover_events(&id, None, T).await;
-    let mut joined = part.clone();
-    joined.extend(rest.iter().cloned());
-    assert_eq!(joined, full, "part + resumed differs from a full read");
-    assert_strictly_increasing(&full);
-    assert_eq!(agent_texts(&full), ["m1", "m2", "m3", "m4"]);
-    let end_id = full.last().unwrap()["id"].as_i64();
-    let after_end = host
-        .handover_events(&id, end_id, Duration::from_secs(3))
-        .await;
-    assert!(after_end.is_empty(), "{after_end:?}");
+    resumed_stream(&host, &sim).await;
 }
 
 #[tokio::test]

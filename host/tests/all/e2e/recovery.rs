@@ -12,13 +12,8 @@ async fn sigkill_mid_handover_and_restart() {
     // Keep retrying long enough to cover the restart (100 ms doubling, 20 attempts).
     sim.set_webhook_retry(20, Duration::from_millis(100));
     let mut host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
-    let mut hs = vec![];
-    for s in ["s-1", "s-2"] {
-        let (id, conv) = host.sim_handover(&sim, &s).await;
-        hs.push((id, conv));
-    }
-    let (h1, c1) = hs[0].clone();
-    let (h2, c2) = hs[1].clone();
+    let (h1, c1) = host.sim_handover(&sim, "s-1").await;
+    let (h2, c2) = host.sim_handover(&sim, "s-2").await;
     sim.agent_join(&c1, "a-1", "Alex").await;
     sim.agent_message(&c1, "before-1").await;
     sim.agent_message(&c1, "before-2").await;

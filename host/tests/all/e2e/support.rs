@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use crate::e2e::harness::*;
+use provider_simulators::SimProvider;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -83,4 +84,55 @@ pub fn assert_final_object(result: &Value, status: &str, reason: Option<&str>) -
             msg
         }
     }
+}
+
+/// `handover` (a final object's `handover`) is an error of `reason` whose
+/// message mentions `needle`.
+pub fn assert_error(handover: &Value, reason: &str, needle: &str) {
+    assert_eq!(handover["status"], "error", "{handover}");
+    assert_eq!(handover["error"]["reason"], reason, "{handover}");
+    let message = handover["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "{handover}");
+}
+
+/// A stream read in part, then resumed after event `last`.
+pub struct Resumed {
+    pub id: String,
+    pub last: i64,
+    pub rest: Vec<Value>,
+}
+
+/// A handover (session `s-1`) whose stream is read in part, then resumed
+/// with `Last-Event-ID` while the sim keeps posting, until it ends; checks
+/// that part + resumed is the full stream and that resuming after the end
+/// is empty.
+pub async fn resumed_stream(host: &Host, sim: &SimProvider) -> Resumed {
+    let (id, conv) = host.sim_handover(sim, "s-1").await;
+    sim.agent_join(&conv, "a-1", "Alex").await;
+    sim.agent_message(&conv, "m1").await;
+    // Part of the stream, then disconnect.
+    let part = until_agent_text(host, &id, None, "m1").await;
+    let last = part.last().unwrap()["id"].as_i64().unwrap();
+    // Events while disconnected…
+    sim.agent_message(&conv, "m2").await;
+    sim.agent_message(&conv, "m3").await;
+    // …and while reconnected.
+    let (rest, ()) = tokio::join!(host.handover_events(&id, Some(last), T), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        sim.agent_message(&conv, "m4").await;
+        sim.end(&conv, "agent_closed").await;
+    });
+    assert_eq!(rest.last().unwrap()["type"], "ended", "{rest:?}");
+    let full = host.handover_events(&id, None, T).await;
+    let mut joined = part.clone();
+    joined.extend(rest.iter().cloned());
+    assert_eq!(joined, full, "part + resumed differs from a full read");
+    assert_strictly_increasing(&full);
+    assert_eq!(agent_texts(&full), ["m1", "m2", "m3", "m4"]);
+    let end_id = full.last().unwrap()["id"].as_i64();
+    let after_end = host
+        .handover_events(&id, end_id, Duration::from_secs(3))
+        .await;
+    assert!(after_end.is_empty(), "{after_end:?}");
+    Resumed { id, last, rest }
 }

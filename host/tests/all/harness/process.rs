@@ -1,8 +1,8 @@
 //! `HostProcess`: the real `handover-host serve` binary as a child process
-//! with a typed `Config`, its stderr in a log file (shown by every failure),
-//! waited for on `/healthz` (bounded, generous: the machine is busy), and
-//! killed on drop. `kill` is a SIGKILL (no shutdown code runs); `spawn`
-//! starts it again on the same port, config and data.
+//! with a typed `Config`, its stdout and stderr in a log file (shown by
+//! every failure), waited for on `/healthz` (bounded, generous: the machine
+//! is busy), and killed on drop. `kill` is a SIGKILL (no shutdown code
+//! runs); `spawn` starts it again on the same port, config and data.
 
 use super::config::Config;
 use super::sse::{Until, read_sse};
@@ -133,7 +133,7 @@ impl HostProcess {
             .arg(&self.config)
             .env("RUST_LOG", &self.rust_log)
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn handover-host");
@@ -174,7 +174,7 @@ impl HostProcess {
         self.spawn().await;
     }
 
-    /// Everything the host wrote to stderr so far.
+    /// Everything the host wrote (stdout and stderr) so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
     }
