@@ -310,7 +310,7 @@ impl Endpoint {
 
     /// One `[endpoints.limits]` key, e.g. `wall_time_ms`.
     pub fn limit(mut self, name: &str, value: u64) -> Self {
-        self.limits.insert(name.into(), value.into());
+        self.limits.insert(name.into(), value);
         self
     }
 
