@@ -7,8 +7,8 @@
 //! violation. The credentials come from `[[endpoints.auth]]` rules, never
 //! from the adapters' settings.
 
-use crate::harness::{Host, types};
-use crate::support::agent_texts;
+use crate::e2e::harness::agent_texts;
+use crate::e2e::harness::{Host, conversation_types, types};
 use provider_simulators::chatwoot::{ChatwootDriver, ChatwootSim};
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::sunshine::{SunshineDriver, SunshineSim};
@@ -77,18 +77,7 @@ async fn chatwoot_handover_traffic_matches_the_spec() {
     assert_eq!(v["end_reason"], "agent_closed");
 
     let events = host.handover_events(&id, None, T).await;
-    assert_eq!(
-        types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "agent_message",
-            "ended"
-        ],
-        "{events:#?}"
-    );
+    assert_eq!(types(&events), conversation_types(2), "{events:#?}");
     assert_eq!(agent_texts(&events), ["Hi, I am Alex.", "Your label"]);
     assert_eq!(events[1]["agent"]["name"], "Alex");
     assert_eq!(
@@ -115,16 +104,14 @@ async fn chatwoot_cancel_duplicates_and_reordering() {
     let host = Host::start_for_driver("cw", "chatwoot", &driver).await;
 
     // Cancelled while queued: the conversation is resolved by the bot side.
-    let (_, created) = host.create("cw", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("cw", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     let (_, r) = host.input(&id, "intent", "cancel_handover").await;
     assert_eq!(r["result"], "cancelled", "{r}");
     assert_eq!(sim.resolved_by_api(conv), Some(true));
 
     // Duplicated, then held and reversed webhooks reach the bot once, in order.
-    let (_, created) = host.create("cw", "s-2", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("cw", "s-2").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     sim.set_duplicate_webhooks(true);
     sim.assign(conv, "Bea");
@@ -196,18 +183,7 @@ async fn sunshine_handover_traffic_matches_the_spec() {
     assert_eq!(v["end_reason"], "agent_closed");
 
     let events = host.handover_events(&id, None, T).await;
-    assert_eq!(
-        types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "agent_message",
-            "ended"
-        ],
-        "{events:#?}"
-    );
+    assert_eq!(types(&events), conversation_types(2), "{events:#?}");
     assert_eq!(agent_texts(&events), ["Hi, I am Alex.", "Your label"]);
     assert_eq!(
         events[4]["attachments"][0]["url"],
@@ -231,8 +207,7 @@ async fn sunshine_cancel_duplicates_and_reordering() {
     let host = Host::start_for_driver("sc", "sunshine-conversations", &driver).await;
 
     // Cancelled while queued: control goes back to the bot integration.
-    let (_, created) = host.create("sc", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("sc", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     assert_eq!(
         conv, "s-1",
@@ -243,8 +218,7 @@ async fn sunshine_cancel_duplicates_and_reordering() {
     assert_eq!(sim.returned_by_api(&conv), Some(true));
     assert_eq!(sim.active(&conv).as_deref(), Some("bot"));
 
-    let (_, created) = host.create("sc", "s-2", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("sc", "s-2").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     sim.set_duplicate_webhooks(true);
     sim.accept(&conv, "Bea");

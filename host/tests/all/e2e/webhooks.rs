@@ -2,17 +2,15 @@
 //! the replay window, exact replays and duplicate deliveries, and
 //! out-of-order deliveries.
 
-use crate::harness::*;
-use crate::support::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
 use serde_json::{Value, json};
 
 /// A handover on `ep` with its sim conversation and an agent joined through
 /// a forged (valid) webhook with seq 2 (the provider's event 1 is the
 /// `queued` of the create response). The sim itself delivers nothing.
 async fn active_handover(host: &Host, sim: &provider_simulators::SimProvider) -> (String, String) {
-    let (code, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
     let joined = sim_event(
         "f-join",
@@ -41,7 +39,7 @@ fn refused_message(body: &str) -> String {
 #[tokio::test]
 async fn bad_signature_is_refused_and_changes_nothing() {
     let sim = sim().await; // no webhook URL: every webhook here is forged
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (id, conv) = active_handover(&host, &sim).await;
     let before = host
         .sse(&events_path(&id), None, T, |e| e["type"] == "agent_joined")
@@ -132,7 +130,7 @@ async fn bad_signature_is_refused_and_changes_nothing() {
 #[tokio::test]
 async fn replayed_webhooks_are_refused_or_applied_once() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (id, conv) = active_handover(&host, &sim).await;
     let before = host
         .sse(&events_path(&id), None, T, |e| e["type"] == "agent_joined")
@@ -204,9 +202,14 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
     assert_strictly_increasing(&after);
 }
 
-/// `[server]` lines that send every webhook through the inbox (stored,
-/// answered, then applied) instead of applying it inline.
-const INBOX_ONLY: &str = "inline_webhook_ms = 0";
+/// Send every webhook through the inbox (stored, answered, then applied)
+/// instead of applying it inline: `[server] inline_webhook_ms = 0`.
+const INBOX_ONLY: bool = true;
+
+/// The suite's config for `ep`, with every webhook through the inbox or not.
+fn config(ep: Endpoint, inbox_only: bool) -> Config {
+    Host::config(&[ep]).server(|s| s.inline_webhook_ms = inbox_only.then_some(0))
+}
 
 /// Checks which path applied the webhooks: inline, or all by the inbox.
 async fn assert_path(host: &Host, inline: bool) {
@@ -242,7 +245,7 @@ async fn assert_path(host: &Host, inline: bool) {
 
 #[tokio::test]
 async fn duplicated_webhooks_appear_once() {
-    duplicated_webhooks_appear_once_via("").await;
+    duplicated_webhooks_appear_once_via(false).await;
 }
 
 #[tokio::test]
@@ -254,7 +257,7 @@ async fn duplicated_webhooks_appear_once_via_the_inbox() {
 /// and everything else is as without.
 #[tokio::test]
 async fn duplicated_webhooks_appear_once_with_instance_reuse() {
-    let host = duplicated_webhooks_appear_once_on("", "instance_reuse = 1000\n").await;
+    let host = duplicated_webhooks_appear_once_on(false, 1000).await;
     let calls = host.metric_sum("adapter_calls_total").await;
     let instances = host.metric("adapter_instances_total").await;
     assert!(
@@ -264,21 +267,18 @@ async fn duplicated_webhooks_appear_once_with_instance_reuse() {
     assert!(host.metric("adapter_instances_kept").await >= 1.0);
 }
 
-async fn duplicated_webhooks_appear_once_via(server: &str) {
-    let host = duplicated_webhooks_appear_once_on(server, "").await;
-    assert_path(&host, server.is_empty()).await;
+async fn duplicated_webhooks_appear_once_via(inbox_only: bool) {
+    let host = duplicated_webhooks_appear_once_on(inbox_only, 0).await;
+    assert_path(&host, !inbox_only).await;
 }
 
-async fn duplicated_webhooks_appear_once_on(server: &str, endpoint: &str) -> Host {
+async fn duplicated_webhooks_appear_once_on(inbox_only: bool, instance_reuse: u32) -> Host {
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
-    ep.extra = endpoint.into();
-    let host = Host::start_with_server(&[ep], server).await;
+    let ep = sim_ep("ep", &sim).instance_reuse(instance_reuse);
+    let host = Host::start_config(config(ep, inbox_only)).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     sim.set_duplicate_webhooks(true);
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     sim.agent_join(&conv, "a-1", "Alex").await;
     sim.agent_typing(&conv, true).await;
     for t in ["m1", "m2", "m3"] {
@@ -302,19 +302,7 @@ async fn duplicated_webhooks_appear_once_on(server: &str, endpoint: &str) -> Hos
     let events = host.handover_events(&id, None, T).await;
     // `queued` (from start; the provider's event 1 is that same `queued`),
     // then each later provider event exactly once.
-    assert_eq!(
-        types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "agent_message",
-            "agent_message",
-            "ended"
-        ],
-        "{events:?}"
-    );
+    assert_eq!(types(&events), conversation_types(3), "{events:?}");
     assert_eq!(agent_texts(&events), ["m1", "m2", "m3"]);
     assert_strictly_increasing(&events);
     let st = host.status(&id).await;
@@ -325,7 +313,7 @@ async fn duplicated_webhooks_appear_once_on(server: &str, endpoint: &str) -> Hos
 
 #[tokio::test]
 async fn out_of_order_webhooks_reach_the_bot_in_provider_order() {
-    out_of_order_webhooks_via("").await;
+    out_of_order_webhooks_via(false).await;
 }
 
 #[tokio::test]
@@ -333,15 +321,11 @@ async fn out_of_order_webhooks_via_the_inbox_reach_the_bot_in_provider_order() {
     out_of_order_webhooks_via(INBOX_ONLY).await;
 }
 
-async fn out_of_order_webhooks_via(server: &str) {
+async fn out_of_order_webhooks_via(inbox_only: bool) {
     let sim = sim().await;
-    let host = Host::start_with_server(&[Ep::sim("ep", &sim)], server).await;
+    let host = Host::start_config(config(sim_ep("ep", &sim), inbox_only)).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
     // Both events so far delivered before holding.
     sim.wait_for_deliveries(2, T).await;
 
@@ -381,5 +365,5 @@ async fn out_of_order_webhooks_via(server: &str) {
         "agent messages delivered newest-first must reach the bot, all of them, in provider (seq) order"
     );
     assert_strictly_increasing(&events);
-    assert_path(&host, server.is_empty()).await;
+    assert_path(&host, !inbox_only).await;
 }

@@ -3,9 +3,7 @@
 //! runtimes, corrupt entries detected and recompiled, and a changed engine
 //! configuration never loading another configuration's artifact.
 
-mod common;
-
-use common::*;
+use crate::harness::wasm::*;
 use handover_host::model::{ProviderEvent, UserInput};
 use handover_host::runtime::{
     Call, CallOutput, Limits, LoadedAdapter, Runtime, RuntimeConfig, cache, sha256_hex,
@@ -87,7 +85,7 @@ fn entry(rt: &Runtime, dir: &Path, bytes: &[u8]) -> PathBuf {
 async fn the_second_load_is_served_from_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let bytes = adapter_bytes("echo");
+    let bytes = guest_bytes("echo");
     let sha = sha256_hex(&bytes);
 
     let rt = runtime_in(&dir, false);
@@ -123,7 +121,7 @@ async fn the_second_load_is_served_from_the_cache() {
     assert_eq!(cwasm_files(&dir).len(), 1, "{:?}", entries(&dir));
 
     // Another component gets its own entry.
-    let v2 = adapter_bytes("echo-v2");
+    let v2 = guest_bytes("echo-v2");
     let c = rt2.load(&v2).await.unwrap();
     assert_echo_works(&rt2, &c, "2.0.0").await;
     assert!(entry(&rt2, &dir, &v2).exists());
@@ -136,7 +134,7 @@ async fn a_cache_hit_is_faster_than_compiling() {
     // Compiling `sim` takes a noticeable time; loading its artifact must not.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let bytes = adapter_bytes("sim");
+    let bytes = guest_bytes("sim");
     let t = std::time::Instant::now();
     runtime_in(&dir, false).load(&bytes).await.unwrap();
     let cold = t.elapsed();
@@ -156,7 +154,7 @@ async fn a_cache_hit_is_faster_than_compiling() {
 async fn survives(damage: impl FnOnce(&Path)) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let bytes = adapter_bytes("echo");
+    let bytes = guest_bytes("echo");
     let rt = runtime_in(&dir, false);
     rt.load(&bytes).await.unwrap();
     let path = entry(&rt, &dir, &bytes);
@@ -237,7 +235,7 @@ async fn an_entry_with_a_wrong_checksum_is_recompiled() {
 async fn a_changed_engine_config_uses_another_key() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let bytes = adapter_bytes("echo");
+    let bytes = guest_bytes("echo");
     let plain = runtime_in(&dir, false);
     let fueled = runtime_in(&dir, true);
     let (p_plain, p_fuel) = (entry(&plain, &dir, &bytes), entry(&fueled, &dir, &bytes));
@@ -301,7 +299,7 @@ async fn an_incompatible_artifact_under_the_key_is_recompiled() {
     // recompile instead of failing or crashing.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
-    let bytes = adapter_bytes("echo");
+    let bytes = guest_bytes("echo");
     let fueled = runtime_in(&dir, true);
     fueled.load(&bytes).await.unwrap();
     let p_fuel = entry(&fueled, &dir, &bytes);
@@ -332,8 +330,8 @@ async fn a_valid_entry_copied_under_another_key_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
     let rt = runtime_in(&dir, false);
-    let echo = adapter_bytes("echo");
-    let panic = adapter_bytes("panic");
+    let echo = guest_bytes("echo");
+    let panic = guest_bytes("panic");
     rt.load(&panic).await.unwrap();
     let p_panic = entry(&rt, &dir, &panic);
     let p_echo = entry(&rt, &dir, &echo);
@@ -355,8 +353,8 @@ async fn an_unwritable_cache_dir_does_not_prevent_loading() {
     let dir = tmp.path().join("cache");
     std::fs::write(&dir, b"not a directory").unwrap();
     let rt = runtime_in(&dir, false);
-    let a = rt.load(&adapter_bytes("echo")).await.unwrap();
+    let a = rt.load(&guest_bytes("echo")).await.unwrap();
     assert_echo_works(&rt, &a, "1.0.0").await;
-    let a = rt.load(&adapter_bytes("echo")).await.unwrap();
+    let a = rt.load(&guest_bytes("echo")).await.unwrap();
     assert_echo_works(&rt, &a, "1.0.0").await;
 }

@@ -12,14 +12,13 @@
 //! 4. Webhooks: correlation keys are scoped per endpoint, so tenant A's
 //!    provider (or A's webhook secret) cannot touch tenant B's handovers.
 
+use crate::harness::*;
 use base64::Engine as _;
-use provider_simulators::{SimConfig, SimProvider};
+use provider_simulators::SimProvider;
+use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Generous per-step timeout (the machine is busy; never a speed claim).
 const T: Duration = Duration::from_secs(30);
@@ -33,335 +32,66 @@ const OP_KEY: &str = "operator-key-Wb4Ns7fG2k";
 const SECRET_A: &str = "webhook-secret-of-tenant-a";
 const SECRET_B: &str = "webhook-secret-of-tenant-b";
 
-fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
+/// The operator key (hashed) and nothing else yet.
+fn ops() -> Config {
+    Config::new().admin_key_hashed(OP_KEY)
 }
 
-fn adapter(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `scripts/build-adapters.sh`",
-        p.display()
-    );
-    p
+/// Guest `name` on tenant `tenant`, no settings.
+fn fixture(id: &str, tenant: &str, name: &str) -> Endpoint {
+    Endpoint::new(id, guest(name)).tenant(tenant)
 }
 
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
+/// The sim guest on tenant `tenant`, bound to `sim`.
+fn sim_ep(id: &str, tenant: &str, sim: &SimProvider, secret: &str) -> Endpoint {
+    Endpoint::sim(id, sim, secret).tenant(tenant)
 }
 
-fn now_s() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+/// The hostile `egress` fixture: `start` GETs `url` and reports the body.
+fn egress_ep(id: &str, tenant: &str, url: &str, egress: &[String]) -> Endpoint {
+    fixture(id, tenant, "egress")
+        .settings(json!({ "url": url }))
+        .egress(egress.iter().cloned())
 }
 
-// ---------------------------------------------------------------------------
-// Config
-// ---------------------------------------------------------------------------
+/// The multi-tenant host: every bot API call with a tenant's key.
+struct Host(HostProcess);
 
-/// One `[tenants.<id>]` table: its keys (written as sha256 only) and quota
-/// lines (`key = value`, TOML).
-struct TenantCfg {
-    id: &'static str,
-    keys: Vec<&'static str>,
-    quotas: String,
-}
-
-fn tenant(id: &'static str, key: &'static str, quotas: &str) -> TenantCfg {
-    TenantCfg {
-        id,
-        keys: vec![key],
-        quotas: quotas.to_string(),
+impl std::ops::Deref for Host {
+    type Target = HostProcess;
+    fn deref(&self) -> &HostProcess {
+        &self.0
     }
-}
-
-/// One `[[endpoints]]` table.
-#[derive(Clone)]
-struct Ep {
-    id: String,
-    tenant: String,
-    adapter: PathBuf,
-    settings: Value,
-    egress: Vec<String>,
-    webhook_secret: Option<String>,
-    /// Extra TOML after the endpoint's own keys (sub-tables like
-    /// `[endpoints.limits]`, `[endpoints.secrets]`, `[[endpoints.auth]]`).
-    extra: String,
-}
-
-impl Ep {
-    fn fixture(id: &str, tenant: &str, name: &str) -> Ep {
-        Ep {
-            id: id.into(),
-            tenant: tenant.into(),
-            adapter: adapter(name),
-            settings: json!({}),
-            egress: vec![],
-            webhook_secret: None,
-            extra: String::new(),
-        }
-    }
-
-    fn sim(id: &str, tenant: &str, sim: &SimProvider, secret: &str) -> Ep {
-        Ep {
-            id: id.into(),
-            tenant: tenant.into(),
-            adapter: adapter("sim"),
-            settings: json!({"base_url": sim.base_url()}),
-            egress: vec![sim.base_url()],
-            webhook_secret: Some(secret.into()),
-            extra: String::new(),
-        }
-    }
-
-    /// The hostile `egress` fixture: `start` GETs `url` and reports the body.
-    fn egress(id: &str, tenant: &str, url: &str, egress: &[String]) -> Ep {
-        Ep {
-            id: id.into(),
-            tenant: tenant.into(),
-            adapter: adapter("egress"),
-            settings: json!({ "url": url }),
-            egress: egress.to_vec(),
-            webhook_secret: None,
-            extra: String::new(),
-        }
-    }
-
-    fn with(mut self, extra: &str) -> Ep {
-        self.extra += extra;
-        self
-    }
-}
-
-fn config_toml(port: u16, dir: &std::path::Path, tenants: &[TenantCfg], eps: &[Ep]) -> String {
-    let mut s = format!(
-        "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = {}\nadmin_key_sha256 = \"{}\"\n\n",
-        toml_str(&dir.join("data").display().to_string()),
-        sha256_hex(OP_KEY),
-    );
-    for t in tenants {
-        let keys: Vec<String> = t
-            .keys
-            .iter()
-            .map(|k| format!("\"{}\"", sha256_hex(k)))
-            .collect();
-        s += &format!(
-            "[tenants.{}]\napi_key_sha256 = [{}]\n[tenants.{}.quotas]\n{}\n\n",
-            t.id,
-            keys.join(", "),
-            t.id,
-            t.quotas
-        );
-    }
-    for e in eps {
-        s += &format!(
-            "[[endpoints]]\nid = {}\ntenant = {}\nadapter = {}\n",
-            toml_str(&e.id),
-            toml_str(&e.tenant),
-            toml_str(&e.adapter.display().to_string())
-        );
-        let egress: Vec<String> = e.egress.iter().map(|x| toml_str(x)).collect();
-        s += &format!("egress = [{}]\n", egress.join(", "));
-        if let Some(w) = &e.webhook_secret {
-            s += &format!("webhook_secret = {}\n", toml_str(w));
-        }
-        let settings: toml::Value = serde_json::from_value(e.settings.clone()).unwrap();
-        s += &format!("settings = {settings}\n");
-        s += &e.extra;
-        s += "\n";
-    }
-    s
-}
-
-// ---------------------------------------------------------------------------
-// The host process
-// ---------------------------------------------------------------------------
-
-struct Resp {
-    status: u16,
-    retry_after: Option<String>,
-    body: Value,
-    text: String,
-}
-
-impl std::fmt::Debug for Resp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "HTTP {} (retry-after {:?}) {}",
-            self.status, self.retry_after, self.text
-        )
-    }
-}
-
-struct Host {
-    child: Option<Child>,
-    pid: u32,
-    base: String,
-    dir: PathBuf,
-    config: PathBuf,
-    http: reqwest::Client,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Host {
-    async fn start(tenants: &[TenantCfg], eps: &[Ep]) -> Host {
-        Host::start_with(tenants, eps, "info", &[]).await
+    async fn start(config: Config) -> Host {
+        Host(HostProcess::start(config).await)
     }
 
     /// With `RUST_LOG=rust_log` and extra environment variables.
-    async fn start_with(
-        tenants: &[TenantCfg],
-        eps: &[Ep],
-        rust_log: &str,
-        envs: &[(&str, &str)],
-    ) -> Host {
-        let dir = std::env::temp_dir().join(format!("handover-tenancy-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let config = dir.join("handover.toml");
-        std::fs::write(&config, config_toml(port, &dir, tenants, eps)).unwrap();
-        let log = std::fs::File::create(dir.join("host.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", rust_log)
-            .envs(envs.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn handover-host");
-        let mut h = Host {
-            pid: child.id(),
-            child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            config,
-            http: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Ok(r) = h.http.get(format!("{}/healthz", h.base)).send().await
-                && r.status().is_success()
-            {
-                return h;
-            }
-            if let Some(c) = h.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!("handover-host exited with {status}:\n{}", h.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "handover-host did not become healthy:\n{}",
-                h.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
-    }
-
-    /// User + system CPU time of the host process so far (all threads), from
-    /// `/proc/<pid>/stat` (fields 14 and 15, in USER_HZ = 100 ticks/s).
-    fn cpu_time(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
-        let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = after_comm.split_whitespace().collect();
-        // `after_comm` starts at field 3 (state): utime is f[11], stime f[12].
-        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        key: Option<&str>,
-        body: Option<Vec<u8>>,
-    ) -> Resp {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(k) = key {
-            req = req.header("authorization", format!("Bearer {k}"));
-        }
-        if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let retry_after = r
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = r.text().await.unwrap_or_default();
-        Resp {
-            status,
-            retry_after,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
+    async fn start_with(config: Config, rust_log: &str, envs: &[(&str, &str)]) -> Host {
+        Host(HostProcess::start_with(config, rust_log, envs).await)
     }
 
     async fn get(&self, path: &str, key: Option<&str>) -> Resp {
-        self.send(reqwest::Method::GET, path, key, None).await
+        self.send(Method::GET, path, key, None).await
     }
 
     async fn post(&self, path: &str, key: Option<&str>, body: Value) -> Resp {
-        self.send(
-            reqwest::Method::POST,
-            path,
-            key,
-            Some(serde_json::to_vec(&body).unwrap()),
-        )
-        .await
+        self.send(Method::POST, path, key, Some(body.to_string().into()))
+            .await
     }
 
     async fn create(&self, endpoint: &str, session: &str, key: &str) -> Resp {
-        let body = json!({
-            "session_id": session, "user_id": "u-1", "channel": "webchat", "locale": "en-US",
-            "transcript": [{"author": "user", "text": "help", "timestamp_ms": 1}],
-            "accepted_message": "An agent will be with you shortly.",
-            "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
-        });
-        self.post(
-            &format!("/v1/endpoints/{endpoint}/handovers"),
-            Some(key),
-            body,
-        )
-        .await
+        let path = format!("/v1/endpoints/{endpoint}/handovers");
+        self.post(&path, Some(key), create_body(session)).await
     }
 
     async fn input(&self, id: &str, text: &str, key: &str) -> Resp {
-        self.post(
-            &format!("/v1/handovers/{id}/input"),
-            Some(key),
-            json!({"kind": "text", "text": text}),
-        )
-        .await
+        let body = json!({"kind": "text", "text": text});
+        self.post(&format!("/v1/handovers/{id}/input"), Some(key), body)
+            .await
     }
 
     async fn status(&self, id: &str, key: &str) -> Value {
@@ -373,113 +103,43 @@ impl Host {
     /// Every event of the handover stream: read until `ended`, or until no
     /// more arrive for `quiet` (the stream of an open handover never ends).
     async fn events(&self, id: &str, key: &str, quiet: Duration) -> Vec<Value> {
-        self.sse(&format!("/v1/handovers/{id}/events"), key, quiet, |_| false)
-            .await
+        self.sse(&events_path(id), key, quiet, |_| false).await
     }
 
+    /// The stream at `path` until `ended`, `stop`, or `quiet` without events.
     async fn sse(
         &self,
         path: &str,
         key: &str,
         quiet: Duration,
-        stop: impl Fn(&[Value]) -> bool,
+        mut stop: impl FnMut(&Value) -> bool,
     ) -> Vec<Value> {
-        let mut resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("authorization", format!("Bearer {key}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{path}");
-        let mut events = vec![];
-        let mut buf = String::new();
-        let hard = tokio::time::Instant::now() + T;
-        loop {
-            let until = (tokio::time::Instant::now() + quiet).min(hard);
-            let chunk = match tokio::time::timeout_at(until, resp.chunk()).await {
-                Ok(Ok(Some(c))) => c,
-                _ => return events,
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(i) = buf.find("\n\n") {
-                let frame: String = buf.drain(..i + 2).collect();
-                let data: String = frame
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
-                events.push(serde_json::from_str::<Value>(&data).unwrap());
-                if events.last().unwrap()["type"] == "ended" || stop(&events) {
-                    return events;
-                }
-            }
-        }
+        let req = self.request(Method::GET, path, Some(key));
+        let until = Until::Quiet { quiet, limit: T };
+        read_sse(req, until, |e| e["type"] == "ended" || stop(e)).await
     }
 
     /// Poll the status until the handover has ended.
     async fn wait_ended(&self, id: &str, key: &str) -> Value {
-        let deadline = Instant::now() + T;
-        loop {
+        self.eventually(&format!("handover {id} to end"), T, async || {
             let v = self.status(id, key).await;
-            if !v["ended_at_ms"].is_null() {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "handover {id} never ended; last: {v}\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            (!v["ended_at_ms"].is_null()).then_some(v)
+        })
+        .await
     }
 
     /// POST a sim webhook (signed with `secret`) to `endpoint`'s URL.
     async fn webhook(&self, endpoint: &str, body: &Value, secret: &str) -> Resp {
-        let bytes = serde_json::to_vec(body).unwrap();
-        let ts = now_s();
-        let r = self
-            .http
-            .post(format!("{}/v1/webhooks/{endpoint}", self.base))
-            .header("content-type", "application/json")
-            .header("x-sim-timestamp", ts.to_string())
-            .header("x-sim-delivery", body["event_id"].as_str().unwrap())
-            .header(
-                "x-sim-signature",
-                provider_simulators::sign(secret, ts, &bytes),
-            )
-            .body(bytes)
-            .send()
+        let body = serde_json::to_vec(body).unwrap();
+        Webhook::signed(endpoint, body, secret, now_s())
+            .resp(self)
             .await
-            .unwrap();
-        let status = r.status().as_u16();
-        let retry_after = r
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_string());
-        let text = r.text().await.unwrap_or_default();
-        Resp {
-            status,
-            retry_after,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
     }
 }
 
 fn id_of(r: &Resp) -> String {
     assert!(r.status == 201 || r.status == 200, "{r:?}");
     r.body["handover_id"].as_str().unwrap().to_string()
-}
-
-fn types(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e["type"].as_str().unwrap_or("?").to_string())
-        .collect()
 }
 
 fn assert_404(r: &Resp, what: &str) {
@@ -511,16 +171,6 @@ fn final_error(status: &Value) -> (String, String) {
         h["error"]["reason"].as_str().unwrap().to_string(),
         h["error"]["message"].as_str().unwrap().to_string(),
     )
-}
-
-async fn sim(secret: &str) -> SimProvider {
-    SimProvider::start(SimConfig {
-        webhook_url: None,
-        webhook_secret: secret.into(),
-        auto_agent: None,
-    })
-    .await
-    .unwrap()
 }
 
 // ---------------------------------------------------------------------------
@@ -627,15 +277,14 @@ impl Server {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_are_isolated_across_the_api() {
-    let sim_a = sim(SECRET_A).await;
-    let sim_b = sim(SECRET_B).await;
-    let tenants = [tenant("a", KEY_A, ""), tenant("b", KEY_B, "")];
+    let sim_a = sim_with_secret(SECRET_A).await;
+    let sim_b = sim_with_secret(SECRET_B).await;
     let host = Host::start(
-        &tenants,
-        &[
-            Ep::sim("a-ep", "a", &sim_a, SECRET_A),
-            Ep::sim("b-ep", "b", &sim_b, SECRET_B),
-        ],
+        ops()
+            .tenant("a", |t| t.key(KEY_A))
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(sim_ep("a-ep", "a", &sim_a, SECRET_A))
+            .endpoint(sim_ep("b-ep", "b", &sim_b, SECRET_B)),
     )
     .await;
 
@@ -645,7 +294,7 @@ async fn tenants_are_isolated_across_the_api() {
     for key in [KEY_A, KEY_B, OP_KEY] {
         assert!(!config.contains(key), "plain key in the config:\n{config}");
         assert!(config.contains(&sha256_hex(key)), "{config}");
-        let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
             .args(["hash-key", key])
             .output()
             .unwrap();
@@ -779,7 +428,7 @@ async fn tenants_are_isolated_across_the_api() {
     assert_eq!(b_admin_before.status, 200, "{b_admin_before:?}");
     let r = host.get("/admin/endpoints/b-ep", Some(KEY_A)).await;
     assert_404(&r, "admin GET of B's endpoint");
-    let other = std::fs::read(adapter("echo-v2")).unwrap();
+    let other = guest_bytes("echo-v2");
     let r = host
         .send(
             reqwest::Method::PUT,
@@ -852,28 +501,32 @@ async fn concurrent_calls_quota() {
     let (open, gate) = tokio::sync::watch::channel(false);
     let slow = Server::start(Arc::new(|_| (200, "slow".into())), Some(gate)).await;
     let fast = Server::fixed("fast").await;
-    let long = "[endpoints.limits]\nwall_time_ms = 30000\negress_timeout_ms = 30000\n";
+    let long = |e: Endpoint| {
+        e.limit("wall_time_ms", 30000)
+            .limit("egress_timeout_ms", 30000)
+    };
     let host = Host::start(
-        &[
-            tenant("a", KEY_A, "concurrent_calls = 1\nwall_time_ms = 30000"),
-            tenant("b", KEY_B, ""),
-        ],
-        &[
-            Ep::egress(
-                "a-slow",
-                "a",
-                &format!("{}/slow", slow.origin()),
-                &[slow.origin()],
+        ops()
+            .tenant("a", |t| {
+                t.key(KEY_A).concurrent_calls(1).wall_time_ms(30000)
+            })
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(
+                egress_ep(
+                    "a-slow",
+                    "a",
+                    &format!("{}/slow", slow.origin()),
+                    &[slow.origin()],
+                )
+                .with(long),
             )
-            .with(long),
-            Ep::egress(
+            .endpoint(egress_ep(
                 "a-fast",
                 "a",
                 &format!("{}/fast", fast.origin()),
                 &[fast.origin()],
-            ),
-            Ep::fixture("b-echo", "b", "echo"),
-        ],
+            ))
+            .endpoint(fixture("b-echo", "b", "echo")),
     )
     .await;
     let host = Arc::new(host);
@@ -936,15 +589,12 @@ async fn concurrent_calls_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_handovers_quota() {
     let host = Host::start(
-        &[
-            tenant("a", KEY_A, "open_handovers = 2"),
-            tenant("b", KEY_B, ""),
-        ],
-        &[
-            Ep::fixture("a-echo", "a", "echo"),
-            Ep::fixture("a-echo2", "a", "echo"),
-            Ep::fixture("b-echo", "b", "echo"),
-        ],
+        ops()
+            .tenant("a", |t| t.key(KEY_A).open_handovers(2))
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(fixture("a-echo", "a", "echo"))
+            .endpoint(fixture("a-echo2", "a", "echo"))
+            .endpoint(fixture("b-echo", "b", "echo")),
     )
     .await;
     let host = Arc::new(host);
@@ -1003,42 +653,19 @@ async fn open_handovers_quota() {
     assert_eq!(r.status, 201, "{r:?}");
 }
 
-fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Value {
-    let mut v = json!({"event_id": event_id, "conversation_id": conv, "seq": seq, "type": kind});
-    if let Value::Object(m) = fields {
-        for (k, x) in m {
-            v[k] = x;
-        }
-    }
-    v
-}
-
-fn agent_message(event_id: &str, conv: &str, seq: u64, text: &str) -> Value {
-    sim_event(
-        event_id,
-        conv,
-        seq,
-        "agent_message",
-        json!({"agent": {"id": "a-1", "name": "Alex"}, "text": text, "attachments": []}),
-    )
-}
-
 /// webhooks_per_s = 2: a burst gets some 429s with Retry-After; B's burst is
 /// accepted and applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhooks_per_s_quota() {
-    let sim_a = sim(SECRET_A).await;
-    let sim_b = sim(SECRET_B).await;
+    let sim_a = sim_with_secret(SECRET_A).await;
+    let sim_b = sim_with_secret(SECRET_B).await;
     let host = Arc::new(
         Host::start(
-            &[
-                tenant("a", KEY_A, "webhooks_per_s = 2"),
-                tenant("b", KEY_B, ""),
-            ],
-            &[
-                Ep::sim("a-ep", "a", &sim_a, SECRET_A),
-                Ep::sim("b-ep", "b", &sim_b, SECRET_B),
-            ],
+            ops()
+                .tenant("a", |t| t.key(KEY_A).webhooks_per_s(2))
+                .tenant("b", |t| t.key(KEY_B))
+                .endpoint(sim_ep("a-ep", "a", &sim_a, SECRET_A))
+                .endpoint(sim_ep("b-ep", "b", &sim_b, SECRET_B)),
         )
         .await,
     );
@@ -1077,8 +704,12 @@ async fn webhooks_per_s_quota() {
     let b = burst("b-ep", conv_b.clone(), SECRET_B).await;
     assert!(b.iter().all(|r| r.status == 200), "{b:?}");
     let events = host
-        .sse(&format!("/v1/handovers/{b_id}/events"), KEY_B, T, |evs| {
-            evs.iter().filter(|e| e["type"] == "agent_message").count() as u64 == N
+        .sse(&events_path(&b_id), KEY_B, T, {
+            let mut n = 0;
+            move |e| {
+                n += u64::from(e["type"] == "agent_message");
+                n == N
+            }
         })
         .await;
     let texts = events
@@ -1105,11 +736,12 @@ async fn webhooks_per_s_quota() {
 /// must stay free for its bot API calls.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_waiting_for_correlation_holds_no_call_slot() {
-    let sim_a = sim(SECRET_A).await;
+    let sim_a = sim_with_secret(SECRET_A).await;
     let host = Arc::new(
         Host::start(
-            &[tenant("a", KEY_A, "concurrent_calls = 1")],
-            &[Ep::sim("a-ep", "a", &sim_a, SECRET_A)],
+            ops()
+                .tenant("a", |t| t.key(KEY_A).concurrent_calls(1))
+                .endpoint(sim_ep("a-ep", "a", &sim_a, SECRET_A)),
         )
         .await,
     );
@@ -1134,14 +766,11 @@ async fn a_webhook_waiting_for_correlation_holds_no_call_slot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_quota() {
     let host = Host::start(
-        &[
-            tenant("a", KEY_A, "memory_mib = 16"),
-            tenant("b", KEY_B, ""),
-        ],
-        &[
-            Ep::fixture("a-bomb", "a", "membomb"),
-            Ep::fixture("b-echo", "b", "echo"),
-        ],
+        ops()
+            .tenant("a", |t| t.key(KEY_A).memory_mib(16))
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(fixture("a-bomb", "a", "membomb"))
+            .endpoint(fixture("b-echo", "b", "echo")),
     )
     .await;
     let r = host.create("a-bomb", "s-1", KEY_A).await;
@@ -1165,14 +794,11 @@ async fn memory_quota() {
 async fn wall_time_quota() {
     let host = Arc::new(
         Host::start(
-            &[
-                tenant("a", KEY_A, "wall_time_ms = 300"),
-                tenant("b", KEY_B, ""),
-            ],
-            &[
-                Ep::fixture("a-loop", "a", "loop"),
-                Ep::fixture("b-echo", "b", "echo"),
-            ],
+            ops()
+                .tenant("a", |t| t.key(KEY_A).wall_time_ms(300))
+                .tenant("b", |t| t.key(KEY_B))
+                .endpoint(fixture("a-loop", "a", "loop"))
+                .endpoint(fixture("b-echo", "b", "echo")),
         )
         .await,
     );
@@ -1207,16 +833,13 @@ async fn wall_time_quota() {
 async fn cpu_quota_throttles_the_guest() {
     let host = Arc::new(
         Host::start(
-            &[
-                tenant("a", KEY_A, "cpu_ms_per_s = 50\nwall_time_ms = 2000"),
-                tenant("b", KEY_B, ""),
-                tenant("c", KEY_C, "wall_time_ms = 2000"),
-            ],
-            &[
-                Ep::fixture("a-loop", "a", "loop"),
-                Ep::fixture("b-echo", "b", "echo"),
-                Ep::fixture("c-loop", "c", "loop"),
-            ],
+            ops()
+                .tenant("a", |t| t.key(KEY_A).cpu_ms_per_s(50).wall_time_ms(2000))
+                .tenant("b", |t| t.key(KEY_B))
+                .tenant("c", |t| t.key(KEY_C).wall_time_ms(2000))
+                .endpoint(fixture("a-loop", "a", "loop"))
+                .endpoint(fixture("b-echo", "b", "echo"))
+                .endpoint(fixture("c-loop", "c", "loop")),
         )
         .await,
     );
@@ -1354,50 +977,71 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
 
     let (a, b, t) = (server_a.origin(), server_b.origin(), token_server.origin());
     let egress = [a.clone(), b.clone(), t.clone()];
-    let header_rule = format!(
-        "[endpoints.secrets]\ntoken = \"{HDR_SECRET}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nheader = {{ name = \"Authorization\", value = \"Bearer {{{{token}}}}\" }}\n"
-    );
+    let header_rule = |e: Endpoint| {
+        e.secret("token", HDR_SECRET)
+            .auth(&a, AuthKind::header("Authorization", "Bearer {{token}}"))
+    };
     // The Basic password comes from the host's environment (`env:`), so it
     // is not even in the config file.
-    let basic_rule = format!(
-        "[endpoints.secrets]\nuser = \"svc-user\"\npass = \"env:TENANCY_TEST_BASIC_PASS\"\n[[endpoints.auth]]\ntarget = \"{a}\"\nbasic = {{ username = \"{{{{user}}}}\", password = \"{{{{pass}}}}\" }}\n"
-    );
-    let oauth_rule = |secret: &str| {
-        format!(
-            "[endpoints.secrets]\ncid = \"client-1\"\ncsec = \"{secret}\"\n[[endpoints.auth]]\ntarget = \"{a}\"\noauth_client_credentials = {{ token_url = \"{t}/oauth/token\", client_id = \"{{{{cid}}}}\", client_secret = \"{{{{csec}}}}\" }}\n"
-        )
+    let basic_rule = |e: Endpoint| {
+        e.secret("user", "svc-user")
+            .secret("pass", "env:TENANCY_TEST_BASIC_PASS")
+            .auth(&a, AuthKind::basic("{{user}}", "{{pass}}"))
+    };
+    let oauth_rule = |secret: &'static str| {
+        let (a, t) = (a.clone(), t.clone());
+        move |e: Endpoint| {
+            e.secret("cid", "client-1").secret("csec", secret).auth(
+                &a,
+                AuthKind::oauth(&format!("{t}/oauth/token"), "{{cid}}", "{{csec}}"),
+            )
+        }
     };
     // The header rule's target over https only: the same host over plain
     // http must not get the credential.
-    let https_rule = format!(
-        "[endpoints.secrets]\ntoken = \"{HDR_SECRET}\"\n[[endpoints.auth]]\ntarget = \"https://127.0.0.1:{}\"\nheader = {{ name = \"Authorization\", value = \"Bearer {{{{token}}}}\" }}\n",
-        server_a.port
-    );
+    let https_target = format!("https://127.0.0.1:{}", server_a.port);
+    let https_rule = |e: Endpoint| {
+        e.secret("token", HDR_SECRET).auth(
+            &https_target,
+            AuthKind::header("Authorization", "Bearer {{token}}"),
+        )
+    };
     let host = Host::start_with(
-        &[tenant("a", KEY_A, "")],
-        &[
-            Ep::egress("hdr-a", "a", &format!("{a}/hdr"), &egress).with(&header_rule),
-            Ep::egress("hdr-b", "a", &format!("{b}/hdr-b"), &egress).with(&header_rule),
-            // Not on the allow-list at all: the failure message is checked.
-            Ep::egress("hdr-denied", "a", "http://127.0.0.1:9/x", &egress).with(&header_rule),
-            // The adapter asks for the template itself: nothing expands it.
-            Ep::egress(
-                "template-b",
-                "a",
-                &format!("{b}/t?x={{{{token}}}}"),
-                &egress,
+        ops()
+            .tenant("a", |t| t.key(KEY_A))
+            .endpoint(egress_ep("hdr-a", "a", &format!("{a}/hdr"), &egress).with(header_rule))
+            .endpoint(egress_ep("hdr-b", "a", &format!("{b}/hdr-b"), &egress).with(header_rule))
+            .endpoint(
+                // Not on the allow-list at all: the failure message is checked.
+                egress_ep("hdr-denied", "a", "http://127.0.0.1:9/x", &egress).with(header_rule),
             )
-            .with(&header_rule),
-            Ep::egress("downgrade", "a", &format!("{a}/downgrade"), &egress).with(&https_rule),
-            Ep::egress("basic-a", "a", &format!("{a}/basic"), &egress).with(&basic_rule),
-            Ep::egress("basic-b", "a", &format!("{b}/basic-b"), &egress).with(&basic_rule),
-            Ep::egress("oauth-a", "a", &format!("{a}/oauth"), &egress)
-                .with(&oauth_rule(CLIENT_SECRET)),
-            Ep::egress("oauth-b", "a", &format!("{b}/oauth-b"), &egress)
-                .with(&oauth_rule(CLIENT_SECRET)),
-            Ep::egress("oauth-bad", "a", &format!("{a}/oauth-bad"), &egress)
-                .with(&oauth_rule(WRONG_CLIENT_SECRET)),
-        ],
+            .endpoint(
+                // The adapter asks for the template itself: nothing expands it.
+                egress_ep(
+                    "template-b",
+                    "a",
+                    &format!("{b}/t?x={{{{token}}}}"),
+                    &egress,
+                )
+                .with(header_rule),
+            )
+            .endpoint(
+                egress_ep("downgrade", "a", &format!("{a}/downgrade"), &egress).with(https_rule),
+            )
+            .endpoint(egress_ep("basic-a", "a", &format!("{a}/basic"), &egress).with(basic_rule))
+            .endpoint(egress_ep("basic-b", "a", &format!("{b}/basic-b"), &egress).with(basic_rule))
+            .endpoint(
+                egress_ep("oauth-a", "a", &format!("{a}/oauth"), &egress)
+                    .with(oauth_rule(CLIENT_SECRET)),
+            )
+            .endpoint(
+                egress_ep("oauth-b", "a", &format!("{b}/oauth-b"), &egress)
+                    .with(oauth_rule(CLIENT_SECRET)),
+            )
+            .endpoint(
+                egress_ep("oauth-bad", "a", &format!("{a}/oauth-bad"), &egress)
+                    .with(oauth_rule(WRONG_CLIENT_SECRET)),
+            ),
         TRACE,
         &[("TENANCY_TEST_BASIC_PASS", BASIC_SECRET)],
     )
@@ -1578,14 +1222,16 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
-    let sim_a = sim(SECRET_A).await;
-    let sim_b = sim(SECRET_B).await;
+    let sim_a = sim_with_secret(SECRET_A).await;
+    let sim_b = sim_with_secret(SECRET_B).await;
     // B's webhook secret is a `{{name}}` reference to its `[secrets]`.
-    let mut b_ep = Ep::sim("b-ep", "b", &sim_b, "{{wh}}");
-    b_ep.extra = format!("[endpoints.secrets]\nwh = \"{SECRET_B}\"\n");
+    let b_ep = sim_ep("b-ep", "b", &sim_b, "{{wh}}").secret("wh", SECRET_B);
     let host = Host::start_with(
-        &[tenant("a", KEY_A, ""), tenant("b", KEY_B, "")],
-        &[Ep::sim("a-ep", "a", &sim_a, SECRET_A), b_ep],
+        ops()
+            .tenant("a", |t| t.key(KEY_A))
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(sim_ep("a-ep", "a", &sim_a, SECRET_A))
+            .endpoint(b_ep),
         TRACE,
         &[],
     )
@@ -1664,8 +1310,8 @@ async fn a_webhook_for_tenant_a_cannot_touch_tenant_b() {
     let r = host.webhook("b-ep", &join, SECRET_B).await;
     assert_eq!(r.status, 200, "{r:?}");
     let events = host
-        .sse(&format!("/v1/handovers/{b_id}/events"), KEY_B, T, |evs| {
-            evs.iter().any(|e| e["type"] == "agent_joined")
+        .sse(&events_path(&b_id), KEY_B, T, |e| {
+            e["type"] == "agent_joined"
         })
         .await;
     assert_eq!(types(&events), ["queued", "agent_joined"]);

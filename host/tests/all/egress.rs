@@ -3,9 +3,7 @@
 //! response cap and per-request timeout. Every test's traffic stays on
 //! loopback; denied requests never leave the process.
 
-mod common;
-
-use common::*;
+use crate::harness::wasm::*;
 use handover_host::model::FailureReason;
 use handover_host::runtime::{Call, CallOutput, Limits};
 use std::sync::atomic::Ordering;

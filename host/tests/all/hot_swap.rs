@@ -3,9 +3,9 @@
 //! serving), sha256 pins, calls in flight finishing on the old version, and
 //! the real binary's admin API (upload, show, rollback, refusals, auth).
 
-mod common;
-
-use common::*;
+use crate::harness::config::{Config, Endpoint as EndpointConfig};
+use crate::harness::wasm::*;
+use crate::harness::{HostProcess, Until, create_body, events_path, read_sse};
 use handover_host::config::{self, LoadedConfig};
 use handover_host::model::{ProviderEvent, UserInput};
 use handover_host::registry::{self, Endpoint, Registry, Source, SwapError};
@@ -26,8 +26,12 @@ struct Setup {
     adapter: PathBuf,
 }
 
-fn config_for(dir: &Path, extra: &str) -> LoadedConfig {
-    let source = format!("[[endpoints]]\nid = \"ep\"\nadapter = \"adapter.wasm\"\n{extra}");
+/// A config with endpoint `ep` on `adapter.wasm` (next to the config), as
+/// `ep` shapes it.
+fn config_for(dir: &Path, ep: impl FnOnce(EndpointConfig) -> EndpointConfig) -> LoadedConfig {
+    let source = Config::new()
+        .endpoint(ep(EndpointConfig::new("ep", "adapter.wasm")))
+        .to_toml();
     let path = dir.join("handover.toml");
     std::fs::write(&path, &source).unwrap();
     let config = config::parse(&path.display().to_string(), &source)
@@ -48,11 +52,11 @@ fn runtime_with_cache(dir: &Path) -> Arc<Runtime> {
     .unwrap()
 }
 
-async fn setup(adapter: &str, extra: &str) -> Setup {
+async fn setup(adapter: &str, ep: impl FnOnce(EndpointConfig) -> EndpointConfig) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("adapter.wasm");
-    std::fs::copy(adapter_path(adapter), &path).unwrap();
-    let cfg = config_for(dir.path(), extra);
+    std::fs::copy(guest(adapter), &path).unwrap();
+    let cfg = config_for(dir.path(), ep);
     let registry = Registry::from_config(runtime_with_cache(dir.path()), &cfg)
         .await
         .unwrap_or_else(|e| panic!("from_config: {e:?}"));
@@ -134,21 +138,21 @@ struct Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_swaps_under_traffic_fail_no_call() {
-    twenty_swaps_under_traffic("").await;
+    twenty_swaps_under_traffic(0).await;
 }
 
 /// The same with warm instances: none of the old version serves a call
 /// that starts after the swap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_swaps_under_traffic_with_instance_reuse() {
-    twenty_swaps_under_traffic("instance_reuse = 1000").await;
+    twenty_swaps_under_traffic(1000).await;
 }
 
-async fn twenty_swaps_under_traffic(extra: &str) {
-    let s = setup("echo", extra).await;
+async fn twenty_swaps_under_traffic(instance_reuse: u32) {
+    let s = setup("echo", |e| e.instance_reuse(instance_reuse)).await;
     let _watcher = registry::watch_files(s.registry.clone()).unwrap();
-    let v1 = adapter_bytes("echo");
-    let v2 = adapter_bytes("echo-v2");
+    let v1 = guest_bytes("echo");
+    let v2 = guest_bytes("echo-v2");
     // Compile both once so the test measures swapping, not compiling.
     s.registry.runtime().load(&v2).await.unwrap();
     assert_eq!(s.ep.current_info().version, "1.0.0");
@@ -274,10 +278,10 @@ async fn assert_still_v1(s: &Setup, v1_sha: &str, label: &str) {
 
 #[tokio::test]
 async fn refused_candidates_leave_the_old_version_serving() {
-    let s = setup("echo", "").await;
+    let s = setup("echo", |e| e).await;
     let _watcher = registry::watch_files(s.registry.clone()).unwrap();
-    let v1_sha = sha256_hex(&adapter_bytes("echo"));
-    let v2 = adapter_bytes("echo-v2");
+    let v1_sha = sha256_hex(&guest_bytes("echo"));
+    let v2 = guest_bytes("echo-v2");
     let truncated = v2[..v2.len() / 2].to_vec();
     let random: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
@@ -356,10 +360,10 @@ async fn refused_candidates_leave_the_old_version_serving() {
 
 #[tokio::test]
 async fn a_half_written_file_is_refused_then_the_complete_one_taken() {
-    let s = setup("echo", "").await;
+    let s = setup("echo", |e| e).await;
     let _watcher = registry::watch_files(s.registry.clone()).unwrap();
-    let v1_sha = sha256_hex(&adapter_bytes("echo"));
-    let v2 = adapter_bytes("echo-v2");
+    let v1_sha = sha256_hex(&guest_bytes("echo"));
+    let v2 = guest_bytes("echo-v2");
     // Written in place in two steps, with a pause longer than the debounce.
     {
         use std::io::Write;
@@ -389,10 +393,10 @@ async fn a_half_written_file_is_refused_then_the_complete_one_taken() {
 
 #[tokio::test]
 async fn a_sha256_pin_refuses_other_bytes() {
-    let v1 = adapter_bytes("echo");
-    let v2 = adapter_bytes("echo-v2");
+    let v1 = guest_bytes("echo");
+    let v2 = guest_bytes("echo-v2");
     let pin = sha256_hex(&v1);
-    let s = setup("echo", &format!("sha256 = \"{pin}\"\n")).await;
+    let s = setup("echo", |e| e.sha256(&pin)).await;
     let _watcher = registry::watch_files(s.registry.clone()).unwrap();
 
     let (e, msg) = refused(s.registry.swap("ep", &v2, Source::Admin).await);
@@ -430,9 +434,9 @@ async fn a_sha256_pin_refuses_other_bytes() {
 #[tokio::test]
 async fn a_wrong_pin_refuses_start_up() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(adapter_path("echo"), dir.path().join("adapter.wasm")).unwrap();
-    let pin = sha256_hex(&adapter_bytes("echo-v2"));
-    let cfg = config_for(dir.path(), &format!("sha256 = \"{pin}\"\n"));
+    std::fs::copy(guest("echo"), dir.path().join("adapter.wasm")).unwrap();
+    let pin = sha256_hex(&guest_bytes("echo-v2"));
+    let cfg = config_for(dir.path(), |e| e.sha256(&pin));
     let errors = match Registry::from_config(runtime(), &cfg).await {
         Ok(_) => panic!("a wrong pin must refuse the endpoint"),
         Err(e) => e,
@@ -451,12 +455,12 @@ async fn a_wrong_pin_refuses_start_up() {
 async fn calls_in_flight_finish_on_the_old_version() {
     let (port, hits) = http_server(b"from-egress".to_vec(), Duration::from_secs(2)).await;
     let url = format!("http://127.0.0.1:{port}/slow");
-    let s = setup(
-        "egress",
-        &format!("egress = [\"http://127.0.0.1:{port}\"]\nsettings = {{ url = \"{url}\" }}\n"),
-    )
+    let s = setup("egress", |e| {
+        e.egress([format!("http://127.0.0.1:{port}")])
+            .settings(json!({ "url": url }))
+    })
     .await;
-    let echo = adapter_bytes("echo");
+    let echo = guest_bytes("echo");
     // Compile echo ahead so the swap itself is quick.
     s.registry.runtime().load(&echo).await.unwrap();
     let settings = s.ep.settings_json.clone();
@@ -513,70 +517,29 @@ async fn calls_in_flight_finish_on_the_old_version() {
 
 const ADMIN_KEY: &str = "hot-swap-admin-key";
 
+/// The real binary with endpoint `ep` on a copy of `echo` (uploads and
+/// rollbacks write next to it, never to the built component).
 struct Host {
-    child: std::process::Child,
-    base: String,
-    dir: tempfile::TempDir,
-    http: reqwest::Client,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    process: HostProcess,
+    _adapter_dir: tempfile::TempDir,
 }
 
 impl Host {
     async fn start() -> Host {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(adapter_path("echo"), dir.path().join("echo.wasm")).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.path().join("handover.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[server]\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\nadmin_key = \"{ADMIN_KEY}\"\n\n\
-                 [[endpoints]]\nid = \"ep\"\nadapter = \"echo.wasm\"\n"
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.path().join("host.log")).unwrap();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(std::process::Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut host = Host {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            http: reqwest::Client::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = host.http.get(format!("{}/healthz", host.base)).send().await
-                && r.status().is_success()
-            {
-                return host;
-            }
-            if let Ok(Some(st)) = host.child.try_wait() {
-                panic!("handover-host exited with {st}:\n{}", host.log());
-            }
-            assert!(Instant::now() < deadline, "not healthy:\n{}", host.log());
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let adapter = dir.path().join("echo.wasm");
+        std::fs::copy(guest("echo"), &adapter).unwrap();
+        let config = Config::new()
+            .admin_key(ADMIN_KEY)
+            .endpoint(EndpointConfig::new("ep", &adapter));
+        Host {
+            process: HostProcess::start(config).await,
+            _adapter_dir: dir,
         }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("host.log")).unwrap_or_default()
+        self.process.log()
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
@@ -591,11 +554,7 @@ impl Host {
         path: &str,
         key: Option<&str>,
     ) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, format!("{}{path}", self.base));
-        match key {
-            Some(k) => r.header("authorization", format!("Bearer {k}")),
-            None => r,
-        }
+        self.process.request(method, path, key)
     }
 
     async fn show(&self) -> Value {
@@ -621,19 +580,8 @@ impl Host {
     }
 
     async fn create_handover(&self) -> String {
-        let body = json!({
-            "session_id": "s-1", "user_id": "u-1", "channel": "webchat", "locale": "en-US",
-            "transcript": [{"author": "user", "text": "help", "timestamp_ms": 1}],
-            "accepted_message": "An agent will be with you shortly.",
-            "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
-        });
-        let (code, v) = self
-            .send(
-                self.http
-                    .post(format!("{}/v1/endpoints/ep/handovers", self.base))
-                    .json(&body),
-            )
-            .await;
+        let body = create_body("s-1");
+        let (code, v) = self.process.post("/v1/endpoints/ep/handovers", body).await;
         assert_eq!(code, 201, "{v}\n{}", self.log());
         v["handover_id"].as_str().unwrap().to_string()
     }
@@ -641,58 +589,34 @@ impl Host {
     /// Send `text` as user input through the bot API and return the version
     /// named by the echo adapter's agent message (read from the SSE stream).
     async fn served_by(&self, id: &str, text: &str) -> String {
-        let (code, v) = self
-            .send(
-                self.http
-                    .post(format!("{}/v1/handovers/{id}/input", self.base))
-                    .json(&json!({"kind": "text", "text": text})),
-            )
-            .await;
+        let (code, v) = self.process.input(id, "text", text).await;
         assert_eq!(
             (code, v["result"].as_str()),
             (200, Some("forwarded")),
             "{v}"
         );
         let suffix = format!(":{text}");
-        let mut resp = self
-            .http
-            .get(format!("{}/v1/handovers/{id}/events", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        let mut buf = String::new();
-        loop {
-            let chunk = tokio::time::timeout_at(deadline, resp.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("no agent message for {text:?}: {buf}"))
-                .unwrap()
-                .unwrap_or_else(|| panic!("stream ended without {text:?}: {buf}"));
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            for line in buf.lines() {
-                let Some(data) = line.strip_prefix("data:") else {
-                    continue;
-                };
-                let Ok(ev) = serde_json::from_str::<Value>(data.trim()) else {
-                    continue;
-                };
-                if ev["type"] == "agent_message"
-                    && let Some(t) = ev["text"].as_str()
-                    && let Some(v) = t.strip_suffix(&suffix)
-                {
-                    return v.to_string();
-                }
-            }
-        }
+        let version = |e: &Value| {
+            let t = e["text"]
+                .as_str()
+                .filter(|_| e["type"] == "agent_message")?;
+            t.strip_suffix(&suffix).map(String::from)
+        };
+        let req = self.process.http.get(self.process.url(&events_path(id)));
+        let until = Until::Deadline(Duration::from_secs(15));
+        let events = read_sse(req, until, |e| version(e).is_some()).await;
+        events
+            .iter()
+            .find_map(version)
+            .unwrap_or_else(|| panic!("no agent message for {text:?}: {events:?}"))
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_api_upload_show_rollback_and_refusals() {
     let host = Host::start().await;
-    let v1 = adapter_bytes("echo");
-    let v2 = adapter_bytes("echo-v2");
+    let v1 = guest_bytes("echo");
+    let v2 = guest_bytes("echo-v2");
     let (v1_sha, v2_sha) = (sha256_hex(&v1), sha256_hex(&v2));
     use reqwest::Method;
 
@@ -712,8 +636,7 @@ async fn admin_api_upload_show_rollback_and_refusals() {
     }
     let (code, _) = host
         .send(
-            host.http
-                .get(format!("{}/admin/endpoints/ep", host.base))
+            host.admin(reqwest::Method::GET, "/admin/endpoints/ep", None)
                 .header("authorization", ADMIN_KEY),
         )
         .await;
@@ -818,7 +741,7 @@ async fn counted(registry: &Registry, ep: &Endpoint) -> String {
 
 #[tokio::test]
 async fn instance_reuse_keeps_instances_warm_until_a_swap() {
-    let s = setup("counter", "instance_reuse = 10").await;
+    let s = setup("counter", |e| e.instance_reuse(10)).await;
     assert_eq!(counted(&s.registry, &s.ep).await, "1");
     assert_eq!(
         counted(&s.registry, &s.ep).await,
@@ -831,7 +754,7 @@ async fn instance_reuse_keeps_instances_warm_until_a_swap() {
             .expect("instance_reuse makes a warm pool");
     assert_eq!(warm.len(), 1);
     s.registry
-        .swap("ep", &adapter_bytes("counter"), Source::Admin)
+        .swap("ep", &guest_bytes("counter"), Source::Admin)
         .await
         .unwrap();
     assert!(warm.is_empty(), "a swap drops the old version's instances");
@@ -843,7 +766,7 @@ async fn instance_reuse_keeps_instances_warm_until_a_swap() {
 
 #[tokio::test]
 async fn without_instance_reuse_every_call_is_fresh() {
-    let s = setup("counter", "").await;
+    let s = setup("counter", |e| e).await;
     assert!(s.ep.warm.is_none());
     for _ in 0..3 {
         assert_eq!(counted(&s.registry, &s.ep).await, "1");

@@ -14,15 +14,16 @@
 //! `throughput_*` test measures handovers completed per second with one and
 //! three replicas (numbers in BENCHMARKS.md).
 
+use crate::harness::pg::{Schema, pg_base_url};
+use crate::harness::*;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use provider_simulators::{SimConfig, SimProvider};
+use provider_simulators::SimProvider;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -32,210 +33,44 @@ const ADMIN_KEY: &str = "replicas-admin-key";
 /// Generous: three replicas, PostgreSQL, the sim and this test share two cores.
 const T: Duration = Duration::from_secs(120);
 
-fn adapter_path(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `scripts/build-adapters.sh` (the README's test command does)",
-        p.display()
-    );
-    p
-}
-
-// ---------------------------------------------------------------- PostgreSQL
-
-/// A fresh schema on the test server, dropped with the value.
-struct Schema {
-    base: String,
-    name: String,
-    url: String,
-}
-
-fn pg_base_url() -> Option<String> {
-    match std::env::var("HANDOVER_TEST_PG_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            eprintln!("HANDOVER_TEST_PG_URL is not set: skipping the replicas test");
-            None
-        }
-    }
-}
-
-async fn pg_connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to HANDOVER_TEST_PG_URL {url}: {e}"));
-    tokio::spawn(conn);
-    client
-}
-
-impl Schema {
-    async fn create() -> Option<Schema> {
-        let base = pg_base_url()?;
-        let name = format!("replicas_{}", uuid::Uuid::new_v4().simple());
-        pg_connect(&base)
-            .await
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
-        Some(Schema { base, name, url })
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (base, sql) = (
-            self.base.clone(),
-            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((c, conn)) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await {
-                    tokio::spawn(conn);
-                    let _ = c.batch_execute(&sql).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 // ---------------------------------------------------------------- replicas
 
+/// One replica: a host and whether the load balancer thinks it is alive.
 struct Replica {
-    child: Option<Child>,
-    base: String,
-    dir: PathBuf,
-    config: PathBuf,
+    process: HostProcess,
     alive: Arc<AtomicBool>,
 }
 
-impl Drop for Replica {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
-}
-
-/// One endpoint bound to a sim; `extra` goes inside its table.
-struct EpSpec<'a> {
-    id: &'a str,
-    sim: &'a SimProvider,
-    extra: &'a str,
-}
-
-fn config_toml(port: u16, dir: &Path, store_url: &str, adapter: &Path, eps: &[EpSpec]) -> String {
-    let mut s = format!(
-        "[store]\nbackend = \"postgres\"\nurl = {}\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
-         data_dir = {}\nadmin_key = \"{ADMIN_KEY}\"\nwatch_adapters = false\n\n",
-        toml_str(store_url),
-        toml_str(&dir.join("data").display().to_string()),
-    );
-    for e in eps {
-        s += &format!(
-            "[[endpoints]]\nid = {}\nadapter = {}\negress = [{}]\nwebhook_secret = {}\n\
-             settings = {{ base_url = {} }}\n{}\n",
-            toml_str(e.id),
-            toml_str(&adapter.display().to_string()),
-            toml_str(&e.sim.base_url()),
-            toml_str(SECRET),
-            toml_str(&e.sim.base_url()),
-            e.extra,
-        );
-    }
-    s
+/// The replicas' config: schema `store_url`, `ADMIN_KEY`, no file watcher,
+/// endpoints on the adapter file `adapter` (a copy, swapped by the tests).
+fn config(store_url: &str, adapter: &Path, eps: Vec<Endpoint>) -> Config {
+    Config::new()
+        .postgres(store_url)
+        .admin_key(ADMIN_KEY)
+        .server(|s| s.watch_adapters = Some(false))
+        .endpoints(eps.into_iter().map(|mut e| {
+            e.adapter = adapter.to_path_buf();
+            e
+        }))
 }
 
 impl Replica {
-    async fn start(store_url: &str, adapter: &Path, eps: &[EpSpec<'_>]) -> Replica {
-        let dir = std::env::temp_dir().join(format!("handover-replica-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let config = dir.join("handover.toml");
-        std::fs::write(&config, config_toml(port, &dir, store_url, adapter, eps)).unwrap();
-        let mut r = Replica {
-            child: None,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            config,
-            alive: Arc::new(AtomicBool::new(false)),
-        };
-        r.spawn().await;
-        r
+    async fn start(config: Config) -> Replica {
+        Replica {
+            process: HostProcess::start_with(config, "warn", &[]).await,
+            alive: Arc::new(AtomicBool::new(true)),
+        }
     }
 
     async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("host.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
-            .args(["serve", "--config"])
-            .arg(&self.config)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn handover-host");
-        self.child = Some(child);
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(r) = http.get(format!("{}/healthz", self.base)).send().await
-                && r.status().is_success()
-            {
-                self.alive.store(true, Ordering::SeqCst);
-                return;
-            }
-            if let Some(c) = self.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                panic!("handover-host exited with {status}:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "handover-host did not become healthy:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.process.spawn().await;
+        self.alive.store(true, Ordering::SeqCst);
     }
 
     /// SIGKILL: no shutdown code runs.
     fn kill(&mut self) {
         self.alive.store(false, Ordering::SeqCst);
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
+        self.process.kill();
     }
 }
 
@@ -252,7 +87,7 @@ struct Cluster {
 impl Cluster {
     fn new(replicas: &[Replica]) -> Cluster {
         Cluster {
-            bases: Arc::new(replicas.iter().map(|r| r.base.clone()).collect()),
+            bases: Arc::new(replicas.iter().map(|r| r.process.base.clone()).collect()),
             alive: Arc::new(replicas.iter().map(|r| r.alive.clone()).collect()),
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(64)
@@ -379,46 +214,22 @@ async fn read_stream(
     last: Option<i64>,
     out: &mut Vec<Value>,
 ) -> bool {
-    let mut req = http.get(format!("{base}/v1/handovers/{id}/events"));
+    let mut req = http.get(format!("{base}{}", events_path(id)));
     if let Some(l) = last {
         req = req.header("Last-Event-ID", l.to_string());
     }
-    let Ok(mut resp) = req.send().await else {
+    // Keep-alives come every 15 s; silence beyond that means trouble.
+    let Some(mut stream) = SseStream::open(req, Until::Idle(Duration::from_secs(40))).await else {
         return false;
     };
-    if resp.status() != 200 {
-        return false;
-    }
-    let mut buf = String::new();
-    loop {
-        // Keep-alives come every 15 s; silence beyond that means trouble.
-        let chunk = match tokio::time::timeout(Duration::from_secs(40), resp.chunk()).await {
-            Ok(Ok(Some(c))) => c,
-            _ => return false,
-        };
-        buf.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(i) = buf.find("\n\n") {
-            let frame: String = buf.drain(..i + 2).collect();
-            let (mut sse_id, mut data) = (None, String::new());
-            for line in frame.lines() {
-                if let Some(v) = line.strip_prefix("id:") {
-                    sse_id = v.trim().parse::<i64>().ok();
-                } else if let Some(v) = line.strip_prefix("data:") {
-                    data.push_str(v.trim_start());
-                }
-            }
-            if data.is_empty() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(&data).unwrap();
-            assert_eq!(v["id"].as_i64(), sse_id, "SSE id and data id differ");
-            let ended = v["type"] == "ended";
-            out.push(v);
-            if ended {
-                return true;
-            }
+    while let Some(v) = stream.next().await {
+        let ended = v["type"] == "ended";
+        out.push(v);
+        if ended {
+            return true;
         }
     }
+    false
 }
 
 // ---------------------------------------------------------------- webhook forwarder
@@ -474,70 +285,29 @@ async fn start_forwarder(cluster: Cluster) -> (String, Arc<Forwarder>) {
 }
 
 async fn sim() -> SimProvider {
-    let sim = SimProvider::start(SimConfig {
-        webhook_url: None,
-        webhook_secret: SECRET.into(),
-        auto_agent: None,
-    })
-    .await
-    .unwrap();
+    let sim = sim_with_secret(SECRET).await;
     // Cover a replica's death: 100 ms doubling, 30 attempts.
     sim.set_webhook_retry(30, Duration::from_millis(100));
     sim
 }
 
 fn create_body(session: &str) -> Value {
-    json!({
-        "session_id": session, "user_id": "u-1", "channel": "webchat", "locale": "en-US",
-        "transcript": [{"author": "user", "text": "help", "timestamp_ms": 1}],
-        "accepted_message": "An agent will be with you shortly.",
-        "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
-        "idempotency_key": format!("create-{session}"),
-    })
-}
-
-fn agent_texts(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap_or("?").to_string())
-        .collect()
-}
-
-fn sim_agent_texts(sim: &SimProvider, conv: &str) -> Vec<String> {
-    sim.events(conv)
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn ids(events: &[Value]) -> Vec<i64> {
-    events.iter().map(|e| e["id"].as_i64().unwrap()).collect()
+    let mut body = crate::harness::create_body(session);
+    body["idempotency_key"] = format!("create-{session}").into();
+    body
 }
 
 /// The adapter's bytes with a custom section appended: the same adapter,
 /// another sha256 (a new version to hot-swap to).
 fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
     let name = b"replicas-test";
     let mut payload = vec![];
-    leb(name.len(), &mut payload);
+    leb128(name.len(), &mut payload);
     payload.extend_from_slice(name);
     payload.extend_from_slice(tag.as_bytes());
     let mut out = bytes.to_vec();
     out.push(0);
-    leb(payload.len(), &mut out);
+    leb128(payload.len(), &mut out);
     out.extend_from_slice(&payload);
     out
 }
@@ -601,29 +371,21 @@ const USER_MESSAGES: usize = 2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_lose_nothing_when_one_is_killed() {
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("replicas").await else {
         return;
     };
     let sim_a = sim().await; // agents join, talk and end
     let sim_b = sim().await; // no agent ever joins
     let dir = tempfile::tempdir().unwrap();
     let adapter = dir.path().join("sim.wasm");
-    std::fs::copy(adapter_path("sim"), &adapter).unwrap();
-    let eps = [
-        EpSpec {
-            id: "ep",
-            sim: &sim_a,
-            extra: "",
-        },
-        EpSpec {
-            id: "noagent",
-            sim: &sim_b,
-            extra: "[endpoints.timers]\nno_agent_timeout_s = 6\n",
-        },
+    std::fs::copy(guest("sim"), &adapter).unwrap();
+    let eps = vec![
+        Endpoint::sim("ep", &sim_a, SECRET),
+        Endpoint::sim("noagent", &sim_b, SECRET).timer("no_agent_timeout_s", 6),
     ];
     let mut replicas = vec![];
     for _ in 0..3 {
-        replicas.push(Replica::start(&schema.url, &adapter, &eps).await);
+        replicas.push(Replica::start(config(&schema.url, &adapter, eps.clone())).await);
     }
     let cluster = Cluster::new(&replicas);
     let (fwd_url, forwarder) = start_forwarder(cluster.clone()).await;
@@ -783,7 +545,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
 
     // In the database: exactly one `ended` per handover; each no-agent
     // timer fired once (one cancel reached the provider per conversation).
-    let db = pg_connect(&schema.url).await;
+    let db = schema.connect().await;
     let rows = db
         .query(
             "SELECT handover_id, count(*) FROM events WHERE kind = 'ended' GROUP BY handover_id",
@@ -875,19 +637,17 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
 /// joins, two agent messages, one user message, agent ends) with `n`
 /// replicas on one fresh schema. Returns (handovers, seconds).
 async fn throughput(n: usize, handovers: usize) -> (usize, f64) {
-    let schema = Schema::create().await.expect("HANDOVER_TEST_PG_URL");
+    let schema = Schema::create("replicas")
+        .await
+        .expect("HANDOVER_TEST_PG_URL");
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let adapter = dir.path().join("sim.wasm");
-    std::fs::copy(adapter_path("sim"), &adapter).unwrap();
-    let eps = [EpSpec {
-        id: "ep",
-        sim: &sim,
-        extra: "",
-    }];
+    std::fs::copy(guest("sim"), &adapter).unwrap();
+    let eps = vec![Endpoint::sim("ep", &sim, SECRET)];
     let mut replicas = vec![];
     for _ in 0..n {
-        replicas.push(Replica::start(&schema.url, &adapter, &eps).await);
+        replicas.push(Replica::start(config(&schema.url, &adapter, eps.clone())).await);
     }
     let cluster = Cluster::new(&replicas);
     let (fwd_url, _f) = start_forwarder(cluster.clone()).await;
@@ -933,11 +693,11 @@ async fn throughput(n: usize, handovers: usize) -> (usize, f64) {
     (handovers, secs)
 }
 
-/// `cargo test --release -p handover-host --test replicas -- --ignored --nocapture throughput`
+/// `cargo test --release -p handover-host --test all -- --ignored --nocapture replicas::throughput`
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "benchmark: run explicitly (see BENCHMARKS.md)"]
 async fn throughput_one_and_three_replicas() {
-    if pg_base_url().is_none() {
+    if pg_base_url("the replicas benchmark").is_none() {
         return;
     }
     let handovers: usize = std::env::var("HANDOVER_BENCH_HANDOVERS")

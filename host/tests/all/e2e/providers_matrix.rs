@@ -5,8 +5,8 @@
 //! client-server API. The bot's access token reaches Synapse only through
 //! the endpoint's `[[endpoints.auth]]` header rule.
 
-use crate::harness::{Host, types};
-use crate::support::create_routed;
+use crate::e2e::harness::{Host, types};
+use crate::e2e::support::create_routed;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::matrix::MatrixDriver;
 use serde_json::{Value, json};
@@ -65,19 +65,11 @@ async fn handover_to_a_matrix_room_completes_when_the_agent_closes() {
     d.agent_typing(&room, true).await;
     d.agent_message(&room, "Hi Ann, I am Alice. Let me check.")
         .await;
-    let (code, r) = host.input(&id, "text", "thank you!").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "thank you!", "forwarded")
+        .await;
     // Cancel words once an agent is active are text for the agent.
-    let (code, r) = host.input(&id, "quick_reply", "Cancel").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "quick_reply", "Cancel", "forwarded")
+        .await;
     let got = host
         .eventually("the user's messages", T, async || {
             let got = d.user_messages(&room).await;
@@ -137,12 +129,8 @@ async fn cancel_close_agents_leaving_and_failures() {
     let id = create(&host, "s-cancel").await;
     let room = d.wait_for_conversation(&id, T).await.unwrap();
     assert!(d.pending_invites().await.contains(&room));
-    let (code, r) = host.input(&id, "quick_reply", "Cancel").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "quick_reply", "Cancel", "cancelled")
+        .await;
     assert_eq!(d.closed_by_bot(&room).await, Some(true));
     assert!(
         !d.pending_invites().await.contains(&room),

@@ -3,9 +3,7 @@
 //! is never reused. Real compiled `counter` fixture: every call counts
 //! itself in a guest global, so "1" means a fresh instance.
 
-mod common;
-
-use common::*;
+use crate::harness::wasm::*;
 use handover_host::model::{ProviderEvent, UserInput};
 use handover_host::runtime::{
     Call, CallEnv, CallOutput, Limits, LoadedAdapter, Runtime, RuntimeConfig, Session, WarmPool,

@@ -5,8 +5,8 @@
 //! every successful provider call proves the host fetched the OAuth
 //! client-credentials token and added it.
 
-use crate::harness::{Ep, Host, types};
-use crate::support::{T, agent_texts, create_routed};
+use crate::e2e::harness::{Endpoint, Host, agent_texts, conversation_types, types};
+use crate::e2e::support::{T, create_routed};
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::genesys::GenesysDriver;
 use provider_simulators::liveperson::LivePersonDriver;
@@ -19,12 +19,14 @@ async fn create(host: &Host, ep: &str, session: &str) -> String {
 
 // ---------------------------------------------------------------- Genesys
 
-async fn genesys(extra: &str, poll: bool) -> (GenesysDriver, Host) {
+async fn genesys(inactivity_timeout_s: Option<u64>, poll: bool) -> (GenesysDriver, Host) {
     let d = GenesysDriver::start().await.unwrap();
     let mut s = d.endpoint_setup();
     s.settings["poll_conversation"] = poll.into();
-    let mut ep = Ep::from_driver_setup("gen", "genesys-open-messaging", s);
-    ep.extra += &format!("\n{extra}");
+    let mut ep = Endpoint::from_driver_setup("gen", "genesys-open-messaging", s);
+    if let Some(t) = inactivity_timeout_s {
+        ep = ep.timer("inactivity_timeout_s", t as i64);
+    }
     let host = Host::start(&[ep]).await;
     d.set_webhook_url(&host.webhook_url("gen"));
     (d, host)
@@ -32,7 +34,7 @@ async fn genesys(extra: &str, poll: bool) -> (GenesysDriver, Host) {
 
 #[tokio::test]
 async fn genesys_handover_completes_with_host_applied_oauth() {
-    let (d, host) = genesys("", true).await;
+    let (d, host) = genesys(None, true).await;
     let id = create(&host, "gen", "s-happy").await;
     let conv = d
         .sim
@@ -79,13 +81,7 @@ async fn genesys_handover_completes_with_host_applied_oauth() {
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "ended"
-        ],
+        conversation_types(1),
         "{events:?}\n{}",
         host.log()
     );
@@ -99,7 +95,7 @@ async fn genesys_handover_completes_with_host_applied_oauth() {
 
 #[tokio::test]
 async fn genesys_without_an_end_signal_ends_by_inactivity_and_cannot_close() {
-    let (d, host) = genesys("[endpoints.timers]\ninactivity_timeout_s = 3\n", false).await;
+    let (d, host) = genesys(Some(3), false).await;
     let id = create(&host, "gen", "s-idle").await;
     let conv = d.sim.wait_for_conversation(&id, T).await.unwrap();
     d.agent_join(&conv.id, "Alex").await;
@@ -131,15 +127,11 @@ async fn genesys_without_an_end_signal_ends_by_inactivity_and_cannot_close() {
 
 #[tokio::test]
 async fn genesys_cancel_leaves_a_note_and_wrong_credentials_fail_the_start() {
-    let (d, host) = genesys("", true).await;
+    let (d, host) = genesys(None, true).await;
     let id = create(&host, "gen", "s-cancel").await;
     let conv = d.sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     let last = d.user_messages(&conv.id).await.pop().unwrap();
     assert!(last.contains("cancelled"), "{last}");
     d.shutdown().await;
@@ -150,7 +142,12 @@ async fn genesys_cancel_leaves_a_note_and_wrong_credentials_fail_the_start() {
     s.extra_toml = s
         .extra_toml
         .replace(&d.sim.config().client_secret, "wrong-secret");
-    let host = Host::start(&[Ep::from_driver_setup("gen", "genesys-open-messaging", s)]).await;
+    let host = Host::start(&[Endpoint::from_driver_setup(
+        "gen",
+        "genesys-open-messaging",
+        s,
+    )])
+    .await;
     let id = create(&host, "gen", "s-badcred").await;
     let st = host.wait_status(&id, "error", T).await;
     assert!(d.sim.conversations().is_empty());
@@ -209,14 +206,7 @@ async fn liveperson_handover_completes_with_host_applied_app_jwt() {
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
-        [
-            "queued",
-            "agent_joined",
-            "agent_typing",
-            "agent_message",
-            "agent_message",
-            "ended"
-        ],
+        conversation_types(2),
         "{events:?}\n{}",
         host.log()
     );
@@ -265,12 +255,8 @@ async fn liveperson_bot_side_close_and_cancel_close_the_conversation() {
     let (d, host) = liveperson().await;
     let id = create(&host, "lp", "s-cancel").await;
     let conv = d.sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     assert_eq!(d.closed_by_bot(&conv.id).await, Some(true));
 
     let id = create(&host, "lp", "s-close").await;

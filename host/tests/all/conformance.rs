@@ -2,34 +2,10 @@
 //! adapter component, a bundled simulator. A conforming adapter passes every
 //! scenario; a non-conforming one fails with a non-zero exit.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn adapter(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} missing: run scripts/build-adapters.sh",
-        p.display()
-    );
-    p
-}
+use crate::harness::{guest, run_conformance};
 
 fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
-        .args(["conformance"])
-        .arg(adapter(adapter_name))
-        .args(["--simulator", simulator])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    run_conformance(&guest(adapter_name), simulator)
 }
 
 #[test]

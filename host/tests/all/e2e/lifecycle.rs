@@ -2,7 +2,8 @@
 //! forwarded once an agent is active, unsupported channel, provider down,
 //! duplicate create.
 
-use crate::harness::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::assert_error;
 use serde_json::json;
 use std::time::Duration;
 
@@ -11,8 +12,7 @@ const T: Duration = Duration::from_secs(15);
 #[tokio::test]
 async fn completed() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
     let (code, created) = host.create("ep", "s-1", json!({})).await;
     assert_eq!(code, 201, "{created}");
     assert_eq!(
@@ -27,12 +27,8 @@ async fn completed() {
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
     sim.agent_message(&conv.id, "hello from Alex").await;
-    let (code, r) = host.input(&id, "text", "my order is late").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "my order is late", "forwarded")
+        .await;
     let got = sim.wait_for_user_messages(&conv.id, 1, T).await;
     assert_eq!(got[0].text, "my order is late");
     sim.end(&conv.id, "agent_closed").await;
@@ -60,17 +56,10 @@ async fn completed() {
 
 async fn cancel_with(kind: &str, text: &str) {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, kind, text).await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, kind, text, "cancelled").await;
     let st = host.status(&id).await;
     assert_eq!(st["result"], json!({"handover": {"status": "cancelled"}}));
     assert_eq!(st["end_reason"], "user_cancelled");
@@ -103,20 +92,13 @@ async fn cancelled_by_button() {
 #[tokio::test]
 async fn cancel_after_agent_joined_is_forwarded_as_text() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
     for (kind, text) in [("intent", "cancel_handover"), ("quick_reply", "Cancel")] {
-        let (code, r) = host.input(&id, kind, text).await;
-        assert_eq!(
-            (code, r["result"].as_str()),
-            (200, Some("forwarded")),
-            "{r}"
-        );
+        host.input_expect(&id, kind, text, "forwarded").await;
     }
     let got = sim.wait_for_user_messages(&conv.id, 2, T).await;
     assert_eq!(got.len(), 2);
@@ -134,36 +116,20 @@ async fn cancel_after_agent_joined_is_forwarded_as_text() {
 #[tokio::test]
 async fn unsupported_channel() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (code, created) = host
         .create("ep", "s-1", json!({"channel": "whatsapp"}))
         .await;
     assert_eq!(code, 201, "{created}");
     assert_eq!(created["status"], "error");
-    assert_eq!(created["handover"]["status"], "error");
-    assert_eq!(created["handover"]["error"]["reason"], "unsupported");
-    assert!(
-        created["handover"]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("whatsapp"),
-        "{created}"
-    );
+    assert_error(&created["handover"], "unsupported", "whatsapp");
     assert_eq!(created["messages"], json!([]));
     assert!(
         sim.conversations().is_empty(),
         "nothing may be started at the provider"
     );
     // A capability the adapter lacks is also `unsupported`.
-    let echo = Ep {
-        id: "echo".into(),
-        adapter: adapter("echo"),
-        settings: json!({}),
-        egress: vec![],
-        callback_allow: vec![],
-        webhook_secret: None,
-        extra: String::new(),
-    };
+    let echo = Endpoint::new("echo", guest("echo"));
     drop(host);
     let host = Host::start(&[echo]).await;
     let (_, created) = host
@@ -182,18 +148,10 @@ async fn unsupported_channel() {
 #[tokio::test]
 async fn provider_down_is_an_error() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     sim.fail_next("/conversations", 503, 1);
     let (_, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(created["handover"]["status"], "error", "{created}");
-    assert_eq!(created["handover"]["error"]["reason"], "error");
-    assert!(
-        created["handover"]["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("503"),
-        "{created}"
-    );
+    assert_error(&created["handover"], "error", "503");
     // Unreachable provider (nothing listens): also `error`.
     sim.shutdown().await;
     let (_, created) = host.create("ep", "s-2", json!({})).await;
@@ -203,7 +161,7 @@ async fn provider_down_is_an_error() {
 #[tokio::test]
 async fn duplicate_create_returns_the_open_handover() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (c1, a) = host.create("ep", "s-1", json!({})).await;
     let (c2, b) = host.create("ep", "s-1", json!({})).await;
     assert_eq!((c1, c2), (201, 200));
@@ -264,7 +222,7 @@ async fn duplicate_create_returns_the_open_handover() {
 #[tokio::test]
 async fn bad_request_names_the_field() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
     let (code, r) = host
         .post(
             "/v1/endpoints/ep/handovers",

@@ -4,6 +4,7 @@
 //! sim provider (its protocol is in adapters/sim/PROTOCOL.md), build it for
 //! wasm32-wasip2 like a third party would, and run the conformance kit.
 
+use crate::harness::run_conformance;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -167,17 +168,7 @@ fn template_with_provider_logic_passes_the_happy_path() {
     assert!(status.success(), "the filled-in template did not compile");
     let wasm =
         root.join("target/template-test-build/wasm32-wasip2/release/adapter_my_provider.wasm");
-    let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))
-        .arg("conformance")
-        .arg(&wasm)
-        .args(["--simulator", "sim"])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (_, text) = run_conformance(&wasm, "sim");
     let happy = text
         .lines()
         .find(|l| l.starts_with("happy path to completed"))

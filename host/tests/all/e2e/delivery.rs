@@ -2,8 +2,8 @@
 //! (handover and endpoint streams), callbacks with a failing receiver, and
 //! the availability check.
 
-use crate::harness::*;
-use crate::support::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -14,13 +14,8 @@ use std::time::Duration;
 #[tokio::test]
 async fn bot_close_with_an_agent_active_completes() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
 
     let (code, r) = host
         .post(&format!("/v1/handovers/{id}/close"), json!({}))
@@ -69,10 +64,8 @@ async fn bot_close_with_an_agent_active_completes() {
 #[tokio::test]
 async fn bot_close_while_queued_cancels() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let host = Host::start(&[sim_ep("ep", &sim)]).await;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let (code, r) = host
         .post(&format!("/v1/handovers/{id}/close"), json!({}))
         .await;
@@ -95,10 +88,8 @@ async fn bot_close_while_queued_cancels() {
 
 #[tokio::test]
 async fn bot_close_without_adapter_support_ends_on_the_host_only() {
-    let host = Host::start(&[fixture_ep("echo", "echo")]).await;
-    let (code, created) = host.create("echo", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let host = Host::start(&[Endpoint::new("echo", guest("echo"))]).await;
+    let id = host.create_id("echo", "s-1").await;
     // The echo adapter answers input with an agent message: an agent is active.
     let (_, r) = host.input(&id, "text", "hi").await;
     assert_eq!(r["result"], "forwarded", "{r}");
@@ -128,33 +119,9 @@ async fn bot_close_without_adapter_support_ends_on_the_host_only() {
 #[tokio::test]
 async fn sse_resume_with_last_event_id() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    sim.agent_message(&conv, "m1").await;
-    // Part of the stream, then disconnect.
-    let part = until_agent_text(&host, &id, None, "m1").await;
-    let last = part.last().unwrap()["id"].as_i64().unwrap();
-    // Events while disconnected…
-    sim.agent_message(&conv, "m2").await;
-    sim.agent_message(&conv, "m3").await;
-    // …and while reconnected.
-    let (rest, ()) = tokio::join!(host.handover_events(&id, Some(last), T), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        sim.agent_message(&conv, "m4").await;
-        sim.end(&conv, "agent_closed").await;
-    });
-    assert_eq!(rest.last().unwrap()["type"], "ended", "{rest:?}");
-    let full = host.handover_events(&id, None, T).await;
-    let mut joined = part.clone();
-    joined.extend(rest.iter().cloned());
-    assert_eq!(joined, full, "part + resumed differs from a full read");
-    assert_strictly_increasing(&full);
-    assert_eq!(agent_texts(&full), ["m1", "m2", "m3", "m4"]);
-    // `?after=` resumes the same way; resuming after the end is empty and ends.
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let Resumed { id, last, rest } = resumed_stream(&host, &sim).await;
+    // `?after=` resumes the same way.
     let via_query = host
         .sse(
             &format!("{}?after={last}", events_path(&id)),
@@ -164,27 +131,14 @@ async fn sse_resume_with_last_event_id() {
         )
         .await;
     assert_eq!(via_query, rest);
-    let end_id = full.last().unwrap()["id"].as_i64();
-    let after_end = host
-        .handover_events(&id, end_id, Duration::from_secs(3))
-        .await;
-    assert!(after_end.is_empty(), "{after_end:?}");
 }
 
 #[tokio::test]
 async fn endpoint_stream_resumes_across_handovers() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let mut hs = vec![];
-    for s in ["s-1", "s-2"] {
-        let (_, created) = host.create("ep", s, json!({})).await;
-        let id = created["handover_id"].as_str().unwrap().to_string();
-        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-        hs.push((id, conv));
-    }
-    let (h1, c1) = hs[0].clone();
-    let (h2, c2) = hs[1].clone();
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let (h1, c1) = host.sim_handover(&sim, "s-1").await;
+    let (h2, c2) = host.sim_handover(&sim, "s-2").await;
     sim.agent_join(&c1, "a-1", "Alex").await;
     sim.agent_message(&c1, "h1-m1").await;
     sim.end(&c1, "agent_closed").await;
@@ -277,20 +231,17 @@ async fn receiver(failures: usize) -> (u16, Arc<Mutex<Vec<Hit>>>) {
 async fn callbacks_survive_a_failing_receiver() {
     let (port, hits) = receiver(2).await;
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
+    let mut ep = sim_ep("ep", &sim);
     ep.callback_allow = vec![format!("http://127.0.0.1:{port}")];
     let host = Host::start(&[ep]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (code, created) = host
-        .create(
-            "ep",
+    let (id, conv) = host
+        .sim_handover_with(
+            &sim,
             "s-1",
             json!({"callback_url": format!("http://127.0.0.1:{port}/cb")}),
         )
         .await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
     sim.agent_join(&conv, "a-1", "Alex").await;
     for t in ["m1", "m2", "m3"] {
         sim.agent_message(&conv, t).await;
@@ -350,9 +301,9 @@ async fn callbacks_survive_a_failing_receiver() {
 #[tokio::test]
 async fn callback_url_must_be_allowed() {
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
+    let mut ep = sim_ep("ep", &sim);
     ep.callback_allow = vec!["http://127.0.0.1:9".into()];
-    let host = Host::start(&[ep, Ep::sim("closed", &sim)]).await;
+    let host = Host::start(&[ep, sim_ep("closed", &sim)]).await;
     for (endpoint, url) in [
         ("ep", "http://127.0.0.1:10/cb"),
         ("ep", "http://10.0.0.1:9/cb"),
@@ -382,7 +333,7 @@ async fn callback_url_must_be_allowed() {
 #[tokio::test]
 async fn availability() {
     let sim = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim), fixture_ep("echo", "echo")]).await;
+    let host = Host::start(&[sim_ep("ep", &sim), Endpoint::new("echo", guest("echo"))]).await;
     sim.set_availability(false, false, None);
     let (code, r) = host.get("/v1/endpoints/ep/availability").await;
     assert_eq!(code, 200, "{r}");
@@ -449,22 +400,19 @@ async fn callbacks_are_not_repeated_after_a_2xx_under_load() {
         let _ = axum::serve(listener, app).await;
     });
     let sim = sim().await;
-    let mut ep = Ep::sim("ep", &sim);
+    let mut ep = sim_ep("ep", &sim);
     ep.callback_allow = vec![format!("http://127.0.0.1:{port}")];
     let host = Host::start(&[ep]).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let mut hs = vec![];
     for n in 0..HANDOVERS {
-        let (code, created) = host
-            .create(
-                "ep",
+        let (id, conv) = host
+            .sim_handover_with(
+                &sim,
                 &format!("s-{n}"),
                 json!({"callback_url": format!("http://127.0.0.1:{port}/cb")}),
             )
             .await;
-        assert_eq!(code, 201, "{created}");
-        let id = created["handover_id"].as_str().unwrap().to_string();
-        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
         sim.agent_join(&conv, "a-1", "Alex").await;
         hs.push((id, conv));
     }

@@ -3,8 +3,8 @@
 //! simulators over loopback HTTP. Both are polled (long polls), so no
 //! webhooks are involved. Needs `scripts/build-adapters.sh` first.
 
-use crate::harness::{Host, types};
-use crate::support::T;
+use crate::e2e::harness::{Host, types};
+use crate::e2e::support::T;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::salesforce_live_agent::LiveAgentDriver;
 use provider_simulators::salesforce_miaw::MiawDriver;
@@ -70,12 +70,8 @@ async fn miaw_handover_completes() {
     host.wait_status(&id, "active", T).await;
     sim.agent_typing(&conv, true).unwrap();
     driver.agent_message(&conv, "hello from Alex").await;
-    let (code, r) = host.input(&id, "text", "where is it?").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "where is it?", "forwarded")
+        .await;
     sim.wait_for_messages(&conv, 3, T)
         .await
         .expect("user message");
@@ -151,12 +147,8 @@ async fn miaw_user_cancel_closes_the_conversation() {
         .wait_for_conversation(&id, T)
         .await
         .expect("conversation");
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     assert_eq!(driver.closed_by_bot(&conv).await, Some(true));
     driver.shutdown().await;
 }
@@ -197,12 +189,7 @@ async fn live_agent_handover_completes_with_queue_position() {
     driver.agent_join(&conv, "Alex").await;
     host.wait_status(&id, "active", T).await;
     driver.agent_message(&conv, "hello from Alex").await;
-    let (code, r) = host.input(&id, "text", "hi Alex").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "hi Alex", "forwarded").await;
     assert_eq!(
         sim.wait_for_user_messages(&conv, 1, T).await.unwrap(),
         ["hi Alex"]
@@ -265,12 +252,8 @@ async fn live_agent_user_cancel_ends_the_chat() {
     let (_, created) = host.create("ep", "s-1", json!({})).await;
     let id = handover_id(&created);
     let conv = driver.wait_for_conversation(&id, T).await.expect("chat");
-    let (code, r) = host.input(&id, "quick_reply", "Cancel").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "quick_reply", "Cancel", "cancelled")
+        .await;
     assert_eq!(driver.closed_by_bot(&conv).await, Some(true));
     driver.shutdown().await;
 }

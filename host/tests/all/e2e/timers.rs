@@ -1,22 +1,15 @@
 //! Timers: the no-agent timeout (both outcomes) and user inactivity
 //! (warning, end while queued or active, re-arming on input).
 
-use crate::harness::*;
-use crate::support::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
 use serde_json::json;
-
-fn with_timers(mut ep: Ep, timers: &str) -> Ep {
-    ep.extra = format!("[endpoints.timers]\n{timers}\n");
-    ep
-}
 
 #[tokio::test]
 async fn no_agent_timeout_is_an_error() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 1")]).await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let host = Host::start(&[sim_ep("ep", &sim).timer("no_agent_timeout_s", 1)]).await;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(types(&events), ["queued", "ended"], "{events:?}");
     let st = host.status(&id).await;
@@ -41,14 +34,11 @@ async fn no_agent_timeout_is_an_error() {
 #[tokio::test]
 async fn no_agent_timeout_with_completed_outcome() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "no_agent_timeout_s = 1\nno_agent_outcome = \"completed\"",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("no_agent_timeout_s", 1)
+        .timer("no_agent_outcome", "completed")])
     .await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(types(&events), ["queued", "ended"], "{events:?}");
     let st = host.status(&id).await;
@@ -61,13 +51,8 @@ async fn no_agent_timeout_with_completed_outcome() {
 #[tokio::test]
 async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(Ep::sim("ep", &sim), "no_agent_timeout_s = 2")]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let host = Host::start_sim(sim_ep("ep", &sim).timer("no_agent_timeout_s", 2), &sim).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
     // Past the deadline, an agent message still reaches the bot and the
     // handover is still open.
     let created_ms = host.status(&id).await["created_at_ms"].as_i64().unwrap();
@@ -84,14 +69,11 @@ async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
 #[tokio::test]
 async fn inactivity_while_queued_cancels() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("inactivity_warning_s", 1)
+        .timer("inactivity_timeout_s", 2)])
     .await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
         types(&events),
@@ -115,15 +97,12 @@ async fn inactivity_while_queued_cancels() {
 #[tokio::test]
 async fn inactivity_while_active_completes() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("inactivity_warning_s", 1)
+        .timer("inactivity_timeout_s", 2)])
     .await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     sim.agent_join(&conv, "a-1", "Alex").await;
     let events = host.handover_events(&id, None, T).await;
     let t = types(&events);
@@ -144,14 +123,11 @@ async fn inactivity_while_active_completes() {
 #[tokio::test]
 async fn user_input_rearms_the_inactivity_timer() {
     let sim = sim().await;
-    let host = Host::start(&[with_timers(
-        Ep::sim("ep", &sim),
-        "inactivity_warning_s = 1\ninactivity_timeout_s = 3",
-    )])
+    let host = Host::start(&[sim_ep("ep", &sim)
+        .timer("inactivity_warning_s", 1)
+        .timer("inactivity_timeout_s", 3)])
     .await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+    let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let first = host
         .sse(&events_path(&id), None, T, |e| {
             e["type"] == "inactivity_warning"
@@ -160,12 +136,8 @@ async fn user_input_rearms_the_inactivity_timer() {
     assert_eq!(types(&first), ["queued", "inactivity_warning"]);
     // Input before the deadline (the warning came at ~1 s of 3 s).
     let sent_at = now_ms();
-    let (code, r) = host.input(&id, "text", "still here").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "still here", "forwarded")
+        .await;
     let rest = host
         .handover_events(&id, first.last().unwrap()["id"].as_i64(), T)
         .await;

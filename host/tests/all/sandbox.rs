@@ -3,9 +3,7 @@
 //! cause, and the host keeps serving (a well-behaved adapter still works
 //! afterwards, and memory returns to its baseline).
 
-mod common;
-
-use common::*;
+use crate::harness::wasm::*;
 use handover_host::model::{FailureReason, UserInput};
 use handover_host::runtime::{Call, CallOutput, Limits};
 use std::time::{Duration, Instant};

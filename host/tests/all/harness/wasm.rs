@@ -1,32 +1,15 @@
-//! Shared helpers for the host's integration tests: where the built adapter
-//! components are, a runtime, call environments, and a loopback HTTP server.
-
-#![allow(dead_code)]
+//! In-process helpers for the tests that drive the runtime directly (no
+//! binary): a runtime, loaded guests, call environments, a loopback HTTP
+//! server and a `tracing` capture.
 
 use handover_host::model::{CallContext, Conversation};
 use handover_host::runtime::egress::{CallLabels, EgressPolicy, Resolver};
 use handover_host::runtime::{CallEnv, Limits, LoadedAdapter, Runtime, RuntimeConfig};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// Path of a component built by `scripts/build-adapters.sh`.
-pub fn adapter_path(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `scripts/build-adapters.sh` (the README's test command does)",
-        p.display()
-    );
-    p
-}
-
-pub fn adapter_bytes(name: &str) -> Vec<u8> {
-    std::fs::read(adapter_path(name)).unwrap()
-}
+pub use super::{guest, guest_bytes};
 
 pub fn runtime() -> Arc<Runtime> {
     Runtime::new(RuntimeConfig {
@@ -37,7 +20,7 @@ pub fn runtime() -> Arc<Runtime> {
 }
 
 pub async fn load(rt: &Arc<Runtime>, name: &str) -> Arc<LoadedAdapter> {
-    rt.load(&adapter_bytes(name))
+    rt.load(&guest_bytes(name))
         .await
         .unwrap_or_else(|e| panic!("load {name}: {e}"))
 }

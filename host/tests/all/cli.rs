@@ -2,9 +2,7 @@
 //! codes, what they print for every built adapter, and the one-paragraph
 //! diagnosis (with file, line and field for configs) for everything wrong.
 
-mod common;
-
-use common::adapter_path;
+use crate::harness::{guest, leb128};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,7 +45,7 @@ fn check(config: &Path) -> Out {
 
 /// Every component `scripts/build-adapters.sh` produced.
 fn all_adapters() -> Vec<PathBuf> {
-    let dir = adapter_path("sim").parent().unwrap().to_path_buf();
+    let dir = guest("sim").parent().unwrap().to_path_buf();
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -165,7 +163,7 @@ fn inspect_every_built_adapter() {
 
 #[test]
 fn inspect_json_is_machine_readable() {
-    let file = adapter_path("echo-v2");
+    let file = guest("echo-v2");
     let out = run(&["inspect".as_ref(), file.as_os_str(), "--json".as_ref()]);
     assert_eq!(out.code, Some(0), "{out}");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
@@ -257,7 +255,7 @@ fn inspect_core_module_with_a_function() {
 fn inspect_truncated_component() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("half.wasm");
-    let bytes = std::fs::read(adapter_path("sim")).unwrap();
+    let bytes = std::fs::read(guest("sim")).unwrap();
     let half = &bytes[..bytes.len() / 2];
     std::fs::write(&f, half).unwrap();
     let out = inspect(&f);
@@ -342,16 +340,8 @@ fn inspect_component_of_another_contract_version() {
     );
 }
 
-fn leb(mut n: u32, out: &mut Vec<u8>) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
+fn leb(n: u32, out: &mut Vec<u8>) {
+    leb128(n as usize, out)
 }
 
 fn section(id: u8, content: Vec<u8>, out: &mut Vec<u8>) {
@@ -418,7 +408,7 @@ struct Cfg {
 impl Cfg {
     fn new() -> Cfg {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(adapter_path("sim"), dir.path().join("sim.wasm")).unwrap();
+        std::fs::copy(guest("sim"), dir.path().join("sim.wasm")).unwrap();
         Cfg { dir }
     }
 
@@ -430,7 +420,7 @@ impl Cfg {
 }
 
 fn sim_sha() -> String {
-    handover_host::runtime::sha256_hex(&std::fs::read(adapter_path("sim")).unwrap())
+    handover_host::runtime::sha256_hex(&std::fs::read(guest("sim")).unwrap())
 }
 
 /// `check` failed with a report that names `file:line` and every phrase.

@@ -1,38 +1,19 @@
 //! Recovery: a SIGKILLed host restarted on the same data while the provider
 //! keeps posting webhooks, and an adapter that traps mid-handover.
 
-use crate::harness::*;
-use crate::support::*;
-use provider_simulators::SimProvider;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// Agent message texts the sim emitted on `conv`, in seq order.
-fn sim_agent_texts(sim: &SimProvider, conv: &str) -> Vec<String> {
-    sim.events(conv)
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[tokio::test]
 async fn sigkill_mid_handover_and_restart() {
     let sim = sim().await;
     // Keep retrying long enough to cover the restart (100 ms doubling, 20 attempts).
     sim.set_webhook_retry(20, Duration::from_millis(100));
-    let mut host = Host::start(&[Ep::sim("ep", &sim)]).await;
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let mut hs = vec![];
-    for s in ["s-1", "s-2"] {
-        let (code, created) = host.create("ep", s, json!({})).await;
-        assert_eq!(code, 201, "{created}");
-        let id = created["handover_id"].as_str().unwrap().to_string();
-        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-        hs.push((id, conv));
-    }
-    let (h1, c1) = hs[0].clone();
-    let (h2, c2) = hs[1].clone();
+    let mut host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let (h1, c1) = host.sim_handover(&sim, "s-1").await;
+    let (h2, c2) = host.sim_handover(&sim, "s-2").await;
     sim.agent_join(&c1, "a-1", "Alex").await;
     sim.agent_message(&c1, "before-1").await;
     sim.agent_message(&c1, "before-2").await;
@@ -63,12 +44,7 @@ async fn sigkill_mid_handover_and_restart() {
 
     host.spawn().await;
 
-    let (code, r) = host.input(&h1, "text", "u-after").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&h1, "text", "u-after", "forwarded").await;
     sim.agent_message(&c1, "after-1").await;
     sim.end(&c1, "agent_closed").await;
     sim.agent_message(&c2, "after-h2").await;
@@ -124,11 +100,10 @@ async fn sigkill_mid_handover_and_restart() {
 async fn adapter_trap_mid_handover_ends_it_and_the_host_stays_healthy() {
     let sim_a = sim().await;
     let sim_b = sim().await;
-    let host = Host::start(&[Ep::sim("ep", &sim_a), Ep::sim("other", &sim_b)]).await;
+    let host = Host::start(&[sim_ep("ep", &sim_a), sim_ep("other", &sim_b)]).await;
     sim_a.set_webhook_url(Some(host.webhook_url("ep")));
     sim_b.set_webhook_url(Some(host.webhook_url("other")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim_a.wait_for_conversation(&id, T).await.unwrap().id;
     sim_a.agent_join(&conv, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
@@ -138,7 +113,7 @@ async fn adapter_trap_mid_handover_ends_it_and_the_host_stays_healthy() {
         .http
         .put(format!("{}/admin/endpoints/ep/adapter", host.base))
         .header("authorization", format!("Bearer {ADMIN_KEY}"))
-        .body(wasm_bytes(&adapter("panic")))
+        .body(guest_bytes("panic"))
         .send()
         .await
         .unwrap();

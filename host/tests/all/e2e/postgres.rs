@@ -3,7 +3,7 @@
 //! SIGKILL and restart mid-handover, and two hosts (replicas) sharing one
 //! database.
 //!
-//! PG mode: `Host::start_on(eps, Some(schema))` runs the binary with
+//! PG mode: `Host::start_on(Host::config(eps), Some(schema))` runs the binary with
 //! `[store] backend = "postgres"` on a fresh schema of the server named by
 //! `HANDOVER_TEST_PG_URL` (dropped after the last host using it). Setting
 //! `HANDOVER_E2E_STORE=postgres` makes every `Host::start` of the suite do
@@ -13,87 +13,18 @@
 
 #![allow(dead_code)]
 
-use crate::harness::*;
-use crate::support::*;
+use crate::e2e::harness::*;
+use crate::e2e::support::*;
+pub use crate::harness::pg::Schema;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A schema of its own on the test server.
-pub struct Schema {
-    base: String,
-    pub name: String,
-    /// The URL selecting the schema (what the hosts' config names).
-    pub url: String,
-}
-
-impl Schema {
-    /// A fresh schema, or `None` (skip) without `HANDOVER_TEST_PG_URL`.
-    pub async fn create() -> Option<Arc<Schema>> {
-        let base = match std::env::var("HANDOVER_TEST_PG_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                eprintln!("HANDOVER_TEST_PG_URL is not set: skipping a PostgreSQL e2e test");
-                return None;
-            }
-        };
-        let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
-        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to HANDOVER_TEST_PG_URL {base}: {e}"));
-        let driver = tokio::spawn(conn);
-        client
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .unwrap();
-        drop(client);
-        let _ = driver.await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
-        Some(Arc::new(Schema { base, name, url }))
-    }
-
-    /// The config's `[store]` table.
-    pub fn store_section(&self) -> String {
-        format!(
-            "[store]\nbackend = \"postgres\"\nurl = {}\n\n",
-            serde_json::to_string(&self.url).unwrap()
-        )
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let (base, sql) = (
-            self.base.clone(),
-            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
-        );
-        // Own thread and runtime: this may run inside (or after) a test's runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, conn)) =
-                    tokio_postgres::connect(&base, tokio_postgres::NoTls).await
-                {
-                    let driver = tokio::spawn(conn);
-                    let _ = client.batch_execute(&sql).await;
-                    drop(client);
-                    let _ = driver.await;
-                }
-            });
-        })
-        .join();
-    }
-}
 
 /// A schema when `HANDOVER_E2E_STORE=postgres` (the whole suite on
 /// PostgreSQL), else `None` (SQLite).
 pub async fn schema_for_env() -> Option<Arc<Schema>> {
     match std::env::var("HANDOVER_E2E_STORE").as_deref() {
-        Ok("postgres") => Some(Schema::create().await.expect(
+        Ok("postgres") => Some(Schema::create("e2e").await.expect(
             "HANDOVER_E2E_STORE=postgres needs HANDOVER_TEST_PG_URL (e.g. postgres://postgres@127.0.0.1:5432/test)",
         )),
         Ok("sqlite") | Ok("") | Err(_) => None,
@@ -102,40 +33,31 @@ pub async fn schema_for_env() -> Option<Arc<Schema>> {
 }
 
 /// A host on a fresh PostgreSQL schema, or `None` (skip).
-async fn pg_host(eps: &[Ep]) -> Option<Host> {
-    let schema = Schema::create().await?;
-    Some(Host::start_on(eps, Some(schema)).await)
+async fn pg_host(eps: &[Endpoint]) -> Option<Host> {
+    let schema = Schema::create("e2e").await?;
+    Some(Host::start_on(Host::config(eps), Some(schema)).await)
 }
 
-/// Agent message texts the sim emitted on `conv`, in seq order.
-fn sim_agent_texts(sim: &provider_simulators::SimProvider, conv: &str) -> Vec<String> {
-    sim.events(conv)
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap().to_string())
-        .collect()
+/// `pg_host` with endpoint `ep` bound to `sim` and its webhooks pointed at it.
+async fn pg_sim_host(sim: &provider_simulators::SimProvider) -> Option<Host> {
+    let host = pg_host(&[sim_ep("ep", sim)]).await?;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    Some(host)
 }
 
 #[tokio::test]
 async fn pg_completed() {
     let sim = sim().await;
-    let Some(host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+    let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (code, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
     sim.agent_join(&conv.id, "a-1", "Alex").await;
     host.wait_status(&id, "active", T).await;
     sim.agent_message(&conv.id, "hello from Alex").await;
-    let (code, r) = host.input(&id, "text", "my order is late").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "my order is late", "forwarded")
+        .await;
     assert_eq!(
         sim.wait_for_user_messages(&conv.id, 1, T).await[0].text,
         "my order is late"
@@ -160,19 +82,13 @@ async fn pg_completed() {
 #[tokio::test]
 async fn pg_cancelled_by_intent() {
     let sim = sim().await;
-    let Some(host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+    let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap();
-    let (code, r) = host.input(&id, "intent", "cancel_handover").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("cancelled")),
-        "{r}"
-    );
+    host.input_expect(&id, "intent", "cancel_handover", "cancelled")
+        .await;
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "cancelled", None);
     assert_eq!(st["end_reason"], "user_cancelled");
@@ -193,49 +109,20 @@ async fn pg_cancelled_by_intent() {
 #[tokio::test]
 async fn pg_sse_resume_with_last_event_id() {
     let sim = sim().await;
-    let Some(host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+    let Some(host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    sim.agent_message(&conv, "m1").await;
-    let part = until_agent_text(&host, &id, None, "m1").await;
-    let last = part.last().unwrap()["id"].as_i64().unwrap();
-    sim.agent_message(&conv, "m2").await;
-    sim.agent_message(&conv, "m3").await;
-    let (rest, ()) = tokio::join!(host.handover_events(&id, Some(last), T), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        sim.agent_message(&conv, "m4").await;
-        sim.end(&conv, "agent_closed").await;
-    });
-    assert_eq!(rest.last().unwrap()["type"], "ended", "{rest:?}");
-    let full = host.handover_events(&id, None, T).await;
-    let mut joined = part.clone();
-    joined.extend(rest.iter().cloned());
-    assert_eq!(joined, full, "part + resumed differs from a full read");
-    assert_strictly_increasing(&full);
-    assert_eq!(agent_texts(&full), ["m1", "m2", "m3", "m4"]);
-    let end_id = full.last().unwrap()["id"].as_i64();
-    let after_end = host
-        .handover_events(&id, end_id, Duration::from_secs(3))
-        .await;
-    assert!(after_end.is_empty(), "{after_end:?}");
+    resumed_stream(&host, &sim).await;
 }
 
 #[tokio::test]
 async fn pg_sigkill_mid_handover_and_restart() {
     let sim = sim().await;
     sim.set_webhook_retry(20, Duration::from_millis(100));
-    let Some(mut host) = pg_host(&[Ep::sim("ep", &sim)]).await else {
+    let Some(mut host) = pg_sim_host(&sim).await else {
         return;
     };
-    sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (code, created) = host.create("ep", "s-1", json!({})).await;
-    assert_eq!(code, 201, "{created}");
-    let id = created["handover_id"].as_str().unwrap().to_string();
+    let id = host.create_id("ep", "s-1").await;
     let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
     sim.agent_join(&conv, "a-1", "Alex").await;
     sim.agent_message(&conv, "before-1").await;
@@ -250,12 +137,7 @@ async fn pg_sigkill_mid_handover_and_restart() {
     assert_eq!(sim.webhook_deliveries().len(), delivered_before);
 
     host.spawn().await;
-    let (code, r) = host.input(&id, "text", "u-after").await;
-    assert_eq!(
-        (code, r["result"].as_str()),
-        (200, Some("forwarded")),
-        "{r}"
-    );
+    host.input_expect(&id, "text", "u-after", "forwarded").await;
     sim.agent_message(&conv, "after-1").await;
     sim.end(&conv, "agent_closed").await;
     let full = host.handover_events(&id, None, T).await;
@@ -288,11 +170,11 @@ async fn pg_sigkill_mid_handover_and_restart() {
 #[tokio::test]
 async fn pg_two_replicas_share_handovers_and_streams() {
     let sim = sim().await;
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("e2e").await else {
         return;
     };
-    let a = Host::start_on(&[Ep::sim("ep", &sim)], Some(schema.clone())).await;
-    let b = Host::start_on(&[Ep::sim("ep", &sim)], Some(schema)).await;
+    let a = Host::start_on(Host::config(&[sim_ep("ep", &sim)]), Some(schema.clone())).await;
+    let b = Host::start_on(Host::config(&[sim_ep("ep", &sim)]), Some(schema)).await;
     // The provider only knows replica b.
     sim.set_webhook_url(Some(b.webhook_url("ep")));
     let (code, created) = a.create("ep", "s-1", json!({})).await;
@@ -331,16 +213,12 @@ async fn pg_two_replicas_share_handovers_and_streams() {
 async fn pg_webhook_stored_by_a_dead_replica_is_processed_by_another() {
     use base64::Engine as _;
     let sim = sim().await;
-    let Some(schema) = Schema::create().await else {
+    let Some(schema) = Schema::create("e2e").await else {
         return;
     };
-    let host = Host::start_on(&[Ep::sim("ep", &sim)], Some(schema.clone())).await;
+    let host = Host::start_on(Host::config(&[sim_ep("ep", &sim)]), Some(schema.clone())).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = created["handover_id"].as_str().unwrap().to_string();
-    let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
-    sim.agent_join(&conv, "a-1", "Alex").await;
-    host.wait_status(&id, "active", T).await;
+    let (id, conv) = host.active_sim_handover(&sim, "s-1").await;
 
     // The provider's next event, as the dead replica stored it in the inbox.
     sim.set_webhook_url(None);
@@ -353,10 +231,7 @@ async fn pg_webhook_stored_by_a_dead_replica_is_processed_by_another() {
         "headers": [["content-type", "application/json"]],
         "body": base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&event).unwrap()),
     });
-    let (db, conn) = tokio_postgres::connect(&schema.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let db = schema.connect().await;
     db.execute(
         "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
          VALUES ('ep', $1, $2, $3, FALSE)",

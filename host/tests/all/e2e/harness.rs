@@ -1,0 +1,154 @@
+//! The end-to-end host: a `HostProcess` (the real binary, real HTTP over
+//! loopback) on SQLite, or on a PostgreSQL schema of its own when
+//! `HANDOVER_E2E_STORE=postgres` (see `postgres`), with the operator key
+//! `ADMIN_KEY`; the sim provider simulator signs with `SECRET`.
+
+use crate::e2e::support::T;
+use crate::harness::pg::Schema;
+pub use crate::harness::{
+    Config, Endpoint, HostProcess, Webhook, agent_texts, events_path, guest, guest_bytes, ids,
+    now_ms, now_s, sim_agent_texts, types,
+};
+use provider_simulators::SimProvider;
+use provider_simulators::driver::ProviderDriver;
+use serde_json::Value;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+
+pub const SECRET: &str = "e2e-webhook-secret";
+pub const ADMIN_KEY: &str = "e2e-admin-key";
+
+/// An endpoint on the `sim` guest bound to `sim` (signing with `SECRET`).
+pub fn sim_ep(id: &str, sim: &SimProvider) -> Endpoint {
+    Endpoint::sim(id, sim, SECRET)
+}
+
+/// A simulator signing its webhooks with `SECRET` (URL set later).
+pub async fn sim() -> SimProvider {
+    crate::harness::sim_with_secret(SECRET).await
+}
+
+pub struct Host {
+    pub process: HostProcess,
+    /// The PostgreSQL schema of a host in PG mode, kept until the host is
+    /// gone (dropping the last `Arc` drops the schema).
+    _pg: Option<Arc<Schema>>,
+}
+
+impl Deref for Host {
+    type Target = HostProcess;
+    fn deref(&self) -> &HostProcess {
+        &self.process
+    }
+}
+
+impl DerefMut for Host {
+    fn deref_mut(&mut self) -> &mut HostProcess {
+        &mut self.process
+    }
+}
+
+impl Host {
+    /// The suite's config: `ADMIN_KEY` and these endpoints.
+    pub fn config(eps: &[Endpoint]) -> Config {
+        Config::new()
+            .admin_key(ADMIN_KEY)
+            .endpoints(eps.iter().cloned())
+    }
+
+    /// SQLite, or PostgreSQL when `HANDOVER_E2E_STORE=postgres`.
+    pub async fn start(eps: &[Endpoint]) -> Host {
+        Host::start_config(Host::config(eps)).await
+    }
+
+    /// Like `start`, with a config of the caller's.
+    pub async fn start_config(config: Config) -> Host {
+        let pg = crate::e2e::postgres::schema_for_env().await;
+        Host::start_on(config, pg).await
+    }
+
+    /// Endpoint `id` on guest `name` set up as `driver` asks, with the
+    /// driver's webhooks pointed at it.
+    pub async fn start_for_driver(id: &str, name: &str, driver: &dyn ProviderDriver) -> Host {
+        let ep = Endpoint::from_driver_setup(id, name, driver.endpoint_setup());
+        let host = Host::start(&[ep]).await;
+        driver.set_webhook_url(&host.webhook_url(id));
+        host
+    }
+
+    /// On PostgreSQL schema `pg` (shared by every host started on it, like
+    /// replicas), or on SQLite with `None`.
+    pub async fn start_on(mut config: Config, pg: Option<Arc<Schema>>) -> Host {
+        if let Some(schema) = &pg {
+            config = config.postgres(&schema.url);
+        }
+        Host {
+            process: HostProcess::start(config).await,
+            _pg: pg,
+        }
+    }
+
+    /// `ep` alone, with `sim`'s webhooks pointed at it.
+    pub async fn start_sim(ep: Endpoint, sim: &SimProvider) -> Host {
+        let id = ep.id.clone();
+        let host = Host::start(&[ep]).await;
+        sim.set_webhook_url(Some(host.webhook_url(&id)));
+        host
+    }
+
+    /// A handover on `ep` for `session` (the bot's default body); its id.
+    pub async fn create_id(&self, ep: &str, session: &str) -> String {
+        self.create_id_with(ep, session, serde_json::json!({}))
+            .await
+    }
+
+    /// `create_id` with `extra`'s keys in the body.
+    pub async fn create_id_with(&self, ep: &str, session: &str, extra: Value) -> String {
+        let (code, created) = self.create(ep, session, extra).await;
+        assert_eq!(code, 201, "{created}\n{}", self.log());
+        created["handover_id"].as_str().unwrap().to_string()
+    }
+
+    /// A handover on endpoint `ep` (bound to `sim`) and its conversation id
+    /// at the sim.
+    pub async fn sim_handover(&self, sim: &SimProvider, session: &str) -> (String, String) {
+        self.sim_handover_with(sim, session, serde_json::json!({}))
+            .await
+    }
+
+    /// `sim_handover` with `extra`'s keys in the create body.
+    pub async fn sim_handover_with(
+        &self,
+        sim: &SimProvider,
+        session: &str,
+        extra: Value,
+    ) -> (String, String) {
+        let id = self.create_id_with("ep", session, extra).await;
+        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+        (id, conv)
+    }
+
+    /// Send user input; asserts it was answered 200 with `result`.
+    pub async fn input_expect(&self, id: &str, kind: &str, text: &str, result: &str) -> Value {
+        let (code, r) = self.input(id, kind, text).await;
+        assert_eq!((code, r["result"].as_str()), (200, Some(result)), "{r}");
+        r
+    }
+
+    /// `sim_handover` with agent Alex (`a-1`) joined: the handover is active.
+    pub async fn active_sim_handover(&self, sim: &SimProvider, session: &str) -> (String, String) {
+        let (id, conv) = self.sim_handover(sim, session).await;
+        sim.agent_join(&conv, "a-1", "Alex").await;
+        self.wait_status(&id, "active", T).await;
+        (id, conv)
+    }
+}
+
+/// The event types of a conversation that ends after an agent joined,
+/// typed and sent `messages` messages.
+pub fn conversation_types(messages: usize) -> Vec<&'static str> {
+    let mut t = vec!["queued", "agent_joined", "agent_typing"];
+    t.extend(std::iter::repeat_n("agent_message", messages));
+    t.push("ended");
+    t
+}

@@ -1,0 +1,85 @@
+//! PostgreSQL for the tests that run the host on it: a fresh schema per
+//! test (or per group of replicas) on the server named by
+//! `HANDOVER_TEST_PG_URL`, dropped with the last `Arc<Schema>`. Without the
+//! variable those tests are skipped with a note; with it, an unreachable
+//! server fails them.
+
+use std::sync::Arc;
+
+/// A schema of its own on the test server.
+pub struct Schema {
+    base: String,
+    pub name: String,
+    /// The URL selecting the schema (what the hosts' config names).
+    pub url: String,
+}
+
+/// `HANDOVER_TEST_PG_URL`, or `None` with a note that `what` is skipped.
+pub fn pg_base_url(what: &str) -> Option<String> {
+    match std::env::var("HANDOVER_TEST_PG_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            eprintln!("HANDOVER_TEST_PG_URL is not set: skipping {what}");
+            None
+        }
+    }
+}
+
+async fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| e.to_string())?;
+    let driver = tokio::spawn(conn);
+    let r = client.batch_execute(sql).await.map_err(|e| e.to_string());
+    drop(client);
+    let _ = driver.await;
+    r
+}
+
+impl Schema {
+    /// A fresh schema named `<prefix>_<uuid>`, or `None` (skip) without
+    /// `HANDOVER_TEST_PG_URL`.
+    pub async fn create(prefix: &str) -> Option<Arc<Schema>> {
+        let base = pg_base_url(&format!("a PostgreSQL test ({prefix})"))?;
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        execute(&base, &format!("CREATE SCHEMA {name}"))
+            .await
+            .unwrap_or_else(|e| {
+                panic!("cannot create a schema on HANDOVER_TEST_PG_URL {base}: {e}")
+            });
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{name}");
+        Some(Arc::new(Schema { base, name, url }))
+    }
+}
+
+impl Schema {
+    /// A client on the schema (its connection driven by a spawned task).
+    pub async fn connect(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", self.url));
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let (base, sql) = (
+            self.base.clone(),
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
+        // Own thread and runtime: this may run inside (or after) a test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let _ = execute(&base, &sql).await;
+            });
+        })
+        .join();
+    }
+}

@@ -1,0 +1,358 @@
+//! `HostProcess`: the real `handover-host serve` binary as a child process
+//! with a typed `Config`, its stdout and stderr in a log file (shown by
+//! every failure), waited for on `/healthz` (bounded, generous: the machine
+//! is busy), and killed on drop. `kill` is a SIGKILL (no shutdown code
+//! runs); `spawn` starts it again on the same port, config and data.
+
+use super::config::Config;
+use super::sse::{Until, read_sse};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a starting host may take to answer `/healthz`.
+const STARTUP: Duration = Duration::from_secs(120);
+
+pub struct HostProcess {
+    child: Option<Child>,
+    pub pid: u32,
+    pub port: u16,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// Holds `handover.toml`, `host.log` and `data/`; removed on drop.
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub http: reqwest::Client,
+    rust_log: String,
+    envs: Vec<(String, String)>,
+}
+
+/// A response: status, `Retry-After`, the body as JSON (`Null` if not) and text.
+pub struct Resp {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Value,
+    pub text: String,
+}
+
+impl std::fmt::Debug for Resp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HTTP {} (retry-after {:?}) {}",
+            self.status, self.retry_after, self.text
+        )
+    }
+}
+
+impl Resp {
+    pub async fn of(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = r.text().await.unwrap_or_default();
+        Resp {
+            status,
+            retry_after,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+}
+
+/// The body of a bot's create-handover call for `session`.
+pub fn create_body(session: &str) -> Value {
+    json!({
+        "session_id": session, "user_id": "u-1", "channel": "webchat", "locale": "en-US",
+        "transcript": [{"author": "user", "text": "help", "timestamp_ms": 1}],
+        "accepted_message": "An agent will be with you shortly.",
+        "cancel_intent": "cancel_handover", "cancel_button_text": "Cancel",
+    })
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl HostProcess {
+    /// Start with `RUST_LOG=info`.
+    pub async fn start(config: Config) -> HostProcess {
+        HostProcess::start_with(config, "info", &[]).await
+    }
+
+    /// Start with `RUST_LOG=rust_log` and extra environment variables.
+    /// `listen` and `data_dir` default to a free port and `<dir>/data`.
+    pub async fn start_with(
+        mut config: Config,
+        rust_log: &str,
+        envs: &[(&str, &str)],
+    ) -> HostProcess {
+        let dir = std::env::temp_dir().join(format!("handover-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = free_port();
+        let s = &mut config.server;
+        s.listen.get_or_insert_with(|| format!("127.0.0.1:{port}"));
+        s.data_dir.get_or_insert_with(|| dir.join("data"));
+        let config_path = dir.join("handover.toml");
+        std::fs::write(&config_path, config.to_toml()).unwrap();
+        let mut h = HostProcess {
+            child: None,
+            pid: 0,
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            dir,
+            config: config_path,
+            http: reqwest::Client::new(),
+            rust_log: rust_log.into(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        h.spawn().await;
+        h
+    }
+
+    /// Start (or restart after `kill`) the binary on the same port, data
+    /// and config, and wait until it answers `/healthz`.
+    pub async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("host.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+            .args(["serve", "--config"])
+            .arg(&self.config)
+            .env("RUST_LOG", &self.rust_log)
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn handover-host");
+        self.pid = child.id();
+        self.child = Some(child);
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if let Ok(r) = self.http.get(self.url("/healthz")).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("handover-host exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "handover-host did not become healthy:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILL, then start again on the same port, config and data.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn().await;
+    }
+
+    /// Everything the host wrote (stdout and stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("host.log")).unwrap_or_default()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn webhook_url(&self, endpoint: &str) -> String {
+        self.url(&format!("/v1/webhooks/{endpoint}"))
+    }
+
+    /// User + system CPU time of the host process so far (all threads), from
+    /// `/proc/<pid>/stat` (fields 14 and 15, in USER_HZ = 100 ticks/s).
+    pub fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
+        let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after_comm.split_whitespace().collect();
+        // `after_comm` starts at field 3 (state): utime is f[11], stime f[12].
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// A request to `path`, with `Authorization: Bearer key` when given.
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, self.url(path));
+        match key {
+            Some(k) => r.header("authorization", format!("Bearer {k}")),
+            None => r,
+        }
+    }
+
+    /// Send a request with an optional key and body (as JSON).
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut req = self.request(method, path, key);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        Resp::of(req.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .send(Method::POST, path, None, Some(body.to_string().into()))
+            .await;
+        (r.status, r.body)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.send(Method::GET, path, None, None).await;
+        (r.status, r.body)
+    }
+
+    /// Create a handover on `endpoint` (`create_body` with `extra`'s keys).
+    pub async fn create(&self, endpoint: &str, session: &str, extra: Value) -> (u16, Value) {
+        let mut body = create_body(session);
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                body[k] = v;
+            }
+        }
+        self.post(&format!("/v1/endpoints/{endpoint}/handovers"), body)
+            .await
+    }
+
+    pub async fn input(&self, id: &str, kind: &str, text: &str) -> (u16, Value) {
+        self.post(
+            &format!("/v1/handovers/{id}/input"),
+            json!({"kind": kind, "text": text}),
+        )
+        .await
+    }
+
+    pub async fn status(&self, id: &str) -> Value {
+        self.get(&format!("/v1/handovers/{id}")).await.1
+    }
+
+    /// Poll the status until it is `status` (panics with the log otherwise).
+    pub async fn wait_status(&self, id: &str, status: &str, timeout: Duration) -> Value {
+        self.eventually(
+            &format!("handover {id} to reach `{status}`"),
+            timeout,
+            async || {
+                let v = self.status(id).await;
+                (v["status"] == status).then_some(v)
+            },
+        )
+        .await
+    }
+
+    /// Poll `check` every 25 ms until it yields (panics with the log after
+    /// `timeout`).
+    pub async fn eventually<X>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl AsyncFnMut() -> Option<X>,
+    ) -> X {
+        super::eventually(what, timeout, check, || self.log()).await
+    }
+
+    /// The value of an unlabelled counter or gauge on `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = self.metrics_text().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no metric `{name}` in:\n{text}"))
+    }
+
+    /// The sum of a labelled metric over all its label values.
+    pub async fn metric_sum(&self, name: &str) -> f64 {
+        let text = self.metrics_text().await;
+        let prefix = format!("{name}{{");
+        text.lines()
+            .filter(|l| l.starts_with(&prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    async fn metrics_text(&self) -> String {
+        let r = self.send(Method::GET, "/metrics", None, None).await;
+        r.text
+    }
+
+    /// Read the SSE stream at `path` (resuming after `last_event_id`) until
+    /// `stop` returns true for an event, or the stream ends, or `timeout`.
+    pub async fn sse(
+        &self,
+        path: &str,
+        last_event_id: Option<i64>,
+        timeout: Duration,
+        stop: impl FnMut(&Value) -> bool,
+    ) -> Vec<Value> {
+        let mut req = self.http.get(self.url(path));
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        read_sse(req, Until::Deadline(timeout), stop).await
+    }
+
+    /// A handover's events (after `after`) until `ended`, or `timeout`.
+    pub async fn handover_events(
+        &self,
+        id: &str,
+        after: Option<i64>,
+        timeout: Duration,
+    ) -> Vec<Value> {
+        self.sse(&events_path(id), after, timeout, |e| e["type"] == "ended")
+            .await
+    }
+
+    /// The handover's events from the start until `ended`, read live by a
+    /// task started now; it has no timeout of its own (bound the join).
+    pub fn spawn_handover_events(&self, id: &str) -> tokio::task::JoinHandle<Vec<Value>> {
+        let req = self.http.get(self.url(&events_path(id)));
+        tokio::spawn(read_sse(req, Until::Forever, |e| e["type"] == "ended"))
+    }
+}
+
+pub fn events_path(id: &str) -> String {
+    format!("/v1/handovers/{id}/events")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
