@@ -3,8 +3,15 @@
 //! signature verification, the egress allow-list policy, per-call limits,
 //! config parsing and the store trait.
 //!
-//! This crate must never depend on wasmtime or perform I/O, so it builds in
-//! seconds and its parsers and state machine can be fuzzed directly.
+//! This crate must never depend on wasmtime or perform I/O (no files, no
+//! environment variables, no sockets, no processes), so it builds in
+//! seconds and its parsers and state machine can be fuzzed directly. What
+//! needs the outside world takes it as a parameter (e.g.
+//! `config::resolve_secret` takes the environment lookup) or lives in the
+//! host (`handover_host::config::load` reads the config file). The rule is
+//! enforced by `tests/no_io.rs`, which fails if any code under `src/`
+//! names the standard library's or tokio's file, environment (other than
+//! its `consts`), socket or process APIs.
 
 pub mod config;
 pub mod egress_policy;

@@ -14,7 +14,7 @@
 
 pub use handover_api as api;
 pub mod cli;
-pub use handover_core::config;
+pub mod config;
 pub use handover_core::model;
 pub use handover_engine as engine;
 pub use handover_engine::{adapter_sync, registry, tenancy};

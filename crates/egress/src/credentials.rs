@@ -102,11 +102,16 @@ impl Credentials {
 pub fn resolve_secrets(raw: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, String> {
     raw.iter()
         .map(|(k, v)| {
-            config::resolve_secret(v)
+            config::resolve_secret(v, |var| std::env::var(var).ok())
                 .map(|v| (k.clone(), v))
                 .map_err(|e| format!("secret `{k}`: {e}"))
         })
         .collect()
+}
+
+/// `config::expand`, its error as the message this module reports.
+fn expand(template: &str, secrets: &BTreeMap<String, String>) -> Result<String, String> {
+    config::expand(template, secrets).map_err(|e| e.to_string())
 }
 
 fn rule(r: &AuthRule, secrets: &BTreeMap<String, String>) -> Result<Rule, String> {
@@ -114,23 +119,23 @@ fn rule(r: &AuthRule, secrets: &BTreeMap<String, String>) -> Result<Rule, String
     let kind = if let Some(h) = &r.header {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| format!("`{}` is not a valid header name", h.name))?;
-        let value = HeaderValue::from_str(&config::expand(&h.value, secrets)?)
+        let value = HeaderValue::from_str(&expand(&h.value, secrets)?)
             .map_err(|_| "header value contains characters not allowed in a header".to_string())?;
         Kind::Header(name, value)
     } else if let Some(b) = &r.basic {
         Kind::Header(
             http::header::AUTHORIZATION,
             basic(
-                &config::expand(&b.username, secrets)?,
-                &config::expand(&b.password, secrets)?,
+                &expand(&b.username, secrets)?,
+                &expand(&b.password, secrets)?,
             )?,
         )
     } else if let Some(o) = &r.oauth_client_credentials {
         Kind::OAuth {
             token_url: o.token_url.clone(),
             basic: basic(
-                &config::expand(&o.client_id, secrets)?,
-                &config::expand(&o.client_secret, secrets)?,
+                &expand(&o.client_id, secrets)?,
+                &expand(&o.client_secret, secrets)?,
             )?,
             scope: o.scope.clone(),
             cache: tokio::sync::Mutex::new(None),

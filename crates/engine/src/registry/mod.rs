@@ -482,7 +482,7 @@ fn endpoint_secrets(
     let webhook_secret = match &ep.webhook_secret {
         Some(w) => {
             let secrets = handover_egress::credentials::resolve_secrets(&ep.secrets)?;
-            let w = handover_core::config::resolve_secret(w)
+            let w = handover_core::config::resolve_secret(w, |v| std::env::var(v).ok())
                 .map_err(|e| format!("webhook_secret: {e}"))?;
             Some(
                 handover_core::config::expand(&w, &secrets)

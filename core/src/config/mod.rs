@@ -1,0 +1,384 @@
+//! The TOML configuration schema: server, runtime, default limits, store,
+//! tenants, egress resolution overrides and endpoints (each bound to an
+//! adapter file), with every default; plus `LoadedConfig`, a parsed config
+//! and the path it is relative to.
+//!
+//! The submodules own the rest: `parse` (TOML → `Config` with located
+//! errors, then static validation in `validate`), `secrets` (`{{name}}`
+//! templates and secret resolution), `errors` (`ConfigError(s)` and their
+//! `file:line:column: `field`: message` rendering).
+//!
+//! Must never do I/O: no reading the config or adapter files, no
+//! environment lookups (reading the file is the host binary's
+//! `handover_host::config::load`; `env:` secrets take the caller's lookup).
+//! Loading adapters is the registry's job, not this module's.
+
+mod errors;
+mod parse;
+mod secrets;
+mod validate;
+
+pub use errors::{ConfigError, ConfigErrors};
+pub use parse::parse;
+pub use secrets::{SecretError, expand, resolve_secret, template_refs};
+
+use crate::egress_policy::{AllowEntry, EgressPolicy};
+use crate::limits::LimitsOverride;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub runtime: RuntimeSection,
+    /// Default limits for every endpoint.
+    #[serde(default)]
+    pub limits: LimitsOverride,
+    #[serde(default)]
+    pub egress: EgressSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    /// Tenants by id. With none configured the bot API is open (local use);
+    /// with any, every bot API call needs a tenant's API key.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    #[serde(default = "default_listen")]
+    pub listen: Spanned<String>,
+    /// SQLite database, compiled-component cache, uploaded adapters.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Base URL providers use to reach this host (for URL-signed webhooks).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Operator key for the admin API, in plain text (prefer
+    /// `admin_key_sha256`). Without either, only tenants' own keys work there.
+    #[serde(default)]
+    pub admin_key: Option<String>,
+    /// Hex sha256 of the operator key.
+    #[serde(default)]
+    pub admin_key_sha256: Option<Spanned<String>>,
+    /// Watch adapter files and swap on change.
+    #[serde(default = "yes")]
+    pub watch_adapters: bool,
+    /// Apply a webhook inline (one durable write, the provider answered
+    /// after it) while the adapter's recent `handle-webhook` calls average
+    /// at most this many milliseconds; otherwise store it in the inbox
+    /// first. 0 = always the inbox.
+    #[serde(default = "default_inline_webhook_ms")]
+    pub inline_webhook_ms: u64,
+}
+
+fn default_inline_webhook_ms() -> u64 {
+    5
+}
+
+fn default_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:8080".to_string())
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            data_dir: default_data_dir(),
+            public_url: None,
+            admin_key: None,
+            admin_key_sha256: None,
+            watch_adapters: true,
+            inline_webhook_ms: default_inline_webhook_ms(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeSection {
+    #[serde(default)]
+    pub fuel: bool,
+    #[serde(default = "default_instances")]
+    pub max_instances: u32,
+    #[serde(default = "default_max_memory")]
+    pub max_memory_mib: u32,
+    #[serde(default = "yes")]
+    pub cache: bool,
+}
+
+fn default_instances() -> u32 {
+    1000
+}
+fn default_max_memory() -> u32 {
+    256
+}
+
+impl Default for RuntimeSection {
+    fn default() -> Self {
+        RuntimeSection {
+            fuel: false,
+            max_instances: default_instances(),
+            max_memory_mib: default_max_memory(),
+            cache: true,
+        }
+    }
+}
+
+/// One tenant: its API keys (stored as sha256 hashes) and quotas.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Hex sha256 of each API key (`handover-host hash-key KEY` prints it).
+    #[serde(default)]
+    pub api_key_sha256: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub quotas: Quotas,
+}
+
+/// Per-tenant quotas; every one has a default.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    /// Adapter calls running at once for this tenant.
+    pub concurrent_calls: u32,
+    /// Linear memory per adapter instance, MiB (caps endpoint limits).
+    pub memory_mib: u32,
+    /// Wall time per adapter call, ms (caps endpoint limits).
+    pub wall_time_ms: u64,
+    /// Adapter CPU time per second of wall time, ms (throttled beyond).
+    pub cpu_ms_per_s: u64,
+    /// Open handovers at once.
+    pub open_handovers: u64,
+    /// Webhook requests per second (burst = one second's worth).
+    pub webhooks_per_s: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            concurrent_calls: 64,
+            memory_mib: 128,
+            wall_time_ms: 10_000,
+            cpu_ms_per_s: 1_000,
+            open_handovers: 10_000,
+            webhooks_per_s: 500,
+        }
+    }
+}
+
+/// Where durable state lives.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite` (default: `<data_dir>/handover.db`) or `postgres` (replicas).
+    #[serde(default)]
+    pub backend: StoreBackend,
+    /// PostgreSQL connection URL, e.g. `postgres://user@127.0.0.1:5432/db`;
+    /// `env:NAME` reads it from an environment variable.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSection {
+    /// Pinned host-name resolution, like curl's `--resolve`.
+    #[serde(default)]
+    pub resolve: BTreeMap<String, Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Timers {
+    /// End the handover if no agent joined within this many seconds.
+    pub no_agent_timeout_s: Option<u64>,
+    /// Outcome of that timeout: "error" (default) or "completed".
+    #[serde(default)]
+    pub no_agent_outcome: Option<Spanned<String>>,
+    /// Send a warning event after this many seconds without user input.
+    pub inactivity_warning_s: Option<u64>,
+    /// End the handover after this many seconds without user input.
+    pub inactivity_timeout_s: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    pub id: Spanned<String>,
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Adapter file, relative to the config file.
+    pub adapter: Spanned<String>,
+    /// Refuse any adapter bytes with another sha256.
+    #[serde(default)]
+    pub sha256: Option<Spanned<String>>,
+    /// Allowed egress: `scheme://host[:port]`, `*.` wildcards.
+    #[serde(default)]
+    pub egress: Vec<Spanned<String>>,
+    /// Where bot callbacks may be POSTed: `scheme://host[:port]` entries,
+    /// the same rules as `egress` (deny by default).
+    #[serde(default)]
+    pub callback_allow: Vec<Spanned<String>>,
+    /// Secret for webhook signature verification.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// Replay window for timestamped webhooks, seconds.
+    #[serde(default = "default_replay")]
+    pub replay_window_s: u64,
+    /// Adapter settings (a TOML table, passed to the adapter as JSON).
+    #[serde(default = "empty_table")]
+    pub settings: toml::Table,
+    #[serde(default)]
+    pub limits: LimitsOverride,
+    #[serde(default)]
+    pub timers: Timers,
+    /// Named secrets: `"literal"` or `"env:VAR"`. Referenced as `{{name}}`
+    /// in `auth` rules and `webhook_secret`; never passed to the adapter.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// Credentials the host adds to the adapter's requests to a target.
+    #[serde(default)]
+    pub auth: Vec<AuthRule>,
+    /// Let one instance serve up to this many of this endpoint's calls
+    /// (kept warm between them) instead of a fresh instance per call; `0`,
+    /// the default, keeps "nothing survives between calls". See the
+    /// README's "Instance reuse".
+    #[serde(default)]
+    pub instance_reuse: u32,
+}
+
+/// One credential rule: requests to `target` get exactly one of these.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthRule {
+    /// `scheme://host[:port]` (like an egress entry; `*.` wildcards allowed).
+    pub target: Spanned<String>,
+    #[serde(default)]
+    pub header: Option<HeaderAuth>,
+    #[serde(default)]
+    pub basic: Option<BasicAuth>,
+    #[serde(default)]
+    pub oauth_client_credentials: Option<OAuthClientCredentials>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderAuth {
+    pub name: String,
+    /// Template, e.g. `"Bearer {{token}}"`.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientCredentials {
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+fn default_replay() -> u64 {
+    300
+}
+fn empty_table() -> toml::Table {
+    toml::Table::new()
+}
+
+impl EndpointConfig {
+    pub fn settings_json(&self) -> String {
+        serde_json::to_string(&self.settings).unwrap_or_else(|_| "{}".into())
+    }
+
+    pub fn policy(&self) -> EgressPolicy {
+        EgressPolicy::new(
+            self.egress
+                .iter()
+                .filter_map(|e| AllowEntry::parse(e.get_ref()).ok())
+                .collect(),
+        )
+    }
+
+    pub fn callback_policy(&self) -> EgressPolicy {
+        EgressPolicy::new(
+            self.callback_allow
+                .iter()
+                .filter_map(|e| AllowEntry::parse(e.get_ref()).ok())
+                .collect(),
+        )
+    }
+}
+
+/// A loaded config plus where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub path: PathBuf,
+    pub source: String,
+}
+
+impl LoadedConfig {
+    /// Resolve a path written in the config relative to the config file.
+    pub fn resolve_path(&self, p: &str) -> PathBuf {
+        let p = Path::new(p);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+
+    pub fn resolver_overrides(&self) -> std::collections::HashMap<String, Vec<IpAddr>> {
+        self.config
+            .egress
+            .resolve
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.iter().filter_map(|s| s.get_ref().parse().ok()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The data directory, relative to the config file.
+    pub fn data_dir(&self) -> PathBuf {
+        self.resolve_path(&self.config.server.data_dir.to_string_lossy())
+    }
+}
