@@ -293,3 +293,144 @@ pub fn refusal_status(r: &WebhookRefusal) -> StatusCode {
 pub fn to_json(body: impl Serialize) -> Value {
     serde_json::to_value(body).expect("wire bodies serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use handover_core::store::Status;
+    use serde_json::json;
+
+    fn view(status: Status, result: Option<FinalOutcome>) -> HandoverView {
+        HandoverView {
+            handover_id: "h-1".into(),
+            endpoint_id: "ep".into(),
+            tenant: "t".into(),
+            session_id: "s-1".into(),
+            status,
+            queue_position: Some(2),
+            estimated_wait_seconds: None,
+            agent: Some(json!({"id": "a-1", "name": "Ann"})),
+            created_at_ms: 1000,
+            updated_at_ms: 2000,
+            agent_joined_at_ms: None,
+            ended_at_ms: result.as_ref().map(|_| 2000),
+            end_reason: result.as_ref().map(|_| "bot_closed".into()),
+            result,
+        }
+    }
+
+    /// The body `engine::handover::view` built with `json!` before the
+    /// engine returned typed results.
+    fn old_view(v: &HandoverView, result: Value) -> Value {
+        json!({
+            "handover_id": v.handover_id, "endpoint_id": v.endpoint_id, "tenant": v.tenant,
+            "session_id": v.session_id, "status": v.status.as_str(),
+            "queue": {"position": v.queue_position, "estimated_wait_seconds": v.estimated_wait_seconds},
+            "agent": v.agent, "created_at_ms": v.created_at_ms, "updated_at_ms": v.updated_at_ms,
+            "agent_joined_at_ms": v.agent_joined_at_ms, "ended_at_ms": v.ended_at_ms,
+            "end_reason": v.end_reason, "result": result,
+        })
+    }
+
+    #[test]
+    fn views_and_results_keep_their_json() {
+        let open = view(Status::Queued, None);
+        assert_eq!(to_json(ViewBody::from(&open)), old_view(&open, Value::Null));
+        let failed = view(
+            Status::Error,
+            Some(FinalOutcome::Error {
+                reason: "unsupported".into(),
+                message: "no".into(),
+            }),
+        );
+        let final_error = json!({"handover": {"status": "error", "error": {"reason": "unsupported", "message": "no"}}});
+        assert_eq!(
+            to_json(ViewBody::from(&failed)),
+            old_view(&failed, final_error.clone())
+        );
+        let done = view(Status::Completed, Some(FinalOutcome::Completed));
+        let done_json = old_view(&done, json!({"handover": {"status": "completed"}}));
+        assert_eq!(
+            to_json(InputBody::from(&InputResult {
+                outcome: InputOutcome::Cancelled,
+                handover: done.clone(),
+            })),
+            json!({"result": "cancelled", "handover": done_json})
+        );
+        assert_eq!(
+            to_json(CloseBody::from(&CloseOutcome::Closed {
+                provider_closed: false,
+                detail: None,
+                handover: done.clone(),
+            })),
+            json!({"result": "closed", "provider_closed": false, "detail": null, "handover": done_json})
+        );
+        assert_eq!(
+            to_json(CloseBody::from(&CloseOutcome::AlreadyEnded {
+                handover: done.clone()
+            })),
+            json!({"result": "already_ended", "handover": done_json})
+        );
+        assert_eq!(
+            to_json(ListBody::new([&open])),
+            json!({"handovers": [old_view(&open, Value::Null)]})
+        );
+
+        let links = json!({"status": "/v1/handovers/h-1", "input": "/v1/handovers/h-1/input",
+                           "events": "/v1/handovers/h-1/events"});
+        let created = Created {
+            handover: open.clone(),
+            already_in_progress: false,
+            messages: vec![
+                BotMessage::Text {
+                    text: "hold on".into(),
+                },
+                BotMessage::QuickReply {
+                    text: "Cancel".into(),
+                    payload: "Cancel".into(),
+                },
+            ],
+        };
+        assert_eq!(created_status(&created), StatusCode::CREATED);
+        assert_eq!(
+            to_json(CreatedBody::from(&created)),
+            json!({"handover_id": "h-1", "status": "queued", "already_in_progress": false,
+                   "messages": [{"type": "text", "text": "hold on"},
+                                {"type": "quick_reply", "text": "Cancel", "payload": "Cancel"}],
+                   "links": links})
+        );
+        let mut ended = failed.clone();
+        ended.end_reason = None;
+        let replay = Created {
+            handover: ended,
+            already_in_progress: true,
+            messages: vec![],
+        };
+        assert_eq!(created_status(&replay), StatusCode::OK);
+        assert_eq!(
+            to_json(CreatedBody::from(&replay)),
+            json!({"handover_id": "h-1", "status": "error", "already_in_progress": true,
+                   "messages": [], "links": links, "handover": final_error["handover"],
+                   "end_reason": null})
+        );
+
+        assert_eq!(
+            to_json(AvailabilityBody::from(&Availability::Unsupported {
+                message: "no".into()
+            })),
+            json!({"supported": false, "message": "no"})
+        );
+        assert_eq!(
+            to_json(AvailabilityBody::from(&Availability::Supported(
+                handover_core::model::Availability {
+                    agents_available: true,
+                    open: true,
+                    estimated_wait_seconds: None,
+                    message: None,
+                }
+            ))),
+            json!({"supported": true, "agents_available": true, "open": true,
+                   "estimated_wait_seconds": null, "message": null})
+        );
+    }
+}
