@@ -5,6 +5,7 @@
 //! its own endpoints (others answer 404). Fails closed: without a key the
 //! admin API answers 401, also in the open (no-tenant) mode.
 
+use super::wire::ListBody;
 use super::{AppState, error};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -134,11 +135,8 @@ async fn handovers(State(s): State<AppState>, headers: HeaderMap) -> Response {
     };
     match s.engine.list(None, false).await {
         Ok(v) => {
-            let mine: Vec<_> = v
-                .into_iter()
-                .filter(|h| h["tenant"].as_str().is_none_or(|t| caller.may_access(t)))
-                .collect();
-            Json(json!({"handovers": mine})).into_response()
+            let mine = v.iter().filter(|h| caller.may_access(&h.tenant));
+            Json(ListBody::new(mine)).into_response()
         }
         Err(e) => crate::engine_error(e),
     }

@@ -2,8 +2,10 @@
 //!
 //! Every route authenticates the caller's tenant key first; another
 //! tenant's endpoint or handover answers 404, exactly like a missing one.
-//! Malformed JSON bodies get a 400 naming the problem.
+//! Malformed JSON bodies get a 400 naming the problem. Answers are the
+//! engine's typed results written out by `wire`.
 
+use super::wire::{self, AvailabilityBody, CloseBody, CreatedBody, InputBody, ListBody, ViewBody};
 use super::{AppState, error};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
@@ -12,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use handover_engine::{CreateRequest, InputRequest};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,11 +33,19 @@ fn bad_json(e: JsonRejection) -> Response {
     )
 }
 
-fn reply(r: Result<serde_json::Value, handover_engine::EngineError>) -> Response {
+/// 200 with the wire form (`body`) of the result, or the engine error's answer.
+fn reply<T>(
+    r: Result<T, handover_engine::EngineError>,
+    body: impl FnOnce(&T) -> Response,
+) -> Response {
     match r {
-        Ok(v) => Json(v).into_response(),
+        Ok(v) => body(&v),
         Err(e) => crate::engine_error(e),
     }
+}
+
+fn ok(body: impl Serialize) -> Response {
+    Json(body).into_response()
 }
 
 /// Resolve caller + endpoint, or the 401/404 response.
@@ -77,14 +87,7 @@ async fn create(
         Err(e) => return bad_json(e),
     };
     match s.engine.create(&ep.id, req).await {
-        Ok(v) => {
-            let code = if v["already_in_progress"] == true {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            (code, Json(v)).into_response()
-        }
+        Ok(c) => (wire::created_status(&c), Json(CreatedBody::from(&c))).into_response(),
         Err(e) => crate::engine_error(e),
     }
 }
@@ -102,10 +105,9 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
-    match s.engine.list(Some(&ep.id), q.open).await {
-        Ok(v) => Json(serde_json::json!({"handovers": v})).into_response(),
-        Err(e) => crate::engine_error(e),
-    }
+    reply(s.engine.list(Some(&ep.id), q.open).await, |v| {
+        ok(ListBody::new(v))
+    })
 }
 
 async fn availability(
@@ -114,12 +116,14 @@ async fn availability(
     Path(endpoint): Path<String>,
 ) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
-    reply(s.engine.availability(&ep.id).await)
+    reply(s.engine.availability(&ep.id).await, |v| {
+        ok(AvailabilityBody::from(v))
+    })
 }
 
 async fn status(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     handover_or_return!(s, headers, id);
-    reply(s.engine.status(&id).await)
+    reply(s.engine.status(&id).await, |v| ok(ViewBody::from(v)))
 }
 
 async fn input(
@@ -133,10 +137,10 @@ async fn input(
         Ok(b) => b,
         Err(e) => return bad_json(e),
     };
-    reply(s.engine.input(&id, req).await)
+    reply(s.engine.input(&id, req).await, |v| ok(InputBody::from(v)))
 }
 
 async fn close(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     handover_or_return!(s, headers, id);
-    reply(s.engine.close(&id).await)
+    reply(s.engine.close(&id).await, |v| ok(CloseBody::from(v)))
 }

@@ -1,8 +1,10 @@
 //! HTTP surface: the bot API (REST + server-sent events), webhook ingress,
 //! the admin API, `/metrics`, `/openapi.json` and `/healthz`.
 //!
-//! Translates HTTP to engine and registry calls and engine errors to HTTP;
-//! holds no handover state of its own and never calls adapters directly.
+//! Translates HTTP to engine and registry calls, and the engine's typed
+//! results and errors to HTTP: this crate owns every wire type, JSON body
+//! and status code (`wire`); the engine returns meaning only. Holds no
+//! handover state of its own and never calls adapters directly.
 
 // Handlers return an early `axum::response::Response` as their error type,
 // which is large by design.
@@ -12,6 +14,7 @@ mod admin;
 mod bot;
 mod sse;
 mod webhook;
+pub mod wire;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -129,10 +132,35 @@ pub fn event_json(e: &StoredEvent) -> Value {
     v
 }
 
+/// `{"code", "message"}`: the `error` member of every error body.
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: String,
+}
+
+/// `Error` in `openapi.json`.
+#[derive(serde::Serialize)]
+struct ErrorEnvelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+/// The 409 for a handover that has already ended: the error and its final object.
+#[derive(serde::Serialize)]
+struct EndedBody<'a> {
+    error: ErrorBody<'a>,
+    handover: wire::FinalHandover<'a>,
+}
+
 pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     (
         status,
-        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+        axum::Json(ErrorEnvelope {
+            error: ErrorBody {
+                code,
+                message: message.into(),
+            },
+        }),
     )
         .into_response()
 }
@@ -141,28 +169,37 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
 /// for quotas). The engine's errors carry meaning only; this is the one
 /// place that turns them into HTTP.
 pub fn engine_error(e: EngineError) -> Response {
-    {
-        match e {
-            EngineError::NotFound(m) => error(StatusCode::NOT_FOUND, "not_found", m),
-            EngineError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", m),
-            EngineError::Ended(f) => (
-                StatusCode::CONFLICT,
-                axum::Json(json!({"error": {"code": "ended", "message": "the handover has already ended"}, "handover": f["handover"]})),
-            )
-                .into_response(),
-            EngineError::Quota(q) => {
-                let mut r = error(StatusCode::TOO_MANY_REQUESTS, "quota", q.to_string());
-                r.headers_mut().insert("retry-after", q.retry_after_s.into());
-                r
-            }
-            EngineError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
-            EngineError::Upstream(m) => error(StatusCode::BAD_GATEWAY, "provider_error", m),
-            EngineError::Store(handover_core::store::StoreError::Conflict(m)) => error(StatusCode::CONFLICT, "conflict", format!("handover {m} was changed concurrently; retry")),
-            EngineError::Store(e) => error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage",
-                handover_core::report::chain(&e),
-            ),
+    match &e {
+        EngineError::NotFound(m) => error(StatusCode::NOT_FOUND, "not_found", m),
+        EngineError::BadRequest(m) => error(StatusCode::BAD_REQUEST, "bad_request", m),
+        EngineError::Ended(f) => (
+            StatusCode::CONFLICT,
+            axum::Json(EndedBody {
+                error: ErrorBody {
+                    code: "ended",
+                    message: e.to_string(),
+                },
+                handover: f.into(),
+            }),
+        )
+            .into_response(),
+        EngineError::Quota(q) => {
+            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "quota", q.to_string());
+            r.headers_mut()
+                .insert("retry-after", q.retry_after_s.into());
+            r
         }
+        EngineError::Conflict(m) => error(StatusCode::CONFLICT, "conflict", m),
+        EngineError::Upstream(m) => error(StatusCode::BAD_GATEWAY, "provider_error", m),
+        EngineError::Store(handover_core::store::StoreError::Conflict(m)) => error(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("handover {m} was changed concurrently; retry"),
+        ),
+        EngineError::Store(s) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage",
+            handover_core::report::chain(s),
+        ),
     }
 }

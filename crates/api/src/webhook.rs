@@ -1,6 +1,7 @@
 //! Webhook ingress: `/v1/webhooks/{endpoint}[/…]`, any method. Collects the
 //! raw request (body capped) and hands it to the engine; answers with the
-//! adapter's response once the request is stored, or 401/404/400/413.
+//! adapter's response once the request is stored, or the status `wire`
+//! gives the engine's refusal (401/404/400/413/429/500/503).
 
 use super::AppState;
 use axum::Router;
@@ -66,9 +67,9 @@ async fn handle(State(s): State<AppState>, endpoint: String, req: Request) -> Re
             b.body(Body::from(r.body))
                 .unwrap_or_else(|_| StatusCode::OK.into_response())
         }
-        WebhookReply::Refused { status, message } => {
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-            let mut r = super::error(code, "webhook_refused", message);
+        WebhookReply::Refused(why) => {
+            let code = super::wire::refusal_status(&why);
+            let mut r = super::error(code, "webhook_refused", why.to_string());
             if code == StatusCode::TOO_MANY_REQUESTS {
                 r.headers_mut().insert("retry-after", 1.into());
             }

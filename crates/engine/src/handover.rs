@@ -4,7 +4,13 @@
 //! Each runs under the handover's lock and commits one step. Semantics are
 //! the product spec's: cancel only while no agent is active; once an agent
 //! is active the same input is forwarded as ordinary text.
+//!
+//! Answers are the typed results of `outcome` (never JSON bodies or HTTP
+//! statuses: those belong to `handover-api`).
 
+use super::outcome::{
+    Availability, CloseOutcome, Created, FinalOutcome, HandoverView, InputOutcome, InputResult,
+};
 use super::rules::{self, Outcome};
 use super::{CreateRequest, Engine, EngineError, InputRequest, now_ms};
 use crate::registry::Endpoint;
@@ -23,51 +29,6 @@ fn ctx(ep: &Endpoint, handover_id: &str) -> CallContext {
     }
 }
 
-/// The status view (the spec's Handover Status token answer).
-pub fn view(row: &HandoverRow) -> Value {
-    json!({
-        "handover_id": row.id,
-        "endpoint_id": row.endpoint_id,
-        "tenant": row.tenant,
-        "session_id": row.session_id,
-        "status": row.status.as_str(),
-        "queue": {"position": row.queue_position, "estimated_wait_seconds": row.estimated_wait_seconds},
-        "agent": row.agent,
-        "created_at_ms": row.created_at_ms,
-        "updated_at_ms": row.updated_at_ms,
-        "agent_joined_at_ms": row.agent_joined_at_ms,
-        "ended_at_ms": row.ended_at_ms,
-        "end_reason": row.end_reason,
-        "result": rules::final_object(row),
-    })
-}
-
-fn created(row: &HandoverRow, already_in_progress: bool) -> Value {
-    let mut v = json!({
-        "handover_id": row.id,
-        "status": row.status.as_str(),
-        "already_in_progress": already_in_progress,
-        "messages": [],
-        "links": {
-            "status": format!("/v1/handovers/{}", row.id),
-            "input": format!("/v1/handovers/{}/input", row.id),
-            "events": format!("/v1/handovers/{}/events", row.id),
-        },
-    });
-    if let Some(f) = rules::final_object(row) {
-        v["handover"] = f["handover"].clone();
-        v["end_reason"] = json!(row.end_reason);
-    } else {
-        let req = &row.request;
-        let mut messages = vec![json!({"type": "text", "text": req["accepted_message"]})];
-        if let Some(b) = req["cancel_button_text"].as_str().filter(|b| !b.is_empty()) {
-            messages.push(json!({"type": "quick_reply", "text": b, "payload": b}));
-        }
-        v["messages"] = Value::Array(messages);
-    }
-    v
-}
-
 fn arm_inactivity(row: &mut HandoverRow, ep: &Endpoint, now: i64) {
     let t = &ep.config.timers;
     row.last_user_activity_ms = now;
@@ -80,7 +41,7 @@ impl Engine {
         &self,
         endpoint_id: &str,
         req: CreateRequest,
-    ) -> Result<Value, EngineError> {
+    ) -> Result<Created, EngineError> {
         let ep = self.endpoint(endpoint_id)?;
         let problems = req.problems();
         if !problems.is_empty() {
@@ -120,7 +81,7 @@ impl Engine {
                 .list_handovers(Some(&ep.id), true, u32::MAX)
                 .await?;
             if let Some(r) = open.iter().find(|r| r.session_id == req.session_id) {
-                return Ok(created(r, true));
+                return Ok(Created::of(r, true));
             }
             return Err(q.into());
         }
@@ -171,7 +132,9 @@ impl Engine {
                     r.id
                 )));
             }
-            Insert::OpenExists(r) | Insert::IdempotentReplay(r) => return Ok(created(&r, true)),
+            Insert::OpenExists(r) | Insert::IdempotentReplay(r) => {
+                return Ok(Created::of(&r, true));
+            }
             Insert::Inserted(_) => {}
         }
         metrics::HANDOVERS_CREATED.inc();
@@ -179,7 +142,7 @@ impl Engine {
         // Another replica's recovery may have started it while we waited.
         match self.store.get_handover(&id).await? {
             Some(r) if r.status == Status::Requested => row = r,
-            Some(r) => return Ok(created(&r, false)),
+            Some(r) => return Ok(Created::of(&r, false)),
             None => return Err(EngineError::NotFound(format!("handover `{id}` vanished"))),
         }
         let info = &adapter.info;
@@ -236,10 +199,10 @@ impl Engine {
             return self
                 .after_start(&ep, row, out)
                 .await
-                .map(|r| created(&r, false));
+                .map(|r| Created::of(&r, false));
         };
         self.commit(&mut row, events, vec![], vec![]).await?;
-        Ok(created(&row, false))
+        Ok(Created::of(&row, false))
     }
 
     /// Apply the result of `start` (also used when resuming after a restart).
@@ -303,23 +266,22 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
         if !row.status.is_open() {
-            return Err(EngineError::Ended(
-                rules::final_object(&row).unwrap_or(Value::Null),
-            ));
+            let ended = FinalOutcome::of(&row).expect("a handover that is not open has ended");
+            return Err(EngineError::Ended(ended));
         }
         Ok(row)
     }
 
-    pub async fn status(&self, id: &str) -> Result<Value, EngineError> {
+    pub async fn status(&self, id: &str) -> Result<HandoverView, EngineError> {
         let row = self
             .store
             .get_handover(id)
             .await?
             .ok_or_else(|| EngineError::NotFound(format!("no handover `{id}`")))?;
-        Ok(view(&row))
+        Ok(HandoverView::from(&row))
     }
 
-    pub async fn input(&self, id: &str, req: InputRequest) -> Result<Value, EngineError> {
+    pub async fn input(&self, id: &str, req: InputRequest) -> Result<InputResult, EngineError> {
         if req.text.len() > 64 << 10 {
             return Err(EngineError::BadRequest("text: at most 64 KiB".into()));
         }
@@ -351,7 +313,10 @@ impl Engine {
                 now_ms(),
             );
             self.commit(&mut row, vec![ev], vec![], vec![]).await?;
-            return Ok(json!({"result": "cancelled", "handover": view(&row)}));
+            return Ok(InputResult {
+                outcome: InputOutcome::Cancelled,
+                handover: HandoverView::from(&row),
+            });
         }
         // Once an agent is active, everything (even the cancel words) is text for the agent.
         let kind = if agent_active {
@@ -383,7 +348,10 @@ impl Engine {
                     let events = rules::apply_provider_events(&mut row, &step.events, now_ms());
                     self.commit(&mut row, events, step.correlation_keys, vec![])
                         .await?;
-                    return Ok(json!({"result": "forwarded", "handover": view(&row)}));
+                    return Ok(InputResult {
+                        outcome: InputOutcome::Forwarded,
+                        handover: HandoverView::from(&row),
+                    });
                 }
                 Ok(other) => last = Some(Failure::error(format!("adapter returned {other:?}"))),
                 Err(f) => last = Some(f),
@@ -398,15 +366,20 @@ impl Engine {
             now_ms(),
         );
         self.commit(&mut row, vec![ev], vec![], vec![]).await?;
-        Ok(json!({"result": "error", "handover": view(&row)}))
+        Ok(InputResult {
+            outcome: InputOutcome::Error,
+            handover: HandoverView::from(&row),
+        })
     }
 
-    pub async fn close(&self, id: &str) -> Result<Value, EngineError> {
+    pub async fn close(&self, id: &str) -> Result<CloseOutcome, EngineError> {
         let _g = self.lock(id).await?;
         let mut row = match self.open_row(id).await {
             Err(EngineError::Ended(_)) => {
                 let row = self.store.get_handover(id).await?.expect("exists");
-                return Ok(json!({"result": "already_ended", "handover": view(&row)}));
+                return Ok(CloseOutcome::AlreadyEnded {
+                    handover: HandoverView::from(&row),
+                });
             }
             r => r?,
         };
@@ -449,28 +422,28 @@ impl Engine {
         let mut ev = rules::finish(&mut row, outcome, "bot_closed", detail.clone(), now_ms());
         ev.payload["provider_closed"] = json!(provider_closed);
         self.commit(&mut row, vec![ev], vec![], vec![]).await?;
-        Ok(
-            json!({"result": "closed", "provider_closed": provider_closed, "detail": detail, "handover": view(&row)}),
-        )
+        Ok(CloseOutcome::Closed {
+            provider_closed,
+            detail,
+            handover: HandoverView::from(&row),
+        })
     }
 
-    pub async fn availability(&self, endpoint_id: &str) -> Result<Value, EngineError> {
+    pub async fn availability(&self, endpoint_id: &str) -> Result<Availability, EngineError> {
         let ep = self.endpoint(endpoint_id)?;
         let _slot = self.slot(&ep, false).await?;
         let adapter = ep.current();
         if !adapter.info.capabilities.availability_check {
-            return Ok(
-                json!({"supported": false, "message": format!("adapter `{}` cannot check availability", adapter.info.name)}),
-            );
+            return Ok(Availability::Unsupported {
+                message: format!("adapter `{}` cannot check availability", adapter.info.name),
+            });
         }
         match self
             .registry
             .invoke(&ep, Call::CheckAvailability(ctx(&ep, "")))
             .await
         {
-            Ok(CallOutput::Availability(a)) => Ok(
-                json!({"supported": true, "agents_available": a.agents_available, "open": a.open, "estimated_wait_seconds": a.estimated_wait_seconds, "message": a.message}),
-            ),
+            Ok(CallOutput::Availability(a)) => Ok(Availability::Supported(a)),
             Ok(other) => Err(EngineError::Upstream(format!("adapter returned {other:?}"))),
             Err(f) => Err(EngineError::Upstream(f.to_string())),
         }
@@ -481,13 +454,13 @@ impl Engine {
         &self,
         endpoint_id: Option<&str>,
         open_only: bool,
-    ) -> Result<Vec<Value>, EngineError> {
+    ) -> Result<Vec<HandoverView>, EngineError> {
         Ok(self
             .store
             .list_handovers(endpoint_id, open_only, 500)
             .await?
             .iter()
-            .map(view)
+            .map(HandoverView::from)
             .collect())
     }
 

@@ -8,6 +8,11 @@
 //! HTTP to the bot directly (that is `api`) and never runs guest code itself
 //! (that is `runtime`, through the registry).
 //!
+//! Returns typed results (`outcome`: [`HandoverView`], [`Created`],
+//! [`InputResult`], [`CloseOutcome`], [`Availability`]; [`WebhookReply`]
+//! with a [`WebhookRefusal`]; [`EngineError`]). It never builds a bot-facing
+//! JSON body nor picks an HTTP status: the API layer owns the wire.
+//!
 //! Also owns the endpoint registry (`registry`: which adapter version serves
 //! which endpoint) and the tenants (`tenancy`: keys and quotas). This crate
 //! cannot name the API layer: how an event looks on the wire to the bot is
@@ -16,6 +21,7 @@
 pub mod adapter_sync;
 mod handover;
 mod locks;
+pub mod outcome;
 pub mod registry;
 pub mod request;
 pub mod tenancy;
@@ -23,15 +29,18 @@ pub use handover_core::{rules, signature};
 mod webhook;
 mod workers;
 
+pub use outcome::{
+    Availability, BotMessage, CloseOutcome, Created, FinalOutcome, HandoverView, InputOutcome,
+    InputResult,
+};
 pub use request::{CreateRequest, InputRequest};
-pub use webhook::WebhookReply;
+pub use webhook::{WebhookRefusal, WebhookReply};
 
 use crate::registry::{Endpoint, Registry};
 use handover_core::store::{Change, HandoverRow, NewEvent, Store, StoreError, StoredEvent};
 use handover_egress::{CallLabels, EgressConfig, Resolver};
 use handover_metrics as metrics;
 use locks::Locks;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
@@ -44,7 +53,7 @@ pub enum EngineError {
     BadRequest(String),
     /// The handover already ended; carries its final object.
     #[error("the handover has already ended")]
-    Ended(Value),
+    Ended(FinalOutcome),
     #[error("{0}")]
     Conflict(String),
     #[error("the provider could not be reached: {0}")]
@@ -208,7 +217,7 @@ impl Engine {
         Ok((local, shared))
     }
 
-    /// A tenant call slot: API requests fail fast with a quota error (429);
+    /// A tenant call slot: API requests fail fast with a quota error;
     /// background work waits for its own tenant's slot only.
     async fn slot(
         &self,

@@ -1,4 +1,6 @@
-//! Bot API request and response bodies, and their validation.
+//! The inputs of create and user input (as the bot API sends them), and
+//! their validation. Responses are typed results (`outcome`), written out by
+//! the API layer.
 //!
 //! Validation errors name the field and say what to fix. Nothing here
 //! touches the store or adapters.

@@ -13,29 +13,73 @@
 //!
 //! A refused request changes nothing; a step that fails to commit inline
 //! falls back to the inbox, so an accepted webhook is never lost.
+//!
+//! A refusal is a typed cause ([`WebhookRefusal`]); the HTTP status for it
+//! is chosen by the API layer, never here.
 
 use super::signature;
+use super::tenancy::QuotaExceeded;
 use super::{Engine, EngineError, now_ms, rules};
 use crate::registry::Endpoint;
 use handover_core::model::{CallContext, HttpRequest, HttpResponse};
 use handover_core::store::{Change, HandoverRow, NewEvent, StoreError};
 use handover_metrics as metrics;
 use handover_runtime::{Call, CallOutput, Session};
+use thiserror::Error;
 
-/// What the HTTP layer sends back to the provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What becomes of one webhook request.
+#[derive(Debug)]
 pub enum WebhookReply {
-    /// Stored (or a duplicate): give the adapter's response.
+    /// Stored (or a duplicate): answer with the adapter's response, which
+    /// is the provider's answer as the adapter chose it (data, passed on).
     Accepted(HttpResponse),
-    Refused {
-        status: u16,
-        message: String,
-    },
+    /// Refused; nothing changed. The API layer chooses the HTTP answer.
+    Refused(WebhookRefusal),
 }
 
-fn refuse(status: u16, cause: &'static str, message: String) -> WebhookReply {
-    metrics::WEBHOOK_VERIFY_FAILED.inc(&[cause]);
-    WebhookReply::Refused { status, message }
+/// Why a webhook request was refused (its cause, never an HTTP status).
+#[derive(Debug, Error)]
+pub enum WebhookRefusal {
+    #[error("no endpoint `{0}`")]
+    UnknownEndpoint(String),
+    #[error("body of {bytes} bytes exceeds {max} bytes")]
+    TooLarge { bytes: usize, max: usize },
+    /// The signature the adapter declared did not verify (including a
+    /// timestamp outside the replay window, or no configured secret).
+    #[error("webhook signature verification failed: {0}")]
+    BadSignature(#[source] signature::VerifyError),
+    /// The tenant is over its webhook rate or its concurrent calls.
+    #[error(transparent)]
+    RateLimited(#[from] QuotaExceeded),
+    /// `route-webhook` returned something other than a route.
+    #[error("adapter returned {0}")]
+    AdapterMisbehaved(String),
+    /// The adapter's `route-webhook` refused the request as malformed.
+    #[error("webhook refused by the adapter: {0}")]
+    Malformed(String),
+    /// The request could not be made durable.
+    #[error("cannot store the webhook: {0}")]
+    Unstored(#[source] StoreError),
+}
+
+impl WebhookRefusal {
+    /// A short stable label for metrics and logs.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            WebhookRefusal::UnknownEndpoint(_) => "unknown_endpoint",
+            WebhookRefusal::TooLarge { .. } => "too_large",
+            WebhookRefusal::BadSignature(e) => e.cause(),
+            WebhookRefusal::RateLimited(_) => "quota",
+            WebhookRefusal::AdapterMisbehaved(_) => "adapter_error",
+            WebhookRefusal::Malformed(_) => "malformed",
+            WebhookRefusal::Unstored(_) => "store",
+        }
+    }
+}
+
+fn refuse(why: WebhookRefusal) -> WebhookReply {
+    metrics::WEBHOOK_VERIFY_FAILED.inc(&[why.cause()]);
+    WebhookReply::Refused(why)
 }
 
 use handover_core::inbox::decode as request_from_json;
@@ -45,22 +89,13 @@ impl Engine {
     /// Verify, route, dedupe and store one webhook request.
     pub async fn ingest_webhook(&self, endpoint_id: &str, req: HttpRequest) -> WebhookReply {
         let Some(ep) = self.endpoint_arc(endpoint_id) else {
-            return refuse(
-                404,
-                "unknown_endpoint",
-                format!("no endpoint `{endpoint_id}`"),
-            );
+            return refuse(WebhookRefusal::UnknownEndpoint(endpoint_id.to_string()));
         };
         if req.body.len() > self.cfg.max_webhook_bytes {
-            return refuse(
-                413,
-                "too_large",
-                format!(
-                    "body of {} bytes exceeds {} bytes",
-                    req.body.len(),
-                    self.cfg.max_webhook_bytes
-                ),
-            );
+            return refuse(WebhookRefusal::TooLarge {
+                bytes: req.body.len(),
+                max: self.cfg.max_webhook_bytes,
+            });
         }
         // One instance serves this request's `route-webhook` and, inline,
         // its `handle-webhook` (see `runtime::Session`), all on the version
@@ -79,25 +114,21 @@ impl Engine {
                 now_s,
             ) {
                 tracing::warn!(endpoint = %ep.id, tenant = %ep.tenant, cause = e.cause(), "webhook refused: {e}");
-                return refuse(
-                    401,
-                    e.cause(),
-                    format!("webhook signature verification failed: {e}"),
-                );
+                return refuse(WebhookRefusal::BadSignature(e));
             }
         }
         // Per-tenant rate and call slots, after the (cheap) signature check so
         // unsigned junk cannot spend a tenant's budget: a flood from one
-        // tenant's provider is refused with 429 (providers retry) and never
-        // slows another tenant.
+        // tenant's provider is refused as rate limited (providers retry)
+        // and never slows another tenant.
         if let Some(t) = &ep.tenant_budget
             && let Err(q) = t.take_webhook()
         {
-            return refuse(429, "quota", q.to_string());
+            return refuse(q.into());
         }
-        let slot = match self.slot(&ep, false).await {
+        let slot = match ep.tenant_budget.as_ref().map(|t| t.try_call()).transpose() {
             Ok(s) => s,
-            Err(e) => return refuse(429, "quota", e.to_string()),
+            Err(q) => return refuse(q.into()),
         };
         let route = match session
             .call(Call::RouteWebhook(ep.settings_json.clone(), req.clone()))
@@ -105,19 +136,15 @@ impl Engine {
         {
             Ok(CallOutput::Route(r)) => r,
             Ok(other) => {
-                return refuse(500, "adapter_error", format!("adapter returned {other:?}"));
+                return refuse(WebhookRefusal::AdapterMisbehaved(format!("{other:?}")));
             }
             Err(f) => {
-                return refuse(
-                    400,
-                    "malformed",
-                    format!("webhook refused by the adapter: {}", f.message),
-                );
+                return refuse(WebhookRefusal::Malformed(f.message));
             }
         };
         // The slot covers the adapter call only: waiting out the correlation
         // grace and storing the webhook run no adapter, and must not keep the
-        // tenant's bot API calls out (429) meanwhile.
+        // tenant's bot API calls out (quota refusals) meanwhile.
         drop(slot);
         let delivery_id = route.delivery_id.clone().or_else(|| {
             let h = adapter
@@ -195,7 +222,7 @@ impl Engine {
                     tokio::spawn(async move { engine.process_inbox(&id).await });
                 }
             }
-            Err(e) => return refuse(503, "store", format!("cannot store the webhook: {e}")),
+            Err(e) => return refuse(WebhookRefusal::Unstored(e)),
         }
         WebhookReply::Accepted(route.response)
     }

@@ -10,7 +10,10 @@
 //! `skip`, never as `pass`.
 
 use handover_host::config::{self, LoadedConfig};
-use handover_host::engine::{CreateRequest, Engine, InputRequest};
+use handover_host::engine::{
+    CreateRequest, Created, Engine, FinalOutcome, HandoverView, InputOutcome, InputRequest,
+    InputResult,
+};
 use handover_host::model::InputKind;
 use handover_host::registry;
 use handover_host::runtime::{Runtime, RuntimeConfig};
@@ -173,7 +176,7 @@ impl Rig {
         &self.server.engine
     }
 
-    async fn create(&self, channel: &str) -> Result<Value, String> {
+    async fn create(&self, channel: &str) -> Result<Created, String> {
         let req: CreateRequest = serde_json::from_value(json!({
             "session_id": uuid::Uuid::new_v4().to_string(), "user_id": "conformance-user", "channel": channel,
             "transcript": [{"author": "user", "text": "I need a human", "timestamp_ms": 0}],
@@ -188,7 +191,7 @@ impl Rig {
             .map_err(|e| format!("create failed: {e}"))
     }
 
-    async fn input(&self, id: &str, kind: InputKind, text: &str) -> Result<Value, String> {
+    async fn input(&self, id: &str, kind: InputKind, text: &str) -> Result<InputResult, String> {
         self.engine()
             .input(
                 id,
@@ -202,21 +205,26 @@ impl Rig {
             .map_err(|e| format!("input failed: {e}"))
     }
 
-    async fn status(&self, id: &str) -> Result<Value, String> {
+    async fn status(&self, id: &str) -> Result<HandoverView, String> {
         self.engine().status(id).await.map_err(|e| e.to_string())
     }
 
-    async fn wait_status(&self, id: &str, want: &str, timeout: Duration) -> Result<Value, String> {
+    async fn wait_status(
+        &self,
+        id: &str,
+        want: &str,
+        timeout: Duration,
+    ) -> Result<HandoverView, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let v = self.status(id).await?;
-            if v["status"] == want {
+            if v.status.as_str() == want {
                 return Ok(v);
             }
             if Instant::now() > deadline {
                 return Err(format!(
-                    "expected status `{want}`, still `{}` after {timeout:?} ({v})",
-                    v["status"]
+                    "expected status `{want}`, still `{}` after {timeout:?} ({v:?})",
+                    v.status.as_str()
                 ));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -274,22 +282,24 @@ impl Rig {
     }
 }
 
-fn id_of(created: &Value) -> Result<String, String> {
-    created["handover_id"]
-        .as_str()
-        .map(String::from)
-        .ok_or_else(|| format!("no handover_id in {created}"))
+fn id_of(created: &Created) -> Result<String, String> {
+    Ok(created.handover.handover_id.clone())
 }
 
 fn expect(cond: bool, msg: impl Into<String>) -> Result<(), String> {
     if cond { Ok(()) } else { Err(msg.into()) }
 }
 
-fn final_is(v: &Value, want: Value) -> Result<(), String> {
+fn final_is(v: &HandoverView, want: FinalOutcome) -> Result<(), String> {
     expect(
-        v["result"] == want,
-        format!("final object {} != {want}", v["result"]),
+        v.result.as_ref() == Some(&want),
+        format!("final object {:?} != {want:?}", v.result),
     )
+}
+
+/// The view ended with an error of `reason`.
+fn error_reason_is(v: &HandoverView, reason: &str) -> bool {
+    matches!(&v.result, Some(FinalOutcome::Error { reason: r, .. }) if r == reason)
 }
 
 async fn scenario(
@@ -332,8 +342,8 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             )?;
             let r = rig.input(&id, InputKind::Text, "my parcel is late").await?;
             expect(
-                r["result"] == "forwarded",
-                format!("input not forwarded: {r}"),
+                r.outcome == InputOutcome::Forwarded,
+                format!("input not forwarded: {r:?}"),
             )?;
             let deadline = Instant::now() + T;
             while !rig
@@ -351,28 +361,25 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             }
             rig.driver.end(&conv).await;
             let v = rig.wait_status(&id, "completed", T).await?;
-            final_is(&v, json!({"handover": {"status": "completed"}}))
+            final_is(&v, FinalOutcome::Completed)
         }
         1 => {
             let id = id_of(&rig.create("webchat").await?)?;
             rig.conversation(&id).await?;
             let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
             expect(
-                r["result"] == "cancelled",
-                format!("cancel intent did not cancel: {r}"),
+                r.outcome == InputOutcome::Cancelled,
+                format!("cancel intent did not cancel: {r:?}"),
             )?;
-            final_is(
-                &rig.status(&id).await?,
-                json!({"handover": {"status": "cancelled"}}),
-            )
+            final_is(&rig.status(&id).await?, FinalOutcome::Cancelled)
         }
         2 => {
             let id = id_of(&rig.create("webchat").await?)?;
             let conv = rig.joined(&id).await?;
             let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
             expect(
-                r["result"] == "forwarded",
-                format!("cancel after the agent joined must be forwarded: {r}"),
+                r.outcome == InputOutcome::Forwarded,
+                format!("cancel after the agent joined must be forwarded: {r:?}"),
             )?;
             let deadline = Instant::now() + T;
             while !rig
@@ -389,7 +396,7 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             expect(
-                rig.status(&id).await?["status"] == "active",
+                rig.status(&id).await?.status.as_str() == "active",
                 "the handover must stay active",
             )
         }
@@ -398,29 +405,24 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             rig.conversation(&id).await?;
             let v = rig.wait_status(&id, "error", T).await?;
             expect(
-                v["end_reason"] == "no_agent_timeout",
-                format!("end_reason {} != no_agent_timeout", v["end_reason"]),
+                v.end_reason.as_deref() == Some("no_agent_timeout"),
+                format!("end_reason {:?} != no_agent_timeout", v.end_reason),
             )?;
-            expect(
-                v["result"]["handover"]["error"]["reason"] == "error",
-                format!("{}", v["result"]),
-            )
+            expect(error_reason_is(&v, "error"), format!("{:?}", v.result))
         }
         4 => {
             rig.driver.fail_next_start(503);
             let created = rig.create("webchat").await?;
             expect(
-                created["handover"]["status"] == "error"
-                    && created["handover"]["error"]["reason"] == "error",
-                format!("5xx on start must end as error/error: {created}"),
+                error_reason_is(&created.handover, "error"),
+                format!("5xx on start must end as error/error: {created:?}"),
             )
         }
         5 => {
             let created = rig.create("fax").await?;
             expect(
-                created["handover"]["status"] == "error"
-                    && created["handover"]["error"]["reason"] == "unsupported",
-                format!("an unsupported channel must end as error/unsupported: {created}"),
+                error_reason_is(&created.handover, "unsupported"),
+                format!("an unsupported channel must end as error/unsupported: {created:?}"),
             )
         }
         6 => {
@@ -475,8 +477,8 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             rig.joined(&id).await?;
             let v = rig.wait_status(&id, "completed", T).await?;
             expect(
-                v["end_reason"] == "user_inactivity",
-                format!("end_reason {} != user_inactivity", v["end_reason"]),
+                v.end_reason.as_deref() == Some("user_inactivity"),
+                format!("end_reason {:?} != user_inactivity", v.end_reason),
             )?;
             let warned = rig
                 .events(&id)

@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result, bail};
 use handover_host::config::{self, LoadedConfig};
-use handover_host::engine::{CreateRequest, InputRequest};
+use handover_host::engine::{BotMessage, CreateRequest, InputRequest};
 use handover_host::server;
 use handover_host::store::EventScope;
 use provider_simulators::{SimConfig, SimProvider};
@@ -73,19 +73,13 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
         "routing": {"skills": ["orders"], "language": "en"}
     }))?;
     let created = engine.create("demo", req).await?;
-    let id = created["handover_id"]
-        .as_str()
-        .context("handover id")?
-        .to_string();
-    for m in created["messages"].as_array().into_iter().flatten() {
-        say(
-            "bot",
-            format!(
-                "shows {}: {}",
-                m["type"].as_str().unwrap_or(""),
-                m["text"].as_str().unwrap_or("")
-            ),
-        );
+    let id = created.handover.handover_id.clone();
+    for m in &created.messages {
+        let (kind, text) = match m {
+            BotMessage::Text { text } => ("text", text),
+            BotMessage::QuickReply { text, .. } => ("quick_reply", text),
+        };
+        say("bot", format!("shows {kind}: {text}"));
     }
     let conv = sim
         .wait_for_conversation(&id, Duration::from_secs(5))
