@@ -82,7 +82,7 @@ fn entry(rt: &Runtime, dir: &Path, bytes: &[u8]) -> PathBuf {
 }
 
 #[tokio::test]
-async fn the_second_load_is_served_from_the_cache() {
+pub(crate) async fn the_second_load_is_served_from_the_cache() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
     let bytes = guest_bytes("echo");
@@ -130,7 +130,7 @@ async fn the_second_load_is_served_from_the_cache() {
 }
 
 #[tokio::test]
-async fn a_cache_hit_is_faster_than_compiling() {
+pub(crate) async fn a_cache_hit_is_faster_than_compiling() {
     // Compiling `sim` takes a noticeable time; loading its artifact must not.
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("cache");
@@ -323,7 +323,7 @@ async fn an_incompatible_artifact_under_the_key_is_recompiled() {
 }
 
 #[tokio::test]
-async fn a_valid_entry_copied_under_another_key_is_refused() {
+pub(crate) async fn a_valid_entry_copied_under_another_key_is_refused() {
     // The checksum covers the entry's name: a genuine artifact of another
     // component, with its own valid checksum, planted under this key, is
     // refused and this component recompiled.

@@ -9,7 +9,7 @@ fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
 }
 
 #[test]
-fn sim_adapters_pass_every_scenario() {
+pub(crate) fn sim_adapters_pass_every_scenario() {
     for name in ["sim", "sim-poll"] {
         let (ok, text) = run(name, "sim");
         assert!(ok, "{name}:\n{text}");
@@ -23,7 +23,7 @@ fn sim_adapters_pass_every_scenario() {
 /// Every provider adapter against its own simulator (Matrix: a real Synapse).
 /// Polled providers skip the two webhook scenarios; nothing may fail.
 #[test]
-fn provider_adapters_pass_against_their_simulators() {
+pub(crate) fn provider_adapters_pass_against_their_simulators() {
     let providers = [
         ("chatwoot", "chatwoot"),
         ("sunshine-conversations", "sunshine-conversations"),

@@ -452,7 +452,7 @@ async fn a_wrong_pin_refuses_start_up() {
 // ------------------------------------------------------------- in flight
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calls_in_flight_finish_on_the_old_version() {
+pub(crate) async fn calls_in_flight_finish_on_the_old_version() {
     let (port, hits) = http_server(b"from-egress".to_vec(), Duration::from_secs(2)).await;
     let url = format!("http://127.0.0.1:{port}/slow");
     let s = setup("egress", |e| {
@@ -740,7 +740,7 @@ async fn counted(registry: &Registry, ep: &Endpoint) -> String {
 }
 
 #[tokio::test]
-async fn instance_reuse_keeps_instances_warm_until_a_swap() {
+pub(crate) async fn instance_reuse_keeps_instances_warm_until_a_swap() {
     let s = setup("counter", |e| e.instance_reuse(10)).await;
     assert_eq!(counted(&s.registry, &s.ep).await, "1");
     assert_eq!(

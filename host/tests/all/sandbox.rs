@@ -38,7 +38,7 @@ async fn start_fails(name: &str, limits: Limits) -> String {
 }
 
 #[tokio::test]
-async fn infinite_loop_hits_the_wall_time_limit() {
+pub(crate) async fn infinite_loop_hits_the_wall_time_limit() {
     let limits = Limits {
         wall_time: Duration::from_millis(300),
         ..Default::default()
@@ -53,7 +53,7 @@ async fn infinite_loop_hits_the_wall_time_limit() {
 }
 
 #[tokio::test]
-async fn memory_bomb_hits_the_memory_limit() {
+pub(crate) async fn memory_bomb_hits_the_memory_limit() {
     let limits = Limits {
         memory_bytes: 16 << 20,
         ..Default::default()
@@ -64,7 +64,7 @@ async fn memory_bomb_hits_the_memory_limit() {
 }
 
 #[tokio::test]
-async fn unbounded_recursion_is_a_stack_overflow() {
+pub(crate) async fn unbounded_recursion_is_a_stack_overflow() {
     let msg = start_fails("recursion", Limits::default()).await;
     assert!(msg.contains("stack overflow"), "{msg}");
 }
@@ -80,7 +80,7 @@ async fn panic_is_reported_with_its_message() {
 }
 
 #[tokio::test]
-async fn oversized_state_is_refused() {
+pub(crate) async fn oversized_state_is_refused() {
     let msg = start_fails("big-state", Limits::default()).await;
     assert!(
         msg.contains("oversized output") && msg.contains("provider state"),
@@ -89,7 +89,7 @@ async fn oversized_state_is_refused() {
 }
 
 #[tokio::test]
-async fn oversized_event_list_is_refused() {
+pub(crate) async fn oversized_event_list_is_refused() {
     let msg = start_fails("many-events", Limits::default()).await;
     assert!(
         msg.contains("oversized output") && msg.contains("events"),
@@ -98,7 +98,7 @@ async fn oversized_event_list_is_refused() {
 }
 
 #[tokio::test]
-async fn log_flood_is_truncated_and_counted() {
+pub(crate) async fn log_flood_is_truncated_and_counted() {
     let rt = runtime();
     let a = load(&rt, "log-flood").await;
     let limits = Limits {
@@ -138,7 +138,7 @@ async fn log_flood_is_truncated_and_counted() {
 }
 
 #[tokio::test]
-async fn file_and_environment_are_not_visible() {
+pub(crate) async fn file_and_environment_are_not_visible() {
     let rt = runtime();
     let a = load(&rt, "fs-env").await;
     let out = rt

@@ -124,7 +124,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 #[test]
-fn template_with_provider_logic_passes_the_happy_path() {
+pub(crate) fn template_with_provider_logic_passes_the_happy_path() {
     let root = root();
     let work = std::env::temp_dir().join(format!("template-adapter-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);

@@ -24,15 +24,18 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Path of guest component `name`, built by `scripts/build-adapters.sh`
 /// (every lookup of a built component goes through here).
 pub fn guest(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"));
-    assert!(
-        p.exists(),
-        "{} is missing: run `scripts/build-adapters.sh` (the README's test command does)",
-        p.display()
-    );
-    p
+    // Built by `tests/guests/build.rs` (a dev-dependency), so a plain
+    // `cargo test` builds every guest first.
+    match handover_guests::ALL.iter().find(|(n, _)| *n == name) {
+        Some((_, path)) => PathBuf::from(path),
+        None => panic!(
+            "no guest component `{name}`; the adapters workspace builds: {:?}",
+            handover_guests::ALL
+                .iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        ),
+    }
 }
 
 pub fn guest_bytes(name: &str) -> Vec<u8> {
