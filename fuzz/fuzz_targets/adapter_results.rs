@@ -11,21 +11,44 @@ use handover_core::store::{HandoverRow, Status};
 use libfuzzer_sys::fuzz_target;
 
 fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
-    let agent = |u: &mut Unstructured| -> arbitrary::Result<Agent> { Ok(Agent { id: u.arbitrary()?, name: u.arbitrary()? }) };
+    let agent = |u: &mut Unstructured| -> arbitrary::Result<Agent> {
+        Ok(Agent {
+            id: u.arbitrary()?,
+            name: u.arbitrary()?,
+        })
+    };
     Ok(match u.int_in_range(0..=6)? {
-        0 => ProviderEvent::Queued { position: u.arbitrary()?, estimated_wait_seconds: u.arbitrary()? },
+        0 => ProviderEvent::Queued {
+            position: u.arbitrary()?,
+            estimated_wait_seconds: u.arbitrary()?,
+        },
         1 => ProviderEvent::AgentJoined { agent: agent(u)? },
-        2 => ProviderEvent::AgentMessage { agent: if u.arbitrary()? { Some(agent(u)?) } else { None }, text: u.arbitrary()?, attachments: vec![] },
-        3 => ProviderEvent::AgentTyping { typing: u.arbitrary()? },
+        2 => ProviderEvent::AgentMessage {
+            agent: if u.arbitrary()? {
+                Some(agent(u)?)
+            } else {
+                None
+            },
+            text: u.arbitrary()?,
+            attachments: vec![],
+        },
+        3 => ProviderEvent::AgentTyping {
+            typing: u.arbitrary()?,
+        },
         4 => ProviderEvent::AgentLeft { agent: agent(u)? },
-        5 => ProviderEvent::Transferred { to_queue: u.arbitrary()?, to_agent: None },
+        5 => ProviderEvent::Transferred {
+            to_queue: u.arbitrary()?,
+            to_agent: None,
+        },
         _ => ProviderEvent::Ended {
             reason: match u.int_in_range(0..=4)? {
                 0 => EndReason::AgentClosed,
                 1 => EndReason::AgentLeft,
                 2 => EndReason::ProviderClosed,
                 3 => EndReason::NoAgentAvailable,
-                _ => EndReason::Other { detail: u.arbitrary()? },
+                _ => EndReason::Other {
+                    detail: u.arbitrary()?,
+                },
             },
         },
     })
@@ -34,12 +57,32 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let mut row = HandoverRow {
-        id: "h".into(), endpoint_id: "e".into(), tenant: "t".into(), session_id: "s".into(), idempotency_key: None,
-        status: Status::Requested, error_reason: None, error_message: None, end_reason: None,
-        request: serde_json::json!({}), provider_state: vec![], queue_position: None, estimated_wait_seconds: None,
-        agent: None, callback_url: None, created_at_ms: 0, updated_at_ms: 0, agent_joined_at_ms: None, ended_at_ms: None,
-        last_user_activity_ms: 0, no_agent_deadline_ms: Some(1), inactivity_warn_at_ms: None, inactivity_end_at_ms: None,
-        next_poll_at_ms: None, poll_failures: 0, version: 0,
+        id: "h".into(),
+        endpoint_id: "e".into(),
+        tenant: "t".into(),
+        session_id: "s".into(),
+        idempotency_key: None,
+        status: Status::Requested,
+        error_reason: None,
+        error_message: None,
+        end_reason: None,
+        request: serde_json::json!({}),
+        provider_state: vec![],
+        queue_position: None,
+        estimated_wait_seconds: None,
+        agent: None,
+        callback_url: None,
+        created_at_ms: 0,
+        updated_at_ms: 0,
+        agent_joined_at_ms: None,
+        ended_at_ms: None,
+        last_user_activity_ms: 0,
+        no_agent_deadline_ms: Some(1),
+        inactivity_warn_at_ms: None,
+        inactivity_end_at_ms: None,
+        next_poll_at_ms: None,
+        poll_failures: 0,
+        version: 0,
     };
     let mut now = 1;
     while let Ok(n) = u.int_in_range(0..=5u8) {

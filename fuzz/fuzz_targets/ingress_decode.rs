@@ -20,6 +20,11 @@ fuzz_target!(|i: Input| {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&i.raw) {
         let _ = decode(&v);
     }
-    let r = HttpRequest { method: i.method, path: i.path, headers: i.headers, body: i.body };
+    let r = HttpRequest {
+        method: i.method,
+        path: i.path,
+        headers: i.headers,
+        body: i.body,
+    };
     assert_eq!(decode(&encode(&r)), r);
 });

@@ -43,6 +43,11 @@ struct Guest {
     package: String,
     /// Where the nested build leaves it.
     artifact: PathBuf,
+    /// The bundled simulator its own `Cargo.toml` names under
+    /// `[package.metadata.handover] conformance = "…"`: the host's tests run
+    /// the whole conformance kit for it against that simulator, so the
+    /// adapter needs no test written outside its own folder.
+    conformance: Option<String>,
 }
 
 fn main() {
@@ -68,6 +73,7 @@ fn main() {
             name: format!("{}-v2", echo.name),
             package: echo.package.clone(),
             artifact: release_v2.join(echo.artifact.file_name().unwrap()),
+            conformance: None,
         },
         None => fail(format!(
             "the adapters workspace has no `{V2_PACKAGE}` component (needed for \
@@ -224,6 +230,9 @@ fn discover(manifest: &Path, release: &Path) -> Vec<Guest> {
             name: name.clone(),
             package: package_name.to_string(),
             artifact: release.join(format!("{lib_name}.wasm")),
+            conformance: package["metadata"]["handover"]["conformance"]
+                .as_str()
+                .map(str::to_string),
         };
         if let Some(other) = by_name.insert(name.clone(), guest) {
             fail(format!(
@@ -424,6 +433,8 @@ fn generate(installed: &[(&Guest, PathBuf)]) -> String {
     );
     let mut all = String::new();
     let mut each = String::new();
+    let mut kit = String::new();
+    let mut hand = String::new();
     for (guest, path) in installed {
         let path = path
             .to_str()
@@ -443,6 +454,10 @@ fn generate(installed: &[(&Guest, PathBuf)]) -> String {
         .unwrap();
         writeln!(all, "    ({:?}, {constant}),", guest.name).unwrap();
         writeln!(each, "        $mac!({});", ident(&guest.name)).unwrap();
+        match &guest.conformance {
+            Some(sim) => writeln!(kit, "    ({:?}, {constant}, {sim:?}),", guest.name).unwrap(),
+            None => writeln!(hand, "        $mac!({});", ident(&guest.name)).unwrap(),
+        }
     }
     write!(
         code,
@@ -451,7 +466,15 @@ fn generate(installed: &[(&Guest, PathBuf)]) -> String {
          /// Invokes `$mac!(guest)` once per guest, with the guest's snake_case\n\
          /// name as an identifier (`r#loop` for `loop`); see the crate docs.\n\
          #[macro_export]\n\
-         macro_rules! for_each_guest {{\n    ($mac:ident) => {{\n{each}    }};\n}}\n"
+         macro_rules! for_each_guest {{\n    ($mac:ident) => {{\n{each}    }};\n}}\n\n\
+         /// Guests that declare a conformance simulator in their own `Cargo.toml`\n\
+         /// (`[package.metadata.handover] conformance = \"sim\"`), as\n\
+         /// `(name, absolute path, simulator)`: a test runs the kit on each.\n\
+         pub const CONFORMANCE: &[(&str, &str, &str)] = &[\n{kit}];\n\n\
+         /// [`for_each_guest!`] restricted to the guests that declare no\n\
+         /// conformance simulator: each needs a test of its own.\n\
+         #[macro_export]\n\
+         macro_rules! for_each_guest_without_conformance {{\n    ($mac:ident) => {{\n{hand}    }};\n}}\n"
     )
     .unwrap();
     code

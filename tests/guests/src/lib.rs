@@ -22,6 +22,11 @@
 //! One `pub const` per guest holds the absolute path of its `.wasm`, named
 //! after the guest in upper snake case (`sim` → [`SIM`], `sim-poll` →
 //! [`SIM_POLL`], `echo-v2` → [`ECHO_V2`]); [`ALL`] lists `(name, path)`.
+//! [`CONFORMANCE`] lists `(name, path, simulator)` for the guests whose own
+//! `Cargo.toml` declares `[package.metadata.handover] conformance =
+//! "<simulator>"` (the host's tests run the kit on each), and
+//! [`for_each_guest_without_conformance!`] names the others, which need a
+//! test of their own.
 //!
 //! ```
 //! let bytes = std::fs::read(handover_guests::SIM).unwrap();
