@@ -228,33 +228,10 @@ mod tests {
     use crate::model::Agent;
 
     fn row() -> HandoverRow {
+        let request = json!({"cancel_intent": "stop_handover", "cancel_button_text": "Cancel"});
         HandoverRow {
-            id: "h".into(),
-            endpoint_id: "e".into(),
-            tenant: "t".into(),
-            session_id: "s".into(),
-            idempotency_key: None,
-            status: Status::Requested,
-            error_reason: None,
-            error_message: None,
-            end_reason: None,
-            request: json!({"cancel_intent": "stop_handover", "cancel_button_text": "Cancel"}),
-            provider_state: vec![],
-            queue_position: None,
-            estimated_wait_seconds: None,
-            agent: None,
-            callback_url: None,
-            created_at_ms: 1000,
-            updated_at_ms: 1000,
-            agent_joined_at_ms: None,
-            ended_at_ms: None,
-            last_user_activity_ms: 1000,
             no_agent_deadline_ms: Some(5000),
-            inactivity_warn_at_ms: None,
-            inactivity_end_at_ms: None,
-            next_poll_at_ms: None,
-            poll_failures: 0,
-            version: 0,
+            ..HandoverRow::requested("h", "e", "t", "s", request, 1000)
         }
     }
 

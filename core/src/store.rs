@@ -379,3 +379,47 @@ pub trait Store: Send + Sync + 'static {
     /// Highest event id (0 if none): where a fresh stream starts.
     async fn last_event_id(&self) -> Result<i64>;
 }
+
+impl HandoverRow {
+    /// A handover as it is first written: `requested`, no provider state,
+    /// no agent, no timer armed, last user activity `now_ms`, version 0.
+    /// Callers set what their step knows beyond that with struct update
+    /// syntax (`HandoverRow { callback_url, ..HandoverRow::requested(…) }`).
+    pub fn requested(
+        id: impl Into<String>,
+        endpoint_id: impl Into<String>,
+        tenant: impl Into<String>,
+        session_id: impl Into<String>,
+        request: serde_json::Value,
+        now_ms: i64,
+    ) -> HandoverRow {
+        HandoverRow {
+            id: id.into(),
+            endpoint_id: endpoint_id.into(),
+            tenant: tenant.into(),
+            session_id: session_id.into(),
+            idempotency_key: None,
+            status: Status::Requested,
+            error_reason: None,
+            error_message: None,
+            end_reason: None,
+            request,
+            provider_state: vec![],
+            queue_position: None,
+            estimated_wait_seconds: None,
+            agent: None,
+            callback_url: None,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            agent_joined_at_ms: None,
+            ended_at_ms: None,
+            last_user_activity_ms: now_ms,
+            no_agent_deadline_ms: None,
+            inactivity_warn_at_ms: None,
+            inactivity_end_at_ms: None,
+            next_poll_at_ms: None,
+            poll_failures: 0,
+            version: 0,
+        }
+    }
+}

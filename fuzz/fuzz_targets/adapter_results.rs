@@ -57,32 +57,8 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let mut row = HandoverRow {
-        id: "h".into(),
-        endpoint_id: "e".into(),
-        tenant: "t".into(),
-        session_id: "s".into(),
-        idempotency_key: None,
-        status: Status::Requested,
-        error_reason: None,
-        error_message: None,
-        end_reason: None,
-        request: serde_json::json!({}),
-        provider_state: vec![],
-        queue_position: None,
-        estimated_wait_seconds: None,
-        agent: None,
-        callback_url: None,
-        created_at_ms: 0,
-        updated_at_ms: 0,
-        agent_joined_at_ms: None,
-        ended_at_ms: None,
-        last_user_activity_ms: 0,
         no_agent_deadline_ms: Some(1),
-        inactivity_warn_at_ms: None,
-        inactivity_end_at_ms: None,
-        next_poll_at_ms: None,
-        poll_failures: 0,
-        version: 0,
+        ..HandoverRow::requested("h", "e", "t", "s", serde_json::json!({}), 0)
     };
     let mut now = 1;
     while let Ok(n) = u.int_in_range(0..=5u8) {

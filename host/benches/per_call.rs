@@ -135,6 +135,27 @@ fn webhook_calls() -> (Call, Call) {
     )
 }
 
+/// One benchmark per call of [`cases`], each a loop of that call on `f`.
+fn per_call_group(c: &mut Criterion, group: &str, f: &Fixture) {
+    let mut g = c.benchmark_group(group);
+    g.measurement_time(Duration::from_secs(4));
+    for (name, adapter, call) in cases(f) {
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                f.rt.block_on(async {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        let out = f.runtime.invoke(&adapter, &f.env, call.clone()).await;
+                        black_box(out.expect("the call succeeds"));
+                    }
+                    t.elapsed()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 fn bench(c: &mut Criterion, f: &Fixture, default_reset: &Fixture) {
     let mut g = c.benchmark_group("webhook");
     g.measurement_time(Duration::from_secs(4));
@@ -153,45 +174,9 @@ fn bench(c: &mut Criterion, f: &Fixture, default_reset: &Fixture) {
     }
     g.finish();
 
-    let mut g = c.benchmark_group("per_call");
-    g.measurement_time(Duration::from_secs(4));
-    for (name, adapter, call) in cases(f) {
-        g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                f.rt.block_on(async {
-                    let t = Instant::now();
-                    for _ in 0..iters {
-                        let out = f.runtime.invoke(&adapter, &f.env, call.clone()).await;
-                        black_box(out.expect("the call succeeds"));
-                    }
-                    t.elapsed()
-                })
-            })
-        });
-    }
-    g.finish();
-
+    per_call_group(c, "per_call", f);
     // The same calls with the pooling allocator's default reset.
-    let mut g = c.benchmark_group("per_call_default_reset");
-    g.measurement_time(Duration::from_secs(4));
-    for (name, adapter, call) in cases(default_reset) {
-        g.bench_function(name, |b| {
-            b.iter_custom(|iters| {
-                default_reset.rt.block_on(async {
-                    let t = Instant::now();
-                    for _ in 0..iters {
-                        let out = default_reset
-                            .runtime
-                            .invoke(&adapter, &default_reset.env, call.clone())
-                            .await;
-                        black_box(out.expect("the call succeeds"));
-                    }
-                    t.elapsed()
-                })
-            })
-        });
-    }
-    g.finish();
+    per_call_group(c, "per_call_default_reset", default_reset);
 
     // Pieces of a call's set-up, for finding where the time goes.
     let mut g = c.benchmark_group("per_call_parts");

@@ -29,27 +29,7 @@ use std::time::{Duration, Instant};
 /// `bytes` plus a custom section named `bench-variant` holding `tag`: a
 /// different sha256, the same component.
 fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
-    fn leb(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let b = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-    }
-    let name = b"bench-variant";
-    let mut payload = vec![];
-    leb(name.len(), &mut payload);
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(tag.as_bytes());
-    let mut out = bytes.to_vec();
-    out.push(0); // custom section id
-    leb(payload.len(), &mut out);
-    out.extend_from_slice(&payload);
-    out
+    handover_guests::with_custom_section(bytes, "bench-variant", tag.as_bytes())
 }
 
 fn small_runtime(cache: Option<&Path>) -> Arc<Runtime> {

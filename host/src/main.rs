@@ -1,6 +1,7 @@
 //! The `handover-host` binary: argument parsing and exit codes only.
 
 use clap::{Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,13 +33,13 @@ enum Cmd {
     },
     /// Validate a config file and every adapter it binds.
     Check { config: PathBuf },
-    /// Run the conformance scenarios for an adapter against a provider simulator.
+    /// Run the conformance scenarios for an adapter against a provider
+    /// simulator (`handover-host conformance --help` for its arguments).
+    #[command(disable_help_flag = true)]
     Conformance {
-        adapter: PathBuf,
-        /// Simulator name (sim, chatwoot, genesys-open-messaging, salesforce-miaw,
-        /// salesforce-live-agent, liveperson, sunshine-conversations, matrix).
-        #[arg(long)]
-        simulator: String,
+        /// Passed to `handover-kit conformance` unchanged.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
     },
     /// Print the sha256 to put in the config for an API or operator key.
     HashKey { key: String },
@@ -48,39 +49,23 @@ enum Cmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Run one complete handover against the built-in simulated provider.
+    /// Run one complete handover against the built-in simulated provider
+    /// (`handover-host demo --help` for its arguments).
+    #[command(disable_help_flag = true)]
     Demo {
-        /// The `sim` adapter component (default: the one built by scripts/build-adapters.sh).
-        #[arg(long)]
-        adapter: Option<PathBuf>,
+        /// Passed to `handover-kit demo` unchanged.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
     },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cmd = match cli.cmd {
-        Cmd::Conformance { adapter, simulator } => {
-            let mut args = vec!["conformance".into(), adapter.into_os_string()];
-            args.extend(["--simulator".into(), simulator.into()]);
-            return kit(args);
-        }
-        Cmd::Demo { adapter } => {
-            let mut args = vec!["demo".into()];
-            if let Some(a) = adapter {
-                args.extend(["--adapter".into(), a.into_os_string()]);
-            }
-            return kit(args);
-        }
+    let cmd = match Cli::parse().cmd {
+        Cmd::Conformance { args } => return kit("conformance", args),
+        Cmd::Demo { args } => return kit("demo", args),
         other => other,
     };
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let result = rt.block_on(async {
+    handover_host::cli::run_command(async {
         match cmd {
             Cmd::Inspect { file, json } => handover_host::cli::inspect::run(&file, json).await,
             Cmd::Check { config } => handover_host::cli::check::run(&config).await,
@@ -88,23 +73,14 @@ fn main() -> ExitCode {
             Cmd::HashKey { key } => Ok(handover_host::tenancy::hash_key(&key)),
             Cmd::Conformance { .. } | Cmd::Demo { .. } => unreachable!("handled above"),
         }
-    });
-    match result {
-        Ok(out) => {
-            println!("{}", out.trim_end());
-            ExitCode::SUCCESS
-        }
-        Err(diagnosis) => {
-            eprintln!("error: {}", diagnosis.trim_end());
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 /// `conformance` and `demo` need the provider simulators, which the
 /// production binary does not link: they run the `handover-kit` binary next
-/// to this one, with the same arguments, and exit with its status.
-fn kit(args: Vec<std::ffi::OsString>) -> ExitCode {
+/// to this one, with the same arguments, and exit with its status. The kit
+/// parses (and documents, under `--help`) those arguments: one definition.
+fn kit(command: &str, args: Vec<OsString>) -> ExitCode {
     let me = std::env::current_exe().unwrap_or_default();
     let path = me.with_file_name(format!("handover-kit{}", std::env::consts::EXE_SUFFIX));
     if !path.is_file() {
@@ -112,12 +88,16 @@ fn kit(args: Vec<std::ffi::OsString>) -> ExitCode {
             "error: `{}` needs the conformance kit, the `handover-kit` binary, which is not \
              installed next to this one (looked for {}). Build it with \
              `cargo build -p handover-kit` (scripts/run and scripts/test do).",
-            args[0].to_string_lossy(),
+            command,
             path.display()
         );
         return ExitCode::FAILURE;
     }
-    match std::process::Command::new(&path).args(&args).status() {
+    match std::process::Command::new(&path)
+        .arg(command)
+        .args(&args)
+        .status()
+    {
         Ok(status) => match status.code() {
             Some(0) => ExitCode::SUCCESS,
             Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -61,10 +61,7 @@ fn owned(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Arc<Endpoint>, R
 }
 
 async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match admin(&s, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let caller = or_return!(admin(&s, &headers));
     let eps: Vec<_> = s
         .engine
         .endpoints()
@@ -129,10 +126,7 @@ async fn rollback(
 }
 
 async fn handovers(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let caller = match admin(&s, &headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let caller = or_return!(admin(&s, &headers));
     match s.engine.list(None, false).await {
         Ok(v) => {
             let mine = v.iter().filter(|h| caller.may_access(&h.tenant));

@@ -48,33 +48,6 @@ fn ok(body: impl Serialize) -> Response {
     Json(body).into_response()
 }
 
-/// Resolve caller + endpoint, or the 401/404 response.
-macro_rules! endpoint_or_return {
-    ($s:expr, $headers:expr, $id:expr) => {{
-        let caller = match $s.caller(&$headers) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        match $s.endpoint_for(&caller, &$id) {
-            Ok(ep) => ep,
-            Err(r) => return r,
-        }
-    }};
-}
-
-/// Resolve caller + handover ownership, or the 401/404 response.
-macro_rules! handover_or_return {
-    ($s:expr, $headers:expr, $id:expr) => {{
-        let caller = match $s.caller(&$headers) {
-            Ok(c) => c,
-            Err(r) => return r,
-        };
-        if let Err(r) = $s.handover_for(&caller, &$id).await {
-            return r;
-        }
-    }};
-}
-
 async fn create(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -82,10 +55,7 @@ async fn create(
     body: Result<Json<CreateRequest>, JsonRejection>,
 ) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
+    let Json(req) = or_return!(body.map_err(bad_json));
     match s.engine.create(&ep.id, req).await {
         Ok(c) => (wire::created_status(&c), Json(CreatedBody::from(&c))).into_response(),
         Err(e) => crate::engine_error(e),
@@ -133,10 +103,7 @@ async fn input(
     body: Result<Json<InputRequest>, JsonRejection>,
 ) -> Response {
     handover_or_return!(s, headers, id);
-    let Json(req) = match body {
-        Ok(b) => b,
-        Err(e) => return bad_json(e),
-    };
+    let Json(req) = or_return!(body.map_err(bad_json));
     reply(s.engine.input(&id, req).await, |v| ok(InputBody::from(v)))
 }
 

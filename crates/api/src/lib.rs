@@ -10,6 +10,33 @@
 // which is large by design.
 #![allow(clippy::result_large_err)]
 
+/// For handlers: the `Ok` value, or return the `Err` response.
+macro_rules! or_return {
+    ($result:expr) => {
+        match $result {
+            Ok(v) => v,
+            Err(response) => return response,
+        }
+    };
+}
+
+/// For handlers: resolve caller + endpoint, or return the 401/404 response.
+macro_rules! endpoint_or_return {
+    ($s:expr, $headers:expr, $id:expr) => {{
+        let caller = or_return!($s.caller(&$headers));
+        or_return!($s.endpoint_for(&caller, &$id))
+    }};
+}
+
+/// For handlers: resolve caller + handover ownership, or return the 401/404
+/// response.
+macro_rules! handover_or_return {
+    ($s:expr, $headers:expr, $id:expr) => {{
+        let caller = or_return!($s.caller(&$headers));
+        or_return!($s.handover_for(&caller, &$id).await)
+    }};
+}
+
 mod admin;
 mod bot;
 mod sse;

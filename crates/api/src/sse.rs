@@ -45,14 +45,8 @@ async fn handover_events(
     headers: HeaderMap,
     Query(q): Query<After>,
 ) -> Response {
-    let caller = match s.caller(&headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match s.handover_for(&caller, &id).await {
-        Ok(_) => stream(s, EventScope::Handover(id), start_after(&headers, &q)),
-        Err(r) => r,
-    }
+    handover_or_return!(s, headers, id);
+    stream(s, EventScope::Handover(id), start_after(&headers, &q))
 }
 
 async fn endpoint_events(
@@ -61,18 +55,8 @@ async fn endpoint_events(
     headers: HeaderMap,
     Query(q): Query<After>,
 ) -> Response {
-    let caller = match s.caller(&headers) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
-    match s.endpoint_for(&caller, &endpoint) {
-        Ok(ep) => stream(
-            s,
-            EventScope::Endpoint(ep.id.clone()),
-            start_after(&headers, &q),
-        ),
-        Err(r) => r,
-    }
+    let ep = endpoint_or_return!(s, headers, endpoint);
+    stream(s, EventScope::Endpoint(ep.id.clone()), start_after(&headers, &q))
 }
 
 fn stream(s: AppState, scope: EventScope, after: i64) -> Response {

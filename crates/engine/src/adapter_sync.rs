@@ -23,20 +23,14 @@ pub async fn start(
     for ep in registry.endpoints() {
         let serving = ep.current_info();
         match store.current_adapter_version(&ep.id).await? {
-            None => {
-                let bytes = tokio::fs::read(&ep.adapter_path).await?;
-                store
-                    .record_adapter_version(
-                        &ep.id,
-                        &serving.sha256,
-                        Some(&bytes),
-                        Source::Config.as_str(),
-                    )
-                    .await?;
-            }
             Some(v) if v.sha256 == serving.sha256 => {}
-            Some(v) if v.source == "config" || v.source == "file" => {
-                // The file changed while no replica watched it: a new deployment.
+            // Swapped through the API on another replica: serve that too.
+            Some(v) if v.source != "config" && v.source != "file" => {
+                adopt(&registry, &*store, &ep.id, &v.sha256).await
+            }
+            // Nothing recorded yet, or the file changed while no replica
+            // watched it (a new deployment): record what the file holds.
+            _ => {
                 let bytes = tokio::fs::read(&ep.adapter_path).await?;
                 store
                     .record_adapter_version(
@@ -47,7 +41,6 @@ pub async fn start(
                     )
                     .await?;
             }
-            Some(v) => adopt(&registry, &*store, &ep.id, &v.sha256).await,
         }
     }
     let s = store.clone();

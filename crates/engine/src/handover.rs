@@ -89,37 +89,16 @@ impl Engine {
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
         let adapter = ep.current();
+        let request = serde_json::to_value(&req).unwrap_or(Value::Null);
         let mut row = HandoverRow {
-            id: id.clone(),
-            endpoint_id: ep.id.clone(),
-            tenant: ep.tenant.clone(),
-            session_id: req.session_id.clone(),
             idempotency_key: req.idempotency_key.clone(),
-            status: Status::Requested,
-            error_reason: None,
-            error_message: None,
-            end_reason: None,
-            request: serde_json::to_value(&req).unwrap_or(Value::Null),
-            provider_state: vec![],
-            queue_position: None,
-            estimated_wait_seconds: None,
-            agent: None,
             callback_url: req.callback_url.clone(),
-            created_at_ms: now,
-            updated_at_ms: now,
-            agent_joined_at_ms: None,
-            ended_at_ms: None,
-            last_user_activity_ms: now,
             no_agent_deadline_ms: ep
                 .config
                 .timers
                 .no_agent_timeout_s
                 .map(|s| now + s as i64 * 1000),
-            inactivity_warn_at_ms: None,
-            inactivity_end_at_ms: None,
-            next_poll_at_ms: None,
-            poll_failures: 0,
-            version: 0,
+            ..HandoverRow::requested(&id, &ep.id, &ep.tenant, &req.session_id, request, now)
         };
         arm_inactivity(&mut row, &ep, now);
         let inserted = self.store.insert_handover(row).await;

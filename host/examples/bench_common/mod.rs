@@ -254,42 +254,25 @@ pub async fn seed(data_dir: &Path, endpoints: &[String], n: usize) -> Vec<Seeded
             endpoint: endpoints[i % endpoints.len()].clone(),
             conversation: format!("c-{i:06}"),
         };
+        let request = serde_json::json!({
+            "session_id": format!("s-{i:06}"), "user_id": format!("u-{i}"),
+            "channel": "webchat", "locale": "en-US", "user_profile": {},
+            "transcript": [], "context": null, "routing": {"skills": [], "custom": {}},
+            "accepted_message": "An agent will be with you shortly.",
+            "required_capabilities": []
+        });
+        let session = format!("s-{i:06}");
         let row = HandoverRow {
-            id: s.id.clone(),
-            endpoint_id: s.endpoint.clone(),
-            tenant: "default".into(),
-            session_id: format!("s-{i:06}"),
-            idempotency_key: None,
             status: Status::Active,
-            error_reason: None,
-            error_message: None,
-            end_reason: None,
-            request: serde_json::json!({
-                "session_id": format!("s-{i:06}"), "user_id": format!("u-{i}"),
-                "channel": "webchat", "locale": "en-US", "user_profile": {},
-                "transcript": [], "context": null, "routing": {"skills": [], "custom": {}},
-                "accepted_message": "An agent will be with you shortly.",
-                "required_capabilities": []
-            }),
             provider_state: serde_json::to_vec(&serde_json::json!({
                 "conversation_id": s.conversation, "last_event_seq": 2
             }))
             .unwrap(),
-            queue_position: None,
-            estimated_wait_seconds: None,
             agent: Some(serde_json::json!({"id": "a1", "name": "Ann"})),
-            callback_url: None,
-            created_at_ms: now,
-            updated_at_ms: now,
             agent_joined_at_ms: Some(now),
-            ended_at_ms: None,
-            last_user_activity_ms: now,
-            no_agent_deadline_ms: None,
             inactivity_warn_at_ms: Some(now + 3_000_000),
             inactivity_end_at_ms: Some(now + 3_600_000),
-            next_poll_at_ms: None,
-            poll_failures: 0,
-            version: 0,
+            ..HandoverRow::requested(&s.id, &s.endpoint, "default", session, request, now)
         };
         let store = store.clone();
         let conv = s.conversation.clone();

@@ -5,3 +5,29 @@
 
 pub mod check;
 pub mod inspect;
+
+use std::process::ExitCode;
+
+/// The frame every command-line tool of the project shares (this binary and
+/// `handover-kit`): logs to stderr (`RUST_LOG`, default `warn`), runs
+/// `command` on a tokio runtime, prints its text on stdout or
+/// `error: <diagnosis>` on stderr, and exits 0 or 1 accordingly.
+pub fn run_command(command: impl Future<Output = Result<String, String>>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match rt.block_on(command) {
+        Ok(out) => {
+            println!("{}", out.trim_end());
+            ExitCode::SUCCESS
+        }
+        Err(diagnosis) => {
+            eprintln!("error: {}", diagnosis.trim_end());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -12,6 +12,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// A fresh temporary directory (kept alive by the returned guard), the cache
+/// directory inside it (not created yet) and guest `name`'s bytes.
+fn cache_dir_and(name: &str) -> (tempfile::TempDir, PathBuf, Vec<u8>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cache");
+    (tmp, dir, guest_bytes(name))
+}
+
 fn runtime_in(dir: &Path, fuel: bool) -> Arc<Runtime> {
     Runtime::new(RuntimeConfig {
         fuel,
@@ -83,9 +91,7 @@ fn entry(rt: &Runtime, dir: &Path, bytes: &[u8]) -> PathBuf {
 
 #[tokio::test]
 pub(crate) async fn the_second_load_is_served_from_the_cache() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
-    let bytes = guest_bytes("echo");
+    let (_tmp, dir, bytes) = cache_dir_and("echo");
     let sha = sha256_hex(&bytes);
 
     let rt = runtime_in(&dir, false);
@@ -132,9 +138,7 @@ pub(crate) async fn the_second_load_is_served_from_the_cache() {
 #[tokio::test]
 pub(crate) async fn a_cache_hit_is_faster_than_compiling() {
     // Compiling `sim` takes a noticeable time; loading its artifact must not.
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
-    let bytes = guest_bytes("sim");
+    let (_tmp, dir, bytes) = cache_dir_and("sim");
     let t = std::time::Instant::now();
     runtime_in(&dir, false).load(&bytes).await.unwrap();
     let cold = t.elapsed();
@@ -152,9 +156,7 @@ pub(crate) async fn a_cache_hit_is_faster_than_compiling() {
 /// Load `echo` in a fresh runtime after `damage` was done to its entry:
 /// it must work, and the entry must be valid again (rewritten).
 async fn survives(damage: impl FnOnce(&Path)) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
-    let bytes = guest_bytes("echo");
+    let (tmp, dir, bytes) = cache_dir_and("echo");
     let rt = runtime_in(&dir, false);
     rt.load(&bytes).await.unwrap();
     let path = entry(&rt, &dir, &bytes);
@@ -233,9 +235,7 @@ async fn an_entry_with_a_wrong_checksum_is_recompiled() {
 
 #[tokio::test]
 async fn a_changed_engine_config_uses_another_key() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
-    let bytes = guest_bytes("echo");
+    let (_tmp, dir, bytes) = cache_dir_and("echo");
     let plain = runtime_in(&dir, false);
     let fueled = runtime_in(&dir, true);
     let (p_plain, p_fuel) = (entry(&plain, &dir, &bytes), entry(&fueled, &dir, &bytes));
@@ -297,9 +297,7 @@ async fn an_incompatible_artifact_under_the_key_is_recompiled() {
     // under this configuration's key (with a checksum that matches it):
     // wasmtime's own compatibility check must refuse it, and the cache must
     // recompile instead of failing or crashing.
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("cache");
-    let bytes = guest_bytes("echo");
+    let (_tmp, dir, bytes) = cache_dir_and("echo");
     let fueled = runtime_in(&dir, true);
     fueled.load(&bytes).await.unwrap();
     let p_fuel = entry(&fueled, &dir, &bytes);

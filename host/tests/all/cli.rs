@@ -178,88 +178,67 @@ fn inspect_json_is_machine_readable() {
     assert_eq!(got, want);
 }
 
+/// Writes `bytes` (none: no file at all) as `name` in a fresh directory,
+/// runs `inspect` on it and asserts a one-paragraph diagnosis naming the file
+/// and every phrase; returns the output for further checks.
+fn inspect_diagnoses(name: &str, bytes: Option<&[u8]>, phrases: &[&str]) -> Out {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join(name);
+    if let Some(bytes) = bytes {
+        std::fs::write(&f, bytes).unwrap();
+    }
+    let out = inspect(&f);
+    assert_diagnosis(&out, &f, phrases);
+    out
+}
+
 #[test]
 fn inspect_random_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("random.wasm");
     // Deterministic "random" bytes that do not start with the wasm magic.
     let bytes: Vec<u8> = (0..1000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
         .collect();
-    std::fs::write(&f, &bytes).unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(
-        &out,
-        &f,
-        &["not a WebAssembly binary", "00 61 73 6d", "1000 bytes"],
-    );
+    let phrases = ["not a WebAssembly binary", "00 61 73 6d", "1000 bytes"];
+    inspect_diagnoses("random.wasm", Some(&bytes[..]), &phrases);
 }
 
 #[test]
 fn inspect_text_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("adapter.wasm");
-    std::fs::write(&f, "(component)\n").unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(&out, &f, &["not a WebAssembly binary"]);
+    let phrases = ["not a WebAssembly binary"];
+    inspect_diagnoses("adapter.wasm", Some(b"(component)\n".as_slice()), &phrases);
 }
 
 #[test]
 fn inspect_empty_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("empty.wasm");
-    std::fs::write(&f, b"").unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(&out, &f, &["empty", "component"]);
+    inspect_diagnoses("empty.wasm", Some(b"".as_slice()), &["empty", "component"]);
 }
 
 #[test]
 fn inspect_missing_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("nope.wasm");
-    let out = inspect(&f);
-    assert_diagnosis(&out, &f, &["cannot read"]);
+    inspect_diagnoses("nope.wasm", None, &["cannot read"]);
 }
 
 #[test]
 fn inspect_empty_core_module() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("core.wasm");
-    std::fs::write(&f, b"\0asm\x01\0\0\0").unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(&out, &f, &["core WebAssembly module", "not a component"]);
+    let phrases = ["core WebAssembly module", "not a component"];
+    inspect_diagnoses("core.wasm", Some(b"\0asm\x01\0\0\0".as_slice()), &phrases);
 }
 
 #[test]
 fn inspect_core_module_with_a_function() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("core.wasm");
     let module = core_module(&["run"]);
     wasmparser::Validator::new()
         .validate_all(&module)
         .expect("the test's module is valid");
-    std::fs::write(&f, &module).unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(
-        &out,
-        &f,
-        &[
-            "core WebAssembly module",
-            "not a component",
-            "wasm32-wasip2",
-        ],
-    );
+    let phrases = ["core WebAssembly module", "not a component", "wasm32-wasip2"];
+    inspect_diagnoses("core.wasm", Some(&module[..]), &phrases);
 }
 
 #[test]
 fn inspect_truncated_component() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("half.wasm");
     let bytes = std::fs::read(guest("sim")).unwrap();
     let half = &bytes[..bytes.len() / 2];
-    std::fs::write(&f, half).unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(&out, &f, &["truncated", "byte offset"]);
+    let out = inspect_diagnoses("half.wasm", Some(half), &["truncated", "byte offset"]);
     // The offset is a number inside the file, followed by its length.
     let text = out.stderr.trim();
     let after = text.split("byte offset ").nth(1).unwrap();
@@ -276,50 +255,32 @@ fn inspect_truncated_component() {
     assert!(text.contains(&format!("of {}", half.len())), "{out}");
 }
 
+/// What `inspect` says of a component that is not an adapter of a served
+/// contract version.
+const NOT_AN_ADAPTER: &str = "does not implement a supported adapter world";
+const SERVED_INTERFACE: &str = "handover:provider/adapter@0.1.0";
+
 #[test]
 fn inspect_component_exporting_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("empty-component.wasm");
     // `(component)` in binary form.
-    std::fs::write(&f, b"\0asm\x0d\0\x01\0").unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(
-        &out,
-        &f,
-        &[
-            "does not implement a supported adapter world",
-            "exports nothing",
-            "handover:provider/adapter@0.1.0",
-        ],
-    );
+    let bytes = b"\0asm\x0d\0\x01\0";
+    let phrases = [NOT_AN_ADAPTER, "exports nothing", SERVED_INTERFACE];
+    inspect_diagnoses("empty-component.wasm", Some(bytes.as_slice()), &phrases);
 }
 
 #[test]
 fn inspect_component_of_another_world() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("greeter.wasm");
     let component = component_of(
         "package test:other;\nworld greeter { export greet: func() -> u32; }\n",
         "greeter",
         &["greet"],
     );
-    std::fs::write(&f, &component).unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(
-        &out,
-        &f,
-        &[
-            "does not implement a supported adapter world",
-            "[greet]",
-            "handover:provider/adapter@0.1.0",
-        ],
-    );
+    let phrases = [NOT_AN_ADAPTER, "[greet]", SERVED_INTERFACE];
+    inspect_diagnoses("greeter.wasm", Some(&component[..]), &phrases);
 }
 
 #[test]
 fn inspect_component_of_another_contract_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("future.wasm");
     let component = component_of(
         "package handover:provider@0.9.0;\n\
          interface adapter { describe: func() -> u32; }\n\
@@ -327,17 +288,12 @@ fn inspect_component_of_another_contract_version() {
         "handover-adapter",
         &["handover:provider/adapter@0.9.0#describe"],
     );
-    std::fs::write(&f, &component).unwrap();
-    let out = inspect(&f);
-    assert_diagnosis(
-        &out,
-        &f,
-        &[
-            "`handover:provider/adapter@0.9.0`",
-            "contract version this host does not serve",
-            "handover:provider/adapter@0.1.0",
-        ],
-    );
+    let phrases = [
+        "`handover:provider/adapter@0.9.0`",
+        "contract version this host does not serve",
+        SERVED_INTERFACE,
+    ];
+    inspect_diagnoses("future.wasm", Some(&component[..]), &phrases);
 }
 
 fn leb(n: u32, out: &mut Vec<u8>) {
@@ -417,6 +373,15 @@ impl Cfg {
         std::fs::write(&p, toml).unwrap();
         p
     }
+
+    /// Writes `toml`, runs `check` on it and asserts it fails at `line`
+    /// naming every phrase.
+    fn check_fails(&self, toml: &str, line: usize, phrases: &[&str]) -> Out {
+        let f = self.write(toml);
+        let out = check(&f);
+        assert_check_fails(&out, &f, line, phrases);
+        out
+    }
 }
 
 fn sim_sha() -> String {
@@ -466,41 +431,24 @@ fn check_valid_config_with_pin_and_settings_table() {
 #[test]
 fn check_unknown_field() {
     let c = Cfg::new();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
-         setings = { base_url = \"http://127.0.0.1:9\" }\n",
-    );
-    let out = check(&f);
-    assert_check_fails(&out, &f, 4, &["unknown field", "`setings`"]);
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         setings = { base_url = \"http://127.0.0.1:9\" }\n", 4, &["unknown field", "`setings`"]);
 }
 
 #[test]
 fn check_bad_egress_entry() {
     let c = Cfg::new();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          settings = { base_url = \"http://127.0.0.1:9\" }\n\
-         egress = [\"http://ok.example.com\", \"ftp://files.example.com\"]\n",
-    );
-    let out = check(&f);
-    assert_check_fails(
-        &out,
-        &f,
-        5,
-        &["endpoints[0].egress", "ftp://files.example.com", "scheme"],
-    );
+         egress = [\"http://ok.example.com\", \"ftp://files.example.com\"]\n", 5, &["endpoints[0].egress", "ftp://files.example.com", "scheme"]);
 }
 
 #[test]
 fn check_malformed_sha256_pin() {
     let c = Cfg::new();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          sha256 = \"abc123\"\n\
-         settings = { base_url = \"http://127.0.0.1:9\" }\n",
-    );
-    let out = check(&f);
-    assert_check_fails(&out, &f, 4, &["endpoints[0].sha256", "abc123", "64 hex"]);
+         settings = { base_url = \"http://127.0.0.1:9\" }\n", 4, &["endpoints[0].sha256", "abc123", "64 hex"]);
 }
 
 #[test]
@@ -508,91 +456,51 @@ fn check_wrong_sha256_pin() {
     let c = Cfg::new();
     let wrong = "0123456789abcdef".repeat(4);
     assert_ne!(wrong, sim_sha());
-    let f = c.write(&format!(
+    // Line 4: the `sha256` field that is wrong.
+    c.check_fails(&format!(
         "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          sha256 = \"{wrong}\"\n\
          settings = {{ base_url = \"http://127.0.0.1:9\" }}\n"
-    ));
-    let out = check(&f);
-    // Line 4: the `sha256` field that is wrong.
-    assert_check_fails(
-        &out,
-        &f,
-        4,
-        &["sha256", "pinned", &wrong, &sim_sha(), "`support`"],
-    );
+    ), 4, &["sha256", "pinned", &wrong, &sim_sha(), "`support`"]);
 }
 
 #[test]
 fn check_settings_missing_base_url() {
     let c = Cfg::new();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
-         egress = [\"http://127.0.0.1:9\"]\n\
-         settings = { mode = \"poll\" }\n",
-    );
-    let out = check(&f);
     // Line 5: the `settings` the adapter refused.
-    assert_check_fails(
-        &out,
-        &f,
-        5,
-        &["settings", "validate-settings", "base_url", "`support`"],
-    );
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         egress = [\"http://127.0.0.1:9\"]\n\
+         settings = { mode = \"poll\" }\n", 5, &["settings", "validate-settings", "base_url", "`support`"]);
 }
 
 #[test]
 fn check_settings_absent() {
     let c = Cfg::new();
-    let f = c.write("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n");
-    let out = check(&f);
     // No `settings` written: the endpoint's `adapter` line is the place.
-    assert_check_fails(&out, &f, 3, &["settings", "validate-settings", "base_url"]);
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n", 3, &["settings", "validate-settings", "base_url"]);
 }
 
 #[test]
 fn check_settings_bogus_mode() {
     let c = Cfg::new();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\n\
-         [endpoints.settings]\nbase_url = \"http://127.0.0.1:9\"\nmode = \"bogus\"\n",
-    );
-    let out = check(&f);
     // Line 5: the `[endpoints.settings]` table the adapter refused.
-    assert_check_fails(
-        &out,
-        &f,
-        5,
-        &["settings", "validate-settings", "`mode`", "bogus"],
-    );
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\n\
+         [endpoints.settings]\nbase_url = \"http://127.0.0.1:9\"\nmode = \"bogus\"\n", 5, &["settings", "validate-settings", "`mode`", "bogus"]);
 }
 
 #[test]
 fn check_missing_adapter_file() {
     let c = Cfg::new();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"missing.wasm\"\n\
-         settings = { base_url = \"http://127.0.0.1:9\" }\n",
-    );
-    let out = check(&f);
-    assert_check_fails(
-        &out,
-        &f,
-        3,
-        &["adapter", "cannot read", "missing.wasm", "`support`"],
-    );
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"missing.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n", 3, &["adapter", "cannot read", "missing.wasm", "`support`"]);
 }
 
 #[test]
 fn check_adapter_that_is_not_a_component() {
     let c = Cfg::new();
     std::fs::write(c.dir.path().join("core.wasm"), core_module(&["run"])).unwrap();
-    let f = c.write(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"core.wasm\"\n\
-         settings = { base_url = \"http://127.0.0.1:9\" }\n",
-    );
-    let out = check(&f);
-    assert_check_fails(&out, &f, 3, &["adapter", "core WebAssembly module"]);
+    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"core.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n", 3, &["adapter", "core WebAssembly module"]);
 }
 
 #[test]

@@ -9,6 +9,13 @@ use handover_host::runtime::{Call, CallOutput, Limits};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// Fetches `path` from the loopback server on `port`, with exactly that
+/// server on the endpoint's egress list.
+async fn fetch_loopback(port: u16, path: &str, limits: Limits) -> Result<Vec<u8>, String> {
+    let allow = format!("http://127.0.0.1:{port}");
+    fetch(&format!("{allow}{path}"), &[&allow], &[], limits).await
+}
+
 async fn fetch(
     url: &str,
     allow: &[&str],
@@ -38,14 +45,7 @@ async fn fetch(
 #[tokio::test]
 async fn explicitly_allowed_loopback_is_reached() {
     let (port, hits) = http_server(b"hello".to_vec(), Duration::ZERO).await;
-    let allow = format!("http://127.0.0.1:{port}");
-    let body = fetch(
-        &format!("http://127.0.0.1:{port}/x"),
-        &[&allow],
-        &[],
-        Limits::default(),
-    )
-    .await
+    let body = fetch_loopback(port, "/x", Limits::default()).await
     .unwrap();
     assert_eq!(body, b"hello");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
@@ -132,18 +132,11 @@ async fn hostnames_resolving_to_blocked_ranges_are_denied() {
 #[tokio::test]
 async fn response_body_over_the_cap_fails_the_call() {
     let (port, _) = http_server(vec![b'a'; 2 << 20], Duration::ZERO).await;
-    let allow = format!("http://127.0.0.1:{port}");
     let limits = Limits {
         egress_max_response_bytes: 64 << 10,
         ..Default::default()
     };
-    let msg = fetch(
-        &format!("http://127.0.0.1:{port}/big"),
-        &[&allow],
-        &[],
-        limits,
-    )
-    .await
+    let msg = fetch_loopback(port, "/big", limits).await
     .unwrap_err();
     assert!(msg.contains("exceeds the cap of 65536 bytes"), "{msg}");
 }
@@ -151,19 +144,12 @@ async fn response_body_over_the_cap_fails_the_call() {
 #[tokio::test]
 async fn slow_provider_hits_the_request_timeout() {
     let (port, _) = http_server(b"late".to_vec(), Duration::from_secs(10)).await;
-    let allow = format!("http://127.0.0.1:{port}");
     let limits = Limits {
         egress_timeout: Duration::from_millis(200),
         ..Default::default()
     };
     let t = std::time::Instant::now();
-    let msg = fetch(
-        &format!("http://127.0.0.1:{port}/slow"),
-        &[&allow],
-        &[],
-        limits,
-    )
-    .await
+    let msg = fetch_loopback(port, "/slow", limits).await
     .unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(

@@ -5,10 +5,10 @@
 
 use crate::harness::config::{Config, Endpoint as EndpointConfig};
 use crate::harness::wasm::*;
-use crate::harness::{HostProcess, Until, create_body, events_path, read_sse};
+use crate::harness::{HostProcess, Until, assert_api_error, create_body, events_path, read_sse};
 use handover_host::config::{self, LoadedConfig};
 use handover_host::model::{ProviderEvent, UserInput};
-use handover_host::registry::{self, Endpoint, Registry, Source, SwapError};
+use handover_host::registry::{self, Endpoint, Registry, Source, SwapError, SwapRecord};
 use handover_host::runtime::{Call, CallOutput, LoadError, Runtime, RuntimeConfig, sha256_hex};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -75,6 +75,20 @@ fn atomic_write(path: &Path, bytes: &[u8]) {
     let tmp = path.with_file_name(format!(".adapter-{}.tmp", uuid::Uuid::new_v4()));
     std::fs::write(&tmp, bytes).unwrap();
     std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Writes `bytes` as the watched adapter file and waits for the watcher's
+/// verdict on exactly those bytes; returns that record.
+async fn file_verdict(s: &Setup, bytes: &[u8], what: &str) -> SwapRecord {
+    atomic_write(&s.adapter, bytes);
+    let sha = sha256_hex(bytes);
+    wait_for(what, &s.ep, |ep| {
+        ep.history()
+            .iter()
+            .any(|r| r.source == Source::File && r.sha256 == sha)
+    })
+    .await;
+    s.ep.history().pop().unwrap()
 }
 
 async fn wait_for(what: &str, ep: &Endpoint, mut done: impl FnMut(&Endpoint) -> bool) {
@@ -312,28 +326,14 @@ async fn refused_candidates_leave_the_old_version_serving() {
     assert_still_v1(&s, &v1_sha, "after an empty upload").await;
 
     // The same through the file watcher: a truncated file is refused...
-    atomic_write(&s.adapter, &truncated);
-    let t_sha = sha256_hex(&truncated);
-    wait_for("the truncated file to be refused", &s.ep, |ep| {
-        ep.history()
-            .iter()
-            .any(|r| r.source == Source::File && r.sha256 == t_sha)
-    })
-    .await;
-    let rec = s.ep.history().pop().unwrap();
+    let rec = file_verdict(&s, &truncated, "the truncated file to be refused").await;
     assert!(!rec.accepted, "{rec:?}");
     assert!(rec.message.contains("truncated"), "{rec:?}");
     assert_still_v1(&s, &v1_sha, "after a truncated file").await;
 
     // ...and random bytes too.
-    atomic_write(&s.adapter, &random);
-    let r_sha = sha256_hex(&random);
-    wait_for("the random file to be refused", &s.ep, |ep| {
-        ep.history()
-            .iter()
-            .any(|r| r.source == Source::File && r.sha256 == r_sha)
-    })
-    .await;
+    let rec = file_verdict(&s, &random, "the random file to be refused").await;
+    assert!(!rec.accepted, "{rec:?}");
     assert_still_v1(&s, &v1_sha, "after a random file").await;
 
     // The watcher keeps working after refusals: a good file is taken.
@@ -411,15 +411,7 @@ async fn a_sha256_pin_refuses_other_bytes() {
     assert_still_v1(&s, &pin, "after a pinned refusal").await;
 
     // By file too.
-    atomic_write(&s.adapter, &v2);
-    let v2_sha = sha256_hex(&v2);
-    wait_for("the pinned refusal of the file", &s.ep, |ep| {
-        ep.history()
-            .iter()
-            .any(|r| r.source == Source::File && r.sha256 == v2_sha)
-    })
-    .await;
-    let rec = s.ep.history().pop().unwrap();
+    let rec = file_verdict(&s, &v2, "the pinned refusal of the file").await;
     assert!(
         !rec.accepted && rec.source == Source::File && rec.message.contains("pinned"),
         "{rec:?}"
@@ -676,14 +668,7 @@ async fn admin_api_upload_show_rollback_and_refusals() {
     assert!(msg.contains("not a WebAssembly binary"), "{msg}");
     assert!(msg.contains("previous version keeps serving"), "{msg}");
     let (code, v) = host.upload(&v1[..v1.len() / 2], Some(ADMIN_KEY)).await;
-    assert_eq!(code, 422, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("truncated"),
-        "{v}"
-    );
+    assert_api_error(code, &v, 422, "truncated");
     let (code, v) = host.upload(b"", Some(ADMIN_KEY)).await;
     assert_eq!(code, 422, "{v}");
     let v = host.show().await;

@@ -12,6 +12,7 @@ use handover_host::model::{Agent, Attachment, EndReason, ProviderEvent};
 use handover_host::registry::Source;
 use handover_host::store::{HandoverRow, Status, StoredEvent};
 use serde_json::{Value, json};
+use crate::harness::strings_of;
 use std::collections::BTreeSet;
 
 const ANY: &[&str] = &[
@@ -210,12 +211,7 @@ fn status_codes_match_the_handlers() {
     assert!(d["paths"]["/metrics"]["get"]["responses"]["200"]["content"]["text/plain"].is_object());
     let cb = &d["paths"]["/v1/endpoints/{endpoint}/handovers"]["post"]["callbacks"]["events"]["{$request.body#/callback_url}"]
         ["post"];
-    let headers: BTreeSet<&str> = cb["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
+    let headers: BTreeSet<&str> = strings_of(&cb["parameters"], "name").into_iter().collect();
     assert_eq!(
         headers,
         BTreeSet::from(["X-Handover-Event-Id", "X-Handover-Id"])
@@ -583,34 +579,8 @@ fn handler_bodies_fit_their_schemas() {
 // ------------------------------------------------------------ events, from the engine's code
 
 fn row() -> HandoverRow {
-    HandoverRow {
-        id: HID.into(),
-        endpoint_id: "support".into(),
-        tenant: "default".into(),
-        session_id: "s-1".into(),
-        idempotency_key: None,
-        status: Status::Requested,
-        error_reason: None,
-        error_message: None,
-        end_reason: None,
-        request: json!({"accepted_message": "ok", "cancel_intent": "stop", "cancel_button_text": "Cancel"}),
-        provider_state: vec![],
-        queue_position: None,
-        estimated_wait_seconds: None,
-        agent: None,
-        callback_url: None,
-        created_at_ms: 1000,
-        updated_at_ms: 1000,
-        agent_joined_at_ms: None,
-        ended_at_ms: None,
-        last_user_activity_ms: 1000,
-        no_agent_deadline_ms: None,
-        inactivity_warn_at_ms: None,
-        inactivity_end_at_ms: None,
-        next_poll_at_ms: None,
-        poll_failures: 0,
-        version: 0,
-    }
+    let request = json!({"accepted_message": "ok", "cancel_intent": "stop", "cancel_button_text": "Cancel"});
+    HandoverRow::requested(HID, "support", "default", "s-1", request, 1000)
 }
 
 /// As the bot receives it: `api::event_json` of a stored event.

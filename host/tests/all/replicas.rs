@@ -113,6 +113,16 @@ impl Cluster {
         self.live_from(self.next.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Creates a handover (session `session`) on endpoint `ep`, starting at
+    /// replica `start`; returns the status code and the handover id.
+    async fn create(&self, start: usize, ep: &str, session: &str) -> (u16, String) {
+        let path = format!("/v1/endpoints/{ep}/handovers");
+        let body = create_body(session);
+        let (code, v) = self.call(start, Method::POST, &path, Some(body)).await;
+        assert!(code == 201 || code == 200, "create {session}: {code} {v}");
+        (code, v["handover_id"].as_str().unwrap().to_string())
+    }
+
     /// A bot call starting at replica `start`, moved to the next live
     /// replica whenever one fails to answer (as a load balancer would).
     async fn call(
@@ -300,16 +310,7 @@ fn create_body(session: &str) -> Value {
 /// The adapter's bytes with a custom section appended: the same adapter,
 /// another sha256 (a new version to hot-swap to).
 fn variant(bytes: &[u8], tag: &str) -> Vec<u8> {
-    let name = b"replicas-test";
-    let mut payload = vec![];
-    leb128(name.len(), &mut payload);
-    payload.extend_from_slice(name);
-    payload.extend_from_slice(tag.as_bytes());
-    let mut out = bytes.to_vec();
-    out.push(0);
-    leb128(payload.len(), &mut out);
-    out.extend_from_slice(&payload);
-    out
+    handover_guests::with_custom_section(bytes, "replicas-test", tag.as_bytes())
 }
 
 async fn admin(
@@ -400,16 +401,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
         let ep = if i < NO_AGENT { "noagent" } else { "ep" };
         creates.push(tokio::spawn(async move {
             let k = i % c.n();
-            let (code, v) = c
-                .call(
-                    k,
-                    Method::POST,
-                    &format!("/v1/endpoints/{ep}/handovers"),
-                    Some(create_body(&format!("s-{i}"))),
-                )
-                .await;
-            assert!(code == 201 || code == 200, "create {i}: {code} {v}");
-            (k, v["handover_id"].as_str().unwrap().to_string())
+            (k, c.create(k, ep, &format!("s-{i}")).await.1)
         }));
     }
     let mut created = vec![];
@@ -614,16 +606,8 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     eprintln!("rollback reached every replica in {took:?}");
 
     // Still serving after all that: one more handover through the restarted replica.
-    let (code, v) = cluster
-        .call(
-            1,
-            Method::POST,
-            "/v1/endpoints/ep/handovers",
-            Some(create_body("after")),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
-    let id = v["handover_id"].as_str().unwrap().to_string();
+    let (code, id) = cluster.create(1, "ep", "after").await;
+    assert_eq!(code, 201, "a new session is created, not replayed");
     let conv = sim_a.wait_for_conversation(&id, T).await.unwrap().id;
     sim_a.agent_join(&conv, "a-1", "Alex").await;
     sim_a.end(&conv, "agent_closed").await;
@@ -657,16 +641,8 @@ async fn throughput(n: usize, handovers: usize) -> (usize, f64) {
     for i in 0..handovers {
         let (c, sim) = (cluster.clone(), sim.clone());
         tasks.push(tokio::spawn(async move {
-            let (code, v) = c
-                .call(
-                    i % c.n(),
-                    Method::POST,
-                    "/v1/endpoints/ep/handovers",
-                    Some(create_body(&format!("s-{i}"))),
-                )
-                .await;
-            assert_eq!(code, 201, "{v}");
-            let id = v["handover_id"].as_str().unwrap().to_string();
+            let (code, id) = c.create(i % c.n(), "ep", &format!("s-{i}")).await;
+            assert_eq!(code, 201, "a new session is created, not replayed");
             let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
             sim.agent_join(&conv, "a-1", "Alex").await;
             c.wait_status(&id, "active").await;

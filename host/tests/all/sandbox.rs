@@ -9,6 +9,16 @@ use handover_host::runtime::{Call, CallOutput, Limits};
 use std::time::{Duration, Instant};
 
 /// Run `start` of fixture `name` and return the failure message.
+/// `start` of fixture `name` under default limits fails with a message that
+/// contains every phrase.
+async fn start_fails_with(name: &str, phrases: &[&str]) -> String {
+    let msg = start_fails(name, Limits::default()).await;
+    for p in phrases {
+        assert!(msg.contains(p), "missing {p:?}: {msg}");
+    }
+    msg
+}
+
 async fn start_fails(name: &str, limits: Limits) -> String {
     let rt = runtime();
     let a = load(&rt, name).await;
@@ -65,36 +75,23 @@ pub(crate) async fn memory_bomb_hits_the_memory_limit() {
 
 #[tokio::test]
 pub(crate) async fn unbounded_recursion_is_a_stack_overflow() {
-    let msg = start_fails("recursion", Limits::default()).await;
-    assert!(msg.contains("stack overflow"), "{msg}");
+    start_fails_with("recursion", &["stack overflow"]).await;
 }
 
 #[tokio::test]
 async fn panic_is_reported_with_its_message() {
-    let msg = start_fails("panic", Limits::default()).await;
-    assert!(msg.contains("panicked"), "{msg}");
-    assert!(
-        msg.contains("fixture panic"),
-        "the guest's panic message should be captured from stderr: {msg}"
-    );
+    // "fixture panic": the guest's panic message, captured from its stderr.
+    start_fails_with("panic", &["panicked", "fixture panic"]).await;
 }
 
 #[tokio::test]
 pub(crate) async fn oversized_state_is_refused() {
-    let msg = start_fails("big-state", Limits::default()).await;
-    assert!(
-        msg.contains("oversized output") && msg.contains("provider state"),
-        "{msg}"
-    );
+    start_fails_with("big-state", &["oversized output", "provider state"]).await;
 }
 
 #[tokio::test]
 pub(crate) async fn oversized_event_list_is_refused() {
-    let msg = start_fails("many-events", Limits::default()).await;
-    assert!(
-        msg.contains("oversized output") && msg.contains("events"),
-        "{msg}"
-    );
+    start_fails_with("many-events", &["oversized output", "events"]).await;
 }
 
 #[tokio::test]

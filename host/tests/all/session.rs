@@ -39,6 +39,15 @@ fn count(out: CallOutput) -> String {
     }
 }
 
+/// A runtime whose pool holds 8 instances, so a quarter of it is 2.
+fn small_pool() -> Arc<Runtime> {
+    Runtime::new(RuntimeConfig {
+        max_instances: 8,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
 fn limits(wall_ms: u64) -> CallEnv {
     env(
         Limits {
@@ -121,11 +130,7 @@ async fn each_call_of_a_session_gets_its_own_deadline() {
 
 #[tokio::test]
 async fn kept_instances_are_capped_at_a_quarter_of_the_pool() {
-    let rt = Runtime::new(RuntimeConfig {
-        max_instances: 8,
-        ..Default::default()
-    })
-    .unwrap();
+    let rt = small_pool();
     let a = load(&rt, "counter").await;
     let mut sessions = Vec::new();
     for _ in 0..4 {
@@ -239,11 +244,7 @@ async fn warm_instances_stay_with_their_pool_and_version() {
 
 #[tokio::test]
 async fn idle_warm_instances_are_trimmed_and_the_cap_holds() {
-    let rt = Runtime::new(RuntimeConfig {
-        max_instances: 8,
-        ..Default::default()
-    })
-    .unwrap();
+    let rt = small_pool();
     let a = load(&rt, "counter").await;
     let warm = WarmPool::new(100);
     let mut sessions = Vec::new();

@@ -346,20 +346,17 @@ async fn tenants_are_isolated_across_the_api() {
         .get("/v1/handovers/no-such-handover", Some(KEY_A))
         .await;
     assert_404(&missing, "missing handover");
-    let r = host.get("/v1/endpoints/b-ep/handovers", Some(KEY_A)).await;
-    assert_404(&r, "list on B's endpoint");
-    let r = host
-        .get("/v1/endpoints/b-ep/handovers?open=true", Some(KEY_A))
-        .await;
-    assert_404(&r, "list open on B's endpoint");
+    for (path, what) in [
+        ("/v1/endpoints/b-ep/handovers", "list on B's endpoint"),
+        ("/v1/endpoints/b-ep/handovers?open=true", "list open on B's endpoint"),
+        ("/v1/endpoints/b-ep/availability", "availability of B's endpoint"),
+        ("/v1/endpoints/b-ep/events", "event stream of B's endpoint"),
+        (format!("/v1/handovers/{b_id}/events").as_str(), "events of B's handover"),
+    ] {
+        assert_404(&host.get(path, Some(KEY_A)).await, what);
+    }
     let r = host.create("b-ep", "s-a-on-b", KEY_A).await;
     assert_404(&r, "create on B's endpoint");
-    let r = host
-        .get("/v1/endpoints/b-ep/availability", Some(KEY_A))
-        .await;
-    assert_404(&r, "availability of B's endpoint");
-    let r = host.get("/v1/endpoints/b-ep/events", Some(KEY_A)).await;
-    assert_404(&r, "event stream of B's endpoint");
     let r = host
         .get(&format!("/v1/handovers/{b_id}"), Some(KEY_A))
         .await;
@@ -380,20 +377,11 @@ async fn tenants_are_isolated_across_the_api() {
         )
         .await;
     assert_404(&r, "close of B's handover");
-    let r = host
-        .get(&format!("/v1/handovers/{b_id}/events"), Some(KEY_A))
-        .await;
-    assert_404(&r, "events of B's handover");
 
     // A's own resources work with A's key.
     let r = host.get("/v1/endpoints/a-ep/handovers", Some(KEY_A)).await;
     assert_eq!(r.status, 200, "{r:?}");
-    let listed: Vec<&str> = r.body["handovers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["handover_id"].as_str().unwrap())
-        .collect();
+    let listed: Vec<&str> = strings_of(&r.body["handovers"], "handover_id");
     assert_eq!(listed, [a_id.as_str()], "{r:?}");
     assert_eq!(
         host.status(&a_id, KEY_A).await["handover_id"],
@@ -403,21 +391,11 @@ async fn tenants_are_isolated_across_the_api() {
     // --- Admin API with A's key. ---
     let r = host.get("/admin/endpoints", Some(KEY_A)).await;
     assert_eq!(r.status, 200, "{r:?}");
-    let ids: Vec<&str> = r.body["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> = strings_of(&r.body["endpoints"], "id");
     assert_eq!(ids, ["a-ep"], "{r:?}");
     let r = host.get("/admin/handovers", Some(KEY_A)).await;
     assert_eq!(r.status, 200, "{r:?}");
-    let hs: Vec<&str> = r.body["handovers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["handover_id"].as_str().unwrap())
-        .collect();
+    let hs: Vec<&str> = strings_of(&r.body["handovers"], "handover_id");
     assert_eq!(hs, [a_id.as_str()], "{r:?}");
     assert_eq!(
         host.get("/admin/endpoints/a-ep", Some(KEY_A)).await.status,
@@ -454,12 +432,7 @@ async fn tenants_are_isolated_across_the_api() {
 
     // --- The operator key sees both tenants. ---
     let r = host.get("/admin/endpoints", Some(OP_KEY)).await;
-    let mut ids: Vec<&str> = r.body["endpoints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["id"].as_str().unwrap())
-        .collect();
+    let mut ids: Vec<&str> = strings_of(&r.body["endpoints"], "id");
     ids.sort();
     assert_eq!(ids, ["a-ep", "b-ep"], "{r:?}");
     let r = host.get("/admin/handovers", Some(OP_KEY)).await;

@@ -83,6 +83,34 @@
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
+/// `component` with a custom section `name` holding `data` appended: the same
+/// guest under another sha256, i.e. a new version to hot-swap to (custom
+/// sections carry no semantics, so it behaves exactly as before).
+pub fn with_custom_section(component: &[u8], name: &str, data: &[u8]) -> Vec<u8> {
+    let mut payload = vec![];
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
+    let mut out = component.to_vec();
+    out.push(0); // custom section id
+    leb128(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Appends `n` as unsigned LEB128 (wasm's integer encoding).
+pub fn leb128(mut n: usize, out: &mut Vec<u8>) {
+    loop {
+        let b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ALL;

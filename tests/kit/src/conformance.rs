@@ -130,6 +130,23 @@ struct Rig {
 }
 
 impl Rig {
+    /// Waits up to [`T`] for a user message containing `needle` at the
+    /// provider; fails with `missing` otherwise.
+    async fn wait_user_message(&self, conv: &str, needle: &str, missing: &str) -> Result<(), String> {
+        let deadline = Instant::now() + T;
+        while !self
+            .driver
+            .user_messages(conv)
+            .await
+            .iter()
+            .any(|m| m.contains(needle))
+        {
+            expect(Instant::now() < deadline, missing)?;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     async fn start(
         adapter: &Path,
         simulator: &str,
@@ -345,20 +362,8 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
                 r.outcome == InputOutcome::Forwarded,
                 format!("input not forwarded: {r:?}"),
             )?;
-            let deadline = Instant::now() + T;
-            while !rig
-                .driver
-                .user_messages(&conv)
-                .await
-                .iter()
-                .any(|m| m.contains("my parcel is late"))
-            {
-                expect(
-                    Instant::now() < deadline,
-                    "the provider never received the user's message",
-                )?;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            rig.wait_user_message(&conv, "my parcel is late", "the provider never received the user's message")
+                .await?;
             rig.driver.end(&conv).await;
             let v = rig.wait_status(&id, "completed", T).await?;
             final_is(&v, FinalOutcome::Completed)
@@ -381,20 +386,8 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
                 r.outcome == InputOutcome::Forwarded,
                 format!("cancel after the agent joined must be forwarded: {r:?}"),
             )?;
-            let deadline = Instant::now() + T;
-            while !rig
-                .driver
-                .user_messages(&conv)
-                .await
-                .iter()
-                .any(|m| m.contains("cancel_handover"))
-            {
-                expect(
-                    Instant::now() < deadline,
-                    "the cancel words were not forwarded to the agent",
-                )?;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            rig.wait_user_message(&conv, "cancel_handover", "the cancel words were not forwarded to the agent")
+                .await?;
             expect(
                 rig.status(&id).await?.status.as_str() == "active",
                 "the handover must stay active",

@@ -37,16 +37,8 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let result = rt.block_on(async {
-        match cli.cmd {
+    handover_host::cli::run_command(async {
+        match Cli::parse().cmd {
             Cmd::Conformance { adapter, simulator } => {
                 handover_kit::conformance::run(&adapter, &simulator).await
             }
@@ -55,15 +47,5 @@ fn main() -> ExitCode {
                 .await
                 .map_err(|e| format!("{e:#}")),
         }
-    });
-    match result {
-        Ok(out) => {
-            println!("{}", out.trim_end());
-            ExitCode::SUCCESS
-        }
-        Err(diagnosis) => {
-            eprintln!("error: {}", diagnosis.trim_end());
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

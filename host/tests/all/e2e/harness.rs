@@ -6,7 +6,7 @@
 use crate::e2e::support::T;
 use crate::harness::pg::Schema;
 pub use crate::harness::{
-    Config, Endpoint, HostProcess, Webhook, agent_texts, events_path, guest, guest_bytes, ids,
+    Config, Endpoint, HostProcess, Webhook, agent_texts, assert_api_error, strings_of, events_path, guest, guest_bytes, ids,
     now_ms, now_s, sim_agent_texts, types,
 };
 use provider_simulators::SimProvider;

@@ -92,12 +92,7 @@ async fn pg_cancelled_by_intent() {
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "cancelled", None);
     assert_eq!(st["end_reason"], "user_cancelled");
-    assert!(
-        sim.wait_for_status(&conv.id, "cancelled", T)
-            .await
-            .is_some(),
-        "the provider was not told"
-    );
+    assert_provider_status(&sim, &conv.id, "cancelled").await;
     let (code, r) = host.input(&id, "text", "hello?").await;
     assert_eq!(code, 409, "{r}");
     // The same session may open a new handover once this one ended.

@@ -87,11 +87,7 @@ async fn handover_to_a_matrix_room_completes_when_the_agent_closes() {
     assert_eq!(t.first().map(String::as_str), Some("queued"), "{t:?}");
     assert!(t.contains(&"agent_joined".into()), "{t:?}");
     assert!(t.contains(&"agent_typing".into()), "{t:?}");
-    let texts: Vec<&str> = events
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap())
-        .collect();
+    let texts = agent_texts(&events);
     assert_eq!(
         texts,
         [

@@ -113,8 +113,7 @@ async fn miaw_ends_when_the_agent_leaves_without_a_close_event() {
     // Every stream connection ends after one event: the adapter must resume.
     sim.set_events_per_connection(Some(1));
     let host = Host::start_for_driver("ep", "salesforce-miaw", &driver).await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = handover_id(&created);
+    let id = host.create_id("ep", "s-1").await;
     let conv = driver
         .wait_for_conversation(&id, T)
         .await
@@ -127,11 +126,7 @@ async fn miaw_ends_when_the_agent_leaves_without_a_close_event() {
     let st = host.wait_status(&id, "completed", T).await;
     assert_eq!(st["end_reason"], "agent_left", "{st}");
     let events = host.handover_events(&id, None, T).await;
-    let texts: Vec<&str> = events
-        .iter()
-        .filter(|e| e["type"] == "agent_message")
-        .map(|e| e["text"].as_str().unwrap())
-        .collect();
+    let texts = agent_texts(&events);
     assert_eq!(texts, ["one", "two"], "each event once, in order");
     assert!(types(&events).contains(&"agent_left".to_string()));
     driver.shutdown().await;
@@ -141,8 +136,7 @@ async fn miaw_ends_when_the_agent_leaves_without_a_close_event() {
 async fn miaw_user_cancel_closes_the_conversation() {
     let driver = MiawDriver::start().await.unwrap();
     let host = Host::start_for_driver("ep", "salesforce-miaw", &driver).await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = handover_id(&created);
+    let id = host.create_id("ep", "s-1").await;
     let conv = driver
         .wait_for_conversation(&id, T)
         .await
@@ -238,8 +232,7 @@ async fn live_agent_availability_and_no_agent() {
     assert!(a["message"].is_string(), "{a}");
 
     // No agent: the chat request fails and the handover ends as an error.
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = handover_id(&created);
+    let id = host.create_id("ep", "s-1").await;
     let st = host.wait_status(&id, "error", T).await;
     assert_eq!(st["end_reason"], "no_agent_available", "{st}");
     driver.shutdown().await;
@@ -249,8 +242,7 @@ async fn live_agent_availability_and_no_agent() {
 async fn live_agent_user_cancel_ends_the_chat() {
     let driver = LiveAgentDriver::start().await.unwrap();
     let host = Host::start_for_driver("ep", "salesforce-live-agent", &driver).await;
-    let (_, created) = host.create("ep", "s-1", json!({})).await;
-    let id = handover_id(&created);
+    let id = host.create_id("ep", "s-1").await;
     let conv = driver.wait_for_conversation(&id, T).await.expect("chat");
     host.input_expect(&id, "quick_reply", "Cancel", "cancelled")
         .await;

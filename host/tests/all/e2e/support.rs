@@ -23,6 +23,19 @@ pub fn agent_message_body(event_id: &str, conv: &str, seq: u64, text: &str) -> V
     serde_json::to_vec(&crate::harness::agent_message(event_id, conv, seq, text)).unwrap()
 }
 
+/// Sends the sim's `agent_message` webhook (delivery `event_id`, `seq`,
+/// `text`) for `conv` to endpoint `ep`, signed now; returns status and body.
+pub async fn send_agent_message(
+    host: &Host,
+    event_id: &str,
+    conv: &str,
+    seq: u64,
+    text: &str,
+) -> (u16, String) {
+    let body = agent_message_body(event_id, conv, seq, text);
+    Webhook::signed("ep", body, SECRET, now_s()).send(host).await
+}
+
 /// Ids strictly increasing (so also no duplicates).
 pub fn assert_strictly_increasing(events: &[Value]) {
     let ids = ids(events);
@@ -84,6 +97,16 @@ pub fn assert_final_object(result: &Value, status: &str, reason: Option<&str>) -
             msg
         }
     }
+}
+
+/// The sim's conversation `conv` reaches `status` within [`T`]: the provider
+/// was told.
+pub async fn assert_provider_status(sim: &SimProvider, conv: &str, status: &str) {
+    assert!(
+        sim.wait_for_status(conv, status, T).await.is_some(),
+        "the provider conversation did not become {status:?}: {:?}",
+        sim.conversation(conv)
+    );
 }
 
 /// `handover` (a final object's `handover`) is an error of `reason` whose

@@ -3,7 +3,17 @@
 
 use crate::e2e::harness::*;
 use crate::e2e::support::*;
+use provider_simulators::SimProvider;
 use serde_json::json;
+
+/// A host whose one endpoint warns after `warn_s` and ends the handover after
+/// `timeout_s` of user inactivity.
+async fn inactivity_host(sim: &SimProvider, warn_s: i64, timeout_s: i64) -> Host {
+    let ep = sim_ep("ep", sim)
+        .timer("inactivity_warning_s", warn_s)
+        .timer("inactivity_timeout_s", timeout_s);
+    Host::start(&[ep]).await
+}
 
 #[tokio::test]
 async fn no_agent_timeout_is_an_error() {
@@ -24,11 +34,7 @@ async fn no_agent_timeout_is_an_error() {
         ended["timings"]["total_ms"].as_i64().unwrap() >= 1000,
         "ended before the timeout: {ended}"
     );
-    assert!(
-        sim.wait_for_status(&conv, "cancelled", T).await.is_some(),
-        "the provider conversation was not cancelled: {:?}",
-        sim.conversation(&conv)
-    );
+    assert_provider_status(&sim, &conv, "cancelled").await;
 }
 
 #[tokio::test]
@@ -45,7 +51,7 @@ async fn no_agent_timeout_with_completed_outcome() {
     assert_final_object(&st["result"], "completed", None);
     assert_eq!(st["end_reason"], "no_agent_timeout");
     assert_eq!(events[1]["handover"], json!({"status": "completed"}));
-    assert!(sim.wait_for_status(&conv, "cancelled", T).await.is_some());
+    assert_provider_status(&sim, &conv, "cancelled").await;
 }
 
 #[tokio::test]
@@ -69,10 +75,7 @@ async fn no_agent_timeout_does_not_fire_once_an_agent_joined() {
 #[tokio::test]
 async fn inactivity_while_queued_cancels() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)
-        .timer("inactivity_warning_s", 1)
-        .timer("inactivity_timeout_s", 2)])
-    .await;
+    let host = inactivity_host(&sim, 1, 2).await;
     let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let events = host.handover_events(&id, None, T).await;
     assert_eq!(
@@ -87,20 +90,13 @@ async fn inactivity_while_queued_cancels() {
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "cancelled", None);
     assert_eq!(st["end_reason"], "user_inactivity");
-    assert!(
-        sim.wait_for_status(&conv, "cancelled", T).await.is_some(),
-        "{:?}",
-        sim.conversation(&conv)
-    );
+    assert_provider_status(&sim, &conv, "cancelled").await;
 }
 
 #[tokio::test]
 async fn inactivity_while_active_completes() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)
-        .timer("inactivity_warning_s", 1)
-        .timer("inactivity_timeout_s", 2)])
-    .await;
+    let host = inactivity_host(&sim, 1, 2).await;
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (id, conv) = host.sim_handover(&sim, "s-1").await;
     sim.agent_join(&conv, "a-1", "Alex").await;
@@ -113,20 +109,13 @@ async fn inactivity_while_active_completes() {
     assert_eq!(ended["end_reason"], "user_inactivity");
     let st = host.status(&id).await;
     assert_final_object(&st["result"], "completed", None);
-    assert!(
-        sim.wait_for_status(&conv, "closed", T).await.is_some(),
-        "the provider conversation was not closed: {:?}",
-        sim.conversation(&conv)
-    );
+    assert_provider_status(&sim, &conv, "closed").await;
 }
 
 #[tokio::test]
 async fn user_input_rearms_the_inactivity_timer() {
     let sim = sim().await;
-    let host = Host::start(&[sim_ep("ep", &sim)
-        .timer("inactivity_warning_s", 1)
-        .timer("inactivity_timeout_s", 3)])
-    .await;
+    let host = inactivity_host(&sim, 1, 3).await;
     let (id, conv) = host.sim_handover(&sim, "s-1").await;
     let first = host
         .sse(&events_path(&id), None, T, |e| {

@@ -117,10 +117,7 @@ async fn bad_signature_is_refused_and_changes_nothing() {
     // …and the next event after the snapshot is a valid marker sent now
     // (the inbox is applied in arrival order, so anything stored by a
     // refused request would come first).
-    let marker = agent_message_body("f-marker", &conv, 3, "marker");
-    let (code, body) = Webhook::signed("ep", marker, SECRET, now_s())
-        .send(&host)
-        .await;
+    let (code, body) = send_agent_message(&host, "f-marker", &conv, 3, "marker").await;
     assert_eq!(code, 200, "{body}");
     let after = until_agent_text(&host, &id, last, "marker").await;
     assert_eq!(types(&after), ["agent_message"], "{after:?}");
@@ -169,32 +166,15 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
         json!({"ok": true})
     );
     // A provider retry: same body, fresh timestamp and signature.
-    let (code, _) = Webhook::signed(
-        "ep",
-        agent_message_body("f-once", &conv, 3, "once"),
-        SECRET,
-        now_s(),
-    )
-    .send(&host)
-    .await;
+    let (code, _) = send_agent_message(&host, "f-once", &conv, 3, "once").await;
     assert_eq!(code, 200);
     // Same delivery id (event_id) with the next seq and another text: the
     // host drops it as a duplicate delivery (the adapter's seq check alone
     // would let it through). The marker then takes that seq.
-    let (code, _) = Webhook::signed(
-        "ep",
-        agent_message_body("f-once", &conv, 4, "same delivery id"),
-        SECRET,
-        now_s(),
-    )
-    .send(&host)
-    .await;
+    let (code, _) = send_agent_message(&host, "f-once", &conv, 4, "same delivery id").await;
     assert_eq!(code, 200);
 
-    let marker = agent_message_body("f-marker", &conv, 4, "marker");
-    let (code, _) = Webhook::signed("ep", marker, SECRET, now_s())
-        .send(&host)
-        .await;
+    let (code, _) = send_agent_message(&host, "f-marker", &conv, 4, "marker").await;
     assert_eq!(code, 200);
     let after = until_agent_text(&host, &id, last, "marker").await;
     assert_eq!(agent_texts(&after), ["once", "marker"], "{after:?}");

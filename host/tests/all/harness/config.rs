@@ -14,10 +14,12 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+// `Option` fields need no `skip_serializing_if`: the `toml` serializer leaves
+// a `None` field out of its table (TOML has no null).
+
 /// The whole config file.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Config {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub store: Option<Store>,
     pub server: Server,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -30,17 +32,11 @@ pub struct Config {
 /// when left unset.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Server {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub admin_key_sha256: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub watch_adapters: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inline_webhook_ms: Option<u64>,
 }
 
@@ -94,18 +90,14 @@ quotas!(
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Endpoint {
     pub id: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
     pub adapter: PathBuf,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub egress: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub callback_allow: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_secret: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub instance_reuse: Option<u32>,
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub settings: toml::Table,

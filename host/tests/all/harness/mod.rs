@@ -70,18 +70,7 @@ pub fn run_conformance(wasm: &Path, simulator: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// Append `n` as unsigned LEB128 (wasm's integer encoding).
-pub fn leb128(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
+pub use handover_guests::leb128;
 
 /// A sim provider event (the envelope plus `fields`).
 pub fn sim_event(event_id: &str, conv: &str, seq: u64, kind: &str, fields: Value) -> Value {
@@ -142,6 +131,23 @@ pub fn types(events: &[Value]) -> Vec<String> {
     events
         .iter()
         .map(|e| e["type"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// An API refusal: status `want` and an `error.message` containing `needle`.
+pub fn assert_api_error(code: u16, body: &Value, want: u16, needle: &str) {
+    assert_eq!(code, want, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "no {needle:?} in the message: {body}");
+}
+
+/// The string `field` of every object in the array `list`
+/// (`strings_of(&body["endpoints"], "id")`).
+pub fn strings_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
+    let items = list.as_array().unwrap_or_else(|| panic!("not an array: {list}"));
+    items
+        .iter()
+        .map(|item| item[field].as_str().unwrap_or_else(|| panic!("no {field}: {item}")))
         .collect()
 }
 
