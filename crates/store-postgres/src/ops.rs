@@ -12,10 +12,12 @@
 use deadpool_postgres::{ClientWrapper as Conn, Transaction};
 use tokio_postgres::types::ToSql;
 
-use super::rows::{self, handover_columns, is_unique_violation, json_text, select_handovers};
+use super::rows::{
+    self, ByName, handover_columns, is_unique_violation, json_text, select_handovers,
+};
 use handover_core::store::{
-    AdapterVersion, Change, EventScope, HandoverRow, InboxItem, Insert, OutboxItem, Result,
-    StoreError, StoredEvent,
+    AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
+    Result, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 /// SQL for a notification channel's name: `$base` plus a digest of the
@@ -67,7 +69,9 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
             ))
             .await?;
         if let Some(found) = tx.query_opt(&stmt, &[&row.endpoint_id, key]).await? {
-            return Ok(Some(Insert::IdempotentReplay(rows::handover(&found)?)));
+            return Ok(Some(Insert::IdempotentReplay(columns::handover(&ByName(
+                &found,
+            ))?)));
         }
     }
     let stmt = tx
@@ -80,7 +84,9 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
         .query_opt(&stmt, &[&row.endpoint_id, &row.session_id])
         .await?
     {
-        Some(found) => Ok(Some(Insert::OpenExists(rows::handover(&found)?))),
+        Some(found) => Ok(Some(Insert::OpenExists(columns::handover(&ByName(
+            &found,
+        ))?))),
         None => Ok(None),
     }
 }
@@ -149,7 +155,7 @@ pub(super) async fn get_handover(tx: &Conn, id: &str) -> Result<Option<HandoverR
         .await?;
     tx.query_opt(&stmt, &[&id])
         .await?
-        .map(|r| rows::handover(&r))
+        .map(|r| columns::handover(&ByName(&r)))
         .transpose()
 }
 
@@ -199,17 +205,9 @@ pub(super) async fn abandoned_starts(
     rows::handovers(&found)
 }
 
-/// The earliest armed timer deadline (what `timer_due_ms` stores).
+/// The earliest armed timer deadline (what `timer_due_ms` stores), unarmed last.
 fn timer_due(r: &HandoverRow) -> i64 {
-    [
-        r.no_agent_deadline_ms,
-        r.inactivity_warn_at_ms,
-        r.inactivity_end_at_ms,
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(i64::MAX)
+    r.timer_due_ms().unwrap_or(i64::MAX)
 }
 
 /// Open handovers with a due timer that no other caller holds a live claim
@@ -271,14 +269,14 @@ pub(super) async fn due_polls(
 // ---------------------------------------------------------------- apply
 
 /// One step, all or nothing (the caller rolls back on any error). A change
-/// without a row may only mark inbox items done: events and correlation
-/// keys need the row to know their handover and endpoint (and to take the
-/// version lock), so they are refused with `Backend` when `row` is `None`.
+/// without a row may only mark inbox items done (see
+/// [`Change::check_rowless`]).
 pub(super) async fn apply(
     tx: &Transaction<'_>,
     change: Change,
     now_ms: i64,
 ) -> Result<Vec<StoredEvent>> {
+    change.check_rowless()?;
     let Change {
         row,
         events,
@@ -287,11 +285,6 @@ pub(super) async fn apply(
         delivery,
     } = change;
     let Some(row) = row else {
-        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
-            return Err(StoreError::backend(
-                "a change with events, correlation keys or a delivery must carry its handover row",
-            ));
-        }
         mark_inbox_done(tx, &inbox_done).await?;
         return Ok(Vec::new());
     };
@@ -373,15 +366,7 @@ pub(super) async fn apply(
                 tx.execute(&insert_outbox, &[&handover_id, &id, url, &now_ms])
                     .await?;
             }
-            stored.push(StoredEvent {
-                id,
-                handover_id: handover_id.to_owned(),
-                endpoint_id: endpoint_id.to_owned(),
-                seq,
-                kind: event.kind,
-                payload: event.payload,
-                created_at_ms: now_ms,
-            });
+            stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
         }
         // Delivered to listeners (other replicas) only if this commits.
         let stmt = tx.prepare_cached(NOTIFY_EVENTS).await?;
@@ -456,23 +441,15 @@ async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<Stri
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = $1)")
             .await?;
         let exists: bool = tx.query_one(&stmt, &[&h.id]).await?.get(0);
-        return Err(if exists {
-            StoreError::Conflict(h.id.clone())
-        } else {
-            StoreError::NotFound(format!("handover {}", h.id))
-        });
+        return Err(StoreError::stale_or_missing(&h.id, exists));
     };
-    let same_identity = identity.try_get::<_, &str>(0)? == h.endpoint_id
-        && identity.try_get::<_, &str>(1)? == h.tenant
-        && identity.try_get::<_, &str>(2)? == h.session_id
-        && identity.try_get::<_, Option<String>>(3)? == h.idempotency_key
-        && identity.try_get::<_, i64>(4)? == h.created_at_ms;
-    if !same_identity {
-        return Err(StoreError::backend(format!(
-            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
-            h.id
-        )));
-    }
+    h.check_identity(Identity {
+        endpoint_id: identity.try_get(0)?,
+        tenant: identity.try_get(1)?,
+        session_id: identity.try_get(2)?,
+        idempotency_key: identity.try_get(3)?,
+        created_at_ms: identity.try_get(4)?,
+    })?;
     Ok(h.callback_url.clone())
 }
 
@@ -566,7 +543,7 @@ pub(super) async fn pending_inbox(tx: &Conn, handover_id: &str) -> Result<Vec<In
     tx.query(&stmt, &[&handover_id])
         .await?
         .iter()
-        .map(rows::inbox_item)
+        .map(|r| columns::inbox_item(&ByName(r)))
         .collect()
 }
 
@@ -608,7 +585,7 @@ pub(super) async fn events_after(
     tx.query(&stmt, &[key, &after_id, &i64::from(limit)])
         .await?
         .iter()
-        .map(rows::event)
+        .map(|r| columns::event(&ByName(r)))
         .collect()
 }
 
@@ -650,7 +627,10 @@ pub(super) async fn due_outbox(
     let found = tx
         .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
         .await?;
-    let mut out: Vec<OutboxItem> = found.iter().map(rows::outbox_item).collect::<Result<_>>()?;
+    let mut out: Vec<OutboxItem> = found
+        .iter()
+        .map(|r| columns::outbox_item(&ByName(r)))
+        .collect::<Result<_>>()?;
     out.sort_by_key(|o| (o.next_attempt_at_ms, o.id));
     Ok(out)
 }
@@ -662,7 +642,7 @@ pub(super) async fn outbox_delivered(tx: &Conn, id: i64, now_ms: i64) -> Result<
              WHERE id = $1",
         )
         .await?;
-    found(tx.execute(&stmt, &[&id, &now_ms]).await?, id)
+    outbox_item_found(tx.execute(&stmt, &[&id, &now_ms]).await? > 0, id)
 }
 
 pub(super) async fn outbox_retry(
@@ -691,7 +671,7 @@ pub(super) async fn outbox_retry(
             ],
         )
         .await?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
 pub(super) async fn outbox_dead(tx: &Conn, id: i64, error: &str, now_ms: i64) -> Result<()> {
@@ -701,15 +681,7 @@ pub(super) async fn outbox_dead(tx: &Conn, id: i64, error: &str, now_ms: i64) ->
              claimed_until_ms = NULL WHERE id = $1",
         )
         .await?;
-    found(tx.execute(&stmt, &[&id, &error, &now_ms]).await?, id)
-}
-
-fn found(changed: u64, id: i64) -> Result<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound(format!("outbox item {id}")))
-    } else {
-        Ok(())
-    }
+    outbox_item_found(tx.execute(&stmt, &[&id, &error, &now_ms]).await? > 0, id)
 }
 
 // ---------------------------------------------------------------- adapter versions
@@ -762,16 +734,10 @@ pub(super) async fn current_adapter_version(
              WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT 1",
         )
         .await?;
-    Ok(tx
-        .query_opt(&stmt, &[&endpoint_id])
+    tx.query_opt(&stmt, &[&endpoint_id])
         .await?
-        .map(|r| AdapterVersion {
-            seq: r.get(0),
-            endpoint_id: r.get(1),
-            sha256: r.get(2),
-            source: r.get(3),
-            recorded_at_ms: r.get(4),
-        }))
+        .map(|r| columns::adapter_version(&ByName(&r)))
+        .transpose()
 }
 
 pub(super) async fn adapter_bytes(tx: &Conn, sha256: &str) -> Result<Option<Vec<u8>>> {

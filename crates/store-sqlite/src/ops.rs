@@ -8,9 +8,10 @@
 
 use rusqlite::{Connection, OptionalExtension, named_params, params};
 
-use super::rows::{self, JsonRef, is_unique_violation, select_handovers};
+use super::rows::{ByName, JsonRef, is_unique_violation, select_handovers};
 use handover_core::store::{
-    Change, EventScope, HandoverRow, InboxItem, Insert, OutboxItem, Result, StoreError, StoredEvent,
+    AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
+    Result, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 // ---------------------------------------------------------------- handovers
@@ -30,7 +31,9 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
             .prepare_cached(select_handovers!(
                 "WHERE endpoint_id = ?1 AND idempotency_key = ?2"
             ))?
-            .query_row(params![row.endpoint_id, key], rows::handover)
+            .query_row(params![row.endpoint_id, key], |r| {
+                columns::handover(&ByName(r))
+            })
             .optional()?;
         if let Some(found) = found {
             return Ok(Some(Insert::IdempotentReplay(found)));
@@ -41,7 +44,9 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
             "WHERE endpoint_id = ?1 AND session_id = ?2 ",
             "AND status IN ('requested','queued','active')"
         ))?
-        .query_row(params![row.endpoint_id, row.session_id], rows::handover)
+        .query_row(params![row.endpoint_id, row.session_id], |r| {
+            columns::handover(&ByName(r))
+        })
         .optional()?;
     Ok(found.map(Insert::OpenExists))
 }
@@ -109,7 +114,7 @@ fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
 pub(super) fn get_handover(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
     Ok(conn
         .prepare_cached(select_handovers!("WHERE id = ?1"))?
-        .query_row([id], rows::handover)
+        .query_row([id], |r| columns::handover(&ByName(r)))
         .optional()?)
 }
 
@@ -138,9 +143,11 @@ pub(super) fn list_handovers(
     let limit = i64::from(limit);
     let rows: rusqlite::Result<Vec<HandoverRow>> = match endpoint_id {
         Some(endpoint) => stmt
-            .query_map(params![endpoint, limit], rows::handover)?
+            .query_map(params![endpoint, limit], |r| columns::handover(&ByName(r)))?
             .collect(),
-        None => stmt.query_map(params![limit], rows::handover)?.collect(),
+        None => stmt
+            .query_map(params![limit], |r| columns::handover(&ByName(r)))?
+            .collect(),
     };
     Ok(rows?)
 }
@@ -153,7 +160,9 @@ pub(super) fn abandoned_starts(
     let mut stmt = conn.prepare_cached(select_handovers!(
         "WHERE status = 'requested' AND created_at_ms < ?1 ORDER BY created_at_ms LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(params![created_before_ms, i64::from(limit)], rows::handover)?;
+    let rows = stmt.query_map(params![created_before_ms, i64::from(limit)], |r| {
+        columns::handover(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -162,7 +171,9 @@ pub(super) fn due_timers(conn: &Connection, now_ms: i64, limit: u32) -> Result<V
         "WHERE status IN ('requested','queued','active') AND timer_due_ms <= ?1 ",
         "ORDER BY timer_due_ms, id LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::handover)?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
+        columns::handover(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -171,17 +182,18 @@ pub(super) fn due_polls(conn: &Connection, now_ms: i64, limit: u32) -> Result<Ve
         "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= ?1 ",
         "ORDER BY next_poll_at_ms, id LIMIT ?2"
     ))?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::handover)?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
+        columns::handover(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 // ---------------------------------------------------------------- apply
 
 /// One step, all or nothing. A change without a row may only mark inbox
-/// items done: events and correlation keys need the row to know their
-/// handover and endpoint (and to take the version lock), so they are
-/// refused with `Backend` when `row` is `None`.
+/// items done (see [`Change::check_rowless`]).
 pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Vec<StoredEvent>> {
+    change.check_rowless()?;
     let Change {
         row,
         events,
@@ -190,11 +202,6 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
         delivery,
     } = change;
     let Some(row) = row else {
-        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
-            return Err(StoreError::backend(
-                "a change with events, correlation keys or a delivery must carry its handover row",
-            ));
-        }
         mark_inbox_done(conn, &inbox_done)?;
         return Ok(Vec::new());
     };
@@ -235,15 +242,7 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
             if let Some(url) = &callback_url {
                 insert_outbox.execute(params![handover_id, id, url, now_ms])?;
             }
-            stored.push(StoredEvent {
-                id,
-                handover_id: handover_id.to_owned(),
-                endpoint_id: endpoint_id.to_owned(),
-                seq,
-                kind: event.kind,
-                payload: event.payload,
-                created_at_ms: now_ms,
-            });
+            stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
         }
     }
 
@@ -326,23 +325,15 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
         let exists: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = ?1)")?
             .query_row([&h.id], |r| r.get(0))?;
-        return Err(if exists {
-            StoreError::Conflict(h.id.clone())
-        } else {
-            StoreError::NotFound(format!("handover {}", h.id))
-        });
+        return Err(StoreError::stale_or_missing(&h.id, exists));
     };
-    let same_identity = endpoint_id == h.endpoint_id
-        && tenant == h.tenant
-        && session_id == h.session_id
-        && idempotency_key == h.idempotency_key
-        && created_at_ms == h.created_at_ms;
-    if !same_identity {
-        return Err(StoreError::backend(format!(
-            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
-            h.id
-        )));
-    }
+    h.check_identity(Identity {
+        endpoint_id: &endpoint_id,
+        tenant: &tenant,
+        session_id: &session_id,
+        idempotency_key: idempotency_key.as_deref(),
+        created_at_ms,
+    })?;
     let wanted: Indexed = (
         h.status.as_str().to_string(),
         h.no_agent_deadline_ms,
@@ -451,7 +442,7 @@ pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<
         "SELECT id, endpoint_id, handover_id, request, received_at_ms FROM inbox \
          WHERE handover_id = ?1 AND done = 0 ORDER BY id",
     )?;
-    let rows = stmt.query_map([handover_id], rows::inbox_item)?;
+    let rows = stmt.query_map([handover_id], |r| columns::inbox_item(&ByName(r)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -495,7 +486,9 @@ pub(super) fn events_after(
         ),
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![key, after_id, i64::from(limit)], rows::event)?;
+    let rows = stmt.query_map(params![key, after_id, i64::from(limit)], |r| {
+        columns::event(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -523,7 +516,9 @@ pub(super) fn due_outbox(conn: &Connection, now_ms: i64, limit: u32) -> Result<V
          WHERE o.next_attempt_at_ms <= ?1 \
          ORDER BY o.next_attempt_at_ms, o.id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::outbox_item)?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
+        columns::outbox_item(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -531,7 +526,7 @@ pub(super) fn outbox_delivered(conn: &Connection, id: i64, now_ms: i64) -> Resul
     let n = conn
         .prepare_cached("UPDATE outbox SET status = 'delivered', updated_at_ms = ?2 WHERE id = ?1")?
         .execute(params![id, now_ms])?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
 pub(super) fn outbox_retry(
@@ -548,7 +543,7 @@ pub(super) fn outbox_retry(
              updated_at_ms = ?5 WHERE id = ?1",
         )?
         .execute(params![id, attempts, next_attempt_at_ms, error, now_ms])?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
 pub(super) fn outbox_dead(conn: &Connection, id: i64, error: &str, now_ms: i64) -> Result<()> {
@@ -557,13 +552,53 @@ pub(super) fn outbox_dead(conn: &Connection, id: i64, error: &str, now_ms: i64) 
             "UPDATE outbox SET status = 'dead', last_error = ?2, updated_at_ms = ?3 WHERE id = ?1",
         )?
         .execute(params![id, error, now_ms])?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
-fn found(changed: usize, id: i64) -> Result<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound(format!("outbox item {id}")))
-    } else {
-        Ok(())
+// ---------------------------------------------------------------- adapter versions
+
+pub(super) fn record_adapter_version(
+    conn: &Connection,
+    endpoint_id: String,
+    sha256: String,
+    bytes: Option<&[u8]>,
+    source: String,
+    now_ms: i64,
+) -> Result<AdapterVersion> {
+    if let Some(b) = bytes {
+        conn.prepare_cached("INSERT OR IGNORE INTO adapter_blobs (sha256, bytes) VALUES (?1, ?2)")?
+            .execute(params![sha256, b])?;
     }
+    conn.prepare_cached(
+        "INSERT INTO adapter_versions (endpoint_id, sha256, source, recorded_at_ms) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![endpoint_id, sha256, source, now_ms])?;
+    Ok(AdapterVersion {
+        seq: conn.last_insert_rowid(),
+        endpoint_id,
+        sha256,
+        source,
+        recorded_at_ms: now_ms,
+    })
+}
+
+pub(super) fn current_adapter_version(
+    conn: &Connection,
+    endpoint_id: &str,
+) -> Result<Option<AdapterVersion>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT seq, endpoint_id, sha256, source, recorded_at_ms FROM adapter_versions \
+             WHERE endpoint_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([endpoint_id], |r| columns::adapter_version(&ByName(r)))
+        .optional()?)
+}
+
+pub(super) fn adapter_bytes(conn: &Connection, sha256: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT bytes FROM adapter_blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| r.get(0))
+        .optional()?)
 }
