@@ -180,13 +180,11 @@ pub(super) async fn list_handovers(
             "ORDER BY created_at_ms DESC, id DESC LIMIT $1"
         ),
     };
-    let stmt = tx.prepare_cached(sql).await?;
     let limit = i64::from(limit);
-    let found = match endpoint_id {
-        Some(endpoint) => tx.query(&stmt, &[&endpoint, &limit]).await?,
-        None => tx.query(&stmt, &[&limit]).await?,
-    };
-    rows::handovers(&found)
+    match endpoint_id {
+        Some(endpoint) => handovers(tx, sql, &[&endpoint, &limit]).await,
+        None => handovers(tx, sql, &[&limit]).await,
+    }
 }
 
 pub(super) async fn abandoned_starts(
@@ -194,20 +192,57 @@ pub(super) async fn abandoned_starts(
     created_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(select_handovers!(
-            "WHERE status = 'requested' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2"
-        ))
-        .await?;
-    let found = tx
-        .query(&stmt, &[&created_before_ms, &i64::from(limit)])
-        .await?;
-    rows::handovers(&found)
+    let sql = select_handovers!(
+        "WHERE status = 'requested' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2"
+    );
+    handovers(tx, sql, &[&created_before_ms, &i64::from(limit)]).await
 }
 
-/// The earliest armed timer deadline (what `timer_due_ms` stores), unarmed last.
-fn timer_due(r: &HandoverRow) -> i64 {
-    r.timer_due_ms().unwrap_or(i64::MAX)
+/// The handover rows `sql` (a statement returning [`handover_columns!`])
+/// yields with `params`, in its order.
+async fn handovers(tx: &Conn, sql: &str, params: &Params<'_>) -> Result<Vec<HandoverRow>> {
+    let stmt = tx.prepare_cached(sql).await?;
+    rows::handovers(&tx.query(&stmt, params).await?)
+}
+
+/// Claim the open handovers whose `$due` column is at or before `$1` and
+/// whose `$claim` lease is free at `$3` (wall-clock ms): at most `$2`,
+/// each until `$4`, skipping (not waiting for) rows locked by a concurrent
+/// claim or write; returns their rows.
+macro_rules! claim_due {
+    ($due:literal, $claim:literal) => {
+        concat!(
+            "WITH due AS (SELECT id FROM handovers ",
+            "WHERE status IN ('requested','queued','active') AND ",
+            $due,
+            " <= $1 AND (",
+            $claim,
+            " IS NULL OR ",
+            $claim,
+            " <= $3) ORDER BY ",
+            $due,
+            ", id LIMIT $2 FOR UPDATE SKIP LOCKED) UPDATE handovers SET ",
+            $claim,
+            " = $4 WHERE id IN (SELECT id FROM due) RETURNING ",
+            handover_columns!()
+        )
+    };
+}
+
+/// Run a [`claim_due!`] statement and order what it claimed as the
+/// statement did: by `due_at`, then id.
+async fn claim_due(
+    tx: &Conn,
+    sql: &str,
+    now_ms: i64,
+    limit: u32,
+    (wall_ms, lease_until): (i64, i64),
+    due_at: fn(&HandoverRow) -> i64,
+) -> Result<Vec<HandoverRow>> {
+    let params: &Params<'_> = &[&now_ms, &i64::from(limit), &wall_ms, &lease_until];
+    let mut out = handovers(tx, sql, params).await?;
+    out.sort_by(|a, b| (due_at(a), &a.id).cmp(&(due_at(b), &b.id)));
+    Ok(out)
 }
 
 /// Open handovers with a due timer that no other caller holds a live claim
@@ -220,23 +255,10 @@ pub(super) async fn due_timers(
     wall_ms: i64,
     lease_until: i64,
 ) -> Result<Vec<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(concat!(
-            "WITH due AS (SELECT id FROM handovers ",
-            "WHERE status IN ('requested','queued','active') AND timer_due_ms <= $1 ",
-            "AND (timer_claimed_until_ms IS NULL OR timer_claimed_until_ms <= $3) ",
-            "ORDER BY timer_due_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
-            "UPDATE handovers SET timer_claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) ",
-            "RETURNING ",
-            handover_columns!()
-        ))
-        .await?;
-    let found = tx
-        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
-        .await?;
-    let mut out = rows::handovers(&found)?;
-    out.sort_by(|a, b| (timer_due(a), &a.id).cmp(&(timer_due(b), &b.id)));
-    Ok(out)
+    let sql = claim_due!("timer_due_ms", "timer_claimed_until_ms");
+    // Unarmed rows are never due; `i64::MAX` only keeps the key total.
+    let due_at = |r: &HandoverRow| r.timer_due_ms().unwrap_or(i64::MAX);
+    claim_due(tx, sql, now_ms, limit, (wall_ms, lease_until), due_at).await
 }
 
 /// Like [`due_timers`], for `next_poll_at_ms`.
@@ -247,23 +269,9 @@ pub(super) async fn due_polls(
     wall_ms: i64,
     lease_until: i64,
 ) -> Result<Vec<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(concat!(
-            "WITH due AS (SELECT id FROM handovers ",
-            "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= $1 ",
-            "AND (poll_claimed_until_ms IS NULL OR poll_claimed_until_ms <= $3) ",
-            "ORDER BY next_poll_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
-            "UPDATE handovers SET poll_claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) ",
-            "RETURNING ",
-            handover_columns!()
-        ))
-        .await?;
-    let found = tx
-        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
-        .await?;
-    let mut out = rows::handovers(&found)?;
-    out.sort_by(|a, b| (a.next_poll_at_ms, &a.id).cmp(&(b.next_poll_at_ms, &b.id)));
-    Ok(out)
+    let sql = claim_due!("next_poll_at_ms", "poll_claimed_until_ms");
+    let due_at = |r: &HandoverRow| r.next_poll_at_ms.unwrap_or(i64::MAX);
+    claim_due(tx, sql, now_ms, limit, (wall_ms, lease_until), due_at).await
 }
 
 // ---------------------------------------------------------------- apply

@@ -139,17 +139,11 @@ pub(super) fn list_handovers(
             "ORDER BY created_at_ms DESC, id DESC LIMIT ?1"
         ),
     };
-    let mut stmt = conn.prepare_cached(sql)?;
     let limit = i64::from(limit);
-    let rows: rusqlite::Result<Vec<HandoverRow>> = match endpoint_id {
-        Some(endpoint) => stmt
-            .query_map(params![endpoint, limit], |r| columns::handover(&ByName(r)))?
-            .collect(),
-        None => stmt
-            .query_map(params![limit], |r| columns::handover(&ByName(r)))?
-            .collect(),
-    };
-    Ok(rows?)
+    match endpoint_id {
+        Some(endpoint) => handovers(conn, sql, params![endpoint, limit]),
+        None => handovers(conn, sql, params![limit]),
+    }
 }
 
 pub(super) fn abandoned_starts(
@@ -157,34 +151,45 @@ pub(super) fn abandoned_starts(
     created_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<HandoverRow>> {
-    let mut stmt = conn.prepare_cached(select_handovers!(
+    let sql = select_handovers!(
         "WHERE status = 'requested' AND created_at_ms < ?1 ORDER BY created_at_ms LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![created_before_ms, i64::from(limit)], |r| {
-        columns::handover(&ByName(r))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    );
+    handovers(conn, sql, params![created_before_ms, i64::from(limit)])
+}
+
+/// `SELECT` the open handovers whose `$column` is at or before `?1`,
+/// earliest first, at most `?2`.
+macro_rules! select_due {
+    ($column:literal) => {
+        select_handovers!(
+            "WHERE status IN ('requested','queued','active') AND ",
+            $column,
+            " <= ?1 ORDER BY ",
+            $column,
+            ", id LIMIT ?2"
+        )
+    };
 }
 
 pub(super) fn due_timers(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-    let mut stmt = conn.prepare_cached(select_handovers!(
-        "WHERE status IN ('requested','queued','active') AND timer_due_ms <= ?1 ",
-        "ORDER BY timer_due_ms, id LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
-        columns::handover(&ByName(r))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let sql = select_due!("timer_due_ms");
+    handovers(conn, sql, params![now_ms, i64::from(limit)])
 }
 
 pub(super) fn due_polls(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-    let mut stmt = conn.prepare_cached(select_handovers!(
-        "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= ?1 ",
-        "ORDER BY next_poll_at_ms, id LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
-        columns::handover(&ByName(r))
-    })?;
+    let sql = select_due!("next_poll_at_ms");
+    handovers(conn, sql, params![now_ms, i64::from(limit)])
+}
+
+/// The handover rows `sql` (a [`select_handovers!`] statement) selects
+/// with `params`, in its order.
+fn handovers(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<HandoverRow>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| columns::handover(&ByName(r)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
