@@ -5,7 +5,8 @@
 //! (version check, event sequence numbers, outbox rows, correlation
 //! rebinding, webhook dedupe), plus what replicas need on top: event ids
 //! from a counter row (so they commit in id order), `pg_notify` of new
-//! events, and claim leases on due work. Must never: open or commit
+//! events, and claim leases on due work. The checks both stores make alike
+//! are core's, as for SQLite (see its `ops`). Must never: open or commit
 //! transactions, sleep, call adapters, or decide handover semantics beyond
 //! what the store contract says.
 
@@ -46,8 +47,54 @@ const NOTIFY_ADAPTERS: &str = concat!(
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-fn opt_u32(v: Option<u32>) -> Option<i64> {
-    v.map(i64::from)
+/// A handover's values that are bound converted: the status by name, JSON
+/// as text, `u32`s as BIGINT.
+struct Encoded {
+    status: &'static str,
+    request: String,
+    agent: Option<String>,
+    queue_position: Option<i64>,
+    wait: Option<i64>,
+    poll_failures: i64,
+}
+
+impl Encoded {
+    fn new(h: &HandoverRow) -> Self {
+        Encoded {
+            status: h.status.as_str(),
+            request: json_text(&h.request),
+            agent: h.agent.as_ref().map(json_text),
+            queue_position: h.queue_position.map(i64::from),
+            wait: h.estimated_wait_seconds.map(i64::from),
+            poll_failures: i64::from(h.poll_failures),
+        }
+    }
+
+    /// The values of every column a step may write (all but the identity
+    /// columns and the version), `$1` to `$19` of the insert and the update.
+    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 19] {
+        [
+            &self.status,
+            &h.error_reason,
+            &h.error_message,
+            &h.end_reason,
+            &self.request,
+            &h.provider_state,
+            &self.queue_position,
+            &self.wait,
+            &self.agent,
+            &h.callback_url,
+            &h.updated_at_ms,
+            &h.agent_joined_at_ms,
+            &h.ended_at_ms,
+            &h.last_user_activity_ms,
+            &h.no_agent_deadline_ms,
+            &h.inactivity_warn_at_ms,
+            &h.inactivity_end_at_ms,
+            &h.next_poll_at_ms,
+            &self.poll_failures,
+        ]
+    }
 }
 
 // ---------------------------------------------------------------- handovers
@@ -96,47 +143,29 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
 /// what it collided with. A duplicate id that is neither is an error.
 pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) -> Result<Insert> {
     let stmt = tx
-        .prepare_cached(concat!(
-            "INSERT INTO handovers (",
-            handover_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING"
-        ))
+        .prepare_cached(
+            "INSERT INTO handovers (status, error_reason, error_message, end_reason, request, \
+             provider_state, queue_position, estimated_wait_seconds, agent, callback_url, \
+             updated_at_ms, agent_joined_at_ms, ended_at_ms, last_user_activity_ms, \
+             no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, \
+             poll_failures, id, endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
+             version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING",
+        )
         .await?;
     let h = &row;
-    let request = json_text(&h.request);
-    let agent = h.agent.as_ref().map(json_text);
-    let queue_position = opt_u32(h.queue_position);
-    let wait = opt_u32(h.estimated_wait_seconds);
-    let poll_failures = i64::from(h.poll_failures);
-    let params: &Params<'_> = &[
+    let encoded = Encoded::new(h);
+    let mut params = encoded.step_params(h).to_vec();
+    params.extend::<[&(dyn ToSql + Sync); 7]>([
         &h.id,
         &h.endpoint_id,
         &h.tenant,
         &h.session_id,
         &h.idempotency_key,
-        &h.status.as_str(),
-        &h.error_reason,
-        &h.error_message,
-        &h.end_reason,
-        &request,
-        &h.provider_state,
-        &queue_position,
-        &wait,
-        &agent,
-        &h.callback_url,
         &h.created_at_ms,
-        &h.updated_at_ms,
-        &h.agent_joined_at_ms,
-        &h.ended_at_ms,
-        &h.last_user_activity_ms,
-        &h.no_agent_deadline_ms,
-        &h.inactivity_warn_at_ms,
-        &h.inactivity_end_at_ms,
-        &h.next_poll_at_ms,
-        &poll_failures,
         &h.version,
-    ];
+    ]);
+    let params = &params[..];
     if tx.execute(&stmt, params).await? == 1 {
         return Ok(Insert::Inserted(row));
     }
@@ -229,49 +258,50 @@ macro_rules! claim_due {
     };
 }
 
-/// Run a [`claim_due!`] statement and order what it claimed as the
-/// statement did: by `due_at`, then id.
-async fn claim_due(
+/// What a claim of due handovers is for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Due {
+    /// Their timers (no-agent, inactivity): `timer_due_ms`.
+    Timers,
+    /// Their polls: `next_poll_at_ms`.
+    Polls,
+}
+
+impl Due {
+    fn sql(self) -> &'static str {
+        match self {
+            Due::Timers => claim_due!("timer_due_ms", "timer_claimed_until_ms"),
+            Due::Polls => claim_due!("next_poll_at_ms", "poll_claimed_until_ms"),
+        }
+    }
+
+    /// When `r` is due (what the statement orders by). Claimed rows are
+    /// always armed; `i64::MAX` only keeps the key total.
+    fn at(self, r: &HandoverRow) -> i64 {
+        match self {
+            Due::Timers => r.timer_due_ms(),
+            Due::Polls => r.next_poll_at_ms,
+        }
+        .unwrap_or(i64::MAX)
+    }
+}
+
+/// Open handovers with a due timer (or poll) that no other caller holds a
+/// live claim on, earliest first; each returned row is claimed until
+/// `lease_until` (wall-clock ms). Rows locked by a concurrent claim or
+/// write are skipped, not waited for.
+pub(super) async fn claim_due(
     tx: &Conn,
-    sql: &str,
+    due: Due,
     now_ms: i64,
     limit: u32,
-    (wall_ms, lease_until): (i64, i64),
-    due_at: fn(&HandoverRow) -> i64,
+    wall_ms: i64,
+    lease_until: i64,
 ) -> Result<Vec<HandoverRow>> {
     let params: &Params<'_> = &[&now_ms, &i64::from(limit), &wall_ms, &lease_until];
-    let mut out = handovers(tx, sql, params).await?;
-    out.sort_by(|a, b| (due_at(a), &a.id).cmp(&(due_at(b), &b.id)));
+    let mut out = handovers(tx, due.sql(), params).await?;
+    out.sort_by(|a, b| (due.at(a), &a.id).cmp(&(due.at(b), &b.id)));
     Ok(out)
-}
-
-/// Open handovers with a due timer that no other caller holds a live claim
-/// on; each returned row is claimed until `lease_until` (wall-clock ms).
-/// Rows locked by a concurrent claim or write are skipped, not waited for.
-pub(super) async fn due_timers(
-    tx: &Conn,
-    now_ms: i64,
-    limit: u32,
-    wall_ms: i64,
-    lease_until: i64,
-) -> Result<Vec<HandoverRow>> {
-    let sql = claim_due!("timer_due_ms", "timer_claimed_until_ms");
-    // Unarmed rows are never due; `i64::MAX` only keeps the key total.
-    let due_at = |r: &HandoverRow| r.timer_due_ms().unwrap_or(i64::MAX);
-    claim_due(tx, sql, now_ms, limit, (wall_ms, lease_until), due_at).await
-}
-
-/// Like [`due_timers`], for `next_poll_at_ms`.
-pub(super) async fn due_polls(
-    tx: &Conn,
-    now_ms: i64,
-    limit: u32,
-    wall_ms: i64,
-    lease_until: i64,
-) -> Result<Vec<HandoverRow>> {
-    let sql = claim_due!("next_poll_at_ms", "poll_claimed_until_ms");
-    let due_at = |r: &HandoverRow| r.next_poll_at_ms.unwrap_or(i64::MAX);
-    claim_due(tx, sql, now_ms, limit, (wall_ms, lease_until), due_at).await
 }
 
 // ---------------------------------------------------------------- apply
@@ -405,34 +435,10 @@ async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<Stri
              RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
         )
         .await?;
-    let request = json_text(&h.request);
-    let agent = h.agent.as_ref().map(json_text);
-    let queue_position = opt_u32(h.queue_position);
-    let wait = opt_u32(h.estimated_wait_seconds);
-    let poll_failures = i64::from(h.poll_failures);
-    let params: &Params<'_> = &[
-        &h.status.as_str(),
-        &h.error_reason,
-        &h.error_message,
-        &h.end_reason,
-        &request,
-        &h.provider_state,
-        &queue_position,
-        &wait,
-        &agent,
-        &h.callback_url,
-        &h.updated_at_ms,
-        &h.agent_joined_at_ms,
-        &h.ended_at_ms,
-        &h.last_user_activity_ms,
-        &h.no_agent_deadline_ms,
-        &h.inactivity_warn_at_ms,
-        &h.inactivity_end_at_ms,
-        &h.next_poll_at_ms,
-        &poll_failures,
-        &h.id,
-        &h.version,
-    ];
+    let encoded = Encoded::new(h);
+    let mut params = encoded.step_params(h).to_vec();
+    params.extend::<[&(dyn ToSql + Sync); 2]>([&h.id, &h.version]);
+    let params = &params[..];
     let identity = tx.query_opt(&stmt, params).await.map_err(|e| {
         if is_unique_violation(&e) {
             StoreError::backend(format!(

@@ -2,11 +2,14 @@
 //! functions that run inside a transaction the caller opened and commits.
 //!
 //! Owns: the statements and the write semantics (version check, event
-//! sequence numbers, outbox rows, correlation rebinding, webhook dedupe).
+//! sequence numbers, outbox rows, correlation rebinding, webhook dedupe);
+//! the checks both stores make alike are core's (`Change::check_rowless`,
+//! `HandoverRow::check_identity`, `StoreError::stale_or_missing`), and rows
+//! decode through `handover_core::store::columns`.
 //! Must never: open or commit transactions, sleep, call adapters, or decide
 //! handover semantics beyond what the store contract says.
 
-use rusqlite::{Connection, OptionalExtension, named_params, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::rows::{ByName, JsonRef, is_unique_violation, select_handovers};
 use handover_core::store::{
@@ -67,6 +70,54 @@ pub(super) fn insert_or_resolve(conn: &Connection, row: HandoverRow) -> Result<I
     }
 }
 
+/// How many of [`Encoded::step_params`] no index covers.
+const UNINDEXED: usize = 14;
+
+/// A handover's values that are bound converted: the status by name, JSON
+/// as text.
+struct Encoded<'a> {
+    status: &'static str,
+    request: JsonRef<'a>,
+    agent: Option<JsonRef<'a>>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(h: &'a HandoverRow) -> Self {
+        Encoded {
+            status: h.status.as_str(),
+            request: JsonRef(&h.request),
+            agent: h.agent.as_ref().map(JsonRef),
+        }
+    }
+
+    /// The named values of every column a step may write: first the
+    /// [`UNINDEXED`] ones no index covers (what [`update_row`] always
+    /// writes), then the indexed ones (written only when one changes).
+    fn step_params(&'a self, h: &'a HandoverRow) -> [(&'static str, &'a dyn ToSql); 19] {
+        [
+            (":error_reason", &h.error_reason),
+            (":error_message", &h.error_message),
+            (":end_reason", &h.end_reason),
+            (":request", &self.request),
+            (":provider_state", &h.provider_state),
+            (":queue_position", &h.queue_position),
+            (":estimated_wait_seconds", &h.estimated_wait_seconds),
+            (":agent", &self.agent),
+            (":callback_url", &h.callback_url),
+            (":updated_at_ms", &h.updated_at_ms),
+            (":agent_joined_at_ms", &h.agent_joined_at_ms),
+            (":ended_at_ms", &h.ended_at_ms),
+            (":last_user_activity_ms", &h.last_user_activity_ms),
+            (":poll_failures", &h.poll_failures),
+            (":status", &self.status),
+            (":no_agent_deadline_ms", &h.no_agent_deadline_ms),
+            (":inactivity_warn_at_ms", &h.inactivity_warn_at_ms),
+            (":inactivity_end_at_ms", &h.inactivity_end_at_ms),
+            (":next_poll_at_ms", &h.next_poll_at_ms),
+        ]
+    }
+}
+
 fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO handovers (id, endpoint_id, tenant, session_id, idempotency_key, status, \
@@ -80,34 +131,18 @@ fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
          :agent_joined_at_ms, :ended_at_ms, :last_user_activity_ms, :no_agent_deadline_ms, \
          :inactivity_warn_at_ms, :inactivity_end_at_ms, :next_poll_at_ms, :poll_failures, :version)",
     )?;
-    stmt.execute(named_params! {
-        ":id": h.id,
-        ":endpoint_id": h.endpoint_id,
-        ":tenant": h.tenant,
-        ":session_id": h.session_id,
-        ":idempotency_key": h.idempotency_key,
-        ":status": h.status.as_str(),
-        ":error_reason": h.error_reason,
-        ":error_message": h.error_message,
-        ":end_reason": h.end_reason,
-        ":request": JsonRef(&h.request),
-        ":provider_state": h.provider_state,
-        ":queue_position": h.queue_position,
-        ":estimated_wait_seconds": h.estimated_wait_seconds,
-        ":agent": h.agent.as_ref().map(JsonRef),
-        ":callback_url": h.callback_url,
-        ":created_at_ms": h.created_at_ms,
-        ":updated_at_ms": h.updated_at_ms,
-        ":agent_joined_at_ms": h.agent_joined_at_ms,
-        ":ended_at_ms": h.ended_at_ms,
-        ":last_user_activity_ms": h.last_user_activity_ms,
-        ":no_agent_deadline_ms": h.no_agent_deadline_ms,
-        ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
-        ":inactivity_end_at_ms": h.inactivity_end_at_ms,
-        ":next_poll_at_ms": h.next_poll_at_ms,
-        ":poll_failures": h.poll_failures,
-        ":version": h.version,
-    })?;
+    let encoded = Encoded::new(h);
+    let mut params: Vec<(&str, &dyn ToSql)> = vec![
+        (":id", &h.id),
+        (":endpoint_id", &h.endpoint_id),
+        (":tenant", &h.tenant),
+        (":session_id", &h.session_id),
+        (":idempotency_key", &h.idempotency_key),
+        (":created_at_ms", &h.created_at_ms),
+        (":version", &h.version),
+    ];
+    params.extend(encoded.step_params(h));
+    stmt.execute(&*params)?;
     Ok(())
 }
 
@@ -291,39 +326,24 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
          status, no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, \
          next_poll_at_ms",
     )?;
+    let encoded = Encoded::new(h);
+    let step_params = encoded.step_params(h);
+    let (unindexed_params, indexed_params) = step_params.split_at(UNINDEXED);
+    let mut update_params = unindexed_params.to_vec();
+    update_params.extend::<[(&str, &dyn ToSql); 2]>([(":id", &h.id), (":version", &h.version)]);
     type Indexed = (String, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
     let found = stmt
-        .query_row(
-            named_params! {
-                ":error_reason": h.error_reason,
-                ":error_message": h.error_message,
-                ":end_reason": h.end_reason,
-                ":request": JsonRef(&h.request),
-                ":provider_state": h.provider_state,
-                ":queue_position": h.queue_position,
-                ":estimated_wait_seconds": h.estimated_wait_seconds,
-                ":agent": h.agent.as_ref().map(JsonRef),
-                ":callback_url": h.callback_url,
-                ":updated_at_ms": h.updated_at_ms,
-                ":agent_joined_at_ms": h.agent_joined_at_ms,
-                ":ended_at_ms": h.ended_at_ms,
-                ":last_user_activity_ms": h.last_user_activity_ms,
-                ":poll_failures": h.poll_failures,
-                ":id": h.id,
-                ":version": h.version,
-            },
-            |r| {
-                let identity = (
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                );
-                let indexed: Indexed = (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
-                Ok((identity, indexed))
-            },
-        )
+        .query_row(&*update_params, |r| {
+            let identity = (
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            );
+            let indexed: Indexed = (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
+            Ok((identity, indexed))
+        })
         .optional()?;
     let Some(((endpoint_id, tenant, session_id, idempotency_key, created_at_ms), indexed)) = found
     else {
@@ -347,20 +367,15 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
         h.next_poll_at_ms,
     );
     if indexed != wanted {
+        let mut indexed_params = indexed_params.to_vec();
+        indexed_params.push((":id", &h.id));
         conn.prepare_cached(
             "UPDATE handovers SET status = :status, no_agent_deadline_ms = :no_agent_deadline_ms, \
              inactivity_warn_at_ms = :inactivity_warn_at_ms, \
              inactivity_end_at_ms = :inactivity_end_at_ms, next_poll_at_ms = :next_poll_at_ms \
              WHERE id = :id",
         )?
-        .execute(named_params! {
-            ":status": h.status.as_str(),
-            ":no_agent_deadline_ms": h.no_agent_deadline_ms,
-            ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
-            ":inactivity_end_at_ms": h.inactivity_end_at_ms,
-            ":next_poll_at_ms": h.next_poll_at_ms,
-            ":id": h.id,
-        })
+        .execute(&*indexed_params)
         .map_err(|e| {
             if is_unique_violation(&e) {
                 StoreError::backend(format!(
