@@ -5,8 +5,13 @@
 //! PostgreSQL (replicas) implement it. Every method is one transaction. A
 //! handover row carries a `version`; [`Store::apply`] writes only if the
 //! version is unchanged, so concurrent writers (tasks or replicas) cannot
-//! interleave steps of one handover. This layer never calls adapters and
-//! never decides handover semantics.
+//! interleave steps of one handover. The checks every backend makes alike
+//! (a rowless change, an identity change, a stale version, the schema
+//! version) and the row decoding ([`columns`]) are pure functions here, so
+//! the backends keep only their SQL. This layer never calls adapters, never
+//! decides handover semantics and never does I/O itself.
+
+pub mod columns;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -54,7 +59,52 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// A versioned write of handover `id` matched no row: `Conflict` if the
+    /// handover `exists` (its version moved), `NotFound` otherwise.
+    pub fn stale_or_missing(id: &str, exists: bool) -> Self {
+        if exists {
+            StoreError::Conflict(id.to_owned())
+        } else {
+            StoreError::NotFound(format!("handover {id}"))
+        }
+    }
+}
+
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An outbox write that changed nothing names an unknown item: `NotFound`.
+pub fn outbox_item_found(changed: bool, id: i64) -> Result<()> {
+    if changed {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(format!("outbox item {id}")))
+    }
+}
+
+/// Whether a database at schema version `found` can be brought to `known`
+/// (this build's): one written by a newer build is refused, never modified.
+pub fn check_schema_version(found: i64, known: i64) -> Result<()> {
+    if found > known {
+        return Err(StoreError::backend(format!(
+            "database schema version {found} is newer than this build supports ({known}); \
+             run a newer handover-host or restore a matching backup"
+        )));
+    }
+    if found < 0 {
+        return Err(StoreError::backend(format!(
+            "invalid database schema version {found}"
+        )));
+    }
+    Ok(())
+}
+
+/// The migration to schema `version` failed with `cause`.
+pub fn migration_failed(version: i64, cause: impl std::fmt::Display) -> StoreError {
+    StoreError::backend(format!(
+        "migration to schema version {version} failed: {cause}"
+    ))
+}
 
 #[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for StoreError {
@@ -158,6 +208,54 @@ pub struct HandoverRow {
     pub version: i64,
 }
 
+/// The columns a handover keeps for life (besides its id): a write may
+/// never change them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    pub endpoint_id: &'a str,
+    pub tenant: &'a str,
+    pub session_id: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub created_at_ms: i64,
+}
+
+impl HandoverRow {
+    pub fn identity(&self) -> Identity<'_> {
+        Identity {
+            endpoint_id: &self.endpoint_id,
+            tenant: &self.tenant,
+            session_id: &self.session_id,
+            idempotency_key: self.idempotency_key.as_deref(),
+            created_at_ms: self.created_at_ms,
+        }
+    }
+
+    /// Refuse (`Backend`) a write of this row over a stored row whose
+    /// identity is `stored` when the two differ.
+    pub fn check_identity(&self, stored: Identity<'_>) -> Result<()> {
+        if stored == self.identity() {
+            return Ok(());
+        }
+        Err(StoreError::backend(format!(
+            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
+            self.id
+        )))
+    }
+
+    /// The earliest armed timer deadline (no-agent, inactivity warning or
+    /// end), if any.
+    pub fn timer_due_ms(&self) -> Option<i64> {
+        [
+            self.no_agent_deadline_ms,
+            self.inactivity_warn_at_ms,
+            self.inactivity_end_at_ms,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+}
+
 /// A bot-facing event to append.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {
@@ -165,6 +263,29 @@ pub struct NewEvent {
     pub kind: String,
     /// The full event body as delivered to the bot (without id/seq).
     pub payload: serde_json::Value,
+}
+
+impl NewEvent {
+    /// The event as appended: event `id`, number `seq` of handover
+    /// `handover_id` (of `endpoint_id`), written at `created_at_ms`.
+    pub fn stored(
+        self,
+        id: i64,
+        handover_id: &str,
+        endpoint_id: &str,
+        seq: i64,
+        created_at_ms: i64,
+    ) -> StoredEvent {
+        StoredEvent {
+            id,
+            handover_id: handover_id.to_owned(),
+            endpoint_id: endpoint_id.to_owned(),
+            seq,
+            kind: self.kind,
+            payload: self.payload,
+            created_at_ms,
+        }
+    }
 }
 
 /// An appended event. `id` is global and strictly increasing (SSE id);
@@ -196,6 +317,23 @@ pub struct Change {
     /// before, nothing is written and [`StoreError::Duplicate`] is
     /// returned. Requires `row`.
     pub delivery: Option<String>,
+}
+
+impl Change {
+    /// A change without a row may only mark inbox items done: events,
+    /// correlation keys and a delivery need the row to know their handover
+    /// and endpoint (and to take the version lock), so they are refused
+    /// with `Backend`.
+    pub fn check_rowless(&self) -> Result<()> {
+        let needs_row =
+            !self.events.is_empty() || !self.correlation_keys.is_empty() || self.delivery.is_some();
+        if self.row.is_none() && needs_row {
+            return Err(StoreError::backend(
+                "a change with events, correlation keys or a delivery must carry its handover row",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Result of inserting a new handover.

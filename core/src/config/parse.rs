@@ -97,27 +97,35 @@ mod tests {
         }
     }
 
+    /// `toml` fails with one error, naming `field`; returns it.
+    fn error_at(toml: &str, field: &str) -> ConfigError {
+        let e = one_error(toml);
+        assert_eq!(e.field, field, "{e}");
+        e
+    }
+
     #[test]
     fn a_bad_spanned_value_hides_the_span_wrapper() {
-        let e = one_error("[server]\nlisten = 8080\n");
-        assert_eq!(e.field, "server.listen", "{e}");
+        let e = error_at("[server]\nlisten = 8080\n", "server.listen");
         assert_eq!(e.line, 2, "{e}");
-        let e = one_error("[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\negress = [1]\n");
-        assert_eq!(e.field, "endpoints[0].egress[0]", "{e}");
+        error_at(
+            "[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\negress = [1]\n",
+            "endpoints[0].egress[0]",
+        );
     }
 
     #[test]
     fn nested_tables_and_maps_are_named() {
-        let e = one_error("[tenants.acme.quotas]\nmemory_mib = \"lots\"\n");
-        assert_eq!(e.field, "tenants.acme.quotas.memory_mib", "{e}");
-        let e = one_error("[store]\nbackend = \"mysql\"\n");
-        assert_eq!(e.field, "store.backend", "{e}");
+        error_at(
+            "[tenants.acme.quotas]\nmemory_mib = \"lots\"\n",
+            "tenants.acme.quotas.memory_mib",
+        );
+        error_at("[store]\nbackend = \"mysql\"\n", "store.backend");
     }
 
     #[test]
     fn a_missing_field_names_its_table() {
-        let e = one_error("[[endpoints]]\nid = \"a\"\n");
-        assert_eq!(e.field, "endpoints[0]", "{e}");
+        let e = error_at("[[endpoints]]\nid = \"a\"\n", "endpoints[0]");
         assert!(e.message.contains("missing field `adapter`"), "{e}");
     }
 

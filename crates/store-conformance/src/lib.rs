@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use handover_core::store::{
-    Change, EventScope, HandoverRow, Insert, NewEvent, Status, Store, StoreError,
+    Change, EventScope, HandoverRow, Insert, NewEvent, OutboxItem, Status, Store, StoreError,
+    StoredEvent,
 };
 
 /// One test's private database, as a backend provides it.
@@ -136,35 +137,84 @@ pub async fn apply_ok(store: &S, change: Change) -> HandoverRow {
     store.get_handover(&id).await.unwrap().unwrap()
 }
 
-// The due_* queries as SQLite answers them: everything due, no claims.
-async fn due_outbox(
-    fx: &dyn Fixture,
-    store: &S,
-    now_ms: i64,
-    limit: u32,
-) -> handover_core::store::Result<Vec<handover_core::store::OutboxItem>> {
+/// `store`, after dropping every claim lease: its `due_*` queries then
+/// answer as SQLite's do (everything due, no claims).
+async fn unclaimed<'a>(fx: &dyn Fixture, store: &'a S) -> &'a S {
     fx.expire_claims().await;
-    store.due_outbox(now_ms, limit).await
+    store
 }
 
-async fn due_timers(
-    fx: &dyn Fixture,
-    store: &S,
-    now_ms: i64,
-    limit: u32,
-) -> handover_core::store::Result<Vec<HandoverRow>> {
-    fx.expire_claims().await;
-    store.due_timers(now_ms, limit).await
+/// The deliveries due at `now_ms`, unclaimed (see [`unclaimed`]).
+async fn due_outbox(fx: &dyn Fixture, store: &S, now_ms: i64, limit: u32) -> Vec<OutboxItem> {
+    unclaimed(fx, store)
+        .await
+        .due_outbox(now_ms, limit)
+        .await
+        .unwrap()
 }
 
-async fn due_polls(
-    fx: &dyn Fixture,
+/// Apply a step of `row` that only binds correlation `keys`.
+async fn bind(store: &S, row: &HandoverRow, keys: &[&str]) {
+    store
+        .apply(Change {
+            row: Some(row.clone()),
+            correlation_keys: keys.iter().map(|k| k.to_string()).collect(),
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// The handover `key` is bound to on `endpoint`, if any.
+async fn bound(store: &S, endpoint: &str, key: &str) -> Option<String> {
+    store.find_by_correlation(endpoint, key).await.unwrap()
+}
+
+/// `store` for even `i`, `other` for odd: work spread over two processes.
+fn alternate(i: usize, store: &S, other: &S) -> S {
+    if i.is_multiple_of(2) { store } else { other }.clone()
+}
+
+/// `Store::accept_webhook`, which must succeed.
+async fn accept(
     store: &S,
-    now_ms: i64,
-    limit: u32,
-) -> handover_core::store::Result<Vec<HandoverRow>> {
-    fx.expire_claims().await;
-    store.due_polls(now_ms, limit).await
+    endpoint_id: &str,
+    delivery_id: Option<&str>,
+    handover_ids: &[String],
+    request: serde_json::Value,
+) -> Option<Vec<i64>> {
+    store
+        .accept_webhook(endpoint_id, delivery_id, handover_ids, request)
+        .await
+        .unwrap()
+}
+
+/// Every event of handover `id` (at most 100), in order.
+async fn events_of(store: &S, id: &str) -> Vec<StoredEvent> {
+    store
+        .events_after(&EventScope::Handover(id.into()), 0, 100)
+        .await
+        .unwrap()
+}
+
+/// The kinds of [`events_of`] `id`.
+async fn kinds(store: &S, id: &str) -> Vec<String> {
+    events_of(store, id)
+        .await
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// The ids of handover `id`'s unprocessed inbox items, oldest first.
+async fn pending_ids(store: &S, id: &str) -> Vec<i64> {
+    let pending = store.pending_inbox(id).await.unwrap();
+    pending.iter().map(|i| i.id).collect()
+}
+
+/// The ids of `rows`, in order.
+fn ids(rows: Vec<HandoverRow>) -> Vec<String> {
+    rows.into_iter().map(|r| r.id).collect()
 }
 
 pub async fn insert_round_trips_every_column(fx: &dyn Fixture) {
@@ -245,11 +295,7 @@ pub async fn concurrent_inserts_of_one_session_insert_once(fx: &dyn Fixture) {
     let other = fx.another().await;
     let mut tasks = Vec::new();
     for i in 0..20 {
-        let s = if i % 2 == 0 {
-            store.clone()
-        } else {
-            other.clone()
-        };
+        let s = alternate(i, &store, &other);
         tasks.push(tokio::spawn(async move {
             s.insert_handover(row(&format!("h{i}"), "ep", "s")).await
         }));
@@ -310,10 +356,8 @@ pub async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture) {
     let mut r = row("h1", "ep", "s1");
     r.callback_url = Some("https://bot/cb".into());
     inserted(&store, r.clone()).await;
-    let webhook = store
-        .accept_webhook("ep", Some("d1"), &["h1".into()], json!({}))
+    let webhook = accept(&store, "ep", Some("d1"), &["h1".into()], json!({}))
         .await
-        .unwrap()
         .unwrap();
 
     let mut next = r.clone();
@@ -324,60 +368,34 @@ pub async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture) {
     assert_eq!(stored.status, Status::Queued);
     assert_eq!(stored.queue_position, Some(3));
 
-    // A writer still holding version 0 loses, and writes nothing at all.
-    let mut stale = r.clone();
-    stale.status = Status::Cancelled;
-    let change = Change {
-        row: Some(stale),
+    // The step that cancels `from`: an event, a key and the webhook consumed.
+    let cancel = |from: &HandoverRow| Change {
+        row: Some(HandoverRow {
+            status: Status::Cancelled,
+            ..from.clone()
+        }),
         events: vec![ev("ended")],
         correlation_keys: vec!["conv-1".into()],
         inbox_done: webhook.clone(),
         delivery: None,
     };
-    let err = store.apply(change).await.unwrap_err();
+
+    // A writer still holding version 0 loses, and writes nothing at all.
+    let err = store.apply(cancel(&r)).await.unwrap_err();
     assert!(
         matches!(&err, StoreError::Conflict(id) if id == "h1"),
         "{err:?}"
     );
     assert_eq!(store.get_handover("h1").await.unwrap().unwrap(), stored);
-    let events = store
-        .events_after(&EventScope::Handover("h1".into()), 0, 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
-        ["queued"]
-    );
-    assert_eq!(
-        store.find_by_correlation("ep", "conv-1").await.unwrap(),
-        None
-    );
+    assert_eq!(kinds(&store, "h1").await, ["queued"]);
+    assert_eq!(bound(&store, "ep", "conv-1").await, None);
     assert_eq!(store.pending_inbox("h1").await.unwrap().len(), 1);
-    assert_eq!(
-        due_outbox(fx, &store, i64::MAX, 100).await.unwrap().len(),
-        1
-    );
+    assert_eq!(due_outbox(fx, &store, i64::MAX, 100).await.len(), 1);
 
     // With the current version it goes through.
-    let mut current = stored.clone();
-    current.status = Status::Cancelled;
-    let change = Change {
-        row: Some(current),
-        events: vec![ev("ended")],
-        correlation_keys: vec!["conv-1".into()],
-        inbox_done: webhook,
-        delivery: None,
-    };
-    assert_eq!(store.apply(change).await.unwrap().len(), 1);
+    assert_eq!(store.apply(cancel(&stored)).await.unwrap().len(), 1);
     assert_eq!(store.get_handover("h1").await.unwrap().unwrap().version, 2);
-    assert_eq!(
-        store
-            .find_by_correlation("ep", "conv-1")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("h1")
-    );
+    assert_eq!(bound(&store, "ep", "conv-1").await.as_deref(), Some("h1"));
     assert!(store.pending_inbox("h1").await.unwrap().is_empty());
 }
 
@@ -417,10 +435,8 @@ pub async fn apply_refuses_unknown_rows_identity_changes_and_rowless_events(fx: 
     assert_eq!(store.last_event_id().await.unwrap(), 0);
 
     // Without a row, a change may still consume inbox items.
-    let ids = store
-        .accept_webhook("ep", None, &["h1".into()], json!({}))
+    let ids = accept(&store, "ep", None, &["h1".into()], json!({}))
         .await
-        .unwrap()
         .unwrap();
     store
         .apply(Change {
@@ -470,20 +486,14 @@ pub async fn event_ids_increase_globally_and_seq_counts_per_handover(fx: &dyn Fi
     let all: Vec<_> = [ea, eb, ea2, eb2].concat();
     let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
-    assert_eq!(
-        all.iter()
-            .filter(|e| e.handover_id == "a")
+    for handover in ["a", "b"] {
+        let seqs: Vec<i64> = all
+            .iter()
+            .filter(|e| e.handover_id == handover)
             .map(|e| e.seq)
-            .collect::<Vec<_>>(),
-        [1, 2, 3]
-    );
-    assert_eq!(
-        all.iter()
-            .filter(|e| e.handover_id == "b")
-            .map(|e| e.seq)
-            .collect::<Vec<_>>(),
-        [1, 2, 3]
-    );
+            .collect();
+        assert_eq!(seqs, [1, 2, 3], "handover {handover}");
+    }
     assert!(
         all.iter()
             .all(|e| e.endpoint_id == if e.handover_id == "a" { "ep1" } else { "ep2" })
@@ -491,10 +501,7 @@ pub async fn event_ids_increase_globally_and_seq_counts_per_handover(fx: &dyn Fi
     assert_eq!(all[1].payload, json!({"type": "agent_joined"}));
     assert_eq!(store.last_event_id().await.unwrap(), *ids.last().unwrap());
 
-    let by_handover = store
-        .events_after(&EventScope::Handover("a".into()), 0, 100)
-        .await
-        .unwrap();
+    let by_handover = events_of(&store, "a").await;
     assert_eq!(
         by_handover,
         all.iter()
@@ -534,12 +541,7 @@ pub async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx: &dyn F
         .apply(step(&silent, &["queued", "ended"]))
         .await
         .unwrap();
-    assert!(
-        due_outbox(fx, &store, i64::MAX, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(due_outbox(fx, &store, i64::MAX, 100).await.is_empty());
 
     let mut a = row("a", "ep", "s1");
     a.callback_url = Some("https://bot/a".into());
@@ -553,7 +555,7 @@ pub async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx: &dyn F
         .unwrap();
     let eb = store.apply(step(&b, &["queued"])).await.unwrap();
 
-    let due = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    let due = due_outbox(fx, &store, i64::MAX, 100).await;
     assert_eq!(due.len(), 2, "{due:?}");
     let due_a = due.iter().find(|o| o.handover_id == "a").unwrap();
     assert_eq!(
@@ -563,8 +565,8 @@ pub async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx: &dyn F
     let due_b = due.iter().find(|o| o.handover_id == "b").unwrap();
     assert_eq!(due_b.event_id, eb[0].id);
     // Not due before `now` at the time of the write.
-    assert!(due_outbox(fx, &store, 0, 100).await.unwrap().is_empty());
-    assert_eq!(due_outbox(fx, &store, i64::MAX, 1).await.unwrap().len(), 1);
+    assert!(due_outbox(fx, &store, 0, 100).await.is_empty());
+    assert_eq!(due_outbox(fx, &store, i64::MAX, 1).await.len(), 1);
 
     // The oldest backs off: nothing newer of `a` overtakes it.
     let a0 = due_a.id;
@@ -572,14 +574,14 @@ pub async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx: &dyn F
         .outbox_retry(a0, 1, i64::MAX - 1, "HTTP 503")
         .await
         .unwrap();
-    let due = due_outbox(fx, &store, i64::MAX - 2, 100).await.unwrap();
+    let due = due_outbox(fx, &store, i64::MAX - 2, 100).await;
     assert_eq!(
         due.iter()
             .map(|o| o.handover_id.as_str())
             .collect::<Vec<_>>(),
         ["b"]
     );
-    let due = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    let due = due_outbox(fx, &store, i64::MAX, 100).await;
     let retried = due.iter().find(|o| o.handover_id == "a").unwrap();
     assert_eq!(
         (retried.id, retried.attempts, retried.next_attempt_at_ms),
@@ -588,11 +590,11 @@ pub async fn outbox_rows_only_with_callback_and_in_order_per_handover(fx: &dyn F
 
     // Delivered: the next event of `a` becomes due; dead: the one after.
     store.outbox_delivered(a0).await.unwrap();
-    let next = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    let next = due_outbox(fx, &store, i64::MAX, 100).await;
     let a1 = next.iter().find(|o| o.handover_id == "a").unwrap();
     assert_eq!(a1.event_id, ea[1].id);
     store.outbox_dead(a1.id, "gave up").await.unwrap();
-    let next = due_outbox(fx, &store, i64::MAX, 100).await.unwrap();
+    let next = due_outbox(fx, &store, i64::MAX, 100).await;
     assert_eq!(
         next.iter().find(|o| o.handover_id == "a").unwrap().event_id,
         ea[2].id
@@ -618,56 +620,45 @@ pub async fn webhooks_are_deduplicated_by_delivery_id(fx: &dyn Fixture) {
     inserted(&store, row("b", "ep", "s2")).await;
     let req = json!({"method": "POST", "path": "/hook", "headers": {}, "body": "e30="});
 
-    let ids = store
-        .accept_webhook("ep", Some("d1"), &["a".into(), "b".into()], req.clone())
-        .await
-        .unwrap();
+    let ids = accept(
+        &store,
+        "ep",
+        Some("d1"),
+        &["a".into(), "b".into()],
+        req.clone(),
+    )
+    .await;
     let ids = ids.unwrap();
     assert_eq!(ids.len(), 2);
     assert!(ids[0] < ids[1]);
     assert_eq!(
-        store
-            .accept_webhook("ep", Some("d1"), &["a".into()], req.clone())
-            .await
-            .unwrap(),
+        accept(&store, "ep", Some("d1"), &["a".into()], req.clone()).await,
         None
     );
     // The same delivery id on another endpoint is a different delivery.
     inserted(&store, row("c", "ep2", "s1")).await;
     assert!(
-        store
-            .accept_webhook("ep2", Some("d1"), &["c".into()], req.clone())
+        accept(&store, "ep2", Some("d1"), &["c".into()], req.clone())
             .await
-            .unwrap()
             .is_some()
     );
 
     // No handovers: the delivery id is still recorded.
     assert_eq!(
-        store
-            .accept_webhook("ep", Some("d2"), &[], req.clone())
-            .await
-            .unwrap(),
+        accept(&store, "ep", Some("d2"), &[], req.clone()).await,
         Some(vec![])
     );
     assert_eq!(
-        store
-            .accept_webhook("ep", Some("d2"), &["a".into()], req.clone())
-            .await
-            .unwrap(),
+        accept(&store, "ep", Some("d2"), &["a".into()], req.clone()).await,
         None
     );
 
     // No delivery id: never deduplicated.
-    let later = store
-        .accept_webhook("ep", None, &["b".into()], req.clone())
+    let later = accept(&store, "ep", None, &["b".into()], req.clone())
         .await
-        .unwrap()
         .unwrap();
-    store
-        .accept_webhook("ep", None, &["b".into()], req.clone())
+    accept(&store, "ep", None, &["b".into()], req.clone())
         .await
-        .unwrap()
         .unwrap();
 
     let pending = store.pending_inbox("a").await.unwrap();
@@ -680,17 +671,7 @@ pub async fn webhooks_are_deduplicated_by_delivery_id(fx: &dyn Fixture) {
         ),
         (ids[0], "ep", &req)
     );
-    assert_eq!(
-        store
-            .pending_inbox("b")
-            .await
-            .unwrap()
-            .iter()
-            .map(|i| i.id)
-            .collect::<Vec<_>>()
-            .len(),
-        3
-    );
+    assert_eq!(pending_ids(&store, "b").await.len(), 3);
     assert_eq!(
         store.handovers_with_pending_inbox().await.unwrap(),
         ["a", "b", "c"]
@@ -761,17 +742,12 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
     );
     assert_eq!(store.get_handover("a").await.unwrap().unwrap(), a);
     assert_eq!(
-        store
-            .accept_webhook("ep", Some("d1"), &["a".into()], req.clone())
-            .await
-            .unwrap(),
+        accept(&store, "ep", Some("d1"), &["a".into()], req.clone()).await,
         None
     );
     // A delivery first stored in the inbox is a duplicate as a step.
-    let ids = store
-        .accept_webhook("ep", Some("d2"), &["a".into()], req.clone())
+    let ids = accept(&store, "ep", Some("d2"), &["a".into()], req.clone())
         .await
-        .unwrap()
         .unwrap();
     let err = store.apply(with(&a, "agent_left", "d2")).await.unwrap_err();
     assert!(
@@ -796,14 +772,7 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
         store.handover_if_inbox_empty("a").await.unwrap(),
         Some(a.clone())
     );
-    let kinds: Vec<String> = store
-        .events_after(&EventScope::Handover("a".into()), 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    assert_eq!(kinds, ["agent_message"]);
+    assert_eq!(kinds(&store, "a").await, ["agent_message"]);
 
     // The same id on another endpoint is another delivery; a delivery needs a row.
     let c = inserted(&store, row("c", "ep2", "s1")).await;
@@ -823,97 +792,31 @@ pub async fn correlation_keys_bind_and_rebind_within_an_endpoint(fx: &dyn Fixtur
     let mut a = inserted(&store, row("a", "ep", "s1")).await;
     let b = inserted(&store, row("b", "ep", "s2")).await;
     let c = inserted(&store, row("c", "ep2", "s1")).await;
-    let keys = |ks: &[&str]| ks.iter().map(|k| k.to_string()).collect::<Vec<_>>();
 
-    store
-        .apply(Change {
-            row: Some(a.clone()),
-            correlation_keys: keys(&["conv", "chat-a"]),
-            ..Change::default()
-        })
-        .await
-        .unwrap();
+    bind(&store, &a, &["conv", "chat-a"]).await;
     a.version += 1;
-    store
-        .apply(Change {
-            row: Some(c),
-            correlation_keys: keys(&["conv"]),
-            ..Change::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .find_by_correlation("ep", "conv")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("a")
-    );
-    assert_eq!(
-        store
-            .find_by_correlation("ep2", "conv")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("c")
-    );
-    assert_eq!(
-        store.find_by_correlation("ep", "missing").await.unwrap(),
-        None
-    );
+    bind(&store, &c, &["conv"]).await;
+    assert_eq!(bound(&store, "ep", "conv").await.as_deref(), Some("a"));
+    assert_eq!(bound(&store, "ep2", "conv").await.as_deref(), Some("c"));
+    assert_eq!(bound(&store, "ep", "missing").await, None);
 
     // Binding the same key again to the same handover is harmless.
-    store
-        .apply(Change {
-            row: Some(a),
-            correlation_keys: keys(&["conv"]),
-            ..Change::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .find_by_correlation("ep", "conv")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("a")
-    );
+    bind(&store, &a, &["conv"]).await;
+    assert_eq!(bound(&store, "ep", "conv").await.as_deref(), Some("a"));
 
     // Another handover of the endpoint takes the key over.
-    store
-        .apply(Change {
-            row: Some(b),
-            correlation_keys: keys(&["conv"]),
-            ..Change::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .find_by_correlation("ep", "conv")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("b")
-    );
-    assert_eq!(
-        store
-            .find_by_correlation("ep", "chat-a")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("a")
-    );
-    assert_eq!(
-        store
-            .find_by_correlation("ep2", "conv")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("c")
-    );
+    bind(&store, &b, &["conv"]).await;
+    for (endpoint, key, handover) in [
+        ("ep", "conv", "b"),
+        ("ep", "chat-a", "a"),
+        ("ep2", "conv", "c"),
+    ] {
+        assert_eq!(
+            bound(&store, endpoint, key).await.as_deref(),
+            Some(handover),
+            "{endpoint}/{key}"
+        );
+    }
 }
 
 pub async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(fx: &dyn Fixture) {
@@ -936,52 +839,34 @@ pub async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(fx: &
     for r in [late, early, future, unarmed, closed] {
         inserted(&store, r).await;
     }
-    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
 
-    assert_eq!(
-        ids(due_timers(fx, &store, 99, 10).await.unwrap()),
-        Vec::<String>::new()
-    );
-    assert_eq!(
-        ids(due_timers(fx, &store, 100, 10).await.unwrap()),
-        ["early"]
-    );
-    assert_eq!(
-        ids(due_timers(fx, &store, 5_000, 10).await.unwrap()),
-        ["early", "late"]
-    );
-    assert_eq!(
-        ids(due_timers(fx, &store, 5_000, 1).await.unwrap()),
-        ["early"]
-    );
-    assert_eq!(ids(due_polls(fx, &store, 45, 10).await.unwrap()), ["early"]);
-    assert_eq!(
-        ids(due_polls(fx, &store, 5_000, 10).await.unwrap()),
-        ["early", "late"]
-    );
+    for (now, limit, timers, polls) in [
+        (45, 10, &[][..], &["early"][..]),
+        (99, 10, &[], &["early", "late"]),
+        (100, 10, &["early"], &["early", "late"]),
+        (5_000, 10, &["early", "late"], &["early", "late"]),
+        (5_000, 1, &["early"], &["early"]),
+    ] {
+        let due = unclaimed(fx, &store).await.due_timers(now, limit).await;
+        assert_eq!(ids(due.unwrap()), timers, "due_timers({now}, {limit})");
+        let due = unclaimed(fx, &store).await.due_polls(now, limit).await;
+        assert_eq!(ids(due.unwrap()), polls, "due_polls({now}, {limit})");
+    }
 
     // Disarming and closing take effect.
     let mut early = store.get_handover("early").await.unwrap().unwrap();
     early.inactivity_warn_at_ms = None;
     let mut early = apply_ok(&store, step(&early, &[])).await;
-    assert_eq!(
-        ids(due_timers(fx, &store, 899, 10).await.unwrap()),
-        ["late"]
-    );
-    assert_eq!(
-        ids(due_timers(fx, &store, 5_000, 10).await.unwrap()),
-        ["late", "early"]
-    );
+    let due = unclaimed(fx, &store).await.due_timers(899, 10).await;
+    assert_eq!(ids(due.unwrap()), ["late"]);
+    let due = unclaimed(fx, &store).await.due_timers(5_000, 10).await;
+    assert_eq!(ids(due.unwrap()), ["late", "early"]);
     early.status = Status::Cancelled;
     apply_ok(&store, step(&early, &[])).await;
-    assert_eq!(
-        ids(due_timers(fx, &store, i64::MAX, 10).await.unwrap()),
-        ["late", "future"]
-    );
-    assert_eq!(
-        ids(due_polls(fx, &store, i64::MAX, 10).await.unwrap()),
-        ["late", "future"]
-    );
+    let due = unclaimed(fx, &store).await.due_timers(i64::MAX, 10).await;
+    assert_eq!(ids(due.unwrap()), ["late", "future"]);
+    let due = unclaimed(fx, &store).await.due_polls(i64::MAX, 10).await;
+    assert_eq!(ids(due.unwrap()), ["late", "future"]);
 }
 
 pub async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn Fixture) {
@@ -998,7 +883,6 @@ pub async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn 
         r.created_at_ms = created;
         inserted(&store, r).await;
     }
-    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.abandoned_starts(5_000, 10).await.unwrap()),
         ["old-1", "old-2"]
@@ -1034,7 +918,6 @@ pub async fn list_handovers_newest_first_with_filters(fx: &dyn Fixture) {
         r.created_at_ms = i as i64;
         inserted(&store, r).await;
     }
-    let ids = |rows: Vec<HandoverRow>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.list_handovers(None, false, 10).await.unwrap()),
         ["h3", "h2", "h1", "h0"]
@@ -1077,11 +960,15 @@ pub async fn everything_survives_reopening(fx: &dyn Fixture) {
         ..Change::default()
     };
     let events = store.apply(change).await.unwrap();
-    let inbox = store
-        .accept_webhook("ep", Some("d1"), &["h1".into()], json!({"body": "x"}))
-        .await
-        .unwrap()
-        .unwrap();
+    let inbox = accept(
+        &store,
+        "ep",
+        Some("d1"),
+        &["h1".into()],
+        json!({"body": "x"}),
+    )
+    .await
+    .unwrap();
     let before = store.get_handover("h1").await.unwrap().unwrap();
     drop(store);
 
@@ -1090,41 +977,16 @@ pub async fn everything_survives_reopening(fx: &dyn Fixture) {
         store.get_handover("h1").await.unwrap(),
         Some(before.clone())
     );
-    assert_eq!(
-        store
-            .events_after(&EventScope::Handover("h1".into()), 0, 10)
-            .await
-            .unwrap(),
-        events
-    );
+    assert_eq!(events_of(&store, "h1").await, events);
     assert_eq!(store.last_event_id().await.unwrap(), events[0].id);
+    assert_eq!(bound(&store, "ep", "conv").await.as_deref(), Some("h1"));
+    assert_eq!(pending_ids(&store, "h1").await, inbox);
     assert_eq!(
-        store
-            .find_by_correlation("ep", "conv")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("h1")
-    );
-    assert_eq!(
-        store
-            .pending_inbox("h1")
-            .await
-            .unwrap()
-            .iter()
-            .map(|i| i.id)
-            .collect::<Vec<_>>(),
-        inbox
-    );
-    assert_eq!(
-        store
-            .accept_webhook("ep", Some("d1"), &["h1".into()], json!({}))
-            .await
-            .unwrap(),
+        accept(&store, "ep", Some("d1"), &["h1".into()], json!({})).await,
         None
     );
     assert_eq!(
-        due_outbox(fx, &store, i64::MAX, 10).await.unwrap()[0].event_id,
+        due_outbox(fx, &store, i64::MAX, 10).await[0].event_id,
         events[0].id
     );
     assert!(matches!(
@@ -1183,11 +1045,7 @@ pub async fn event_ids_become_visible_in_order_under_concurrent_writers(fx: &dyn
     };
     let mut writers = Vec::new();
     for i in 0..HANDOVERS {
-        let s = if i % 2 == 0 {
-            store.clone()
-        } else {
-            other.clone()
-        };
+        let s = alternate(i, &store, &other);
         writers.push(tokio::spawn(async move {
             let id = format!("h{i}");
             for _ in 0..STEPS {
@@ -1220,15 +1078,9 @@ pub async fn concurrent_duplicate_webhooks_are_stored_once(fx: &dyn Fixture) {
     inserted(&store, row("a", "ep", "s1")).await;
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let s = if i % 2 == 0 {
-            store.clone()
-        } else {
-            other.clone()
-        };
+        let s = alternate(i, &store, &other);
         tasks.push(tokio::spawn(async move {
-            s.accept_webhook("ep", Some("same"), &["a".into()], json!({"n": i}))
-                .await
-                .unwrap()
+            accept(&s, "ep", Some("same"), &["a".into()], json!({"n": i})).await
         }));
     }
     let mut stored = 0;
@@ -1303,10 +1155,6 @@ pub async fn stale_writers_across_stores_conflict(fx: &dyn Fixture) {
     assert_eq!(ok.iter().filter(|x| **x).count(), 1, "{a:?} {b:?}");
     let err = if a.is_ok() { b } else { a }.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    let events = store
-        .events_after(&EventScope::Handover("h".into()), 0, 10)
-        .await
-        .unwrap();
-    assert_eq!(events.len(), 1);
+    assert_eq!(events_of(&store, "h").await.len(), 1);
     assert_eq!(store.get_handover("h").await.unwrap().unwrap().version, 1);
 }

@@ -31,6 +31,8 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+use ops::Due;
+
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -190,26 +192,35 @@ impl PgStore {
     }
 }
 
-/// Run `$body` (which uses the transaction `$tx`) in one transaction on a
-/// pooled connection; commit if it yields `Ok`, roll back otherwise.
+/// Run `ops::$op(&tx, args...)` in one transaction on a pooled
+/// connection; commit if it yields `Ok`, roll back otherwise.
 macro_rules! in_tx {
-    ($store:expr, |$tx:ident| $body:expr) => {{
+    ($store:expr, ops::$op:ident($($arg:expr),* $(,)?)) => {{
         let mut client = $store.client().await?;
-        let $tx = client.transaction().await?;
-        let out = $body;
-        $tx.commit().await?;
+        let tx = client.transaction().await?;
+        let out = ops::$op(&tx, $($arg),*).await?;
+        tx.commit().await?;
         Ok(out)
     }};
 }
 
-/// Run `$body` (one statement, using the connection `$c`) on a pooled
-/// connection: a single statement is a transaction of its own (the due_*
-/// claims are one `WITH ... SELECT ... FOR UPDATE SKIP LOCKED` + `UPDATE`).
+/// Run `ops::$op(&c, args...)` (one statement) on a pooled connection `c`:
+/// a single statement is a transaction of its own (the due_* claims are
+/// one `WITH ... SELECT ... FOR UPDATE SKIP LOCKED` + `UPDATE`).
 macro_rules! single {
-    ($store:expr, |$c:ident| $body:expr) => {{
-        let $c = $store.client().await?;
-        Ok($body)
+    ($store:expr, ops::$op:ident($($arg:expr),* $(,)?)) => {{
+        let c = $store.client().await?;
+        ops::$op(&c, $($arg),*).await
     }};
+}
+
+impl PgStore {
+    /// Claim the handovers whose timers or polls are due (see
+    /// [`ops::claim_due`]).
+    async fn claim_due(&self, due: Due, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+        let (wall, until) = self.lease();
+        single!(self, ops::claim_due(due, now_ms, limit, wall, until))
+    }
 }
 
 #[async_trait]
@@ -238,32 +249,26 @@ impl Store for PgStore {
         bytes: Option<&[u8]>,
         source: &str,
     ) -> Result<AdapterVersion> {
-        in_tx!(self, |tx| ops::record_adapter_version(
-            &tx,
-            endpoint_id,
-            sha256,
-            bytes,
-            source,
-            now_ms()
+        in_tx!(
+            self,
+            ops::record_adapter_version(endpoint_id, sha256, bytes, source, now_ms())
         )
-        .await?)
     }
 
     async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>> {
-        single!(self, |c| ops::current_adapter_version(&c, endpoint_id)
-            .await?)
+        single!(self, ops::current_adapter_version(endpoint_id))
     }
 
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
-        single!(self, |c| ops::adapter_bytes(&c, sha256).await?)
+        single!(self, ops::adapter_bytes(sha256))
     }
 
     async fn insert_handover(&self, row: HandoverRow) -> Result<Insert> {
-        in_tx!(self, |tx| ops::insert_handover(&tx, row).await?)
+        in_tx!(self, ops::insert_handover(row))
     }
 
     async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>> {
-        single!(self, |c| ops::get_handover(&c, id).await?)
+        single!(self, ops::get_handover(id))
     }
 
     async fn abandoned_starts(
@@ -271,12 +276,7 @@ impl Store for PgStore {
         created_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<HandoverRow>> {
-        single!(self, |c| ops::abandoned_starts(
-            &c,
-            created_before_ms,
-            limit
-        )
-        .await?)
+        single!(self, ops::abandoned_starts(created_before_ms, limit))
     }
 
     async fn list_handovers(
@@ -285,24 +285,17 @@ impl Store for PgStore {
         open_only: bool,
         limit: u32,
     ) -> Result<Vec<HandoverRow>> {
-        single!(self, |c| ops::list_handovers(
-            &c,
-            endpoint_id,
-            open_only,
-            limit
-        )
-        .await?)
+        single!(self, ops::list_handovers(endpoint_id, open_only, limit))
     }
 
     /// See [`ops::apply`]: a missing handover is `NotFound`; a moved version
     /// is `Conflict`; either way nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
-        in_tx!(self, |tx| ops::apply(&tx, change, now_ms()).await?)
+        in_tx!(self, ops::apply(change, now_ms()))
     }
 
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
-        single!(self, |c| ops::find_by_correlation(&c, endpoint_id, key)
-            .await?)
+        single!(self, ops::find_by_correlation(endpoint_id, key))
     }
 
     async fn accept_webhook(
@@ -312,23 +305,18 @@ impl Store for PgStore {
         handover_ids: &[String],
         request: serde_json::Value,
     ) -> Result<Option<Vec<i64>>> {
-        in_tx!(self, |tx| ops::accept_webhook(
-            &tx,
-            endpoint_id,
-            delivery_id,
-            handover_ids,
-            &request,
-            now_ms()
+        in_tx!(
+            self,
+            ops::accept_webhook(endpoint_id, delivery_id, handover_ids, &request, now_ms())
         )
-        .await?)
     }
 
     async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>> {
-        single!(self, |c| ops::pending_inbox(&c, handover_id).await?)
+        single!(self, ops::pending_inbox(handover_id))
     }
 
     async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>> {
-        single!(self, |c| ops::handovers_with_pending_inbox(&c).await?)
+        single!(self, ops::handovers_with_pending_inbox())
     }
 
     async fn events_after(
@@ -337,30 +325,24 @@ impl Store for PgStore {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>> {
-        single!(self, |c| ops::events_after(&c, scope, after_id, limit)
-            .await?)
+        single!(self, ops::events_after(scope, after_id, limit))
     }
 
     async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-        let (wall, until) = self.lease();
-        single!(self, |c| ops::due_timers(&c, now_ms, limit, wall, until)
-            .await?)
+        self.claim_due(Due::Timers, now_ms, limit).await
     }
 
     async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-        let (wall, until) = self.lease();
-        single!(self, |c| ops::due_polls(&c, now_ms, limit, wall, until)
-            .await?)
+        self.claim_due(Due::Polls, now_ms, limit).await
     }
 
     async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
         let (wall, until) = self.lease();
-        single!(self, |c| ops::due_outbox(&c, now_ms, limit, wall, until)
-            .await?)
+        single!(self, ops::due_outbox(now_ms, limit, wall, until))
     }
 
     async fn outbox_delivered(&self, id: i64) -> Result<()> {
-        single!(self, |c| ops::outbox_delivered(&c, id, now_ms()).await?)
+        single!(self, ops::outbox_delivered(id, now_ms()))
     }
 
     async fn outbox_retry(
@@ -370,22 +352,17 @@ impl Store for PgStore {
         next_attempt_at_ms: i64,
         error: &str,
     ) -> Result<()> {
-        single!(self, |c| ops::outbox_retry(
-            &c,
-            id,
-            attempts,
-            next_attempt_at_ms,
-            error,
-            now_ms()
+        single!(
+            self,
+            ops::outbox_retry(id, attempts, next_attempt_at_ms, error, now_ms())
         )
-        .await?)
     }
 
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<()> {
-        single!(self, |c| ops::outbox_dead(&c, id, error, now_ms()).await?)
+        single!(self, ops::outbox_dead(id, error, now_ms()))
     }
 
     async fn last_event_id(&self) -> Result<i64> {
-        single!(self, |c| ops::last_event_id(&c).await?)
+        single!(self, ops::last_event_id())
     }
 }

@@ -5,17 +5,20 @@
 //! (version check, event sequence numbers, outbox rows, correlation
 //! rebinding, webhook dedupe), plus what replicas need on top: event ids
 //! from a counter row (so they commit in id order), `pg_notify` of new
-//! events, and claim leases on due work. Must never: open or commit
+//! events, and claim leases on due work. The checks both stores make alike
+//! are core's, as for SQLite (see its `ops`). Must never: open or commit
 //! transactions, sleep, call adapters, or decide handover semantics beyond
 //! what the store contract says.
 
 use deadpool_postgres::{ClientWrapper as Conn, Transaction};
 use tokio_postgres::types::ToSql;
 
-use super::rows::{self, handover_columns, is_unique_violation, json_text, select_handovers};
+use super::rows::{
+    self, ByName, handover_columns, is_unique_violation, json_text, select_handovers,
+};
 use handover_core::store::{
-    AdapterVersion, Change, EventScope, HandoverRow, InboxItem, Insert, OutboxItem, Result,
-    StoreError, StoredEvent,
+    AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
+    Result, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 /// SQL for a notification channel's name: `$base` plus a digest of the
@@ -44,8 +47,54 @@ const NOTIFY_ADAPTERS: &str = concat!(
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
-fn opt_u32(v: Option<u32>) -> Option<i64> {
-    v.map(i64::from)
+/// A handover's values that are bound converted: the status by name, JSON
+/// as text, `u32`s as BIGINT.
+struct Encoded {
+    status: &'static str,
+    request: String,
+    agent: Option<String>,
+    queue_position: Option<i64>,
+    wait: Option<i64>,
+    poll_failures: i64,
+}
+
+impl Encoded {
+    fn new(h: &HandoverRow) -> Self {
+        Encoded {
+            status: h.status.as_str(),
+            request: json_text(&h.request),
+            agent: h.agent.as_ref().map(json_text),
+            queue_position: h.queue_position.map(i64::from),
+            wait: h.estimated_wait_seconds.map(i64::from),
+            poll_failures: i64::from(h.poll_failures),
+        }
+    }
+
+    /// The values of every column a step may write (all but the identity
+    /// columns and the version), `$1` to `$19` of the insert and the update.
+    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 19] {
+        [
+            &self.status,
+            &h.error_reason,
+            &h.error_message,
+            &h.end_reason,
+            &self.request,
+            &h.provider_state,
+            &self.queue_position,
+            &self.wait,
+            &self.agent,
+            &h.callback_url,
+            &h.updated_at_ms,
+            &h.agent_joined_at_ms,
+            &h.ended_at_ms,
+            &h.last_user_activity_ms,
+            &h.no_agent_deadline_ms,
+            &h.inactivity_warn_at_ms,
+            &h.inactivity_end_at_ms,
+            &h.next_poll_at_ms,
+            &self.poll_failures,
+        ]
+    }
 }
 
 // ---------------------------------------------------------------- handovers
@@ -67,7 +116,9 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
             ))
             .await?;
         if let Some(found) = tx.query_opt(&stmt, &[&row.endpoint_id, key]).await? {
-            return Ok(Some(Insert::IdempotentReplay(rows::handover(&found)?)));
+            return Ok(Some(Insert::IdempotentReplay(columns::handover(&ByName(
+                &found,
+            ))?)));
         }
     }
     let stmt = tx
@@ -80,7 +131,9 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
         .query_opt(&stmt, &[&row.endpoint_id, &row.session_id])
         .await?
     {
-        Some(found) => Ok(Some(Insert::OpenExists(rows::handover(&found)?))),
+        Some(found) => Ok(Some(Insert::OpenExists(columns::handover(&ByName(
+            &found,
+        ))?))),
         None => Ok(None),
     }
 }
@@ -90,47 +143,29 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
 /// what it collided with. A duplicate id that is neither is an error.
 pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) -> Result<Insert> {
     let stmt = tx
-        .prepare_cached(concat!(
-            "INSERT INTO handovers (",
-            handover_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING"
-        ))
+        .prepare_cached(
+            "INSERT INTO handovers (status, error_reason, error_message, end_reason, request, \
+             provider_state, queue_position, estimated_wait_seconds, agent, callback_url, \
+             updated_at_ms, agent_joined_at_ms, ended_at_ms, last_user_activity_ms, \
+             no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, \
+             poll_failures, id, endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
+             version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING",
+        )
         .await?;
     let h = &row;
-    let request = json_text(&h.request);
-    let agent = h.agent.as_ref().map(json_text);
-    let queue_position = opt_u32(h.queue_position);
-    let wait = opt_u32(h.estimated_wait_seconds);
-    let poll_failures = i64::from(h.poll_failures);
-    let params: &Params<'_> = &[
+    let encoded = Encoded::new(h);
+    let mut params = encoded.step_params(h).to_vec();
+    params.extend::<[&(dyn ToSql + Sync); 7]>([
         &h.id,
         &h.endpoint_id,
         &h.tenant,
         &h.session_id,
         &h.idempotency_key,
-        &h.status.as_str(),
-        &h.error_reason,
-        &h.error_message,
-        &h.end_reason,
-        &request,
-        &h.provider_state,
-        &queue_position,
-        &wait,
-        &agent,
-        &h.callback_url,
         &h.created_at_ms,
-        &h.updated_at_ms,
-        &h.agent_joined_at_ms,
-        &h.ended_at_ms,
-        &h.last_user_activity_ms,
-        &h.no_agent_deadline_ms,
-        &h.inactivity_warn_at_ms,
-        &h.inactivity_end_at_ms,
-        &h.next_poll_at_ms,
-        &poll_failures,
         &h.version,
-    ];
+    ]);
+    let params = &params[..];
     if tx.execute(&stmt, params).await? == 1 {
         return Ok(Insert::Inserted(row));
     }
@@ -149,7 +184,7 @@ pub(super) async fn get_handover(tx: &Conn, id: &str) -> Result<Option<HandoverR
         .await?;
     tx.query_opt(&stmt, &[&id])
         .await?
-        .map(|r| rows::handover(&r))
+        .map(|r| columns::handover(&ByName(&r)))
         .transpose()
 }
 
@@ -174,13 +209,11 @@ pub(super) async fn list_handovers(
             "ORDER BY created_at_ms DESC, id DESC LIMIT $1"
         ),
     };
-    let stmt = tx.prepare_cached(sql).await?;
     let limit = i64::from(limit);
-    let found = match endpoint_id {
-        Some(endpoint) => tx.query(&stmt, &[&endpoint, &limit]).await?,
-        None => tx.query(&stmt, &[&limit]).await?,
-    };
-    rows::handovers(&found)
+    match endpoint_id {
+        Some(endpoint) => handovers(tx, sql, &[&endpoint, &limit]).await,
+        None => handovers(tx, sql, &[&limit]).await,
+    }
 }
 
 pub(super) async fn abandoned_starts(
@@ -188,97 +221,100 @@ pub(super) async fn abandoned_starts(
     created_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(select_handovers!(
-            "WHERE status = 'requested' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2"
-        ))
-        .await?;
-    let found = tx
-        .query(&stmt, &[&created_before_ms, &i64::from(limit)])
-        .await?;
-    rows::handovers(&found)
+    let sql = select_handovers!(
+        "WHERE status = 'requested' AND created_at_ms < $1 ORDER BY created_at_ms LIMIT $2"
+    );
+    handovers(tx, sql, &[&created_before_ms, &i64::from(limit)]).await
 }
 
-/// The earliest armed timer deadline (what `timer_due_ms` stores).
-fn timer_due(r: &HandoverRow) -> i64 {
-    [
-        r.no_agent_deadline_ms,
-        r.inactivity_warn_at_ms,
-        r.inactivity_end_at_ms,
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(i64::MAX)
+/// The handover rows `sql` (a statement returning [`handover_columns!`])
+/// yields with `params`, in its order.
+async fn handovers(tx: &Conn, sql: &str, params: &Params<'_>) -> Result<Vec<HandoverRow>> {
+    let stmt = tx.prepare_cached(sql).await?;
+    rows::handovers(&tx.query(&stmt, params).await?)
 }
 
-/// Open handovers with a due timer that no other caller holds a live claim
-/// on; each returned row is claimed until `lease_until` (wall-clock ms).
-/// Rows locked by a concurrent claim or write are skipped, not waited for.
-pub(super) async fn due_timers(
+/// Claim the open handovers whose `$due` column is at or before `$1` and
+/// whose `$claim` lease is free at `$3` (wall-clock ms): at most `$2`,
+/// each until `$4`, skipping (not waiting for) rows locked by a concurrent
+/// claim or write; returns their rows.
+macro_rules! claim_due {
+    ($due:literal, $claim:literal) => {
+        concat!(
+            "WITH due AS (SELECT id FROM handovers ",
+            "WHERE status IN ('requested','queued','active') AND ",
+            $due,
+            " <= $1 AND (",
+            $claim,
+            " IS NULL OR ",
+            $claim,
+            " <= $3) ORDER BY ",
+            $due,
+            ", id LIMIT $2 FOR UPDATE SKIP LOCKED) UPDATE handovers SET ",
+            $claim,
+            " = $4 WHERE id IN (SELECT id FROM due) RETURNING ",
+            handover_columns!()
+        )
+    };
+}
+
+/// What a claim of due handovers is for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Due {
+    /// Their timers (no-agent, inactivity): `timer_due_ms`.
+    Timers,
+    /// Their polls: `next_poll_at_ms`.
+    Polls,
+}
+
+impl Due {
+    fn sql(self) -> &'static str {
+        match self {
+            Due::Timers => claim_due!("timer_due_ms", "timer_claimed_until_ms"),
+            Due::Polls => claim_due!("next_poll_at_ms", "poll_claimed_until_ms"),
+        }
+    }
+
+    /// When `r` is due (what the statement orders by). Claimed rows are
+    /// always armed; `i64::MAX` only keeps the key total.
+    fn at(self, r: &HandoverRow) -> i64 {
+        match self {
+            Due::Timers => r.timer_due_ms(),
+            Due::Polls => r.next_poll_at_ms,
+        }
+        .unwrap_or(i64::MAX)
+    }
+}
+
+/// Open handovers with a due timer (or poll) that no other caller holds a
+/// live claim on, earliest first; each returned row is claimed until
+/// `lease_until` (wall-clock ms). Rows locked by a concurrent claim or
+/// write are skipped, not waited for.
+pub(super) async fn claim_due(
     tx: &Conn,
+    due: Due,
     now_ms: i64,
     limit: u32,
     wall_ms: i64,
     lease_until: i64,
 ) -> Result<Vec<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(concat!(
-            "WITH due AS (SELECT id FROM handovers ",
-            "WHERE status IN ('requested','queued','active') AND timer_due_ms <= $1 ",
-            "AND (timer_claimed_until_ms IS NULL OR timer_claimed_until_ms <= $3) ",
-            "ORDER BY timer_due_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
-            "UPDATE handovers SET timer_claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) ",
-            "RETURNING ",
-            handover_columns!()
-        ))
-        .await?;
-    let found = tx
-        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
-        .await?;
-    let mut out = rows::handovers(&found)?;
-    out.sort_by(|a, b| (timer_due(a), &a.id).cmp(&(timer_due(b), &b.id)));
-    Ok(out)
-}
-
-/// Like [`due_timers`], for `next_poll_at_ms`.
-pub(super) async fn due_polls(
-    tx: &Conn,
-    now_ms: i64,
-    limit: u32,
-    wall_ms: i64,
-    lease_until: i64,
-) -> Result<Vec<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(concat!(
-            "WITH due AS (SELECT id FROM handovers ",
-            "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= $1 ",
-            "AND (poll_claimed_until_ms IS NULL OR poll_claimed_until_ms <= $3) ",
-            "ORDER BY next_poll_at_ms, id LIMIT $2 FOR UPDATE SKIP LOCKED) ",
-            "UPDATE handovers SET poll_claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) ",
-            "RETURNING ",
-            handover_columns!()
-        ))
-        .await?;
-    let found = tx
-        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
-        .await?;
-    let mut out = rows::handovers(&found)?;
-    out.sort_by(|a, b| (a.next_poll_at_ms, &a.id).cmp(&(b.next_poll_at_ms, &b.id)));
+    let params: &Params<'_> = &[&now_ms, &i64::from(limit), &wall_ms, &lease_until];
+    let mut out = handovers(tx, due.sql(), params).await?;
+    out.sort_by(|a, b| (due.at(a), &a.id).cmp(&(due.at(b), &b.id)));
     Ok(out)
 }
 
 // ---------------------------------------------------------------- apply
 
 /// One step, all or nothing (the caller rolls back on any error). A change
-/// without a row may only mark inbox items done: events and correlation
-/// keys need the row to know their handover and endpoint (and to take the
-/// version lock), so they are refused with `Backend` when `row` is `None`.
+/// without a row may only mark inbox items done (see
+/// [`Change::check_rowless`]).
 pub(super) async fn apply(
     tx: &Transaction<'_>,
     change: Change,
     now_ms: i64,
 ) -> Result<Vec<StoredEvent>> {
+    change.check_rowless()?;
     let Change {
         row,
         events,
@@ -287,11 +323,6 @@ pub(super) async fn apply(
         delivery,
     } = change;
     let Some(row) = row else {
-        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
-            return Err(StoreError::backend(
-                "a change with events, correlation keys or a delivery must carry its handover row",
-            ));
-        }
         mark_inbox_done(tx, &inbox_done).await?;
         return Ok(Vec::new());
     };
@@ -373,15 +404,7 @@ pub(super) async fn apply(
                 tx.execute(&insert_outbox, &[&handover_id, &id, url, &now_ms])
                     .await?;
             }
-            stored.push(StoredEvent {
-                id,
-                handover_id: handover_id.to_owned(),
-                endpoint_id: endpoint_id.to_owned(),
-                seq,
-                kind: event.kind,
-                payload: event.payload,
-                created_at_ms: now_ms,
-            });
+            stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
         }
         // Delivered to listeners (other replicas) only if this commits.
         let stmt = tx.prepare_cached(NOTIFY_EVENTS).await?;
@@ -412,34 +435,10 @@ async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<Stri
              RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
         )
         .await?;
-    let request = json_text(&h.request);
-    let agent = h.agent.as_ref().map(json_text);
-    let queue_position = opt_u32(h.queue_position);
-    let wait = opt_u32(h.estimated_wait_seconds);
-    let poll_failures = i64::from(h.poll_failures);
-    let params: &Params<'_> = &[
-        &h.status.as_str(),
-        &h.error_reason,
-        &h.error_message,
-        &h.end_reason,
-        &request,
-        &h.provider_state,
-        &queue_position,
-        &wait,
-        &agent,
-        &h.callback_url,
-        &h.updated_at_ms,
-        &h.agent_joined_at_ms,
-        &h.ended_at_ms,
-        &h.last_user_activity_ms,
-        &h.no_agent_deadline_ms,
-        &h.inactivity_warn_at_ms,
-        &h.inactivity_end_at_ms,
-        &h.next_poll_at_ms,
-        &poll_failures,
-        &h.id,
-        &h.version,
-    ];
+    let encoded = Encoded::new(h);
+    let mut params = encoded.step_params(h).to_vec();
+    params.extend::<[&(dyn ToSql + Sync); 2]>([&h.id, &h.version]);
+    let params = &params[..];
     let identity = tx.query_opt(&stmt, params).await.map_err(|e| {
         if is_unique_violation(&e) {
             StoreError::backend(format!(
@@ -456,23 +455,15 @@ async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<Stri
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = $1)")
             .await?;
         let exists: bool = tx.query_one(&stmt, &[&h.id]).await?.get(0);
-        return Err(if exists {
-            StoreError::Conflict(h.id.clone())
-        } else {
-            StoreError::NotFound(format!("handover {}", h.id))
-        });
+        return Err(StoreError::stale_or_missing(&h.id, exists));
     };
-    let same_identity = identity.try_get::<_, &str>(0)? == h.endpoint_id
-        && identity.try_get::<_, &str>(1)? == h.tenant
-        && identity.try_get::<_, &str>(2)? == h.session_id
-        && identity.try_get::<_, Option<String>>(3)? == h.idempotency_key
-        && identity.try_get::<_, i64>(4)? == h.created_at_ms;
-    if !same_identity {
-        return Err(StoreError::backend(format!(
-            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
-            h.id
-        )));
-    }
+    h.check_identity(Identity {
+        endpoint_id: identity.try_get(0)?,
+        tenant: identity.try_get(1)?,
+        session_id: identity.try_get(2)?,
+        idempotency_key: identity.try_get(3)?,
+        created_at_ms: identity.try_get(4)?,
+    })?;
     Ok(h.callback_url.clone())
 }
 
@@ -566,7 +557,7 @@ pub(super) async fn pending_inbox(tx: &Conn, handover_id: &str) -> Result<Vec<In
     tx.query(&stmt, &[&handover_id])
         .await?
         .iter()
-        .map(rows::inbox_item)
+        .map(|r| columns::inbox_item(&ByName(r)))
         .collect()
 }
 
@@ -608,7 +599,7 @@ pub(super) async fn events_after(
     tx.query(&stmt, &[key, &after_id, &i64::from(limit)])
         .await?
         .iter()
-        .map(rows::event)
+        .map(|r| columns::event(&ByName(r)))
         .collect()
 }
 
@@ -650,7 +641,10 @@ pub(super) async fn due_outbox(
     let found = tx
         .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
         .await?;
-    let mut out: Vec<OutboxItem> = found.iter().map(rows::outbox_item).collect::<Result<_>>()?;
+    let mut out: Vec<OutboxItem> = found
+        .iter()
+        .map(|r| columns::outbox_item(&ByName(r)))
+        .collect::<Result<_>>()?;
     out.sort_by_key(|o| (o.next_attempt_at_ms, o.id));
     Ok(out)
 }
@@ -662,7 +656,7 @@ pub(super) async fn outbox_delivered(tx: &Conn, id: i64, now_ms: i64) -> Result<
              WHERE id = $1",
         )
         .await?;
-    found(tx.execute(&stmt, &[&id, &now_ms]).await?, id)
+    outbox_item_found(tx.execute(&stmt, &[&id, &now_ms]).await? > 0, id)
 }
 
 pub(super) async fn outbox_retry(
@@ -691,7 +685,7 @@ pub(super) async fn outbox_retry(
             ],
         )
         .await?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
 pub(super) async fn outbox_dead(tx: &Conn, id: i64, error: &str, now_ms: i64) -> Result<()> {
@@ -701,15 +695,7 @@ pub(super) async fn outbox_dead(tx: &Conn, id: i64, error: &str, now_ms: i64) ->
              claimed_until_ms = NULL WHERE id = $1",
         )
         .await?;
-    found(tx.execute(&stmt, &[&id, &error, &now_ms]).await?, id)
-}
-
-fn found(changed: u64, id: i64) -> Result<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound(format!("outbox item {id}")))
-    } else {
-        Ok(())
-    }
+    outbox_item_found(tx.execute(&stmt, &[&id, &error, &now_ms]).await? > 0, id)
 }
 
 // ---------------------------------------------------------------- adapter versions
@@ -762,16 +748,10 @@ pub(super) async fn current_adapter_version(
              WHERE endpoint_id = $1 ORDER BY seq DESC LIMIT 1",
         )
         .await?;
-    Ok(tx
-        .query_opt(&stmt, &[&endpoint_id])
+    tx.query_opt(&stmt, &[&endpoint_id])
         .await?
-        .map(|r| AdapterVersion {
-            seq: r.get(0),
-            endpoint_id: r.get(1),
-            sha256: r.get(2),
-            source: r.get(3),
-            recorded_at_ms: r.get(4),
-        }))
+        .map(|r| columns::adapter_version(&ByName(&r)))
+        .transpose()
 }
 
 pub(super) async fn adapter_bytes(tx: &Conn, sha256: &str) -> Result<Option<Vec<u8>>> {

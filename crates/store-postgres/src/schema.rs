@@ -10,7 +10,7 @@
 
 use tokio_postgres::Client;
 
-use handover_core::store::{Result, StoreError};
+use handover_core::store::{Result, StoreError, check_schema_version, migration_failed};
 
 /// First key of every advisory lock this store takes (the second key names
 /// the object): "HO" in ASCII, so other applications' locks on the same
@@ -201,29 +201,15 @@ pub(super) async fn migrate(client: &mut Client) -> Result<()> {
             .await?
             .get(0);
         let known = current_version();
-        if found > known {
-            return Err(StoreError::backend(format!(
-                "database schema version {found} is newer than this build supports ({known}); \
-                 run a newer handover-host or restore a matching backup"
-            )));
-        }
-        if found < 0 {
-            return Err(StoreError::backend(format!(
-                "invalid database schema version {found}"
-            )));
-        }
+        check_schema_version(found, known)?;
         if found == known {
             tx.commit().await?;
             return Ok(());
         }
         let sql = MIGRATIONS[found as usize];
-        tx.batch_execute(sql).await.map_err(|e| {
-            let e = StoreError::from(e);
-            StoreError::backend(format!(
-                "migration to schema version {} failed: {e}",
-                found + 1
-            ))
-        })?;
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| migration_failed(found + 1, StoreError::from(e)))?;
         tx.execute("UPDATE schema_version SET version = $1", &[&(found + 1)])
             .await?;
         tx.commit().await?;

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{PgOptions, PgStore};
-use handover_core::store::{EventScope, Store};
+use handover_core::store::{EventScope, HandoverLock, Store};
 use handover_store_conformance::{Fixture, all_conformance_tests, inserted, row, step};
 
 /// The test server's URL, or `None` (skip) when the variable is unset.
@@ -240,14 +240,21 @@ async fn concurrent_claimers_never_get_the_same_row() {
     assert_eq!(n, 120, "every due row is claimed once");
 }
 
+/// A fixture whose store holds handover `h`'s lock, and another store on
+/// its schema (a replica) with `options`; `None` skips.
+async fn h_locked(options: PgOptions) -> Option<(PgFixture, HandoverLock, PgStore)> {
+    let fx = PgFixture::new().await?;
+    let other = fx.another_pg(options).await;
+    let held = fx.pg().lock_handover("h").await.unwrap();
+    Some((fx, held, other))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn handover_locks_exclude_across_stores_and_release_on_drop() {
-    let Some(fx) = PgFixture::new().await else {
+    let Some((_fx, held, b)) = h_locked(PgOptions::default()).await else {
         return;
     };
-    let a = fx.pg();
-    let b = Arc::new(fx.another_pg(PgOptions::default()).await);
-    let held = a.lock_handover("h").await.unwrap();
+    let b = Arc::new(b);
     // Another handover is independent.
     drop(
         tokio::time::timeout(Duration::from_secs(5), b.lock_handover("other"))
@@ -271,18 +278,15 @@ async fn handover_locks_exclude_across_stores_and_release_on_drop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn abandoned_lock_waits_do_not_leak_the_lock() {
-    let Some(fx) = PgFixture::new().await else {
+    // One lock connection only, so a leaked lock would be found again.
+    let options = PgOptions {
+        lock_pool_size: 1,
+        ..PgOptions::default()
+    };
+    let Some((fx, held, b)) = h_locked(options).await else {
         return;
     };
     let a = fx.pg();
-    // One lock connection only, so a leaked lock would be found again.
-    let b = fx
-        .another_pg(PgOptions {
-            lock_pool_size: 1,
-            ..PgOptions::default()
-        })
-        .await;
-    let held = a.lock_handover("h").await.unwrap();
     // b gives up waiting (its request was cancelled, say).
     assert!(
         tokio::time::timeout(Duration::from_millis(300), b.lock_handover("h"))
@@ -305,12 +309,9 @@ async fn abandoned_lock_waits_do_not_leak_the_lock() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dead_replicas_locks_vanish_with_its_connection() {
-    let Some(fx) = PgFixture::new().await else {
+    let Some((fx, held, b)) = h_locked(PgOptions::default()).await else {
         return;
     };
-    let a = fx.pg();
-    let b = fx.another_pg(PgOptions::default()).await;
-    let held = a.lock_handover("h").await.unwrap();
     // The process "dies": its connections are cut without any unlock.
     fx.sql(&format!(
         "SELECT pg_terminate_backend(l.pid) FROM pg_locks l \

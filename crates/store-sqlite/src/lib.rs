@@ -567,44 +567,19 @@ impl Store for SqliteStore {
         );
         let bytes = bytes.map(<[u8]>::to_vec);
         self.write(move |tx| {
-            if let Some(b) = &bytes {
-                tx.execute("INSERT OR IGNORE INTO adapter_blobs (sha256, bytes) VALUES (?1, ?2)", rusqlite::params![sha256, b])?;
-            }
-            let at = now_ms();
-            tx.execute(
-                "INSERT INTO adapter_versions (endpoint_id, sha256, source, recorded_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                rusqlite::params![endpoint_id, sha256, source, at],
-            )?;
-            Ok(AdapterVersion { seq: tx.last_insert_rowid(), endpoint_id, sha256, source, recorded_at_ms: at })
+            ops::record_adapter_version(tx, endpoint_id, sha256, bytes.as_deref(), source, now_ms())
         })
         .await
     }
 
     async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>> {
         let endpoint_id = endpoint_id.to_string();
-        self.read(move |tx| {
-            let mut st = tx.prepare(
-                "SELECT seq, endpoint_id, sha256, source, recorded_at_ms FROM adapter_versions WHERE endpoint_id = ?1 ORDER BY seq DESC LIMIT 1",
-            )?;
-            let mut rows = st.query(rusqlite::params![endpoint_id])?;
-            match rows.next()? {
-                Some(r) => Ok(Some(AdapterVersion { seq: r.get(0)?, endpoint_id: r.get(1)?, sha256: r.get(2)?, source: r.get(3)?, recorded_at_ms: r.get(4)? })),
-                None => Ok(None),
-            }
-        })
-        .await
+        self.read(move |tx| ops::current_adapter_version(tx, &endpoint_id))
+            .await
     }
 
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let sha256 = sha256.to_string();
-        self.read(move |tx| {
-            let mut st = tx.prepare("SELECT bytes FROM adapter_blobs WHERE sha256 = ?1")?;
-            let mut rows = st.query(rusqlite::params![sha256])?;
-            match rows.next()? {
-                Some(r) => Ok(Some(r.get(0)?)),
-                None => Ok(None),
-            }
-        })
-        .await
+        self.read(move |tx| ops::adapter_bytes(tx, &sha256)).await
     }
 }

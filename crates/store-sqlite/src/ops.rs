@@ -2,15 +2,19 @@
 //! functions that run inside a transaction the caller opened and commits.
 //!
 //! Owns: the statements and the write semantics (version check, event
-//! sequence numbers, outbox rows, correlation rebinding, webhook dedupe).
+//! sequence numbers, outbox rows, correlation rebinding, webhook dedupe);
+//! the checks both stores make alike are core's (`Change::check_rowless`,
+//! `HandoverRow::check_identity`, `StoreError::stale_or_missing`), and rows
+//! decode through `handover_core::store::columns`.
 //! Must never: open or commit transactions, sleep, call adapters, or decide
 //! handover semantics beyond what the store contract says.
 
-use rusqlite::{Connection, OptionalExtension, named_params, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
-use super::rows::{self, JsonRef, is_unique_violation, select_handovers};
+use super::rows::{ByName, JsonRef, is_unique_violation, select_handovers};
 use handover_core::store::{
-    Change, EventScope, HandoverRow, InboxItem, Insert, OutboxItem, Result, StoreError, StoredEvent,
+    AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
+    Result, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 // ---------------------------------------------------------------- handovers
@@ -30,7 +34,9 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
             .prepare_cached(select_handovers!(
                 "WHERE endpoint_id = ?1 AND idempotency_key = ?2"
             ))?
-            .query_row(params![row.endpoint_id, key], rows::handover)
+            .query_row(params![row.endpoint_id, key], |r| {
+                columns::handover(&ByName(r))
+            })
             .optional()?;
         if let Some(found) = found {
             return Ok(Some(Insert::IdempotentReplay(found)));
@@ -41,7 +47,9 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
             "WHERE endpoint_id = ?1 AND session_id = ?2 ",
             "AND status IN ('requested','queued','active')"
         ))?
-        .query_row(params![row.endpoint_id, row.session_id], rows::handover)
+        .query_row(params![row.endpoint_id, row.session_id], |r| {
+            columns::handover(&ByName(r))
+        })
         .optional()?;
     Ok(found.map(Insert::OpenExists))
 }
@@ -62,6 +70,54 @@ pub(super) fn insert_or_resolve(conn: &Connection, row: HandoverRow) -> Result<I
     }
 }
 
+/// How many of [`Encoded::step_params`] no index covers.
+const UNINDEXED: usize = 14;
+
+/// A handover's values that are bound converted: the status by name, JSON
+/// as text.
+struct Encoded<'a> {
+    status: &'static str,
+    request: JsonRef<'a>,
+    agent: Option<JsonRef<'a>>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(h: &'a HandoverRow) -> Self {
+        Encoded {
+            status: h.status.as_str(),
+            request: JsonRef(&h.request),
+            agent: h.agent.as_ref().map(JsonRef),
+        }
+    }
+
+    /// The named values of every column a step may write: first the
+    /// [`UNINDEXED`] ones no index covers (what [`update_row`] always
+    /// writes), then the indexed ones (written only when one changes).
+    fn step_params(&'a self, h: &'a HandoverRow) -> [(&'static str, &'a dyn ToSql); 19] {
+        [
+            (":error_reason", &h.error_reason),
+            (":error_message", &h.error_message),
+            (":end_reason", &h.end_reason),
+            (":request", &self.request),
+            (":provider_state", &h.provider_state),
+            (":queue_position", &h.queue_position),
+            (":estimated_wait_seconds", &h.estimated_wait_seconds),
+            (":agent", &self.agent),
+            (":callback_url", &h.callback_url),
+            (":updated_at_ms", &h.updated_at_ms),
+            (":agent_joined_at_ms", &h.agent_joined_at_ms),
+            (":ended_at_ms", &h.ended_at_ms),
+            (":last_user_activity_ms", &h.last_user_activity_ms),
+            (":poll_failures", &h.poll_failures),
+            (":status", &self.status),
+            (":no_agent_deadline_ms", &h.no_agent_deadline_ms),
+            (":inactivity_warn_at_ms", &h.inactivity_warn_at_ms),
+            (":inactivity_end_at_ms", &h.inactivity_end_at_ms),
+            (":next_poll_at_ms", &h.next_poll_at_ms),
+        ]
+    }
+}
+
 fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO handovers (id, endpoint_id, tenant, session_id, idempotency_key, status, \
@@ -75,41 +131,25 @@ fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
          :agent_joined_at_ms, :ended_at_ms, :last_user_activity_ms, :no_agent_deadline_ms, \
          :inactivity_warn_at_ms, :inactivity_end_at_ms, :next_poll_at_ms, :poll_failures, :version)",
     )?;
-    stmt.execute(named_params! {
-        ":id": h.id,
-        ":endpoint_id": h.endpoint_id,
-        ":tenant": h.tenant,
-        ":session_id": h.session_id,
-        ":idempotency_key": h.idempotency_key,
-        ":status": h.status.as_str(),
-        ":error_reason": h.error_reason,
-        ":error_message": h.error_message,
-        ":end_reason": h.end_reason,
-        ":request": JsonRef(&h.request),
-        ":provider_state": h.provider_state,
-        ":queue_position": h.queue_position,
-        ":estimated_wait_seconds": h.estimated_wait_seconds,
-        ":agent": h.agent.as_ref().map(JsonRef),
-        ":callback_url": h.callback_url,
-        ":created_at_ms": h.created_at_ms,
-        ":updated_at_ms": h.updated_at_ms,
-        ":agent_joined_at_ms": h.agent_joined_at_ms,
-        ":ended_at_ms": h.ended_at_ms,
-        ":last_user_activity_ms": h.last_user_activity_ms,
-        ":no_agent_deadline_ms": h.no_agent_deadline_ms,
-        ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
-        ":inactivity_end_at_ms": h.inactivity_end_at_ms,
-        ":next_poll_at_ms": h.next_poll_at_ms,
-        ":poll_failures": h.poll_failures,
-        ":version": h.version,
-    })?;
+    let encoded = Encoded::new(h);
+    let mut params: Vec<(&str, &dyn ToSql)> = vec![
+        (":id", &h.id),
+        (":endpoint_id", &h.endpoint_id),
+        (":tenant", &h.tenant),
+        (":session_id", &h.session_id),
+        (":idempotency_key", &h.idempotency_key),
+        (":created_at_ms", &h.created_at_ms),
+        (":version", &h.version),
+    ];
+    params.extend(encoded.step_params(h));
+    stmt.execute(&*params)?;
     Ok(())
 }
 
 pub(super) fn get_handover(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
     Ok(conn
         .prepare_cached(select_handovers!("WHERE id = ?1"))?
-        .query_row([id], rows::handover)
+        .query_row([id], |r| columns::handover(&ByName(r)))
         .optional()?)
 }
 
@@ -134,15 +174,11 @@ pub(super) fn list_handovers(
             "ORDER BY created_at_ms DESC, id DESC LIMIT ?1"
         ),
     };
-    let mut stmt = conn.prepare_cached(sql)?;
     let limit = i64::from(limit);
-    let rows: rusqlite::Result<Vec<HandoverRow>> = match endpoint_id {
-        Some(endpoint) => stmt
-            .query_map(params![endpoint, limit], rows::handover)?
-            .collect(),
-        None => stmt.query_map(params![limit], rows::handover)?.collect(),
-    };
-    Ok(rows?)
+    match endpoint_id {
+        Some(endpoint) => handovers(conn, sql, params![endpoint, limit]),
+        None => handovers(conn, sql, params![limit]),
+    }
 }
 
 pub(super) fn abandoned_starts(
@@ -150,38 +186,54 @@ pub(super) fn abandoned_starts(
     created_before_ms: i64,
     limit: u32,
 ) -> Result<Vec<HandoverRow>> {
-    let mut stmt = conn.prepare_cached(select_handovers!(
+    let sql = select_handovers!(
         "WHERE status = 'requested' AND created_at_ms < ?1 ORDER BY created_at_ms LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![created_before_ms, i64::from(limit)], rows::handover)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    );
+    handovers(conn, sql, params![created_before_ms, i64::from(limit)])
+}
+
+/// `SELECT` the open handovers whose `$column` is at or before `?1`,
+/// earliest first, at most `?2`.
+macro_rules! select_due {
+    ($column:literal) => {
+        select_handovers!(
+            "WHERE status IN ('requested','queued','active') AND ",
+            $column,
+            " <= ?1 ORDER BY ",
+            $column,
+            ", id LIMIT ?2"
+        )
+    };
 }
 
 pub(super) fn due_timers(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-    let mut stmt = conn.prepare_cached(select_handovers!(
-        "WHERE status IN ('requested','queued','active') AND timer_due_ms <= ?1 ",
-        "ORDER BY timer_due_ms, id LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::handover)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let sql = select_due!("timer_due_ms");
+    handovers(conn, sql, params![now_ms, i64::from(limit)])
 }
 
 pub(super) fn due_polls(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-    let mut stmt = conn.prepare_cached(select_handovers!(
-        "WHERE status IN ('requested','queued','active') AND next_poll_at_ms <= ?1 ",
-        "ORDER BY next_poll_at_ms, id LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::handover)?;
+    let sql = select_due!("next_poll_at_ms");
+    handovers(conn, sql, params![now_ms, i64::from(limit)])
+}
+
+/// The handover rows `sql` (a [`select_handovers!`] statement) selects
+/// with `params`, in its order.
+fn handovers(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<HandoverRow>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| columns::handover(&ByName(r)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 // ---------------------------------------------------------------- apply
 
 /// One step, all or nothing. A change without a row may only mark inbox
-/// items done: events and correlation keys need the row to know their
-/// handover and endpoint (and to take the version lock), so they are
-/// refused with `Backend` when `row` is `None`.
+/// items done (see [`Change::check_rowless`]).
 pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Vec<StoredEvent>> {
+    change.check_rowless()?;
     let Change {
         row,
         events,
@@ -190,11 +242,6 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
         delivery,
     } = change;
     let Some(row) = row else {
-        if !events.is_empty() || !correlation_keys.is_empty() || delivery.is_some() {
-            return Err(StoreError::backend(
-                "a change with events, correlation keys or a delivery must carry its handover row",
-            ));
-        }
         mark_inbox_done(conn, &inbox_done)?;
         return Ok(Vec::new());
     };
@@ -235,15 +282,7 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
             if let Some(url) = &callback_url {
                 insert_outbox.execute(params![handover_id, id, url, now_ms])?;
             }
-            stored.push(StoredEvent {
-                id,
-                handover_id: handover_id.to_owned(),
-                endpoint_id: endpoint_id.to_owned(),
-                seq,
-                kind: event.kind,
-                payload: event.payload,
-                created_at_ms: now_ms,
-            });
+            stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
         }
     }
 
@@ -287,62 +326,39 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
          status, no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, \
          next_poll_at_ms",
     )?;
+    let encoded = Encoded::new(h);
+    let step_params = encoded.step_params(h);
+    let (unindexed_params, indexed_params) = step_params.split_at(UNINDEXED);
+    let mut update_params = unindexed_params.to_vec();
+    update_params.extend::<[(&str, &dyn ToSql); 2]>([(":id", &h.id), (":version", &h.version)]);
     type Indexed = (String, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
     let found = stmt
-        .query_row(
-            named_params! {
-                ":error_reason": h.error_reason,
-                ":error_message": h.error_message,
-                ":end_reason": h.end_reason,
-                ":request": JsonRef(&h.request),
-                ":provider_state": h.provider_state,
-                ":queue_position": h.queue_position,
-                ":estimated_wait_seconds": h.estimated_wait_seconds,
-                ":agent": h.agent.as_ref().map(JsonRef),
-                ":callback_url": h.callback_url,
-                ":updated_at_ms": h.updated_at_ms,
-                ":agent_joined_at_ms": h.agent_joined_at_ms,
-                ":ended_at_ms": h.ended_at_ms,
-                ":last_user_activity_ms": h.last_user_activity_ms,
-                ":poll_failures": h.poll_failures,
-                ":id": h.id,
-                ":version": h.version,
-            },
-            |r| {
-                let identity = (
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, i64>(4)?,
-                );
-                let indexed: Indexed = (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
-                Ok((identity, indexed))
-            },
-        )
+        .query_row(&*update_params, |r| {
+            let identity = (
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            );
+            let indexed: Indexed = (r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?);
+            Ok((identity, indexed))
+        })
         .optional()?;
     let Some(((endpoint_id, tenant, session_id, idempotency_key, created_at_ms), indexed)) = found
     else {
         let exists: bool = conn
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = ?1)")?
             .query_row([&h.id], |r| r.get(0))?;
-        return Err(if exists {
-            StoreError::Conflict(h.id.clone())
-        } else {
-            StoreError::NotFound(format!("handover {}", h.id))
-        });
+        return Err(StoreError::stale_or_missing(&h.id, exists));
     };
-    let same_identity = endpoint_id == h.endpoint_id
-        && tenant == h.tenant
-        && session_id == h.session_id
-        && idempotency_key == h.idempotency_key
-        && created_at_ms == h.created_at_ms;
-    if !same_identity {
-        return Err(StoreError::backend(format!(
-            "handover {}: endpoint, tenant, session, idempotency key and created_at cannot change",
-            h.id
-        )));
-    }
+    h.check_identity(Identity {
+        endpoint_id: &endpoint_id,
+        tenant: &tenant,
+        session_id: &session_id,
+        idempotency_key: idempotency_key.as_deref(),
+        created_at_ms,
+    })?;
     let wanted: Indexed = (
         h.status.as_str().to_string(),
         h.no_agent_deadline_ms,
@@ -351,20 +367,15 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
         h.next_poll_at_ms,
     );
     if indexed != wanted {
+        let mut indexed_params = indexed_params.to_vec();
+        indexed_params.push((":id", &h.id));
         conn.prepare_cached(
             "UPDATE handovers SET status = :status, no_agent_deadline_ms = :no_agent_deadline_ms, \
              inactivity_warn_at_ms = :inactivity_warn_at_ms, \
              inactivity_end_at_ms = :inactivity_end_at_ms, next_poll_at_ms = :next_poll_at_ms \
              WHERE id = :id",
         )?
-        .execute(named_params! {
-            ":status": h.status.as_str(),
-            ":no_agent_deadline_ms": h.no_agent_deadline_ms,
-            ":inactivity_warn_at_ms": h.inactivity_warn_at_ms,
-            ":inactivity_end_at_ms": h.inactivity_end_at_ms,
-            ":next_poll_at_ms": h.next_poll_at_ms,
-            ":id": h.id,
-        })
+        .execute(&*indexed_params)
         .map_err(|e| {
             if is_unique_violation(&e) {
                 StoreError::backend(format!(
@@ -451,7 +462,7 @@ pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<
         "SELECT id, endpoint_id, handover_id, request, received_at_ms FROM inbox \
          WHERE handover_id = ?1 AND done = 0 ORDER BY id",
     )?;
-    let rows = stmt.query_map([handover_id], rows::inbox_item)?;
+    let rows = stmt.query_map([handover_id], |r| columns::inbox_item(&ByName(r)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -495,7 +506,9 @@ pub(super) fn events_after(
         ),
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params![key, after_id, i64::from(limit)], rows::event)?;
+    let rows = stmt.query_map(params![key, after_id, i64::from(limit)], |r| {
+        columns::event(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -523,7 +536,9 @@ pub(super) fn due_outbox(conn: &Connection, now_ms: i64, limit: u32) -> Result<V
          WHERE o.next_attempt_at_ms <= ?1 \
          ORDER BY o.next_attempt_at_ms, o.id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], rows::outbox_item)?;
+    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
+        columns::outbox_item(&ByName(r))
+    })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -531,7 +546,7 @@ pub(super) fn outbox_delivered(conn: &Connection, id: i64, now_ms: i64) -> Resul
     let n = conn
         .prepare_cached("UPDATE outbox SET status = 'delivered', updated_at_ms = ?2 WHERE id = ?1")?
         .execute(params![id, now_ms])?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
 pub(super) fn outbox_retry(
@@ -548,7 +563,7 @@ pub(super) fn outbox_retry(
              updated_at_ms = ?5 WHERE id = ?1",
         )?
         .execute(params![id, attempts, next_attempt_at_ms, error, now_ms])?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
 pub(super) fn outbox_dead(conn: &Connection, id: i64, error: &str, now_ms: i64) -> Result<()> {
@@ -557,13 +572,53 @@ pub(super) fn outbox_dead(conn: &Connection, id: i64, error: &str, now_ms: i64) 
             "UPDATE outbox SET status = 'dead', last_error = ?2, updated_at_ms = ?3 WHERE id = ?1",
         )?
         .execute(params![id, error, now_ms])?;
-    found(n, id)
+    outbox_item_found(n > 0, id)
 }
 
-fn found(changed: usize, id: i64) -> Result<()> {
-    if changed == 0 {
-        Err(StoreError::NotFound(format!("outbox item {id}")))
-    } else {
-        Ok(())
+// ---------------------------------------------------------------- adapter versions
+
+pub(super) fn record_adapter_version(
+    conn: &Connection,
+    endpoint_id: String,
+    sha256: String,
+    bytes: Option<&[u8]>,
+    source: String,
+    now_ms: i64,
+) -> Result<AdapterVersion> {
+    if let Some(b) = bytes {
+        conn.prepare_cached("INSERT OR IGNORE INTO adapter_blobs (sha256, bytes) VALUES (?1, ?2)")?
+            .execute(params![sha256, b])?;
     }
+    conn.prepare_cached(
+        "INSERT INTO adapter_versions (endpoint_id, sha256, source, recorded_at_ms) \
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![endpoint_id, sha256, source, now_ms])?;
+    Ok(AdapterVersion {
+        seq: conn.last_insert_rowid(),
+        endpoint_id,
+        sha256,
+        source,
+        recorded_at_ms: now_ms,
+    })
+}
+
+pub(super) fn current_adapter_version(
+    conn: &Connection,
+    endpoint_id: &str,
+) -> Result<Option<AdapterVersion>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT seq, endpoint_id, sha256, source, recorded_at_ms FROM adapter_versions \
+             WHERE endpoint_id = ?1 ORDER BY seq DESC LIMIT 1",
+        )?
+        .query_row([endpoint_id], |r| columns::adapter_version(&ByName(r)))
+        .optional()?)
+}
+
+pub(super) fn adapter_bytes(conn: &Connection, sha256: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT bytes FROM adapter_blobs WHERE sha256 = ?1")?
+        .query_row([sha256], |r| r.get(0))
+        .optional()?)
 }

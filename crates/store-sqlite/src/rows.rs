@@ -1,13 +1,15 @@
-//! Mapping between SQLite rows and the store's row types: column lists,
-//! JSON and status columns, and SQLite errors as [`StoreError`].
+//! Mapping between SQLite rows and the store's row types: the handover
+//! column list, JSON parameters, typed column reads for the shared decoders
+//! ([`handover_core::store::columns`]) and which SQLite errors are
+//! constraint violations.
 //!
 //! Owns: how each Rust field is encoded in its column. Must never: run
 //! queries of its own or decide anything about handovers.
 
-use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::types::{ToSqlOutput, Type};
 use rusqlite::{Row, ToSql};
 
-use handover_core::store::{HandoverRow, InboxItem, OutboxItem, Status, StoredEvent};
+use handover_core::store::columns::Columns;
 
 // `From<rusqlite::Error> for StoreError` lives in handover-core (feature
 // `sqlite`): the orphan rule keeps it next to the type.
@@ -28,18 +30,6 @@ macro_rules! select_handovers {
 }
 pub(super) use select_handovers;
 
-/// A JSON value stored as TEXT.
-pub(super) struct Json(pub serde_json::Value);
-
-impl FromSql for Json {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        serde_json::from_str(text)
-            .map(Json)
-            .map_err(|e| FromSqlError::Other(Box::new(e)))
-    }
-}
-
 /// Borrowed JSON for binding as a parameter.
 pub(super) struct JsonRef<'a>(pub &'a serde_json::Value);
 
@@ -51,81 +41,39 @@ impl ToSql for JsonRef<'_> {
     }
 }
 
-/// A [`Status`] stored as its snake_case name.
-pub(super) struct StatusCol(pub Status);
+/// A result row, read by column name for the shared decoders of
+/// [`handover_core::store::columns`].
+pub(super) struct ByName<'a, 'stmt>(pub &'a Row<'stmt>);
 
-impl FromSql for StatusCol {
-    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
-        let text = value.as_str()?;
-        Status::parse(text)
-            .map(StatusCol)
-            .ok_or_else(|| FromSqlError::Other(format!("unknown handover status {text:?}").into()))
+impl Columns for ByName<'_, '_> {
+    type Error = rusqlite::Error;
+
+    fn text(&self, column: &str) -> rusqlite::Result<String> {
+        self.0.get(column)
     }
-}
 
-pub(super) fn handover(r: &Row<'_>) -> rusqlite::Result<HandoverRow> {
-    Ok(HandoverRow {
-        id: r.get("id")?,
-        endpoint_id: r.get("endpoint_id")?,
-        tenant: r.get("tenant")?,
-        session_id: r.get("session_id")?,
-        idempotency_key: r.get("idempotency_key")?,
-        status: r.get::<_, StatusCol>("status")?.0,
-        error_reason: r.get("error_reason")?,
-        error_message: r.get("error_message")?,
-        end_reason: r.get("end_reason")?,
-        request: r.get::<_, Json>("request")?.0,
-        provider_state: r.get("provider_state")?,
-        queue_position: r.get("queue_position")?,
-        estimated_wait_seconds: r.get("estimated_wait_seconds")?,
-        agent: r.get::<_, Option<Json>>("agent")?.map(|j| j.0),
-        callback_url: r.get("callback_url")?,
-        created_at_ms: r.get("created_at_ms")?,
-        updated_at_ms: r.get("updated_at_ms")?,
-        agent_joined_at_ms: r.get("agent_joined_at_ms")?,
-        ended_at_ms: r.get("ended_at_ms")?,
-        last_user_activity_ms: r.get("last_user_activity_ms")?,
-        no_agent_deadline_ms: r.get("no_agent_deadline_ms")?,
-        inactivity_warn_at_ms: r.get("inactivity_warn_at_ms")?,
-        inactivity_end_at_ms: r.get("inactivity_end_at_ms")?,
-        next_poll_at_ms: r.get("next_poll_at_ms")?,
-        poll_failures: r.get("poll_failures")?,
-        version: r.get("version")?,
-    })
-}
+    fn opt_text(&self, column: &str) -> rusqlite::Result<Option<String>> {
+        self.0.get(column)
+    }
 
-/// A row of `events`, selected by column name.
-pub(super) fn event(r: &Row<'_>) -> rusqlite::Result<StoredEvent> {
-    Ok(StoredEvent {
-        id: r.get("id")?,
-        handover_id: r.get("handover_id")?,
-        endpoint_id: r.get("endpoint_id")?,
-        seq: r.get("seq")?,
-        kind: r.get("kind")?,
-        payload: r.get::<_, Json>("payload")?.0,
-        created_at_ms: r.get("created_at_ms")?,
-    })
-}
+    fn int(&self, column: &str) -> rusqlite::Result<i64> {
+        self.0.get(column)
+    }
 
-pub(super) fn inbox_item(r: &Row<'_>) -> rusqlite::Result<InboxItem> {
-    Ok(InboxItem {
-        id: r.get("id")?,
-        endpoint_id: r.get("endpoint_id")?,
-        handover_id: r.get("handover_id")?,
-        request: r.get::<_, Json>("request")?.0,
-        received_at_ms: r.get("received_at_ms")?,
-    })
-}
+    fn opt_int(&self, column: &str) -> rusqlite::Result<Option<i64>> {
+        self.0.get(column)
+    }
 
-pub(super) fn outbox_item(r: &Row<'_>) -> rusqlite::Result<OutboxItem> {
-    Ok(OutboxItem {
-        id: r.get("id")?,
-        handover_id: r.get("handover_id")?,
-        event_id: r.get("event_id")?,
-        url: r.get("url")?,
-        attempts: r.get("attempts")?,
-        next_attempt_at_ms: r.get("next_attempt_at_ms")?,
-    })
+    fn bytes(&self, column: &str) -> rusqlite::Result<Vec<u8>> {
+        self.0.get(column)
+    }
+
+    /// A conversion failure of the column, as `Row::get` reports one.
+    fn invalid(&self, column: &str, why: String) -> rusqlite::Error {
+        let index = self.0.as_ref().column_index(column).unwrap_or(0);
+        let kind = self.0.get_ref(index).map_or(Type::Null, |v| v.data_type());
+        rusqlite::Error::FromSqlConversionFailure(index, kind, why.into())
+    }
 }
 
 /// A UNIQUE or PRIMARY KEY constraint failed.

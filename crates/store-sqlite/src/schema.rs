@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use handover_core::store::{Result, StoreError};
+use handover_core::store::{Result, StoreError, check_schema_version, migration_failed};
 
 /// Marks a file as a handover-host database ("HOVR").
 pub(super) const APPLICATION_ID: i32 = 0x484F_5652;
@@ -218,21 +218,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<()> {
     }
     let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = current_version();
-    if found > known {
-        return Err(StoreError::backend(format!(
-            "database schema version {found} is newer than this build supports ({known}); \
-             run a newer handover-host or restore a matching backup"
-        )));
-    }
-    if found < 0 {
-        return Err(StoreError::backend(format!(
-            "invalid database schema version {found}"
-        )));
-    }
+    check_schema_version(found, known)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql).map_err(|e| {
-            StoreError::backend(format!("migration to schema version {} failed: {e}", i + 1))
-        })?;
+        tx.execute_batch(sql)
+            .map_err(|e| migration_failed(i as i64 + 1, e))?;
     }
     if found < known {
         // PRAGMA arguments cannot be bound; both values are integers we own.

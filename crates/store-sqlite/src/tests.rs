@@ -112,33 +112,28 @@ async fn event_ids_are_never_reused() {
     assert!(next[0].id > first[1].id);
 }
 
+/// The value of `PRAGMA name` on `conn`.
+fn pragma<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, name: &str) -> T {
+    conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn file_settings_are_durable() {
     let (_dir, path, store) = db();
     {
         let conn = store.writer.lock().unwrap();
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-            .unwrap();
-        let sync: i64 = conn
-            .query_row("PRAGMA synchronous", [], |r| r.get(0))
-            .unwrap();
-        let fk: i64 = conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
+        let mode: String = pragma(&conn, "journal_mode");
+        let sync: i64 = pragma(&conn, "synchronous");
+        let fk: i64 = pragma(&conn, "foreign_keys");
+        let version: i64 = pragma(&conn, "user_version");
         assert_eq!(
             (mode.as_str(), sync, fk, version),
             ("wal", 2, 1, schema::current_version())
         );
     }
     let reader = store.reader.as_ref().unwrap().lock().unwrap();
-    let query_only: i64 = reader
-        .query_row("PRAGMA query_only", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(query_only, 1);
+    assert_eq!(pragma::<i64>(&reader, "query_only"), 1);
     assert!(path.exists());
 }
 
