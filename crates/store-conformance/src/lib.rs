@@ -78,33 +78,10 @@ macro_rules! all_conformance_tests {
 type S = Arc<dyn Store>;
 
 pub fn row(id: &str, endpoint: &str, session: &str) -> HandoverRow {
+    let request = json!({"conversation": {"id": session}, "messages": []});
     HandoverRow {
-        id: id.into(),
-        endpoint_id: endpoint.into(),
-        tenant: "acme".into(),
-        session_id: session.into(),
-        idempotency_key: None,
-        status: Status::Requested,
-        error_reason: None,
-        error_message: None,
-        end_reason: None,
-        request: json!({"conversation": {"id": session}, "messages": []}),
         provider_state: vec![1, 2, 3, 0, 255],
-        queue_position: None,
-        estimated_wait_seconds: None,
-        agent: None,
-        callback_url: None,
-        created_at_ms: 1_000,
-        updated_at_ms: 1_000,
-        agent_joined_at_ms: None,
-        ended_at_ms: None,
-        last_user_activity_ms: 1_000,
-        no_agent_deadline_ms: None,
-        inactivity_warn_at_ms: None,
-        inactivity_end_at_ms: None,
-        next_poll_at_ms: None,
-        poll_failures: 0,
-        version: 0,
+        ..HandoverRow::requested(id, endpoint, "acme", session, request, 1_000)
     }
 }
 
