@@ -377,18 +377,14 @@ async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) 
 async fn toggle_priority(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
     let conv = conversation_in(&sh, &p)?;
     let b = body(&bytes);
-    let mut data = sh.lock();
-    let updated = data.tick();
-    let c = data.conversation_mut(conv).expect("scoped");
     let priority = str_field(&b, "priority").filter(|p| p != "none");
-    let previous = std::mem::replace(&mut c.priority, priority.clone());
-    c.updated_at = updated;
-    data.conversation_event(
-        sh.outbox(),
-        "conversation_updated",
-        conv,
-        json!([{"priority": {"previous_value": previous, "current_value": priority}}]),
-    );
+    let mut data = sh.lock();
+    data.change_attribute(sh.outbox(), "conversation_updated", conv, "priority", |c| {
+        (
+            json!(std::mem::replace(&mut c.priority, priority.clone())),
+            json!(priority),
+        )
+    });
     Ok(StatusCode::OK.into_response())
 }
 
