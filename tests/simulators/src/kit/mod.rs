@@ -10,10 +10,13 @@
 //!   simulators of OAuth-protected providers;
 //! - [`simulator`]: [`Simulator`], a provider's state served behind those
 //!   pieces, which the provider modules extend with their own calls;
+//! - [`driven`]: the conformance-kit [`Driver`] of such a simulator, the
+//!   provider bringing what differs as a [`Driven`];
 //! - here: the HTTP [`Server`], change notification ([`Changes`]), what
 //!   route handlers share ([`Answer`], [`Call`]) and small helpers (locks,
 //!   ids, times, encodings).
 
+pub mod driven;
 pub mod faults;
 pub mod gate;
 pub mod oauth;
@@ -22,6 +25,7 @@ pub mod simulator;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use driven::{Driven, Driver};
 pub use faults::Faults;
 pub use gate::{Gate, RecordedRequest};
 pub use oauth::Tokens;
