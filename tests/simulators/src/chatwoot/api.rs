@@ -4,7 +4,7 @@
 
 use super::Shared;
 use super::state::{Contact, Conversation, Message, Sender};
-use crate::kit;
+use crate::kit::{self, Answer};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -101,10 +101,8 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(String::from)
 }
 
-async fn search_contacts(State(sh): S, Path(p): Params, Query(q): Q) -> Response {
-    if let Err(r) = scope(&sh, &p) {
-        return r;
-    }
+async fn search_contacts(State(sh): S, Path(p): Params, Query(q): Q) -> Answer {
+    scope(&sh, &p)?;
     let needle = q.get("q").map(|s| s.to_lowercase()).unwrap_or_default();
     let data = sh.lock();
     let matches: Vec<Value> = data
@@ -124,7 +122,10 @@ async fn search_contacts(State(sh): S, Path(p): Params, Query(q): Q) -> Response
         .map(|c| data.contact_json(c))
         .collect();
     let count = matches.len();
-    Json(json!({"meta": {"count": count, "current_page": "1"}, "payload": matches})).into_response()
+    Ok(
+        Json(json!({"meta": {"count": count, "current_page": "1"}, "payload": matches}))
+            .into_response(),
+    )
 }
 
 fn new_source_id(n: u64) -> String {
@@ -135,19 +136,17 @@ fn new_source_id(n: u64) -> String {
     )
 }
 
-async fn create_contact(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    if let Err(r) = scope(&sh, &p) {
-        return r;
-    }
+async fn create_contact(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    scope(&sh, &p)?;
     let b = body(&bytes);
     let mut data = sh.lock();
     let identifier = str_field(&b, "identifier");
     if identifier.is_some() && data.contacts.iter().any(|c| c.identifier == identifier) {
-        return unprocessable("Identifier has already been taken");
+        return Err(unprocessable("Identifier has already been taken"));
     }
     let inbox_id = b["inbox_id"].as_u64();
     if inbox_id != Some(data.inbox_id) {
-        return unprocessable("Inbox not found");
+        return Err(unprocessable("Inbox not found"));
     }
     let id = data.next_id();
     let source_id = new_source_id(id);
@@ -163,46 +162,39 @@ async fn create_contact(State(sh): S, Path(p): Params, bytes: axum::body::Bytes)
     };
     let rendered = data.contact_json(&contact);
     data.contacts.push(contact);
-    Json(json!({"payload": {
+    Ok(Json(json!({"payload": {
         "contact": rendered,
         "contact_inbox": {"inbox": {"id": data.inbox_id, "name": "Handover API inbox", "channel_type": "Channel::Api"},
                           "source_id": source_id},
     }}))
-    .into_response()
+    .into_response())
 }
 
-async fn create_contact_inbox(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    if let Err(r) = scope(&sh, &p) {
-        return r;
-    }
-    let contact_id = match id(&p, "id") {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn create_contact_inbox(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    scope(&sh, &p)?;
+    let contact_id = id(&p, "id")?;
     let b = body(&bytes);
     let mut data = sh.lock();
     let inbox = data.inbox_id;
     if b["inbox_id"].as_u64() != Some(inbox) {
-        return unprocessable("Inbox not found");
+        return Err(unprocessable("Inbox not found"));
     }
     let n = data.next_id();
     let source_id = str_field(&b, "source_id").unwrap_or_else(|| new_source_id(n));
     let Some(contact) = data.contacts.iter_mut().find(|c| c.id == contact_id) else {
-        return not_found();
+        return Err(not_found());
     };
     contact.contact_inboxes.push((inbox, source_id.clone()));
-    Json(json!({"source_id": source_id, "inbox": {"id": inbox, "name": "Handover API inbox", "channel_type": "Channel::Api"}}))
-        .into_response()
+    Ok(Json(json!({"source_id": source_id, "inbox": {"id": inbox, "name": "Handover API inbox", "channel_type": "Channel::Api"}}))
+        .into_response())
 }
 
-async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    if let Err(r) = scope(&sh, &p) {
-        return r;
-    }
+async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    scope(&sh, &p)?;
     let b = body(&bytes);
     let mut data = sh.lock();
     if b["inbox_id"].as_u64() != Some(data.inbox_id) {
-        return unprocessable("Inbox not found");
+        return Err(unprocessable("Inbox not found"));
     }
     let source_id = str_field(&b, "source_id").unwrap_or_default();
     let Some(contact) = data
@@ -210,19 +202,19 @@ async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::B
         .iter()
         .find(|c| c.contact_inboxes.iter().any(|(_, s)| *s == source_id))
     else {
-        return unprocessable("Contact inbox not found for source_id");
+        return Err(unprocessable("Contact inbox not found for source_id"));
     };
     let contact_id = contact.id;
     if b["contact_id"].as_u64().is_some_and(|c| c != contact_id) {
-        return unprocessable("contact_id does not own source_id");
+        return Err(unprocessable("contact_id does not own source_id"));
     }
     let team_id = b["team_id"].as_u64();
     if team_id.is_some_and(|t| !data.teams.iter().any(|x| x.id == t)) {
-        return unprocessable("Team not found");
+        return Err(unprocessable("Team not found"));
     }
     let assignee = b["assignee_id"].as_u64();
     if assignee.is_some_and(|a| data.agent(a).is_none()) {
-        return unprocessable("Assignee not found");
+        return Err(unprocessable("Assignee not found"));
     }
     let id = data.next_id();
     let updated_at = data.tick();
@@ -249,17 +241,14 @@ async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::B
         let mid = push_message(&mut data, id, text, 0, false, Sender::Contact(contact_id));
         data.message_created(sh.outbox(), mid);
     }
-    Json(rendered).into_response()
+    Ok(Json(rendered).into_response())
 }
 
-async fn show_conversation(State(sh): S, Path(p): Params) -> Response {
-    let conv = match conversation_in(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn show_conversation(State(sh): S, Path(p): Params) -> Answer {
+    let conv = conversation_in(&sh, &p)?;
     let data = sh.lock();
     let c = data.conversation(conv).expect("scoped");
-    Json(data.conversation_json(c)).into_response()
+    Ok(Json(data.conversation_json(c)).into_response())
 }
 
 pub(crate) fn push_message(
@@ -285,17 +274,14 @@ pub(crate) fn push_message(
     id
 }
 
-async fn create_message(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match conversation_in(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn create_message(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    let conv = conversation_in(&sh, &p)?;
     let b = body(&bytes);
     let mut data = sh.lock();
     let incoming = b["message_type"].as_str() == Some("incoming");
     let private = b["private"].as_bool().unwrap_or(false);
     if incoming && private {
-        return unprocessable("incoming messages cannot be private");
+        return Err(unprocessable("incoming messages cannot be private"));
     }
     let c = data.conversation_mut(conv).expect("scoped");
     let contact = c.contact_id;
@@ -329,14 +315,11 @@ async fn create_message(State(sh): S, Path(p): Params, bytes: axum::body::Bytes)
     }
     data.message_created(sh.outbox(), id);
     let m = data.messages.last().expect("pushed").clone();
-    Json(data.message_api_json(&m)).into_response()
+    Ok(Json(data.message_api_json(&m)).into_response())
 }
 
-async fn list_messages(State(sh): S, Path(p): Params, Query(q): Q) -> Response {
-    let conv = match conversation_in(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn list_messages(State(sh): S, Path(p): Params, Query(q): Q) -> Answer {
+    let conv = conversation_in(&sh, &p)?;
     let data = sh.lock();
     let all: Vec<&Message> = data
         .messages
@@ -359,18 +342,15 @@ async fn list_messages(State(sh): S, Path(p): Params, Query(q): Q) -> Response {
     };
     let c = data.conversation(conv).expect("scoped");
     let payload: Vec<Value> = page.iter().map(|m| data.message_api_json(m)).collect();
-    Json(json!({
+    Ok(Json(json!({
         "meta": {"labels": c.labels, "additional_attributes": c.additional_attributes, "contact_id": c.contact_id},
         "payload": payload,
     }))
-    .into_response()
+    .into_response())
 }
 
-async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match conversation_in(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    let conv = conversation_in(&sh, &p)?;
     let b = body(&bytes);
     let status = str_field(&b, "status").unwrap_or_else(|| "open".into());
     let mut data = sh.lock();
@@ -390,36 +370,26 @@ async fn toggle_status(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) 
             json!([{"status": {"previous_value": previous, "current_value": status}}]),
         );
     }
-    Json(json!({"meta": {}, "payload": {"success": true, "current_status": status, "conversation_id": conv}}))
-        .into_response()
+    Ok(Json(json!({"meta": {}, "payload": {"success": true, "current_status": status, "conversation_id": conv}}))
+        .into_response())
 }
 
-async fn toggle_priority(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match conversation_in(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn toggle_priority(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    let conv = conversation_in(&sh, &p)?;
     let b = body(&bytes);
-    let mut data = sh.lock();
-    let updated = data.tick();
-    let c = data.conversation_mut(conv).expect("scoped");
     let priority = str_field(&b, "priority").filter(|p| p != "none");
-    let previous = std::mem::replace(&mut c.priority, priority.clone());
-    c.updated_at = updated;
-    data.conversation_event(
-        sh.outbox(),
-        "conversation_updated",
-        conv,
-        json!([{"priority": {"previous_value": previous, "current_value": priority}}]),
-    );
-    StatusCode::OK.into_response()
+    let mut data = sh.lock();
+    data.change_attribute(sh.outbox(), "conversation_updated", conv, "priority", |c| {
+        (
+            json!(std::mem::replace(&mut c.priority, priority.clone())),
+            json!(priority),
+        )
+    });
+    Ok(StatusCode::OK.into_response())
 }
 
-async fn add_labels(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Response {
-    let conv = match conversation_in(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn add_labels(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> Answer {
+    let conv = conversation_in(&sh, &p)?;
     let b = body(&bytes);
     let labels: Vec<String> = b["labels"]
         .as_array()
@@ -431,13 +401,11 @@ async fn add_labels(State(sh): S, Path(p): Params, bytes: axum::body::Bytes) -> 
         .unwrap_or_default();
     let mut data = sh.lock();
     data.conversation_mut(conv).expect("scoped").labels = labels.clone();
-    Json(json!({ "payload": labels })).into_response()
+    Ok(Json(json!({ "payload": labels })).into_response())
 }
 
-async fn teams(State(sh): S, Path(p): Params) -> Response {
-    if let Err(r) = scope(&sh, &p) {
-        return r;
-    }
+async fn teams(State(sh): S, Path(p): Params) -> Answer {
+    scope(&sh, &p)?;
     let data = sh.lock();
     let teams: Vec<Value> = data
         .teams
@@ -447,16 +415,14 @@ async fn teams(State(sh): S, Path(p): Params) -> Response {
                          "account_id": data.account_id, "is_member": false})
         })
         .collect();
-    Json(Value::Array(teams)).into_response()
+    Ok(Json(Value::Array(teams)).into_response())
 }
 
-async fn inbox_members(State(sh): S, Path(p): Params) -> Response {
-    if let Err(r) = scope(&sh, &p) {
-        return r;
-    }
+async fn inbox_members(State(sh): S, Path(p): Params) -> Answer {
+    scope(&sh, &p)?;
     let data = sh.lock();
     if id(&p, "inbox_id").ok() != Some(data.inbox_id) {
-        return not_found();
+        return Err(not_found());
     }
     let agents: Vec<Value> = data
         .agents
@@ -465,5 +431,5 @@ async fn inbox_members(State(sh): S, Path(p): Params) -> Response {
                          "auto_offline": true, "confirmed": true, "email": format!("agent{}@example.com", a.id),
                          "available_name": a.name, "name": a.name, "role": "agent", "thumbnail": ""}))
         .collect();
-    Json(json!({ "payload": agents })).into_response()
+    Ok(Json(json!({ "payload": agents })).into_response())
 }

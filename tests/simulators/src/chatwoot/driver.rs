@@ -1,49 +1,41 @@
-//! [`ProviderDriver`] for the Chatwoot simulator. The host adds the API
-//! token (`[[endpoints.auth]]` header rule); shutting the driver down fails
-//! (panics) when any request or webhook body broke the spec.
+//! The conformance-kit [`Driver`](crate::kit::Driver) of the Chatwoot
+//! simulator. The host adds the API token (`[[endpoints.auth]]` header
+//! rule); shutting the driver down fails (panics) when any request or
+//! webhook body broke the spec.
 
-use super::{ChatwootConfig, ChatwootSim};
-use crate::driver::{EndpointSetup, ProviderDriver, header_auth_toml};
-use crate::kit::Outbox;
-use async_trait::async_trait;
+use super::{ChatwootConfig, ChatwootSim, Data};
+use crate::driver::{EndpointSetup, header_auth_toml};
+use crate::kit::{Driven, Driver};
 use serde_json::json;
 use std::time::Duration;
 
-pub struct ChatwootDriver {
-    pub sim: ChatwootSim,
-}
-
-impl ChatwootDriver {
-    pub async fn start() -> anyhow::Result<ChatwootDriver> {
-        Ok(ChatwootDriver {
-            sim: ChatwootSim::start(ChatwootConfig::default()).await?,
-        })
-    }
-}
+pub type ChatwootDriver = Driver<Data>;
 
 fn conv_id(conv: &str) -> u64 {
     conv.parse()
         .unwrap_or_else(|_| panic!("not a chatwoot conversation id: {conv:?}"))
 }
 
-#[async_trait]
-impl ProviderDriver for ChatwootDriver {
-    fn name(&self) -> &str {
-        "chatwoot"
+impl Driven for Data {
+    const DRIVER: &'static str = "chatwoot";
+    const SPEC: Option<&'static str> = Some("chatwoot");
+
+    async fn start() -> anyhow::Result<ChatwootSim> {
+        ChatwootSim::start(ChatwootConfig::default()).await
     }
 
-    fn endpoint_setup(&self) -> EndpointSetup {
-        let cfg = self.sim.config();
+    fn endpoint_setup(sim: &ChatwootSim) -> EndpointSetup {
+        let cfg = sim.config();
         EndpointSetup {
             settings: json!({
-                "base_url": self.sim.base_url(),
+                "base_url": sim.base_url(),
                 "account_id": cfg.account_id,
                 "inbox_id": cfg.inbox_id,
             }),
-            egress: vec![self.sim.base_url()],
+            egress: vec![sim.base_url()],
             webhook_secret: Some(cfg.webhook_secret.clone()),
             extra_toml: header_auth_toml(
-                &self.sim.base_url(),
+                &sim.base_url(),
                 "chatwoot_token",
                 &cfg.api_token,
                 "api_access_token",
@@ -52,47 +44,37 @@ impl ProviderDriver for ChatwootDriver {
         }
     }
 
-    async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
-        self.sim
-            .wait_for_conversation(handover_id, timeout)
-            .await
-            .map(|c| c.to_string())
+    async fn wait_for_conversation(
+        sim: &ChatwootSim,
+        handover_id: &str,
+        timeout: Duration,
+    ) -> Option<String> {
+        let conv = sim.wait_for_conversation(handover_id, timeout).await?;
+        Some(conv.to_string())
     }
 
-    async fn agent_join(&self, conv: &str, name: &str) {
-        self.sim.assign(conv_id(conv), name);
+    fn agent_join(sim: &ChatwootSim, conv: &str, name: &str) {
+        sim.assign(conv_id(conv), name);
     }
 
-    async fn agent_message(&self, conv: &str, text: &str) {
-        self.sim.agent_message(conv_id(conv), text);
+    fn agent_message(sim: &ChatwootSim, conv: &str, text: &str) {
+        sim.agent_message(conv_id(conv), text);
     }
 
-    async fn end(&self, conv: &str) {
-        self.sim.resolve(conv_id(conv));
+    fn end(sim: &ChatwootSim, conv: &str) {
+        sim.resolve(conv_id(conv));
     }
 
-    async fn user_messages(&self, conv: &str) -> Vec<String> {
-        self.sim.user_messages(conv_id(conv))
+    fn user_messages(sim: &ChatwootSim, conv: &str) -> Vec<String> {
+        sim.user_messages(conv_id(conv))
     }
 
-    async fn closed_by_bot(&self, conv: &str) -> Option<bool> {
-        self.sim.resolved_by_api(conv_id(conv))
+    fn closed_by_bot(sim: &ChatwootSim, conv: &str) -> Option<bool> {
+        sim.resolved_by_api(conv_id(conv))
     }
 
-    fn fail_next_start(&self, status: u16) {
-        let path = format!(
-            "/api/v1/accounts/{}/conversations",
-            self.sim.config().account_id
-        );
-        self.sim.fail_next(Some("POST"), &path, status, 1);
-    }
-
-    fn outbox(&self) -> Option<&Outbox> {
-        Some(self.sim.outbox())
-    }
-
-    async fn shutdown(&self) {
-        self.sim.shutdown().await;
-        self.sim.assert_no_violations("chatwoot");
+    fn start_request(cfg: &ChatwootConfig) -> (Option<&'static str>, String) {
+        let path = format!("/api/v1/accounts/{}/conversations", cfg.account_id);
+        (Some("POST"), path)
     }
 }

@@ -112,18 +112,13 @@ impl Simulator<Data> {
     }
 
     fn set_assignee(&self, data: &mut Data, conv: u64, agent: Option<u64>) {
-        let updated = data.tick();
-        let c = data
-            .conversation_mut(conv)
-            .expect("unknown chatwoot conversation");
-        let previous = std::mem::replace(&mut c.assignee, agent);
-        c.updated_at = updated;
-        data.conversation_event(
-            self.shared.outbox(),
-            "conversation_updated",
-            conv,
-            json!([{"assignee_id": {"previous_value": previous, "current_value": agent}}]),
-        );
+        let outbox = self.shared.outbox();
+        data.change_attribute(outbox, "conversation_updated", conv, "assignee_id", |c| {
+            (
+                json!(std::mem::replace(&mut c.assignee, agent)),
+                json!(agent),
+            )
+        });
     }
 
     /// Moves the conversation to team `name` (`conversation_updated`).
@@ -141,18 +136,10 @@ impl Simulator<Data> {
                 id
             }
         };
-        let updated = data.tick();
-        let c = data
-            .conversation_mut(conv)
-            .expect("unknown chatwoot conversation");
-        let previous = c.team_id.replace(team);
-        c.updated_at = updated;
-        data.conversation_event(
-            self.shared.outbox(),
-            "conversation_updated",
-            conv,
-            json!([{"team_id": {"previous_value": previous, "current_value": team}}]),
-        );
+        let outbox = self.shared.outbox();
+        data.change_attribute(outbox, "conversation_updated", conv, "team_id", |c| {
+            (json!(c.team_id.replace(team)), json!(team))
+        });
     }
 
     /// An outgoing message from the assignee (or agent "Agent").
@@ -203,18 +190,11 @@ impl Simulator<Data> {
     /// The agent resolves the conversation (`conversation_status_changed`).
     pub fn resolve(&self, conv: u64) {
         let mut data = self.shared.lock();
-        let updated = data.tick();
-        let c = data
-            .conversation_mut(conv)
-            .expect("unknown chatwoot conversation");
-        let previous = std::mem::replace(&mut c.status, "resolved".into());
-        c.updated_at = updated;
-        data.conversation_event(
-            self.shared.outbox(),
-            "conversation_status_changed",
-            conv,
-            json!([{"status": {"previous_value": previous, "current_value": "resolved"}}]),
-        );
+        let outbox = self.shared.outbox();
+        data.change_attribute(outbox, "conversation_status_changed", conv, "status", |c| {
+            let previous = std::mem::replace(&mut c.status, "resolved".into());
+            (json!(previous), json!("resolved"))
+        });
     }
 
     /// Creates the agent `name` if needed and sets its availability

@@ -319,6 +319,27 @@ impl Data {
         }
     }
 
+    /// Changes one attribute of conversation `id` with `set`, which returns
+    /// its previous and current values, marks the conversation updated and
+    /// queues `event` with the change as `changed_attributes`.
+    pub fn change_attribute(
+        &mut self,
+        outbox: &Outbox,
+        event: &str,
+        id: u64,
+        attribute: &str,
+        set: impl FnOnce(&mut Conversation) -> (Value, Value),
+    ) {
+        let updated = self.tick();
+        let c = self
+            .conversation_mut(id)
+            .expect("unknown chatwoot conversation");
+        let (previous, current) = set(c);
+        c.updated_at = updated;
+        let change = json!({"previous_value": previous, "current_value": current});
+        self.conversation_event(outbox, event, id, json!([{ attribute: change }]));
+    }
+
     /// Queues `conversation_typing_on` / `_off` by agent `agent`.
     pub fn typing(&self, outbox: &Outbox, id: u64, agent: u64, on: bool) {
         if let Some(c) = self.conversation(id) {

@@ -3,39 +3,14 @@
 
 use super::*;
 use crate::kit::lock;
-use crate::kit::testing::Receiver;
+use crate::kit::testing::{ApiClient, Receiver};
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    fn new(sim: &ChatwootSim) -> Client {
-        Client {
-            http: reqwest::Client::new(),
-            base: format!(
-                "{}/api/v1/accounts/{}",
-                sim.base_url(),
-                sim.config().account_id
-            ),
-            token: sim.config().api_token.clone(),
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .header("api_access_token", &self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
+/// A client of the account's API with the API token.
+fn api(sim: &ChatwootSim) -> ApiClient {
+    let cfg = sim.config();
+    let base = format!("{}/api/v1/accounts/{}", sim.base_url(), cfg.account_id);
+    let token = cfg.api_token.clone();
+    ApiClient::new(base, move |req| req.header("api_access_token", &token))
 }
 
 async fn sim() -> ChatwootSim {
@@ -56,7 +31,7 @@ async fn requests_without_the_token_get_401() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    let (status, teams) = Client::new(&sim).call("GET", "/teams", None).await;
+    let (status, teams) = api(&sim).call("GET", "/teams", None).await;
     assert_eq!(status, 200);
     assert_eq!(teams[0]["name"], "support");
     sim.shutdown().await;
@@ -65,7 +40,7 @@ async fn requests_without_the_token_get_401() {
 #[tokio::test]
 async fn a_body_that_breaks_the_spec_is_recorded_and_rejected() {
     let sim = sim().await;
-    let c = Client::new(&sim);
+    let c = api(&sim);
     // `inbox_id` is required and `source_id` must be a string.
     let (status, body) = c
         .call("POST", "/conversations", Some(json!({"source_id": 5})))
@@ -106,7 +81,7 @@ async fn a_body_that_breaks_the_spec_is_recorded_and_rejected() {
     sim.shutdown().await;
 }
 
-async fn open_conversation(c: &Client) -> u64 {
+async fn open_conversation(c: &ApiClient) -> u64 {
     let (status, contact) = c
         .call(
             "POST",
@@ -134,9 +109,8 @@ async fn open_conversation(c: &Client) -> u64 {
 #[tokio::test]
 async fn conversation_flow_and_signed_webhooks() {
     let sim = sim().await;
-    let hooks = Receiver::start().await;
-    sim.set_webhook_url(Some(hooks.url.clone()));
-    let c = Client::new(&sim);
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
     let conv = open_conversation(&c).await;
     assert_eq!(sim.conversation_for_handover("h-1"), Some(conv));
     let (status, _) = c
@@ -212,9 +186,8 @@ async fn conversation_flow_and_signed_webhooks() {
 #[tokio::test]
 async fn faults_duplicates_and_held_webhooks() {
     let sim = sim().await;
-    let hooks = Receiver::start().await;
-    sim.set_webhook_url(Some(hooks.url.clone()));
-    let c = Client::new(&sim);
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
     sim.fail_next(Some("POST"), "/api/v1/accounts/1/conversations", 503, 1);
     let (status, _) = c
         .call(

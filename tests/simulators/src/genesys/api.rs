@@ -2,7 +2,7 @@
 //! which records requests and answers scripted faults).
 
 use super::{Conversation, Inbound, Shared};
-use crate::kit::{self, json_response};
+use crate::kit::{self, Answer, Call, json_response};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -56,21 +56,16 @@ async fn token(State(shared): S, uri: Uri, headers: HeaderMap, body: Bytes) -> R
 /// An inbound document to this integration with a valid token: the
 /// document, its sender's `channel.from.id` and its `channel.time`; else
 /// the 401, 404 or 400 to answer.
-fn inbound(
-    shared: &Shared,
-    integration: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Value, String, String), Box<Response>> {
-    if !shared.tokens().check(headers, false) {
-        return Err(Box::new(unauthorized()));
+fn inbound(shared: &Shared, call: &Call) -> Result<(Value, String, String), Response> {
+    if !shared.tokens().check(&call.headers, false) {
+        return Err(unauthorized());
     }
-    if integration != shared.cfg.integration_id {
+    if call.param != shared.cfg.integration_id {
         let e = error(StatusCode::NOT_FOUND, "not.found", "integration not found");
-        return Err(Box::new(e));
+        return Err(e);
     }
-    let bad = |m: &str| Err(Box::new(error(StatusCode::BAD_REQUEST, "bad.request", m)));
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+    let bad = |m: &str| Err(error(StatusCode::BAD_REQUEST, "bad.request", m));
+    let Ok(body) = serde_json::from_slice::<Value>(&call.body) else {
         return bad("malformed JSON");
     };
     let from = &body["channel"]["from"];
@@ -85,25 +80,16 @@ fn inbound(
     Ok((body, id, time))
 }
 
-async fn inbound_message(
-    State(shared): S,
-    Path(integration): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (body, user_id, time) = match inbound(&shared, &integration, &headers, &body) {
-        Ok(inbound) => inbound,
-        Err(r) => return *r,
-    };
+async fn inbound_message(State(shared): S, call: Call) -> Answer {
+    let (body, user_id, time) = inbound(&shared, &call)?;
     let text = body["text"].as_str().unwrap_or("").to_string();
     let content = body.get("content").cloned().unwrap_or(json!([]));
     if text.is_empty() && content.as_array().is_none_or(Vec::is_empty) {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "bad.request",
             "text or content is required",
-        );
+        ));
     }
     let message_id = body["channel"]["messageId"]
         .as_str()
@@ -165,38 +151,32 @@ async fn inbound_message(
         },
         "type": "Text", "text": text, "content": content, "direction": "Inbound",
     });
-    if uri.query().is_some_and(|q| {
+    if call.uri.query().is_some_and(|q| {
         kit::form(q)
             .get("prefetchConversationId")
             .is_some_and(|v| v == "true")
     }) {
         answer["conversationId"] = conversation_id.into();
     }
-    json_response(StatusCode::ACCEPTED, answer)
+    Ok(json_response(StatusCode::ACCEPTED, answer))
 }
 
-async fn inbound_event(
-    State(shared): S,
-    Path(integration): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let (body, user_id, _) = match inbound(&shared, &integration, &headers, &body) {
-        Ok(inbound) => inbound,
-        Err(r) => return *r,
-    };
+async fn inbound_event(State(shared): S, call: Call) -> Answer {
+    let (body, user_id, _) = inbound(&shared, &call)?;
     let mut st = shared.lock();
-    match st
+    let open = st
         .convs
         .iter_mut()
-        .rfind(|c| c.user_id == user_id && c.customer_connected)
-    {
-        Some(c) => {
-            c.user_events.push(body.clone());
-            json_response(StatusCode::ACCEPTED, body)
-        }
-        None => error(StatusCode::NOT_FOUND, "not.found", "no open conversation"),
-    }
+        .rfind(|c| c.user_id == user_id && c.customer_connected);
+    let Some(c) = open else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "not.found",
+            "no open conversation",
+        ));
+    };
+    c.user_events.push(body.clone());
+    Ok(json_response(StatusCode::ACCEPTED, body))
 }
 
 async fn conversation(State(shared): S, Path(id): Path<String>, headers: HeaderMap) -> Response {

@@ -1,5 +1,5 @@
 //! [`ProviderDriver`](crate::driver::ProviderDriver) for the Genesys Open
-//! Messaging simulator (an [`OAuthDriver`]).
+//! Messaging simulator (an OAuth provider, see [`OAuthDriven`]).
 //!
 //! The endpoint it describes enables `poll_conversation`, so the agent's
 //! join (with name), transfers and the end are seen through the
@@ -8,10 +8,11 @@
 //! `set_never_end`) a handover ends by the host's inactivity timeout.
 
 use super::{Conversation, GenesysConfig, GenesysSim, State};
-use crate::kit::oauth::{OAuthDriven, OAuthDriver};
+use crate::kit::Driver;
+use crate::kit::oauth::OAuthDriven;
 use serde_json::{Value, json};
 
-pub type GenesysDriver = OAuthDriver<State>;
+pub type GenesysDriver = Driver<State>;
 
 impl OAuthDriven for State {
     const DRIVER: &'static str = "genesys-open-messaging";

@@ -1,8 +1,8 @@
 //! The Genesys simulator speaks the documented protocol: OAuth, inbound
 //! messages, participants, signed outbound webhooks and scripted faults.
 
-use super::{GenesysConfig, GenesysSim, sign};
-use crate::kit::testing::Receiver;
+use super::{Conversation, GenesysConfig, GenesysSim, sign};
+use crate::kit::testing::{Receiver, status_and_json};
 use crate::kit::{self, lock};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -18,7 +18,7 @@ async fn token(sim: &GenesysSim, id: &str, secret: &str) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    status_and_json(r).await
 }
 
 async fn bearer(sim: &GenesysSim) -> String {
@@ -50,8 +50,7 @@ async fn inbound(sim: &GenesysSim, token: Option<&str>, body: &Value) -> (u16, V
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    let r = req.send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    status_and_json(req.send().await.unwrap()).await
 }
 
 async fn participants(sim: &GenesysSim, token: &str, conv: &str) -> Vec<(String, String)> {
@@ -79,9 +78,23 @@ async fn participants(sim: &GenesysSim, token: &str, conv: &str) -> Vec<(String,
         .collect()
 }
 
+async fn sim() -> GenesysSim {
+    GenesysSim::start(GenesysConfig::default()).await.unwrap()
+}
+
+/// A receiver of `sim`'s webhooks and the conversation of the user `h-1`
+/// (created by an inbound message).
+async fn hooked_conversation(sim: &GenesysSim) -> (Receiver, Conversation) {
+    let receiver = Receiver::hooked_to(sim).await;
+    let t = bearer(sim).await;
+    inbound(sim, Some(&t), &inbound_body("h-1", "help")).await;
+    let conv = sim.wait_for_conversation("h-1", T).await.unwrap();
+    (receiver, conv)
+}
+
 #[tokio::test]
 async fn oauth_is_required_and_tokens_expire() {
-    let sim = GenesysSim::start(GenesysConfig::default()).await.unwrap();
+    let sim = sim().await;
     let (status, _) = token(&sim, "genesys-client", "wrong").await;
     assert_eq!(status, 401);
     let body = inbound_body("h-1", "help");
@@ -99,7 +112,7 @@ async fn oauth_is_required_and_tokens_expire() {
 
 #[tokio::test]
 async fn inbound_messages_create_one_conversation_per_user() {
-    let sim = GenesysSim::start(GenesysConfig::default()).await.unwrap();
+    let sim = sim().await;
     let t = bearer(&sim).await;
     let (_, first) = inbound(&sim, Some(&t), &inbound_body("h-1", "help")).await;
     let (_, second) = inbound(&sim, Some(&t), &inbound_body("h-1", "more")).await;
@@ -139,7 +152,7 @@ async fn inbound_messages_create_one_conversation_per_user() {
 
 #[tokio::test]
 async fn faults_answer_before_anything_else() {
-    let sim = GenesysSim::start(GenesysConfig::default()).await.unwrap();
+    let sim = sim().await;
     let t = bearer(&sim).await;
     sim.fail_next(None, "/api/v2/conversations/messages/*", 503, 2);
     let body = inbound_body("h-1", "help");
@@ -169,12 +182,8 @@ async fn faults_answer_before_anything_else() {
 
 #[tokio::test]
 async fn outbound_webhooks_are_signed_normalized_messages_and_retried() {
-    let sim = GenesysSim::start(GenesysConfig::default()).await.unwrap();
-    let receiver = Receiver::start().await;
-    sim.set_webhook_url(Some(receiver.url.clone()));
-    let t = bearer(&sim).await;
-    inbound(&sim, Some(&t), &inbound_body("h-1", "help")).await;
-    let conv = sim.wait_for_conversation("h-1", T).await.unwrap();
+    let sim = sim().await;
+    let (receiver, conv) = hooked_conversation(&sim).await;
     lock(&receiver.statuses).extend([500, 429]);
     sim.agent_join(&conv.id, "Ann");
     sim.agent_message(&conv.id, "hello");
@@ -205,12 +214,8 @@ async fn outbound_webhooks_are_signed_normalized_messages_and_retried() {
 
 #[tokio::test]
 async fn webhooks_can_be_duplicated_held_and_reversed() {
-    let sim = GenesysSim::start(GenesysConfig::default()).await.unwrap();
-    let receiver = Receiver::start().await;
-    sim.set_webhook_url(Some(receiver.url.clone()));
-    let t = bearer(&sim).await;
-    inbound(&sim, Some(&t), &inbound_body("h-1", "help")).await;
-    let conv = sim.wait_for_conversation("h-1", T).await.unwrap();
+    let sim = sim().await;
+    let (receiver, conv) = hooked_conversation(&sim).await;
     sim.set_duplicate_webhooks(true);
     sim.agent_message(&conv.id, "twice");
     assert!(sim.wait_for_deliveries(2, T).await);

@@ -10,9 +10,13 @@
 //!   simulators of OAuth-protected providers;
 //! - [`simulator`]: [`Simulator`], a provider's state served behind those
 //!   pieces, which the provider modules extend with their own calls;
-//! - here: the HTTP [`Server`], change notification ([`Changes`]) and
-//!   small helpers (locks, ids, times, encodings).
+//! - [`driven`]: the conformance-kit [`Driver`] of such a simulator, the
+//!   provider bringing what differs as a [`Driven`];
+//! - here: the HTTP [`Server`], change notification ([`Changes`]), what
+//!   route handlers share ([`Answer`], [`Call`]) and small helpers (locks,
+//!   ids, times, encodings).
 
+pub mod driven;
 pub mod faults;
 pub mod gate;
 pub mod oauth;
@@ -21,6 +25,7 @@ pub mod simulator;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use driven::{Driven, Driver};
 pub use faults::Faults;
 pub use gate::{Gate, RecordedRequest};
 pub use oauth::Tokens;
@@ -28,7 +33,9 @@ pub use outbox::{Delivery, Job, Outbox, Policy, Signer};
 pub use simulator::{Provider, PushesWebhooks, Shared, Simulator};
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use hmac::digest::KeyInit;
@@ -127,6 +134,40 @@ fn hmac<M: Mac + KeyInit>(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
 /// Standard base64, with padding.
 pub fn base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// What a route handler answers: `Err` is an early answer (a refusal or
+/// an error), so the checks of a request can be applied with `?`.
+pub type Answer = Result<Response, Response>;
+
+/// A request to a route with one path parameter, taken apart for the
+/// handler: the parameter, the URI (for the query), the headers and the
+/// body.
+pub struct Call {
+    pub param: String,
+    pub uri: Uri,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Call {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Call, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Path(param) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let body = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Call {
+            param,
+            uri: parts.uri,
+            headers: parts.headers,
+            body,
+        })
+    }
 }
 
 /// A JSON response.

@@ -2,16 +2,16 @@
 //! LivePerson): the client-credentials token issuer ([`Tokens`]), what
 //! their simulators share (faults on `/api/` paths, requests recorded
 //! without bodies, conversations, the agent side and its scripted
-//! refusals) and their conformance-kit driver ([`OAuthDriver`]). A provider
-//! brings what differs as an [`OAuthProvider`] and [`OAuthDriven`].
+//! refusals) and their conformance-kit [`Driven`]. A provider brings what
+//! differs as an [`OAuthProvider`] and [`OAuthDriven`].
 
+use super::driven::Driven;
 use super::faults;
 use super::simulator::{PushesWebhooks, Shared, Simulator};
 use super::{
     Gate, Outbox, Policy, RecordedRequest, Signer, form, header_str, json_response, lock, new_id,
 };
-use crate::driver::{EndpointSetup, ProviderDriver, oauth_toml};
-use async_trait::async_trait;
+use crate::driver::{EndpointSetup, oauth_toml};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -297,7 +297,10 @@ impl<P: OAuthProvider> Simulator<P> {
     }
 }
 
-/// How the conformance kit drives an OAuth provider's simulator.
+/// What differs in how the conformance kit drives OAuth providers'
+/// simulators; the rest of their [`Driven`] is the same: the host gets
+/// access tokens from the simulator's token URL (client credentials) for
+/// every request to it.
 pub trait OAuthDriven: OAuthProvider {
     /// The simulator's name in the kit, e.g. `genesys-open-messaging`.
     const DRIVER: &'static str;
@@ -315,78 +318,60 @@ pub trait OAuthDriven: OAuthProvider {
     fn closed_by_bot(c: &Self::Conversation) -> Option<bool>;
 }
 
-/// The [`ProviderDriver`] of an OAuth provider's simulator: the host gets
-/// access tokens from the simulator's token URL (client credentials) for
-/// every request to it.
-pub struct OAuthDriver<P: OAuthProvider> {
-    pub sim: Simulator<P>,
-}
-
-impl<P: OAuthProvider> OAuthDriver<P>
+impl<P: OAuthDriven> Driven for P
 where
     P::Config: Default,
 {
-    /// Starts a simulator with the default configuration.
-    pub async fn start() -> std::io::Result<OAuthDriver<P>> {
-        let sim = Simulator::<P>::start(P::Config::default()).await?;
-        Ok(OAuthDriver { sim })
-    }
-}
+    const DRIVER: &'static str = <P as OAuthDriven>::DRIVER;
 
-#[async_trait]
-impl<P: OAuthDriven> ProviderDriver for OAuthDriver<P> {
-    fn name(&self) -> &str {
-        P::DRIVER
+    /// A simulator with the default configuration.
+    async fn start() -> anyhow::Result<Simulator<P>> {
+        Ok(Simulator::<P>::start(P::Config::default()).await?)
     }
 
-    fn endpoint_setup(&self) -> EndpointSetup {
-        let base = self.sim.base_url();
-        let cfg = self.sim.config();
+    fn endpoint_setup(sim: &Simulator<P>) -> EndpointSetup {
+        let base = sim.base_url();
+        let cfg = sim.config();
         let (id, secret) = P::client(cfg);
         EndpointSetup {
-            settings: P::settings(&self.sim),
+            settings: P::settings(sim),
             egress: vec![base.clone()],
             webhook_secret: Some(P::webhook_secret(cfg).to_string()),
-            extra_toml: oauth_toml(&base, &self.sim.token_url(), id, secret),
+            extra_toml: oauth_toml(&base, &sim.token_url(), id, secret),
         }
     }
 
-    async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
-        let c = self.sim.wait_for_conversation(handover_id, timeout).await?;
+    async fn wait_for_conversation(
+        sim: &Simulator<P>,
+        handover_id: &str,
+        timeout: Duration,
+    ) -> Option<String> {
+        let c = sim.wait_for_conversation(handover_id, timeout).await?;
         Some(P::conversation_id(&c).to_string())
     }
 
-    async fn agent_join(&self, conv: &str, name: &str) {
-        self.sim.agent_join(conv, name);
+    fn agent_join(sim: &Simulator<P>, conv: &str, name: &str) {
+        sim.agent_join(conv, name);
     }
 
-    async fn agent_message(&self, conv: &str, text: &str) {
-        self.sim.agent_message(conv, text);
+    fn agent_message(sim: &Simulator<P>, conv: &str, text: &str) {
+        sim.agent_message(conv, text);
     }
 
-    async fn end(&self, conv: &str) {
-        self.sim.end(conv);
+    fn end(sim: &Simulator<P>, conv: &str) {
+        sim.end(conv);
     }
 
-    async fn user_messages(&self, conv: &str) -> Vec<String> {
-        let c = self.sim.conversation(conv);
-        c.map(P::user_messages).unwrap_or_default()
+    fn user_messages(sim: &Simulator<P>, conv: &str) -> Vec<String> {
+        let c = sim.conversation(conv);
+        c.map(<P as OAuthDriven>::user_messages).unwrap_or_default()
     }
 
-    async fn closed_by_bot(&self, conv: &str) -> Option<bool> {
-        P::closed_by_bot(&self.sim.conversation(conv)?)
+    fn closed_by_bot(sim: &Simulator<P>, conv: &str) -> Option<bool> {
+        <P as OAuthDriven>::closed_by_bot(&sim.conversation(conv)?)
     }
 
-    fn fail_next_start(&self, status: u16) {
-        let path = P::start_path(self.sim.config());
-        self.sim.fail_next(None, &path, status, 1);
-    }
-
-    async fn shutdown(&self) {
-        self.sim.shutdown().await;
-    }
-
-    fn outbox(&self) -> Option<&Outbox> {
-        Some(self.sim.outbox())
+    fn start_request(cfg: &P::Config) -> (Option<&'static str>, String) {
+        (None, P::start_path(cfg))
     }
 }

@@ -87,9 +87,13 @@ impl<P: Provider> Shared<P> {
 
     /// The outbox (a simulator that pushes webhooks has one).
     pub fn outbox(&self) -> &Outbox {
-        self.outbox
-            .as_ref()
+        self.webhook_outbox()
             .expect("a simulator that pushes webhooks has an outbox")
+    }
+
+    /// The outbox, if the simulator pushes webhooks.
+    pub fn webhook_outbox(&self) -> Option<&Outbox> {
+        self.outbox.as_ref()
     }
 
     /// The token issuer (a simulator of an OAuth provider has one).

@@ -3,11 +3,10 @@
 //! faults.
 
 use super::{LpConversation, Shared};
-use crate::kit::{self, json_response};
+use crate::kit::{self, Answer, Call, json_response};
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -46,97 +45,78 @@ fn refused(req_id: &Value, why: impl Into<Value>) -> Value {
 }
 
 /// The account must be this one and the API version given.
-fn check_call(shared: &Shared, account: &str, uri: &Uri) -> Result<(), Box<Response>> {
-    if account != shared.cfg.account_id {
-        return Err(Box::new(plain(StatusCode::NOT_FOUND, "unknown account")));
+fn check_call(shared: &Shared, call: &Call) -> Result<(), Response> {
+    if call.param != shared.cfg.account_id {
+        return Err(plain(StatusCode::NOT_FOUND, "unknown account"));
     }
-    if !uri.query().is_some_and(|q| kit::form(q).contains_key("v")) {
-        return Err(Box::new(plain(
-            StatusCode::BAD_REQUEST,
-            "missing API version `v`",
-        )));
+    if !call
+        .uri
+        .query()
+        .is_some_and(|q| kit::form(q).contains_key("v"))
+    {
+        return Err(plain(StatusCode::BAD_REQUEST, "missing API version `v`"));
     }
     Ok(())
 }
 
 /// A call of this account's API: [`check_call`], then the AppJWT must be
-/// valid, and the ConsumerJWS (returned) too when `consumer`.
-fn authenticate(
-    shared: &Shared,
-    (account, uri): (&str, &Uri),
-    headers: &HeaderMap,
-    consumer: bool,
-) -> Result<Option<String>, Box<Response>> {
-    check_call(shared, account, uri)?;
-    if !shared.tokens().check(headers, true) {
-        return Err(Box::new(plain(
-            StatusCode::UNAUTHORIZED,
-            "invalid or expired AppJWT",
-        )));
+/// valid.
+fn authenticate(shared: &Shared, call: &Call) -> Result<(), Response> {
+    check_call(shared, call)?;
+    if !shared.tokens().check(&call.headers, true) {
+        return Err(plain(StatusCode::UNAUTHORIZED, "invalid or expired AppJWT"));
     }
-    if !consumer {
-        return Ok(None);
-    }
-    let jws = kit::header_str(headers, "x-lp-on-behalf").unwrap_or("");
+    Ok(())
+}
+
+/// A consumer's call: [`authenticate`], then the ConsumerJWS (returned)
+/// must be valid too.
+fn consumer_jws(shared: &Shared, call: &Call) -> Result<String, Response> {
+    authenticate(shared, call)?;
+    let jws = kit::header_str(&call.headers, "x-lp-on-behalf").unwrap_or("");
     if !shared.lock().consumers.contains_key(jws) {
-        return Err(Box::new(plain(
+        return Err(plain(
             StatusCode::UNAUTHORIZED,
             "invalid ConsumerJWS (X-LP-ON-BEHALF)",
-        )));
+        ));
     }
-    Ok(Some(jws.to_string()))
+    Ok(jws.to_string())
 }
 
-async fn token(
-    State(shared): S,
-    Path(account): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if account != shared.cfg.account_id {
+async fn token(State(shared): S, call: Call) -> Response {
+    if call.param != shared.cfg.account_id {
         return plain(StatusCode::NOT_FOUND, "unknown account");
     }
+    let query = call.uri.query().unwrap_or("");
     shared
         .tokens()
-        .token_response(&headers, uri.query().unwrap_or(""), &body)
+        .token_response(&call.headers, query, &call.body)
 }
 
-async fn consumer(
-    State(shared): S,
-    Path(account): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = authenticate(&shared, (&account, &uri), &headers, false) {
-        return *r;
-    }
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+async fn consumer(State(shared): S, call: Call) -> Answer {
+    authenticate(&shared, &call)?;
+    let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
     let Some(ext) = body["ext_consumer_id"].as_str().filter(|s| !s.is_empty()) else {
-        return plain(StatusCode::BAD_REQUEST, "ext_consumer_id is required");
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "ext_consumer_id is required",
+        ));
     };
     let token = format!("jws-{}", kit::new_id());
     shared
         .lock()
         .consumers
         .insert(token.clone(), (ext.to_string(), kit::new_id()));
-    json_response(StatusCode::OK, json!({"token": token}))
+    Ok(json_response(StatusCode::OK, json!({"token": token})))
 }
 
-async fn conversation(
-    State(shared): S,
-    Path(account): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let jws = match authenticate(&shared, (&account, &uri), &headers, true) {
-        Ok(jws) => jws.unwrap_or_default(),
-        Err(r) => return *r,
-    };
-    let Ok(Value::Array(requests)) = serde_json::from_slice::<Value>(&body) else {
-        return plain(StatusCode::BAD_REQUEST, "expected an array of requests");
+async fn conversation(State(shared): S, call: Call) -> Answer {
+    let jws = consumer_jws(&shared, &call)?;
+    let Ok(Value::Array(requests)) = serde_json::from_slice::<Value>(&call.body) else {
+        return Err(plain(
+            StatusCode::BAD_REQUEST,
+            "expected an array of requests",
+        ));
     };
     let mut answers = Vec::new();
     let mut status = StatusCode::OK;
@@ -161,7 +141,7 @@ async fn conversation(
         answers.push(answer);
     }
     shared.bump();
-    json_response(status, Value::Array(answers))
+    Ok(json_response(status, Value::Array(answers)))
 }
 
 fn request_conversation(shared: &Shared, jws: &str, id: &Value, body: &Value) -> Value {
@@ -219,19 +199,10 @@ fn request_conversation(shared: &Shared, jws: &str, id: &Value, body: &Value) ->
     )
 }
 
-async fn send(
-    State(shared): S,
-    Path(account): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let jws = match authenticate(&shared, (&account, &uri), &headers, true) {
-        Ok(jws) => jws.unwrap_or_default(),
-        Err(r) => return *r,
-    };
-    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
-        return plain(StatusCode::BAD_REQUEST, "malformed JSON");
+async fn send(State(shared): S, call: Call) -> Answer {
+    let jws = consumer_jws(&shared, &call)?;
+    let Ok(request) = serde_json::from_slice::<Value>(&call.body) else {
+        return Err(plain(StatusCode::BAD_REQUEST, "malformed JSON"));
     };
     let id = &request["id"];
     let body = &request["body"];
@@ -259,7 +230,8 @@ async fn send(
                 match event["type"].as_str().unwrap_or("") {
                     "ContentEvent" => {
                         let Some(text) = event["message"].as_str() else {
-                            return plain(StatusCode::BAD_REQUEST, "ContentEvent needs a message");
+                            let e = "ContentEvent needs a message";
+                            return Err(plain(StatusCode::BAD_REQUEST, e));
                         };
                         c.consumer_messages.push(text.to_string());
                         let participant = c.consumer_participant.clone();
@@ -293,5 +265,5 @@ async fn send(
         .as_u64()
         .and_then(|c| StatusCode::from_u16(c as u16).ok())
         .unwrap_or(StatusCode::OK);
-    json_response(status, answer)
+    Ok(json_response(status, answer))
 }

@@ -1,13 +1,14 @@
 //! [`ProviderDriver`](crate::driver::ProviderDriver) for the LivePerson
-//! simulator (an [`OAuthDriver`]). The host gets the AppJWT from the
+//! simulator (an OAuth provider, see [`OAuthDriven`]). The host gets the AppJWT from the
 //! sentinel token URL (client credentials) for every request to the
 //! simulator; the end is the CLOSE change notification.
 
 use super::{LivePersonConfig, LivePersonSim, LpConversation, State};
-use crate::kit::oauth::{OAuthDriven, OAuthDriver};
+use crate::kit::Driver;
+use crate::kit::oauth::OAuthDriven;
 use serde_json::{Value, json};
 
-pub type LivePersonDriver = OAuthDriver<State>;
+pub type LivePersonDriver = Driver<State>;
 
 impl OAuthDriven for State {
     const DRIVER: &'static str = "liveperson";

@@ -1,9 +1,9 @@
 //! The LivePerson simulator speaks the Connector API: AppJWT, ConsumerJWS,
 //! the conversation batch, the Send API and signed notifications.
 
-use super::{LivePersonConfig, LivePersonSim, sign};
+use super::{LivePersonConfig, LivePersonSim, LpConversation, sign};
 use crate::kit::lock;
-use crate::kit::testing::Receiver;
+use crate::kit::testing::{Receiver, status_and_json};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -59,21 +59,28 @@ impl Client {
         if let Some(jws) = jws {
             req = req.header("x-lp-on-behalf", jws);
         }
-        let r = req.send().await.unwrap();
-        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+        status_and_json(req.send().await.unwrap()).await
+    }
+
+    /// Asks for a ConsumerJWS for `ext` with the AppJWT `app`, if any.
+    async fn request_consumer(&self, app: Option<&str>, ext: &str) -> (u16, Value) {
+        let body = json!({"ext_consumer_id": ext});
+        self.post("/consumer?v=1.0", app, None, body).await
     }
 
     async fn consumer(&self, app: &str, ext: &str) -> String {
-        let (s, v) = self
-            .post(
-                "/consumer?v=1.0",
-                Some(app),
-                None,
-                json!({"ext_consumer_id": ext}),
-            )
-            .await;
+        let (s, v) = self.request_consumer(Some(app), ext).await;
         assert_eq!(s, 200, "{v}");
         v["token"].as_str().unwrap().to_string()
+    }
+
+    /// The AppJWT, the ConsumerJWS of `ext` and the conversation it opened.
+    async fn opened(&self, ext: &str) -> (String, String, LpConversation) {
+        let app = self.app_jwt().await;
+        let jws = self.consumer(&app, ext).await;
+        self.open(&app, &jws).await;
+        let conv = self.sim.wait_for_conversation(ext, T).await.unwrap();
+        (app, jws, conv)
     }
 
     async fn open(&self, app: &str, jws: &str) -> (u16, Value) {
@@ -108,30 +115,19 @@ fn publish(conv: &str, text: &str) -> Value {
         "event": {"type": "ContentEvent", "contentType": "text/plain", "message": text}}})
 }
 
+async fn sim() -> LivePersonSim {
+    LivePersonSim::start(LivePersonConfig::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_connector_flow_needs_app_and_consumer_tokens() {
-    let sim = LivePersonSim::start(LivePersonConfig::default())
-        .await
-        .unwrap();
+    let sim = sim().await;
     let c = Client::new(&sim);
-    let (s, _) = c
-        .post(
-            "/consumer?v=1.0",
-            None,
-            None,
-            json!({"ext_consumer_id": "h-1"}),
-        )
-        .await;
-    assert_eq!(s, 401);
-    let (s, _) = c
-        .post(
-            "/consumer?v=1.0",
-            Some("Bearer forged"),
-            None,
-            json!({"ext_consumer_id": "h-1"}),
-        )
-        .await;
-    assert_eq!(s, 401);
+    assert_eq!(c.request_consumer(None, "h-1").await.0, 401);
+    let forged = c.request_consumer(Some("Bearer forged"), "h-1").await;
+    assert_eq!(forged.0, 401);
     let app = c.app_jwt().await;
     // The AppJWT works bare (LivePerson's examples) and as a bearer token.
     let jws = c.consumer(&app, "h-1").await;
@@ -181,9 +177,7 @@ async fn the_connector_flow_needs_app_and_consumer_tokens() {
 
 #[tokio::test]
 async fn tokens_expire_and_faults_are_scripted() {
-    let sim = LivePersonSim::start(LivePersonConfig::default())
-        .await
-        .unwrap();
+    let sim = sim().await;
     let c = Client::new(&sim);
     sim.set_token_ttl(Duration::from_secs(1));
     let app = c.app_jwt().await;
@@ -197,14 +191,7 @@ async fn tokens_expire_and_faults_are_scripted() {
     assert_eq!(c.open(&app, &jws).await.0, 500);
     assert_eq!(c.open(&app, &jws).await.0, 200);
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (s, _) = c
-        .post(
-            "/consumer?v=1.0",
-            Some(&app),
-            None,
-            json!({"ext_consumer_id": "h-2"}),
-        )
-        .await;
+    let (s, _) = c.request_consumer(Some(&app), "h-2").await;
     assert_eq!(s, 401, "expired AppJWT");
     assert_eq!(sim.tokens_issued(), 1);
     sim.shutdown().await;
@@ -212,16 +199,10 @@ async fn tokens_expire_and_faults_are_scripted() {
 
 #[tokio::test]
 async fn notifications_are_signed_and_sequenced() {
-    let sim = LivePersonSim::start(LivePersonConfig::default())
-        .await
-        .unwrap();
-    let receiver = Receiver::start().await;
-    sim.set_webhook_url(Some(receiver.url.clone()));
+    let sim = sim().await;
+    let receiver = Receiver::hooked_to(&sim).await;
     let c = Client::new(&sim);
-    let app = c.app_jwt().await;
-    let jws = c.consumer(&app, "h-1").await;
-    c.open(&app, &jws).await;
-    let conv = sim.wait_for_conversation("h-1", T).await.unwrap();
+    let (app, jws, conv) = c.opened("h-1").await;
     c.send(&app, &jws, publish(&conv.id, "help")).await;
     sim.agent_join(&conv.id, "Ann");
     sim.agent_typing(&conv.id, true);
@@ -284,14 +265,8 @@ async fn notifications_are_signed_and_sequenced() {
 
 #[tokio::test]
 async fn scripted_agents_can_refuse() {
-    let sim = LivePersonSim::start(LivePersonConfig::default())
-        .await
-        .unwrap();
-    let c = Client::new(&sim);
-    let app = c.app_jwt().await;
-    let jws = c.consumer(&app, "h-1").await;
-    c.open(&app, &jws).await;
-    let conv = sim.wait_for_conversation("h-1", T).await.unwrap();
+    let sim = sim().await;
+    let (_, _, conv) = Client::new(&sim).opened("h-1").await;
     sim.set_never_assign(true);
     sim.set_never_end(true);
     sim.agent_join(&conv.id, "Ann");

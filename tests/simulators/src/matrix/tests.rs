@@ -77,20 +77,10 @@ async fn driver_plays_the_agent_against_real_synapse() {
 
     d.agent_join(&room, "Alice").await;
     d.agent_message(&room, "Hello from Alice").await;
-    d.bot
-        .send(
-            &room,
-            json!({"msgtype": "m.text", "body": "transcript", "io.handover.kind": "transcript"}),
-        )
-        .await
-        .unwrap();
-    d.bot
-        .send(
-            &room,
-            json!({"msgtype": "m.text", "body": "I need help", "io.handover.kind": "user"}),
-        )
-        .await
-        .unwrap();
+    for (body, kind) in [("transcript", "transcript"), ("I need help", "user")] {
+        let content = json!({"msgtype": "m.text", "body": body, "io.handover.kind": kind});
+        d.bot.send(&room, content).await.unwrap();
+    }
     assert_eq!(d.user_messages(&room).await, ["I need help"]);
     let texts: Vec<String> = d
         .room_messages(&room)

@@ -7,7 +7,7 @@
 use super::{
     BUTTON_ID, DEPLOYMENT_ID, Detail, LiveAgentChat, ORG_ID, Session, Shared, State, VIP_BUTTON_ID,
 };
-use crate::kit::{self, header_str};
+use crate::kit::{self, Answer, header_str};
 use axum::body::Bytes;
 use axum::extract::{Query, State as Extract};
 use axum::http::{HeaderMap, StatusCode};
@@ -39,8 +39,9 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response 
     (status, message.into()).into_response()
 }
 
-fn ok() -> Response {
-    (StatusCode::OK, "OK").into_response()
+/// The plain `OK` of a Chasitor call that was acted on.
+fn ok() -> Answer {
+    Ok((StatusCode::OK, "OK").into_response())
 }
 
 /// Every call names the API version it speaks.
@@ -112,15 +113,13 @@ fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Response> {
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
 }
 
-async fn session_id(Extract(shared): S, headers: HeaderMap) -> Response {
-    if let Err(r) = require_version(&headers) {
-        return r;
-    }
+async fn session_id(Extract(shared): S, headers: HeaderMap) -> Answer {
+    require_version(&headers)?;
     if header_str(&headers, "x-liveagent-affinity") != Some("null") {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "X-LIVEAGENT-AFFINITY must be null for a new session",
-        );
+        ));
     }
     let mut st = shared.lock();
     let n = st.next();
@@ -151,7 +150,7 @@ async fn session_id(Extract(shared): S, headers: HeaderMap) -> Response {
         messages: Vec::new(),
         delivered: 0,
     });
-    Json(body).into_response()
+    Ok(Json(body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -183,13 +182,10 @@ struct InitDetail {
     display_to_agent: bool,
 }
 
-async fn chasitor_init(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Response {
+async fn chasitor_init(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Answer {
     let mut st = shared.lock();
     let (available, position, wait) = (st.agents_available, st.queue_position, st.estimated_wait);
-    let (s, n, init) = match chasitor::<Init>(&mut st, &headers, &body) {
-        Ok(call) => call,
-        Err(r) => return r,
-    };
+    let (s, n, init) = chasitor::<Init>(&mut st, &headers, &body)?;
     let problem = if init.organization_id != ORG_ID {
         Some("organizationId is not this org".to_string())
     } else if init.deployment_id != DEPLOYMENT_ID {
@@ -209,7 +205,7 @@ async fn chasitor_init(Extract(shared): S, headers: HeaderMap, body: Bytes) -> R
             .map(|d| format!("prechat detail {:?} is neither shown nor saved", d.label))
     };
     if let Some(problem) = problem {
-        return error(StatusCode::BAD_REQUEST, problem);
+        return Err(error(StatusCode::BAD_REQUEST, problem));
     }
     let _ = (&init.prechat_entities, init.receive_queue_updates);
     s.chat.sequence = n;
@@ -250,14 +246,11 @@ struct Text {
     text: String,
 }
 
-async fn chat_message(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat_message(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Answer {
     let mut st = shared.lock();
-    let (s, n, msg) = match chasitor::<Text>(&mut st, &headers, &body) {
-        Ok(call) => call,
-        Err(r) => return r,
-    };
+    let (s, n, msg) = chasitor::<Text>(&mut st, &headers, &body)?;
     if !s.chat.requested || s.chat.is_over() {
-        return error(StatusCode::BAD_REQUEST, "no chat in progress");
+        return Err(error(StatusCode::BAD_REQUEST, "no chat in progress"));
     }
     s.chat.sequence = n;
     s.chat.user_messages.push(msg.text);
@@ -269,14 +262,11 @@ struct End {
     reason: String,
 }
 
-async fn chat_end(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Response {
+async fn chat_end(Extract(shared): S, headers: HeaderMap, body: Bytes) -> Answer {
     let mut st = shared.lock();
-    let (s, n, end) = match chasitor::<End>(&mut st, &headers, &body) {
-        Ok(call) => call,
-        Err(r) => return r,
-    };
+    let (s, n, end) = chasitor::<End>(&mut st, &headers, &body)?;
     if end.reason != "client" {
-        return error(StatusCode::BAD_REQUEST, "reason must be \"client\"");
+        return Err(error(StatusCode::BAD_REQUEST, "reason must be \"client\""));
     }
     s.chat.sequence = n;
     if !s.chat.is_over() {
@@ -289,31 +279,26 @@ async fn messages(
     Extract(shared): S,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
+) -> Answer {
     let ack = match q.get("ack").map(|a| a.parse::<i64>()) {
         None => None,
         Some(Ok(a)) => Some(a),
-        Some(Err(_)) => return error(StatusCode::BAD_REQUEST, "ack must be a number"),
+        Some(Err(_)) => return Err(error(StatusCode::BAD_REQUEST, "ack must be a number")),
     };
     let mut changed = shared.subscribe();
     let deadline = {
         let mut st = shared.lock();
         let hold = st.hold;
-        if let Err(r) = session(&mut st, &headers) {
-            return r;
-        }
+        session(&mut st, &headers)?;
         Instant::now() + hold
     };
     loop {
         {
             if shared.closing() {
-                return StatusCode::NO_CONTENT.into_response();
+                return Ok(StatusCode::NO_CONTENT.into_response());
             }
             let mut st = shared.lock();
-            let s = match session(&mut st, &headers) {
-                Ok(s) => s,
-                Err(r) => return r,
-            };
+            let s = session(&mut st, &headers)?;
             let after = ack.unwrap_or(s.delivered);
             let batch: Vec<Value> = s
                 .messages
@@ -325,14 +310,14 @@ async fn messages(
                 let sequence = last.seq;
                 s.delivered = s.delivered.max(sequence);
                 let body = json!({"messages": batch, "sequence": sequence, "offset": sequence});
-                return Json(body).into_response();
+                return Ok(Json(body).into_response());
             }
         }
         if tokio::time::timeout_at(deadline, changed.changed())
             .await
             .is_err()
         {
-            return StatusCode::NO_CONTENT.into_response();
+            return Ok(StatusCode::NO_CONTENT.into_response());
         }
     }
 }
@@ -341,20 +326,21 @@ async fn availability(
     Extract(shared): S,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    if let Err(r) = require_version(&headers) {
-        return r;
-    }
+) -> Answer {
+    require_version(&headers)?;
     if q.get("org_id").map(String::as_str) != Some(ORG_ID)
         || q.get("deployment_id").map(String::as_str) != Some(DEPLOYMENT_ID)
     {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "org_id and deployment_id must name this deployment",
-        );
+        ));
     }
     let Some(ids) = q.get("Availability.ids") else {
-        return error(StatusCode::BAD_REQUEST, "Availability.ids is required");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "Availability.ids is required",
+        ));
     };
     let need_wait = q
         .get("Availability.needEstimatedWaitTime")
@@ -373,6 +359,8 @@ async fn availability(
             (false, _) => json!({"id": id}),
         })
         .collect();
-    Json(json!({"messages": [{"type": "Availability", "message": {"results": results}}]}))
-        .into_response()
+    Ok(
+        Json(json!({"messages": [{"type": "Availability", "message": {"results": results}}]}))
+            .into_response(),
+    )
 }

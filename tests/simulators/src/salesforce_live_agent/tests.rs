@@ -11,6 +11,31 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
+/// A simulator holding `Messages` polls for `hold_ms`.
+async fn sim(hold_ms: u64) -> LiveAgentSim {
+    LiveAgentSim::start(Duration::from_millis(hold_ms))
+        .await
+        .unwrap()
+}
+
+/// A simulator holding polls for `hold_ms` and a visitor whose chat it
+/// received (`ChasitorInit`, sequence 1).
+async fn requested(hold_ms: u64) -> (LiveAgentSim, Visitor) {
+    let sim = sim(hold_ms).await;
+    let v = Visitor::new(&sim).await;
+    v.init(1).await;
+    (sim, v)
+}
+
+/// A `GET` of `url` with the API version and the given session headers.
+fn session_get(url: &str, affinity: &str, key: &str) -> reqwest::RequestBuilder {
+    client()
+        .get(url)
+        .header("X-LIVEAGENT-API-VERSION", "58")
+        .header("X-LIVEAGENT-AFFINITY", affinity)
+        .header("X-LIVEAGENT-SESSION-KEY", key)
+}
+
 struct Visitor {
     base: String,
     key: String,
@@ -98,9 +123,7 @@ fn types(batch: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn a_chat_from_request_to_end() {
-    let sim = LiveAgentSim::start(Duration::from_millis(300))
-        .await
-        .unwrap();
+    let sim = sim(300).await;
     sim.set_queue(3, 90);
     let v = Visitor::new(&sim).await;
     assert_eq!(v.init(1).await, (200, "OK".into()));
@@ -153,11 +176,7 @@ async fn a_chat_from_request_to_end() {
 
 #[tokio::test]
 async fn messages_is_held_then_answers_204() {
-    let sim = LiveAgentSim::start(Duration::from_millis(400))
-        .await
-        .unwrap();
-    let v = Visitor::new(&sim).await;
-    v.init(1).await;
+    let (sim, v) = requested(400).await;
     let (_, batch) = v.messages(None).await;
     let seq = batch["sequence"].as_i64().unwrap();
     let started = Instant::now();
@@ -180,9 +199,7 @@ async fn messages_is_held_then_answers_204() {
 
 #[tokio::test]
 async fn the_sequence_must_count_up_by_one() {
-    let sim = LiveAgentSim::start(Duration::from_millis(100))
-        .await
-        .unwrap();
+    let sim = sim(100).await;
     let v = Visitor::new(&sim).await;
     let (status, text) = v.init(2).await;
     assert_eq!(status, 409, "{text}");
@@ -212,9 +229,7 @@ async fn the_sequence_must_count_up_by_one() {
 
 #[tokio::test]
 async fn session_calls_need_the_key_and_affinity() {
-    let sim = LiveAgentSim::start(Duration::from_millis(100))
-        .await
-        .unwrap();
+    let sim = sim(100).await;
     let base = format!("{}/chat/rest", sim.base_url());
     let c = client();
     let no_version = c
@@ -225,26 +240,16 @@ async fn session_calls_need_the_key_and_affinity() {
     let messages = format!("{base}/System/Messages");
     let no_key = c.get(&messages).header("X-LIVEAGENT-API-VERSION", "58");
     assert_eq!(no_key.send().await.unwrap().status(), 401);
-    let wrong_key = c
-        .get(&messages)
-        .header("X-LIVEAGENT-API-VERSION", "58")
-        .header("X-LIVEAGENT-AFFINITY", &v.affinity)
-        .header("X-LIVEAGENT-SESSION-KEY", "nope");
+    let wrong_key = session_get(&messages, &v.affinity, "nope");
     assert_eq!(wrong_key.send().await.unwrap().status(), 403);
-    let wrong_affinity = c
-        .get(&messages)
-        .header("X-LIVEAGENT-API-VERSION", "58")
-        .header("X-LIVEAGENT-AFFINITY", "other")
-        .header("X-LIVEAGENT-SESSION-KEY", &v.key);
+    let wrong_affinity = session_get(&messages, "other", &v.key);
     assert_eq!(wrong_affinity.send().await.unwrap().status(), 403);
     sim.shutdown().await;
 }
 
 #[tokio::test]
 async fn no_agent_fails_the_request_and_availability_says_so() {
-    let sim = LiveAgentSim::start(Duration::from_millis(100))
-        .await
-        .unwrap();
+    let sim = sim(100).await;
     let url = format!(
         "{}/chat/rest/Visitor/Availability?org_id={ORG_ID}&deployment_id={DEPLOYMENT_ID}&Availability.ids={BUTTON_ID}&Availability.needEstimatedWaitTime=1",
         sim.base_url()
@@ -281,11 +286,7 @@ async fn no_agent_fails_the_request_and_availability_says_so() {
 
 #[tokio::test]
 async fn faults_answer_without_acting() {
-    let sim = LiveAgentSim::start(Duration::from_millis(100))
-        .await
-        .unwrap();
-    let v = Visitor::new(&sim).await;
-    v.init(1).await;
+    let (sim, v) = requested(100).await;
     sim.fail_next(Some("GET"), "/chat/rest/System/Messages", 503, 1);
     let (status, _) = v.messages(None).await;
     assert_eq!(status, 503);

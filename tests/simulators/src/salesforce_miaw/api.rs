@@ -5,7 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::{MAX_TEXT_CHARS, MiawConversation, MiawMessage, Shared};
-use crate::kit;
+use crate::kit::{self, Answer};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -75,29 +75,26 @@ struct TokenRequest {
     platform: String,
 }
 
-async fn access_token(State(shared): S, body: Bytes) -> Response {
-    let req: TokenRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+async fn access_token(State(shared): S, body: Bytes) -> Answer {
+    let req: TokenRequest = parse(&body)?;
     let mut st = shared.lock();
     if req.org_id != st.org_id {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("unknown orgId {}", req.org_id),
-        );
+        ));
     }
     if req.es_developer_name != st.es_developer_name {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("no deployment named {}", req.es_developer_name),
-        );
+        ));
     }
     if req.capabilities_version.is_empty() || req.platform.is_empty() {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "capabilitiesVersion and platform are required",
-        );
+        ));
     }
     let n = st.identities.len() + 1;
     let subject = format!("v2/iamessage/UNAUTH/NA/uid:sim-{n}");
@@ -105,12 +102,12 @@ async fn access_token(State(shared): S, body: Bytes) -> Response {
     let token = format!("eyJhbGciOiJSUzI1NiJ9.sim-{n}.{signature:016x}");
     st.identities.push((token.clone(), subject));
     let last = st.last_event_id();
-    Json(json!({
+    Ok(Json(json!({
         "accessToken": token,
         "lastEventId": last.to_string(),
         "context": {"configuration": {"embeddedServiceConfig": {"name": st.es_developer_name}}},
     }))
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -131,33 +128,30 @@ fn is_lowercase_uuid(id: &str) -> bool {
         })
 }
 
-async fn create(State(shared): S, headers: HeaderMap, body: Bytes) -> Response {
-    let subject = match subject(&shared, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let req: NewConversation = match parse(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+async fn create(State(shared): S, headers: HeaderMap, body: Bytes) -> Answer {
+    let subject = subject(&shared, &headers)?;
+    let req: NewConversation = parse(&body)?;
     if !is_lowercase_uuid(&req.conversation_id) {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "conversationId must be a lowercase UUID",
-        );
+        ));
     }
     if let Some((k, _)) = req.routing_attributes.iter().find(|(_, v)| !v.is_string()) {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("routingAttributes.{k} must be a string"),
-        );
+        ));
     }
     let mut st = shared.lock();
     if req.es_developer_name != st.es_developer_name {
-        return error(StatusCode::BAD_REQUEST, "esDeveloperName does not match");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "esDeveloperName does not match",
+        ));
     }
     if st.conversations.iter().any(|c| c.id == req.conversation_id) {
-        return error(StatusCode::CONFLICT, "conversation already exists");
+        return Err(error(StatusCode::CONFLICT, "conversation already exists"));
     }
     st.conversations.push(MiawConversation {
         id: req.conversation_id.clone(),
@@ -183,7 +177,7 @@ async fn create(State(shared): S, headers: HeaderMap, body: Bytes) -> Response {
         ("Router", "router", "Omni-Channel"),
         payload,
     );
-    StatusCode::CREATED.into_response()
+    Ok(StatusCode::CREATED.into_response())
 }
 
 #[derive(Deserialize)]
@@ -231,47 +225,41 @@ async fn message(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let subject = match subject(&shared, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let req: NewMessage = match parse(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let subject = subject(&shared, &headers)?;
+    let req: NewMessage = parse(&body)?;
     let m = &req.message;
     if m.message_type != "StaticContentMessage" || m.static_content.format_type != "Text" {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "only StaticContentMessage / Text is simulated",
-        );
+        ));
     }
     let chars = m.static_content.text.chars().count();
     if chars == 0 || chars > MAX_TEXT_CHARS {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("text must have 1 to {MAX_TEXT_CHARS} characters, got {chars}"),
-        );
+        ));
     }
     if m.id.is_empty() {
-        return error(StatusCode::BAD_REQUEST, "message.id is required");
+        return Err(error(StatusCode::BAD_REQUEST, "message.id is required"));
     }
     let mut st = shared.lock();
     if req.es_developer_name != st.es_developer_name {
-        return error(StatusCode::BAD_REQUEST, "esDeveloperName does not match");
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "esDeveloperName does not match",
+        ));
     }
-    let c = match owned(&mut st, &id, &subject) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let c = owned(&mut st, &id, &subject)?;
     if c.closed {
-        return error(StatusCode::CONFLICT, "the conversation is closed");
+        return Err(error(StatusCode::CONFLICT, "the conversation is closed"));
     }
     let accepted =
         json!({"conversationEntries": [{"id": m.id, "clientTimestamp": kit::unix_ms()}]});
     if c.messages.iter().any(|x| x.id == m.id) {
-        return (StatusCode::ACCEPTED, Json(accepted)).into_response();
+        return Ok((StatusCode::ACCEPTED, Json(accepted)).into_response());
     }
     c.messages.push(MiawMessage {
         id: m.id.clone(),
@@ -286,7 +274,7 @@ async fn message(
             "messageType": "StaticContentMessage", "id": m.id,
             "staticContent": {"formatType": "Text", "text": m.static_content.text}}}),
     );
-    (StatusCode::ACCEPTED, Json(accepted)).into_response()
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
 async fn close(
@@ -294,22 +282,16 @@ async fn close(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-) -> Response {
-    let subject = match subject(&shared, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let subject = subject(&shared, &headers)?;
     let mut st = shared.lock();
     if q.get("esDeveloperName") != Some(&st.es_developer_name) {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "esDeveloperName query parameter does not match",
-        );
+        ));
     }
-    let c = match owned(&mut st, &id, &subject) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+    let c = owned(&mut st, &id, &subject)?;
     if !c.closed {
         c.closed = true;
         // Sent when the end user closes the conversation.
@@ -321,7 +303,7 @@ async fn close(
             json!({"entryType": "CloseConversation"}),
         );
     }
-    StatusCode::NO_CONTENT.into_response()
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// One event in `text/event-stream` framing.
@@ -329,11 +311,8 @@ fn frame(id: u64, name: &str, data: &Value) -> Bytes {
     Bytes::from(format!("id: {id}\nevent: {name}\ndata: {data}\n\n"))
 }
 
-async fn sse(State(shared): S, headers: HeaderMap) -> Response {
-    let subject = match subject(&shared, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn sse(State(shared): S, headers: HeaderMap) -> Answer {
+    let subject = subject(&shared, &headers)?;
     let org = headers.get("x-org-id").and_then(|v| v.to_str().ok());
     let last = headers
         .get("last-event-id")
@@ -342,12 +321,17 @@ async fn sse(State(shared): S, headers: HeaderMap) -> Response {
     let (start, per_connection) = {
         let mut st = shared.lock();
         match org {
-            None => return error(StatusCode::BAD_REQUEST, "X-Org-Id header is required"),
+            None => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "X-Org-Id header is required",
+                ));
+            }
             Some(o) if o != st.org_id => {
-                return error(
+                return Err(error(
                     StatusCode::FORBIDDEN,
                     "X-Org-Id does not match the token's org",
-                );
+                ));
             }
             Some(_) => {}
         }
@@ -355,7 +339,10 @@ async fn sse(State(shared): S, headers: HeaderMap) -> Response {
             None => st.last_event_id(),
             Some(Ok(n)) => n,
             Some(Err(_)) => {
-                return error(StatusCode::BAD_REQUEST, "Last-Event-Id must be an event id");
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "Last-Event-Id must be an event id",
+                ));
             }
         };
         st.sse_connections.push(last);
@@ -394,10 +381,10 @@ async fn sse(State(shared): S, headers: HeaderMap) -> Response {
             }
         }
     };
-    Response::builder()
+    Ok(Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(stream))
-        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .unwrap_or_else(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())))
 }

@@ -101,6 +101,12 @@ impl State {
         self.conversations.iter_mut().find(|c| c.id == id)
     }
 
+    /// The conversation `id`, or the refusal naming it.
+    fn known_conversation(&mut self, id: &str) -> Result<&mut MiawConversation, String> {
+        self.conversation_mut(id)
+            .ok_or_else(|| format!("unknown MIAW conversation {id}"))
+    }
+
     pub fn last_event_id(&self) -> u64 {
         self.events.last().map_or(0, |e| e.id)
     }
@@ -152,6 +158,20 @@ impl State {
             data,
         });
         Ok(())
+    }
+}
+
+impl State {
+    /// [`State::emit`] from the system (routing, participants, close).
+    fn emit_system(
+        &mut self,
+        conversation: &str,
+        name: &str,
+        entry_type: &str,
+        payload: Value,
+    ) -> Result<(), String> {
+        let system = ("System", "system", "System");
+        self.emit(conversation, name, entry_type, system, payload)
     }
 }
 
@@ -290,26 +310,23 @@ impl Simulator<State> {
     /// An agent joins (`CONVERSATION_PARTICIPANT_CHANGED`, `add`); returns
     /// the agent's id.
     pub fn agent_join(&self, conversation: &str, name: &str) -> Result<String, String> {
-        let mut st = self.shared.lock();
-        let n = st.next();
-        let agent = MiawAgent {
-            id: format!("005SIM{n:09}"),
-            name: name.into(),
-        };
-        let c = st
-            .conversation_mut(conversation)
-            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
-        c.agents.push(agent.clone());
-        st.emit(
-            conversation,
-            "CONVERSATION_PARTICIPANT_CHANGED",
-            "ParticipantChanged",
-            ("System", "system", "System"),
-            participants("add", std::slice::from_ref(&agent)),
-        )?;
-        drop(st);
-        self.shared.bump();
-        Ok(agent.id)
+        self.change(|st| {
+            let n = st.next();
+            let agent = MiawAgent {
+                id: format!("005SIM{n:09}"),
+                name: name.into(),
+            };
+            st.known_conversation(conversation)?
+                .agents
+                .push(agent.clone());
+            st.emit_system(
+                conversation,
+                "CONVERSATION_PARTICIPANT_CHANGED",
+                "ParticipantChanged",
+                participants("add", std::slice::from_ref(&agent)),
+            )?;
+            Ok(agent.id)
+        })
     }
 
     /// The (first) agent sends a text message.
@@ -360,39 +377,31 @@ impl Simulator<State> {
 
     /// A transfer starts (routing result of type `Transfer`).
     pub fn transfer(&self, conversation: &str) -> Result<(), String> {
-        let mut st = self.shared.lock();
-        st.emit(
-            conversation,
-            "CONVERSATION_ROUTING_RESULT",
-            "RoutingResult",
-            ("System", "system", "System"),
-            json!({"entryType": "RoutingResult", "routingType": "Transfer", "failureType": "None",
-                "estimatedWaitTime": {"isEWTRequested": false, "estimatedWaitTimeInSeconds": -1}}),
-        )?;
-        drop(st);
-        self.shared.bump();
-        Ok(())
+        self.change(|st| {
+            st.emit_system(
+                conversation,
+                "CONVERSATION_ROUTING_RESULT",
+                "RoutingResult",
+                json!({"entryType": "RoutingResult", "routingType": "Transfer", "failureType": "None",
+                    "estimatedWaitTime": {"isEWTRequested": false, "estimatedWaitTimeInSeconds": -1}}),
+            )
+        })
     }
 
     /// Every agent leaves (participant change, `remove`), without a close event.
     pub fn agent_leave(&self, conversation: &str) -> Result<(), String> {
-        let mut st = self.shared.lock();
-        let c = st
-            .conversation_mut(conversation)
-            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
-        let agents = std::mem::take(&mut c.agents);
-        if !agents.is_empty() {
-            st.emit(
+        self.change(|st| {
+            let agents = std::mem::take(&mut st.known_conversation(conversation)?.agents);
+            if agents.is_empty() {
+                return Ok(());
+            }
+            st.emit_system(
                 conversation,
                 "CONVERSATION_PARTICIPANT_CHANGED",
                 "ParticipantChanged",
-                ("System", "system", "System"),
                 participants("remove", &agents),
-            )?;
-        }
-        drop(st);
-        self.shared.bump();
-        Ok(())
+            )
+        })
     }
 
     /// The agent ends the chat: the close event (unless scripted off), then
@@ -401,11 +410,10 @@ impl Simulator<State> {
         {
             let mut st = self.shared.lock();
             if st.send_close_event {
-                st.emit(
+                st.emit_system(
                     conversation,
                     "CONVERSATION_CLOSE_CONVERSATION",
                     "CloseConversation",
-                    ("System", "system", "System"),
                     json!({"entryType": "CloseConversation"}),
                 )?;
             }
@@ -419,21 +427,25 @@ impl Simulator<State> {
         conversation: &str,
         emit: impl FnOnce(&mut State, &MiawAgent) -> Result<(), String>,
     ) -> Result<(), String> {
-        let mut st = self.shared.lock();
-        let agent = st
-            .conversation_mut(conversation)
-            .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?
-            .agents
-            .first()
-            .cloned()
-            .unwrap_or(MiawAgent {
-                id: "005SIM000000000".into(),
-                name: "Agent".into(),
-            });
-        emit(&mut st, &agent)?;
-        drop(st);
+        self.change(|st| {
+            let agent = st
+                .known_conversation(conversation)?
+                .agents
+                .first()
+                .cloned()
+                .unwrap_or(MiawAgent {
+                    id: "005SIM000000000".into(),
+                    name: "Agent".into(),
+                });
+            emit(st, &agent)
+        })
+    }
+
+    /// Runs `change` on the state and, when it succeeds, wakes the waiters.
+    fn change<R>(&self, change: impl FnOnce(&mut State) -> Result<R, String>) -> Result<R, String> {
+        let r = change(&mut self.shared.lock())?;
         self.shared.bump();
-        Ok(())
+        Ok(r)
     }
 }
 

@@ -12,19 +12,25 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-async fn token(sim: &MiawSim) -> (String, String) {
-    let r = client()
+/// Asks for an unauthenticated access token for the org `org_id`.
+async fn access_token(sim: &MiawSim, org_id: &str) -> reqwest::Response {
+    client()
         .post(format!(
             "{}/iamessage/api/v2/authorization/unauthenticated/access-token",
             sim.base_url()
         ))
         .json(
-            &json!({"orgId": ORG_ID, "esDeveloperName": ES_DEVELOPER_NAME,
+            &json!({"orgId": org_id, "esDeveloperName": ES_DEVELOPER_NAME,
             "capabilitiesVersion": "1", "platform": "Web"}),
         )
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// An access token and the `lastEventId` that comes with it.
+async fn token(sim: &MiawSim) -> (String, String) {
+    let r = access_token(sim, ORG_ID).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     (
@@ -116,6 +122,18 @@ async fn events(
     }
 }
 
+/// A token (and its `lastEventId`) that created the conversation [`CONV`].
+async fn with_conversation(sim: &MiawSim) -> (String, String) {
+    let (token, last) = token(sim).await;
+    create(sim, &token, CONV).await;
+    (token, last)
+}
+
+/// The names of `events`.
+fn names(events: &[(String, String, Value)]) -> Vec<&str> {
+    events.iter().map(|(_, n, _)| n.as_str()).collect()
+}
+
 fn payload(event: &Value) -> Value {
     let raw = event["conversationEntry"]["entryPayload"].as_str().unwrap();
     serde_json::from_str(raw).unwrap()
@@ -124,19 +142,7 @@ fn payload(event: &Value) -> Value {
 #[tokio::test]
 async fn token_checks_the_org_and_deployment() {
     let sim = MiawSim::start().await.unwrap();
-    let url = format!(
-        "{}/iamessage/api/v2/authorization/unauthenticated/access-token",
-        sim.base_url()
-    );
-    let r = client()
-        .post(&url)
-        .json(
-            &json!({"orgId": "00DOTHER0000001", "esDeveloperName": ES_DEVELOPER_NAME,
-            "capabilitiesVersion": "1", "platform": "Web"}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = access_token(&sim, "00DOTHER0000001").await;
     assert_eq!(r.status(), 400);
     let (token, last) = token(&sim).await;
     assert!(token.starts_with("eyJ"));
@@ -163,8 +169,7 @@ async fn conversations_need_the_bearer_token_and_a_lowercase_uuid() {
 #[tokio::test]
 async fn messages_are_limited_deduplicated_and_echoed() {
     let sim = MiawSim::start().await.unwrap();
-    let (token, last) = token(&sim).await;
-    create(&sim, &token, CONV).await;
+    let (token, last) = with_conversation(&sim).await;
     assert_eq!(
         send(&sim, &token, CONV, "m-1", &"x".repeat(3001)).await,
         400
@@ -177,19 +182,12 @@ async fn messages_are_limited_deduplicated_and_echoed() {
     assert_eq!(send(&sim, &token, CONV, "m-2", "hi").await, 202);
     let (other, _) = self::token(&sim).await;
     assert_eq!(send(&sim, &other, CONV, "m-3", "intruder").await, 403);
-    let texts: Vec<String> = sim
-        .conversation(CONV)
-        .unwrap()
-        .messages
-        .into_iter()
-        .map(|m| m.text)
-        .collect();
-    assert_eq!(texts.len(), 2);
-    assert_eq!(texts[1], "hi");
+    let messages = sim.conversation(CONV).unwrap().messages;
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1].text, "hi");
     let (got, _) = events(&sim, &token, Some(&last), 3).await;
-    let names: Vec<&str> = got.iter().map(|(_, n, _)| n.as_str()).collect();
     assert_eq!(
-        names,
+        names(&got),
         [
             "CONVERSATION_ROUTING_RESULT",
             "CONVERSATION_MESSAGE",
@@ -210,8 +208,7 @@ async fn messages_are_limited_deduplicated_and_echoed() {
 #[tokio::test]
 async fn the_stream_resumes_after_last_event_id() {
     let sim = MiawSim::start().await.unwrap();
-    let (token, last) = token(&sim).await;
-    create(&sim, &token, CONV).await;
+    let (token, last) = with_conversation(&sim).await;
     let agent = sim.agent_join(CONV, "Alex").unwrap();
     sim.agent_typing(CONV, true).unwrap();
     sim.agent_message(CONV, "hello").unwrap();
@@ -221,9 +218,8 @@ async fn the_stream_resumes_after_last_event_id() {
     assert_eq!(first.len(), 2);
     let resume = first[1].0.clone();
     let (rest, _) = events(&sim, &token, Some(&resume), 10).await;
-    let names: Vec<&str> = rest.iter().map(|(_, n, _)| n.as_str()).collect();
     assert_eq!(
-        names,
+        names(&rest),
         [
             "CONVERSATION_TYPING_STARTED_INDICATOR",
             "CONVERSATION_MESSAGE"
@@ -267,15 +263,13 @@ async fn the_stream_needs_the_org_header_and_the_token() {
 #[tokio::test]
 async fn end_without_the_close_event_only_removes_the_agent() {
     let sim = MiawSim::start().await.unwrap();
-    let (token, last) = token(&sim).await;
-    create(&sim, &token, CONV).await;
+    let (token, last) = with_conversation(&sim).await;
     sim.agent_join(CONV, "Alex").unwrap();
     sim.set_send_close_event(false);
     sim.end(CONV).unwrap();
     let (got, _) = events(&sim, &token, Some(&last), 3).await;
-    let names: Vec<&str> = got.iter().map(|(_, n, _)| n.as_str()).collect();
     assert_eq!(
-        names,
+        names(&got),
         [
             "CONVERSATION_ROUTING_RESULT",
             "CONVERSATION_PARTICIPANT_CHANGED",
@@ -294,8 +288,7 @@ async fn end_without_the_close_event_only_removes_the_agent() {
 async fn delete_closes_and_routing_can_fail() {
     let sim = MiawSim::start().await.unwrap();
     sim.set_routing_failure(Some("RoutingError"));
-    let (token, last) = token(&sim).await;
-    create(&sim, &token, CONV).await;
+    let (token, last) = with_conversation(&sim).await;
     let base = format!("{}/iamessage/api/v2/conversation/{CONV}", sim.base_url());
     let c = client();
     let wrong = c

@@ -4,6 +4,7 @@
 use super::state::{Conv, Shared};
 use super::types::{Attachment, ConversationRecord, TranscriptEntry, UserMessage};
 use super::{auto_agent, events};
+use crate::kit::Answer;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
@@ -44,9 +45,10 @@ async fn record(State(shared): S, req: Request, next: Next) -> Response {
     response
 }
 
-/// The body as `T`, or a 400 message.
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
-    serde_json::from_slice(body).map_err(|e| format!("bad JSON body: {e}"))
+/// The body as `T`, or a 400.
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -71,20 +73,17 @@ struct NewConversation {
 const AUTHORS: [&str; 4] = ["user", "bot", "agent", "system"];
 const KINDS: [&str; 3] = ["text", "intent", "quick_reply"];
 
-async fn create(State(shared): S, body: Bytes) -> Response {
-    let new: NewConversation = match parse(&body) {
-        Ok(new) => new,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn create(State(shared): S, body: Bytes) -> Answer {
+    let new: NewConversation = parse(&body)?;
     if let Some(bad) = new
         .transcript
         .iter()
         .find(|t| !AUTHORS.contains(&t.author.as_str()))
     {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("unknown transcript author {:?}", bad.author),
-        );
+        ));
     }
     let (id, position, wait) = {
         let mut st = shared.lock();
@@ -120,7 +119,7 @@ async fn create(State(shared): S, body: Bytes) -> Response {
     let (kind, fields) = events::queued(position, wait);
     let _ = shared.emit(&id, kind, fields);
     let body = json!({ "id": id, "queue_position": position, "estimated_wait_seconds": wait });
-    (StatusCode::CREATED, Json(body)).into_response()
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub(crate) fn into_map(v: Value) -> Map<String, Value> {
@@ -143,27 +142,24 @@ fn text_kind() -> String {
     "text".into()
 }
 
-async fn message(State(shared): S, Path(id): Path<String>, body: Bytes) -> Response {
-    let msg: NewMessage = match parse(&body) {
-        Ok(msg) => msg,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn message(State(shared): S, Path(id): Path<String>, body: Bytes) -> Answer {
+    let msg: NewMessage = parse(&body)?;
     if !KINDS.contains(&msg.kind.as_str()) {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             format!("unknown message kind {:?}", msg.kind),
-        );
+        ));
     }
     {
         let mut st = shared.lock();
         let Some(c) = st.conv_mut(&id) else {
-            return unknown(&id);
+            return Err(unknown(&id));
         };
         if c.record.is_terminal() {
-            return error(
+            return Err(error(
                 StatusCode::CONFLICT,
                 format!("conversation {id} is {}", c.record.status),
-            );
+            ));
         }
         if let Some(tx) = &c.auto_agent {
             let _ = tx.send(msg.text.clone());
@@ -175,7 +171,7 @@ async fn message(State(shared): S, Path(id): Path<String>, body: Bytes) -> Respo
         });
     }
     shared.bump();
-    (StatusCode::ACCEPTED, Json(json!({}))).into_response()
+    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
 }
 
 fn unknown(id: &str) -> Response {

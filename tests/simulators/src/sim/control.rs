@@ -6,6 +6,7 @@ use super::api::error;
 use super::events::{self, Payload};
 use super::state::Shared;
 use super::types::{Attachment, Delivery};
+use crate::kit::Answer;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -40,16 +41,22 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-/// The body as a JSON object (`{}` when empty).
-fn body(bytes: &Bytes) -> Result<Value, String> {
+/// The body as a JSON object (`{}` when empty), or a 400.
+fn body(bytes: &Bytes) -> Result<Value, Response> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
+    let bad = |message: String| Err(error(StatusCode::BAD_REQUEST, message));
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err("body must be a JSON object".into()),
-        Err(e) => Err(format!("bad JSON body: {e}")),
+        Ok(_) => bad("body must be a JSON object".into()),
+        Err(e) => bad(format!("bad JSON body: {e}")),
     }
+}
+
+/// The body's `on` switch (default true).
+fn on(bytes: &Bytes) -> Result<bool, Response> {
+    Ok(body(bytes)?["on"].as_bool().unwrap_or(true))
 }
 
 fn str_or<'a>(v: &'a Value, key: &str, default: &'a str) -> &'a str {
@@ -60,8 +67,8 @@ fn u32_of(v: &Value, key: &str) -> Option<u32> {
     v[key].as_u64().and_then(|n| u32::try_from(n).ok())
 }
 
-fn ok() -> Response {
-    Json(json!({})).into_response()
+fn ok() -> Answer {
+    Ok(Json(json!({})).into_response())
 }
 
 async fn conversations(State(shared): S) -> Response {
@@ -84,11 +91,8 @@ async fn conversation_action(
     State(shared): S,
     Path((id, action)): Path<(String, String)>,
     bytes: Bytes,
-) -> Response {
-    let b = match body(&bytes) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+) -> Answer {
+    let b = body(&bytes)?;
     let payload: Payload = match action.as_str() {
         "agent_join" => {
             events::agent_joined(str_or(&b, "agent_id", "a-1"), str_or(&b, "name", "Agent"))
@@ -103,19 +107,21 @@ async fn conversation_action(
         "transfer" => events::transferred(str_or(&b, "to_queue", "default")),
         "end" => events::ended(str_or(&b, "reason", "agent_closed")),
         "queue_update" => events::queued(u32_of(&b, "position"), u32_of(&b, "wait_s")),
-        other => return error(StatusCode::NOT_FOUND, format!("unknown action {other:?}")),
+        other => {
+            return Err(error(
+                StatusCode::NOT_FOUND,
+                format!("unknown action {other:?}"),
+            ));
+        }
     };
     match shared.emit(&id, payload.0, payload.1) {
-        Ok(event) => Json(event).into_response(),
-        Err(e) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Ok(event) => Ok(Json(event).into_response()),
+        Err(e) => Err(error(StatusCode::NOT_FOUND, e.to_string())),
     }
 }
 
-async fn fail_next(State(shared): S, bytes: Bytes) -> Response {
-    let b = match body(&bytes) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn fail_next(State(shared): S, bytes: Bytes) -> Answer {
+    let b = body(&bytes)?;
     let status = b["status"]
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
@@ -126,11 +132,8 @@ async fn fail_next(State(shared): S, bytes: Bytes) -> Response {
     ok()
 }
 
-async fn availability(State(shared): S, bytes: Bytes) -> Response {
-    let b = match body(&bytes) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn availability(State(shared): S, bytes: Bytes) -> Answer {
+    let b = body(&bytes)?;
     shared.lock().availability = json!({
         "agents_available": b["agents_available"].as_bool().unwrap_or(true),
         "open": b["open"].as_bool().unwrap_or(true),
@@ -139,11 +142,8 @@ async fn availability(State(shared): S, bytes: Bytes) -> Response {
     ok()
 }
 
-async fn queue_position(State(shared): S, bytes: Bytes) -> Response {
-    let b = match body(&bytes) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn queue_position(State(shared): S, bytes: Bytes) -> Answer {
+    let b = body(&bytes)?;
     let mut st = shared.lock();
     st.queue_position = u32_of(&b, "position");
     st.queue_wait = u32_of(&b, "wait_s");
@@ -151,43 +151,24 @@ async fn queue_position(State(shared): S, bytes: Bytes) -> Response {
     ok()
 }
 
-async fn set_webhook(State(shared): S, bytes: Bytes) -> Response {
-    match body(&bytes) {
-        Ok(b) => {
-            shared.outbox.set_url(b["url"].as_str().map(String::from));
-            ok()
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
-    }
+async fn set_webhook(State(shared): S, bytes: Bytes) -> Answer {
+    let url = body(&bytes)?["url"].as_str().map(String::from);
+    shared.outbox.set_url(url);
+    ok()
 }
 
-async fn duplicate(State(shared): S, bytes: Bytes) -> Response {
-    match body(&bytes) {
-        Ok(b) => {
-            shared
-                .outbox
-                .set_duplicate(b["on"].as_bool().unwrap_or(true));
-            ok()
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
-    }
+async fn duplicate(State(shared): S, bytes: Bytes) -> Answer {
+    shared.outbox.set_duplicate(on(&bytes)?);
+    ok()
 }
 
-async fn hold(State(shared): S, bytes: Bytes) -> Response {
-    match body(&bytes) {
-        Ok(b) => {
-            shared.outbox.set_hold(b["on"].as_bool().unwrap_or(true));
-            ok()
-        }
-        Err(e) => error(StatusCode::BAD_REQUEST, e),
-    }
+async fn hold(State(shared): S, bytes: Bytes) -> Answer {
+    shared.outbox.set_hold(on(&bytes)?);
+    ok()
 }
 
-async fn release_held(State(shared): S, bytes: Bytes) -> Response {
-    let reverse = match body(&bytes) {
-        Ok(b) => b["reverse"].as_bool().unwrap_or(false),
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
+async fn release_held(State(shared): S, bytes: Bytes) -> Answer {
+    let reverse = body(&bytes)?["reverse"].as_bool().unwrap_or(false);
     let released = shared.outbox.release_held(reverse).await;
-    Json(json!({ "released": released })).into_response()
+    Ok(Json(json!({ "released": released })).into_response())
 }

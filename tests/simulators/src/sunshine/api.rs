@@ -3,7 +3,8 @@
 //! its operation.
 
 use super::Shared;
-use super::state::{AGENT, Conversation};
+use super::state::{AGENT, Conversation, Data};
+use crate::kit::Answer;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -74,19 +75,16 @@ fn parse(bytes: &Bytes) -> Value {
     serde_json::from_slice(bytes).unwrap_or(json!({}))
 }
 
-async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Answer {
+    let conv = scope(&sh, &p)?;
     let body = parse(&bytes);
     let reference = body["switchboardIntegration"].as_str().unwrap_or_default();
     let mut data = sh.lock();
     let Some(target) = data.resolve(&conv, reference) else {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "bad_request: switchboardIntegration matches no switchboard integration",
-        );
+        ));
     };
     let messages = data.messages.len();
     let c = data.conversation_mut(&conv).expect("scoped");
@@ -98,45 +96,58 @@ async fn pass_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     } else {
         c.returned_by_api = true;
     }
-    let mut payload = json!({"conversation": data.conversation_json(&conv)});
-    if let Some(m) = body.get("metadata") {
-        payload["metadata"] = m.clone();
-    }
-    sh.emit(&mut data, "switchboard:passControl", &conv, payload);
-    Json(json!({})).into_response()
+    Ok(switchboard_event(
+        &sh,
+        &mut data,
+        "passControl",
+        &conv,
+        &body,
+    ))
 }
 
-async fn release_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn release_control(State(sh): S, Path(p): Params, bytes: Bytes) -> Answer {
+    let conv = scope(&sh, &p)?;
     let body = parse(&bytes);
     let mut data = sh.lock();
     let c = data.conversation_mut(&conv).expect("scoped");
     c.active = None;
     c.returned_by_api = true;
-    let mut payload = json!({"conversation": data.conversation_json(&conv)});
+    Ok(switchboard_event(
+        &sh,
+        &mut data,
+        "releaseControl",
+        &conv,
+        &body,
+    ))
+}
+
+/// Sends the webhook `switchboard:<action>` for `conv` (with the request's
+/// `metadata`, if any) and answers the switchboard call.
+fn switchboard_event(
+    sh: &Shared,
+    data: &mut Data,
+    action: &str,
+    conv: &str,
+    body: &Value,
+) -> Response {
+    let mut payload = json!({"conversation": data.conversation_json(conv)});
     if let Some(m) = body.get("metadata") {
         payload["metadata"] = m.clone();
     }
-    sh.emit(&mut data, "switchboard:releaseControl", &conv, payload);
+    sh.emit(data, &format!("switchboard:{action}"), conv, payload);
     Json(json!({})).into_response()
 }
 
-async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Answer {
+    let conv = scope(&sh, &p)?;
     let body = parse(&bytes);
     let author = &body["author"];
     if author["type"] == "user" && author["userId"].is_null() && author["userExternalId"].is_null()
     {
-        return error(
+        return Err(error(
             StatusCode::BAD_REQUEST,
             "bad_request: a user author needs userId or userExternalId",
-        );
+        ));
     }
     let mut data = sh.lock();
     // Stored (and echoed) the way Sunshine shows it: a user given by
@@ -157,22 +168,19 @@ async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Response {
     );
     let payload = json!({"conversation": data.conversation_json(&conv), "message": message.json()});
     sh.emit(&mut data, "conversation:message", &conv, payload);
-    (
+    Ok((
         StatusCode::CREATED,
         Json(json!({"messages": [message.json()]})),
     )
-        .into_response()
+        .into_response())
 }
 
 async fn list_messages(
     State(sh): S,
     Path(p): Params,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let conv = match scope(&sh, &p) {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let conv = scope(&sh, &p)?;
     let data = sh.lock();
     let all: Vec<_> = data
         .messages
@@ -183,19 +191,19 @@ async fn list_messages(
     let (start, end) = match (q.get("page[after]"), q.get("page[before]")) {
         (Some(after), _) => {
             let Some(i) = position(after) else {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "bad_request: unknown page[after] cursor",
-                );
+                ));
             };
             (i + 1, (i + 1 + 100).min(all.len()))
         }
         (None, Some(before)) => {
             let Some(i) = position(before) else {
-                return error(
+                return Err(error(
                     StatusCode::BAD_REQUEST,
                     "bad_request: unknown page[before] cursor",
-                );
+                ));
             };
             (i.saturating_sub(100), i)
         }
@@ -211,5 +219,5 @@ async fn list_messages(
     {
         meta["beforeCursor"] = json!(first.id);
     }
-    Json(json!({"messages": page, "meta": meta})).into_response()
+    Ok(Json(json!({"messages": page, "meta": meta})).into_response())
 }

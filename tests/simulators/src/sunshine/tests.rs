@@ -3,36 +3,14 @@
 
 use super::*;
 use crate::kit::lock;
-use crate::kit::testing::Receiver;
+use crate::kit::testing::{ApiClient, Receiver};
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    key: (String, String),
-}
-
-impl Client {
-    fn new(sim: &SunshineSim) -> Client {
-        let c = sim.config();
-        Client {
-            http: reqwest::Client::new(),
-            base: format!("{}/v2/apps/{}/conversations", sim.base_url(), c.app_id),
-            key: (c.key_id.clone(), c.key_secret.clone()),
-        }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .basic_auth(&self.key.0, Some(&self.key.1));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
+/// A client of the app's conversations API with the app's Basic auth.
+fn api(sim: &SunshineSim) -> ApiClient {
+    let c = sim.config();
+    let base = format!("{}/v2/apps/{}/conversations", sim.base_url(), c.app_id);
+    let (id, secret) = (c.key_id.clone(), c.key_secret.clone());
+    ApiClient::new(base, move |req| req.basic_auth(&id, Some(&secret)))
 }
 
 async fn sim() -> SunshineSim {
@@ -59,9 +37,7 @@ async fn requests_need_basic_auth() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 401);
-    let (status, _) = Client::new(&sim)
-        .call("POST", "/c1/passControl", Some(body))
-        .await;
+    let (status, _) = api(&sim).call("POST", "/c1/passControl", Some(body)).await;
     assert_eq!(status, 200);
     sim.shutdown().await;
 }
@@ -69,7 +45,7 @@ async fn requests_need_basic_auth() {
 #[tokio::test]
 async fn bodies_that_break_the_spec_are_recorded_and_rejected() {
     let sim = sim().await;
-    let c = Client::new(&sim);
+    let c = api(&sim);
     let (status, _) = c
         .call(
             "POST",
@@ -145,7 +121,7 @@ async fn unknown_conversations_can_be_refused() {
     })
     .await
     .unwrap();
-    let c = Client::new(&sim);
+    let c = api(&sim);
     let pass = json!({"switchboardIntegration": "next"});
     let (status, body) = c
         .call("POST", "/nope/passControl", Some(pass.clone()))
@@ -166,7 +142,7 @@ async fn unknown_conversations_can_be_refused() {
 #[tokio::test]
 async fn webhook_bodies_are_validated_too() {
     let sim = sim().await;
-    let c = Client::new(&sim);
+    let c = api(&sim);
     c.call(
         "POST",
         "/c1/passControl",
@@ -193,9 +169,8 @@ async fn webhook_bodies_are_validated_too() {
 #[tokio::test]
 async fn switchboard_flow_with_webhooks() {
     let sim = sim().await;
-    let hooks = Receiver::start().await;
-    sim.set_webhook_url(Some(hooks.url.clone()));
-    let c = Client::new(&sim);
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
     let (status, _) = c
         .call(
             "POST",
