@@ -105,3 +105,75 @@ impl Capabilities {
         transcript: false,
     };
 }
+
+impl HttpResponse {
+    /// A response with a JSON `body` (`content-type: application/json`).
+    pub fn json(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        HttpResponse {
+            status,
+            headers: vec![KeyValue::new("content-type", "application/json")],
+            body: body.into(),
+        }
+    }
+}
+
+impl WebhookRoute {
+    /// Acknowledges the webhook with `200` and an empty JSON object (`{}`),
+    /// for the handovers found under `correlation_keys`.
+    pub fn acknowledged(delivery_id: Option<String>, correlation_keys: Vec<String>) -> Self {
+        WebhookRoute {
+            response: HttpResponse::json(200, "{}"),
+            delivery_id,
+            correlation_keys,
+        }
+    }
+}
+
+impl WebhookSignature {
+    /// The provider signs the body alone and sends the signature (after
+    /// `prefix`, if any) in `header`; no timestamp or delivery-id header.
+    /// Complete it with [`timestamped`](WebhookSignature::timestamped) and
+    /// [`delivery_id`](WebhookSignature::delivery_id).
+    pub fn body(
+        algorithm: SignatureAlgorithm,
+        header: &str,
+        encoding: SignatureEncoding,
+        prefix: Option<&str>,
+    ) -> Self {
+        WebhookSignature {
+            algorithm,
+            header: header.into(),
+            encoding,
+            prefix: prefix.map(Into::into),
+            signed: SignedContent::Body,
+            timestamp_header: None,
+            delivery_id_header: None,
+        }
+    }
+
+    /// The same, signing the timestamp from `timestamp_header`, then
+    /// `separator`, then the body.
+    pub fn timestamped(mut self, separator: &str, timestamp_header: &str) -> Self {
+        self.signed = SignedContent::TimestampThenBody(separator.into());
+        self.timestamp_header = Some(timestamp_header.into());
+        self
+    }
+
+    /// The same, with the provider's delivery id in `header`.
+    pub fn delivery_id(mut self, header: &str) -> Self {
+        self.delivery_id_header = Some(header.into());
+        self
+    }
+}
+
+impl Conversation {
+    /// The value of the first `user_profile` entry named `key` (exactly),
+    /// unless it is blank.
+    pub fn profile(&self, key: &str) -> Option<&str> {
+        self.user_profile
+            .iter()
+            .find(|kv| kv.key == key)
+            .map(|kv| kv.value.as_str())
+            .filter(|v| !v.trim().is_empty())
+    }
+}
