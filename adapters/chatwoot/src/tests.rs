@@ -50,16 +50,12 @@ fn conversation() -> Conversation {
 }
 
 fn state(extra: Value) -> Vec<u8> {
-    let mut st = json!({"conversation_id": 5});
-    for (k, v) in extra.as_object().unwrap() {
-        st[k] = v.clone();
-    }
-    st.to_string().into_bytes()
+    let base = json!({"conversation_id": 5});
+    testing::patched(&base, &extra).into_bytes()
 }
 
 fn handle(st: Vec<u8>, body: Value) -> (Value, Vec<Event>) {
-    let step = Chatwoot::handle_webhook(ctx(), st, hook(body)).unwrap();
-    (serde_json::from_slice(&step.state).unwrap(), step.events)
+    testing::state_and_events(Chatwoot::handle_webhook(ctx(), st, hook(body)).unwrap())
 }
 
 fn assignee(id: u64, name: &str) -> Value {
@@ -100,9 +96,7 @@ fn describe_is_static_and_complete() {
 #[test]
 fn settings_errors_name_the_field() {
     let check = |settings: &str, needle: &str| {
-        let failure = Chatwoot::validate_settings(settings.into()).unwrap_err();
-        assert_eq!(failure.reason, FailureReason::Error);
-        assert!(failure.message.contains(needle), "{}", failure.message);
+        testing::assert_settings_rejected::<Chatwoot>(settings, needle);
     };
     check(r#"{"base_url":"http://x","inbox_id":1}"#, "`account_id`");
     check(

@@ -92,11 +92,6 @@ fn apply(mut state: Vec<u8>, bodies: &[String]) -> (Vec<u8>, Vec<Event>) {
     (state, all)
 }
 
-/// Events have no `PartialEq`: compare their debug forms.
-fn same(actual: &[Event], expected: &[Event]) {
-    assert_eq!(format!("{actual:?}"), format!("{expected:?}"));
-}
-
 fn agent_text(t: &str) -> Event {
     events::agent_message(Some(events::agent("a-1", "Agent")), t, vec![])
 }
@@ -107,19 +102,20 @@ fn describe_declares_the_liveperson_signature() {
     assert_eq!(info.name, "liveperson");
     assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
     assert!(info.capabilities.bot_side_close);
-    let sig = info.webhook_signature.unwrap();
-    assert_eq!(sig.header, "X-Liveperson-Signature");
-    assert_eq!(sig.algorithm, SignatureAlgorithm::HmacSha1);
-    assert_eq!(sig.encoding, SignatureEncoding::Base64);
-    assert_eq!(sig.prefix.as_deref(), Some("sha1="));
+    testing::assert_signature(
+        &info,
+        "X-Liveperson-Signature",
+        SignatureAlgorithm::HmacSha1,
+        SignatureEncoding::Base64,
+        Some("sha1="),
+    );
     serde_json::from_str::<serde_json::Value>(&info.settings_schema).unwrap();
 }
 
 #[test]
 fn settings_errors_name_the_field() {
     let check = |settings: &str, needle: &str| {
-        let failure = LivePerson::validate_settings(settings.into()).unwrap_err();
-        assert!(failure.message.contains(needle), "{}", failure.message);
+        testing::assert_settings_rejected::<LivePerson>(settings, needle);
     };
     let base = r#""idp_url":"http://i","messaging_url":"http://m""#;
     check(&format!("{{{base}}}"), "`account_id`");
@@ -253,7 +249,7 @@ fn full_conversation() {
             text(6, "too late"),
         ],
     );
-    same(
+    testing::assert_same_events(
         &out,
         &[
             events::agent_joined(events::agent("a-1", "Agent")),
@@ -281,10 +277,10 @@ fn out_of_order_messages_are_applied_in_sequence_and_duplicates_dropped() {
     );
     assert!(out.is_empty(), "{out:?}");
     let (st, out) = apply(st, &[text(2, "a")]);
-    same(&out, &[agent_text("a")]); // seq 3 is still missing
+    testing::assert_same_events(&out, &[agent_text("a")]); // seq 3 is still missing
     // Our own message 3 (known from the publish response) fills the gap.
     let (st, out) = own(st, 3);
-    same(&out, &[agent_text("b"), agent_text("c")]);
+    testing::assert_same_events(&out, &[agent_text("b"), agent_text("c")]);
     let (_, out) = apply(st, &[text(5, "c"), text(2, "a")]);
     assert!(out.is_empty(), "stale duplicates: {out:?}");
 }
@@ -298,7 +294,7 @@ fn a_close_flushes_held_messages_first() {
             change("CLOSE", Some("a-1"), 5, json!({"closeReason": "SYSTEM"})),
         ],
     );
-    same(
+    testing::assert_same_events(
         &out,
         &[agent_text("late"), events::ended(EndReason::ProviderClosed)],
     );
@@ -323,7 +319,7 @@ fn participant_changes_give_transfer_leave_and_stale_ones_are_dropped() {
             change("CLOSE", None, 40, json!({"closeReason": "CONSUMER"})),
         ],
     );
-    same(
+    testing::assert_same_events(
         &out,
         &[
             events::agent_joined(events::agent("a-1", "Agent")),

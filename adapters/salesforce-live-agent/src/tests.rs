@@ -6,8 +6,7 @@ use crate::settings::Settings;
 use crate::wire;
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, Event, KeyValue, PollMode, Routing,
-    events,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, Routing, events,
 };
 use serde_json::{Value, json};
 
@@ -22,12 +21,6 @@ fn settings_json() -> Value {
 
 fn settings() -> Settings {
     Settings::parse(&settings_json().to_string()).unwrap()
-}
-
-/// Events have no `PartialEq` (generated types): compare their debug form.
-#[track_caller]
-fn same(got: &[Event], want: &[Event]) {
-    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
 }
 
 #[test]
@@ -47,7 +40,7 @@ fn describe_declares_a_long_poll_and_availability() {
 fn settings_errors_name_the_field() {
     let check = |patch: Value, needle: &str| {
         let settings = testing::patched(&settings_json(), &patch);
-        testing::assert_fails_with(LiveAgent::validate_settings(settings), needle);
+        testing::assert_settings_rejected::<LiveAgent>(settings, needle);
     };
     check(json!({"button_id": null}), "missing field `button_id`");
     check(
@@ -193,7 +186,7 @@ fn messages_map_to_events_and_batches_apply_once() {
         {"type": "ChasitorSessionData", "message": {}},
     ]);
     let (got, notes) = st.apply(batch(1, first.clone()));
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::queued(Some(2), Some(45)),
@@ -217,7 +210,7 @@ fn messages_map_to_events_and_batches_apply_once() {
             {"type": "ChatMessage", "message": {"name": "Bo", "text": "late"}},
         ]),
     ));
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::transferred(None, Some(events::agent("005B2", "Bo"))),
@@ -234,7 +227,7 @@ fn request_fail_is_no_agent_and_disconnect_is_agent_left() {
         1,
         json!([{"type": "ChatRequestFail", "message": {"reason": "Unavailable", "postChatUrl": ""}}]),
     ));
-    same(&got, &[events::ended(EndReason::NoAgentAvailable)]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::NoAgentAvailable)]);
 
     let mut st = state();
     let (got, _) = st.apply(batch(
@@ -244,7 +237,7 @@ fn request_fail_is_no_agent_and_disconnect_is_agent_left() {
             {"type": "AgentDisconnect", "message": {}},
         ]),
     ));
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::agent_joined(alex()),

@@ -48,7 +48,7 @@ fn describe_declares_a_long_poll_and_no_webhooks() {
 fn settings_errors_name_the_field() {
     let check = |patch: Value, needle: &str| {
         let settings = testing::patched(&settings_json(), &patch);
-        testing::assert_fails_with(Miaw::validate_settings(settings), needle);
+        testing::assert_settings_rejected::<Miaw>(settings, needle);
     };
     check(json!({"org_id": null}), "missing field `org_id`");
     check(
@@ -317,12 +317,6 @@ fn routing(id: u32, routing_type: &str, failure: &str) -> Frame {
     )
 }
 
-/// Events have no `PartialEq` (generated types): compare their debug form.
-#[track_caller]
-fn same(got: &[handover_adapter_sdk::Event], want: &[handover_adapter_sdk::Event]) {
-    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
-}
-
 fn alex() -> handover_adapter_sdk::Agent {
     events::agent("005A1", "Alex")
 }
@@ -345,7 +339,7 @@ fn agent_leaving_without_a_close_event_ends_the_conversation() {
         text(7, "Agent", "after the end"),
     ]);
     assert!(notes.is_empty(), "{notes:?}");
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::queued(None, Some(90)),
@@ -373,7 +367,7 @@ fn close_event_ends_as_agent_closed() {
         frame(2, "CONVERSATION_CLOSE_CONVERSATION", "System", json!({})),
         participant(3, "remove", "Agent"),
     ]);
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::agent_joined(alex()),
@@ -392,7 +386,7 @@ fn a_transfer_does_not_end_when_the_first_agent_leaves() {
         participant(4, "add", "Agent"),
         participant(5, "add", "Agent"),
     ]);
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::agent_joined(alex()),
@@ -408,7 +402,7 @@ fn a_transfer_does_not_end_when_the_first_agent_leaves() {
 fn routing_failure_before_any_agent_means_no_agent() {
     let mut st = state();
     let (got, notes) = st.apply(&[routing(1, "Initial", "RoutingError")]);
-    same(&got, &[events::ended(EndReason::NoAgentAvailable)]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::NoAgentAvailable)]);
     assert_eq!(notes, ["routing failed: RoutingError"]);
 }
 

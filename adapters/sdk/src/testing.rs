@@ -2,8 +2,10 @@
 //! requests and conversations, so each adapter's tests hold only what is
 //! particular to its provider. No I/O; never used by an export.
 
+use crate::Adapter;
 use crate::types::{
-    Author, CallContext, Conversation, Failure, HttpRequest, KeyValue, Routing, TranscriptEntry,
+    AdapterInfo, Author, CallContext, Conversation, Event, Failure, FailureReason, HttpRequest,
+    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, Step, TranscriptEntry,
 };
 use serde_json::Value;
 
@@ -94,6 +96,48 @@ pub fn assert_fails_with<T>(result: Result<T, Failure>, needle: &str) -> Failure
             failure
         }
     }
+}
+
+/// Asserts that adapter `A` rejects `settings` with an `error` failure
+/// whose message contains `needle` (e.g. the field's name), and returns it.
+#[track_caller]
+pub fn assert_settings_rejected<A: Adapter>(settings: impl Into<String>, needle: &str) -> Failure {
+    let failure = assert_fails_with(A::validate_settings(settings.into()), needle);
+    assert_eq!(failure.reason, FailureReason::Error, "{}", failure.message);
+    failure
+}
+
+/// Asserts that `got` are the events `want`. Events have no `PartialEq`
+/// (generated types): their debug forms are compared.
+#[track_caller]
+pub fn assert_same_events(got: &[Event], want: &[Event]) {
+    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
+}
+
+/// Asserts that `info` declares webhooks signed with `algorithm` in
+/// `header`, encoded with `encoding` after `prefix`.
+#[track_caller]
+pub fn assert_signature(
+    info: &AdapterInfo,
+    header: &str,
+    algorithm: SignatureAlgorithm,
+    encoding: SignatureEncoding,
+    prefix: Option<&str>,
+) {
+    let signature = info
+        .webhook_signature
+        .as_ref()
+        .expect("a webhook signature");
+    assert_eq!(signature.header, header);
+    assert_eq!(signature.algorithm, algorithm);
+    assert_eq!(signature.encoding, encoding);
+    assert_eq!(signature.prefix.as_deref(), prefix);
+}
+
+/// A step's state parsed as JSON, and its events.
+pub fn state_and_events(step: Step) -> (Value, Vec<Event>) {
+    let state = serde_json::from_slice(&step.state).expect("the state is JSON");
+    (state, step.events)
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 use crate::{Flavor, Mode};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, Polling, events,
+    Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, Polling,
+    SignatureAlgorithm, SignatureEncoding, events,
 };
 
 /// The `sim` flavor.
@@ -45,17 +46,20 @@ fn describe_is_static_and_complete() {
     let info = Sim::describe();
     assert_eq!(info.name, "sim");
     assert_eq!(info.channels, ["webchat", "sms", "messenger"]);
-    let signature = info.webhook_signature.unwrap();
-    assert_eq!(signature.header, "X-Sim-Signature");
-    assert_eq!(signature.prefix.as_deref(), Some("sha256="));
+    testing::assert_signature(
+        &info,
+        "X-Sim-Signature",
+        SignatureAlgorithm::HmacSha256,
+        SignatureEncoding::Hex,
+        Some("sha256="),
+    );
     serde_json::from_str::<serde_json::Value>(&info.settings_schema).unwrap();
 }
 
 #[test]
 fn settings_errors_name_the_field() {
     let check = |settings: &str, needle: &str| {
-        let failure = Sim::validate_settings(settings.into()).unwrap_err();
-        assert!(failure.message.contains(needle), "{}", failure.message);
+        testing::assert_settings_rejected::<Sim>(settings, needle);
     };
     check("{}", "`base_url`");
     check(

@@ -64,17 +64,13 @@ fn conv(active: Option<(&str, &str)>) -> Value {
 }
 
 fn state(extra: Value) -> Vec<u8> {
-    let mut st =
+    let base =
         json!({"conversation_id": "c1", "author": {"userExternalId": "u-1"}, "cursor": "m9"});
-    for (k, v) in extra.as_object().unwrap() {
-        st[k] = v.clone();
-    }
-    st.to_string().into_bytes()
+    testing::patched(&base, &extra).into_bytes()
 }
 
 fn handle(st: Vec<u8>, events: Value) -> (Value, Vec<Event>) {
-    let step = Sunshine::handle_webhook(ctx(), st, body(events)).unwrap();
-    (serde_json::from_slice(&step.state).unwrap(), step.events)
+    testing::state_and_events(Sunshine::handle_webhook(ctx(), st, body(events)).unwrap())
 }
 
 #[test]
@@ -92,9 +88,7 @@ fn describe_declares_the_shared_secret() {
 #[test]
 fn settings_errors_name_the_field() {
     let check = |settings: &str, needle: &str| {
-        let failure = Sunshine::validate_settings(settings.into()).unwrap_err();
-        assert_eq!(failure.reason, FailureReason::Error);
-        assert!(failure.message.contains(needle), "{}", failure.message);
+        testing::assert_settings_rejected::<Sunshine>(settings, needle);
     };
     check(
         r#"{"base_url":"http://x","app_id":"a"}"#,
