@@ -6,7 +6,7 @@ use crate::{Chatwoot, settings::Settings, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndpointSettings, Event, FailureReason,
-    HttpRequest, KeyValue, Routing,
+    HttpRequest, KeyValue,
 };
 use serde_json::{Value, json};
 
@@ -38,13 +38,7 @@ fn conversation() -> Conversation {
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "b".repeat(250), 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: Some("en".into()),
-            priority: Some(3),
-            queue: None,
-            custom: vec![KeyValue::new("tier", "gold")],
-        },
+        routing: testing::routing(&["billing"], Some("en"), Some(3), None, &[("tier", "gold")]),
         ..testing::conversation()
     }
 }

@@ -5,7 +5,7 @@ use crate::provider::tests_support::*;
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndReason, Event, FailureReason, HttpRequest,
-    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, events,
+    KeyValue, SignatureAlgorithm, SignatureEncoding, events,
 };
 use serde_json::json;
 
@@ -30,13 +30,7 @@ pub fn conversation() -> Conversation {
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "one moment", 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: None,
-            priority: None,
-            queue: None,
-            custom: vec![KeyValue::new("plan", "gold")],
-        },
+        routing: testing::routing(&["billing"], None, None, None, &[("plan", "gold")]),
         ..testing::conversation()
     }
 }

@@ -8,7 +8,7 @@ use crate::wire::{SyncResponse, sync_filter};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, Conversation, EndReason, Event, FailureReason, InputKind,
-    KeyValue, PollMode, Routing, TranscriptEntry, UserInput, events,
+    KeyValue, PollMode, UserInput, events,
 };
 use serde_json::{Value, json};
 
@@ -356,19 +356,15 @@ fn conversation(transcript: Vec<(Author, &str)>) -> Conversation {
         user_profile: vec![KeyValue::new("name", "Ann")],
         transcript: transcript
             .into_iter()
-            .map(|(author, text)| TranscriptEntry {
-                author,
-                text: text.into(),
-                timestamp_ms: 1,
-            })
+            .map(|(author, text)| testing::entry(author, text, 1))
             .collect(),
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: Some("en".into()),
-            priority: Some(5),
-            queue: Some("support".into()),
-            custom: vec![KeyValue::new("tier", "gold")],
-        },
+        routing: testing::routing(
+            &["billing"],
+            Some("en"),
+            Some(5),
+            Some("support"),
+            &[("tier", "gold")],
+        ),
         ..testing::conversation()
     }
 }
@@ -439,10 +435,8 @@ fn user_input_text() {
 
 #[test]
 fn calls_without_a_room_fail_cleanly() {
-    let ctx = handover_adapter_sdk::CallContext {
-        handover_id: "h-1".into(),
-        settings: json!({"base_url": "http://127.0.0.1:9", "agents": [ALICE]}).to_string(),
-    };
+    let settings = json!({"base_url": "http://127.0.0.1:9", "agents": [ALICE]}).to_string();
+    let ctx = testing::ctx(&settings);
     let failure = Matrix::poll(ctx, Vec::new()).unwrap_err();
     assert_eq!(failure.reason, FailureReason::Error);
     assert!(

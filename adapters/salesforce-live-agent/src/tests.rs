@@ -6,7 +6,7 @@ use crate::settings::Settings;
 use crate::wire;
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, Routing, events,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, events,
 };
 use serde_json::{Value, json};
 
@@ -84,24 +84,21 @@ fn urls_strip_a_trailing_chat_segment() {
 
 fn conversation() -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
         session_id: "s".into(),
         user_id: "u".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
         user_profile: vec![KeyValue::new("Name", "Dana")],
         transcript: vec![
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "x".repeat(1500), 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: Some("de".into()),
-            priority: Some(3),
-            queue: Some("vip".into()),
-            custom: vec![KeyValue::new("Plan", "gold")],
-        },
-        context: "{}".into(),
+        routing: testing::routing(
+            &["billing"],
+            Some("de"),
+            Some(3),
+            Some("vip"),
+            &[("Plan", "gold")],
+        ),
+        ..testing::conversation()
     }
 }
 

@@ -8,8 +8,7 @@ use crate::transcript::{MAX_MESSAGE_CHARS, messages};
 use crate::{ids, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, Routing,
-    TranscriptEntry, events,
+    Adapter, Author, Conversation, EndReason, EndpointSettings, PollMode, TranscriptEntry, events,
 };
 use serde_json::{Value, json};
 
@@ -193,24 +192,17 @@ fn routing_attributes_merge_custom_pairs_and_named_fields() {
     s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team", "handover_id": "HandoverId"});
     let s = Settings::parse(&s.to_string()).unwrap();
     let c = Conversation {
-        handover_id: "h-1".into(),
         session_id: "s".into(),
         user_id: "u".into(),
-        channel: "webchat".into(),
         locale: "de-DE".into(),
-        user_profile: vec![],
-        transcript: vec![],
-        routing: Routing {
-            skills: vec!["billing".into(), "vip".into()],
-            language: None,
-            priority: Some(5),
-            queue: Some("support".into()),
-            custom: vec![
-                KeyValue::new("Team", "override"),
-                KeyValue::new("Plan", "gold"),
-            ],
-        },
-        context: "{}".into(),
+        routing: testing::routing(
+            &["billing", "vip"],
+            None,
+            Some(5),
+            Some("support"),
+            &[("Team", "override"), ("Plan", "gold")],
+        ),
+        ..testing::conversation()
     };
     let attrs = wire::routing_attributes(&s, &c);
     let got: Vec<(&str, &str)> = attrs

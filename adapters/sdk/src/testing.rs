@@ -42,6 +42,23 @@ pub fn pairs(list: &[(&str, &str)]) -> Vec<KeyValue> {
     list.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect()
 }
 
+/// Routing with these skills, language, priority, queue and custom pairs.
+pub fn routing(
+    skills: &[&str],
+    language: Option<&str>,
+    priority: Option<u32>,
+    queue: Option<&str>,
+    custom: &[(&str, &str)],
+) -> Routing {
+    Routing {
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        language: language.map(Into::into),
+        priority,
+        queue: queue.map(Into::into),
+        custom: pairs(custom),
+    }
+}
+
 /// Handover `h-1` (session `s-1`, user `u-1`) on `webchat` in `en-US`, with
 /// no profile, transcript or routing and an empty context; tests fill in
 /// what they need.

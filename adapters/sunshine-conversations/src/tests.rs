@@ -6,7 +6,7 @@ use crate::{Sunshine, settings::Settings, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, CallContext, Conversation, EndReason, EndpointSettings, Event,
-    FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm,
+    FailureReason, HttpRequest, KeyValue, SignatureAlgorithm,
 };
 use serde_json::{Value, json};
 
@@ -19,24 +19,20 @@ fn ctx() -> CallContext {
 
 fn conversation(context: &str) -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
         session_id: "sess-1".into(),
-        user_id: "u-1".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
-        user_profile: vec![],
         transcript: vec![
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "x".repeat(10), 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into(), "vip".into()],
-            language: Some("en".into()),
-            priority: Some(2),
-            queue: Some("tier2".into()),
-            custom: vec![KeyValue::new("dataCapture.ticket.field.42", "gold")],
-        },
+        routing: testing::routing(
+            &["billing", "vip"],
+            Some("en"),
+            Some(2),
+            Some("tier2"),
+            &[("dataCapture.ticket.field.42", "gold")],
+        ),
         context: context.into(),
+        ..testing::conversation()
     }
 }
 
