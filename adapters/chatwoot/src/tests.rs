@@ -89,38 +89,37 @@ fn describe_is_static_and_complete() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        testing::assert_settings_rejected::<Chatwoot>(settings, needle);
-    };
-    check(r#"{"base_url":"http://x","inbox_id":1}"#, "`account_id`");
-    check(
-        r#"{"base_url":"x","account_id":1,"inbox_id":1}"#,
-        "`base_url`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":"1","inbox_id":1}"#,
-        "`account_id`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":0}"#,
-        "`inbox_id`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"transcript_chunk":5}"#,
-        "`transcript_chunk`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":[]}"#,
-        "`channels`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":["sms",""]}"#,
-        "`channels[1]`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"token":"t"}"#,
-        "unknown field `token`",
-    );
+    testing::assert_each_rejected::<Chatwoot, _>([
+        (r#"{"base_url":"http://x","inbox_id":1}"#, "`account_id`"),
+        (
+            r#"{"base_url":"x","account_id":1,"inbox_id":1}"#,
+            "`base_url`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":"1","inbox_id":1}"#,
+            "`account_id`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":0}"#,
+            "`inbox_id`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"transcript_chunk":5}"#,
+            "`transcript_chunk`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":[]}"#,
+            "`channels`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":["sms",""]}"#,
+            "`channels[1]`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"token":"t"}"#,
+            "unknown field `token`",
+        ),
+    ]);
     Chatwoot::validate_settings(SETTINGS.into()).unwrap();
     let s = Settings::parse(SETTINGS).unwrap();
     assert_eq!(s.url("teams"), "http://127.0.0.1:9/api/v1/accounts/1/teams");

@@ -62,35 +62,34 @@ fn describe_declares_the_hub_signature() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        testing::assert_settings_rejected::<Genesys>(settings, needle);
-    };
-    check(r#"{"integration_id":"i"}"#, "`api_url`");
-    check(r#"{"api_url":"http://h"}"#, "`integration_id`");
-    check(
-        r#"{"api_url":"h","integration_id":"i"}"#,
-        "`api_url`: must start",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"a/b"}"#,
-        "`integration_id`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","transcript_chunk":0}"#,
-        "`transcript_chunk`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","transcript_max_messages":99}"#,
-        "`transcript_max_messages`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","channels":["sms",""]}"#,
-        "`channels[1]`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","client_secret":"x"}"#,
-        "unknown field `client_secret`",
-    );
+    testing::assert_each_rejected::<Genesys, _>([
+        (r#"{"integration_id":"i"}"#, "`api_url`"),
+        (r#"{"api_url":"http://h"}"#, "`integration_id`"),
+        (
+            r#"{"api_url":"h","integration_id":"i"}"#,
+            "`api_url`: must start",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"a/b"}"#,
+            "`integration_id`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","transcript_chunk":0}"#,
+            "`transcript_chunk`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","transcript_max_messages":99}"#,
+            "`transcript_max_messages`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","channels":["sms",""]}"#,
+            "`channels[1]`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","client_secret":"x"}"#,
+            "unknown field `client_secret`",
+        ),
+    ]);
     assert!(Genesys::validate_settings(SETTINGS.into()).is_ok());
 }
 

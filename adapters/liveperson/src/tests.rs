@@ -108,39 +108,38 @@ fn describe_declares_the_liveperson_signature() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        testing::assert_settings_rejected::<LivePerson>(settings, needle);
-    };
     let base = r#""idp_url":"http://i","messaging_url":"http://m""#;
-    check(&format!("{{{base}}}"), "`account_id`");
-    check(
-        &format!(r#"{{"account_id":"12a",{base}}}"#),
-        "`account_id`: must be",
-    );
-    check(
-        r#"{"account_id":"1","messaging_url":"http://m"}"#,
-        "`idp_url`",
-    );
-    check(
-        r#"{"account_id":"1","idp_url":"i","messaging_url":"http://m"}"#,
-        "`idp_url`: must start",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"skill_id":"sales"}}"#),
-        "`skill_id`",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"campaign_id":5}}"#),
-        "`engagement_id`",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"transcript_chunk":0}}"#),
-        "`transcript_chunk`",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"client_secret":"x"}}"#),
-        "unknown field `client_secret`",
-    );
+    testing::assert_each_rejected::<LivePerson, _>([
+        (format!("{{{base}}}").as_str(), "`account_id`"),
+        (
+            format!(r#"{{"account_id":"12a",{base}}}"#).as_str(),
+            "`account_id`: must be",
+        ),
+        (
+            r#"{"account_id":"1","messaging_url":"http://m"}"#,
+            "`idp_url`",
+        ),
+        (
+            r#"{"account_id":"1","idp_url":"i","messaging_url":"http://m"}"#,
+            "`idp_url`: must start",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"skill_id":"sales"}}"#).as_str(),
+            "`skill_id`",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"campaign_id":5}}"#).as_str(),
+            "`engagement_id`",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"transcript_chunk":0}}"#).as_str(),
+            "`transcript_chunk`",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"client_secret":"x"}}"#).as_str(),
+            "unknown field `client_secret`",
+        ),
+    ]);
     assert!(LivePerson::validate_settings(SETTINGS.into()).is_ok());
     let full = format!(
         r#"{{"account_id":"1",{base},"skill_id":42,"campaign_id":1,"engagement_id":2,"channels":["sms"]}}"#

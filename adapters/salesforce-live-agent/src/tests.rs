@@ -38,34 +38,35 @@ fn describe_declares_a_long_poll_and_availability() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |patch: Value, needle: &str| {
-        let settings = testing::patched(&settings_json(), &patch);
-        testing::assert_settings_rejected::<LiveAgent>(settings, needle);
-    };
-    check(json!({"button_id": null}), "missing field `button_id`");
-    check(
-        json!({"base_url": "la.example"}),
-        "`base_url`: must start with http",
+    testing::assert_each_patch_rejected::<LiveAgent>(
+        &settings_json(),
+        [
+            (json!({"button_id": null}), "missing field `button_id`"),
+            (
+                json!({"base_url": "la.example"}),
+                "`base_url`: must start with http",
+            ),
+            (
+                json!({"organization_id": "005XX0000001abc"}),
+                "`organization_id`: must be a org id",
+            ),
+            (json!({"deployment_id": "572-short"}), "`deployment_id`"),
+            (
+                json!({"button_id": "572XX0000001abc"}),
+                "`button_id`: must be a chat button id",
+            ),
+            (
+                json!({"queue_buttons": {"billing": "nope"}}),
+                "`queue_buttons.billing`",
+            ),
+            (json!({"api_version": "v58"}), "`api_version`"),
+            (
+                json!({"transcript_chunk": 10}),
+                "`transcript_chunk`: must be at least 100",
+            ),
+            (json!({"session_key": "x"}), "unknown field `session_key`"),
+        ],
     );
-    check(
-        json!({"organization_id": "005XX0000001abc"}),
-        "`organization_id`: must be a org id",
-    );
-    check(json!({"deployment_id": "572-short"}), "`deployment_id`");
-    check(
-        json!({"button_id": "572XX0000001abc"}),
-        "`button_id`: must be a chat button id",
-    );
-    check(
-        json!({"queue_buttons": {"billing": "nope"}}),
-        "`queue_buttons.billing`",
-    );
-    check(json!({"api_version": "v58"}), "`api_version`");
-    check(
-        json!({"transcript_chunk": 10}),
-        "`transcript_chunk`: must be at least 100",
-    );
-    check(json!({"session_key": "x"}), "unknown field `session_key`");
     assert!(LiveAgent::validate_settings(settings_json().to_string()).is_ok());
 }
 

@@ -45,45 +45,46 @@ fn describe_declares_a_long_poll_and_no_webhooks() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |patch: Value, needle: &str| {
-        let settings = testing::patched(&settings_json(), &patch);
-        testing::assert_settings_rejected::<Miaw>(settings, needle);
-    };
-    check(json!({"org_id": null}), "missing field `org_id`");
-    check(
-        json!({"es_developer_name": null}),
-        "missing field `es_developer_name`",
+    testing::assert_each_patch_rejected::<Miaw>(
+        &settings_json(),
+        [
+            (json!({"org_id": null}), "missing field `org_id`"),
+            (
+                json!({"es_developer_name": null}),
+                "missing field `es_developer_name`",
+            ),
+            (
+                json!({"base_url": "acme.salesforce-scrt.com"}),
+                "`base_url`: must start with http",
+            ),
+            (
+                json!({"org_id": "12345"}),
+                "`org_id`: must be a Salesforce org id",
+            ),
+            (
+                json!({"es_developer_name": "My Deployment"}),
+                "`es_developer_name`",
+            ),
+            (json!({"platform": " "}), "`platform`: must not be empty"),
+            (
+                json!({"poll_wait_ms": 60000}),
+                "`poll_wait_ms`: must be between 100 and 20000",
+            ),
+            (
+                json!({"poll_idle_ms": 9000}),
+                "`poll_idle_ms`: must not exceed poll_wait_ms",
+            ),
+            (
+                json!({"routing_fields": {"skills": ""}}),
+                "`routing_fields.skills`",
+            ),
+            (
+                json!({"routing_fields": {"team": "X"}}),
+                "unknown field `team`",
+            ),
+            (json!({"api_token": "x"}), "unknown field `api_token`"),
+        ],
     );
-    check(
-        json!({"base_url": "acme.salesforce-scrt.com"}),
-        "`base_url`: must start with http",
-    );
-    check(
-        json!({"org_id": "12345"}),
-        "`org_id`: must be a Salesforce org id",
-    );
-    check(
-        json!({"es_developer_name": "My Deployment"}),
-        "`es_developer_name`",
-    );
-    check(json!({"platform": " "}), "`platform`: must not be empty");
-    check(
-        json!({"poll_wait_ms": 60000}),
-        "`poll_wait_ms`: must be between 100 and 20000",
-    );
-    check(
-        json!({"poll_idle_ms": 9000}),
-        "`poll_idle_ms`: must not exceed poll_wait_ms",
-    );
-    check(
-        json!({"routing_fields": {"skills": ""}}),
-        "`routing_fields.skills`",
-    );
-    check(
-        json!({"routing_fields": {"team": "X"}}),
-        "unknown field `team`",
-    );
-    check(json!({"api_token": "x"}), "unknown field `api_token`");
     assert!(Miaw::validate_settings(settings_json().to_string()).is_ok());
 }
 

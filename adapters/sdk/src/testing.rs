@@ -124,6 +124,30 @@ pub fn assert_settings_rejected<A: Adapter>(settings: impl Into<String>, needle:
     failure
 }
 
+/// [`assert_settings_rejected`] for each `(settings, needle)` case.
+#[track_caller]
+pub fn assert_each_rejected<'a, A: Adapter, S: Into<String>>(
+    cases: impl IntoIterator<Item = (S, &'a str)>,
+) {
+    for (settings, needle) in cases {
+        assert_settings_rejected::<A>(settings, needle);
+    }
+}
+
+/// [`assert_settings_rejected`] for `base` [`patched`] with each
+/// `(patch, needle)` case.
+#[track_caller]
+pub fn assert_each_patch_rejected<'a, A: Adapter>(
+    base: &Value,
+    cases: impl IntoIterator<Item = (Value, &'a str)>,
+) {
+    assert_each_rejected::<A, _>(
+        cases
+            .into_iter()
+            .map(|(patch, needle)| (patched(base, &patch), needle)),
+    );
+}
+
 /// Asserts that `got` are the events `want`. Events have no `PartialEq`
 /// (generated types): their debug forms are compared.
 #[track_caller]

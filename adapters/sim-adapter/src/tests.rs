@@ -58,27 +58,26 @@ fn describe_is_static_and_complete() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        testing::assert_settings_rejected::<Sim>(settings, needle);
-    };
-    check("{}", "`base_url`");
-    check(
-        r#"{"base_url":"127.0.0.1"}"#,
-        "`base_url`: must start with http://",
-    );
-    check(
-        r#"{"base_url":"http://h","mode":"push"}"#,
-        "`mode`: unknown variant",
-    );
-    check(r#"{"base_url":"http://h","channels":[]}"#, "`channels`");
-    check(
-        r#"{"base_url":"http://h","channels":["sms",""]}"#,
-        "`channels[1]`",
-    );
-    check(
-        r#"{"base_url":"http://h","transcript_chunk":0}"#,
-        "`transcript_chunk`",
-    );
+    testing::assert_each_rejected::<Sim, _>([
+        ("{}", "`base_url`"),
+        (
+            r#"{"base_url":"127.0.0.1"}"#,
+            "`base_url`: must start with http://",
+        ),
+        (
+            r#"{"base_url":"http://h","mode":"push"}"#,
+            "`mode`: unknown variant",
+        ),
+        (r#"{"base_url":"http://h","channels":[]}"#, "`channels`"),
+        (
+            r#"{"base_url":"http://h","channels":["sms",""]}"#,
+            "`channels[1]`",
+        ),
+        (
+            r#"{"base_url":"http://h","transcript_chunk":0}"#,
+            "`transcript_chunk`",
+        ),
+    ]);
     assert!(Sim::validate_settings(SETTINGS.into()).is_ok());
     let full = r#"{"base_url":"https://h/","mode":"poll","channels":["sms"],"transcript_chunk":5}"#;
     assert!(Sim::validate_settings(full.into()).is_ok());

@@ -83,29 +83,28 @@ fn describe_declares_the_shared_secret() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        testing::assert_settings_rejected::<Sunshine>(settings, needle);
-    };
-    check(
-        r#"{"base_url":"http://x","app_id":"a"}"#,
-        "`switchboard_integration`",
-    );
-    check(
-        r#"{"base_url":"ftp://x","app_id":"a","switchboard_integration":"z"}"#,
-        "`base_url`",
-    );
-    check(
-        r#"{"base_url":"http://x","app_id":" ","switchboard_integration":"z"}"#,
-        "`app_id`",
-    );
-    check(
-        r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","transcript_chunk":5000}"#,
-        "`transcript_chunk`",
-    );
-    check(
-        r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","key_secret":"s"}"#,
-        "unknown field `key_secret`",
-    );
+    testing::assert_each_rejected::<Sunshine, _>([
+        (
+            r#"{"base_url":"http://x","app_id":"a"}"#,
+            "`switchboard_integration`",
+        ),
+        (
+            r#"{"base_url":"ftp://x","app_id":"a","switchboard_integration":"z"}"#,
+            "`base_url`",
+        ),
+        (
+            r#"{"base_url":"http://x","app_id":" ","switchboard_integration":"z"}"#,
+            "`app_id`",
+        ),
+        (
+            r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","transcript_chunk":5000}"#,
+            "`transcript_chunk`",
+        ),
+        (
+            r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","key_secret":"s"}"#,
+            "unknown field `key_secret`",
+        ),
+    ]);
     Sunshine::validate_settings(SETTINGS.into()).unwrap();
     let s = Settings::parse(SETTINGS).unwrap();
     assert_eq!(
