@@ -247,11 +247,7 @@ fn recipient(c: &Conversation) -> Recipient {
 /// handover's identity. Custom keys never override these.
 fn custom_attributes(c: &Conversation) -> BTreeMap<String, String> {
     let r = &c.routing;
-    let mut attrs: BTreeMap<String, String> = r
-        .custom
-        .iter()
-        .map(|kv| (kv.key.clone(), kv.value.clone()))
-        .collect();
+    let mut attrs = r.custom_map();
     let mut set = |k: &str, v: String| {
         attrs.insert(k.to_string(), v);
     };

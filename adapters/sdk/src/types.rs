@@ -166,6 +166,16 @@ impl WebhookSignature {
     }
 }
 
+impl Routing {
+    /// The `custom` pairs as a map (a repeated key keeps its last value).
+    pub fn custom_map(&self) -> std::collections::BTreeMap<String, String> {
+        self.custom
+            .iter()
+            .map(|kv| (kv.key.clone(), kv.value.clone()))
+            .collect()
+    }
+}
+
 impl Conversation {
     /// The value of the first `user_profile` entry named `key` (exactly),
     /// unless it is blank.
