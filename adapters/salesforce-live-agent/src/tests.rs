@@ -5,9 +5,7 @@ use crate::provider::{LiveAgent, State};
 use crate::settings::Settings;
 use crate::wire;
 use handover_adapter_sdk::testing;
-use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, events,
-};
+use handover_adapter_sdk::{Adapter, Author, Conversation, EndReason, KeyValue, PollMode, events};
 use serde_json::{Value, json};
 
 fn settings_json() -> Value {
@@ -20,7 +18,7 @@ fn settings_json() -> Value {
 }
 
 fn settings() -> Settings {
-    Settings::parse(&settings_json().to_string()).unwrap()
+    testing::settings(&settings_json())
 }
 
 #[test]
@@ -107,7 +105,7 @@ fn conversation() -> Conversation {
 fn chasitor_init_carries_routing_and_the_transcript() {
     let mut s = settings_json();
     s["queue_buttons"] = json!({"vip": "573XX0000009xyz"});
-    let s = Settings::parse(&s.to_string()).unwrap();
+    let s: Settings = testing::settings(&s);
     let c = conversation();
     let body = serde_json::to_value(wire::ChasitorInit::new(&s, "sess-1", &c)).unwrap();
     assert_eq!(body["buttonId"], "573XX0000009xyz");
@@ -269,17 +267,6 @@ fn availability_matches_the_button_by_its_15_character_id() {
 
 #[test]
 fn state_requires_a_session() {
-    let failure = LiveAgent::poll(
-        handover_adapter_sdk::CallContext {
-            handover_id: "h".into(),
-            settings: settings_json().to_string(),
-        },
-        Vec::new(),
-    )
-    .unwrap_err();
-    assert!(
-        failure.message.contains("no Live Agent session"),
-        "{}",
-        failure.message
-    );
+    let ctx = testing::ctx(&settings_json().to_string());
+    testing::assert_fails_with(LiveAgent::poll(ctx, Vec::new()), "no Live Agent session");
 }

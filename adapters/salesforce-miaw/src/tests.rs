@@ -8,7 +8,7 @@ use crate::transcript::{MAX_MESSAGE_CHARS, messages};
 use crate::{ids, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, PollMode, TranscriptEntry, events,
+    Adapter, Author, Conversation, EndReason, PollMode, TranscriptEntry, events,
 };
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ fn settings_json() -> Value {
 }
 
 fn settings() -> Settings {
-    Settings::parse(&settings_json().to_string()).unwrap()
+    testing::settings(&settings_json())
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn a_huge_transcript_is_capped_and_says_what_was_left_out() {
 fn routing_attributes_merge_custom_pairs_and_named_fields() {
     let mut s = settings_json();
     s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team", "handover_id": "HandoverId"});
-    let s = Settings::parse(&s.to_string()).unwrap();
+    let s: Settings = testing::settings(&s);
     let c = Conversation {
         session_id: "s".into(),
         user_id: "u".into(),
@@ -428,17 +428,6 @@ fn state_round_trips_and_requires_a_conversation() {
     let bytes = handover_adapter_sdk::state::save(&st);
     let back: State = handover_adapter_sdk::state::load(&bytes).unwrap();
     assert_eq!(back, st);
-    let failure = Miaw::poll(
-        handover_adapter_sdk::CallContext {
-            handover_id: "h".into(),
-            settings: settings_json().to_string(),
-        },
-        Vec::new(),
-    )
-    .unwrap_err();
-    assert!(
-        failure.message.contains("no MIAW conversation"),
-        "{}",
-        failure.message
-    );
+    let ctx = testing::ctx(&settings_json().to_string());
+    testing::assert_fails_with(Miaw::poll(ctx, Vec::new()), "no MIAW conversation");
 }

@@ -3,6 +3,7 @@
 //! particular to its provider. No I/O; never used by an export.
 
 use crate::Adapter;
+use crate::settings::EndpointSettings;
 use crate::types::{
     AdapterInfo, Author, CallContext, Conversation, Event, Failure, FailureReason, HttpRequest,
     KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, Step, TranscriptEntry,
@@ -25,6 +26,15 @@ pub fn request(path: &str, body: impl Into<Vec<u8>>) -> HttpRequest {
         path: path.into(),
         headers: Vec::new(),
         body: body.into(),
+    }
+}
+
+/// Settings parsed and checked from `json`; panics when they are invalid.
+#[track_caller]
+pub fn settings<S: EndpointSettings>(json: &Value) -> S {
+    match S::parse(&json.to_string()) {
+        Ok(settings) => settings,
+        Err(failure) => panic!("invalid settings {json}: {}", failure.message),
     }
 }
 
