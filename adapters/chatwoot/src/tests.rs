@@ -63,9 +63,7 @@ fn updated(assignee: Value, at: f64) -> Value {
 
 #[test]
 fn describe_is_static_and_complete() {
-    let info = Chatwoot::describe();
-    assert_eq!(info.name, "chatwoot");
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
+    let (info, schema) = testing::described::<Chatwoot>("chatwoot");
     let sig = info.webhook_signature.unwrap();
     assert_eq!(sig.header, "X-Chatwoot-Signature");
     assert_eq!(sig.prefix.as_deref(), Some("sha256="));
@@ -77,7 +75,6 @@ fn describe_is_static_and_complete() {
         sig.delivery_id_header.as_deref(),
         Some("X-Chatwoot-Delivery")
     );
-    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
     assert!(
         schema["description"]
             .as_str()

@@ -91,15 +91,12 @@ impl Desk {
 
 #[test]
 fn describe_declares_long_poll_and_no_webhooks() {
-    let info = Matrix::describe();
-    assert_eq!(info.name, "matrix");
+    let (info, schema) = testing::described::<Matrix>("matrix");
     assert_eq!(info.polling.mode, PollMode::LongPoll);
     assert_eq!(info.polling.max_wait_ms, 10_000);
     assert!(info.webhook_signature.is_none());
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
     assert!(info.capabilities.typing && info.capabilities.bot_side_close);
     assert!(info.capabilities.transcript && !info.capabilities.attachments);
-    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
     assert_eq!(schema["required"], json!(["base_url", "agents"]));
 }
 

@@ -28,15 +28,13 @@ fn settings() -> Settings {
 
 #[test]
 fn describe_declares_a_long_poll_and_no_webhooks() {
-    let info = Miaw::describe();
-    assert_eq!(info.name, "salesforce-miaw");
+    let (info, schema) = testing::described::<Miaw>("salesforce-miaw");
     assert_eq!(info.channels, ["webchat", "in-app"]);
     assert!(info.webhook_signature.is_none());
     assert_eq!(info.polling.mode, PollMode::LongPoll);
     assert_eq!(info.polling.max_wait_ms, 20_000);
     assert!(info.capabilities.bot_side_close && info.capabilities.transcript);
     assert!(!info.capabilities.availability_check);
-    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
     assert_eq!(
         schema["required"],
         json!(["base_url", "org_id", "es_developer_name"])

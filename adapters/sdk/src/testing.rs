@@ -165,6 +165,22 @@ pub fn assert_same_events(got: &[Event], want: &[Event]) {
     assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
 }
 
+/// `A::describe()`, after asserting what every description must hold: the
+/// name `name`, concrete channels (neither `*` nor `fax`) and a settings
+/// schema that is JSON; with the parsed schema.
+#[track_caller]
+pub fn described<A: Adapter>(name: &str) -> (AdapterInfo, Value) {
+    let info = A::describe();
+    assert_eq!(info.name, name);
+    assert!(
+        !info.channels.iter().any(|c| c == "*" || c == "fax"),
+        "{:?}",
+        info.channels
+    );
+    let schema = serde_json::from_str(&info.settings_schema).expect("the settings schema is JSON");
+    (info, schema)
+}
+
 /// Asserts that `info` declares webhooks signed with `algorithm` in
 /// `header`, encoded with `encoding` after `prefix`.
 #[track_caller]
