@@ -24,8 +24,8 @@ use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::state::{self, AgentRef};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest,
-    Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, TypedAdapter, UserInput,
-    WebhookRoute, WebhookSignature, adapter_version, error, events, log, transcript,
+    Level, Output, Polling, Reply, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
+    adapter_version, error, events, log, transcript,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -78,16 +78,11 @@ impl TypedAdapter for Chatwoot {
     fn describe() -> AdapterInfo {
         AdapterInfo::new("chatwoot", adapter_version!(), &DEFAULT_CHANNELS)
             .with(CAPABILITIES, Polling::NONE, SCHEMA)
-            .signed(
-                WebhookSignature::body(
-                    SignatureAlgorithm::HmacSha256,
-                    "X-Chatwoot-Signature",
-                    SignatureEncoding::Hex,
-                    Some("sha256="),
-                )
-                .timestamped(".", "X-Chatwoot-Timestamp")
-                .delivery_id("X-Chatwoot-Delivery"),
-            )
+            .signed(WebhookSignature::timestamped_hmac_sha256(
+                "X-Chatwoot-Signature",
+                "X-Chatwoot-Timestamp",
+                "X-Chatwoot-Delivery",
+            ))
     }
 
     fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {

@@ -151,6 +151,21 @@ impl WebhookSignature {
         }
     }
 
+    /// HMAC-SHA256 over `{timestamp}.{body}`, hex after `sha256=` in
+    /// `header`, with the timestamp and the delivery id in their own headers
+    /// (the scheme of Chatwoot and the sim provider).
+    pub fn timestamped_hmac_sha256(header: &str, timestamp_header: &str, delivery: &str) -> Self {
+        let prefix = Some("sha256=");
+        Self::body(
+            SignatureAlgorithm::HmacSha256,
+            header,
+            SignatureEncoding::Hex,
+            prefix,
+        )
+        .timestamped(".", timestamp_header)
+        .delivery_id(delivery)
+    }
+
     /// The same, signing the timestamp from `timestamp_header`, then
     /// `separator`, then the body.
     pub fn timestamped(mut self, separator: &str, timestamp_header: &str) -> Self {

@@ -16,9 +16,8 @@ use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, HttpRequest, HttpResponse, Level, Output, Polling, Reply, SignatureAlgorithm,
-    SignatureEncoding, TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version,
-    channels, error, events, log,
+    HandoverState, HttpRequest, HttpResponse, Level, Output, Polling, Reply, TypedAdapter,
+    UserInput, WebhookRoute, WebhookSignature, adapter_version, channels, error, events, log,
 };
 use serde::Deserialize;
 use sim_logic::{Normalized, wire as sim_wire};
@@ -159,16 +158,11 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
     fn describe() -> AdapterInfo {
         AdapterInfo::new(F::NAME, adapter_version!(), &DEFAULT_CHANNELS)
             .with(Capabilities::ALL, F::POLLING, SCHEMA)
-            .signed(
-                WebhookSignature::body(
-                    SignatureAlgorithm::HmacSha256,
-                    "X-Sim-Signature",
-                    SignatureEncoding::Hex,
-                    Some("sha256="),
-                )
-                .timestamped(".", "X-Sim-Timestamp")
-                .delivery_id("X-Sim-Delivery"),
-            )
+            .signed(WebhookSignature::timestamped_hmac_sha256(
+                "X-Sim-Signature",
+                "X-Sim-Timestamp",
+                "X-Sim-Delivery",
+            ))
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
