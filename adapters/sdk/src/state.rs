@@ -73,6 +73,13 @@ mod tests {
     }
 
     #[test]
+    fn require_names_what_is_missing() {
+        assert!(super::require(true, "X room").is_ok());
+        let failure = super::require(false, "X room").unwrap_err();
+        assert_eq!(failure.message, "no X room in the handover state");
+    }
+
+    #[test]
     fn round_trip_and_empty() {
         assert_eq!(super::load::<S>(&[]).unwrap(), S::default());
         let bytes = super::save(&S { n: 3 });

@@ -1,6 +1,7 @@
-//! Builders for adapters' native unit tests: call contexts, webhook
-//! requests and conversations, so each adapter's tests hold only what is
-//! particular to its provider. No I/O; never used by an export.
+//! Builders and asserts for adapters' native unit tests: call contexts,
+//! settings, webhook requests and conversations; settings rejections,
+//! descriptions, signatures and events. Each adapter's tests hold only what
+//! is particular to its provider. No I/O; never used by an export.
 
 use crate::Adapter;
 use crate::settings::EndpointSettings;

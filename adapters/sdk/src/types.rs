@@ -1,5 +1,6 @@
 //! Friendly paths for the WIT types of `handover:provider/types` and the
-//! log level, so adapters never spell out the generated module tree.
+//! log level, so adapters never spell out the generated module tree, and
+//! the constructors and accessors adapters share on them.
 
 pub use crate::bindings::handover::provider::log::Level;
 pub use crate::bindings::handover::provider::types::{
@@ -200,5 +201,56 @@ impl Conversation {
             .find(|kv| kv.key == key)
             .map(|kv| kv.value.as_str())
             .filter(|v| !v.trim().is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acknowledged_webhooks_answer_an_empty_json_object() {
+        let route = WebhookRoute::acknowledged(Some("d-1".into()), vec!["k".into()]);
+        assert_eq!(route.response.status, 200);
+        assert_eq!(route.response.body, b"{}");
+        assert_eq!(route.response.headers[0].key, "content-type");
+        assert_eq!(route.response.headers[0].value, "application/json");
+        assert_eq!(route.delivery_id.as_deref(), Some("d-1"));
+        assert_eq!(route.correlation_keys, ["k"]);
+    }
+
+    #[test]
+    fn signature_builders() {
+        let body = WebhookSignature::body(
+            SignatureAlgorithm::HmacSha1,
+            "X-Sig",
+            SignatureEncoding::Base64,
+            None,
+        );
+        assert!(matches!(body.signed, SignedContent::Body));
+        assert_eq!((body.prefix, body.timestamp_header), (None, None));
+        let stamped = WebhookSignature::timestamped_hmac_sha256("X-S", "X-T", "X-D");
+        assert_eq!(stamped.algorithm, SignatureAlgorithm::HmacSha256);
+        assert_eq!(stamped.encoding, SignatureEncoding::Hex);
+        assert_eq!(stamped.prefix.as_deref(), Some("sha256="));
+        assert!(matches!(&stamped.signed, SignedContent::TimestampThenBody(s) if s == "."));
+        assert_eq!(stamped.timestamp_header.as_deref(), Some("X-T"));
+        assert_eq!(stamped.delivery_id_header.as_deref(), Some("X-D"));
+    }
+
+    #[test]
+    fn profile_values_and_custom_maps() {
+        let mut c = crate::testing::conversation();
+        c.user_profile = crate::testing::pairs(&[("name", " "), ("email", "a@b"), ("name", "x")]);
+        assert_eq!(
+            c.profile("name"),
+            None,
+            "the first entry counts, blank is none"
+        );
+        assert_eq!(c.profile("email"), Some("a@b"));
+        assert_eq!(c.profile("Email"), None);
+        c.routing.custom = crate::testing::pairs(&[("a", "1"), ("a", "2"), ("b", "3")]);
+        let map = c.routing.custom_map();
+        assert_eq!((map["a"].as_str(), map["b"].as_str()), ("2", "3"));
     }
 }
