@@ -21,12 +21,11 @@ mod wire;
 mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
-use handover_adapter_sdk::state::AgentRef;
+use handover_adapter_sdk::state::{self, AgentRef};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest,
-    Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, SignedContent,
-    TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
-    transcript,
+    Level, Output, Polling, Reply, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
+    adapter_version, error, events, log, transcript,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -58,10 +57,7 @@ struct State {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.conversation_id == 0 {
-            return Err(error("no Chatwoot conversation in the handover state"));
-        }
-        Ok(())
+        state::require(self.conversation_id != 0, "Chatwoot conversation")
     }
 }
 
@@ -82,15 +78,11 @@ impl TypedAdapter for Chatwoot {
     fn describe() -> AdapterInfo {
         AdapterInfo::new("chatwoot", adapter_version!(), &DEFAULT_CHANNELS)
             .with(CAPABILITIES, Polling::NONE, SCHEMA)
-            .signed(WebhookSignature {
-                algorithm: SignatureAlgorithm::HmacSha256,
-                header: "X-Chatwoot-Signature".into(),
-                encoding: SignatureEncoding::Hex,
-                prefix: Some("sha256=".into()),
-                signed: SignedContent::TimestampThenBody(".".into()),
-                timestamp_header: Some("X-Chatwoot-Timestamp".into()),
-                delivery_id_header: Some("X-Chatwoot-Delivery".into()),
-            })
+            .signed(WebhookSignature::timestamped_hmac_sha256(
+                "X-Chatwoot-Signature",
+                "X-Chatwoot-Timestamp",
+                "X-Chatwoot-Delivery",
+            ))
     }
 
     fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {

@@ -6,7 +6,7 @@ use crate::{Chatwoot, settings::Settings, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndpointSettings, Event, FailureReason,
-    HttpRequest, KeyValue, Routing,
+    HttpRequest, KeyValue,
 };
 use serde_json::{Value, json};
 
@@ -38,28 +38,18 @@ fn conversation() -> Conversation {
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "b".repeat(250), 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: Some("en".into()),
-            priority: Some(3),
-            queue: None,
-            custom: vec![KeyValue::new("tier", "gold")],
-        },
+        routing: testing::routing(&["billing"], Some("en"), Some(3), None, &[("tier", "gold")]),
         ..testing::conversation()
     }
 }
 
 fn state(extra: Value) -> Vec<u8> {
-    let mut st = json!({"conversation_id": 5});
-    for (k, v) in extra.as_object().unwrap() {
-        st[k] = v.clone();
-    }
-    st.to_string().into_bytes()
+    let base = json!({"conversation_id": 5});
+    testing::patched(&base, &extra).into_bytes()
 }
 
 fn handle(st: Vec<u8>, body: Value) -> (Value, Vec<Event>) {
-    let step = Chatwoot::handle_webhook(ctx(), st, hook(body)).unwrap();
-    (serde_json::from_slice(&step.state).unwrap(), step.events)
+    testing::state_and_events(Chatwoot::handle_webhook(ctx(), st, hook(body)).unwrap())
 }
 
 fn assignee(id: u64, name: &str) -> Value {
@@ -73,9 +63,7 @@ fn updated(assignee: Value, at: f64) -> Value {
 
 #[test]
 fn describe_is_static_and_complete() {
-    let info = Chatwoot::describe();
-    assert_eq!(info.name, "chatwoot");
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
+    let (info, schema) = testing::described::<Chatwoot>("chatwoot");
     let sig = info.webhook_signature.unwrap();
     assert_eq!(sig.header, "X-Chatwoot-Signature");
     assert_eq!(sig.prefix.as_deref(), Some("sha256="));
@@ -87,7 +75,6 @@ fn describe_is_static_and_complete() {
         sig.delivery_id_header.as_deref(),
         Some("X-Chatwoot-Delivery")
     );
-    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
     assert!(
         schema["description"]
             .as_str()
@@ -99,40 +86,37 @@ fn describe_is_static_and_complete() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        let failure = Chatwoot::validate_settings(settings.into()).unwrap_err();
-        assert_eq!(failure.reason, FailureReason::Error);
-        assert!(failure.message.contains(needle), "{}", failure.message);
-    };
-    check(r#"{"base_url":"http://x","inbox_id":1}"#, "`account_id`");
-    check(
-        r#"{"base_url":"x","account_id":1,"inbox_id":1}"#,
-        "`base_url`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":"1","inbox_id":1}"#,
-        "`account_id`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":0}"#,
-        "`inbox_id`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"transcript_chunk":5}"#,
-        "`transcript_chunk`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":[]}"#,
-        "`channels`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":["sms",""]}"#,
-        "`channels[1]`",
-    );
-    check(
-        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"token":"t"}"#,
-        "unknown field `token`",
-    );
+    testing::assert_each_rejected::<Chatwoot, _>([
+        (r#"{"base_url":"http://x","inbox_id":1}"#, "`account_id`"),
+        (
+            r#"{"base_url":"x","account_id":1,"inbox_id":1}"#,
+            "`base_url`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":"1","inbox_id":1}"#,
+            "`account_id`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":0}"#,
+            "`inbox_id`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"transcript_chunk":5}"#,
+            "`transcript_chunk`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":[]}"#,
+            "`channels`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"channels":["sms",""]}"#,
+            "`channels[1]`",
+        ),
+        (
+            r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"token":"t"}"#,
+            "unknown field `token`",
+        ),
+    ]);
     Chatwoot::validate_settings(SETTINGS.into()).unwrap();
     let s = Settings::parse(SETTINGS).unwrap();
     assert_eq!(s.url("teams"), "http://127.0.0.1:9/api/v1/accounts/1/teams");

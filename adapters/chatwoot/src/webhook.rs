@@ -7,8 +7,7 @@ use crate::wire::{self, MessagePage};
 use handover_adapter_sdk::http;
 use handover_adapter_sdk::state::AgentRef;
 use handover_adapter_sdk::{
-    EndReason, Event, Failure, HttpRequest, HttpResponse, KeyValue, Output, Reply, WebhookRoute,
-    error, events, log,
+    EndReason, Event, Failure, HttpRequest, Output, Reply, WebhookRoute, error, events, log,
 };
 use serde_json::Value;
 
@@ -61,15 +60,7 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
         e if e.starts_with("message_") => hook["id"].as_u64().map(|id| format!("{e}:{id}")),
         e => conversation_of(&hook).map(|id| format!("{e}:{id}:{}", hook["updated_at"])),
     };
-    Ok(WebhookRoute {
-        response: HttpResponse {
-            status: 200,
-            headers: vec![KeyValue::new("content-type", "application/json")],
-            body: b"{}".to_vec(),
-        },
-        delivery_id: header.or(derived),
-        correlation_keys: keys,
-    })
+    Ok(WebhookRoute::acknowledged(header.or(derived), keys))
 }
 
 pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {

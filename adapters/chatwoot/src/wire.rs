@@ -28,13 +28,7 @@ impl NewContact {
     /// `name` (or `first_name` + `last_name`), `email` and `phone`/`phone_number`
     /// (E.164) fill the contact, the others go to `additional_attributes`.
     pub fn new(inbox_id: u64, c: &Conversation) -> Self {
-        let get = |k: &str| {
-            c.user_profile
-                .iter()
-                .find(|kv| kv.key == k)
-                .map(|kv| kv.value.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |k: &str| c.profile(k).map(|v| v.trim().to_string());
         let full = [get("first_name"), get("last_name")]
             .into_iter()
             .flatten()

@@ -3,27 +3,21 @@
 use crate::wire::{self, Recipient};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
-use handover_adapter_sdk::state::AgentRef;
+use handover_adapter_sdk::state::{self, AgentRef};
 use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
     AdapterInfo, Attachment, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply,
-    SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute,
-    WebhookSignature, adapter_version, channels, error, events, log, unsupported,
+    HandoverState, HttpRequest, Level, Output, Polling, Reply, SignatureAlgorithm,
+    SignatureEncoding, TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version,
+    channels, error, events, log, unsupported,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 const NAME: &str = "genesys-open-messaging";
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
-/// Transcript messages: 2,000 characters and 10 messages unless the
-/// settings say otherwise; the host allows 32 outgoing requests per call, so
-/// at most 24 messages keep room for the rest.
-const TRANSCRIPT: PackLimits = PackLimits {
-    default_chars: 2000,
-    default_messages: 10,
-    max_messages: 24,
-};
+/// Transcript messages: one request each (see [`PackLimits::PER_REQUEST`]).
+const TRANSCRIPT: PackLimits = PackLimits::PER_REQUEST;
 /// How often the host calls `poll`: it releases held agent messages and,
 /// with `poll_conversation`, checks the participants.
 const POLL_INTERVAL_MS: u32 = 1000;
@@ -128,10 +122,7 @@ struct Held {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.from.is_none() {
-            return Err(error("no Genesys conversation in the handover state"));
-        }
-        Ok(())
+        state::require(self.from.is_some(), "Genesys conversation")
     }
 }
 
@@ -228,13 +219,7 @@ fn now_ms() -> u64 {
 /// per handover, so webhooks never reach another handover of the same
 /// user) with the profile's names for the agent's view.
 fn recipient(c: &Conversation) -> Recipient {
-    let profile = |key: &str| {
-        c.user_profile
-            .iter()
-            .find(|kv| kv.key == key)
-            .map(|kv| kv.value.clone())
-            .filter(|v| !v.trim().is_empty())
-    };
+    let profile = |key: &str| c.profile(key).map(str::to_string);
     let first_name = profile("first_name");
     let last_name = profile("last_name");
     let nickname = profile("name")
@@ -262,11 +247,7 @@ fn recipient(c: &Conversation) -> Recipient {
 /// handover's identity. Custom keys never override these.
 fn custom_attributes(c: &Conversation) -> BTreeMap<String, String> {
     let r = &c.routing;
-    let mut attrs: BTreeMap<String, String> = r
-        .custom
-        .iter()
-        .map(|kv| (kv.key.clone(), kv.value.clone()))
-        .collect();
+    let mut attrs = r.custom_map();
     let mut set = |k: &str, v: String| {
         attrs.insert(k.to_string(), v);
     };
@@ -311,15 +292,12 @@ impl TypedAdapter for Genesys {
     fn describe() -> AdapterInfo {
         AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS)
             .with(CAPABILITIES, POLLING, SCHEMA)
-            .signed(WebhookSignature {
-                algorithm: SignatureAlgorithm::HmacSha256,
-                header: "X-Hub-Signature-256".into(),
-                encoding: SignatureEncoding::Base64,
-                prefix: Some("sha256=".into()),
-                signed: SignedContent::Body,
-                timestamp_header: None,
-                delivery_id_header: None,
-            })
+            .signed(WebhookSignature::body(
+                SignatureAlgorithm::HmacSha256,
+                "X-Hub-Signature-256",
+                SignatureEncoding::Base64,
+                Some("sha256="),
+            ))
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
@@ -394,15 +372,7 @@ impl TypedAdapter for Genesys {
             .id
             .clone()
             .or_else(|| message.channel.message_id.clone());
-        Ok(WebhookRoute {
-            response: HttpResponse {
-                status: 200,
-                headers: vec![KeyValue::new("content-type", "application/json")],
-                body: b"{}".to_vec(),
-            },
-            delivery_id,
-            correlation_keys,
-        })
+        Ok(WebhookRoute::acknowledged(delivery_id, correlation_keys))
     }
 
     fn handle_webhook(_cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {

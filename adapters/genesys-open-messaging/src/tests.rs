@@ -46,50 +46,47 @@ fn handle(agent: bool, body: &str) -> Vec<Event> {
 
 #[test]
 fn describe_declares_the_hub_signature() {
-    let info = Genesys::describe();
-    assert_eq!(info.name, "genesys-open-messaging");
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
+    let (info, _) = testing::described::<Genesys>("genesys-open-messaging");
     assert!(!info.capabilities.bot_side_close);
-    let sig = info.webhook_signature.unwrap();
-    assert_eq!(sig.header, "X-Hub-Signature-256");
-    assert_eq!(sig.algorithm, SignatureAlgorithm::HmacSha256);
-    assert_eq!(sig.encoding, SignatureEncoding::Base64);
-    assert_eq!(sig.prefix.as_deref(), Some("sha256="));
-    serde_json::from_str::<serde_json::Value>(&info.settings_schema).unwrap();
+    testing::assert_signature(
+        &info,
+        "X-Hub-Signature-256",
+        SignatureAlgorithm::HmacSha256,
+        SignatureEncoding::Base64,
+        Some("sha256="),
+    );
 }
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        let failure = Genesys::validate_settings(settings.into()).unwrap_err();
-        assert!(failure.message.contains(needle), "{}", failure.message);
-    };
-    check(r#"{"integration_id":"i"}"#, "`api_url`");
-    check(r#"{"api_url":"http://h"}"#, "`integration_id`");
-    check(
-        r#"{"api_url":"h","integration_id":"i"}"#,
-        "`api_url`: must start",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"a/b"}"#,
-        "`integration_id`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","transcript_chunk":0}"#,
-        "`transcript_chunk`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","transcript_max_messages":99}"#,
-        "`transcript_max_messages`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","channels":["sms",""]}"#,
-        "`channels[1]`",
-    );
-    check(
-        r#"{"api_url":"http://h","integration_id":"i","client_secret":"x"}"#,
-        "unknown field `client_secret`",
-    );
+    testing::assert_each_rejected::<Genesys, _>([
+        (r#"{"integration_id":"i"}"#, "`api_url`"),
+        (r#"{"api_url":"http://h"}"#, "`integration_id`"),
+        (
+            r#"{"api_url":"h","integration_id":"i"}"#,
+            "`api_url`: must start",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"a/b"}"#,
+            "`integration_id`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","transcript_chunk":0}"#,
+            "`transcript_chunk`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","transcript_max_messages":99}"#,
+            "`transcript_max_messages`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","channels":["sms",""]}"#,
+            "`channels[1]`",
+        ),
+        (
+            r#"{"api_url":"http://h","integration_id":"i","client_secret":"x"}"#,
+            "unknown field `client_secret`",
+        ),
+    ]);
     assert!(Genesys::validate_settings(SETTINGS.into()).is_ok());
 }
 
@@ -119,14 +116,14 @@ fn first_human_message_is_the_agent_joining() {
         name: Some("a.png".into()),
     };
     let step = Genesys::handle_webhook(ctx(), state(false), hook(&body)).unwrap();
-    same(step.events, [events::agent_joined(ann())]);
+    testing::assert_same_events(&step.events, &[events::agent_joined(ann())]);
     // The message waits out the reorder window, then comes out.
     let (held, out) = release(step.state, 0);
     assert!(out.is_empty());
     let (_, out) = release(held, u64::MAX / 2);
-    same(
-        out,
-        [events::agent_message(
+    testing::assert_same_events(
+        &out,
+        &[events::agent_message(
             Some(ann()),
             "hello",
             vec![image.clone()],
@@ -136,9 +133,9 @@ fn first_human_message_is_the_agent_joining() {
     let step = Genesys::handle_webhook(ctx(), state(true), hook(&body)).unwrap();
     assert!(step.events.is_empty());
     let (_, out) = release(step.state, u64::MAX / 2);
-    same(
-        out,
-        [events::agent_message(
+    testing::assert_same_events(
+        &out,
+        &[events::agent_message(
             Some(events::agent("u-9", "Ann")),
             "hello",
             vec![image],
@@ -164,9 +161,9 @@ fn held_messages_come_out_in_provider_time_order() {
     }
     let (_, out) = release(st, u64::MAX / 2);
     let u9 = || Some(events::agent("u-9", "Ann"));
-    same(
-        out,
-        [
+    testing::assert_same_events(
+        &out,
+        &[
             events::agent_message(u9(), "first", vec![]),
             events::agent_message(u9(), "second", vec![]),
             events::agent_message(u9(), "third", vec![]),
@@ -189,14 +186,14 @@ fn typing_events() {
     let on = outbound(
         r#""type":"Event","events":[{"eventType":"Typing","typing":{"type":"On","duration":5000}}]"#,
     );
-    same(
-        handle(false, &on),
-        [
+    testing::assert_same_events(
+        &handle(false, &on),
+        &[
             events::agent_joined(events::agent("int-1", "Ann")),
             events::typing(true),
         ],
     );
-    same(handle(true, &on), [events::typing(true)]);
+    testing::assert_same_events(&handle(true, &on), &[events::typing(true)]);
 }
 
 #[test]
@@ -227,25 +224,25 @@ fn participants_give_join_transfer_and_end() {
     assert!(ev.is_empty());
     let joined = r#"[{"purpose":"customer","state":"connected"},{"purpose":"agent","state":"connected","name":"Bo","user":{"id":"u-1"}}]"#;
     let (st, ev) = apply(st, &participants(joined));
-    same(ev, [events::agent_joined(events::agent("u-1", "Bo"))]);
+    testing::assert_same_events(&ev, &[events::agent_joined(events::agent("u-1", "Bo"))]);
     let moved = r#"[{"purpose":"customer","state":"connected"},{"purpose":"agent","state":"disconnected","user":{"id":"u-1"}},{"purpose":"agent","state":"connected","name":"Cy","user":{"id":"u-2"}}]"#;
     let (st, ev) = apply(st, &participants(moved));
-    same(
-        ev,
-        [events::transferred(None, Some(events::agent("u-2", "Cy")))],
+    testing::assert_same_events(
+        &ev,
+        &[events::transferred(None, Some(events::agent("u-2", "Cy")))],
     );
     let back = r#"[{"purpose":"customer","state":"connected"},{"purpose":"agent","state":"disconnected","user":{"id":"u-2"}},{"purpose":"acd","state":"connected"}]"#;
     let (st, ev) = apply(st, &participants(back));
-    same(ev, [events::agent_left(events::agent("u-2", "Cy"))]);
+    testing::assert_same_events(&ev, &[events::agent_left(events::agent("u-2", "Cy"))]);
     let (st, _) = apply(st, &participants(joined));
     let done = r#"[{"purpose":"customer","state":"disconnected"},{"purpose":"agent","state":"disconnected","user":{"id":"u-1"}}]"#;
     let (_, ev) = apply(st, &participants(done));
-    same(ev, [events::ended(EndReason::AgentClosed)]);
+    testing::assert_same_events(&ev, &[events::ended(EndReason::AgentClosed)]);
     let (_, ev) = apply(
         state(false),
         &participants(r#"[{"purpose":"customer","state":"terminated"}]"#),
     );
-    same(ev, [events::ended(EndReason::ProviderClosed)]);
+    testing::assert_same_events(&ev, &[events::ended(EndReason::ProviderClosed)]);
 }
 
 #[test]
@@ -253,9 +250,4 @@ fn formats_iso8601() {
     assert_eq!(wire::iso8601(0), "1970-01-01T00:00:00.000Z");
     assert_eq!(wire::iso8601(1_714_568_474_462), "2024-05-01T13:01:14.462Z");
     assert_eq!(wire::iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
-}
-
-/// Events have no `PartialEq`: compare their debug forms.
-fn same<const N: usize>(actual: Vec<Event>, expected: [Event; N]) {
-    assert_eq!(format!("{actual:?}"), format!("{expected:?}"));
 }

@@ -123,16 +123,12 @@ pub struct Outbound {
     pub originating_entity: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OutboundChannel {
-    #[serde(default)]
     pub message_id: Option<String>,
-    #[serde(default)]
     pub time: Option<String>,
-    #[serde(default)]
     pub to: Option<To>,
-    #[serde(default)]
     pub from: Option<Sender>,
 }
 
@@ -141,44 +137,34 @@ pub struct To {
     pub id: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Sender {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub nickname: Option<String>,
-    #[serde(default)]
     pub first_name: Option<String>,
-    #[serde(default)]
     pub last_name: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OutboundContent {
-    #[serde(default)]
     pub content_type: String,
-    #[serde(default)]
     pub attachment: Option<OutboundAttachment>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct OutboundAttachment {
-    #[serde(default)]
     pub url: String,
-    #[serde(default)]
     pub mime: Option<String>,
-    #[serde(default)]
     pub filename: Option<String>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct OutboundEvent {
-    #[serde(default)]
     pub event_type: String,
-    #[serde(default)]
     pub typing: Option<Typing>,
 }
 
@@ -255,19 +241,15 @@ pub struct Conversation {
     pub participants: Vec<Participant>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct Participant {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub name: Option<String>,
     /// `customer`, `agent`, `acd`, `workflow`, …
-    #[serde(default)]
     pub purpose: String,
     /// `alerting`, `connected`, `disconnected`, `terminated`, …
-    #[serde(default)]
     pub state: String,
-    #[serde(default)]
     pub user: Option<UserRef>,
 }
 

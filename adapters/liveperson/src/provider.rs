@@ -3,12 +3,13 @@
 use crate::wire::{self, MessagingChange, Notification};
 use handover_adapter_sdk::http::{self, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::state;
 use handover_adapter_sdk::transcript::PackLimits;
 use handover_adapter_sdk::{
     AdapterInfo, Author, Capabilities, Conversation, Cx, Event, Failure, HandoverState,
-    HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply, SignatureAlgorithm,
-    SignatureEncoding, SignedContent, TranscriptEntry, TypedAdapter, UserInput, WebhookRoute,
-    WebhookSignature, adapter_version, channels, error, events, log,
+    HttpRequest, Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding,
+    TranscriptEntry, TypedAdapter, UserInput, WebhookRoute, WebhookSignature, adapter_version,
+    channels, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -16,14 +17,8 @@ use std::collections::BTreeMap;
 
 const NAME: &str = "liveperson";
 const DEFAULT_CHANNELS: [&str; 4] = ["webchat", "sms", "messenger", "whatsapp"];
-/// Transcript messages: 2,000 characters and 10 messages unless the
-/// settings say otherwise; the host allows 32 outgoing requests per call, so
-/// at most 24 messages keep room for the rest.
-const TRANSCRIPT: PackLimits = PackLimits {
-    default_chars: 2000,
-    default_messages: 10,
-    max_messages: 24,
-};
+/// Transcript messages: one request each (see [`PackLimits::PER_REQUEST`]).
+const TRANSCRIPT: PackLimits = PackLimits::PER_REQUEST;
 /// Messaging events held while waiting for a gap in `sequence` to fill;
 /// past this many the gap is taken as lost (e.g. an event type the webhook
 /// subscription leaves out) and they are applied in order.
@@ -157,10 +152,7 @@ pub struct State {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.conversation_id.is_empty() {
-            return Err(error("no LivePerson conversation in the handover state"));
-        }
-        Ok(())
+        state::require(!self.conversation_id.is_empty(), "LivePerson conversation")
     }
 }
 
@@ -304,23 +296,16 @@ fn ttr(priority: Option<u32>) -> Value {
 
 /// `userprofile.SetUserProfile`: engagement attributes the agent sees.
 fn user_profile(c: &Conversation) -> Value {
-    let profile = |key: &str| {
-        c.user_profile
-            .iter()
-            .find(|kv| kv.key == key)
-            .map(|kv| kv.value.as_str())
-            .filter(|v| !v.trim().is_empty())
-    };
     let mut personal = serde_json::Map::new();
-    if let Some(v) = profile("first_name").or(profile("name")) {
+    if let Some(v) = c.profile("first_name").or(c.profile("name")) {
         personal.insert("firstname".into(), v.into());
     }
-    if let Some(v) = profile("last_name") {
+    if let Some(v) = c.profile("last_name") {
         personal.insert("lastname".into(), v.into());
     }
     let language = c.routing.language.as_deref().unwrap_or(&c.locale);
     personal.insert("language".into(), language.into());
-    if let Some(email) = profile("email") {
+    if let Some(email) = c.profile("email") {
         personal.insert("contacts".into(), json!([{"email": email}]));
     }
     wire::request(
@@ -386,15 +371,12 @@ impl TypedAdapter for LivePerson {
     fn describe() -> AdapterInfo {
         AdapterInfo::new(NAME, adapter_version!(), &DEFAULT_CHANNELS)
             .with(CAPABILITIES, Polling::NONE, SCHEMA)
-            .signed(WebhookSignature {
-                algorithm: SignatureAlgorithm::HmacSha1,
-                header: "X-Liveperson-Signature".into(),
-                encoding: SignatureEncoding::Base64,
-                prefix: Some("sha1=".into()),
-                signed: SignedContent::Body,
-                timestamp_header: None,
-                delivery_id_header: None,
-            })
+            .signed(WebhookSignature::body(
+                SignatureAlgorithm::HmacSha1,
+                "X-Liveperson-Signature",
+                SignatureEncoding::Base64,
+                Some("sha1="),
+            ))
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
@@ -486,15 +468,8 @@ impl TypedAdapter for LivePerson {
                 keys.push(id);
             }
         }
-        Ok(WebhookRoute {
-            response: HttpResponse {
-                status: 200,
-                headers: vec![KeyValue::new("content-type", "application/json")],
-                body: b"{}".to_vec(),
-            },
-            delivery_id: Some(wire::body_id(&request.body)),
-            correlation_keys: keys,
-        })
+        let delivery_id = Some(wire::body_id(&request.body));
+        Ok(WebhookRoute::acknowledged(delivery_id, keys))
     }
 
     fn handle_webhook(_cx: &Cx<Settings>, st: &mut State, request: HttpRequest) -> Reply {

@@ -5,7 +5,7 @@ use crate::provider::tests_support::*;
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Author, CallContext, Conversation, EndReason, Event, FailureReason, HttpRequest,
-    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, events,
+    KeyValue, SignatureAlgorithm, SignatureEncoding, events,
 };
 use serde_json::json;
 
@@ -30,13 +30,7 @@ pub fn conversation() -> Conversation {
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "one moment", 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: None,
-            priority: None,
-            queue: None,
-            custom: vec![KeyValue::new("plan", "gold")],
-        },
+        routing: testing::routing(&["billing"], None, None, None, &[("plan", "gold")]),
         ..testing::conversation()
     }
 }
@@ -92,65 +86,57 @@ fn apply(mut state: Vec<u8>, bodies: &[String]) -> (Vec<u8>, Vec<Event>) {
     (state, all)
 }
 
-/// Events have no `PartialEq`: compare their debug forms.
-fn same(actual: &[Event], expected: &[Event]) {
-    assert_eq!(format!("{actual:?}"), format!("{expected:?}"));
-}
-
 fn agent_text(t: &str) -> Event {
     events::agent_message(Some(events::agent("a-1", "Agent")), t, vec![])
 }
 
 #[test]
 fn describe_declares_the_liveperson_signature() {
-    let info = LivePerson::describe();
-    assert_eq!(info.name, "liveperson");
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
+    let (info, _) = testing::described::<LivePerson>("liveperson");
     assert!(info.capabilities.bot_side_close);
-    let sig = info.webhook_signature.unwrap();
-    assert_eq!(sig.header, "X-Liveperson-Signature");
-    assert_eq!(sig.algorithm, SignatureAlgorithm::HmacSha1);
-    assert_eq!(sig.encoding, SignatureEncoding::Base64);
-    assert_eq!(sig.prefix.as_deref(), Some("sha1="));
-    serde_json::from_str::<serde_json::Value>(&info.settings_schema).unwrap();
+    testing::assert_signature(
+        &info,
+        "X-Liveperson-Signature",
+        SignatureAlgorithm::HmacSha1,
+        SignatureEncoding::Base64,
+        Some("sha1="),
+    );
 }
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        let failure = LivePerson::validate_settings(settings.into()).unwrap_err();
-        assert!(failure.message.contains(needle), "{}", failure.message);
-    };
     let base = r#""idp_url":"http://i","messaging_url":"http://m""#;
-    check(&format!("{{{base}}}"), "`account_id`");
-    check(
-        &format!(r#"{{"account_id":"12a",{base}}}"#),
-        "`account_id`: must be",
-    );
-    check(
-        r#"{"account_id":"1","messaging_url":"http://m"}"#,
-        "`idp_url`",
-    );
-    check(
-        r#"{"account_id":"1","idp_url":"i","messaging_url":"http://m"}"#,
-        "`idp_url`: must start",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"skill_id":"sales"}}"#),
-        "`skill_id`",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"campaign_id":5}}"#),
-        "`engagement_id`",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"transcript_chunk":0}}"#),
-        "`transcript_chunk`",
-    );
-    check(
-        &format!(r#"{{"account_id":"1",{base},"client_secret":"x"}}"#),
-        "unknown field `client_secret`",
-    );
+    testing::assert_each_rejected::<LivePerson, _>([
+        (format!("{{{base}}}").as_str(), "`account_id`"),
+        (
+            format!(r#"{{"account_id":"12a",{base}}}"#).as_str(),
+            "`account_id`: must be",
+        ),
+        (
+            r#"{"account_id":"1","messaging_url":"http://m"}"#,
+            "`idp_url`",
+        ),
+        (
+            r#"{"account_id":"1","idp_url":"i","messaging_url":"http://m"}"#,
+            "`idp_url`: must start",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"skill_id":"sales"}}"#).as_str(),
+            "`skill_id`",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"campaign_id":5}}"#).as_str(),
+            "`engagement_id`",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"transcript_chunk":0}}"#).as_str(),
+            "`transcript_chunk`",
+        ),
+        (
+            format!(r#"{{"account_id":"1",{base},"client_secret":"x"}}"#).as_str(),
+            "unknown field `client_secret`",
+        ),
+    ]);
     assert!(LivePerson::validate_settings(SETTINGS.into()).is_ok());
     let full = format!(
         r#"{{"account_id":"1",{base},"skill_id":42,"campaign_id":1,"engagement_id":2,"channels":["sms"]}}"#
@@ -253,7 +239,7 @@ fn full_conversation() {
             text(6, "too late"),
         ],
     );
-    same(
+    testing::assert_same_events(
         &out,
         &[
             events::agent_joined(events::agent("a-1", "Agent")),
@@ -281,10 +267,10 @@ fn out_of_order_messages_are_applied_in_sequence_and_duplicates_dropped() {
     );
     assert!(out.is_empty(), "{out:?}");
     let (st, out) = apply(st, &[text(2, "a")]);
-    same(&out, &[agent_text("a")]); // seq 3 is still missing
+    testing::assert_same_events(&out, &[agent_text("a")]); // seq 3 is still missing
     // Our own message 3 (known from the publish response) fills the gap.
     let (st, out) = own(st, 3);
-    same(&out, &[agent_text("b"), agent_text("c")]);
+    testing::assert_same_events(&out, &[agent_text("b"), agent_text("c")]);
     let (_, out) = apply(st, &[text(5, "c"), text(2, "a")]);
     assert!(out.is_empty(), "stale duplicates: {out:?}");
 }
@@ -298,7 +284,7 @@ fn a_close_flushes_held_messages_first() {
             change("CLOSE", Some("a-1"), 5, json!({"closeReason": "SYSTEM"})),
         ],
     );
-    same(
+    testing::assert_same_events(
         &out,
         &[agent_text("late"), events::ended(EndReason::ProviderClosed)],
     );
@@ -323,7 +309,7 @@ fn participant_changes_give_transfer_leave_and_stale_ones_are_dropped() {
             change("CLOSE", None, 40, json!({"closeReason": "CONSUMER"})),
         ],
     );
-    same(
+    testing::assert_same_events(
         &out,
         &[
             events::agent_joined(events::agent("a-1", "Agent")),

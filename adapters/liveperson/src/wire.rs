@@ -11,16 +11,13 @@ pub fn request(id: &str, kind: &str, body: Value) -> Value {
 }
 
 /// A Send API response (`{"kind":"resp","reqId":…,"code":…,"body":…,"type":…}`).
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default, Debug)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Response {
-    #[serde(default)]
     pub req_id: Option<String>,
-    #[serde(default)]
     pub code: Option<u16>,
-    #[serde(default)]
     pub body: Value,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: String,
 }
 
@@ -51,11 +48,11 @@ pub struct ConsumerToken {
 }
 
 /// A webhook body: `{"kind":"notification","type":…,"body":{"changes":[…]}}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct Notification {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub body: NotificationBody,
 }
 
@@ -87,22 +84,18 @@ impl Notification {
 }
 
 /// One `ms.MessagingEventNotification` change.
-#[derive(Deserialize, Clone)]
-#[serde(rename_all = "camelCase")]
+#[derive(Deserialize, Default, Clone)]
+#[serde(default, rename_all = "camelCase")]
 pub struct MessagingChange {
-    #[serde(default)]
     pub originator_id: Option<String>,
-    #[serde(default)]
     pub originator_metadata: Option<Originator>,
-    #[serde(default)]
     pub event: Value,
 }
 
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
 pub struct Originator {
-    #[serde(default)]
     pub id: String,
-    #[serde(default)]
     pub role: String,
 }
 
@@ -219,11 +212,11 @@ fn image_type(url: &str) -> &'static str {
 }
 
 /// One `cqm.ExConversationChangeNotification` change (the parts used).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct ConversationChange {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
     pub result: Option<ChangeResult>,
 }
 
@@ -235,17 +228,12 @@ pub struct ChangeResult {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase")]
 pub struct Details {
-    #[serde(default)]
     pub participants: Vec<Participant>,
-    #[serde(default)]
     pub state: String,
-    #[serde(default)]
     pub close_reason: Option<String>,
-    #[serde(default)]
     pub skill_id: Option<Value>,
-    #[serde(default)]
     pub meta_data_last_update_ts: Option<i64>,
 }
 

@@ -6,6 +6,7 @@ use crate::sync::{Room, Rules};
 use crate::wire::{self, Message};
 use handover_adapter_sdk::http::{self, HttpError, Ignored, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
+use handover_adapter_sdk::state;
 use handover_adapter_sdk::{
     AdapterInfo, Author, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
     HandoverState, InputKind, KeyValue, Level, Output, Polling, Reply, TypedAdapter, UserInput,
@@ -153,10 +154,7 @@ pub struct State {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.room_id.is_empty() {
-            return Err(error("no Matrix room in the handover state"));
-        }
-        Ok(())
+        state::require(!self.room_id.is_empty(), "Matrix room")
     }
 }
 

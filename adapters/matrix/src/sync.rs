@@ -18,21 +18,17 @@ use std::collections::BTreeMap;
 
 /// What the adapter remembers about the room's members between calls.
 #[derive(Serialize, Deserialize, Default, Debug, PartialEq)]
+#[serde(default)]
 pub struct Room {
     /// Agents currently in the room, in join order.
-    #[serde(default)]
     pub joined: Vec<String>,
     /// Display names seen in membership events.
-    #[serde(default)]
     pub names: BTreeMap<String, String>,
     /// Invited agents who declined (left without ever joining).
-    #[serde(default)]
     pub declined: Vec<String>,
     /// Whether any agent ever joined.
-    #[serde(default)]
     pub ever_joined: bool,
     /// Whether an agent was typing at the last `m.typing` update.
-    #[serde(default)]
     pub typing: bool,
 }
 

@@ -4,11 +4,11 @@
 
 use crate::provider::{Matrix, intro_text, transcript_messages, user_text};
 use crate::sync::{Room, Rules};
-use crate::wire::{SyncResponse, sync_filter};
+use crate::wire::{SyncResponse, SyncRoom, sync_filter};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, Conversation, EndReason, Event, FailureReason, InputKind,
-    KeyValue, PollMode, Routing, TranscriptEntry, UserInput, events,
+    KeyValue, PollMode, UserInput, events,
 };
 use serde_json::{Value, json};
 
@@ -64,40 +64,46 @@ fn sync(timeline: Vec<Value>, ephemeral: Vec<Value>) -> SyncResponse {
     serde_json::from_value(body).unwrap()
 }
 
-/// Events have no `PartialEq`: compare their debug forms.
-fn assert_events(got: &[Event], expected: Vec<Event>) {
-    let show = |events: &[Event]| events.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>();
-    assert_eq!(show(got), show(&expected));
+/// The bot's view of `ROOM` with [`invited`] agents, fed one `/sync` at a time.
+struct Desk {
+    room: Room,
+    invited: Vec<String>,
 }
 
-fn apply(room: &mut Room, invited: &[String], mut response: SyncResponse) -> Vec<Event> {
-    let part = response.take_room(ROOM);
-    room.apply(&rules(invited), &part)
+impl Desk {
+    fn new() -> Self {
+        Desk {
+            room: Room::default(),
+            invited: invited(),
+        }
+    }
+
+    /// Applies one room's part of a `/sync` response.
+    fn apply(&mut self, part: &SyncRoom) -> Vec<Event> {
+        self.room.apply(&rules(&self.invited), part)
+    }
+
+    /// Applies a [`sync`] response with this timeline and ephemeral events.
+    fn sync(&mut self, timeline: Vec<Value>, ephemeral: Vec<Value>) -> Vec<Event> {
+        self.apply(&sync(timeline, ephemeral).take_room(ROOM))
+    }
 }
 
 #[test]
 fn describe_declares_long_poll_and_no_webhooks() {
-    let info = Matrix::describe();
-    assert_eq!(info.name, "matrix");
+    let (info, schema) = testing::described::<Matrix>("matrix");
     assert_eq!(info.polling.mode, PollMode::LongPoll);
     assert_eq!(info.polling.max_wait_ms, 10_000);
     assert!(info.webhook_signature.is_none());
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
     assert!(info.capabilities.typing && info.capabilities.bot_side_close);
     assert!(info.capabilities.transcript && !info.capabilities.attachments);
-    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
     assert_eq!(schema["required"], json!(["base_url", "agents"]));
 }
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: Value| {
-        Matrix::validate_settings(settings.to_string())
-            .err()
-            .map(|f| f.message)
-    };
     let ok = json!({"base_url": "http://127.0.0.1:8008/", "agents": [ALICE]});
-    assert_eq!(check(ok.clone()), None);
+    assert!(Matrix::validate_settings(ok.to_string()).is_ok());
     let cases = [
         (json!({"agents": [ALICE]}), "missing field `base_url`"),
         (
@@ -138,91 +144,64 @@ fn settings_errors_name_the_field() {
             "unknown field `access_token`",
         ),
     ];
-    for (settings, expected) in cases {
-        let message = check(settings.clone()).unwrap_or_else(|| panic!("accepted {settings}"));
-        assert!(message.contains(expected), "{settings}: {message}");
-    }
+    testing::assert_each_rejected::<Matrix, _>(
+        cases.map(|(settings, needle)| (settings.to_string(), needle)),
+    );
 }
 
 #[test]
 fn join_message_typing_and_close() {
-    let invited = invited();
-    let mut room = Room::default();
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(
-            vec![
-                member(BOT, "join", Some("bot")),
-                member(ALICE, "invite", None),
-                member(ALICE, "join", Some("Alice")),
-                text(BOT, "User: hello"),
-                text(ALICE, "Hi, I am Alice"),
-            ],
-            vec![typing(&[ALICE])],
-        ),
+    let mut room = Desk::new();
+    let got = room.sync(
+        vec![
+            member(BOT, "join", Some("bot")),
+            member(ALICE, "invite", None),
+            member(ALICE, "join", Some("Alice")),
+            text(BOT, "User: hello"),
+            text(ALICE, "Hi, I am Alice"),
+        ],
+        vec![typing(&[ALICE])],
     );
     let alice = events::agent(ALICE, "Alice");
-    assert_events(
+    testing::assert_same_events(
         &got,
-        vec![
+        &[
             events::agent_joined(alice.clone()),
             events::agent_message(Some(alice.clone()), "Hi, I am Alice", vec![]),
             events::typing(true),
         ],
     );
     // A repeated join (display name change) and unchanged typing report nothing.
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(
-            vec![member(ALICE, "join", Some("Alice A."))],
-            vec![typing(&[ALICE, BOT])],
-        ),
+    let got = room.sync(
+        vec![member(ALICE, "join", Some("Alice A."))],
+        vec![typing(&[ALICE, BOT])],
     );
     assert!(got.is_empty(), "{got:?}");
     // The bot typing alone is not an agent typing.
-    let got = apply(&mut room, &invited, sync(vec![], vec![typing(&[BOT])]));
-    assert_events(&got, vec![events::typing(false)]);
+    let got = room.sync(vec![], vec![typing(&[BOT])]);
+    testing::assert_same_events(&got, &[events::typing(false)]);
     // The close command ends the conversation; later events are dropped.
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(vec![text(ALICE, "  !CLOSE "), text(ALICE, "after")], vec![]),
-    );
-    assert_events(&got, vec![events::ended(EndReason::AgentClosed)]);
+    let got = room.sync(vec![text(ALICE, "  !CLOSE "), text(ALICE, "after")], vec![]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::AgentClosed)]);
 }
 
 #[test]
 fn last_agent_leaving_ends_the_conversation() {
-    let invited = invited();
-    let mut room = Room::default();
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(
-            vec![
-                member(ALICE, "join", None),
-                member(BOB, "join", Some("Bob")),
-            ],
-            vec![],
-        ),
+    let mut room = Desk::new();
+    let got = room.sync(
+        vec![
+            member(ALICE, "join", None),
+            member(BOB, "join", Some("Bob")),
+        ],
+        vec![],
     );
     assert_eq!(got.len(), 2);
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(vec![member(ALICE, "leave", None)], vec![]),
-    );
-    assert_events(&got, vec![events::agent_left(events::agent(ALICE, ALICE))]);
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(vec![member(BOB, "leave", None)], vec![]),
-    );
-    assert_events(
+    let got = room.sync(vec![member(ALICE, "leave", None)], vec![]);
+    testing::assert_same_events(&got, &[events::agent_left(events::agent(ALICE, ALICE))]);
+    let got = room.sync(vec![member(BOB, "leave", None)], vec![]);
+    testing::assert_same_events(
         &got,
-        vec![
+        &[
             events::agent_left(events::agent(BOB, "Bob")),
             events::ended(EndReason::AgentLeft),
         ],
@@ -231,36 +210,25 @@ fn last_agent_leaving_ends_the_conversation() {
 
 #[test]
 fn every_invited_agent_declining_means_no_agent() {
-    let invited = invited();
-    let mut room = Room::default();
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(vec![member(ALICE, "leave", None)], vec![]),
-    );
+    let mut room = Desk::new();
+    let got = room.sync(vec![member(ALICE, "leave", None)], vec![]);
     assert!(got.is_empty());
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(vec![member(BOB, "leave", None)], vec![]),
-    );
-    assert_events(&got, vec![events::ended(EndReason::NoAgentAvailable)]);
+    let got = room.sync(vec![member(BOB, "leave", None)], vec![]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::NoAgentAvailable)]);
 }
 
 #[test]
 fn bot_removed_is_provider_closed() {
-    let invited = invited();
-    let mut room = Room::default();
+    let mut room = Desk::new();
     let mut kicked = member(BOT, "leave", None);
     kicked["sender"] = json!(ALICE);
-    let got = apply(&mut room, &invited, sync(vec![kicked], vec![]));
-    assert_events(&got, vec![events::ended(EndReason::ProviderClosed)]);
+    let got = room.sync(vec![kicked], vec![]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::ProviderClosed)]);
 }
 
 #[test]
 fn message_kinds() {
-    let invited = invited();
-    let mut room = Room::default();
+    let mut room = Desk::new();
     let edit = json!({"type": "m.room.message", "sender": ALICE, "content": {
         "msgtype": "m.text", "body": "* fixed",
         "m.new_content": {"msgtype": "m.text", "body": "fixed"},
@@ -270,11 +238,7 @@ fn message_kinds() {
     let emote = json!({"type": "m.room.message", "sender": ALICE,
         "content": {"msgtype": "m.emote", "body": "waves"}});
     let redacted = json!({"type": "m.room.message", "sender": ALICE, "content": {}});
-    let got = apply(
-        &mut room,
-        &invited,
-        sync(vec![edit, image, emote, redacted], vec![]),
-    );
+    let got = room.sync(vec![edit, image, emote, redacted], vec![]);
     let texts: Vec<&str> = got
         .iter()
         .map(|e| match e {
@@ -296,8 +260,7 @@ fn message_kinds() {
 fn initial_sync_state_and_left_rooms() {
     // An initial sync lists current membership in `state`; a room the bot
     // was removed from comes under `leave`.
-    let invited = invited();
-    let mut room = Room::default();
+    let mut room = Desk::new();
     let body = json!({"next_batch": "s9", "rooms": {
         "join": {ROOM: {"state": {"events": [member(BOT, "join", None), member(ALICE, "join", Some("Alice"))]},
                         "timeline": {"events": [member(ALICE, "join", Some("Alice"))], "limited": true, "prev_batch": "p"}}},
@@ -307,40 +270,29 @@ fn initial_sync_state_and_left_rooms() {
     assert_eq!(response.next_batch, "s9");
     let part = response.take_room(ROOM);
     assert!(part.timeline.limited);
-    let got = room.apply(&rules(&invited), &part);
-    assert_events(
-        &got,
-        vec![events::agent_joined(events::agent(ALICE, "Alice"))],
-    );
+    let got = room.apply(&part);
+    testing::assert_same_events(&got, &[events::agent_joined(events::agent(ALICE, "Alice"))]);
     // An empty response (long poll timed out) is fine.
     let mut empty: SyncResponse = serde_json::from_value(json!({"next_batch": "s10"})).unwrap();
-    assert!(
-        room.apply(&rules(&invited), &empty.take_room(ROOM))
-            .is_empty()
-    );
+    assert!(room.apply(&empty.take_room(ROOM)).is_empty());
     // Left rooms are found too.
     let body = json!({"next_batch": "s11", "rooms": {"leave": {ROOM: {
         "timeline": {"events": [member(BOT, "leave", None)]}}}}});
     let mut response: SyncResponse = serde_json::from_value(body).unwrap();
-    let got = room.apply(&rules(&invited), &response.take_room(ROOM));
-    assert_events(&got, vec![events::ended(EndReason::ProviderClosed)]);
+    let got = room.apply(&response.take_room(ROOM));
+    testing::assert_same_events(&got, &[events::ended(EndReason::ProviderClosed)]);
 }
 
 #[test]
 fn room_state_round_trips() {
-    let invited = invited();
-    let mut room = Room::default();
-    apply(
-        &mut room,
-        &invited,
-        sync(
-            vec![member(ALICE, "join", Some("Alice"))],
-            vec![typing(&[ALICE])],
-        ),
+    let mut room = Desk::new();
+    room.sync(
+        vec![member(ALICE, "join", Some("Alice"))],
+        vec![typing(&[ALICE])],
     );
-    let saved = serde_json::to_string(&room).unwrap();
+    let saved = serde_json::to_string(&room.room).unwrap();
     let loaded: Room = serde_json::from_str(&saved).unwrap();
-    assert_eq!(loaded, room);
+    assert_eq!(loaded, room.room);
 }
 
 #[test]
@@ -356,19 +308,15 @@ fn conversation(transcript: Vec<(Author, &str)>) -> Conversation {
         user_profile: vec![KeyValue::new("name", "Ann")],
         transcript: transcript
             .into_iter()
-            .map(|(author, text)| TranscriptEntry {
-                author,
-                text: text.into(),
-                timestamp_ms: 1,
-            })
+            .map(|(author, text)| testing::entry(author, text, 1))
             .collect(),
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: Some("en".into()),
-            priority: Some(5),
-            queue: Some("support".into()),
-            custom: vec![KeyValue::new("tier", "gold")],
-        },
+        routing: testing::routing(
+            &["billing"],
+            Some("en"),
+            Some(5),
+            Some("support"),
+            &[("tier", "gold")],
+        ),
         ..testing::conversation()
     }
 }
@@ -439,10 +387,8 @@ fn user_input_text() {
 
 #[test]
 fn calls_without_a_room_fail_cleanly() {
-    let ctx = handover_adapter_sdk::CallContext {
-        handover_id: "h-1".into(),
-        settings: json!({"base_url": "http://127.0.0.1:9", "agents": [ALICE]}).to_string(),
-    };
+    let settings = json!({"base_url": "http://127.0.0.1:9", "agents": [ALICE]}).to_string();
+    let ctx = testing::ctx(&settings);
     let failure = Matrix::poll(ctx, Vec::new()).unwrap_err();
     assert_eq!(failure.reason, FailureReason::Error);
     assert!(

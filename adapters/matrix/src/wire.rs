@@ -122,22 +122,19 @@ pub struct SyncResponse {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct Rooms {
-    #[serde(default)]
     pub join: BTreeMap<String, SyncRoom>,
     /// Rooms the bot left or was removed from since the last sync.
-    #[serde(default)]
     pub leave: BTreeMap<String, SyncRoom>,
 }
 
 /// One room of a sync response (joined or left).
 #[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct SyncRoom {
-    #[serde(default)]
     pub state: EventList,
-    #[serde(default)]
     pub timeline: Timeline,
-    #[serde(default)]
     pub ephemeral: EventList,
 }
 

@@ -3,6 +3,7 @@
 use crate::settings::Settings;
 use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, HttpError};
+use handover_adapter_sdk::state;
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
     HandoverState, Level, Output, Polling, Reply, TypedAdapter, UserInput, adapter_version,
@@ -41,10 +42,7 @@ pub struct State {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.key.is_empty() {
-            return Err(error("no Live Agent session in the handover state"));
-        }
-        Ok(())
+        state::require(!self.key.is_empty(), "Live Agent session")
     }
 }
 

@@ -5,10 +5,7 @@ use crate::provider::{LiveAgent, State};
 use crate::settings::Settings;
 use crate::wire;
 use handover_adapter_sdk::testing;
-use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, Event, KeyValue, PollMode, Routing,
-    events,
-};
+use handover_adapter_sdk::{Adapter, Author, Conversation, EndReason, KeyValue, PollMode, events};
 use serde_json::{Value, json};
 
 fn settings_json() -> Value {
@@ -21,58 +18,51 @@ fn settings_json() -> Value {
 }
 
 fn settings() -> Settings {
-    Settings::parse(&settings_json().to_string()).unwrap()
-}
-
-/// Events have no `PartialEq` (generated types): compare their debug form.
-#[track_caller]
-fn same(got: &[Event], want: &[Event]) {
-    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
+    testing::settings(&settings_json())
 }
 
 #[test]
 fn describe_declares_a_long_poll_and_availability() {
-    let info = LiveAgent::describe();
-    assert_eq!(info.name, "salesforce-live-agent");
+    let (info, _) = testing::described::<LiveAgent>("salesforce-live-agent");
     assert_eq!(info.channels, ["webchat"]);
     assert!(info.webhook_signature.is_none());
     assert_eq!(info.polling.mode, PollMode::LongPoll);
     assert_eq!(info.polling.max_wait_ms, 40_000);
     let c = info.capabilities;
     assert!(c.availability_check && c.queue_position && c.typing && c.bot_side_close);
-    serde_json::from_str::<Value>(&info.settings_schema).unwrap();
 }
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |patch: Value, needle: &str| {
-        let settings = testing::patched(&settings_json(), &patch);
-        testing::assert_fails_with(LiveAgent::validate_settings(settings), needle);
-    };
-    check(json!({"button_id": null}), "missing field `button_id`");
-    check(
-        json!({"base_url": "la.example"}),
-        "`base_url`: must start with http",
+    testing::assert_each_patch_rejected::<LiveAgent>(
+        &settings_json(),
+        [
+            (json!({"button_id": null}), "missing field `button_id`"),
+            (
+                json!({"base_url": "la.example"}),
+                "`base_url`: must start with http",
+            ),
+            (
+                json!({"organization_id": "005XX0000001abc"}),
+                "`organization_id`: must be a org id",
+            ),
+            (json!({"deployment_id": "572-short"}), "`deployment_id`"),
+            (
+                json!({"button_id": "572XX0000001abc"}),
+                "`button_id`: must be a chat button id",
+            ),
+            (
+                json!({"queue_buttons": {"billing": "nope"}}),
+                "`queue_buttons.billing`",
+            ),
+            (json!({"api_version": "v58"}), "`api_version`"),
+            (
+                json!({"transcript_chunk": 10}),
+                "`transcript_chunk`: must be at least 100",
+            ),
+            (json!({"session_key": "x"}), "unknown field `session_key`"),
+        ],
     );
-    check(
-        json!({"organization_id": "005XX0000001abc"}),
-        "`organization_id`: must be a org id",
-    );
-    check(json!({"deployment_id": "572-short"}), "`deployment_id`");
-    check(
-        json!({"button_id": "572XX0000001abc"}),
-        "`button_id`: must be a chat button id",
-    );
-    check(
-        json!({"queue_buttons": {"billing": "nope"}}),
-        "`queue_buttons.billing`",
-    );
-    check(json!({"api_version": "v58"}), "`api_version`");
-    check(
-        json!({"transcript_chunk": 10}),
-        "`transcript_chunk`: must be at least 100",
-    );
-    check(json!({"session_key": "x"}), "unknown field `session_key`");
     assert!(LiveAgent::validate_settings(settings_json().to_string()).is_ok());
 }
 
@@ -91,24 +81,21 @@ fn urls_strip_a_trailing_chat_segment() {
 
 fn conversation() -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
         session_id: "s".into(),
         user_id: "u".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
         user_profile: vec![KeyValue::new("Name", "Dana")],
         transcript: vec![
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "x".repeat(1500), 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into()],
-            language: Some("de".into()),
-            priority: Some(3),
-            queue: Some("vip".into()),
-            custom: vec![KeyValue::new("Plan", "gold")],
-        },
-        context: "{}".into(),
+        routing: testing::routing(
+            &["billing"],
+            Some("de"),
+            Some(3),
+            Some("vip"),
+            &[("Plan", "gold")],
+        ),
+        ..testing::conversation()
     }
 }
 
@@ -116,7 +103,7 @@ fn conversation() -> Conversation {
 fn chasitor_init_carries_routing_and_the_transcript() {
     let mut s = settings_json();
     s["queue_buttons"] = json!({"vip": "573XX0000009xyz"});
-    let s = Settings::parse(&s.to_string()).unwrap();
+    let s: Settings = testing::settings(&s);
     let c = conversation();
     let body = serde_json::to_value(wire::ChasitorInit::new(&s, "sess-1", &c)).unwrap();
     assert_eq!(body["buttonId"], "573XX0000009xyz");
@@ -193,7 +180,7 @@ fn messages_map_to_events_and_batches_apply_once() {
         {"type": "ChasitorSessionData", "message": {}},
     ]);
     let (got, notes) = st.apply(batch(1, first.clone()));
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::queued(Some(2), Some(45)),
@@ -217,7 +204,7 @@ fn messages_map_to_events_and_batches_apply_once() {
             {"type": "ChatMessage", "message": {"name": "Bo", "text": "late"}},
         ]),
     ));
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::transferred(None, Some(events::agent("005B2", "Bo"))),
@@ -234,7 +221,7 @@ fn request_fail_is_no_agent_and_disconnect_is_agent_left() {
         1,
         json!([{"type": "ChatRequestFail", "message": {"reason": "Unavailable", "postChatUrl": ""}}]),
     ));
-    same(&got, &[events::ended(EndReason::NoAgentAvailable)]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::NoAgentAvailable)]);
 
     let mut st = state();
     let (got, _) = st.apply(batch(
@@ -244,7 +231,7 @@ fn request_fail_is_no_agent_and_disconnect_is_agent_left() {
             {"type": "AgentDisconnect", "message": {}},
         ]),
     ));
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::agent_joined(alex()),
@@ -278,17 +265,6 @@ fn availability_matches_the_button_by_its_15_character_id() {
 
 #[test]
 fn state_requires_a_session() {
-    let failure = LiveAgent::poll(
-        handover_adapter_sdk::CallContext {
-            handover_id: "h".into(),
-            settings: settings_json().to_string(),
-        },
-        Vec::new(),
-    )
-    .unwrap_err();
-    assert!(
-        failure.message.contains("no Live Agent session"),
-        "{}",
-        failure.message
-    );
+    let ctx = testing::ctx(&settings_json().to_string());
+    testing::assert_fails_with(LiveAgent::poll(ctx, Vec::new()), "no Live Agent session");
 }

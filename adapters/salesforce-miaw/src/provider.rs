@@ -6,6 +6,7 @@ use crate::sse::{self, Frame};
 use crate::transcript::{self, MAX_MESSAGE_CHARS};
 use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, Ignored, StreamLimits};
+use handover_adapter_sdk::state;
 use handover_adapter_sdk::{
     AdapterInfo, Capabilities, Conversation, Cx, EndReason, Event, Failure, HandoverState, Level,
     Output, Polling, Reply, TypedAdapter, UserInput, adapter_version, channels, error, events, log,
@@ -46,10 +47,8 @@ pub struct State {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.conversation_id.is_empty() || self.access_token.is_empty() {
-            return Err(error("no MIAW conversation in the handover state"));
-        }
-        Ok(())
+        let present = !self.conversation_id.is_empty() && !self.access_token.is_empty();
+        state::require(present, "MIAW conversation")
     }
 }
 

@@ -8,8 +8,7 @@ use crate::transcript::{MAX_MESSAGE_CHARS, messages};
 use crate::{ids, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, Author, Conversation, EndReason, EndpointSettings, KeyValue, PollMode, Routing,
-    TranscriptEntry, events,
+    Adapter, Author, Conversation, EndReason, PollMode, TranscriptEntry, events,
 };
 use serde_json::{Value, json};
 
@@ -24,20 +23,18 @@ fn settings_json() -> Value {
 }
 
 fn settings() -> Settings {
-    Settings::parse(&settings_json().to_string()).unwrap()
+    testing::settings(&settings_json())
 }
 
 #[test]
 fn describe_declares_a_long_poll_and_no_webhooks() {
-    let info = Miaw::describe();
-    assert_eq!(info.name, "salesforce-miaw");
+    let (info, schema) = testing::described::<Miaw>("salesforce-miaw");
     assert_eq!(info.channels, ["webchat", "in-app"]);
     assert!(info.webhook_signature.is_none());
     assert_eq!(info.polling.mode, PollMode::LongPoll);
     assert_eq!(info.polling.max_wait_ms, 20_000);
     assert!(info.capabilities.bot_side_close && info.capabilities.transcript);
     assert!(!info.capabilities.availability_check);
-    let schema: Value = serde_json::from_str(&info.settings_schema).unwrap();
     assert_eq!(
         schema["required"],
         json!(["base_url", "org_id", "es_developer_name"])
@@ -46,45 +43,46 @@ fn describe_declares_a_long_poll_and_no_webhooks() {
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |patch: Value, needle: &str| {
-        let settings = testing::patched(&settings_json(), &patch);
-        testing::assert_fails_with(Miaw::validate_settings(settings), needle);
-    };
-    check(json!({"org_id": null}), "missing field `org_id`");
-    check(
-        json!({"es_developer_name": null}),
-        "missing field `es_developer_name`",
+    testing::assert_each_patch_rejected::<Miaw>(
+        &settings_json(),
+        [
+            (json!({"org_id": null}), "missing field `org_id`"),
+            (
+                json!({"es_developer_name": null}),
+                "missing field `es_developer_name`",
+            ),
+            (
+                json!({"base_url": "acme.salesforce-scrt.com"}),
+                "`base_url`: must start with http",
+            ),
+            (
+                json!({"org_id": "12345"}),
+                "`org_id`: must be a Salesforce org id",
+            ),
+            (
+                json!({"es_developer_name": "My Deployment"}),
+                "`es_developer_name`",
+            ),
+            (json!({"platform": " "}), "`platform`: must not be empty"),
+            (
+                json!({"poll_wait_ms": 60000}),
+                "`poll_wait_ms`: must be between 100 and 20000",
+            ),
+            (
+                json!({"poll_idle_ms": 9000}),
+                "`poll_idle_ms`: must not exceed poll_wait_ms",
+            ),
+            (
+                json!({"routing_fields": {"skills": ""}}),
+                "`routing_fields.skills`",
+            ),
+            (
+                json!({"routing_fields": {"team": "X"}}),
+                "unknown field `team`",
+            ),
+            (json!({"api_token": "x"}), "unknown field `api_token`"),
+        ],
     );
-    check(
-        json!({"base_url": "acme.salesforce-scrt.com"}),
-        "`base_url`: must start with http",
-    );
-    check(
-        json!({"org_id": "12345"}),
-        "`org_id`: must be a Salesforce org id",
-    );
-    check(
-        json!({"es_developer_name": "My Deployment"}),
-        "`es_developer_name`",
-    );
-    check(json!({"platform": " "}), "`platform`: must not be empty");
-    check(
-        json!({"poll_wait_ms": 60000}),
-        "`poll_wait_ms`: must be between 100 and 20000",
-    );
-    check(
-        json!({"poll_idle_ms": 9000}),
-        "`poll_idle_ms`: must not exceed poll_wait_ms",
-    );
-    check(
-        json!({"routing_fields": {"skills": ""}}),
-        "`routing_fields.skills`",
-    );
-    check(
-        json!({"routing_fields": {"team": "X"}}),
-        "unknown field `team`",
-    );
-    check(json!({"api_token": "x"}), "unknown field `api_token`");
     assert!(Miaw::validate_settings(settings_json().to_string()).is_ok());
 }
 
@@ -191,26 +189,19 @@ fn a_huge_transcript_is_capped_and_says_what_was_left_out() {
 fn routing_attributes_merge_custom_pairs_and_named_fields() {
     let mut s = settings_json();
     s["routing_fields"] = json!({"skills": "Skills", "language": "Language", "queue": "Team", "handover_id": "HandoverId"});
-    let s = Settings::parse(&s.to_string()).unwrap();
+    let s: Settings = testing::settings(&s);
     let c = Conversation {
-        handover_id: "h-1".into(),
         session_id: "s".into(),
         user_id: "u".into(),
-        channel: "webchat".into(),
         locale: "de-DE".into(),
-        user_profile: vec![],
-        transcript: vec![],
-        routing: Routing {
-            skills: vec!["billing".into(), "vip".into()],
-            language: None,
-            priority: Some(5),
-            queue: Some("support".into()),
-            custom: vec![
-                KeyValue::new("Team", "override"),
-                KeyValue::new("Plan", "gold"),
-            ],
-        },
-        context: "{}".into(),
+        routing: testing::routing(
+            &["billing", "vip"],
+            None,
+            Some(5),
+            Some("support"),
+            &[("Team", "override"), ("Plan", "gold")],
+        ),
+        ..testing::conversation()
     };
     let attrs = wire::routing_attributes(&s, &c);
     let got: Vec<(&str, &str)> = attrs
@@ -317,12 +308,6 @@ fn routing(id: u32, routing_type: &str, failure: &str) -> Frame {
     )
 }
 
-/// Events have no `PartialEq` (generated types): compare their debug form.
-#[track_caller]
-fn same(got: &[handover_adapter_sdk::Event], want: &[handover_adapter_sdk::Event]) {
-    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
-}
-
 fn alex() -> handover_adapter_sdk::Agent {
     events::agent("005A1", "Alex")
 }
@@ -345,7 +330,7 @@ fn agent_leaving_without_a_close_event_ends_the_conversation() {
         text(7, "Agent", "after the end"),
     ]);
     assert!(notes.is_empty(), "{notes:?}");
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::queued(None, Some(90)),
@@ -373,7 +358,7 @@ fn close_event_ends_as_agent_closed() {
         frame(2, "CONVERSATION_CLOSE_CONVERSATION", "System", json!({})),
         participant(3, "remove", "Agent"),
     ]);
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::agent_joined(alex()),
@@ -392,7 +377,7 @@ fn a_transfer_does_not_end_when_the_first_agent_leaves() {
         participant(4, "add", "Agent"),
         participant(5, "add", "Agent"),
     ]);
-    same(
+    testing::assert_same_events(
         &got,
         &[
             events::agent_joined(alex()),
@@ -408,7 +393,7 @@ fn a_transfer_does_not_end_when_the_first_agent_leaves() {
 fn routing_failure_before_any_agent_means_no_agent() {
     let mut st = state();
     let (got, notes) = st.apply(&[routing(1, "Initial", "RoutingError")]);
-    same(&got, &[events::ended(EndReason::NoAgentAvailable)]);
+    testing::assert_same_events(&got, &[events::ended(EndReason::NoAgentAvailable)]);
     assert_eq!(notes, ["routing failed: RoutingError"]);
 }
 
@@ -441,17 +426,6 @@ fn state_round_trips_and_requires_a_conversation() {
     let bytes = handover_adapter_sdk::state::save(&st);
     let back: State = handover_adapter_sdk::state::load(&bytes).unwrap();
     assert_eq!(back, st);
-    let failure = Miaw::poll(
-        handover_adapter_sdk::CallContext {
-            handover_id: "h".into(),
-            settings: settings_json().to_string(),
-        },
-        Vec::new(),
-    )
-    .unwrap_err();
-    assert!(
-        failure.message.contains("no MIAW conversation"),
-        "{}",
-        failure.message
-    );
+    let ctx = testing::ctx(&settings_json().to_string());
+    testing::assert_fails_with(Miaw::poll(ctx, Vec::new()), "no MIAW conversation");
 }

@@ -88,11 +88,7 @@ impl<'a> NewConversation<'a> {
 /// (a custom pair of the same name wins).
 pub fn routing_attributes(s: &Settings, c: &Conversation) -> BTreeMap<String, String> {
     let r = &c.routing;
-    let mut out: BTreeMap<String, String> = r
-        .custom
-        .iter()
-        .map(|kv| (kv.key.clone(), kv.value.clone()))
-        .collect();
+    let mut out = r.custom_map();
     let f = &s.routing_fields;
     let language = r.language.clone().or_else(|| {
         let locale = c.locale.trim();

@@ -17,6 +17,15 @@ pub trait HandoverState: Serialize + DeserializeOwned + Default {
     }
 }
 
+/// For [`HandoverState::check`]: fails with ``no {what} in the handover
+/// state`` unless the state holds it (`present`).
+pub fn require(present: bool, what: &str) -> Result<(), Failure> {
+    if present {
+        return Ok(());
+    }
+    Err(error(format!("no {what} in the handover state")))
+}
+
 /// An agent as an adapter keeps one in its state (`{"id": …, "name": …}`),
 /// e.g. the agent last reported as joined.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -61,6 +70,13 @@ mod tests {
     #[derive(serde::Serialize, serde::Deserialize, Default, PartialEq, Debug)]
     struct S {
         n: u32,
+    }
+
+    #[test]
+    fn require_names_what_is_missing() {
+        assert!(super::require(true, "X room").is_ok());
+        let failure = super::require(false, "X room").unwrap_err();
+        assert_eq!(failure.message, "no X room in the handover state");
     }
 
     #[test]

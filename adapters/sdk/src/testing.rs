@@ -1,9 +1,13 @@
-//! Builders for adapters' native unit tests: call contexts, webhook
-//! requests and conversations, so each adapter's tests hold only what is
-//! particular to its provider. No I/O; never used by an export.
+//! Builders and asserts for adapters' native unit tests: call contexts,
+//! settings, webhook requests and conversations; settings rejections,
+//! descriptions, signatures and events. Each adapter's tests hold only what
+//! is particular to its provider. No I/O; never used by an export.
 
+use crate::Adapter;
+use crate::settings::EndpointSettings;
 use crate::types::{
-    Author, CallContext, Conversation, Failure, HttpRequest, KeyValue, Routing, TranscriptEntry,
+    AdapterInfo, Author, CallContext, Conversation, Event, Failure, FailureReason, HttpRequest,
+    KeyValue, Routing, SignatureAlgorithm, SignatureEncoding, Step, TranscriptEntry,
 };
 use serde_json::Value;
 
@@ -26,6 +30,15 @@ pub fn request(path: &str, body: impl Into<Vec<u8>>) -> HttpRequest {
     }
 }
 
+/// Settings parsed and checked from `json`; panics when they are invalid.
+#[track_caller]
+pub fn settings<S: EndpointSettings>(json: &Value) -> S {
+    match S::parse(&json.to_string()) {
+        Ok(settings) => settings,
+        Err(failure) => panic!("invalid settings {json}: {}", failure.message),
+    }
+}
+
 /// A transcript entry.
 pub fn entry(author: Author, text: impl Into<String>, timestamp_ms: u64) -> TranscriptEntry {
     TranscriptEntry {
@@ -38,6 +51,23 @@ pub fn entry(author: Author, text: impl Into<String>, timestamp_ms: u64) -> Tran
 /// Key-value pairs from string pairs.
 pub fn pairs(list: &[(&str, &str)]) -> Vec<KeyValue> {
     list.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect()
+}
+
+/// Routing with these skills, language, priority, queue and custom pairs.
+pub fn routing(
+    skills: &[&str],
+    language: Option<&str>,
+    priority: Option<u32>,
+    queue: Option<&str>,
+    custom: &[(&str, &str)],
+) -> Routing {
+    Routing {
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        language: language.map(Into::into),
+        priority,
+        queue: queue.map(Into::into),
+        custom: pairs(custom),
+    }
 }
 
 /// Handover `h-1` (session `s-1`, user `u-1`) on `webchat` in `en-US`, with
@@ -94,6 +124,88 @@ pub fn assert_fails_with<T>(result: Result<T, Failure>, needle: &str) -> Failure
             failure
         }
     }
+}
+
+/// Asserts that adapter `A` rejects `settings` with an `error` failure
+/// whose message contains `needle` (e.g. the field's name), and returns it.
+#[track_caller]
+pub fn assert_settings_rejected<A: Adapter>(settings: impl Into<String>, needle: &str) -> Failure {
+    let failure = assert_fails_with(A::validate_settings(settings.into()), needle);
+    assert_eq!(failure.reason, FailureReason::Error, "{}", failure.message);
+    failure
+}
+
+/// [`assert_settings_rejected`] for each `(settings, needle)` case.
+#[track_caller]
+pub fn assert_each_rejected<'a, A: Adapter, S: Into<String>>(
+    cases: impl IntoIterator<Item = (S, &'a str)>,
+) {
+    for (settings, needle) in cases {
+        assert_settings_rejected::<A>(settings, needle);
+    }
+}
+
+/// [`assert_settings_rejected`] for `base` [`patched`] with each
+/// `(patch, needle)` case.
+#[track_caller]
+pub fn assert_each_patch_rejected<'a, A: Adapter>(
+    base: &Value,
+    cases: impl IntoIterator<Item = (Value, &'a str)>,
+) {
+    assert_each_rejected::<A, _>(
+        cases
+            .into_iter()
+            .map(|(patch, needle)| (patched(base, &patch), needle)),
+    );
+}
+
+/// Asserts that `got` are the events `want`. Events have no `PartialEq`
+/// (generated types): their debug forms are compared.
+#[track_caller]
+pub fn assert_same_events(got: &[Event], want: &[Event]) {
+    assert_eq!(format!("{got:#?}"), format!("{want:#?}"));
+}
+
+/// `A::describe()`, after asserting what every description must hold: the
+/// name `name`, concrete channels (neither `*` nor `fax`) and a settings
+/// schema that is JSON; with the parsed schema.
+#[track_caller]
+pub fn described<A: Adapter>(name: &str) -> (AdapterInfo, Value) {
+    let info = A::describe();
+    assert_eq!(info.name, name);
+    assert!(
+        !info.channels.iter().any(|c| c == "*" || c == "fax"),
+        "{:?}",
+        info.channels
+    );
+    let schema = serde_json::from_str(&info.settings_schema).expect("the settings schema is JSON");
+    (info, schema)
+}
+
+/// Asserts that `info` declares webhooks signed with `algorithm` in
+/// `header`, encoded with `encoding` after `prefix`.
+#[track_caller]
+pub fn assert_signature(
+    info: &AdapterInfo,
+    header: &str,
+    algorithm: SignatureAlgorithm,
+    encoding: SignatureEncoding,
+    prefix: Option<&str>,
+) {
+    let signature = info
+        .webhook_signature
+        .as_ref()
+        .expect("a webhook signature");
+    assert_eq!(signature.header, header);
+    assert_eq!(signature.algorithm, algorithm);
+    assert_eq!(signature.encoding, encoding);
+    assert_eq!(signature.prefix.as_deref(), prefix);
+}
+
+/// A step's state parsed as JSON, and its events.
+pub fn state_and_events(step: Step) -> (Value, Vec<Event>) {
+    let state = serde_json::from_slice(&step.state).expect("the state is JSON");
+    (state, step.events)
 }
 
 #[cfg(test)]

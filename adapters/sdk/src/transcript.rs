@@ -20,6 +20,16 @@ pub struct PackLimits {
 }
 
 impl PackLimits {
+    /// For providers that take one request per transcript message: 2,000
+    /// characters and 10 messages unless the settings say otherwise; the
+    /// host allows 32 outgoing requests per call, so at most 24 messages
+    /// keep room for the rest.
+    pub const PER_REQUEST: PackLimits = PackLimits {
+        default_chars: 2000,
+        default_messages: 10,
+        max_messages: 24,
+    };
+
     /// Checks the two settings: both at least 1, the message count at most
     /// [`max_messages`](PackLimits::max_messages); failures name the field.
     pub fn validate(&self, chars: Option<usize>, messages: Option<usize>) -> Result<(), Failure> {

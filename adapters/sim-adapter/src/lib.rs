@@ -16,9 +16,8 @@ use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, EndReason, Event, Failure,
-    HandoverState, HttpRequest, HttpResponse, KeyValue, Level, Output, Polling, Reply,
-    SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter, UserInput, WebhookRoute,
-    WebhookSignature, adapter_version, channels, error, events, log,
+    HandoverState, HttpRequest, HttpResponse, Level, Output, Polling, Reply, TypedAdapter,
+    UserInput, WebhookRoute, WebhookSignature, adapter_version, channels, error, events, log,
 };
 use serde::Deserialize;
 use sim_logic::{Normalized, wire as sim_wire};
@@ -159,15 +158,11 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
     fn describe() -> AdapterInfo {
         AdapterInfo::new(F::NAME, adapter_version!(), &DEFAULT_CHANNELS)
             .with(Capabilities::ALL, F::POLLING, SCHEMA)
-            .signed(WebhookSignature {
-                algorithm: SignatureAlgorithm::HmacSha256,
-                header: "X-Sim-Signature".into(),
-                encoding: SignatureEncoding::Hex,
-                prefix: Some("sha256=".into()),
-                signed: SignedContent::TimestampThenBody(".".into()),
-                timestamp_header: Some("X-Sim-Timestamp".into()),
-                delivery_id_header: Some("X-Sim-Delivery".into()),
-            })
+            .signed(WebhookSignature::timestamped_hmac_sha256(
+                "X-Sim-Signature",
+                "X-Sim-Timestamp",
+                "X-Sim-Delivery",
+            ))
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
@@ -224,11 +219,7 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
     fn route_webhook(_settings: &Settings, request: HttpRequest) -> Result<WebhookRoute, Failure> {
         let route = sim_logic::route(&request.body).map_err(fail)?;
         Ok(WebhookRoute {
-            response: HttpResponse {
-                status: 200,
-                headers: vec![KeyValue::new("content-type", "application/json")],
-                body: sim_logic::WEBHOOK_RESPONSE_BODY.to_vec(),
-            },
+            response: HttpResponse::json(200, sim_logic::WEBHOOK_RESPONSE_BODY),
             delivery_id: Some(route.delivery_id),
             correlation_keys: vec![route.correlation_key],
         })

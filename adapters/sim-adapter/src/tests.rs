@@ -6,7 +6,8 @@
 use crate::{Flavor, Mode};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
-    Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, Polling, events,
+    Adapter, CallContext, EndReason, Event, FailureReason, HttpRequest, Polling,
+    SignatureAlgorithm, SignatureEncoding, events,
 };
 
 /// The `sim` flavor.
@@ -42,39 +43,39 @@ fn handle(seq: u64, body: &str) -> (Vec<u8>, Vec<Event>) {
 
 #[test]
 fn describe_is_static_and_complete() {
-    let info = Sim::describe();
-    assert_eq!(info.name, "sim");
+    let (info, _) = testing::described::<Sim>("sim");
     assert_eq!(info.channels, ["webchat", "sms", "messenger"]);
-    let signature = info.webhook_signature.unwrap();
-    assert_eq!(signature.header, "X-Sim-Signature");
-    assert_eq!(signature.prefix.as_deref(), Some("sha256="));
-    serde_json::from_str::<serde_json::Value>(&info.settings_schema).unwrap();
+    testing::assert_signature(
+        &info,
+        "X-Sim-Signature",
+        SignatureAlgorithm::HmacSha256,
+        SignatureEncoding::Hex,
+        Some("sha256="),
+    );
 }
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        let failure = Sim::validate_settings(settings.into()).unwrap_err();
-        assert!(failure.message.contains(needle), "{}", failure.message);
-    };
-    check("{}", "`base_url`");
-    check(
-        r#"{"base_url":"127.0.0.1"}"#,
-        "`base_url`: must start with http://",
-    );
-    check(
-        r#"{"base_url":"http://h","mode":"push"}"#,
-        "`mode`: unknown variant",
-    );
-    check(r#"{"base_url":"http://h","channels":[]}"#, "`channels`");
-    check(
-        r#"{"base_url":"http://h","channels":["sms",""]}"#,
-        "`channels[1]`",
-    );
-    check(
-        r#"{"base_url":"http://h","transcript_chunk":0}"#,
-        "`transcript_chunk`",
-    );
+    testing::assert_each_rejected::<Sim, _>([
+        ("{}", "`base_url`"),
+        (
+            r#"{"base_url":"127.0.0.1"}"#,
+            "`base_url`: must start with http://",
+        ),
+        (
+            r#"{"base_url":"http://h","mode":"push"}"#,
+            "`mode`: unknown variant",
+        ),
+        (r#"{"base_url":"http://h","channels":[]}"#, "`channels`"),
+        (
+            r#"{"base_url":"http://h","channels":["sms",""]}"#,
+            "`channels[1]`",
+        ),
+        (
+            r#"{"base_url":"http://h","transcript_chunk":0}"#,
+            "`transcript_chunk`",
+        ),
+    ]);
     assert!(Sim::validate_settings(SETTINGS.into()).is_ok());
     let full = r#"{"base_url":"https://h/","mode":"poll","channels":["sms"],"transcript_chunk":5}"#;
     assert!(Sim::validate_settings(full.into()).is_ok());

@@ -25,10 +25,11 @@ mod wire;
 mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored};
+use handover_adapter_sdk::state;
 use handover_adapter_sdk::{
     AdapterInfo, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest, Level,
-    Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, SignedContent, TypedAdapter,
-    UserInput, WebhookRoute, WebhookSignature, adapter_version, error, events, log,
+    Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, TypedAdapter, UserInput,
+    WebhookRoute, WebhookSignature, adapter_version, error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -61,10 +62,7 @@ struct State {
 
 impl HandoverState for State {
     fn check(&self) -> Result<(), Failure> {
-        if self.conversation_id.is_empty() {
-            return Err(error("no Sunshine conversation in the handover state"));
-        }
-        Ok(())
+        state::require(!self.conversation_id.is_empty(), "Sunshine conversation")
     }
 }
 
@@ -90,15 +88,12 @@ impl TypedAdapter for Sunshine {
             &DEFAULT_CHANNELS,
         )
         .with(CAPABILITIES, Polling::NONE, SCHEMA)
-        .signed(WebhookSignature {
-            algorithm: SignatureAlgorithm::SharedSecret,
-            header: "X-API-Key".into(),
-            encoding: SignatureEncoding::Hex,
-            prefix: None,
-            signed: SignedContent::Body,
-            timestamp_header: None,
-            delivery_id_header: None,
-        })
+        .signed(WebhookSignature::body(
+            SignatureAlgorithm::SharedSecret,
+            "X-API-Key",
+            SignatureEncoding::Hex,
+            None,
+        ))
     }
 
     fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {

@@ -6,7 +6,7 @@ use crate::{Sunshine, settings::Settings, wire};
 use handover_adapter_sdk::testing;
 use handover_adapter_sdk::{
     Adapter, Attachment, Author, CallContext, Conversation, EndReason, EndpointSettings, Event,
-    FailureReason, HttpRequest, KeyValue, Routing, SignatureAlgorithm,
+    FailureReason, HttpRequest, KeyValue, SignatureAlgorithm,
 };
 use serde_json::{Value, json};
 
@@ -19,24 +19,20 @@ fn ctx() -> CallContext {
 
 fn conversation(context: &str) -> Conversation {
     Conversation {
-        handover_id: "h-1".into(),
         session_id: "sess-1".into(),
-        user_id: "u-1".into(),
-        channel: "webchat".into(),
-        locale: "en-US".into(),
-        user_profile: vec![],
         transcript: vec![
             testing::entry(Author::User, "help", 1),
             testing::entry(Author::Bot, "x".repeat(10), 2),
         ],
-        routing: Routing {
-            skills: vec!["billing".into(), "vip".into()],
-            language: Some("en".into()),
-            priority: Some(2),
-            queue: Some("tier2".into()),
-            custom: vec![KeyValue::new("dataCapture.ticket.field.42", "gold")],
-        },
+        routing: testing::routing(
+            &["billing", "vip"],
+            Some("en"),
+            Some(2),
+            Some("tier2"),
+            &[("dataCapture.ticket.field.42", "gold")],
+        ),
         context: context.into(),
+        ..testing::conversation()
     }
 }
 
@@ -64,58 +60,48 @@ fn conv(active: Option<(&str, &str)>) -> Value {
 }
 
 fn state(extra: Value) -> Vec<u8> {
-    let mut st =
+    let base =
         json!({"conversation_id": "c1", "author": {"userExternalId": "u-1"}, "cursor": "m9"});
-    for (k, v) in extra.as_object().unwrap() {
-        st[k] = v.clone();
-    }
-    st.to_string().into_bytes()
+    testing::patched(&base, &extra).into_bytes()
 }
 
 fn handle(st: Vec<u8>, events: Value) -> (Value, Vec<Event>) {
-    let step = Sunshine::handle_webhook(ctx(), st, body(events)).unwrap();
-    (serde_json::from_slice(&step.state).unwrap(), step.events)
+    testing::state_and_events(Sunshine::handle_webhook(ctx(), st, body(events)).unwrap())
 }
 
 #[test]
 fn describe_declares_the_shared_secret() {
-    let info = Sunshine::describe();
-    assert_eq!(info.name, "sunshine-conversations");
-    assert!(!info.channels.iter().any(|c| c == "*" || c == "fax"));
+    let (info, _) = testing::described::<Sunshine>("sunshine-conversations");
     let sig = info.webhook_signature.unwrap();
     assert_eq!(sig.algorithm, SignatureAlgorithm::SharedSecret);
     assert_eq!(sig.header, "X-API-Key");
-    serde_json::from_str::<Value>(&info.settings_schema).unwrap();
     assert!(!info.capabilities.availability_check && info.capabilities.bot_side_close);
 }
 
 #[test]
 fn settings_errors_name_the_field() {
-    let check = |settings: &str, needle: &str| {
-        let failure = Sunshine::validate_settings(settings.into()).unwrap_err();
-        assert_eq!(failure.reason, FailureReason::Error);
-        assert!(failure.message.contains(needle), "{}", failure.message);
-    };
-    check(
-        r#"{"base_url":"http://x","app_id":"a"}"#,
-        "`switchboard_integration`",
-    );
-    check(
-        r#"{"base_url":"ftp://x","app_id":"a","switchboard_integration":"z"}"#,
-        "`base_url`",
-    );
-    check(
-        r#"{"base_url":"http://x","app_id":" ","switchboard_integration":"z"}"#,
-        "`app_id`",
-    );
-    check(
-        r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","transcript_chunk":5000}"#,
-        "`transcript_chunk`",
-    );
-    check(
-        r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","key_secret":"s"}"#,
-        "unknown field `key_secret`",
-    );
+    testing::assert_each_rejected::<Sunshine, _>([
+        (
+            r#"{"base_url":"http://x","app_id":"a"}"#,
+            "`switchboard_integration`",
+        ),
+        (
+            r#"{"base_url":"ftp://x","app_id":"a","switchboard_integration":"z"}"#,
+            "`base_url`",
+        ),
+        (
+            r#"{"base_url":"http://x","app_id":" ","switchboard_integration":"z"}"#,
+            "`app_id`",
+        ),
+        (
+            r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","transcript_chunk":5000}"#,
+            "`transcript_chunk`",
+        ),
+        (
+            r#"{"base_url":"http://x","app_id":"a","switchboard_integration":"z","key_secret":"s"}"#,
+            "unknown field `key_secret`",
+        ),
+    ]);
     Sunshine::validate_settings(SETTINGS.into()).unwrap();
     let s = Settings::parse(SETTINGS).unwrap();
     assert_eq!(

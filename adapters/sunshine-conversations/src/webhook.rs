@@ -5,9 +5,7 @@ use crate::State;
 use crate::settings::Settings;
 use crate::wire::{self, Event, MessagePage};
 use handover_adapter_sdk::http::{self, path_segment};
-use handover_adapter_sdk::{
-    EndReason, Failure, HttpRequest, HttpResponse, KeyValue, Reply, WebhookRoute, events, log,
-};
+use handover_adapter_sdk::{EndReason, Failure, HttpRequest, Reply, WebhookRoute, events, log};
 use serde_json::Value;
 
 /// Most pages of messages read per webhook.
@@ -31,15 +29,8 @@ pub fn route(s: &Settings, request: &HttpRequest) -> Result<WebhookRoute, Failur
     }
     // Sunshine retries a payload as it was: its event ids identify it.
     let ids: Vec<&str> = hook.events.iter().map(|e| e.id.as_str()).collect();
-    Ok(WebhookRoute {
-        response: HttpResponse {
-            status: 200,
-            headers: vec![KeyValue::new("content-type", "application/json")],
-            body: b"{}".to_vec(),
-        },
-        delivery_id: (!ids.is_empty()).then(|| ids.join(",")),
-        correlation_keys: keys,
-    })
+    let delivery_id = (!ids.is_empty()).then(|| ids.join(","));
+    Ok(WebhookRoute::acknowledged(delivery_id, keys))
 }
 
 pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {

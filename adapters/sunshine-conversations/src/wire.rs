@@ -165,11 +165,10 @@ pub struct Posted {
 }
 
 /// `messageListResponse`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct MessagePage {
-    #[serde(default)]
     pub messages: Vec<Message>,
-    #[serde(default)]
     pub meta: PageMeta,
 }
 
@@ -246,11 +245,10 @@ impl Message {
 }
 
 /// The v2 webhook body: `{app, webhook, events: [...]}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct Webhook {
-    #[serde(default)]
     pub app: Value,
-    #[serde(default)]
     pub events: Vec<Event>,
 }
 

@@ -6,7 +6,9 @@
 
 use super::Response;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+use wasip2::http::types::{
+    ErrorCode, Fields, IncomingResponse, Method, OutgoingBody, OutgoingRequest, Scheme,
+};
 use wstd::http::Uri;
 use wstd::io::{AsyncInputStream, AsyncOutputStream, AsyncPollable, AsyncRead};
 
@@ -43,12 +45,7 @@ pub(crate) fn exchange(
             }
         };
         let status = response.status();
-        let headers = response
-            .headers()
-            .entries()
-            .into_iter()
-            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-            .collect();
+        let headers = headers_of(&response);
         let incoming = response
             .consume()
             .map_err(|()| ExchangeError::Transport("response body already taken".into()))?;
@@ -148,6 +145,17 @@ async fn read_capped(
         }
         out.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// A response's headers as (lower-case name, value) pairs; values that
+/// are not UTF-8 are converted lossily.
+pub(super) fn headers_of(response: &IncomingResponse) -> Vec<(String, String)> {
+    response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+        .collect()
 }
 
 pub(super) fn transport(code: ErrorCode) -> ExchangeError {

@@ -7,7 +7,7 @@
 
 use super::Response;
 use super::error::{HttpError, excerpt, target};
-use super::exchange::{ExchangeError, MAX_RESPONSE_BYTES, build, transport};
+use super::exchange::{ExchangeError, MAX_RESPONSE_BYTES, build, headers_of, transport};
 use std::time::Duration;
 use wasip2::clocks::monotonic_clock;
 use wasip2::http::outgoing_handler;
@@ -84,12 +84,7 @@ pub fn read_stream(
         poll(&[&ready, &timer]);
     };
     let status = response.status();
-    let response_headers = response
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
-        .collect();
+    let response_headers = headers_of(&response);
     let incoming = response.consume().map_err(|()| gone("response body"))?;
     let stream = incoming
         .stream()
