@@ -40,7 +40,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let runtime = Runtime::new(RuntimeConfig {
         fuel: c.runtime.fuel,
-        cache_dir: c.runtime.cache.then(|| data.join("cache")),
+        cache_dir: cfg.cache_dir(),
         max_instances: c.runtime.max_instances,
         max_memory_mib: c.runtime.max_memory_mib,
         ..Default::default()

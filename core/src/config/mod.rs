@@ -120,6 +120,13 @@ pub struct RuntimeSection {
     pub max_memory_mib: u32,
     #[serde(default = "yes")]
     pub cache: bool,
+    /// Where the compiled-component cache lives (relative paths: to the
+    /// config file's directory); default `<data_dir>/cache`. Hosts that run
+    /// the same adapters (replicas on one machine, the conformance kit's
+    /// scenarios, test suites) may share one: entries are keyed by the
+    /// component's and the engine configuration's hashes and checksummed.
+    #[serde(default)]
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 fn default_instances() -> u32 {
@@ -136,6 +143,7 @@ impl Default for RuntimeSection {
             max_instances: default_instances(),
             max_memory_mib: default_max_memory(),
             cache: true,
+            cache_dir: None,
         }
     }
 }
@@ -380,5 +388,15 @@ impl LoadedConfig {
     /// The data directory, relative to the config file.
     pub fn data_dir(&self) -> PathBuf {
         self.resolve_path(&self.config.server.data_dir.to_string_lossy())
+    }
+
+    /// The compiled-component cache directory, `None` when `runtime.cache`
+    /// is off.
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        let r = &self.config.runtime;
+        r.cache.then(|| match &r.cache_dir {
+            Some(dir) => self.resolve_path(&dir.to_string_lossy()),
+            None => self.data_dir().join("cache"),
+        })
     }
 }

@@ -56,7 +56,11 @@ async fn endpoint_events(
     Query(q): Query<After>,
 ) -> Response {
     let ep = endpoint_or_return!(s, headers, endpoint);
-    stream(s, EventScope::Endpoint(ep.id.clone()), start_after(&headers, &q))
+    stream(
+        s,
+        EventScope::Endpoint(ep.id.clone()),
+        start_after(&headers, &q),
+    )
 }
 
 fn stream(s: AppState, scope: EventScope, after: i64) -> Response {

@@ -90,7 +90,12 @@ fn store(component: &Component, dir: &Path, path: &Path) -> std::io::Result<()> 
     let data = component
         .serialize()
         .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per writer (process and call), so hosts and runtimes sharing a
+    // cache directory never write into each other's temporary file; the
+    // rename is atomic and every writer's bytes are the same.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     std::fs::write(&tmp, &data)?;
     std::fs::write(checksum_path(path), checksum(path, &data))?;
     std::fs::rename(&tmp, path)

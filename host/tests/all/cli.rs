@@ -230,7 +230,11 @@ fn inspect_core_module_with_a_function() {
     wasmparser::Validator::new()
         .validate_all(&module)
         .expect("the test's module is valid");
-    let phrases = ["core WebAssembly module", "not a component", "wasm32-wasip2"];
+    let phrases = [
+        "core WebAssembly module",
+        "not a component",
+        "wasm32-wasip2",
+    ];
     inspect_diagnoses("core.wasm", Some(&module[..]), &phrases);
 }
 
@@ -431,24 +435,36 @@ fn check_valid_config_with_pin_and_settings_table() {
 #[test]
 fn check_unknown_field() {
     let c = Cfg::new();
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
-         setings = { base_url = \"http://127.0.0.1:9\" }\n", 4, &["unknown field", "`setings`"]);
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+         setings = { base_url = \"http://127.0.0.1:9\" }\n",
+        4,
+        &["unknown field", "`setings`"],
+    );
 }
 
 #[test]
 fn check_bad_egress_entry() {
     let c = Cfg::new();
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          settings = { base_url = \"http://127.0.0.1:9\" }\n\
-         egress = [\"http://ok.example.com\", \"ftp://files.example.com\"]\n", 5, &["endpoints[0].egress", "ftp://files.example.com", "scheme"]);
+         egress = [\"http://ok.example.com\", \"ftp://files.example.com\"]\n",
+        5,
+        &["endpoints[0].egress", "ftp://files.example.com", "scheme"],
+    );
 }
 
 #[test]
 fn check_malformed_sha256_pin() {
     let c = Cfg::new();
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          sha256 = \"abc123\"\n\
-         settings = { base_url = \"http://127.0.0.1:9\" }\n", 4, &["endpoints[0].sha256", "abc123", "64 hex"]);
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+        4,
+        &["endpoints[0].sha256", "abc123", "64 hex"],
+    );
 }
 
 #[test]
@@ -457,50 +473,74 @@ fn check_wrong_sha256_pin() {
     let wrong = "0123456789abcdef".repeat(4);
     assert_ne!(wrong, sim_sha());
     // Line 4: the `sha256` field that is wrong.
-    c.check_fails(&format!(
-        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+    c.check_fails(
+        &format!(
+            "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          sha256 = \"{wrong}\"\n\
          settings = {{ base_url = \"http://127.0.0.1:9\" }}\n"
-    ), 4, &["sha256", "pinned", &wrong, &sim_sha(), "`support`"]);
+        ),
+        4,
+        &["sha256", "pinned", &wrong, &sim_sha(), "`support`"],
+    );
 }
 
 #[test]
 fn check_settings_missing_base_url() {
     let c = Cfg::new();
     // Line 5: the `settings` the adapter refused.
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\
          egress = [\"http://127.0.0.1:9\"]\n\
-         settings = { mode = \"poll\" }\n", 5, &["settings", "validate-settings", "base_url", "`support`"]);
+         settings = { mode = \"poll\" }\n",
+        5,
+        &["settings", "validate-settings", "base_url", "`support`"],
+    );
 }
 
 #[test]
 fn check_settings_absent() {
     let c = Cfg::new();
     // No `settings` written: the endpoint's `adapter` line is the place.
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n", 3, &["settings", "validate-settings", "base_url"]);
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n",
+        3,
+        &["settings", "validate-settings", "base_url"],
+    );
 }
 
 #[test]
 fn check_settings_bogus_mode() {
     let c = Cfg::new();
     // Line 5: the `[endpoints.settings]` table the adapter refused.
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\n\
-         [endpoints.settings]\nbase_url = \"http://127.0.0.1:9\"\nmode = \"bogus\"\n", 5, &["settings", "validate-settings", "`mode`", "bogus"]);
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"sim.wasm\"\n\n\
+         [endpoints.settings]\nbase_url = \"http://127.0.0.1:9\"\nmode = \"bogus\"\n",
+        5,
+        &["settings", "validate-settings", "`mode`", "bogus"],
+    );
 }
 
 #[test]
 fn check_missing_adapter_file() {
     let c = Cfg::new();
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"missing.wasm\"\n\
-         settings = { base_url = \"http://127.0.0.1:9\" }\n", 3, &["adapter", "cannot read", "missing.wasm", "`support`"]);
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"missing.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+        3,
+        &["adapter", "cannot read", "missing.wasm", "`support`"],
+    );
 }
 
 #[test]
 fn check_adapter_that_is_not_a_component() {
     let c = Cfg::new();
     std::fs::write(c.dir.path().join("core.wasm"), core_module(&["run"])).unwrap();
-    c.check_fails("[[endpoints]]\nid = \"support\"\nadapter = \"core.wasm\"\n\
-         settings = { base_url = \"http://127.0.0.1:9\" }\n", 3, &["adapter", "core WebAssembly module"]);
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"core.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+        3,
+        &["adapter", "core WebAssembly module"],
+    );
 }
 
 #[test]

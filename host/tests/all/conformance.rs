@@ -5,8 +5,8 @@
 use crate::harness::{guest, run_conformance};
 
 /// The kit on the guest `adapter_name`.
-fn run(adapter_name: &str, simulator: &str) -> (bool, String) {
-    run_conformance(&guest(adapter_name), simulator)
+fn run(adapter_name: &str, simulator: &str, options: &[&str]) -> (bool, String) {
+    run_conformance(&guest(adapter_name), simulator, options)
 }
 
 /// Runs the kit on every guest that declares a conformance simulator in its
@@ -22,7 +22,7 @@ fn declared(pick: impl Fn(&str) -> bool, strict: bool) -> Vec<String> {
             continue;
         }
         ran += 1;
-        let (ok, text) = run_conformance(std::path::Path::new(path), simulator);
+        let (ok, text) = run_conformance(std::path::Path::new(path), simulator, &[]);
         let summary = text
             .lines()
             .rev()
@@ -60,8 +60,10 @@ pub(crate) fn provider_adapters_pass_against_their_simulators() {
 
 #[test]
 fn a_non_conforming_adapter_fails() {
-    // `echo` talks to no provider at all: most scenarios must fail.
-    let (ok, text) = run("echo", "sim");
+    // `echo` talks to no provider at all: most scenarios must fail. They
+    // fail by waiting in vain, so a short wait and all ten at once; neither
+    // can turn a failure into a pass.
+    let (ok, text) = run("echo", "sim", &["--timeout", "3", "--jobs", "10"]);
     assert!(!ok, "{text}");
     assert!(text.contains("FAIL"), "{text}");
     assert!(
@@ -72,10 +74,18 @@ fn a_non_conforming_adapter_fails() {
 
 #[test]
 fn unknown_simulator_is_a_clear_error() {
-    let (ok, text) = run("sim", "no-such-provider");
+    let (ok, text) = run("sim", "no-such-provider", &[]);
     assert!(!ok);
     assert!(
         text.contains("unknown simulator `no-such-provider`"),
         "{text}"
     );
+}
+
+#[test]
+fn kit_options_are_checked() {
+    let (ok, text) = run("sim", "sim", &["--jobs", "0"]);
+    assert!(!ok && text.contains("--jobs must be at least 1"), "{text}");
+    let (ok, text) = run("sim", "sim", &["--timeout", "soon"]);
+    assert!(!ok && text.contains("--timeout"), "{text}");
 }

@@ -45,8 +45,7 @@ async fn fetch(
 #[tokio::test]
 async fn explicitly_allowed_loopback_is_reached() {
     let (port, hits) = http_server(b"hello".to_vec(), Duration::ZERO).await;
-    let body = fetch_loopback(port, "/x", Limits::default()).await
-    .unwrap();
+    let body = fetch_loopback(port, "/x", Limits::default()).await.unwrap();
     assert_eq!(body, b"hello");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -136,8 +135,7 @@ async fn response_body_over_the_cap_fails_the_call() {
         egress_max_response_bytes: 64 << 10,
         ..Default::default()
     };
-    let msg = fetch_loopback(port, "/big", limits).await
-    .unwrap_err();
+    let msg = fetch_loopback(port, "/big", limits).await.unwrap_err();
     assert!(msg.contains("exceeds the cap of 65536 bytes"), "{msg}");
 }
 
@@ -149,8 +147,7 @@ async fn slow_provider_hits_the_request_timeout() {
         ..Default::default()
     };
     let t = std::time::Instant::now();
-    let msg = fetch_loopback(port, "/slow", limits).await
-    .unwrap_err();
+    let msg = fetch_loopback(port, "/slow", limits).await.unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     assert!(
         msg.to_lowercase().contains("timeout") || msg.to_lowercase().contains("timed out"),

@@ -6,13 +6,13 @@
 //! hand-written subset of OpenAPI 3.0 (type, nullable, required, properties,
 //! additionalProperties, enum, items, allOf, oneOf, $ref); serde_json only.
 
+use crate::harness::strings_of;
 use handover_host::api::{OPENAPI, event_json};
 use handover_host::engine::{CreateRequest, InputRequest, rules};
 use handover_host::model::{Agent, Attachment, EndReason, ProviderEvent};
 use handover_host::registry::Source;
-use handover_host::store::{HandoverRow, Status, StoredEvent};
+use handover_host::store::{HandoverRow, StoredEvent};
 use serde_json::{Value, json};
-use crate::harness::strings_of;
 use std::collections::BTreeSet;
 
 const ANY: &[&str] = &[
@@ -579,7 +579,8 @@ fn handler_bodies_fit_their_schemas() {
 // ------------------------------------------------------------ events, from the engine's code
 
 fn row() -> HandoverRow {
-    let request = json!({"accepted_message": "ok", "cancel_intent": "stop", "cancel_button_text": "Cancel"});
+    let request =
+        json!({"accepted_message": "ok", "cancel_intent": "stop", "cancel_button_text": "Cancel"});
     HandoverRow::requested(HID, "support", "default", "s-1", request, 1000)
 }
 

@@ -168,7 +168,7 @@ pub(crate) fn template_with_provider_logic_passes_the_happy_path() {
     assert!(status.success(), "the filled-in template did not compile");
     let wasm =
         root.join("target/template-test-build/wasm32-wasip2/release/adapter_my_provider.wasm");
-    let (_, text) = run_conformance(&wasm, "sim");
+    let (_, text) = run_conformance(&wasm, "sim", &[]);
     let happy = text
         .lines()
         .find(|l| l.starts_with("happy path to completed"))

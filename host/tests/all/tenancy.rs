@@ -348,10 +348,19 @@ async fn tenants_are_isolated_across_the_api() {
     assert_404(&missing, "missing handover");
     for (path, what) in [
         ("/v1/endpoints/b-ep/handovers", "list on B's endpoint"),
-        ("/v1/endpoints/b-ep/handovers?open=true", "list open on B's endpoint"),
-        ("/v1/endpoints/b-ep/availability", "availability of B's endpoint"),
+        (
+            "/v1/endpoints/b-ep/handovers?open=true",
+            "list open on B's endpoint",
+        ),
+        (
+            "/v1/endpoints/b-ep/availability",
+            "availability of B's endpoint",
+        ),
         ("/v1/endpoints/b-ep/events", "event stream of B's endpoint"),
-        (format!("/v1/handovers/{b_id}/events").as_str(), "events of B's handover"),
+        (
+            format!("/v1/handovers/{b_id}/events").as_str(),
+            "events of B's handover",
+        ),
     ] {
         assert_404(&host.get(path, Some(KEY_A)).await, what);
     }

@@ -9,6 +9,7 @@
 //! apply to a provider (webhook ones for polled providers) are reported as
 //! `skip`, never as `pass`.
 
+use futures::StreamExt;
 use handover_host::config::{self, LoadedConfig};
 use handover_host::engine::{
     CreateRequest, Created, Engine, FinalOutcome, HandoverView, InputOutcome, InputRequest,
@@ -25,7 +26,27 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const T: Duration = Duration::from_secs(20);
+/// How the kit runs: command-line options of `handover-kit conformance`.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long each scenario waits for each step it expects (the provider
+    /// seeing the conversation, a status, an agent message). A slow
+    /// provider sandbox wants more; a quick verdict on a failing adapter
+    /// less.
+    pub timeout: Duration,
+    /// Scenarios run at the same time, each with its own host and its own
+    /// simulator (they share nothing but the compiled adapter).
+    pub jobs: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: Duration::from_secs(20),
+            jobs: 4,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -54,7 +75,10 @@ pub const SCENARIOS: &[&str] = &[
 ];
 
 /// Run every scenario; `Ok(table)` if all passed (or were skipped), else `Err(table)`.
-pub async fn run(adapter: &Path, simulator: &str) -> Result<String, String> {
+pub async fn run(adapter: &Path, simulator: &str, opts: &Options) -> Result<String, String> {
+    if opts.jobs == 0 {
+        return Err("--jobs must be at least 1".into());
+    }
     let adapter = adapter
         .canonicalize()
         .map_err(|e| format!("cannot read {}: {e}", adapter.display()))?;
@@ -63,27 +87,35 @@ pub async fn run(adapter: &Path, simulator: &str) -> Result<String, String> {
         .map_err(|e| format!("{} is not a usable adapter: {e}", adapter.display()))?;
     let work = std::env::temp_dir().join(format!("handover-conformance-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let mut outcomes = vec![];
-    for (i, name) in SCENARIOS.iter().enumerate() {
-        let started = Instant::now();
-        let verdict = match tokio::time::timeout(
-            Duration::from_secs(90),
-            scenario(i, &adapter, &bytes, simulator, &work),
-        )
-        .await
-        {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => Verdict::Fail(e),
-            Err(_) => Verdict::Fail("timed out after 90 s".into()),
-        };
-        outcomes.push(Outcome {
-            scenario: name,
-            verdict,
-            elapsed: started.elapsed(),
-        });
-    }
-    let _ = std::fs::remove_dir_all(&work);
-    let table = render(&adapter, simulator, &outcomes);
+    // Compile the adapter once into the cache every scenario's host reads.
+    warm_cache(&bytes, &work.join("cache")).await?;
+    // Each scenario waits at most a few of its steps' timeouts in all.
+    let budget = Duration::from_secs(90).max(opts.timeout * 4);
+    let (adapter, bytes, work) = (&adapter, &bytes[..], &work);
+    let outcomes: Vec<Outcome> = futures::stream::iter(SCENARIOS.iter().enumerate())
+        .map(|(i, name)| async move {
+            let started = Instant::now();
+            let verdict = match tokio::time::timeout(
+                budget,
+                scenario(i, adapter, bytes, simulator, work, opts),
+            )
+            .await
+            {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => Verdict::Fail(e),
+                Err(_) => Verdict::Fail(format!("timed out after {budget:?}")),
+            };
+            Outcome {
+                scenario: name,
+                verdict,
+                elapsed: started.elapsed(),
+            }
+        })
+        .buffered(opts.jobs)
+        .collect()
+        .await;
+    let _ = std::fs::remove_dir_all(work);
+    let table = render(adapter, simulator, &outcomes);
     if outcomes
         .iter()
         .any(|o| matches!(o.verdict, Verdict::Fail(_)))
@@ -127,13 +159,20 @@ pub fn render(adapter: &Path, simulator: &str, outcomes: &[Outcome]) -> String {
 struct Rig {
     server: Server,
     driver: Box<dyn ProviderDriver>,
+    /// [`Options::timeout`]: the wait for each expected step.
+    timeout: Duration,
 }
 
 impl Rig {
-    /// Waits up to [`T`] for a user message containing `needle` at the
+    /// Waits up to the rig's timeout for a user message containing `needle` at the
     /// provider; fails with `missing` otherwise.
-    async fn wait_user_message(&self, conv: &str, needle: &str, missing: &str) -> Result<(), String> {
-        let deadline = Instant::now() + T;
+    async fn wait_user_message(
+        &self,
+        conv: &str,
+        needle: &str,
+        missing: &str,
+    ) -> Result<(), String> {
+        let deadline = Instant::now() + self.timeout;
         while !self
             .driver
             .user_messages(conv)
@@ -152,6 +191,7 @@ impl Rig {
         simulator: &str,
         work: &Path,
         timers: &str,
+        timeout: Duration,
     ) -> Result<Rig, String> {
         let driver = driver::start(simulator)
             .await
@@ -162,8 +202,9 @@ impl Rig {
         let settings: toml::Value =
             serde_json::from_value(setup.settings.clone()).map_err(|e| e.to_string())?;
         let mut src = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {}\nwatch_adapters = false\n\n[runtime]\nmax_instances = 64\n\n[[endpoints]]\nid = \"conformance\"\nadapter = {}\negress = [{}]\nsettings = {settings}\n",
+            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {}\nwatch_adapters = false\n\n[runtime]\nmax_instances = 64\ncache_dir = {}\n\n[[endpoints]]\nid = \"conformance\"\nadapter = {}\negress = [{}]\nsettings = {settings}\n",
             q(&dir.join("data").display().to_string()),
+            q(&work.join("cache").display().to_string()),
             q(&adapter.display().to_string()),
             setup
                 .egress
@@ -186,7 +227,11 @@ impl Rig {
         };
         let server = server::start(&loaded).await.map_err(|e| format!("{e:#}"))?;
         driver.set_webhook_url(&format!("http://{}/v1/webhooks/conformance", server.addr));
-        Ok(Rig { server, driver })
+        Ok(Rig {
+            server,
+            driver,
+            timeout,
+        })
     }
 
     fn engine(&self) -> &Arc<Engine> {
@@ -281,7 +326,7 @@ impl Rig {
 
     async fn conversation(&self, id: &str) -> Result<String, String> {
         self.driver
-            .wait_for_conversation(id, T)
+            .wait_for_conversation(id, self.timeout)
             .await
             .ok_or_else(|| "the provider never saw the conversation".to_string())
     }
@@ -289,7 +334,7 @@ impl Rig {
     async fn joined(&self, id: &str) -> Result<String, String> {
         let conv = self.conversation(id).await?;
         self.driver.agent_join(&conv, "Conformance Agent").await;
-        self.wait_status(id, "active", T).await?;
+        self.wait_status(id, "active", self.timeout).await?;
         Ok(conv)
     }
 
@@ -325,6 +370,7 @@ async fn scenario(
     bytes: &[u8],
     simulator: &str,
     work: &Path,
+    opts: &Options,
 ) -> Result<Verdict, String> {
     if i == 9 {
         return settings_invalid(bytes).await;
@@ -334,7 +380,7 @@ async fn scenario(
         8 => "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
         _ => "",
     };
-    let rig = Rig::start(adapter, simulator, work, timers).await?;
+    let rig = Rig::start(adapter, simulator, work, timers, opts.timeout).await?;
     if (i == 6 || i == 7) && !rig.driver.pushes_webhooks() {
         rig.stop().await;
         return Ok(Verdict::Skip("the provider is polled, not pushed".into()));
@@ -352,7 +398,7 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             rig.driver
                 .agent_message(&conv, "Hello, how can I help?")
                 .await;
-            let texts = rig.wait_agent_texts(&id, 1, T).await?;
+            let texts = rig.wait_agent_texts(&id, 1, rig.timeout).await?;
             expect(
                 texts.iter().any(|t| t.contains("Hello, how can I help?")),
                 format!("the bot did not get the agent's message: {texts:?}"),
@@ -362,10 +408,14 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
                 r.outcome == InputOutcome::Forwarded,
                 format!("input not forwarded: {r:?}"),
             )?;
-            rig.wait_user_message(&conv, "my parcel is late", "the provider never received the user's message")
-                .await?;
+            rig.wait_user_message(
+                &conv,
+                "my parcel is late",
+                "the provider never received the user's message",
+            )
+            .await?;
             rig.driver.end(&conv).await;
-            let v = rig.wait_status(&id, "completed", T).await?;
+            let v = rig.wait_status(&id, "completed", rig.timeout).await?;
             final_is(&v, FinalOutcome::Completed)
         }
         1 => {
@@ -386,8 +436,12 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
                 r.outcome == InputOutcome::Forwarded,
                 format!("cancel after the agent joined must be forwarded: {r:?}"),
             )?;
-            rig.wait_user_message(&conv, "cancel_handover", "the cancel words were not forwarded to the agent")
-                .await?;
+            rig.wait_user_message(
+                &conv,
+                "cancel_handover",
+                "the cancel words were not forwarded to the agent",
+            )
+            .await?;
             expect(
                 rig.status(&id).await?.status.as_str() == "active",
                 "the handover must stay active",
@@ -396,7 +450,7 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
         3 => {
             let id = id_of(&rig.create("webchat").await?)?;
             rig.conversation(&id).await?;
-            let v = rig.wait_status(&id, "error", T).await?;
+            let v = rig.wait_status(&id, "error", rig.timeout).await?;
             expect(
                 v.end_reason.as_deref() == Some("no_agent_timeout"),
                 format!("end_reason {:?} != no_agent_timeout", v.end_reason),
@@ -423,9 +477,9 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             rig.driver.set_duplicate_webhooks(true);
             let conv = rig.joined(&id).await?;
             rig.driver.agent_message(&conv, "only once").await;
-            rig.wait_agent_texts(&id, 1, T).await?;
+            rig.wait_agent_texts(&id, 1, rig.timeout).await?;
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let texts = rig.wait_agent_texts(&id, 1, T).await?;
+            let texts = rig.wait_agent_texts(&id, 1, rig.timeout).await?;
             let n = texts.iter().filter(|t| t.contains("only once")).count();
             let joins = rig
                 .events(&id)
@@ -447,7 +501,7 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
             }
             rig.driver.release_held(true).await;
             rig.driver.set_hold_webhooks(false);
-            let texts = rig.wait_agent_texts(&id, 3, T).await?;
+            let texts = rig.wait_agent_texts(&id, 3, rig.timeout).await?;
             let order: Vec<&str> = texts
                 .iter()
                 .map(|t| {
@@ -468,7 +522,7 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
         8 => {
             let id = id_of(&rig.create("webchat").await?)?;
             rig.joined(&id).await?;
-            let v = rig.wait_status(&id, "completed", T).await?;
+            let v = rig.wait_status(&id, "completed", rig.timeout).await?;
             expect(
                 v.end_reason.as_deref() == Some("user_inactivity"),
                 format!("end_reason {:?} != user_inactivity", v.end_reason),
@@ -482,6 +536,24 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
         }
         _ => Err(format!("no scenario {i}")),
     }
+}
+
+/// Compiles the adapter into the compiled-component cache at `dir`, which
+/// every scenario's host is configured to read (`[runtime] cache_dir`), so
+/// ten hosts do not compile the same component ten times.
+async fn warm_cache(bytes: &[u8], dir: &Path) -> Result<(), String> {
+    // The hosts' engine settings (`Rig::start`'s config), so the cache key
+    // matches theirs.
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 64,
+        cache_dir: Some(dir.to_path_buf()),
+        ..Default::default()
+    })
+    .map_err(|e| handover_core::report::chain(&e))?;
+    rt.load(bytes)
+        .await
+        .map(drop)
+        .map_err(|e| format!("the adapter does not load: {e}"))
 }
 
 async fn settings_invalid(bytes: &[u8]) -> Result<Verdict, String> {

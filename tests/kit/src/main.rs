@@ -27,6 +27,13 @@ enum Cmd {
         /// salesforce-live-agent, liveperson, sunshine-conversations, matrix).
         #[arg(long)]
         simulator: String,
+        /// Seconds each scenario waits for each step it expects.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+        /// Scenarios run at the same time (each with its own host and
+        /// simulator).
+        #[arg(long, default_value_t = 4)]
+        jobs: usize,
     },
     /// Run one complete handover against the built-in simulated provider.
     Demo {
@@ -39,8 +46,17 @@ enum Cmd {
 fn main() -> ExitCode {
     handover_host::cli::run_command(async {
         match Cli::parse().cmd {
-            Cmd::Conformance { adapter, simulator } => {
-                handover_kit::conformance::run(&adapter, &simulator).await
+            Cmd::Conformance {
+                adapter,
+                simulator,
+                timeout,
+                jobs,
+            } => {
+                let opts = handover_kit::conformance::Options {
+                    timeout: std::time::Duration::from_secs(timeout),
+                    jobs,
+                };
+                handover_kit::conformance::run(&adapter, &simulator, &opts).await
             }
             // The conversation is printed as it happens; the last line is the final object.
             Cmd::Demo { adapter } => handover_kit::demo::run(adapter.as_deref())

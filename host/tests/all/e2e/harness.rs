@@ -6,8 +6,8 @@
 use crate::e2e::support::T;
 use crate::harness::pg::Schema;
 pub use crate::harness::{
-    Config, Endpoint, HostProcess, Webhook, agent_texts, assert_api_error, strings_of, events_path, guest, guest_bytes, ids,
-    now_ms, now_s, sim_agent_texts, types,
+    Config, Endpoint, HostProcess, Webhook, agent_texts, assert_api_error, events_path, guest,
+    guest_bytes, ids, now_ms, now_s, sim_agent_texts, types,
 };
 use provider_simulators::SimProvider;
 use provider_simulators::driver::ProviderDriver;

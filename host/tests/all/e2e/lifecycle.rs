@@ -3,7 +3,7 @@
 //! duplicate create.
 
 use crate::e2e::harness::*;
-use crate::e2e::support::assert_error;
+use crate::e2e::support::{assert_error, assert_provider_status};
 use serde_json::json;
 use std::time::Duration;
 

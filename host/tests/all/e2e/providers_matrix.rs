@@ -5,7 +5,7 @@
 //! client-server API. The bot's access token reaches Synapse only through
 //! the endpoint's `[[endpoints.auth]]` header rule.
 
-use crate::e2e::harness::{Host, types};
+use crate::e2e::harness::{Host, agent_texts, types};
 use crate::e2e::support::create_routed;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::matrix::MatrixDriver;

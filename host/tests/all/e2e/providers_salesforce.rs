@@ -3,7 +3,7 @@
 //! simulators over loopback HTTP. Both are polled (long polls), so no
 //! webhooks are involved. Needs `scripts/build-adapters.sh` first.
 
-use crate::e2e::harness::{Host, types};
+use crate::e2e::harness::{Host, agent_texts, types};
 use crate::e2e::support::T;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::salesforce_live_agent::LiveAgentDriver;

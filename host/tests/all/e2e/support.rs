@@ -33,7 +33,9 @@ pub async fn send_agent_message(
     text: &str,
 ) -> (u16, String) {
     let body = agent_message_body(event_id, conv, seq, text);
-    Webhook::signed("ep", body, SECRET, now_s()).send(host).await
+    Webhook::signed("ep", body, SECRET, now_s())
+        .send(host)
+        .await
 }
 
 /// Ids strictly increasing (so also no duplicates).

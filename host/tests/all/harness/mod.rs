@@ -55,11 +55,12 @@ pub fn now_s() -> u64 {
 
 /// `handover-host conformance <wasm> --simulator <simulator>`: whether it
 /// passed, and its stdout and stderr.
-pub fn run_conformance(wasm: &Path, simulator: &str) -> (bool, String) {
+pub fn run_conformance(wasm: &Path, simulator: &str, options: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
         .arg("conformance")
         .arg(wasm)
         .args(["--simulator", simulator])
+        .args(options)
         .output()
         .unwrap();
     let text = format!(
@@ -138,16 +139,25 @@ pub fn types(events: &[Value]) -> Vec<String> {
 pub fn assert_api_error(code: u16, body: &Value, want: u16, needle: &str) {
     assert_eq!(code, want, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains(needle), "no {needle:?} in the message: {body}");
+    assert!(
+        message.contains(needle),
+        "no {needle:?} in the message: {body}"
+    );
 }
 
 /// The string `field` of every object in the array `list`
 /// (`strings_of(&body["endpoints"], "id")`).
 pub fn strings_of<'a>(list: &'a Value, field: &str) -> Vec<&'a str> {
-    let items = list.as_array().unwrap_or_else(|| panic!("not an array: {list}"));
+    let items = list
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"));
     items
         .iter()
-        .map(|item| item[field].as_str().unwrap_or_else(|| panic!("no {field}: {item}")))
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {field}: {item}"))
+        })
         .collect()
 }
 
