@@ -134,63 +134,96 @@ fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
 }
 
 /// Why an address is in a blocked range.
+///
+/// Blocked: every entry of IANA's IPv4 and IPv6 Special-Purpose Address
+/// Registries that is not globally reachable (private, loopback, link-local,
+/// shared, benchmarking, documentation, protocol assignments, …), multicast,
+/// the cloud metadata addresses, and the tunnelling prefixes whose traffic
+/// leaves through a relay the host cannot check (6to4, Teredo, the local-use
+/// NAT64 prefix). Addresses that embed an IPv4 address one-to-one (IPv4-mapped
+/// `::ffff:0:0/96`, the well-known NAT64 prefix `64:ff9b::/96`) are judged by
+/// that IPv4 address.
 pub fn blocked_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => blocked_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return blocked_v4(v4);
+            let bits = u128::from(v6);
+            for (net, len) in [(0xffff_u128 << 32, 96), (0x64_ff9b_u128 << 96, 96)] {
+                if in_prefix(bits, net, len, 128) {
+                    return blocked_v4(Ipv4Addr::from(bits as u32));
+                }
             }
             blocked_v6(v6)
         }
     }
 }
 
+/// Whether the `width`-bit address `addr` lies in `net/len`.
+fn in_prefix(addr: u128, net: u128, len: u32, width: u32) -> bool {
+    let host_bits = width - len;
+    len == 0 || (addr >> host_bits) == (net >> host_bits)
+}
+
+/// IPv4 ranges blocked (IANA IPv4 Special-Purpose Address Registry entries
+/// not globally reachable, plus multicast), most specific first.
+const BLOCKED_V4: &[([u8; 4], u32, &str)] = &[
+    ([169, 254, 169, 254], 32, "cloud metadata"),
+    ([100, 100, 100, 200], 32, "cloud metadata"),
+    ([255, 255, 255, 255], 32, "limited broadcast"),
+    ([0, 0, 0, 0], 8, "unspecified (this network)"),
+    ([10, 0, 0, 0], 8, "private"),
+    ([100, 64, 0, 0], 10, "carrier-grade NAT (shared)"),
+    ([127, 0, 0, 0], 8, "loopback"),
+    ([169, 254, 0, 0], 16, "link-local"),
+    ([172, 16, 0, 0], 12, "private"),
+    ([192, 0, 0, 0], 24, "IETF protocol assignments"),
+    ([192, 0, 2, 0], 24, "documentation (TEST-NET-1)"),
+    ([192, 88, 99, 0], 24, "6to4 relay anycast (deprecated)"),
+    ([192, 168, 0, 0], 16, "private"),
+    ([198, 18, 0, 0], 15, "benchmarking"),
+    ([198, 51, 100, 0], 24, "documentation (TEST-NET-2)"),
+    ([203, 0, 113, 0], 24, "documentation (TEST-NET-3)"),
+    ([224, 0, 0, 0], 4, "multicast/reserved"),
+    ([240, 0, 0, 0], 4, "multicast/reserved"),
+];
+
+/// IPv6 ranges blocked (IANA IPv6 Special-Purpose Address Registry entries
+/// not globally reachable, tunnelling prefixes, multicast), most specific
+/// first. `::ffff:0:0/96` and `64:ff9b::/96` are judged by their IPv4
+/// address before this table is read.
+const BLOCKED_V6: &[(u128, u32, &str)] = &[
+    (0xfd00_0ec2_u128 << 96 | 0x254, 128, "cloud metadata"),
+    (1, 128, "loopback"),
+    (0, 128, "unspecified"),
+    (0, 96, "IPv4-compatible (deprecated)"),
+    (0x64_ff9b_0001_u128 << 80, 48, "local-use NAT64"),
+    (0x0100_u128 << 112, 64, "discard-only"),
+    (0x0100_0000_0000_0001_u128 << 64, 64, "dummy prefix"),
+    (0x2001_0000_u128 << 96, 32, "Teredo tunnel"),
+    (0x2001_0db8_u128 << 96, 32, "documentation"),
+    (0x2001_u128 << 112, 23, "IETF protocol assignments"),
+    (0x2002_u128 << 112, 16, "6to4 tunnel"),
+    (0x3fff_u128 << 112, 20, "documentation"),
+    (0x5f00_u128 << 112, 16, "segment routing (SRv6) SIDs"),
+    (0xfc00_u128 << 112, 7, "private (unique local)"),
+    (0xfe80_u128 << 112, 10, "link-local"),
+    (0xff00_u128 << 112, 8, "multicast/reserved"),
+];
+
 fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let o = ip.octets();
-    if ip == Ipv4Addr::new(169, 254, 169, 254) || ip == Ipv4Addr::new(100, 100, 100, 200) {
-        Some("cloud metadata")
-    } else if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_private() {
-        Some("private")
-    } else if ip.is_link_local() {
-        Some("link-local")
-    } else if ip.is_unspecified() || o[0] == 0 {
-        Some("unspecified")
-    } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
-        Some("carrier-grade NAT (shared)")
-    } else if ip.is_multicast() || ip.is_broadcast() || o[0] >= 240 {
-        Some("multicast/reserved")
-    } else {
-        None
-    }
+    let bits = u128::from(u32::from(ip));
+    BLOCKED_V4
+        .iter()
+        .find(|(net, len, _)| in_prefix(bits, u128::from(u32::from_be_bytes(*net)), *len, 32))
+        .map(|(_, _, why)| *why)
 }
 
 fn blocked_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let s = ip.segments();
-    if ip == "fd00:ec2::254".parse::<Ipv6Addr>().unwrap() {
-        Some("cloud metadata")
-    } else if ip.is_loopback() {
-        Some("loopback")
-    } else if ip.is_unspecified() {
-        Some("unspecified")
-    } else if (s[0] & 0xfe00) == 0xfc00 {
-        Some("private (unique local)")
-    } else if (s[0] & 0xffc0) == 0xfe80 {
-        Some("link-local")
-    } else if ip.is_multicast() {
-        Some("multicast/reserved")
-    } else if let Some(v4) = ip.to_ipv4() {
-        // IPv4-compatible / NAT64 forms of a blocked IPv4 address.
-        if s[0] == 0 || (s[0] == 0x64 && s[1] == 0xff9b) {
-            blocked_v4(v4)
-        } else {
-            None
-        }
-    } else {
-        None
-    }
+    let bits = u128::from(ip);
+    BLOCKED_V6
+        .iter()
+        .find(|(net, len, _)| in_prefix(bits, *net, *len, 128))
+        .map(|(_, _, why)| *why)
 }
 
 /// A denial, with a reason fit for the operator's log and the call failure.
@@ -305,38 +338,100 @@ mod tests {
         }
     }
 
+    /// Every blocked entry of IANA's IPv4 and IPv6 special-purpose
+    /// registries (and the tunnelling and embedding forms), first and last
+    /// address, with the reason given; then addresses just outside, and
+    /// public ones, that must pass.
     #[test]
     fn blocked_ranges() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "169.254.1.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-            "100.64.0.1",
-            "fd00:ec2::254",
-        ] {
+        let blocked = [
+            ("0.0.0.0", "unspecified"),
+            ("0.255.255.255", "unspecified"),
+            ("10.0.0.0", "private"),
+            ("10.255.255.255", "private"),
+            ("100.64.0.0", "carrier-grade NAT"),
+            ("100.127.255.255", "carrier-grade NAT"),
+            ("127.0.0.1", "loopback"),
+            ("127.255.255.255", "loopback"),
+            ("169.254.0.0", "link-local"),
+            ("169.254.169.254", "cloud metadata"),
+            ("100.100.100.200", "cloud metadata"),
+            ("172.16.0.0", "private"),
+            ("172.31.255.255", "private"),
+            ("192.0.0.0", "IETF protocol assignments"),
+            ("192.0.0.255", "IETF protocol assignments"),
+            ("192.0.2.1", "TEST-NET-1"),
+            ("192.88.99.1", "6to4 relay"),
+            ("192.168.0.0", "private"),
+            ("192.168.255.255", "private"),
+            ("198.18.0.0", "benchmarking"),
+            ("198.19.255.255", "benchmarking"),
+            ("198.51.100.7", "TEST-NET-2"),
+            ("203.0.113.9", "TEST-NET-3"),
+            ("224.0.0.1", "multicast"),
+            ("239.255.255.255", "multicast"),
+            ("240.0.0.1", "reserved"),
+            ("255.255.255.255", "broadcast"),
+            ("::", "unspecified"),
+            ("::1", "loopback"),
+            ("::7f00:1", "IPv4-compatible"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::ffff:10.1.2.3", "private"),
+            ("64:ff9b::127.0.0.1", "loopback"),
+            ("64:ff9b::169.254.169.254", "cloud metadata"),
+            ("64:ff9b::198.18.0.1", "benchmarking"),
+            ("64:ff9b:1::1", "local-use NAT64"),
+            ("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64"),
+            ("100::", "discard-only"),
+            ("100::ffff:ffff:ffff:ffff", "discard-only"),
+            ("100:0:0:1::1", "dummy prefix"),
+            ("2001::", "Teredo"),
+            ("2001:0:ffff:ffff:ffff:ffff:ffff:ffff", "Teredo"),
+            ("2001:2::1", "IETF protocol assignments"),
+            ("2001:1ff:ffff::1", "IETF protocol assignments"),
+            ("2001:db8::1", "documentation"),
+            ("2002::", "6to4"),
+            ("2002:7f00:1::1", "6to4"),
+            ("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "6to4"),
+            ("3fff::1", "documentation"),
+            ("3fff:fff::1", "documentation"),
+            ("5f00::1", "SRv6"),
+            ("fc00::1", "unique local"),
+            ("fdff:ffff::1", "unique local"),
+            ("fd00:ec2::254", "cloud metadata"),
+            ("fe80::1", "link-local"),
+            ("febf:ffff::1", "link-local"),
+            ("ff02::1", "multicast"),
+        ];
+        for (ip, why) in blocked {
+            let got = blocked_range(ip.parse().unwrap());
             assert!(
-                blocked_range(ip.parse().unwrap()).is_some(),
-                "{ip} must be blocked"
+                got.is_some_and(|g| g.contains(why)),
+                "{ip} must be blocked as {why:?}, got {got:?}"
             );
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
-            assert!(
-                blocked_range(ip.parse().unwrap()).is_none(),
-                "{ip} must pass"
-            );
+        let pass = [
+            "93.184.216.34",
+            "8.8.8.8",
+            "1.0.0.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.32.0.0",
+            "192.0.1.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "2606:4700::1111",
+            "2001:200::1",
+            "2003::1",
+            "64:ff9b::8.8.8.8",
+            "::ffff:8.8.8.8",
+            "fec0::1",
+        ];
+        for ip in pass {
+            let got = blocked_range(ip.parse().unwrap());
+            assert!(got.is_none(), "{ip} must pass, got {got:?}");
         }
-        assert_eq!(
-            blocked_range("169.254.169.254".parse().unwrap()),
-            Some("cloud metadata")
-        );
     }
 
     #[test]

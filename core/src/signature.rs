@@ -153,7 +153,8 @@ pub fn verify(
                 .map_err(|_| VerifyError::BadTimestamp(h.clone()))?;
             // Accept seconds or milliseconds.
             let ts_s = if ts > 100_000_000_000 { ts / 1000 } else { ts };
-            let skew = now_s - ts_s;
+            // The timestamp is unauthenticated input: any i64 may arrive.
+            let skew = now_s.saturating_sub(ts_s);
             if skew.unsigned_abs() > replay_window_s {
                 return Err(VerifyError::Replayed(skew, replay_window_s));
             }
@@ -380,6 +381,22 @@ mod tests {
             verify(&d, Some("k"), &r, "", 300, 1000),
             Err(VerifyError::BadPrefix("X-Sig".into()))
         );
+        // Unauthenticated timestamps at the ends of i64 (and any `now`):
+        // refused as replays, no arithmetic overflow.
+        for (ts, now) in [
+            (i64::MIN, 1_700_000_000),
+            (i64::MAX, -1),
+            (i64::MIN, i64::MAX),
+        ] {
+            let r = req(&[("X-Sig", &sig), ("X-Ts", &ts.to_string())], "{}");
+            assert!(
+                matches!(
+                    verify(&d, Some("k"), &r, "", 300, now),
+                    Err(VerifyError::Replayed(_, 300))
+                ),
+                "{ts} at {now}"
+            );
+        }
     }
 
     #[test]

@@ -108,6 +108,12 @@ async fn hostnames_resolving_to_blocked_ranges_are_denied() {
         ("loop.test", "127.0.0.1", "loopback"),
         ("meta.test", "169.254.169.254", "cloud metadata"),
         ("corp.test", "10.0.0.1", "private"),
+        // Embedded and tunnelled IPv4, and the rarer special-purpose ranges.
+        ("nat64.test", "64:ff9b::7f00:1", "loopback"),
+        ("sixtofour.test", "2002:7f00:1::1", "6to4"),
+        ("teredo.test", "2001::5efe:7f00:1", "Teredo"),
+        ("bench.test", "198.18.0.1", "benchmarking"),
+        ("ietf.test", "192.0.0.8", "IETF protocol assignments"),
     ];
     for (host, ip, range) in cases {
         let allow = format!("http://{host}:{port}");

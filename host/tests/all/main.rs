@@ -17,6 +17,7 @@ mod sandbox;
 mod session;
 mod template;
 mod tenancy;
+mod unit_tests_run;
 
 /// Every guest component the adapters workspace builds has a test: guests
 /// that declare a conformance simulator in their own `Cargo.toml` are run

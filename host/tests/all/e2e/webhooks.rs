@@ -143,10 +143,19 @@ async fn replayed_webhooks_are_refused_or_applied_once() {
     assert_eq!(code, 401, "{body}");
     assert!(refused_message(&body).contains("replay"), "{body}");
     // Also too far in the future.
-    let (code, body) = Webhook::signed("ep", stale, SECRET, now_s() + 400)
+    let (code, body) = Webhook::signed("ep", stale.clone(), SECRET, now_s() + 400)
         .send(&host)
         .await;
     assert_eq!(code, 401, "{body}");
+    // Timestamps at the ends of i64 (unauthenticated input): refused as
+    // replays, never an arithmetic overflow.
+    for edge in [i64::MIN, i64::MAX] {
+        let mut w = Webhook::signed("ep", stale.clone(), SECRET, now_s());
+        w.timestamp = Some(edge.to_string());
+        let (code, body) = w.send(&host).await;
+        assert_eq!(code, 401, "{edge}: {body}");
+        assert!(refused_message(&body).contains("replay"), "{body}");
+    }
     assert_eq!(host.status(&id).await, status_before);
 
     // Accepted once…
