@@ -39,11 +39,19 @@ pub struct Options {
     pub jobs: usize,
 }
 
+impl Options {
+    /// The default `jobs`: one scenario per core. More made adapter calls
+    /// miss their 5 s wall-time limit on a loaded 2-core machine.
+    pub fn default_jobs() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
             timeout: Duration::from_secs(20),
-            jobs: 4,
+            jobs: Options::default_jobs(),
         }
     }
 }

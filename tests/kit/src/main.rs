@@ -31,9 +31,9 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         timeout: u64,
         /// Scenarios run at the same time (each with its own host and
-        /// simulator).
-        #[arg(long, default_value_t = 4)]
-        jobs: usize,
+        /// simulator); default: one per core.
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Run one complete handover against the built-in simulated provider.
     Demo {
@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             } => {
                 let opts = handover_kit::conformance::Options {
                     timeout: std::time::Duration::from_secs(timeout),
-                    jobs,
+                    jobs: jobs.unwrap_or_else(handover_kit::conformance::Options::default_jobs),
                 };
                 handover_kit::conformance::run(&adapter, &simulator, &opts).await
             }
