@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds every guest component (adapters and test fixtures) of the adapters
 # workspace for wasm32-wasip2 into target/adapters/<name>.wasm, plus
-# target/adapters/echo-v2.wasm (the echo fixture built with
-# ADAPTER_VERSION=2.0.0), and lists them with their sizes. The work is done by
+# target/adapters/echo-v2.wasm (the echo fixture's source as version 2.0.0),
+# and lists them with their sizes. The work is done by
 # the build script of tests/guests (package handover-guests), which discovers
 # the components from adapters/Cargo.toml (every member with a cdylib lib
 # target) and installs the wasm target with rustup if missing; this is

@@ -8,8 +8,8 @@
 //!   libs (the SDK, `fixtures/common`, shared logic) are skipped. The output
 //!   name is the package name without its `adapter-` / `fixture-` prefix.
 //! - One nested `cargo build --release` builds them all into
-//!   `target/adapters-build`; a second builds `fixture-echo` with
-//!   `ADAPTER_VERSION=2.0.0` into `target/adapters-build-v2` (→ `echo-v2`).
+//!   `target/adapters-build` (`echo-v2` is a package of its own, the echo
+//!   source at version 2.0.0, so it shares that build and its dependencies).
 //!   The outer cargo's per-build environment is removed first so it cannot
 //!   leak into the nested build (see `leaks_into_nested_build`).
 //! - A `.wasm` is copied into `target/adapters/` only when its content
@@ -31,10 +31,6 @@ use std::process::{Command, Stdio};
 use std::time::SystemTime;
 
 const TARGET: &str = "wasm32-wasip2";
-/// Built a second time with `ADAPTER_VERSION` = [`V2_VERSION`], installed as
-/// `<its name>-v2` (the hot-swap tests' second version).
-const V2_PACKAGE: &str = "fixture-echo";
-const V2_VERSION: &str = "2.0.0";
 
 struct Guest {
     /// Output name: `target/adapters/<name>.wasm`.
@@ -59,39 +55,17 @@ fn main() {
     let adapters = root.join("adapters");
     let manifest = adapters.join("Cargo.toml");
     let build_dir = root.join("target/adapters-build");
-    let build_dir_v2 = root.join("target/adapters-build-v2");
     let install_dir = root.join("target/adapters");
 
     watch_sources(&root);
     ensure_target_installed();
 
     let release = build_dir.join(TARGET).join("release");
-    let release_v2 = build_dir_v2.join(TARGET).join("release");
     let mut guests = discover(&manifest, &release);
-    let v2 = match guests.iter().find(|g| g.package == V2_PACKAGE) {
-        Some(echo) => Guest {
-            name: format!("{}-v2", echo.name),
-            package: echo.package.clone(),
-            artifact: release_v2.join(echo.artifact.file_name().unwrap()),
-            conformance: None,
-        },
-        None => fail(format!(
-            "the adapters workspace has no `{V2_PACKAGE}` component (needed for \
-             `echo-v2`); update V2_PACKAGE in tests/guests/build.rs"
-        )),
-    };
 
-    // The version baked into the main build is each crate's own; a stray
+    // The version baked into each guest is its crate's own; a stray
     // ADAPTER_VERSION in the caller's environment must not leak into it.
-    cargo_build(&manifest, &build_dir, &[], None, &guests);
-    cargo_build(
-        &manifest,
-        &build_dir_v2,
-        &["--package", V2_PACKAGE],
-        Some(V2_VERSION),
-        std::slice::from_ref(&v2),
-    );
-    guests.push(v2);
+    cargo_build(&manifest, &build_dir, &guests);
     guests.sort_by(|a, b| a.name.cmp(&b.name));
 
     fs::create_dir_all(&install_dir).unwrap();
@@ -266,8 +240,8 @@ fn nested_cargo() -> Command {
 /// the host build) that would change what the nested guest build does:
 /// its target dir and target, flags and wrappers meant for host code (clippy
 /// runs as `RUSTC_WORKSPACE_WRAPPER`), profile overrides, this package's
-/// cfg/feature/package variables, and `ADAPTER_VERSION` (set explicitly per
-/// build). Kept: `CARGO`, `RUSTC` (same toolchain), `CARGO_HOME`, registry,
+/// cfg/feature/package variables, and `ADAPTER_VERSION` (each guest reports
+/// its own crate's version). Kept: `CARGO`, `RUSTC` (same toolchain), `CARGO_HOME`, registry,
 /// network and `CARGO_TARGET_<triple>_*` settings, and `CARGO_MAKEFLAGS` (the
 /// nested build shares the outer jobserver instead of starting as many jobs
 /// again).
@@ -313,23 +287,13 @@ fn leaks_into_nested_build(key: &str) -> bool {
 
 /// One nested `cargo build` of the adapters workspace into `target_dir`;
 /// fails the build naming the crates that did not compile.
-fn cargo_build(
-    manifest: &Path,
-    target_dir: &Path,
-    extra: &[&str],
-    adapter_version: Option<&str>,
-    expect: &[Guest],
-) {
+fn cargo_build(manifest: &Path, target_dir: &Path, expect: &[Guest]) {
     let mut cmd = nested_cargo();
     cmd.args(["build", "--release", "--target", TARGET, "--manifest-path"])
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
-        .args(extra)
         .current_dir(manifest.parent().unwrap());
-    if let Some(version) = adapter_version {
-        cmd.env("ADAPTER_VERSION", version);
-    }
     let out = cmd
         .output()
         .unwrap_or_else(|e| fail(format!("could not run cargo: {e}")));
@@ -349,16 +313,12 @@ fn cargo_build(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let version = adapter_version
-            .map(|v| format!("ADAPTER_VERSION={v} "))
-            .unwrap_or_default();
         fail(format!(
-            "{what} failed to build for {TARGET} ({version}cargo build --release \
-             --target {TARGET} --manifest-path {} --target-dir {}{}); cargo said \
+            "{what} failed to build for {TARGET} (cargo build --release \
+             --target {TARGET} --manifest-path {} --target-dir {}); cargo said \
              (paths relative to adapters/):\n\n{}",
             manifest.display(),
             target_dir.display(),
-            extra.iter().map(|a| format!(" {a}")).collect::<String>(),
             stderr
                 .lines()
                 .filter(|l| !is_progress(l))
@@ -440,14 +400,9 @@ fn generate(installed: &[(&Guest, PathBuf)]) -> String {
             .to_str()
             .unwrap_or_else(|| fail(format!("{} is not UTF-8", path.display())));
         let constant = guest.name.replace('-', "_").to_uppercase();
-        let version = if guest.name.ends_with("-v2") {
-            format!(", built with `ADAPTER_VERSION={V2_VERSION}`")
-        } else {
-            String::new()
-        };
         writeln!(
             code,
-            "/// `target/adapters/{}.wasm`: the `{}` component{version}.\n\
+            "/// `target/adapters/{}.wasm`: the `{}` component.\n\
              pub const {constant}: &str = {path:?};",
             guest.name, guest.package
         )

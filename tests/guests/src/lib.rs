@@ -4,8 +4,8 @@
 //!
 //! This crate owns building the guests: its `build.rs` discovers every
 //! component of `adapters/` (each member package with a `cdylib` lib target),
-//! builds them in one nested `cargo build --release` (plus `echo-v2`, the
-//! echo fixture with `ADAPTER_VERSION=2.0.0`), installs them as
+//! builds them in one nested `cargo build --release` (`echo-v2` is the echo
+//! fixture's source packaged as version 2.0.0), installs them as
 //! `target/adapters/<name>.wasm` (where `scripts/run`, `examples/*.toml` and
 //! the CLI find them) and generates the constants below. A test crate that
 //! has it as a dev-dependency gets the guests built (and rebuilt when
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(find("echo-v2"), Some(super::ECHO_V2));
         let v1 = std::fs::read(super::ECHO).unwrap();
         let v2 = std::fs::read(super::ECHO_V2).unwrap();
-        assert_ne!(v1, v2, "echo-v2 must be built with another ADAPTER_VERSION");
+        assert_ne!(v1, v2, "echo-v2 must report another version than echo");
     }
 
     /// The passing side of the crate docs' pattern: with a test per guest
