@@ -129,13 +129,27 @@ pub(crate) fn template_with_provider_logic_passes_the_happy_path() {
     let work = std::env::temp_dir().join(format!("template-adapter-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     copy_dir(&root.join("adapters/template/src"), &work.join("src"));
-    // A third party's own crate: the SDK by path, nothing else from this repo.
+    // A third party's own crate: the SDK by path, nothing else from this repo
+    // but the lock file (the dependency versions the guests are tested with)
+    // and the guests' release profile, so the build below reuses the
+    // dependencies the guests' build already compiled (`--target-dir`):
+    // ~4 s instead of ~65 s on the 2-core machine, the same compiler inputs.
+    std::fs::copy(root.join("adapters/Cargo.lock"), work.join("Cargo.lock")).unwrap();
+    let guests: toml::Table = std::fs::read_to_string(root.join("adapters/Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let profile = toml::to_string(&toml::Table::from_iter([(
+        "profile".to_string(),
+        guests["profile"].clone(),
+    )]))
+    .unwrap();
     std::fs::write(
         work.join("Cargo.toml"),
         format!(
             "[package]\nname = \"adapter-my-provider\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[lib]\ncrate-type = [\"cdylib\"]\n\n\
              [dependencies]\nhandover-adapter-sdk = {{ path = {:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n\
-             [workspace]\n\n[profile.release]\nopt-level = \"s\"\n",
+             [workspace]\n\n{profile}",
             root.join("adapters/sdk").display().to_string()
         ),
     )
@@ -162,12 +176,11 @@ pub(crate) fn template_with_provider_logic_passes_the_happy_path() {
         ])
         .arg(work.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(root.join("target/template-test-build"))
+        .arg(root.join("target/adapters-build"))
         .status()
         .unwrap();
     assert!(status.success(), "the filled-in template did not compile");
-    let wasm =
-        root.join("target/template-test-build/wasm32-wasip2/release/adapter_my_provider.wasm");
+    let wasm = root.join("target/adapters-build/wasm32-wasip2/release/adapter_my_provider.wasm");
     let (_, text) = run_conformance(&wasm, "sim", &[]);
     let happy = text
         .lines()

@@ -990,6 +990,9 @@ async fn secrets_are_applied_by_the_host_and_never_disclosed() {
     };
     let host = Host::start_with(
         ops()
+            // The compiled-component cache in the data directory, so (c)
+            // below scans it too.
+            .runtime(Runtime::default())
             .tenant("a", |t| t.key(KEY_A))
             .endpoint(egress_ep("hdr-a", "a", &format!("{a}/hdr"), &egress).with(header_rule))
             .endpoint(egress_ep("hdr-b", "a", &format!("{b}/hdr-b"), &egress).with(header_rule))

@@ -381,7 +381,7 @@ async fn scenario(
     opts: &Options,
 ) -> Result<Verdict, String> {
     if i == 9 {
-        return settings_invalid(bytes).await;
+        return settings_invalid(bytes, &work.join("cache")).await;
     }
     let timers = match i {
         3 => "no_agent_timeout_s = 1",
@@ -550,26 +550,28 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
 /// every scenario's host is configured to read (`[runtime] cache_dir`), so
 /// ten hosts do not compile the same component ten times.
 async fn warm_cache(bytes: &[u8], dir: &Path) -> Result<(), String> {
-    // The hosts' engine settings (`Rig::start`'s config), so the cache key
-    // matches theirs.
-    let rt = Runtime::new(RuntimeConfig {
-        max_instances: 64,
-        cache_dir: Some(dir.to_path_buf()),
-        ..Default::default()
-    })
-    .map_err(|e| handover_core::report::chain(&e))?;
-    rt.load(bytes)
+    cached_runtime(dir)?
+        .load(bytes)
         .await
         .map(drop)
         .map_err(|e| format!("the adapter does not load: {e}"))
 }
 
-async fn settings_invalid(bytes: &[u8]) -> Result<Verdict, String> {
-    let rt = Runtime::new(RuntimeConfig {
-        max_instances: 4,
+/// A runtime with the hosts' engine settings (`Rig::start`'s config), so
+/// its cache key matches theirs, reading and filling the cache at `dir`.
+fn cached_runtime(dir: &Path) -> Result<std::sync::Arc<Runtime>, String> {
+    Runtime::new(RuntimeConfig {
+        max_instances: 64,
+        cache_dir: Some(dir.to_path_buf()),
         ..Default::default()
     })
-    .map_err(|e| handover_core::report::chain(&e))?;
+    .map_err(|e| handover_core::report::chain(&e))
+}
+
+/// Validation refuses bad settings with a message (the adapter compiled
+/// once, by [`warm_cache`], into `cache`).
+async fn settings_invalid(bytes: &[u8], cache: &Path) -> Result<Verdict, String> {
+    let rt = cached_runtime(cache)?;
     for bad in ["{}", r#"{"base_url": 42}"#] {
         match registry::validate(&rt, bytes, None, bad).await {
             Ok(_) => return Ok(Verdict::Fail(format!("settings {bad} were accepted"))),

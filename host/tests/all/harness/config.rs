@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub struct Config {
     pub store: Option<Store>,
     pub server: Server,
+    pub runtime: Option<Runtime>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Tenant>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -38,6 +39,28 @@ pub struct Server {
     pub admin_key_sha256: Option<String>,
     pub watch_adapters: Option<bool>,
     pub inline_webhook_ms: Option<u64>,
+}
+
+/// `[runtime]`. `HostProcess` fills in [`Runtime::shared_cache`] when a test
+/// leaves it unset.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Runtime {
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Runtime {
+    /// One compiled-component cache for every host a test run starts, so
+    /// each guest is compiled by cranelift once per run instead of once per
+    /// host process (`CARGO_TARGET_TMPDIR`: under `target/`, gone with
+    /// `cargo clean`; entries are keyed by the component's and the engine
+    /// configuration's hashes and checksummed, so sharing is safe, and kept
+    /// across runs for the same reason). A test that needs the default
+    /// `<data_dir>/cache` sets `Runtime::default()`.
+    pub fn shared_cache() -> Runtime {
+        Runtime {
+            cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+        }
+    }
 }
 
 /// `[store]`.
@@ -194,6 +217,11 @@ impl Config {
             backend: "postgres".into(),
             url: url.into(),
         });
+        self
+    }
+
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = Some(runtime);
         self
     }
 

@@ -12,7 +12,7 @@ pub mod process;
 pub mod sse;
 pub mod wasm;
 
-pub use config::{AuthKind, Config, Endpoint, sha256_hex};
+pub use config::{AuthKind, Config, Endpoint, Runtime, sha256_hex};
 pub use process::{HostProcess, Resp, create_body, events_path};
 pub use sse::{SseStream, Until, read_sse};
 

@@ -4,7 +4,7 @@
 //! is busy), and killed on drop. `kill` is a SIGKILL (no shutdown code
 //! runs); `spawn` starts it again on the same port, config and data.
 
-use super::config::Config;
+use super::config::{Config, Runtime};
 use super::sse::{Until, read_sse};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -88,7 +88,8 @@ impl HostProcess {
     }
 
     /// Start with `RUST_LOG=rust_log` and extra environment variables.
-    /// `listen` and `data_dir` default to a free port and `<dir>/data`.
+    /// `listen` and `data_dir` default to a free port and `<dir>/data`,
+    /// `[runtime]` to [`Runtime::shared_cache`].
     pub async fn start_with(
         mut config: Config,
         rust_log: &str,
@@ -100,6 +101,7 @@ impl HostProcess {
         let s = &mut config.server;
         s.listen.get_or_insert_with(|| format!("127.0.0.1:{port}"));
         s.data_dir.get_or_insert_with(|| dir.join("data"));
+        config.runtime.get_or_insert_with(Runtime::shared_cache);
         let config_path = dir.join("handover.toml");
         std::fs::write(&config_path, config.to_toml()).unwrap();
         let mut h = HostProcess {
