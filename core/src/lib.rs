@@ -22,3 +22,4 @@ pub mod report;
 pub mod rules;
 pub mod signature;
 pub mod store;
+pub mod webhook_reply;

@@ -19,6 +19,10 @@ pub struct Limits {
     pub max_state_bytes: usize,
     /// Maximum events one call may return.
     pub max_events: usize,
+    /// Maximum text bytes of one event (`ProviderEvent::text_bytes`).
+    pub max_event_bytes: usize,
+    /// Maximum text bytes of all the events one call returns.
+    pub max_call_event_bytes: usize,
     /// Log lines kept per call; later lines are counted and dropped.
     pub max_log_lines: u32,
     /// Log bytes kept per call (message + fields); later bytes are dropped.
@@ -39,6 +43,8 @@ impl Default for Limits {
             fuel: None,
             max_state_bytes: 64 << 10,
             max_events: 256,
+            max_event_bytes: 128 << 10,
+            max_call_event_bytes: 1 << 20,
             max_log_lines: 200,
             max_log_bytes: 64 << 10,
             egress_timeout: Duration::from_secs(4),
@@ -57,6 +63,8 @@ pub struct LimitsOverride {
     pub fuel: Option<u64>,
     pub max_state_kib: Option<u32>,
     pub max_events: Option<u32>,
+    pub max_event_kib: Option<u32>,
+    pub max_call_events_kib: Option<u32>,
     pub max_log_lines: Option<u32>,
     pub max_log_kib: Option<u32>,
     pub egress_timeout_ms: Option<u64>,
@@ -82,6 +90,12 @@ impl Limits {
         }
         if let Some(v) = o.max_events {
             l.max_events = v as usize;
+        }
+        if let Some(v) = o.max_event_kib {
+            l.max_event_bytes = (v as usize) << 10;
+        }
+        if let Some(v) = o.max_call_events_kib {
+            l.max_call_event_bytes = (v as usize) << 10;
         }
         if let Some(v) = o.max_log_lines {
             l.max_log_lines = v;

@@ -164,6 +164,46 @@ pub enum ProviderEvent {
     },
 }
 
+impl ProviderEvent {
+    /// The bytes of every string the event carries (text, names, ids, URLs,
+    /// details): what the per-event and per-call event byte limits count.
+    pub fn text_bytes(&self) -> usize {
+        fn agent(a: &Agent) -> usize {
+            a.id.len() + a.name.len()
+        }
+        let opt = |a: &Option<Agent>| a.as_ref().map_or(0, agent);
+        match self {
+            ProviderEvent::Queued { .. } | ProviderEvent::AgentTyping { .. } => 0,
+            ProviderEvent::AgentJoined { agent: a } | ProviderEvent::AgentLeft { agent: a } => {
+                agent(a)
+            }
+            ProviderEvent::AgentMessage {
+                agent,
+                text,
+                attachments,
+            } => {
+                opt(agent)
+                    + text.len()
+                    + attachments
+                        .iter()
+                        .map(|a| {
+                            a.url.len()
+                                + a.content_type.len()
+                                + a.name.as_ref().map_or(0, String::len)
+                        })
+                        .sum::<usize>()
+            }
+            ProviderEvent::Transferred { to_queue, to_agent } => {
+                to_queue.as_ref().map_or(0, String::len) + opt(to_agent)
+            }
+            ProviderEvent::Ended { reason } => match reason {
+                EndReason::Other { detail } => detail.len(),
+                _ => 0,
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum InputKind {

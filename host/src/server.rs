@@ -94,6 +94,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     };
     let app = api::router(AppState {
         engine: engine.clone(),
+        public_metrics: c.server.public_metrics,
     });
     // TCP_NODELAY: SSE streams are many small writes; with Nagle's
     // algorithm each can wait for the client's delayed ACK (~40 ms).

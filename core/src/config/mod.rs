@@ -79,6 +79,12 @@ pub struct ServerConfig {
     /// first. 0 = always the inbox.
     #[serde(default = "default_inline_webhook_ms")]
     pub inline_webhook_ms: u64,
+    /// Serve `/metrics` and `/openapi.json` without credentials. Off by
+    /// default: they need the operator key (a tenant key is refused: the
+    /// metrics cover every tenant), except in the open mode (no tenants
+    /// configured, local use).
+    #[serde(default)]
+    pub public_metrics: bool,
 }
 
 fn default_inline_webhook_ms() -> u64 {
@@ -105,6 +111,7 @@ impl Default for ServerConfig {
             admin_key_sha256: None,
             watch_adapters: true,
             inline_webhook_ms: default_inline_webhook_ms(),
+            public_metrics: false,
         }
     }
 }

@@ -3,12 +3,14 @@
 //!
 //! The operator key sees every tenant; a tenant key sees and changes only
 //! its own endpoints (others answer 404). Fails closed: without a key the
-//! admin API answers 401, also in the open (no-tenant) mode.
+//! admin API answers 401, also in the open (no-tenant) mode. An upload's
+//! body is read only after its key and endpoint are checked, and at most
+//! [`UPLOAD_LIMIT`] bytes of it.
 
 use super::wire::ListBody;
 use super::{AppState, error};
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::to_bytes;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -22,10 +24,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/endpoints", get(list))
         .route("/admin/endpoints/{id}", get(show))
-        .route(
-            "/admin/endpoints/{id}/adapter",
-            put(upload).layer(DefaultBodyLimit::max(64 << 20)),
-        )
+        .route("/admin/endpoints/{id}/adapter", put(upload))
         .route("/admin/endpoints/{id}/rollback", post(rollback))
         .route("/admin/handovers", get(handovers))
 }
@@ -42,22 +41,38 @@ fn admin(s: &AppState, headers: &HeaderMap) -> Result<Caller, Response> {
     }
 }
 
-fn endpoint_json(ep: &Endpoint) -> serde_json::Value {
+/// An endpoint as the admin API shows it. `adapter_path` (a path on the
+/// host's file system) only to the operator: a tenant learns nothing about
+/// the server's layout.
+fn endpoint_json(ep: &Endpoint, caller: &Caller) -> serde_json::Value {
     let current = ep.current();
-    json!({
+    let mut v = json!({
         "id": ep.id,
         "tenant": ep.tenant,
-        "adapter_path": ep.adapter_path.display().to_string(),
         "current": ep.current_info(),
         "previous": ep.previous_info(),
         "capabilities": current.info.capabilities,
         "channels": current.info.channels,
-    })
+    });
+    if !matches!(caller, Caller::Tenant(_)) {
+        v["adapter_path"] = json!(ep.adapter_path.display().to_string());
+    }
+    v
 }
 
 fn owned(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Arc<Endpoint>, Response> {
+    owned_by(s, headers, id).map(|(_, ep)| ep)
+}
+
+/// The caller and the endpoint, if the caller may administer it.
+fn owned_by(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<(Caller, Arc<Endpoint>), Response> {
     let caller = admin(s, headers)?;
-    s.endpoint_for(&caller, id)
+    let ep = s.endpoint_for(&caller, id)?;
+    Ok((caller, ep))
 }
 
 async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
@@ -66,15 +81,15 @@ async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
         .engine
         .endpoints()
         .filter(|e| caller.may_access(&e.tenant))
-        .map(|e| endpoint_json(e))
+        .map(|e| endpoint_json(e, &caller))
         .collect();
     Json(json!({"endpoints": eps})).into_response()
 }
 
 async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match owned(&s, &headers, &id) {
-        Ok(ep) => {
-            let mut v = endpoint_json(&ep);
+    match owned_by(&s, &headers, &id) {
+        Ok((caller, ep)) => {
+            let mut v = endpoint_json(&ep, &caller);
             v["history"] = json!(ep.history());
             Json(v).into_response()
         }
@@ -96,15 +111,27 @@ fn swap_error(e: SwapError) -> Response {
     }
 }
 
-async fn upload(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
-    if let Err(r) = owned(&s, &headers, &id) {
-        return r;
+/// The largest component an upload may carry.
+pub const UPLOAD_LIMIT: usize = 64 << 20;
+
+fn too_large() -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("an adapter upload may be at most {UPLOAD_LIMIT} bytes"),
+    )
+}
+
+async fn upload(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    if let Err(r) = owned(&s, req.headers(), &id) {
+        return crate::refuse_unread(req.into_body(), r).await;
     }
+    if crate::declared_over(req.headers(), UPLOAD_LIMIT) {
+        return crate::refuse_unread(req.into_body(), too_large()).await;
+    }
+    let Ok(body) = to_bytes(req.into_body(), UPLOAD_LIMIT).await else {
+        return too_large();
+    };
     match s.engine.swap_adapter(&id, &body, Source::Admin).await {
         Ok(v) => Json(json!({"swapped": true, "current": v})).into_response(),
         Err(e) => swap_error(e),
@@ -127,11 +154,8 @@ async fn rollback(
 
 async fn handovers(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let caller = or_return!(admin(&s, &headers));
-    match s.engine.list(None, false).await {
-        Ok(v) => {
-            let mine = v.iter().filter(|h| caller.may_access(&h.tenant));
-            Json(ListBody::new(mine)).into_response()
-        }
+    match s.engine.list_for(&caller).await {
+        Ok(v) => Json(ListBody::new(v.iter())).into_response(),
         Err(e) => crate::engine_error(e),
     }
 }

@@ -23,7 +23,7 @@ macro_rules! or_return {
 /// For handlers: resolve caller + endpoint, or return the 401/404 response.
 macro_rules! endpoint_or_return {
     ($s:expr, $headers:expr, $id:expr) => {{
-        let caller = or_return!($s.caller(&$headers));
+        let caller = or_return!($s.caller($headers));
         or_return!($s.endpoint_for(&caller, &$id))
     }};
 }
@@ -32,7 +32,7 @@ macro_rules! endpoint_or_return {
 /// response.
 macro_rules! handover_or_return {
     ($s:expr, $headers:expr, $id:expr) => {{
-        let caller = or_return!($s.caller(&$headers));
+        let caller = or_return!($s.caller($headers));
         or_return!($s.handover_for(&caller, &$id).await)
     }};
 }
@@ -56,6 +56,9 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
+    /// `[server] public_metrics`: `/metrics` and `/openapi.json` without
+    /// credentials.
+    pub public_metrics: bool,
 }
 
 impl AppState {
@@ -119,24 +122,86 @@ pub fn router(state: AppState) -> Router {
         .merge(sse::routes())
         .merge(webhook::routes())
         .merge(admin::routes())
-        .route(
-            "/metrics",
-            axum::routing::get(|| async {
-                (
-                    [("content-type", "text/plain; version=0.0.4")],
-                    handover_metrics::render(),
-                )
-            }),
-        )
-        .route(
-            "/openapi.json",
-            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
-        )
+        .route("/metrics", axum::routing::get(metrics))
+        .route("/openapi.json", axum::routing::get(openapi))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .with_state(state)
 }
 
 pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// A refusal `r` sent before the request's `body` was read. Up to 256 KiB
+/// of the body, for at most a second, is read and discarded (never
+/// buffered), so a client that already sent a small body reads the refusal
+/// rather than a reset; then the connection is closed after the answer
+/// (`Connection: close`): what is left of the body is still on it.
+async fn refuse_unread(body: axum::body::Body, mut r: Response) -> Response {
+    use futures::StreamExt;
+    const DISCARD: usize = 256 << 10;
+    let mut chunks = body.into_data_stream();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+        let mut read = 0;
+        while let Some(Ok(chunk)) = chunks.next().await {
+            read += chunk.len();
+            if read >= DISCARD {
+                break;
+            }
+        }
+    })
+    .await;
+    r.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    r
+}
+
+/// Whether the request declares (`Content-Length`) a body over `limit`
+/// bytes: refused before any of it is read.
+fn declared_over(headers: &axum::http::HeaderMap, limit: usize) -> bool {
+    headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n > limit as u64)
+}
+
+/// `Err(401)` unless the host's own documents may be served to this caller:
+/// `public_metrics`, the operator key, or the open mode. A tenant key is
+/// refused (the metrics cover every tenant).
+fn operator_document(s: &AppState, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+    if s.public_metrics {
+        return Ok(());
+    }
+    match s.caller(headers) {
+        Ok(Caller::Operator | Caller::Open) => Ok(()),
+        _ => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this document needs `Authorization: Bearer <operator key>` \
+             (or `[server] public_metrics = true`)",
+        )),
+    }
+}
+
+async fn metrics(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    or_return!(operator_document(&s, &headers));
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        handover_metrics::render(),
+    )
+        .into_response()
+}
+
+async fn openapi(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    or_return!(operator_document(&s, &headers));
+    ([("content-type", "application/json")], OPENAPI).into_response()
+}
 
 /// An event as the bot receives it (stream data and callback body).
 /// The body of an event as the bot receives it (callbacks; the engine gets

@@ -45,7 +45,7 @@ async fn handover_events(
     headers: HeaderMap,
     Query(q): Query<After>,
 ) -> Response {
-    handover_or_return!(s, headers, id);
+    handover_or_return!(s, &headers, id);
     stream(s, EventScope::Handover(id), start_after(&headers, &q))
 }
 
@@ -55,7 +55,7 @@ async fn endpoint_events(
     headers: HeaderMap,
     Query(q): Query<After>,
 ) -> Response {
-    let ep = endpoint_or_return!(s, headers, endpoint);
+    let ep = endpoint_or_return!(s, &headers, endpoint);
     stream(
         s,
         EventScope::Endpoint(ep.id.clone()),

@@ -1,7 +1,10 @@
 //! Webhook ingress: `/v1/webhooks/{endpoint}[/…]`, any method. Collects the
 //! raw request (body capped) and hands it to the engine; answers with the
-//! adapter's response once the request is stored, or the status `wire`
-//! gives the engine's refusal (401/404/400/413/429/500/503).
+//! adapter's response once the request is stored — only its status, JSON or
+//! plain-text body and `retry-after`, plus the host's own safety headers
+//! (`handover_core::webhook_reply`) — or the status `wire` gives the
+//! engine's refusal (401/404/400/413/429/500/503). Must never pass an
+//! adapter's header to the client unfiltered.
 
 use super::AppState;
 use axum::Router;
@@ -11,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use handover_core::model::HttpRequest;
+use handover_core::webhook_reply::{self, Reply};
 use handover_engine::WebhookReply;
 
 pub fn routes() -> Router<AppState> {
@@ -58,7 +62,18 @@ async fn handle(State(s): State<AppState>, endpoint: String, req: Request) -> Re
         body: body.to_vec(),
     };
     match s.engine.ingest_webhook(&endpoint, request).await {
-        WebhookReply::Accepted(r) => {
+        WebhookReply::Accepted(answer) => {
+            let Reply {
+                response: r,
+                changed,
+            } = webhook_reply::sanitize(answer);
+            if !changed.is_empty() {
+                tracing::warn!(
+                    endpoint = %endpoint,
+                    changed = %changed.join("; "),
+                    "the adapter's webhook answer was not sent as given"
+                );
+            }
             let mut b = Response::builder()
                 .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK));
             for (k, v) in &r.headers {

@@ -101,12 +101,40 @@ pub async fn post_json(
     Ok(status)
 }
 
-/// Per-call hooks; the denials list is shared with the send futures, and read
+/// Denials logged in full per call; the rest are counted and summarized in
+/// one line when the call ends.
+pub const LOGGED_DENIALS: u64 = 8;
+
+/// What the policy refused during one call: the first refusal (what the
+/// call fails with) and how many there were. Constant size whatever the
+/// guest does (before: every denial was kept in a list and logged, 20,001
+/// lines and 380 MB for one call).
+#[derive(Debug, Default)]
+pub(crate) struct Incidents {
+    first: Option<Denial>,
+    count: u64,
+}
+
+impl Incidents {
+    /// Records a refusal; `true` while it is among the first
+    /// [`LOGGED_DENIALS`] of the call (the caller logs it in full).
+    pub(crate) fn record(&mut self, denial: Denial) -> bool {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(denial);
+        }
+        self.count <= LOGGED_DENIALS
+    }
+}
+
+pub(crate) type SharedIncidents = Arc<Mutex<Incidents>>;
+
+/// Per-call hooks; the incidents are shared with the send futures, and read
 /// by the call (`first_denial`) so it can fail.
 pub struct EgressHooks {
     cfg: EgressConfig,
     sent: u32,
-    denials: Arc<Mutex<Vec<Denial>>>,
+    incidents: SharedIncidents,
 }
 
 impl EgressHooks {
@@ -114,20 +142,42 @@ impl EgressHooks {
         EgressHooks {
             cfg,
             sent: 0,
-            denials: Arc::default(),
+            incidents: Arc::default(),
         }
     }
 
     /// The first request of the current call the policy denied, if any.
     pub fn first_denial(&self) -> Option<Denial> {
-        self.denials.lock().unwrap().first().cloned()
+        self.incidents.lock().unwrap().first.clone()
     }
 
     /// Start the next call of a session: its own request budget, no
-    /// denials (a call that was denied ends its session anyway).
+    /// denials (a call that was denied ends its session anyway). Logs the
+    /// denials of the call that ended beyond those logged in full.
     pub fn reset(&mut self) {
+        self.summarize();
         self.sent = 0;
-        self.denials.lock().unwrap().clear();
+        *self.incidents.lock().unwrap() = Incidents::default();
+    }
+
+    fn summarize(&self) {
+        let count = self.incidents.lock().unwrap().count;
+        if count > LOGGED_DENIALS {
+            tracing::warn!(
+                tenant = %self.cfg.labels.tenant,
+                endpoint = %self.cfg.labels.endpoint,
+                adapter = %self.cfg.labels.adapter,
+                denied = count,
+                not_logged = count - LOGGED_DENIALS,
+                "egress denied: more requests in the same call (first {LOGGED_DENIALS} logged)"
+            );
+        }
+    }
+}
+
+impl Drop for EgressHooks {
+    fn drop(&mut self) {
+        self.summarize();
     }
 }
 
@@ -153,7 +203,7 @@ impl WasiHttpHooks for EgressHooks {
         self.sent += 1;
         let over_budget = self.sent > self.cfg.max_requests;
         let cfg = self.cfg.clone();
-        let denials = self.denials.clone();
+        let incidents = self.incidents.clone();
         Box::new(async move {
             let mut request = request;
             let url = request.uri().to_string();
@@ -187,19 +237,21 @@ impl WasiHttpHooks for EgressHooks {
                 }
             };
             match verdict {
-                Ok(target) => send::send(request, target, &cfg, denials).await,
+                Ok(target) => send::send(request, target, &cfg, incidents).await,
                 Err(denial) => {
                     send::drain(request.into_body()).await;
-                    tracing::warn!(
-                        tenant = %cfg.labels.tenant,
-                        endpoint = %cfg.labels.endpoint,
-                        adapter = %cfg.labels.adapter,
-                        url = %denial.url,
-                        why = %denial.why,
-                        "egress denied"
-                    );
                     handover_metrics::EGRESS_DENIED.inc();
-                    denials.lock().unwrap().push(denial);
+                    let (url, why) = (denial.url.clone(), denial.why.clone());
+                    if incidents.lock().unwrap().record(denial) {
+                        tracing::warn!(
+                            tenant = %cfg.labels.tenant,
+                            endpoint = %cfg.labels.endpoint,
+                            adapter = %cfg.labels.adapter,
+                            %url,
+                            %why,
+                            "egress denied"
+                        );
+                    }
                     Err(wasmtime_wasi_http::Error::HttpRequestDenied)
                 }
             }

@@ -4,13 +4,13 @@
 //! Never resolves a name twice, so a DNS answer cannot change between the
 //! check and the connect.
 
-use super::{Denial, EgressConfig, EgressPolicy};
+use super::{Denial, EgressConfig, EgressPolicy, SharedIncidents};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, WasiBody};
@@ -76,7 +76,7 @@ pub async fn send(
     mut req: http::Request<WasiBody>,
     target: Target,
     cfg: &EgressConfig,
-    incidents: Arc<Mutex<Vec<Denial>>>,
+    incidents: SharedIncidents,
 ) -> Result<(http::Response<WasiBody>, Io), Error> {
     let url = req.uri().to_string();
     let timeout = cfg.timeout;
@@ -149,7 +149,7 @@ struct CappedBody {
     left: usize,
     cap: usize,
     url: String,
-    incidents: Arc<Mutex<Vec<Denial>>>,
+    incidents: SharedIncidents,
 }
 
 impl Body for CappedBody {
@@ -165,12 +165,14 @@ impl Body for CappedBody {
                 if let Some(d) = frame.data_ref() {
                     if d.len() > self.left {
                         let cap = self.cap as u64;
-                        tracing::warn!(cap, url = %self.url, "egress response body over the cap");
                         let why = format!("response body exceeds the cap of {cap} bytes");
-                        self.incidents.lock().unwrap().push(Denial {
+                        let denial = Denial {
                             url: self.url.clone(),
                             why,
-                        });
+                        };
+                        if self.incidents.lock().unwrap().record(denial) {
+                            tracing::warn!(cap, url = %self.url, "egress response body over the cap");
+                        }
                         return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(cap)))));
                     }
                     self.left -= d.len();

@@ -14,6 +14,7 @@ use super::outcome::{
 use super::rules::{self, Outcome};
 use super::{CreateRequest, Engine, EngineError, InputRequest, now_ms};
 use crate::registry::Endpoint;
+use crate::tenancy::Caller;
 use handover_core::model::{CallContext, Failure, InputKind, UserInput};
 use handover_core::store::{HandoverRow, Insert, NewEvent, Status};
 use handover_metrics as metrics;
@@ -441,6 +442,28 @@ impl Engine {
             .iter()
             .map(HandoverView::from)
             .collect())
+    }
+
+    /// The newest 500 handovers `caller` may see, newest first. A tenant's
+    /// are read per endpoint it owns, so a busy neighbour's handovers cannot
+    /// fill the limit and hide them (before: the newest 500 of all tenants,
+    /// filtered afterwards).
+    pub async fn list_for(&self, caller: &Caller) -> Result<Vec<HandoverView>, EngineError> {
+        const LIMIT: u32 = 500;
+        let Caller::Tenant(t) = caller else {
+            return self.list(None, false).await;
+        };
+        let mut rows = vec![];
+        for ep in self.registry.endpoints().filter(|e| e.tenant == t.id) {
+            rows.extend(
+                self.store
+                    .list_handovers(Some(&ep.id), false, LIMIT)
+                    .await?,
+            );
+        }
+        rows.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+        rows.truncate(LIMIT as usize);
+        Ok(rows.iter().map(HandoverView::from).collect())
     }
 
     pub(super) fn endpoint_arc(&self, id: &str) -> Option<Arc<Endpoint>> {

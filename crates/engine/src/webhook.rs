@@ -25,7 +25,12 @@ use handover_core::model::{CallContext, HttpRequest, HttpResponse};
 use handover_core::store::{Change, HandoverRow, NewEvent, StoreError};
 use handover_metrics as metrics;
 use handover_runtime::{Call, CallOutput, Session};
+use std::time::{Duration, Instant};
 use thiserror::Error;
+
+/// Unknown correlation keys of one webhook that wait out the correlation
+/// grace; further unknown keys are looked up once.
+const GRACE_KEYS: usize = 32;
 
 /// What becomes of one webhook request.
 #[derive(Debug)]
@@ -168,13 +173,7 @@ impl Engine {
             // Several keys, or none known yet: no inline step (and the
             // correlation grace may wait), so the instance goes now.
             session.release();
-            for key in &route.correlation_keys {
-                if let Some(id) = self.resolve_key(&ep.id, key).await
-                    && !ids.contains(&id)
-                {
-                    ids.push(id);
-                }
-            }
+            ids = self.resolve_keys(&ep.id, &route.correlation_keys).await;
         }
         if let [id] = ids.as_slice() {
             match self
@@ -298,20 +297,52 @@ impl Engine {
         }
     }
 
-    /// A correlation key may be committed a moment after the provider's first
-    /// webhook arrives (it races `start`): retry briefly before giving up.
-    async fn resolve_key(&self, endpoint_id: &str, key: &str) -> Option<String> {
-        let deadline = std::time::Instant::now() + self.cfg.correlation_grace;
-        loop {
-            if let Ok(Some(id)) = self.store.find_by_correlation(endpoint_id, key).await {
-                return Some(id);
+    /// The handovers of a webhook's correlation keys (each once). A key may
+    /// be committed a moment after the provider's first webhook arrives (it
+    /// races `start`), so unknown keys are looked up again for a short
+    /// grace — one deadline for the whole request, with backoff, and only
+    /// the first [`GRACE_KEYS`] unknown keys wait: a webhook naming many
+    /// unknown keys (the request may be unauthenticated) costs at most one
+    /// grace and a bounded number of reads, not a grace per key.
+    async fn resolve_keys(&self, endpoint_id: &str, keys: &[String]) -> Vec<String> {
+        let deadline = Instant::now() + self.cfg.correlation_grace;
+        let mut ids: Vec<String> = vec![];
+        let mut found = |id: String| {
+            if !ids.contains(&id) {
+                ids.push(id);
             }
-            if std::time::Instant::now() >= deadline {
-                tracing::info!(endpoint = %endpoint_id, key, "webhook concerns no known handover");
-                return None;
+        };
+        let mut waiting = vec![];
+        let mut unknown = 0;
+        for key in keys {
+            match self.store.find_by_correlation(endpoint_id, key).await {
+                Ok(Some(id)) => found(id),
+                _ if waiting.len() < GRACE_KEYS => waiting.push(key.as_str()),
+                _ => unknown += 1,
             }
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
+        let mut pause = Duration::from_millis(25);
+        while !waiting.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+            let mut still = vec![];
+            for key in waiting {
+                match self.store.find_by_correlation(endpoint_id, key).await {
+                    Ok(Some(id)) => found(id),
+                    _ => still.push(key),
+                }
+            }
+            waiting = still;
+        }
+        unknown += waiting.len();
+        if unknown > 0 {
+            tracing::info!(endpoint = %endpoint_id, unknown, "webhook names keys of no known handover");
+        }
+        ids
     }
 
     /// Apply every stored webhook of one handover, oldest first.

@@ -176,7 +176,36 @@ fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Ste
             ),
         ));
     }
-    Ok(v1::step(step))
+    let step = v1::step(step);
+    let mut total = 0usize;
+    for (i, event) in step.events.iter().enumerate() {
+        let bytes = event.text_bytes();
+        if bytes > limits.max_event_bytes {
+            return Err(fail(
+                "oversized_events",
+                export,
+                format!(
+                    "oversized output: event {i} carries {bytes} bytes of text, over the \
+                     limit of {} bytes per event (`max_event_kib`)",
+                    limits.max_event_bytes
+                ),
+            ));
+        }
+        total = total.saturating_add(bytes);
+    }
+    if total > limits.max_call_event_bytes {
+        return Err(fail(
+            "oversized_events",
+            export,
+            format!(
+                "oversized output: the call's {} events carry {total} bytes of text, over \
+                 the limit of {} bytes per call (`max_call_events_kib`)",
+                step.events.len(),
+                limits.max_call_event_bytes
+            ),
+        ));
+    }
+    Ok(step)
 }
 
 /// A store with (once instantiated) the adapter's instance in it: one call's,

@@ -76,6 +76,60 @@ async fn host_not_on_the_list_is_denied_and_logged() {
     );
 }
 
+/// A guest that sends 2,000 denied requests in one call gets 8 of them
+/// logged in full and one summary line with the count (before: one warning
+/// and one kept record per request, 20,001 lines and 380 MB for one call).
+#[tokio::test]
+async fn repeated_denials_are_summarized() {
+    let logs = LogCapture::start();
+    let rt = runtime();
+    let a = load(&rt, "egress").await;
+    let settings = serde_json::json!({ "url": "http://example.com/", "repeat": 2000 }).to_string();
+    let limits = Limits {
+        egress_max_requests: 10_000,
+        wall_time: Duration::from_secs(60),
+        ..Default::default()
+    };
+    let f = rt
+        .invoke(
+            &a,
+            &env(limits, &["https://api.example.org"], &[]),
+            Call::Start(ctx(&settings), conversation()),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        f.message.contains("not on the endpoint's allow-list"),
+        "{f}"
+    );
+    drop(a);
+    let text = logs.text();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("egress denied"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        9,
+        "8 in full and one summary:\n{}",
+        lines.join("\n")
+    );
+    let summary = lines.last().unwrap();
+    assert!(
+        summary.contains("denied=2000") && summary.contains("not_logged=1992"),
+        "{summary}"
+    );
+    let egress_bytes: usize = text
+        .lines()
+        .filter(|l| l.contains("egress"))
+        .map(str::len)
+        .sum();
+    assert!(
+        egress_bytes < 16 << 10,
+        "{egress_bytes} bytes of egress log"
+    );
+}
+
 #[tokio::test]
 async fn empty_list_denies_everything() {
     let msg = fetch("http://example.com/", &[], &[], Limits::default())

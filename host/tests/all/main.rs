@@ -10,6 +10,7 @@ mod conformance;
 mod e2e;
 mod egress;
 mod harness;
+mod hostile;
 mod hot_swap;
 mod openapi;
 mod replicas;
@@ -30,6 +31,7 @@ mod guests_tested {
     use crate::cache::a_valid_entry_copied_under_another_key_is_refused as panic;
     use crate::cache::the_second_load_is_served_from_the_cache as echo;
     use crate::cache::the_second_load_is_served_from_the_cache as echo_v2;
+    use crate::hostile::an_adapter_cannot_shape_the_hosts_webhook_answer as webhook_reply;
     use crate::hot_swap::calls_in_flight_finish_on_the_old_version as egress;
     use crate::hot_swap::instance_reuse_keeps_instances_warm_until_a_swap as counter;
     use crate::sandbox::file_and_environment_are_not_visible as fs_env;
@@ -37,6 +39,7 @@ mod guests_tested {
     use crate::sandbox::log_flood_is_truncated_and_counted as log_flood;
     use crate::sandbox::memory_bomb_hits_the_memory_limit as membomb;
     use crate::sandbox::oversized_event_list_is_refused as many_events;
+    use crate::sandbox::oversized_events_are_refused as big_events;
     use crate::sandbox::oversized_state_is_refused as big_state;
     use crate::sandbox::unbounded_recursion_is_a_stack_overflow as recursion;
     use crate::template::template_with_provider_logic_passes_the_happy_path as template;

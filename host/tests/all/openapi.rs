@@ -181,7 +181,7 @@ fn status_codes_match_the_handlers() {
     };
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     let create = codes("/v1/endpoints/{endpoint}/handovers", "post");
-    assert_eq!(create, set(&["200", "201", "400", "404", "503"]));
+    assert_eq!(create, set(&["200", "201", "400", "404", "413", "503"]));
     assert!(codes("/v1/handovers/{id}/input", "post").contains("409"));
     assert_eq!(
         codes("/admin/endpoints/{id}/adapter", "put"),

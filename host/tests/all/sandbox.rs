@@ -94,6 +94,53 @@ pub(crate) async fn oversized_event_list_is_refused() {
     start_fails_with("many-events", &["oversized output", "events"]).await;
 }
 
+/// `start` of `big-events` with `settings` under default limits: its
+/// failure message, or `None` if the call succeeded.
+async fn big_events(settings: &str) -> Option<String> {
+    let rt = runtime();
+    let a = load(&rt, "big-events").await;
+    let out = rt
+        .invoke(
+            &a,
+            &env(Limits::default(), &[], &[]),
+            Call::Start(ctx(settings), conversation()),
+        )
+        .await;
+    match out {
+        Ok(CallOutput::Step(step)) => {
+            assert!(!step.events.is_empty(), "{settings}: no events");
+            None
+        }
+        Ok(other) => panic!("{settings}: {other:?}"),
+        Err(f) => {
+            assert_eq!(f.reason, FailureReason::Error, "{f}");
+            Some(f.message)
+        }
+    }
+}
+
+#[tokio::test]
+pub(crate) async fn oversized_events_are_refused() {
+    // One event of 300 KB: over 128 KiB per event.
+    let one = big_events(r#"{"count": 1, "bytes": 300000}"#)
+        .await
+        .unwrap();
+    assert!(
+        one.contains("oversized output") && one.contains("per event") && one.contains("300000"),
+        "{one}"
+    );
+    // 100 events of 20 KB: each allowed, together over 1 MiB per call.
+    let many = big_events(r#"{"count": 100, "bytes": 20000}"#)
+        .await
+        .unwrap();
+    assert!(
+        many.contains("per call") && many.contains("2000000"),
+        "{many}"
+    );
+    // Just under both limits passes.
+    assert_eq!(big_events(r#"{"count": 8, "bytes": 131072}"#).await, None);
+}
+
 #[tokio::test]
 pub(crate) async fn log_flood_is_truncated_and_counted() {
     let rt = runtime();

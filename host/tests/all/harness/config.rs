@@ -39,6 +39,9 @@ pub struct Server {
     pub admin_key_sha256: Option<String>,
     pub watch_adapters: Option<bool>,
     pub inline_webhook_ms: Option<u64>,
+    /// `HostProcess` sets `true` when left unset, so tests scrape
+    /// `/metrics` without a key; `hostile.rs` tests the default.
+    pub public_metrics: Option<bool>,
 }
 
 /// `[runtime]`. `HostProcess` fills in [`Runtime::shared_cache`] when a test

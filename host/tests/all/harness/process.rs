@@ -89,6 +89,7 @@ impl HostProcess {
 
     /// Start with `RUST_LOG=rust_log` and extra environment variables.
     /// `listen` and `data_dir` default to a free port and `<dir>/data`,
+    /// `public_metrics` to `true`,
     /// `[runtime]` to [`Runtime::shared_cache`].
     pub async fn start_with(
         mut config: Config,
@@ -101,6 +102,7 @@ impl HostProcess {
         let s = &mut config.server;
         s.listen.get_or_insert_with(|| format!("127.0.0.1:{port}"));
         s.data_dir.get_or_insert_with(|| dir.join("data"));
+        s.public_metrics.get_or_insert(true);
         config.runtime.get_or_insert_with(Runtime::shared_cache);
         let config_path = dir.join("handover.toml");
         std::fs::write(&config_path, config.to_toml()).unwrap();

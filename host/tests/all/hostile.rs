@@ -1,0 +1,317 @@
+//! Hostile adapters and tenants against the real `handover-host` binary:
+//! what an adapter or tenant must not get from the host beyond its limits
+//! (SECURITY.md lists each boundary and the test that holds it).
+
+use crate::harness::*;
+
+/// The `webhook-reply` fixture answers every webhook with HTML, a cookie,
+/// CORS and framing headers, a redirect or a status of its choosing. The
+/// host passes on a status (2xx/4xx/5xx), a JSON or plain-text content type
+/// and `retry-after`, adds its own safety headers, and drops the rest.
+#[tokio::test]
+pub(crate) async fn an_adapter_cannot_shape_the_hosts_webhook_answer() {
+    let host =
+        HostProcess::start(Config::new().endpoint(Endpoint::new("wr", guest("webhook-reply"))))
+            .await;
+    // A browser's view of the answer: no redirect followed.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (path, status) in [
+        ("", 200),
+        ("/redirect", 500),
+        ("/status/101", 500),
+        ("/status/304", 500),
+        ("/status/429", 429),
+        ("/status/503", 503),
+    ] {
+        let r = client
+            .post(format!("{}{path}", host.webhook_url("wr")))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{path}");
+        let h = r.headers();
+        let get = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(
+            get("content-type").as_deref(),
+            Some("text/plain; charset=utf-8"),
+            "{path}"
+        );
+        for name in [
+            "set-cookie",
+            "location",
+            "access-control-allow-origin",
+            "x-frame-options",
+        ] {
+            assert_eq!(get(name), None, "{path}: {name} passed through");
+        }
+        assert_eq!(get("retry-after").as_deref(), Some("7"), "{path}");
+        assert_eq!(get("x-content-type-options").as_deref(), Some("nosniff"));
+        assert!(
+            get("content-security-policy").is_some_and(|v| v.contains("default-src 'none'")),
+            "{path}: {h:?}"
+        );
+        assert_eq!(get("cache-control").as_deref(), Some("no-store"));
+    }
+    let log = host.log();
+    assert!(
+        log.contains("the adapter's webhook answer was not sent as given")
+            && log.contains("set-cookie")
+            && log.contains("text/html"),
+        "the host should log what it changed:\n{log}"
+    );
+}
+
+/// Sends `request_line` and `headers` announcing a body of `length` bytes,
+/// then 1 KiB of it, and waits for an answer without sending the rest: a
+/// host that reads the body before checking the caller never answers.
+async fn answer_before_the_body(
+    port: u16,
+    request_line: &str,
+    headers: &str,
+    length: u64,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "{request_line} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         {headers}content-length: {length}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&[b' '; 1024]).await.unwrap();
+    let mut answer = vec![0; 4096];
+    // Generous for a busy machine; the old code never answered at all.
+    let n = tokio::time::timeout(std::time::Duration::from_secs(30), s.read(&mut answer))
+        .await
+        .unwrap_or_else(|_| panic!("{request_line}: no answer while the body was incomplete"))
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+fn status_line(answer: &str) -> &str {
+    answer.lines().next().unwrap_or("")
+}
+
+/// Uploads (up to 64 MiB) and bot API bodies (up to 2 MiB) are read only
+/// after the key, the endpoint or handover and the declared size are
+/// checked: unauthenticated or foreign callers are answered from the
+/// headers alone, with nothing buffered (before, eight unauthenticated
+/// 60 MiB uploads grew the host by 500 MB).
+#[tokio::test]
+pub(crate) async fn bodies_are_read_only_after_the_caller_is_checked() {
+    const OP_KEY: &str = "operator-key-Lq81cV";
+    const KEY_A: &str = "tenant-a-key-Rt55xZ";
+    const KEY_B: &str = "tenant-b-key-Wm27pD";
+    let host = HostProcess::start(
+        Config::new()
+            .admin_key_hashed(OP_KEY)
+            .tenant("a", |t| t.key(KEY_A))
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")),
+    )
+    .await;
+    let bearer = |key: &str| format!("authorization: Bearer {key}\r\n");
+    let upload = "PUT /admin/endpoints/ep-a/adapter";
+    let create = "POST /v1/endpoints/ep-a/handovers";
+    let input = "POST /v1/handovers/01890000-0000-7000-8000-000000000000/input";
+    for (what, line, headers, length, expected) in [
+        ("upload, no key", upload, String::new(), 60 << 20, "401"),
+        ("upload, wrong key", upload, bearer("nope"), 60 << 20, "401"),
+        (
+            "upload, another tenant",
+            upload,
+            bearer(KEY_B),
+            60 << 20,
+            "404",
+        ),
+        ("upload over 64 MiB", upload, bearer(KEY_A), 65 << 20, "413"),
+        (
+            "upload over 64 MiB, operator",
+            upload,
+            bearer(OP_KEY),
+            65 << 20,
+            "413",
+        ),
+        ("create, no key", create, String::new(), 2_000_000, "401"),
+        (
+            "create, another tenant",
+            create,
+            bearer(KEY_B),
+            2_000_000,
+            "404",
+        ),
+        ("create over 2 MiB", create, bearer(KEY_A), 3 << 20, "413"),
+        ("input, no key", input, String::new(), 2_000_000, "401"),
+        (
+            "input, unknown handover",
+            input,
+            bearer(KEY_A),
+            2_000_000,
+            "404",
+        ),
+    ] {
+        let answer = answer_before_the_body(host.port, line, &headers, length).await;
+        assert!(
+            status_line(&answer).contains(expected),
+            "{what}: expected {expected}, got:\n{answer}"
+        );
+    }
+    // The host still serves a well-formed request afterwards.
+    let r = host
+        .send(
+            reqwest::Method::POST,
+            "/v1/endpoints/ep-a/handovers",
+            Some(KEY_A),
+            Some(create_body("s-1").to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+}
+
+/// A webhook naming many correlation keys that no handover has waits one
+/// correlation grace (3 s) in all, not one per key (before: 3 s × keys,
+/// 192 s for the 64 here, and a store read every 25 ms for each).
+#[tokio::test]
+pub(crate) async fn unknown_correlation_keys_share_one_grace() {
+    let host =
+        HostProcess::start(Config::new().endpoint(Endpoint::new("wr", guest("webhook-reply"))))
+            .await;
+    let started = std::time::Instant::now();
+    let answers: Vec<u16> = futures::future::join_all((0..4).map(|_| async {
+        host.http
+            .post(format!("{}/keys/64", host.webhook_url("wr")))
+            .body("{}")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }))
+    .await;
+    assert_eq!(answers, [200; 4]);
+    // Generous for a busy machine, far below one grace per key.
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "4 webhooks × 64 unknown keys took {took:?}"
+    );
+    assert!(
+        host.log()
+            .contains("webhook names keys of no known handover")
+    );
+}
+
+/// The admin API shows a tenant its endpoints without the adapter's path on
+/// the host's file system (before: `adapter_path` for everyone); the
+/// operator still sees it.
+#[tokio::test]
+pub(crate) async fn tenants_see_no_server_paths() {
+    const OP_KEY: &str = "operator-key-Pq20sN";
+    const KEY_A: &str = "tenant-a-key-Hx63uB";
+    let host = HostProcess::start(
+        Config::new()
+            .admin_key_hashed(OP_KEY)
+            .tenant("a", |t| t.key(KEY_A))
+            .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")),
+    )
+    .await;
+    let path = guest("echo").display().to_string();
+    let get = |path: &'static str, key: &'static str| {
+        host.send(reqwest::Method::GET, path, Some(key), None)
+    };
+    for url in ["/admin/endpoints", "/admin/endpoints/ep-a"] {
+        let tenant = get(url, KEY_A).await;
+        assert_eq!(tenant.status, 200, "{tenant:?}");
+        assert!(
+            !tenant.text.contains(&path) && !tenant.text.contains("adapter_path"),
+            "{url}: a tenant sees the server path: {}",
+            tenant.text
+        );
+        let operator = get(url, OP_KEY).await;
+        assert_eq!(operator.status, 200, "{operator:?}");
+        assert!(operator.text.contains("adapter_path"), "{}", operator.text);
+    }
+}
+
+/// `/metrics` (every tenant's counts) and `/openapi.json` need the operator
+/// key by default (before: no credentials at all); a tenant key is refused;
+/// `[server] public_metrics = true` opens them.
+#[tokio::test]
+pub(crate) async fn metrics_need_the_operator_key() {
+    const OP_KEY: &str = "operator-key-Zc47tQ";
+    const KEY_A: &str = "tenant-a-key-Nv38aF";
+    let config = |public: Option<bool>| {
+        Config::new()
+            .admin_key_hashed(OP_KEY)
+            .tenant("a", |t| t.key(KEY_A))
+            .server(|s| s.public_metrics = Some(public.unwrap_or(false)))
+    };
+    let host = HostProcess::start(config(None)).await;
+    for path in ["/metrics", "/openapi.json"] {
+        for (who, key, status) in [
+            ("nobody", None, 401),
+            ("a tenant", Some(KEY_A), 401),
+            ("the operator", Some(OP_KEY), 200),
+        ] {
+            let r = host.send(reqwest::Method::GET, path, key, None).await;
+            assert_eq!(r.status, status, "{path} for {who}: {r:?}");
+        }
+    }
+    let open = HostProcess::start(config(Some(true))).await;
+    for path in ["/metrics", "/openapi.json"] {
+        let r = open.send(reqwest::Method::GET, path, None, None).await;
+        assert_eq!(r.status, 200, "{path} with public_metrics: {r:?}");
+    }
+}
+
+/// `/admin/handovers` for a tenant lists that tenant's newest handovers even
+/// when a neighbour created more than the listing's limit (500) after them
+/// (before: the newest 500 of every tenant, filtered afterwards — B saw
+/// nothing).
+#[tokio::test]
+pub(crate) async fn a_busy_neighbour_cannot_hide_a_tenants_handovers() {
+    const KEY_A: &str = "tenant-a-key-Ke90wR";
+    const KEY_B: &str = "tenant-b-key-Ux12mL";
+    let host = HostProcess::start(
+        Config::new()
+            .tenant("a", |t| t.key(KEY_A))
+            .tenant("b", |t| t.key(KEY_B))
+            .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a"))
+            .endpoint(Endpoint::new("ep-b", guest("echo")).tenant("b")),
+    )
+    .await;
+    let create = |ep: &'static str, key: &'static str, session: String| {
+        let body = create_body(&session).to_string().into_bytes();
+        let path = format!("/v1/endpoints/{ep}/handovers");
+        let host = &host;
+        async move {
+            let r = host
+                .send(reqwest::Method::POST, &path, Some(key), Some(body))
+                .await;
+            assert_eq!(r.status, 201, "{r:?}");
+            r.body["handover_id"].as_str().unwrap().to_string()
+        }
+    };
+    let mine = create("ep-b", KEY_B, "b-1".into()).await;
+    use futures::StreamExt;
+    futures::stream::iter(0..510)
+        .map(|i| create("ep-a", KEY_A, format!("a-{i}")))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let b = host
+        .send(reqwest::Method::GET, "/admin/handovers", Some(KEY_B), None)
+        .await;
+    assert_eq!(b.status, 200, "{b:?}");
+    let ids = strings_of(&b.body["handovers"], "handover_id");
+    assert_eq!(ids, [mine.as_str()], "{}", b.text);
+    let a = host
+        .send(reqwest::Method::GET, "/admin/handovers", Some(KEY_A), None)
+        .await;
+    assert_eq!(a.body["handovers"].as_array().unwrap().len(), 500);
+}
