@@ -60,10 +60,6 @@ fn endpoint_json(ep: &Endpoint, caller: &Caller) -> serde_json::Value {
     v
 }
 
-fn owned(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Arc<Endpoint>, Response> {
-    owned_by(s, headers, id).map(|(_, ep)| ep)
-}
-
 /// The caller and the endpoint, if the caller may administer it.
 fn owned_by(
     s: &AppState,
@@ -108,6 +104,7 @@ fn swap_error(e: SwapError) -> Response {
         SwapError::NothingToRollBack => {
             error(StatusCode::CONFLICT, "nothing_to_roll_back", e.to_string())
         }
+        SwapError::NotTenantsVersion(_) => error(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
     }
 }
 
@@ -123,16 +120,18 @@ fn too_large() -> Response {
 }
 
 async fn upload(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    if let Err(r) = owned(&s, req.headers(), &id) {
-        return crate::refuse_unread(req.into_body(), r).await;
-    }
+    let source = match owned_by(&s, req.headers(), &id) {
+        Ok((Caller::Tenant(_), _)) => Source::Tenant,
+        Ok(_) => Source::Admin,
+        Err(r) => return crate::refuse_unread(req.into_body(), r).await,
+    };
     if crate::declared_over(req.headers(), UPLOAD_LIMIT) {
         return crate::refuse_unread(req.into_body(), too_large()).await;
     }
     let Ok(body) = to_bytes(req.into_body(), UPLOAD_LIMIT).await else {
         return too_large();
     };
-    match s.engine.swap_adapter(&id, &body, Source::Admin).await {
+    match s.engine.swap_adapter(&id, &body, source).await {
         Ok(v) => Json(json!({"swapped": true, "current": v})).into_response(),
         Err(e) => swap_error(e),
     }
@@ -143,10 +142,9 @@ async fn rollback(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = owned(&s, &headers, &id) {
-        return r;
-    }
-    match s.engine.rollback_adapter(&id).await {
+    let (caller, _) = or_return!(owned_by(&s, &headers, &id));
+    let by_tenant = matches!(caller, Caller::Tenant(_));
+    match s.engine.rollback_adapter(&id, by_tenant).await {
         Ok(v) => Json(json!({"rolled_back": true, "current": v})).into_response(),
         Err(e) => swap_error(e),
     }

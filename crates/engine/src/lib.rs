@@ -172,12 +172,14 @@ impl Engine {
         self.registry.swap(id, bytes, source).await
     }
 
-    /// Puts endpoint `id` back on its previous adapter version.
+    /// Puts endpoint `id` back on its previous adapter version (a tenant
+    /// only a version it uploaded: [`registry::Registry::rollback`]).
     pub async fn rollback_adapter(
         &self,
         id: &str,
+        by_tenant: bool,
     ) -> Result<registry::VersionInfo, registry::SwapError> {
-        self.registry.rollback(id).await
+        self.registry.rollback(id, by_tenant).await
     }
 
     /// The handover `id`'s row, if it exists (no tenant check: callers do it).

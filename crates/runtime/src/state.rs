@@ -88,9 +88,10 @@ impl LogSink {
         self.bytes += size;
         let fields = fields
             .iter()
-            .map(|(k, v)| format!("{k}={v:?}"))
+            .map(|(k, v)| format!("{}={v:?}", escape_controls(k)))
             .collect::<Vec<_>>()
             .join(" ");
+        let message = escape_controls(message);
         let l = &self.labels;
         macro_rules! emit {
             ($lvl:ident) => {
@@ -238,5 +239,44 @@ impl v1::log_if::Host for CallState {
     fn log(&mut self, level: v1::log_if::Level, message: String, fields: Vec<v1::t::KeyValue>) {
         self.log
             .write(v1::log_level(level), &message, &v1::log_fields(fields));
+    }
+}
+
+/// An adapter's text as it goes into the host's log: control characters
+/// (line breaks, carriage returns, terminal escape sequences) written as
+/// escapes (`\\n`, `\\u{1b}`), so the text cannot forge log lines or restyle
+/// a terminal. Other characters, Unicode included, are kept as they are.
+pub(crate) fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        for (given, logged) in [
+            ("plain text, ünïcode ✓", "plain text, ünïcode ✓"),
+            ("a\nb", "a\\nb"),
+            ("a\r\nFORGED", "a\\r\\nFORGED"),
+            ("\u{1b}[31mred", "\\u{1b}[31mred"),
+            ("tab\there", "tab\\there"),
+            ("nul\0", "nul\\0"),
+            ("next line\u{85}x", "next line\\u{85}x"),
+        ] {
+            assert_eq!(escape_controls(given), logged, "{given:?}");
+        }
     }
 }

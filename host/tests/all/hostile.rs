@@ -4,15 +4,30 @@
 
 use crate::harness::*;
 
+const OP_KEY: &str = "operator-key-Lq81cV";
+const KEY_A: &str = "tenant-a-key-Rt55xZ";
+const KEY_B: &str = "tenant-b-key-Wm27pD";
+
+/// A host with endpoint `wr` on the `webhook-reply` fixture.
+async fn webhook_reply_host() -> HostProcess {
+    HostProcess::start(Config::new().endpoint(Endpoint::new("wr", guest("webhook-reply")))).await
+}
+
+/// The operator key and tenants `a` and `b` with their keys.
+fn keyed() -> Config {
+    Config::new()
+        .admin_key_hashed(OP_KEY)
+        .tenant("a", |t| t.key(KEY_A))
+        .tenant("b", |t| t.key(KEY_B))
+}
+
 /// The `webhook-reply` fixture answers every webhook with HTML, a cookie,
 /// CORS and framing headers, a redirect or a status of its choosing. The
 /// host passes on a status (2xx/4xx/5xx), a JSON or plain-text content type
 /// and `retry-after`, adds its own safety headers, and drops the rest.
 #[tokio::test]
 pub(crate) async fn an_adapter_cannot_shape_the_hosts_webhook_answer() {
-    let host =
-        HostProcess::start(Config::new().endpoint(Endpoint::new("wr", guest("webhook-reply"))))
-            .await;
+    let host = webhook_reply_host().await;
     // A browser's view of the answer: no redirect followed.
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -104,17 +119,9 @@ fn status_line(answer: &str) -> &str {
 /// 60 MiB uploads grew the host by 500 MB).
 #[tokio::test]
 pub(crate) async fn bodies_are_read_only_after_the_caller_is_checked() {
-    const OP_KEY: &str = "operator-key-Lq81cV";
-    const KEY_A: &str = "tenant-a-key-Rt55xZ";
-    const KEY_B: &str = "tenant-b-key-Wm27pD";
-    let host = HostProcess::start(
-        Config::new()
-            .admin_key_hashed(OP_KEY)
-            .tenant("a", |t| t.key(KEY_A))
-            .tenant("b", |t| t.key(KEY_B))
-            .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")),
-    )
-    .await;
+    let host =
+        HostProcess::start(keyed().endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")))
+            .await;
     let bearer = |key: &str| format!("authorization: Bearer {key}\r\n");
     let upload = "PUT /admin/endpoints/ep-a/adapter";
     let create = "POST /v1/endpoints/ep-a/handovers";
@@ -178,9 +185,7 @@ pub(crate) async fn bodies_are_read_only_after_the_caller_is_checked() {
 /// 192 s for the 64 here, and a store read every 25 ms for each).
 #[tokio::test]
 pub(crate) async fn unknown_correlation_keys_share_one_grace() {
-    let host =
-        HostProcess::start(Config::new().endpoint(Endpoint::new("wr", guest("webhook-reply"))))
-            .await;
+    let host = webhook_reply_host().await;
     let started = std::time::Instant::now();
     let answers: Vec<u16> = futures::future::join_all((0..4).map(|_| async {
         host.http
@@ -211,15 +216,9 @@ pub(crate) async fn unknown_correlation_keys_share_one_grace() {
 /// operator still sees it.
 #[tokio::test]
 pub(crate) async fn tenants_see_no_server_paths() {
-    const OP_KEY: &str = "operator-key-Pq20sN";
-    const KEY_A: &str = "tenant-a-key-Hx63uB";
-    let host = HostProcess::start(
-        Config::new()
-            .admin_key_hashed(OP_KEY)
-            .tenant("a", |t| t.key(KEY_A))
-            .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")),
-    )
-    .await;
+    let host =
+        HostProcess::start(keyed().endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")))
+            .await;
     let path = guest("echo").display().to_string();
     let get = |path: &'static str, key: &'static str| {
         host.send(reqwest::Method::GET, path, Some(key), None)
@@ -243,14 +242,8 @@ pub(crate) async fn tenants_see_no_server_paths() {
 /// `[server] public_metrics = true` opens them.
 #[tokio::test]
 pub(crate) async fn metrics_need_the_operator_key() {
-    const OP_KEY: &str = "operator-key-Zc47tQ";
-    const KEY_A: &str = "tenant-a-key-Nv38aF";
-    let config = |public: Option<bool>| {
-        Config::new()
-            .admin_key_hashed(OP_KEY)
-            .tenant("a", |t| t.key(KEY_A))
-            .server(|s| s.public_metrics = Some(public.unwrap_or(false)))
-    };
+    let config =
+        |public: Option<bool>| keyed().server(|s| s.public_metrics = Some(public.unwrap_or(false)));
     let host = HostProcess::start(config(None)).await;
     for path in ["/metrics", "/openapi.json"] {
         for (who, key, status) in [
@@ -275,12 +268,8 @@ pub(crate) async fn metrics_need_the_operator_key() {
 /// nothing).
 #[tokio::test]
 pub(crate) async fn a_busy_neighbour_cannot_hide_a_tenants_handovers() {
-    const KEY_A: &str = "tenant-a-key-Ke90wR";
-    const KEY_B: &str = "tenant-b-key-Ux12mL";
     let host = HostProcess::start(
-        Config::new()
-            .tenant("a", |t| t.key(KEY_A))
-            .tenant("b", |t| t.key(KEY_B))
+        keyed()
             .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a"))
             .endpoint(Endpoint::new("ep-b", guest("echo")).tenant("b")),
     )
@@ -314,4 +303,125 @@ pub(crate) async fn a_busy_neighbour_cannot_hide_a_tenants_handovers() {
         .send(reqwest::Method::GET, "/admin/handovers", Some(KEY_A), None)
         .await;
     assert_eq!(a.body["handovers"].as_array().unwrap().len(), 500);
+}
+
+/// Compiling uploaded components runs on the blocking pool, a bounded
+/// number at a time: while four large uploads compile, `/healthz` keeps
+/// answering (before: cranelift ran on the async workers, and four uploads
+/// took `/healthz` from 6 ms to 5.7 s — about as long as the uploads).
+#[tokio::test]
+pub(crate) async fn uploads_compile_off_the_request_path() {
+    // Four endpoints: swaps of one endpoint are serialized anyway.
+    let host = HostProcess::start(
+        Config::new()
+            .admin_key_hashed(OP_KEY)
+            .endpoints((0..4).map(|i| Endpoint::new(&format!("ep-{i}"), guest("echo")))),
+    )
+    .await;
+    let big = std::fs::read(guest("salesforce-miaw")).unwrap();
+    let started = std::time::Instant::now();
+    let uploads = futures::future::join_all((0..4).map(|i| {
+        // Each one new to the compiled-component cache.
+        let tag = format!("{}-{i}", uuid::Uuid::new_v4());
+        let bytes = handover_guests::with_custom_section(&big, "hostile-test", tag.as_bytes());
+        let path = format!("/admin/endpoints/ep-{i}/adapter");
+        host.request(reqwest::Method::PUT, &path, Some(OP_KEY))
+            .body(bytes)
+            .send()
+    }));
+    let probe = async {
+        let mut worst = std::time::Duration::ZERO;
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            let r = host
+                .request(reqwest::Method::GET, "/healthz", None)
+                .send()
+                .await;
+            assert!(r.is_ok_and(|r| r.status() == 200));
+            worst = worst.max(t.elapsed());
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        worst
+    };
+    let (answers, worst) = tokio::join!(uploads, probe);
+    let took = started.elapsed();
+    for a in answers {
+        // Refused (the settings are echo's) after compiling: what counts
+        // is that each was compiled.
+        assert_eq!(a.unwrap().status().as_u16(), 422);
+    }
+    assert!(
+        worst * 4 < took,
+        "/healthz took up to {worst:?} while the uploads took {took:?}"
+    );
+}
+
+/// A tenant may roll back only a version it uploaded with its own key: the
+/// operator's swap stays (before: any tenant key could undo it).
+#[tokio::test]
+pub(crate) async fn a_tenant_cannot_roll_back_the_operators_swap() {
+    let host =
+        HostProcess::start(keyed().endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a")))
+            .await;
+    let put = |key: &'static str, bytes: Vec<u8>| {
+        host.send(
+            reqwest::Method::PUT,
+            "/admin/endpoints/ep-a/adapter",
+            Some(key),
+            Some(bytes),
+        )
+    };
+    let rollback = |key: &'static str| {
+        host.send(
+            reqwest::Method::POST,
+            "/admin/endpoints/ep-a/rollback",
+            Some(key),
+            None,
+        )
+    };
+    let version = |r: &Resp| {
+        r.body["current"]["version"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let v2 = std::fs::read(guest("echo-v2")).unwrap();
+    let v1 = std::fs::read(guest("echo")).unwrap();
+
+    // The operator puts 2.0.0 in place; the tenant may not undo it.
+    let r = put(OP_KEY, v2.clone()).await;
+    assert_eq!(
+        (r.status, r.body["current"]["source"].as_str()),
+        (200, Some("admin")),
+        "{r:?}"
+    );
+    let r = rollback(KEY_A).await;
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(
+        r.text.contains("only the operator can roll it back"),
+        "{}",
+        r.text
+    );
+    let show = host
+        .send(
+            reqwest::Method::GET,
+            "/admin/endpoints/ep-a",
+            Some(KEY_A),
+            None,
+        )
+        .await;
+    assert_eq!(version(&show), "2.0.0", "{show:?}");
+
+    // Its own upload it may roll back, once; the operator may go further.
+    let r = put(KEY_A, v1).await;
+    assert_eq!(
+        (r.status, r.body["current"]["source"].as_str()),
+        (200, Some("tenant")),
+        "{r:?}"
+    );
+    let r = rollback(KEY_A).await;
+    assert_eq!((r.status, version(&r)), (200, "2.0.0".to_string()), "{r:?}");
+    assert_eq!(rollback(KEY_A).await.status, 403);
+    let r = rollback(OP_KEY).await;
+    assert_eq!((r.status, version(&r)), (200, "1.0.0".to_string()), "{r:?}");
 }

@@ -354,7 +354,7 @@ async fn refused_candidates_leave_the_old_version_serving() {
         "{history:#?}"
     );
     // Rollback after refusals returns to the version before the accepted swap.
-    let back = s.registry.rollback("ep").await.unwrap();
+    let back = s.registry.rollback("ep", false).await.unwrap();
     assert_eq!((back.version.as_str(), back.sha256), ("1.0.0", v1_sha));
 }
 
@@ -744,7 +744,7 @@ pub(crate) async fn instance_reuse_keeps_instances_warm_until_a_swap() {
         .unwrap();
     assert!(warm.is_empty(), "a swap drops the old version's instances");
     assert_eq!(counted(&s.registry, &s.ep).await, "1");
-    s.registry.rollback("ep").await.unwrap();
+    s.registry.rollback("ep", false).await.unwrap();
     assert!(warm.is_empty(), "so does a rollback");
     assert_eq!(counted(&s.registry, &s.ep).await, "1");
 }

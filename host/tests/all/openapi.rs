@@ -189,7 +189,7 @@ fn status_codes_match_the_handlers() {
     );
     assert_eq!(
         codes("/admin/endpoints/{id}/rollback", "post"),
-        set(&["200", "401", "404", "409"])
+        set(&["200", "401", "403", "404", "409"])
     );
     for p in ["/v1/webhooks/{endpoint}", "/v1/webhooks/{endpoint}/{rest}"] {
         for m in ANY {

@@ -141,6 +141,39 @@ pub(crate) async fn oversized_events_are_refused() {
     assert_eq!(big_events(r#"{"count": 8, "bytes": 131072}"#).await, None);
 }
 
+/// An adapter's log text (message, field key and value) cannot start a line
+/// of its own in the host's log or carry terminal escapes (before: the
+/// message and keys were written as given).
+#[tokio::test]
+async fn adapter_log_text_cannot_forge_log_lines() {
+    let rt = runtime();
+    let a = load(&rt, "log-flood").await;
+    let forge = "ok\n2026-12-03T00:00:00.000000Z ERROR handover_engine: FORGED\r\u{1b}[2K";
+    let settings = serde_json::json!({ "forge": forge }).to_string();
+    let logs = LogCapture::start();
+    let out = rt
+        .invoke(
+            &a,
+            &env(Limits::default(), &[], &[]),
+            Call::Start(ctx(&settings), conversation()),
+        )
+        .await;
+    assert!(matches!(out, Ok(CallOutput::Step(_))), "{out:?}");
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains(" adapter:") && l.contains("FORGED"))
+        .unwrap_or_else(|| panic!("the adapter's line is missing:\n{text}"));
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("2026-12-03T00:00:00.000000Z")),
+        "a forged line:\n{text}"
+    );
+    assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
+    assert_eq!(line.matches("\\n2026-12-03").count(), 3, "{line}");
+}
+
 #[tokio::test]
 pub(crate) async fn log_flood_is_truncated_and_counted() {
     let rt = runtime();

@@ -33,6 +33,12 @@ pub enum SwapError {
     Refused(LoadError),
     #[error("no previous version to roll back to")]
     NothingToRollBack,
+    /// A tenant asked to roll back a version it did not upload itself.
+    #[error(
+        "the serving version came from {} (`{}`), not from an upload with a tenant key; \
+         only the operator can roll it back", .0.described(), .0.as_str()
+    )]
+    NotTenantsVersion(Source),
 }
 
 /// Where a version came from.
@@ -41,7 +47,10 @@ pub enum SwapError {
 pub enum Source {
     Config,
     File,
+    /// Uploaded with the operator key (or in the open mode).
     Admin,
+    /// Uploaded with a tenant's key.
+    Tenant,
     Rollback,
     /// Another replica's swap, picked up from the shared store.
     Replica,
@@ -53,8 +62,21 @@ impl Source {
             Source::Config => "config",
             Source::File => "file",
             Source::Admin => "admin",
+            Source::Tenant => "tenant",
             Source::Rollback => "rollback",
             Source::Replica => "replica",
+        }
+    }
+
+    /// In words, for messages.
+    pub fn described(self) -> &'static str {
+        match self {
+            Source::Config => "the configuration",
+            Source::File => "the adapter file on the host",
+            Source::Admin => "an operator upload",
+            Source::Tenant => "a tenant upload",
+            Source::Rollback => "a rollback",
+            Source::Replica => "another replica",
         }
     }
 }
@@ -452,12 +474,20 @@ impl Registry {
     }
 
     /// Serve the previous version again.
-    pub async fn rollback(&self, id: &str) -> Result<VersionInfo, SwapError> {
+    /// Serves the previous version again. With `by_tenant`, only a version
+    /// a tenant uploaded itself may be rolled back: a tenant cannot undo
+    /// what the operator put in place (config, file, operator upload, a
+    /// rollback, another replica's swap).
+    pub async fn rollback(&self, id: &str, by_tenant: bool) -> Result<VersionInfo, SwapError> {
         let ep = self
             .endpoint(id)
             .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
         let _serial = ep.swap_lock.lock().await;
         let mut slot = ep.slot.write().unwrap();
+        let serving = slot.current.info.source;
+        if by_tenant && serving != Source::Tenant {
+            return Err(SwapError::NotTenantsVersion(serving));
+        }
         let mut prev = slot.previous.pop().ok_or(SwapError::NothingToRollBack)?;
         prev.info.source = Source::Rollback;
         let info = prev.info.clone();
