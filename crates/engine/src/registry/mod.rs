@@ -426,10 +426,28 @@ impl Registry {
         bytes: &[u8],
         source: Source,
     ) -> Result<VersionInfo, SwapError> {
+        let swapped = self.swap_when(id, bytes, source, || true).await?;
+        Ok(swapped.expect("a swap without a precondition happens"))
+    }
+
+    /// [`Registry::swap`] if `still()` holds once the endpoint's swap lock
+    /// is held (`Ok(None)` otherwise, nothing changed): how another
+    /// replica's version is adopted only while this process has not swapped
+    /// the endpoint since it looked (see `adapter_sync`).
+    pub async fn swap_when(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        source: Source,
+        still: impl FnOnce() -> bool,
+    ) -> Result<Option<VersionInfo>, SwapError> {
         let ep = self
             .endpoint(id)
             .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
         let _serial = ep.swap_lock.lock().await;
+        if !still() {
+            return Ok(None);
+        }
         let pin = ep
             .config
             .sha256
@@ -463,7 +481,7 @@ impl Registry {
                 drop(slot);
                 ep.clear_warm();
                 self.notify(id, &sha, Some(bytes.to_vec()), source);
-                Ok(info)
+                Ok(Some(info))
             }
             Err(e) => {
                 let mut slot = ep.slot.write().unwrap();
