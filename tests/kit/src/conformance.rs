@@ -385,7 +385,10 @@ async fn scenario(
     }
     let timers = match i {
         3 => "no_agent_timeout_s = 1",
-        8 => "inactivity_warning_s = 1\ninactivity_timeout_s = 2",
+        // The timeout runs from the create, so the agent's join must land
+        // well inside it: 2 s was too short for a real Synapse on a busy
+        // machine (the handover ended `user_inactivity` while queued).
+        8 => "inactivity_warning_s = 2\ninactivity_timeout_s = 6",
         _ => "",
     };
     let rig = Rig::start(adapter, simulator, work, timers, opts.timeout).await?;
