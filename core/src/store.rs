@@ -344,6 +344,11 @@ pub enum Insert {
     OpenExists(HandoverRow),
     /// The idempotency key was used before (any status).
     IdempotentReplay(HandoverRow),
+    /// The tenant already has `open` open handovers, at or over the limit
+    /// the insert was given: nothing was written.
+    OverQuota {
+        open: u64,
+    },
 }
 
 /// A verified webhook, stored before the provider gets its answer.
@@ -362,10 +367,32 @@ pub struct InboxItem {
 pub struct OutboxItem {
     pub id: i64,
     pub handover_id: String,
+    /// The handover's tenant (what the delivery is scheduled by).
+    pub tenant: String,
     pub event_id: i64,
     pub url: String,
     pub attempts: u32,
     pub next_attempt_at_ms: i64,
+}
+
+/// How a `due_*` scan shares its `limit` between tenants, so one tenant's
+/// backlog (or its work stuck in flight) never hides another's: each
+/// tenant's earliest `per_tenant` due items at most, tenants in `skip`
+/// (those already at their cap of work in flight) not at all, and when
+/// `limit` cuts, it cuts round-robin (every tenant's first item before any
+/// tenant's second). Items come back earliest first.
+#[derive(Debug, Clone, Copy)]
+pub struct Share<'a> {
+    pub per_tenant: u32,
+    pub skip: &'a [String],
+}
+
+impl Share<'static> {
+    /// No per-tenant limit, no tenant skipped: the earliest `limit` items.
+    pub const ALL: Share<'static> = Share {
+        per_tenant: u32::MAX,
+        skip: &[],
+    };
 }
 
 /// Which events to read.
@@ -426,8 +453,11 @@ pub trait Store: Send + Sync + 'static {
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
 
     /// Insert a new handover unless an open one exists for the same endpoint
-    /// and session, or the idempotency key was seen for this endpoint.
-    async fn insert_handover(&self, row: HandoverRow) -> Result<Insert>;
+    /// and session, or the idempotency key was seen for this endpoint, or
+    /// (checked after those two, atomically with the insert, across every
+    /// process sharing the store) the row's tenant already has
+    /// `open_limit` open handovers.
+    async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert>;
     async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>>;
     async fn list_handovers(
         &self,
@@ -480,12 +510,30 @@ pub trait Store: Send + Sync + 'static {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>>;
-    /// Open handovers with a timer deadline (no-agent, inactivity) at or before `now_ms`.
-    async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>>;
-    /// Open handovers whose `next_poll_at_ms` is at or before `now_ms`.
-    async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>>;
-    /// Callback deliveries due, at most one (the oldest) per handover.
-    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>>;
+    /// Open handovers with a timer deadline (no-agent, inactivity) at or
+    /// before `now_ms`, shared between tenants as `share` says.
+    async fn due_timers(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>>;
+    /// Open handovers whose `next_poll_at_ms` is at or before `now_ms`,
+    /// shared between tenants as `share` says.
+    async fn due_polls(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>>;
+    /// Callback deliveries due, at most one (the oldest) per handover,
+    /// shared between tenants as `share` says.
+    async fn due_outbox(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<OutboxItem>>;
     async fn outbox_delivered(&self, id: i64) -> Result<()>;
     async fn outbox_retry(
         &self,
@@ -505,15 +553,9 @@ pub trait Store: Send + Sync + 'static {
         created_before_ms: i64,
         limit: u32,
     ) -> Result<Vec<HandoverRow>>;
-    /// Open handovers of a tenant (for the `open_handovers` quota).
-    async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
-        Ok(self
-            .list_handovers(None, true, u32::MAX)
-            .await?
-            .iter()
-            .filter(|h| h.tenant == tenant)
-            .count() as u64)
-    }
+    /// Open handovers of a tenant: one read of a counter the store keeps
+    /// exact with every insert, status change and delete (never a scan).
+    async fn count_open_handovers(&self, tenant: &str) -> Result<u64>;
     /// Highest event id (0 if none): where a fresh stream starts.
     async fn last_event_id(&self) -> Result<i64>;
 }

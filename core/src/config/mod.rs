@@ -182,6 +182,10 @@ pub struct Quotas {
     pub open_handovers: u64,
     /// Webhook requests per second (burst = one second's worth).
     pub webhooks_per_s: u32,
+    /// Background work of each kind (timer steps, polls, callback
+    /// deliveries) in flight at once; beyond it the tenant's further due
+    /// work waits its turn, and other tenants' work is not held up.
+    pub background_in_flight: u32,
 }
 
 impl Default for Quotas {
@@ -193,6 +197,7 @@ impl Default for Quotas {
             cpu_ms_per_s: 1_000,
             open_handovers: 10_000,
             webhooks_per_s: 500,
+            background_in_flight: 32,
         }
     }
 }

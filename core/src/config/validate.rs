@@ -73,6 +73,7 @@ pub(super) fn validate(file: &str, src: &str, cfg: &Config) -> Vec<ConfigError> 
         let q = &tc.quotas;
         if q.concurrent_calls == 0
             || q.webhooks_per_s == 0
+            || q.background_in_flight == 0
             || q.cpu_ms_per_s == 0
             || q.memory_mib == 0
             || q.wall_time_ms == 0

@@ -127,6 +127,7 @@ pub fn outbox_item<C: Columns + ?Sized>(r: &C) -> Result<OutboxItem, C::Error> {
     Ok(OutboxItem {
         id: r.int("id")?,
         handover_id: r.text("handover_id")?,
+        tenant: r.text("tenant")?,
         event_id: r.int("event_id")?,
         url: r.text("url")?,
         attempts: r.u32("attempts")?,
@@ -185,6 +186,7 @@ mod tests {
         Map(HashMap::from([
             ("id", Some("7")),
             ("handover_id", Some("h")),
+            ("tenant", Some("acme")),
             ("event_id", Some("3")),
             ("url", url),
             ("attempts", Some(attempts)),
@@ -200,6 +202,7 @@ mod tests {
             OutboxItem {
                 id: 7,
                 handover_id: "h".into(),
+                tenant: "acme".into(),
                 event_id: 3,
                 url: "https://bot/cb".into(),
                 attempts: 2,

@@ -92,13 +92,26 @@ pub async fn post_json(
         .map_err(|never| match never {})
         .boxed_unsync();
     let req = b.body(body).map_err(|e| e.to_string())?;
-    let (res, _io) = send::send(req, target, cfg, Arc::default())
+    // One deadline for the whole exchange, the response body included: a
+    // receiver dripping its answer a byte at a time holds the delivery
+    // (and its tenant's delivery slot) no longer than `cfg.timeout`.
+    let exchange = async {
+        let (res, _io) = send::send(req, target, cfg, Arc::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = res.status().as_u16();
+        // Drain (bounded by the response cap) so the connection closes cleanly.
+        let _ = res.into_body().collect().await;
+        Ok(status)
+    };
+    tokio::time::timeout(cfg.timeout, exchange)
         .await
-        .map_err(|e| e.to_string())?;
-    let status = res.status().as_u16();
-    // Drain (bounded by the response cap) so the connection closes cleanly.
-    let _ = res.into_body().collect().await;
-    Ok(status)
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no complete answer within {} ms",
+                cfg.timeout.as_millis()
+            ))
+        })
 }
 
 /// Denials logged in full per call; the rest are counted and summarized in

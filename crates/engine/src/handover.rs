@@ -65,27 +65,6 @@ impl Engine {
                 )));
             }
         }
-        // Count and insert under the tenant's create lock: otherwise
-        // concurrent creates all pass the count before any is inserted.
-        let creating = match &ep.tenant_budget {
-            Some(t) => Some(t.creating().await),
-            None => None,
-        };
-        if let Some(t) = &ep.tenant_budget
-            && let Err(q) =
-                t.open_handovers_exceeded(self.store.count_open_handovers(&ep.tenant).await?)
-        {
-            // A retried create of a session that has an open handover opens
-            // nothing new: answer the existing one, as below the quota.
-            let open = self
-                .store
-                .list_handovers(Some(&ep.id), true, u32::MAX)
-                .await?;
-            if let Some(r) = open.iter().find(|r| r.session_id == req.session_id) {
-                return Ok(Created::of(r, true));
-            }
-            return Err(q.into());
-        }
         let _slot = self.slot(&ep, false).await?;
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
@@ -102,9 +81,18 @@ impl Engine {
             ..HandoverRow::requested(&id, &ep.id, &ep.tenant, &req.session_id, request, now)
         };
         arm_inactivity(&mut row, &ep, now);
-        let inserted = self.store.insert_handover(row).await;
-        drop(creating);
-        match inserted? {
+        // The store checks the `open_handovers` quota atomically with the
+        // insert (one counter read; exact across replicas), after answering
+        // a retried create of a session that has an open handover.
+        let open_limit = ep.tenant_budget.as_ref().map(|t| t.open_handovers_limit());
+        match self.store.insert_handover(row, open_limit).await? {
+            Insert::OverQuota { open } => {
+                let t = ep
+                    .tenant_budget
+                    .as_ref()
+                    .expect("a limit came from the tenant");
+                return Err(t.open_handovers_exceeded(open).unwrap_err().into());
+            }
             Insert::IdempotentReplay(r) if r.session_id != req.session_id => {
                 return Err(EngineError::Conflict(format!(
                     "idempotency_key `{}` was already used for handover {} of another session",

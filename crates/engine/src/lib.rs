@@ -19,6 +19,7 @@
 //! given to [`Engine::new`] as an [`EventEncoder`] by whoever wires the host.
 
 pub mod adapter_sync;
+mod fair;
 mod handover;
 mod locks;
 pub mod outcome;

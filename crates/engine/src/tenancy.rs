@@ -55,9 +55,6 @@ pub struct Tenant {
     calls: Arc<Semaphore>,
     pub cpu: Arc<CpuBudget>,
     webhooks: Mutex<(Instant, f64)>,
-    /// Held from counting open handovers to inserting the new one, so
-    /// concurrent creates cannot all pass the `open_handovers` check.
-    creating: tokio::sync::Mutex<()>,
 }
 
 impl Tenant {
@@ -67,7 +64,6 @@ impl Tenant {
             calls: Arc::new(Semaphore::new(quotas.concurrent_calls as usize)),
             cpu: Arc::new(CpuBudget::new(Duration::from_millis(quotas.cpu_ms_per_s))),
             webhooks: Mutex::new((Instant::now(), quotas.webhooks_per_s as f64)),
-            creating: tokio::sync::Mutex::new(()),
             key_hashes,
             quotas,
         }
@@ -115,10 +111,9 @@ impl Tenant {
         }
     }
 
-    /// Serialize "count open handovers, then insert" for this tenant (in
-    /// this process) so the `open_handovers` quota holds under concurrency.
-    pub async fn creating(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.creating.lock().await
+    /// The `open_handovers` quota, which the store checks with the insert.
+    pub fn open_handovers_limit(&self) -> u64 {
+        self.quotas.open_handovers
     }
 
     pub fn open_handovers_exceeded(&self, open: u64) -> Result<(), QuotaExceeded> {

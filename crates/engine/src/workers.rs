@@ -8,17 +8,19 @@
 //! the receiver answered 2xx (at-least-once; the event id lets receivers
 //! dedupe).
 
+use super::fair::{self, InFlight};
 use super::rules::{self, Outcome};
 use super::{Engine, EngineError, now_ms};
 use handover_core::model::{CallContext, PollMode};
 use handover_core::store::{EventScope, HandoverRow, NewEvent, OutboxItem, Status};
 use handover_runtime::{Call, CallOutput};
 use serde_json::json;
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(50);
+/// Most due items one scan reads (shared between tenants: `fair`).
+const SCAN: u32 = 200;
 const MAX_POLL_FAILURES: u32 = 10;
 /// How often [`Engine::loop_sweep`] looks for abandoned work, and how old
 /// work must be to count as abandoned.
@@ -138,23 +140,39 @@ impl Engine {
         self.after_start(&ep, row, out).await.map(|_| ())
     }
 
+    /// Most of each tenant's background work of one kind in flight.
+    fn background_cap(&self, tenant: &str) -> usize {
+        let quota = match self.registry.tenants().get(tenant) {
+            Some(t) => t.quotas.background_in_flight,
+            None => handover_core::config::Quotas::default().background_in_flight,
+        };
+        quota.max(1) as usize
+    }
+
+    /// Start due timer steps or polls, shared fairly between tenants (see
+    /// `fair`).
     async fn loop_due(self: Arc<Self>, kind: Due) {
-        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let flight = InFlight::<String>::new();
+        let cap = |t: &str| self.background_cap(t);
+        let largest = self.largest_background_cap();
         loop {
             tokio::time::sleep(TICK).await;
             let now = now_ms();
+            let skip = flight.before_scan(cap);
+            let share = fair::share(largest, &skip);
             let rows = match kind {
-                Due::Timers => self.store.due_timers(now, 200).await,
-                Due::Polls => self.store.due_polls(now, 200).await,
+                Due::Timers => self.store.due_timers(now, SCAN, &share).await,
+                Due::Polls => self.store.due_polls(now, SCAN, &share).await,
             };
             let Ok(rows) = rows else { continue };
-            for row in rows {
-                if !in_flight.lock().unwrap().insert(row.id.clone()) {
+            for row in fair::round_robin(rows, |r| r.tenant.as_str()) {
+                let Some(started) = flight.try_start(row.id.clone(), &row.tenant, cap(&row.tenant))
+                else {
                     continue;
-                }
-                let (e, flight) = (self.clone(), in_flight.clone());
+                };
+                let e = self.clone();
                 tokio::spawn(async move {
-                    let id = row.id.clone();
+                    let id = row.id;
                     let r = match kind {
                         Due::Timers => e.fire_timers(&id).await,
                         Due::Polls => e.poll_once(&id).await,
@@ -162,10 +180,20 @@ impl Engine {
                     if let Err(err) = r {
                         tracing::warn!(handover = %id, "{kind:?} step failed: {err}");
                     }
-                    flight.lock().unwrap().remove(&id);
+                    drop(started);
                 });
             }
         }
+    }
+
+    /// The largest `background_in_flight` of any tenant (the per-tenant
+    /// share of a scan is sized by it).
+    fn largest_background_cap(&self) -> usize {
+        self.endpoints()
+            .map(|ep| self.background_cap(&ep.tenant))
+            .chain([self.background_cap("")])
+            .max()
+            .unwrap_or(1)
     }
 
     async fn fire_timers(&self, id: &str) -> Result<(), EngineError> {
@@ -330,34 +358,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Start due callback deliveries, shared fairly between tenants (see
+    /// `fair`). A delivery leaves "in flight" only before the next read
+    /// after its outcome is committed: a read that began earlier still
+    /// lists it as due, and must find it in flight (else it would be
+    /// delivered again after a 2xx).
     async fn loop_outbox(self: Arc<Self>) {
-        let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
-        // Deliveries whose outcome is committed. They leave `in_flight` only
-        // here, before the next read: a read that began before the outcome
-        // was committed still lists the item as due, and must find it in
-        // flight (else it would be delivered again after a 2xx).
-        let finished: Arc<Mutex<Vec<i64>>> = Arc::default();
+        let flight = InFlight::<i64>::new();
+        let cap = |t: &str| self.background_cap(t);
+        let largest = self.largest_background_cap();
         loop {
             tokio::time::sleep(TICK).await;
-            {
-                let done = std::mem::take(&mut *finished.lock().unwrap());
-                let mut flight = in_flight.lock().unwrap();
-                for id in done {
-                    flight.remove(&id);
-                }
-            }
-            let Ok(items) = self.store.due_outbox(now_ms(), 100).await else {
+            let skip = flight.before_scan(cap);
+            let share = fair::share(largest, &skip);
+            let Ok(items) = self.store.due_outbox(now_ms(), SCAN, &share).await else {
                 continue;
             };
-            for item in items {
-                if !in_flight.lock().unwrap().insert(item.id) {
+            for item in fair::round_robin(items, |i| i.tenant.as_str()) {
+                let Some(started) = flight.try_start(item.id, &item.tenant, cap(&item.tenant))
+                else {
                     continue;
-                }
-                let (e, done) = (self.clone(), finished.clone());
+                };
+                let e = self.clone();
                 tokio::spawn(async move {
-                    let id = item.id;
                     e.deliver(item).await;
-                    done.lock().unwrap().push(id);
+                    drop(started);
                 });
             }
         }

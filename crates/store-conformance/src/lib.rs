@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use handover_core::store::{
-    Change, EventScope, HandoverRow, Insert, NewEvent, OutboxItem, Status, Store, StoreError,
-    StoredEvent,
+    Change, EventScope, HandoverRow, Insert, NewEvent, OutboxItem, Share, Status, Store,
+    StoreError, StoredEvent,
 };
 
 /// One test's private database, as a backend provides it.
@@ -54,6 +54,7 @@ macro_rules! all_conformance_tests {
             insert_open_exists_and_idempotent_replay,
             concurrent_inserts_of_one_session_insert_once,
             concurrent_inserts_with_one_idempotency_key_insert_once,
+            open_handover_quota_is_exact_across_stores,
             apply_bumps_version_and_refuses_stale_rows,
             apply_refuses_unknown_rows_identity_changes_and_rowless_events,
             reopening_a_session_while_another_is_open_is_refused,
@@ -65,6 +66,7 @@ macro_rules! all_conformance_tests {
             a_step_can_record_its_webhook_delivery,
             correlation_keys_bind_and_rebind_within_an_endpoint,
             due_timers_and_polls_pick_open_handovers_by_earliest_deadline,
+            due_work_is_shared_between_tenants,
             list_handovers_newest_first_with_filters,
             abandoned_starts_are_old_requested_handovers_oldest_first,
             everything_survives_reopening,
@@ -101,7 +103,11 @@ pub fn step(row: &HandoverRow, events: &[&str]) -> Change {
 }
 
 pub async fn inserted(store: &S, r: HandoverRow) -> HandoverRow {
-    match store.insert_handover(r).await.unwrap() {
+    inserted_within(store, r, None).await
+}
+
+async fn inserted_within(store: &S, r: HandoverRow, limit: Option<u64>) -> HandoverRow {
+    match store.insert_handover(r, limit).await.unwrap() {
         Insert::Inserted(r) => r,
         other => panic!("expected Inserted, got {other:?}"),
     }
@@ -123,9 +129,19 @@ async fn unclaimed<'a>(fx: &dyn Fixture, store: &'a S) -> &'a S {
 
 /// The deliveries due at `now_ms`, unclaimed (see [`unclaimed`]).
 async fn due_outbox(fx: &dyn Fixture, store: &S, now_ms: i64, limit: u32) -> Vec<OutboxItem> {
+    shared_outbox(fx, store, now_ms, limit, &Share::ALL).await
+}
+
+async fn shared_outbox(
+    fx: &dyn Fixture,
+    store: &S,
+    now_ms: i64,
+    limit: u32,
+    share: &Share<'_>,
+) -> Vec<OutboxItem> {
     unclaimed(fx, store)
         .await
-        .due_outbox(now_ms, limit)
+        .due_outbox(now_ms, limit, share)
         .await
         .unwrap()
 }
@@ -229,7 +245,7 @@ pub async fn insert_open_exists_and_idempotent_replay(fx: &dyn Fixture) {
     let mut second = row("h2", "ep", "s1");
     second.idempotency_key = Some("k2".into());
     assert_eq!(
-        store.insert_handover(second.clone()).await.unwrap(),
+        store.insert_handover(second.clone(), None).await.unwrap(),
         Insert::OpenExists(first.clone())
     );
 
@@ -237,7 +253,7 @@ pub async fn insert_open_exists_and_idempotent_replay(fx: &dyn Fixture) {
     let mut replay = row("h3", "ep", "s-other");
     replay.idempotency_key = Some("k1".into());
     assert_eq!(
-        store.insert_handover(replay).await.unwrap(),
+        store.insert_handover(replay, None).await.unwrap(),
         Insert::IdempotentReplay(first.clone())
     );
 
@@ -254,13 +270,13 @@ pub async fn insert_open_exists_and_idempotent_replay(fx: &dyn Fixture) {
     let mut replay_closed = row("h5", "ep", "s9");
     replay_closed.idempotency_key = Some("k1".into());
     assert_eq!(
-        store.insert_handover(replay_closed).await.unwrap(),
+        store.insert_handover(replay_closed, None).await.unwrap(),
         Insert::IdempotentReplay(closed)
     );
 
     // A duplicate id on a new session is an error, not a silent success.
     let err = store
-        .insert_handover(row("h1", "ep", "s-new"))
+        .insert_handover(row("h1", "ep", "s-new"), None)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend { .. }), "{err:?}");
@@ -274,7 +290,8 @@ pub async fn concurrent_inserts_of_one_session_insert_once(fx: &dyn Fixture) {
     for i in 0..20 {
         let s = alternate(i, &store, &other);
         tasks.push(tokio::spawn(async move {
-            s.insert_handover(row(&format!("h{i}"), "ep", "s")).await
+            s.insert_handover(row(&format!("h{i}"), "ep", "s"), None)
+                .await
         }));
     }
     let mut inserted = 0;
@@ -283,7 +300,7 @@ pub async fn concurrent_inserts_of_one_session_insert_once(fx: &dyn Fixture) {
         match t.await.unwrap().unwrap() {
             Insert::Inserted(_) => inserted += 1,
             Insert::OpenExists(_) => open_exists += 1,
-            Insert::IdempotentReplay(r) => panic!("unexpected replay of {}", r.id),
+            other => panic!("unexpected {other:?}"),
         }
     }
     assert_eq!((inserted, open_exists), (1, 19));
@@ -297,6 +314,76 @@ pub async fn concurrent_inserts_of_one_session_insert_once(fx: &dyn Fixture) {
     );
 }
 
+/// The `open_handovers` quota is checked with the insert: concurrent
+/// creates through two stores on the same data (two replicas) never
+/// overshoot it, the count follows every status change, and it is kept
+/// per tenant. A create of a session that is already open is answered with
+/// that handover even at the limit.
+pub async fn open_handover_quota_is_exact_across_stores(fx: &dyn Fixture) {
+    let store = fx.store();
+    let other = fx.another().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let s = alternate(i, &store, &other);
+        let r = row(&format!("h{i}"), "ep", &format!("s{i}"));
+        tasks.push(tokio::spawn(async move {
+            s.insert_handover(r, Some(7)).await.unwrap()
+        }));
+    }
+    let (mut inserted, mut refused) = (Vec::new(), 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Insert::Inserted(r) => inserted.push(r),
+            Insert::OverQuota { open } => {
+                assert_eq!(open, 7, "refused with the count at the limit");
+                refused += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((inserted.len(), refused), (7, 33));
+    for s in [&store, &other] {
+        assert_eq!(s.count_open_handovers("acme").await.unwrap(), 7);
+        assert_eq!(s.count_open_handovers("globex").await.unwrap(), 0);
+    }
+
+    // An open session is answered, not refused, at the limit.
+    let again = row("h-again", "ep", &inserted[0].session_id);
+    assert!(matches!(
+        store.insert_handover(again, Some(7)).await.unwrap(),
+        Insert::OpenExists(_)
+    ));
+    // Queued and active count as open; ended ones leave the count.
+    let mut queued = inserted[0].clone();
+    queued.status = Status::Queued;
+    let queued = apply_ok(&store, step(&queued, &["queued"])).await;
+    assert_eq!(store.count_open_handovers("acme").await.unwrap(), 7);
+    for (r, status) in [
+        (queued, Status::Completed),
+        (inserted[1].clone(), Status::Error),
+    ] {
+        let mut ended = r;
+        ended.status = status;
+        apply_ok(&other, step(&ended, &["ended"])).await;
+    }
+    assert_eq!(store.count_open_handovers("acme").await.unwrap(), 5);
+    assert!(matches!(
+        store
+            .insert_handover(row("h-next", "ep", "s-next"), Some(7))
+            .await
+            .unwrap(),
+        Insert::Inserted(_)
+    ));
+    // Another tenant has its own count.
+    let globex = HandoverRow {
+        tenant: "globex".into(),
+        ..row("h-globex", "ep2", "s1")
+    };
+    inserted_within(&store, globex, Some(1)).await;
+    assert_eq!(other.count_open_handovers("globex").await.unwrap(), 1);
+    assert_eq!(other.count_open_handovers("acme").await.unwrap(), 6);
+}
+
 pub async fn concurrent_inserts_with_one_idempotency_key_insert_once(fx: &dyn Fixture) {
     let store = fx.store();
     let mut tasks = Vec::new();
@@ -304,9 +391,9 @@ pub async fn concurrent_inserts_with_one_idempotency_key_insert_once(fx: &dyn Fi
         let s = store.clone();
         let mut r = row(&format!("h{i}"), "ep", &format!("s{i}"));
         r.idempotency_key = Some("same".into());
-        tasks.push(tokio::spawn(
-            async move { s.insert_handover(r).await.unwrap() },
-        ));
+        tasks.push(tokio::spawn(async move {
+            s.insert_handover(r, None).await.unwrap()
+        }));
     }
     let mut results = Vec::new();
     for t in tasks {
@@ -824,9 +911,15 @@ pub async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(fx: &
         (5_000, 10, &["early", "late"], &["early", "late"]),
         (5_000, 1, &["early"], &["early"]),
     ] {
-        let due = unclaimed(fx, &store).await.due_timers(now, limit).await;
+        let due = unclaimed(fx, &store)
+            .await
+            .due_timers(now, limit, &Share::ALL)
+            .await;
         assert_eq!(ids(due.unwrap()), timers, "due_timers({now}, {limit})");
-        let due = unclaimed(fx, &store).await.due_polls(now, limit).await;
+        let due = unclaimed(fx, &store)
+            .await
+            .due_polls(now, limit, &Share::ALL)
+            .await;
         assert_eq!(ids(due.unwrap()), polls, "due_polls({now}, {limit})");
     }
 
@@ -834,16 +927,102 @@ pub async fn due_timers_and_polls_pick_open_handovers_by_earliest_deadline(fx: &
     let mut early = store.get_handover("early").await.unwrap().unwrap();
     early.inactivity_warn_at_ms = None;
     let mut early = apply_ok(&store, step(&early, &[])).await;
-    let due = unclaimed(fx, &store).await.due_timers(899, 10).await;
+    let due = unclaimed(fx, &store)
+        .await
+        .due_timers(899, 10, &Share::ALL)
+        .await;
     assert_eq!(ids(due.unwrap()), ["late"]);
-    let due = unclaimed(fx, &store).await.due_timers(5_000, 10).await;
+    let due = unclaimed(fx, &store)
+        .await
+        .due_timers(5_000, 10, &Share::ALL)
+        .await;
     assert_eq!(ids(due.unwrap()), ["late", "early"]);
     early.status = Status::Cancelled;
     apply_ok(&store, step(&early, &[])).await;
-    let due = unclaimed(fx, &store).await.due_timers(i64::MAX, 10).await;
+    let due = unclaimed(fx, &store)
+        .await
+        .due_timers(i64::MAX, 10, &Share::ALL)
+        .await;
     assert_eq!(ids(due.unwrap()), ["late", "future"]);
-    let due = unclaimed(fx, &store).await.due_polls(i64::MAX, 10).await;
+    let due = unclaimed(fx, &store)
+        .await
+        .due_polls(i64::MAX, 10, &Share::ALL)
+        .await;
     assert_eq!(ids(due.unwrap()), ["late", "future"]);
+}
+
+/// One tenant's backlog never hides another's due work: every `due_*`
+/// scan gives each tenant at most `per_tenant` of its earliest items,
+/// skips the tenants named (at their cap of work in flight), and cuts its
+/// `limit` round-robin between tenants. Results stay earliest first.
+pub async fn due_work_is_shared_between_tenants(fx: &dyn Fixture) {
+    let store = fx.store();
+    // Tenant `acme` has 6 items due early, `globex` 2 due later.
+    let mut rows = Vec::new();
+    for (tenant, n, first_due) in [("acme", 6, 100), ("globex", 2, 500)] {
+        for i in 0..n {
+            let mut r = HandoverRow {
+                tenant: tenant.into(),
+                callback_url: Some(format!("https://bot/{tenant}")),
+                ..row(&format!("{tenant}-{i}"), tenant, &format!("s{i}"))
+            };
+            r.no_agent_deadline_ms = Some(first_due + i as i64);
+            r.next_poll_at_ms = Some(first_due + i as i64);
+            let r = inserted(&store, r).await;
+            // One pending delivery each, due in the same order.
+            store.apply(step(&r, &["queued"])).await.unwrap();
+            rows.push(r.id);
+        }
+    }
+    let skip_acme = ["acme".to_string()];
+    let cases: [(u32, Share<'_>, &[&str]); 4] = [
+        (
+            100,
+            Share::ALL,
+            &[
+                "acme-0", "acme-1", "acme-2", "acme-3", "acme-4", "acme-5", "globex-0", "globex-1",
+            ],
+        ),
+        // Round-robin cut: each tenant's first two, not acme's first four.
+        (4, Share::ALL, &["acme-0", "acme-1", "globex-0", "globex-1"]),
+        (
+            100,
+            Share {
+                per_tenant: 3,
+                skip: &[],
+            },
+            &["acme-0", "acme-1", "acme-2", "globex-0", "globex-1"],
+        ),
+        (
+            100,
+            Share {
+                per_tenant: 3,
+                skip: &skip_acme,
+            },
+            &["globex-0", "globex-1"],
+        ),
+    ];
+    for (limit, share, want) in cases {
+        let got = unclaimed(fx, &store)
+            .await
+            .due_timers(i64::MAX, limit, &share)
+            .await;
+        assert_eq!(ids(got.unwrap()), want, "timers: {limit} {share:?}");
+        let got = unclaimed(fx, &store)
+            .await
+            .due_polls(i64::MAX, limit, &share)
+            .await;
+        assert_eq!(ids(got.unwrap()), want, "polls: {limit} {share:?}");
+        let got = shared_outbox(fx, &store, i64::MAX, limit, &share).await;
+        let handovers: Vec<&str> = got.iter().map(|o| o.handover_id.as_str()).collect();
+        let mut sorted = handovers.clone();
+        sorted.sort();
+        assert_eq!(sorted, want, "outbox: {limit} {share:?}");
+        assert!(
+            got.iter().all(|o| o.handover_id.starts_with(&o.tenant)),
+            "{got:?}"
+        );
+    }
 }
 
 pub async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn Fixture) {
@@ -967,7 +1146,10 @@ pub async fn everything_survives_reopening(fx: &dyn Fixture) {
         events[0].id
     );
     assert!(matches!(
-        store.insert_handover(row("h2", "ep", "s1")).await.unwrap(),
+        store
+            .insert_handover(row("h2", "ep", "s1"), None)
+            .await
+            .unwrap(),
         Insert::OpenExists(_)
     ));
 

@@ -43,7 +43,7 @@ use tokio_postgres::NoTls;
 
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
-    Result, Store, StoreError, StoredEvent,
+    Result, Share, Store, StoreError, StoredEvent,
 };
 
 /// Sizes and leases of a [`PgStore`].
@@ -217,9 +217,15 @@ macro_rules! single {
 impl PgStore {
     /// Claim the handovers whose timers or polls are due (see
     /// [`ops::claim_due`]).
-    async fn claim_due(&self, due: Due, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+    async fn claim_due(
+        &self,
+        due: Due,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>> {
         let (wall, until) = self.lease();
-        single!(self, ops::claim_due(due, now_ms, limit, wall, until))
+        single!(self, ops::claim_due(due, now_ms, limit, share, wall, until))
     }
 }
 
@@ -263,8 +269,12 @@ impl Store for PgStore {
         single!(self, ops::adapter_bytes(sha256))
     }
 
-    async fn insert_handover(&self, row: HandoverRow) -> Result<Insert> {
-        in_tx!(self, ops::insert_handover(row))
+    async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert> {
+        in_tx!(self, ops::insert_handover(row, open_limit))
+    }
+
+    async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
+        single!(self, ops::count_open_handovers(tenant))
     }
 
     async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>> {
@@ -328,17 +338,32 @@ impl Store for PgStore {
         single!(self, ops::events_after(scope, after_id, limit))
     }
 
-    async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-        self.claim_due(Due::Timers, now_ms, limit).await
+    async fn due_timers(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>> {
+        self.claim_due(Due::Timers, now_ms, limit, share).await
     }
 
-    async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-        self.claim_due(Due::Polls, now_ms, limit).await
+    async fn due_polls(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>> {
+        self.claim_due(Due::Polls, now_ms, limit, share).await
     }
 
-    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+    async fn due_outbox(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<OutboxItem>> {
         let (wall, until) = self.lease();
-        single!(self, ops::due_outbox(now_ms, limit, wall, until))
+        single!(self, ops::due_outbox(now_ms, limit, share, wall, until))
     }
 
     async fn outbox_delivered(&self, id: i64) -> Result<()> {

@@ -18,7 +18,7 @@ use super::rows::{
 };
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
-    Result, StoreError, StoredEvent, columns, outbox_item_found,
+    Result, Share, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 /// SQL for a notification channel's name: `$base` plus a digest of the
@@ -99,11 +99,44 @@ impl Encoded {
 
 // ---------------------------------------------------------------- handovers
 
-pub(super) async fn insert_handover(tx: &Transaction<'_>, row: HandoverRow) -> Result<Insert> {
+pub(super) async fn insert_handover(
+    tx: &Transaction<'_>,
+    row: HandoverRow,
+    open_limit: Option<u64>,
+) -> Result<Insert> {
     if let Some(existing) = existing_for(tx, &row).await? {
         return Ok(existing);
     }
+    if let Some(limit) = open_limit {
+        // Lock the tenant's counter row until commit: every replica's
+        // create of this tenant waits here, so count and insert are one
+        // step (the trigger adds the insert to the locked row).
+        let lock = tx
+            .prepare_cached(
+                "INSERT INTO tenant_open (tenant, open) VALUES ($1, 0) \
+                 ON CONFLICT (tenant) DO UPDATE SET open = tenant_open.open RETURNING open",
+            )
+            .await?;
+        let open: i64 = tx.query_one(&lock, &[&row.tenant]).await?.get(0);
+        let open = open.max(0) as u64;
+        if open >= limit {
+            return Ok(Insert::OverQuota { open });
+        }
+    }
     insert_or_resolve(tx, row).await
+}
+
+/// The tenant's open handovers, from the counter the schema's trigger
+/// keeps (migration 3).
+pub(super) async fn count_open_handovers(c: &Conn, tenant: &str) -> Result<u64> {
+    let stmt = c
+        .prepare_cached("SELECT open FROM tenant_open WHERE tenant = $1")
+        .await?;
+    let open: i64 = c
+        .query_opt(&stmt, &[&tenant])
+        .await?
+        .map_or(0, |r| r.get(0));
+    Ok(open.max(0) as u64)
 }
 
 /// The idempotent replay or open handover that `row` collides with, if any.
@@ -235,22 +268,36 @@ async fn handovers(tx: &Conn, sql: &str, params: &Params<'_>) -> Result<Vec<Hand
 }
 
 /// Claim the open handovers whose `$due` column is at or before `$1` and
-/// whose `$claim` lease is free at `$3` (wall-clock ms): at most `$2`,
-/// each until `$4`, skipping (not waiting for) rows locked by a concurrent
-/// claim or write; returns their rows.
+/// whose `$claim` lease is free at `$3` (wall-clock ms), shared between
+/// tenants (see [`Share`]: each tenant's earliest `$6`, tenants in `$5`
+/// not at all, at most `$2` cut round-robin), each until `$4`, skipping
+/// (not waiting for) rows locked by a concurrent claim or write; returns
+/// their rows.
 macro_rules! claim_due {
     ($due:literal, $claim:literal) => {
         concat!(
-            "WITH due AS (SELECT id FROM handovers ",
+            "WITH ranked AS (SELECT id, ",
+            $due,
+            " AS due_at, ROW_NUMBER() OVER (PARTITION BY tenant ORDER BY ",
+            $due,
+            ", id) AS rn FROM handovers ",
             "WHERE status IN ('requested','queued','active') AND ",
             $due,
             " <= $1 AND (",
             $claim,
             " IS NULL OR ",
             $claim,
-            " <= $3) ORDER BY ",
-            $due,
-            ", id LIMIT $2 FOR UPDATE SKIP LOCKED) UPDATE handovers SET ",
+            " <= $3) AND tenant <> ALL($5)), ",
+            // The claim is checked again on `h`: a row locked here is
+            // re-read at its newest version, and a claim committed since the
+            // snapshot `ranked` saw must exclude it.
+            "due AS (SELECT h.id FROM handovers AS h JOIN ranked AS r ON r.id = h.id ",
+            "WHERE r.rn <= $6 AND (h.",
+            $claim,
+            " IS NULL OR h.",
+            $claim,
+            " <= $3) ORDER BY r.rn, r.due_at, h.id LIMIT $2 ",
+            "FOR UPDATE OF h SKIP LOCKED) UPDATE handovers SET ",
             $claim,
             " = $4 WHERE id IN (SELECT id FROM due) RETURNING ",
             handover_columns!()
@@ -295,10 +342,19 @@ pub(super) async fn claim_due(
     due: Due,
     now_ms: i64,
     limit: u32,
+    share: &Share<'_>,
     wall_ms: i64,
     lease_until: i64,
 ) -> Result<Vec<HandoverRow>> {
-    let params: &Params<'_> = &[&now_ms, &i64::from(limit), &wall_ms, &lease_until];
+    let per_tenant = i64::from(share.per_tenant);
+    let params: &Params<'_> = &[
+        &now_ms,
+        &i64::from(limit),
+        &wall_ms,
+        &lease_until,
+        &share.skip,
+        &per_tenant,
+    ];
     let mut out = handovers(tx, due.sql(), params).await?;
     out.sort_by(|a, b| (due.at(a), &a.id).cmp(&(due.at(b), &b.id)));
     Ok(out)
@@ -622,6 +678,7 @@ pub(super) async fn due_outbox(
     tx: &Conn,
     now_ms: i64,
     limit: u32,
+    share: &Share<'_>,
     wall_ms: i64,
     lease_until: i64,
 ) -> Result<Vec<OutboxItem>> {
@@ -629,17 +686,38 @@ pub(super) async fn due_outbox(
         .prepare_cached(
             "WITH heads AS (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' \
              GROUP BY handover_id), \
-             due AS (SELECT o.id FROM outbox AS o JOIN heads AS h ON o.id = h.id \
+             ranked AS (SELECT o.id, o.next_attempt_at_ms AS due_at, ROW_NUMBER() OVER \
+             (PARTITION BY h.tenant ORDER BY o.next_attempt_at_ms, o.id) AS rn \
+             FROM outbox AS o JOIN heads ON o.id = heads.id \
+             JOIN handovers AS h ON h.id = o.handover_id \
              WHERE o.next_attempt_at_ms <= $1 \
              AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms <= $3) \
-             ORDER BY o.next_attempt_at_ms, o.id LIMIT $2 FOR UPDATE OF o SKIP LOCKED) \
-             UPDATE outbox SET claimed_until_ms = $4 WHERE id IN (SELECT id FROM due) \
-             AND status = 'pending' \
-             RETURNING id, handover_id, event_id, url, attempts, next_attempt_at_ms",
+             AND h.tenant <> ALL($5)), \
+             due AS (SELECT o.id FROM outbox AS o JOIN ranked AS r ON r.id = o.id \
+             WHERE r.rn <= $6 AND o.status = 'pending' \
+             AND (o.claimed_until_ms IS NULL OR o.claimed_until_ms <= $3) \
+             ORDER BY r.rn, r.due_at, o.id LIMIT $2 \
+             FOR UPDATE OF o SKIP LOCKED) \
+             UPDATE outbox AS o SET claimed_until_ms = $4 FROM handovers AS h \
+             WHERE o.id IN (SELECT id FROM due) AND o.status = 'pending' \
+             AND h.id = o.handover_id \
+             RETURNING o.id, o.handover_id, h.tenant, o.event_id, o.url, o.attempts, \
+             o.next_attempt_at_ms",
         )
         .await?;
+    let per_tenant = i64::from(share.per_tenant);
     let found = tx
-        .query(&stmt, &[&now_ms, &i64::from(limit), &wall_ms, &lease_until])
+        .query(
+            &stmt,
+            &[
+                &now_ms,
+                &i64::from(limit),
+                &wall_ms,
+                &lease_until,
+                &share.skip,
+                &per_tenant,
+            ],
+        )
         .await?;
     let mut out: Vec<OutboxItem> = found
         .iter()

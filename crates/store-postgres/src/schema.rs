@@ -159,6 +159,33 @@ CREATE INDEX adapter_versions_endpoint ON adapter_versions (endpoint_id, seq);
     r#"
 CREATE INDEX handovers_requested ON handovers (created_at_ms) WHERE status = 'requested';
 "#,
+    // 3: open handovers per tenant (SQLite migration 5), kept exact by a
+    // trigger on every insert, status change and delete. A create locks its
+    // tenant's row (`FOR UPDATE`) to check the quota, so creates on every
+    // replica are serialized per tenant and the quota never overshoots.
+    r#"
+CREATE TABLE tenant_open (
+    tenant TEXT PRIMARY KEY,
+    open   BIGINT NOT NULL
+);
+INSERT INTO tenant_open (tenant, open)
+    SELECT tenant, COUNT(*) FROM handovers
+    WHERE status IN ('requested','queued','active') GROUP BY tenant;
+CREATE FUNCTION handovers_count_open() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' AND OLD.status IN ('requested','queued','active') THEN
+        UPDATE tenant_open SET open = open - 1 WHERE tenant = OLD.tenant;
+    END IF;
+    IF TG_OP <> 'DELETE' AND NEW.status IN ('requested','queued','active') THEN
+        INSERT INTO tenant_open (tenant, open) VALUES (NEW.tenant, 1)
+            ON CONFLICT (tenant) DO UPDATE SET open = tenant_open.open + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER handovers_count_open AFTER INSERT OR DELETE OR UPDATE OF status, tenant
+    ON handovers FOR EACH ROW EXECUTE FUNCTION handovers_count_open();
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{PgOptions, PgStore};
-use handover_core::store::{EventScope, HandoverLock, Store};
+use handover_core::store::{EventScope, HandoverLock, Share, Store};
 use handover_store_conformance::{Fixture, all_conformance_tests, inserted, row, step};
 
 /// The test server's URL, or `None` (skip) when the variable is unset.
@@ -165,27 +165,60 @@ async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
     let t = inserted(&a, t).await;
     a.apply(step(&t, &["queued"])).await.unwrap();
 
-    assert_eq!(ids(a.due_timers(1_000, 10).await.unwrap()), ["t"]);
-    assert!(b.due_timers(1_000, 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(a.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t"]
+    );
     assert!(
-        a.due_timers(1_000, 10).await.unwrap().is_empty(),
+        b.due_timers(1_000, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        a.due_timers(1_000, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty(),
         "the claimer too"
     );
-    assert_eq!(ids(b.due_polls(1_000, 10).await.unwrap()), ["t"]);
-    assert!(a.due_polls(1_000, 10).await.unwrap().is_empty());
-    let o = b.due_outbox(i64::MAX, 10).await.unwrap();
+    assert_eq!(
+        ids(b.due_polls(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t"]
+    );
+    assert!(
+        a.due_polls(1_000, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let o = b.due_outbox(i64::MAX, 10, &Share::ALL).await.unwrap();
     assert_eq!(o.len(), 1);
-    assert!(a.due_outbox(i64::MAX, 10).await.unwrap().is_empty());
+    assert!(
+        a.due_outbox(i64::MAX, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A write of the handover (a step ran under its lock) drops its claims.
     let t = a.get_handover("t").await.unwrap().unwrap();
     a.apply(step(&t, &[])).await.unwrap();
-    assert_eq!(ids(b.due_timers(1_000, 10).await.unwrap()), ["t"]);
-    assert_eq!(ids(a.due_polls(1_000, 10).await.unwrap()), ["t"]);
+    assert_eq!(
+        ids(b.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t"]
+    );
+    assert_eq!(
+        ids(a.due_polls(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t"]
+    );
     // A retry of a delivery drops its claim (it is due again when its time comes).
     b.outbox_retry(o[0].id, 1, 500, "HTTP 503").await.unwrap();
-    assert!(a.due_outbox(499, 10).await.unwrap().is_empty());
-    assert_eq!(a.due_outbox(500, 10).await.unwrap()[0].attempts, 1);
+    assert!(a.due_outbox(499, 10, &Share::ALL).await.unwrap().is_empty());
+    assert_eq!(
+        a.due_outbox(500, 10, &Share::ALL).await.unwrap()[0].attempts,
+        1
+    );
 
     // A claim nobody completes (a dead replica's) expires after the lease.
     let short = fx
@@ -197,10 +230,21 @@ async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
     let mut u = row("u", "ep", "s2");
     u.inactivity_end_at_ms = Some(5);
     inserted(&a, u).await;
-    assert_eq!(ids(short.due_timers(1_000, 10).await.unwrap()), ["u"]);
-    assert!(a.due_timers(1_000, 10).await.unwrap().is_empty());
+    assert_eq!(
+        ids(short.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
+        ["u"]
+    );
+    assert!(
+        a.due_timers(1_000, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(ids(a.due_timers(1_000, 10).await.unwrap()), ["u"]);
+    assert_eq!(
+        ids(a.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
+        ["u"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -224,7 +268,7 @@ async fn concurrent_claimers_never_get_the_same_row() {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for _ in 0..20 {
-                got.extend(ids(s.due_timers(1_000, 7).await.unwrap()));
+                got.extend(ids(s.due_timers(1_000, 7, &Share::ALL).await.unwrap()));
             }
             got
         }));

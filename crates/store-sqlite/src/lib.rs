@@ -40,7 +40,7 @@ use tokio::sync::oneshot;
 
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
-    Result, Store, StoreError, StoredEvent,
+    Result, Share, Store, StoreError, StoredEvent,
 };
 
 type Shared = Arc<Mutex<Connection>>;
@@ -396,8 +396,15 @@ fn now_ms() -> i64 {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert_handover(&self, row: HandoverRow) -> Result<Insert> {
-        self.write(move |tx| ops::insert_handover(tx, row)).await
+    async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert> {
+        self.write(move |tx| ops::insert_handover(tx, row, open_limit))
+            .await
+    }
+
+    async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
+        let tenant = tenant.to_owned();
+        self.read(move |tx| ops::count_open_handovers(tx, &tenant))
+            .await
     }
 
     async fn get_handover(&self, id: &str) -> Result<Option<HandoverRow>> {
@@ -505,17 +512,36 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn due_timers(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-        self.read(move |tx| ops::due_timers(tx, now_ms, limit))
+    async fn due_timers(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>> {
+        let share = ops::Sharing::of(share);
+        self.read(move |tx| ops::due_timers(tx, now_ms, limit, &share))
             .await
     }
 
-    async fn due_polls(&self, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
-        self.read(move |tx| ops::due_polls(tx, now_ms, limit)).await
+    async fn due_polls(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<HandoverRow>> {
+        let share = ops::Sharing::of(share);
+        self.read(move |tx| ops::due_polls(tx, now_ms, limit, &share))
+            .await
     }
 
-    async fn due_outbox(&self, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
-        self.read(move |tx| ops::due_outbox(tx, now_ms, limit))
+    async fn due_outbox(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        share: &Share<'_>,
+    ) -> Result<Vec<OutboxItem>> {
+        let share = ops::Sharing::of(share);
+        self.read(move |tx| ops::due_outbox(tx, now_ms, limit, &share))
             .await
     }
 

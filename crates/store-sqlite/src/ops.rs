@@ -14,16 +14,38 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use super::rows::{ByName, JsonRef, is_unique_violation, select_handovers};
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
-    Result, StoreError, StoredEvent, columns, outbox_item_found,
+    Result, Share, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 // ---------------------------------------------------------------- handovers
 
-pub(super) fn insert_handover(conn: &Connection, row: HandoverRow) -> Result<Insert> {
+pub(super) fn insert_handover(
+    conn: &Connection,
+    row: HandoverRow,
+    open_limit: Option<u64>,
+) -> Result<Insert> {
     if let Some(existing) = existing_for(conn, &row)? {
         return Ok(existing);
     }
+    // The one writer connection runs this count and the insert in one
+    // transaction: no other create can come between them.
+    if let Some(limit) = open_limit {
+        let open = count_open_handovers(conn, &row.tenant)?;
+        if open >= limit {
+            return Ok(Insert::OverQuota { open });
+        }
+    }
     insert_or_resolve(conn, row)
+}
+
+/// The tenant's open handovers, from the counter the schema's triggers
+/// keep (migration 5).
+pub(super) fn count_open_handovers(conn: &Connection, tenant: &str) -> Result<u64> {
+    let open: Option<i64> = conn
+        .prepare_cached("SELECT open FROM tenant_open WHERE tenant = ?1")?
+        .query_row([tenant], |r| r.get(0))
+        .optional()?;
+    Ok(open.unwrap_or(0).max(0) as u64)
 }
 
 /// The idempotent replay or open handover that `row` collides with, if any.
@@ -192,28 +214,69 @@ pub(super) fn abandoned_starts(
     handovers(conn, sql, params![created_before_ms, i64::from(limit)])
 }
 
+/// A [`Share`] as bound parameters: the per-tenant cap and the skipped
+/// tenants as a JSON array (read with `json_each`).
+pub(super) struct Sharing {
+    per_tenant: i64,
+    skip: String,
+}
+
+impl Sharing {
+    pub(super) fn of(share: &Share<'_>) -> Sharing {
+        Sharing {
+            per_tenant: i64::from(share.per_tenant),
+            skip: serde_json::to_string(share.skip).unwrap_or_else(|_| "[]".into()),
+        }
+    }
+}
+
 /// `SELECT` the open handovers whose `$column` is at or before `?1`,
-/// earliest first, at most `?2`.
+/// shared between tenants (see [`Share`]): each tenant's earliest `?4`
+/// (tenants in the JSON array `?3` not at all), at most `?2` cut
+/// round-robin, earliest first.
 macro_rules! select_due {
     ($column:literal) => {
         select_handovers!(
-            "WHERE status IN ('requested','queued','active') AND ",
+            "WHERE id IN (SELECT id FROM (SELECT id, ",
             $column,
-            " <= ?1 ORDER BY ",
+            " AS due_at, ROW_NUMBER() OVER (PARTITION BY tenant ORDER BY ",
             $column,
-            ", id LIMIT ?2"
+            ", id) AS rn FROM handovers WHERE status IN ('requested','queued','active') AND ",
+            $column,
+            " <= ?1 AND tenant NOT IN (SELECT value FROM json_each(?3))) ",
+            "WHERE rn <= ?4 ORDER BY rn, due_at, id LIMIT ?2) ORDER BY ",
+            $column,
+            ", id"
         )
     };
 }
 
-pub(super) fn due_timers(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+pub(super) fn due_timers(
+    conn: &Connection,
+    now_ms: i64,
+    limit: u32,
+    share: &Sharing,
+) -> Result<Vec<HandoverRow>> {
     let sql = select_due!("timer_due_ms");
-    handovers(conn, sql, params![now_ms, i64::from(limit)])
+    handovers(
+        conn,
+        sql,
+        params![now_ms, i64::from(limit), share.skip, share.per_tenant],
+    )
 }
 
-pub(super) fn due_polls(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<HandoverRow>> {
+pub(super) fn due_polls(
+    conn: &Connection,
+    now_ms: i64,
+    limit: u32,
+    share: &Sharing,
+) -> Result<Vec<HandoverRow>> {
     let sql = select_due!("next_poll_at_ms");
-    handovers(conn, sql, params![now_ms, i64::from(limit)])
+    handovers(
+        conn,
+        sql,
+        params![now_ms, i64::from(limit), share.skip, share.per_tenant],
+    )
 }
 
 /// The handover rows `sql` (a [`select_handovers!`] statement) selects
@@ -525,21 +588,33 @@ pub(super) fn last_event_id(conn: &Connection) -> Result<i64> {
 
 // ---------------------------------------------------------------- outbox
 
-/// Due deliveries, only the oldest pending row of each handover: a newer
-/// event is never delivered while an older one is still pending (even if
-/// the older one is backing off).
-pub(super) fn due_outbox(conn: &Connection, now_ms: i64, limit: u32) -> Result<Vec<OutboxItem>> {
+/// Due deliveries, only the oldest pending row of each handover (a newer
+/// event is never delivered while an older one is still pending, even if
+/// the older one is backing off), shared between the handovers' tenants
+/// as [`Share`] says.
+pub(super) fn due_outbox(
+    conn: &Connection,
+    now_ms: i64,
+    limit: u32,
+    share: &Sharing,
+) -> Result<Vec<OutboxItem>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT o.id, o.handover_id, o.event_id, o.url, o.attempts, o.next_attempt_at_ms \
-         FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY handover_id) AS h \
-         JOIN outbox AS o ON o.id = h.id \
-         WHERE o.next_attempt_at_ms <= ?1 \
-         ORDER BY o.next_attempt_at_ms, o.id LIMIT ?2",
+        "SELECT id, handover_id, tenant, event_id, url, attempts, next_attempt_at_ms FROM \
+         (SELECT o.id, o.handover_id, h.tenant, o.event_id, o.url, o.attempts, \
+         o.next_attempt_at_ms, ROW_NUMBER() OVER (PARTITION BY h.tenant \
+         ORDER BY o.next_attempt_at_ms, o.id) AS rn \
+         FROM (SELECT MIN(id) AS id FROM outbox WHERE status = 'pending' GROUP BY handover_id) AS heads \
+         JOIN outbox AS o ON o.id = heads.id JOIN handovers AS h ON h.id = o.handover_id \
+         WHERE o.next_attempt_at_ms <= ?1 AND h.tenant NOT IN (SELECT value FROM json_each(?3))) \
+         WHERE rn <= ?4 ORDER BY rn, next_attempt_at_ms, id LIMIT ?2",
     )?;
-    let rows = stmt.query_map(params![now_ms, i64::from(limit)], |r| {
-        columns::outbox_item(&ByName(r))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let rows = stmt.query_map(
+        params![now_ms, i64::from(limit), share.skip, share.per_tenant],
+        |r| columns::outbox_item(&ByName(r)),
+    )?;
+    let mut out: Vec<OutboxItem> = rows.collect::<rusqlite::Result<_>>()?;
+    out.sort_by_key(|o| (o.next_attempt_at_ms, o.id));
+    Ok(out)
 }
 
 pub(super) fn outbox_delivered(conn: &Connection, id: i64, now_ms: i64) -> Result<()> {

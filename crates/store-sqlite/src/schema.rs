@@ -151,6 +151,36 @@ DROP INDEX events_handover;
     r#"
 CREATE INDEX handovers_requested ON handovers (created_at_ms) WHERE status = 'requested';
 "#,
+    // 5: open handovers per tenant, kept exact by triggers on every insert,
+    // status change and delete, so the `open_handovers` quota is one read
+    // (before: every create loaded every open handover of every tenant with
+    // its request JSON). Seeded from the rows already there.
+    r#"
+CREATE TABLE tenant_open (
+    tenant TEXT PRIMARY KEY NOT NULL,
+    open   INTEGER NOT NULL
+) STRICT;
+INSERT INTO tenant_open (tenant, open)
+    SELECT tenant, COUNT(*) FROM handovers
+    WHERE status IN ('requested','queued','active') GROUP BY tenant;
+CREATE TRIGGER handovers_open_insert AFTER INSERT ON handovers
+WHEN NEW.status IN ('requested','queued','active') BEGIN
+    INSERT INTO tenant_open (tenant, open) VALUES (NEW.tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET open = open + 1;
+END;
+CREATE TRIGGER handovers_open_update AFTER UPDATE OF status, tenant ON handovers
+WHEN (OLD.status IN ('requested','queued','active')) OR (NEW.status IN ('requested','queued','active')) BEGIN
+    UPDATE tenant_open SET open = open - 1
+        WHERE tenant = OLD.tenant AND OLD.status IN ('requested','queued','active');
+    INSERT INTO tenant_open (tenant, open)
+        SELECT NEW.tenant, 1 WHERE NEW.status IN ('requested','queued','active')
+        ON CONFLICT (tenant) DO UPDATE SET open = open + 1;
+END;
+CREATE TRIGGER handovers_open_delete AFTER DELETE ON handovers
+WHEN OLD.status IN ('requested','queued','active') BEGIN
+    UPDATE tenant_open SET open = open - 1 WHERE tenant = OLD.tenant;
+END;
+"#,
 ];
 
 /// The schema version this build writes and understands.

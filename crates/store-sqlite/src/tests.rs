@@ -56,7 +56,7 @@ fn db() -> (TempDir, PathBuf, SqliteStore) {
 }
 
 async fn inserted(store: &SqliteStore, r: HandoverRow) -> HandoverRow {
-    match store.insert_handover(r).await.unwrap() {
+    match store.insert_handover(r, None).await.unwrap() {
         Insert::Inserted(r) => r,
         other => panic!("expected Inserted, got {other:?}"),
     }
@@ -157,6 +157,42 @@ async fn newer_or_foreign_databases_are_refused() {
         .unwrap();
     let err = SqliteStore::open(&other).unwrap_err().to_string();
     assert!(err.contains("not a handover-host database"), "{err}");
+}
+
+/// A database from before the open-handover counter (schema 4) gets it
+/// seeded from its rows when opened, and kept from then on.
+#[tokio::test]
+async fn the_open_handover_counter_is_seeded_from_an_older_database() {
+    let (_dir, path, store) = db();
+    let a = inserted(&store, row("h1", "ep", "s1")).await;
+    inserted(&store, row("h2", "ep", "s2")).await;
+    let mut ended = a.clone();
+    ended.status = handover_core::store::Status::Completed;
+    store.apply(step(&ended, &["ended"])).await.unwrap();
+    inserted(
+        &store,
+        HandoverRow {
+            tenant: "globex".into(),
+            ..row("h3", "ep2", "s1")
+        },
+    )
+    .await;
+    drop(store);
+    // Back to schema 4: no counter, no triggers.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP TRIGGER handovers_open_insert; DROP TRIGGER handovers_open_update; \
+             DROP TRIGGER handovers_open_delete; DROP TABLE tenant_open; \
+             PRAGMA user_version = 4;",
+        )
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.count_open_handovers("acme").await.unwrap(), 1);
+    assert_eq!(store.count_open_handovers("globex").await.unwrap(), 1);
+    assert_eq!(store.count_open_handovers("nobody").await.unwrap(), 0);
+    inserted(&store, row("h4", "ep", "s4")).await;
+    assert_eq!(store.count_open_handovers("acme").await.unwrap(), 2);
 }
 
 #[tokio::test]

@@ -277,7 +277,7 @@ pub async fn seed(data_dir: &Path, endpoints: &[String], n: usize) -> Vec<Seeded
         let store = store.clone();
         let conv = s.conversation.clone();
         pending.push(async move {
-            let row = match store.insert_handover(row).await.unwrap() {
+            let row = match store.insert_handover(row, None).await.unwrap() {
                 Insert::Inserted(r) => r,
                 other => panic!("seed: {other:?}"),
             };

@@ -7,6 +7,8 @@ use crate::harness::*;
 const OP_KEY: &str = "operator-key-Lq81cV";
 const KEY_A: &str = "tenant-a-key-Rt55xZ";
 const KEY_B: &str = "tenant-b-key-Wm27pD";
+/// Generous bound for what the host does in the background (busy machine).
+const T: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// A host with endpoint `wr` on the `webhook-reply` fixture.
 async fn webhook_reply_host() -> HostProcess {
@@ -424,4 +426,186 @@ pub(crate) async fn a_tenant_cannot_roll_back_the_operators_swap() {
     assert_eq!(rollback(KEY_A).await.status, 403);
     let r = rollback(OP_KEY).await;
     assert_eq!((r.status, version(&r)), (200, "1.0.0".to_string()), "{r:?}");
+}
+
+/// The `open_handovers` quota is checked by the store with the insert (one
+/// counter row per tenant, locked by the create on PostgreSQL), so two
+/// replicas taking concurrent creates of one tenant never overshoot it
+/// (before: each process counted under its own lock — and loaded every
+/// open handover of every tenant with its request JSON to do so).
+#[tokio::test]
+pub(crate) async fn the_open_handovers_quota_holds_across_replicas() {
+    let Some(schema) = crate::harness::pg::Schema::create("quota").await else {
+        return;
+    };
+    let config = keyed()
+        .postgres(&schema.url)
+        .tenant("a", |t| t.key(KEY_A).open_handovers(5))
+        .endpoint(Endpoint::new("ep-a", guest("echo")).tenant("a"));
+    let replicas = [
+        HostProcess::start(config.clone()).await,
+        HostProcess::start(config).await,
+    ];
+    use futures::StreamExt;
+    let codes: Vec<u16> = futures::stream::iter(0..40)
+        .map(|i| {
+            let host = &replicas[i % 2];
+            let body = create_body(&format!("s-{i}")).to_string().into_bytes();
+            async move {
+                host.send(
+                    reqwest::Method::POST,
+                    "/v1/endpoints/ep-a/handovers",
+                    Some(KEY_A),
+                    Some(body),
+                )
+                .await
+                .status
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let created = codes.iter().filter(|&&c| c == 201).count();
+    let refused = codes.iter().filter(|&&c| c == 429).count();
+    assert_eq!((created, refused), (5, 35), "{codes:?}");
+}
+
+/// A callback receiver that takes every request and never finishes its
+/// answer: it reads the request head, sends a 200 head announcing a long
+/// body and drips one byte a second. Counts the connections open now, the
+/// most open at once, and all it took.
+#[derive(Default)]
+struct Drip {
+    open: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    total: std::sync::atomic::AtomicUsize,
+}
+
+async fn drip_receiver() -> (String, std::sync::Arc<Drip>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let drip = std::sync::Arc::new(Drip::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let d = drip.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let d = d.clone();
+            tokio::spawn(async move {
+                d.total.fetch_add(1, SeqCst);
+                let now = d.open.fetch_add(1, SeqCst) + 1;
+                d.most.fetch_max(now, SeqCst);
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let mut ok = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n")
+                    .await
+                    .is_ok();
+                // Until the host hangs up (a read sees the end at once).
+                while ok {
+                    tokio::select! {
+                        r = conn.read(&mut buf) => ok = matches!(r, Ok(n) if n > 0),
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                            ok = conn.write_all(b"x").await.is_ok();
+                        }
+                    }
+                }
+                d.open.fetch_sub(1, SeqCst);
+            });
+        }
+    });
+    (origin, drip)
+}
+
+/// Tenant A's 110 callback receivers take every delivery and never finish
+/// answering; tenant B's callback still arrives at once. A has at most its
+/// `background_in_flight` (8) deliveries in flight, each cut off after the
+/// delivery timeout (5 s) and retried later, and A's backlog never fills
+/// the scan B's delivery is read by (before: the oldest 100 due deliveries
+/// were read, A's stayed due while in flight, 100 at once, each drained
+/// for up to 300 s; B's callback went from 0.03 s to not arriving in 45 s).
+#[tokio::test]
+pub(crate) async fn a_tenants_stuck_callbacks_do_not_hold_up_anothers() {
+    use futures::StreamExt;
+    use std::sync::atomic::Ordering::SeqCst;
+    let (drip_origin, drip) = drip_receiver().await;
+    let b_hits = std::sync::Arc::new(tokio::sync::Notify::new());
+    let hits = b_hits.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move || {
+            let hits = hits.clone();
+            async move {
+                hits.notify_one();
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let host = HostProcess::start(
+        keyed()
+            .tenant("a", |t| t.key(KEY_A).background_in_flight(8))
+            .endpoint(
+                Endpoint::new("ep-a", guest("echo"))
+                    .tenant("a")
+                    .callback_allow(&drip_origin),
+            )
+            .endpoint(
+                Endpoint::new("ep-b", guest("echo"))
+                    .tenant("b")
+                    .callback_allow(&b_origin),
+            ),
+    )
+    .await;
+    let create = |ep: &'static str, key: &'static str, session: String, cb: String| {
+        let mut body = create_body(&session);
+        body["callback_url"] = cb.into();
+        let path = format!("/v1/endpoints/{ep}/handovers");
+        let host = &host;
+        async move {
+            let r = host
+                .send(
+                    reqwest::Method::POST,
+                    &path,
+                    Some(key),
+                    Some(body.to_string().into_bytes()),
+                )
+                .await;
+            assert_eq!(r.status, 201, "{r:?}");
+        }
+    };
+    futures::stream::iter(0..110)
+        .map(|i| create("ep-a", KEY_A, format!("a-{i}"), format!("{drip_origin}/cb")))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    host.eventually("A's deliveries to start", T, async || {
+        (drip.open.load(SeqCst) >= 8).then_some(())
+    })
+    .await;
+
+    create("ep-b", KEY_B, "b-1".into(), format!("{b_origin}/cb")).await;
+    tokio::time::timeout(std::time::Duration::from_secs(10), b_hits.notified())
+        .await
+        .expect("B's callback did not arrive within 10 s while A's receivers hang");
+
+    // A's stuck deliveries are cut off and the next ones start, never more
+    // than A's cap at once.
+    host.eventually("A's first deliveries to be cut off", T, async || {
+        (drip.total.load(SeqCst) >= 16).then_some(())
+    })
+    .await;
+    let most = drip.most.load(SeqCst);
+    assert!(
+        most <= 8,
+        "A had {most} deliveries in flight at once (cap 8)"
+    );
 }

@@ -109,7 +109,8 @@ quotas!(
     wall_time_ms,
     cpu_ms_per_s,
     open_handovers,
-    webhooks_per_s
+    webhooks_per_s,
+    background_in_flight
 );
 
 /// One `[[endpoints]]` table.
