@@ -395,6 +395,46 @@ impl Share<'static> {
     };
 }
 
+/// What [`Store::prune`] deletes: rows older than their cutoff (wall-clock
+/// ms). Only what no open handover or pending work needs: ended handovers
+/// (with their request, events, correlation keys, finished deliveries and
+/// processed webhooks), finished callback deliveries, processed inbox
+/// items, webhook delivery ids, and adapter versions beyond the newest
+/// `versions_kept` per endpoint (with blobs no kept record names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub handovers_ended_before_ms: Option<i64>,
+    pub callbacks_before_ms: Option<i64>,
+    pub inbox_before_ms: Option<i64>,
+    pub deliveries_before_ms: Option<i64>,
+    pub versions_kept: Option<u32>,
+    /// Most rows of each kind one call deletes (the writer is held for one
+    /// batch at a time).
+    pub batch: u32,
+}
+
+/// Rows one [`Store::prune`] call deleted, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub handovers: u64,
+    pub events: u64,
+    pub callbacks: u64,
+    pub inbox: u64,
+    pub deliveries: u64,
+    pub adapter_versions: u64,
+    pub adapter_blobs: u64,
+}
+
+impl Pruned {
+    /// Whether some kind filled its batch (more may be waiting).
+    pub fn full(&self, batch: u32) -> bool {
+        let b = u64::from(batch);
+        [self.handovers, self.callbacks, self.inbox, self.deliveries]
+            .into_iter()
+            .any(|n| n >= b)
+    }
+}
+
 /// Which events to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventScope {
@@ -556,6 +596,9 @@ pub trait Store: Send + Sync + 'static {
     /// Open handovers of a tenant: one read of a counter the store keeps
     /// exact with every insert, status change and delete (never a scan).
     async fn count_open_handovers(&self, tenant: &str) -> Result<u64>;
+    /// Delete what `retention` says is old enough, at most `batch` rows of
+    /// each kind, in one transaction.
+    async fn prune(&self, retention: &Retention) -> Result<Pruned>;
     /// Highest event id (0 if none): where a fresh stream starts.
     async fn last_event_id(&self) -> Result<i64>;
 }

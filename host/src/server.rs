@@ -81,6 +81,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         EngineConfig {
             public_url,
             inline_webhook_budget: std::time::Duration::from_millis(c.server.inline_webhook_ms),
+            retention: c.retention.clone(),
             ..Default::default()
         },
         resolver,

@@ -44,6 +44,8 @@ pub struct Config {
     pub egress: EgressSection,
     #[serde(default)]
     pub store: StoreSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
     /// Tenants by id. With none configured the bot API is open (local use);
     /// with any, every bot API call needs a tenant's API key.
     #[serde(default)]
@@ -198,6 +200,43 @@ impl Default for Quotas {
             open_handovers: 10_000,
             webhooks_per_s: 500,
             background_in_flight: 32,
+        }
+    }
+}
+
+/// How long finished records are kept before the background pruner
+/// deletes them (seconds; 0 keeps them forever). Open handovers and pending
+/// work are never pruned.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSection {
+    /// Ended handovers, with their request, events, correlation keys and
+    /// processed webhooks (counted from the end).
+    pub ended_handovers_s: u64,
+    /// Callback deliveries that were delivered or given up.
+    pub callbacks_s: u64,
+    /// Processed webhooks in the inbox.
+    pub inbox_s: u64,
+    /// Webhook delivery ids kept to drop duplicates; at least every
+    /// endpoint's `replay_window_s`.
+    pub webhook_deliveries_s: u64,
+    /// Adapter version records kept per endpoint, newest first (a rollback
+    /// reaches back 10); components no kept record names are deleted.
+    pub adapter_versions_kept: u32,
+    /// Seconds between pruning passes.
+    pub interval_s: u64,
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        RetentionSection {
+            ended_handovers_s: 30 * DAY,
+            callbacks_s: 7 * DAY,
+            inbox_s: 7 * DAY,
+            webhook_deliveries_s: 7 * DAY,
+            adapter_versions_kept: 50,
+            interval_s: 60,
         }
     }
 }

@@ -158,6 +158,25 @@ mod tests {
     }
 
     #[test]
+    fn retention_settings_are_checked() {
+        let src = "[retention]\ninterval_s = 0\nadapter_versions_kept = 3\nwebhook_deliveries_s = 60\n[[endpoints]]\nid = \"a\"\nadapter = \"x.wasm\"\n";
+        let e = parse("c.toml", src).unwrap_err();
+        assert_eq!(e.0.len(), 3, "{e}");
+        let e = e.to_string();
+        assert!(e.contains("retention.interval_s"), "{e}");
+        assert!(e.contains("use at least 11, or 0"), "{e}");
+        assert!(
+            e.contains("shorter than endpoint `a`'s replay_window_s (300 s)"),
+            "{e}"
+        );
+        let ok = parse(
+            "c.toml",
+            "[retention]\nended_handovers_s = 0\nadapter_versions_kept = 0\n",
+        );
+        assert_eq!(ok.unwrap().retention.ended_handovers_s, 0);
+    }
+
+    #[test]
     fn empty_config_is_valid() {
         let c = parse("c.toml", "").unwrap();
         assert!(c.endpoints.is_empty());

@@ -50,6 +50,41 @@ pub(super) fn validate(file: &str, src: &str, cfg: &Config) -> Vec<ConfigError> 
     {
         at(0..0, "store.url".into(), "backend \"postgres\" needs `url` (e.g. \"postgres://user@127.0.0.1:5432/handover\" or \"env:DATABASE_URL\")".into());
     }
+    let r = &cfg.retention;
+    if r.interval_s == 0 {
+        at(
+            0..0,
+            "retention.interval_s".into(),
+            "must be at least 1 (seconds between pruning passes)".into(),
+        );
+    }
+    if r.adapter_versions_kept != 0 && r.adapter_versions_kept < 11 {
+        at(
+            0..0,
+            "retention.adapter_versions_kept".into(),
+            format!(
+                "{} is fewer than a rollback reaches (the current version and 10 before it): use at least 11, or 0 to keep every version",
+                r.adapter_versions_kept
+            ),
+        );
+    }
+    if r.webhook_deliveries_s != 0
+        && let Some(ep) = cfg
+            .endpoints
+            .iter()
+            .find(|e| e.replay_window_s > r.webhook_deliveries_s)
+    {
+        at(
+            0..0,
+            "retention.webhook_deliveries_s".into(),
+            format!(
+                "{} s is shorter than endpoint `{}`'s replay_window_s ({} s): a replayed webhook could arrive after its delivery id was deleted; keep them at least as long",
+                r.webhook_deliveries_s,
+                ep.id.get_ref(),
+                ep.replay_window_s
+            ),
+        );
+    }
     let is_hash = |h: &str| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit());
     if let Some(h) = &cfg.server.admin_key_sha256
         && !is_hash(h.get_ref())

@@ -25,6 +25,7 @@ mod locks;
 pub mod outcome;
 pub mod registry;
 pub mod request;
+mod retention;
 pub mod tenancy;
 pub use handover_core::{rules, signature};
 mod webhook;
@@ -89,6 +90,8 @@ pub struct EngineConfig {
     /// `handle-webhook` calls average at most this; slower adapters get the
     /// inbox (answered once stored, applied after). Zero: always the inbox.
     pub inline_webhook_budget: Duration,
+    /// What the background pruner deletes, and how often it runs.
+    pub retention: handover_core::config::RetentionSection,
 }
 
 impl Default for EngineConfig {
@@ -99,6 +102,7 @@ impl Default for EngineConfig {
             correlation_grace: Duration::from_secs(3),
             callback_attempts: 12,
             inline_webhook_budget: Duration::from_millis(5),
+            retention: Default::default(),
         }
     }
 }

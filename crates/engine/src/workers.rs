@@ -62,6 +62,8 @@ impl Engine {
         tokio::spawn(async move { e.loop_outbox().await });
         let e = self.clone();
         tokio::spawn(async move { e.loop_sweep().await });
+        let e = self.clone();
+        tokio::spawn(async move { e.loop_prune().await });
         Workers
     }
 

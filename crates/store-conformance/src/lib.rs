@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use handover_core::store::{
-    Change, EventScope, HandoverRow, Insert, NewEvent, OutboxItem, Share, Status, Store,
+    Change, EventScope, HandoverRow, Insert, NewEvent, OutboxItem, Retention, Share, Status, Store,
     StoreError, StoredEvent,
 };
 
@@ -67,6 +67,7 @@ macro_rules! all_conformance_tests {
             correlation_keys_bind_and_rebind_within_an_endpoint,
             due_timers_and_polls_pick_open_handovers_by_earliest_deadline,
             due_work_is_shared_between_tenants,
+            prune_deletes_only_what_retention_allows,
             list_handovers_newest_first_with_filters,
             abandoned_starts_are_old_requested_handovers_oldest_first,
             everything_survives_reopening,
@@ -1023,6 +1024,146 @@ pub async fn due_work_is_shared_between_tenants(fx: &dyn Fixture) {
             "{got:?}"
         );
     }
+}
+
+/// Retention with nothing to delete but what the test names.
+fn keep_all() -> Retention {
+    Retention {
+        handovers_ended_before_ms: None,
+        callbacks_before_ms: None,
+        inbox_before_ms: None,
+        deliveries_before_ms: None,
+        versions_kept: None,
+        batch: 100,
+    }
+}
+
+/// The pruner deletes ended handovers with everything that names them,
+/// finished deliveries, processed inbox items, delivery ids and old adapter
+/// versions once past their cutoff, and never an open handover, a newer
+/// one, pending work or a kept version.
+pub async fn prune_deletes_only_what_retention_allows(fx: &dyn Fixture) {
+    let store = fx.store();
+    let mut rows = Vec::new();
+    for (id, session) in [("old", "s1"), ("new", "s2"), ("open", "s3")] {
+        let r = HandoverRow {
+            callback_url: Some("https://bot/cb".into()),
+            ..row(id, "ep", session)
+        };
+        let r = inserted(&store, r).await;
+        let change = Change {
+            correlation_keys: vec![format!("k-{id}")],
+            ..step(&r, &["queued"])
+        };
+        rows.push(apply_ok(&store, change).await);
+    }
+    for (r, ended_at) in rows.iter_mut().zip([1_000, 5_000]) {
+        r.status = Status::Completed;
+        r.ended_at_ms = Some(ended_at);
+        *r = apply_ok(&store, step(r, &["ended"])).await;
+    }
+    let stored = accept(&store, "ep", Some("d-1"), &["old".into()], json!({})).await;
+    let inbox = stored.expect("a new delivery id is stored");
+    store
+        .apply(Change {
+            inbox_done: inbox,
+            ..Change::default()
+        })
+        .await
+        .unwrap();
+
+    // Nothing is old enough: nothing goes.
+    let none = store.prune(&keep_all()).await.unwrap();
+    assert_eq!(none, Default::default());
+
+    let ended = Retention {
+        handovers_ended_before_ms: Some(2_000),
+        ..keep_all()
+    };
+    let p = store.prune(&ended).await.unwrap();
+    assert_eq!((p.handovers, p.events), (1, 2), "{p:?}");
+    assert!(store.get_handover("old").await.unwrap().is_none());
+    assert!(events_of(&store, "old").await.is_empty());
+    assert_eq!(bound(&store, "ep", "k-old").await, None);
+    for kept in ["new", "open"] {
+        assert!(store.get_handover(kept).await.unwrap().is_some(), "{kept}");
+        assert!(!events_of(&store, kept).await.is_empty(), "{kept}");
+        assert_eq!(
+            bound(&store, "ep", &format!("k-{kept}")).await.as_deref(),
+            Some(kept)
+        );
+    }
+    assert_eq!(store.count_open_handovers("acme").await.unwrap(), 1);
+    assert_eq!(store.prune(&ended).await.unwrap(), Default::default());
+
+    // A finished delivery goes; pending ones stay due.
+    let due = due_outbox(fx, &store, i64::MAX, 100).await;
+    let open_head = due.iter().find(|o| o.handover_id == "open").unwrap();
+    store.outbox_delivered(open_head.id).await.unwrap();
+    let p = store
+        .prune(&Retention {
+            callbacks_before_ms: Some(i64::MAX),
+            ..keep_all()
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.callbacks, 1, "{p:?}");
+    let due = due_outbox(fx, &store, i64::MAX, 100).await;
+    let due: Vec<&str> = due.iter().map(|o| o.handover_id.as_str()).collect();
+    assert_eq!(due, ["new"], "the pending head of `new` is still due");
+
+    // A delivery id past its cutoff may be stored again.
+    let p = store
+        .prune(&Retention {
+            deliveries_before_ms: Some(i64::MAX),
+            ..keep_all()
+        })
+        .await
+        .unwrap();
+    assert_eq!(p.deliveries, 1, "{p:?}");
+    let again = accept(&store, "ep", Some("d-1"), &["new".into()], json!({})).await;
+    assert!(again.is_some(), "the pruned delivery id is new again");
+
+    // Adapter versions beyond the newest two per endpoint, and blobs no
+    // kept record names.
+    let records = [
+        ("ep", "a"),
+        ("ep", "b"),
+        ("ep", "c"),
+        ("ep2", "a"),
+        ("ep3", "z"),
+        ("ep3", "y"),
+        ("ep3", "x"),
+    ];
+    for (ep, sha) in records {
+        let bytes = sha.as_bytes().to_vec();
+        store
+            .record_adapter_version(ep, sha, Some(&bytes), "admin")
+            .await
+            .unwrap();
+    }
+    let p = store
+        .prune(&Retention {
+            versions_kept: Some(2),
+            ..keep_all()
+        })
+        .await
+        .unwrap();
+    assert_eq!((p.adapter_versions, p.adapter_blobs), (2, 1), "{p:?}");
+    assert!(
+        store.adapter_bytes("a").await.unwrap().is_some(),
+        "ep2 still names a"
+    );
+    assert!(store.adapter_bytes("z").await.unwrap().is_none());
+    assert_eq!(
+        store
+            .current_adapter_version("ep")
+            .await
+            .unwrap()
+            .unwrap()
+            .sha256,
+        "c"
+    );
 }
 
 pub async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn Fixture) {

@@ -43,7 +43,7 @@ use tokio_postgres::NoTls;
 
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
-    Result, Share, Store, StoreError, StoredEvent,
+    Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
 };
 
 /// Sizes and leases of a [`PgStore`].
@@ -271,6 +271,10 @@ impl Store for PgStore {
 
     async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert> {
         in_tx!(self, ops::insert_handover(row, open_limit))
+    }
+
+    async fn prune(&self, retention: &Retention) -> Result<Pruned> {
+        in_tx!(self, ops::prune(retention))
     }
 
     async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {

@@ -18,7 +18,7 @@ use super::rows::{
 };
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
-    Result, Share, StoreError, StoredEvent, columns, outbox_item_found,
+    Pruned, Result, Retention, Share, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 /// SQL for a notification channel's name: `$base` plus a digest of the
@@ -837,4 +837,90 @@ pub(super) async fn adapter_bytes(tx: &Conn, sha256: &str) -> Result<Option<Vec<
         .prepare_cached("SELECT bytes FROM adapter_blobs WHERE sha256 = $1")
         .await?;
     Ok(tx.query_opt(&stmt, &[&sha256]).await?.map(|r| r.get(0)))
+}
+
+// ---------------------------------------------------------------- retention
+
+/// Delete what `r` says is old enough, at most `r.batch` rows of each kind
+/// (ended handovers go with everything that names them, children first),
+/// in the caller's transaction.
+pub(super) async fn prune(tx: &Transaction<'_>, r: &Retention) -> Result<Pruned> {
+    let batch = i64::from(r.batch);
+    let mut p = Pruned::default();
+    let delete = async |sql: &str, before: i64| -> Result<u64> {
+        let stmt = tx.prepare_cached(sql).await?;
+        Ok(tx.execute(&stmt, &[&before, &batch]).await?)
+    };
+    if let Some(before) = r.callbacks_before_ms {
+        p.callbacks = delete(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE status <> 'pending' AND updated_at_ms < $1 ORDER BY updated_at_ms LIMIT $2)",
+            before,
+        )
+        .await?;
+    }
+    if let Some(before) = r.inbox_before_ms {
+        p.inbox = delete(
+            "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox \
+             WHERE done AND received_at_ms < $1 ORDER BY id LIMIT $2)",
+            before,
+        )
+        .await?;
+    }
+    if let Some(before) = r.deliveries_before_ms {
+        p.deliveries = delete(
+            "DELETE FROM webhook_deliveries WHERE (endpoint_id, delivery_id) IN \
+             (SELECT endpoint_id, delivery_id FROM webhook_deliveries \
+             WHERE received_at_ms < $1 ORDER BY received_at_ms LIMIT $2)",
+            before,
+        )
+        .await?;
+    }
+    if let Some(before) = r.handovers_ended_before_ms {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT id FROM handovers WHERE status NOT IN ('requested','queued','active') \
+                 AND ended_at_ms < $1 ORDER BY ended_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED",
+            )
+            .await?;
+        let ids: Vec<String> = tx
+            .query(&stmt, &[&before, &batch])
+            .await?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        for table in ["outbox", "inbox", "correlation_keys", "events", "handovers"] {
+            let key = if table == "handovers" {
+                "id"
+            } else {
+                "handover_id"
+            };
+            let stmt = tx
+                .prepare_cached(&format!("DELETE FROM {table} WHERE {key} = ANY($1)"))
+                .await?;
+            let n = tx.execute(&stmt, &[&ids]).await?;
+            match table {
+                "events" => p.events = n,
+                "handovers" => p.handovers = n,
+                _ => {}
+            }
+        }
+    }
+    if let Some(keep) = r.versions_kept {
+        let stmt = tx
+            .prepare_cached(
+                "DELETE FROM adapter_versions WHERE seq IN (SELECT seq FROM (SELECT seq, \
+                 ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY seq DESC) AS rn \
+                 FROM adapter_versions) AS v WHERE rn > $1)",
+            )
+            .await?;
+        p.adapter_versions = tx.execute(&stmt, &[&i64::from(keep)]).await?;
+        let stmt = tx
+            .prepare_cached(
+                "DELETE FROM adapter_blobs WHERE sha256 NOT IN (SELECT sha256 FROM adapter_versions)",
+            )
+            .await?;
+        p.adapter_blobs = tx.execute(&stmt, &[]).await?;
+    }
+    Ok(p)
 }

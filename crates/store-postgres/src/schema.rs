@@ -186,6 +186,16 @@ $$;
 CREATE TRIGGER handovers_count_open AFTER INSERT OR DELETE OR UPDATE OF status, tenant
     ON handovers FOR EACH ROW EXECUTE FUNCTION handovers_count_open();
 "#,
+    // 4: what the pruner reads and deletes by (SQLite migration 6).
+    r#"
+CREATE INDEX handovers_ended ON handovers (ended_at_ms)
+    WHERE status NOT IN ('requested','queued','active');
+CREATE INDEX outbox_finished ON outbox (updated_at_ms) WHERE status <> 'pending';
+CREATE INDEX outbox_handover ON outbox (handover_id);
+CREATE INDEX outbox_event ON outbox (event_id);
+CREATE INDEX inbox_handover ON inbox (handover_id);
+CREATE INDEX webhook_deliveries_age ON webhook_deliveries (received_at_ms);
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -40,7 +40,7 @@ use tokio::sync::oneshot;
 
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
-    Result, Share, Store, StoreError, StoredEvent,
+    Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
 };
 
 type Shared = Arc<Mutex<Connection>>;
@@ -399,6 +399,11 @@ impl Store for SqliteStore {
     async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert> {
         self.write(move |tx| ops::insert_handover(tx, row, open_limit))
             .await
+    }
+
+    async fn prune(&self, retention: &Retention) -> Result<Pruned> {
+        let retention = retention.clone();
+        self.write(move |tx| ops::prune(tx, &retention)).await
     }
 
     async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {

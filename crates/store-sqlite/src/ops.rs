@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use super::rows::{ByName, JsonRef, is_unique_violation, select_handovers};
 use handover_core::store::{
     AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
-    Result, Share, StoreError, StoredEvent, columns, outbox_item_found,
+    Pruned, Result, Retention, Share, StoreError, StoredEvent, columns, outbox_item_found,
 };
 
 // ---------------------------------------------------------------- handovers
@@ -696,4 +696,76 @@ pub(super) fn adapter_bytes(conn: &Connection, sha256: &str) -> Result<Option<Ve
         .prepare_cached("SELECT bytes FROM adapter_blobs WHERE sha256 = ?1")?
         .query_row([sha256], |r| r.get(0))
         .optional()?)
+}
+
+// ---------------------------------------------------------------- retention
+
+/// Delete what `r` says is old enough, at most `r.batch` rows of each kind
+/// (ended handovers go with everything that names them, children first).
+pub(super) fn prune(conn: &Connection, r: &Retention) -> Result<Pruned> {
+    let batch = i64::from(r.batch);
+    let mut p = Pruned::default();
+    let delete = |sql: &str, before: i64| -> Result<u64> {
+        Ok(conn.prepare_cached(sql)?.execute(params![before, batch])? as u64)
+    };
+    if let Some(before) = r.callbacks_before_ms {
+        p.callbacks = delete(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE status <> 'pending' AND updated_at_ms < ?1 ORDER BY updated_at_ms LIMIT ?2)",
+            before,
+        )?;
+    }
+    if let Some(before) = r.inbox_before_ms {
+        p.inbox = delete(
+            "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox \
+             WHERE done = 1 AND received_at_ms < ?1 ORDER BY id LIMIT ?2)",
+            before,
+        )?;
+    }
+    if let Some(before) = r.deliveries_before_ms {
+        p.deliveries = delete(
+            "DELETE FROM webhook_deliveries WHERE (endpoint_id, delivery_id) IN \
+             (SELECT endpoint_id, delivery_id FROM webhook_deliveries \
+             WHERE received_at_ms < ?1 ORDER BY received_at_ms LIMIT ?2)",
+            before,
+        )?;
+    }
+    if let Some(before) = r.handovers_ended_before_ms {
+        let ids: Vec<String> = conn
+            .prepare_cached(
+                "SELECT id FROM handovers WHERE status NOT IN ('requested','queued','active') \
+                 AND ended_at_ms < ?1 ORDER BY ended_at_ms LIMIT ?2",
+            )?
+            .query_map(params![before, batch], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let ids = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let of_these = |table: &str| -> Result<u64> {
+            let sql = format!(
+                "DELETE FROM {table} WHERE handover_id IN (SELECT value FROM json_each(?1))"
+            );
+            Ok(conn.prepare_cached(&sql)?.execute([&ids])? as u64)
+        };
+        for table in ["outbox", "inbox", "correlation_keys"] {
+            of_these(table)?;
+        }
+        p.events = of_these("events")?;
+        p.handovers = conn
+            .prepare_cached("DELETE FROM handovers WHERE id IN (SELECT value FROM json_each(?1))")?
+            .execute([&ids])? as u64;
+    }
+    if let Some(keep) = r.versions_kept {
+        p.adapter_versions = conn
+            .prepare_cached(
+                "DELETE FROM adapter_versions WHERE seq IN (SELECT seq FROM (SELECT seq, \
+                 ROW_NUMBER() OVER (PARTITION BY endpoint_id ORDER BY seq DESC) AS rn \
+                 FROM adapter_versions) WHERE rn > ?1)",
+            )?
+            .execute([i64::from(keep)])? as u64;
+        p.adapter_blobs = conn
+            .prepare_cached(
+                "DELETE FROM adapter_blobs WHERE sha256 NOT IN (SELECT sha256 FROM adapter_versions)",
+            )?
+            .execute([])? as u64;
+    }
+    Ok(p)
 }

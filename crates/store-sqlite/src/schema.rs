@@ -181,6 +181,19 @@ WHEN OLD.status IN ('requested','queued','active') BEGIN
     UPDATE tenant_open SET open = open - 1 WHERE tenant = OLD.tenant;
 END;
 "#,
+    // 6: what the pruner (`Store::prune`) reads and deletes by: ended
+    // handovers by end time, finished callback deliveries and webhook
+    // delivery ids by age, and the child keys its deletes (and their
+    // foreign-key checks) look up, which only partial indexes covered.
+    r#"
+CREATE INDEX handovers_ended ON handovers (ended_at_ms)
+    WHERE status NOT IN ('requested','queued','active');
+CREATE INDEX outbox_finished ON outbox (updated_at_ms) WHERE status <> 'pending';
+CREATE INDEX outbox_handover ON outbox (handover_id);
+CREATE INDEX outbox_event ON outbox (event_id);
+CREATE INDEX inbox_handover ON inbox (handover_id);
+CREATE INDEX webhook_deliveries_age ON webhook_deliveries (received_at_ms);
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -178,12 +178,15 @@ async fn the_open_handover_counter_is_seeded_from_an_older_database() {
     )
     .await;
     drop(store);
-    // Back to schema 4: no counter, no triggers.
+    // Back to schema 4: no counter, no triggers (and none of 6's indexes).
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(
             "DROP TRIGGER handovers_open_insert; DROP TRIGGER handovers_open_update; \
              DROP TRIGGER handovers_open_delete; DROP TABLE tenant_open; \
+             DROP INDEX handovers_ended; DROP INDEX outbox_finished; \
+             DROP INDEX outbox_handover; DROP INDEX outbox_event; \
+             DROP INDEX inbox_handover; DROP INDEX webhook_deliveries_age; \
              PRAGMA user_version = 4;",
         )
         .unwrap();

@@ -609,3 +609,40 @@ pub(crate) async fn a_tenants_stuck_callbacks_do_not_hold_up_anothers() {
         "A had {most} deliveries in flight at once (cap 8)"
     );
 }
+
+/// Finished records are pruned in the background once past their
+/// retention: an ended handover (with its events) disappears, an open one
+/// stays (before: nothing was ever deleted — events, deliveries, the inbox
+/// and adapter blobs grew forever).
+#[tokio::test]
+pub(crate) async fn finished_records_are_pruned() {
+    let host = HostProcess::start(
+        Config::new()
+            .retention("ended_handovers_s", 1)
+            .retention("callbacks_s", 1)
+            .retention("inbox_s", 1)
+            .retention("interval_s", 1)
+            .endpoint(Endpoint::new("ep", guest("echo"))),
+    )
+    .await;
+    let mut ids = vec![];
+    for session in ["ended", "open"] {
+        let (code, v) = host.create("ep", session, serde_json::json!({})).await;
+        assert_eq!(code, 201, "{v}");
+        ids.push(v["handover_id"].as_str().unwrap().to_string());
+    }
+    let (code, v) = host
+        .post(
+            &format!("/v1/handovers/{}/close", ids[0]),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    host.eventually("the ended handover to be pruned", T, async || {
+        let (code, _) = host.get(&format!("/v1/handovers/{}", ids[0])).await;
+        (code == 404).then_some(())
+    })
+    .await;
+    let (code, v) = host.get(&format!("/v1/handovers/{}", ids[1])).await;
+    assert_eq!(code, 200, "the open handover stays: {v}");
+}

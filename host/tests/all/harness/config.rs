@@ -23,6 +23,9 @@ pub struct Config {
     pub store: Option<Store>,
     pub server: Server,
     pub runtime: Option<Runtime>,
+    /// `[retention]`: seconds (or a count) by setting name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub retention: BTreeMap<String, u64>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub tenants: BTreeMap<String, Tenant>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -221,6 +224,12 @@ impl Config {
             backend: "postgres".into(),
             url: url.into(),
         });
+        self
+    }
+
+    /// One `[retention]` setting.
+    pub fn retention(mut self, name: &str, value: u64) -> Self {
+        self.retention.insert(name.into(), value);
         self
     }
 
