@@ -130,8 +130,9 @@ pub struct RuntimeSection {
     /// Where the compiled-component cache lives (relative paths: to the
     /// config file's directory); default `<data_dir>/cache`. Hosts that run
     /// the same adapters (replicas on one machine, the conformance kit's
-    /// scenarios, test suites) may share one: entries are keyed by the
-    /// component's and the engine configuration's hashes and checksummed.
+    /// scenarios, test suites) may share one (and its key): entries are
+    /// keyed by the component's and the engine configuration's hashes and
+    /// sealed with the key in `cache_key_file`.
     #[serde(default)]
     pub cache_dir: Option<std::path::PathBuf>,
     /// The key cache entries are sealed with (HMAC-SHA256), created on
