@@ -227,6 +227,31 @@ async fn an_entry_overwritten_with_garbage_is_recompiled() {
     .await;
 }
 
+#[tokio::test]
+async fn a_fifo_or_huge_file_under_the_key_is_not_read() {
+    // Someone who can write the cache directory cannot make the host block
+    // on a FIFO nor read a (sparse) 64 GiB file: neither is read; both are
+    // replaced by a fresh entry.
+    survives(|p| {
+        std::fs::remove_file(p).unwrap();
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    })
+    .await;
+    survives(|p| {
+        std::fs::File::options()
+            .write(true)
+            .open(p)
+            .unwrap()
+            .set_len(64 << 30)
+            .unwrap();
+    })
+    .await;
+}
+
 /// Bytes before the artifact in an entry: magic and seal.
 const HEADER: usize = 8 + cache::TAG_LEN;
 

@@ -80,6 +80,41 @@ pub fn open_entry<'a>(key: &CacheKey, path: &Path, data: &'a [u8]) -> Result<&'a
     Ok(artifact)
 }
 
+/// The largest entry read for a component of `component_len` bytes: far
+/// more than cranelift makes of it, so a file planted in the cache cannot
+/// make the host read gigabytes.
+fn max_entry_bytes(component_len: usize) -> u64 {
+    16 * component_len as u64 + (64 << 20)
+}
+
+/// The bytes of the entry at `path` if it is a regular file (not a link,
+/// FIFO or device: opened without following links and without blocking)
+/// of at most `max` bytes.
+fn read_entry(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.file_type().is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(std::io::Error::other(format!(
+            "{} bytes, more than the {max} an entry of this component may have",
+            meta.len()
+        )));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    f.take(max + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > max {
+        return Err(std::io::Error::other("grew while read"));
+    }
+    Ok(data)
+}
+
 /// A temporary file beside `path`, unique per writer (process and call), so
 /// hosts and runtimes sharing a directory never write into each other's.
 fn unique_tmp(path: &Path) -> PathBuf {
@@ -125,7 +160,7 @@ impl Cache {
         bytes: &[u8],
     ) -> Result<(Component, bool), LoadError> {
         let path = self.entry_path(sha256);
-        match std::fs::read(&path) {
+        match read_entry(&path, max_entry_bytes(bytes.len())) {
             Ok(data) => match self.load_verified(engine, &path, &data) {
                 Ok(c) => return Ok((c, false)),
                 Err(why) => {
@@ -135,7 +170,8 @@ impl Cache {
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read compiled-component cache entry; recompiling");
+                tracing::warn!(path = %path.display(), error = %e, "compiled-component cache entry unusable; recompiling");
+                let _ = std::fs::remove_file(&path);
             }
         }
         let component =
