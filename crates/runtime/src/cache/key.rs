@@ -91,7 +91,17 @@ fn unsafe_key(path: &Path, problem: String) -> KeyError {
 }
 
 fn load(path: &Path) -> Result<CacheKey, KeyError> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| io(path, e))?;
+    // Checked on the open file itself (never following a link, never
+    // blocking on a FIFO), so it cannot be swapped between check and read.
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => unsafe_key(path, "not a regular file (a symbolic link)".into()),
+            _ => io(path, e),
+        })?;
+    let meta = f.metadata().map_err(|e| io(path, e))?;
     if !meta.file_type().is_file() {
         return Err(unsafe_key(path, "not a regular file".into()));
     }
@@ -116,7 +126,6 @@ fn load(path: &Path) -> Result<CacheKey, KeyError> {
         ));
     }
     let mut key = [0u8; KEY_LEN];
-    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
     let n = f.read(&mut key).map_err(|e| io(path, e))?;
     let mut more = [0u8; 1];
     if n != KEY_LEN || f.read(&mut more).map_err(|e| io(path, e))? != 0 {
