@@ -569,3 +569,31 @@ pub(crate) fn plant_garbage(dir: &Path, entry: &Path) -> Planted {
     garbage.sort();
     Planted { garbage, kept }
 }
+
+/// A load that fails after compiling (here `describe`, under a memory
+/// limit the component cannot start in) removes the entry it wrote, and
+/// leaves alone an entry it found (another load's).
+#[tokio::test]
+async fn a_refused_load_removes_only_the_entry_it_wrote() {
+    let (_tmp, dir, bytes) = cache_dir_and("echo");
+    let rt = runtime_in(&dir, false);
+    let starved = env(
+        Limits {
+            memory_bytes: 4096,
+            ..Default::default()
+        },
+        &[],
+        &[],
+    );
+    let e = rt.load_with(&bytes, &starved).await.unwrap_err();
+    assert!(e.to_string().contains("`describe` failed"), "{e}");
+    assert_eq!(cwasm_files(&dir), Vec::<String>::new());
+
+    let a = rt.load(&bytes).await.unwrap();
+    assert!(a.wrote_cache_entry);
+    let path = entry(&rt, &dir, &bytes);
+    let kept = identity(&path);
+    rt.load_with(&bytes, &starved).await.unwrap_err();
+    assert_eq!(identity(&path), kept, "another load's entry was removed");
+    assert!(!rt.load(&bytes).await.unwrap().wrote_cache_entry);
+}
