@@ -41,6 +41,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     let runtime = Runtime::new(RuntimeConfig {
         fuel: c.runtime.fuel,
         cache_dir: cfg.cache_dir(),
+        cache_key_file: cfg.cache_key_file(),
         max_instances: c.runtime.max_instances,
         max_memory_mib: c.runtime.max_memory_mib,
         ..Default::default()
@@ -74,6 +75,9 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         std::time::Duration::from_millis(500),
     )
     .await?;
+    // Every kept version is loaded (config and recorded swaps): what the
+    // cache holds beyond them is garbage.
+    registry.collect_cache_garbage().await;
     let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
     let engine = Engine::new(
         store,

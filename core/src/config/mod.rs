@@ -132,10 +132,24 @@ pub struct RuntimeSection {
     /// Where the compiled-component cache lives (relative paths: to the
     /// config file's directory); default `<data_dir>/cache`. Hosts that run
     /// the same adapters (replicas on one machine, the conformance kit's
-    /// scenarios, test suites) may share one: entries are keyed by the
-    /// component's and the engine configuration's hashes and checksummed.
+    /// scenarios, test suites) may share one (and its key): entries are
+    /// keyed by the component's and the engine configuration's hashes and
+    /// sealed with the key in `cache_key_file`.
     #[serde(default)]
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The key cache entries are sealed with (HMAC-SHA256), created on
+    /// first use with mode 0600 (relative paths: to the config file's
+    /// directory); default beside the cache directory, `<cache_dir>.key`.
+    /// Hosts sharing a cache share its key. Whoever can write this file can
+    /// make the host run native code: protect it like the binary.
+    #[serde(default)]
+    pub cache_key_file: Option<std::path::PathBuf>,
+    /// Delete cache entries of components no endpoint keeps (and of other
+    /// engine configurations) at start-up and after every swap or
+    /// rollback. Turn off when hosts with different adapters share one
+    /// `cache_dir`, or they delete each other's entries.
+    #[serde(default = "yes")]
+    pub cache_gc: bool,
 }
 
 fn default_instances() -> u32 {
@@ -153,6 +167,8 @@ impl Default for RuntimeSection {
             max_memory_mib: default_max_memory(),
             cache: true,
             cache_dir: None,
+            cache_key_file: None,
+            cache_gc: true,
         }
     }
 }
@@ -449,5 +465,13 @@ impl LoadedConfig {
             Some(dir) => self.resolve_path(&dir.to_string_lossy()),
             None => self.data_dir().join("cache"),
         })
+    }
+
+    /// The cache key file if configured (`None`: beside the cache).
+    pub fn cache_key_file(&self) -> Option<PathBuf> {
+        let r = &self.config.runtime;
+        r.cache_key_file
+            .as_ref()
+            .map(|f| self.resolve_path(&f.to_string_lossy()))
     }
 }

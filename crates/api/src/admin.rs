@@ -120,18 +120,24 @@ fn too_large() -> Response {
 }
 
 async fn upload(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    let source = match owned_by(&s, req.headers(), &id) {
-        Ok((Caller::Tenant(_), _)) => Source::Tenant,
-        Ok(_) => Source::Admin,
+    let (source, ep) = match owned_by(&s, req.headers(), &id) {
+        Ok((Caller::Tenant(_), ep)) => (Source::Tenant, ep),
+        Ok((_, ep)) => (Source::Admin, ep),
         Err(r) => return crate::refuse_unread(req.into_body(), r).await,
     };
     if crate::declared_over(req.headers(), UPLOAD_LIMIT) {
         return crate::refuse_unread(req.into_body(), too_large()).await;
     }
+    // The tenant's one compile and a call slot, before the body is read: a
+    // tenant's second upload at once is answered 429 from the headers.
+    let permit = match s.engine.reserve_upload(&ep, source == Source::Tenant).await {
+        Ok(p) => p,
+        Err(e) => return crate::refuse_unread(req.into_body(), crate::engine_error(e)).await,
+    };
     let Ok(body) = to_bytes(req.into_body(), UPLOAD_LIMIT).await else {
         return too_large();
     };
-    match s.engine.swap_adapter(&id, &body, source).await {
+    match s.engine.swap_adapter(&id, &body, source, permit).await {
         Ok(v) => Json(json!({"swapped": true, "current": v})).into_response(),
         Err(e) => swap_error(e),
     }

@@ -166,15 +166,32 @@ impl Engine {
         self.registry.endpoints()
     }
 
-    /// Hot-swaps endpoint `id` to the component `bytes` (validated first;
-    /// the serving version is kept on refusal).
+    /// What an upload to `ep` holds from before its body is read until its
+    /// candidate is accepted or refused: the tenant's one compile and one
+    /// of its call slots. A tenant's own upload waits for neither (a quota
+    /// error, 429); the operator's waits.
+    pub async fn reserve_upload(
+        &self,
+        ep: &Endpoint,
+        by_tenant: bool,
+    ) -> Result<registry::UploadPermit, EngineError> {
+        if by_tenant {
+            Ok(registry::UploadPermit::try_now(ep)?)
+        } else {
+            Ok(registry::UploadPermit::wait(ep).await)
+        }
+    }
+
+    /// Hot-swaps endpoint `id` to the component `bytes` (validated first
+    /// under `permit`; the serving version is kept on refusal).
     pub async fn swap_adapter(
         &self,
         id: &str,
         bytes: &[u8],
         source: registry::Source,
+        permit: registry::UploadPermit,
     ) -> Result<registry::VersionInfo, registry::SwapError> {
-        self.registry.swap(id, bytes, source).await
+        self.registry.swap_reserved(id, bytes, source, permit).await
     }
 
     /// Puts endpoint `id` back on its previous adapter version (a tenant

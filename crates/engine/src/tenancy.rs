@@ -48,11 +48,22 @@ pub struct QuotaExceeded {
 
 pub use handover_runtime::budget::CpuBudget;
 
+/// Held while a candidate adapter of the tenant's is compiled and
+/// validated (`describe`, `validate-settings`): the tenant's one compile
+/// and one of its call slots, so an upload is counted like a call.
+#[derive(Debug)]
+pub struct CompilePermit {
+    _compile: OwnedSemaphorePermit,
+    _call: OwnedSemaphorePermit,
+}
+
 pub struct Tenant {
     pub id: String,
     pub quotas: Quotas,
     key_hashes: Vec<[u8; 32]>,
     calls: Arc<Semaphore>,
+    /// One compile (an upload's candidate) at a time.
+    compiling: Arc<Semaphore>,
     pub cpu: Arc<CpuBudget>,
     webhooks: Mutex<(Instant, f64)>,
 }
@@ -62,6 +73,7 @@ impl Tenant {
         Tenant {
             id: id.to_string(),
             calls: Arc::new(Semaphore::new(quotas.concurrent_calls as usize)),
+            compiling: Arc::new(Semaphore::new(1)),
             cpu: Arc::new(CpuBudget::new(Duration::from_millis(quotas.cpu_ms_per_s))),
             webhooks: Mutex::new((Instant::now(), quotas.webhooks_per_s as f64)),
             key_hashes,
@@ -89,6 +101,39 @@ impl Tenant {
             .acquire_owned()
             .await
             .expect("never closed")
+    }
+
+    /// The tenant's one compile and one of its call slots now, or the quota
+    /// error (a tenant's upload fails fast, before its body is read).
+    pub fn try_compile(&self) -> Result<CompilePermit, QuotaExceeded> {
+        let compile = self
+            .compiling
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| QuotaExceeded {
+                tenant: self.id.clone(),
+                quota: "concurrent_compiles",
+                limit: 1,
+                retry_after_s: 2,
+            })?;
+        Ok(CompilePermit {
+            _compile: compile,
+            _call: self.try_call()?,
+        })
+    }
+
+    /// The same, waiting (the operator's uploads, file and replica swaps).
+    pub async fn compile(&self) -> CompilePermit {
+        let compile = self
+            .compiling
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        CompilePermit {
+            _compile: compile,
+            _call: self.call().await,
+        }
     }
 
     /// Take one webhook token from the tenant's bucket.
@@ -293,6 +338,20 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(600));
         assert!(t.take_webhook().is_ok());
+
+        // One compile at a time, and it holds a call slot.
+        let compiling = t.try_compile().unwrap();
+        let e = t.try_compile().unwrap_err();
+        assert_eq!(
+            (e.quota, e.limit, e.retry_after_s),
+            ("concurrent_compiles", 1, 2)
+        );
+        assert_eq!(t.try_call().unwrap_err().quota, "concurrent_calls");
+        drop(compiling);
+        let slot = t.try_call().unwrap();
+        assert_eq!(t.try_compile().unwrap_err().quota, "concurrent_calls");
+        drop(slot);
+        assert!(t.try_compile().is_ok());
 
         assert!(t.open_handovers_exceeded(1).is_ok());
         let e = t.open_handovers_exceeded(2).unwrap_err();

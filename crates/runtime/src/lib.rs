@@ -45,6 +45,9 @@ pub struct RuntimeConfig {
     pub fuel: bool,
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// The key the cache's entries are sealed with (created on first use,
+    /// mode 0600); `None`: [`cache::default_key_file`] (`<cache_dir>.key`).
+    pub cache_key_file: Option<PathBuf>,
     /// Instances that may exist at once (concurrent calls), pool-wide.
     pub max_instances: u32,
     /// Largest linear memory any endpoint may be granted, MiB.
@@ -73,6 +76,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             fuel: false,
             cache_dir: None,
+            cache_key_file: None,
             max_instances: 1000,
             max_memory_mib: 256,
             epoch_tick: Duration::from_millis(5),
@@ -124,6 +128,9 @@ pub struct LoadedAdapter {
     pub info: AdapterInfo,
     pub imports: Vec<String>,
     pub loaded_at: SystemTime,
+    /// Loading wrote this component's cache entry (it was not cached): a
+    /// refused candidate's entry is removed again.
+    pub wrote_cache_entry: bool,
     pre: InstancePre<CallState>,
     /// `pre`'s exports, type-checked once here instead of per instance.
     exports: v1_exports::Exports,
@@ -146,6 +153,8 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<CallState>,
     cfg: RuntimeConfig,
+    /// The compiled-component cache; `None` when off or its key unusable.
+    cache: Option<Arc<cache::Cache>>,
     stop: Arc<AtomicBool>,
     /// Instances kept between the calls of a [`Session`].
     parked: AtomicUsize,
@@ -179,6 +188,20 @@ impl Runtime {
         };
         let engine = engine.map_err(RuntimeError::Engine)?;
         let linker = build_linker(&engine)?;
+        let cache = cfg.cache_dir.as_ref().and_then(|dir| {
+            let key = cfg
+                .cache_key_file
+                .clone()
+                .unwrap_or_else(|| cache::default_key_file(dir));
+            cache::Cache::open(&engine, dir, &key)
+                .inspect_err(|e| {
+                    tracing::error!(
+                        "the compiled-component cache is off (every adapter is compiled): {e}"
+                    )
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let (e, s, tick) = (engine.clone(), stop.clone(), cfg.epoch_tick);
         std::thread::Builder::new()
@@ -194,6 +217,7 @@ impl Runtime {
             engine,
             linker,
             cfg,
+            cache,
             stop,
             parked: AtomicUsize::new(0),
             compiles: tokio::sync::Semaphore::new(compile_slots()),
@@ -209,33 +233,71 @@ impl Runtime {
     }
 
     /// Compile (or fetch from the cache), check the world, pre-instantiate
-    /// and call `describe`. Does not validate settings.
+    /// and call `describe` with default limits and no egress. Does not
+    /// validate settings.
     pub async fn load(self: &Arc<Self>, bytes: &[u8]) -> Result<Arc<LoadedAdapter>, LoadError> {
+        self.load_with(bytes, &CallEnv::describe()).await
+    }
+
+    /// [`Runtime::load`] with `describe` under `env` (an endpoint's limits
+    /// and its tenant's CPU budget, which the compile time is charged to
+    /// as well). A cache entry this load wrote is removed if it fails.
+    pub async fn load_with(
+        self: &Arc<Self>,
+        bytes: &[u8],
+        env: &CallEnv,
+    ) -> Result<Arc<LoadedAdapter>, LoadError> {
         let report = inspect::check_component(bytes)?;
         let sha256 = sha256_hex(bytes);
-        let component = self.compile(&sha256, bytes).await?;
+        let (component, wrote) = self.compile(&sha256, bytes, env).await?;
+        let loaded = self
+            .prepare(component, &report, &sha256, bytes.len(), env)
+            .await;
+        match loaded {
+            Ok(mut adapter) => {
+                adapter.wrote_cache_entry = wrote;
+                Ok(Arc::new(adapter))
+            }
+            Err(e) => {
+                if wrote {
+                    self.evict_cache_entry(&sha256).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Pre-instantiate and describe a compiled component.
+    async fn prepare(
+        self: &Arc<Self>,
+        component: Component,
+        report: &inspect::Report,
+        sha256: &str,
+        size: usize,
+        env: &CallEnv,
+    ) -> Result<LoadedAdapter, LoadError> {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, report)))?;
         let exports = v1_exports::Exports::new(&pre)
-            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, &report)))?;
+            .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, report)))?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let mut adapter = LoadedAdapter {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            sha256,
-            size: bytes.len(),
+            sha256: sha256.to_string(),
+            size,
             world: report.world.clone(),
             info: placeholder_info(),
             imports: report.imports.clone(),
             loaded_at: SystemTime::now(),
+            wrote_cache_entry: false,
             pre,
             exports,
             #[cfg(feature = "bench-native")]
             native: false,
         };
-        let env = CallEnv::describe();
-        match self.invoke(&adapter, &env, Call::Describe).await {
+        match self.invoke(&adapter, env, Call::Describe).await {
             Ok(CallOutput::Info(info)) => adapter.info = info,
             Ok(_) => unreachable!("describe returns info"),
             Err(f) => return Err(LoadError::Describe(f.message)),
@@ -250,7 +312,7 @@ impl Runtime {
                 );
             }
         }
-        Ok(Arc::new(adapter))
+        Ok(adapter)
     }
 }
 
@@ -260,22 +322,61 @@ impl Runtime {
     /// for a large component, which on an async worker would stall every
     /// request that worker serves (four uploads took `/healthz` from 6 ms
     /// to 5.7 s).
-    async fn compile(&self, sha256: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+    /// Returns the component and whether this call wrote its cache entry.
+    /// The time it took is charged to `env`'s CPU budget (a tenant's).
+    async fn compile(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+        env: &CallEnv,
+    ) -> Result<(Component, bool), LoadError> {
         let _slot = self
             .compiles
             .acquire()
             .await
             .map_err(|_| LoadError::Compile("the runtime is shutting down".into()))?;
-        let (engine, dir) = (self.engine.clone(), self.cfg.cache_dir.clone());
+        let (engine, cache) = (self.engine.clone(), self.cache.clone());
         let (sha256, bytes) = (sha256.to_string(), bytes.to_vec());
-        tokio::task::spawn_blocking(move || match &dir {
-            Some(dir) => cache::load_or_compile(&engine, dir, &sha256, &bytes),
-            None => {
-                Component::new(&engine, &bytes).map_err(|e| LoadError::Compile(format!("{e:#}")))
-            }
+        let started = std::time::Instant::now();
+        let compiled = tokio::task::spawn_blocking(move || match &cache {
+            Some(cache) => cache.load_or_compile(&engine, &sha256, &bytes),
+            None => Component::new(&engine, &bytes)
+                .map(|c| (c, false))
+                .map_err(|e| LoadError::Compile(format!("{e:#}"))),
         })
         .await
-        .map_err(|e| LoadError::Compile(format!("the compiler thread failed: {e}")))?
+        .map_err(|e| LoadError::Compile(format!("the compiler thread failed: {e}")))?;
+        if let Some(cpu) = &env.cpu {
+            cpu.charge(started.elapsed());
+        }
+        compiled
+    }
+
+    /// The compiled-component cache, if on.
+    pub fn cache(&self) -> Option<&Arc<cache::Cache>> {
+        self.cache.as_ref()
+    }
+
+    /// Remove the cache entry of `sha256` (a refused candidate's).
+    pub async fn evict_cache_entry(&self, sha256: &str) {
+        if let Some(cache) = self.cache.clone() {
+            let sha256 = sha256.to_string();
+            let _ = tokio::task::spawn_blocking(move || cache.evict(&sha256)).await;
+        }
+    }
+
+    /// Delete cache entries of components `keep` does not hold (and the
+    /// rest of [`cache::Cache::collect_garbage`]); the names deleted.
+    pub async fn collect_cache_garbage(
+        &self,
+        keep: std::collections::HashSet<String>,
+    ) -> Vec<String> {
+        let Some(cache) = self.cache.clone() else {
+            return vec![];
+        };
+        tokio::task::spawn_blocking(move || cache.collect_garbage(&|sha| keep.contains(sha)))
+            .await
+            .unwrap_or_default()
     }
 }
 

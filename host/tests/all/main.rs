@@ -5,6 +5,7 @@
 //! typed config (`Config`), HTTP, SSE and webhook helpers.
 
 mod cache;
+mod cache_on_disk;
 mod cli;
 mod conformance;
 mod e2e;
@@ -19,6 +20,7 @@ mod session;
 mod template;
 mod tenancy;
 mod unit_tests_run;
+mod uploads;
 
 /// Every guest component the adapters workspace builds has a test: guests
 /// that declare a conformance simulator in their own `Cargo.toml` are run
@@ -43,6 +45,7 @@ mod guests_tested {
     use crate::sandbox::oversized_state_is_refused as big_state;
     use crate::sandbox::unbounded_recursion_is_a_stack_overflow as recursion;
     use crate::template::template_with_provider_logic_passes_the_happy_path as template;
+    use crate::uploads::a_tenant_compiles_one_upload_at_a_time as slow_validate;
 
     macro_rules! assert_guest_tested {
         ($guest:ident) => {

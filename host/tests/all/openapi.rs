@@ -185,7 +185,7 @@ fn status_codes_match_the_handlers() {
     assert!(codes("/v1/handovers/{id}/input", "post").contains("409"));
     assert_eq!(
         codes("/admin/endpoints/{id}/adapter", "put"),
-        set(&["200", "401", "404", "413", "422"])
+        set(&["200", "401", "404", "413", "422", "429"])
     );
     assert_eq!(
         codes("/admin/endpoints/{id}/rollback", "post"),

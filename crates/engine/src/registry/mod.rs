@@ -6,8 +6,10 @@
 //! one and finish on it. A refused candidate never replaces anything.
 //! This module never runs a handover; it only hands out versions.
 
+mod candidate;
 mod watch;
 
+pub use candidate::{UploadPermit, validate};
 pub use watch::watch_files;
 
 use handover_core::config::{EndpointConfig, LoadedConfig};
@@ -230,6 +232,18 @@ impl Endpoint {
         }
     }
 
+    /// What this endpoint's candidates are validated under
+    /// ([`candidate`]'s `validation_env`).
+    pub fn validation_env(&self) -> CallEnv {
+        candidate::validation_env(
+            &self.id,
+            &self.tenant,
+            &self.limits,
+            self.tenant_budget.as_ref(),
+            &self.resolver,
+        )
+    }
+
     /// Drop the warm instances (they run the version just replaced).
     fn clear_warm(&self) {
         if let Some(w) = &self.warm {
@@ -271,6 +285,10 @@ pub struct Registry {
     tenants: Arc<crate::tenancy::Tenants>,
     endpoints: BTreeMap<String, Arc<Endpoint>>,
     hook: RwLock<Option<SwapHook>>,
+    /// Candidates being validated (their cache entries are not garbage).
+    pending: candidate::Pending,
+    /// `[runtime] cache_gc`.
+    cache_gc: bool,
 }
 
 impl Registry {
@@ -311,9 +329,23 @@ impl Registry {
                         },
                     )
                 })?;
-                let adapter = validate(&runtime, &bytes, pin.as_deref(), &settings_json)
-                    .await
-                    .map_err(|e| (id.clone(), e))?;
+                let env = candidate::validation_env(
+                    &id,
+                    &ep.tenant,
+                    &limits,
+                    tenant_budget.as_ref(),
+                    &resolver,
+                );
+                let adapter = candidate::validate_in(
+                    &runtime,
+                    &bytes,
+                    pin.as_deref(),
+                    &settings_json,
+                    &env,
+                    &|_| false,
+                )
+                .await
+                .map_err(|e| (id.clone(), e))?;
                 let info = version_info(&adapter, Source::Config);
                 let (credentials, webhook_secret) =
                     endpoint_secrets(ep).map_err(|e| (id.clone(), LoadError::Config(e)))?;
@@ -358,6 +390,8 @@ impl Registry {
                 tenants,
                 endpoints,
                 hook: RwLock::new(None),
+                pending: candidate::Pending::default(),
+                cache_gc: cfg.config.runtime.cache_gc,
             })
         } else {
             Err(errors)
@@ -419,7 +453,8 @@ impl Registry {
             .sum()
     }
 
-    /// Validate `bytes` and, if they pass, make them the serving version.
+    /// Validate `bytes` and, if they pass, make them the serving version
+    /// (waiting for the tenant's compile: [`UploadPermit::wait`]).
     pub async fn swap(
         &self,
         id: &str,
@@ -427,6 +462,24 @@ impl Registry {
         source: Source,
     ) -> Result<VersionInfo, SwapError> {
         let swapped = self.swap_when(id, bytes, source, || true).await?;
+        Ok(swapped.expect("a swap without a precondition happens"))
+    }
+
+    /// [`Registry::swap`] holding a permit taken before (an upload takes
+    /// it before reading its body).
+    pub async fn swap_reserved(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        source: Source,
+        permit: UploadPermit,
+    ) -> Result<VersionInfo, SwapError> {
+        let ep = self
+            .endpoint(id)
+            .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+        let swapped = self
+            .swap_holding(&ep, bytes, source, || true, permit)
+            .await?;
         Ok(swapped.expect("a swap without a precondition happens"))
     }
 
@@ -444,6 +497,21 @@ impl Registry {
         let ep = self
             .endpoint(id)
             .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+        // The permit before the swap lock, always (an upload holds it
+        // while it waits for the lock).
+        let permit = UploadPermit::wait(&ep).await;
+        self.swap_holding(&ep, bytes, source, still, permit).await
+    }
+
+    async fn swap_holding(
+        &self,
+        ep: &Arc<Endpoint>,
+        bytes: &[u8],
+        source: Source,
+        still: impl FnOnce() -> bool,
+        _permit: UploadPermit,
+    ) -> Result<Option<VersionInfo>, SwapError> {
+        let id = ep.id.as_str();
         let _serial = ep.swap_lock.lock().await;
         if !still() {
             return Ok(None);
@@ -454,7 +522,18 @@ impl Registry {
             .as_ref()
             .map(|s| s.get_ref().to_ascii_lowercase());
         let sha = sha256_hex(bytes);
-        match validate(&self.runtime, bytes, pin.as_deref(), &ep.settings_json).await {
+        let pending = self.pending.enter(&sha);
+        let checked = candidate::validate_in(
+            &self.runtime,
+            bytes,
+            pin.as_deref(),
+            &ep.settings_json,
+            &ep.validation_env(),
+            &|sha| self.in_use_by_others(sha),
+        )
+        .await;
+        drop(pending);
+        let outcome = match checked {
             Ok(adapter) => {
                 let info = version_info(&adapter, source);
                 let mut slot = ep.slot.write().unwrap();
@@ -488,7 +567,9 @@ impl Registry {
                 ep.record(&mut slot, source, &sha, false, e.to_string());
                 Err(SwapError::Refused(e))
             }
-        }
+        };
+        self.collect_cache_garbage().await;
+        outcome
     }
 
     /// Serve the previous version again.
@@ -501,6 +582,15 @@ impl Registry {
             .endpoint(id)
             .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
         let _serial = ep.swap_lock.lock().await;
+        let info = Self::roll_back_slot(&ep, by_tenant)?;
+        ep.clear_warm();
+        self.notify(id, &info.sha256, None, Source::Rollback);
+        self.collect_cache_garbage().await;
+        Ok(info)
+    }
+
+    /// [`Registry::rollback`]'s change of the slot (under the swap lock).
+    fn roll_back_slot(ep: &Endpoint, by_tenant: bool) -> Result<VersionInfo, SwapError> {
         let mut slot = ep.slot.write().unwrap();
         let serving = slot.current.info.source;
         if by_tenant && serving != Source::Tenant {
@@ -515,9 +605,6 @@ impl Registry {
             old.info.name, old.info.version, info.name, info.version
         );
         ep.record(&mut slot, Source::Rollback, &info.sha256, true, msg);
-        drop(slot);
-        ep.clear_warm();
-        self.notify(id, &info.sha256, None, Source::Rollback);
         Ok(info)
     }
 }
@@ -540,33 +627,6 @@ fn endpoint_secrets(
         None => None,
     };
     Ok(((!creds.is_empty()).then(|| Arc::new(creds)), webhook_secret))
-}
-
-/// Everything a candidate must pass before it takes traffic.
-pub async fn validate(
-    runtime: &Arc<Runtime>,
-    bytes: &[u8],
-    pin: Option<&str>,
-    settings: &str,
-) -> Result<Arc<LoadedAdapter>, LoadError> {
-    let sha = sha256_hex(bytes);
-    if let Some(pin) = pin
-        && pin != sha
-    {
-        return Err(LoadError::Pinned {
-            pinned: pin.to_string(),
-            actual: sha,
-        });
-    }
-    let adapter = runtime.load(bytes).await?;
-    let env = CallEnv::describe();
-    match runtime
-        .invoke(&adapter, &env, Call::ValidateSettings(settings.to_string()))
-        .await
-    {
-        Ok(_) => Ok(adapter),
-        Err(f) => Err(LoadError::Settings(f.message)),
-    }
 }
 
 #[cfg(test)]

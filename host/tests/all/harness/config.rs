@@ -52,6 +52,8 @@ pub struct Server {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Runtime {
     pub cache_dir: Option<PathBuf>,
+    /// `None`: the host's default (on).
+    pub cache_gc: Option<bool>,
 }
 
 impl Runtime {
@@ -60,11 +62,14 @@ impl Runtime {
     /// host process (`CARGO_TARGET_TMPDIR`: under `target/`, gone with
     /// `cargo clean`; entries are keyed by the component's and the engine
     /// configuration's hashes and checksummed, so sharing is safe, and kept
-    /// across runs for the same reason). A test that needs the default
-    /// `<data_dir>/cache` sets `Runtime::default()`.
+    /// across runs for the same reason; the key beside it is shared too).
+    /// Garbage collection is off: hosts with other adapters share it. A
+    /// test that needs the default `<data_dir>/cache` sets
+    /// `Runtime::default()`.
     pub fn shared_cache() -> Runtime {
         Runtime {
             cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+            cache_gc: Some(false),
         }
     }
 }
