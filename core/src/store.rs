@@ -369,7 +369,7 @@ pub struct OutboxItem {
 }
 
 /// Which events to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EventScope {
     Handover(String),
     Endpoint(String),

@@ -81,6 +81,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         EngineConfig {
             public_url,
             inline_webhook_budget: std::time::Duration::from_millis(c.server.inline_webhook_ms),
+            max_poll_wait: std::time::Duration::from_secs(c.runtime.max_poll_wait_s),
             ..Default::default()
         },
         resolver,

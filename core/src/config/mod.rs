@@ -134,6 +134,15 @@ pub struct RuntimeSection {
     /// component's and the engine configuration's hashes and checksummed.
     #[serde(default)]
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The longest I/O wait, seconds, a long-polled adapter's `poll` may
+    /// add to its call's wall time, whatever wait the adapter declares.
+    /// Guest execution in the call stays within the per-call wall time.
+    #[serde(default = "default_max_poll_wait_s")]
+    pub max_poll_wait_s: u64,
+}
+
+fn default_max_poll_wait_s() -> u64 {
+    60
 }
 
 fn default_instances() -> u32 {
@@ -151,6 +160,7 @@ impl Default for RuntimeSection {
             max_memory_mib: default_max_memory(),
             cache: true,
             cache_dir: None,
+            max_poll_wait_s: default_max_poll_wait_s(),
         }
     }
 }
@@ -182,6 +192,9 @@ pub struct Quotas {
     pub open_handovers: u64,
     /// Webhook requests per second (burst = one second's worth).
     pub webhooks_per_s: u32,
+    /// Server-sent event streams open at once (handover and endpoint
+    /// streams of this tenant's resources).
+    pub event_streams: u32,
 }
 
 impl Default for Quotas {
@@ -193,6 +206,7 @@ impl Default for Quotas {
             cpu_ms_per_s: 1_000,
             open_handovers: 10_000,
             webhooks_per_s: 500,
+            event_streams: 32,
         }
     }
 }

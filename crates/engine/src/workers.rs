@@ -39,14 +39,11 @@ impl Engine {
             // Events written by other replicas wake this process's streams.
             let e = self.clone();
             tokio::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(id) => e.wake(id),
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            e.wake(i64::MAX)
-                        }
-                        Err(_) => break,
-                    }
+                // The notification names no handover: every local stream
+                // reads (each once per coalesced notification).
+                use tokio::sync::broadcast::error::RecvError;
+                while let Ok(_) | Err(RecvError::Lagged(_)) = rx.recv().await {
+                    e.wake_all();
                 }
             });
         }
@@ -257,14 +254,10 @@ impl Engine {
         let polling = adapter.info.polling;
         let mut env = ep.env(&adapter);
         if polling.mode == PollMode::LongPoll {
-            env.limits.wall_time = env
-                .limits
-                .wall_time
-                .max(Duration::from_millis(polling.max_wait_ms as u64 + 2000));
-            env.limits.egress_timeout = env
-                .limits
-                .egress_timeout
-                .max(Duration::from_millis(polling.max_wait_ms as u64 + 1000));
+            // The declared wait lets the call wait on I/O (up to the
+            // operator's maximum), never execute longer.
+            let declared = Duration::from_millis(polling.max_wait_ms.into());
+            env.limits = env.limits.for_long_poll(declared, self.cfg.max_poll_wait);
         }
         let ctx = CallContext {
             handover_id: id.to_string(),

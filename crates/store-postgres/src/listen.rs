@@ -7,7 +7,7 @@
 //! Owns: the listener connection and its reconnects. After every
 //! (re)connect it sends the current highest event id, so streams catch up
 //! on anything written while it was not listening. Streams also re-read the
-//! store every second, so a lost notification only delays. Must never: be
+//! store every 20 s, so a lost notification only delays. Must never: be
 //! the only path by which an event reaches a stream.
 
 use std::time::Duration;

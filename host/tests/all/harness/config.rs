@@ -49,6 +49,7 @@ pub struct Server {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Runtime {
     pub cache_dir: Option<PathBuf>,
+    pub max_poll_wait_s: Option<u64>,
 }
 
 impl Runtime {
@@ -62,6 +63,7 @@ impl Runtime {
     pub fn shared_cache() -> Runtime {
         Runtime {
             cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
+            max_poll_wait_s: None,
         }
     }
 }
@@ -109,7 +111,8 @@ quotas!(
     wall_time_ms,
     cpu_ms_per_s,
     open_handovers,
-    webhooks_per_s
+    webhooks_per_s,
+    event_streams
 );
 
 /// One `[[endpoints]]` table.
