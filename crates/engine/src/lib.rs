@@ -209,8 +209,8 @@ impl Engine {
         self.wakers.subscribe(scope)
     }
 
-    /// Wake every local stream (the PostgreSQL listener: events written by
-    /// other replicas, which the notification does not name).
+    /// Wake every local stream (the PostgreSQL listener: a catch-up after
+    /// it reconnected, or notices it missed).
     pub fn wake_all(&self) {
         self.wakers.wake_all();
     }

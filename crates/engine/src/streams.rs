@@ -1,6 +1,7 @@
 //! Wake-ups for event streams, pushed and keyed: a commit wakes the streams
-//! of its own handover and endpoint, nothing else; events another replica
-//! wrote (PostgreSQL LISTEN/NOTIFY, whose payload names no handover) wake
+//! of its own handover and endpoint, nothing else, and so does another
+//! replica's commit (PostgreSQL LISTEN/NOTIFY names the handover); only a
+//! notice that names none (the listener's catch-up after a reconnect) wakes
 //! every local stream. A stream reads the store only when woken (or on its
 //! slow safety re-read), never once a second on its own.
 //!

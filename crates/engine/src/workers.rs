@@ -11,7 +11,7 @@
 use super::rules::{self, Outcome};
 use super::{Engine, EngineError, now_ms};
 use handover_core::model::{CallContext, PollMode};
-use handover_core::store::{EventScope, HandoverRow, NewEvent, OutboxItem, Status};
+use handover_core::store::{EventNotice, EventScope, HandoverRow, NewEvent, OutboxItem, Status};
 use handover_runtime::{Call, CallOutput};
 use serde_json::json;
 use std::collections::HashSet;
@@ -39,11 +39,16 @@ impl Engine {
             // Events written by other replicas wake this process's streams.
             let e = self.clone();
             tokio::spawn(async move {
-                // The notification names no handover: every local stream
-                // reads (each once per coalesced notification).
                 use tokio::sync::broadcast::error::RecvError;
-                while let Ok(_) | Err(RecvError::Lagged(_)) = rx.recv().await {
-                    e.wake_all();
+                loop {
+                    match rx.recv().await {
+                        Ok(EventNotice::Handover {
+                            handover, endpoint, ..
+                        }) => e.wakers.wake(&handover, &endpoint),
+                        // A catch-up, or notices missed: every stream reads.
+                        Ok(EventNotice::Any { .. }) | Err(RecvError::Lagged(_)) => e.wake_all(),
+                        Err(RecvError::Closed) => break,
+                    }
                 }
             });
         }

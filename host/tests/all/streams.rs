@@ -19,6 +19,30 @@ async fn create(host: &HostProcess, endpoint: &str, key: &str) -> String {
     r.body["handover_id"].as_str().unwrap().to_string()
 }
 
+/// Sends "hello" to handover `id` through `writer` and waits for the echo
+/// adapter's reply on `stream` (served by `reader`): well within 15 s, far
+/// below the streams' 20 s safety re-read, so it came by a wake-up.
+async fn echo_reaches(
+    writer: &HostProcess,
+    id: &str,
+    stream: &mut SseStream,
+    reader: &HostProcess,
+) {
+    let (status, body) = writer.input(id, "text", "hello").await;
+    assert!(status < 300, "{status} {body}");
+    let reply = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(e) = stream.next().await {
+            if e["type"] == "agent_message" {
+                return e;
+            }
+        }
+        panic!("the stream ended\n{}", reader.log());
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no event within 15 s of the commit\n{}", reader.log()));
+    assert_eq!(reply["text"], "1.0.0:hello");
+}
+
 /// Tenant `a` (3 streams at most) may not open a fourth stream — 429 with
 /// Retry-After, naming the quota and its limit — while tenant `b` still
 /// opens one; a closed stream gives its slot back.
@@ -100,23 +124,51 @@ pub(crate) async fn streams_are_woken_by_commits_not_by_a_timer() {
     );
 
     let sent = Instant::now();
-    let (status, body) = host.input(&id, "text", "hello").await;
-    assert!(status < 300, "{status} {body}");
-    let reply = tokio::time::timeout(Duration::from_secs(15), async {
-        while let Some(e) = stream.next().await {
-            if e["type"] == "agent_message" {
-                return e;
-            }
-        }
-        panic!("the stream ended\n{}", host.log());
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no event within 15 s of the commit\n{}", host.log()));
-    assert_eq!(reply["text"], "1.0.0:hello");
+    echo_reaches(&host, &id, &mut stream, &host).await;
     let reads = host.metric("sse_store_reads_total").await - before;
     assert!(
         reads <= 4.0,
         "{reads} reads for one wake-up ({:?})",
         sent.elapsed()
     );
+}
+
+/// Two replicas on one PostgreSQL schema: events replica A commits for one
+/// handover wake replica B's streams of that handover only (the
+/// notification names the handover; before, every notification woke, and
+/// had read, every stream of every replica).
+#[tokio::test]
+pub(crate) async fn another_replicas_commits_wake_only_their_handovers_streams() {
+    let Some(schema) = crate::harness::pg::Schema::create("streams").await else {
+        return;
+    };
+    let config = || {
+        Config::new()
+            .postgres(&schema.url)
+            .server(|s| s.watch_adapters = Some(false))
+            .endpoint(Endpoint::new("ep", guest("echo")))
+    };
+    let a = HostProcess::start(config()).await;
+    let b = HostProcess::start(config()).await;
+    let id = |v: serde_json::Value| v["handover_id"].as_str().unwrap().to_string();
+    let watched = id(a.create("ep", "s-1", serde_json::json!({})).await.1);
+    let other = id(a.create("ep", "s-2", serde_json::json!({})).await.1);
+    let req = b.http.get(b.url(&events_path(&watched)));
+    let mut stream = SseStream::open(req, Until::Forever).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = b.metric("sse_store_reads_total").await;
+    for i in 0..5 {
+        let (status, body) = a.input(&other, "text", &format!("m{i}")).await;
+        assert!(status < 300, "{status} {body}");
+        // Apart, so the notifications are not coalesced into one.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let reads = b.metric("sse_store_reads_total").await - before;
+    assert!(
+        reads <= 1.0,
+        "B's stream of another handover read the store {reads} times"
+    );
+
+    echo_reaches(&a, &watched, &mut stream, &b).await;
 }
