@@ -11,8 +11,14 @@ use std::time::Duration;
 pub struct Limits {
     /// Linear memory per instance, bytes.
     pub memory_bytes: usize,
-    /// Wall time for the whole call (instantiation included).
+    /// Wall time for the whole call (instantiation included), and the most
+    /// time the guest's own code may execute in one call (I/O waits not
+    /// counted: see `io_wait`).
     pub wall_time: Duration,
+    /// Extra wall time, beyond `wall_time`, that a call may spend blocked in
+    /// host I/O: a long poll's declared wait ([`Limits::for_long_poll`]),
+    /// zero for every other call. Never lets guest code execute longer.
+    pub io_wait: Duration,
     /// Fuel per call; only when the engine was built with fuel enabled.
     pub fuel: Option<u64>,
     /// Maximum provider-state size a call may return, bytes.
@@ -40,6 +46,7 @@ impl Default for Limits {
         Limits {
             memory_bytes: 64 << 20,
             wall_time: Duration::from_secs(5),
+            io_wait: Duration::ZERO,
             fuel: None,
             max_state_bytes: 64 << 10,
             max_events: 256,
@@ -73,6 +80,23 @@ pub struct LimitsOverride {
 }
 
 impl Limits {
+    /// The limits of a long poll whose adapter declared `declared_wait`:
+    /// the call may wait on I/O for that long on top of `wall_time`, but
+    /// never longer than `max_wait` (the operator's `[runtime]
+    /// max_poll_wait_s`), and an outgoing request may take until after the
+    /// call's own deadline (so a wait past it fails naming the call's
+    /// limit). Guest execution stays capped at `wall_time`.
+    pub fn for_long_poll(&self, declared_wait: Duration, max_wait: Duration) -> Limits {
+        let wait = declared_wait.min(max_wait);
+        Limits {
+            io_wait: wait,
+            egress_timeout: self
+                .egress_timeout
+                .max(self.wall_time + wait + Duration::from_secs(1)),
+            ..self.clone()
+        }
+    }
+
     /// `self` with every field set in `o` replaced.
     pub fn with(&self, o: &LimitsOverride) -> Limits {
         let mut l = self.clone();
@@ -133,5 +157,24 @@ mod tests {
         assert_eq!(l.max_events, 3);
         assert_eq!(l.wall_time, base.wall_time);
         assert_eq!(l.max_state_bytes, 64 << 10);
+    }
+
+    #[test]
+    fn a_long_poll_waits_on_io_up_to_the_operators_maximum_only() {
+        let base = Limits {
+            wall_time: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        let max = Duration::from_secs(60);
+        // An hour declared (the finding: a 1 s quota became 3,602 s).
+        let l = base.for_long_poll(Duration::from_secs(3600), max);
+        assert_eq!(l.io_wait, max);
+        assert_eq!(l.wall_time, base.wall_time, "execution stays capped");
+        assert_eq!(l.egress_timeout, Duration::from_secs(62));
+        // A declared wait under the maximum is granted as declared.
+        let l = base.for_long_poll(Duration::from_secs(20), max);
+        assert_eq!(l.io_wait, Duration::from_secs(20));
+        assert_eq!(l.egress_timeout, Duration::from_secs(22));
+        assert_eq!(base.io_wait, Duration::ZERO);
     }
 }

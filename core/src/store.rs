@@ -436,10 +436,34 @@ impl Pruned {
 }
 
 /// Which events to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum EventScope {
     Handover(String),
     Endpoint(String),
+}
+
+/// A wake-up for events another process wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventNotice {
+    /// Events of one handover (on its endpoint), the newest with id `newest`.
+    Handover {
+        newest: i64,
+        handover: String,
+        endpoint: String,
+    },
+    /// Events of handovers not told apart (a catch-up after the listener
+    /// reconnected, or more handovers at once than are worth naming): wake
+    /// every stream.
+    Any { newest: i64 },
+}
+
+impl EventNotice {
+    /// The newest event id the notice covers.
+    pub fn newest(&self) -> i64 {
+        match self {
+            EventNotice::Handover { newest, .. } | EventNotice::Any { newest } => *newest,
+        }
+    }
 }
 
 /// Holds a handover's cross-process step lock until dropped.
@@ -473,9 +497,9 @@ pub trait Store: Send + Sync + 'static {
     /// The engine also locks in-process; a single-process store returns
     /// [`HandoverLock::local`].
     async fn lock_handover(&self, id: &str) -> Result<HandoverLock>;
-    /// Wake-ups (newest event id) for events written by *other* processes;
-    /// `None` when only this process writes.
-    fn event_notifications(&self) -> Option<tokio::sync::broadcast::Receiver<i64>> {
+    /// Wake-ups for events written by *other* processes; `None` when only
+    /// this process writes.
+    fn event_notifications(&self) -> Option<tokio::sync::broadcast::Receiver<EventNotice>> {
         None
     }
     /// Record that `sha256` serves `endpoint_id` from now on. `bytes` are

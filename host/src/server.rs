@@ -86,6 +86,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
             public_url,
             inline_webhook_budget: std::time::Duration::from_millis(c.server.inline_webhook_ms),
             retention: c.retention.clone(),
+            max_poll_wait: std::time::Duration::from_secs(c.runtime.max_poll_wait_s),
             ..Default::default()
         },
         resolver,

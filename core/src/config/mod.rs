@@ -150,6 +150,15 @@ pub struct RuntimeSection {
     /// `cache_dir`, or they delete each other's entries.
     #[serde(default = "yes")]
     pub cache_gc: bool,
+    /// The longest I/O wait, seconds, a long-polled adapter's `poll` may
+    /// add to its call's wall time, whatever wait the adapter declares.
+    /// Guest execution in the call stays within the per-call wall time.
+    #[serde(default = "default_max_poll_wait_s")]
+    pub max_poll_wait_s: u64,
+}
+
+fn default_max_poll_wait_s() -> u64 {
+    60
 }
 
 fn default_instances() -> u32 {
@@ -169,6 +178,7 @@ impl Default for RuntimeSection {
             cache_dir: None,
             cache_key_file: None,
             cache_gc: true,
+            max_poll_wait_s: default_max_poll_wait_s(),
         }
     }
 }
@@ -204,6 +214,9 @@ pub struct Quotas {
     /// deliveries) in flight at once; beyond it the tenant's further due
     /// work waits its turn, and other tenants' work is not held up.
     pub background_in_flight: u32,
+    /// Server-sent event streams open at once (handover and endpoint
+    /// streams of this tenant's resources).
+    pub event_streams: u32,
 }
 
 impl Default for Quotas {
@@ -215,6 +228,7 @@ impl Default for Quotas {
             cpu_ms_per_s: 1_000,
             open_handovers: 10_000,
             webhooks_per_s: 500,
+            event_streams: 32,
             background_in_flight: 32,
         }
     }

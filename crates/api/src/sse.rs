@@ -2,21 +2,29 @@
 //! `Last-Event-ID` (or `?after=`) without loss or duplicates.
 //!
 //! The store is the source of truth: a stream reads events after the last id
-//! it sent, then waits for a wake-up (or a 1 s safety tick, so a missed
-//! wake-up delays but never loses an event); wake-ups queued meanwhile are
-//! coalesced into that one read. A handover stream ends after
-//! its `ended` event.
+//! it sent, then waits for a wake-up pushed by the engine when events of its
+//! handover or endpoint are committed (or written by another replica), or
+//! for a slow safety re-read (20 s, so a missed wake-up delays but never
+//! loses an event); wake-ups that came meanwhile are coalesced into that one
+//! read. Every read is counted (`sse_store_reads_total`) and times out
+//! (5 s). Each open stream holds one of its tenant's `event_streams` slots.
+//! A handover stream ends after its `ended` event.
+//!
+//! Must never read the store on a timer faster than the safety re-read, nor
+//! wait on a store read without a timeout.
 
-use super::{AppState, event_json};
+use super::{AppState, engine_error, event_json};
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use handover_core::store::EventScope;
+use handover_metrics as metrics;
 use serde::Deserialize;
 use std::convert::Infallible;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 pub fn routes() -> Router<AppState> {
@@ -45,8 +53,20 @@ async fn handover_events(
     headers: HeaderMap,
     Query(q): Query<After>,
 ) -> Response {
-    handover_or_return!(s, &headers, id);
-    stream(s, EventScope::Handover(id), start_after(&headers, &q))
+    let caller = or_return!(s.caller(&headers));
+    let row = match tokio::time::timeout(READ_TIMEOUT, s.handover_for(&caller, &id)).await {
+        Ok(found) => or_return!(found),
+        Err(_) => {
+            let message = format!("the store did not answer within {READ_TIMEOUT:?}");
+            return super::error(StatusCode::SERVICE_UNAVAILABLE, "storage", message);
+        }
+    };
+    stream(
+        s,
+        &row.tenant,
+        EventScope::Handover(id),
+        start_after(&headers, &q),
+    )
 }
 
 async fn endpoint_events(
@@ -58,20 +78,61 @@ async fn endpoint_events(
     let ep = endpoint_or_return!(s, &headers, endpoint);
     stream(
         s,
+        &ep.tenant,
         EventScope::Endpoint(ep.id.clone()),
         start_after(&headers, &q),
     )
 }
 
-fn stream(s: AppState, scope: EventScope, after: i64) -> Response {
+/// How long one store read of a stream may take; a read that takes longer
+/// counts as failed.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// An idle stream's safety re-read: bounds how long a lost wake-up can
+/// delay an event (wake-ups are pushed, so this is not how events arrive).
+const FALLBACK: Duration = Duration::from_secs(20);
+/// The next attempt after a failed or timed-out read.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// One store read of a stream, counted and timed out (`None`: failed).
+async fn read<T, E>(f: impl Future<Output = Result<T, E>>) -> Option<T> {
+    metrics::SSE_STORE_READS.inc();
+    tokio::time::timeout(READ_TIMEOUT, f).await.ok()?.ok()
+}
+
+/// An open stream: its tenant slot and its place in the gauge, both given
+/// back when the client goes away (the body is dropped).
+struct Open(#[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>);
+
+impl Open {
+    fn new(slot: Option<tokio::sync::OwnedSemaphorePermit>) -> Open {
+        metrics::SSE_STREAMS_OPEN.fetch_add(1, Ordering::Relaxed);
+        Open(slot)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        metrics::SSE_STREAMS_OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A stream of `scope`'s events after `after`, counted against `tenant`'s
+/// `event_streams` quota (429 with Retry-After over it).
+fn stream(s: AppState, tenant: &str, scope: EventScope, after: i64) -> Response {
+    let slot = or_return!(s.engine.open_stream(tenant).map_err(engine_error));
     let ends = matches!(scope, EventScope::Handover(_));
     let body = async_stream::stream! {
-        let mut wake = s.engine.subscribe();
+        let _open = Open::new(slot);
+        let mut wake = s.engine.subscribe(&scope);
         let mut last = after;
+        let mut first = true;
         'outer: loop {
-            let batch = match s.engine.events_after(&scope, last, 500).await {
-                Ok(b) => b,
-                Err(_) => { tokio::time::sleep(Duration::from_millis(200)).await; continue; }
+            let Some(batch) = read(s.engine.events_after(&scope, last, 500)).await else {
+                tokio::select! {
+                    _ = wake.woken() => {}
+                    _ = tokio::time::sleep(RETRY) => {}
+                }
+                continue;
             };
             let full = batch.len() == 500;
             for e in batch {
@@ -85,24 +146,19 @@ fn stream(s: AppState, scope: EventScope, after: i64) -> Response {
             if full {
                 continue;
             }
-            if ends && let EventScope::Handover(id) = &scope
-                && let Ok(Some(row)) = s.engine.handover(id).await
+            // Resumed after the end: nothing more will come. Checked once
+            // (a handover that ends later sends its `ended` event).
+            if std::mem::take(&mut first) && let EventScope::Handover(id) = &scope
+                && let Some(Some(row)) = read(s.engine.handover(id)).await
                 && !row.status.is_open()
+                && read(s.engine.events_after(&scope, last, 1)).await.is_some_and(|v| v.is_empty())
             {
-                // Resumed after the end: nothing more will come.
-                let more = s.engine.events_after(&scope, last, 1).await.map(|v| v.is_empty()).unwrap_or(false);
-                if more {
-                    break;
-                }
+                break;
             }
             tokio::select! {
-                _ = wake.recv() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = wake.woken() => {}
+                _ = tokio::time::sleep(FALLBACK) => {}
             }
-            // Under load wake-ups arrive faster than one read: take every
-            // wake-up already queued so one read serves them all (the read
-            // below sees every event committed before any of them).
-            while let Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) = wake.try_recv() {}
         }
     };
     Sse::new(body)

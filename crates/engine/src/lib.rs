@@ -26,6 +26,7 @@ pub mod outcome;
 pub mod registry;
 pub mod request;
 mod retention;
+mod streams;
 pub mod tenancy;
 pub use handover_core::{rules, signature};
 mod webhook;
@@ -36,6 +37,7 @@ pub use outcome::{
     InputResult,
 };
 pub use request::{CreateRequest, InputRequest};
+pub use streams::StreamWake;
 pub use webhook::{WebhookRefusal, WebhookReply};
 
 use crate::registry::{Endpoint, Registry};
@@ -92,6 +94,9 @@ pub struct EngineConfig {
     pub inline_webhook_budget: Duration,
     /// What the background pruner deletes, and how often it runs.
     pub retention: handover_core::config::RetentionSection,
+    /// The longest I/O wait a long poll may add to its call's wall time
+    /// (`[runtime] max_poll_wait_s`), whatever the adapter declares.
+    pub max_poll_wait: Duration,
 }
 
 impl Default for EngineConfig {
@@ -103,6 +108,7 @@ impl Default for EngineConfig {
             callback_attempts: 12,
             inline_webhook_budget: Duration::from_millis(5),
             retention: Default::default(),
+            max_poll_wait: Duration::from_secs(60),
         }
     }
 }
@@ -117,7 +123,7 @@ pub struct Engine {
     registry: Arc<Registry>,
     pub cfg: EngineConfig,
     locks: Locks,
-    bus: tokio::sync::broadcast::Sender<i64>,
+    wakers: streams::Wakers,
     resolver: Arc<Resolver>,
     encode_event: EventEncoder,
     me: std::sync::Weak<Engine>,
@@ -131,13 +137,12 @@ impl Engine {
         resolver: Arc<Resolver>,
         encode_event: EventEncoder,
     ) -> Arc<Engine> {
-        let (bus, _) = tokio::sync::broadcast::channel(1024);
         Arc::new_cyclic(|me| Engine {
             store,
             registry,
             cfg,
             locks: Locks::default(),
-            bus,
+            wakers: Default::default(),
             resolver,
             encode_event,
             me: me.clone(),
@@ -219,15 +224,29 @@ impl Engine {
         self.store.events_after(scope, after, limit).await
     }
 
-    /// Wake-ups carrying the newest event id; streams then read the store.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<i64> {
-        self.bus.subscribe()
+    /// Wake-ups for a stream of `scope`: pushed when events of that
+    /// handover or endpoint are committed here, or when another replica
+    /// wrote events; the stream then reads the store.
+    pub fn subscribe(&self, scope: &handover_core::store::EventScope) -> StreamWake {
+        self.wakers.subscribe(scope)
     }
 
-    /// Tell local streams that events up to `id` exist (also used by the
-    /// PostgreSQL listener for events written by other replicas).
-    pub fn wake(&self, id: i64) {
-        let _ = self.bus.send(id);
+    /// Wake every local stream (the PostgreSQL listener: a catch-up after
+    /// it reconnected, or notices it missed).
+    pub fn wake_all(&self) {
+        self.wakers.wake_all();
+    }
+
+    /// A slot for one more event stream of `tenant` (held while the stream
+    /// is open), or the `event_streams` quota error.
+    pub fn open_stream(
+        &self,
+        tenant: &str,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, EngineError> {
+        match self.registry.tenants().get(tenant) {
+            Some(t) => Ok(Some(t.try_stream()?)),
+            None => Ok(None),
+        }
     }
 
     /// Lock one handover for a step: in this process and, for stores shared
@@ -298,8 +317,8 @@ impl Engine {
                 row.error_reason.as_deref().unwrap_or(""),
             ]);
         }
-        if let Some(last) = stored.last() {
-            self.wake(last.id);
+        if !stored.is_empty() {
+            self.wakers.wake(&row.id, &row.endpoint_id);
         }
         Ok(stored)
     }

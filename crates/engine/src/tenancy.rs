@@ -64,6 +64,8 @@ pub struct Tenant {
     calls: Arc<Semaphore>,
     /// One compile (an upload's candidate) at a time.
     compiling: Arc<Semaphore>,
+    /// Event streams open now (`event_streams`).
+    streams: Arc<Semaphore>,
     pub cpu: Arc<CpuBudget>,
     webhooks: Mutex<(Instant, f64)>,
 }
@@ -74,6 +76,7 @@ impl Tenant {
             id: id.to_string(),
             calls: Arc::new(Semaphore::new(quotas.concurrent_calls as usize)),
             compiling: Arc::new(Semaphore::new(1)),
+            streams: Arc::new(Semaphore::new(quotas.event_streams as usize)),
             cpu: Arc::new(CpuBudget::new(Duration::from_millis(quotas.cpu_ms_per_s))),
             webhooks: Mutex::new((Instant::now(), quotas.webhooks_per_s as f64)),
             key_hashes,
@@ -83,14 +86,33 @@ impl Tenant {
 
     /// A call slot now, or the quota error (API requests fail fast).
     pub fn try_call(&self) -> Result<OwnedSemaphorePermit, QuotaExceeded> {
-        self.calls
+        let limit = self.quotas.concurrent_calls;
+        self.try_slot(&self.calls, "concurrent_calls", limit, 1)
+    }
+
+    /// A slot for one more open event stream, held while it is open, or
+    /// the quota error.
+    pub fn try_stream(&self) -> Result<OwnedSemaphorePermit, QuotaExceeded> {
+        let limit = self.quotas.event_streams;
+        self.try_slot(&self.streams, "event_streams", limit, 5)
+    }
+
+    /// A permit of `slots` now, or the error for `quota`.
+    fn try_slot(
+        &self,
+        slots: &Arc<Semaphore>,
+        quota: &'static str,
+        limit: u32,
+        retry_after_s: u64,
+    ) -> Result<OwnedSemaphorePermit, QuotaExceeded> {
+        slots
             .clone()
             .try_acquire_owned()
             .map_err(|_| QuotaExceeded {
                 tenant: self.id.clone(),
-                quota: "concurrent_calls",
-                limit: self.quotas.concurrent_calls as u64,
-                retry_after_s: 1,
+                quota,
+                limit: limit.into(),
+                retry_after_s,
             })
     }
 
@@ -278,6 +300,7 @@ mod tests {
             concurrent_calls: 1,
             webhooks_per_s: 2,
             open_handovers: 2,
+            event_streams: 2,
             ..Quotas::default()
         }
     }
@@ -327,6 +350,12 @@ mod tests {
         );
         drop(slot);
         assert!(t.try_call().is_ok());
+
+        let streams = [t.try_stream().unwrap(), t.try_stream().unwrap()];
+        let e = t.try_stream().unwrap_err();
+        assert_eq!((e.quota, e.limit, e.retry_after_s), ("event_streams", 2, 5));
+        drop(streams);
+        assert!(t.try_stream().is_ok());
 
         // Burst = one second's worth, then refills at the rate.
         assert!(t.take_webhook().is_ok());

@@ -12,7 +12,7 @@ use super::fair::{self, InFlight};
 use super::rules::{self, Outcome};
 use super::{Engine, EngineError, now_ms};
 use handover_core::model::{CallContext, PollMode};
-use handover_core::store::{EventScope, HandoverRow, NewEvent, OutboxItem, Status};
+use handover_core::store::{EventNotice, EventScope, HandoverRow, NewEvent, OutboxItem, Status};
 use handover_runtime::{Call, CallOutput};
 use serde_json::json;
 use std::sync::Arc;
@@ -41,13 +41,15 @@ impl Engine {
             // Events written by other replicas wake this process's streams.
             let e = self.clone();
             tokio::spawn(async move {
+                use tokio::sync::broadcast::error::RecvError;
                 loop {
                     match rx.recv().await {
-                        Ok(id) => e.wake(id),
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                            e.wake(i64::MAX)
-                        }
-                        Err(_) => break,
+                        Ok(EventNotice::Handover {
+                            handover, endpoint, ..
+                        }) => e.wakers.wake(&handover, &endpoint),
+                        // A catch-up, or notices missed: every stream reads.
+                        Ok(EventNotice::Any { .. }) | Err(RecvError::Lagged(_)) => e.wake_all(),
+                        Err(RecvError::Closed) => break,
                     }
                 }
             });
@@ -287,14 +289,10 @@ impl Engine {
         let polling = adapter.info.polling;
         let mut env = ep.env(&adapter);
         if polling.mode == PollMode::LongPoll {
-            env.limits.wall_time = env
-                .limits
-                .wall_time
-                .max(Duration::from_millis(polling.max_wait_ms as u64 + 2000));
-            env.limits.egress_timeout = env
-                .limits
-                .egress_timeout
-                .max(Duration::from_millis(polling.max_wait_ms as u64 + 1000));
+            // The declared wait lets the call wait on I/O (up to the
+            // operator's maximum), never execute longer.
+            let declared = Duration::from_millis(polling.max_wait_ms.into());
+            env.limits = env.limits.for_long_poll(declared, self.cfg.max_poll_wait);
         }
         let ctx = CallContext {
             handover_id: id.to_string(),

@@ -104,6 +104,18 @@ pub static WEBHOOKS_ACCEPTED: Counter = Counter::new();
 /// Of the accepted webhooks, those applied inline (no inbox item).
 pub static WEBHOOKS_INLINE: Counter = Counter::new();
 pub static ADAPTER_SWAPS: LabelledCounter = LabelledCounter::new();
+/// Store reads made by event streams (SSE), catch-up and wake-ups alike.
+pub static SSE_STORE_READS: Counter = Counter::new();
+/// Event streams (SSE) open now.
+pub static SSE_STREAMS_OPEN: AtomicU64 = AtomicU64::new(0);
+
+/// One unlabelled counter or gauge.
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
 
 fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &LabelledCounter) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
@@ -184,6 +196,20 @@ pub fn render() -> String {
         out,
         "# HELP webhooks_applied_inline_total Accepted webhooks applied at once in one write (the rest went through the inbox).\n# TYPE webhooks_applied_inline_total counter\nwebhooks_applied_inline_total {}",
         WEBHOOKS_INLINE.get()
+    );
+    single(
+        &mut out,
+        "sse_store_reads_total",
+        "counter",
+        "Store reads made by event streams (catch-up, wake-ups and the slow safety re-read).",
+        SSE_STORE_READS.get(),
+    );
+    single(
+        &mut out,
+        "sse_streams_open",
+        "gauge",
+        "Event streams (SSE) open now.",
+        SSE_STREAMS_OPEN.load(Ordering::Relaxed),
     );
     let h = &ADAPTER_CALL_LATENCY;
     let _ = writeln!(

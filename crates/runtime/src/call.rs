@@ -11,6 +11,7 @@
 
 use super::bindings::v0_1_0 as v1;
 use super::bindings::v0_1_0_exports as v1_exports;
+use super::clock::CallClock;
 use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
 use super::state::{CallState, Limiter, LogSink};
 use super::{Limits, LoadedAdapter, Runtime};
@@ -94,12 +95,7 @@ impl CallEnv {
 }
 
 /// Why a call failed on the host side; becomes a `Failure { reason: error }`.
-fn cause_of(
-    err: &wasmtime::Error,
-    state: &CallState,
-    limits: &Limits,
-    started: Instant,
-) -> (&'static str, String) {
+fn cause_of(err: &wasmtime::Error, state: &CallState, limits: &Limits) -> (&'static str, String) {
     if let Some(desired) = state.limiter.memory_exceeded {
         return (
             "memory",
@@ -110,14 +106,7 @@ fn cause_of(
         );
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => (
-            "deadline",
-            format!(
-                "wall-time limit exceeded: the adapter ran for {:?}; the limit is {:?}",
-                started.elapsed(),
-                limits.wall_time
-            ),
-        ),
+        Some(Trap::Interrupt) => state.clock.interrupted(limits),
         Some(Trap::OutOfFuel) => (
             "fuel",
             format!("fuel limit exhausted ({} units)", limits.fuel.unwrap_or(0)),
@@ -271,14 +260,17 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         let cpu = env.cpu.clone();
         let tick = self.cfg.epoch_tick;
-        store.epoch_deadline_callback(move |ctx| {
-            let deadline = ctx.data().deadline;
-            if Instant::now() >= deadline {
+        store.epoch_deadline_callback(move |mut ctx| {
+            // The callback runs once per tick in which the guest executed
+            // (see `clock`): one tick of execution for the call's budget
+            // and of CPU for the tenant's.
+            let clock = &mut ctx.data_mut().clock;
+            if clock.tick(Instant::now(), tick).is_some() {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            // The callback runs once per tick in which the guest executed, so
-            // each call charges one tick of CPU to the tenant; over budget,
-            // the guest pauses (other tenants' work is not affected).
+            let deadline = clock.deadline;
+            // Over the tenant's CPU budget, the guest pauses (other
+            // tenants' work is not affected).
             match cpu.as_ref().map(|c| c.charge(tick)) {
                 Some(pause) if !pause.is_zero() => {
                     let pause = pause.min(deadline.saturating_duration_since(Instant::now()));
@@ -332,7 +324,11 @@ impl Runtime {
             *live = None;
         }
         let l = live.get_or_insert_with(|| self.new_live(env, adapter.id));
-        l.store.data_mut().begin_call(started + limits.wall_time);
+        let clock = CallClock::new(started, limits);
+        // The epoch callback stops a guest that executes; the timeout below
+        // stops one blocked in host I/O at the same wall deadline.
+        let deadline = tokio::time::Instant::from_std(clock.deadline);
+        l.store.data_mut().begin_call(clock);
         if self.cfg.fuel {
             let _ = l.store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         }
@@ -361,22 +357,18 @@ impl Runtime {
         // `Ok(_)`: the guest returned (a value or its own failure); `Err`:
         // the host's verdict (trap, deadline), after which the instance is
         // not used again.
-        let outcome = match tokio::time::timeout(limits.wall_time + Duration::from_millis(20), run)
-            .await
+        let outcome = match tokio::time::timeout_at(deadline + Duration::from_millis(20), run).await
         {
             Ok(Ok(r)) => Ok(r),
             Ok(Err(e)) => {
-                let (cause, msg) = cause_of(&e, l.store.data(), limits, started);
+                let (cause, msg) = cause_of(&e, l.store.data(), limits);
                 Err(fail(cause, export, msg))
             }
-            Err(_) => Err(fail(
-                "deadline",
-                export,
-                format!(
-                    "wall-time limit exceeded: the adapter did not finish within {:?} (waiting on I/O)",
-                    limits.wall_time
-                ),
-            )),
+            Err(_) => {
+                let clock = &l.store.data().clock;
+                let msg = clock.wall_exceeded(limits, " (waiting on I/O)");
+                Err(fail("deadline", export, msg))
+            }
         };
         l.store.data().log.finish();
         let denied = l.store.data().first_denial();

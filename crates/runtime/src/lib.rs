@@ -12,6 +12,7 @@ pub mod bindings;
 pub mod budget;
 pub mod cache;
 mod call;
+mod clock;
 pub use handover_egress as egress;
 pub mod inspect;
 pub use handover_core::limits;

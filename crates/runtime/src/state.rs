@@ -10,6 +10,7 @@
 //! [`Session`]: super::Session
 
 use super::bindings::v0_1_0 as v1;
+use super::clock::CallClock;
 use super::egress::{CallLabels, Denial, EgressHooks};
 use super::stderr::StderrCapture;
 use handover_core::model::LogLevel;
@@ -138,9 +139,9 @@ pub struct CallState {
     pub log: LogSink,
     /// The stderr of `wasi`, once built: the current call's only.
     stderr: Option<StderrCapture>,
-    /// When the current call's wall time runs out (read by the epoch
-    /// callback).
-    pub deadline: Instant,
+    /// The current call's wall deadline and execution count (read and
+    /// charged by the epoch callback).
+    pub clock: CallClock,
 }
 
 /// The WASI context of one call and its captured stderr.
@@ -174,15 +175,15 @@ impl CallState {
             limiter,
             log,
             stderr: None,
-            deadline: Instant::now(),
+            clock: CallClock::new(Instant::now(), &Default::default()),
         }
     }
 
-    /// Arm the limits of the next call on this state: its deadline, a
-    /// fresh log cap and egress budget, no recorded denial or memory
-    /// overrun, no earlier stderr in its failure messages.
-    pub fn begin_call(&mut self, deadline: Instant) {
-        self.deadline = deadline;
+    /// Arm the limits of the next call on this state: its deadline and
+    /// execution budget, a fresh log cap and egress budget, no recorded
+    /// denial or memory overrun, no earlier stderr in its failure messages.
+    pub fn begin_call(&mut self, clock: CallClock) {
+        self.clock = clock;
         // A previous call's stderr must not end up in this call's failure
         // message, nor use up this call's cap.
         if let Some(stderr) = &self.stderr {

@@ -42,8 +42,8 @@ use tokio::sync::{broadcast, watch};
 use tokio_postgres::NoTls;
 
 use handover_core::store::{
-    AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
-    Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
+    AdapterVersion, Change, EventNotice, EventScope, HandoverLock, HandoverRow, InboxItem, Insert,
+    OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
 };
 
 /// Sizes and leases of a [`PgStore`].
@@ -84,7 +84,7 @@ struct Inner {
     config: tokio_postgres::Config,
     claim_lease_ms: i64,
     /// The listener's channel, created (and the listener started) on first use.
-    events: OnceLock<broadcast::Sender<i64>>,
+    events: OnceLock<broadcast::Sender<EventNotice>>,
     /// Dropped with the store: stops the listener.
     _stop: watch::Sender<()>,
     stop: watch::Receiver<()>,
@@ -235,7 +235,7 @@ impl Store for PgStore {
         lock::lock_handover(&self.inner.locks, id).await
     }
 
-    fn event_notifications(&self) -> Option<broadcast::Receiver<i64>> {
+    fn event_notifications(&self) -> Option<broadcast::Receiver<EventNotice>> {
         let tx = self.inner.events.get_or_init(|| {
             let (tx, _) = broadcast::channel(1024);
             tokio::spawn(listen::run(

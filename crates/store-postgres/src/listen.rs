@@ -1,13 +1,15 @@
 //! Wake-ups for events written by other replicas: a dedicated connection
 //! runs `LISTEN handover_events_<schema digest>` (`apply` notifies with the
-//! newest event id in the same transaction; the digest keeps schemas that
-//! share a database apart) and forwards each notification, coalesced, to a
-//! broadcast channel.
+//! newest event id, the handover and its endpoint in the same transaction:
+//! [`payload`]; the digest keeps schemas that share a database apart) and
+//! forwards the notifications, coalesced per handover, to a broadcast
+//! channel as [`EventNotice`]s.
 //!
-//! Owns: the listener connection and its reconnects. After every
-//! (re)connect it sends the current highest event id, so streams catch up
-//! on anything written while it was not listening. Streams also re-read the
-//! store every second, so a lost notification only delays. Must never: be
+//! Owns: the listener connection, its reconnects and the payload's format.
+//! After every (re)connect it sends `EventNotice::Any` with the current
+//! highest event id, so every stream catches up on anything written while
+//! it was not listening. Streams also re-read the
+//! store every 20 s, so a lost notification only delays. Must never: be
 //! the only path by which an event reaches a stream.
 
 use std::time::Duration;
@@ -17,19 +19,82 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::ops::EVENTS_CHANNEL;
-use handover_core::store::{Result, StoreError};
+use handover_core::store::{EventNotice, Result, StoreError};
+use std::collections::BTreeMap;
 
 /// How long to wait before reconnecting after the listener connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);
 /// How often the idle listener connection is checked.
 const PING: Duration = Duration::from_secs(15);
-/// Notifications arriving within this window are forwarded as one wake-up.
+/// Notifications arriving within this window are forwarded as one wake-up
+/// per handover.
 const COALESCE: Duration = Duration::from_millis(5);
+/// More handovers than this in one window are forwarded as one
+/// `EventNotice::Any`.
+const MAX_NAMED: usize = 256;
+
+/// The notification `apply` sends: `<newest id> <handover> <endpoint>`
+/// (handover ids are UUIDs, endpoint ids `[A-Za-z0-9_-]`: no spaces).
+pub(super) fn payload(newest: i64, handover: &str, endpoint: &str) -> String {
+    format!("{newest} {handover} {endpoint}")
+}
+
+/// A notification's payload as a notice; anything else (a replica of an
+/// older version sends the id alone) wakes every stream.
+fn notice(payload: &str) -> EventNotice {
+    let mut parts = payload.split(' ');
+    let newest = parts.next().and_then(|n| n.parse::<i64>().ok());
+    match (newest, parts.next(), parts.next(), parts.next()) {
+        (Some(newest), Some(h), Some(e), None) if !h.is_empty() && !e.is_empty() => {
+            EventNotice::Handover {
+                newest,
+                handover: h.to_string(),
+                endpoint: e.to_string(),
+            }
+        }
+        _ => EventNotice::Any {
+            newest: newest.unwrap_or(i64::MAX),
+        },
+    }
+}
+
+/// Notices received in one window, one per handover (the newest id each).
+fn coalesce(notices: Vec<EventNotice>) -> Vec<EventNotice> {
+    let mut named: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut any: Option<i64> = None;
+    for n in notices {
+        match n {
+            EventNotice::Handover {
+                newest,
+                handover,
+                endpoint,
+            } => {
+                let e = named.entry((handover, endpoint)).or_insert(newest);
+                *e = (*e).max(newest);
+            }
+            EventNotice::Any { newest } => any = Some(any.unwrap_or(newest).max(newest)),
+        }
+    }
+    let newest = named.values().copied().max().into_iter().chain(any).max();
+    match newest {
+        Some(newest) if any.is_some() || named.len() > MAX_NAMED => {
+            vec![EventNotice::Any { newest }]
+        }
+        _ => named
+            .into_iter()
+            .map(|((handover, endpoint), newest)| EventNotice::Handover {
+                newest,
+                handover,
+                endpoint,
+            })
+            .collect(),
+    }
+}
 
 /// Listen until `stop` changes or is dropped (the store was dropped).
 pub(super) async fn run(
     config: tokio_postgres::Config,
-    out: broadcast::Sender<i64>,
+    out: broadcast::Sender<EventNotice>,
     mut stop: watch::Receiver<()>,
 ) {
     loop {
@@ -48,16 +113,18 @@ pub(super) async fn run(
     }
 }
 
-async fn listen_once(config: &tokio_postgres::Config, out: &broadcast::Sender<i64>) -> Result<()> {
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    out: &broadcast::Sender<EventNotice>,
+) -> Result<()> {
     let (client, mut connection) = config.connect(NoTls).await?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<i64>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<EventNotice>();
     let driver = tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(m) = messages.next().await {
             match m {
                 Ok(AsyncMessage::Notification(n)) => {
-                    let id = n.payload().parse::<i64>().unwrap_or(i64::MAX);
-                    if tx.send(id).is_err() {
+                    if tx.send(notice(n.payload())).is_err() {
                         break;
                     }
                 }
@@ -80,23 +147,26 @@ async fn listen_once(config: &tokio_postgres::Config, out: &broadcast::Sender<i6
         .query_one("SELECT last_id FROM event_counter", &[])
         .await?
         .get(0);
-    let _ = out.send(last);
+    let _ = out.send(EventNotice::Any { newest: last });
     let mut ping = tokio::time::interval(PING);
     ping.tick().await;
     loop {
         tokio::select! {
             n = rx.recv() => {
-                let Some(mut newest) = n else {
+                let Some(first) = n else {
                     return match driver.await {
                         Ok(Err(e)) => Err(e),
                         _ => Err(StoreError::backend("postgres: listener connection closed")),
                     };
                 };
                 tokio::time::sleep(COALESCE).await;
-                while let Ok(id) = rx.try_recv() {
-                    newest = newest.max(id);
+                let mut window = vec![first];
+                while let Ok(n) = rx.try_recv() {
+                    window.push(n);
                 }
-                let _ = out.send(newest);
+                for n in coalesce(window) {
+                    let _ = out.send(n);
+                }
             }
             _ = ping.tick() => {
                 match tokio::time::timeout(Duration::from_secs(10), client.simple_query("SELECT 1")).await {
@@ -114,5 +184,42 @@ struct AbortOnDrop(tokio::task::AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(newest: i64, h: &str) -> EventNotice {
+        EventNotice::Handover {
+            newest,
+            handover: h.into(),
+            endpoint: "ep".into(),
+        }
+    }
+
+    #[test]
+    fn payloads_name_the_handover_and_old_ones_wake_everything() {
+        assert_eq!(notice(&payload(7, "h-1", "ep")), named(7, "h-1"));
+        assert_eq!(notice("42"), EventNotice::Any { newest: 42 });
+        assert_eq!(notice("junk"), EventNotice::Any { newest: i64::MAX });
+        assert_eq!(notice("1 a b c"), EventNotice::Any { newest: 1 });
+    }
+
+    #[test]
+    fn a_window_is_one_notice_per_handover_or_one_for_all() {
+        let out = coalesce(vec![named(3, "a"), named(5, "b"), named(4, "a")]);
+        assert_eq!(out, [named(4, "a"), named(5, "b")]);
+        let out = coalesce(vec![named(3, "a"), EventNotice::Any { newest: 2 }]);
+        assert_eq!(out, [EventNotice::Any { newest: 3 }]);
+        let many = (0..=MAX_NAMED as i64).map(|i| named(i, &i.to_string()));
+        let out = coalesce(many.collect());
+        assert_eq!(
+            out,
+            [EventNotice::Any {
+                newest: MAX_NAMED as i64
+            }]
+        );
     }
 }

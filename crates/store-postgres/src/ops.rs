@@ -30,9 +30,11 @@ macro_rules! schema_channel {
     };
 }
 
-/// SQL for the channel `apply` notifies with the newest event id it wrote.
+/// SQL for the channel `apply` notifies with the newest event id it wrote
+/// and the handover it wrote them for.
 pub(super) const EVENTS_CHANNEL: &str = schema_channel!("handover_events");
-/// `apply`'s notification (`$1`: the newest event id).
+/// `apply`'s notification (`$1`: the newest event id, the handover and its
+/// endpoint: `listen::payload`).
 const NOTIFY_EVENTS: &str = concat!(
     "SELECT pg_notify(",
     schema_channel!("handover_events"),
@@ -464,7 +466,8 @@ pub(super) async fn apply(
         }
         // Delivered to listeners (other replicas) only if this commits.
         let stmt = tx.prepare_cached(NOTIFY_EVENTS).await?;
-        tx.execute(&stmt, &[&last.to_string()]).await?;
+        let payload = super::listen::payload(last, handover_id, endpoint_id);
+        tx.execute(&stmt, &[&payload]).await?;
     }
 
     Ok(stored)

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{PgOptions, PgStore};
-use handover_core::store::{EventScope, HandoverLock, Share, Store};
+use handover_core::store::{EventNotice, EventScope, HandoverLock, Share, Store};
 use handover_store_conformance::{Fixture, all_conformance_tests, inserted, row, step};
 
 /// The test server's URL, or `None` (skip) when the variable is unset.
@@ -373,14 +373,23 @@ async fn a_dead_replicas_locks_vanish_with_its_connection() {
 
 /// `store`'s event notifications, past the catch-up wake of the connect
 /// (which carries the schema's newest event id: none yet, 0).
-async fn subscribed(store: &PgStore) -> tokio::sync::broadcast::Receiver<i64> {
+async fn subscribed(store: &PgStore) -> tokio::sync::broadcast::Receiver<EventNotice> {
     let mut rx = store.event_notifications().expect("postgres notifies");
     let first = tokio::time::timeout(Duration::from_secs(5), rx.recv())
         .await
         .expect("a wake on connect")
         .unwrap();
-    assert_eq!(first, 0);
+    assert_eq!(first, EventNotice::Any { newest: 0 });
     rx
+}
+
+/// The notice for events of handover `h` on endpoint `ep` up to `newest`.
+fn of_h(newest: i64) -> EventNotice {
+    EventNotice::Handover {
+        newest,
+        handover: "h".into(),
+        endpoint: "ep".into(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -400,7 +409,7 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
         .await
         .expect("a wake for the new events")
         .unwrap();
-    assert_eq!(newest, stored[1].id);
+    assert_eq!(newest, of_h(stored[1].id), "naming the handover");
 
     // A lost listener connection is re-established, with a catch-up wake.
     fx.sql(&format!(
@@ -417,7 +426,8 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
         let id = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .expect("woken after the reconnect")
-            .unwrap();
+            .unwrap()
+            .newest();
         if id >= more[0].id {
             break;
         }
@@ -446,7 +456,11 @@ async fn schemas_sharing_a_database_do_not_wake_each_other() {
         .await
         .expect("a wake for our event")
         .unwrap();
-    assert_eq!(next, stored[0].id, "woken by the other schema's events");
+    assert_eq!(
+        next,
+        of_h(stored[0].id),
+        "woken by the other schema's events"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

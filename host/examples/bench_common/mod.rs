@@ -105,7 +105,7 @@ pub fn write_config(dir: &Path, endpoints: &[EndpointSpec]) -> PathBuf {
     use sha2::Digest;
     let key_hash = hex::encode(sha2::Sha256::digest(API_KEY.as_bytes()));
     s.push_str(&format!(
-        "[tenants.default]\napi_key_sha256 = [\"{key_hash}\"]\nquotas = {{ concurrent_calls = 100000, cpu_ms_per_s = 100000000, open_handovers = 10000000, webhooks_per_s = 10000000 }}\n\n"
+        "[tenants.default]\napi_key_sha256 = [\"{key_hash}\"]\nquotas = {{ concurrent_calls = 100000, cpu_ms_per_s = 100000000, open_handovers = 10000000, webhooks_per_s = 10000000, event_streams = 100000 }}\n\n"
     ));
     for ep in endpoints {
         s.push_str(&format!(

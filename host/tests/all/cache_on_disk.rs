@@ -58,7 +58,7 @@ pub(crate) async fn a_forged_cache_entry_never_runs_as_a_pinned_adapter() {
     let dir = tmp.path().join("cache");
     let runtime = Runtime {
         cache_dir: Some(dir.clone()),
-        cache_gc: None,
+        ..Runtime::default()
     };
     let (x, y) = (guest_bytes("echo-v2"), guest_bytes("echo"));
     let host = HostProcess::start(

@@ -54,6 +54,7 @@ pub struct Runtime {
     pub cache_dir: Option<PathBuf>,
     /// `None`: the host's default (on).
     pub cache_gc: Option<bool>,
+    pub max_poll_wait_s: Option<u64>,
 }
 
 impl Runtime {
@@ -70,6 +71,7 @@ impl Runtime {
         Runtime {
             cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("component-cache")),
             cache_gc: Some(false),
+            max_poll_wait_s: None,
         }
     }
 }
@@ -118,7 +120,8 @@ quotas!(
     cpu_ms_per_s,
     open_handovers,
     webhooks_per_s,
-    background_in_flight
+    background_in_flight,
+    event_streams
 );
 
 /// One `[[endpoints]]` table.
