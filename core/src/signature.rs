@@ -212,6 +212,31 @@ pub fn verify(
     }
 }
 
+/// What a verified webhook's signature covers, hashed (`signed:` + hex
+/// sha256): the same for a replay of it whatever unsigned headers (a
+/// delivery id) the replay carries, so the host drops it as a duplicate.
+/// For a shared-secret header (which signs nothing) the body stands in.
+pub fn replay_key(decl: &WebhookSignature, req: &HttpRequest, public_url: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    match &decl.signed {
+        SignedContent::Body => h.update(&req.body),
+        SignedContent::TimestampThenBody { separator } => {
+            let ts = decl
+                .timestamp_header
+                .as_deref()
+                .and_then(|name| header(req, name))
+                .unwrap_or_default()
+                .trim();
+            h.update(ts.as_bytes());
+            h.update(separator.as_bytes());
+            h.update(&req.body);
+        }
+        SignedContent::UrlThenBody => h.update(url_content(public_url, req)),
+    }
+    format!("signed:{}", hex::encode(h.finalize()))
+}
+
 /// Produce the header value a provider would send (for simulators and tests).
 pub fn sign(
     decl: &WebhookSignature,
@@ -265,6 +290,19 @@ mod tests {
             timestamp_header: ts.then(|| "X-Ts".to_string()),
             delivery_id_header: None,
         }
+    }
+
+    /// HMAC-SHA256 hex with `sha256=` over "{timestamp}.{body}".
+    fn chatwoot_like() -> WebhookSignature {
+        decl(
+            SignatureAlgorithm::HmacSha256,
+            SignatureEncoding::Hex,
+            Some("sha256="),
+            SignedContent::TimestampThenBody {
+                separator: ".".into(),
+            },
+            true,
+        )
     }
 
     fn req(headers: &[(&str, &str)], body: &str) -> HttpRequest {
@@ -349,16 +387,33 @@ mod tests {
     }
 
     #[test]
-    fn replay_window_and_missing_parts() {
-        let d = decl(
-            SignatureAlgorithm::HmacSha256,
+    fn the_replay_key_is_what_the_signature_covers() {
+        let d = chatwoot_like();
+        let key = |headers: &[(&str, &str)], body: &str| replay_key(&d, &req(headers, body), "");
+        let k = key(&[("X-Ts", "1000"), ("X-Delivery", "d-1")], "{}");
+        assert!(k.starts_with("signed:") && k.len() == 7 + 64, "{k}");
+        // Unsigned headers (a delivery id, the signature's spelling) do not
+        // change it; the signed timestamp and body do.
+        assert_eq!(k, key(&[("X-Ts", "1000"), ("X-Delivery", "d-2")], "{}"));
+        assert_eq!(k, key(&[("X-Ts", " 1000 "), ("X-Sig", "SHA256=AB")], "{}"));
+        assert_ne!(k, key(&[("X-Ts", "1001")], "{}"));
+        assert_ne!(k, key(&[("X-Ts", "1000")], "{ }"));
+        // Body-signed and shared-secret schemes: the body.
+        let body = decl(
+            SignatureAlgorithm::SharedSecret,
             SignatureEncoding::Hex,
-            Some("sha256="),
-            SignedContent::TimestampThenBody {
-                separator: ".".into(),
-            },
-            true,
+            None,
+            SignedContent::Body,
+            false,
         );
+        let b = |t: &str| replay_key(&body, &req(&[("X-Sig", "s3cret")], t), "");
+        assert_eq!(b("{}"), b("{}"));
+        assert_ne!(b("{}"), b("{\"a\":1}"));
+    }
+
+    #[test]
+    fn replay_window_and_missing_parts() {
+        let d = chatwoot_like();
         let r0 = req(&[], "{}");
         let sig = sign(&d, "k", b"{}", Some("1000"), "", &r0);
         let r = req(&[("X-Sig", &sig), ("X-Ts", "1000")], "{}");

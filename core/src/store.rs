@@ -24,7 +24,7 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
-    /// The webhook delivery id of a [`Change::delivery`] was recorded before:
+    /// The webhook delivery id of a [`Change::deliveries`] was recorded before:
     /// nothing of the change was written.
     #[error("webhook delivery {0} was already accepted")]
     Duplicate(String),
@@ -311,12 +311,25 @@ pub struct Change {
     pub correlation_keys: Vec<String>,
     /// Inbox items this step consumed.
     pub inbox_done: Vec<i64>,
-    /// A webhook applied directly, without an inbox item: its delivery id
-    /// is recorded for the row's endpoint in the same transaction (the
-    /// step *is* the webhook's durable record). If the id was recorded
-    /// before, nothing is written and [`StoreError::Duplicate`] is
-    /// returned. Requires `row`.
-    pub delivery: Option<String>,
+    /// A webhook applied directly, without an inbox item: its delivery ids
+    /// (the provider's id, the digest of what its signature covers) are
+    /// recorded for the row's endpoint in the same transaction (the step
+    /// *is* the webhook's durable record). If any was recorded before,
+    /// nothing is written and [`StoreError::Duplicate`] is returned.
+    /// Requires `row`.
+    pub deliveries: Vec<String>,
+}
+
+impl StoreError {
+    /// `Ok(None)` for [`StoreError::Duplicate`] (nothing was stored), the
+    /// stored value or any other error as it is.
+    pub fn none_if_duplicate<T>(r: Result<T>) -> Result<Option<T>> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(StoreError::Duplicate(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Change {
@@ -325,8 +338,9 @@ impl Change {
     /// and endpoint (and to take the version lock), so they are refused
     /// with `Backend`.
     pub fn check_rowless(&self) -> Result<()> {
-        let needs_row =
-            !self.events.is_empty() || !self.correlation_keys.is_empty() || self.delivery.is_some();
+        let needs_row = !self.events.is_empty()
+            || !self.correlation_keys.is_empty()
+            || !self.deliveries.is_empty();
         if self.row.is_none() && needs_row {
             return Err(StoreError::backend(
                 "a change with events, correlation keys or a delivery must carry its handover row",
@@ -532,12 +546,13 @@ pub trait Store: Send + Sync + 'static {
     /// Apply one step atomically; `Conflict` if the row's version moved.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>>;
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>>;
-    /// Store a verified webhook: if `delivery_id` was seen for the endpoint,
-    /// store nothing and return `None`; otherwise one inbox item per handover.
+    /// Store a verified webhook: if any of `delivery_ids` was seen for the
+    /// endpoint, store nothing and return `None`; otherwise record them all
+    /// and store one inbox item per handover.
     async fn accept_webhook(
         &self,
         endpoint_id: &str,
-        delivery_id: Option<&str>,
+        delivery_ids: &[String],
         handover_ids: &[String],
         request: serde_json::Value,
     ) -> Result<Option<Vec<i64>>>;

@@ -296,7 +296,7 @@ impl Engine {
             events,
             correlation_keys: keys,
             inbox_done,
-            delivery: None,
+            deliveries: vec![],
         };
         self.commit_change(row, change).await
     }

@@ -107,6 +107,9 @@ impl Engine {
         // whose signature declaration is checked here.
         let mut session = self.registry.session(&ep);
         let adapter = session.adapter().clone();
+        // What the signature covers, hashed: a replay carries the same,
+        // whatever unsigned delivery id it is given.
+        let mut signed_key = None;
         if let Some(decl) = &adapter.info.webhook_signature {
             let url = format!("{}{}", self.cfg.public_url.trim_end_matches('/'), req.path);
             let now_s = now_ms() / 1000;
@@ -121,6 +124,7 @@ impl Engine {
                 tracing::warn!(endpoint = %ep.id, tenant = %ep.tenant, cause = e.cause(), "webhook refused: {e}");
                 return refuse(WebhookRefusal::BadSignature(e));
             }
+            signed_key = Some(signature::replay_key(decl, &req, &url));
         }
         // Per-tenant rate and call slots, after the (cheap) signature check so
         // unsigned junk cannot spend a tenant's budget: a flood from one
@@ -160,6 +164,7 @@ impl Engine {
                 .as_ref()?;
             signature::header(&req, h).map(str::to_string)
         });
+        let deliveries: Vec<String> = delivery_id.into_iter().chain(signed_key).collect();
         let mut ids: Vec<String> = vec![];
         // One key (the common case): read its handover's row along with it,
         // for the inline path (`Some(None)`: its inbox has items).
@@ -177,14 +182,7 @@ impl Engine {
         }
         if let [id] = ids.as_slice() {
             match self
-                .apply_inline(
-                    &ep,
-                    &mut session,
-                    id,
-                    prefetched,
-                    delivery_id.as_deref(),
-                    &req,
-                )
+                .apply_inline(&ep, &mut session, id, prefetched, &deliveries, &req)
                 .await
             {
                 Inline::Applied => {
@@ -193,7 +191,7 @@ impl Engine {
                     return WebhookReply::Accepted(route.response);
                 }
                 Inline::Duplicate => {
-                    tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped");
+                    tracing::debug!(endpoint = %ep.id, ?deliveries, "duplicate webhook dropped");
                     return WebhookReply::Accepted(route.response);
                 }
                 Inline::UseInbox => {}
@@ -202,7 +200,7 @@ impl Engine {
         session.release();
         match self
             .store
-            .accept_webhook(&ep.id, delivery_id.as_deref(), &ids, request_json(&req))
+            .accept_webhook(&ep.id, &deliveries, &ids, request_json(&req))
             .await
         {
             Ok(Some(_)) => {
@@ -213,7 +211,7 @@ impl Engine {
                 }
             }
             Ok(None) => {
-                tracing::debug!(endpoint = %ep.id, delivery = ?delivery_id, "duplicate webhook dropped");
+                tracing::debug!(endpoint = %ep.id, ?deliveries, "duplicate webhook dropped");
                 // A retry: the first copy may have been stored by a process
                 // (replica) that died before processing it.
                 for id in ids {
@@ -246,7 +244,7 @@ impl Engine {
         session: &mut Session,
         id: &str,
         prefetched: Option<Option<HandoverRow>>,
-        delivery_id: Option<&str>,
+        deliveries: &[String],
         req: &HttpRequest,
     ) -> Inline {
         // Inline only for an adapter seen to be fast: the first webhook of
@@ -282,7 +280,7 @@ impl Engine {
             events,
             correlation_keys: keys,
             inbox_done: vec![],
-            delivery: delivery_id.map(str::to_string),
+            deliveries: deliveries.to_vec(),
         };
         match self.commit_change(&mut row, change).await {
             Ok(_) => Inline::Applied,

@@ -63,6 +63,7 @@ macro_rules! all_conformance_tests {
             outbox_rows_only_with_callback_and_in_order_per_handover,
             webhooks_are_deduplicated_by_delivery_id,
             concurrent_duplicate_webhooks_are_stored_once,
+            a_webhook_is_a_duplicate_if_any_of_its_ids_was_seen,
             a_step_can_record_its_webhook_delivery,
             correlation_keys_bind_and_rebind_within_an_endpoint,
             due_timers_and_polls_pick_open_handovers_by_earliest_deadline,
@@ -177,8 +178,9 @@ async fn accept(
     handover_ids: &[String],
     request: serde_json::Value,
 ) -> Option<Vec<i64>> {
+    let ids: Vec<String> = delivery_id.map(String::from).into_iter().collect();
     store
-        .accept_webhook(endpoint_id, delivery_id, handover_ids, request)
+        .accept_webhook(endpoint_id, &ids, handover_ids, request)
         .await
         .unwrap()
 }
@@ -442,7 +444,7 @@ pub async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture) {
         events: vec![ev("ended")],
         correlation_keys: vec!["conv-1".into()],
         inbox_done: webhook.clone(),
-        delivery: None,
+        deliveries: vec![],
     };
 
     // A writer still holding version 0 loses, and writes nothing at all.
@@ -782,7 +784,7 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
     assert_eq!(store.handover_if_inbox_empty("nope").await.unwrap(), None);
 
     let with = |row: &HandoverRow, kind: &str, delivery: &str| Change {
-        delivery: Some(delivery.into()),
+        deliveries: vec![delivery.into()],
         ..step(row, &[kind])
     };
     let a = apply_ok(
@@ -843,7 +845,7 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
     let c = inserted(&store, row("c", "ep2", "s1")).await;
     apply_ok(&store, with(&c, "agent_message", "d1")).await;
     let rowless = Change {
-        delivery: Some("d9".into()),
+        deliveries: vec!["d9".into()],
         ..Change::default()
     };
     assert!(matches!(
@@ -1164,6 +1166,50 @@ pub async fn prune_deletes_only_what_retention_allows(fx: &dyn Fixture) {
             .sha256,
         "c"
     );
+}
+
+/// A webhook carries several delivery ids (the provider's, the digest of
+/// what its signature covers): it is a duplicate if any was recorded
+/// before, and then none of its ids is recorded — stored in the inbox or
+/// applied directly alike.
+pub async fn a_webhook_is_a_duplicate_if_any_of_its_ids_was_seen(fx: &dyn Fixture) {
+    let store = fx.store();
+    let h = inserted(&store, row("h1", "ep", "s1")).await;
+    let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let first = store
+        .accept_webhook("ep", &ids(&["d-1", "signed:x"]), &["h1".into()], json!({}))
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    // A replay under a new provider id: the signed digest gives it away.
+    let replay = store
+        .accept_webhook("ep", &ids(&["d-2", "signed:x"]), &["h1".into()], json!({}))
+        .await
+        .unwrap();
+    assert_eq!(replay, None);
+    // `d-2` was not recorded by the refused replay.
+    let applied = Change {
+        deliveries: ids(&["d-2", "signed:y"]),
+        ..step(&h, &["agent_message"])
+    };
+    store.apply(applied).await.unwrap();
+    // Applied directly: a repeat of either id is refused as a duplicate and
+    // writes nothing.
+    let h = store.get_handover("h1").await.unwrap().unwrap();
+    let again = Change {
+        deliveries: ids(&["d-3", "signed:y"]),
+        ..step(&h, &["agent_message"])
+    };
+    assert!(matches!(
+        store.apply(again).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(kinds(&store, "h1").await, ["agent_message"]);
+    let fresh = store
+        .accept_webhook("ep", &ids(&["d-3"]), &["h1".into()], json!({}))
+        .await
+        .unwrap();
+    assert!(fresh.is_some(), "d-3 was not recorded by the refused step");
 }
 
 pub async fn abandoned_starts_are_old_requested_handovers_oldest_first(fx: &dyn Fixture) {

@@ -315,14 +315,20 @@ impl Store for PgStore {
     async fn accept_webhook(
         &self,
         endpoint_id: &str,
-        delivery_id: Option<&str>,
+        delivery_ids: &[String],
         handover_ids: &[String],
         request: serde_json::Value,
     ) -> Result<Option<Vec<i64>>> {
-        in_tx!(
-            self,
-            ops::accept_webhook(endpoint_id, delivery_id, handover_ids, &request, now_ms())
-        )
+        // A duplicate ends the transaction uncommitted: no id of this
+        // webhook is recorded.
+        let stored: Result<Vec<i64>> = async {
+            in_tx!(
+                self,
+                ops::accept_webhook(endpoint_id, delivery_ids, handover_ids, &request, now_ms())
+            )
+        }
+        .await;
+        StoreError::none_if_duplicate(stored)
     }
 
     async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>> {

@@ -73,14 +73,14 @@ impl Encoded {
     }
 
     /// The values of every column a step may write (all but the identity
-    /// columns and the version), `$1` to `$19` of the insert and the update.
-    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 19] {
+    /// columns, the version and the request, which is written once, by the
+    /// insert, to its own table), `$1` to `$18` of the insert and the update.
+    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 18] {
         [
             &self.status,
             &h.error_reason,
             &h.error_message,
             &h.end_reason,
-            &self.request,
             &h.provider_state,
             &self.queue_position,
             &self.wait,
@@ -179,13 +179,13 @@ async fn existing_for(tx: &Transaction<'_>, row: &HandoverRow) -> Result<Option<
 pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) -> Result<Insert> {
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO handovers (status, error_reason, error_message, end_reason, request, \
+            "INSERT INTO handovers (status, error_reason, error_message, end_reason, \
              provider_state, queue_position, estimated_wait_seconds, agent, callback_url, \
              updated_at_ms, agent_joined_at_ms, ended_at_ms, last_user_activity_ms, \
              no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, \
              poll_failures, id, endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
              version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT DO NOTHING",
+             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT DO NOTHING",
         )
         .await?;
     let h = &row;
@@ -202,6 +202,10 @@ pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) ->
     ]);
     let params = &params[..];
     if tx.execute(&stmt, params).await? == 1 {
+        let stmt = tx
+            .prepare_cached("INSERT INTO handover_requests (handover_id, request) VALUES ($1, $2)")
+            .await?;
+        tx.execute(&stmt, &[&h.id, &encoded.request]).await?;
         return Ok(Insert::Inserted(row));
     }
     match existing_for(tx, &row).await? {
@@ -301,7 +305,8 @@ macro_rules! claim_due {
             " <= $3) ORDER BY r.rn, r.due_at, h.id LIMIT $2 ",
             "FOR UPDATE OF h SKIP LOCKED) UPDATE handovers SET ",
             $claim,
-            " = $4 WHERE id IN (SELECT id FROM due) RETURNING ",
+            " = $4 FROM handover_requests WHERE id IN (SELECT id FROM due) ",
+            "AND handover_id = id RETURNING ",
             handover_columns!()
         )
     };
@@ -378,17 +383,13 @@ pub(super) async fn apply(
         events,
         correlation_keys,
         inbox_done,
-        delivery,
+        deliveries,
     } = change;
     let Some(row) = row else {
         mark_inbox_done(tx, &inbox_done).await?;
         return Ok(Vec::new());
     };
-    if let Some(delivery_id) = &delivery
-        && !record_delivery(tx, &row.endpoint_id, delivery_id, now_ms).await?
-    {
-        return Err(StoreError::Duplicate(delivery_id.clone()));
-    }
+    record_deliveries(tx, &row.endpoint_id, &deliveries, now_ms).await?;
 
     let callback_url = update_row(tx, &row).await?;
     let handover_id = row.id.as_str();
@@ -483,14 +484,14 @@ async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<Stri
     let stmt = tx
         .prepare_cached(
             "UPDATE handovers SET status = $1, error_reason = $2, error_message = $3, \
-             end_reason = $4, request = $5, provider_state = $6, queue_position = $7, \
-             estimated_wait_seconds = $8, agent = $9, callback_url = $10, updated_at_ms = $11, \
-             agent_joined_at_ms = $12, ended_at_ms = $13, last_user_activity_ms = $14, \
-             no_agent_deadline_ms = $15, inactivity_warn_at_ms = $16, \
-             inactivity_end_at_ms = $17, next_poll_at_ms = $18, poll_failures = $19, \
+             end_reason = $4, provider_state = $5, queue_position = $6, \
+             estimated_wait_seconds = $7, agent = $8, callback_url = $9, updated_at_ms = $10, \
+             agent_joined_at_ms = $11, ended_at_ms = $12, last_user_activity_ms = $13, \
+             no_agent_deadline_ms = $14, inactivity_warn_at_ms = $15, \
+             inactivity_end_at_ms = $16, next_poll_at_ms = $17, poll_failures = $18, \
              version = version + 1, timer_claimed_until_ms = NULL, \
              poll_claimed_until_ms = NULL \
-             WHERE id = $20 AND version = $21 \
+             WHERE id = $19 AND version = $20 \
              RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
         )
         .await?;
@@ -558,37 +559,35 @@ pub(super) async fn find_by_correlation(
 /// Record a webhook delivery id; `false` if it was recorded before. A
 /// concurrent insert of the same delivery waits for the first to commit,
 /// then does nothing.
-async fn record_delivery(
+async fn record_deliveries(
     tx: &Transaction<'_>,
     endpoint_id: &str,
-    delivery_id: &str,
+    delivery_ids: &[String],
     now_ms: i64,
-) -> Result<bool> {
+) -> Result<()> {
     let stmt = tx
         .prepare_cached(
             "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
              VALUES ($1, $2, $3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
         )
         .await?;
-    Ok(tx
-        .execute(&stmt, &[&endpoint_id, &delivery_id, &now_ms])
-        .await?
-        == 1)
+    for id in delivery_ids {
+        if tx.execute(&stmt, &[&endpoint_id, id, &now_ms]).await? == 0 {
+            return Err(StoreError::Duplicate(id.clone()));
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn accept_webhook(
     tx: &Transaction<'_>,
     endpoint_id: &str,
-    delivery_id: Option<&str>,
+    delivery_ids: &[String],
     handover_ids: &[String],
     request: &serde_json::Value,
     now_ms: i64,
-) -> Result<Option<Vec<i64>>> {
-    if let Some(delivery_id) = delivery_id
-        && !record_delivery(tx, endpoint_id, delivery_id, now_ms).await?
-    {
-        return Ok(None);
-    }
+) -> Result<Vec<i64>> {
+    record_deliveries(tx, endpoint_id, delivery_ids, now_ms).await?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
@@ -603,7 +602,7 @@ pub(super) async fn accept_webhook(
             .await?;
         ids.push(row.get(0));
     }
-    Ok(Some(ids))
+    Ok(ids)
 }
 
 pub(super) async fn pending_inbox(tx: &Conn, handover_id: &str) -> Result<Vec<InboxItem>> {
@@ -892,7 +891,14 @@ pub(super) async fn prune(tx: &Transaction<'_>, r: &Retention) -> Result<Pruned>
             .iter()
             .map(|row| row.try_get(0))
             .collect::<std::result::Result<_, _>>()?;
-        for table in ["outbox", "inbox", "correlation_keys", "events", "handovers"] {
+        for table in [
+            "outbox",
+            "inbox",
+            "correlation_keys",
+            "events",
+            "handover_requests",
+            "handovers",
+        ] {
             let key = if table == "handovers" {
                 "id"
             } else {

@@ -25,10 +25,16 @@ macro_rules! handover_columns {
 }
 pub(super) use handover_columns;
 
-/// `SELECT <every handover column> FROM handovers <rest...>` as a `&'static str`.
+/// `SELECT <every handover column> FROM handovers <rest...>` as a
+/// `&'static str` (the request joined from its own table).
 macro_rules! select_handovers {
     ($($rest:literal),* $(,)?) => {
-        concat!("SELECT ", $crate::rows::handover_columns!(), " FROM handovers ", $($rest),*)
+        concat!(
+            "SELECT ",
+            $crate::rows::handover_columns!(),
+            " FROM handovers JOIN handover_requests ON handover_id = id ",
+            $($rest),*
+        )
     };
 }
 pub(super) use select_handovers;

@@ -196,6 +196,17 @@ CREATE INDEX outbox_event ON outbox (event_id);
 CREATE INDEX inbox_handover ON inbox (handover_id);
 CREATE INDEX webhook_deliveries_age ON webhook_deliveries (received_at_ms);
 "#,
+    // 5: steps write only what changed: the request (up to 2 MiB, never
+    // changed after the create) moves to its own table, so a step's new
+    // row version no longer copies it (SQLite migration 7).
+    r#"
+CREATE TABLE handover_requests (
+    handover_id TEXT PRIMARY KEY REFERENCES handovers (id),
+    request     TEXT NOT NULL
+);
+INSERT INTO handover_requests (handover_id, request) SELECT id, request FROM handovers;
+ALTER TABLE handovers DROP COLUMN request;
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -445,24 +445,26 @@ impl Store for SqliteStore {
     async fn accept_webhook(
         &self,
         endpoint_id: &str,
-        delivery_id: Option<&str>,
+        delivery_ids: &[String],
         handover_ids: &[String],
         request: serde_json::Value,
     ) -> Result<Option<Vec<i64>>> {
         let endpoint_id = endpoint_id.to_owned();
-        let delivery_id = delivery_id.map(str::to_owned);
+        let delivery_ids = delivery_ids.to_vec();
         let handover_ids = handover_ids.to_vec();
-        self.write(move |tx| {
-            ops::accept_webhook(
-                tx,
-                &endpoint_id,
-                delivery_id.as_deref(),
-                &handover_ids,
-                &request,
-                now_ms(),
-            )
-        })
-        .await
+        let stored = self
+            .write(move |tx| {
+                ops::accept_webhook(
+                    tx,
+                    &endpoint_id,
+                    &delivery_ids,
+                    &handover_ids,
+                    &request,
+                    now_ms(),
+                )
+            })
+            .await;
+        StoreError::none_if_duplicate(stored)
     }
 
     async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {

@@ -93,7 +93,7 @@ pub(super) fn insert_or_resolve(conn: &Connection, row: HandoverRow) -> Result<I
 }
 
 /// How many of [`Encoded::step_params`] no index covers.
-const UNINDEXED: usize = 14;
+const UNINDEXED: usize = 13;
 
 /// A handover's values that are bound converted: the status by name, JSON
 /// as text.
@@ -115,12 +115,11 @@ impl<'a> Encoded<'a> {
     /// The named values of every column a step may write: first the
     /// [`UNINDEXED`] ones no index covers (what [`update_row`] always
     /// writes), then the indexed ones (written only when one changes).
-    fn step_params(&'a self, h: &'a HandoverRow) -> [(&'static str, &'a dyn ToSql); 19] {
+    fn step_params(&'a self, h: &'a HandoverRow) -> [(&'static str, &'a dyn ToSql); 18] {
         [
             (":error_reason", &h.error_reason),
             (":error_message", &h.error_message),
             (":end_reason", &h.end_reason),
-            (":request", &self.request),
             (":provider_state", &h.provider_state),
             (":queue_position", &h.queue_position),
             (":estimated_wait_seconds", &h.estimated_wait_seconds),
@@ -143,12 +142,12 @@ impl<'a> Encoded<'a> {
 fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO handovers (id, endpoint_id, tenant, session_id, idempotency_key, status, \
-         error_reason, error_message, end_reason, request, provider_state, queue_position, \
+         error_reason, error_message, end_reason, provider_state, queue_position, \
          estimated_wait_seconds, agent, callback_url, created_at_ms, updated_at_ms, \
          agent_joined_at_ms, ended_at_ms, last_user_activity_ms, no_agent_deadline_ms, \
          inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, version) \
          VALUES (:id, :endpoint_id, :tenant, :session_id, :idempotency_key, :status, \
-         :error_reason, :error_message, :end_reason, :request, :provider_state, :queue_position, \
+         :error_reason, :error_message, :end_reason, :provider_state, :queue_position, \
          :estimated_wait_seconds, :agent, :callback_url, :created_at_ms, :updated_at_ms, \
          :agent_joined_at_ms, :ended_at_ms, :last_user_activity_ms, :no_agent_deadline_ms, \
          :inactivity_warn_at_ms, :inactivity_end_at_ms, :next_poll_at_ms, :poll_failures, :version)",
@@ -165,6 +164,9 @@ fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
     ];
     params.extend(encoded.step_params(h));
     stmt.execute(&*params)?;
+    // Written once: steps never rewrite the request (see `update_row`).
+    conn.prepare_cached("INSERT INTO handover_requests (handover_id, request) VALUES (?1, ?2)")?
+        .execute(params![h.id, encoded.request])?;
     Ok(())
 }
 
@@ -302,17 +304,13 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
         events,
         correlation_keys,
         inbox_done,
-        delivery,
+        deliveries,
     } = change;
     let Some(row) = row else {
         mark_inbox_done(conn, &inbox_done)?;
         return Ok(Vec::new());
     };
-    if let Some(delivery_id) = &delivery
-        && !record_delivery(conn, &row.endpoint_id, delivery_id, now_ms)?
-    {
-        return Err(StoreError::Duplicate(delivery_id.clone()));
-    }
+    record_deliveries(conn, &row.endpoint_id, &deliveries, now_ms)?;
 
     let callback_url = update_row(conn, &row)?;
     let handover_id = row.id.as_str();
@@ -377,7 +375,7 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
     // the second runs only when an indexed column really changes.
     let mut stmt = conn.prepare_cached(
         "UPDATE handovers SET error_reason = :error_reason, \
-         error_message = :error_message, end_reason = :end_reason, request = :request, \
+         error_message = :error_message, end_reason = :end_reason, \
          provider_state = :provider_state, queue_position = :queue_position, \
          estimated_wait_seconds = :estimated_wait_seconds, agent = :agent, \
          callback_url = :callback_url, updated_at_ms = :updated_at_ms, \
@@ -482,16 +480,12 @@ pub(super) fn find_by_correlation(
 pub(super) fn accept_webhook(
     conn: &Connection,
     endpoint_id: &str,
-    delivery_id: Option<&str>,
+    delivery_ids: &[String],
     handover_ids: &[String],
     request: &serde_json::Value,
     now_ms: i64,
-) -> Result<Option<Vec<i64>>> {
-    if let Some(delivery_id) = delivery_id
-        && !record_delivery(conn, endpoint_id, delivery_id, now_ms)?
-    {
-        return Ok(None);
-    }
+) -> Result<Vec<i64>> {
+    record_deliveries(conn, endpoint_id, delivery_ids, now_ms)?;
     let mut stmt = conn.prepare_cached(
         "INSERT INTO inbox (endpoint_id, handover_id, request, received_at_ms, done) \
          VALUES (?1, ?2, ?3, ?4, 0)",
@@ -501,23 +495,27 @@ pub(super) fn accept_webhook(
         stmt.execute(params![endpoint_id, handover_id, JsonRef(request), now_ms])?;
         ids.push(conn.last_insert_rowid());
     }
-    Ok(Some(ids))
+    Ok(ids)
 }
 
-/// Record a webhook delivery id; `false` if it was recorded before.
-fn record_delivery(
+/// Record a webhook's delivery ids; [`StoreError::Duplicate`] (the caller's
+/// transaction rolls back) if any was recorded before.
+fn record_deliveries(
     conn: &Connection,
     endpoint_id: &str,
-    delivery_id: &str,
+    delivery_ids: &[String],
     now_ms: i64,
-) -> Result<bool> {
-    let fresh = conn
-        .prepare_cached(
-            "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
-             VALUES (?1, ?2, ?3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
-        )?
-        .execute(params![endpoint_id, delivery_id, now_ms])?;
-    Ok(fresh == 1)
+) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
+         VALUES (?1, ?2, ?3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
+    )?;
+    for id in delivery_ids {
+        if insert.execute(params![endpoint_id, id, now_ms])? == 0 {
+            return Err(StoreError::Duplicate(id.clone()));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<InboxItem>> {
@@ -745,7 +743,7 @@ pub(super) fn prune(conn: &Connection, r: &Retention) -> Result<Pruned> {
             );
             Ok(conn.prepare_cached(&sql)?.execute([&ids])? as u64)
         };
-        for table in ["outbox", "inbox", "correlation_keys"] {
+        for table in ["outbox", "inbox", "correlation_keys", "handover_requests"] {
             of_these(table)?;
         }
         p.events = of_these("events")?;

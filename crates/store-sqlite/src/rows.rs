@@ -23,7 +23,7 @@ macro_rules! select_handovers {
              estimated_wait_seconds, agent, callback_url, created_at_ms, updated_at_ms, \
              agent_joined_at_ms, ended_at_ms, last_user_activity_ms, no_agent_deadline_ms, \
              inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, version \
-             FROM handovers ",
+             FROM handovers JOIN handover_requests ON handover_id = id ",
             $($rest),*
         )
     };

@@ -159,41 +159,50 @@ async fn newer_or_foreign_databases_are_refused() {
     assert!(err.contains("not a handover-host database"), "{err}");
 }
 
-/// A database from before the open-handover counter (schema 4) gets it
-/// seeded from its rows when opened, and kept from then on.
+/// A database written by schema 4 (no open-handover counter, the request
+/// in the handover row) is brought up to date when opened: the counter is
+/// seeded from its rows and kept from then on, and every request is moved
+/// to its own table intact.
 #[tokio::test]
-async fn the_open_handover_counter_is_seeded_from_an_older_database() {
-    let (_dir, path, store) = db();
-    let a = inserted(&store, row("h1", "ep", "s1")).await;
-    inserted(&store, row("h2", "ep", "s2")).await;
-    let mut ended = a.clone();
-    ended.status = handover_core::store::Status::Completed;
-    store.apply(step(&ended, &["ended"])).await.unwrap();
-    inserted(
-        &store,
-        HandoverRow {
-            tenant: "globex".into(),
-            ..row("h3", "ep2", "s1")
-        },
-    )
-    .await;
-    drop(store);
-    // Back to schema 4: no counter, no triggers (and none of 6's indexes).
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(
-            "DROP TRIGGER handovers_open_insert; DROP TRIGGER handovers_open_update; \
-             DROP TRIGGER handovers_open_delete; DROP TABLE tenant_open; \
-             DROP INDEX handovers_ended; DROP INDEX outbox_finished; \
-             DROP INDEX outbox_handover; DROP INDEX outbox_event; \
-             DROP INDEX inbox_handover; DROP INDEX webhook_deliveries_age; \
-             PRAGMA user_version = 4;",
-        )
+async fn an_older_database_gets_its_counter_and_keeps_its_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 4; PRAGMA application_id = {};",
+            schema::APPLICATION_ID
+        ))
         .unwrap();
+        for (id, tenant, session, status) in [
+            ("h1", "acme", "s1", "completed"),
+            ("h2", "acme", "s2", "queued"),
+            ("h3", "globex", "s1", "requested"),
+        ] {
+            conn.execute(
+                "INSERT INTO handovers (id, endpoint_id, tenant, session_id, status, request, \
+                 provider_state, created_at_ms, updated_at_ms, last_user_activity_ms, \
+                 poll_failures, version) VALUES (?1, 'ep', ?2, ?3, ?4, ?5, x'', 1, 1, 1, 0, 0)",
+                rusqlite::params![
+                    id,
+                    tenant,
+                    session,
+                    status,
+                    format!(r#"{{"session":"{session}"}}"#)
+                ],
+            )
+            .unwrap();
+        }
+    }
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.count_open_handovers("acme").await.unwrap(), 1);
     assert_eq!(store.count_open_handovers("globex").await.unwrap(), 1);
     assert_eq!(store.count_open_handovers("nobody").await.unwrap(), 0);
+    let h1 = store.get_handover("h1").await.unwrap().unwrap();
+    assert_eq!(h1.request, serde_json::json!({"session": "s1"}));
     inserted(&store, row("h4", "ep", "s4")).await;
     assert_eq!(store.count_open_handovers("acme").await.unwrap(), 2);
 }

@@ -287,7 +287,7 @@ pub async fn seed(data_dir: &Path, endpoints: &[String], n: usize) -> Vec<Seeded
                     events: vec![],
                     correlation_keys: vec![conv],
                     inbox_done: vec![],
-                    delivery: None,
+                    deliveries: vec![],
                 })
                 .await
                 .unwrap();

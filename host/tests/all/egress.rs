@@ -201,14 +201,17 @@ async fn response_body_over_the_cap_fails_the_call() {
 
 #[tokio::test]
 async fn slow_provider_hits_the_request_timeout() {
-    let (port, _) = http_server(b"late".to_vec(), Duration::from_secs(10)).await;
+    // The provider answers after a minute; the call gives up long before
+    // (the bound is generous: it includes compiling the guest on a busy
+    // machine, and says only that the call did not wait for the answer).
+    let (port, _) = http_server(b"late".to_vec(), Duration::from_secs(60)).await;
     let limits = Limits {
         egress_timeout: Duration::from_millis(200),
         ..Default::default()
     };
     let t = std::time::Instant::now();
     let msg = fetch_loopback(port, "/slow", limits).await.unwrap_err();
-    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
     assert!(
         msg.to_lowercase().contains("timeout") || msg.to_lowercase().contains("timed out"),
         "{msg}"

@@ -646,3 +646,34 @@ pub(crate) async fn finished_records_are_pruned() {
     let (code, v) = host.get(&format!("/v1/handovers/{}", ids[1])).await;
     assert_eq!(code, 200, "the open handover stays: {v}");
 }
+
+/// A captured webhook replayed with a new, unsigned delivery id (Chatwoot's
+/// `X-Chatwoot-Delivery` is not signed) is dropped: the host also dedupes
+/// on what the signature covers. The `replay-probe` fixture applies every
+/// webhook it is given, so only the host stands between a replay and the
+/// bot (before: the replay was a new delivery and reached the bot twice).
+#[tokio::test]
+pub(crate) async fn a_replayed_webhook_is_dropped_whatever_its_delivery_id() {
+    const SECRET: &str = "probe-secret-Hq4";
+    let host = HostProcess::start(
+        Config::new().endpoint(Endpoint::new("ep", guest("replay-probe")).webhook_secret(SECRET)),
+    )
+    .await;
+    let (code, v) = host.create("ep", "s-1", serde_json::json!({})).await;
+    assert_eq!(code, 201, "{v}");
+    let id = v["handover_id"].as_str().unwrap().to_string();
+    let mut captured = Webhook::signed("ep", b"captured".to_vec(), SECRET, now_s());
+    for delivery in ["d-1", "d-2", "d-3"] {
+        captured.delivery = Some(delivery.into());
+        let (code, body) = captured.send(&host).await;
+        assert_eq!(code, 200, "{delivery}: {body}");
+    }
+    let mut marker = Webhook::signed("ep", b"marker".to_vec(), SECRET, now_s());
+    marker.delivery = Some("d-4".into());
+    let (code, body) = marker.send(&host).await;
+    assert_eq!(code, 200, "{body}");
+    let events = host
+        .sse(&events_path(&id), None, T, |e| e["text"] == "marker")
+        .await;
+    assert_eq!(agent_texts(&events), ["captured", "marker"], "{events:?}");
+}
