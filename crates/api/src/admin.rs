@@ -112,11 +112,7 @@ fn swap_error(e: SwapError) -> Response {
 pub const UPLOAD_LIMIT: usize = 64 << 20;
 
 fn too_large() -> Response {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("an adapter upload may be at most {UPLOAD_LIMIT} bytes"),
-    )
+    crate::too_large("an adapter upload", UPLOAD_LIMIT)
 }
 
 async fn upload(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {

@@ -44,11 +44,7 @@ fn bad_json(e: JsonRejection) -> Response {
 const BODY_LIMIT: usize = 2 << 20;
 
 fn too_large() -> Response {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "too_large",
-        format!("the body is over {BODY_LIMIT} bytes"),
-    )
+    crate::too_large("a bot API body", BODY_LIMIT)
 }
 
 /// The request's JSON body, read now (after the caller was checked); a

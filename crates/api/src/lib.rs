@@ -158,6 +158,15 @@ async fn refuse_unread(body: axum::body::Body, mut r: Response) -> Response {
 
 /// Whether the request declares (`Content-Length`) a body over `limit`
 /// bytes: refused before any of it is read.
+/// 413 for a body (`what`: "an adapter upload", …) over `limit` bytes.
+fn too_large(what: &str, limit: usize) -> Response {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("{what} may be at most {limit} bytes"),
+    )
+}
+
 fn declared_over(headers: &axum::http::HeaderMap, limit: usize) -> bool {
     headers
         .get("content-length")

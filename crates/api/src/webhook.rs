@@ -39,11 +39,7 @@ async fn handle(State(s): State<AppState>, endpoint: String, req: Request) -> Re
     let (parts, body) = req.into_parts();
     let max = s.engine.cfg.max_webhook_bytes;
     let Ok(body) = to_bytes(body, max).await else {
-        return super::error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("webhook body over {max} bytes"),
-        );
+        return super::too_large("a webhook body", max);
     };
     let headers = parts
         .headers
