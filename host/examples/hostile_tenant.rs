@@ -207,6 +207,7 @@ struct Attack {
     webhooks: AtomicU64,
     streams_refused: AtomicU64,
     uploads_refused: AtomicU64,
+    standing: AtomicU64,
 }
 
 fn spawn_hammers(
@@ -302,26 +303,44 @@ async fn standing_load(
     for i in 0..40 {
         creates.push(("a-echo", json!({"session_id": format!("big-{i}"), "user_id": "u", "accepted_message": "ok", "transcript": big_transcript})));
     }
+    let wanted = creates.len();
     let ids: Vec<String> = futures::stream::iter(creates)
         .map(|(ep, body)| {
             let http = http.clone();
             let base = base.to_string();
             async move {
-                let r = http
-                    .post(format!("{base}/v1/endpoints/{ep}/handovers"))
-                    .bearer_auth("key-a")
-                    .json(&body)
-                    .send()
-                    .await
-                    .ok()?;
-                let v: Value = r.json().await.ok()?;
-                v["handover_id"].as_str().map(String::from)
+                // A has 4 call slots: a create refused 429 is tried again.
+                for _ in 0..200 {
+                    let r = http
+                        .post(format!("{base}/v1/endpoints/{ep}/handovers"))
+                        .bearer_auth("key-a")
+                        .json(&body)
+                        .send()
+                        .await
+                        .ok()?;
+                    if r.status() == 429 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    let v: Value = r.json().await.ok()?;
+                    return v["handover_id"].as_str().map(String::from);
+                }
+                None
             }
         })
         .buffer_unordered(8)
         .filter_map(|id| async move { id })
         .collect()
         .await;
+    attack.standing.store(ids.len() as u64, Ordering::SeqCst);
+    if ids.len() < wanted {
+        // Long polls hold A's 4 call slots while they wait: A's own further
+        // creates are refused, as its quota says.
+        eprintln!(
+            "A's standing load: {} of {wanted} handovers created",
+            ids.len()
+        );
+    }
     let mut streams = vec![];
     for id in ids.iter().take(40) {
         let (http, base, attack, id) = (http.clone(), base.to_string(), attack.clone(), id.clone());
@@ -426,9 +445,9 @@ async fn main() -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let attack = Arc::new(Attack::default());
     let t_attack = Instant::now();
-    let mut tasks = spawn_hammers(&http, &base, &stop, &attack);
-    tasks.extend(standing_load(&http, &base, &drip, &attack).await);
+    let mut tasks = standing_load(&http, &base, &drip, &attack).await;
     let setup_s = t_attack.elapsed().as_secs_f64();
+    tasks.extend(spawn_hammers(&http, &base, &stop, &attack));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut noisy = tenant_b(&http, &base, &b_cb, &arrivals, n, "noisy").await;
     stop.store(true, Ordering::SeqCst);
@@ -450,7 +469,8 @@ async fn main() -> anyhow::Result<()> {
             .join(" ")
     );
     println!(
-        "tenant A: standing load (120 stuck callback receivers, 60 long polls, 40 × 1.5 MiB open handovers, 40 streams) set up in {setup_s:.1} s; {} hostile creates ({} answered 429), {} webhooks with 256 unknown keys, {} streams refused over the cap, {} unauthenticated 60 MiB uploads refused",
+        "tenant A: standing load ({} of 220 open handovers created (120 with stuck callback receivers, 60 long polls, 40 with 1.5 MiB requests; long polls hold A's 4 call slots, so A's own later creates are refused); 40 streams opened) set up in {setup_s:.1} s; {} hostile creates ({} answered 429), {} webhooks with 256 unknown keys, {} streams refused over the cap, {} unauthenticated 60 MiB uploads refused",
+        attack.standing.load(Ordering::SeqCst),
         attack.hostile_creates.load(Ordering::SeqCst),
         attack.refused_429.load(Ordering::SeqCst),
         attack.webhooks.load(Ordering::SeqCst),
