@@ -13,42 +13,23 @@
 //! (`HT_HANDOVERS` changes B's workload). Needs the guest components from
 //! `scripts/build-adapters.sh`.
 
+mod bench_common;
+
+use bench_common::{adapter, percentile};
 use handover_host::config::{self, LoadedConfig};
 use handover_host::server;
 use handover_host::tenancy::hash_key;
 use provider_simulators::{SimConfig, SimProvider};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn adapter(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"))
-        .display()
-        .to_string()
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
 /// The process's peak resident set so far (`VmHWM`), MiB.
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    bench_common::proc_status_kib(std::process::id(), "VmHWM:") as f64 / 1024.0
 }
 
 /// When each of B's handovers' first callback arrived.
@@ -418,12 +399,12 @@ async fn main() -> anyhow::Result<()> {
     for (id, fixture, settings) in endpoints {
         src += &format!(
             "[[endpoints]]\nid = \"{id}\"\ntenant = \"a\"\nadapter = {}\negress = [\"{big_origin}\", \"{drip}\"]\ncallback_allow = [\"{drip}\"]\nsettings = {settings}\n\n",
-            q(&adapter(fixture))
+            q(&adapter(fixture).display().to_string())
         );
     }
     src += &format!(
         "[[endpoints]]\nid = \"b-sim\"\ntenant = \"b\"\nadapter = {}\negress = [\"{}\"]\ncallback_allow = [\"{b_cb}\"]\nwebhook_secret = \"s\"\nsettings = {{ base_url = \"{}\" }}\n",
-        q(&adapter("sim")),
+        q(&adapter("sim").display().to_string()),
         sim.base_url(),
         sim.base_url()
     );
@@ -457,17 +438,7 @@ async fn main() -> anyhow::Result<()> {
         t.abort();
     }
 
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "machine: {} cores, load average {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("machine: {}", bench_common::machine());
     println!(
         "tenant A: standing load ({} of 220 open handovers created (120 with stuck callback receivers, 60 long polls, 40 with 1.5 MiB requests; long polls hold A's 4 call slots, so A's own later creates are refused); 40 streams opened) set up in {setup_s:.1} s; {} hostile creates ({} answered 429), {} webhooks with 256 unknown keys, {} streams refused over the cap, {} unauthenticated 60 MiB uploads refused",
         attack.standing.load(Ordering::SeqCst),
@@ -498,13 +469,21 @@ async fn main() -> anyhow::Result<()> {
             &mut noisy.callback,
         ),
     ] {
-        let (a50, a99, b50, b99) = (pct(a, 0.5), pct(a, 0.99), pct(b, 0.5), pct(b, 0.99));
+        let (a50, a99, b50, b99) = (
+            percentile(a, 0.5),
+            percentile(a, 0.99),
+            percentile(b, 0.5),
+            percentile(b, 0.99),
+        );
         println!(
             "| {name} | {a50:.2} ms | {a99:.2} ms | {b50:.2} ms | {b99:.2} ms | {:.2}× |",
             b99 / a99
         );
     }
-    let (a_max, b_max) = (pct(&mut alone.callback, 1.0), pct(&mut noisy.callback, 1.0));
+    let (a_max, b_max) = (
+        percentile(&mut alone.callback, 1.0),
+        percentile(&mut noisy.callback, 1.0),
+    );
     println!(
         "callback worst case: alone {a_max:.1} ms, under attack {b_max:.1} ms (scheduling tick 50 ms)"
     );

@@ -7,28 +7,17 @@
 //! (`NN_HANDOVERS`, `NN_A_TASKS` change the workload). Needs the guest
 //! components from `scripts/build-adapters.sh`.
 
+mod bench_common;
+
+use bench_common::{adapter, percentile};
 use handover_host::config::{self, LoadedConfig};
 use handover_host::server;
 use handover_host::tenancy::hash_key;
 use provider_simulators::{SimConfig, SimProvider};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn adapter(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/adapters")
-        .join(format!("{name}.wasm"))
-        .display()
-        .to_string()
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
 
 struct Phase {
     create: Vec<f64>,
@@ -143,12 +132,12 @@ async fn main() -> anyhow::Result<()> {
     ] {
         src += &format!(
             "[[endpoints]]\nid = \"{id}\"\ntenant = \"a\"\nadapter = {}\negress = [\"http://127.0.0.1:{big_port}\"]\nsettings = {settings}\n\n",
-            q(&adapter(fixture))
+            q(&adapter(fixture).display().to_string())
         );
     }
     src += &format!(
         "[[endpoints]]\nid = \"b-sim\"\ntenant = \"b\"\nadapter = {}\negress = [\"{}\"]\nwebhook_secret = \"s\"\nsettings = {{ base_url = \"{}\" }}\n",
-        q(&adapter("sim")),
+        q(&adapter("sim").display().to_string()),
         sim.base_url(),
         sim.base_url()
     );
@@ -202,17 +191,7 @@ async fn main() -> anyhow::Result<()> {
     for h in hammer {
         let _ = h.await;
     }
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "machine: {} cores, load average {}",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0),
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    println!("machine: {}", bench_common::machine());
     println!(
         "tenant A: {a_tasks} tasks, {} create requests ({} answered 429)",
         a_calls.load(Ordering::SeqCst),
@@ -234,7 +213,12 @@ async fn main() -> anyhow::Result<()> {
             &mut noisy.input,
         ),
     ] {
-        let (a50, a99, b50, b99) = (pct(a, 0.5), pct(a, 0.99), pct(b, 0.5), pct(b, 0.99));
+        let (a50, a99, b50, b99) = (
+            percentile(a, 0.5),
+            percentile(a, 0.99),
+            percentile(b, 0.5),
+            percentile(b, 0.99),
+        );
         println!(
             "| {name} | {a50:.2} ms | {a99:.2} ms | {b50:.2} ms | {b99:.2} ms | {:.2}× |",
             b99 / a99
