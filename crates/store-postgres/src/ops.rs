@@ -340,6 +340,42 @@ impl Due {
     }
 }
 
+/// What every `due_*` claim binds, in this order: `$1` now, `$2` the
+/// scan's limit, `$3` the wall clock (leases), `$4` the new lease's end,
+/// `$5` the tenants skipped, `$6` each tenant's share (see [`Share`]).
+struct ClaimParams<'a> {
+    now_ms: i64,
+    limit: i64,
+    wall_ms: i64,
+    lease_until: i64,
+    skip: &'a [String],
+    per_tenant: i64,
+}
+
+impl<'a> ClaimParams<'a> {
+    fn new(now_ms: i64, limit: u32, share: &Share<'a>, wall_ms: i64, lease_until: i64) -> Self {
+        ClaimParams {
+            now_ms,
+            limit: i64::from(limit),
+            wall_ms,
+            lease_until,
+            skip: share.skip,
+            per_tenant: i64::from(share.per_tenant),
+        }
+    }
+
+    fn bind(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.now_ms,
+            &self.limit,
+            &self.wall_ms,
+            &self.lease_until,
+            &self.skip,
+            &self.per_tenant,
+        ]
+    }
+}
+
 /// Open handovers with a due timer (or poll) that no other caller holds a
 /// live claim on, earliest first; each returned row is claimed until
 /// `lease_until` (wall-clock ms). Rows locked by a concurrent claim or
@@ -353,16 +389,8 @@ pub(super) async fn claim_due(
     wall_ms: i64,
     lease_until: i64,
 ) -> Result<Vec<HandoverRow>> {
-    let per_tenant = i64::from(share.per_tenant);
-    let params: &Params<'_> = &[
-        &now_ms,
-        &i64::from(limit),
-        &wall_ms,
-        &lease_until,
-        &share.skip,
-        &per_tenant,
-    ];
-    let mut out = handovers(tx, due.sql(), params).await?;
+    let claim = ClaimParams::new(now_ms, limit, share, wall_ms, lease_until);
+    let mut out = handovers(tx, due.sql(), &claim.bind()).await?;
     out.sort_by(|a, b| (due.at(a), &a.id).cmp(&(due.at(b), &b.id)));
     Ok(out)
 }
@@ -707,20 +735,8 @@ pub(super) async fn due_outbox(
              o.next_attempt_at_ms",
         )
         .await?;
-    let per_tenant = i64::from(share.per_tenant);
-    let found = tx
-        .query(
-            &stmt,
-            &[
-                &now_ms,
-                &i64::from(limit),
-                &wall_ms,
-                &lease_until,
-                &share.skip,
-                &per_tenant,
-            ],
-        )
-        .await?;
+    let claim = ClaimParams::new(now_ms, limit, share, wall_ms, lease_until);
+    let found = tx.query(&stmt, &claim.bind()).await?;
     let mut out: Vec<OutboxItem> = found
         .iter()
         .map(|r| columns::outbox_item(&ByName(r)))
