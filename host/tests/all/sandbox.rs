@@ -178,12 +178,15 @@ async fn adapter_log_text_cannot_forge_log_lines() {
 pub(crate) async fn log_flood_is_truncated_and_counted() {
     let rt = runtime();
     let a = load(&rt, "log-flood").await;
+    // 100 000 host calls in a debug build on a loaded machine can take more
+    // than the default 5 s: this test is about the cap, not the speed (the
+    // noisy-neighbour benchmark runs the same fixture in a release build).
     let limits = Limits {
         max_log_lines: 10,
+        wall_time: Duration::from_secs(120),
         ..Default::default()
     };
     let logs = LogCapture::start();
-    let t = Instant::now();
     let out = rt
         .invoke(
             &a,
@@ -193,7 +196,6 @@ pub(crate) async fn log_flood_is_truncated_and_counted() {
         .await;
     // The flood itself is not an error: the lines beyond the cap are dropped.
     assert!(matches!(out, Ok(CallOutput::Step(_))), "{out:?}");
-    assert!(t.elapsed() < Duration::from_secs(5));
     let text = logs.text();
     let kept = text
         .lines()
