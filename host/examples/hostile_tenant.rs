@@ -7,17 +7,20 @@
 //! and unauthenticated 60 MiB uploads — while tenant B runs normal
 //! handovers through the `sim` adapter with a callback receiver. B's
 //! create, input and callback-delivery latencies are measured alone and
-//! under attack in one invocation, with the process's peak RSS.
+//! under attack in one invocation, with the host's peak RSS.
 //!
-//! Run (release): `cargo run --release -p handover-host --example hostile_tenant`
-//! (`HT_HANDOVERS` changes B's workload). Needs the guest components from
+//! The host is the real `handover-host serve` release binary in its own
+//! process; B's and A's clients run here on separate runtimes (see `main`).
+//!
+//! Run (release): `cargo build --release -p handover-host --bin handover-host
+//! --example hostile_tenant && target/release/examples/hostile_tenant`
+//! (`HT_HANDOVERS` changes B's workload, `HT_ATTACKER_NICE` the attack
+//! clients' priority). Needs the guest components from
 //! `scripts/build-adapters.sh`.
 
 mod bench_common;
 
-use bench_common::{adapter, percentile};
-use handover_host::config::{self, LoadedConfig};
-use handover_host::server;
+use bench_common::{Host, adapter, percentile};
 use handover_host::tenancy::hash_key;
 use provider_simulators::{SimConfig, SimProvider};
 use serde_json::{Value, json};
@@ -27,9 +30,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// The process's peak resident set so far (`VmHWM`), MiB.
-fn peak_rss_mib() -> f64 {
-    bench_common::proc_status_kib(std::process::id(), "VmHWM:") as f64 / 1024.0
+/// The host process's peak resident set so far (`VmHWM`), MiB.
+fn host_peak_rss_mib(host: &Host) -> f64 {
+    bench_common::proc_status_kib(host.pid(), "VmHWM:") as f64 / 1024.0
 }
 
 /// When each of B's handovers' first callback arrived.
@@ -271,18 +274,18 @@ async fn standing_load(
     let big_transcript: Vec<Value> = (0..24)
         .map(|i| json!({"author": "user", "text": "x".repeat(64_000), "timestamp_ms": i}))
         .collect();
-    let mut creates = vec![];
+    let mut creates: Vec<(String, Value)> = vec![];
     for i in 0..120 {
-        creates.push(("a-echo", json!({"session_id": format!("cb-{i}"), "user_id": "u", "accepted_message": "ok", "callback_url": format!("{drip}/cb")})));
+        creates.push(("a-echo".to_string(), json!({"session_id": format!("cb-{i}"), "user_id": "u", "accepted_message": "ok", "callback_url": format!("{drip}/cb")})));
     }
     for i in 0..60 {
         creates.push((
-            "a-poll",
+            "a-poll".to_string(),
             json!({"session_id": format!("poll-{i}"), "user_id": "u", "accepted_message": "ok"}),
         ));
     }
     for i in 0..40 {
-        creates.push(("a-echo", json!({"session_id": format!("big-{i}"), "user_id": "u", "accepted_message": "ok", "transcript": big_transcript})));
+        creates.push(("a-echo".to_string(), json!({"session_id": format!("big-{i}"), "user_id": "u", "accepted_message": "ok", "transcript": big_transcript})));
     }
     let wanted = creates.len();
     let ids: Vec<String> = futures::stream::iter(creates)
@@ -343,8 +346,42 @@ async fn standing_load(
     streams
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// A runtime of its own for one side of the benchmark, its worker threads
+/// at `nice` (Linux: a thread's own priority).
+fn side_runtime(name: &str, nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .on_thread_start(move || {
+            if nice != 0 {
+                // SAFETY: setpriority on the calling thread (who = 0) only.
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+            }
+        })
+        .enable_all()
+        .build()
+}
+
+fn main() -> anyhow::Result<()> {
+    // The host is the real `handover-host serve` release binary, in its own
+    // process. Tenant B's client, its provider simulator and its callback
+    // receiver run on one runtime; tenant A's attack clients and A's own
+    // servers (stuck receivers, 1 MiB answers) on another, whose threads
+    // run at `HT_ATTACKER_NICE` (default 10): a real attacker's client
+    // runs on its own machines, and only what it costs the host — every
+    // request parsed, authenticated, refused or run — belongs to the
+    // figure. `HT_ATTACKER_NICE=0` gives the attack the same priority.
+    let nice: i32 = std::env::var("HT_ATTACKER_NICE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let b_rt = side_runtime("tenant-b", 0)?;
+    let a_rt = side_runtime("tenant-a", nice)?;
+    let a = a_rt.handle().clone();
+    b_rt.block_on(run(a, nice))
+}
+
+async fn run(a: tokio::runtime::Handle, nice: i32) -> anyhow::Result<()> {
     let n: usize = std::env::var("HT_HANDOVERS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -355,20 +392,25 @@ async fn main() -> anyhow::Result<()> {
         auto_agent: None,
     })
     .await?;
-    let big = axum::Router::new().fallback(|| async { vec![b'x'; 1 << 20] });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let big_origin = format!("http://{}", l.local_addr()?);
-    tokio::spawn(async move { axum::serve(l, big).await });
-    let drip = drip_server().await;
+    let (big_origin, drip) = a
+        .spawn(async {
+            let big = axum::Router::new().fallback(|| async { vec![b'x'; 1 << 20] });
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let big_origin = format!("http://{}", l.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(l, big).await });
+            (big_origin, drip_server().await)
+        })
+        .await?;
     let (b_cb, arrivals) = b_receiver().await;
 
     let dir = std::env::temp_dir().join(format!("hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
     let q = |s: &str| serde_json::to_string(s).unwrap();
     let mut src = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {}\nwatch_adapters = false\nadmin_key_sha256 = \"{}\"\n\n\
          [tenants.a]\napi_key_sha256 = [\"{}\"]\n[tenants.a.quotas]\nconcurrent_calls = 4\ncpu_ms_per_s = 400\nwall_time_ms = 1000\nmemory_mib = 32\n\n\
          [tenants.b]\napi_key_sha256 = [\"{}\"]\n\n",
-        q(&dir.display().to_string()),
+        q(&dir.join("data").display().to_string()),
         hash_key("operator"),
         hash_key("key-a"),
         hash_key("key-b")
@@ -408,37 +450,47 @@ async fn main() -> anyhow::Result<()> {
         sim.base_url(),
         sim.base_url()
     );
-    let cfg = config::parse("hostile.toml", &src).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let srv = server::start(&LoadedConfig {
-        config: cfg,
-        path: dir.join("hostile.toml"),
-        source: src,
-    })
-    .await?;
-    let base = format!("http://{}", srv.addr);
+    let config = dir.join("hostile.toml");
+    std::fs::write(&config, &src)?;
+    let host = Host::start(&config, &[("RUST_LOG", "error")]);
+    let base = format!("http://{}", host.addr);
     sim.set_webhook_url(Some(format!("{base}/v1/webhooks/b-sim")));
+    // One client per side: a connection is driven by the runtime that
+    // opened it.
     let http = reqwest::Client::new();
+    let http_a = reqwest::Client::new();
 
+    // Start-up compiles the ten components (no cache yet): its peak apart.
+    let rss_start = host_peak_rss_mib(&host);
     let _ = tenant_b(&http, &base, &b_cb, &arrivals, 20, "warm").await;
     let mut alone = tenant_b(&http, &base, &b_cb, &arrivals, n, "alone").await;
-    let rss_alone = peak_rss_mib();
+    let rss_alone = host_peak_rss_mib(&host);
 
     let stop = Arc::new(AtomicBool::new(false));
     let attack = Arc::new(Attack::default());
     let t_attack = Instant::now();
-    let mut tasks = standing_load(&http, &base, &drip, &attack).await;
+    let mut tasks = {
+        let (http_a, base, drip, attack) =
+            (http_a.clone(), base.clone(), drip.clone(), attack.clone());
+        a.spawn(async move { standing_load(&http_a, &base, &drip, &attack).await })
+            .await?
+    };
     let setup_s = t_attack.elapsed().as_secs_f64();
-    tasks.extend(spawn_hammers(&http, &base, &stop, &attack));
+    {
+        let _in_a = a.enter();
+        tasks.extend(spawn_hammers(&http_a, &base, &stop, &attack));
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut noisy = tenant_b(&http, &base, &b_cb, &arrivals, n, "noisy").await;
     stop.store(true, Ordering::SeqCst);
-    let rss_attack = peak_rss_mib();
-    srv.abort();
+    let rss_attack = host_peak_rss_mib(&host);
     for t in tasks {
         t.abort();
     }
+    drop(host);
 
     println!("machine: {}", bench_common::machine());
+    println!("attack clients' threads at nice {nice} (HT_ATTACKER_NICE)");
     println!(
         "tenant A: standing load ({} of 220 open handovers created (120 with stuck callback receivers, 60 long polls, 40 with 1.5 MiB requests; long polls hold A's 4 call slots, so A's own later creates are refused); 40 streams opened) set up in {setup_s:.1} s; {} hostile creates ({} answered 429), {} webhooks with 256 unknown keys, {} streams refused over the cap, {} unauthenticated 60 MiB uploads refused",
         attack.standing.load(Ordering::SeqCst),
@@ -492,7 +544,7 @@ async fn main() -> anyhow::Result<()> {
         alone.failed, noisy.failed
     );
     println!(
-        "peak RSS (VmHWM, whole process incl. simulators and load generator): after B alone {rss_alone:.0} MiB, after the attack {rss_attack:.0} MiB"
+        "peak RSS of the host process (VmHWM): after start-up {rss_start:.0} MiB, after B alone {rss_alone:.0} MiB, after the attack {rss_attack:.0} MiB"
     );
     sim.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);

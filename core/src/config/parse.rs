@@ -177,6 +177,16 @@ mod tests {
     }
 
     #[test]
+    fn runtime_settings_are_checked() {
+        let e = parse("c.toml", "[runtime]\nmax_poll_wait_s = 86400\n").unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(e.to_string().contains("runtime.max_poll_wait_s"), "{e}");
+        assert!(e.to_string().contains("use at most an hour"), "{e}");
+        let c = parse("c.toml", "[runtime]\nmax_poll_wait_s = 3600\n").unwrap();
+        assert_eq!(c.runtime.max_poll_wait_s, 3600);
+    }
+
+    #[test]
     fn empty_config_is_valid() {
         let c = parse("c.toml", "").unwrap();
         assert!(c.endpoints.is_empty());

@@ -12,6 +12,9 @@ use super::{Config, StoreBackend};
 use crate::egress_policy::AllowEntry;
 use std::net::IpAddr;
 
+/// The longest I/O wait a long poll may be granted.
+const MAX_POLL_WAIT_S: u64 = 3600;
+
 /// Every static problem in `cfg`, parsed from `src` (named `file`).
 pub(super) fn validate(file: &str, src: &str, cfg: &Config) -> Vec<ConfigError> {
     let mut errs = vec![];
@@ -49,6 +52,16 @@ pub(super) fn validate(file: &str, src: &str, cfg: &Config) -> Vec<ConfigError> 
         && cfg.store.url.as_deref().is_none_or(str::is_empty)
     {
         at(0..0, "store.url".into(), "backend \"postgres\" needs `url` (e.g. \"postgres://user@127.0.0.1:5432/handover\" or \"env:DATABASE_URL\")".into());
+    }
+    let w = cfg.runtime.max_poll_wait_s;
+    if w > MAX_POLL_WAIT_S {
+        at(
+            0..0,
+            "runtime.max_poll_wait_s".into(),
+            format!(
+                "{w} s is more than {MAX_POLL_WAIT_S} s: a long poll holds one of its tenant's call slots while it waits; use at most an hour"
+            ),
+        );
     }
     let r = &cfg.retention;
     if r.interval_s == 0 {
