@@ -124,6 +124,8 @@ pub struct Engine {
     pub cfg: EngineConfig,
     locks: Locks,
     wakers: streams::Wakers,
+    /// Wakes the callback-delivery loop early (see `workers::loop_outbox`).
+    outbox_wake: tokio::sync::Notify,
     resolver: Arc<Resolver>,
     encode_event: EventEncoder,
     me: std::sync::Weak<Engine>,
@@ -143,6 +145,7 @@ impl Engine {
             cfg,
             locks: Locks::default(),
             wakers: Default::default(),
+            outbox_wake: tokio::sync::Notify::new(),
             resolver,
             encode_event,
             me: me.clone(),
@@ -319,6 +322,9 @@ impl Engine {
         }
         if !stored.is_empty() {
             self.wakers.wake(&row.id, &row.endpoint_id);
+            if row.callback_url.is_some() {
+                self.outbox_wake.notify_one();
+            }
         }
         Ok(stored)
     }

@@ -19,6 +19,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(50);
+/// After a wake-up (a callback queued, a delivery finished), the outbox loop
+/// waits this long before its scan, so a burst of commits costs one read.
+const OUTBOX_COALESCE: Duration = Duration::from_millis(5);
 /// Most due items one scan reads (shared between tenants: `fair`).
 const SCAN: u32 = 200;
 const MAX_POLL_FAILURES: u32 = 10;
@@ -362,13 +365,20 @@ impl Engine {
     /// `fair`). A delivery leaves "in flight" only before the next read
     /// after its outcome is committed: a read that began earlier still
     /// lists it as due, and must find it in flight (else it would be
-    /// delivered again after a 2xx).
+    /// delivered again after a 2xx). The next read comes at the tick, or
+    /// sooner when this process queued a callback or a delivery ended
+    /// (freeing its tenant's slot): a tenant's deliveries are not held to
+    /// its cap per tick (32 per 50 ms), nor a callback to the next tick.
+    /// Other replicas' callbacks are found at the tick.
     async fn loop_outbox(self: Arc<Self>) {
         let flight = InFlight::<i64>::new();
         let cap = |t: &str| self.background_cap(t);
         let largest = self.largest_background_cap();
         loop {
-            tokio::time::sleep(TICK).await;
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = self.outbox_wake.notified() => tokio::time::sleep(OUTBOX_COALESCE).await,
+            }
             let skip = flight.before_scan(cap);
             let share = fair::share(largest, &skip);
             let Ok(items) = self.store.due_outbox(now_ms(), SCAN, &share).await else {
@@ -383,6 +393,7 @@ impl Engine {
                 tokio::spawn(async move {
                     e.deliver(item).await;
                     drop(started);
+                    e.outbox_wake.notify_one();
                 });
             }
         }
