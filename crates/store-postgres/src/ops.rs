@@ -109,23 +109,34 @@ pub(super) async fn insert_handover(
     if let Some(existing) = existing_for(tx, &row).await? {
         return Ok(existing);
     }
-    if let Some(limit) = open_limit {
-        // Lock the tenant's counter row until commit: every replica's
-        // create of this tenant waits here, so count and insert are one
-        // step (the trigger adds the insert to the locked row).
-        let lock = tx
-            .prepare_cached(
-                "INSERT INTO tenant_open (tenant, open) VALUES ($1, 0) \
-                 ON CONFLICT (tenant) DO UPDATE SET open = tenant_open.open RETURNING open",
-            )
+    let Some(limit) = open_limit else {
+        return insert_or_resolve(tx, row).await;
+    };
+    // Insert first, then read the tenant's counter, which the insert's
+    // trigger has just raised and holds locked until commit: every
+    // replica's creates of this tenant are serialized on that row, so the
+    // count is exact, and one over the quota is undone. The counter is
+    // locked only after the insert, as every status change locks it only
+    // after its handover row (the trigger). Locking it first (as before)
+    // deadlocked with a step on the same session's open handover: the
+    // create held the counter and its insert waited for the step's row,
+    // whose trigger waited for the counter.
+    tx.batch_execute("SAVEPOINT open_quota").await?;
+    let tenant = row.tenant.clone();
+    let inserted = insert_or_resolve(tx, row).await?;
+    if matches!(inserted, Insert::Inserted(_)) {
+        let stmt = tx
+            .prepare_cached("SELECT open FROM tenant_open WHERE tenant = $1")
             .await?;
-        let open: i64 = tx.query_one(&lock, &[&row.tenant]).await?.get(0);
+        let open: i64 = tx.query_one(&stmt, &[&tenant]).await?.get(0);
         let open = open.max(0) as u64;
-        if open >= limit {
-            return Ok(Insert::OverQuota { open });
+        if open > limit {
+            tx.batch_execute("ROLLBACK TO SAVEPOINT open_quota").await?;
+            return Ok(Insert::OverQuota { open: open - 1 });
         }
     }
-    insert_or_resolve(tx, row).await
+    tx.batch_execute("RELEASE SAVEPOINT open_quota").await?;
+    Ok(inserted)
 }
 
 /// The tenant's open handovers, from the counter the schema's trigger

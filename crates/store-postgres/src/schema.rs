@@ -160,9 +160,10 @@ CREATE INDEX adapter_versions_endpoint ON adapter_versions (endpoint_id, seq);
 CREATE INDEX handovers_requested ON handovers (created_at_ms) WHERE status = 'requested';
 "#,
     // 3: open handovers per tenant (SQLite migration 5), kept exact by a
-    // trigger on every insert, status change and delete. A create locks its
-    // tenant's row (`FOR UPDATE`) to check the quota, so creates on every
-    // replica are serialized per tenant and the quota never overshoots.
+    // trigger on every insert, status change and delete. A create reads its
+    // tenant's row after its insert raised it (locked until commit), so
+    // creates on every replica are serialized per tenant and the quota
+    // never overshoots (`ops::insert_handover`).
     r#"
 CREATE TABLE tenant_open (
     tenant TEXT PRIMARY KEY,

@@ -196,7 +196,10 @@ async fn duplicate_create_returns_the_open_handover() {
                 .json()
                 .await
                 .unwrap();
-            r["handover_id"].as_str().unwrap().to_string()
+            r["handover_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a concurrent create failed: {r}"))
+                .to_string()
         }));
     }
     let mut ids = vec![];
