@@ -212,11 +212,13 @@ fn spawn_hammers(
                 let ep = eps[(t + i) % eps.len()];
                 let body = json!({"session_id": format!("h-{t}-{i}"), "user_id": "u", "accepted_message": "ok"});
                 if let Ok(r) = http.post(format!("{base}/v1/endpoints/{ep}/handovers")).bearer_auth("key-a").json(&body).send().await {
+                    // Counted before the back-off below, so a loop stopped
+                    // in its sleep never shows more refusals than creates.
+                    attack.hostile_creates.fetch_add(1, Ordering::SeqCst);
                     if r.status() == 429 {
                         attack.refused_429.fetch_add(1, Ordering::SeqCst);
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    attack.hostile_creates.fetch_add(1, Ordering::SeqCst);
                 }
                 i += 1;
             }

@@ -156,8 +156,6 @@ async fn refuse_unread(body: axum::body::Body, mut r: Response) -> Response {
     r
 }
 
-/// Whether the request declares (`Content-Length`) a body over `limit`
-/// bytes: refused before any of it is read.
 /// 413 for a body (`what`: "an adapter upload", …) over `limit` bytes.
 fn too_large(what: &str, limit: usize) -> Response {
     error(
@@ -167,6 +165,8 @@ fn too_large(what: &str, limit: usize) -> Response {
     )
 }
 
+/// Whether the request declares (`Content-Length`) a body over `limit`
+/// bytes: refused before any of it is read.
 fn declared_over(headers: &axum::http::HeaderMap, limit: usize) -> bool {
     headers
         .get("content-length")

@@ -1,7 +1,9 @@
 //! Shared by the benchmark drivers in `host/examples/` (`loadgen`,
-//! `idle_scale`, `lifecycle`, `noisy_neighbour`, `hostile_tenant`): run the real `handover-host serve` release
-//! binary on a generated config, seed its SQLite file through the store API,
-//! sign sim webhooks, read SSE streams, and describe the machine.
+//! `idle_scale`, `lifecycle`, `noisy_neighbour`, `hostile_tenant`): run
+//! the real `handover-host serve` release binary on a generated config,
+//! seed its SQLite file through the store API, sign sim webhooks, read SSE
+//! streams, find the guest components, take percentiles, and describe the
+//! machine.
 #![allow(dead_code)]
 
 use bytes::Bytes;
@@ -368,7 +370,6 @@ pub async fn sse<F: FnMut(&str, &str) + Send + 'static>(
     })
 }
 
-/// p-quantile of sorted microsecond samples, in ms.
 /// The `p` quantile of `v` (sorted here), in its unit; NaN when empty.
 pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
@@ -378,6 +379,7 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// p-quantile of sorted microsecond samples, in ms.
 pub fn pct_ms(sorted_us: &[u64], q: f64) -> f64 {
     if sorted_us.is_empty() {
         return f64::NAN;
