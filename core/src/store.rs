@@ -480,6 +480,17 @@ impl EventNotice {
     }
 }
 
+/// Claimed due work given back ([`Store::release_claims`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unclaimed<'a> {
+    /// Handover ids from `due_timers`.
+    Timers(&'a [String]),
+    /// Handover ids from `due_polls`.
+    Polls(&'a [String]),
+    /// Outbox item ids from `due_outbox`.
+    Outbox(&'a [i64]),
+}
+
 /// Holds a handover's cross-process step lock until dropped.
 pub struct HandoverLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
 
@@ -543,6 +554,9 @@ pub trait Store: Send + Sync + 'static {
         open_only: bool,
         limit: u32,
     ) -> Result<Vec<HandoverRow>>;
+    /// The newest `limit` handovers of `tenant` (all its endpoints, also
+    /// ones no longer configured), newest first: one indexed query.
+    async fn list_tenant_handovers(&self, tenant: &str, limit: u32) -> Result<Vec<HandoverRow>>;
     /// Apply one step atomically; `Conflict` if the row's version moved.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>>;
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>>;
@@ -582,7 +596,10 @@ pub trait Store: Send + Sync + 'static {
     async fn pending_inbox(&self, handover_id: &str) -> Result<Vec<InboxItem>>;
     /// Handovers with unprocessed inbox items (for recovery after restart).
     async fn handovers_with_pending_inbox(&self) -> Result<Vec<String>>;
-    /// Events after `after_id` in id order, at most `limit`.
+    /// Events after `after_id` in id order, at most `limit`. Never one
+    /// that a later commit could precede: a reader that resumes after the
+    /// last id it got never misses an event (a store whose commits can land
+    /// out of id order holds newer events back until they are settled).
     async fn events_after(
         &self,
         scope: &EventScope,
@@ -613,6 +630,14 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         share: &Share<'_>,
     ) -> Result<Vec<OutboxItem>>;
+    /// Give back claims of `due_timers`, `due_polls` or `due_outbox` that
+    /// the caller will not run (its caps left them out, or it is shutting
+    /// down), so another caller may take them now rather than after the
+    /// lease. Stores without leases (one process) have nothing to do.
+    async fn release_claims(&self, unclaimed: Unclaimed<'_>) -> Result<()> {
+        let _ = unclaimed;
+        Ok(())
+    }
     async fn outbox_delivered(&self, id: i64) -> Result<()>;
     async fn outbox_retry(
         &self,
@@ -638,7 +663,8 @@ pub trait Store: Send + Sync + 'static {
     /// Delete what `retention` says is old enough, at most `batch` rows of
     /// each kind, in one transaction.
     async fn prune(&self, retention: &Retention) -> Result<Pruned>;
-    /// Highest event id (0 if none): where a fresh stream starts.
+    /// Highest event id `events_after` can return now (0 if none): a
+    /// stream that starts after it gets every event committed later.
     async fn last_event_id(&self) -> Result<i64>;
 }
 

@@ -15,6 +15,13 @@
 //! `--compare-reuse N` adds a run with every endpoint on `instance_reuse =
 //! N` (warm instances instead of a fresh one per call).
 //!
+//! `--store postgres` runs the load on SQLite, then on PostgreSQL (a fresh
+//! schema on the server `HANDOVER_TEST_PG_URL` names, as for the tests)
+//! with one host, then with `--replicas N` hosts on that database
+//! (webhooks and SSE streams spread round-robin over them), and prints the
+//! ratios; `--sweep 1,8,64,256` adds one-replica PostgreSQL runs at each
+//! number of webhooks in flight, with the database's commits per second.
+//!
 //! cargo run --release -p handover-host --example loadgen -- --help
 
 #[path = "bench_common/mod.rs"]
@@ -65,6 +72,31 @@ struct Args {
     /// fresh instances, and against native with `--compare-native`).
     #[arg(long, value_name = "N")]
     compare_reuse: Option<u32>,
+    /// `postgres`: compare SQLite, PostgreSQL x 1 and x `--replicas`.
+    #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
+    store: StoreKind,
+    /// Hosts sharing the PostgreSQL database (with `--store postgres`;
+    /// default 2).
+    #[arg(long)]
+    replicas: Option<usize>,
+    /// With `--store postgres`: also run one replica at each of these
+    /// numbers of webhooks in flight (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    sweep: Vec<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum StoreKind {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the hosts keep their state.
+#[derive(Clone, Copy, PartialEq)]
+enum Backend {
+    Sqlite,
+    /// This many hosts on one PostgreSQL schema.
+    Postgres(usize),
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -90,6 +122,9 @@ struct Outcome {
     /// Webhook post → 2xx (the step, or the inbox row, committed).
     ack_p50: f64,
     ack_p99: f64,
+    /// PostgreSQL server CPU, s, and transactions committed (0 on SQLite).
+    db_cpu: f64,
+    commits: i64,
 }
 
 impl Outcome {
@@ -100,37 +135,55 @@ impl Outcome {
 
 const MAX_TOKENS: usize = 8_000_000;
 
-async fn run(args: &Args, mode: Mode) -> Outcome {
+async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> Outcome {
     let native = mode == Mode::Native;
     let dir = tempfile::tempdir().unwrap();
     let sim = adapter("sim");
     let eps = sim_endpoints(args.endpoints, &sim);
-    let config = write_config(dir.path(), &eps);
-    let toml = std::fs::read_to_string(&config).unwrap();
-    let toml = match mode {
-        Mode::Inbox => toml.replacen("[server]\n", "[server]\ninline_webhook_ms = 0\n", 1),
-        Mode::Reuse(n) => toml.replace(
-            "webhook_secret = ",
-            &format!("instance_reuse = {n}\nwebhook_secret = "),
-        ),
-        _ => toml,
-    };
-    std::fs::write(&config, toml).unwrap();
     let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
-    let seeded = seed(&dir.path().join("data"), &ids, args.handovers).await;
+    let (replicas, schema) = match backend {
+        Backend::Sqlite => (1, None),
+        Backend::Postgres(n) => (n.max(1), Some(pg::Schema::create("loadgen").await)),
+    };
+    // One config (and data dir: the compiled-component cache) per host.
+    let mut configs = vec![];
+    for r in 0..replicas {
+        let own = dir.path().join(format!("r{r}"));
+        std::fs::create_dir_all(&own).unwrap();
+        let config = write_config(&own, &eps);
+        let toml = std::fs::read_to_string(&config).unwrap();
+        let mut toml = match mode {
+            Mode::Inbox => toml.replacen("[server]\n", "[server]\ninline_webhook_ms = 0\n", 1),
+            Mode::Reuse(n) => toml.replace(
+                "webhook_secret = ",
+                &format!("instance_reuse = {n}\nwebhook_secret = "),
+            ),
+            _ => toml,
+        };
+        if let Some(schema) = &schema {
+            toml.push_str(&schema.config());
+        }
+        std::fs::write(&config, toml).unwrap();
+        configs.push(config);
+    }
+    let seeded = match &schema {
+        None => seed(&dir.path().join("r0/data"), &ids, args.handovers).await,
+        Some(schema) => seed_into(schema.store().await, &ids, args.handovers).await,
+    };
     let env: Vec<(&str, &str)> = match mode {
         Mode::Wasm | Mode::Inbox | Mode::Reuse(_) => vec![],
         Mode::Native => vec![("HANDOVER_BENCH_NATIVE", "1")],
         Mode::Unbatched => vec![("HANDOVER_SQLITE_MAX_BATCH", "1")],
     };
-    let host = Host::start(&config, &env);
+    let hosts: Vec<Host> = configs.iter().map(|c| Host::start(c, &env)).collect();
     if native {
-        assert!(
-            host.startup_log.iter().any(|l| l.contains("bench-native")),
-            "the host did not switch to the native sim logic: build it with `--features bench-native`"
-        );
+        for host in &hosts {
+            assert!(
+                host.startup_log.iter().any(|l| l.contains("bench-native")),
+                "the host did not switch to the native sim logic: build it with `--features bench-native`"
+            );
+        }
     }
-    let base = host.url("");
     let client = client();
 
     // Send times by token (ns since `origin`; 0 = not sent / not measured).
@@ -140,9 +193,9 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
     let received = Arc::new(AtomicU64::new(0));
     let measuring = Arc::new(AtomicBool::new(false));
     let mut streams = vec![];
-    for ep in &ids {
+    for (i, ep) in ids.iter().enumerate() {
         let (sent, lat_us, received) = (sent.clone(), lat_us.clone(), received.clone());
-        let url = host.url(&format!("/v1/endpoints/{ep}/events"));
+        let url = hosts[i % replicas].url(&format!("/v1/endpoints/{ep}/events"));
         streams.push(
             sse(&client, &url, move |kind, data| {
                 if kind != "agent_message" {
@@ -174,7 +227,7 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
     let failed = Arc::new(AtomicU64::new(0));
     let measured_sent = Arc::new(AtomicU64::new(0));
     let ack_us = Arc::new(Mutex::new(Vec::<u64>::with_capacity(1 << 20)));
-    let c = args.concurrency.min(seeded.len()).max(1);
+    let c = concurrency.min(seeded.len()).max(1);
     let interval = args
         .rate
         .map(|r| Duration::from_secs_f64(c as f64 / r as f64));
@@ -184,7 +237,7 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
         let ack_us = ack_us.clone();
         let (client, base, stop, next_token, failed, sent, measuring, measured_sent) = (
             client.clone(),
-            base.clone(),
+            hosts[j % replicas].url(""),
             stop.clone(),
             next_token.clone(),
             failed.clone(),
@@ -247,16 +300,30 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
     }
 
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
-    let host_cpu0 = host.cpu();
+    let hosts_cpu = || hosts.iter().map(Host::cpu).sum::<Duration>();
+    let host_cpu0 = hosts_cpu();
     let driver_cpu0 = self_cpu();
+    let db_cpu0 = pg::server_cpu();
+    let commits0 = match &schema {
+        Some(s) => s.commits().await,
+        None => 0,
+    };
     let failed0 = failed.load(Ordering::Relaxed);
     measuring.store(true, Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     measuring.store(false, Ordering::Relaxed);
     let secs = t0.elapsed().as_secs_f64();
-    let host_cpu = (host.cpu() - host_cpu0).as_secs_f64();
+    let host_cpu = (hosts_cpu() - host_cpu0).as_secs_f64();
     let driver_cpu = (self_cpu() - driver_cpu0).as_secs_f64();
+    let db_cpu = match &schema {
+        Some(_) => pg::server_cpu().saturating_sub(db_cpu0).as_secs_f64(),
+        None => 0.0,
+    };
+    let commits = match &schema {
+        Some(s) => s.commits().await - commits0,
+        None => 0,
+    };
     stop.store(true, Ordering::Relaxed);
     for s in senders {
         let _ = s.await;
@@ -276,7 +343,8 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
     l.sort_unstable();
     let failed = failed.load(Ordering::Relaxed) - failed0;
     let events = l.len() as u64;
-    drop(host);
+    drop(hosts);
+    drop(schema);
     Outcome {
         events,
         secs,
@@ -290,15 +358,31 @@ async fn run(args: &Args, mode: Mode) -> Outcome {
         driver_cpu,
         ack_p50: pct_ms(&acks, 0.50),
         ack_p99: pct_ms(&acks, 0.99),
+        db_cpu,
+        commits,
     }
 }
 
 fn print(label: &str, args: &Args, o: &Outcome) {
+    print_at(label, args, args.concurrency, o)
+}
+
+fn print_at(label: &str, args: &Args, concurrency: usize, o: &Outcome) {
+    let db = if o.commits > 0 {
+        format!(
+            ", database {:.2} cores, {:.0} commits/s ({:.1} events per commit)",
+            o.db_cpu / o.secs,
+            o.commits as f64 / o.secs,
+            o.events as f64 / o.commits as f64
+        )
+    } else {
+        String::new()
+    };
     println!(
-        "e2e[{label}] handovers={} endpoints={} concurrency={} rate={}: {:.0} events/s ({} events in {:.1} s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.1} ms (2xx after p50 {:.2} ms p99 {:.2} ms), failed {}, lost {}, cpu host {:.2} cores driver {:.2} cores",
+        "e2e[{label}] handovers={} endpoints={} concurrency={} rate={}: {:.0} events/s ({} events in {:.1} s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.1} ms (2xx after p50 {:.2} ms p99 {:.2} ms), failed {}, lost {}, cpu host {:.2} cores driver {:.2} cores{db}",
         args.handovers,
         args.endpoints,
-        args.concurrency,
+        concurrency,
         args.rate
             .map(|r| r.to_string())
             .unwrap_or_else(|| "closed-loop".into()),
@@ -330,28 +414,84 @@ fn compared(a: &Outcome, b: &Outcome) -> (f64, String) {
     (a.rate() / b.rate(), detail)
 }
 
+/// `--store postgres`: SQLite, PostgreSQL x 1 and x N, then the sweep.
+async fn postgres(args: &Args) {
+    let c = args.concurrency;
+    let sqlite = run(args, Mode::Wasm, Backend::Sqlite, c).await;
+    print("sqlite", args, &sqlite);
+    let one = run(args, Mode::Wasm, Backend::Postgres(1), c).await;
+    print("postgres x 1", args, &one);
+    let (r, detail) = compared(&one, &sqlite);
+    println!("postgres x 1 / sqlite: {r:.2}x the throughput {detail}");
+    let n = args.replicas.unwrap_or(2);
+    if n > 1 {
+        let many = run(args, Mode::Wasm, Backend::Postgres(n), c).await;
+        print(&format!("postgres x {n}"), args, &many);
+        let (r, detail) = compared(&many, &one);
+        println!("postgres x {n} / postgres x 1: {r:.2}x the throughput {detail}");
+        println!(
+            "per event: host {:.0} us CPU, database {:.0} us CPU (x 1); host {:.0} us, database {:.0} us (x {n})",
+            one.host_cpu / one.events as f64 * 1e6,
+            one.db_cpu / one.events as f64 * 1e6,
+            many.host_cpu / many.events as f64 * 1e6,
+            many.db_cpu / many.events as f64 * 1e6,
+        );
+    }
+    let mut first: Option<(usize, f64)> = None;
+    for &k in &args.sweep {
+        let o = run(args, Mode::Wasm, Backend::Postgres(1), k).await;
+        print_at("postgres x 1, sweep", args, k, &o);
+        match first {
+            None => first = Some((k, o.rate())),
+            Some((k1, r1)) => println!(
+                "postgres x 1: {k} in flight = {:.2}x the throughput of {k1} in flight",
+                o.rate() / r1
+            ),
+        }
+    }
+}
+
 fn main() {
     let args = Args::parse();
     println!("machine: {}", machine());
     let rt = tokio::runtime::Runtime::new().unwrap();
+    if args.store == StoreKind::Postgres {
+        let comparing = args.compare_native
+            || args.compare_unbatched
+            || args.compare_inbox
+            || args.compare_reuse.is_some();
+        if comparing {
+            eprintln!(
+                "loadgen: the --compare-* runs use SQLite; run them without --store postgres"
+            );
+            std::process::exit(2);
+        }
+        rt.block_on(postgres(&args));
+        return;
+    }
+    if args.replicas.is_some() || !args.sweep.is_empty() {
+        eprintln!("loadgen: --replicas and --sweep need --store postgres");
+        std::process::exit(2);
+    }
     rt.block_on(async {
-        let wasm = run(&args, Mode::Wasm).await;
+        let c = args.concurrency;
+        let wasm = run(&args, Mode::Wasm, Backend::Sqlite, c).await;
         print("wasm", &args, &wasm);
         if args.compare_unbatched {
-            let unbatched = run(&args, Mode::Unbatched).await;
+            let unbatched = run(&args, Mode::Unbatched, Backend::Sqlite, c).await;
             print("wasm, group commit off", &args, &unbatched);
             let (r, detail) = compared(&wasm, &unbatched);
             println!("group commit: {r:.2}x the throughput of one fsync per write {detail}");
         }
         if args.compare_inbox {
-            let inbox = run(&args, Mode::Inbox).await;
+            let inbox = run(&args, Mode::Inbox, Backend::Sqlite, c).await;
             print("wasm, every webhook via the inbox", &args, &inbox);
             let (r, detail) = compared(&wasm, &inbox);
             println!("inline webhooks: {r:.2}x the throughput of the inbox path {detail}");
         }
         let reuse = match args.compare_reuse {
             Some(n) => {
-                let reuse = run(&args, Mode::Reuse(n)).await;
+                let reuse = run(&args, Mode::Reuse(n), Backend::Sqlite, c).await;
                 print(&format!("wasm, instance_reuse = {n}"), &args, &reuse);
                 let (r, detail) = compared(&reuse, &wasm);
                 println!("instance reuse: {r:.2}x the throughput of fresh instances {detail}");
@@ -360,7 +500,7 @@ fn main() {
             None => None,
         };
         if args.compare_native {
-            let native = run(&args, Mode::Native).await;
+            let native = run(&args, Mode::Native, Backend::Sqlite, c).await;
             print("native", &args, &native);
             let (r, detail) = compared(&wasm, &native);
             println!("sandbox ratio: wasm/native throughput = {r:.2} {detail}");

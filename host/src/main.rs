@@ -124,13 +124,30 @@ async fn serve(config: Option<PathBuf>) -> Result<String, String> {
             }
         }
     };
-    let server = handover_host::server::start(&cfg)
+    let mut server = handover_host::server::start(&cfg)
         .await
         .map_err(|e| format!("{e:#}"))?;
     eprintln!("handover-host listening on http://{}", server.addr);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    // SIGTERM (rolling restarts) and Ctrl-C drain; a second signal during
+    // the drain exits at once.
     tokio::select! {
-        r = server.wait() => r.map_err(|e| format!("{e:#}"))?,
+        r = server.wait() => return r.map(|_| String::new()).map_err(|e| format!("{e:#}")),
+        _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+    drain(server, &mut term).await;
     Ok(String::new())
+}
+
+async fn drain(server: handover_host::server::Server, term: &mut tokio::signal::unix::Signal) {
+    eprintln!("handover-host: draining (a second signal exits at once)");
+    tokio::select! {
+        left = server.drain() => {
+            eprintln!("handover-host: drained, exiting ({left:?})");
+        }
+        _ = term.recv() => eprintln!("handover-host: second signal, exiting"),
+        _ = tokio::signal::ctrl_c() => eprintln!("handover-host: second signal, exiting"),
+    }
 }

@@ -13,6 +13,7 @@ use crate::runtime::{Runtime, RuntimeConfig};
 use anyhow::{Context, Result};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A running host.
 pub struct Server {
@@ -20,16 +21,65 @@ pub struct Server {
     pub engine: Arc<Engine>,
     _watcher: Option<notify::RecommendedWatcher>,
     task: tokio::task::JoinHandle<()>,
+    /// Tells the listener to stop accepting (graceful: requests in flight
+    /// finish, idle connections close).
+    close: tokio::sync::watch::Sender<bool>,
+    drain_unready: Duration,
+    shutdown_grace: Duration,
+}
+
+/// What a drain left unfinished when its grace ran out (all zero: clean).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Unfinished {
+    /// The HTTP listener still had requests in flight.
+    pub http: bool,
+    /// Steps and background tasks still in flight.
+    pub work: usize,
 }
 
 impl Server {
     /// Serve until the process ends or the task is aborted.
-    pub async fn wait(self) -> Result<()> {
-        self.task.await.context("server task")
+    pub async fn wait(&mut self) -> Result<()> {
+        (&mut self.task).await.context("server task")
     }
 
     pub fn abort(&self) {
         self.task.abort();
+    }
+
+    /// Drain before exit (SIGTERM; docs/replicas.md "Rolling restarts"):
+    /// unready at once (`/readyz` 503, event streams end with a retry
+    /// hint, no new background work claimed), still accepting for
+    /// `drain_unready_ms`, then the listener closes and requests, steps
+    /// and deliveries in flight finish, within `shutdown_grace_s` in all.
+    /// Handover locks and claims go with the store when the process exits.
+    pub async fn drain(mut self) -> Unfinished {
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        self.engine.begin_drain();
+        tracing::info!(
+            unready_ms = self.drain_unready.as_millis() as u64,
+            "draining: unready; finishing work in flight"
+        );
+        tokio::time::sleep(self.drain_unready).await;
+        self.close.send_replace(true);
+        let http = tokio::time::timeout_at(deadline, &mut self.task)
+            .await
+            .is_err();
+        let drained = self.engine.wait_drained(deadline).await;
+        let left = Unfinished {
+            http,
+            work: if drained {
+                0
+            } else {
+                self.engine.work_in_flight()
+            },
+        };
+        if left == Unfinished::default() {
+            tracing::info!("drained");
+        } else {
+            tracing::warn!(?left, "shutdown grace over: exiting with work in flight");
+        }
+        left
     }
 }
 
@@ -107,8 +157,15 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
         let _ = tcp.set_nodelay(true);
     });
+    let (close, mut closed) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let stop = async move {
+            let _ = closed.wait_for(|c| *c).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
             tracing::error!("server stopped: {e}");
         }
     });
@@ -118,5 +175,8 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         engine,
         _watcher: watcher,
         task,
+        close,
+        drain_unready: Duration::from_millis(c.server.drain_unready_ms),
+        shutdown_grace: Duration::from_secs(c.server.shutdown_grace_s),
     })
 }

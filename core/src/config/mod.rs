@@ -87,10 +87,24 @@ pub struct ServerConfig {
     /// configured, local use).
     #[serde(default)]
     pub public_metrics: bool,
+    /// On SIGTERM: how long the host goes on serving, unready (`/readyz`
+    /// answers 503), before it stops accepting connections: the time a
+    /// load balancer needs to notice. 0 = stop accepting at once.
+    #[serde(default)]
+    pub drain_unready_ms: u64,
+    /// On SIGTERM: the most time requests, steps and callback deliveries
+    /// in flight get to finish before the process exits anyway (what is
+    /// left unfinished is taken over by another replica, or by this one
+    /// after its restart).
+    #[serde(default = "default_shutdown_grace_s")]
+    pub shutdown_grace_s: u64,
 }
 
 fn default_inline_webhook_ms() -> u64 {
     5
+}
+fn default_shutdown_grace_s() -> u64 {
+    30
 }
 
 fn default_listen() -> Spanned<String> {
@@ -114,6 +128,8 @@ impl Default for ServerConfig {
             watch_adapters: true,
             inline_webhook_ms: default_inline_webhook_ms(),
             public_metrics: false,
+            drain_unready_ms: 0,
+            shutdown_grace_s: default_shutdown_grace_s(),
         }
     }
 }

@@ -187,6 +187,28 @@ mod tests {
     }
 
     #[test]
+    fn drain_settings_are_checked() {
+        let c = parse("c.toml", "").unwrap();
+        assert_eq!(
+            (c.server.drain_unready_ms, c.server.shutdown_grace_s),
+            (0, 30)
+        );
+        let toml = "[server]\ndrain_unready_ms = 5000\nshutdown_grace_s = 5\n";
+        let e = parse("c.toml", toml).unwrap_err();
+        assert!(e.to_string().contains("server.drain_unready_ms"), "{e}");
+        assert!(
+            e.to_string().contains("exit before it stops accepting"),
+            "{e}"
+        );
+        let toml = "[server]\ndrain_unready_ms = 2000\nshutdown_grace_s = 5\n";
+        let c = parse("c.toml", toml).unwrap();
+        assert_eq!(
+            (c.server.drain_unready_ms, c.server.shutdown_grace_s),
+            (2000, 5)
+        );
+    }
+
+    #[test]
     fn empty_config_is_valid() {
         let c = parse("c.toml", "").unwrap();
         assert!(c.endpoints.is_empty());

@@ -63,6 +63,18 @@ pub(super) fn validate(file: &str, src: &str, cfg: &Config) -> Vec<ConfigError> 
             ),
         );
     }
+    let s = &cfg.server;
+    if s.drain_unready_ms >= s.shutdown_grace_s.saturating_mul(1000) {
+        at(
+            0..0,
+            "server.drain_unready_ms".into(),
+            format!(
+                "{} ms is not less than server.shutdown_grace_s ({} s): the host would exit \
+                 before it stops accepting; shorten it or raise the grace",
+                s.drain_unready_ms, s.shutdown_grace_s
+            ),
+        );
+    }
     let r = &cfg.retention;
     if r.interval_s == 0 {
         at(

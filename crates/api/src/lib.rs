@@ -44,6 +44,7 @@ mod webhook;
 pub mod wire;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use handover_core::store::StoredEvent;
@@ -125,7 +126,18 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", axum::routing::get(metrics))
         .route("/openapi.json", axum::routing::get(openapi))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
         .with_state(state)
+}
+
+/// 200 while serving; 503 once draining (SIGTERM), so a load balancer
+/// routes new requests elsewhere before the listener closes.
+async fn readyz(State(s): State<AppState>) -> Response {
+    if s.engine.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else {
+        "ready".into_response()
+    }
 }
 
 pub const OPENAPI: &str = include_str!("openapi.json");

@@ -90,6 +90,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// An idle stream's safety re-read: bounds how long a lost wake-up can
 /// delay an event (wake-ups are pushed, so this is not how events arrive).
 const FALLBACK: Duration = Duration::from_secs(20);
+/// The reconnect delay a stream suggests when it ends because its
+/// replica is draining.
+const DRAIN_RETRY: Duration = Duration::from_millis(250);
 /// The next attempt after a failed or timed-out read.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -158,6 +161,12 @@ fn stream(s: AppState, tenant: &str, scope: EventScope, after: i64) -> Response 
             tokio::select! {
                 _ = wake.woken() => {}
                 _ = tokio::time::sleep(FALLBACK) => {}
+                _ = s.engine.draining() => {
+                    // This replica is shutting down: the client reconnects
+                    // (to another replica) with Last-Event-ID after the hint.
+                    yield Ok(Event::default().retry(DRAIN_RETRY).comment("draining"));
+                    break;
+                }
             }
         }
     };

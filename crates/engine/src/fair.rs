@@ -68,6 +68,11 @@ impl<K: Eq + Hash + Clone + Send + 'static> InFlight<K> {
     /// Start `item` of `tenant` unless it is in flight already or the
     /// tenant is at `cap`; the returned guard marks it finished when
     /// dropped.
+    /// Whether `item` is in flight (or finished since the last scan).
+    pub(crate) fn contains(&self, item: &K) -> bool {
+        self.state.lock().unwrap().items.contains(item)
+    }
+
     pub(crate) fn try_start(
         self: &Arc<Self>,
         item: K,

@@ -19,6 +19,7 @@
 //! given to [`Engine::new`] as an [`EventEncoder`] by whoever wires the host.
 
 pub mod adapter_sync;
+mod drain;
 mod fair;
 mod handover;
 mod locks;
@@ -126,6 +127,8 @@ pub struct Engine {
     wakers: streams::Wakers,
     /// Wakes the callback-delivery loop early (see `workers::loop_outbox`).
     outbox_wake: tokio::sync::Notify,
+    /// Set on SIGTERM: see `drain`.
+    drain: drain::Drain,
     resolver: Arc<Resolver>,
     encode_event: EventEncoder,
     me: std::sync::Weak<Engine>,
@@ -146,6 +149,7 @@ impl Engine {
             locks: Locks::default(),
             wakers: Default::default(),
             outbox_wake: tokio::sync::Notify::new(),
+            drain: Default::default(),
             resolver,
             encode_event,
             me: me.clone(),

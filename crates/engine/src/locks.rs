@@ -16,6 +16,11 @@ pub struct Guard<'a> {
 }
 
 impl Locks {
+    /// Handovers with a step holding or waiting for their lock.
+    pub fn held(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
     pub async fn lock(&self, id: &str) -> Guard<'_> {
         let m = self
             .0

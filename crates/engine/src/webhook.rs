@@ -207,7 +207,11 @@ impl Engine {
                 metrics::WEBHOOKS_ACCEPTED.inc();
                 for id in ids {
                     let engine = self.self_arc();
-                    tokio::spawn(async move { engine.process_inbox(&id).await });
+                    let busy = self.drain.busy();
+                    tokio::spawn(async move {
+                        engine.process_inbox(&id).await;
+                        drop(busy);
+                    });
                 }
             }
             Ok(None) => {
@@ -216,7 +220,11 @@ impl Engine {
                 // (replica) that died before processing it.
                 for id in ids {
                     let engine = self.self_arc();
-                    tokio::spawn(async move { engine.process_inbox(&id).await });
+                    let busy = self.drain.busy();
+                    tokio::spawn(async move {
+                        engine.process_inbox(&id).await;
+                        drop(busy);
+                    });
                 }
             }
             Err(e) => return refuse(WebhookRefusal::Unstored(e)),

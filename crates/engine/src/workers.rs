@@ -12,7 +12,11 @@ use super::fair::{self, InFlight};
 use super::rules::{self, Outcome};
 use super::{Engine, EngineError, now_ms};
 use handover_core::model::{CallContext, PollMode};
-use handover_core::store::{EventNotice, EventScope, HandoverRow, NewEvent, OutboxItem, Status};
+use handover_core::store::StoreError;
+use handover_core::store::{
+    EventNotice, EventScope, HandoverRow, NewEvent, OutboxItem, Status, Unclaimed,
+};
+use handover_metrics as metrics;
 use handover_runtime::{Call, CallOutput};
 use serde_json::json;
 use std::sync::Arc;
@@ -103,7 +107,10 @@ impl Engine {
     /// (which holds the handover lock meanwhile) is not raced.
     async fn loop_sweep(self: Arc<Self>) {
         loop {
-            tokio::time::sleep(SWEEP).await;
+            tokio::select! {
+                _ = tokio::time::sleep(SWEEP) => {}
+                _ = self.draining() => return,
+            }
             let stale = now_ms() - STALE.as_millis() as i64;
             if let Ok(ids) = self.store.handovers_with_pending_inbox().await {
                 for id in ids {
@@ -163,7 +170,10 @@ impl Engine {
         let cap = |t: &str| self.background_cap(t);
         let largest = self.largest_background_cap();
         loop {
-            tokio::time::sleep(TICK).await;
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = self.draining() => return,
+            }
             let now = now_ms();
             let skip = flight.before_scan(cap);
             let share = fair::share(largest, &skip);
@@ -172,13 +182,23 @@ impl Engine {
                 Due::Polls => self.store.due_polls(now, SCAN, &share).await,
             };
             let Ok(rows) = rows else { continue };
+            // Claimed but not run here (caps, or draining): given back.
+            let mut unclaimed = vec![];
             for row in fair::round_robin(rows, |r| r.tenant.as_str()) {
-                let Some(started) = flight.try_start(row.id.clone(), &row.tenant, cap(&row.tenant))
-                else {
+                let started = match self.is_draining() {
+                    true => None,
+                    false => flight.try_start(row.id.clone(), &row.tenant, cap(&row.tenant)),
+                };
+                let Some(started) = started else {
+                    if !flight.contains(&row.id) {
+                        unclaimed.push(row.id);
+                    }
                     continue;
                 };
                 let e = self.clone();
+                let busy = self.drain.busy();
                 tokio::spawn(async move {
+                    let _busy = busy;
                     let id = row.id;
                     let r = match kind {
                         Due::Timers => e.fire_timers(&id).await,
@@ -189,6 +209,13 @@ impl Engine {
                     }
                     drop(started);
                 });
+            }
+            let unclaimed = match kind {
+                Due::Timers => Unclaimed::Timers(&unclaimed),
+                Due::Polls => Unclaimed::Polls(&unclaimed),
+            };
+            if let Err(e) = self.store.release_claims(unclaimed).await {
+                tracing::warn!("giving back {kind:?} claims failed (they expire instead): {e}");
             }
         }
     }
@@ -277,8 +304,15 @@ impl Engine {
         Ok(())
     }
 
+    /// One poll. The adapter's call runs without the handover's lock (a
+    /// long poll may wait a minute, and user input or a webhook must not
+    /// wait behind it); its result is committed under the lock only if no
+    /// other step moved the handover meanwhile (the row's version).
+    /// Otherwise it is dropped, its claim given back, and the poll runs
+    /// again from the new state at the next scan: as after a crash between
+    /// a poll and its commit, an adapter's poll must be repeatable from the
+    /// state it was given (docs: contract semantics).
     async fn poll_once(&self, id: &str) -> Result<(), EngineError> {
-        let _g = self.lock(id).await?;
         let Some(mut row) = self.store.get_handover(id).await? else {
             return Ok(());
         };
@@ -357,8 +391,21 @@ impl Engine {
             }
         };
         row.updated_at_ms = now;
-        self.commit(&mut row, events, keys, vec![]).await?;
-        Ok(())
+        let _g = self.lock(id).await?;
+        match self.commit(&mut row, events, keys, vec![]).await {
+            Err(EngineError::Store(StoreError::Conflict(_))) => {
+                metrics::POLLS_SUPERSEDED.inc();
+                tracing::debug!(
+                    handover = id,
+                    "poll result dropped: another step came first"
+                );
+                self.store
+                    .release_claims(Unclaimed::Polls(&[id.to_string()]))
+                    .await?;
+                Ok(())
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     /// Start due callback deliveries, shared fairly between tenants (see
@@ -378,23 +425,42 @@ impl Engine {
             tokio::select! {
                 _ = tokio::time::sleep(TICK) => {}
                 _ = self.outbox_wake.notified() => tokio::time::sleep(OUTBOX_COALESCE).await,
+                _ = self.draining() => return,
             }
             let skip = flight.before_scan(cap);
             let share = fair::share(largest, &skip);
             let Ok(items) = self.store.due_outbox(now_ms(), SCAN, &share).await else {
                 continue;
             };
+            // Claimed but not run here (caps, or draining): given back. One
+            // in flight keeps its claim (another caller would deliver it twice).
+            let mut unclaimed = vec![];
             for item in fair::round_robin(items, |i| i.tenant.as_str()) {
-                let Some(started) = flight.try_start(item.id, &item.tenant, cap(&item.tenant))
-                else {
+                let started = match self.is_draining() {
+                    true => None,
+                    false => flight.try_start(item.id, &item.tenant, cap(&item.tenant)),
+                };
+                let Some(started) = started else {
+                    if !flight.contains(&item.id) {
+                        unclaimed.push(item.id);
+                    }
                     continue;
                 };
                 let e = self.clone();
+                let busy = self.drain.busy();
                 tokio::spawn(async move {
                     e.deliver(item).await;
                     drop(started);
+                    drop(busy);
                     e.outbox_wake.notify_one();
                 });
+            }
+            if let Err(e) = self
+                .store
+                .release_claims(Unclaimed::Outbox(&unclaimed))
+                .await
+            {
+                tracing::warn!("giving back callback claims failed (they expire instead): {e}");
             }
         }
     }

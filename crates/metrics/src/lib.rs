@@ -103,6 +103,9 @@ pub static WEBHOOK_VERIFY_FAILED: LabelledCounter = LabelledCounter::new();
 pub static WEBHOOKS_ACCEPTED: Counter = Counter::new();
 /// Of the accepted webhooks, those applied inline (no inbox item).
 pub static WEBHOOKS_INLINE: Counter = Counter::new();
+/// Poll results dropped because another step of the handover committed
+/// while the poll ran outside the lock (the poll runs again).
+pub static POLLS_SUPERSEDED: Counter = Counter::new();
 pub static ADAPTER_SWAPS: LabelledCounter = LabelledCounter::new();
 /// Store reads made by event streams (SSE), catch-up and wake-ups alike.
 pub static SSE_STORE_READS: Counter = Counter::new();
@@ -191,6 +194,11 @@ pub fn render() -> String {
         out,
         "# HELP webhooks_accepted_total Webhooks verified and stored.\n# TYPE webhooks_accepted_total counter\nwebhooks_accepted_total {}",
         WEBHOOKS_ACCEPTED.get()
+    );
+    let _ = writeln!(
+        out,
+        "# HELP polls_superseded_total Poll results dropped because another step of the handover committed while the poll ran (the poll runs again from the new state).\n# TYPE polls_superseded_total counter\npolls_superseded_total {}",
+        POLLS_SUPERSEDED.get()
     );
     let _ = writeln!(
         out,

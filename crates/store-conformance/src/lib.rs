@@ -1288,6 +1288,31 @@ pub async fn list_handovers_newest_first_with_filters(fx: &dyn Fixture) {
             .unwrap()
             .is_empty()
     );
+
+    // By tenant: across its endpoints, newest first, never another's.
+    let mut other = row("o1", "ep", "s-other");
+    other.tenant = "globex".into();
+    other.created_at_ms = 10;
+    inserted(&store, other).await;
+    assert_eq!(
+        ids(store.list_tenant_handovers("acme", 10).await.unwrap()),
+        ["h3", "h2", "h1", "h0"]
+    );
+    assert_eq!(
+        ids(store.list_tenant_handovers("acme", 2).await.unwrap()),
+        ["h3", "h2"]
+    );
+    assert_eq!(
+        ids(store.list_tenant_handovers("globex", 10).await.unwrap()),
+        ["o1"]
+    );
+    assert!(
+        store
+            .list_tenant_handovers("nobody", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn everything_survives_reopening(fx: &dyn Fixture) {
@@ -1372,6 +1397,10 @@ pub async fn event_ids_become_visible_in_order_under_concurrent_writers(fx: &dyn
         tokio::spawn(async move {
             let mut seen = Vec::new();
             let mut last = 0;
+            // After the writers finish, read until every event arrived (a
+            // store may hold an event back while an older transaction of
+            // its server is still open), within a generous bound.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
             loop {
                 let finished = done.load(std::sync::atomic::Ordering::SeqCst);
                 let batch = store
@@ -1382,7 +1411,9 @@ pub async fn event_ids_become_visible_in_order_under_concurrent_writers(fx: &dyn
                     last = e.id;
                     seen.push(e.id);
                 }
-                if finished {
+                if finished
+                    && (seen.len() >= HANDOVERS * STEPS * 2 || std::time::Instant::now() > deadline)
+                {
                     return seen;
                 }
                 tokio::task::yield_now().await;

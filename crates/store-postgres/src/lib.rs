@@ -8,8 +8,10 @@
 //! - `lock_handover` takes a session advisory lock (see `lock`), so one
 //!   step of a handover runs at a time across replicas; a crashed
 //!   replica's locks die with its connections;
-//! - event ids come from a counter row locked until commit, so they become
-//!   visible in id order and a stream reading `id > last` never skips one;
+//! - event ids are made from the writing transaction's id, with no lock,
+//!   and endpoint reads return only events no unfinished transaction can
+//!   precede (see `watermark`), so a stream reading `id > last` never skips
+//!   one;
 //! - `apply` notifies `handover_events_<schema digest>`, which
 //!   `event_notifications` forwards (see `listen`);
 //! - `due_timers`, `due_polls` and `due_outbox` claim what they return
@@ -21,7 +23,8 @@
 //! transaction (lock connections excepted), or decide handover semantics.
 //!
 //! Layout: `schema` (migrations), `rows` (column encoding), `ops` (the SQL
-//! of each method), `lock`, `listen`, `tests`.
+//! of each method), `watermark` (event ids and their visibility), `lock`,
+//! `listen`, `tests`.
 
 mod listen;
 mod lock;
@@ -30,6 +33,7 @@ mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod watermark;
 
 use ops::Due;
 
@@ -43,7 +47,7 @@ use tokio_postgres::NoTls;
 
 use handover_core::store::{
     AdapterVersion, Change, EventNotice, EventScope, HandoverLock, HandoverRow, InboxItem, Insert,
-    OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
+    OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent, Unclaimed,
 };
 
 /// Sizes and leases of a [`PgStore`].
@@ -85,6 +89,8 @@ struct Inner {
     claim_lease_ms: i64,
     /// The listener's channel, created (and the listener started) on first use.
     events: OnceLock<broadcast::Sender<EventNotice>>,
+    /// Endpoints with a task waiting for a held-back event to settle.
+    watching: watermark::Watching,
     /// Dropped with the store: stops the listener.
     _stop: watch::Sender<()>,
     stop: watch::Receiver<()>,
@@ -175,6 +181,7 @@ impl PgStore {
                 config,
                 claim_lease_ms: options.claim_lease.as_millis() as i64,
                 events: OnceLock::new(),
+                watching: Default::default(),
                 _stop: stop_tx,
                 stop: stop_rx,
             }),
@@ -302,6 +309,10 @@ impl Store for PgStore {
         single!(self, ops::list_handovers(endpoint_id, open_only, limit))
     }
 
+    async fn list_tenant_handovers(&self, tenant: &str, limit: u32) -> Result<Vec<HandoverRow>> {
+        single!(self, ops::list_tenant_handovers(tenant, limit))
+    }
+
     /// See [`ops::apply`]: a missing handover is `NotFound`; a moved version
     /// is `Conflict`; either way nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
@@ -345,7 +356,10 @@ impl Store for PgStore {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>> {
-        single!(self, ops::events_after(scope, after_id, limit))
+        match scope {
+            EventScope::Handover(id) => single!(self, ops::handover_events(id, after_id, limit)),
+            EventScope::Endpoint(id) => self.settled_events(id, after_id, limit).await,
+        }
     }
 
     async fn due_timers(
@@ -376,6 +390,10 @@ impl Store for PgStore {
         single!(self, ops::due_outbox(now_ms, limit, share, wall, until))
     }
 
+    async fn release_claims(&self, unclaimed: Unclaimed<'_>) -> Result<()> {
+        single!(self, ops::release_claims(unclaimed))
+    }
+
     async fn outbox_delivered(&self, id: i64) -> Result<()> {
         single!(self, ops::outbox_delivered(id, now_ms()))
     }
@@ -398,6 +416,6 @@ impl Store for PgStore {
     }
 
     async fn last_event_id(&self) -> Result<i64> {
-        single!(self, ops::last_event_id())
+        watermark::newest_settled(self).await
     }
 }

@@ -6,8 +6,8 @@
 //! channel as [`EventNotice`]s.
 //!
 //! Owns: the listener connection, its reconnects and the payload's format.
-//! After every (re)connect it sends `EventNotice::Any` with the current
-//! highest event id, so every stream catches up on anything written while
+//! After every (re)connect it sends `EventNotice::Any` with the newest
+//! settled event id, so every stream catches up on anything written while
 //! it was not listening. Streams also re-read the
 //! store every 20 s, so a lost notification only delays. Must never: be
 //! the only path by which an event reaches a stream.
@@ -144,7 +144,7 @@ async fn listen_once(
         .batch_execute(&format!("LISTEN \"{channel}\""))
         .await?;
     let last: i64 = client
-        .query_one("SELECT last_id FROM event_counter", &[])
+        .query_one(super::watermark::NEWEST_SETTLED, &[])
         .await?
         .get(0);
     let _ = out.send(EventNotice::Any { newest: last });

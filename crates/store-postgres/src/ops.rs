@@ -4,7 +4,7 @@
 //! Owns: the statements and the write semantics, the same as SQLite's
 //! (version check, event sequence numbers, outbox rows, correlation
 //! rebinding, webhook dedupe), plus what replicas need on top: event ids
-//! from a counter row (so they commit in id order), `pg_notify` of new
+//! from the writing transaction's id (see `watermark`), `pg_notify` of new
 //! events, and claim leases on due work. The checks both stores make alike
 //! are core's, as for SQLite (see its `ops`). Must never: open or commit
 //! transactions, sleep, call adapters, or decide handover semantics beyond
@@ -16,9 +16,10 @@ use tokio_postgres::types::ToSql;
 use super::rows::{
     self, ByName, handover_columns, is_unique_violation, json_text, select_handovers,
 };
+use super::watermark;
 use handover_core::store::{
-    AdapterVersion, Change, EventScope, HandoverRow, Identity, InboxItem, Insert, OutboxItem,
-    Pruned, Result, Retention, Share, StoreError, StoredEvent, columns, outbox_item_found,
+    AdapterVersion, Change, HandoverRow, Identity, InboxItem, Insert, OutboxItem, Pruned, Result,
+    Retention, Share, StoreError, StoredEvent, Unclaimed, columns, outbox_item_found,
 };
 
 /// SQL for a notification channel's name: `$base` plus a digest of the
@@ -266,6 +267,15 @@ pub(super) async fn list_handovers(
     }
 }
 
+pub(super) async fn list_tenant_handovers(
+    tx: &Conn,
+    tenant: &str,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    let sql = select_handovers!("WHERE tenant = $1 ORDER BY created_at_ms DESC, id DESC LIMIT $2");
+    handovers(tx, sql, &[&tenant, &i64::from(limit)]).await
+}
+
 pub(super) async fn abandoned_starts(
     tx: &Conn,
     created_before_ms: i64,
@@ -406,6 +416,33 @@ pub(super) async fn claim_due(
     Ok(out)
 }
 
+/// Drop the claim leases of due work its claimer will not run.
+pub(super) async fn release_claims(c: &Conn, unclaimed: Unclaimed<'_>) -> Result<()> {
+    let (sql, n) = match unclaimed {
+        Unclaimed::Timers(ids) => (
+            "UPDATE handovers SET timer_claimed_until_ms = NULL WHERE id = ANY($1)",
+            ids.len(),
+        ),
+        Unclaimed::Polls(ids) => (
+            "UPDATE handovers SET poll_claimed_until_ms = NULL WHERE id = ANY($1)",
+            ids.len(),
+        ),
+        Unclaimed::Outbox(ids) => (
+            "UPDATE outbox SET claimed_until_ms = NULL WHERE id = ANY($1)",
+            ids.len(),
+        ),
+    };
+    if n == 0 {
+        return Ok(());
+    }
+    let stmt = c.prepare_cached(sql).await?;
+    match unclaimed {
+        Unclaimed::Timers(ids) | Unclaimed::Polls(ids) => c.execute(&stmt, &[&ids]).await?,
+        Unclaimed::Outbox(ids) => c.execute(&stmt, &[&ids]).await?,
+    };
+    Ok(())
+}
+
 // ---------------------------------------------------------------- apply
 
 /// One step, all or nothing (the caller rolls back on any error). A change
@@ -454,21 +491,18 @@ pub(super) async fn apply(
     let mut stored = Vec::with_capacity(events.len());
     if !events.is_empty() {
         // The row update above holds the handover's row lock, so `seq` is
-        // computed by one writer at a time.
+        // computed by one writer at a time. The ids come from this
+        // transaction's id: no lock (see `watermark`).
         let stmt = tx
             .prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0)::BIGINT FROM events WHERE handover_id = $1",
+                "SELECT COALESCE(MAX(seq), 0)::BIGINT, pg_current_xact_id()::text::bigint \
+                 FROM events WHERE handover_id = $1",
             )
             .await?;
-        let mut seq: i64 = tx.query_one(&stmt, &[&handover_id]).await?.get(0);
-        // Taken last (just before commit, so held briefly): the counter row's lock orders
-        // event-writing transactions, so ids become visible in id order.
-        let n = events.len() as i64;
-        let stmt = tx
-            .prepare_cached("UPDATE event_counter SET last_id = last_id + $1 RETURNING last_id")
-            .await?;
-        let last: i64 = tx.query_one(&stmt, &[&n]).await?.get(0);
-        let mut id = last - n;
+        let found = tx.query_one(&stmt, &[&handover_id]).await?;
+        let mut seq: i64 = found.get(0);
+        let mut ids = watermark::event_ids(found.get(1), events.len())?;
+        let mut last = 0;
         let insert_event = tx
             .prepare_cached(
                 "INSERT INTO events (id, handover_id, endpoint_id, seq, kind, payload, \
@@ -483,7 +517,8 @@ pub(super) async fn apply(
             .await?;
         for event in events {
             seq += 1;
-            id += 1;
+            let id = ids.next().expect("one id per event");
+            last = id;
             let payload = json_text(&event.payload);
             tx.execute(
                 &insert_event,
@@ -674,39 +709,26 @@ pub(super) async fn handovers_with_pending_inbox(tx: &Conn) -> Result<Vec<String
 
 // ---------------------------------------------------------------- events
 
-pub(super) async fn events_after(
+/// A handover's events after `after_id`, in id order. No watermark is
+/// needed: the handover's steps commit one at a time, in id order (see
+/// `watermark`); endpoint reads are `watermark::endpoint_page`.
+pub(super) async fn handover_events(
     tx: &Conn,
-    scope: &EventScope,
+    handover_id: &str,
     after_id: i64,
     limit: u32,
 ) -> Result<Vec<StoredEvent>> {
-    let (sql, key) = match scope {
-        EventScope::Handover(id) => (
+    let stmt = tx
+        .prepare_cached(
             "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
              WHERE handover_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            id,
-        ),
-        EventScope::Endpoint(id) => (
-            "SELECT id, handover_id, endpoint_id, seq, kind, payload, created_at_ms FROM events \
-             WHERE endpoint_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-            id,
-        ),
-    };
-    let stmt = tx.prepare_cached(sql).await?;
-    tx.query(&stmt, &[key, &after_id, &i64::from(limit)])
+        )
+        .await?;
+    tx.query(&stmt, &[&handover_id, &after_id, &i64::from(limit)])
         .await?
         .iter()
         .map(|r| columns::event(&ByName(r)))
         .collect()
-}
-
-/// The highest event id ever assigned (the counter never goes back, even if
-/// events are deleted), or 0.
-pub(super) async fn last_event_id(tx: &Conn) -> Result<i64> {
-    let stmt = tx
-        .prepare_cached("SELECT last_id FROM event_counter")
-        .await?;
-    Ok(tx.query_one(&stmt, &[]).await?.get(0))
 }
 
 // ---------------------------------------------------------------- outbox

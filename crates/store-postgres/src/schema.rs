@@ -22,7 +22,7 @@ pub(super) const MIGRATION_LOCK: &str = "handover-host migrations ";
 /// Migrations in order; `MIGRATIONS[i]` takes the schema from version `i` to
 /// `i + 1`. Append only. Mirrors the SQLite schema (same tables, columns and
 /// partial unique indexes), plus the claim leases of the background work
-/// that several replicas share and the event id counter.
+/// that several replicas share (and, until migration 6, an event id counter).
 ///
 /// The text `status IN ('requested','queued','active')` is repeated verbatim
 /// in queries (see `ops.rs`) so the planner can use the partial indexes.
@@ -207,6 +207,28 @@ CREATE TABLE handover_requests (
 );
 INSERT INTO handover_requests (handover_id, request) SELECT id, request FROM handovers;
 ALTER TABLE handovers DROP COLUMN request;
+"#,
+    // 6: event ids come from the writing transaction's id, with no lock
+    // (`watermark`), instead of from the `event_counter` row, whose lock
+    // serialized every event-writing commit of every replica. New ids are
+    // `xid << 16` and up: above every counter id (a transaction wrote fewer
+    // than 65,536 events), which the check below confirms, so streams
+    // resumed with an old id still get every new event. Also: the index
+    // of a tenant's handovers (SQLite migration 8).
+    r#"
+DO $$
+BEGIN
+    IF (SELECT COALESCE(MAX(id), 0) FROM events)
+        >= (pg_current_xact_id()::text::bigint << 16) THEN
+        RAISE EXCEPTION 'events hold ids above the new id range; refusing to migrate';
+    END IF;
+END
+$$;
+DROP TABLE event_counter;
+-- A tenant's handovers, newest first (`/admin/handovers` with a tenant key).
+CREATE INDEX handovers_tenant_created ON handovers (tenant, created_at_ms, id);
+COMMENT ON COLUMN events.id IS
+    '(writing transaction id << 16) | index in that transaction; see watermark.rs';
 "#,
 ];
 

@@ -8,6 +8,8 @@
 //! without it these tests are skipped with a note, and with it an
 //! unreachable server fails them.
 
+mod watermark;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +17,9 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{PgOptions, PgStore};
-use handover_core::store::{EventNotice, EventScope, HandoverLock, Share, Store};
+use handover_core::store::{
+    EventNotice, EventScope, HandoverLock, HandoverRow, Share, Store, Unclaimed,
+};
 use handover_store_conformance::{Fixture, all_conformance_tests, inserted, row, step};
 
 /// The test server's URL, or `None` (skip) when the variable is unset.
@@ -151,11 +155,9 @@ fn ids(rows: Vec<handover_core::store::HandoverRow>) -> Vec<String> {
     rows.into_iter().map(|r| r.id).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
-    let Some(fx) = PgFixture::new().await else {
-        return;
-    };
+/// Two stores on `fx`'s schema, and handover `t` with a timer, a poll and
+/// a callback due (claimable with `now` 1,000 and any outbox time).
+async fn two_stores_and_due_work(fx: &PgFixture) -> (Arc<dyn Store>, Arc<dyn Store>) {
     let a: Arc<dyn Store> = fx.pg();
     let b: Arc<dyn Store> = Arc::new(fx.another_pg(PgOptions::default()).await);
     let mut t = row("t", "ep", "s1");
@@ -164,6 +166,75 @@ async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
     t.callback_url = Some("https://bot/cb".into());
     let t = inserted(&a, t).await;
     a.apply(step(&t, &["queued"])).await.unwrap();
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_given_back_are_claimable_at_once() {
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
+    let (a, b) = two_stores_and_due_work(&fx).await;
+    let u = inserted(
+        &a,
+        HandoverRow {
+            no_agent_deadline_ms: Some(100),
+            ..row("u", "ep", "s2")
+        },
+    )
+    .await;
+    drop(u);
+
+    // Claimed by `a`, which gives back `t` only (an empty list is a no-op).
+    assert_eq!(
+        ids(a.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t", "u"]
+    );
+    a.release_claims(Unclaimed::Timers(&[])).await.unwrap();
+    a.release_claims(Unclaimed::Timers(&["t".into()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(b.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t"]
+    );
+
+    let polls = a.due_polls(1_000, 10, &Share::ALL).await.unwrap();
+    assert_eq!(ids(polls), ["t"]);
+    assert!(
+        b.due_polls(1_000, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    a.release_claims(Unclaimed::Polls(&["t".into()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(b.due_polls(1_000, 10, &Share::ALL).await.unwrap()),
+        ["t"]
+    );
+
+    let o = a.due_outbox(i64::MAX, 10, &Share::ALL).await.unwrap();
+    assert_eq!(o.len(), 1);
+    assert!(
+        b.due_outbox(i64::MAX, 10, &Share::ALL)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    a.release_claims(Unclaimed::Outbox(&[o[0].id]))
+        .await
+        .unwrap();
+    assert_eq!(b.due_outbox(i64::MAX, 10, &Share::ALL).await.unwrap(), o);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn due_work_is_claimed_by_one_caller_until_the_lease_expires() {
+    let Some(fx) = PgFixture::new().await else {
+        return;
+    };
+    let (a, b) = two_stores_and_due_work(&fx).await;
 
     assert_eq!(
         ids(a.due_timers(1_000, 10, &Share::ALL).await.unwrap()),
@@ -415,8 +486,10 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
     fx.sql(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
          WHERE application_name = '{}' AND query LIKE 'LISTEN%' OR \
-         (application_name = '{}' AND query = 'SELECT last_id FROM event_counter')",
-        fx.schema, fx.schema
+         (application_name = '{}' AND query = '{}')",
+        fx.schema,
+        fx.schema,
+        crate::watermark::NEWEST_SETTLED
     ))
     .await;
     let r = writer.get_handover("h").await.unwrap().unwrap();
@@ -539,9 +612,10 @@ async fn event_ids_are_never_reused() {
     let store: Arc<dyn Store> = fx.pg();
     let a = inserted(&store, row("a", "ep", "s")).await;
     let first = store.apply(step(&a, &["queued", "ended"])).await.unwrap();
-    // Even if events were pruned, later ids stay above every id handed out.
+    // Even if events were pruned, later ids stay above every id handed out
+    // (transaction ids never go back).
     fx.sql("DELETE FROM outbox; DELETE FROM events;").await;
-    assert_eq!(store.last_event_id().await.unwrap(), first[1].id);
+    assert_eq!(store.last_event_id().await.unwrap(), 0);
     let store = fx.another().await;
     let a = store.get_handover("a").await.unwrap().unwrap();
     let next = store.apply(step(&a, &["again"])).await.unwrap();

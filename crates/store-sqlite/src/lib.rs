@@ -428,6 +428,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_tenant_handovers(&self, tenant: &str, limit: u32) -> Result<Vec<HandoverRow>> {
+        let tenant = tenant.to_owned();
+        self.read(move |tx| ops::list_tenant_handovers(tx, &tenant, limit))
+            .await
+    }
+
     /// See [`ops::apply`]: `change.row` must be `Some` when the change has
     /// events or correlation keys (`Backend` error otherwise). A missing
     /// handover is `NotFound`; a moved version is `Conflict`; either way

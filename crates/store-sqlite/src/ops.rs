@@ -205,6 +205,15 @@ pub(super) fn list_handovers(
     }
 }
 
+pub(super) fn list_tenant_handovers(
+    conn: &Connection,
+    tenant: &str,
+    limit: u32,
+) -> Result<Vec<HandoverRow>> {
+    let sql = select_handovers!("WHERE tenant = ?1 ORDER BY created_at_ms DESC, id DESC LIMIT ?2");
+    handovers(conn, sql, params![tenant, i64::from(limit)])
+}
+
 pub(super) fn abandoned_starts(
     conn: &Connection,
     created_before_ms: i64,

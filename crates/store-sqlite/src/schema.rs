@@ -206,6 +206,11 @@ CREATE TABLE handover_requests (
 INSERT INTO handover_requests (handover_id, request) SELECT id, request FROM handovers;
 ALTER TABLE handovers DROP COLUMN request;
 "#,
+    // 8: a tenant's handovers (`/admin/handovers` with a tenant key), newest
+    // first, from an index rather than one read per endpoint.
+    r#"
+CREATE INDEX handovers_tenant_created ON handovers (tenant, created_at_ms, id);
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -6,6 +6,8 @@
 //! machine.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use bytes::Bytes;
 use handover_host::store::sqlite::SqliteStore;
 use handover_host::store::{Change, HandoverRow, Insert, Status, Store};
@@ -246,6 +248,11 @@ pub struct Seeded {
 /// them. Run before the host starts.
 pub async fn seed(data_dir: &Path, endpoints: &[String], n: usize) -> Vec<Seeded> {
     let store = Arc::new(SqliteStore::open(&data_dir.join("handover.db")).unwrap());
+    seed_into(store, endpoints, n).await
+}
+
+/// [`seed`] into any store (PostgreSQL: `pg::Schema::store`).
+pub async fn seed_into(store: Arc<dyn Store>, endpoints: &[String], n: usize) -> Vec<Seeded> {
     let now = now_ms();
     let mut out = Vec::with_capacity(n);
     let mut pending = futures::stream::FuturesUnordered::new();

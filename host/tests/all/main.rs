@@ -16,6 +16,7 @@ mod hot_swap;
 mod openapi;
 mod polls;
 mod replicas;
+mod rolling_restart;
 mod sandbox;
 mod session;
 mod streams;

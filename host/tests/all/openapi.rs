@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),
     ("/healthz", &["get"]),
+    ("/readyz", &["get"]),
 ];
 
 const OPERATION_KEYS: &[&str] = &[

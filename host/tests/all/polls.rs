@@ -40,6 +40,15 @@ async fn create(host: &HostProcess, endpoint: &str) -> String {
     r.body["handover_id"].as_str().unwrap().to_string()
 }
 
+/// Handover `id`'s events up to its first agent message (60 s at most).
+async fn until_an_agent_message(host: &HostProcess, id: &str) -> Vec<serde_json::Value> {
+    let req = host.request(reqwest::Method::GET, &events_path(id), Some(KEY));
+    read_sse(req, Until::Deadline(Duration::from_secs(60)), |e| {
+        e["type"] == "agent_message"
+    })
+    .await
+}
+
 /// The first failed poll of handover `id` the host logged, waiting up to
 /// `within` for it.
 async fn first_poll_failure(host: &HostProcess, id: &str, within: Duration) -> String {
@@ -93,11 +102,7 @@ pub(crate) async fn a_long_poll_waits_on_io_up_to_the_operators_maximum() {
     )
     .await;
     let id = create(&host, "slow").await;
-    let req = host.request(reqwest::Method::GET, &events_path(&id), Some(KEY));
-    let events = read_sse(req, Until::Deadline(Duration::from_secs(60)), |e| {
-        e["type"] == "agent_message"
-    })
-    .await;
+    let events = until_an_agent_message(&host, &id).await;
     assert_eq!(
         agent_texts(&events),
         ["waited"],
@@ -112,5 +117,112 @@ pub(crate) async fn a_long_poll_waits_on_io_up_to_the_operators_maximum() {
         line.contains("wall-time limit exceeded")
             && line.contains("1s of execution plus 4s of long-poll wait"),
         "the failure should name the call's limit: {line}"
+    );
+}
+
+/// A provider for the poll-outside-the-lock test: the first poll is held
+/// until the test releases it (then answers "first"), the second answers
+/// "second" at once, later ones are held for ten minutes (no more events).
+async fn held_provider() -> (
+    u16,
+    std::sync::Arc<tokio::sync::Notify>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let release = Arc::new(tokio::sync::Notify::new());
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (r, p) = (release.clone(), polls.clone());
+    let app = axum::Router::new().route(
+        "/poll",
+        axum::routing::get(move || {
+            let (release, polls) = (r.clone(), p.clone());
+            async move {
+                match polls.fetch_add(1, Ordering::SeqCst) {
+                    0 => {
+                        release.notified().await;
+                        "first"
+                    }
+                    1 => "second",
+                    _ => {
+                        tokio::time::sleep(Duration::from_secs(600)).await;
+                        "late"
+                    }
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (port, release, polls)
+}
+
+/// A poll runs without its handover's lock: user input is applied while
+/// the provider still holds the poll, and the poll's result, computed from
+/// the state before that input, is dropped (the version moved) and the
+/// poll runs again from the new state (before: the input waited for the
+/// whole long poll, up to `max_poll_wait_s`).
+#[tokio::test]
+pub(crate) async fn user_input_is_not_held_behind_a_long_poll() {
+    use std::sync::atomic::Ordering;
+    let (port, release, polls) = held_provider().await;
+    let host = HostProcess::start(
+        Config::new()
+            .tenant("a", |t| t.key(KEY))
+            .runtime(Runtime {
+                max_poll_wait_s: Some(600),
+                ..Runtime::shared_cache()
+            })
+            .endpoint(waiting_on("held", port)),
+    )
+    .await;
+    let id = create(&host, "held").await;
+    host.eventually(
+        "the first poll reaching the provider",
+        Duration::from_secs(60),
+        async || (polls.load(Ordering::SeqCst) >= 1).then_some(()),
+    )
+    .await;
+
+    // The provider holds the poll (until released below): the input is
+    // applied meanwhile, not after it.
+    let body = json!({"kind": "text", "text": "hello"})
+        .to_string()
+        .into_bytes();
+    let path = format!("/v1/handovers/{id}/input");
+    // Generous for a busy machine; the held poll is only released after.
+    let sent = host
+        .request(reqwest::Method::POST, &path, Some(KEY))
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .expect("the input was not answered while the provider held the poll");
+    let r = Resp::of(sent).await;
+    assert_eq!(
+        (r.status, r.body["result"].as_str()),
+        (200, Some("forwarded")),
+        "{r:?}"
+    );
+    assert_eq!(
+        polls.load(Ordering::SeqCst),
+        1,
+        "the first poll is still held"
+    );
+
+    release.notify_one();
+    let events = until_an_agent_message(&host, &id).await;
+    assert_eq!(
+        agent_texts(&events),
+        ["second"],
+        "{events:?}\n{}",
+        host.log()
+    );
+    assert_eq!(
+        host.metric("polls_superseded_total").await,
+        1.0,
+        "the first poll's result was dropped"
     );
 }

@@ -36,14 +36,14 @@ const T: Duration = Duration::from_secs(120);
 // ---------------------------------------------------------------- replicas
 
 /// One replica: a host and whether the load balancer thinks it is alive.
-struct Replica {
-    process: HostProcess,
-    alive: Arc<AtomicBool>,
+pub(crate) struct Replica {
+    pub(crate) process: HostProcess,
+    pub(crate) alive: Arc<AtomicBool>,
 }
 
 /// The replicas' config: schema `store_url`, `ADMIN_KEY`, no file watcher,
 /// endpoints on the adapter file `adapter` (a copy, swapped by the tests).
-fn config(store_url: &str, adapter: &Path, eps: Vec<Endpoint>) -> Config {
+pub(crate) fn config(store_url: &str, adapter: &Path, eps: Vec<Endpoint>) -> Config {
     Config::new()
         .postgres(store_url)
         .admin_key(ADMIN_KEY)
@@ -55,14 +55,14 @@ fn config(store_url: &str, adapter: &Path, eps: Vec<Endpoint>) -> Config {
 }
 
 impl Replica {
-    async fn start(config: Config) -> Replica {
+    pub(crate) async fn start(config: Config) -> Replica {
         Replica {
             process: HostProcess::start_with(config, "warn", &[]).await,
             alive: Arc::new(AtomicBool::new(true)),
         }
     }
 
-    async fn spawn(&mut self) {
+    pub(crate) async fn spawn(&mut self) {
         self.process.spawn().await;
         self.alive.store(true, Ordering::SeqCst);
     }
@@ -77,15 +77,18 @@ impl Replica {
 /// What the test knows of the replicas: their URLs and which are alive
 /// (the load balancer's view).
 #[derive(Clone)]
-struct Cluster {
-    bases: Arc<Vec<String>>,
-    alive: Arc<Vec<Arc<AtomicBool>>>,
-    http: reqwest::Client,
+pub(crate) struct Cluster {
+    pub(crate) bases: Arc<Vec<String>>,
+    pub(crate) alive: Arc<Vec<Arc<AtomicBool>>>,
+    pub(crate) http: reqwest::Client,
     next: Arc<AtomicUsize>,
+    /// Answers of 500 and above the bot calls and the forwarded webhooks
+    /// got (each retried elsewhere).
+    pub(crate) server_errors: Arc<AtomicUsize>,
 }
 
 impl Cluster {
-    fn new(replicas: &[Replica]) -> Cluster {
+    pub(crate) fn new(replicas: &[Replica]) -> Cluster {
         Cluster {
             bases: Arc::new(replicas.iter().map(|r| r.process.base.clone()).collect()),
             alive: Arc::new(replicas.iter().map(|r| r.alive.clone()).collect()),
@@ -94,28 +97,29 @@ impl Cluster {
                 .build()
                 .unwrap(),
             next: Arc::default(),
+            server_errors: Arc::default(),
         }
     }
 
-    fn n(&self) -> usize {
+    pub(crate) fn n(&self) -> usize {
         self.bases.len()
     }
 
     /// Replica `i` if alive, else the next live one after it.
-    fn live_from(&self, i: usize) -> usize {
+    pub(crate) fn live_from(&self, i: usize) -> usize {
         (0..self.n())
             .map(|k| (i + k) % self.n())
             .find(|&k| self.alive[k].load(Ordering::SeqCst))
             .expect("no live replica")
     }
 
-    fn round_robin(&self) -> usize {
+    pub(crate) fn round_robin(&self) -> usize {
         self.live_from(self.next.fetch_add(1, Ordering::Relaxed))
     }
 
     /// Creates a handover (session `session`) on endpoint `ep`, starting at
     /// replica `start`; returns the status code and the handover id.
-    async fn create(&self, start: usize, ep: &str, session: &str) -> (u16, String) {
+    pub(crate) async fn create(&self, start: usize, ep: &str, session: &str) -> (u16, String) {
         let path = format!("/v1/endpoints/{ep}/handovers");
         let body = create_body(session);
         let (code, v) = self.call(start, Method::POST, &path, Some(body)).await;
@@ -125,7 +129,7 @@ impl Cluster {
 
     /// A bot call starting at replica `start`, moved to the next live
     /// replica whenever one fails to answer (as a load balancer would).
-    async fn call(
+    pub(crate) async fn call(
         &self,
         start: usize,
         method: Method,
@@ -154,7 +158,10 @@ impl Cluster {
                     let code = r.status().as_u16();
                     return (code, r.json().await.unwrap_or(Value::Null));
                 }
-                Ok(r) => eprintln!("replica {k}: {path} answered {}; retrying", r.status()),
+                Ok(r) => {
+                    self.server_errors.fetch_add(1, Ordering::SeqCst);
+                    eprintln!("replica {k}: {path} answered {}; retrying", r.status())
+                }
                 Err(e) => eprintln!("replica {k}: {path} failed ({e}); retrying elsewhere"),
             }
             assert!(Instant::now() < deadline, "{path}: no replica answered");
@@ -163,7 +170,51 @@ impl Cluster {
         }
     }
 
-    async fn status(&self, id: &str) -> Value {
+    /// One conversation: the agent joins, then `agent` agent messages and
+    /// `user` bot inputs (`<id>: agent <m>`, `<id>: user <m>`) interleave,
+    /// `gap` apart, and the agent ends it. `answered` gets each input's
+    /// latency as it is answered. Returns the user texts sent.
+    pub(crate) async fn converse(
+        &self,
+        sim: &SimProvider,
+        id: &str,
+        conv: &str,
+        (agent, user, gap): (usize, usize, Duration),
+        mut answered: impl FnMut(Duration),
+    ) -> Vec<String> {
+        sim.agent_join(conv, "a-1", "Alex").await;
+        self.wait_status(id, "active").await;
+        let mut sent = vec![];
+        for m in 0..agent.max(user) {
+            if m < agent {
+                sim.agent_message(conv, &format!("{id}: agent {m}")).await;
+            }
+            if m < user {
+                let text = format!("{id}: user {m}");
+                let t = Instant::now();
+                let (code, r) = self
+                    .call(
+                        self.round_robin(),
+                        Method::POST,
+                        &format!("/v1/handovers/{id}/input"),
+                        Some(json!({"kind": "text", "text": text})),
+                    )
+                    .await;
+                answered(t.elapsed());
+                assert_eq!(
+                    (code, r["result"].as_str()),
+                    (200, Some("forwarded")),
+                    "{r}"
+                );
+                sent.push(text);
+            }
+            tokio::time::sleep(gap).await;
+        }
+        sim.end(conv, "agent_closed").await;
+        sent
+    }
+
+    pub(crate) async fn status(&self, id: &str) -> Value {
         self.call(
             self.round_robin(),
             Method::GET,
@@ -174,7 +225,7 @@ impl Cluster {
         .1
     }
 
-    async fn wait_status(&self, id: &str, status: &str) -> Value {
+    pub(crate) async fn wait_status(&self, id: &str, status: &str) -> Value {
         let deadline = Instant::now() + T;
         loop {
             let v = self.status(id).await;
@@ -192,7 +243,7 @@ impl Cluster {
     /// Read a handover's stream from replica `start` until its `ended`
     /// event, resuming with `Last-Event-ID` on a live replica whenever the
     /// stream breaks. Returns the events and how many connections it took.
-    async fn follow(&self, start: usize, id: &str) -> (Vec<Value>, usize) {
+    pub(crate) async fn follow(&self, start: usize, id: &str) -> (Vec<Value>, usize) {
         let deadline = Instant::now() + T;
         let mut events: Vec<Value> = vec![];
         let mut connections = 0;
@@ -247,7 +298,7 @@ async fn read_stream(
 /// A round-robin HTTP forwarder in front of the replicas, for the provider's
 /// webhooks (it has one URL). A replica that is down answers 502 here, and
 /// the provider retries.
-struct Forwarder {
+pub(crate) struct Forwarder {
     cluster: Cluster,
     forwarded: Arc<Mutex<BTreeMap<usize, usize>>>,
 }
@@ -274,6 +325,9 @@ async fn forward(
     }
     match req.send().await {
         Ok(r) => {
+            if r.status().as_u16() >= 500 {
+                f.cluster.server_errors.fetch_add(1, Ordering::SeqCst);
+            }
             *f.forwarded.lock().unwrap().entry(k).or_default() += 1;
             let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
             (status, r.bytes().await.unwrap_or_default()).into_response()
@@ -282,7 +336,7 @@ async fn forward(
     }
 }
 
-async fn start_forwarder(cluster: Cluster) -> (String, Arc<Forwarder>) {
+pub(crate) async fn start_forwarder(cluster: Cluster) -> (String, Arc<Forwarder>) {
     let f = Arc::new(Forwarder {
         cluster,
         forwarded: Arc::default(),
@@ -294,14 +348,14 @@ async fn start_forwarder(cluster: Cluster) -> (String, Arc<Forwarder>) {
     (format!("http://{addr}"), f)
 }
 
-async fn sim() -> SimProvider {
+pub(crate) async fn sim() -> SimProvider {
     let sim = sim_with_secret(SECRET).await;
     // Cover a replica's death: 100 ms doubling, 30 attempts.
     sim.set_webhook_retry(30, Duration::from_millis(100));
     sim
 }
 
-fn create_body(session: &str) -> Value {
+pub(crate) fn create_body(session: &str) -> Value {
     let mut body = crate::harness::create_body(session);
     body["idempotency_key"] = format!("create-{session}").into();
     body
@@ -363,6 +417,52 @@ async fn all_serve(cluster: &Cluster, ep: &str, sha: &str, what: &str) -> Durati
 
 // ---------------------------------------------------------------- the acceptance test
 
+/// What the three-replica tests share: a fresh schema (and the right to
+/// run three replicas: `THREE_REPLICAS`), provider A (agents join, talk and
+/// end), provider B (no agent ever joins: endpoint `noagent`, with a
+/// no-agent timeout), the sim adapter in a file of its own, and the two
+/// endpoints.
+pub(crate) struct TwoProviders {
+    pub(crate) schema: Arc<Schema>,
+    _alone: tokio::sync::MutexGuard<'static, ()>,
+    pub(crate) sim_a: SimProvider,
+    pub(crate) sim_b: SimProvider,
+    _dir: tempfile::TempDir,
+    pub(crate) adapter: std::path::PathBuf,
+    pub(crate) eps: Vec<Endpoint>,
+}
+
+impl TwoProviders {
+    /// `None` (skipped) without `HANDOVER_TEST_PG_URL`.
+    pub(crate) async fn new(tag: &str, no_agent_timeout_s: i64) -> Option<TwoProviders> {
+        let schema = Schema::create(tag).await?;
+        let _alone = crate::harness::pg::THREE_REPLICAS.lock().await;
+        let (sim_a, sim_b) = (sim().await, sim().await);
+        let dir = tempfile::tempdir().unwrap();
+        let adapter = dir.path().join("sim.wasm");
+        std::fs::copy(guest("sim"), &adapter).unwrap();
+        let eps = vec![
+            Endpoint::sim("ep", &sim_a, SECRET),
+            Endpoint::sim("noagent", &sim_b, SECRET)
+                .timer("no_agent_timeout_s", no_agent_timeout_s),
+        ];
+        Some(TwoProviders {
+            schema,
+            _alone,
+            sim_a,
+            sim_b,
+            _dir: dir,
+            adapter,
+            eps,
+        })
+    }
+
+    /// The replicas' config (see [`config`]).
+    pub(crate) fn config(&self) -> Config {
+        config(&self.schema.url, &self.adapter, self.eps.clone())
+    }
+}
+
 const HANDOVERS: usize = 200;
 /// Of which this many are on the endpoint with a no-agent timeout, and
 /// never get an agent.
@@ -372,21 +472,19 @@ const USER_MESSAGES: usize = 2;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_lose_nothing_when_one_is_killed() {
-    let Some(schema) = Schema::create("replicas").await else {
+    let Some(setup) = TwoProviders::new("replicas", 6).await else {
         return;
     };
-    let sim_a = sim().await; // agents join, talk and end
-    let sim_b = sim().await; // no agent ever joins
-    let dir = tempfile::tempdir().unwrap();
-    let adapter = dir.path().join("sim.wasm");
-    std::fs::copy(guest("sim"), &adapter).unwrap();
-    let eps = vec![
-        Endpoint::sim("ep", &sim_a, SECRET),
-        Endpoint::sim("noagent", &sim_b, SECRET).timer("no_agent_timeout_s", 6),
-    ];
+    let TwoProviders {
+        schema,
+        sim_a,
+        sim_b,
+        adapter,
+        ..
+    } = &setup;
     let mut replicas = vec![];
     for _ in 0..3 {
-        replicas.push(Replica::start(config(&schema.url, &adapter, eps.clone())).await);
+        replicas.push(Replica::start(setup.config()).await);
     }
     let cluster = Cluster::new(&replicas);
     let (fwd_url, forwarder) = start_forwarder(cluster.clone()).await;
@@ -428,33 +526,8 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
                 .expect("conversation")
                 .id;
             tokio::time::sleep(Duration::from_millis((i as u64 * 37) % 2_000)).await;
-            sim.agent_join(&conv, "a-1", "Alex").await;
-            c.wait_status(&id, "active").await;
-            let mut sent = vec![];
-            for m in 0..AGENT_MESSAGES.max(USER_MESSAGES) {
-                if m < AGENT_MESSAGES {
-                    sim.agent_message(&conv, &format!("{id}: agent {m}")).await;
-                }
-                if m < USER_MESSAGES {
-                    let text = format!("{id}: user {m}");
-                    let (code, r) = c
-                        .call(
-                            c.round_robin(),
-                            Method::POST,
-                            &format!("/v1/handovers/{id}/input"),
-                            Some(json!({"kind": "text", "text": text})),
-                        )
-                        .await;
-                    assert_eq!(
-                        (code, r["result"].as_str()),
-                        (200, Some("forwarded")),
-                        "{r}"
-                    );
-                    sent.push(text);
-                }
-                tokio::time::sleep(Duration::from_millis(150)).await;
-            }
-            sim.end(&conv, "agent_closed").await;
+            let talk = (AGENT_MESSAGES, USER_MESSAGES, Duration::from_millis(150));
+            let sent = c.converse(&sim, &id, &conv, talk, |_| {}).await;
             (id, conv, sent)
         }));
     }
@@ -475,7 +548,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
             .map(|r| r.path)
             .collect()
     };
-    let cancelled_at_kill: HashSet<String> = cancel_paths(&sim_b).into_iter().collect();
+    let cancelled_at_kill: HashSet<String> = cancel_paths(sim_b).into_iter().collect();
 
     let mut conversations = HashMap::new();
     for c in convs {
@@ -524,7 +597,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
             let (conv, sent) = &conversations[id];
             assert_eq!(
                 agent_texts(&events),
-                sim_agent_texts(&sim_a, conv),
+                sim_agent_texts(sim_a, conv),
                 "{id}: agent messages differ from what the provider sent"
             );
             assert_eq!(agent_texts(&events).len(), AGENT_MESSAGES);
@@ -567,7 +640,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
         "an `ended` was written twice"
     );
     let mut cancels: HashMap<String, usize> = HashMap::new();
-    for path in cancel_paths(&sim_b) {
+    for path in cancel_paths(sim_b) {
         *cancels.entry(path).or_default() += 1;
     }
     assert_eq!(cancels.len(), NO_AGENT, "{cancels:?}");
@@ -596,7 +669,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
 
     // Hot swap on one replica reaches the others; so does a rollback, and a
     // replica restarting after both adopts what the others serve.
-    let original = std::fs::read(&adapter).unwrap();
+    let original = std::fs::read(adapter).unwrap();
     let (_, before) = admin(&cluster, 0, Method::GET, "/admin/endpoints/ep", vec![]).await;
     let old_sha = before["current"]["sha256"].as_str().unwrap().to_string();
     let (code, v) = admin(
@@ -646,6 +719,7 @@ async fn throughput(n: usize, handovers: usize) -> (usize, f64) {
     let schema = Schema::create("replicas")
         .await
         .expect("HANDOVER_TEST_PG_URL");
+    let _alone = crate::harness::pg::THREE_REPLICAS.lock().await;
     let sim = sim().await;
     let dir = tempfile::tempdir().unwrap();
     let adapter = dir.path().join("sim.wasm");

@@ -45,6 +45,8 @@ pub struct Server {
     /// `HostProcess` sets `true` when left unset, so tests scrape
     /// `/metrics` without a key; `hostile.rs` tests the default.
     pub public_metrics: Option<bool>,
+    pub drain_unready_ms: Option<u64>,
+    pub shutdown_grace_s: Option<u64>,
 }
 
 /// `[runtime]`. `HostProcess` fills in [`Runtime::shared_cache`] when a test

@@ -6,6 +6,11 @@
 
 use std::sync::Arc;
 
+/// Taken by the tests that run three replicas at once (up to 25 connections
+/// each), so two of them never exceed the server's `max_connections` (100
+/// by default) together.
+pub static THREE_REPLICAS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A schema of its own on the test server.
 pub struct Schema {
     base: String,

@@ -2,7 +2,8 @@
 //! with a typed `Config`, its stdout and stderr in a log file (shown by
 //! every failure), waited for on `/healthz` (bounded, generous: the machine
 //! is busy), and killed on drop. `kill` is a SIGKILL (no shutdown code
-//! runs); `spawn` starts it again on the same port, config and data.
+//! runs), `terminate` a SIGTERM (it drains and exits); `spawn` starts it
+//! again on the same port, config and data.
 
 use super::config::{Config, Runtime};
 use super::sse::{Until, read_sse};
@@ -169,6 +170,35 @@ impl HostProcess {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM (the host drains, then exits), and wait up to `within` for
+    /// it to exit; returns how long that took. Panics, with the host's log,
+    /// if it exits with a failure or not in time.
+    pub async fn terminate(&mut self, within: Duration) -> Duration {
+        let t0 = Instant::now();
+        let mut c = self.child.take().expect("the host is running");
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        assert_eq!(unsafe { libc::kill(c.id() as i32, libc::SIGTERM) }, 0);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "handover-host exited with {status}:\n{}",
+                    self.log()
+                );
+                return t0.elapsed();
+            }
+            if t0.elapsed() > within {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "handover-host did not exit within {within:?} of SIGTERM:\n{}",
+                    self.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
