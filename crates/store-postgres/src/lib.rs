@@ -12,8 +12,10 @@
 //!   and endpoint reads return only events no unfinished transaction can
 //!   precede (see `watermark`), so a stream reading `id > last` never skips
 //!   one;
-//! - `apply` notifies `handover_events_<schema digest>`, which
-//!   `event_notifications` forwards (see `listen`);
+//! - after `apply` commits events, the store notifies
+//!   `handover_events_<schema digest>` (batched, outside the write: see
+//!   `notify`), which other stores' `event_notifications` forward (see
+//!   `listen`);
 //! - `due_timers`, `due_polls` and `due_outbox` claim what they return
 //!   (`FOR UPDATE SKIP LOCKED` plus a lease column), so one replica runs
 //!   each; a claim never completed (a dead replica's) expires after the
@@ -28,6 +30,7 @@
 
 mod listen;
 mod lock;
+mod notify;
 mod ops;
 mod rows;
 mod schema;
@@ -89,6 +92,10 @@ struct Inner {
     claim_lease_ms: i64,
     /// The listener's channel, created (and the listener started) on first use.
     events: OnceLock<broadcast::Sender<EventNotice>>,
+    /// This store's id in its notifications (its listener drops its own).
+    sender: String,
+    /// The queue of notifications to send (see `notify`), started on first use.
+    notify: OnceLock<notify::Queue>,
     /// Endpoints with a task waiting for a held-back event to settle.
     watching: watermark::Watching,
     /// Dropped with the store: stops the listener.
@@ -182,6 +189,8 @@ impl PgStore {
                 claim_lease_ms: options.claim_lease.as_millis() as i64,
                 events: OnceLock::new(),
                 watching: Default::default(),
+                sender: uuid::Uuid::new_v4().simple().to_string(),
+                notify: OnceLock::new(),
                 _stop: stop_tx,
                 stop: stop_rx,
             }),
@@ -249,6 +258,7 @@ impl Store for PgStore {
                 self.inner.config.clone(),
                 tx.clone(),
                 self.inner.stop.clone(),
+                self.inner.sender.clone(),
             ));
             tx
         });
@@ -316,7 +326,13 @@ impl Store for PgStore {
     /// See [`ops::apply`]: a missing handover is `NotFound`; a moved version
     /// is `Conflict`; either way nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
-        in_tx!(self, ops::apply(change, now_ms()))
+        let stored: Result<Vec<StoredEvent>> =
+            async { in_tx!(self, ops::apply(change, now_ms())) }.await;
+        let stored = stored?;
+        if let Some(last) = stored.last() {
+            self.notify_events(last);
+        }
+        Ok(stored)
     }
 
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {

@@ -1,9 +1,10 @@
 //! Wake-ups for events written by other replicas: a dedicated connection
-//! runs `LISTEN handover_events_<schema digest>` (`apply` notifies with the
-//! newest event id, the handover and its endpoint in the same transaction:
-//! [`payload`]; the digest keeps schemas that share a database apart) and
-//! forwards the notifications, coalesced per handover, to a broadcast
-//! channel as [`EventNotice`]s.
+//! runs `LISTEN handover_events_<schema digest>` (after `apply` commits,
+//! the store notifies with the newest event id, the handover, its endpoint
+//! and the sending store: [`payload`], batched by `notify`; the digest keeps
+//! schemas that share a database apart) and forwards the notifications of
+//! other stores, coalesced per handover, to a broadcast channel as
+//! [`EventNotice`]s.
 //!
 //! Owns: the listener connection, its reconnects and the payload's format.
 //! After every (re)connect it sends `EventNotice::Any` with the newest
@@ -33,28 +34,38 @@ const COALESCE: Duration = Duration::from_millis(5);
 /// `EventNotice::Any`.
 const MAX_NAMED: usize = 256;
 
-/// The notification `apply` sends: `<newest id> <handover> <endpoint>`
-/// (handover ids are UUIDs, endpoint ids `[A-Za-z0-9_-]`: no spaces).
-pub(super) fn payload(newest: i64, handover: &str, endpoint: &str) -> String {
-    format!("{newest} {handover} {endpoint}")
+/// The notification sent after `apply` commits: `<newest id> <handover>
+/// <endpoint> <sender>` (handover ids are UUIDs, endpoint ids
+/// `[A-Za-z0-9_-]`, the sender a store's UUID: no spaces).
+pub(super) fn payload(newest: i64, handover: &str, endpoint: &str, sender: &str) -> String {
+    format!("{newest} {handover} {endpoint} {sender}")
 }
 
-/// A notification's payload as a notice; anything else (a replica of an
-/// older version sends the id alone) wakes every stream.
-fn notice(payload: &str) -> EventNotice {
+/// A notification's payload as a notice, and the store that sent it
+/// (older versions name none); anything else (a replica of an older
+/// version sends the id alone) wakes every stream.
+fn notice(payload: &str) -> (EventNotice, Option<&str>) {
     let mut parts = payload.split(' ');
     let newest = parts.next().and_then(|n| n.parse::<i64>().ok());
-    match (newest, parts.next(), parts.next(), parts.next()) {
-        (Some(newest), Some(h), Some(e), None) if !h.is_empty() && !e.is_empty() => {
-            EventNotice::Handover {
+    match (
+        newest,
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some(newest), Some(h), Some(e), sender, None) if !h.is_empty() && !e.is_empty() => {
+            let notice = EventNotice::Handover {
                 newest,
                 handover: h.to_string(),
                 endpoint: e.to_string(),
-            }
+            };
+            (notice, sender)
         }
-        _ => EventNotice::Any {
-            newest: newest.unwrap_or(i64::MAX),
-        },
+        _ => {
+            let newest = newest.unwrap_or(i64::MAX);
+            (EventNotice::Any { newest }, None)
+        }
     }
 }
 
@@ -96,10 +107,11 @@ pub(super) async fn run(
     config: tokio_postgres::Config,
     out: broadcast::Sender<EventNotice>,
     mut stop: watch::Receiver<()>,
+    me: String,
 ) {
     loop {
         tokio::select! {
-            r = listen_once(&config, &out) => {
+            r = listen_once(&config, &out, &me) => {
                 if let Err(e) = r {
                     tracing::warn!("postgres event listener: {e}; reconnecting");
                 }
@@ -113,10 +125,14 @@ pub(super) async fn run(
     }
 }
 
+/// `me`: this store's sender id; its own notifications are dropped (the
+/// engine woke its local streams when it committed).
 async fn listen_once(
     config: &tokio_postgres::Config,
     out: &broadcast::Sender<EventNotice>,
+    me: &str,
 ) -> Result<()> {
+    let me = me.to_string();
     let (client, mut connection) = config.connect(NoTls).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<EventNotice>();
     let driver = tokio::spawn(async move {
@@ -124,7 +140,11 @@ async fn listen_once(
         while let Some(m) = messages.next().await {
             match m {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if tx.send(notice(n.payload())).is_err() {
+                    let (notice, sender) = notice(n.payload());
+                    if sender == Some(me.as_str()) {
+                        continue;
+                    }
+                    if tx.send(notice).is_err() {
                         break;
                     }
                 }
@@ -201,10 +221,17 @@ mod tests {
 
     #[test]
     fn payloads_name_the_handover_and_old_ones_wake_everything() {
-        assert_eq!(notice(&payload(7, "h-1", "ep")), named(7, "h-1"));
-        assert_eq!(notice("42"), EventNotice::Any { newest: 42 });
-        assert_eq!(notice("junk"), EventNotice::Any { newest: i64::MAX });
-        assert_eq!(notice("1 a b c"), EventNotice::Any { newest: 1 });
+        assert_eq!(
+            notice(&payload(7, "h-1", "ep", "me")),
+            (named(7, "h-1"), Some("me"))
+        );
+        assert_eq!(notice("7 h-1 ep"), (named(7, "h-1"), None), "older senders");
+        assert_eq!(notice("42"), (EventNotice::Any { newest: 42 }, None));
+        assert_eq!(
+            notice("junk"),
+            (EventNotice::Any { newest: i64::MAX }, None)
+        );
+        assert_eq!(notice("1 a b c d"), (EventNotice::Any { newest: 1 }, None));
     }
 
     #[test]

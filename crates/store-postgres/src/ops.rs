@@ -4,9 +4,9 @@
 //! Owns: the statements and the write semantics, the same as SQLite's
 //! (version check, event sequence numbers, outbox rows, correlation
 //! rebinding, webhook dedupe), plus what replicas need on top: event ids
-//! from the writing transaction's id (see `watermark`), `pg_notify` of new
-//! events, and claim leases on due work. The checks both stores make alike
-//! are core's, as for SQLite (see its `ops`). Must never: open or commit
+//! from the writing transaction's id (see `watermark`) and claim leases on
+//! due work (new events are notified after commit: `notify`). The checks
+//! both stores make alike are core's, as for SQLite (see its `ops`). Must never: open or commit
 //! transactions, sleep, call adapters, or decide handover semantics beyond
 //! what the store contract says.
 
@@ -34,12 +34,12 @@ macro_rules! schema_channel {
 /// SQL for the channel `apply` notifies with the newest event id it wrote
 /// and the handover it wrote them for.
 pub(super) const EVENTS_CHANNEL: &str = schema_channel!("handover_events");
-/// `apply`'s notification (`$1`: the newest event id, the handover and its
-/// endpoint: `listen::payload`).
-const NOTIFY_EVENTS: &str = concat!(
+/// The notifications sent after `apply`s commit, in one statement (`$1`:
+/// their payloads, `listen::payload`; see `notify`).
+pub(super) const NOTIFY_EVENTS: &str = concat!(
     "SELECT pg_notify(",
     schema_channel!("handover_events"),
-    ", $1)"
+    ", p) FROM unnest($1::text[]) AS p"
 );
 /// `record_adapter_version`'s notification (`$1`: the endpoint id).
 const NOTIFY_ADAPTERS: &str = concat!(
@@ -502,7 +502,6 @@ pub(super) async fn apply(
         let found = tx.query_one(&stmt, &[&handover_id]).await?;
         let mut seq: i64 = found.get(0);
         let mut ids = watermark::event_ids(found.get(1), events.len())?;
-        let mut last = 0;
         let insert_event = tx
             .prepare_cached(
                 "INSERT INTO events (id, handover_id, endpoint_id, seq, kind, payload, \
@@ -518,7 +517,6 @@ pub(super) async fn apply(
         for event in events {
             seq += 1;
             let id = ids.next().expect("one id per event");
-            last = id;
             let payload = json_text(&event.payload);
             tx.execute(
                 &insert_event,
@@ -539,10 +537,6 @@ pub(super) async fn apply(
             }
             stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
         }
-        // Delivered to listeners (other replicas) only if this commits.
-        let stmt = tx.prepare_cached(NOTIFY_EVENTS).await?;
-        let payload = super::listen::payload(last, handover_id, endpoint_id);
-        tx.execute(&stmt, &[&payload]).await?;
     }
 
     Ok(stored)

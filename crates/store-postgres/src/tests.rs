@@ -471,6 +471,7 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
     let writer = fx.pg();
     let reader = fx.another_pg(PgOptions::default()).await;
     let mut rx = subscribed(&reader).await;
+    let mut own = subscribed(&writer).await;
     let r = inserted(&(writer.clone() as Arc<dyn Store>), row("h", "ep", "s")).await;
     let stored = writer
         .apply(step(&r, &["queued", "agent_joined"]))
@@ -481,6 +482,16 @@ async fn other_stores_are_notified_of_events_and_after_reconnects() {
         .expect("a wake for the new events")
         .unwrap();
     assert_eq!(newest, of_h(stored[1].id), "naming the handover");
+    // A store does not hear its own notifications (its engine woke its
+    // streams at the commit): the writer's first notice is the reader's
+    // later write, not its own earlier one.
+    let r = reader.get_handover("h").await.unwrap().unwrap();
+    let by_reader = reader.apply(step(&r, &["agent_message"])).await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(5), own.recv())
+        .await
+        .expect("a wake for the reader's events")
+        .unwrap();
+    assert_eq!(first, of_h(by_reader[0].id), "not its own notice");
 
     // A lost listener connection is re-established, with a catch-up wake.
     fx.sql(&format!(
