@@ -176,7 +176,7 @@ async fn fetch_token(
                 .boxed_unsync(),
         )
         .map_err(|e| e.to_string())?;
-    let (res, _) = send::send(req, target, cfg, Default::default())
+    let (res, _) = send::send(req, target, cfg, Default::default(), None)
         .await
         .map_err(|e| format!("token request failed: {e}"))?;
     let status = res.status();

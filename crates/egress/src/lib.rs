@@ -12,7 +12,9 @@ pub mod credentials;
 pub use handover_core::egress_policy as policy;
 
 pub use credentials::Credentials;
+mod reach;
 mod send;
+pub use reach::Reach;
 
 pub use policy::{AllowEntry, AllowEntryError, Denial, EgressPolicy};
 
@@ -96,7 +98,7 @@ pub async fn post_json(
     // receiver dripping its answer a byte at a time holds the delivery
     // (and its tenant's delivery slot) no longer than `cfg.timeout`.
     let exchange = async {
-        let (res, _io) = send::send(req, target, cfg, Arc::default())
+        let (res, _io) = send::send(req, target, cfg, Arc::default(), None)
             .await
             .map_err(|e| e.to_string())?;
         let status = res.status().as_u16();
@@ -214,6 +216,7 @@ impl WasiHttpHooks for EgressHooks {
         _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
     ) -> SendFuture {
         self.sent += 1;
+        let reach = Reach::started();
         let over_budget = self.sent > self.cfg.max_requests;
         let cfg = self.cfg.clone();
         let incidents = self.incidents.clone();
@@ -250,7 +253,7 @@ impl WasiHttpHooks for EgressHooks {
                 }
             };
             match verdict {
-                Ok(target) => send::send(request, target, &cfg, incidents).await,
+                Ok(target) => send::send(request, target, &cfg, incidents, reach).await,
                 Err(denial) => {
                     send::drain(request.into_body()).await;
                     handover_metrics::EGRESS_DENIED.inc();

@@ -4,7 +4,7 @@
 //! Never resolves a name twice, so a DNS answer cannot change between the
 //! check and the connect.
 
-use super::{Denial, EgressConfig, EgressPolicy, SharedIncidents};
+use super::{Denial, EgressConfig, EgressPolicy, Reach, SharedIncidents};
 use bytes::Bytes;
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
@@ -77,12 +77,21 @@ pub async fn send(
     target: Target,
     cfg: &EgressConfig,
     incidents: SharedIncidents,
+    reach: Option<Arc<Reach>>,
 ) -> Result<(http::Response<WasiBody>, Io), Error> {
+    // Up to the handshake nothing of the request was written: a failure
+    // there did not reach the provider (see `reach`).
+    let undelivered = |e: Error| {
+        if let Some(r) = &reach {
+            r.undelivered();
+        }
+        e
+    };
     let url = req.uri().to_string();
     let timeout = cfg.timeout;
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(target.addr)).await {
-        Ok(s) => s.map_err(Error::Connect)?,
-        Err(_) => return Err(Error::ConnectionTimeout),
+        Ok(s) => s.map_err(Error::Connect).map_err(undelivered)?,
+        Err(_) => return Err(undelivered(Error::ConnectionTimeout)),
     };
     let io: Box<dyn IoStream> = if target.tls {
         let roots = rustls::RootCertStore {
@@ -93,11 +102,12 @@ pub async fn send(
             .with_no_client_auth();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
         let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-            .map_err(|_| Error::HttpRequestUriInvalid)?;
+            .map_err(|_| undelivered(Error::HttpRequestUriInvalid))?;
         let tls = tokio::time::timeout(timeout, connector.connect(name, stream))
             .await
-            .map_err(|_| Error::ConnectionTimeout)?
-            .map_err(Error::Tls)?;
+            .map_err(|_| undelivered(Error::ConnectionTimeout))?
+            .map_err(Error::Tls)
+            .map_err(undelivered)?;
         Box::new(tls)
     } else {
         Box::new(stream)
@@ -105,7 +115,8 @@ pub async fn send(
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)
+            .map_err(undelivered)?;
     // The connection task ends when the response is read or the timeout hits.
     let conn_task = tokio::spawn(async move {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(300), conn).await;
@@ -118,7 +129,7 @@ pub async fn send(
                 .unwrap_or("/"),
         )
         .build()
-        .map_err(|_| Error::HttpRequestUriInvalid)?;
+        .map_err(|_| undelivered(Error::HttpRequestUriInvalid))?;
     let res = match tokio::time::timeout(timeout, sender.send_request(req)).await {
         Ok(r) => r.map_err(Error::from)?,
         Err(_) => {

@@ -15,7 +15,7 @@ use super::rules::{self, Outcome};
 use super::{CreateRequest, Engine, EngineError, InputRequest, now_ms};
 use crate::registry::Endpoint;
 use crate::tenancy::Caller;
-use handover_core::model::{CallContext, Failure, InputKind, UserInput};
+use handover_core::model::{CallContext, Failure, FailureReason, InputKind, UserInput};
 use handover_core::store::{HandoverRow, Insert, NewEvent, Status};
 use handover_metrics as metrics;
 use handover_runtime::{Call, CallOutput};
@@ -297,19 +297,22 @@ impl Engine {
             text: req.text,
             attachments: req.attachments,
         };
+        // Run again only a call that told the provider nothing: every
+        // request it made failed before it was sent (no connection). One
+        // that reached the provider (an answer, even a refusal, or a
+        // request lost after sending) may have delivered part of the input:
+        // repeating it could show the agent the same text twice.
         let mut last = None;
+        let mut attempts = 0;
         for attempt in 0..3u32 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
             }
-            match self
-                .registry
-                .invoke(
-                    &ep,
-                    Call::UserMessage(ctx(&ep, id), row.provider_state.clone(), input.clone()),
-                )
-                .await
-            {
+            attempts += 1;
+            let reach = Arc::new(handover_egress::Reach::default());
+            let call = Call::UserMessage(ctx(&ep, id), row.provider_state.clone(), input.clone());
+            let out = reach.scope(self.registry.invoke(&ep, call)).await;
+            match out {
                 Ok(CallOutput::Step(step)) => {
                     row.provider_state = step.state;
                     row.updated_at_ms = now_ms();
@@ -321,16 +324,32 @@ impl Engine {
                         handover: HandoverView::from(&row),
                     });
                 }
-                Ok(other) => last = Some(Failure::error(format!("adapter returned {other:?}"))),
-                Err(f) => last = Some(f),
+                Ok(other) => {
+                    last = Some(Failure::error(format!("adapter returned {other:?}")));
+                    break;
+                }
+                Err(f) => {
+                    let again = f.reason == FailureReason::Error && reach.nothing_delivered();
+                    last = Some(f);
+                    if !again {
+                        break;
+                    }
+                }
             }
         }
-        let f = last.expect("three attempts");
+        let f = last.expect("at least one attempt");
+        let detail = match attempts {
+            1 => format!("forwarding user input failed: {}", f.message),
+            n => format!(
+                "forwarding user input failed {n} times (the provider was not reached): {}",
+                f.message
+            ),
+        };
         let ev = rules::finish(
             &mut row,
             Outcome::from_failure(&f),
             "adapter_error",
-            Some("forwarding user input failed three times".into()),
+            Some(detail),
             now_ms(),
         );
         self.commit(&mut row, vec![ev], vec![], vec![]).await?;

@@ -133,7 +133,8 @@ pub enum InputOutcome {
     Forwarded,
     /// A cancel while no agent was active: the handover ended cancelled.
     Cancelled,
-    /// Forwarding failed three times: the handover ended with an error.
+    /// Forwarding failed (after up to three attempts while the provider
+    /// could not be reached at all): the handover ended with an error.
     Error,
 }
 

@@ -5,6 +5,7 @@
 
 mod delivery;
 mod harness;
+mod input_retry;
 mod lifecycle;
 mod postgres;
 mod providers_chatwoot_sunshine;
