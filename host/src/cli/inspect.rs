@@ -1,7 +1,9 @@
 //! `handover-host inspect FILE.wasm`: what a component is and declares.
 //!
 //! Read-only: compiles and calls `describe` in the sandbox with no egress;
-//! never writes a cache entry or touches any endpoint.
+//! never writes a cache entry or touches any endpoint. Text mode names
+//! `describe`'s values as the WIT spells them and prints the settings
+//! schema; `--json` gives the whole `describe` record.
 
 use crate::runtime::{LoadError, Runtime, RuntimeConfig, inspect, sha256_hex};
 use std::path::Path;
@@ -54,15 +56,15 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
     match &info.webhook_signature {
         Some(s) => {
             out += &format!(
-                "webhooks:  {:?} in header `{}` ({:?}{}), signed: {:?}{}{}\n",
-                s.algorithm,
+                "webhooks:  {} in header `{}` ({}{}), signed: {}{}{}\n",
+                wit::algorithm(&s.algorithm),
                 s.header,
-                s.encoding,
+                wit::encoding(&s.encoding),
                 s.prefix
                     .as_deref()
                     .map(|p| format!(", prefix `{p}`"))
                     .unwrap_or_default(),
-                s.signed,
+                wit::signed(&s.signed),
                 s.timestamp_header
                     .as_deref()
                     .map(|h| format!(", timestamp header `{h}`"))
@@ -76,9 +78,18 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
         None => out += "webhooks:  none\n",
     }
     out += &format!(
-        "polling:   {:?} (interval {} ms, max wait {} ms)\n",
-        info.polling.mode, info.polling.interval_ms, info.polling.max_wait_ms
+        "polling:   {} (interval {} ms, max wait {} ms)\n",
+        wit::poll_mode(&info.polling.mode),
+        info.polling.interval_ms,
+        info.polling.max_wait_ms
     );
+    out += "settings schema:\n";
+    let schema = serde_json::from_str::<serde_json::Value>(&info.settings_schema)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| info.settings_schema.clone());
+    for line in schema.lines() {
+        out += &format!("  {line}\n");
+    }
     out += "imports:\n";
     for i in &report.imports {
         out += &format!("  {i}\n");
@@ -88,4 +99,44 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
         out += &format!("  {e}\n");
     }
     Ok(out)
+}
+
+/// The WIT spellings of `describe`'s enums (what an adapter author wrote,
+/// in any language), not the host's Rust names.
+mod wit {
+    use handover_core::model::{PollMode, SignatureAlgorithm, SignatureEncoding, SignedContent};
+
+    pub fn algorithm(a: &SignatureAlgorithm) -> &'static str {
+        match a {
+            SignatureAlgorithm::HmacSha256 => "hmac-sha256",
+            SignatureAlgorithm::HmacSha1 => "hmac-sha1",
+            SignatureAlgorithm::HmacSha512 => "hmac-sha512",
+            SignatureAlgorithm::SharedSecret => "shared-secret",
+        }
+    }
+
+    pub fn encoding(e: &SignatureEncoding) -> &'static str {
+        match e {
+            SignatureEncoding::Hex => "hex",
+            SignatureEncoding::Base64 => "base64",
+        }
+    }
+
+    pub fn signed(s: &SignedContent) -> String {
+        match s {
+            SignedContent::Body => "body".into(),
+            SignedContent::TimestampThenBody { separator } => {
+                format!("timestamp-then-body (separator {separator:?})")
+            }
+            SignedContent::UrlThenBody => "url-then-body".into(),
+        }
+    }
+
+    pub fn poll_mode(m: &PollMode) -> &'static str {
+        match m {
+            PollMode::None => "none",
+            PollMode::Periodic => "periodic",
+            PollMode::LongPoll => "long-poll",
+        }
+    }
 }

@@ -158,6 +158,35 @@ fn inspect_every_built_adapter() {
             out.stdout.contains("handover:provider/adapter@0.1.0"),
             "{stem}: exports\n{out}"
         );
+        // WIT spellings, never the host's Rust names; the settings schema.
+        for rust in [
+            "HmacSha",
+            "SharedSecret",
+            "Hex",
+            "Base64",
+            "LongPoll",
+            "Periodic",
+        ] {
+            assert!(
+                !out.stdout.contains(rust),
+                "{stem}: `{rust}` printed\n{out}"
+            );
+        }
+        assert!(lines.contains(&"settings schema:"), "{stem}\n{out}");
+        if stem == "sim" {
+            assert!(
+                out.stdout.contains("webhooks:  hmac-sha256 in header")
+                    && out.stdout.contains("(hex"),
+                "{stem}\n{out}"
+            );
+            assert!(
+                out.stdout.contains("  \"base_url\""),
+                "{stem}: schema\n{out}"
+            );
+        }
+        if stem == "salesforce-miaw" {
+            assert!(out.stdout.contains("polling:   long-poll"), "{stem}\n{out}");
+        }
     }
 }
 
