@@ -491,6 +491,16 @@ pub enum Unclaimed<'a> {
     Outbox(&'a [i64]),
 }
 
+impl Unclaimed<'_> {
+    /// Nothing to give back (the common case: every scan asks).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Unclaimed::Timers(ids) | Unclaimed::Polls(ids) => ids.is_empty(),
+            Unclaimed::Outbox(ids) => ids.is_empty(),
+        }
+    }
+}
+
 /// Holds a handover's cross-process step lock until dropped.
 pub struct HandoverLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
 

@@ -65,14 +65,31 @@ impl<K: Eq + Hash + Clone + Send + 'static> InFlight<K> {
             .collect()
     }
 
+    /// Start `item`, claimed by a scan, as [`InFlight::try_start`] does,
+    /// unless `draining`. One that is not started and not in flight either
+    /// goes to `unclaimed`, for the caller to give its claim back; one in
+    /// flight keeps its claim (another caller would run it twice).
+    pub(crate) fn start_or_unclaim(
+        self: &Arc<Self>,
+        item: K,
+        tenant: &str,
+        cap: usize,
+        draining: bool,
+        unclaimed: &mut Vec<K>,
+    ) -> Option<Started<K>> {
+        let started = match draining {
+            true => None,
+            false => self.try_start(item.clone(), tenant, cap),
+        };
+        if started.is_none() && !self.state.lock().unwrap().items.contains(&item) {
+            unclaimed.push(item);
+        }
+        started
+    }
+
     /// Start `item` of `tenant` unless it is in flight already or the
     /// tenant is at `cap`; the returned guard marks it finished when
     /// dropped.
-    /// Whether `item` is in flight (or finished since the last scan).
-    pub(crate) fn contains(&self, item: &K) -> bool {
-        self.state.lock().unwrap().items.contains(item)
-    }
-
     pub(crate) fn try_start(
         self: &Arc<Self>,
         item: K,
@@ -175,5 +192,37 @@ mod tests {
         assert!(flight.try_start(1, "a", cap("a")).is_none());
         assert!(flight.before_scan(cap).is_empty());
         assert!(flight.try_start(1, "a", cap("a")).is_some());
+    }
+
+    #[test]
+    fn claims_not_started_are_given_back_unless_in_flight() {
+        let flight = InFlight::<i64>::new();
+        let mut unclaimed = vec![];
+        let _a1 = flight
+            .start_or_unclaim(1, "a", 1, false, &mut unclaimed)
+            .unwrap();
+        // Over a's cap: given back. In flight already: kept (no second run).
+        assert!(
+            flight
+                .start_or_unclaim(2, "a", 1, false, &mut unclaimed)
+                .is_none()
+        );
+        assert!(
+            flight
+                .start_or_unclaim(1, "b", 5, false, &mut unclaimed)
+                .is_none()
+        );
+        // Draining: nothing starts, every claim not in flight goes back.
+        assert!(
+            flight
+                .start_or_unclaim(3, "b", 5, true, &mut unclaimed)
+                .is_none()
+        );
+        assert!(
+            flight
+                .start_or_unclaim(1, "b", 5, true, &mut unclaimed)
+                .is_none()
+        );
+        assert_eq!(unclaimed, [2, 3]);
     }
 }

@@ -91,6 +91,19 @@ use handover_core::inbox::decode as request_from_json;
 pub use handover_core::inbox::encode as request_json;
 
 impl Engine {
+    /// Process the stored webhooks of `ids` in the background (counted as
+    /// work in flight: a draining process finishes them).
+    fn spawn_inbox(&self, ids: Vec<String>) {
+        for id in ids {
+            let engine = self.self_arc();
+            let busy = self.drain.busy();
+            tokio::spawn(async move {
+                engine.process_inbox(&id).await;
+                drop(busy);
+            });
+        }
+    }
+
     /// Verify, route, dedupe and store one webhook request.
     pub async fn ingest_webhook(&self, endpoint_id: &str, req: HttpRequest) -> WebhookReply {
         let Some(ep) = self.endpoint_arc(endpoint_id) else {
@@ -205,27 +218,13 @@ impl Engine {
         {
             Ok(Some(_)) => {
                 metrics::WEBHOOKS_ACCEPTED.inc();
-                for id in ids {
-                    let engine = self.self_arc();
-                    let busy = self.drain.busy();
-                    tokio::spawn(async move {
-                        engine.process_inbox(&id).await;
-                        drop(busy);
-                    });
-                }
+                self.spawn_inbox(ids);
             }
             Ok(None) => {
                 tracing::debug!(endpoint = %ep.id, ?deliveries, "duplicate webhook dropped");
                 // A retry: the first copy may have been stored by a process
                 // (replica) that died before processing it.
-                for id in ids {
-                    let engine = self.self_arc();
-                    let busy = self.drain.busy();
-                    tokio::spawn(async move {
-                        engine.process_inbox(&id).await;
-                        drop(busy);
-                    });
-                }
+                self.spawn_inbox(ids);
             }
             Err(e) => return refuse(WebhookRefusal::Unstored(e)),
         }

@@ -185,14 +185,11 @@ impl Engine {
             // Claimed but not run here (caps, or draining): given back.
             let mut unclaimed = vec![];
             for row in fair::round_robin(rows, |r| r.tenant.as_str()) {
-                let started = match self.is_draining() {
-                    true => None,
-                    false => flight.try_start(row.id.clone(), &row.tenant, cap(&row.tenant)),
-                };
-                let Some(started) = started else {
-                    if !flight.contains(&row.id) {
-                        unclaimed.push(row.id);
-                    }
+                let (id, draining) = (row.id.clone(), self.is_draining());
+                let cap = cap(&row.tenant);
+                let Some(started) =
+                    flight.start_or_unclaim(id, &row.tenant, cap, draining, &mut unclaimed)
+                else {
                     continue;
                 };
                 let e = self.clone();
@@ -432,18 +429,13 @@ impl Engine {
             let Ok(items) = self.store.due_outbox(now_ms(), SCAN, &share).await else {
                 continue;
             };
-            // Claimed but not run here (caps, or draining): given back. One
-            // in flight keeps its claim (another caller would deliver it twice).
+            // Claimed but not run here (caps, or draining): given back.
             let mut unclaimed = vec![];
             for item in fair::round_robin(items, |i| i.tenant.as_str()) {
-                let started = match self.is_draining() {
-                    true => None,
-                    false => flight.try_start(item.id, &item.tenant, cap(&item.tenant)),
-                };
-                let Some(started) = started else {
-                    if !flight.contains(&item.id) {
-                        unclaimed.push(item.id);
-                    }
+                let (cap, draining) = (cap(&item.tenant), self.is_draining());
+                let Some(started) =
+                    flight.start_or_unclaim(item.id, &item.tenant, cap, draining, &mut unclaimed)
+                else {
                     continue;
                 };
                 let e = self.clone();

@@ -407,6 +407,9 @@ impl Store for PgStore {
     }
 
     async fn release_claims(&self, unclaimed: Unclaimed<'_>) -> Result<()> {
+        if unclaimed.is_empty() {
+            return Ok(()); // every scan asks: no connection for nothing
+        }
         single!(self, ops::release_claims(unclaimed))
     }
 

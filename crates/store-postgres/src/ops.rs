@@ -418,23 +418,15 @@ pub(super) async fn claim_due(
 
 /// Drop the claim leases of due work its claimer will not run.
 pub(super) async fn release_claims(c: &Conn, unclaimed: Unclaimed<'_>) -> Result<()> {
-    let (sql, n) = match unclaimed {
-        Unclaimed::Timers(ids) => (
-            "UPDATE handovers SET timer_claimed_until_ms = NULL WHERE id = ANY($1)",
-            ids.len(),
-        ),
-        Unclaimed::Polls(ids) => (
-            "UPDATE handovers SET poll_claimed_until_ms = NULL WHERE id = ANY($1)",
-            ids.len(),
-        ),
-        Unclaimed::Outbox(ids) => (
-            "UPDATE outbox SET claimed_until_ms = NULL WHERE id = ANY($1)",
-            ids.len(),
-        ),
+    let sql = match unclaimed {
+        Unclaimed::Timers(_) => {
+            "UPDATE handovers SET timer_claimed_until_ms = NULL WHERE id = ANY($1)"
+        }
+        Unclaimed::Polls(_) => {
+            "UPDATE handovers SET poll_claimed_until_ms = NULL WHERE id = ANY($1)"
+        }
+        Unclaimed::Outbox(_) => "UPDATE outbox SET claimed_until_ms = NULL WHERE id = ANY($1)",
     };
-    if n == 0 {
-        return Ok(());
-    }
     let stmt = c.prepare_cached(sql).await?;
     match unclaimed {
         Unclaimed::Timers(ids) | Unclaimed::Polls(ids) => c.execute(&stmt, &[&ids]).await?,

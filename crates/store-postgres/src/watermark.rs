@@ -69,6 +69,21 @@ pub(super) const HOLD_WAIT: Duration = Duration::from_secs(2);
 /// The longest pause between two looks at the watermark.
 const MAX_PAUSE: Duration = Duration::from_millis(50);
 
+/// Pauses between looks at the watermark: 1 ms, doubling up to
+/// [`MAX_PAUSE`] (a held-back event normally settles within milliseconds).
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::from_millis(1))
+    }
+
+    async fn pause(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(MAX_PAUSE);
+    }
+}
+
 /// The ids of `n` events written by the transaction `xid`.
 pub(super) fn event_ids(xid: i64, n: usize) -> Result<std::ops::Range<i64>> {
     if !(0..MAX_XID).contains(&xid) {
@@ -129,7 +144,7 @@ pub(super) async fn endpoint_page(
 /// committed events normally sees them).
 pub(super) async fn newest_settled(store: &PgStore) -> Result<i64> {
     let deadline = tokio::time::Instant::now() + HOLD_WAIT;
-    let mut pause = Duration::from_millis(1);
+    let mut backoff = Backoff::new();
     loop {
         let (newest, held) = {
             let c = store.client().await?;
@@ -140,8 +155,7 @@ pub(super) async fn newest_settled(store: &PgStore) -> Result<i64> {
         if !held || tokio::time::Instant::now() >= deadline {
             return Ok(newest);
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(MAX_PAUSE);
+        backoff.pause().await;
     }
 }
 
@@ -160,7 +174,7 @@ impl PgStore {
         limit: u32,
     ) -> Result<Vec<StoredEvent>> {
         let deadline = tokio::time::Instant::now() + HOLD_WAIT;
-        let mut pause = Duration::from_millis(1);
+        let mut backoff = Backoff::new();
         loop {
             let page = {
                 let c = self.client().await?;
@@ -173,8 +187,7 @@ impl PgStore {
                 self.wake_when_settled(endpoint, handover, id);
                 return Ok(page.events);
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(MAX_PAUSE);
+            backoff.pause().await;
         }
     }
 
@@ -198,10 +211,9 @@ impl PgStore {
         let store = Arc::downgrade(&self.inner);
         let endpoint = endpoint.to_string();
         tokio::spawn(async move {
-            let mut pause = Duration::from_millis(1);
+            let mut backoff = Backoff::new();
             loop {
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(MAX_PAUSE);
+                backoff.pause().await;
                 let Some(inner) = store.upgrade() else { return };
                 let store = PgStore { inner };
                 if settled_below(&store).await.is_ok_and(|below| id < below) {
