@@ -214,6 +214,49 @@ impl Cluster {
         sent
     }
 
+    /// Every handover's stream, each followed from the replica after the
+    /// one that created it (`created`: creator and handover id).
+    pub(crate) fn follow_all(
+        &self,
+        created: &[(usize, String)],
+    ) -> Vec<tokio::task::JoinHandle<(Vec<Value>, usize)>> {
+        created
+            .iter()
+            .map(|(k, id)| {
+                let (c, id, reader) = (self.clone(), id.clone(), (k + 1) % self.n());
+                tokio::spawn(async move { c.follow(reader, &id).await })
+            })
+            .collect()
+    }
+
+    /// Every handover reaches its final status: the first `no_agent` end
+    /// by the no-agent timeout, the others completed by the agent.
+    pub(crate) async fn all_final(&self, created: &[(usize, String)], no_agent: usize) {
+        for (i, (_, id)) in created.iter().enumerate() {
+            let (status, reason) = match i < no_agent {
+                true => ("error", "no_agent_timeout"),
+                false => ("completed", "agent_closed"),
+            };
+            let st = self.wait_status(id, status).await;
+            assert_eq!(st["end_reason"], reason, "{st}");
+        }
+    }
+
+    /// A followed stream of `id`: ids increasing, and the same events as a
+    /// full re-read from a live replica.
+    pub(crate) async fn same_as_full_read(&self, id: &str, events: &[Value]) {
+        let got = ids(events);
+        assert!(
+            got.windows(2).all(|w| w[0] < w[1]),
+            "{id}: ids not increasing: {got:?}"
+        );
+        let (full, _) = self.follow(self.round_robin(), id).await;
+        assert_eq!(
+            events, full,
+            "{id}: the followed stream differs from a full read"
+        );
+    }
+
     pub(crate) async fn status(&self, id: &str) -> Value {
         self.call(
             self.round_robin(),
@@ -461,6 +504,91 @@ impl TwoProviders {
     pub(crate) fn config(&self) -> Config {
         config(&self.schema.url, &self.adapter, self.eps.clone())
     }
+
+    /// Three replicas (each config adjusted by `tune`), their cluster, and
+    /// both providers' webhooks sent through a round-robin forwarder.
+    pub(crate) async fn three(
+        &self,
+        tune: impl Fn(&mut Config),
+    ) -> (Vec<Replica>, Cluster, Arc<Forwarder>) {
+        let mut replicas = vec![];
+        for _ in 0..3 {
+            let mut c = self.config();
+            tune(&mut c);
+            replicas.push(Replica::start(c).await);
+        }
+        let cluster = Cluster::new(&replicas);
+        let (fwd_url, forwarder) = start_forwarder(cluster.clone()).await;
+        self.sim_a
+            .set_webhook_url(Some(format!("{fwd_url}/v1/webhooks/ep")));
+        self.sim_b
+            .set_webhook_url(Some(format!("{fwd_url}/v1/webhooks/noagent")));
+        (replicas, cluster, forwarder)
+    }
+
+    /// The agent side of handover `id` (conversation `conv` at provider A)
+    /// as its stream `events` show it: the agent messages are exactly what
+    /// the provider sent, `agent_messages` of them. Returns the user
+    /// messages the provider received, in order.
+    pub(crate) fn agent_side(
+        &self,
+        id: &str,
+        conv: &str,
+        events: &[Value],
+        agent_messages: usize,
+    ) -> Vec<String> {
+        assert_eq!(
+            agent_texts(events),
+            sim_agent_texts(&self.sim_a, conv),
+            "{id}: agent messages differ from what the provider sent"
+        );
+        assert_eq!(agent_texts(events).len(), agent_messages, "{id}");
+        self.sim_a
+            .conversation(conv)
+            .unwrap()
+            .user_messages
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    }
+
+    /// In the database: exactly one `ended` for each of `handovers`.
+    pub(crate) async fn one_ended_each(&self, handovers: usize) {
+        let db = self.schema.connect().await;
+        let rows = db
+            .query(
+                "SELECT handover_id, count(*) FROM events WHERE kind = 'ended' GROUP BY handover_id",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), handovers);
+        assert!(
+            rows.iter().all(|r| r.get::<_, i64>(1) == 1),
+            "an `ended` was written twice"
+        );
+    }
+
+    /// The cancels provider B received (its no-agent timers that fired),
+    /// by path.
+    pub(crate) fn cancels(&self) -> HashMap<String, usize> {
+        let mut n = HashMap::new();
+        for r in self.sim_b.requests() {
+            if r.method == "POST" && r.path.ends_with("/cancel") {
+                *n.entry(r.path).or_default() += 1;
+            }
+        }
+        n
+    }
+
+    /// The conversations provider A was asked to start.
+    pub(crate) fn starts(&self) -> usize {
+        self.sim_a
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/conversations")
+            .count()
+    }
 }
 
 const HANDOVERS: usize = 200;
@@ -475,21 +603,8 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     let Some(setup) = TwoProviders::new("replicas", 6).await else {
         return;
     };
-    let TwoProviders {
-        schema,
-        sim_a,
-        sim_b,
-        adapter,
-        ..
-    } = &setup;
-    let mut replicas = vec![];
-    for _ in 0..3 {
-        replicas.push(Replica::start(setup.config()).await);
-    }
-    let cluster = Cluster::new(&replicas);
-    let (fwd_url, forwarder) = start_forwarder(cluster.clone()).await;
-    sim_a.set_webhook_url(Some(format!("{fwd_url}/v1/webhooks/ep")));
-    sim_b.set_webhook_url(Some(format!("{fwd_url}/v1/webhooks/noagent")));
+    let TwoProviders { sim_a, adapter, .. } = &setup;
+    let (mut replicas, cluster, forwarder) = setup.three(|_| {}).await;
 
     // 200 concurrent creates, round-robin across the replicas.
     let t0 = Instant::now();
@@ -509,11 +624,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     eprintln!("{HANDOVERS} handovers created in {:?}", t0.elapsed());
 
     // Every handover's stream, each from a replica other than its creator.
-    let mut streams = vec![];
-    for (k, id) in &created {
-        let (c, id, reader) = (cluster.clone(), id.clone(), (k + 1) % 3);
-        streams.push(tokio::spawn(async move { c.follow(reader, &id).await }));
-    }
+    let streams = cluster.follow_all(&created);
 
     // The conversations: join, talk both ways, end; meanwhile replica 1 dies.
     let mut convs = vec![];
@@ -541,14 +652,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     // provider had received when the replica died (loopback delivers what a
     // process wrote before it died within the grace period below).
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let cancel_paths = |sim: &SimProvider| -> Vec<String> {
-        sim.requests()
-            .into_iter()
-            .filter(|r| r.method == "POST" && r.path.ends_with("/cancel"))
-            .map(|r| r.path)
-            .collect()
-    };
-    let cancelled_at_kill: HashSet<String> = cancel_paths(sim_b).into_iter().collect();
+    let cancelled_at_kill: HashSet<String> = setup.cancels().into_keys().collect();
 
     let mut conversations = HashMap::new();
     for c in convs {
@@ -558,15 +662,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     eprintln!("conversations done at {:?}", t0.elapsed());
 
     // Every handover reaches its final status.
-    for (i, (_, id)) in created.iter().enumerate() {
-        if i < NO_AGENT {
-            let st = cluster.wait_status(id, "error").await;
-            assert_eq!(st["end_reason"], "no_agent_timeout", "{st}");
-        } else {
-            let st = cluster.wait_status(id, "completed").await;
-            assert_eq!(st["end_reason"], "agent_closed", "{st}");
-        }
-    }
+    cluster.all_final(&created, NO_AGENT).await;
     eprintln!("all final at {:?}", t0.elapsed());
 
     // Every stream: every event exactly once, in order, as the provider sent it.
@@ -577,37 +673,15 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
         if connections > 1 {
             reconnected += 1;
         }
-        let got = ids(&events);
-        assert!(
-            got.windows(2).all(|w| w[0] < w[1]),
-            "{id}: ids not increasing: {got:?}"
-        );
         assert_eq!(
             events.iter().filter(|e| e["type"] == "ended").count(),
             1,
             "{id}"
         );
-        // The same as a full re-read from a live replica.
-        let (full, _) = cluster.follow(cluster.round_robin(), id).await;
-        assert_eq!(
-            events, full,
-            "{id}: the followed stream differs from a full read"
-        );
+        cluster.same_as_full_read(id, &events).await;
         if i >= NO_AGENT {
             let (conv, sent) = &conversations[id];
-            assert_eq!(
-                agent_texts(&events),
-                sim_agent_texts(sim_a, conv),
-                "{id}: agent messages differ from what the provider sent"
-            );
-            assert_eq!(agent_texts(&events).len(), AGENT_MESSAGES);
-            let received: Vec<String> = sim_a
-                .conversation(conv)
-                .unwrap()
-                .user_messages
-                .into_iter()
-                .map(|m| m.text)
-                .collect();
+            let received = setup.agent_side(id, conv, &events, AGENT_MESSAGES);
             for t in sent {
                 assert!(
                     received.contains(t),
@@ -626,23 +700,8 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     // In the database: exactly one `ended` per handover; each no-agent
     // timer fired once (one cancel reached the provider per conversation),
     // or twice if it was in flight when its replica died (see above).
-    let db = schema.connect().await;
-    let rows = db
-        .query(
-            "SELECT handover_id, count(*) FROM events WHERE kind = 'ended' GROUP BY handover_id",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), HANDOVERS);
-    assert!(
-        rows.iter().all(|r| r.get::<_, i64>(1) == 1),
-        "an `ended` was written twice"
-    );
-    let mut cancels: HashMap<String, usize> = HashMap::new();
-    for path in cancel_paths(sim_b) {
-        *cancels.entry(path).or_default() += 1;
-    }
+    setup.one_ended_each(HANDOVERS).await;
+    let cancels = setup.cancels();
     assert_eq!(cancels.len(), NO_AGENT, "{cancels:?}");
     let refired: Vec<_> = cancels.iter().filter(|(_, n)| **n > 1).collect();
     eprintln!(
@@ -656,12 +715,7 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
         "a timer fired twice that was not in flight on the killed replica \
          (in flight then: {cancelled_at_kill:?}): {cancels:?}"
     );
-    let starts = sim_a
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == "/conversations")
-        .count();
-    assert_eq!(starts, HANDOVERS - NO_AGENT, "a start ran twice");
+    assert_eq!(setup.starts(), HANDOVERS - NO_AGENT, "a start ran twice");
     eprintln!(
         "webhooks forwarded per replica: {:?}",
         forwarder.forwarded.lock().unwrap()

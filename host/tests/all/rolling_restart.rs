@@ -10,10 +10,8 @@
 //! any 5xx answer, to a bot or to a provider webhook, fails the test.
 //! Needs `HANDOVER_TEST_PG_URL` (skipped with a note without it).
 
-use crate::harness::*;
-use crate::replicas::{Cluster, Replica, TwoProviders, start_forwarder};
+use crate::replicas::{Cluster, TwoProviders};
 use axum::http::Method;
-use provider_simulators::SimProvider;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -56,24 +54,13 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
     let Some(setup) = TwoProviders::new("rolling", 10).await else {
         return;
     };
-    let TwoProviders {
-        schema,
-        sim_a,
-        sim_b,
-        ..
-    } = &setup;
-    let mut replicas = vec![];
-    for _ in 0..3 {
-        let mut c = setup.config();
-        c.server.drain_unready_ms = Some(300);
-        c.server.shutdown_grace_s = Some(60);
-        replicas.push(Replica::start(c).await);
-    }
-    let cluster = Cluster::new(&replicas);
+    let (mut replicas, cluster, _forwarder) = setup
+        .three(|c| {
+            c.server.drain_unready_ms = Some(300);
+            c.server.shutdown_grace_s = Some(60);
+        })
+        .await;
     let lb = route_by_readiness(&cluster);
-    let (fwd_url, _forwarder) = start_forwarder(cluster.clone()).await;
-    sim_a.set_webhook_url(Some(format!("{fwd_url}/v1/webhooks/ep")));
-    sim_b.set_webhook_url(Some(format!("{fwd_url}/v1/webhooks/noagent")));
 
     let mut created = vec![];
     for i in 0..HANDOVERS {
@@ -81,11 +68,7 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
         let k = i % 3;
         created.push((k, cluster.create(k, ep, &format!("s-{i}")).await.1));
     }
-    let mut streams = vec![];
-    for (k, id) in &created {
-        let (c, id, reader) = (cluster.clone(), id.clone(), (k + 1) % 3);
-        streams.push(tokio::spawn(async move { c.follow(reader, &id).await }));
-    }
+    let streams = cluster.follow_all(&created);
 
     // Bot input latency, by whether a restart was under way.
     let restarting = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -93,7 +76,7 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
     let t0 = Instant::now();
     let mut convs = vec![];
     for (i, (_, id)) in created.iter().enumerate().skip(NO_AGENT) {
-        let (c, sim, id) = (cluster.clone(), sim_a.clone(), id.clone());
+        let (c, sim, id) = (cluster.clone(), setup.sim_a.clone(), id.clone());
         let (restarting, latencies) = (restarting.clone(), latencies.clone());
         convs.push(tokio::spawn(async move {
             let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
@@ -169,14 +152,7 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
         let (id, conv, sent) = c.await.unwrap();
         conversations.insert(id, (conv, sent));
     }
-    for (i, (_, id)) in created.iter().enumerate() {
-        let (status, reason) = match i < NO_AGENT {
-            true => ("error", "no_agent_timeout"),
-            false => ("completed", "agent_closed"),
-        };
-        let st = cluster.wait_status(id, status).await;
-        assert_eq!(st["end_reason"], reason, "{st}");
-    }
+    cluster.all_final(&created, NO_AGENT).await;
 
     // Every stream: every event once, in order, the same as a full read.
     let mut resumed = 0;
@@ -184,24 +160,10 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
         let (events, connections) = s.await.unwrap();
         let id = &created[i].1;
         resumed += usize::from(connections > 1);
-        let got = ids(&events);
-        assert!(got.windows(2).all(|w| w[0] < w[1]), "{id}: {got:?}");
-        let (full, _) = cluster.follow(cluster.round_robin(), id).await;
-        assert_eq!(
-            events, full,
-            "{id}: the followed stream differs from a full read"
-        );
+        cluster.same_as_full_read(id, &events).await;
         if i >= NO_AGENT {
             let (conv, sent) = &conversations[id];
-            assert_eq!(agent_texts(&events), sim_agent_texts(sim_a, conv), "{id}");
-            assert_eq!(agent_texts(&events).len(), AGENT_MESSAGES, "{id}");
-            let received: Vec<String> = sim_a
-                .conversation(conv)
-                .unwrap()
-                .user_messages
-                .into_iter()
-                .map(|m| m.text)
-                .collect();
+            let received = setup.agent_side(id, conv, &events, AGENT_MESSAGES);
             assert_eq!(
                 &received, sent,
                 "{id}: each user message reached the provider once"
@@ -218,40 +180,14 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
         0,
         "a bot call or a webhook got a 5xx during the rolling restart"
     );
-    let db = schema.connect().await;
-    let rows = db
-        .query(
-            "SELECT handover_id, count(*) FROM events WHERE kind = 'ended' GROUP BY handover_id",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), HANDOVERS);
-    assert!(
-        rows.iter().all(|r| r.get::<_, i64>(1) == 1),
-        "an `ended` twice"
-    );
-    let cancels = |sim: &SimProvider| -> HashMap<String, usize> {
-        let mut n = HashMap::new();
-        for r in sim.requests() {
-            if r.method == "POST" && r.path.ends_with("/cancel") {
-                *n.entry(r.path).or_default() += 1;
-            }
-        }
-        n
-    };
-    let fired = cancels(sim_b);
+    setup.one_ended_each(HANDOVERS).await;
+    let fired = setup.cancels();
     assert_eq!(fired.len(), NO_AGENT, "{fired:?}");
     assert!(
         fired.values().all(|n| *n == 1),
         "a timer fired twice: {fired:?}"
     );
-    let starts = sim_a
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == "/conversations")
-        .count();
-    assert_eq!(starts, HANDOVERS - NO_AGENT, "a start ran twice");
+    assert_eq!(setup.starts(), HANDOVERS - NO_AGENT, "a start ran twice");
 
     let mut l = std::mem::take(&mut *latencies.lock().unwrap());
     for (v, what) in l.iter_mut().zip(["steady", "during the restarts"]) {
