@@ -12,9 +12,13 @@
 //! scan, every other tenant's earliest items are read (the store's
 //! [`Share`]), and what is started is interleaved round-robin between
 //! tenants. Work in flight never holds a place in the scan beyond its own
-//! tenant's share. Must never: start an item twice at once, or let an item
+//! tenant's share. Must never: start an item twice at once, let an item
 //! leave "in flight" before its outcome is committed and a new scan began
-//! (a scan that started earlier may still list it as due).
+//! (a scan that started earlier may still list it as due), or keep a claim
+//! (PostgreSQL's lease) on an item nobody will run: a scan can win a claim
+//! on an item still in flight here once that item's step committed (the
+//! commit drops its lease; a long poll is due again at once), and a claim
+//! kept for it would strand the item until the 30 s lease expired.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
@@ -32,6 +36,17 @@ struct State<K> {
     per_tenant: HashMap<String, usize>,
     /// Finished items, released at the start of the next scan.
     finished: Vec<(K, String)>,
+    /// Running items a later scan claimed again: their claim is given
+    /// back once they finish.
+    held: HashSet<K>,
+}
+
+/// What [`InFlight::before_scan`] tells the next scan.
+pub(crate) struct BeforeScan<K> {
+    /// Tenants at their cap, which the scan skips.
+    pub skip: Vec<String>,
+    /// Claims to give back before the scan (held while their item ran).
+    pub give_back: Vec<K>,
 }
 
 impl<K: Eq + Hash + Clone + Send + 'static> InFlight<K> {
@@ -41,16 +56,22 @@ impl<K: Eq + Hash + Clone + Send + 'static> InFlight<K> {
                 items: HashSet::new(),
                 per_tenant: HashMap::new(),
                 finished: Vec::new(),
+                held: HashSet::new(),
             }),
         })
     }
 
-    /// Before a scan: release what finished since the last one, and name
-    /// the tenants at their cap (`cap(tenant)`), which the scan skips.
-    pub(crate) fn before_scan(&self, cap: impl Fn(&str) -> usize) -> Vec<String> {
+    /// Before a scan: release what finished since the last one (and name
+    /// the claims held for it, to give back), and name the tenants at their
+    /// cap (`cap(tenant)`), which the scan skips.
+    pub(crate) fn before_scan(&self, cap: impl Fn(&str) -> usize) -> BeforeScan<K> {
         let mut s = self.state.lock().unwrap();
+        let mut give_back = vec![];
         for (item, tenant) in std::mem::take(&mut s.finished) {
             s.items.remove(&item);
+            if s.held.remove(&item) {
+                give_back.push(item);
+            }
             if let Some(n) = s.per_tenant.get_mut(&tenant) {
                 *n -= 1;
                 if *n == 0 {
@@ -58,17 +79,22 @@ impl<K: Eq + Hash + Clone + Send + 'static> InFlight<K> {
                 }
             }
         }
-        s.per_tenant
+        let skip = s
+            .per_tenant
             .iter()
             .filter(|&(t, &n)| n >= cap(t))
             .map(|(t, _)| t.clone())
-            .collect()
+            .collect();
+        BeforeScan { skip, give_back }
     }
 
     /// Start `item`, claimed by a scan, as [`InFlight::try_start`] does,
-    /// unless `draining`. One that is not started and not in flight either
-    /// goes to `unclaimed`, for the caller to give its claim back; one in
-    /// flight keeps its claim (another caller would run it twice).
+    /// unless `draining`. The claim of one not started goes to `unclaimed`,
+    /// for the caller to give back, unless the item is still running here:
+    /// then the claim is kept while it runs (a run longer than the lease
+    /// must not be started by another replica too) and given back by the
+    /// first scan after it finished ([`BeforeScan::give_back`]): its step
+    /// committed, and the item may be due again.
     pub(crate) fn start_or_unclaim(
         self: &Arc<Self>,
         item: K,
@@ -81,8 +107,14 @@ impl<K: Eq + Hash + Clone + Send + 'static> InFlight<K> {
             true => None,
             false => self.try_start(item.clone(), tenant, cap),
         };
-        if started.is_none() && !self.state.lock().unwrap().items.contains(&item) {
-            unclaimed.push(item);
+        if started.is_none() {
+            let mut s = self.state.lock().unwrap();
+            let finished = s.finished.iter().any(|(f, _)| *f == item);
+            if s.items.contains(&item) && !finished {
+                s.held.insert(item);
+            } else {
+                unclaimed.push(item);
+            }
         }
         started
     }
@@ -186,22 +218,23 @@ mod tests {
             "already in flight"
         );
         let _b = flight.try_start(4, "b", cap("b")).unwrap();
-        assert_eq!(flight.before_scan(cap), ["a"]);
+        assert_eq!(flight.before_scan(cap).skip, ["a"]);
         drop(a1);
         // Finished, but still in flight until the next scan begins.
         assert!(flight.try_start(1, "a", cap("a")).is_none());
-        assert!(flight.before_scan(cap).is_empty());
+        assert!(flight.before_scan(cap).skip.is_empty());
         assert!(flight.try_start(1, "a", cap("a")).is_some());
     }
 
     #[test]
-    fn claims_not_started_are_given_back_unless_in_flight() {
+    fn claims_not_started_are_given_back_now_or_once_their_item_finished() {
         let flight = InFlight::<i64>::new();
+        let cap = |_: &str| 5;
         let mut unclaimed = vec![];
-        let _a1 = flight
+        let a1 = flight
             .start_or_unclaim(1, "a", 1, false, &mut unclaimed)
             .unwrap();
-        // Over a's cap: given back. In flight already: kept (no second run).
+        // Over a's cap: given back. Running: held (no second run).
         assert!(
             flight
                 .start_or_unclaim(2, "a", 1, false, &mut unclaimed)
@@ -212,17 +245,44 @@ mod tests {
                 .start_or_unclaim(1, "b", 5, false, &mut unclaimed)
                 .is_none()
         );
-        // Draining: nothing starts, every claim not in flight goes back.
+        // Draining: nothing starts, every claim not held goes back.
         assert!(
             flight
                 .start_or_unclaim(3, "b", 5, true, &mut unclaimed)
                 .is_none()
         );
+        assert_eq!(unclaimed, [2, 3]);
+        // The held claim goes back with the first scan after item 1 ended.
+        assert!(flight.before_scan(cap).give_back.is_empty());
+        drop(a1);
+        assert_eq!(flight.before_scan(cap).give_back, [1]);
+        assert!(flight.before_scan(cap).give_back.is_empty());
+    }
+
+    #[test]
+    fn a_claim_won_after_its_item_finished_is_given_back_at_once() {
+        // The item's step committed (its lease dropped) and its guard was
+        // dropped after this scan's `before_scan`: a claim on it is fresh
+        // and must not be kept (the item would wait out the lease).
+        let flight = InFlight::<i64>::new();
+        let cap = |_: &str| 5;
+        let a = flight.try_start(7, "a", 5).unwrap();
+        let scan = flight.before_scan(cap);
+        assert!(scan.give_back.is_empty());
+        drop(a);
+        let mut unclaimed = vec![];
         assert!(
             flight
-                .start_or_unclaim(1, "b", 5, true, &mut unclaimed)
+                .start_or_unclaim(7, "a", 5, false, &mut unclaimed)
                 .is_none()
         );
-        assert_eq!(unclaimed, [2, 3]);
+        assert_eq!(unclaimed, [7]);
+        assert!(flight.before_scan(cap).give_back.is_empty());
+        // Released by that scan: the next claim starts it.
+        assert!(
+            flight
+                .start_or_unclaim(7, "a", 5, false, &mut unclaimed)
+                .is_some()
+        );
     }
 }

@@ -175,8 +175,13 @@ impl Engine {
                 _ = self.draining() => return,
             }
             let now = now_ms();
-            let skip = flight.before_scan(cap);
-            let share = fair::share(largest, &skip);
+            let scan = flight.before_scan(cap);
+            let given = match kind {
+                Due::Timers => Unclaimed::Timers(&scan.give_back),
+                Due::Polls => Unclaimed::Polls(&scan.give_back),
+            };
+            self.give_back(given).await;
+            let share = fair::share(largest, &scan.skip);
             let rows = match kind {
                 Due::Timers => self.store.due_timers(now, SCAN, &share).await,
                 Due::Polls => self.store.due_polls(now, SCAN, &share).await,
@@ -211,9 +216,15 @@ impl Engine {
                 Due::Timers => Unclaimed::Timers(&unclaimed),
                 Due::Polls => Unclaimed::Polls(&unclaimed),
             };
-            if let Err(e) = self.store.release_claims(unclaimed).await {
-                tracing::warn!("giving back {kind:?} claims failed (they expire instead): {e}");
-            }
+            self.give_back(unclaimed).await;
+        }
+    }
+
+    /// Give claims back, for a later scan (here or on another replica) to
+    /// run their work; a failure only lets them expire instead.
+    async fn give_back(&self, claims: Unclaimed<'_>) {
+        if let Err(e) = self.store.release_claims(claims).await {
+            tracing::warn!("giving back claims failed (they expire instead): {e}");
         }
     }
 
@@ -424,8 +435,10 @@ impl Engine {
                 _ = self.outbox_wake.notified() => tokio::time::sleep(OUTBOX_COALESCE).await,
                 _ = self.draining() => return,
             }
-            let skip = flight.before_scan(cap);
-            let share = fair::share(largest, &skip);
+            let scan = flight.before_scan(cap);
+            let given = Unclaimed::Outbox(&scan.give_back);
+            self.give_back(given).await;
+            let share = fair::share(largest, &scan.skip);
             let Ok(items) = self.store.due_outbox(now_ms(), SCAN, &share).await else {
                 continue;
             };
@@ -447,13 +460,7 @@ impl Engine {
                     e.outbox_wake.notify_one();
                 });
             }
-            if let Err(e) = self
-                .store
-                .release_claims(Unclaimed::Outbox(&unclaimed))
-                .await
-            {
-                tracing::warn!("giving back callback claims failed (they expire instead): {e}");
-            }
+            self.give_back(Unclaimed::Outbox(&unclaimed)).await;
         }
     }
 

@@ -83,9 +83,11 @@ impl Drop for HostProcess {
 }
 
 impl HostProcess {
-    /// Start with `RUST_LOG=info`.
+    /// Start with `RUST_LOG=info`, or `$HANDOVER_TEST_RUST_LOG` when set
+    /// (e.g. `debug` to chase a flaky test: a failure prints the host's log).
     pub async fn start(config: Config) -> HostProcess {
-        HostProcess::start_with(config, "info", &[]).await
+        let log = std::env::var("HANDOVER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
+        HostProcess::start_with(config, &log, &[]).await
     }
 
     /// Start with `RUST_LOG=rust_log` and extra environment variables.
