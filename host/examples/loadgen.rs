@@ -15,6 +15,15 @@
 //! `--compare-reuse N` adds a run with every endpoint on `instance_reuse =
 //! N` (warm instances instead of a fresh one per call).
 //!
+//! Compared paths run in `--rounds` rounds (default 5): each round runs
+//! every path once, in reverse order every other round (A B, B A, A B …,
+//! so a drift of the machine's load favours no path), and the summary
+//! gives each path's medians and each ratio's median with its min–max
+//! over the rounds (a ratio is taken within a round). `--concurrency
+//! 32,128` repeats the whole comparison at each number in flight. Every
+//! run also reports the machine's other load (busy CPU outside the host,
+//! the driver and the database), so a noisy run can be told apart.
+//!
 //! `--store postgres` runs the load on SQLite, then on PostgreSQL (a fresh
 //! schema on the server `HANDOVER_TEST_PG_URL` names, as for the tests)
 //! with one host, then with `--replicas N` hosts on that database
@@ -42,9 +51,13 @@ struct Args {
     /// Endpoints (one SSE stream each).
     #[arg(long, default_value_t = 4)]
     endpoints: usize,
-    /// Concurrent senders (webhooks in flight).
-    #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    /// Concurrent senders (webhooks in flight); several (comma-separated)
+    /// repeat the comparison at each.
+    #[arg(long, value_delimiter = ',', default_value = "64")]
+    concurrency: Vec<usize>,
+    /// Rounds of alternating runs of the compared paths (medians reported).
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
     /// Offered load, events/s, paced; without it the senders run closed-loop
     /// (next webhook as soon as the previous one was answered).
     #[arg(long)]
@@ -125,11 +138,23 @@ struct Outcome {
     /// PostgreSQL server CPU, s, and transactions committed (0 on SQLite).
     db_cpu: f64,
     commits: i64,
+    /// Busy CPU of the whole machine, s (everything, this run included).
+    machine_cpu: f64,
 }
 
 impl Outcome {
     fn rate(&self) -> f64 {
         self.events as f64 / self.secs
+    }
+
+    /// Host CPU per event, µs.
+    fn host_us(&self) -> f64 {
+        self.host_cpu / self.events as f64 * 1e6
+    }
+
+    /// Cores busy outside the host(s), the driver and the database.
+    fn other_load(&self) -> f64 {
+        ((self.machine_cpu - self.host_cpu - self.driver_cpu - self.db_cpu) / self.secs).max(0.0)
     }
 }
 
@@ -304,6 +329,7 @@ async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> O
     let host_cpu0 = hosts_cpu();
     let driver_cpu0 = self_cpu();
     let db_cpu0 = pg::server_cpu();
+    let machine_cpu0 = machine_busy();
     let commits0 = match &schema {
         Some(s) => s.commits().await,
         None => 0,
@@ -316,6 +342,7 @@ async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> O
     let secs = t0.elapsed().as_secs_f64();
     let host_cpu = (hosts_cpu() - host_cpu0).as_secs_f64();
     let driver_cpu = (self_cpu() - driver_cpu0).as_secs_f64();
+    let machine_cpu = machine_busy().saturating_sub(machine_cpu0).as_secs_f64();
     let db_cpu = match &schema {
         Some(_) => pg::server_cpu().saturating_sub(db_cpu0).as_secs_f64(),
         None => 0.0,
@@ -360,11 +387,8 @@ async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> O
         ack_p99: pct_ms(&acks, 0.99),
         db_cpu,
         commits,
+        machine_cpu,
     }
-}
-
-fn print(label: &str, args: &Args, o: &Outcome) {
-    print_at(label, args, args.concurrency, o)
 }
 
 fn print_at(label: &str, args: &Args, concurrency: usize, o: &Outcome) {
@@ -379,7 +403,7 @@ fn print_at(label: &str, args: &Args, concurrency: usize, o: &Outcome) {
         String::new()
     };
     println!(
-        "e2e[{label}] handovers={} endpoints={} concurrency={} rate={}: {:.0} events/s ({} events in {:.1} s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.1} ms (2xx after p50 {:.2} ms p99 {:.2} ms), failed {}, lost {}, cpu host {:.2} cores driver {:.2} cores{db}",
+        "e2e[{label}] handovers={} endpoints={} concurrency={} rate={}: {:.0} events/s ({} events in {:.1} s), latency p50 {:.2} ms p90 {:.2} ms p99 {:.2} ms max {:.1} ms (2xx after p50 {:.2} ms p99 {:.2} ms), failed {}, lost {}, cpu host {:.2} cores ({:.0} us/event) driver {:.2} cores, other load {:.2} cores{db}",
         args.handovers,
         args.endpoints,
         concurrency,
@@ -398,63 +422,20 @@ fn print_at(label: &str, args: &Args, concurrency: usize, o: &Outcome) {
         o.failed,
         o.lost,
         o.host_cpu / o.secs,
+        o.host_us(),
         o.driver_cpu / o.secs,
+        o.other_load(),
     );
-}
-
-/// `a`'s throughput over `b`'s, and both sides' figures for the line.
-fn compared(a: &Outcome, b: &Outcome) -> (f64, String) {
-    let detail = format!(
-        "({:.0} vs {:.0} events/s); p99 {:.2} ms vs {:.2} ms",
-        a.rate(),
-        b.rate(),
-        a.p99,
-        b.p99
-    );
-    (a.rate() / b.rate(), detail)
-}
-
-/// `--store postgres`: SQLite, PostgreSQL x 1 and x N, then the sweep.
-async fn postgres(args: &Args) {
-    let c = args.concurrency;
-    let sqlite = run(args, Mode::Wasm, Backend::Sqlite, c).await;
-    print("sqlite", args, &sqlite);
-    let one = run(args, Mode::Wasm, Backend::Postgres(1), c).await;
-    print("postgres x 1", args, &one);
-    let (r, detail) = compared(&one, &sqlite);
-    println!("postgres x 1 / sqlite: {r:.2}x the throughput {detail}");
-    let n = args.replicas.unwrap_or(2);
-    if n > 1 {
-        let many = run(args, Mode::Wasm, Backend::Postgres(n), c).await;
-        print(&format!("postgres x {n}"), args, &many);
-        let (r, detail) = compared(&many, &one);
-        println!("postgres x {n} / postgres x 1: {r:.2}x the throughput {detail}");
-        println!(
-            "per event: host {:.0} us CPU, database {:.0} us CPU (x 1); host {:.0} us, database {:.0} us (x {n})",
-            one.host_cpu / one.events as f64 * 1e6,
-            one.db_cpu / one.events as f64 * 1e6,
-            many.host_cpu / many.events as f64 * 1e6,
-            many.db_cpu / many.events as f64 * 1e6,
-        );
-    }
-    let mut first: Option<(usize, f64)> = None;
-    for &k in &args.sweep {
-        let o = run(args, Mode::Wasm, Backend::Postgres(1), k).await;
-        print_at("postgres x 1, sweep", args, k, &o);
-        match first {
-            None => first = Some((k, o.rate())),
-            Some((k1, r1)) => println!(
-                "postgres x 1: {k} in flight = {:.2}x the throughput of {k1} in flight",
-                o.rate() / r1
-            ),
-        }
-    }
 }
 
 fn main() {
     let args = Args::parse();
     println!("machine: {}", machine());
     let rt = tokio::runtime::Runtime::new().unwrap();
+    if args.rounds == 0 || args.concurrency.contains(&0) {
+        eprintln!("loadgen: --rounds and --concurrency must be at least 1");
+        std::process::exit(2);
+    }
     if args.store == StoreKind::Postgres {
         let comparing = args.compare_native
             || args.compare_unbatched
@@ -466,7 +447,12 @@ fn main() {
             );
             std::process::exit(2);
         }
-        rt.block_on(postgres(&args));
+        if args.concurrency.len() > 1 {
+            eprintln!("loadgen: --store postgres takes one --concurrency (use --sweep)");
+            std::process::exit(2);
+        }
+        let (paths, ratios) = postgres_paths(&args);
+        rt.block_on(compare(&args, paths, ratios));
         return;
     }
     if args.replicas.is_some() || !args.sweep.is_empty() {
@@ -474,42 +460,176 @@ fn main() {
         std::process::exit(2);
     }
     rt.block_on(async {
-        let c = args.concurrency;
-        let wasm = run(&args, Mode::Wasm, Backend::Sqlite, c).await;
-        print("wasm", &args, &wasm);
-        if args.compare_unbatched {
-            let unbatched = run(&args, Mode::Unbatched, Backend::Sqlite, c).await;
-            print("wasm, group commit off", &args, &unbatched);
-            let (r, detail) = compared(&wasm, &unbatched);
-            println!("group commit: {r:.2}x the throughput of one fsync per write {detail}");
-        }
-        if args.compare_inbox {
-            let inbox = run(&args, Mode::Inbox, Backend::Sqlite, c).await;
-            print("wasm, every webhook via the inbox", &args, &inbox);
-            let (r, detail) = compared(&wasm, &inbox);
-            println!("inline webhooks: {r:.2}x the throughput of the inbox path {detail}");
-        }
-        let reuse = match args.compare_reuse {
-            Some(n) => {
-                let reuse = run(&args, Mode::Reuse(n), Backend::Sqlite, c).await;
-                print(&format!("wasm, instance_reuse = {n}"), &args, &reuse);
-                let (r, detail) = compared(&reuse, &wasm);
-                println!("instance reuse: {r:.2}x the throughput of fresh instances {detail}");
-                Some(reuse)
-            }
-            None => None,
-        };
-        if args.compare_native {
-            let native = run(&args, Mode::Native, Backend::Sqlite, c).await;
-            print("native", &args, &native);
-            let (r, detail) = compared(&wasm, &native);
-            println!("sandbox ratio: wasm/native throughput = {r:.2} {detail}");
-            if let Some(reuse) = reuse {
-                let (r, detail) = compared(&reuse, &native);
-                println!(
-                    "sandbox ratio with instance reuse: wasm/native throughput = {r:.2} {detail}"
-                );
-            }
+        for &c in &args.concurrency {
+            let (paths, ratios) = sqlite_paths(&args, c);
+            compare(&args, paths, ratios).await;
         }
     });
+}
+
+/// One compared configuration: its label, path, store and webhooks in flight.
+struct Path {
+    label: String,
+    mode: Mode,
+    backend: Backend,
+    concurrency: usize,
+}
+
+impl Path {
+    fn new(label: impl Into<String>, mode: Mode, backend: Backend, concurrency: usize) -> Path {
+        let label = label.into();
+        Path {
+            label,
+            mode,
+            backend,
+            concurrency,
+        }
+    }
+}
+
+/// A ratio to report: its description, then the indexes (into the paths)
+/// of the numerator and the denominator.
+type Ratio = (String, usize, usize);
+
+/// The SQLite paths compared at `c` in flight: fresh-instance wasm first,
+/// then each `--compare-*` asked for; and the ratios between them.
+fn sqlite_paths(args: &Args, c: usize) -> (Vec<Path>, Vec<Ratio>) {
+    let sqlite = |label: String, mode| Path::new(label, mode, Backend::Sqlite, c);
+    let mut paths = vec![sqlite("wasm".into(), Mode::Wasm)];
+    let mut ratios: Vec<Ratio> = vec![];
+    // Paths compared with fresh-instance wasm as the numerator.
+    let under_wasm = [
+        (
+            args.compare_unbatched,
+            "wasm, group commit off",
+            Mode::Unbatched,
+            "group commit: throughput over one fsync per write",
+        ),
+        (
+            args.compare_inbox,
+            "wasm, every webhook via the inbox",
+            Mode::Inbox,
+            "inline webhooks: throughput over the inbox path",
+        ),
+    ];
+    for (asked, label, mode, what) in under_wasm {
+        if asked {
+            paths.push(sqlite(label.into(), mode));
+            ratios.push((what.into(), 0, paths.len() - 1));
+        }
+    }
+    let reuse = args.compare_reuse.map(|n| {
+        paths.push(sqlite(
+            format!("wasm, instance_reuse = {n}"),
+            Mode::Reuse(n),
+        ));
+        let r = paths.len() - 1;
+        ratios.push((
+            "instance reuse: throughput over fresh instances".into(),
+            r,
+            0,
+        ));
+        r
+    });
+    if args.compare_native {
+        paths.push(sqlite("native".into(), Mode::Native));
+        let n = paths.len() - 1;
+        ratios.push(("sandbox ratio: wasm/native throughput".into(), 0, n));
+        if let Some(r) = reuse {
+            let what = "sandbox ratio with instance reuse: wasm/native throughput";
+            ratios.push((what.into(), r, n));
+        }
+    }
+    (paths, ratios)
+}
+
+/// `--store postgres`: SQLite, PostgreSQL x 1 and x `--replicas`, and the
+/// one-replica sweep; and the ratios between them.
+fn postgres_paths(args: &Args) -> (Vec<Path>, Vec<Ratio>) {
+    let c = args.concurrency[0];
+    let mut paths = vec![
+        Path::new("sqlite", Mode::Wasm, Backend::Sqlite, c),
+        Path::new("postgres x 1", Mode::Wasm, Backend::Postgres(1), c),
+    ];
+    let mut ratios = vec![("postgres x 1 / sqlite: throughput".to_string(), 1, 0)];
+    let n = args.replicas.unwrap_or(2);
+    if n > 1 {
+        let label = format!("postgres x {n}");
+        paths.push(Path::new(&label, Mode::Wasm, Backend::Postgres(n), c));
+        ratios.push((format!("{label} / postgres x 1: throughput"), 2, 1));
+    }
+    let first = paths.len();
+    for &k in &args.sweep {
+        let label = format!("postgres x 1, sweep {k} in flight");
+        paths.push(Path::new(label, Mode::Wasm, Backend::Postgres(1), k));
+        if paths.len() - 1 > first {
+            let k1 = args.sweep[0];
+            let what = format!("postgres x 1: {k} in flight over {k1} in flight: throughput");
+            ratios.push((what, paths.len() - 1, first));
+        }
+    }
+    (paths, ratios)
+}
+
+/// Every path `--rounds` times, alternating; then each path's medians and
+/// each ratio's median and range (a ratio is taken within a round).
+async fn compare(args: &Args, paths: Vec<Path>, ratios: Vec<Ratio>) {
+    let mut runs: Vec<Vec<Outcome>> = paths.iter().map(|_| vec![]).collect();
+    for round in 0..args.rounds {
+        let mut order: Vec<usize> = (0..paths.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let p = &paths[i];
+            let o = run(args, p.mode, p.backend, p.concurrency).await;
+            print_at(
+                &format!("{} #{}", p.label, round + 1),
+                args,
+                p.concurrency,
+                &o,
+            );
+            runs[i].push(o);
+        }
+    }
+    let rounds = args.rounds;
+    println!("summary: medians of {rounds} alternating rounds");
+    for (p, os) in paths.iter().zip(&runs) {
+        let m = |f: fn(&Outcome) -> f64| median(&os.iter().map(f).collect::<Vec<_>>());
+        let db = match p.backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres(_) => format!(
+                ", database CPU {:.0} us/event, {:.1} events per commit",
+                m(|o| o.db_cpu / o.events as f64 * 1e6),
+                m(|o| o.events as f64 / o.commits as f64),
+            ),
+        };
+        println!(
+            "  {} at {} in flight: {:.0} events/s, latency p50 {:.2} ms p99 {:.2} ms (p99/p50 {:.1}), host CPU {:.0} us/event{db}, other load {:.2} cores, failed {}, lost {}",
+            p.label,
+            p.concurrency,
+            m(Outcome::rate),
+            m(|o| o.p50),
+            m(|o| o.p99),
+            m(|o| o.p99 / o.p50),
+            m(Outcome::host_us),
+            m(Outcome::other_load),
+            os.iter().map(|o| o.failed).sum::<u64>(),
+            os.iter().map(|o| o.lost).sum::<u64>(),
+        );
+    }
+    for (what, a, b) in ratios {
+        let r: Vec<f64> = runs[a]
+            .iter()
+            .zip(&runs[b])
+            .map(|(x, y)| x.rate() / y.rate())
+            .collect();
+        let lo = r.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        println!(
+            "  {what}: median {:.2}x (min {lo:.2}, max {hi:.2} over {} rounds)",
+            median(&r),
+            r.len()
+        );
+    }
 }

@@ -57,7 +57,7 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
                 "WHERE endpoint_id = ?1 AND idempotency_key = ?2"
             ))?
             .query_row(params![row.endpoint_id, key], |r| {
-                columns::handover(&ByName(r))
+                columns::handover(&ByName::handover(r))
             })
             .optional()?;
         if let Some(found) = found {
@@ -70,7 +70,7 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
             "AND status IN ('requested','queued','active')"
         ))?
         .query_row(params![row.endpoint_id, row.session_id], |r| {
-            columns::handover(&ByName(r))
+            columns::handover(&ByName::handover(r))
         })
         .optional()?;
     Ok(found.map(Insert::OpenExists))
@@ -173,7 +173,7 @@ fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
 pub(super) fn get_handover(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
     Ok(conn
         .prepare_cached(select_handovers!("WHERE id = ?1"))?
-        .query_row([id], |r| columns::handover(&ByName(r)))
+        .query_row([id], |r| columns::handover(&ByName::handover(r)))
         .optional()?)
 }
 
@@ -298,7 +298,7 @@ fn handovers(
     params: impl rusqlite::Params,
 ) -> Result<Vec<HandoverRow>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |r| columns::handover(&ByName(r)))?;
+    let rows = stmt.query_map(params, |r| columns::handover(&ByName::handover(r)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -532,7 +532,7 @@ pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<
         "SELECT id, endpoint_id, handover_id, request, received_at_ms FROM inbox \
          WHERE handover_id = ?1 AND done = 0 ORDER BY id",
     )?;
-    let rows = stmt.query_map([handover_id], |r| columns::inbox_item(&ByName(r)))?;
+    let rows = stmt.query_map([handover_id], |r| columns::inbox_item(&ByName::new(r)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -577,7 +577,7 @@ pub(super) fn events_after(
     };
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(params![key, after_id, i64::from(limit)], |r| {
-        columns::event(&ByName(r))
+        columns::event(&ByName::new(r))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -617,7 +617,7 @@ pub(super) fn due_outbox(
     )?;
     let rows = stmt.query_map(
         params![now_ms, i64::from(limit), share.skip, share.per_tenant],
-        |r| columns::outbox_item(&ByName(r)),
+        |r| columns::outbox_item(&ByName::new(r)),
     )?;
     let mut out: Vec<OutboxItem> = rows.collect::<rusqlite::Result<_>>()?;
     out.sort_by_key(|o| (o.next_attempt_at_ms, o.id));
@@ -694,7 +694,7 @@ pub(super) fn current_adapter_version(
             "SELECT seq, endpoint_id, sha256, source, recorded_at_ms FROM adapter_versions \
              WHERE endpoint_id = ?1 ORDER BY seq DESC LIMIT 1",
         )?
-        .query_row([endpoint_id], |r| columns::adapter_version(&ByName(r)))
+        .query_row([endpoint_id], |r| columns::adapter_version(&ByName::new(r)))
         .optional()?)
 }
 

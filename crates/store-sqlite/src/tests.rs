@@ -118,6 +118,14 @@ fn pragma<T: rusqlite::types::FromSql>(conn: &rusqlite::Connection, name: &str) 
         .unwrap()
 }
 
+#[test]
+fn handover_columns_are_listed_in_the_order_the_select_returns_them() {
+    let (_dir, _path, store) = db();
+    let conn = store.writer.lock().unwrap();
+    let stmt = conn.prepare(crate::rows::select_handovers!("")).unwrap();
+    assert_eq!(stmt.column_names(), crate::rows::HANDOVER_COLUMNS);
+}
+
 #[tokio::test]
 async fn file_settings_are_durable() {
     let (_dir, path, store) = db();

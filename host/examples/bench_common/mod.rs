@@ -234,6 +234,36 @@ pub fn self_cpu() -> Duration {
     proc_cpu(std::process::id())
 }
 
+/// CPU time the whole machine spent busy (every core, every process: all
+/// of `/proc/stat`'s first line but idle and iowait), for the load beside
+/// a run.
+pub fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    Duration::from_millis((ticks.iter().sum::<u64>() - idle) * 10)
+}
+
+/// The median of `v`: the middle value, or the mean of the middle two
+/// (NaN when empty).
+pub fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// One seeded handover: its id, endpoint and sim conversation.
 #[derive(Clone)]
 pub struct Seeded {
