@@ -1,61 +1,133 @@
 //! The WAL checkpointer: a thread with its own connection that copies
 //! committed log frames back into the database file (`PASSIVE`: it never
 //! blocks the writer or readers), so the writer thread never does, and
-//! that restarts the log once it is long and fully copied.
+//! that restarts the log once it is long.
 //!
-//! Owns: when checkpoints run. Must never: write rows, or hold commits
-//! back for longer than [`RESTART_WAIT`] (only its `RESTART` step waits,
-//! and it gives up after that). Left to SQLite's automatic checkpoint, the
-//! log was never restarted under webhook load and grew to 500 MB in 10 s.
+//! Owns: when checkpoints run, and the [`Gate`] the store's threads pass
+//! before each transaction. Must never: write rows, or hold the store's
+//! transactions back for longer than [`QUIET_WAIT`] plus one `RESTART`.
+//! Left to SQLite's automatic checkpoint, the log was never restarted under
+//! webhook load and grew to 500 MB in 10 s; a `RESTART` that only polled
+//! for a moment with no transaction open never found one under load
+//! either (the writer and reader threads run their batches back to back)
+//! and the log grew to 200–380 MB in 12 s.
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, TryLockError, mpsc};
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::Shared;
 use handover_core::store::{Result, StoreError};
 
 /// How often the checkpointer looks at the log (diagnostics:
 /// `HANDOVER_SQLITE_CHECKPOINT_MS` overrides it).
 const EVERY: Duration = Duration::from_millis(100);
 
-/// The longest a `RESTART` may hold writes back waiting for readers.
+/// The longest a `RESTART` may wait for another process's transactions.
 const RESTART_WAIT: Duration = Duration::from_millis(5);
+
+/// The longest the checkpointer waits for the store's transactions in
+/// progress to end before a `RESTART` (it gives up and tries next time).
+const QUIET_WAIT: Duration = Duration::from_millis(20);
 
 /// Log frames (pages) past which the log is restarted from its start.
 const RESTART_AT: i64 = 4096;
 
-/// Copy what can be copied without waiting. The log is only reused from
-/// its start when no reader holds an old snapshot at the moment a write
-/// begins; with the reader threads busy that moment rarely comes, and the
-/// log grew by ~50 MB/s under webhook load (slowing every read). So once
-/// it is long and fully copied, a `RESTART` checkpoint waits (briefly:
-/// reads are short) for the readers and makes the next write start the
-/// log over; `journal_size_limit` then truncates the file.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
-    let (log, copied): (i64, i64) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
-    })?;
-    if log >= RESTART_AT && copied == log {
+/// Copy what can be copied without waiting; once the log is long, start
+/// it over. The log is only reused from its start when no transaction has
+/// a snapshot in it, and the store's writer and reader threads run their
+/// batches back to back under load, so that moment never comes by itself:
+/// the checkpointer closes the [`Gate`] (the threads finish the
+/// transaction they are in and start no new one), takes every connection
+/// of the store, and runs a `RESTART` (it copies what the `PASSIVE` copy
+/// left, and makes the next write start the log over; then
+/// `journal_size_limit` truncates the file). `RESTART_WAIT` only covers
+/// another process's transactions.
+fn checkpoint(conn: &Connection, store: &[Shared], gate: &Gate) -> rusqlite::Result<()> {
+    let log: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))?;
+    if log < RESTART_AT {
+        return Ok(());
+    }
+    gate.close();
+    if let Some(_all) = quiet(store, QUIET_WAIT) {
         conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
     }
+    gate.open();
     Ok(())
+}
+
+/// Every connection of `store`, locked, once their threads have finished
+/// the transactions in progress (the gate is closed, so they start no new
+/// one); `None` if that takes longer than `wait`.
+fn quiet(store: &[Shared], wait: Duration) -> Option<Vec<std::sync::MutexGuard<'_, Connection>>> {
+    let deadline = Instant::now() + wait;
+    let mut held = Vec::with_capacity(store.len());
+    for conn in store {
+        loop {
+            match conn.try_lock() {
+                Ok(g) => break held.push(g),
+                Err(TryLockError::Poisoned(p)) => break held.push(p.into_inner()),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Err(TryLockError::WouldBlock) => return None,
+            }
+        }
+    }
+    Some(held)
+}
+
+/// Passed by the store's writer and reader threads before each
+/// transaction; closed by the checkpointer while it restarts the log.
+#[derive(Default)]
+pub(super) struct Gate {
+    closed: AtomicBool,
+    lock: Mutex<()>,
+    opened: Condvar,
+}
+
+impl Gate {
+    /// Wait while the gate is closed (at most [`QUIET_WAIT`] plus one
+    /// `RESTART`); free when it is open.
+    pub(super) fn pass(&self) {
+        if !self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let mut g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        while self.closed.load(Ordering::Acquire) {
+            g = self.opened.wait(g).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn close(&self) {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(true, Ordering::Release);
+    }
+
+    fn open(&self) {
+        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.closed.store(false, Ordering::Release);
+        self.opened.notify_all();
+    }
 }
 
 /// Keeps the checkpointer running; it stops when this is dropped.
 pub(super) struct Checkpointer(#[allow(dead_code)] mpsc::Sender<()>);
 
 /// Start the checkpointer for the database at `path` (WAL mode, with the
-/// writer's automatic checkpoints turned off).
-pub(super) fn spawn(path: &Path) -> Result<Checkpointer> {
+/// writer's automatic checkpoints turned off); `store` is every connection
+/// of the store, whose threads pass `gate`.
+pub(super) fn spawn(path: &Path, store: Vec<Shared>, gate: Arc<Gate>) -> Result<Checkpointer> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::backend(format!("cannot open {}: {e}", path.display())))?;
-    // Short: a `RESTART` holds new writes back while it waits for readers;
-    // if they do not drain within this, it gives up and tries next time.
+    // Short: the store's own transactions are held at the gate; this only
+    // waits for another process's, then the restart is tried next time.
     conn.busy_timeout(RESTART_WAIT)?;
     // The checkpoint syncs the database file before the log is reused.
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA journal_size_limit = 67108864;")?;
@@ -68,7 +140,7 @@ pub(super) fn spawn(path: &Path) -> Result<Checkpointer> {
                 .and_then(|v| v.parse().ok())
                 .map_or(EVERY, Duration::from_millis);
             while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
-                if let Err(e) = checkpoint(&conn) {
+                if let Err(e) = checkpoint(&conn, &store, &gate) {
                     tracing::warn!("WAL checkpoint failed (will retry): {e}");
                 }
             }

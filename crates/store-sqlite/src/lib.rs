@@ -110,12 +110,14 @@ impl SqliteStore {
             schema::configure_reader(&reader)?;
             readers.push(Arc::new(Mutex::new(reader)));
         }
-        let read_queue = readers::Readers::spawn(&readers)?;
+        let gate = Arc::new(checkpoint::Gate::default());
+        let read_queue = readers::Readers::spawn(&readers, &gate)?;
 
-        let checkpointer = checkpoint::spawn(path)?;
         let writer = Arc::new(Mutex::new(writer));
+        let every: Vec<Shared> = std::iter::once(&writer).chain(&readers).cloned().collect();
+        let checkpointer = checkpoint::spawn(path, every, gate.clone())?;
         Ok(SqliteStore {
-            queue: spawn_writer(writer.clone())?,
+            queue: spawn_writer(writer.clone(), gate)?,
             writer,
             _checkpointer: Some(Arc::new(checkpointer)),
             read_queue: Some(Arc::new(read_queue)),
@@ -130,7 +132,7 @@ impl SqliteStore {
         schema::migrate(&mut writer)?;
         let writer = Arc::new(Mutex::new(writer));
         Ok(SqliteStore {
-            queue: spawn_writer(writer.clone())?,
+            queue: spawn_writer(writer.clone(), Arc::default())?,
             writer,
             reader: None,
             read_queue: None,
@@ -252,7 +254,10 @@ fn lock_queue<J>(q: &Mutex<mpsc::Sender<J>>) -> MutexGuard<'_, mpsc::Sender<J>> 
     q.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
+fn spawn_writer(
+    conn: Shared,
+    gate: Arc<checkpoint::Gate>,
+) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
     let (tx, rx) = mpsc::channel::<WriteJob>();
     std::thread::Builder::new()
         .name("sqlite-writer".into())
@@ -268,6 +273,7 @@ fn spawn_writer(conn: Shared) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
                         Err(_) => break,
                     }
                 }
+                gate.pass();
                 let t = std::time::Instant::now();
                 let n = batch.len();
                 run_batch(&conn, &mut batch);

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::checkpoint::Gate;
 use super::{MAX_BATCH, Shared, lock, lock_queue};
 use handover_core::store::{Result, StoreError};
 
@@ -50,13 +51,13 @@ fn now_us() -> u64 {
 
 impl Readers {
     /// Start one reader thread per connection.
-    pub(super) fn spawn(conns: &[Shared]) -> Result<Readers> {
+    pub(super) fn spawn(conns: &[Shared], gate: &Arc<Gate>) -> Result<Readers> {
         base();
         conns
             .iter()
             .map(|c| {
                 let busy_since = Arc::new(AtomicU64::new(0));
-                let queue = spawn_reader(c.clone(), busy_since.clone())?;
+                let queue = spawn_reader(c.clone(), busy_since.clone(), gate.clone())?;
                 Ok(Reader {
                     queue: Mutex::new(queue),
                     busy_since,
@@ -96,7 +97,11 @@ impl Readers {
 /// in one read transaction (a thread of its own rather than the blocking
 /// pool: under load it never sleeps between reads, so reads cost no thread
 /// wake-ups).
-fn spawn_reader(conn: Shared, busy_since: Arc<AtomicU64>) -> Result<mpsc::Sender<ReadJob>> {
+fn spawn_reader(
+    conn: Shared,
+    busy_since: Arc<AtomicU64>,
+    gate: Arc<Gate>,
+) -> Result<mpsc::Sender<ReadJob>> {
     let (tx, rx) = mpsc::channel::<ReadJob>();
     std::thread::Builder::new()
         .name("sqlite-reader".into())
@@ -111,6 +116,7 @@ fn spawn_reader(conn: Shared, busy_since: Arc<AtomicU64>) -> Result<mpsc::Sender
                         Err(_) => break,
                     }
                 }
+                gate.pass();
                 let conn = lock(&conn);
                 match conn.execute_batch("BEGIN DEFERRED") {
                     Ok(()) => {

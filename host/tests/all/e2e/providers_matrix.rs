@@ -5,7 +5,7 @@
 //! client-server API. The bot's access token reaches Synapse only through
 //! the endpoint's `[[endpoints.auth]]` header rule.
 
-use crate::e2e::harness::{Host, agent_texts, types};
+use crate::e2e::harness::{Host, agent_texts, events_path, types};
 use crate::e2e::support::create_routed;
 use provider_simulators::driver::ProviderDriver;
 use provider_simulators::matrix::MatrixDriver;
@@ -62,7 +62,18 @@ async fn handover_to_a_matrix_room_completes_when_the_agent_closes() {
         "{seen:?}"
     );
 
+    // Typing is a moment, not a record: the bot sees it only if a sync
+    // comes while it lasts, so the agent types until the bot has seen it.
     d.agent_typing(&room, true).await;
+    let seen = host
+        .sse(&events_path(&id), None, T, |e| e["type"] == "agent_typing")
+        .await;
+    assert_eq!(
+        seen.last().map(|e| e["typing"].clone()),
+        Some(json!(true)),
+        "{seen:?}\n{}",
+        host.log()
+    );
     d.agent_message(&room, "Hi Ann, I am Alice. Let me check.")
         .await;
     host.input_expect(&id, "text", "thank you!", "forwarded")
