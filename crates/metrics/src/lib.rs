@@ -89,10 +89,41 @@ impl Default for Histogram {
     }
 }
 
+/// A histogram per set of label values (few: one per endpoint and adapter
+/// version in use).
+pub struct LabelledHistogram(Mutex<BTreeMap<Vec<String>, std::sync::Arc<Histogram>>>);
+
+impl LabelledHistogram {
+    pub const fn new() -> Self {
+        LabelledHistogram(Mutex::new(BTreeMap::new()))
+    }
+
+    pub fn observe(&self, labels: &[&str], d: std::time::Duration) {
+        self.get(labels).observe(d);
+    }
+
+    /// The histogram of `labels` (created empty on first use).
+    pub fn get(&self, labels: &[&str]) -> std::sync::Arc<Histogram> {
+        let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        self.0.lock().unwrap().entry(key).or_default().clone()
+    }
+
+    /// Observations of `labels` so far.
+    pub fn count(&self, labels: &[&str]) -> u64 {
+        self.get(labels).count.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for LabelledHistogram {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 pub static EGRESS_DENIED: Counter = Counter::new();
 pub static ADAPTER_TRAPS: LabelledCounter = LabelledCounter::new();
 pub static ADAPTER_CALLS: LabelledCounter = LabelledCounter::new();
-pub static ADAPTER_CALL_LATENCY: Histogram = Histogram::new();
+pub static ADAPTER_CALL_LATENCY: LabelledHistogram = LabelledHistogram::new();
 /// Adapter instances created: one per call, except one per webhook session.
 pub static ADAPTER_INSTANCES: Counter = Counter::new();
 /// Adapter instances kept between calls now (sessions and warm pools).
@@ -150,8 +181,8 @@ pub fn render() -> String {
     labelled(
         &mut out,
         "adapter_calls_total",
-        "Adapter calls, by export and outcome.",
-        &["export", "outcome"],
+        "Adapter calls, by endpoint, adapter (name@version), export and outcome.",
+        &["endpoint", "adapter", "export", "outcome"],
         &ADAPTER_CALLS,
     );
     labelled(
@@ -219,26 +250,33 @@ pub fn render() -> String {
         "Event streams (SSE) open now.",
         SSE_STREAMS_OPEN.load(Ordering::Relaxed),
     );
-    let h = &ADAPTER_CALL_LATENCY;
     let _ = writeln!(
         out,
-        "# HELP adapter_call_seconds Adapter call latency.\n# TYPE adapter_call_seconds histogram"
+        "# HELP adapter_call_seconds Adapter call latency, by endpoint and adapter (name@version).\n# TYPE adapter_call_seconds histogram"
     );
-    for (i, b) in BUCKETS_US.iter().enumerate() {
+    for (vals, h) in ADAPTER_CALL_LATENCY.0.lock().unwrap().iter() {
+        let labels: Vec<String> = ["endpoint", "adapter"]
+            .iter()
+            .zip(vals)
+            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'")))
+            .collect();
+        let labels = labels.join(",");
+        for (i, b) in BUCKETS_US.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "adapter_call_seconds_bucket{{{labels},le=\"{}\"}} {}",
+                *b as f64 / 1e6,
+                h.buckets[i].load(Ordering::Relaxed)
+            );
+        }
+        let count = h.count.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
-            "adapter_call_seconds_bucket{{le=\"{}\"}} {}",
-            *b as f64 / 1e6,
-            h.buckets[i].load(Ordering::Relaxed)
+            "adapter_call_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
         );
+        let sum = h.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "adapter_call_seconds_sum{{{labels}}} {sum}");
+        let _ = writeln!(out, "adapter_call_seconds_count{{{labels}}} {count}");
     }
-    let count = h.count.load(Ordering::Relaxed);
-    let _ = writeln!(out, "adapter_call_seconds_bucket{{le=\"+Inf\"}} {count}");
-    let _ = writeln!(
-        out,
-        "adapter_call_seconds_sum {}",
-        h.sum_us.load(Ordering::Relaxed) as f64 / 1e6
-    );
-    let _ = writeln!(out, "adapter_call_seconds_count {count}");
     out
 }

@@ -314,8 +314,7 @@ impl Runtime {
         if adapter.native
             && let Some(outcome) = super::native::invoke(&call, limits)
         {
-            metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
-            metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+            count_call(env, export, started, outcome.is_ok());
             return outcome;
         }
         // An instance only ever runs the component it came from (its export
@@ -383,10 +382,18 @@ impl Runtime {
                 Err(fail("egress_denied", export, d.to_string()))
             }
         };
-        metrics::ADAPTER_CALL_LATENCY.observe(started.elapsed());
-        metrics::ADAPTER_CALLS.inc(&[export, if outcome.is_ok() { "ok" } else { "failure" }]);
+        count_call(env, export, started, outcome.is_ok());
         outcome
     }
+}
+
+/// The call's latency and outcome in the metrics, labelled by endpoint and
+/// adapter version.
+fn count_call(env: &CallEnv, export: &str, started: Instant, ok: bool) {
+    let (endpoint, adapter) = (env.labels.endpoint.as_str(), env.labels.adapter.as_str());
+    metrics::ADAPTER_CALL_LATENCY.observe(&[endpoint, adapter], started.elapsed());
+    let outcome = if ok { "ok" } else { "failure" };
+    metrics::ADAPTER_CALLS.inc(&[endpoint, adapter, export, outcome]);
 }
 
 async fn run_export(

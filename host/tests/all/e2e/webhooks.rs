@@ -209,6 +209,25 @@ async fn assert_path(host: &Host, inline: bool) {
     let calls = host.metric_sum("adapter_calls_total").await;
     let instances = host.metric("adapter_instances_total").await;
     assert!(accepted > 0.0);
+    // Every call is counted and timed under its endpoint and adapter
+    // version; each accepted webhook was handled on endpoint `ep`.
+    assert_eq!(host.metric_sum("adapter_call_seconds_count").await, calls);
+    let ep = ["endpoint=\"ep\"", "adapter=\"sim@"];
+    let handled = host
+        .metric_sum_where(
+            "adapter_calls_total",
+            &[ep[0], ep[1], "export=\"handle-webhook\""],
+        )
+        .await;
+    assert!(
+        handled >= accepted,
+        "{handled} handle-webhook calls on `ep` for {accepted} webhooks"
+    );
+    assert_eq!(
+        host.metric_sum_where("adapter_call_seconds_count", &ep)
+            .await,
+        host.metric_sum_where("adapter_calls_total", &ep).await,
+    );
     if inline {
         // (A debug build's slower calls may send some to the inbox.)
         assert!(applied_inline > 0.0, "no webhook was applied inline");

@@ -341,6 +341,17 @@ impl HostProcess {
             .sum()
     }
 
+    /// The sum of a labelled metric over the label sets containing every
+    /// one of `labels` (each `name="value` or a prefix of one).
+    pub async fn metric_sum_where(&self, name: &str, labels: &[&str]) -> f64 {
+        let text = self.metrics_text().await;
+        let prefix = format!("{name}{{");
+        text.lines()
+            .filter(|l| l.starts_with(&prefix) && labels.iter().all(|k| l.contains(k)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     async fn metrics_text(&self) -> String {
         let r = self.send(Method::GET, "/metrics", None, None).await;
         r.text
