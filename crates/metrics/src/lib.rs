@@ -91,7 +91,7 @@ impl Default for Histogram {
 
 /// A histogram per set of label values (few: one per endpoint and adapter
 /// version in use).
-pub struct LabelledHistogram(Mutex<BTreeMap<Vec<String>, std::sync::Arc<Histogram>>>);
+pub struct LabelledHistogram(Mutex<BTreeMap<Vec<String>, Histogram>>);
 
 impl LabelledHistogram {
     pub const fn new() -> Self {
@@ -99,18 +99,8 @@ impl LabelledHistogram {
     }
 
     pub fn observe(&self, labels: &[&str], d: std::time::Duration) {
-        self.get(labels).observe(d);
-    }
-
-    /// The histogram of `labels` (created empty on first use).
-    pub fn get(&self, labels: &[&str]) -> std::sync::Arc<Histogram> {
         let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        self.0.lock().unwrap().entry(key).or_default().clone()
-    }
-
-    /// Observations of `labels` so far.
-    pub fn count(&self, labels: &[&str]) -> u64 {
-        self.get(labels).count.load(Ordering::Relaxed)
+        self.0.lock().unwrap().entry(key).or_default().observe(d);
     }
 }
 
@@ -154,13 +144,18 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &LabelledCounter) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
     for (vals, n) in c.0.lock().unwrap().iter() {
-        let labels: Vec<String> = names
-            .iter()
-            .zip(vals)
-            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'")))
-            .collect();
-        let _ = writeln!(out, "{name}{{{}}} {n}", labels.join(","));
+        let _ = writeln!(out, "{name}{{{}}} {n}", label_set(names, vals));
     }
+}
+
+/// `k1="v1",k2="v2"` for label names and their values.
+fn label_set(names: &[&str], vals: &[String]) -> String {
+    let labels: Vec<String> = names
+        .iter()
+        .zip(vals)
+        .map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'")))
+        .collect();
+    labels.join(",")
 }
 
 /// Render every metric in the Prometheus text exposition format.
@@ -255,12 +250,7 @@ pub fn render() -> String {
         "# HELP adapter_call_seconds Adapter call latency, by endpoint and adapter (name@version).\n# TYPE adapter_call_seconds histogram"
     );
     for (vals, h) in ADAPTER_CALL_LATENCY.0.lock().unwrap().iter() {
-        let labels: Vec<String> = ["endpoint", "adapter"]
-            .iter()
-            .zip(vals)
-            .map(|(k, v)| format!("{k}=\"{}\"", v.replace('"', "'")))
-            .collect();
-        let labels = labels.join(",");
+        let labels = label_set(&["endpoint", "adapter"], vals);
         for (i, b) in BUCKETS_US.iter().enumerate() {
             let _ = writeln!(
                 out,

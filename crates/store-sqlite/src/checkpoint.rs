@@ -51,11 +51,12 @@ fn checkpoint(conn: &Connection, store: &[Shared], gate: &Gate) -> rusqlite::Res
     if log < RESTART_AT {
         return Ok(());
     }
-    gate.close();
+    // Open again when this returns, an error included (a gate left closed
+    // would stop every read and write of the store).
+    let _closed = gate.close();
     if let Some(_all) = quiet(store, QUIET_WAIT) {
         conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))?;
     }
-    gate.open();
     Ok(())
 }
 
@@ -102,15 +103,23 @@ impl Gate {
         }
     }
 
-    fn close(&self) {
+    /// Close the gate until the returned guard is dropped.
+    fn close(&self) -> Closed<'_> {
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         self.closed.store(true, Ordering::Release);
+        Closed(self)
     }
+}
 
-    fn open(&self) {
-        let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.closed.store(false, Ordering::Release);
-        self.opened.notify_all();
+/// The gate closed; dropping this opens it.
+struct Closed<'a>(&'a Gate);
+
+impl Drop for Closed<'_> {
+    fn drop(&mut self) {
+        let gate = self.0;
+        let _g = gate.lock.lock().unwrap_or_else(|p| p.into_inner());
+        gate.closed.store(false, Ordering::Release);
+        gate.opened.notify_all();
     }
 }
 
@@ -149,4 +158,34 @@ pub(super) fn spawn(path: &Path, store: Vec<Shared>, gate: Arc<Gate>) -> Result<
         })
         .map_err(|e| StoreError::backend(format!("cannot start the checkpointer thread: {e}")))?;
     Ok(Checkpointer(tx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A step that fails while the gate is closed must not leave it closed
+    /// (every read and write of the store would wait at it for ever).
+    #[test]
+    fn the_gate_opens_again_when_the_step_behind_it_fails() {
+        let gate = Arc::new(Gate::default());
+        let fails = |gate: &Gate| -> std::result::Result<(), &'static str> {
+            let _closed = gate.close();
+            Err("restart failed")
+        };
+        let passer = {
+            let gate = gate.clone();
+            let _closed = gate.close();
+            let waiting = gate.clone();
+            let t = std::thread::spawn(move || waiting.pass());
+            std::thread::sleep(Duration::from_millis(20));
+            assert!(!t.is_finished(), "passed a closed gate");
+            t
+        };
+        passer.join().unwrap();
+        assert!(fails(&gate).is_err());
+        // Open: passes at once.
+        gate.pass();
+        assert!(!gate.closed.load(Ordering::Acquire));
+    }
 }

@@ -333,12 +333,7 @@ impl HostProcess {
 
     /// The sum of a labelled metric over all its label values.
     pub async fn metric_sum(&self, name: &str) -> f64 {
-        let text = self.metrics_text().await;
-        let prefix = format!("{name}{{");
-        text.lines()
-            .filter(|l| l.starts_with(&prefix))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        self.metric_sum_where(name, &[]).await
     }
 
     /// The sum of a labelled metric over the label sets containing every
