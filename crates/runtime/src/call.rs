@@ -323,10 +323,14 @@ impl Runtime {
             *live = None;
         }
         let l = live.get_or_insert_with(|| self.new_live(env, adapter.id));
-        let clock = CallClock::new(started, limits);
-        // The epoch callback stops a guest that executes; the timeout below
-        // stops one blocked in host I/O at the same wall deadline.
-        let deadline = tokio::time::Instant::from_std(clock.deadline);
+        // A fresh instance is made first, under its own deadline (see
+        // `clock`); the call's wall time starts when it is ready.
+        let fresh = l.instance.is_none();
+        let clock = if fresh {
+            CallClock::instantiating(started, limits)
+        } else {
+            CallClock::new(started, limits)
+        };
         l.store.data_mut().begin_call(clock);
         if self.cfg.fuel {
             let _ = l.store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
@@ -338,36 +342,55 @@ impl Runtime {
                 Some(i) => i,
                 None => {
                     metrics::ADAPTER_INSTANCES.inc();
-                    let i = adapter.pre.instantiate_async(&mut l.store).await?;
+                    let deadline = tokio::time::Instant::from_std(l.store.data().clock.deadline);
+                    let made = adapter.pre.instantiate_async(&mut l.store);
+                    let i = match tokio::time::timeout_at(deadline, made).await {
+                        Ok(made) => made.map_err(Stopped::Guest)?,
+                        Err(_) => return Err(Stopped::Instantiation),
+                    };
+                    l.store.data_mut().clock.begin_run(Instant::now(), limits);
                     *l.instance.insert(i)
                 }
             };
             l.calls += 1;
-            run_export(
+            // The epoch callback stops a guest that executes; the timeout
+            // stops one blocked in host I/O at the same wall deadline.
+            let deadline = tokio::time::Instant::from_std(l.store.data().clock.deadline);
+            let export = run_export(
                 &adapter.exports,
                 instance,
                 &mut l.store,
                 call,
                 limits,
                 export,
-            )
-            .await
+            );
+            match tokio::time::timeout_at(deadline + Duration::from_millis(20), export).await {
+                Ok(r) => r.map_err(Stopped::Guest),
+                Err(_) => Err(Stopped::Io),
+            }
         };
         // `Ok(_)`: the guest returned (a value or its own failure); `Err`:
         // the host's verdict (trap, deadline), after which the instance is
         // not used again.
-        let outcome = match tokio::time::timeout_at(deadline + Duration::from_millis(20), run).await
-        {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => {
+        let outcome = match run.await {
+            Ok(r) => Ok(r),
+            Err(Stopped::Guest(e)) => {
                 let (cause, msg) = cause_of(&e, l.store.data(), limits);
                 Err(fail(cause, export, msg))
             }
-            Err(_) => {
+            Err(Stopped::Io) => {
                 let clock = &l.store.data().clock;
                 let msg = clock.wall_exceeded(limits, " (waiting on I/O)");
                 Err(fail("deadline", export, msg))
             }
+            Err(Stopped::Instantiation) => Err(fail(
+                "deadline",
+                export,
+                format!(
+                    "instantiating the adapter took longer than {:?} (host work, not the adapter's run)",
+                    super::clock::INSTANTIATE_WALL
+                ),
+            )),
         };
         l.store.data().log.finish();
         let denied = l.store.data().first_denial();
@@ -385,6 +408,16 @@ impl Runtime {
         count_call(env, export, started, outcome.is_ok());
         outcome
     }
+}
+
+/// Why a call stopped before the guest returned.
+enum Stopped {
+    /// A trap or host error while instantiating or running the guest.
+    Guest(wasmtime::Error),
+    /// The wall deadline passed while the guest waited on host I/O.
+    Io,
+    /// Instantiation outran [`super::clock::INSTANTIATE_WALL`].
+    Instantiation,
 }
 
 /// The call's latency and outcome in the metrics, labelled by endpoint and

@@ -14,6 +14,15 @@
 //! hide execution by waiting between spins: every tick that passes is
 //! charged at the guest's next check, whether it ran or waited through it.
 //!
+//! A call on a fresh instance starts with its instantiation, under
+//! [`CallClock::instantiating`]: the host's own work (memory images, table
+//! setup) is bounded by [`INSTANTIATE_WALL`] instead of the call's wall
+//! time, so a large component (CPython, SpiderMonkey) on a slow or loaded
+//! host is not refused for time the guest did not spend. The guest code
+//! that runs meanwhile (start functions) is charged to the execution
+//! budget as always. [`CallClock::begin_run`] then starts the wall time of
+//! the guest's own run.
+//!
 //! Must never: charge a call for time it spent blocked on host I/O beyond
 //! that one tick, nor let it run past its wall deadline or execute past its
 //! budget.
@@ -44,7 +53,29 @@ pub struct CallClock {
     pub stopped: Option<Stop>,
 }
 
+/// The most the host's work of instantiating one component may take: far
+/// above any real instantiation (a 19 MB CPython component takes well
+/// under a second on a release host), so it only stops a runaway.
+pub const INSTANTIATE_WALL: Duration = Duration::from_secs(60);
+
 impl CallClock {
+    /// The clock of a call's instantiation, started at `started`: its wall
+    /// deadline is [`INSTANTIATE_WALL`] away, its execution budget the
+    /// call's.
+    pub fn instantiating(started: Instant, limits: &Limits) -> CallClock {
+        CallClock {
+            deadline: started + INSTANTIATE_WALL,
+            ..CallClock::new(started, limits)
+        }
+    }
+
+    /// The instance is ready at `now`: the call's wall time starts here;
+    /// what the guest executed so far stays charged.
+    pub fn begin_run(&mut self, now: Instant, limits: &Limits) {
+        self.started = now;
+        self.deadline = now + limits.wall_time + limits.io_wait;
+    }
+
     pub fn new(started: Instant, limits: &Limits) -> CallClock {
         CallClock {
             started,
@@ -148,6 +179,36 @@ mod tests {
         assert_eq!(cause, "deadline");
         assert!(msg.contains("wall-time limit exceeded"), "{msg}");
         assert!(msg.contains("long-poll wait"), "{msg}");
+    }
+
+    #[test]
+    fn instantiation_is_not_charged_to_the_wall_time_but_its_guest_code_is() {
+        let t0 = Instant::now();
+        let l = limits(100, 0);
+        let mut c = CallClock::instantiating(t0, &l);
+        assert_eq!(c.deadline, t0 + INSTANTIATE_WALL);
+        // Two ticks of start-function code, then 3 s of host work: no stop.
+        assert_eq!(c.tick(t0 + TICK, TICK), None);
+        assert_eq!(c.tick(t0 + TICK * 2, TICK), None);
+        let ready = t0 + Duration::from_secs(3);
+        c.begin_run(ready, &l);
+        assert_eq!(
+            (c.started, c.deadline),
+            (ready, ready + Duration::from_millis(100))
+        );
+        assert_eq!(c.executed, TICK * 2, "the start functions stay charged");
+        // The run's own 100 ms: 18 more ticks fit (20 in all), the next is over.
+        for i in 1..=18 {
+            assert_eq!(c.tick(ready + TICK * i, TICK), None, "tick {i}");
+        }
+        assert_eq!(c.tick(ready + TICK * 19, TICK), Some(Stop::Execution));
+        // And the run's wall deadline counts from `ready`, not `t0`.
+        let mut c = CallClock::instantiating(t0, &l);
+        c.begin_run(ready, &l);
+        assert_eq!(
+            c.tick(ready + Duration::from_millis(101), TICK),
+            Some(Stop::Wall)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod egress;
 mod harness;
 mod hostile;
 mod hot_swap;
+mod kit_described;
 mod openapi;
 mod polls;
 mod replicas;
@@ -40,6 +41,8 @@ mod guests_tested {
     use crate::hostile::an_adapter_cannot_shape_the_hosts_webhook_answer as webhook_reply;
     use crate::hot_swap::calls_in_flight_finish_on_the_old_version as egress;
     use crate::hot_swap::instance_reuse_keeps_instances_warm_until_a_swap as counter;
+    use crate::kit_described::a_correct_adapter_passes_every_scenario_against_a_described_provider as relay;
+    use crate::kit_described::each_scenario_fails_the_adapter_with_its_known_bug as relay_buggy;
     use crate::polls::a_declared_long_poll_does_not_extend_execution as long_poll;
     use crate::sandbox::file_and_environment_are_not_visible as fs_env;
     use crate::sandbox::infinite_loop_hits_the_wall_time_limit as r#loop;

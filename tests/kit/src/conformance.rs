@@ -1,6 +1,8 @@
-//! `handover-host conformance ADAPTER.wasm --simulator NAME`: the scenario
-//! set every adapter must pass, runnable by a third party on their own
-//! component against one of the bundled provider simulators.
+//! `handover-host conformance ADAPTER.wasm --simulator NAME` (or
+//! `--provider provider.toml`): the scenario set every adapter must pass,
+//! runnable by a third party on their own component against one of the
+//! bundled provider simulators or against a simulator of their own
+//! provider built from its description (docs/conformance.md).
 //!
 //! Each scenario runs a fresh in-process host (real HTTP listener, SQLite
 //! in a temporary directory, the adapter in the sandbox) against the
@@ -20,7 +22,7 @@ use handover_host::registry;
 use handover_host::runtime::{Runtime, RuntimeConfig};
 use handover_host::server::{self, Server};
 use handover_host::store::EventScope;
-use provider_simulators::driver::{self, ProviderDriver};
+use provider_simulators::driver::{self, ProviderDriver, Target};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -37,6 +39,9 @@ pub struct Options {
     /// Scenarios run at the same time, each with its own host and its own
     /// simulator (they share nothing but the compiled adapter).
     pub jobs: usize,
+    /// Run only the scenarios whose names contain one of these (all when
+    /// empty).
+    pub only: Vec<String>,
 }
 
 impl Options {
@@ -52,6 +57,7 @@ impl Default for Options {
         Options {
             timeout: Duration::from_secs(20),
             jobs: Options::default_jobs(),
+            only: Vec::new(),
         }
     }
 }
@@ -82,11 +88,32 @@ pub const SCENARIOS: &[&str] = &[
     "settings invalid",
 ];
 
-/// Run every scenario; `Ok(table)` if all passed (or were skipped), else `Err(table)`.
-pub async fn run(adapter: &Path, simulator: &str, opts: &Options) -> Result<String, String> {
+/// The indices of the scenarios `only` selects (all when it is empty);
+/// an entry matching none is an error listing the scenarios.
+pub fn select(only: &[String]) -> Result<Vec<usize>, String> {
+    if only.is_empty() {
+        return Ok((0..SCENARIOS.len()).collect());
+    }
+    for o in only {
+        if !SCENARIOS.iter().any(|s| s.contains(o.as_str())) {
+            return Err(format!(
+                "--scenario `{o}` matches no scenario; the scenarios are: {}",
+                SCENARIOS.join(", ")
+            ));
+        }
+    }
+    Ok((0..SCENARIOS.len())
+        .filter(|&i| only.iter().any(|o| SCENARIOS[i].contains(o.as_str())))
+        .collect())
+}
+
+/// Run the selected scenarios; `Ok(table)` if all passed (or were
+/// skipped), else `Err(table)`.
+pub async fn run(adapter: &Path, target: &Target, opts: &Options) -> Result<String, String> {
     if opts.jobs == 0 {
         return Err("--jobs must be at least 1".into());
     }
+    let selected = select(&opts.only)?;
     let adapter = adapter
         .canonicalize()
         .map_err(|e| format!("cannot read {}: {e}", adapter.display()))?;
@@ -100,21 +127,19 @@ pub async fn run(adapter: &Path, simulator: &str, opts: &Options) -> Result<Stri
     // Each scenario waits at most a few of its steps' timeouts in all.
     let budget = Duration::from_secs(90).max(opts.timeout * 4);
     let (adapter, bytes, work) = (&adapter, &bytes[..], &work);
-    let outcomes: Vec<Outcome> = futures::stream::iter(SCENARIOS.iter().enumerate())
-        .map(|(i, name)| async move {
+    let outcomes: Vec<Outcome> = futures::stream::iter(selected)
+        .map(|i| async move {
             let started = Instant::now();
-            let verdict = match tokio::time::timeout(
-                budget,
-                scenario(i, adapter, bytes, simulator, work, opts),
-            )
-            .await
-            {
-                Ok(Ok(v)) => v,
-                Ok(Err(e)) => Verdict::Fail(e),
-                Err(_) => Verdict::Fail(format!("timed out after {budget:?}")),
-            };
+            let verdict =
+                match tokio::time::timeout(budget, scenario(i, adapter, bytes, target, work, opts))
+                    .await
+                {
+                    Ok(Ok(v)) => v,
+                    Ok(Err(e)) => Verdict::Fail(e),
+                    Err(_) => Verdict::Fail(format!("timed out after {budget:?}")),
+                };
             Outcome {
-                scenario: name,
+                scenario: SCENARIOS[i],
                 verdict,
                 elapsed: started.elapsed(),
             }
@@ -123,7 +148,7 @@ pub async fn run(adapter: &Path, simulator: &str, opts: &Options) -> Result<Stri
         .collect()
         .await;
     let _ = std::fs::remove_dir_all(work);
-    let table = render(adapter, simulator, &outcomes);
+    let table = render(adapter, &target.label(), &outcomes);
     if outcomes
         .iter()
         .any(|o| matches!(o.verdict, Verdict::Fail(_)))
@@ -134,11 +159,8 @@ pub async fn run(adapter: &Path, simulator: &str, opts: &Options) -> Result<Stri
     }
 }
 
-pub fn render(adapter: &Path, simulator: &str, outcomes: &[Outcome]) -> String {
-    let mut out = format!(
-        "conformance: {} against simulator `{simulator}`\n\n",
-        adapter.display()
-    );
+pub fn render(adapter: &Path, provider: &str, outcomes: &[Outcome]) -> String {
+    let mut out = format!("conformance: {} against {provider}\n\n", adapter.display());
     out += &format!("{:<40} {:<6} {:>7}  detail\n", "scenario", "result", "time");
     for o in outcomes {
         let (r, d) = match &o.verdict {
@@ -194,16 +216,31 @@ impl Rig {
         Ok(())
     }
 
+    /// Waits up to the rig's timeout until the provider saw the bot side
+    /// close the conversation (a provider without that notion passes at
+    /// once); fails with `missing` otherwise.
+    async fn wait_closed_by_bot(&self, conv: &str, missing: &str) -> Result<(), String> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            match self.driver.closed_by_bot(conv).await {
+                None | Some(true) => return Ok(()),
+                Some(false) => expect(Instant::now() < deadline, missing)?,
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn start(
         adapter: &Path,
-        simulator: &str,
+        target: &Target,
         work: &Path,
         timers: &str,
         timeout: Duration,
     ) -> Result<Rig, String> {
-        let driver = driver::start(simulator)
+        let driver = target
+            .start()
             .await
-            .map_err(|e| format!("cannot start simulator `{simulator}`: {e:#}"))?;
+            .map_err(|e| format!("cannot start {}: {e:#}", target.label()))?;
         let setup = driver.endpoint_setup();
         let dir = work.join(uuid::Uuid::new_v4().to_string());
         let q = |s: &str| serde_json::to_string(s).unwrap();
@@ -376,7 +413,7 @@ async fn scenario(
     i: usize,
     adapter: &Path,
     bytes: &[u8],
-    simulator: &str,
+    target: &Target,
     work: &Path,
     opts: &Options,
 ) -> Result<Verdict, String> {
@@ -391,14 +428,25 @@ async fn scenario(
         8 => "inactivity_warning_s = 2\ninactivity_timeout_s = 6",
         _ => "",
     };
-    let rig = Rig::start(adapter, simulator, work, timers, opts.timeout).await?;
+    let rig = Rig::start(adapter, target, work, timers, opts.timeout).await?;
     if (i == 6 || i == 7) && !rig.driver.pushes_webhooks() {
         rig.stop().await;
         return Ok(Verdict::Skip("the provider is polled, not pushed".into()));
     }
     let r = run_scenario(i, &rig).await;
+    // What the adapter sent that broke the provider's API fails the
+    // scenario even when the scenario's own checks passed.
+    let violations = rig.driver.take_violations();
     rig.stop().await;
-    r.map(|()| Verdict::Pass)
+    r?;
+    if violations.is_empty() {
+        Ok(Verdict::Pass)
+    } else {
+        Ok(Verdict::Fail(format!(
+            "the adapter's requests broke the provider's API: {}",
+            violations.join(" | ")
+        )))
+    }
 }
 
 async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
@@ -431,13 +479,15 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
         }
         1 => {
             let id = id_of(&rig.create("webchat").await?)?;
-            rig.conversation(&id).await?;
+            let conv = rig.conversation(&id).await?;
             let r = rig.input(&id, InputKind::Intent, "cancel_handover").await?;
             expect(
                 r.outcome == InputOutcome::Cancelled,
                 format!("cancel intent did not cancel: {r:?}"),
             )?;
-            final_is(&rig.status(&id).await?, FinalOutcome::Cancelled)
+            final_is(&rig.status(&id).await?, FinalOutcome::Cancelled)?;
+            rig.wait_closed_by_bot(&conv, "the provider never saw the cancel")
+                .await
         }
         2 => {
             let id = id_of(&rig.create("webchat").await?)?;
@@ -532,7 +582,7 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
         }
         8 => {
             let id = id_of(&rig.create("webchat").await?)?;
-            rig.joined(&id).await?;
+            let conv = rig.joined(&id).await?;
             let v = rig.wait_status(&id, "completed", rig.timeout).await?;
             expect(
                 v.end_reason.as_deref() == Some("user_inactivity"),
@@ -543,7 +593,9 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
                 .await
                 .iter()
                 .any(|e| e["type"] == "inactivity_warning");
-            expect(warned, "no inactivity warning before the end")
+            expect(warned, "no inactivity warning before the end")?;
+            rig.wait_closed_by_bot(&conv, "the provider never saw the close")
+                .await
         }
         _ => Err(format!("no scenario {i}")),
     }

@@ -79,6 +79,12 @@ pub trait ProviderDriver: Send + Sync {
     fn pushes_webhooks(&self) -> bool {
         self.outbox().is_some()
     }
+    /// Returns and forgets the requests of the adapter that broke the
+    /// provider's API as the simulator knows it (its spec, a description's
+    /// required fields); the kit fails the scenario they happened in.
+    fn take_violations(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Logs the refusal of an agent action the driver asked the simulator for
@@ -170,6 +176,51 @@ pub const SIMULATORS: &[&str] = &[
     "sunshine-conversations",
     "matrix",
 ];
+
+/// The provider a conformance run plays: a bundled simulator by name, or
+/// one built from an integrator's provider description.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Bundled(String),
+    Described(std::sync::Arc<crate::described::Description>),
+}
+
+impl Target {
+    /// `--simulator NAME` (checked against [`SIMULATORS`]).
+    pub fn bundled(name: &str) -> anyhow::Result<Target> {
+        if !SIMULATORS.contains(&name) {
+            anyhow::bail!(
+                "unknown simulator `{name}`; known: {} (or describe your provider with --provider FILE)",
+                SIMULATORS.join(", ")
+            );
+        }
+        Ok(Target::Bundled(name.to_string()))
+    }
+
+    /// `--provider FILE`: the description is read and checked now.
+    pub fn described(path: &std::path::Path) -> Result<Target, String> {
+        let d = crate::described::Description::load(path)?;
+        Ok(Target::Described(std::sync::Arc::new(d)))
+    }
+
+    /// How the kit's table names the provider.
+    pub fn label(&self) -> String {
+        match self {
+            Target::Bundled(name) => format!("simulator `{name}`"),
+            Target::Described(d) => format!("provider `{}` (described)", d.name),
+        }
+    }
+
+    /// Starts a fresh simulator of this provider.
+    pub async fn start(&self) -> anyhow::Result<Box<dyn ProviderDriver>> {
+        match self {
+            Target::Bundled(name) => start(name).await,
+            Target::Described(d) => Ok(Box::new(
+                crate::described::DescribedDriver::start(d.clone()).await?,
+            )),
+        }
+    }
+}
 
 /// Start the simulator called `name`.
 pub async fn start(name: &str) -> anyhow::Result<Box<dyn ProviderDriver>> {

@@ -10,6 +10,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod chatwoot;
+pub mod described;
 pub mod driver;
 pub mod genesys;
 pub mod kit;

@@ -56,11 +56,18 @@ pub fn now_s() -> u64 {
 /// `handover-host conformance <wasm> --simulator <simulator>`: whether it
 /// passed, and its stdout and stderr.
 pub fn run_conformance(wasm: &Path, simulator: &str, options: &[&str]) -> (bool, String) {
+    let mut args = vec![wasm.as_os_str(), "--simulator".as_ref(), simulator.as_ref()];
+    args.extend(options.iter().map(|o| std::ffi::OsStr::new(*o)));
+    run_kit(&args)
+}
+
+/// `handover-host conformance ARGS…`, its logs on stderr (`--log -`) so a
+/// failure shows them: whether it succeeded, and stdout then stderr.
+pub fn run_kit(args: &[&std::ffi::OsStr]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
         .arg("conformance")
-        .arg(wasm)
-        .args(["--simulator", simulator])
-        .args(options)
+        .args(args)
+        .args(["--log", "-"])
         .output()
         .unwrap();
     let text = format!(

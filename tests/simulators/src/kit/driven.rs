@@ -104,6 +104,18 @@ impl<P: Driven> ProviderDriver for Driver<P> {
         }
     }
 
+    /// The spec violations so far (forgotten, so the shutdown check does
+    /// not report them twice), for a provider with a spec.
+    fn take_violations(&self) -> Vec<String> {
+        match P::SPEC {
+            Some(_) => {
+                let violations = self.sim.take_violations();
+                violations.iter().map(ToString::to_string).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
     /// The outbox of a simulator that pushes webhooks.
     fn outbox(&self) -> Option<&Outbox> {
         self.sim.shared.webhook_outbox()

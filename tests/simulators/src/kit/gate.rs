@@ -56,7 +56,7 @@ pub type ErrorFn = fn(StatusCode, &str) -> Response;
 pub struct Gate {
     error: ErrorFn,
     /// The header carrying the credentials, and its value.
-    credential: Option<(&'static str, String)>,
+    credential: Option<(String, String)>,
     spec: Option<(Spec, StatusCode)>,
     body_limit: usize,
     fault_scope: &'static str,
@@ -84,8 +84,8 @@ impl Gate {
     }
 
     /// Requests without the header `name: value` get a 401.
-    pub fn with_credential(mut self, name: &'static str, value: String) -> Gate {
-        self.credential = Some((name, value));
+    pub fn with_credential(mut self, name: impl Into<String>, value: String) -> Gate {
+        self.credential = Some((name.into(), value));
         self
     }
 
@@ -197,7 +197,7 @@ impl Gate {
     fn authorized(&self, headers: &HeaderMap) -> bool {
         self.credential.as_ref().is_none_or(|(name, value)| {
             headers
-                .get(*name)
+                .get(name.as_str())
                 .is_some_and(|v| v.as_bytes() == value.as_bytes())
         })
     }

@@ -118,6 +118,11 @@ pub fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
     hmac::<Hmac<Sha256>>(secret, parts)
 }
 
+/// HMAC-SHA512 under `secret` of `parts`, one after another.
+pub fn hmac_sha512(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
+    hmac::<Hmac<sha2::Sha512>>(secret, parts)
+}
+
 /// HMAC-SHA1 under `secret` of `parts`, one after another.
 pub fn hmac_sha1(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
     hmac::<Hmac<Sha1>>(secret, parts)
