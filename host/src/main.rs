@@ -41,6 +41,21 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Write a new adapter project (provider logic filled in for the sim
+    /// reference provider: it builds, passes its unit tests and the kit).
+    New {
+        /// The adapter's name (lower-case letters, digits, `-`).
+        name: String,
+        #[arg(long, value_enum)]
+        lang: handover_host::cli::new::Lang,
+        /// Where the project directory is created (default: here).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The handover-host source tree holding the SDKs (default: the
+        /// one this binary was built from).
+        #[arg(long)]
+        sdk_root: Option<PathBuf>,
+    },
     /// Print the sha256 to put in the config for an API or operator key.
     HashKey { key: String },
     /// Run the service.
@@ -70,6 +85,17 @@ fn main() -> ExitCode {
             Cmd::Inspect { file, json } => handover_host::cli::inspect::run(&file, json).await,
             Cmd::Check { config } => handover_host::cli::check::run(&config).await,
             Cmd::Serve { config } => serve(config).await,
+            Cmd::New {
+                name,
+                lang,
+                dir,
+                sdk_root,
+            } => handover_host::cli::new::run(&handover_host::cli::new::Options {
+                name,
+                lang,
+                parent: dir,
+                sdk_root: sdk_root.unwrap_or_else(handover_host::cli::new::default_sdk_root),
+            }),
             Cmd::HashKey { key } => Ok(handover_host::tenancy::hash_key(&key)),
             Cmd::Conformance { .. } | Cmd::Demo { .. } => unreachable!("handled above"),
         }

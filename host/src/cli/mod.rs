@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod inspect;
+pub mod new;
 
 use std::process::ExitCode;
 
