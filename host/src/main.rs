@@ -56,6 +56,15 @@ enum Cmd {
         #[arg(long)]
         sdk_root: Option<PathBuf>,
     },
+    /// The adapter author's loop: rebuild on change, hot-swap into a local
+    /// host bound to a simulator, rerun the kit, show the events
+    /// (`handover-host dev --help` for its arguments).
+    #[command(disable_help_flag = true)]
+    Dev {
+        /// Passed to `handover-kit dev` unchanged.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
     /// Print the sha256 to put in the config for an API or operator key.
     HashKey { key: String },
     /// Run the service.
@@ -78,6 +87,7 @@ fn main() -> ExitCode {
     let cmd = match Cli::parse().cmd {
         Cmd::Conformance { args } => return kit("conformance", args),
         Cmd::Demo { args } => return kit("demo", args),
+        Cmd::Dev { args } => return kit("dev", args),
         other => other,
     };
     handover_host::cli::run_command(async {
@@ -97,7 +107,9 @@ fn main() -> ExitCode {
                 sdk_root: sdk_root.unwrap_or_else(handover_host::cli::new::default_sdk_root),
             }),
             Cmd::HashKey { key } => Ok(handover_host::tenancy::hash_key(&key)),
-            Cmd::Conformance { .. } | Cmd::Demo { .. } => unreachable!("handled above"),
+            Cmd::Conformance { .. } | Cmd::Demo { .. } | Cmd::Dev { .. } => {
+                unreachable!("handled above")
+            }
         }
     })
 }

@@ -4,6 +4,8 @@
 //! A correct adapter (`relay`) passes every scenario; the same adapter with
 //! a known bug (`relay-buggy`, the bug chosen by its `bug` setting) fails
 //! the scenario written to catch that bug, for each of the ten scenarios.
+//! And a Python adapter for a real provider, Intercom, described from its
+//! own OpenAPI document.
 
 use crate::harness::{guest, run_kit};
 use std::path::{Path, PathBuf};
@@ -149,4 +151,29 @@ pub(crate) fn a_broken_description_is_refused_with_what_to_fix() {
     );
     assert!(out.contains("routes[1] (POST /v2/conversations/{conversation_id}/messages): `text` must be a JSON pointer"), "{out}");
     assert!(!out.contains(" passed, "), "no scenario may run: {out}");
+}
+
+/// A Python adapter for a real provider the bundled simulators do not
+/// speak: Intercom, described to the kit from Intercom's own OpenAPI
+/// document (tests/kit/providers/intercom/, SOURCES.md says where it came
+/// from). Built with the Python SDK's build script, it passes every
+/// scenario, every request it sends validated against that document.
+#[test]
+pub(crate) fn the_python_intercom_adapter_passes_every_scenario() {
+    let root = crate::template::root();
+    let wasm = root.join("target/sdk-adapters/intercom.wasm");
+    let out = std::process::Command::new(root.join("adapters/python/build.sh"))
+        .arg(root.join("adapters/python/adapters/intercom"))
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let desc = root.join("tests/kit/providers/intercom/provider.toml");
+    let (ok, table) = run_kit(&[wasm.as_os_str(), "--provider".as_ref(), desc.as_os_str()]);
+    assert!(ok, "{table}");
+    assert!(table.contains("10 passed, 0 failed, 0 skipped"), "{table}");
 }

@@ -9,7 +9,7 @@ use crate::harness::run_conformance;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
@@ -18,7 +18,7 @@ fn root() -> PathBuf {
 
 /// `handover-host new my-provider --lang LANG` in a fresh directory;
 /// returns the project's directory.
-fn generate(lang: &str) -> PathBuf {
+pub(crate) fn generate(lang: &str) -> PathBuf {
     let work = std::env::temp_dir().join(format!("new-{lang}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();

@@ -11,8 +11,8 @@
 //! apply to a provider (webhook ones for polled providers) are reported as
 //! `skip`, never as `pass`.
 
+use crate::host::{HostSpec, host_config};
 use futures::StreamExt;
-use handover_host::config::{self, LoadedConfig};
 use handover_host::engine::{
     CreateRequest, Created, Engine, FinalOutcome, HandoverView, InputOutcome, InputRequest,
     InputResult,
@@ -241,35 +241,20 @@ impl Rig {
             .start()
             .await
             .map_err(|e| format!("cannot start {}: {e:#}", target.label()))?;
-        let setup = driver.endpoint_setup();
         let dir = work.join(uuid::Uuid::new_v4().to_string());
-        let q = |s: &str| serde_json::to_string(s).unwrap();
-        let settings: toml::Value =
-            serde_json::from_value(setup.settings.clone()).map_err(|e| e.to_string())?;
-        let mut src = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\ndata_dir = {}\nwatch_adapters = false\n\n[runtime]\nmax_instances = 64\ncache_dir = {}\n\n[[endpoints]]\nid = \"conformance\"\nadapter = {}\negress = [{}]\nsettings = {settings}\n",
-            q(&dir.join("data").display().to_string()),
-            q(&work.join("cache").display().to_string()),
-            q(&adapter.display().to_string()),
-            setup
-                .egress
-                .iter()
-                .map(|e| q(e))
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        if let Some(s) = &setup.webhook_secret {
-            src += &format!("webhook_secret = {}\n", q(s));
-        }
-        src += &setup.extra_toml;
-        src += &format!("\n[endpoints.timers]\n{timers}\n");
-        let cfg = config::parse("conformance.toml", &src)
-            .map_err(|e| format!("generated config is invalid: {e}"))?;
-        let loaded = LoadedConfig {
-            config: cfg,
-            path: work.join("conformance.toml"),
-            source: src,
+        let host = HostSpec {
+            adapter,
+            endpoint: "conformance",
+            data_dir: &dir.join("data"),
+            cache_dir: &work.join("cache"),
+            timers,
+            watch: false,
         };
+        let loaded = host_config(
+            &host,
+            &driver.endpoint_setup(),
+            &work.join("conformance.toml"),
+        )?;
         let server = server::start(&loaded).await.map_err(|e| format!("{e:#}"))?;
         driver.set_webhook_url(&format!("http://{}/v1/webhooks/conformance", server.addr));
         Ok(Rig {

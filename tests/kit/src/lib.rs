@@ -9,3 +9,5 @@
 
 pub mod conformance;
 pub mod demo;
+pub mod dev;
+pub mod host;

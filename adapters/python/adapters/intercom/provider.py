@@ -27,11 +27,15 @@ the host drops duplicates by. Subscribe the app to
 `conversation.admin.noted`: their parts carry no event but keep the part
 count below contiguous.
 
-Order: Intercom does not promise to deliver notifications in order. Each
-notification's conversation has `statistics.count_conversation_parts`, the
-number of parts so far, which numbers its newest part(s); a notification
-whose parts come after a part not seen yet waits in the state until the gap
-fills, for at most `reorder_window` waiting notifications.
+Order: Intercom does not promise to deliver notifications in order, and
+numbers none of them. Each notification's conversation has
+`statistics.count_conversation_parts`, the number of parts so far, which
+numbers its newest part(s): a part that comes after one not seen yet waits
+in the state until the gap fills (for at most `reorder_window` waiting
+notifications), and a part seen already is dropped (the host drops a
+redelivered notification by its `id` before that). Parts made before the
+handover id was set (the count the update answered with) pass once,
+whenever they come.
 """
 
 import enum
@@ -215,7 +219,8 @@ def open_conversation(s: Settings, c: "wit.Conversation") -> Opened:
     parts = tagged.statistics.count_conversation_parts if tagged.statistics else None
     # The id Intercom answers the update with (the same conversation).
     return Opened(id=tagged.id or created.conversation_id, events=[events.queued()],
-                  extra={"last_part": parts or 0, "held": [], "agent": None, "reorder_window": s.reorder_window})
+                  extra={"last_part": parts or 0, "start_parts": parts or 0, "early_seen": [], "held": [],
+                         "agent": None, "reorder_window": s.reorder_window})
 
 
 def _contact_of(conv: Conversation) -> Optional[str]:
@@ -345,16 +350,23 @@ def webhook_events(body: bytes, extra: Dict[str, Any]) -> List[Any]:
     # The parts are the conversation's newest, numbered count-k+1 .. count.
     first = count - len(parts) + 1
     last = int(extra.get("last_part", 0))
+    start = int(extra.get("start_parts", 0))
+    early = list(extra.get("early_seen", []))
     held = list(extra.get("held", []))
     out: List[Any] = []
     for i, part in enumerate(parts):
         number = first + i
-        if number <= last:
-            # Behind what was already passed on: a late part (redeliveries
-            # of one notification are dropped by the host, by its `id`).
-            out += _events_of([part], extra)
+        if number <= start:
+            # A part made before the conversation got its handover id (an
+            # assignment rule can act at once): passed on once, when it comes.
+            if number not in early:
+                early.append(number)
+                out += _events_of([part], extra)
+        elif number <= last:
+            pass  # passed on already: a repeat (e.g. the same part under another topic)
         elif all(h["n"] != number for h in held):
             held.append({"n": number, "part": part})
+    extra["early_seen"] = early
     held.sort(key=lambda h: h["n"])
     window = int(extra.get("reorder_window") or Settings.reorder_window)
     # Pass on what follows without a gap; past the window, stop waiting.

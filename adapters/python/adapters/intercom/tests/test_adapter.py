@@ -19,7 +19,7 @@ AGENT = "991267943"
 
 
 def state(**extra):
-    base = {"last_part": 0, "held": [], "agent": None, "reorder_window": 8}
+    base = {"last_part": 0, "start_parts": 0, "early_seen": [], "held": [], "agent": None, "reorder_window": 8}
     base.update(extra)
     return json.dumps({"conversation_id": "215", "extra": base}).encode()
 
@@ -112,7 +112,8 @@ class Start(unittest.TestCase):
         self.assertEqual(step.events, [events.queued()])
         saved = json.loads(step.state)
         self.assertEqual(saved["conversation_id"], "215")
-        self.assertEqual(saved["extra"], {"last_part": 1, "held": [], "agent": None, "reorder_window": 8})
+        self.assertEqual(saved["extra"], {"last_part": 1, "start_parts": 1, "early_seen": [], "held": [],
+                                          "agent": None, "reorder_window": 8})
         self.assertEqual([(r.method, r.path) for r in fake.requests], [
             ("GET", "/contacts/find_by_external_id/u-1"), ("POST", "/conversations"), ("PUT", "/conversations/215")])
         for r in fake.requests:
@@ -244,10 +245,10 @@ class Webhooks(unittest.TestCase):
         self.assertEqual([h["n"] for h in json.loads(st)["extra"]["held"]], [3, 4])
         first, st = self.handle(st, notification("conversation.admin.replied", 2, comment("first")))
         self.assertEqual([e.value.text for e in first], ["first", "second", "third"])
-        self.assertEqual(json.loads(st)["extra"], {"last_part": 4, "held": [], "agent": {"id": AGENT, "name": "Ann"},
-                                                   "reorder_window": 8})
+        self.assertEqual(json.loads(st)["extra"], {"last_part": 4, "start_parts": 0, "early_seen": [], "held": [],
+                                                   "agent": {"id": AGENT, "name": "Ann"}, "reorder_window": 8})
 
-    def test_parts_without_an_event_fill_gaps_and_late_parts_still_pass(self):
+    def test_parts_without_an_event_fill_gaps_and_repeats_are_dropped(self):
         # The user's own reply (conversation.user.replied) is part 2.
         _, st = self.handle(state(), notification("conversation.admin.assigned", 1, assignment()))
         agent, st = self.handle(st, notification("conversation.admin.replied", 3, comment("after yours")))
@@ -255,8 +256,25 @@ class Webhooks(unittest.TestCase):
         user, st = self.handle(st, notification("conversation.user.replied", 2,
                                                 comment("mine", author_type="user", author_id=CONTACT)))
         self.assertEqual([e.value.text for e in user], ["after yours"])
-        late, st = self.handle(st, notification("conversation.admin.replied", 1, comment("late")))
-        self.assertEqual([e.value.text for e in late], ["late"])
+        again, st = self.handle(st, notification("conversation.admin.replied", 3, comment("after yours"),
+                                                 notif="notif_other"))
+        self.assertEqual(again, [])
+
+    def test_parts_from_before_the_handover_id_pass_once_whenever_they_come(self):
+        # The update that set the handover id answered with 2 parts (an
+        # assignment rule's, then the attribute update); the assignment's
+        # notification comes after.
+        st = state(last_part=2, start_parts=2)
+        said, st = self.handle(st, notification("conversation.admin.replied", 3, comment("hello")))
+        self.assertEqual([type(e).__name__ for e in said], ["Event_AgentJoined", "Event_AgentMessage"])
+        joined, st = self.handle(st, notification("conversation.admin.assigned", 1, assignment()))
+        self.assertEqual(joined, [])  # the agent has joined already, by replying
+        again, st = self.handle(st, notification("conversation.admin.assigned", 1, assignment(), notif="n2"))
+        self.assertEqual(again, [])
+        self.assertEqual(json.loads(st)["extra"]["early_seen"], [1])
+        fresh = state(last_part=2, start_parts=2)
+        joined, _ = self.handle(fresh, notification("conversation.admin.assigned", 1, assignment()))
+        self.assertEqual(joined, [events.agent_joined(events.agent(AGENT, "Ann"))])
 
     def test_a_gap_that_never_fills_is_given_up_past_the_window(self):
         st = state(last_part=1, agent={"id": AGENT, "name": "Ann"}, reorder_window=2)
