@@ -428,7 +428,7 @@ async fn scenario(
         Ok(Verdict::Pass)
     } else {
         Ok(Verdict::Fail(format!(
-            "the adapter's requests broke the provider's API: {}",
+            "the simulator recorded breaks of the provider's API (the adapter's requests, or a simulator's own webhook checked against the spec): {}",
             violations.join(" | ")
         )))
     }
