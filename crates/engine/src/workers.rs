@@ -238,6 +238,37 @@ impl Engine {
             .unwrap_or(1)
     }
 
+    /// Tells the provider a timer ended the handover (`make` builds the
+    /// cancel or close). Ending is idempotent, so a failed call is tried
+    /// again, three attempts in all, 100 ms then 400 ms apart: one lost
+    /// request under load must not leave the conversation open at the
+    /// provider (an `unsupported` answer is final: nothing to tell).
+    /// Returns what the ended event says when the provider was not told.
+    async fn end_at_provider(
+        &self,
+        ep: &Arc<crate::registry::Endpoint>,
+        make: impl Fn() -> Call,
+    ) -> Option<String> {
+        let mut last = None;
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+            }
+            match self.registry.invoke(ep, make()).await {
+                Ok(_) => return None,
+                // The adapter cannot end at this provider: nothing to tell.
+                Err(f) if f.reason == handover_core::model::FailureReason::Unsupported => {
+                    return None;
+                }
+                Err(f) => {
+                    tracing::warn!(endpoint = %ep.id, attempt, "ending at the provider failed: {}", f.message);
+                    last = Some(f.message);
+                }
+            }
+        }
+        last.map(|m| format!("the provider was not told: {m}"))
+    }
+
     async fn fire_timers(&self, id: &str) -> Result<(), EngineError> {
         let _g = self.lock(id).await?;
         let Some(mut row) = self.store.get_handover(id).await? else {
@@ -255,9 +286,9 @@ impl Engine {
             settings: ep.settings_json.clone(),
         };
         let event = if due(row.no_agent_deadline_ms) && row.status != Status::Active {
-            let _ = self
-                .registry
-                .invoke(&ep, Call::Cancel(ctx, row.provider_state.clone()))
+            let state = row.provider_state.clone();
+            let not_told = self
+                .end_at_provider(&ep, || Call::Cancel(ctx.clone(), state.clone()))
                 .await;
             let secs = ep.config.timers.no_agent_timeout_s.unwrap_or(0);
             let outcome = match ep
@@ -270,27 +301,26 @@ impl Engine {
                 Some("completed") => Outcome::Completed,
                 _ => Outcome::error(format!("no agent joined within {secs} s")),
             };
-            rules::finish(&mut row, outcome, "no_agent_timeout", None, now)
+            rules::finish(&mut row, outcome, "no_agent_timeout", not_told, now)
         } else if due(row.inactivity_end_at_ms) {
-            let call = if row.status == Status::Active {
-                Call::Close(ctx, row.provider_state.clone())
-            } else {
-                Call::Cancel(ctx, row.provider_state.clone())
-            };
-            let _ = self.registry.invoke(&ep, call).await;
+            let (active, state) = (row.status == Status::Active, row.provider_state.clone());
+            let not_told = self
+                .end_at_provider(&ep, || match active {
+                    true => Call::Close(ctx.clone(), state.clone()),
+                    false => Call::Cancel(ctx.clone(), state.clone()),
+                })
+                .await;
             let outcome = if row.agent_joined_at_ms.is_some() {
                 Outcome::Completed
             } else {
                 Outcome::Cancelled
             };
             let secs = ep.config.timers.inactivity_timeout_s.unwrap_or(0);
-            rules::finish(
-                &mut row,
-                outcome,
-                "user_inactivity",
-                Some(format!("no user input for {secs} s")),
-                now,
-            )
+            let detail = match not_told {
+                Some(why) => format!("no user input for {secs} s; {why}"),
+                None => format!("no user input for {secs} s"),
+            };
+            rules::finish(&mut row, outcome, "user_inactivity", Some(detail), now)
         } else if due(row.inactivity_warn_at_ms) {
             row.inactivity_warn_at_ms = None;
             let left = row

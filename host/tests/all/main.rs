@@ -24,6 +24,7 @@ mod session;
 mod streams;
 mod template;
 mod tenancy;
+mod twilio_ts;
 mod unit_tests_run;
 mod uploads;
 

@@ -27,7 +27,7 @@ enum Cmd {
         adapter: PathBuf,
         /// Bundled simulator name (sim, chatwoot, genesys-open-messaging,
         /// salesforce-miaw, salesforce-live-agent, liveperson,
-        /// sunshine-conversations, matrix).
+        /// sunshine-conversations, twilio-flex, matrix).
         #[arg(
             long,
             required_unless_present = "provider",

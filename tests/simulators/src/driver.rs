@@ -174,6 +174,7 @@ pub const SIMULATORS: &[&str] = &[
     "salesforce-live-agent",
     "liveperson",
     "sunshine-conversations",
+    "twilio-flex",
     "matrix",
 ];
 
@@ -232,6 +233,7 @@ pub async fn start(name: &str) -> anyhow::Result<Box<dyn ProviderDriver>> {
         "salesforce-live-agent" => crate::salesforce_live_agent::start_driver().await,
         "liveperson" => crate::liveperson::start_driver().await,
         "sunshine-conversations" => crate::sunshine::start_driver().await,
+        "twilio-flex" => crate::twilio::start_driver().await,
         "matrix" => crate::matrix::start_driver().await,
         other => anyhow::bail!(
             "unknown simulator `{other}`; known: {}",

@@ -21,5 +21,6 @@ pub mod salesforce_live_agent;
 pub mod salesforce_miaw;
 pub mod sim;
 pub mod sunshine;
+pub mod twilio;
 
 pub use sim::*;

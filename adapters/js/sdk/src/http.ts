@@ -7,7 +7,7 @@
 // query or credentials), says what happened and quotes the body.
 
 import { Failure } from "./failure";
-import { decode, encode, text } from "./json";
+import { decode, encode, text, utf8 } from "./json";
 
 /** Timeouts in milliseconds. */
 export interface Timeouts {
@@ -142,6 +142,43 @@ export function getJson<T = unknown>(url: string, options?: CallOptions): T {
 /** `POST url` with a JSON body, parse the JSON response. */
 export function postJson<T = unknown>(url: string, body: unknown, options?: CallOptions): T {
   return json<T>("POST", url, body, options);
+}
+
+/** Form fields: a value `undefined`/`null` is left out, an array repeats the name. */
+export type FormFields = Record<string, string | number | boolean | null | undefined | readonly (string | number | boolean)[]>;
+
+/** One name or value form-encoded: unreserved characters kept, space as `+`, the rest `%XX` (UTF-8). */
+function formComponent(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, "+");
+}
+
+/** The fields as an `application/x-www-form-urlencoded` body, in the order given. */
+export function formEncode(fields: FormFields): string {
+  const parts: string[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined || value === null) continue;
+    const values = Array.isArray(value) ? value : [value];
+    for (const v of values) parts.push(`${formComponent(name)}=${formComponent(String(v))}`);
+  }
+  return parts.join("&");
+}
+
+/**
+ * A form call (Twilio-style APIs): `fields` sent as `application/x-www-form-urlencoded`
+ * (with its content-length, like every body), the response parsed as JSON (empty = null).
+ */
+export function form<T = unknown>(method: string, url: string, fields: FormFields, options: CallOptions = {}): T {
+  const headers = { accept: "application/json", "content-type": "application/x-www-form-urlencoded" };
+  const merged = { ...options, headers: { ...headers, ...lower(options.headers ?? {}) } };
+  const response = send(method, url, utf8(formEncode(fields)), merged);
+  return parseJson<T>(response, target(method.toUpperCase(), url));
+}
+
+/** `POST url` with a form body, parse the JSON response. */
+export function postForm<T = unknown>(url: string, fields: FormFields, options?: CallOptions): T {
+  return form<T>("POST", url, fields, options);
 }
 
 /** Parses a response body as JSON; an empty or blank body parses as null. */

@@ -3,7 +3,7 @@
 // response the host gives the provider.
 
 import { error } from "./failure";
-import { decode, encode } from "./json";
+import { decode, encode, text } from "./json";
 import type { HttpRequest, HttpResponse, WebhookRoute } from "./types";
 
 /** A request header's value (names compared case-insensitively), or undefined. */
@@ -21,6 +21,31 @@ export function bodyJson<T = unknown>(request: HttpRequest | Uint8Array): T {
   } catch (e) {
     throw error(`malformed webhook body: ${e instanceof Error ? e.message : String(e)}`);
   }
+}
+
+/**
+ * The body parsed as an `application/x-www-form-urlencoded` form (Twilio's
+ * webhooks): `+` is a space, `%XX` UTF-8; a repeated name keeps its last value.
+ * Throws `error` "malformed webhook body: …" on a bad escape.
+ */
+export function bodyForm(request: HttpRequest | Uint8Array): Record<string, string> {
+  const body = ArrayBuffer.isView(request) ? request : request.body;
+  const out: Record<string, string> = {};
+  for (const part of text(body).split("&")) {
+    if (part === "") continue;
+    const eq = part.indexOf("=");
+    const [name, value] = eq >= 0 ? [part.slice(0, eq), part.slice(eq + 1)] : [part, ""];
+    try {
+      out[decodeFormComponent(name)] = decodeFormComponent(value);
+    } catch (e) {
+      throw error(`malformed webhook body: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return out;
+}
+
+function decodeFormComponent(s: string): string {
+  return decodeURIComponent(s.replace(/\+/g, " "));
 }
 
 /** A JSON response with `content-type: application/json`. */

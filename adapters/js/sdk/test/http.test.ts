@@ -2,7 +2,7 @@
 // timeouts and the error messages.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { http } from "../src/index";
+import { http, webhooks } from "../src/index";
 import { FakeTransport, failsWith } from "../src/testing";
 
 test("postJson sends JSON with content-length and parses the response", () => {
@@ -76,4 +76,51 @@ test("HttpError keeps the status; helpers", () => {
 
 test("without a transport, calls fail with a clear message", () => {
   failsWith(() => http.getJson("http://h/"), "error", "no HTTP transport installed");
+});
+
+test("postForm sends a form body with content-length and parses the JSON response", () => {
+  const fake = new FakeTransport().reply(201, { sid: "IM1" }).install();
+  try {
+    const created = http.postForm<{ sid: string }>("http://h/v1/Conversations/CH1/Messages", {
+      Author: "user one",
+      Body: "héllo & bye=1 (ok)*",
+      Skipped: undefined,
+      Nothing: null,
+      Index: 3,
+      Flag: true,
+      Tag: ["a", "b"],
+    });
+    assert.equal(created.sid, "IM1");
+    const [req] = fake.requests;
+    assert.equal(req.method, "POST");
+    assert.equal(req.text, "Author=user+one&Body=h%C3%A9llo+%26+bye%3D1+%28ok%29%2A&Index=3&Flag=true&Tag=a&Tag=b");
+    assert.equal(req.header("content-type"), "application/x-www-form-urlencoded");
+    assert.equal(req.header("content-length"), String(req.body?.length));
+    assert.equal(req.header("accept"), "application/json");
+  } finally {
+    fake.restore();
+  }
+});
+
+test("form failures read like the JSON client's; formEncode of nothing is empty", () => {
+  const fake = new FakeTransport().reply(400, { code: 20001, message: "bad" }).install();
+  try {
+    failsWith(() => http.postForm("http://h/v1/Interactions", { Channel: "{}" }), "error",
+      "POST /v1/Interactions: provider rejected the request (HTTP 400)");
+    assert.equal(fake.requests[0].text, "Channel=%7B%7D");
+    assert.equal(fake.requests[0].header("content-length"), "14");
+    assert.equal(http.formEncode({}), "");
+  } finally {
+    fake.restore();
+  }
+});
+
+test("webhooks.bodyForm decodes form bodies and refuses bad escapes", () => {
+  const body = new TextEncoder().encode("EventType=onMessageAdded&Body=h%C3%A9llo+there%21&Index=2&Empty=&Flag");
+  assert.deepEqual(webhooks.bodyForm(body), {
+    EventType: "onMessageAdded", Body: "héllo there!", Index: "2", Empty: "", Flag: "",
+  });
+  const round = new TextEncoder().encode(http.formEncode({ A: "x y", B: "1+1" }));
+  assert.deepEqual(webhooks.bodyForm(round), { A: "x y", B: "1+1" });
+  failsWith(() => webhooks.bodyForm(new TextEncoder().encode("A=%E0%A4%A")), "error", "malformed webhook body");
 });

@@ -175,7 +175,7 @@ impl Gate {
         };
         let response = if !self.authorized(&parts.headers) {
             (self.error)(StatusCode::UNAUTHORIZED, "invalid or missing credentials")
-        } else if let Some((v, invalid)) = self.check(&parts.extensions, &method, &path, &bytes) {
+        } else if let Some((v, invalid)) = self.check(&parts, &method, &path, &bytes) {
             let message = v.errors.join("; ");
             self.record_violation(v);
             (self.error)(invalid, &message)
@@ -205,14 +205,19 @@ impl Gate {
     /// The violation of the body against the matched route's operation.
     fn check(
         &self,
-        extensions: &axum::http::Extensions,
+        parts: &axum::http::request::Parts,
         method: &str,
         path: &str,
         body: &[u8],
     ) -> Option<(Violation, StatusCode)> {
         let (spec, invalid) = self.spec.as_ref()?;
-        let template = extensions.get::<MatchedPath>()?;
-        let violation = spec.check_request(method, template.as_str(), path, body)?;
+        let template = parts.extensions.get::<MatchedPath>()?;
+        let content_type = parts
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok());
+        let violation =
+            spec.check_request_as(method, template.as_str(), path, content_type, body)?;
         Some((violation, *invalid))
     }
 

@@ -29,7 +29,7 @@ pub use driven::{Driven, Driver};
 pub use faults::Faults;
 pub use gate::{Gate, RecordedRequest};
 pub use oauth::Tokens;
-pub use outbox::{Delivery, Job, Outbox, Policy, Signer};
+pub use outbox::{Delivery, Job, Outbox, Policy, Signer, UrlSigner};
 pub use simulator::{Provider, PushesWebhooks, Shared, Simulator};
 
 use axum::Router;
@@ -185,8 +185,14 @@ pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `a=1&b=x%20y` → map (`+` and `%XX` decoded).
+/// `a=1&b=x%20y` → map (`+` and `%XX` decoded; the last of repeated names wins).
 pub fn form(text: &str) -> HashMap<String, String> {
+    form_pairs(text).into_iter().collect()
+}
+
+/// `a=1&b=x%20y` → the (name, value) pairs in order, repeats kept (`+` and
+/// `%XX` decoded).
+pub fn form_pairs(text: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
         let bytes = s.replace('+', " ").into_bytes();
         let mut out = Vec::with_capacity(bytes.len());
@@ -213,6 +219,29 @@ pub fn form(text: &str) -> HashMap<String, String> {
             (decode(k), decode(v))
         })
         .collect()
+}
+
+/// The pairs as an `application/x-www-form-urlencoded` body: unreserved
+/// characters as they are, space as `+`, every other byte `%XX`.
+pub fn form_encode(pairs: &[(String, String)]) -> String {
+    let encode = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(b as char)
+                }
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// A change counter: bumped on every change waiters may care about.
@@ -355,5 +384,17 @@ mod tests {
         assert_eq!(f["client_id"], "a b");
         assert_eq!(f["x"], "1 2");
         assert_eq!(f["flag"], "");
+    }
+
+    #[test]
+    fn forms_encode_and_round_trip() {
+        let pairs = vec![
+            ("Body".to_string(), "a b&c=d/é%".to_string()),
+            ("Index".to_string(), "3".to_string()),
+            ("Index".to_string(), "4".to_string()),
+        ];
+        let text = form_encode(&pairs);
+        assert_eq!(text, "Body=a+b%26c%3Dd%2F%C3%A9%25&Index=3&Index=4");
+        assert_eq!(form_pairs(&text), pairs);
     }
 }

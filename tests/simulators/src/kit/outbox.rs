@@ -23,7 +23,12 @@ pub struct Job {
     /// The conversation it concerns (may be empty).
     pub conversation: String,
     pub body: Vec<u8>,
+    /// The body's media type: `application/json` unless made by [`Job::form`].
+    pub content_type: &'static str,
 }
+
+/// The media type of form-encoded webhook bodies.
+pub const FORM: &str = "application/x-www-form-urlencoded";
 
 impl Job {
     pub fn new(id: String, label: &str, conversation: &str, body: &Value) -> Job {
@@ -32,6 +37,35 @@ impl Job {
             label: label.to_string(),
             conversation: conversation.to_string(),
             body: serde_json::to_vec(body).expect("JSON serializes"),
+            content_type: "application/json",
+        }
+    }
+
+    /// A form-encoded (`application/x-www-form-urlencoded`) webhook of
+    /// `pairs`, in that order.
+    pub fn form(id: String, label: &str, conversation: &str, pairs: &[(String, String)]) -> Job {
+        Job {
+            id,
+            label: label.to_string(),
+            conversation: conversation.to_string(),
+            body: super::form_encode(pairs).into_bytes(),
+            content_type: FORM,
+        }
+    }
+
+    /// The body as JSON: itself, or for a form the object of its fields
+    /// (`null` when it is neither).
+    pub fn body_json(&self) -> Value {
+        if self.content_type == FORM {
+            let text = String::from_utf8_lossy(&self.body);
+            Value::Object(
+                super::form_pairs(&text)
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )
+        } else {
+            serde_json::from_slice(&self.body).unwrap_or(Value::Null)
         }
     }
 
@@ -58,6 +92,10 @@ pub struct Delivery {
 /// The headers a provider adds to one attempt (signatures, which may
 /// include the time of the attempt).
 pub type Signer = Arc<dyn Fn(&Job) -> Vec<(String, String)> + Send + Sync>;
+
+/// A [`Signer`] that also signs the URL the attempt is posted to (Twilio's
+/// `X-Twilio-Signature`).
+pub type UrlSigner = Arc<dyn Fn(&Job, &str) -> Vec<(String, String)> + Send + Sync>;
 
 /// How a provider delivers.
 #[derive(Clone, Debug)]
@@ -116,7 +154,7 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     policy: Policy,
-    signer: Signer,
+    signer: UrlSigner,
     http: reqwest::Client,
     delivered: Notify,
     runtime: Handle,
@@ -130,6 +168,11 @@ pub struct Outbox(Arc<Inner>);
 impl Outbox {
     /// Must be called within a tokio runtime (its queues run there).
     pub fn new(signer: Signer, policy: Policy) -> Outbox {
+        Self::url_signed(Arc::new(move |job: &Job, _url: &str| signer(job)), policy)
+    }
+
+    /// Like [`Outbox::new`], the signer also given the URL of each attempt.
+    pub fn url_signed(signer: UrlSigner, policy: Policy) -> Outbox {
         let mut http = reqwest::Client::builder().timeout(policy.timeout);
         if policy.no_proxy {
             http = http.no_proxy();
@@ -291,7 +334,7 @@ impl Outbox {
             id: job.id.clone(),
             label: job.label.clone(),
             conversation: job.conversation.clone(),
-            body: serde_json::from_slice(&job.body).unwrap_or(Value::Null),
+            body: job.body_json(),
             status: None,
             attempts: 0,
             ok: false,
@@ -308,8 +351,8 @@ impl Outbox {
                 .0
                 .http
                 .post(&url)
-                .header("content-type", "application/json");
-            for (name, value) in (self.0.signer)(job) {
+                .header("content-type", job.content_type);
+            for (name, value) in (self.0.signer)(job, &url) {
                 request = request.header(name, value);
             }
             match request.body(job.body.clone()).send().await {
