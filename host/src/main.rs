@@ -131,11 +131,20 @@ fn kit(command: &str, args: Vec<OsString>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    match std::process::Command::new(&path)
-        .arg(command)
-        .args(&args)
-        .status()
+    let mut kit = std::process::Command::new(&path);
+    kit.arg(command).args(&args);
+    // On Unix this process becomes the kit (exec): signals and a kill reach
+    // it directly, and nothing is left running when the caller stops
+    // `handover-host dev` (a child would outlive a killed parent).
+    #[cfg(unix)]
     {
+        use std::os::unix::process::CommandExt;
+        let e = kit.exec();
+        eprintln!("error: cannot run {}: {e}", path.display());
+        ExitCode::FAILURE
+    }
+    #[cfg(not(unix))]
+    match kit.status() {
         Ok(status) => match status.code() {
             Some(0) => ExitCode::SUCCESS,
             Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),

@@ -132,5 +132,30 @@ pub(crate) fn the_dev_loop_serves_rebuilds_and_reruns_the_kit_on_change() {
     dev.wait_for("dev: the build failed");
     dev.wait_for("error");
     drop(dev);
+    // Nothing of it is left running (the kit it runs included).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Some(pid) = process_mentioning(&project.display().to_string()) {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} outlived the killed `dev`"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = std::fs::remove_dir_all(project.parent().unwrap());
+}
+
+/// A running process whose command line mentions `text`, if any.
+fn process_mentioning(text: &str) -> Option<String> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        pid.parse::<u32>().ok()?;
+        let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        // A zombie (state Z) is gone already, waiting to be reaped.
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        (!zombie && String::from_utf8_lossy(&cmdline).contains(text)).then_some(pid)
+    })
 }
