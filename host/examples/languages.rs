@@ -40,7 +40,7 @@ const SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9"}"#;
 /// for at most `ROUND_TIME` or `ROUND_UNITS` units (one unit: the case's
 /// calls once).
 const ROUNDS: usize = 4;
-const ROUND_TIME: Duration = Duration::from_millis(600);
+const ROUND_TIME: Duration = Duration::from_secs(1);
 const ROUND_UNITS: usize = 5_000;
 
 /// A sim `agent_message` webhook (seq 2 of conversation c-1;
