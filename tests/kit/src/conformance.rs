@@ -42,6 +42,9 @@ pub struct Options {
     /// Run only the scenarios whose names contain one of these (all when
     /// empty).
     pub only: Vec<String>,
+    /// The hosts' `instance_reuse` for the endpoint (`None`: fresh
+    /// instance per call).
+    pub instance_reuse: Option<u32>,
 }
 
 impl Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             timeout: Duration::from_secs(20),
             jobs: Options::default_jobs(),
             only: Vec::new(),
+            instance_reuse: None,
         }
     }
 }
@@ -235,8 +239,9 @@ impl Rig {
         target: &Target,
         work: &Path,
         timers: &str,
-        timeout: Duration,
+        opts: &Options,
     ) -> Result<Rig, String> {
+        let (timeout, instance_reuse) = (opts.timeout, opts.instance_reuse);
         let driver = target
             .start()
             .await
@@ -249,6 +254,7 @@ impl Rig {
             cache_dir: &work.join("cache"),
             timers,
             watch: false,
+            instance_reuse,
         };
         let loaded = host_config(
             &host,
@@ -413,7 +419,7 @@ async fn scenario(
         8 => "inactivity_warning_s = 2\ninactivity_timeout_s = 6",
         _ => "",
     };
-    let rig = Rig::start(adapter, target, work, timers, opts.timeout).await?;
+    let rig = Rig::start(adapter, target, work, timers, opts).await?;
     if (i == 6 || i == 7) && !rig.driver.pushes_webhooks() {
         rig.stop().await;
         return Ok(Verdict::Skip("the provider is polled, not pushed".into()));

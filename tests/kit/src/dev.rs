@@ -181,6 +181,7 @@ pub async fn run(opts: &Options) -> Result<String, String> {
         cache_dir: &work.join("cache"),
         timers: "",
         watch: true,
+        instance_reuse: None,
     };
     let loaded = host_config(&spec, &driver.endpoint_setup(), &work.join("dev.toml"))?;
     let host = server::start(&loaded).await.map_err(|e| format!("{e:#}"))?;

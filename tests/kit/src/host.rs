@@ -16,6 +16,9 @@ pub struct HostSpec<'a> {
     pub timers: &'a str,
     /// Whether the host swaps in a new build of the adapter file.
     pub watch: bool,
+    /// The endpoint's `instance_reuse` (calls per kept instance; `None`:
+    /// a fresh instance per call, the default).
+    pub instance_reuse: Option<u32>,
 }
 
 /// The config of a host on `127.0.0.1:<free port>` with one endpoint
@@ -42,6 +45,9 @@ pub fn host_config(
             .collect::<Vec<_>>()
             .join(", "),
     );
+    if let Some(n) = spec.instance_reuse {
+        src += &format!("instance_reuse = {n}\n");
+    }
     if let Some(s) = &setup.webhook_secret {
         src += &format!("webhook_secret = {}\n", q(s));
     }

@@ -52,6 +52,10 @@ enum Cmd {
         /// a file in the temporary directory, named under the table.
         #[arg(long)]
         log: Option<PathBuf>,
+        /// Keep instances for this many calls (the endpoint's
+        /// `instance_reuse`); default a fresh instance per call.
+        #[arg(long)]
+        instance_reuse: Option<u32>,
     },
     /// The adapter author's loop: build DIR, serve it in a local host bound
     /// to a simulator, run the kit, show the events; again on every change.
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
             timeout,
             jobs,
             log,
+            instance_reuse,
         } => {
             let log = match log {
                 Some(path) if path.as_os_str() == "-" => None,
@@ -119,6 +124,7 @@ fn main() -> ExitCode {
                 timeout: std::time::Duration::from_secs(timeout),
                 jobs: jobs.unwrap_or_else(handover_kit::conformance::Options::default_jobs),
                 only,
+                instance_reuse,
             };
             let note = log
                 .as_ref()
@@ -155,6 +161,7 @@ fn main() -> ExitCode {
                         timeout: std::time::Duration::from_secs(timeout),
                         jobs: handover_kit::conformance::Options::default_jobs(),
                         only,
+                        instance_reuse: None,
                     },
                 };
                 handover_kit::dev::run(&opts).await
