@@ -7,7 +7,7 @@
 //! And a Python adapter for a real provider, Intercom, described from its
 //! own OpenAPI document.
 
-use crate::harness::{guest, run_kit};
+use crate::harness::{build_sdk_adapter, guest, run_kit};
 use std::path::{Path, PathBuf};
 
 fn relay_description() -> PathBuf {
@@ -161,17 +161,7 @@ pub(crate) fn a_broken_description_is_refused_with_what_to_fix() {
 #[test]
 pub(crate) fn the_python_intercom_adapter_passes_every_scenario() {
     let root = crate::template::root();
-    let wasm = root.join("target/sdk-adapters/intercom.wasm");
-    let out = std::process::Command::new(root.join("adapters/python/build.sh"))
-        .arg(root.join("adapters/python/adapters/intercom"))
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let wasm = build_sdk_adapter("python", "intercom");
     let desc = root.join("tests/kit/providers/intercom/provider.toml");
     let (ok, table) = run_kit(&[wasm.as_os_str(), "--provider".as_ref(), desc.as_os_str()]);
     assert!(ok, "{table}");

@@ -5,7 +5,7 @@
 //! language's own tools run its unit tests and build the component as a
 //! third party would, and the conformance kit runs on it.
 
-use crate::harness::run_conformance;
+use crate::harness::{must, run_conformance};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,17 +35,6 @@ pub(crate) fn generate(lang: &str) -> PathBuf {
     );
     assert!(text.contains("README.md"), "{text}");
     work.join("my-provider")
-}
-
-/// Runs `cmd`, failing the test with its output when it fails.
-fn must(cmd: &mut Command, what: &str) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The kit's happy path passes on `wasm`.

@@ -5,22 +5,11 @@
 //! Conversations OpenAPI documents and every webhook it takes signed with
 //! `X-Twilio-Signature`.
 
-use crate::harness::run_kit;
+use crate::harness::{build_sdk_adapter, run_kit};
 
 #[test]
 fn the_typescript_twilio_flex_adapter_passes_every_scenario() {
-    let root = crate::template::root();
-    let wasm = root.join("target/sdk-adapters/twilio-flex.wasm");
-    let out = std::process::Command::new(root.join("adapters/js/build.sh"))
-        .arg(root.join("adapters/js/adapters/twilio-flex"))
-        .arg(&wasm)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let wasm = build_sdk_adapter("js", "twilio-flex");
     let (ok, table) = run_kit(&[
         wasm.as_os_str(),
         "--simulator".as_ref(),

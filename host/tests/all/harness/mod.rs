@@ -234,3 +234,30 @@ impl Webhook {
         Resp::of(req.send().await.unwrap()).await
     }
 }
+
+/// Runs `cmd`, failing the test with its output when it fails.
+pub fn must(cmd: &mut std::process::Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Builds the adapter project `adapters/<lang>/adapters/<name>` with its
+/// SDK's build script (`adapters/<lang>/build.sh`) into
+/// `target/sdk-adapters/<name>.wasm`, failing the test with the script's
+/// output when it fails; returns the component's path.
+pub fn build_sdk_adapter(lang: &str, name: &str) -> PathBuf {
+    let root = crate::template::root();
+    let wasm = root.join(format!("target/sdk-adapters/{name}.wasm"));
+    must(
+        std::process::Command::new(root.join(format!("adapters/{lang}/build.sh")))
+            .arg(root.join(format!("adapters/{lang}/adapters/{name}")))
+            .arg(&wasm),
+        &format!("adapters/{lang}/build.sh of {name}"),
+    );
+    wasm
+}
