@@ -105,6 +105,26 @@ impl AllowEntry {
         }
     }
 
+    /// Whether every origin `other` admits is admitted by this entry (same
+    /// scheme and port; the same host, or a host under this wildcard, or
+    /// the same wildcard).
+    pub fn covers(&self, other: &AllowEntry) -> bool {
+        if self.scheme != other.scheme || self.port != other.port {
+            return false;
+        }
+        match (&self.host, &other.host) {
+            (HostPattern::Exact(_) | HostPattern::Ip(_), HostPattern::Exact(h)) => {
+                self.matches(&other.scheme, h, other.port)
+            }
+            (HostPattern::Suffix(s), HostPattern::Exact(h)) => {
+                h.ends_with(s.as_str()) && h.len() > s.len()
+            }
+            (HostPattern::Suffix(a), HostPattern::Suffix(b)) => b.ends_with(a.as_str()),
+            (HostPattern::Ip(a), HostPattern::Ip(b)) => a == b,
+            _ => false,
+        }
+    }
+
     /// Whether this entry explicitly names `ip` (so a blocked range is allowed).
     fn names_explicitly(&self, ip: IpAddr) -> bool {
         match &self.host {

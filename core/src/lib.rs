@@ -14,10 +14,12 @@
 //! its `consts`), socket or process APIs.
 
 pub mod config;
+pub mod declared_routing;
 pub mod egress_policy;
 pub mod inbox;
 pub mod limits;
 pub mod model;
+pub mod permissions;
 pub mod report;
 pub mod rules;
 pub mod signature;

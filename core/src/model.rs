@@ -148,6 +148,9 @@ pub enum ProviderEvent {
         agent: Option<Agent>,
         text: String,
         attachments: Vec<Attachment>,
+        /// Quick replies and links to render with the text (contract 0.2.0).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        actions: Vec<Action>,
     },
     AgentTyping {
         typing: bool,
@@ -162,6 +165,68 @@ pub enum ProviderEvent {
     Ended {
         reason: EndReason,
     },
+    /// The agent handed the conversation back to the bot (0.2.0).
+    ReturnedToBot {
+        /// A JSON object as text (checked by the runtime).
+        variables: String,
+        note: Option<String>,
+    },
+    /// What the agent recorded when wrapping up (0.2.0).
+    WrapUp {
+        disposition: Option<String>,
+        resolution_code: Option<String>,
+        notes: Option<String>,
+    },
+    /// A post-chat survey result (0.2.0).
+    Survey {
+        score: Option<u32>,
+        scale_max: u32,
+        comment: Option<String>,
+    },
+    /// Delivery or read of the user's messages at the provider (0.2.0).
+    Receipt {
+        message_ids: Vec<String>,
+        status: ReceiptStatus,
+        timestamp_ms: Option<u64>,
+    },
+    /// The provider's own record of the conversation (0.2.0).
+    ProviderReference {
+        kind: String,
+        id: String,
+        url: Option<String>,
+    },
+}
+
+/// Something the user can act on, sent with an agent's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Pressing it sends `payload` as quick-reply input.
+    QuickReply {
+        title: String,
+        payload: String,
+    },
+    Link {
+        title: String,
+        url: String,
+    },
+}
+
+impl Action {
+    fn text_bytes(&self) -> usize {
+        match self {
+            Action::QuickReply { title, payload: b } | Action::Link { title, url: b } => {
+                title.len() + b.len()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptStatus {
+    Delivered,
+    Read,
 }
 
 impl ProviderEvent {
@@ -181,9 +246,11 @@ impl ProviderEvent {
                 agent,
                 text,
                 attachments,
+                actions,
             } => {
                 opt(agent)
                     + text.len()
+                    + actions.iter().map(Action::text_bytes).sum::<usize>()
                     + attachments
                         .iter()
                         .map(|a| {
@@ -200,8 +267,47 @@ impl ProviderEvent {
                 EndReason::Other { detail } => detail.len(),
                 _ => 0,
             },
+            ProviderEvent::ReturnedToBot { variables, note } => variables.len() + olen(note),
+            ProviderEvent::WrapUp {
+                disposition,
+                resolution_code,
+                notes,
+            } => olen(disposition) + olen(resolution_code) + olen(notes),
+            ProviderEvent::Survey { comment, .. } => olen(comment),
+            ProviderEvent::Receipt { message_ids, .. } => message_ids.iter().map(String::len).sum(),
+            ProviderEvent::ProviderReference { kind, id, url } => kind.len() + id.len() + olen(url),
         }
     }
+
+    /// What is wrong with an event an adapter returned, beyond its size:
+    /// the variables of a hand-back must be a JSON object; a survey's
+    /// score must lie on its scale.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            ProviderEvent::ReturnedToBot { variables, .. } => {
+                match serde_json::from_str::<serde_json::Value>(variables) {
+                    Ok(serde_json::Value::Object(_)) => Ok(()),
+                    Ok(_) => Err(
+                        "returned-to-bot: `variables` must be a JSON object (\"{}\" for none)"
+                            .into(),
+                    ),
+                    Err(e) => Err(format!("returned-to-bot: `variables` is not JSON: {e}")),
+                }
+            }
+            ProviderEvent::Survey {
+                score: Some(score),
+                scale_max,
+                ..
+            } if score > scale_max => Err(format!(
+                "survey: score {score} is above the scale's maximum {scale_max}"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn olen(s: &Option<String>) -> usize {
+    s.as_ref().map_or(0, String::len)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -215,6 +321,10 @@ pub enum InputKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInput {
+    /// The host's id of this message (receipts name it); empty when none
+    /// was assigned.
+    #[serde(default)]
+    pub id: String,
     #[serde(default)]
     pub kind: InputKind,
     pub text: String,
@@ -274,6 +384,43 @@ pub struct Capabilities {
     pub availability_check: bool,
     pub bot_side_close: bool,
     pub transcript: bool,
+    /// Contract 0.2.0 features (always false for 0.1.0 adapters).
+    #[serde(default)]
+    pub hand_back: bool,
+    #[serde(default)]
+    pub wrap_up: bool,
+    #[serde(default)]
+    pub receipts: bool,
+    #[serde(default)]
+    pub user_typing: bool,
+    #[serde(default)]
+    pub rich_messages: bool,
+}
+
+/// What an adapter needs granted by its endpoint's configuration (0.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Permissions {
+    /// Origins or `{setting}` templates.
+    pub egress: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+/// Where a value is in a webhook request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Locator {
+    Header(String),
+    JsonPointer(String),
+}
+
+/// Declared webhook routing: the host routes without an instance (0.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRouting {
+    pub correlation_key: Locator,
+    pub key_prefix: String,
+    pub delivery_id: Option<Locator>,
+    #[serde(skip)]
+    pub response: HttpResponse,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -337,6 +484,11 @@ pub struct AdapterInfo {
     pub webhook_signature: Option<WebhookSignature>,
     pub polling: Polling,
     pub settings_schema: String,
+    /// Declared by 0.2.0 adapters; `None` for 0.1.0 (nothing declared).
+    #[serde(default)]
+    pub permissions: Option<Permissions>,
+    #[serde(default)]
+    pub webhook_routing: Option<WebhookRouting>,
 }
 
 impl AdapterInfo {

@@ -6,7 +6,7 @@
 //! `{reason, message}` for status `error`; every extra detail (end reason,
 //! timings, agent) lives in separate fields.
 
-use crate::model::{EndReason, ProviderEvent};
+use crate::model::{EndReason, ProviderEvent, ReceiptStatus};
 use crate::store::{HandoverRow, NewEvent, Status};
 use serde_json::{Value, json};
 
@@ -99,6 +99,13 @@ pub fn finish(
     if let Some(d) = detail {
         payload["detail"] = Value::String(d);
     }
+    // What the provider reported beyond the status (contract 0.2.0), in
+    // fields of their own: the final object never changes.
+    if let Some(Value::Object(extras)) = &row.extras {
+        for (k, v) in extras {
+            payload[k.as_str()] = v.clone();
+        }
+    }
     NewEvent {
         kind: "ended".into(),
         payload,
@@ -110,6 +117,22 @@ fn event(kind: &str, mut payload: Value) -> NewEvent {
     NewEvent {
         kind: kind.into(),
         payload,
+    }
+}
+
+/// Record `value` under `key` in the row's extras (`push`: append to a list).
+fn remember(row: &mut HandoverRow, key: &str, value: Value, push: bool) {
+    let extras = row.extras.get_or_insert_with(|| json!({}));
+    if !extras.is_object() {
+        *extras = json!({});
+    }
+    if push {
+        match extras.get_mut(key).and_then(Value::as_array_mut) {
+            Some(list) => list.push(value),
+            None => extras[key] = json!([value]),
+        }
+    } else {
+        extras[key] = value;
     }
 }
 
@@ -159,6 +182,7 @@ pub fn apply_provider_events(
                 agent,
                 text,
                 attachments,
+                actions,
             } => {
                 if row.status != Status::Active {
                     // An agent who speaks is active, joined event or not.
@@ -167,7 +191,11 @@ pub fn apply_provider_events(
                         row.agent = Some(json!(a));
                     }
                 }
-                out.push(event("agent_message", json!({"agent": agent.clone().map(|a| json!(a)).or_else(|| row.agent.clone()), "text": text, "attachments": attachments})));
+                let mut payload = json!({"agent": agent.clone().map(|a| json!(a)).or_else(|| row.agent.clone()), "text": text, "attachments": attachments});
+                if !actions.is_empty() {
+                    payload["actions"] = json!(actions);
+                }
+                out.push(event("agent_message", payload));
             }
             ProviderEvent::AgentTyping { typing } => {
                 out.push(event("agent_typing", json!({"typing": typing})))
@@ -200,6 +228,56 @@ pub fn apply_provider_events(
                     )),
                 };
                 out.push(finish(row, outcome, &code, None, now));
+            }
+            ProviderEvent::ReturnedToBot { variables, note } => {
+                // Checked by the runtime; a malformed one would be refused.
+                let vars = serde_json::from_str::<Value>(variables).unwrap_or_else(|_| json!({}));
+                remember(row, "variables", vars, false);
+                out.push(finish(
+                    row,
+                    Outcome::Completed,
+                    "returned_to_bot",
+                    note.clone(),
+                    now,
+                ));
+            }
+            ProviderEvent::WrapUp {
+                disposition,
+                resolution_code,
+                notes,
+            } => {
+                let w = json!({"disposition": disposition, "resolution_code": resolution_code, "notes": notes});
+                remember(row, "wrap_up", w.clone(), false);
+                out.push(event("wrap_up", w));
+            }
+            ProviderEvent::Survey {
+                score,
+                scale_max,
+                comment,
+            } => {
+                let v = json!({"score": score, "scale_max": scale_max, "comment": comment});
+                remember(row, "survey", v.clone(), false);
+                out.push(event("survey", v));
+            }
+            ProviderEvent::Receipt {
+                message_ids,
+                status,
+                timestamp_ms,
+            } => {
+                let status = match status {
+                    ReceiptStatus::Delivered => "delivered",
+                    ReceiptStatus::Read => "read",
+                };
+                out.push(event(
+                    "receipt",
+                    json!({"message_ids": message_ids, "status": status, "timestamp_ms": timestamp_ms}),
+                ));
+            }
+            ProviderEvent::ProviderReference { kind, id, url } => {
+                let r = json!({"kind": kind, "id": id, "url": url});
+                remember(row, "references", r.clone(), true);
+                // Nested: the event's own `id` is the stream's event id.
+                out.push(event("provider_reference", json!({"reference": r})));
             }
         }
     }
@@ -326,11 +404,105 @@ mod tests {
                 agent: Some(agent()),
                 text: "hi".into(),
                 attachments: vec![],
+                actions: vec![],
             }],
             2000,
         );
         assert_eq!(r.status, Status::Active);
         assert_eq!(r.agent_joined_at_ms, Some(2000));
+    }
+
+    #[test]
+    fn hand_back_ends_completed_with_the_details_in_their_own_fields() {
+        let mut r = row();
+        let ev = apply_provider_events(
+            &mut r,
+            &[
+                ProviderEvent::AgentJoined { agent: agent() },
+                ProviderEvent::ProviderReference {
+                    kind: "ticket".into(),
+                    id: "T-7".into(),
+                    url: None,
+                },
+                ProviderEvent::WrapUp {
+                    disposition: Some("resolved".into()),
+                    resolution_code: Some("R1".into()),
+                    notes: None,
+                },
+                ProviderEvent::Survey {
+                    score: Some(4),
+                    scale_max: 5,
+                    comment: None,
+                },
+                ProviderEvent::ReturnedToBot {
+                    variables: r#"{"plan":"gold"}"#.into(),
+                    note: Some("back to you".into()),
+                },
+            ],
+            3000,
+        );
+        let kinds: Vec<&str> = ev.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "agent_joined",
+                "provider_reference",
+                "wrap_up",
+                "survey",
+                "ended"
+            ]
+        );
+        assert_eq!(r.status, Status::Completed);
+        assert_eq!(r.end_reason.as_deref(), Some("returned_to_bot"));
+        // The final object is exactly the product's.
+        assert_eq!(
+            final_object(&r).unwrap(),
+            json!({"handover":{"status":"completed"}})
+        );
+        let ended = &ev[4].payload;
+        assert_eq!(ended["handover"], json!({"status":"completed"}));
+        assert_eq!(ended["variables"], json!({"plan":"gold"}));
+        assert_eq!(ended["wrap_up"]["resolution_code"], "R1");
+        assert_eq!(ended["survey"]["score"], 4);
+        assert_eq!(ended["references"][0]["id"], "T-7");
+        assert_eq!(ev[1].payload["reference"]["kind"], "ticket");
+        assert_eq!(ended["detail"], "back to you");
+        assert_eq!(r.extras.as_ref().unwrap()["variables"]["plan"], "gold");
+    }
+
+    #[test]
+    fn receipts_and_rich_messages_become_events() {
+        use crate::model::Action;
+        let mut r = row();
+        let ev = apply_provider_events(
+            &mut r,
+            &[
+                ProviderEvent::AgentMessage {
+                    agent: Some(agent()),
+                    text: "pick one".into(),
+                    attachments: vec![],
+                    actions: vec![Action::QuickReply {
+                        title: "Yes".into(),
+                        payload: "yes".into(),
+                    }],
+                },
+                ProviderEvent::Receipt {
+                    message_ids: vec!["m1".into()],
+                    status: ReceiptStatus::Read,
+                    timestamp_ms: Some(5),
+                },
+            ],
+            2000,
+        );
+        assert_eq!(
+            ev[0].payload["actions"],
+            json!([{"type":"quick_reply","title":"Yes","payload":"yes"}])
+        );
+        assert_eq!(
+            ev[1].payload,
+            json!({"type":"receipt","message_ids":["m1"],"status":"read","timestamp_ms":5})
+        );
+        assert!(r.extras.is_none(), "receipts are not kept on the row");
     }
 
     #[test]

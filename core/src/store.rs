@@ -205,6 +205,11 @@ pub struct HandoverRow {
     pub inactivity_end_at_ms: Option<i64>,
     pub next_poll_at_ms: Option<i64>,
     pub poll_failures: u32,
+    /// What contract 0.2.0 adapters report beyond the status, as a JSON
+    /// object: `variables` (a hand-back's), `wrap_up`, `survey`,
+    /// `references` (the provider's tickets or cases). `None` until one
+    /// is reported.
+    pub extras: Option<serde_json::Value>,
     pub version: i64,
 }
 
@@ -717,6 +722,7 @@ impl HandoverRow {
             inactivity_end_at_ms: None,
             next_poll_at_ms: None,
             poll_failures: 0,
+            extras: None,
             version: 0,
         }
     }

@@ -69,6 +69,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Arc<LoadedAdapter>, Call)> {
                 ctx,
                 b"1.0.0".to_vec(),
                 UserInput {
+                    id: String::new(),
                     kind: Default::default(),
                     text: "hi".into(),
                     attachments: vec![],

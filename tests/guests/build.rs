@@ -7,9 +7,12 @@
 //!   workspace with a `cdylib` lib target (`cargo metadata --no-deps`); plain
 //!   libs (the SDK, `fixtures/common`, shared logic) are skipped. The output
 //!   name is the package name without its `adapter-` / `fixture-` prefix.
-//! - One nested `cargo build --release` builds them all into
-//!   `target/adapters-build` (`echo-v2` is a package of its own, the echo
-//!   source at version 2.0.0, so it shares that build and its dependencies).
+//! - Two nested `cargo build --release` runs build them into
+//!   `target/adapters-build`: the contract 0.1.0 guests, then the 0.2.0 ones
+//!   (those enabling a dependency's `contract-0-2` feature; one run would
+//!   unify the feature into every guest). `echo-v2` is a package of its
+//!   own, the echo source at version 2.0.0, so it shares the first build and
+//!   its dependencies; `sim-v2` is the sim source for contract 0.2.0.
 //!   The outer cargo's per-build environment is removed first so it cannot
 //!   leak into the nested build (see `leaks_into_nested_build`).
 //! - A `.wasm` is copied into `target/adapters/` only when its content
@@ -44,7 +47,17 @@ struct Guest {
     /// the whole conformance kit for it against that simulator, so the
     /// adapter needs no test written outside its own folder.
     conformance: Option<String>,
+    /// It enables a dependency's `contract-0-2` feature: built in a cargo
+    /// run of its own (see [`CONTRACT_FEATURE`]).
+    contract_0_2: bool,
 }
+
+/// The SDK feature (and the same-named feature of shared adapter crates)
+/// that builds a component for contract 0.2.0. Cargo unifies features
+/// across the packages of one build, so the guests that enable it and the
+/// ones that do not are built by separate cargo runs (else every 0.1.0
+/// adapter would be built, and break, against 0.2.0).
+const CONTRACT_FEATURE: &str = "contract-0-2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -65,7 +78,11 @@ fn main() {
 
     // The version baked into each guest is its crate's own; a stray
     // ADAPTER_VERSION in the caller's environment must not leak into it.
-    cargo_build(&manifest, &build_dir, &guests);
+    // One run per contract version (see `CONTRACT_FEATURE`).
+    for newer in [false, true] {
+        let group: Vec<&Guest> = guests.iter().filter(|g| g.contract_0_2 == newer).collect();
+        cargo_build(&manifest, &build_dir, &group);
+    }
     guests.sort_by(|a, b| a.name.cmp(&b.name));
 
     fs::create_dir_all(&install_dir).unwrap();
@@ -207,6 +224,15 @@ fn discover(manifest: &Path, release: &Path) -> Vec<Guest> {
             conformance: package["metadata"]["handover"]["conformance"]
                 .as_str()
                 .map(str::to_string),
+            contract_0_2: package["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| {
+                    d["features"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|f| f == CONTRACT_FEATURE))
+                }),
         };
         if let Some(other) = by_name.insert(name.clone(), guest) {
             fail(format!(
@@ -285,15 +311,22 @@ fn leaks_into_nested_build(key: &str) -> bool {
     EXACT.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
 }
 
-/// One nested `cargo build` of the adapters workspace into `target_dir`;
-/// fails the build naming the crates that did not compile.
-fn cargo_build(manifest: &Path, target_dir: &Path, expect: &[Guest]) {
+/// One nested `cargo build` of the `expect` packages of the adapters
+/// workspace into `target_dir`; fails the build naming the crates that did
+/// not compile.
+fn cargo_build(manifest: &Path, target_dir: &Path, expect: &[&Guest]) {
+    if expect.is_empty() {
+        return;
+    }
     let mut cmd = nested_cargo();
     cmd.args(["build", "--release", "--target", TARGET, "--manifest-path"])
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
         .current_dir(manifest.parent().unwrap());
+    for guest in expect {
+        cmd.args(["-p", &guest.package]);
+    }
     let out = cmd
         .output()
         .unwrap_or_else(|e| fail(format!("could not run cargo: {e}")));

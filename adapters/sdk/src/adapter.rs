@@ -30,6 +30,16 @@ pub trait Adapter {
     /// Forwards user input to the provider.
     fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure>;
 
+    /// The user started (`true`) or stopped typing (contract 0.2.0; called
+    /// only when `capabilities.user_typing` is declared).
+    #[cfg(feature = "contract-0-2")]
+    fn user_typing(ctx: CallContext, state: Vec<u8>, typing: bool) -> Result<Step, Failure> {
+        let _ = (ctx, state, typing);
+        Err(unsupported(
+            "this adapter does not forward the user's typing",
+        ))
+    }
+
     /// The user cancelled before an agent became active.
     fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
         let _ = (ctx, state);
@@ -85,6 +95,10 @@ impl<T: Adapter> Guest for T {
     }
     fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
         T::user_message(ctx, state, input)
+    }
+    #[cfg(feature = "contract-0-2")]
+    fn user_typing(ctx: CallContext, state: Vec<u8>, typing: bool) -> Result<Step, Failure> {
+        T::user_typing(ctx, state, typing)
     }
     fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
         T::cancel(ctx, state)

@@ -33,6 +33,8 @@ pub fn agent_message(
         agent,
         text: text.into(),
         attachments,
+        #[cfg(feature = "contract-0-2")]
+        actions: vec![],
     })
 }
 

@@ -10,6 +10,11 @@
 //! [`step`]), channel checks ([`channels`]), provider state ([`state`]), settings ([`settings`]), logging
 //! ([`log`]), transcripts ([`transcript`]) and native unit tests
 //! ([`testing`]).
+//!
+//! The component targets contract `handover:provider@0.1.0` by default, or
+//! `0.2.0` with the `contract-0-2` feature, which adds the [`v0_2`] module
+//! (the new events, declared permissions and webhook routing) and the
+//! `user_typing` call.
 
 // Lets the generated code and the exported macro use the same absolute
 // `handover_adapter_sdk::` paths inside this crate and in adapters.
@@ -29,6 +34,8 @@ pub mod testing;
 pub mod transcript;
 mod typed;
 pub mod types;
+#[cfg(feature = "contract-0-2")]
+pub mod v0_2;
 
 pub use adapter::Adapter;
 /// `export!(MyAdapter)`: exports a type implementing [`Adapter`] as the
@@ -46,6 +53,13 @@ pub use types::*;
 pub mod __rt {
     pub use wit_bindgen::rt::*;
 }
+
+/// The contract version this build of the SDK exports.
+#[cfg(not(feature = "contract-0-2"))]
+pub const CONTRACT: &str = "handover:provider@0.1.0";
+/// The contract version this build of the SDK exports.
+#[cfg(feature = "contract-0-2")]
+pub const CONTRACT: &str = "handover:provider@0.2.0";
 
 /// The adapter version reported by `describe`: `ADAPTER_VERSION` from the
 /// build environment if set, else the calling crate's `CARGO_PKG_VERSION`.

@@ -103,6 +103,16 @@ pub trait TypedAdapter {
         ))
     }
 
+    /// The user started (`true`) or stopped typing (contract 0.2.0; called
+    /// only when `capabilities.user_typing` is declared).
+    #[cfg(feature = "contract-0-2")]
+    fn user_typing(cx: &Cx<Self::Settings>, state: &mut Self::State, typing: bool) -> Reply {
+        let _ = (cx, state, typing);
+        Err(unsupported(
+            "this adapter does not forward the user's typing",
+        ))
+    }
+
     /// Agents online / opening hours (outside any handover: no state).
     fn check_availability(settings: &Self::Settings) -> Result<Availability, Failure> {
         let _ = settings;
@@ -189,6 +199,11 @@ impl<T: TypedAdapter> Adapter for T {
 
     fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
         with_state(ctx, state, |cx, st| T::user_message(cx, st, input))
+    }
+
+    #[cfg(feature = "contract-0-2")]
+    fn user_typing(ctx: CallContext, state: Vec<u8>, typing: bool) -> Result<Step, Failure> {
+        with_state(ctx, state, |cx, st| T::user_typing(cx, st, typing))
     }
 
     fn cancel(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {

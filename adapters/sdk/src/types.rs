@@ -66,6 +66,13 @@ impl AdapterInfo {
             webhook_signature: None,
             polling: Polling::NONE,
             settings_schema: "{}".into(),
+            #[cfg(feature = "contract-0-2")]
+            permissions: crate::v0_2::Permissions {
+                egress: vec![],
+                secrets: vec![],
+            },
+            #[cfg(feature = "contract-0-2")]
+            webhook_routing: None,
         }
     }
 
@@ -94,6 +101,16 @@ impl Capabilities {
         availability_check: true,
         bot_side_close: true,
         transcript: true,
+        #[cfg(feature = "contract-0-2")]
+        hand_back: true,
+        #[cfg(feature = "contract-0-2")]
+        wrap_up: true,
+        #[cfg(feature = "contract-0-2")]
+        receipts: true,
+        #[cfg(feature = "contract-0-2")]
+        user_typing: true,
+        #[cfg(feature = "contract-0-2")]
+        rich_messages: true,
     };
 
     /// Every capability switched off.
@@ -104,6 +121,16 @@ impl Capabilities {
         availability_check: false,
         bot_side_close: false,
         transcript: false,
+        #[cfg(feature = "contract-0-2")]
+        hand_back: false,
+        #[cfg(feature = "contract-0-2")]
+        wrap_up: false,
+        #[cfg(feature = "contract-0-2")]
+        receipts: false,
+        #[cfg(feature = "contract-0-2")]
+        user_typing: false,
+        #[cfg(feature = "contract-0-2")]
+        rich_messages: false,
     };
 }
 

@@ -7,6 +7,7 @@
 //! protocol is in `adapters/sim/PROTOCOL.md`. Read this file (one function
 //! per WIT call), then `wire.rs` (the request bodies).
 
+mod contract;
 mod wire;
 
 #[cfg(test)]
@@ -101,7 +102,7 @@ fn report(applied: sim_logic::Applied) -> Output {
     applied
         .events
         .into_iter()
-        .map(to_wit)
+        .filter_map(to_wit)
         .collect::<Vec<_>>()
         .into()
 }
@@ -110,9 +111,10 @@ fn agent(a: sim_logic::Agent) -> handover_adapter_sdk::Agent {
     events::agent(a.id, a.name)
 }
 
-/// A plain normalized event as the contract's event.
-fn to_wit(event: Normalized) -> Event {
-    match event {
+/// A plain normalized event as the contract's event; `None` for what this
+/// build's contract cannot carry (logged).
+fn to_wit(event: Normalized) -> Option<Event> {
+    Some(match event {
         Normalized::Queued {
             position,
             estimated_wait_seconds,
@@ -122,13 +124,15 @@ fn to_wit(event: Normalized) -> Event {
             agent: by,
             text,
             attachments,
-        } => events::agent_message(
+            actions,
+        } => contract::agent_message(
             by.map(agent),
             text,
             attachments
                 .into_iter()
                 .map(wire::attachment_to_wit)
                 .collect(),
+            actions,
         ),
         Normalized::AgentTyping(typing) => events::typing(typing),
         Normalized::AgentLeft(a) => events::agent_left(agent(a)),
@@ -142,7 +146,8 @@ fn to_wit(event: Normalized) -> Event {
             sim_logic::EndReason::NoAgentAvailable => EndReason::NoAgentAvailable,
             sim_logic::EndReason::Other(other) => EndReason::Other(other),
         }),
-    }
+        other => return contract::newer(other),
+    })
 }
 
 /// The settings' JSON Schema, reported by `describe`.
@@ -156,13 +161,14 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo::new(F::NAME, adapter_version!(), &DEFAULT_CHANNELS)
+        let info = AdapterInfo::new(F::NAME, adapter_version!(), &DEFAULT_CHANNELS)
             .with(Capabilities::ALL, F::POLLING, SCHEMA)
             .signed(WebhookSignature::timestamped_hmac_sha256(
                 "X-Sim-Signature",
                 "X-Sim-Timestamp",
                 "X-Sim-Delivery",
-            ))
+            ));
+        contract::describe(info)
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
@@ -194,6 +200,15 @@ impl<F: Flavor> TypedAdapter for Sim<F> {
             .settings
             .conversation_url(&state.0.conversation_id, "messages");
         let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::new(&input))?;
+        Ok(Output::none())
+    }
+
+    #[cfg(feature = "contract-0-2")]
+    fn user_typing(cx: &Cx<Settings>, state: &mut State, typing: bool) -> Reply {
+        let url = cx
+            .settings
+            .conversation_url(&state.0.conversation_id, "typing");
+        let _: Ignored = http::post_json(&url, &[], &serde_json::json!({ "typing": typing }))?;
         Ok(Output::none())
     }
 

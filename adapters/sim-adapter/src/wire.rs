@@ -82,6 +82,9 @@ fn map(pairs: &[KeyValue]) -> BTreeMap<&str, &str> {
 /// `POST /conversations/{id}/messages` request body.
 #[derive(Serialize)]
 pub struct NewMessage<'a> {
+    /// The host's message id (contract 0.2.0), which receipts name.
+    #[cfg(feature = "contract-0-2")]
+    id: &'a str,
     text: &'a str,
     kind: &'static str,
     attachments: Vec<Attachment>,
@@ -90,6 +93,8 @@ pub struct NewMessage<'a> {
 impl<'a> NewMessage<'a> {
     pub fn new(input: &'a UserInput) -> Self {
         NewMessage {
+            #[cfg(feature = "contract-0-2")]
+            id: &input.id,
             text: &input.text,
             kind: match input.kind {
                 InputKind::Text => "text",

@@ -27,7 +27,7 @@ pub mod wire;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use wire::{Agent, Attachment, Event};
+pub use wire::{Action, Agent, Attachment, Event, Ticket};
 
 /// A failure of reason `error`, with the message the adapter reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +89,7 @@ pub enum Normalized {
         agent: Option<Agent>,
         text: String,
         attachments: Vec<Attachment>,
+        actions: Vec<Action>,
     },
     AgentTyping(bool),
     AgentLeft(Agent),
@@ -97,6 +98,30 @@ pub enum Normalized {
         to_agent: Option<Agent>,
     },
     Ended(EndReason),
+    /// The agent handed the conversation back to the bot (`variables` is a
+    /// JSON object).
+    ReturnedToBot {
+        variables: serde_json::Value,
+        note: Option<String>,
+    },
+    WrapUp {
+        disposition: Option<String>,
+        resolution_code: Option<String>,
+        notes: Option<String>,
+    },
+    Survey {
+        score: Option<u32>,
+        scale_max: u32,
+        comment: Option<String>,
+    },
+    /// The user's messages of these ids were delivered (`read`: false) or
+    /// read by the agent.
+    Receipt {
+        message_ids: Vec<String>,
+        read: bool,
+        ts: Option<u64>,
+    },
+    Ticket(Ticket),
 }
 
 /// What the host keeps for a sim handover between calls.

@@ -67,6 +67,55 @@ pub struct Event {
     to_queue: Option<String>,
     to_agent: Option<Agent>,
     reason: Option<String>,
+    /// `agent_message`: buttons and links (contract 0.2.0 builds show them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<Action>,
+    /// `returned_to_bot`: a JSON object for the bot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    variables: Option<serde_json::Value>,
+    /// `returned_to_bot`: why, in the agent's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    /// `wrap_up`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolution_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notes: Option<String>,
+    /// `survey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    score: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scale_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+    /// `receipt`: the ids of the user's messages and `delivered` / `read`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    message_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ts: Option<u64>,
+    /// `ticket`: the provider's ticket for the conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ticket: Option<Ticket>,
+}
+
+/// A button or a link sent with an agent's message.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    QuickReply { title: String, payload: String },
+    Link { title: String, url: String },
+}
+
+/// The provider's ticket for a conversation.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub id: String,
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 impl Event {
@@ -87,7 +136,43 @@ impl Event {
                 agent: self.agent.clone(),
                 text: self.text.clone().unwrap_or_default(),
                 attachments: self.attachments.clone(),
+                actions: self.actions.clone(),
             },
+            "returned_to_bot" => Normalized::ReturnedToBot {
+                variables: match &self.variables {
+                    None => serde_json::json!({}),
+                    Some(v @ serde_json::Value::Object(_)) => v.clone(),
+                    Some(_) => {
+                        return Err(Error(format!(
+                            "sim event {} (returned_to_bot): `variables` is not an object",
+                            self.event_id
+                        )));
+                    }
+                },
+                note: self.note.clone(),
+            },
+            "wrap_up" => Normalized::WrapUp {
+                disposition: self.disposition.clone(),
+                resolution_code: self.resolution_code.clone(),
+                notes: self.notes.clone(),
+            },
+            "survey" => Normalized::Survey {
+                score: self.score,
+                scale_max: self.scale_max.ok_or_else(|| self.missing("scale_max"))?,
+                comment: self.comment.clone(),
+            },
+            "receipt" => Normalized::Receipt {
+                message_ids: self.message_ids.clone(),
+                read: match self.status.as_deref() {
+                    Some("delivered") => false,
+                    Some("read") => true,
+                    _ => return Err(self.missing("status (delivered or read)")),
+                },
+                ts: self.ts,
+            },
+            "ticket" => {
+                Normalized::Ticket(self.ticket.clone().ok_or_else(|| self.missing("ticket"))?)
+            }
             "agent_typing" => {
                 Normalized::AgentTyping(self.typing.ok_or_else(|| self.missing("typing"))?)
             }

@@ -94,6 +94,7 @@ pub fn handover<C: Columns + ?Sized>(r: &C) -> Result<HandoverRow, C::Error> {
         inactivity_end_at_ms: r.opt_int("inactivity_end_at_ms")?,
         next_poll_at_ms: r.opt_int("next_poll_at_ms")?,
         poll_failures: r.u32("poll_failures")?,
+        extras: r.opt_json("extras")?,
         version: r.int("version")?,
     })
 }

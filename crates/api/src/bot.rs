@@ -1,4 +1,4 @@
-//! Bot API routes: create, input, status, close, list, availability.
+//! Bot API routes: create, input, typing, status, close, list, availability.
 //!
 //! Every route authenticates the caller's tenant key first; another
 //! tenant's endpoint or handover answers 404, exactly like a missing one.
@@ -7,7 +7,9 @@
 //! the raw request), so an unauthenticated caller costs no buffering.
 //! Answers are the engine's typed results written out by `wire`.
 
-use super::wire::{self, AvailabilityBody, CloseBody, CreatedBody, InputBody, ListBody, ViewBody};
+use super::wire::{
+    self, AvailabilityBody, CloseBody, CreatedBody, InputBody, ListBody, TypingBody, ViewBody,
+};
 use super::{AppState, error};
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
@@ -15,7 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use handover_engine::{CreateRequest, InputRequest};
+use handover_engine::{CreateRequest, InputRequest, TypingRequest};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/endpoints/{endpoint}/availability", get(availability))
         .route("/v1/handovers/{id}", get(status))
         .route("/v1/handovers/{id}/input", post(input))
+        .route("/v1/handovers/{id}/typing", post(typing))
         .route("/v1/handovers/{id}/close", post(close))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
@@ -133,6 +136,18 @@ async fn input(State(s): State<AppState>, Path(id): Path<String>, req: Request) 
     }
     let req: InputRequest = or_return!(json_body(&s, req).await);
     reply(s.engine.input(&id, req).await, |v| ok(InputBody::from(v)))
+}
+
+async fn typing(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let allowed = match s.caller(req.headers()) {
+        Ok(caller) => s.handover_for(&caller, &id).await.map(drop),
+        Err(r) => Err(r),
+    };
+    if let Err(r) = allowed {
+        return crate::refuse_unread(req.into_body(), r).await;
+    }
+    let req: TypingRequest = or_return!(json_body(&s, req).await);
+    reply(s.engine.typing(&id, req).await, |v| ok(TypingBody::from(v)))
 }
 
 async fn close(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {

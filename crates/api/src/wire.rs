@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use handover_engine::{
     Availability, BotMessage, CloseOutcome, Created, FinalOutcome, HandoverView, InputOutcome,
-    InputResult, WebhookRefusal,
+    InputResult, TypingResult, WebhookRefusal,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -81,6 +81,16 @@ pub struct ViewBody<'a> {
     ended_at_ms: Option<i64>,
     end_reason: Option<&'a str>,
     result: Option<FinalObject<'a>>,
+    /// Contract 0.2.0 details, each in its own field and only when reported:
+    /// `variables` (hand-back), `wrap_up`, `survey`, `references`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variables: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wrap_up: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    survey: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    references: Option<&'a Value>,
 }
 
 impl<'a> From<&'a HandoverView> for ViewBody<'a> {
@@ -102,8 +112,16 @@ impl<'a> From<&'a HandoverView> for ViewBody<'a> {
             ended_at_ms: v.ended_at_ms,
             end_reason: v.end_reason.as_deref(),
             result: v.result.as_ref().map(FinalObject::from),
+            variables: extra(v, "variables"),
+            wrap_up: extra(v, "wrap_up"),
+            survey: extra(v, "survey"),
+            references: extra(v, "references"),
         }
     }
+}
+
+fn extra<'a>(v: &'a HandoverView, key: &str) -> Option<&'a Value> {
+    v.extras.as_ref()?.get(key)
 }
 
 /// `HandoverList`.
@@ -190,6 +208,8 @@ pub fn created_status(c: &Created) -> StatusCode {
 #[derive(Serialize)]
 pub struct InputBody<'a> {
     result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<&'a str>,
     handover: ViewBody<'a>,
 }
 
@@ -201,6 +221,26 @@ impl<'a> From<&'a InputResult> for InputBody<'a> {
                 InputOutcome::Cancelled => "cancelled",
                 InputOutcome::Error => "error",
             },
+            message_id: r.message_id.as_deref(),
+            handover: (&r.handover).into(),
+        }
+    }
+}
+
+/// `TypingResult`.
+#[derive(Serialize)]
+pub struct TypingBody<'a> {
+    forwarded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    handover: ViewBody<'a>,
+}
+
+impl<'a> From<&'a TypingResult> for TypingBody<'a> {
+    fn from(r: &'a TypingResult) -> Self {
+        TypingBody {
+            forwarded: r.forwarded,
+            detail: r.detail.as_deref(),
             handover: (&r.handover).into(),
         }
     }
@@ -316,6 +356,7 @@ mod tests {
             ended_at_ms: result.as_ref().map(|_| 2000),
             end_reason: result.as_ref().map(|_| "bot_closed".into()),
             result,
+            extras: None,
         }
     }
 
@@ -353,6 +394,7 @@ mod tests {
         assert_eq!(
             to_json(InputBody::from(&InputResult {
                 outcome: InputOutcome::Cancelled,
+                message_id: None,
                 handover: done.clone(),
             })),
             json!({"result": "cancelled", "handover": done_json})

@@ -30,7 +30,7 @@ fn ctx(ep: &Endpoint, handover_id: &str) -> CallContext {
     }
 }
 
-fn arm_inactivity(row: &mut HandoverRow, ep: &Endpoint, now: i64) {
+pub(super) fn arm_inactivity(row: &mut HandoverRow, ep: &Endpoint, now: i64) {
     let t = &ep.config.timers;
     row.last_user_activity_ms = now;
     row.inactivity_warn_at_ms = t.inactivity_warning_s.map(|s| now + s as i64 * 1000);
@@ -227,7 +227,7 @@ impl Engine {
         Ok(row)
     }
 
-    async fn open_row(&self, id: &str) -> Result<HandoverRow, EngineError> {
+    pub(super) async fn open_row(&self, id: &str) -> Result<HandoverRow, EngineError> {
         let row = self
             .store
             .get_handover(id)
@@ -252,6 +252,13 @@ impl Engine {
     pub async fn input(&self, id: &str, req: InputRequest) -> Result<InputResult, EngineError> {
         if req.text.len() > 64 << 10 {
             return Err(EngineError::BadRequest("text: at most 64 KiB".into()));
+        }
+        if let Some(m) = &req.message_id
+            && (m.is_empty() || m.chars().count() > 128)
+        {
+            return Err(EngineError::BadRequest(
+                "message_id: 1 to 128 characters (or leave it out and the host makes one)".into(),
+            ));
         }
         let _g = self.lock(id).await?;
         let mut row = self.open_row(id).await?;
@@ -283,6 +290,7 @@ impl Engine {
             self.commit(&mut row, vec![ev], vec![], vec![]).await?;
             return Ok(InputResult {
                 outcome: InputOutcome::Cancelled,
+                message_id: None,
                 handover: HandoverView::from(&row),
             });
         }
@@ -292,7 +300,11 @@ impl Engine {
         } else {
             req.kind
         };
+        let message_id = req
+            .message_id
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let input = UserInput {
+            id: message_id.clone(),
             kind,
             text: req.text,
             attachments: req.attachments,
@@ -321,6 +333,7 @@ impl Engine {
                         .await?;
                     return Ok(InputResult {
                         outcome: InputOutcome::Forwarded,
+                        message_id: Some(message_id),
                         handover: HandoverView::from(&row),
                     });
                 }
@@ -355,6 +368,7 @@ impl Engine {
         self.commit(&mut row, vec![ev], vec![], vec![]).await?;
         Ok(InputResult {
             outcome: InputOutcome::Error,
+            message_id: Some(message_id),
             handover: HandoverView::from(&row),
         })
     }
@@ -478,6 +492,11 @@ fn has_capability(c: &handover_core::model::Capabilities, name: &str) -> bool {
         "availability_check" => c.availability_check,
         "bot_side_close" => c.bot_side_close,
         "transcript" => c.transcript,
+        "hand_back" => c.hand_back,
+        "wrap_up" => c.wrap_up,
+        "receipts" => c.receipts,
+        "user_typing" => c.user_typing,
+        "rich_messages" => c.rich_messages,
         _ => false,
     }
 }

@@ -30,14 +30,15 @@ mod retention;
 mod streams;
 pub mod tenancy;
 pub use handover_core::{rules, signature};
+mod typing;
 mod webhook;
 mod workers;
 
 pub use outcome::{
     Availability, BotMessage, CloseOutcome, Created, FinalOutcome, HandoverView, InputOutcome,
-    InputResult,
+    InputResult, TypingResult,
 };
-pub use request::{CreateRequest, InputRequest};
+pub use request::{CreateRequest, InputRequest, TypingRequest};
 pub use streams::StreamWake;
 pub use webhook::{WebhookRefusal, WebhookReply};
 

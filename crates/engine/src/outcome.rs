@@ -54,6 +54,9 @@ pub struct HandoverView {
     pub end_reason: Option<String>,
     /// The final object; `None` while open.
     pub result: Option<FinalOutcome>,
+    /// What a contract 0.2.0 adapter reported beyond the status (hand-back
+    /// `variables`, `wrap_up`, `survey`, `references`), a JSON object.
+    pub extras: Option<serde_json::Value>,
 }
 
 impl From<&HandoverRow> for HandoverView {
@@ -73,6 +76,7 @@ impl From<&HandoverRow> for HandoverView {
             ended_at_ms: row.ended_at_ms,
             end_reason: row.end_reason.clone(),
             result: FinalOutcome::of(row),
+            extras: row.extras.clone(),
         }
     }
 }
@@ -142,6 +146,20 @@ pub enum InputOutcome {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputResult {
     pub outcome: InputOutcome,
+    /// The id the message was forwarded under (the bot's own
+    /// `message_id`, or one the host gave it): receipts name it.
+    pub message_id: Option<String>,
+    pub handover: HandoverView,
+}
+
+/// The answer to the user's typing signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypingResult {
+    /// The adapter told the provider.
+    pub forwarded: bool,
+    /// Why not, when it was not (the adapter or its contract cannot, or
+    /// the provider refused); never ends the handover.
+    pub detail: Option<String>,
     pub handover: HandoverView,
 }
 

@@ -160,9 +160,21 @@ impl CreateRequest {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputRequest {
+    /// The bot's id for this message (at most 128 characters); receipts
+    /// name it. The host makes one when absent.
+    #[serde(default)]
+    pub message_id: Option<String>,
     #[serde(default)]
     pub kind: InputKind,
     pub text: String,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+}
+
+/// `POST /v1/handovers/{id}/typing`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypingRequest {
+    /// true: the user started typing; false: stopped.
+    pub typing: bool,
 }

@@ -1,7 +1,8 @@
 //! Webhook ingress and processing.
 //!
 //! Ingest: verify the signature the adapter declared (with the configured
-//! secret), ask the adapter which handovers the request concerns, drop
+//! secret), find which handovers the request concerns (where a 0.2.0
+//! adapter declared the key, else by asking its `route-webhook`), drop
 //! duplicates by delivery id, make the request durable, and only then
 //! answer the provider. Durable means one of two paths:
 //! - **inline** (the common case: one handover, its inbox empty, a free
@@ -148,26 +149,40 @@ impl Engine {
         {
             return refuse(q.into());
         }
-        let slot = match ep.tenant_budget.as_ref().map(|t| t.try_call()).transpose() {
-            Ok(s) => s,
-            Err(q) => return refuse(q.into()),
-        };
-        let route = match session
-            .call(Call::RouteWebhook(ep.settings_json.clone(), req.clone()))
-            .await
-        {
-            Ok(CallOutput::Route(r)) => r,
-            Ok(other) => {
-                return refuse(WebhookRefusal::AdapterMisbehaved(format!("{other:?}")));
+        // Declared routing (contract 0.2.0): the key is where `describe`
+        // said, so no instance runs to find it; else `route-webhook` does.
+        let declared = adapter
+            .info
+            .webhook_routing
+            .as_ref()
+            .and_then(|r| handover_core::declared_routing::route(r, &req));
+        let route = match declared {
+            Some(route) => route,
+            None => {
+                let slot = match ep.tenant_budget.as_ref().map(|t| t.try_call()).transpose() {
+                    Ok(s) => s,
+                    Err(q) => return refuse(q.into()),
+                };
+                let route = match session
+                    .call(Call::RouteWebhook(ep.settings_json.clone(), req.clone()))
+                    .await
+                {
+                    Ok(CallOutput::Route(r)) => r,
+                    Ok(other) => {
+                        return refuse(WebhookRefusal::AdapterMisbehaved(format!("{other:?}")));
+                    }
+                    Err(f) => {
+                        return refuse(WebhookRefusal::Malformed(f.message));
+                    }
+                };
+                // The slot covers the adapter call only: waiting out the
+                // correlation grace and storing the webhook run no adapter,
+                // and must not keep the tenant's bot API calls out (quota
+                // refusals) meanwhile.
+                drop(slot);
+                route
             }
-            Err(f) => {
-                return refuse(WebhookRefusal::Malformed(f.message));
-            }
         };
-        // The slot covers the adapter call only: waiting out the correlation
-        // grace and storing the webhook run no adapter, and must not keep the
-        // tenant's bot API calls out (quota refusals) meanwhile.
-        drop(slot);
         let delivery_id = route.delivery_id.clone().or_else(|| {
             let h = adapter
                 .info

@@ -9,8 +9,6 @@
 //!
 //! [`Session`]: super::Session
 
-use super::bindings::v0_1_0 as v1;
-use super::bindings::v0_1_0_exports as v1_exports;
 use super::clock::CallClock;
 use super::egress::{CallLabels, EgressConfig, EgressHooks, EgressPolicy, Resolver};
 use super::state::{CallState, Limiter, LogSink};
@@ -32,6 +30,9 @@ pub enum Call {
     Cancel(m::CallContext, Vec<u8>),
     Close(m::CallContext, Vec<u8>),
     CheckAvailability(m::CallContext),
+    /// Contract 0.2.0 and later; a 0.1.0 adapter answers `unsupported`
+    /// without being run.
+    UserTyping(m::CallContext, Vec<u8>, bool),
     RouteWebhook(String, m::HttpRequest),
     HandleWebhook(m::CallContext, Vec<u8>, m::HttpRequest),
     Poll(m::CallContext, Vec<u8>),
@@ -47,6 +48,7 @@ impl Call {
             Call::Cancel(..) => "cancel",
             Call::Close(..) => "close",
             Call::CheckAvailability(_) => "check-availability",
+            Call::UserTyping(..) => "user-typing",
             Call::RouteWebhook(..) => "route-webhook",
             Call::HandleWebhook(..) => "handle-webhook",
             Call::Poll(..) => "poll",
@@ -56,7 +58,7 @@ impl Call {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallOutput {
-    Info(m::AdapterInfo),
+    Info(Box<m::AdapterInfo>),
     Unit,
     Step(m::Step),
     Availability(m::Availability),
@@ -137,64 +139,9 @@ fn cause_of(err: &wasmtime::Error, state: &CallState, limits: &Limits) -> (&'sta
     }
 }
 
-fn fail(cause: &'static str, export: &str, message: String) -> Failure {
+pub(super) fn fail(cause: &'static str, export: &str, message: String) -> Failure {
     metrics::ADAPTER_TRAPS.inc(&[cause]);
     Failure::error(format!("adapter `{export}` call failed: {message}"))
-}
-
-fn check_step(step: v1::t::Step, limits: &Limits, export: &str) -> Result<m::Step, Failure> {
-    if step.state.len() > limits.max_state_bytes {
-        return Err(fail(
-            "oversized_state",
-            export,
-            format!(
-                "oversized output: provider state of {} bytes exceeds the limit of {} bytes",
-                step.state.len(),
-                limits.max_state_bytes
-            ),
-        ));
-    }
-    if step.events.len() > limits.max_events {
-        return Err(fail(
-            "oversized_events",
-            export,
-            format!(
-                "oversized output: {} events in one call exceed the limit of {}",
-                step.events.len(),
-                limits.max_events
-            ),
-        ));
-    }
-    let step = v1::step(step);
-    let mut total = 0usize;
-    for (i, event) in step.events.iter().enumerate() {
-        let bytes = event.text_bytes();
-        if bytes > limits.max_event_bytes {
-            return Err(fail(
-                "oversized_events",
-                export,
-                format!(
-                    "oversized output: event {i} carries {bytes} bytes of text, over the \
-                     limit of {} bytes per event (`max_event_kib`)",
-                    limits.max_event_bytes
-                ),
-            ));
-        }
-        total = total.saturating_add(bytes);
-    }
-    if total > limits.max_call_event_bytes {
-        return Err(fail(
-            "oversized_events",
-            export,
-            format!(
-                "oversized output: the call's {} events carry {total} bytes of text, over \
-                 the limit of {} bytes per call (`max_call_events_kib`)",
-                step.events.len(),
-                limits.max_call_event_bytes
-            ),
-        ));
-    }
-    Ok(step)
 }
 
 /// A store with (once instantiated) the adapter's instance in it: one call's,
@@ -356,7 +303,7 @@ impl Runtime {
             // The epoch callback stops a guest that executes; the timeout
             // stops one blocked in host I/O at the same wall deadline.
             let deadline = tokio::time::Instant::from_std(l.store.data().clock.deadline);
-            let export = run_export(
+            let export = super::dispatch::run_export(
                 &adapter.exports,
                 instance,
                 &mut l.store,
@@ -427,80 +374,4 @@ fn count_call(env: &CallEnv, export: &str, started: Instant, ok: bool) {
     metrics::ADAPTER_CALL_LATENCY.observe(&[endpoint, adapter], started.elapsed());
     let outcome = if ok { "ok" } else { "failure" };
     metrics::ADAPTER_CALLS.inc(&[endpoint, adapter, export, outcome]);
-}
-
-async fn run_export(
-    x: &v1_exports::Exports,
-    inst: Instance,
-    store: &mut Store<CallState>,
-    call: Call,
-    limits: &Limits,
-    export: &str,
-) -> wasmtime::Result<Result<CallOutput, Failure>> {
-    let step = |r: Result<v1::t::Step, v1::t::Failure>| match r {
-        Ok(s) => check_step(s, limits, export).map(CallOutput::Step),
-        Err(f) => Err(v1::failure(f)),
-    };
-    let s = &mut *store;
-    Ok(match call {
-        Call::Describe => {
-            let (info,) = x.describe(&mut *s, &inst).call_async(s, ()).await?;
-            Ok(CallOutput::Info(v1::adapter_info(info)))
-        }
-        Call::ValidateSettings(settings) => {
-            let f = x.validate_settings(&mut *s, &inst);
-            let (r,) = f.call_async(s, (&settings,)).await?;
-            r.map(|()| CallOutput::Unit).map_err(v1::failure)
-        }
-        Call::Start(c, conv) => {
-            let f = x.start(&mut *s, &inst);
-            let (c, conv) = (v1::ctx(&c), v1::conversation(&conv));
-            step(f.call_async(s, (&c, &conv)).await?.0)
-        }
-        Call::UserMessage(c, st, i) => {
-            let f = x.user_message(&mut *s, &inst);
-            let (c, i) = (v1::ctx(&c), v1::user_input(&i));
-            step(f.call_async(s, (&c, &st, &i)).await?.0)
-        }
-        Call::Cancel(c, st) => {
-            let f = x.cancel(&mut *s, &inst);
-            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
-        }
-        Call::Close(c, st) => {
-            let f = x.close(&mut *s, &inst);
-            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
-        }
-        Call::CheckAvailability(c) => {
-            let f = x.check_availability(&mut *s, &inst);
-            let (r,) = f.call_async(s, (&v1::ctx(&c), &[])).await?;
-            r.map(|a| CallOutput::Availability(v1::availability(a)))
-                .map_err(v1::failure)
-        }
-        Call::RouteWebhook(settings, r) => {
-            let f = x.route_webhook(&mut *s, &inst);
-            let (route,) = f.call_async(s, (&settings, &v1::http_request(&r))).await?;
-            match route {
-                Ok(r) if r.correlation_keys.len() > limits.max_events => Err(fail(
-                    "oversized_events",
-                    export,
-                    format!(
-                        "oversized output: {} correlation keys exceed the limit of {}",
-                        r.correlation_keys.len(),
-                        limits.max_events
-                    ),
-                )),
-                Ok(r) => Ok(CallOutput::Route(v1::webhook_route(r))),
-                Err(f) => Err(v1::failure(f)),
-            }
-        }
-        Call::HandleWebhook(c, st, r) => {
-            let f = x.handle_webhook(&mut *s, &inst);
-            let req = v1::http_request(&r);
-            step(f.call_async(s, (&v1::ctx(&c), &st, &req)).await?.0)
-        }
-        Call::Poll(c, st) => {
-            let f = x.poll(&mut *s, &inst);
-            step(f.call_async(s, (&v1::ctx(&c), &st)).await?.0)
-        }
-    })
 }

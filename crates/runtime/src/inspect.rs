@@ -6,14 +6,16 @@
 //! one-paragraph diagnosis a third-party author can act on.
 
 use super::LoadError;
-use super::bindings;
+use super::bindings::Version;
 use wit_component::DecodedWasm;
 
 /// What a component declares.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     /// The contract version it exports, e.g. `handover:provider@0.1.0`.
     pub world: String,
+    #[serde(skip)]
+    pub version: Version,
     pub imports: Vec<String>,
     pub exports: Vec<String>,
 }
@@ -37,13 +39,79 @@ fn package_of(name: &str) -> String {
     }
 }
 
-fn import_allowed(name: &str) -> bool {
+/// Whether a component of contract `version` may import `name`: WASI 0.2
+/// and its own version's `log` and `types` (not another version's).
+fn import_allowed(name: &str, version: Version) -> bool {
     let pkg = package_of(name);
+    let ver = version.number();
     ALLOWED_IMPORT_PACKAGES.iter().any(|p| pkg.starts_with(p))
-        || bindings::SUPPORTED.iter().any(|v| {
-            let (ns, ver) = v.split_once('@').unwrap_or((v, ""));
-            name == format!("{ns}/log@{ver}") || name == format!("{ns}/types@{ver}")
+        || name == format!("handover:provider/log@{ver}")
+        || name == format!("handover:provider/types@{ver}")
+}
+
+/// Served versions as people read them: "`handover:provider/adapter@0.2.0`
+/// (0.2.0, current), …".
+fn served() -> String {
+    let v: Vec<String> = Version::ALL
+        .iter()
+        .map(|v| {
+            format!(
+                "`{}` ({}, {})",
+                v.export_interface(),
+                v.number(),
+                v.status_text()
+            )
         })
+        .collect();
+    v.join(", ")
+}
+
+/// Why a component exporting no served version is refused.
+fn unserved(exports: &[String]) -> String {
+    let other = exports
+        .iter()
+        .find(|e| e.starts_with("handover:provider/adapter@"));
+    let why = match other {
+        Some(o) => {
+            let found = o.rsplit('@').next().unwrap_or_default();
+            let newest = Version::CURRENT.number();
+            if semver_newer(found, newest) {
+                format!(
+                    "it exports `{o}`, contract {found}, newer than any this host serves. \
+                     Upgrade handover-host to a release that serves {found}, or build the adapter \
+                     against {newest} (the SDKs' default)"
+                )
+            } else {
+                format!(
+                    "it exports `{o}`, contract {found}, which this host does not serve (it is not \
+                     a released version, or its service ended). Rebuild the adapter against {newest}"
+                )
+            }
+        }
+        None if exports.is_empty() => {
+            "it exports nothing. Export the `adapter` interface of world `handover-adapter` in `wit/`".to_string()
+        }
+        None => format!(
+            "its exports are [{}]. Export the `adapter` interface of world `handover-adapter` in `wit/` \
+             (regenerate your bindings from this host's `wit/` folder)",
+            exports.join(", ")
+        ),
+    };
+    format!(
+        "this component does not implement a contract version this host serves: {why}. \
+         This host serves {} (world `handover-adapter` in `wit/v<version>/`).",
+        served()
+    )
+}
+
+/// Whether dotted version `a` is newer than `b` (numeric parts compared).
+fn semver_newer(a: &str, b: &str) -> bool {
+    let parts = |s: &str| -> Vec<u64> {
+        s.split(['.', '-'])
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    parts(a) > parts(b)
 }
 
 /// Check the bytes are an intact component exporting a supported contract
@@ -98,29 +166,24 @@ pub fn check_component(bytes: &[u8]) -> Result<Report, LoadError> {
     };
     let imports: Vec<String> = w.imports.keys().map(name).collect();
     let exports: Vec<String> = w.exports.keys().map(name).collect();
-    let supported: Vec<String> = bindings::SUPPORTED
-        .iter()
-        .map(|v| bindings::export_interface(v))
-        .collect();
-    let Some(world_version) = bindings::SUPPORTED
-        .iter()
-        .find(|v| exports.contains(&bindings::export_interface(v)))
-    else {
-        let other = exports
-            .iter()
-            .find(|e| e.starts_with("handover:provider/adapter@"));
-        let why = match other {
-            Some(o) => format!("it exports `{o}`, a contract version this host does not serve"),
-            None if exports.is_empty() => "it exports nothing".to_string(),
-            None => format!("its exports are [{}]", exports.join(", ")),
-        };
-        return Err(LoadError::WorldMismatch(format!(
-            "this component does not implement a supported adapter world: {why}. It must export {} (world `handover-adapter` in `wit/`). \
-             Regenerate your bindings from this host's `wit/` folder and export the `adapter` interface.",
-            supported.join(" or ")
-        )));
+    let Some(version) = exports.iter().find_map(|e| Version::of_export(e)) else {
+        return Err(LoadError::WorldMismatch(unserved(&exports)));
     };
-    let unsupported: Vec<&String> = imports.iter().filter(|i| !import_allowed(i)).collect();
+    let other_log = imports.iter().find(|i| {
+        i.starts_with("handover:provider/") && !i.ends_with(&format!("@{}", version.number()))
+    });
+    if let Some(other) = other_log {
+        return Err(LoadError::WorldMismatch(format!(
+            "this component exports contract {} but imports `{other}` from another version: \
+             a component targets one version. Generate all of its bindings from `wit/v{}`.",
+            version.number(),
+            version.number()
+        )));
+    }
+    let unsupported: Vec<&String> = imports
+        .iter()
+        .filter(|i| !import_allowed(i, version))
+        .collect();
     if !unsupported.is_empty() {
         return Err(LoadError::WorldMismatch(format!(
             "this component imports interfaces the host does not provide: [{}]. Adapters may import only WASI 0.2 \
@@ -134,7 +197,8 @@ pub fn check_component(bytes: &[u8]) -> Result<Report, LoadError> {
         )));
     }
     Ok(Report {
-        world: world_version.to_string(),
+        world: version.package().to_string(),
+        version,
         imports,
         exports,
     })
@@ -178,9 +242,33 @@ mod tests {
     #[test]
     fn package_names() {
         assert_eq!(package_of("wasi:http/types@0.2.12"), "wasi:http@0.2.12");
-        assert!(import_allowed("wasi:http/outgoing-handler@0.2.3"));
-        assert!(import_allowed("handover:provider/log@0.1.0"));
-        assert!(!import_allowed("wasi:keyvalue/store@0.2.0-draft"));
-        assert!(!import_allowed("handover:provider/log@0.9.0"));
+        let v1 = Version::V0_1_0;
+        assert!(import_allowed("wasi:http/outgoing-handler@0.2.3", v1));
+        assert!(import_allowed("handover:provider/log@0.1.0", v1));
+        assert!(!import_allowed("handover:provider/log@0.2.0", v1));
+        assert!(import_allowed(
+            "handover:provider/log@0.2.0",
+            Version::V0_2_0
+        ));
+        assert!(!import_allowed("wasi:keyvalue/store@0.2.0-draft", v1));
+        assert!(!import_allowed("handover:provider/log@0.9.0", v1));
+    }
+
+    #[test]
+    fn unknown_versions_are_diagnosed() {
+        let future = unserved(&["handover:provider/adapter@0.3.0".into()]);
+        assert!(
+            future.contains("newer than any this host serves"),
+            "{future}"
+        );
+        assert!(future.contains("Upgrade handover-host"), "{future}");
+        assert!(
+            future.contains("0.2.0 (current), 0.1.0 (deprecated"),
+            "{future}"
+        );
+        let old = unserved(&["handover:provider/adapter@0.0.9".into()]);
+        assert!(old.contains("does not serve"), "{old}");
+        assert!(semver_newer("0.10.0", "0.2.0"));
+        assert!(!semver_newer("0.1.0", "0.2.0"));
     }
 }

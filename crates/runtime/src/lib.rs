@@ -13,6 +13,7 @@ pub mod budget;
 pub mod cache;
 mod call;
 mod clock;
+mod dispatch;
 pub use handover_egress as egress;
 pub mod inspect;
 pub use handover_core::limits;
@@ -26,8 +27,8 @@ pub use call::{Call, CallEnv, CallOutput};
 pub use limits::{Limits, LimitsOverride};
 pub use session::{Session, WarmPool};
 
-use bindings::v0_1_0 as v1;
-use bindings::v0_1_0_exports as v1_exports;
+pub use bindings::Version;
+use bindings::{v0_1_0, v0_1_0_exports, v0_2_0, v0_2_0_exports};
 use handover_core::model::AdapterInfo;
 use sha2::{Digest, Sha256};
 use state::CallState;
@@ -110,6 +111,9 @@ pub enum LoadError {
     Describe(String),
     #[error("the endpoint's settings were refused by `validate-settings`: {0}")]
     Settings(String),
+    /// The endpoint does not grant what a 0.2.0 adapter declares it needs.
+    #[error("{0}")]
+    Permissions(String),
     #[error("sha256 {actual} does not match the pinned sha256 {pinned}")]
     Pinned { pinned: String, actual: String },
     #[error("endpoint configuration: {0}")]
@@ -125,7 +129,10 @@ pub struct LoadedAdapter {
     id: u64,
     pub sha256: String,
     pub size: usize,
+    /// The contract version it exports, e.g. `handover:provider@0.1.0`.
     pub world: String,
+    /// The same, typed: which bindings and linker serve its calls.
+    pub version: Version,
     pub info: AdapterInfo,
     pub imports: Vec<String>,
     pub loaded_at: SystemTime,
@@ -134,10 +141,25 @@ pub struct LoadedAdapter {
     pub wrote_cache_entry: bool,
     pre: InstancePre<CallState>,
     /// `pre`'s exports, type-checked once here instead of per instance.
-    exports: v1_exports::Exports,
+    exports: Exports,
     /// Benchmarks only: run the webhook exports natively (see `native`).
     #[cfg(feature = "bench-native")]
     native: bool,
+}
+
+/// A component's export table, in its contract version's types.
+pub(crate) enum Exports {
+    V0_1_0(v0_1_0_exports::Exports),
+    V0_2_0(v0_2_0_exports::Exports),
+}
+
+impl Exports {
+    fn new(version: Version, pre: &InstancePre<CallState>) -> wasmtime::Result<Exports> {
+        Ok(match version {
+            Version::V0_1_0 => Exports::V0_1_0(v0_1_0_exports::Exports::new(pre)?),
+            Version::V0_2_0 => Exports::V0_2_0(v0_2_0_exports::Exports::new(pre)?),
+        })
+    }
 }
 
 impl std::fmt::Debug for LoadedAdapter {
@@ -152,7 +174,8 @@ impl std::fmt::Debug for LoadedAdapter {
 
 pub struct Runtime {
     engine: Engine,
-    linker: Linker<CallState>,
+    /// One linker per contract version (each provides its version's `log`).
+    linkers: Vec<(Version, Linker<CallState>)>,
     cfg: RuntimeConfig,
     /// The compiled-component cache; `None` when off or its key unusable.
     cache: Option<Arc<cache::Cache>>,
@@ -188,7 +211,10 @@ impl Runtime {
             Engine::new(&engine_config(&cfg, false))
         };
         let engine = engine.map_err(RuntimeError::Engine)?;
-        let linker = build_linker(&engine)?;
+        let linkers = Version::ALL
+            .iter()
+            .map(|&v| build_linker(&engine, v).map(|l| (v, l)))
+            .collect::<Result<Vec<_>, _>>()?;
         let cache = cfg.cache_dir.as_ref().and_then(|dir| {
             let key = cfg
                 .cache_key_file
@@ -216,7 +242,7 @@ impl Runtime {
             .map_err(RuntimeError::Ticker)?;
         Ok(Arc::new(Runtime {
             engine,
-            linker,
+            linkers,
             cfg,
             cache,
             stop,
@@ -277,11 +303,16 @@ impl Runtime {
         size: usize,
         env: &CallEnv,
     ) -> Result<LoadedAdapter, LoadError> {
-        let pre = self
-            .linker
+        let version = report.version;
+        let linker = self
+            .linkers
+            .iter()
+            .find_map(|(v, l)| (*v == version).then_some(l))
+            .expect("a linker for every served version");
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, report)))?;
-        let exports = v1_exports::Exports::new(&pre)
+        let exports = Exports::new(version, &pre)
             .map_err(|e| LoadError::WorldMismatch(inspect::explain_link_error(&e, report)))?;
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let mut adapter = LoadedAdapter {
@@ -289,6 +320,7 @@ impl Runtime {
             sha256: sha256.to_string(),
             size,
             world: report.world.clone(),
+            version,
             info: placeholder_info(),
             imports: report.imports.clone(),
             loaded_at: SystemTime::now(),
@@ -299,7 +331,7 @@ impl Runtime {
             native: false,
         };
         match self.invoke(&adapter, env, Call::Describe).await {
-            Ok(CallOutput::Info(info)) => adapter.info = info,
+            Ok(CallOutput::Info(info)) => adapter.info = *info,
             Ok(_) => unreachable!("describe returns info"),
             Err(f) => return Err(LoadError::Describe(f.message)),
         }
@@ -428,18 +460,29 @@ fn placeholder_info() -> AdapterInfo {
         webhook_signature: None,
         polling: Default::default(),
         settings_schema: "{}".into(),
+        permissions: None,
+        webhook_routing: None,
     }
 }
 
-/// What adapters may import: all of WASI 0.2 (with nothing granted, so
-/// Python and JS components link), wasi:http via the egress hooks, and the
-/// contract's `log`.
-fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
+/// What adapters of `version` may import: all of WASI 0.2 (with nothing
+/// granted, so Python and JS components link), wasi:http via the egress
+/// hooks, and that version's `log` (only that one: a component mixing
+/// versions does not link).
+fn build_linker(engine: &Engine, version: Version) -> Result<Linker<CallState>, RuntimeError> {
+    use wasmtime::component::HasSelf;
     let err = RuntimeError::Linker;
     let mut linker = Linker::<CallState>::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
-    v1::log_if::add_to_linker::<_, wasmtime::component::HasSelf<CallState>>(&mut linker, |s| s)
-        .map_err(err)?;
+    match version {
+        Version::V0_1_0 => {
+            v0_1_0::log_if::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)
+        }
+        Version::V0_2_0 => {
+            v0_2_0::log_if::add_to_linker::<_, HasSelf<CallState>>(&mut linker, |s| s)
+        }
+    }
+    .map_err(err)?;
     Ok(linker)
 }

@@ -78,6 +78,7 @@ fn event(n: sim_logic::Normalized) -> m::ProviderEvent {
             agent: a,
             text,
             attachments,
+            actions,
         } => E::AgentMessage {
             agent: a.map(agent),
             text,
@@ -87,6 +88,15 @@ fn event(n: sim_logic::Normalized) -> m::ProviderEvent {
                     url: a.url,
                     content_type: a.content_type,
                     name: a.name,
+                })
+                .collect(),
+            actions: actions
+                .into_iter()
+                .map(|a| match a {
+                    sim_logic::Action::QuickReply { title, payload } => {
+                        m::Action::QuickReply { title, payload }
+                    }
+                    sim_logic::Action::Link { title, url } => m::Action::Link { title, url },
                 })
                 .collect(),
         },
@@ -104,6 +114,47 @@ fn event(n: sim_logic::Normalized) -> m::ProviderEvent {
                 R::NoAgentAvailable => m::EndReason::NoAgentAvailable,
                 R::Other(detail) => m::EndReason::Other { detail },
             },
+        },
+        // The contract 0.2.0 events, as the `sim-v2` build reports them.
+        N::ReturnedToBot { variables, note } => E::ReturnedToBot {
+            variables: variables.to_string(),
+            note,
+        },
+        N::WrapUp {
+            disposition,
+            resolution_code,
+            notes,
+        } => E::WrapUp {
+            disposition,
+            resolution_code,
+            notes,
+        },
+        N::Survey {
+            score,
+            scale_max,
+            comment,
+        } => E::Survey {
+            score,
+            scale_max,
+            comment,
+        },
+        N::Receipt {
+            message_ids,
+            read,
+            ts,
+        } => E::Receipt {
+            message_ids,
+            status: if read {
+                m::ReceiptStatus::Read
+            } else {
+                m::ReceiptStatus::Delivered
+            },
+            timestamp_ms: ts,
+        },
+        N::Ticket(t) => E::ProviderReference {
+            kind: "ticket".into(),
+            id: t.id,
+            url: t.url,
         },
     }
 }

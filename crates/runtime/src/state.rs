@@ -9,7 +9,7 @@
 //!
 //! [`Session`]: super::Session
 
-use super::bindings::v0_1_0 as v1;
+use super::bindings::{v0_1_0, v0_2_0};
 use super::clock::CallClock;
 use super::egress::{CallLabels, Denial, EgressHooks};
 use super::stderr::StderrCapture;
@@ -234,14 +234,21 @@ impl WasiHttpView for CallState {
     }
 }
 
-impl v1::t::Host for CallState {}
+/// The contract's `log` import, one implementation per served version.
+macro_rules! log_host {
+    ($($v:ident),*) => {$(
+        impl $v::t::Host for CallState {}
 
-impl v1::log_if::Host for CallState {
-    fn log(&mut self, level: v1::log_if::Level, message: String, fields: Vec<v1::t::KeyValue>) {
-        self.log
-            .write(v1::log_level(level), &message, &v1::log_fields(fields));
-    }
+        impl $v::log_if::Host for CallState {
+            fn log(&mut self, level: $v::log_if::Level, message: String, fields: Vec<$v::t::KeyValue>) {
+                self.log
+                    .write($v::log_level(level), &message, &$v::log_fields(fields));
+            }
+        }
+    )*};
 }
+
+log_host!(v0_1_0, v0_2_0);
 
 /// An adapter's text as it goes into the host's log: control characters
 /// (line breaks, carriage returns, terminal escape sequences) written as

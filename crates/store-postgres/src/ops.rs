@@ -56,6 +56,7 @@ struct Encoded {
     status: &'static str,
     request: String,
     agent: Option<String>,
+    extras: Option<String>,
     queue_position: Option<i64>,
     wait: Option<i64>,
     poll_failures: i64,
@@ -67,6 +68,7 @@ impl Encoded {
             status: h.status.as_str(),
             request: json_text(&h.request),
             agent: h.agent.as_ref().map(json_text),
+            extras: h.extras.as_ref().map(json_text),
             queue_position: h.queue_position.map(i64::from),
             wait: h.estimated_wait_seconds.map(i64::from),
             poll_failures: i64::from(h.poll_failures),
@@ -75,8 +77,8 @@ impl Encoded {
 
     /// The values of every column a step may write (all but the identity
     /// columns, the version and the request, which is written once, by the
-    /// insert, to its own table), `$1` to `$18` of the insert and the update.
-    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 18] {
+    /// insert, to its own table), `$1` to `$19` of the insert and the update.
+    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 19] {
         [
             &self.status,
             &h.error_reason,
@@ -96,6 +98,7 @@ impl Encoded {
             &h.inactivity_end_at_ms,
             &h.next_poll_at_ms,
             &self.poll_failures,
+            &self.extras,
         ]
     }
 }
@@ -195,9 +198,10 @@ pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) ->
              provider_state, queue_position, estimated_wait_seconds, agent, callback_url, \
              updated_at_ms, agent_joined_at_ms, ended_at_ms, last_user_activity_ms, \
              no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, \
-             poll_failures, id, endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
-             version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-             $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT DO NOTHING",
+             poll_failures, extras, id, endpoint_id, tenant, session_id, idempotency_key, \
+             created_at_ms, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
+             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+             ON CONFLICT DO NOTHING",
         )
         .await?;
     let h = &row;
@@ -549,9 +553,9 @@ async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<Stri
              agent_joined_at_ms = $11, ended_at_ms = $12, last_user_activity_ms = $13, \
              no_agent_deadline_ms = $14, inactivity_warn_at_ms = $15, \
              inactivity_end_at_ms = $16, next_poll_at_ms = $17, poll_failures = $18, \
-             version = version + 1, timer_claimed_until_ms = NULL, \
+             extras = $19, version = version + 1, timer_claimed_until_ms = NULL, \
              poll_claimed_until_ms = NULL \
-             WHERE id = $19 AND version = $20 \
+             WHERE id = $20 AND version = $21 \
              RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
         )
         .await?;

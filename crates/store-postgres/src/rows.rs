@@ -20,7 +20,8 @@ macro_rules! handover_columns {
          error_message, end_reason, request, provider_state, queue_position, \
          estimated_wait_seconds, agent, callback_url, created_at_ms, updated_at_ms, \
          agent_joined_at_ms, ended_at_ms, last_user_activity_ms, no_agent_deadline_ms, \
-         inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, version"
+         inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, extras, \
+         version"
     };
 }
 pub(super) use handover_columns;

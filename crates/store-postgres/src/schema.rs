@@ -230,6 +230,12 @@ CREATE INDEX handovers_tenant_created ON handovers (tenant, created_at_ms, id);
 COMMENT ON COLUMN events.id IS
     '(writing transaction id << 16) | index in that transaction; see watermark.rs';
 "#,
+    // 7: what contract 0.2.0 adapters report beyond the status (hand-back
+    // variables, wrap-up, survey, provider references), a JSON object as
+    // text (SQLite migration 9).
+    r#"
+ALTER TABLE handovers ADD COLUMN extras TEXT;
+"#,
 ];
 
 /// The schema version this build writes and understands.

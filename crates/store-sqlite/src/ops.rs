@@ -93,7 +93,7 @@ pub(super) fn insert_or_resolve(conn: &Connection, row: HandoverRow) -> Result<I
 }
 
 /// How many of [`Encoded::step_params`] no index covers.
-const UNINDEXED: usize = 13;
+const UNINDEXED: usize = 14;
 
 /// A handover's values that are bound converted: the status by name, JSON
 /// as text.
@@ -101,6 +101,7 @@ struct Encoded<'a> {
     status: &'static str,
     request: JsonRef<'a>,
     agent: Option<JsonRef<'a>>,
+    extras: Option<JsonRef<'a>>,
 }
 
 impl<'a> Encoded<'a> {
@@ -109,13 +110,14 @@ impl<'a> Encoded<'a> {
             status: h.status.as_str(),
             request: JsonRef(&h.request),
             agent: h.agent.as_ref().map(JsonRef),
+            extras: h.extras.as_ref().map(JsonRef),
         }
     }
 
     /// The named values of every column a step may write: first the
     /// [`UNINDEXED`] ones no index covers (what [`update_row`] always
     /// writes), then the indexed ones (written only when one changes).
-    fn step_params(&'a self, h: &'a HandoverRow) -> [(&'static str, &'a dyn ToSql); 18] {
+    fn step_params(&'a self, h: &'a HandoverRow) -> [(&'static str, &'a dyn ToSql); 19] {
         [
             (":error_reason", &h.error_reason),
             (":error_message", &h.error_message),
@@ -130,6 +132,7 @@ impl<'a> Encoded<'a> {
             (":ended_at_ms", &h.ended_at_ms),
             (":last_user_activity_ms", &h.last_user_activity_ms),
             (":poll_failures", &h.poll_failures),
+            (":extras", &self.extras),
             (":status", &self.status),
             (":no_agent_deadline_ms", &h.no_agent_deadline_ms),
             (":inactivity_warn_at_ms", &h.inactivity_warn_at_ms),
@@ -145,12 +148,12 @@ fn insert_row(conn: &Connection, h: &HandoverRow) -> rusqlite::Result<()> {
          error_reason, error_message, end_reason, provider_state, queue_position, \
          estimated_wait_seconds, agent, callback_url, created_at_ms, updated_at_ms, \
          agent_joined_at_ms, ended_at_ms, last_user_activity_ms, no_agent_deadline_ms, \
-         inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, version) \
+         inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, extras, version) \
          VALUES (:id, :endpoint_id, :tenant, :session_id, :idempotency_key, :status, \
          :error_reason, :error_message, :end_reason, :provider_state, :queue_position, \
          :estimated_wait_seconds, :agent, :callback_url, :created_at_ms, :updated_at_ms, \
          :agent_joined_at_ms, :ended_at_ms, :last_user_activity_ms, :no_agent_deadline_ms, \
-         :inactivity_warn_at_ms, :inactivity_end_at_ms, :next_poll_at_ms, :poll_failures, :version)",
+         :inactivity_warn_at_ms, :inactivity_end_at_ms, :next_poll_at_ms, :poll_failures, :extras, :version)",
     )?;
     let encoded = Encoded::new(h);
     let mut params: Vec<(&str, &dyn ToSql)> = vec![
@@ -390,7 +393,7 @@ fn update_row(conn: &Connection, h: &HandoverRow) -> Result<Option<String>> {
          callback_url = :callback_url, updated_at_ms = :updated_at_ms, \
          agent_joined_at_ms = :agent_joined_at_ms, ended_at_ms = :ended_at_ms, \
          last_user_activity_ms = :last_user_activity_ms, \
-         poll_failures = :poll_failures, version = version + 1 \
+         poll_failures = :poll_failures, extras = :extras, version = version + 1 \
          WHERE id = :id AND version = :version \
          RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms, \
          status, no_agent_deadline_ms, inactivity_warn_at_ms, inactivity_end_at_ms, \

@@ -22,7 +22,7 @@ macro_rules! select_handovers {
              error_message, end_reason, request, provider_state, queue_position, \
              estimated_wait_seconds, agent, callback_url, created_at_ms, updated_at_ms, \
              agent_joined_at_ms, ended_at_ms, last_user_activity_ms, no_agent_deadline_ms, \
-             inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, version \
+             inactivity_warn_at_ms, inactivity_end_at_ms, next_poll_at_ms, poll_failures, extras, version \
              FROM handovers JOIN handover_requests ON handover_id = id ",
             $($rest),*
         )
@@ -34,7 +34,7 @@ pub(super) use select_handovers;
 /// together): a handover row's columns are found by position in this list,
 /// not by asking SQLite each column's name (26 name searches through the
 /// C API per row were 2.4 % of the host's CPU under webhook load).
-pub(super) const HANDOVER_COLUMNS: [&str; 26] = [
+pub(super) const HANDOVER_COLUMNS: [&str; 27] = [
     "id",
     "endpoint_id",
     "tenant",
@@ -60,6 +60,7 @@ pub(super) const HANDOVER_COLUMNS: [&str; 26] = [
     "inactivity_end_at_ms",
     "next_poll_at_ms",
     "poll_failures",
+    "extras",
     "version",
 ];
 

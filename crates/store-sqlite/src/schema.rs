@@ -211,6 +211,11 @@ ALTER TABLE handovers DROP COLUMN request;
     r#"
 CREATE INDEX handovers_tenant_created ON handovers (tenant, created_at_ms, id);
 "#,
+    // 9: what contract 0.2.0 adapters report beyond the status (hand-back
+    // variables, wrap-up, survey, provider references), a JSON object.
+    r#"
+ALTER TABLE handovers ADD COLUMN extras TEXT;
+"#,
 ];
 
 /// The schema version this build writes and understands.

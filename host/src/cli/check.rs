@@ -1,7 +1,9 @@
 //! `handover-host check CONFIG`: validate a config file completely —
 //! syntax and fields (with file, line and field), then every endpoint's
-//! adapter (readable, pinned hash, supported world, `describe`,
-//! `validate-settings` with the endpoint's settings).
+//! adapter (readable, pinned hash, a served contract version, `describe`,
+//! `validate-settings` with the endpoint's settings, and a 0.2.0 adapter's
+//! declared egress and secrets against the endpoint's: what is missing is
+//! a problem, what is granted beyond the need a note).
 //!
 //! Never starts a server or writes state.
 
@@ -20,6 +22,7 @@ pub async fn run(path: &Path) -> Result<String, String> {
     })
     .map_err(|e| handover_core::report::chain(&e))?;
     let mut problems = vec![];
+    let mut notes: Vec<String> = vec![];
     let doc = toml_edit::Document::parse(cfg.source.as_str()).ok();
     for (i, ep) in cfg.config.endpoints.iter().enumerate() {
         let file = cfg.resolve_path(ep.adapter.get_ref());
@@ -37,12 +40,21 @@ pub async fn run(path: &Path) -> Result<String, String> {
             }
         };
         let pin = ep.sha256.as_ref().map(|s| s.get_ref().to_ascii_lowercase());
-        if let Err(e) =
-            registry::validate(&runtime, &bytes, pin.as_deref(), &ep.settings_json()).await
-        {
+        let checked = registry::validate(&runtime, &bytes, pin.as_deref(), &ep.settings_json())
+            .await
+            .and_then(|adapter| {
+                // A 0.2.0 adapter's declared needs against the endpoint.
+                if let Some(note) = registry::check_permissions(&adapter, ep, &ep.settings_json())?
+                {
+                    notes.push(format!("{at}: [egress, secrets] note: {note}"));
+                }
+                Ok(adapter)
+            });
+        if let Err(e) = checked {
             let (field, span) = match &e {
                 LoadError::Settings(_) => ("settings", settings_span(doc.as_ref(), i)),
                 LoadError::Pinned { .. } => ("sha256", ep.sha256.as_ref().map(|s| s.span())),
+                LoadError::Permissions(_) => ("egress, secrets", None),
                 _ => ("adapter", None),
             };
             // Point at the field that is wrong when it is written out.
@@ -59,12 +71,17 @@ pub async fn run(path: &Path) -> Result<String, String> {
         }
     }
     if problems.is_empty() {
-        Ok(format!(
+        let mut ok = format!(
             "{}: ok ({} endpoints)",
             path.display(),
             cfg.config.endpoints.len()
-        ))
+        );
+        for n in notes {
+            ok += &format!("\n{n}");
+        }
+        Ok(ok)
     } else {
+        problems.extend(notes);
         Err(problems.join("\n"))
     }
 }

@@ -26,6 +26,11 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
             "sha256": sha256_hex(&bytes),
             "size": bytes.len(),
             "world": report.world,
+            "contract": {
+                "version": report.version.number(),
+                "status": report.version.status(),
+                "served": crate::runtime::Version::ALL.iter().map(|v| v.number()).collect::<Vec<_>>(),
+            },
             "describe": info,
             "imports": report.imports,
             "exports": report.exports,
@@ -41,7 +46,12 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
         bytes.len(),
         sha256_hex(&bytes)
     );
-    out += &format!("world:     {} (handover-adapter)\n", report.world);
+    out += &format!(
+        "world:     {} (handover-adapter), contract {}: {}\n",
+        report.world,
+        report.version.number(),
+        report.version.status_text()
+    );
     out += &format!("adapter:   {} {}\n", info.name, info.version);
     out += &format!("channels:  {}\n", info.channels.join(", "));
     out += &format!(
@@ -53,6 +63,45 @@ pub async fn run(path: &Path, json: bool) -> Result<String, String> {
         flag(c.bot_side_close),
         flag(c.transcript)
     );
+    if let Some(p) = &info.permissions {
+        out += &format!(
+            "  (0.2.0) hand-back={} wrap-up={} receipts={} user-typing={} rich-messages={}\n",
+            flag(c.hand_back),
+            flag(c.wrap_up),
+            flag(c.receipts),
+            flag(c.user_typing),
+            flag(c.rich_messages)
+        );
+        let list = |v: &[String]| match v {
+            [] => "none".to_string(),
+            v => v.join(", "),
+        };
+        out += &format!(
+            "needs:     egress {}; secrets {}\n",
+            list(&p.egress),
+            list(&p.secrets)
+        );
+    }
+    if let Some(r) = &info.webhook_routing {
+        let at = |l: &handover_core::model::Locator| match l {
+            handover_core::model::Locator::Header(h) => format!("header `{h}`"),
+            handover_core::model::Locator::JsonPointer(p) => format!("body `{p}`"),
+        };
+        out += &format!(
+            "routing:   declared: key at {}{}{}, answered {} (no instance runs to route)\n",
+            at(&r.correlation_key),
+            if r.key_prefix.is_empty() {
+                String::new()
+            } else {
+                format!(" prefixed `{}`", r.key_prefix)
+            },
+            r.delivery_id
+                .as_ref()
+                .map(|d| format!(", delivery id at {}", at(d)))
+                .unwrap_or_default(),
+            r.response.status
+        );
+    }
     match &info.webhook_signature {
         Some(s) => {
             out += &format!(

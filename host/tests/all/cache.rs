@@ -70,6 +70,7 @@ async fn assert_echo_works(rt: &Arc<Runtime>, a: &LoadedAdapter, version: &str) 
                 ctx("{}"),
                 b"s".to_vec(),
                 UserInput {
+                    id: String::new(),
                     kind: Default::default(),
                     text: "hi".into(),
                     attachments: vec![],

@@ -60,6 +60,8 @@ fn expected_describe(stem: &str) -> (&str, &str) {
     match stem {
         "echo" => ("echo", "1.0.0"),
         "echo-v2" => ("echo", "2.0.0"),
+        // The sim source built for contract 0.2.0 describes itself as sim.
+        "sim-v2" => ("sim", "0.1.0"),
         other => (other, "0.1.0"),
     }
 }
@@ -119,10 +121,16 @@ fn inspect_every_built_adapter() {
         assert_eq!(out.code, Some(0), "{stem}: {out}");
         let (name, version) = expected_describe(&stem);
         let lines: Vec<&str> = out.stdout.lines().collect();
+        // Every guest targets 0.1.0 except the 0.2.0 build of sim.
+        let (contract, status) = match stem.as_str() {
+            "sim-v2" => ("0.2.0", "current"),
+            _ => ("0.1.0", "deprecated, served until"),
+        };
+        let world = format!("handover:provider@{contract}");
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("world:") && l.contains("handover:provider@0.1.0")),
+            lines.iter().any(|l| l.starts_with("world:")
+                && l.contains(&world)
+                && l.contains(&format!("contract {contract}: {status}"))),
             "{stem}: no world line\n{out}"
         );
         let adapter_line = lines
@@ -155,9 +163,26 @@ fn inspect_every_built_adapter() {
         got.sort();
         assert_eq!(got, want, "{stem}: imports\n{out}");
         assert!(
-            out.stdout.contains("handover:provider/adapter@0.1.0"),
+            out.stdout
+                .contains(&format!("handover:provider/adapter@{contract}")),
             "{stem}: exports\n{out}"
         );
+        // What 0.2.0 adds is printed for 0.2.0 components only.
+        assert_eq!(
+            out.stdout.contains("needs:     egress"),
+            contract == "0.2.0",
+            "{stem}\n{out}"
+        );
+        if stem == "sim-v2" {
+            assert!(
+                out.stdout.contains("needs:     egress {base_url}; secrets none")
+                    && out.stdout.contains(
+                        "routing:   declared: key at body `/conversation_id`, delivery id at body `/event_id`, answered 200"
+                    )
+                    && out.stdout.contains("hand-back=yes wrap-up=yes receipts=yes user-typing=yes rich-messages=yes"),
+                "{stem}\n{out}"
+            );
+        }
         // WIT spellings, never the host's Rust names; the settings schema.
         for rust in [
             "HmacSha",
@@ -199,6 +224,16 @@ fn inspect_json_is_machine_readable() {
     assert_eq!(v["world"], "handover:provider@0.1.0");
     assert_eq!(v["describe"]["name"], "echo");
     assert_eq!(v["describe"]["version"], "2.0.0");
+    assert_eq!(v["contract"]["version"], "0.1.0");
+    assert_eq!(
+        v["contract"]["status"]["deprecated"]["served_until"],
+        "2027-12-04"
+    );
+    assert_eq!(
+        v["contract"]["served"],
+        serde_json::json!(["0.2.0", "0.1.0"])
+    );
+    assert_eq!(v["describe"]["permissions"], serde_json::Value::Null);
     let imports: Vec<String> = serde_json::from_value(v["imports"].clone()).unwrap();
     let mut want = decoded_imports(&std::fs::read(&file).unwrap());
     let mut got = imports;
@@ -290,7 +325,7 @@ fn inspect_truncated_component() {
 
 /// What `inspect` says of a component that is not an adapter of a served
 /// contract version.
-const NOT_AN_ADAPTER: &str = "does not implement a supported adapter world";
+const NOT_AN_ADAPTER: &str = "does not implement a contract version this host serves";
 const SERVED_INTERFACE: &str = "handover:provider/adapter@0.1.0";
 
 #[test]
@@ -323,8 +358,10 @@ fn inspect_component_of_another_contract_version() {
     );
     let phrases = [
         "`handover:provider/adapter@0.9.0`",
-        "contract version this host does not serve",
+        "contract 0.9.0, newer than any this host serves",
+        "Upgrade handover-host",
         SERVED_INTERFACE,
+        "`handover:provider/adapter@0.2.0` (0.2.0, current)",
     ];
     inspect_diagnoses("future.wasm", Some(&component[..]), &phrases);
 }

@@ -106,6 +106,7 @@ async fn wait_for(what: &str, ep: &Endpoint, mut done: impl FnMut(&Endpoint) -> 
 
 fn input(text: &str) -> UserInput {
     UserInput {
+        id: String::new(),
         kind: Default::default(),
         text: text.into(),
         attachments: vec![],

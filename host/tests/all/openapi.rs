@@ -9,7 +9,7 @@
 use crate::harness::strings_of;
 use handover_host::api::{OPENAPI, event_json};
 use handover_host::engine::{CreateRequest, InputRequest, rules};
-use handover_host::model::{Agent, Attachment, EndReason, ProviderEvent};
+use handover_host::model::{Action, Agent, Attachment, EndReason, ProviderEvent, ReceiptStatus};
 use handover_host::registry::Source;
 use handover_host::store::{HandoverRow, StoredEvent};
 use serde_json::{Value, json};
@@ -19,17 +19,18 @@ const ANY: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Every route registered in host/src/api/{mod,bot,sse,webhook,admin}.rs,
+/// Every route registered in crates/api/src/{lib,bot,sse,webhook,admin}.rs,
 /// written as in the code (axum syntax), with its methods.
 ///
 /// UPDATE BOTH: when a route or a method is added, changed or removed there,
-/// change this list AND host/src/api/openapi.json.
+/// change this list AND crates/api/src/openapi.json.
 const ROUTES: &[(&str, &[&str])] = &[
     // bot.rs
     ("/v1/endpoints/{endpoint}/handovers", &["post", "get"]),
     ("/v1/endpoints/{endpoint}/availability", &["get"]),
     ("/v1/handovers/{id}", &["get"]),
     ("/v1/handovers/{id}/input", &["post"]),
+    ("/v1/handovers/{id}/typing", &["post"]),
     ("/v1/handovers/{id}/close", &["post"]),
     // sse.rs
     ("/v1/handovers/{id}/events", &["get"]),
@@ -637,6 +638,7 @@ fn events_produced_by_the_engine_fit_the_event_schema() {
                 agent: None,
                 text: "anyone?".into(),
                 attachments: vec![],
+                actions: vec![],
             },
             ProviderEvent::AgentJoined { agent: ann.clone() },
             ProviderEvent::AgentTyping { typing: true },
@@ -648,6 +650,26 @@ fn events_produced_by_the_engine_fit_the_event_schema() {
                     content_type: "application/pdf".into(),
                     name: None,
                 }],
+                actions: vec![
+                    Action::QuickReply {
+                        title: "Yes".into(),
+                        payload: "yes".into(),
+                    },
+                    Action::Link {
+                        title: "Terms".into(),
+                        url: "https://x/terms".into(),
+                    },
+                ],
+            },
+            ProviderEvent::Receipt {
+                message_ids: vec!["m-1".into()],
+                status: ReceiptStatus::Read,
+                timestamp_ms: Some(1900),
+            },
+            ProviderEvent::ProviderReference {
+                kind: "ticket".into(),
+                id: "T-1".into(),
+                url: Some("https://x/t/1".into()),
             },
             ProviderEvent::Transferred {
                 to_queue: Some("billing".into()),
@@ -659,6 +681,16 @@ fn events_produced_by_the_engine_fit_the_event_schema() {
             },
             ProviderEvent::AgentLeft { agent: bob },
             ProviderEvent::AgentJoined { agent: ann },
+            ProviderEvent::WrapUp {
+                disposition: Some("resolved".into()),
+                resolution_code: None,
+                notes: Some("n".into()),
+            },
+            ProviderEvent::Survey {
+                score: Some(9),
+                scale_max: 10,
+                comment: None,
+            },
             ProviderEvent::Ended {
                 reason: EndReason::Other {
                     detail: "timeout".into(),
@@ -672,10 +704,33 @@ fn events_produced_by_the_engine_fit_the_event_schema() {
         kinds.insert(e.kind.clone());
         valid_event(&d, &delivered(i, &e.kind, e.payload.clone()));
     }
-    assert!(
-        kinds.contains("ended") && kinds.contains("transferred"),
-        "{kinds:?}"
+    for kind in [
+        "ended",
+        "transferred",
+        "receipt",
+        "provider_reference",
+        "wrap_up",
+        "survey",
+    ] {
+        assert!(kinds.contains(kind), "{kind} not produced: {kinds:?}");
+    }
+    // The ended event carries what 0.2.0 adapters reported, in its own
+    // fields, and a hand-back's variables.
+    let ended = &events.last().unwrap().payload;
+    assert_eq!(ended["survey"]["score"], 9);
+    let mut r = row();
+    let back = rules::apply_provider_events(
+        &mut r,
+        &[ProviderEvent::ReturnedToBot {
+            variables: r#"{"order":"A-1","vip":true}"#.into(),
+            note: None,
+        }],
+        2000,
     );
+    let e = delivered(0, &back[0].kind, back[0].payload.clone());
+    valid_event(&d, &e);
+    assert_eq!(e["end_reason"], "returned_to_bot");
+    assert_eq!(e["variables"]["order"], "A-1");
 
     // The engine's other ends: unsupported at create, cancelled with a detail,
     // bot_closed with provider_closed (as engine::handover::close adds it).
@@ -753,6 +808,10 @@ fn events_produced_by_the_engine_fit_the_event_schema() {
             "agent_message",
             "agent_typing",
             "agent_left",
+            "receipt",
+            "provider_reference",
+            "wrap_up",
+            "survey",
             "transferred",
             "inactivity_warning",
             "ended",

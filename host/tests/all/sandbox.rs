@@ -271,6 +271,7 @@ async fn echo_serves_user_messages() {
     let rt = runtime();
     let a = load(&rt, "echo").await;
     let input = UserInput {
+        id: String::new(),
         kind: Default::default(),
         text: "hi".into(),
         attachments: vec![],
@@ -290,6 +291,7 @@ async fn echo_serves_user_messages() {
         agent: None,
         text: "1.0.0:hi".into(),
         attachments: vec![],
+        actions: vec![],
     };
     assert_eq!(step.events, vec![expected]);
     assert_eq!(step.state, b"1.0.0");

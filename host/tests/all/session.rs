@@ -20,6 +20,7 @@ fn say(text: &str) -> Call {
         ctx("{}"),
         vec![],
         UserInput {
+            id: String::new(),
             kind: Default::default(),
             text: text.into(),
             attachments: vec![],

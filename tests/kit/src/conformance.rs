@@ -294,6 +294,7 @@ impl Rig {
             .input(
                 id,
                 InputRequest {
+                    message_id: None,
                     kind,
                     text: text.into(),
                     attachments: vec![],

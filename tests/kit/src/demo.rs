@@ -141,6 +141,7 @@ pub async fn run(adapter: Option<&Path>) -> Result<String> {
         .input(
             &id,
             InputRequest {
+                message_id: None,
                 kind: Default::default(),
                 text: "Thanks! Order 1234.".into(),
                 attachments: vec![],

@@ -10,6 +10,8 @@
 
 use super::{Endpoint, Registry};
 use crate::tenancy::{CompilePermit, QuotaExceeded, Tenant};
+use handover_core::config::EndpointConfig;
+use handover_core::permissions;
 use handover_egress::{CallLabels, EgressPolicy, Resolver};
 use handover_runtime::{Call, CallEnv, Limits, LoadError, LoadedAdapter, Runtime, sha256_hex};
 use std::collections::{HashMap, HashSet};
@@ -115,6 +117,36 @@ pub(super) async fn validate_in(
             }
             Err(LoadError::Settings(f.message))
         }
+    }
+}
+
+/// The adapter's declared permissions (contract 0.2.0) against what the
+/// endpoint `cfg` grants: refused (before it takes traffic) when it needs
+/// egress or secrets the endpoint lacks, since every such call would be
+/// denied; what the endpoint grants beyond the need is returned as a note
+/// for the operator. 0.1.0 adapters declare nothing: always `Ok(None)`.
+pub fn check_permissions(
+    adapter: &LoadedAdapter,
+    cfg: &EndpointConfig,
+    settings_json: &str,
+) -> Result<Option<String>, LoadError> {
+    let Some(declared) = &adapter.info.permissions else {
+        return Ok(None);
+    };
+    let settings: serde_json::Value =
+        serde_json::from_str(settings_json).unwrap_or(serde_json::Value::Null);
+    let egress: Vec<String> = cfg.egress.iter().map(|e| e.get_ref().clone()).collect();
+    let secrets: Vec<String> = cfg.secrets.keys().cloned().collect();
+    let c = permissions::compare(
+        declared,
+        &settings,
+        &egress,
+        &secrets,
+        cfg.webhook_secret.as_deref(),
+    );
+    match c.missing_text() {
+        Some(missing) => Err(LoadError::Permissions(missing)),
+        None => Ok(c.unneeded_text()),
     }
 }
 

@@ -9,7 +9,7 @@
 mod candidate;
 mod watch;
 
-pub use candidate::{UploadPermit, validate};
+pub use candidate::{UploadPermit, check_permissions, validate};
 pub use watch::watch_files;
 
 use handover_core::config::{EndpointConfig, LoadedConfig};
@@ -346,6 +346,11 @@ impl Registry {
                 )
                 .await
                 .map_err(|e| (id.clone(), e))?;
+                if let Some(note) = candidate::check_permissions(&adapter, ep, &settings_json)
+                    .map_err(|e| (id.clone(), e))?
+                {
+                    tracing::warn!(endpoint = %id, "{note}");
+                }
                 let info = version_info(&adapter, Source::Config);
                 let (credentials, webhook_secret) =
                     endpoint_secrets(ep).map_err(|e| (id.clone(), LoadError::Config(e)))?;
@@ -532,6 +537,26 @@ impl Registry {
             &|sha| self.in_use_by_others(sha),
         )
         .await;
+        // A 0.2.0 candidate must be granted what it declares it needs.
+        let checked = match checked {
+            Ok(adapter) => {
+                match candidate::check_permissions(&adapter, &ep.config, &ep.settings_json) {
+                    Ok(note) => {
+                        if let Some(note) = note {
+                            tracing::warn!(endpoint = %id, "{note}");
+                        }
+                        Ok(adapter)
+                    }
+                    Err(e) => {
+                        if adapter.wrote_cache_entry && !self.in_use_by_others(&sha) {
+                            self.runtime.evict_cache_entry(&sha).await;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
         drop(pending);
         let outcome = match checked {
             Ok(adapter) => {

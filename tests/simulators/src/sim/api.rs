@@ -26,6 +26,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/conversations/{id}/messages", post(message))
         .route("/conversations/{id}/cancel", post(cancel))
         .route("/conversations/{id}/close", post(close))
+        .route("/conversations/{id}/typing", post(typing))
         .route("/conversations/{id}/events", get(events))
         .route("/availability", get(availability))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
@@ -105,6 +106,7 @@ async fn create(State(shared): S, body: Bytes) -> Answer {
                 status: "queued".into(),
                 transcript: new.transcript,
                 user_messages: Vec::new(),
+                user_typing: Vec::new(),
                 routing: new.routing,
                 agent: None,
                 queue: None,
@@ -131,6 +133,9 @@ pub(crate) fn into_map(v: Value) -> Map<String, Value> {
 
 #[derive(Deserialize)]
 struct NewMessage {
+    /// The adapter's message id (contract 0.2.0 builds send one).
+    #[serde(default)]
+    id: Option<String>,
     text: String,
     #[serde(default = "text_kind")]
     kind: String,
@@ -165,10 +170,31 @@ async fn message(State(shared): S, Path(id): Path<String>, body: Bytes) -> Answe
             let _ = tx.send(msg.text.clone());
         }
         c.record.user_messages.push(UserMessage {
+            id: msg.id,
             text: msg.text,
             kind: msg.kind,
             attachments: msg.attachments,
         });
+    }
+    shared.bump();
+    Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Typing {
+    typing: bool,
+}
+
+/// The user started or stopped typing: recorded in `user_typing`.
+async fn typing(State(shared): S, Path(id): Path<String>, body: Bytes) -> Answer {
+    let t: Typing = parse(&body)?;
+    {
+        let mut st = shared.lock();
+        let Some(c) = st.conv_mut(&id) else {
+            return Err(unknown(&id));
+        };
+        c.record.user_typing.push(t.typing);
     }
     shared.bump();
     Ok((StatusCode::ACCEPTED, Json(json!({}))).into_response())

@@ -60,6 +60,10 @@ pub struct Attachment {
 /// A message the adapter sent with `POST /conversations/{id}/messages`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UserMessage {
+    /// The message id the adapter sent (contract 0.2.0 builds), which a
+    /// `receipt` event names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub text: String,
     /// `text`, `intent` or `quick_reply`.
     pub kind: String,
@@ -88,6 +92,8 @@ pub struct ConversationRecord {
     pub status: String,
     pub transcript: Vec<TranscriptEntry>,
     pub user_messages: Vec<UserMessage>,
+    /// The user's typing signals (`POST …/typing`), in order.
+    pub user_typing: Vec<bool>,
     /// The `routing` object exactly as received (`null` when absent).
     pub routing: Value,
     /// The agent in the conversation, if one has joined and not left.
