@@ -17,9 +17,9 @@ use handover_host::engine::{
     CreateRequest, Created, Engine, FinalOutcome, HandoverView, InputOutcome, InputRequest,
     InputResult,
 };
-use handover_host::model::InputKind;
+use handover_host::model::{Capabilities, InputKind};
 use handover_host::registry;
-use handover_host::runtime::{Runtime, RuntimeConfig};
+use handover_host::runtime::{Runtime, RuntimeConfig, Version};
 use handover_host::server::{self, Server};
 use handover_host::store::EventScope;
 use provider_simulators::driver::{self, ProviderDriver, Target};
@@ -90,7 +90,25 @@ pub const SCENARIOS: &[&str] = &[
     "out-of-order webhooks",
     "end event never sent (inactivity)",
     "settings invalid",
+    // Contract 0.2.0 and later only (see `features`).
+    "hand back to the bot (0.2.0)",
+    "rich agent message (0.2.0)",
+    "read receipt (0.2.0)",
+    "user typing (0.2.0)",
+    "wrap-up (0.2.0)",
 ];
+
+/// The first scenario of a 0.2.0 feature: a 0.1.0 component runs the ones
+/// before it only.
+pub const FIRST_V0_2: usize = 10;
+
+/// The scenarios a component of contract `version` runs.
+fn for_version(version: Version) -> usize {
+    match version {
+        Version::V0_1_0 => FIRST_V0_2,
+        Version::V0_2_0 => SCENARIOS.len(),
+    }
+}
 
 /// The indices of the scenarios `only` selects (all when it is empty);
 /// an entry matching none is an error listing the scenarios.
@@ -122,26 +140,34 @@ pub async fn run(adapter: &Path, target: &Target, opts: &Options) -> Result<Stri
         .canonicalize()
         .map_err(|e| format!("cannot read {}: {e}", adapter.display()))?;
     let bytes = std::fs::read(&adapter).map_err(|e| e.to_string())?;
-    handover_host::runtime::inspect::check_component(&bytes)
+    let report = handover_host::runtime::inspect::check_component(&bytes)
         .map_err(|e| format!("{} is not a usable adapter: {e}", adapter.display()))?;
+    // The scenarios of the component's contract version: a 0.1.0 component
+    // is not asked for what 0.1.0 cannot carry.
+    let selected: Vec<usize> = selected
+        .into_iter()
+        .filter(|&i| i < for_version(report.version))
+        .collect();
     let work = std::env::temp_dir().join(format!("handover-conformance-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     // Compile the adapter once into the cache every scenario's host reads.
-    warm_cache(&bytes, &work.join("cache")).await?;
+    let caps = warm_cache(&bytes, &work.join("cache")).await?;
     // Each scenario waits at most a few of its steps' timeouts in all.
     let budget = Duration::from_secs(90).max(opts.timeout * 4);
-    let (adapter, bytes, work) = (&adapter, &bytes[..], &work);
+    let (adapter, bytes, work, caps) = (&adapter, &bytes[..], &work, &caps);
     let outcomes: Vec<Outcome> = futures::stream::iter(selected)
         .map(|i| async move {
             let started = Instant::now();
-            let verdict =
-                match tokio::time::timeout(budget, scenario(i, adapter, bytes, target, work, opts))
-                    .await
-                {
-                    Ok(Ok(v)) => v,
-                    Ok(Err(e)) => Verdict::Fail(e),
-                    Err(_) => Verdict::Fail(format!("timed out after {budget:?}")),
-                };
+            let verdict = match tokio::time::timeout(
+                budget,
+                scenario(i, adapter, bytes, target, work, opts, caps),
+            )
+            .await
+            {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => Verdict::Fail(e),
+                Err(_) => Verdict::Fail(format!("timed out after {budget:?}")),
+            };
             Outcome {
                 scenario: SCENARIOS[i],
                 verdict,
@@ -190,17 +216,17 @@ pub fn render(adapter: &Path, provider: &str, outcomes: &[Outcome]) -> String {
 }
 
 /// A host bound to one adapter and one simulator.
-struct Rig {
+pub(crate) struct Rig {
     server: Server,
-    driver: Box<dyn ProviderDriver>,
+    pub(crate) driver: Box<dyn ProviderDriver>,
     /// [`Options::timeout`]: the wait for each expected step.
-    timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Rig {
     /// Waits up to the rig's timeout for a user message containing `needle` at the
     /// provider; fails with `missing` otherwise.
-    async fn wait_user_message(
+    pub(crate) async fn wait_user_message(
         &self,
         conv: &str,
         needle: &str,
@@ -270,11 +296,11 @@ impl Rig {
         })
     }
 
-    fn engine(&self) -> &Arc<Engine> {
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
         &self.server.engine
     }
 
-    async fn create(&self, channel: &str) -> Result<Created, String> {
+    pub(crate) async fn create(&self, channel: &str) -> Result<Created, String> {
         let req: CreateRequest = serde_json::from_value(json!({
             "session_id": uuid::Uuid::new_v4().to_string(), "user_id": "conformance-user", "channel": channel,
             "transcript": [{"author": "user", "text": "I need a human", "timestamp_ms": 0}],
@@ -289,7 +315,12 @@ impl Rig {
             .map_err(|e| format!("create failed: {e}"))
     }
 
-    async fn input(&self, id: &str, kind: InputKind, text: &str) -> Result<InputResult, String> {
+    pub(crate) async fn input(
+        &self,
+        id: &str,
+        kind: InputKind,
+        text: &str,
+    ) -> Result<InputResult, String> {
         self.engine()
             .input(
                 id,
@@ -304,11 +335,11 @@ impl Rig {
             .map_err(|e| format!("input failed: {e}"))
     }
 
-    async fn status(&self, id: &str) -> Result<HandoverView, String> {
+    pub(crate) async fn status(&self, id: &str) -> Result<HandoverView, String> {
         self.engine().status(id).await.map_err(|e| e.to_string())
     }
 
-    async fn wait_status(
+    pub(crate) async fn wait_status(
         &self,
         id: &str,
         want: &str,
@@ -330,7 +361,7 @@ impl Rig {
         }
     }
 
-    async fn events(&self, id: &str) -> Vec<Value> {
+    pub(crate) async fn events(&self, id: &str) -> Vec<Value> {
         let evs = self
             .engine()
             .events_after(&EventScope::Handover(id.into()), 0, 10_000)
@@ -368,7 +399,7 @@ impl Rig {
             .ok_or_else(|| "the provider never saw the conversation".to_string())
     }
 
-    async fn joined(&self, id: &str) -> Result<String, String> {
+    pub(crate) async fn joined(&self, id: &str) -> Result<String, String> {
         let conv = self.conversation(id).await?;
         self.driver.agent_join(&conv, "Conformance Agent").await;
         self.wait_status(id, "active", self.timeout).await?;
@@ -381,11 +412,11 @@ impl Rig {
     }
 }
 
-fn id_of(created: &Created) -> Result<String, String> {
+pub(crate) fn id_of(created: &Created) -> Result<String, String> {
     Ok(created.handover.handover_id.clone())
 }
 
-fn expect(cond: bool, msg: impl Into<String>) -> Result<(), String> {
+pub(crate) fn expect(cond: bool, msg: impl Into<String>) -> Result<(), String> {
     if cond { Ok(()) } else { Err(msg.into()) }
 }
 
@@ -408,6 +439,7 @@ async fn scenario(
     target: &Target,
     work: &Path,
     opts: &Options,
+    caps: &Capabilities,
 ) -> Result<Verdict, String> {
     if i == 9 {
         return settings_invalid(bytes, &work.join("cache")).await;
@@ -425,7 +457,18 @@ async fn scenario(
         rig.stop().await;
         return Ok(Verdict::Skip("the provider is polled, not pushed".into()));
     }
-    let r = run_scenario(i, &rig).await;
+    let r = if i >= FIRST_V0_2 {
+        match crate::features::run(i, &rig, caps).await {
+            Ok(Some(skip)) => {
+                rig.stop().await;
+                return Ok(Verdict::Skip(skip));
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        }
+    } else {
+        run_scenario(i, &rig).await
+    };
     // What the adapter sent that broke the provider's API fails the
     // scenario even when the scenario's own checks passed.
     let violations = rig.driver.take_violations();
@@ -595,12 +638,13 @@ async fn run_scenario(i: usize, rig: &Rig) -> Result<(), String> {
 
 /// Compiles the adapter into the compiled-component cache at `dir`, which
 /// every scenario's host is configured to read (`[runtime] cache_dir`), so
-/// ten hosts do not compile the same component ten times.
-async fn warm_cache(bytes: &[u8], dir: &Path) -> Result<(), String> {
+/// ten hosts do not compile the same component ten times; returns the
+/// capabilities it declares.
+async fn warm_cache(bytes: &[u8], dir: &Path) -> Result<Capabilities, String> {
     cached_runtime(dir)?
         .load(bytes)
         .await
-        .map(drop)
+        .map(|a| a.info.capabilities)
         .map_err(|e| format!("the adapter does not load: {e}"))
 }
 

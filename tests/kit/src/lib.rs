@@ -10,4 +10,5 @@
 pub mod conformance;
 pub mod demo;
 pub mod dev;
+mod features;
 pub mod host;

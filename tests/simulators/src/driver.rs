@@ -85,6 +85,41 @@ pub trait ProviderDriver: Send + Sync {
     fn take_violations(&self) -> Vec<String> {
         Vec::new()
     }
+
+    // ---- Contract 0.2.0 features. Each returns `false` (`None`) when the
+    // provider has no such feature; the kit then skips its scenario. A
+    // driver implements them through the provider's own protocol, as the
+    // provider's public documents describe it.
+
+    /// The agent hands the conversation back to the bot with `variables`
+    /// (a JSON object), e.g. Sunshine Conversations' `releaseControl`.
+    async fn hand_back(&self, conv: &str, variables: &Value) -> bool {
+        let _ = (conv, variables);
+        false
+    }
+    /// The agent sends `text` with one quick-reply button (`title`,
+    /// `payload`).
+    async fn rich_message(&self, conv: &str, text: &str, title: &str, payload: &str) -> bool {
+        let _ = (conv, text, title, payload);
+        false
+    }
+    /// The agent reads every user message so far (the provider then sends
+    /// its read receipt).
+    async fn read_messages(&self, conv: &str) -> bool {
+        let _ = conv;
+        false
+    }
+    /// The user's typing signals the provider received, in order (`true`:
+    /// started); `None` when the provider has no typing indicator.
+    async fn user_typing(&self, conv: &str) -> Option<Vec<bool>> {
+        let _ = conv;
+        None
+    }
+    /// The agent wraps up with `disposition` (and the provider reports it).
+    async fn wrap_up(&self, conv: &str, disposition: &str) -> bool {
+        let _ = (conv, disposition);
+        false
+    }
 }
 
 /// Logs the refusal of an agent action the driver asked the simulator for

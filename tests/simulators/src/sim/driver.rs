@@ -4,7 +4,7 @@ use super::{SimConfig, SimProvider};
 use crate::driver::{EndpointSetup, ProviderDriver};
 use crate::kit::Outbox;
 use async_trait::async_trait;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const SECRET: &str = "sim-conformance-secret";
@@ -72,5 +72,31 @@ impl ProviderDriver for SimDriver {
     }
     fn outbox(&self) -> Option<&Outbox> {
         Some(self.sim.outbox())
+    }
+    async fn hand_back(&self, conv: &str, variables: &Value) -> bool {
+        let fields = json!({ "variables": variables });
+        self.sim.emit(conv, "returned_to_bot", fields).is_ok()
+    }
+    async fn rich_message(&self, conv: &str, text: &str, title: &str, payload: &str) -> bool {
+        let fields = json!({
+            "text": text,
+            "actions": [{ "type": "quick_reply", "title": title, "payload": payload }],
+        });
+        self.sim.emit(conv, "agent_message", fields).is_ok()
+    }
+    async fn read_messages(&self, conv: &str) -> bool {
+        let Some(c) = self.sim.conversation(conv) else {
+            return false;
+        };
+        let ids: Vec<String> = c.user_messages.into_iter().filter_map(|m| m.id).collect();
+        let fields = json!({ "message_ids": ids, "status": "read" });
+        self.sim.emit(conv, "receipt", fields).is_ok()
+    }
+    async fn user_typing(&self, conv: &str) -> Option<Vec<bool>> {
+        Some(self.sim.conversation(conv)?.user_typing)
+    }
+    async fn wrap_up(&self, conv: &str, disposition: &str) -> bool {
+        let fields = json!({ "disposition": disposition });
+        self.sim.emit(conv, "wrap_up", fields).is_ok()
     }
 }

@@ -1,0 +1,1 @@
+//! Contract 0.2.0 features of the chatwoot adapter against its simulator, over real HTTP (filled by the port).
