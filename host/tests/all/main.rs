@@ -8,6 +8,7 @@ mod cache;
 mod cache_on_disk;
 mod cli;
 mod conformance;
+mod contract_v2;
 mod dev_loop;
 mod e2e;
 mod egress;

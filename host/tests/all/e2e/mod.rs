@@ -4,7 +4,7 @@
 //! for how the host is run.
 
 mod delivery;
-mod harness;
+pub(crate) mod harness;
 mod input_retry;
 mod lifecycle;
 mod postgres;
