@@ -12,7 +12,9 @@
 //! sim adapter in the sandbox, then the same provider logic compiled into
 //! the host (needs a host built with `--features bench-native`; selected by
 //! `HANDOVER_BENCH_NATIVE=1`), and prints the wasm/native throughput ratio.
-//! `--compare-reuse N` adds a run with every endpoint on `instance_reuse =
+//! `--compare-declared` adds a run of the contract 0.2.0 build of sim
+//! (`sim-v2`: webhooks routed by its declaration, no `route-webhook`
+//! instance). `--compare-reuse N` adds a run with every endpoint on `instance_reuse =
 //! N` (warm instances instead of a fresh one per call).
 //!
 //! Compared paths run in `--rounds` rounds (default 5): each round runs
@@ -85,6 +87,12 @@ struct Args {
     /// fresh instances, and against native with `--compare-native`).
     #[arg(long, value_name = "N")]
     compare_reuse: Option<u32>,
+    /// Also run the contract 0.2.0 build of sim (`sim-v2`), whose webhooks
+    /// the host routes by its declaration without a `route-webhook`
+    /// instance, and print the ratios (against the 0.1.0 build, and
+    /// against native with `--compare-native`).
+    #[arg(long)]
+    compare_declared: bool,
     /// `postgres`: compare SQLite, PostgreSQL x 1 and x `--replicas`.
     #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
     store: StoreKind,
@@ -119,6 +127,9 @@ enum Mode {
     Unbatched,
     Inbox,
     Reuse(u32),
+    /// The contract 0.2.0 build of sim (`sim-v2`): webhooks routed by its
+    /// declaration, no `route-webhook` instance.
+    Declared,
 }
 
 struct Outcome {
@@ -163,7 +174,11 @@ const MAX_TOKENS: usize = 8_000_000;
 async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> Outcome {
     let native = mode == Mode::Native;
     let dir = tempfile::tempdir().unwrap();
-    let sim = adapter("sim");
+    let sim = adapter(if mode == Mode::Declared {
+        "sim-v2"
+    } else {
+        "sim"
+    });
     let eps = sim_endpoints(args.endpoints, &sim);
     let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
     let (replicas, schema) = match backend {
@@ -196,7 +211,7 @@ async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> O
         Some(schema) => seed_into(schema.store().await, &ids, args.handovers).await,
     };
     let env: Vec<(&str, &str)> = match mode {
-        Mode::Wasm | Mode::Inbox | Mode::Reuse(_) => vec![],
+        Mode::Wasm | Mode::Inbox | Mode::Reuse(_) | Mode::Declared => vec![],
         Mode::Native => vec![("HANDOVER_BENCH_NATIVE", "1")],
         Mode::Unbatched => vec![("HANDOVER_SQLITE_MAX_BATCH", "1")],
     };
@@ -440,6 +455,7 @@ fn main() {
         let comparing = args.compare_native
             || args.compare_unbatched
             || args.compare_inbox
+            || args.compare_declared
             || args.compare_reuse.is_some();
         if comparing {
             eprintln!(
@@ -531,10 +547,27 @@ fn sqlite_paths(args: &Args, c: usize) -> (Vec<Path>, Vec<Ratio>) {
         ));
         r
     });
+    let declared = args.compare_declared.then(|| {
+        paths.push(sqlite(
+            "wasm 0.2.0, declared routing".into(),
+            Mode::Declared,
+        ));
+        let d = paths.len() - 1;
+        ratios.push((
+            "declared routing: throughput over route-webhook (fresh instances)".into(),
+            d,
+            0,
+        ));
+        d
+    });
     if args.compare_native {
         paths.push(sqlite("native".into(), Mode::Native));
         let n = paths.len() - 1;
         ratios.push(("sandbox ratio: wasm/native throughput".into(), 0, n));
+        if let Some(d) = declared {
+            let what = "sandbox ratio with declared routing (fresh instances): wasm/native throughput";
+            ratios.push((what.into(), d, n));
+        }
         if let Some(r) = reuse {
             let what = "sandbox ratio with instance reuse: wasm/native throughput";
             ratios.push((what.into(), r, n));

@@ -113,7 +113,7 @@ pub fn write_config(dir: &Path, endpoints: &[EndpointSpec]) -> PathBuf {
     ));
     for ep in endpoints {
         s.push_str(&format!(
-            "[[endpoints]]\nid = \"{}\"\ntenant = \"default\"\nadapter = \"{}\"\nwebhook_secret = \"{SECRET}\"\nsettings = {{ base_url = \"http://127.0.0.1:9\" }}\n\n[endpoints.timers]\nno_agent_timeout_s = 3600\ninactivity_warning_s = 3000\ninactivity_timeout_s = 3600\n\n",
+            "[[endpoints]]\nid = \"{}\"\ntenant = \"default\"\nadapter = \"{}\"\nwebhook_secret = \"{SECRET}\"\negress = [\"http://127.0.0.1:9\"]\nsettings = {{ base_url = \"http://127.0.0.1:9\" }}\n\n[endpoints.timers]\nno_agent_timeout_s = 3600\ninactivity_warning_s = 3000\ninactivity_timeout_s = 3600\n\n",
             ep.id,
             ep.adapter.display()
         ));
