@@ -30,56 +30,47 @@ impl Comparison {
         self.missing_egress.is_empty() && self.missing_secrets.is_empty()
     }
 
-    /// "missing: …" as one sentence an operator can act on, if any.
+    /// What the endpoint lacks, as one sentence an operator can act on.
     pub fn missing_text(&self) -> Option<String> {
-        let mut parts = vec![];
-        if !self.missing_egress.is_empty() {
-            parts.push(format!(
-                "egress {} (add to the endpoint's `egress`)",
-                self.missing_egress.join(", ")
-            ));
-        }
-        if !self.missing_secrets.is_empty() {
-            parts.push(format!(
-                "secrets {} (define them under the endpoint's `secrets`)",
-                self.missing_secrets
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        (!parts.is_empty()).then(|| {
-            format!(
-                "the adapter declares needs the endpoint does not grant: {}",
-                parts.join("; ")
-            )
-        })
+        sentence(
+            "the adapter declares needs the endpoint does not grant",
+            &self.missing_egress,
+            " (add to the endpoint's `egress`)",
+            &self.missing_secrets,
+            " (define them under the endpoint's `secrets`)",
+        )
     }
 
-    /// "granted beyond the need: …", if anything is.
+    /// What the endpoint grants beyond the need, if anything.
     pub fn unneeded_text(&self) -> Option<String> {
-        let mut parts = vec![];
-        if !self.unneeded_egress.is_empty() {
-            parts.push(format!("egress {}", self.unneeded_egress.join(", ")));
-        }
-        if !self.unneeded_secrets.is_empty() {
-            parts.push(format!(
-                "secrets {}",
-                self.unneeded_secrets
-                    .iter()
-                    .map(|s| format!("`{s}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        (!parts.is_empty()).then(|| {
-            format!(
-                "the endpoint grants more than the adapter declares it needs (remove to narrow it): {}",
-                parts.join("; ")
-            )
-        })
+        sentence(
+            "the endpoint grants more than the adapter declares it needs (remove to narrow it)",
+            &self.unneeded_egress,
+            "",
+            &self.unneeded_secrets,
+            "",
+        )
     }
+}
+
+/// "`lead`: egress a, b`egress_fix`; secrets `x``secrets_fix`", or `None`
+/// when both lists are empty.
+fn sentence(
+    lead: &str,
+    egress: &[String],
+    egress_fix: &str,
+    secrets: &[String],
+    secrets_fix: &str,
+) -> Option<String> {
+    let mut parts = vec![];
+    if !egress.is_empty() {
+        parts.push(format!("egress {}{egress_fix}", egress.join(", ")));
+    }
+    if !secrets.is_empty() {
+        let names: Vec<String> = secrets.iter().map(|s| format!("`{s}`")).collect();
+        parts.push(format!("secrets {}{secrets_fix}", names.join(", ")));
+    }
+    (!parts.is_empty()).then(|| format!("{lead}: {}", parts.join("; ")))
 }
 
 /// `need` resolved against the endpoint's `settings`: an origin, or why not.

@@ -126,27 +126,30 @@ async fn status(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<St
     reply(s.engine.status(&id).await, |v| ok(ViewBody::from(v)))
 }
 
-async fn input(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+/// The JSON body of a request about handover `id`, read only once the
+/// caller may see that handover (else the refusal, body unread).
+async fn handover_body<T: DeserializeOwned>(
+    s: &AppState,
+    id: &str,
+    req: Request,
+) -> Result<T, Response> {
     let allowed = match s.caller(req.headers()) {
-        Ok(caller) => s.handover_for(&caller, &id).await.map(drop),
+        Ok(caller) => s.handover_for(&caller, id).await.map(drop),
         Err(r) => Err(r),
     };
     if let Err(r) = allowed {
-        return crate::refuse_unread(req.into_body(), r).await;
+        return Err(crate::refuse_unread(req.into_body(), r).await);
     }
-    let req: InputRequest = or_return!(json_body(&s, req).await);
+    json_body(s, req).await
+}
+
+async fn input(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let req: InputRequest = or_return!(handover_body(&s, &id, req).await);
     reply(s.engine.input(&id, req).await, |v| ok(InputBody::from(v)))
 }
 
 async fn typing(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    let allowed = match s.caller(req.headers()) {
-        Ok(caller) => s.handover_for(&caller, &id).await.map(drop),
-        Err(r) => Err(r),
-    };
-    if let Err(r) = allowed {
-        return crate::refuse_unread(req.into_body(), r).await;
-    }
-    let req: TypingRequest = or_return!(json_body(&s, req).await);
+    let req: TypingRequest = or_return!(handover_body(&s, &id, req).await);
     reply(s.engine.typing(&id, req).await, |v| ok(TypingBody::from(v)))
 }
 
