@@ -510,3 +510,38 @@ pub enum LogLevel {
     Warn,
     Error,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_0_2_events_are_named() {
+        let back = |v: &str| ProviderEvent::ReturnedToBot {
+            variables: v.into(),
+            note: None,
+        };
+        assert_eq!(back("{}").check(), Ok(()));
+        assert_eq!(back(r#"{"a":[1]}"#).check(), Ok(()));
+        let e = back("[1]").check().unwrap_err();
+        assert!(e.contains("must be a JSON object"), "{e}");
+        let e = back("{oops").check().unwrap_err();
+        assert!(e.contains("is not JSON"), "{e}");
+        let survey = |score| ProviderEvent::Survey {
+            score,
+            scale_max: 5,
+            comment: None,
+        };
+        assert_eq!(survey(Some(5)).check(), Ok(()));
+        assert_eq!(survey(None).check(), Ok(()));
+        let e = survey(Some(6)).check().unwrap_err();
+        assert!(e.contains("above the scale's maximum 5"), "{e}");
+        // Their text counts against the event byte limits.
+        let r = ProviderEvent::ProviderReference {
+            kind: "case".into(),
+            id: "12345".into(),
+            url: Some("https://x".into()),
+        };
+        assert_eq!(r.text_bytes(), 4 + 5 + 9);
+    }
+}
