@@ -366,6 +366,40 @@ fn inspect_component_of_another_contract_version() {
     inspect_diagnoses("future.wasm", Some(&component[..]), &phrases);
 }
 
+/// An adapter component of contract `version` that this host does not
+/// serve (its one export is enough for the diagnosis).
+pub(crate) fn adapter_of_version(version: &str) -> Vec<u8> {
+    component_of(
+        &format!(
+            "package handover:provider@{version};\n\
+             interface adapter {{ describe: func() -> u32; }}\n\
+             world handover-adapter {{ export adapter; }}\n"
+        ),
+        "handover-adapter",
+        &[&format!("handover:provider/adapter@{version}#describe")],
+    )
+}
+
+#[test]
+fn check_names_the_served_versions_for_a_future_component() {
+    let c = Cfg::new();
+    std::fs::write(
+        c.dir.path().join("future.wasm"),
+        adapter_of_version("0.3.0"),
+    )
+    .unwrap();
+    c.check_fails(
+        "[[endpoints]]\nid = \"support\"\nadapter = \"future.wasm\"\n\
+         settings = { base_url = \"http://127.0.0.1:9\" }\n",
+        3,
+        &[
+            "contract 0.3.0, newer than any this host serves",
+            "`handover:provider/adapter@0.2.0` (0.2.0, current)",
+            "`handover:provider/adapter@0.1.0` (0.1.0, deprecated",
+        ],
+    );
+}
+
 fn leb(n: u32, out: &mut Vec<u8>) {
     leb128(n as usize, out)
 }
@@ -404,7 +438,7 @@ fn core_module(exports: &[&str]) -> Vec<u8> {
 }
 
 /// A real component of `world` in `wit`, its core module exporting `exports`.
-fn component_of(wit: &str, world: &str, exports: &[&str]) -> Vec<u8> {
+pub(crate) fn component_of(wit: &str, world: &str, exports: &[&str]) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
     let pkg = resolve.push_source("other.wit", wit).unwrap();
     let world = resolve.select_world(&[pkg], Some(world)).unwrap();

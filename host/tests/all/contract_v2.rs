@@ -339,6 +339,30 @@ async fn an_upload_names_the_permissions_an_endpoint_lacks() {
     assert_eq!(world(&host).await, "handover:provider@0.1.0");
 }
 
+#[tokio::test]
+async fn an_upload_of_an_unserved_version_names_the_served_ones() {
+    let sim = sim().await;
+    let host = Host::start_sim(endpoint("ep", "sim", &sim), &sim).await;
+    let r = host
+        .send(
+            Method::PUT,
+            "/admin/endpoints/ep/adapter",
+            Some(ADMIN_KEY),
+            Some(crate::cli::adapter_of_version("0.3.0")),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{r:?}");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    for phrase in [
+        "contract 0.3.0, newer than any this host serves",
+        "`handover:provider/adapter@0.2.0` (0.2.0, current)",
+        "`handover:provider/adapter@0.1.0` (0.1.0, deprecated, served until at least 2027-12-04)",
+    ] {
+        assert!(message.contains(phrase), "{phrase}\n{message}");
+    }
+    assert_eq!(world(&host).await, "handover:provider@0.1.0");
+}
+
 #[test]
 fn check_compares_declared_needs_with_the_endpoint() {
     let dir = tempfile::tempdir().unwrap();
@@ -424,4 +448,39 @@ async fn a_0_1_0_component_built_before_0_2_0_serves_traffic_beside_0_2_0() {
         let view = host.wait_status(&id, "completed", T).await;
         assert_eq!(view["end_reason"], "agent_closed", "{ep}");
     }
+}
+
+#[tokio::test]
+async fn each_component_is_served_by_its_own_versions_bindings() {
+    use crate::harness::wasm;
+    use handover_host::runtime::{Call, Limits, Version};
+    let rt = wasm::runtime();
+    let (old, new) = (
+        wasm::load(&rt, "sim").await,
+        wasm::load(&rt, "sim-v2").await,
+    );
+    assert_eq!(old.version, Version::V0_1_0);
+    assert_eq!(new.version, Version::V0_2_0);
+    // 0.1.0 declares nothing; 0.2.0 its needs and its routing.
+    assert_eq!(old.info.permissions, None);
+    assert_eq!(old.info.webhook_routing, None);
+    assert!(!old.info.capabilities.user_typing);
+    let needs = new.info.permissions.as_ref().unwrap();
+    assert_eq!(needs.egress, ["{base_url}"]);
+    assert!(needs.secrets.is_empty());
+    let routing = new.info.webhook_routing.as_ref().unwrap();
+    assert_eq!(
+        routing.correlation_key,
+        handover_host::model::Locator::JsonPointer("/conversation_id".into())
+    );
+    assert!(new.info.capabilities.user_typing && new.info.capabilities.hand_back);
+    // A 0.1.0 component has no `user-typing`: answered without running it.
+    let env = wasm::env(Limits::default(), &[], &[]);
+    let typing = Call::UserTyping(wasm::ctx("{}"), b"{}".to_vec(), true);
+    let f = rt.invoke(&old, &env, typing).await.unwrap_err();
+    assert_eq!(f.reason, handover_host::model::FailureReason::Unsupported);
+    assert!(
+        f.message.contains("contract 0.1.0 has no `user-typing`"),
+        "{f}"
+    );
 }

@@ -101,35 +101,56 @@ impl HostProcess {
     ) -> HostProcess {
         let dir = std::env::temp_dir().join(format!("handover-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let s = &mut config.server;
-        s.listen.get_or_insert_with(|| format!("127.0.0.1:{port}"));
-        s.data_dir.get_or_insert_with(|| dir.join("data"));
-        s.public_metrics.get_or_insert(true);
-        config.runtime.get_or_insert_with(Runtime::shared_cache);
-        let config_path = dir.join("handover.toml");
-        std::fs::write(&config_path, config.to_toml()).unwrap();
-        let mut h = HostProcess {
-            child: None,
-            pid: 0,
-            port,
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            config: config_path,
-            http: reqwest::Client::new(),
-            rust_log: rust_log.into(),
-            envs: envs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        };
-        h.spawn().await;
-        h
+        // A port of our choosing may be taken between `free_port` and the
+        // host's bind (tests run in parallel): then another one is tried.
+        let chosen = config.server.listen.is_none();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let s = &mut config.server;
+            if chosen {
+                s.listen = Some(format!("127.0.0.1:{port}"));
+            }
+            s.data_dir.get_or_insert_with(|| dir.join("data"));
+            s.public_metrics.get_or_insert(true);
+            config.runtime.get_or_insert_with(Runtime::shared_cache);
+            let config_path = dir.join("handover.toml");
+            std::fs::write(&config_path, config.to_toml()).unwrap();
+            let mut h = HostProcess {
+                child: None,
+                pid: 0,
+                port,
+                base: format!("http://127.0.0.1:{port}"),
+                dir: dir.clone(),
+                config: config_path,
+                http: reqwest::Client::new(),
+                rust_log: rust_log.into(),
+                envs: envs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            };
+            match h.try_spawn().await {
+                Ok(()) => return h,
+                Err(log) if chosen && attempt < 5 && log.contains("Address already in use") => {
+                    let _ = std::fs::remove_file(dir.join("host.log"));
+                }
+                Err(log) => panic!("{log}"),
+            }
+        }
     }
 
     /// Start (or restart after `kill`) the binary on the same port, data
     /// and config, and wait until it answers `/healthz`.
     pub async fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn().await {
+            panic!("{log}");
+        }
+    }
+
+    /// [`HostProcess::spawn`], or why the host exited (with its log).
+    async fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -151,12 +172,15 @@ impl HostProcess {
             if let Ok(r) = self.http.get(self.url("/healthz")).send().await
                 && r.status().is_success()
             {
-                return;
+                return Ok(());
             }
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                panic!("handover-host exited with {status}:\n{}", self.log());
+                return Err(format!(
+                    "handover-host exited with {status}:\n{}",
+                    self.log()
+                ));
             }
             assert!(
                 Instant::now() < deadline,
