@@ -1,5 +1,6 @@
 //! `sunshine-conversations`: hands a Zendesk Sunshine Conversations
-//! conversation to the agent side through the switchboard.
+//! conversation to the agent side through the switchboard (contract
+//! `handover:provider@0.2.0`).
 //!
 //! The conversation already exists at Sunshine (the user talks to the bot
 //! through it): its id comes from the flow's context
@@ -9,13 +10,25 @@
 //! Start: post the transcript (optional), note where the conversation's
 //! messages stand (the cursor), then `passControl` to the agent
 //! integration with the routing as metadata. User input is posted as
-//! user-authored messages. Webhooks (`X-API-Key` shared secret): a
+//! user-authored messages (the host's message id in `metadata`, and kept
+//! until the agent side reads it). Webhooks (`X-API-Key` shared secret): a
 //! business `conversation:message` → fetch messages after the cursor (so
 //! duplicated, late or out-of-order webhooks yield each reply once, in
-//! order), `conversation:typing` → typing, `switchboard:acceptControl` by
-//! the agent integration → agent joined, `switchboard:releaseControl` or
-//! control passed back → ended. Cancel and close pass control back to the
-//! bot integration (or release it).
+//! order; `reply` and `link` actions become the message's quick replies and
+//! links), `conversation:typing` → typing, `conversation:read` by the
+//! business → a read receipt of the user's messages received before it,
+//! `switchboard:acceptControl` by the agent integration → agent joined,
+//! `switchboard:releaseControl` or control passed back to the bot → the
+//! conversation returned to the bot with the event's `metadata` as the
+//! hand-back variables (or, with a `reason` such as `ticketClosed`, ended).
+//! Cancel and close pass control back to the bot integration (or release
+//! it).
+//!
+//! Not offered by Sunshine, so not declared: the user's typing (`POST
+//! .../activity` accepts only `conversation:read` from a user author), a
+//! wrap-up or survey event. Webhooks are routed by `route-webhook`, not by
+//! a declared locator: one payload may carry events of several
+//! conversations.
 
 mod settings;
 mod webhook;
@@ -27,8 +40,8 @@ mod tests;
 use handover_adapter_sdk::http::{self, Ignored};
 use handover_adapter_sdk::state;
 use handover_adapter_sdk::{
-    AdapterInfo, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest, Level,
-    Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, TypedAdapter, UserInput,
+    AdapterInfo, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest, InputKind,
+    Level, Output, Polling, Reply, SignatureAlgorithm, SignatureEncoding, TypedAdapter, UserInput,
     WebhookRoute, WebhookSignature, adapter_version, error, events, log,
 };
 use serde::{Deserialize, Serialize};
@@ -38,6 +51,21 @@ use wire::UserAuthor;
 
 /// Event ids remembered to drop duplicates that arrive in another payload.
 const SEEN_EVENTS: usize = 100;
+/// The user's messages remembered until the agent side reads them (the
+/// oldest are forgotten first).
+const UNREAD: usize = 100;
+/// The secrets the host's `[[endpoints.auth]]` basic rule for `base_url`
+/// injects (the app key id and secret).
+pub const SECRETS: [&str; 2] = ["sunshine_key_id", "sunshine_key_secret"];
+
+/// A user message forwarded and not yet read by the agent side.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+struct Unread {
+    /// The host's id of the message (`user-input.id`).
+    id: String,
+    /// When Sunshine received it (its `received`, ms; 0 when unknown).
+    received_ms: u64,
+}
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default)]
@@ -55,9 +83,12 @@ struct State {
     /// Control handed back by the bot side (cancel/close).
     #[serde(default)]
     closed: bool,
-    /// The agent side ended it: `ended` was reported.
+    /// The agent side ended it: `ended` (or `returned-to-bot`) was reported.
     #[serde(default)]
     ended: bool,
+    /// The user's messages the agent side has not read yet, oldest first.
+    #[serde(default)]
+    unread: Vec<Unread>,
 }
 
 impl HandoverState for State {
@@ -66,10 +97,17 @@ impl HandoverState for State {
     }
 }
 
-/// What the adapter implements.
+/// What the adapter implements: not queue positions or availability
+/// (Sunshine has neither), not the user's typing (a user-authored activity
+/// can only be `conversation:read`), no wrap-up or survey.
 const CAPABILITIES: Capabilities = Capabilities {
     queue_position: false,
     availability_check: false,
+    hand_back: true,
+    wrap_up: false,
+    receipts: true,
+    user_typing: false,
+    rich_messages: true,
     ..Capabilities::ALL
 };
 /// The settings' JSON Schema, reported by `describe`.
@@ -94,6 +132,7 @@ impl TypedAdapter for Sunshine {
             SignatureEncoding::Hex,
             None,
         ))
+        .needs(&["{base_url}"], &SECRETS)
     }
 
     fn start(cx: &Cx<Settings>, st: &mut State, conversation: Conversation) -> Reply {
@@ -136,8 +175,27 @@ impl TypedAdapter for Sunshine {
             )));
         }
         let url = s.url(&st.conversation_id, "messages");
-        for content in wire::user_contents(&input.text, &input.attachments) {
-            let _: Ignored = http::post_json(&url, &[], &wire::user_post(&st.author, content))?;
+        let quick_reply = matches!(input.kind, InputKind::QuickReply);
+        let mut received = None;
+        for content in wire::user_contents(&input.text, &input.attachments, quick_reply) {
+            let mut post = wire::user_post(&st.author, content);
+            if !input.id.is_empty() {
+                post["metadata"] = json!({ wire::MESSAGE_ID_KEY: input.id });
+            }
+            let posted: wire::Posted = http::post_json(&url, &[], &post)?;
+            received = posted
+                .messages
+                .last()
+                .and_then(wire::Message::received_ms)
+                .or(received);
+        }
+        if !input.id.is_empty() {
+            st.unread.push(Unread {
+                id: input.id,
+                received_ms: received.unwrap_or(0),
+            });
+            let overflow = st.unread.len().saturating_sub(UNREAD);
+            st.unread.drain(..overflow);
         }
         Ok(Output::none())
     }

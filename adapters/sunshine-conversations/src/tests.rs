@@ -185,7 +185,7 @@ fn request_bodies() {
             name: Some("a.pdf".into()),
         },
     ];
-    let contents = wire::user_contents("", &attachments);
+    let contents = wire::user_contents("", &attachments, false);
     assert_eq!(
         contents,
         [
@@ -193,7 +193,7 @@ fn request_bodies() {
             json!({"type": "file", "mediaUrl": "https://e/a.pdf", "altText": "a.pdf"}),
         ]
     );
-    assert_eq!(wire::user_contents(&"y".repeat(5000), &[]).len(), 2);
+    assert_eq!(wire::user_contents(&"y".repeat(5000), &[], false).len(), 2);
 }
 
 #[test]
@@ -347,5 +347,160 @@ fn end_reasons() {
         let e: wire::Event = serde_json::from_value(ev(reason)).unwrap();
         let got = crate::webhook::reason_of(&e, EndReason::ProviderClosed);
         assert_eq!(format!("{got:?}"), format!("{expected:?}"));
+    }
+}
+
+#[test]
+fn describe_declares_the_0_2_features_and_permissions() {
+    let (info, _) = testing::described::<Sunshine>("sunshine-conversations");
+    let c = &info.capabilities;
+    assert!(c.hand_back && c.receipts && c.rich_messages);
+    assert!(
+        !c.user_typing && !c.wrap_up,
+        "Sunshine takes no typing from a user author and has no wrap-up"
+    );
+    assert_eq!(info.permissions.egress, ["{base_url}"]);
+    assert_eq!(
+        info.permissions.secrets,
+        ["sunshine_key_id", "sunshine_key_secret"]
+    );
+    assert!(
+        info.webhook_routing.is_none(),
+        "a payload may carry several conversations"
+    );
+    let user = wire::user_contents("yes", &[], true);
+    assert_eq!(
+        user,
+        [json!({"type": "text", "text": "yes", "payload": "yes"})]
+    );
+}
+
+#[test]
+fn hand_back_and_ends() {
+    let given_back = |kind: &str, payload: Value| {
+        let e: wire::Event = serde_json::from_value(event("b", kind, payload)).unwrap();
+        crate::webhook::given_back(&e)
+    };
+    // Control passed back to the bot integration by the agent side, with
+    // metadata: the conversation returned to the bot with those variables.
+    let ev = given_back(
+        "switchboard:passControl",
+        json!({"conversation": conv(Some(("bot", "custom"))), "metadata": {"plan": "gold", "case": 42}}),
+    );
+    let Event::ReturnedToBot(h) = &ev else {
+        panic!("{ev:?}")
+    };
+    let vars: Value = serde_json::from_str(&h.variables).unwrap();
+    assert_eq!(vars, json!({"plan": "gold", "case": 42}));
+    // Released without metadata nor reason: returned with no variables.
+    let ev = given_back(
+        "switchboard:releaseControl",
+        json!({"conversation": conv(None)}),
+    );
+    assert!(
+        matches!(&ev, Event::ReturnedToBot(h) if h.variables == "{}"),
+        "{ev:?}"
+    );
+    // With a reason, the ticket was closed: ended.
+    let ev = given_back(
+        "switchboard:releaseControl",
+        json!({"conversation": conv(None), "reason": "ticketClosed", "metadata": {"x": 1}}),
+    );
+    assert!(
+        matches!(&ev, Event::Ended(EndReason::AgentClosed)),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn read_receipts_name_the_messages_received_before_the_read() {
+    let unread = json!({"unread": [
+        {"id": "m-1", "received_ms": 1_601_478_869_000u64},
+        {"id": "m-2", "received_ms": 1_601_478_869_834u64},
+        {"id": "m-3", "received_ms": 1_601_478_870_000u64},
+    ]});
+    let read = |id: &str, who: &str| {
+        event(
+            id,
+            "conversation:read",
+            json!({"conversation": conv(None),
+                   "activity": {"type": "conversation:read", "author": {"type": who}}}),
+        )
+    };
+    // The user reading the business's messages is no receipt of theirs.
+    let (_, ev) = handle(state(unread.clone()), json!([read("r1", "user")]));
+    assert!(ev.is_empty(), "{ev:?}");
+    // createdAt 2020-09-30T15:14:29.834Z: m-1 and m-2, not the later m-3.
+    let (st, ev) = handle(state(unread), json!([read("r2", "business")]));
+    let [Event::Receipt(r)] = &ev[..] else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(r.message_ids, ["m-1", "m-2"]);
+    assert_eq!(r.status, handover_adapter_sdk::v0_2::ReceiptStatus::Read);
+    assert_eq!(r.timestamp_ms, Some(1_601_478_869_834));
+    assert_eq!(
+        st["unread"],
+        json!([{"id": "m-3", "received_ms": 1_601_478_870_000u64}])
+    );
+    // A read at the same time again (another event id): m-3 is still
+    // later, so no receipt.
+    let (_, ev) = handle(st.to_string().into_bytes(), json!([read("r3", "business")]));
+    assert!(ev.is_empty(), "{ev:?}");
+}
+
+#[test]
+fn agent_actions_become_quick_replies_and_links() {
+    let m: wire::Message = serde_json::from_value(json!({
+        "id": "m1", "author": {"type": "business", "displayName": "Alex"},
+        "content": {"type": "text", "text": "Pick one", "actions": [
+            {"type": "reply", "text": "Yes please", "payload": "yes"},
+            {"type": "link", "text": "Terms", "uri": "https://example.com/terms"},
+            {"type": "webview", "text": "Form", "uri": "https://example.com/w", "fallback": "https://example.com/f"},
+            {"type": "postback", "text": "Call me", "payload": "CALL"},
+            {"type": "locationRequest", "text": "Where?"}
+        ]}
+    }))
+    .unwrap();
+    use handover_adapter_sdk::v0_2::{self, Action};
+    let (actions, dropped) = m.actions();
+    assert_eq!(dropped, ["postback", "locationRequest"]);
+    assert_eq!(actions.len(), 3, "{actions:?}");
+    let want = [
+        v0_2::quick_reply("Yes please", "yes"),
+        v0_2::link("Terms", "https://example.com/terms"),
+        v0_2::link("Form", "https://example.com/f"),
+    ];
+    for (got, want) in actions.iter().zip(want.iter()) {
+        match (got, want) {
+            (Action::QuickReply(a), Action::QuickReply(b)) => {
+                assert_eq!((&a.title, &a.payload), (&b.title, &b.payload))
+            }
+            (Action::Link(a), Action::Link(b)) => {
+                assert_eq!((&a.title, &a.url), (&b.title, &b.url))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn sunshine_datetimes() {
+    assert_eq!(
+        wire::iso_ms("2020-09-30T15:14:29.834Z"),
+        Some(1_601_478_869_834)
+    );
+    assert_eq!(wire::iso_ms("1970-01-01T00:00:00Z"), Some(0));
+    assert_eq!(
+        wire::iso_ms("2024-02-29T23:59:59.5Z"),
+        Some(1_709_251_199_500)
+    );
+    for bad in [
+        "",
+        "2020-09-30",
+        "2020-09-30T15:14:29.834",
+        "2020-13-01T00:00:00Z",
+        "x020-09-30T15:14:29Z",
+    ] {
+        assert_eq!(wire::iso_ms(bad), None, "{bad}");
     }
 }

@@ -5,6 +5,7 @@ use crate::State;
 use crate::settings::Settings;
 use crate::wire::{self, Event, MessagePage};
 use handover_adapter_sdk::http::{self, path_segment};
+use handover_adapter_sdk::v0_2::{self, ReceiptStatus};
 use handover_adapter_sdk::{EndReason, Failure, HttpRequest, Reply, WebhookRoute, events, log};
 use serde_json::Value;
 
@@ -55,11 +56,14 @@ pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
                     out.extend(replies(s, st)?);
                 }
             }
-            "conversation:typing" => {
-                let activity = &event.payload["activity"];
-                if activity["author"]["type"] == "business" {
-                    out.push(events::typing(activity["type"] == "typing:start"));
-                }
+            // The agent side read the conversation: every user message
+            // Sunshine received before that is read.
+            "conversation:read" if event.by_business() => {
+                out.extend(read(st, event.created_ms()));
+            }
+            "conversation:typing" if event.by_business() => {
+                let start = event.payload["activity"]["type"] == "typing:start";
+                out.push(events::typing(start));
             }
             "switchboard:acceptControl" => {
                 let agent_side = event
@@ -77,29 +81,18 @@ pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
             }
             "switchboard:passControl" => match event.active() {
                 Some(si) if wire::names(si, &s.switchboard_integration) => {}
-                Some(si) if is_bot(s, si) => {
-                    end(s, st, &mut out, reason_of(&event, EndReason::AgentClosed))
-                }
+                Some(si) if is_bot(s, si) => end(s, st, &mut out, given_back(&event)),
                 Some(si) => {
                     let name = si["name"].as_str().map(String::from);
                     out.push(events::transferred(name, None));
                 }
-                None => end(
-                    s,
-                    st,
-                    &mut out,
-                    reason_of(&event, EndReason::ProviderClosed),
-                ),
+                None => {
+                    let last = events::ended(reason_of(&event, EndReason::ProviderClosed));
+                    end(s, st, &mut out, last)
+                }
             },
-            "switchboard:releaseControl" => {
-                end(
-                    s,
-                    st,
-                    &mut out,
-                    reason_of(&event, EndReason::ProviderClosed),
-                );
-            }
-            "conversation:remove" => end(s, st, &mut out, EndReason::ProviderClosed),
+            "switchboard:releaseControl" => end(s, st, &mut out, given_back(&event)),
+            "conversation:remove" => end(s, st, &mut out, events::ended(EndReason::ProviderClosed)),
             _ => {}
         }
     }
@@ -113,6 +106,32 @@ fn is_bot(s: &Settings, si: &Value) -> bool {
         Some(bot) => wire::names(si, bot),
         None => true,
     }
+}
+
+/// Control given back to the bot (passed to it, or released so that the
+/// switchboard's default takes the next message): the agent handed the
+/// conversation back, with the event's `metadata` as the variables. With
+/// a `reason` (`ticketClosed`: the agent closed the ticket;
+/// `transferToEmail`) the conversation ended instead.
+pub(crate) fn given_back(event: &Event) -> handover_adapter_sdk::Event {
+    if event.payload["reason"].is_string() {
+        events::ended(reason_of(event, EndReason::AgentClosed))
+    } else {
+        v0_2::returned_to_bot(&event.variables(), None)
+    }
+}
+
+/// A read receipt of the user's messages Sunshine received up to `at`
+/// (all of them when the time is unknown); they are forgotten.
+fn read(st: &mut State, at: Option<u64>) -> Option<handover_adapter_sdk::Event> {
+    let (read, unread): (Vec<_>, Vec<_>) = std::mem::take(&mut st.unread)
+        .into_iter()
+        .partition(|u| at.is_none_or(|t| u.received_ms <= t));
+    st.unread = unread;
+    (!read.is_empty()).then(|| {
+        let ids = read.into_iter().map(|u| u.id).collect();
+        v0_2::receipt(ids, ReceiptStatus::Read, at)
+    })
 }
 
 /// The end reason of a switchboard event (`ticketClosed` is the agent
@@ -148,7 +167,20 @@ fn replies(s: &Settings, st: &mut State) -> Result<Vec<handover_adapter_sdk::Eve
                 st.agent = Some(a.name.clone());
                 out.push(events::agent_joined(a.clone()));
             }
-            out.push(events::agent_message(agent, m.text(), m.attachments()));
+            let (actions, dropped) = m.actions();
+            if !dropped.is_empty() {
+                log::warn(&format!(
+                    "Sunshine actions with no equivalent left out of message {}: {}",
+                    m.id,
+                    dropped.join(", ")
+                ));
+            }
+            out.push(v0_2::rich_message(
+                agent,
+                m.text(),
+                m.attachments(),
+                actions,
+            ));
         }
         if !page.meta.has_more || page.messages.is_empty() {
             break;
@@ -157,13 +189,14 @@ fn replies(s: &Settings, st: &mut State) -> Result<Vec<handover_adapter_sdk::Eve
     Ok(out)
 }
 
-/// The agent side ended the handover: replies not yet seen, then `ended`.
-/// A failing fetch does not hold the end back.
+/// The agent side ended the handover: replies not yet seen, then `last`
+/// (`ended` or `returned-to-bot`). A failing fetch does not hold the end
+/// back.
 fn end(
     s: &Settings,
     st: &mut State,
     out: &mut Vec<handover_adapter_sdk::Event>,
-    reason: EndReason,
+    last: handover_adapter_sdk::Event,
 ) {
     match replies(s, st) {
         Ok(events) => out.extend(events),
@@ -172,6 +205,6 @@ fn end(
             e.message
         )),
     }
-    out.push(events::ended(reason));
+    out.push(last);
     st.ended = true;
 }

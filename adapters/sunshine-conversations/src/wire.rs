@@ -2,6 +2,7 @@
 //! to and from the WIT types.
 
 use crate::settings::{MAX_TEXT, Settings};
+use handover_adapter_sdk::v0_2::{self, Action};
 use handover_adapter_sdk::{
     Agent, Attachment, Author, Conversation, Failure, error, events, transcript,
 };
@@ -11,6 +12,9 @@ use serde_json::{Map, Value, json};
 /// Metadata flag of the transcript messages the adapter posts, so that it
 /// never takes its own business-authored lines for agent replies.
 pub const TRANSCRIPT_FLAG: &str = "handover_transcript";
+/// Metadata key of the user messages the adapter posts: the host's id of
+/// the message, which read receipts name.
+pub const MESSAGE_ID_KEY: &str = "handover_message_id";
 /// Sunshine's limit on a metadata object.
 const MAX_METADATA_BYTES: usize = 4096;
 
@@ -73,10 +77,14 @@ fn text(t: &str) -> Value {
 }
 
 /// The user's input as message contents: the text in pieces of at most
-/// 4096 characters, then one image or file message per attachment.
-pub fn user_contents(text_in: &str, attachments: &[Attachment]) -> Vec<Value> {
+/// 4096 characters, then one image or file message per attachment. A
+/// quick reply's text is its payload, which Sunshine's reply-button
+/// responses also carry as the text message's `payload`.
+pub fn user_contents(text_in: &str, attachments: &[Attachment], quick_reply: bool) -> Vec<Value> {
     let mut out: Vec<Value> = if text_in.is_empty() && !attachments.is_empty() {
         Vec::new()
+    } else if quick_reply && text_in.chars().count() <= MAX_TEXT {
+        vec![json!({"type": "text", "text": text_in, "payload": text_in})]
     } else {
         transcript::chunk_text(text_in, MAX_TEXT)
             .into_iter()
@@ -190,6 +198,9 @@ pub struct Message {
     pub metadata: Option<Value>,
     #[serde(default)]
     pub activity: Option<Value>,
+    /// When Sunshine received it (`YYYY-MM-DDThh:mm:ss.SSSZ`).
+    #[serde(default)]
+    pub received: Option<String>,
 }
 
 impl Message {
@@ -218,6 +229,38 @@ impl Message {
             .as_str()
             .unwrap_or_default()
             .to_string()
+    }
+
+    /// When Sunshine received it, in ms since the epoch.
+    pub fn received_ms(&self) -> Option<u64> {
+        self.received.as_deref().and_then(iso_ms)
+    }
+
+    /// The message's `reply` actions as quick replies and its `link`
+    /// actions (and `webview` actions, by the `fallback` URI Sunshine opens
+    /// on channels without webviews) as links, in order; then the types of
+    /// the actions left out, which have no equivalent (`postback`, `buy`,
+    /// `locationRequest`, or one missing its payload or URI).
+    pub fn actions(&self) -> (Vec<Action>, Vec<String>) {
+        let (mut out, mut dropped) = (Vec::new(), Vec::new());
+        for a in self.content["actions"].as_array().into_iter().flatten() {
+            let text = a["text"].as_str().unwrap_or_default();
+            let field = |k: &str| a[k].as_str().filter(|v| !v.is_empty());
+            let kind = a["type"].as_str().unwrap_or_default();
+            let action = match kind {
+                "reply" => field("payload").map(|p| v0_2::quick_reply(text, p)),
+                "link" => field("uri").map(|u| v0_2::link(text, u)),
+                "webview" => field("fallback")
+                    .or(field("uri"))
+                    .map(|u| v0_2::link(text, u)),
+                _ => None,
+            };
+            match action {
+                Some(action) => out.push(action),
+                None => dropped.push(kind.to_string()),
+            }
+        }
+        (out, dropped)
     }
 
     /// Image and file messages as attachments.
@@ -259,9 +302,30 @@ pub struct Event {
     pub kind: String,
     #[serde(default)]
     pub payload: Value,
+    #[serde(default, rename = "createdAt")]
+    pub created_at: Option<String>,
 }
 
 impl Event {
+    /// When the event happened at Sunshine, in ms since the epoch.
+    pub fn created_ms(&self) -> Option<u64> {
+        self.created_at.as_deref().and_then(iso_ms)
+    }
+
+    /// Whether the event's activity (typing, read) is the business side's.
+    pub fn by_business(&self) -> bool {
+        self.payload["activity"]["author"]["type"] == "business"
+    }
+
+    /// The switchboard event's `metadata` as hand-back variables: the flat
+    /// object as given, `{}` when there is none.
+    pub fn variables(&self) -> Value {
+        match &self.payload["metadata"] {
+            Value::Object(m) => Value::Object(m.clone()),
+            _ => json!({}),
+        }
+    }
+
     pub fn conversation(&self) -> Option<&str> {
         self.payload["conversation"]["id"].as_str()
     }
@@ -284,4 +348,46 @@ pub fn names(si: &Value, reference: &str) -> bool {
     ["id", "name", "integrationType", "integrationId"]
         .iter()
         .any(|k| si[*k].as_str() == Some(reference))
+}
+
+/// Milliseconds since the epoch of a UTC datetime as Sunshine writes it,
+/// `YYYY-MM-DDThh:mm:ss[.fraction]Z`; `None` for anything else.
+pub fn iso_ms(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let rest = s.get(19..)?;
+    let rest = rest.strip_suffix('Z')?;
+    let ms = match rest.strip_prefix('.') {
+        None if rest.is_empty() => 0,
+        Some(f) if !f.is_empty() && f.bytes().all(|c| c.is_ascii_digit()) => {
+            let mut digits: String = f.chars().take(3).collect();
+            while digits.len() < 3 {
+                digits.push('0');
+            }
+            digits.parse::<i64>().ok()?
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let total = ((days * 24 + h) * 60 + mi) * 60 + sec;
+    u64::try_from(total * 1000 + ms).ok()
 }

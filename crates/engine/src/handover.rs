@@ -294,8 +294,13 @@ impl Engine {
                 handover: HandoverView::from(&row),
             });
         }
-        // Once an agent is active, everything (even the cancel words) is text for the agent.
-        let kind = if agent_active {
+        // Once an agent is active, everything (even the cancel words) is
+        // text for the agent; except the press of a quick reply the agent
+        // sent (contract 0.2.0 `rich-messages`), which reaches an adapter
+        // that sends quick replies as what it is.
+        let agents_reply =
+            req.kind == InputKind::QuickReply && ep.current().info.capabilities.rich_messages;
+        let kind = if agent_active && !agents_reply {
             InputKind::Text
         } else {
             req.kind

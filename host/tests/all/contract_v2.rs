@@ -484,3 +484,31 @@ async fn each_component_is_served_by_its_own_versions_bindings() {
         "{f}"
     );
 }
+
+#[tokio::test]
+async fn pressing_an_agents_quick_reply_reaches_a_0_2_adapter_as_one() {
+    let (old_sim, new_sim) = (sim().await, sim().await);
+    let host = Host::start(&[
+        endpoint("v1", "sim", &old_sim),
+        endpoint("v2", "sim-v2", &new_sim),
+    ])
+    .await;
+    old_sim.set_webhook_url(Some(host.webhook_url("v1")));
+    new_sim.set_webhook_url(Some(host.webhook_url("v2")));
+    // Once an agent is active, a 0.1.0 adapter gets every input as text
+    // (as before); one that sends quick replies gets their presses as such.
+    for (ep, sim, kind) in [("v1", &old_sim, "text"), ("v2", &new_sim, "quick_reply")] {
+        let id = host.create_id(ep, "s-1").await;
+        let conv = sim.wait_for_conversation(&id, T).await.unwrap().id;
+        sim.agent_join(&conv, "a-1", "Ann").await;
+        host.wait_status(&id, "active", T).await;
+        host.input_expect(&id, "quick_reply", "yes", "forwarded")
+            .await;
+        let got = sim.wait_for_user_messages(&conv, 1, T).await;
+        assert_eq!(
+            (got[0].text.as_str(), got[0].kind.as_str()),
+            ("yes", kind),
+            "{ep}"
+        );
+    }
+}

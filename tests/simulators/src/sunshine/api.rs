@@ -4,7 +4,8 @@
 
 use super::Shared;
 use super::state::{AGENT, Conversation, Data};
-use crate::kit::Answer;
+use crate::kit::{self, Answer};
+use crate::openapi::Violation;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -24,6 +25,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route(&format!("{CONV}/passControl"), post(pass_control))
         .route(&format!("{CONV}/releaseControl"), post(release_control))
+        .route(&format!("{CONV}/activity"), post(post_activity))
         .route(
             &format!("{CONV}/messages"),
             post(post_message).get(list_messages),
@@ -136,6 +138,54 @@ fn switchboard_event(
     }
     sh.emit(data, &format!("switchboard:{action}"), conv, payload);
     Json(json!({})).into_response()
+}
+
+/// `POST .../activity` (`activityPost`): typing and read activities. As
+/// the spec says of `activityTypes.type`, "if the author type is `user`,
+/// only `conversation:read` is supported": anything else from a user author
+/// is refused (400) and recorded as a violation. An accepted activity is
+/// recorded and sent to webhooks as `conversation:typing` or
+/// `conversation:read`.
+async fn post_activity(State(sh): S, Path(p): Params, bytes: Bytes) -> Answer {
+    let conv = scope(&sh, &p)?;
+    let body = parse(&bytes);
+    let kind = body["type"].as_str().unwrap_or_default().to_string();
+    let author = &body["author"];
+    if author["type"] == "user" && kind != "conversation:read" {
+        sh.gate.record_violation(Violation {
+            what: format!("POST {CONV}/activity"),
+            schema: "sunshine/openapi.yaml#/components/schemas/activityTypes".into(),
+            errors: vec![format!(
+                "`{kind}` from a user author: if the author type is `user`, only \
+                 `conversation:read` is supported"
+            )],
+            body: body.to_string(),
+        });
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "bad_request: if the author type is user, only conversation:read is supported",
+        ));
+    }
+    let mut data = sh.lock();
+    let c = data.conversation_mut(&conv).expect("scoped");
+    c.activities.push(body.clone());
+    if kind == "conversation:read" && author["type"] == "business" {
+        c.business_last_read_ms = Some(kit::unix_ms());
+    }
+    let mut activity_author = json!({"type": author["type"]});
+    if let Some(user) = author["userId"].as_str() {
+        activity_author["userId"] = json!(user);
+    }
+    let activity =
+        json!({"type": kind, "author": activity_author, "source": {"type": "api:conversations"}});
+    let event = if kind == "conversation:read" {
+        "conversation:read"
+    } else {
+        "conversation:typing"
+    };
+    let payload = json!({"conversation": data.conversation_json(&conv), "activity": activity});
+    sh.emit(&mut data, event, &conv, payload);
+    Ok(Json(json!({})).into_response())
 }
 
 async fn post_message(State(sh): S, Path(p): Params, bytes: Bytes) -> Answer {

@@ -11,10 +11,17 @@
 //! - Webhooks carry the shared secret in `X-API-Key`, like Sunshine's
 //!   integration webhooks.
 //!
+//! - `POST .../activity` takes typing and read activities; from a user
+//!   author only `conversation:read`, as the spec says (anything else is
+//!   answered 400 and recorded as a violation).
+//!
 //! Any conversation id the API is called with is taken as the user's
 //! existing conversation, the bot in control (unless
 //! `known_conversations_only`); the agent side is played through
-//! [`SunshineSim`]'s methods.
+//! [`SunshineSim`]'s methods: accepting control, messages (with `reply` /
+//! `link` actions), typing, reading the conversation (`conversation:read`
+//! by the business), closing the ticket, and handing the conversation back
+//! to the bot (control passed back or released, with `metadata`).
 
 mod api;
 mod driver;
@@ -238,13 +245,79 @@ impl Simulator<Data> {
 
     /// The agent side passes control back to the bot (`switchboard:passControl`).
     pub fn pass_back(&self, conv: &str) {
+        self.pass_back_with(conv, None)
+            .expect("unknown sunshine conversation");
+    }
+
+    /// The agent hands the conversation back to the bot: the agent
+    /// workspace passes control to the bot's integration with `metadata`
+    /// (a flat object of strings, numbers and booleans, at most 4 KB, as
+    /// `passControlBody.metadata` says), which the `switchboard:passControl`
+    /// webhook carries. Refused (nothing sent) for metadata Sunshine would
+    /// not take.
+    pub fn pass_back_with(&self, conv: &str, metadata: Option<&Value>) -> Result<(), String> {
+        self.switchboard_back(conv, Some(BOT), metadata)
+    }
+
+    /// The agent workspace releases control (no integration active until
+    /// the switchboard's default takes the next user message), without a
+    /// `reason`, with `metadata` (as [`pass_back_with`](Self::pass_back_with)):
+    /// `switchboard:releaseControl`.
+    pub fn release_control(&self, conv: &str, metadata: Option<&Value>) -> Result<(), String> {
+        self.switchboard_back(conv, None, metadata)
+    }
+
+    fn switchboard_back(
+        &self,
+        conv: &str,
+        to: Option<usize>,
+        metadata: Option<&Value>,
+    ) -> Result<(), String> {
+        if let Some(m) = metadata {
+            check_metadata(m)?;
+        }
         let mut data = self.shared.lock();
         data.conversation_mut(conv)
-            .expect("unknown sunshine conversation")
-            .active = Some(BOT);
-        let payload = json!({"conversation": data.conversation_json(conv)});
+            .ok_or_else(|| format!("unknown sunshine conversation {conv}"))?
+            .active = to;
+        let mut payload = json!({"conversation": data.conversation_json(conv)});
+        if let Some(m) = metadata {
+            payload["metadata"] = m.clone();
+        }
+        let kind = match to {
+            Some(_) => "switchboard:passControl",
+            None => "switchboard:releaseControl",
+        };
+        self.shared.emit(&mut data, kind, conv, payload);
+        Ok(())
+    }
+
+    /// A business text message from the agent with `actions` (the spec's
+    /// `action` objects, e.g. `{"type": "reply", "text", "payload"}` or
+    /// `{"type": "link", "text", "uri"}`): `conversation:message`.
+    pub fn agent_actions(&self, conv: &str, text: &str, actions: Value) -> String {
+        self.agent_post(
+            conv,
+            json!({"type": "text", "text": text, "actions": actions}),
+        )
+    }
+
+    /// The agent workspace marks the conversation read (`POST .../activity`
+    /// `conversation:read` by the business): the conversation's
+    /// `businessLastRead` moves and a `conversation:read` webhook is sent
+    /// with the business as the activity's author.
+    pub fn read(&self, conv: &str) -> Result<(), String> {
+        let mut data = self.shared.lock();
+        let c = data
+            .conversation_mut(conv)
+            .ok_or_else(|| format!("unknown sunshine conversation {conv}"))?;
+        c.business_last_read_ms = Some(kit::unix_ms());
+        let activity = json!({"type": "conversation:read", "author": {"type": "business"},
+                              "source": {"type": "zd:agentWorkspace"}});
+        let payload = json!({"conversation": data.conversation_json(conv), "activity": activity});
         self.shared
-            .emit(&mut data, "switchboard:passControl", conv, payload);
+            .emit(&mut data, "conversation:read", conv, payload);
+        Ok(())
     }
 
     // ---- inspection ----
@@ -305,6 +378,35 @@ impl Simulator<Data> {
             .collect()
     }
 
+    /// The activities posted through the API (`activityPost` bodies), in
+    /// order.
+    pub fn activities(&self, conv: &str) -> Vec<Value> {
+        self.shared
+            .lock()
+            .conversation(conv)
+            .map(|c| c.activities.clone())
+            .unwrap_or_default()
+    }
+
+    /// The user's typing the API accepted (`true`: `typing:start`). Always
+    /// empty in practice: Sunshine takes no typing from a user author.
+    pub fn user_typing(&self, conv: &str) -> Vec<bool> {
+        self.activities(conv)
+            .iter()
+            .filter(|a| a["author"]["type"] == "user")
+            .filter_map(|a| match a["type"].as_str() {
+                Some("typing:start") => Some(true),
+                Some("typing:stop") => Some(false),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// When the business side last read the conversation (ms).
+    pub fn business_last_read(&self, conv: &str) -> Option<u64> {
+        self.shared.lock().conversation(conv)?.business_last_read_ms
+    }
+
     /// Whether an API call (the bot) released control or passed it back.
     pub fn returned_by_api(&self, conv: &str) -> Option<bool> {
         Some(self.shared.lock().conversation(conv)?.returned_by_api)
@@ -316,6 +418,27 @@ impl Simulator<Data> {
         let mut data = self.shared.lock();
         self.shared.emit(&mut data, kind, conv, payload);
     }
+}
+
+/// Sunshine's rule for switchboard `metadata`: a flat object of strings,
+/// numbers and booleans, at most 4 KB.
+fn check_metadata(m: &Value) -> Result<(), String> {
+    let Some(fields) = m.as_object() else {
+        return Err(format!("metadata must be an object, not {m}"));
+    };
+    if let Some((k, _)) = fields
+        .iter()
+        .find(|(_, v)| !(v.is_string() || v.is_number() || v.is_boolean()))
+    {
+        return Err(format!(
+            "metadata `{k}`: only strings, numbers and booleans are supported"
+        ));
+    }
+    let size = m.to_string().len();
+    if size > 4096 {
+        return Err(format!("metadata is {size} bytes; at most 4 KB"));
+    }
+    Ok(())
 }
 
 /// Start this simulator with its driver.

@@ -38,6 +38,12 @@ pub struct Conversation {
     pub returned_by_api: bool,
     /// The agent's display name once it accepted control.
     pub agent_name: Option<String>,
+    /// Activities posted through `POST .../activity` (the `activityPost`
+    /// bodies accepted), in order.
+    pub activities: Vec<Value>,
+    /// When the business side last marked the conversation read
+    /// (`businessLastRead`).
+    pub business_last_read_ms: Option<u64>,
 }
 
 impl Conversation {
@@ -50,6 +56,8 @@ impl Conversation {
             handed_over_at: None,
             returned_by_api: false,
             agent_name: None,
+            activities: Vec::new(),
+            business_last_read_ms: None,
         }
     }
 }

@@ -246,3 +246,139 @@ async fn switchboard_flow_with_webhooks() {
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn activities_follow_the_author_rule() {
+    let sim = sim().await;
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
+    // A user author may only mark the conversation read.
+    let (status, body) = c
+        .call(
+            "POST",
+            "/c1/activity",
+            Some(json!({"author": {"type": "user", "userId": "u1"}, "type": "typing:start"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "bad_request");
+    let v = sim.take_violations();
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].errors.join(" ").contains("only `conversation:read`"),
+        "{}",
+        v[0]
+    );
+    assert!(sim.user_typing("c1").is_empty());
+    // An unknown activity type breaks the spec's enum.
+    let (status, _) = c
+        .call(
+            "POST",
+            "/c1/activity",
+            Some(json!({"author": {"type": "business"}, "type": "typing:maybe"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(sim.take_violations().len(), 1);
+    for body in [
+        json!({"author": {"type": "user", "userId": "u1"}, "type": "conversation:read"}),
+        json!({"author": {"type": "business"}, "type": "typing:start"}),
+        json!({"author": {"type": "business"}, "type": "conversation:read"}),
+    ] {
+        let (status, answer) = c.call("POST", "/c1/activity", Some(body)).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    assert_eq!(sim.activities("c1").len(), 3);
+    assert!(sim.business_last_read("c1").is_some());
+    assert!(sim.wait_for_deliveries(3, Duration::from_secs(5)).await);
+    let kinds: Vec<String> = hooks
+        .bodies()
+        .iter()
+        .map(|b| b["events"][0]["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "conversation:read",
+            "conversation:typing",
+            "conversation:read"
+        ]
+    );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_agent_reads_answers_with_actions_and_hands_back() {
+    let sim = sim().await;
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
+    c.call(
+        "POST",
+        "/conv-1/passControl",
+        Some(json!({"switchboardIntegration": "zd-agentWorkspace", "metadata": {"handover_id": "h-1"}})),
+    )
+    .await;
+    sim.accept("conv-1", "Alex");
+    sim.agent_actions(
+        "conv-1",
+        "Pick one",
+        json!([{"type": "reply", "text": "Yes please", "payload": "yes"},
+               {"type": "link", "text": "Terms", "uri": "https://example.com/terms"}]),
+    );
+    sim.read("conv-1").unwrap();
+    // Sunshine's metadata is flat: nested values are refused, nothing sent.
+    assert!(
+        sim.pass_back_with("conv-1", Some(&json!({"a": {"b": 1}})))
+            .unwrap_err()
+            .contains("`a`")
+    );
+    sim.pass_back_with("conv-1", Some(&json!({"plan": "gold", "case": 42})))
+        .unwrap();
+    assert_eq!(sim.active("conv-1").as_deref(), Some("bot"));
+    sim.release_control("conv-1", Some(&json!({"vip": true})))
+        .unwrap();
+    assert_eq!(sim.active("conv-1"), None);
+    assert!(sim.wait_for_deliveries(6, Duration::from_secs(5)).await);
+    let bodies = hooks.bodies();
+    let events: Vec<&Value> = bodies.iter().map(|b| &b["events"][0]).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "switchboard:passControl",
+            "switchboard:acceptControl",
+            "conversation:message",
+            "conversation:read",
+            "switchboard:passControl",
+            "switchboard:releaseControl"
+        ]
+    );
+    let message = &events[2]["payload"]["message"];
+    assert_eq!(message["content"]["actions"][0]["type"], "reply");
+    assert_eq!(
+        message["content"]["actions"][1]["uri"],
+        "https://example.com/terms"
+    );
+    assert_eq!(
+        events[3]["payload"]["activity"]["author"]["type"],
+        "business"
+    );
+    assert_eq!(
+        events[4]["payload"]["metadata"],
+        json!({"plan": "gold", "case": 42})
+    );
+    assert_eq!(
+        events[4]["payload"]["conversation"]["activeSwitchboardIntegration"]["name"],
+        "bot"
+    );
+    assert_eq!(events[5]["payload"]["metadata"], json!({"vip": true}));
+    assert!(events[5]["payload"].get("reason").is_none());
+    assert!(
+        events[5]["payload"]["conversation"]
+            .get("activeSwitchboardIntegration")
+            .is_none()
+    );
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.shutdown().await;
+}
