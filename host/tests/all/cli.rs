@@ -55,6 +55,19 @@ fn all_adapters() -> Vec<PathBuf> {
     v
 }
 
+/// Whether guest `stem`'s crate enables the SDK's `contract-0-2` feature.
+fn declares_contract_0_2(stem: &str) -> bool {
+    let adapters = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../adapters");
+    let manifest = [adapters.join(stem), adapters.join("fixtures").join(stem)]
+        .into_iter()
+        .map(|d| d.join("Cargo.toml"))
+        .find(|m| m.is_file())
+        .unwrap_or_else(|| panic!("no crate for guest `{stem}`"));
+    std::fs::read_to_string(manifest)
+        .unwrap()
+        .contains("\"contract-0-2\"")
+}
+
 /// The `describe` name and version each built component must report.
 fn expected_describe(stem: &str) -> (&str, &str) {
     match stem {
@@ -121,10 +134,12 @@ fn inspect_every_built_adapter() {
         assert_eq!(out.code, Some(0), "{stem}: {out}");
         let (name, version) = expected_describe(&stem);
         let lines: Vec<&str> = out.stdout.lines().collect();
-        // Every guest targets 0.1.0 except the 0.2.0 build of sim.
-        let (contract, status) = match stem.as_str() {
-            "sim-v2" => ("0.2.0", "current"),
-            _ => ("0.1.0", "deprecated, served until"),
+        // The contract its crate builds for (the SDK feature), as `inspect`
+        // must find it in the component.
+        let (contract, status) = if declares_contract_0_2(&stem) {
+            ("0.2.0", "current")
+        } else {
+            ("0.1.0", "deprecated, served until")
         };
         let world = format!("handover:provider@{contract}");
         assert!(
