@@ -565,7 +565,8 @@ fn sqlite_paths(args: &Args, c: usize) -> (Vec<Path>, Vec<Ratio>) {
         let n = paths.len() - 1;
         ratios.push(("sandbox ratio: wasm/native throughput".into(), 0, n));
         if let Some(d) = declared {
-            let what = "sandbox ratio with declared routing (fresh instances): wasm/native throughput";
+            let what =
+                "sandbox ratio with declared routing (fresh instances): wasm/native throughput";
             ratios.push((what.into(), d, n));
         }
         if let Some(r) = reuse {

@@ -12,6 +12,16 @@
 //! once, in order), `conversation_typing_on/off` → typing,
 //! `conversation_status_changed` → `resolved` ends it. Cancel and close
 //! resolve the conversation.
+//!
+//! Contract 0.2.0: interactive agent messages (`input_select`, `cards`,
+//! `article`) carry their options and links as `actions`; receipts name the
+//! host's message ids (kept in the state by the Chatwoot message id and
+//! `created_at` the create answer returned): `read` once a webhook's
+//! conversation shows `agent_last_seen_at` at or after a message, and
+//! `message_updated` of the user's messages → fetch their `status`
+//! (`delivered` / `read`); the user's typing goes through
+//! the public (contact) API's `toggle_typing` (needs `inbox_identifier`).
+//! Message webhooks are routed by declaration (`/conversation/id`).
 
 mod settings;
 mod webhook;
@@ -22,14 +32,19 @@ mod tests;
 
 use handover_adapter_sdk::http::{self, Ignored, path_segment};
 use handover_adapter_sdk::state::{self, AgentRef};
+use handover_adapter_sdk::v0_2::{Locator, WebhookRouting};
 use handover_adapter_sdk::{
     AdapterInfo, Availability, Capabilities, Conversation, Cx, Failure, HandoverState, HttpRequest,
     Level, Output, Polling, Reply, TypedAdapter, UserInput, WebhookRoute, WebhookSignature,
-    adapter_version, error, events, log, transcript,
+    adapter_version, error, events, log, transcript, unsupported,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use settings::{DEFAULT_CHANNELS, MAX_CONTENT, Settings};
+use settings::{DEFAULT_CHANNELS, KEY_PREFIX, MAX_CONTENT, Settings, routed_key};
+
+/// Most user messages whose receipts are awaited; the oldest are dropped
+/// (never reported) beyond it.
+const MAX_TRACKED: usize = 100;
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default)]
@@ -53,6 +68,59 @@ struct State {
     /// Resolved by the agent side: `ended` was reported.
     #[serde(default)]
     ended: bool,
+    /// The contact's source id in the inbox (the public API's contact
+    /// identifier); empty for handovers started before 0.2.0.
+    #[serde(default)]
+    source_id: String,
+    /// The user's messages not yet reported read, oldest first.
+    #[serde(default)]
+    sent: Vec<Sent>,
+    /// The declared-routing key ([`routed_key`]) is registered.
+    #[serde(default)]
+    routed: bool,
+}
+
+/// One Chatwoot message of the user's (a long input is several).
+#[derive(Serialize, Deserialize, Clone)]
+struct Sent {
+    /// Chatwoot's message id (the create answer's `id`).
+    id: u64,
+    /// The host's id of the user's input (`user-input.id`).
+    host: String,
+    /// Reported delivered already.
+    #[serde(default)]
+    delivered: bool,
+    /// Its `created_at` (Unix seconds; 0 when the answer had none).
+    #[serde(default)]
+    at: u64,
+}
+
+impl State {
+    /// Remembers the Chatwoot messages `created` (id, created_at) of the
+    /// host's message `host`.
+    fn track(&mut self, host: &str, created: Vec<(u64, u64)>) {
+        if host.is_empty() {
+            return;
+        }
+        self.sent.extend(created.into_iter().map(|(id, at)| Sent {
+            id,
+            host: host.to_string(),
+            delivered: false,
+            at,
+        }));
+        let excess = self.sent.len().saturating_sub(MAX_TRACKED);
+        self.sent.drain(..excess);
+    }
+
+    /// `out` with the declared-routing key added, once per handover (a
+    /// handover started before 0.2.0 gets it on its first step).
+    fn keyed(&mut self, out: Output) -> Output {
+        if self.routed {
+            return out;
+        }
+        self.routed = true;
+        out.with_key(routed_key(self.conversation_id))
+    }
 }
 
 impl HandoverState for State {
@@ -64,6 +132,10 @@ impl HandoverState for State {
 /// What the adapter implements.
 const CAPABILITIES: Capabilities = Capabilities {
     queue_position: false,
+    // Chatwoot has no hand-back to a bot, wrap-up or survey an agent sends
+    // through the API-channel conversation.
+    hand_back: false,
+    wrap_up: false,
     ..Capabilities::ALL
 };
 /// The settings' JSON Schema, reported by `describe`.
@@ -82,6 +154,18 @@ impl TypedAdapter for Chatwoot {
                 "X-Chatwoot-Signature",
                 "X-Chatwoot-Timestamp",
                 "X-Chatwoot-Delivery",
+            ))
+            // The token is the endpoint's secret `chatwoot_token`, added by
+            // an [[endpoints.auth]] header rule for base_url.
+            .needs(&["{base_url}"], &["chatwoot_token"])
+            // Message and typing webhooks name their conversation at
+            // `/conversation/id`; conversation events (the conversation at
+            // the top level) go through `route-webhook`.
+            .routed_by(WebhookRouting::json(
+                "/conversation/id",
+                KEY_PREFIX,
+                Some(Locator::Header("X-Chatwoot-Delivery".into())),
+                "{}",
             ))
     }
 
@@ -105,7 +189,9 @@ impl TypedAdapter for Chatwoot {
         }
         st.conversation_id = id;
         st.team_id = team_id;
-        Ok(Output::from(vec![events::queued(None, None)]).with_key(s.key(id)))
+        st.source_id = contact.source_id;
+        let out = Output::from(vec![events::queued(None, None)]).with_key(s.key(id));
+        Ok(st.keyed(out))
     }
 
     fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
@@ -118,9 +204,34 @@ impl TypedAdapter for Chatwoot {
         }
         let text = wire::user_text(&input.text, &input.attachments);
         let url = s.conversation_url(st.conversation_id, "messages");
+        let mut created = Vec::new();
         for piece in transcript::chunk_text(&text, MAX_CONTENT) {
-            let _: Ignored = http::post_json(&url, &[], &wire::NewMessage::incoming(piece))?;
+            let m: wire::Created = http::post_json(&url, &[], &wire::NewMessage::incoming(piece))?;
+            created.push((m.id, m.created_at.as_u64().unwrap_or_default()));
         }
+        st.track(&input.id, created);
+        Ok(st.keyed(Output::none()))
+    }
+
+    /// The public API's `toggle_typing` as the contact (`typing_status`
+    /// `on` / `off`, in the query as the spec requires and in the body).
+    fn user_typing(cx: &Cx<Settings>, st: &mut State, typing: bool) -> Reply {
+        let s = &cx.settings;
+        if st.source_id.is_empty() {
+            return Err(unsupported(
+                "this handover started before the adapter kept the contact's source id; its typing cannot be shown",
+            ));
+        }
+        let status = if typing { "on" } else { "off" };
+        let rest = format!("toggle_typing?typing_status={status}");
+        let url = s
+            .public_conversation_url(&st.source_id, st.conversation_id, &rest)
+            .ok_or_else(|| {
+                unsupported(
+                    "the user's typing needs the API inbox's `inbox_identifier` in the endpoint's settings",
+                )
+            })?;
+        let _: Ignored = http::post_json(&url, &[], &json!({ "typing_status": status }))?;
         Ok(Output::none())
     }
 

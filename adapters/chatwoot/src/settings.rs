@@ -2,6 +2,7 @@
 //! from them. The API token is never a setting: the host adds the
 //! `api_access_token` header to requests to `base_url` (auth rule).
 
+use handover_adapter_sdk::http::path_segment;
 use handover_adapter_sdk::settings::{self, Validate};
 use handover_adapter_sdk::{Failure, channels};
 use serde::Deserialize;
@@ -20,6 +21,11 @@ pub const DEFAULT_CHANNELS: [&str; 6] = [
 pub const MAX_CONTENT: usize = 150_000;
 /// Transcript notes are at most this long unless the settings say otherwise.
 pub const DEFAULT_TRANSCRIPT_CHUNK: usize = 4000;
+/// What the correlation keys webhooks are routed by start with (the
+/// conversation's display id follows): declared in `describe`, so the host
+/// finds a message webhook's handover at `/conversation/id` without an
+/// instance. One endpoint is one account, so the id alone is unique.
+pub const KEY_PREFIX: &str = "chatwoot:conversation:";
 /// Room for the transcript header and a speaker label.
 const MIN_TRANSCRIPT_CHUNK: usize = 100;
 
@@ -38,6 +44,10 @@ pub struct Settings {
     #[serde(default)]
     pub labels: Vec<String>,
     pub transcript_chunk: Option<usize>,
+    /// The API inbox's `inbox_identifier` (Settings → Inboxes → the API
+    /// inbox → Configuration): the contact's side of the public API, used to
+    /// show the user's typing to the agent.
+    pub inbox_identifier: Option<String>,
 }
 
 impl Validate for Settings {
@@ -63,6 +73,12 @@ impl Validate for Settings {
         }
         if !s.labels.is_empty() {
             settings::require_list("labels", &s.labels, "entry")?;
+        }
+        if s.inbox_identifier
+            .as_deref()
+            .is_some_and(|i| i.trim().is_empty())
+        {
+            return Err(settings::invalid("inbox_identifier", "must not be empty"));
         }
         Ok(())
     }
@@ -96,8 +112,27 @@ impl Settings {
         self.url(&format!("conversations/{id}/{rest}"))
     }
 
-    /// The correlation key of a Chatwoot conversation.
+    /// The correlation key of a Chatwoot conversation that `route-webhook`
+    /// reports (every handover has it).
     pub fn key(&self, conversation_id: u64) -> String {
         format!("chatwoot:{}:{conversation_id}", self.account_id)
     }
+
+    /// `{base}/public/api/v1/inboxes/{inbox_identifier}/contacts/{source_id}/conversations/{id}/{rest}`:
+    /// the public (contact) API, acting as the contact of `source_id`;
+    /// `None` without `inbox_identifier`.
+    pub fn public_conversation_url(&self, source_id: &str, id: u64, rest: &str) -> Option<String> {
+        let inbox = self.inbox_identifier.as_deref()?;
+        Some(format!(
+            "{}/public/api/v1/inboxes/{}/contacts/{}/conversations/{id}/{rest}",
+            self.base_url,
+            path_segment(inbox),
+            path_segment(source_id)
+        ))
+    }
+}
+
+/// The correlation key declared routing finds (see [`KEY_PREFIX`]).
+pub fn routed_key(conversation_id: u64) -> String {
+    format!("{KEY_PREFIX}{conversation_id}")
 }

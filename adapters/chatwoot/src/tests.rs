@@ -282,3 +282,194 @@ fn after_the_bot_closed_webhooks_change_nothing() {
     let wrong = json!({"event": "conversation_updated", "id": 6, "meta": {}});
     assert!(Chatwoot::handle_webhook(ctx(), state(json!({})), hook(wrong)).is_err());
 }
+
+// ---- contract 0.2.0 ----
+
+#[test]
+fn describe_declares_permissions_routing_and_capabilities() {
+    use handover_adapter_sdk::v0_2::Locator;
+    let (info, schema) = testing::described::<Chatwoot>("chatwoot");
+    assert_eq!(info.permissions.egress, ["{base_url}"]);
+    assert_eq!(info.permissions.secrets, ["chatwoot_token"]);
+    let routing = info.webhook_routing.unwrap();
+    assert!(matches!(&routing.correlation_key, Locator::JsonPointer(p) if p == "/conversation/id"));
+    assert_eq!(routing.key_prefix, "chatwoot:conversation:");
+    assert!(matches!(&routing.delivery_id, Some(Locator::Header(h)) if h == "X-Chatwoot-Delivery"));
+    let c = info.capabilities;
+    assert!(c.receipts && c.user_typing && c.rich_messages);
+    assert!(!c.hand_back && !c.wrap_up && !c.queue_position);
+    assert!(schema["properties"]["inbox_identifier"].is_object());
+}
+
+#[test]
+fn inbox_identifier_and_the_public_api_url() {
+    let with = r#"{"base_url":"http://cw","account_id":1,"inbox_id":7,"inbox_identifier":"abc/1"}"#;
+    let s = Settings::parse(with).unwrap();
+    assert_eq!(
+        s.public_conversation_url("src 1", 5, "toggle_typing")
+            .as_deref(),
+        Some(
+            "http://cw/public/api/v1/inboxes/abc%2F1/contacts/src%201/conversations/5/toggle_typing"
+        )
+    );
+    assert!(
+        Settings::parse(SETTINGS)
+            .unwrap()
+            .public_conversation_url("s", 5, "x")
+            .is_none()
+    );
+    testing::assert_each_rejected::<Chatwoot, _>([(
+        r#"{"base_url":"http://x","account_id":1,"inbox_id":1,"inbox_identifier":" "}"#,
+        "`inbox_identifier`",
+    )]);
+}
+
+#[test]
+fn typing_without_what_the_public_api_needs_is_unsupported() {
+    // No contact source id (a handover older than 0.2.0).
+    let old = Chatwoot::user_typing(ctx(), state(json!({})), true).unwrap_err();
+    assert_eq!(old.reason, FailureReason::Unsupported);
+    // No `inbox_identifier` in the settings.
+    let st = state(json!({"source_id": "src"}));
+    let none = Chatwoot::user_typing(ctx(), st, true).unwrap_err();
+    assert_eq!(none.reason, FailureReason::Unsupported);
+    assert!(
+        none.message.contains("inbox_identifier"),
+        "{}",
+        none.message
+    );
+}
+
+fn message(content_type: &str, attributes: Value) -> wire::Message {
+    serde_json::from_value(json!({"id": 1, "message_type": 1, "content": "Pick",
+        "content_type": content_type, "content_attributes": attributes}))
+    .unwrap()
+}
+
+/// Actions as (kind, title, payload or url).
+fn actions(m: &wire::Message) -> Vec<(&'static str, String, String)> {
+    use handover_adapter_sdk::v0_2::Action;
+    m.actions()
+        .into_iter()
+        .map(|a| match a {
+            Action::QuickReply(q) => ("quick_reply", q.title, q.payload),
+            Action::Link(l) => ("link", l.title, l.url),
+        })
+        .collect()
+}
+
+fn act(kind: &'static str, title: &str, to: &str) -> (&'static str, String, String) {
+    (kind, title.into(), to.into())
+}
+
+#[test]
+fn interactive_messages_become_actions() {
+    let options = message(
+        "input_select",
+        json!({"items": [{"title": "Yes please", "value": "yes"}, {"title": "No", "value": "no"}]}),
+    );
+    assert_eq!(
+        actions(&options),
+        [
+            act("quick_reply", "Yes please", "yes"),
+            act("quick_reply", "No", "no")
+        ]
+    );
+    let cards = message(
+        "cards",
+        json!({"items": [{"title": "Shoes", "description": "Run", "media_url": "https://x/y.png",
+        "actions": [{"type": "link", "text": "View more", "uri": "https://shop.example.com/1"},
+                    {"type": "postback", "text": "Add to cart", "payload": "ITEM_1"}]}]}),
+    );
+    assert_eq!(
+        actions(&cards),
+        [
+            act("link", "View more", "https://shop.example.com/1"),
+            act("quick_reply", "Add to cart", "ITEM_1")
+        ]
+    );
+    let articles = message(
+        "article",
+        json!({"items": [{"title": "Guide", "description": "d", "link": "https://docs.example.com"}]}),
+    );
+    assert_eq!(
+        actions(&articles),
+        [act("link", "Guide", "https://docs.example.com")]
+    );
+    assert!(message("text", json!({})).actions().is_empty());
+    assert!(
+        message("form", json!({"items": [{"name": "email"}]}))
+            .actions()
+            .is_empty()
+    );
+}
+
+#[test]
+fn updates_of_other_messages_fetch_nothing() {
+    // An outgoing message's update, or one of a message not awaited, needs
+    // no status read (no I/O here: the settings' base URL is unreachable).
+    let st = state(json!({"sent": [{"id": 40, "host": "m-1"}], "routed": true}));
+    for (id, kind) in [(40, "outgoing"), (41, "incoming")] {
+        let body = json!({"event": "message_updated", "id": id, "message_type": kind,
+                          "conversation": {"id": 5}});
+        let (after, ev) = handle(st.clone(), body);
+        assert!(ev.is_empty());
+        assert_eq!(after["sent"][0]["host"], "m-1");
+    }
+}
+
+#[test]
+fn a_handover_older_than_routing_gets_its_routed_key_once() {
+    let typing = json!({"event": "conversation_typing_on", "conversation": {"id": 5},
+                        "user": {"id": 11, "type": "user"}, "is_private": false});
+    let step = Chatwoot::handle_webhook(ctx(), state(json!({})), hook(typing.clone())).unwrap();
+    assert_eq!(step.correlation_keys, ["chatwoot:conversation:5"]);
+    let again = Chatwoot::handle_webhook(ctx(), step.state, hook(typing)).unwrap();
+    assert!(again.correlation_keys.is_empty());
+}
+
+#[test]
+fn the_agents_last_view_reads_the_messages_before_it() {
+    let sent = json!([
+        {"id": 40, "host": "m-1", "at": 100},
+        {"id": 41, "host": "m-2", "at": 100}, {"id": 42, "host": "m-2", "at": 120},
+        {"id": 43, "host": "m-3", "at": 130}
+    ]);
+    let st = state(json!({"sent": sent, "routed": true}));
+    // A typing webhook's conversation: viewed at 121, after m-1 and both
+    // parts of m-2; m-3 came later.
+    let typing = |seen: u64| {
+        json!({"event": "conversation_typing_on", "user": {"id": 11, "type": "user"},
+               "is_private": false, "conversation": {"id": 5, "agent_last_seen_at": seen}})
+    };
+    let (after, ev) = handle(st, typing(121));
+    match &ev[..] {
+        [Event::Receipt(r), Event::AgentTyping(true)] => {
+            assert_eq!(r.message_ids, ["m-1", "m-2"]);
+            assert!(matches!(
+                r.status,
+                handover_adapter_sdk::v0_2::ReceiptStatus::Read
+            ));
+            assert_eq!(r.timestamp_ms, Some(121_000));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(after["sent"].as_array().unwrap().len(), 1);
+    // The same second as m-3 is not after it; a conversation event's own
+    // `agent_last_seen_at` counts as well.
+    let after = after.to_string().into_bytes();
+    assert!(
+        handle(after.clone(), typing(130))
+            .1
+            .iter()
+            .all(|e| !matches!(e, Event::Receipt(_)))
+    );
+    let conversation = json!({"event": "conversation_updated", "id": 5, "agent_last_seen_at": 131,
+                              "meta": {"assignee": null}});
+    let (done, ev) = handle(after, conversation);
+    assert!(
+        matches!(&ev[..], [Event::Receipt(r)] if r.message_ids == ["m-3"]),
+        "{ev:?}"
+    );
+    assert!(done["sent"].as_array().unwrap().is_empty());
+}

@@ -6,10 +6,12 @@ use crate::settings::Settings;
 use crate::wire::{self, MessagePage};
 use handover_adapter_sdk::http;
 use handover_adapter_sdk::state::AgentRef;
+use handover_adapter_sdk::v0_2::{self, ReceiptStatus};
 use handover_adapter_sdk::{
     EndReason, Event, Failure, HttpRequest, Output, Reply, WebhookRoute, error, events, log,
 };
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Most pages of 100 messages read per webhook.
 const MAX_PAGES: usize = 20;
@@ -75,13 +77,26 @@ pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
             st.conversation_id
         )));
     }
-    let mut out = Vec::new();
+    // Every conversation the webhook shows says when an agent last viewed it.
+    let mut out = match last_seen(&hook) {
+        Some(at) => seen_by_agent(st, at),
+        None => Vec::new(),
+    };
     match event(&hook) {
         "message_created" => {
             let message: wire::Message = serde_json::from_value(hook.clone())
                 .map_err(|e| error(format!("malformed Chatwoot message_created: {e}")))?;
             if message.is_reply() && message.id > st.last_message_id {
-                out = replies(s, st)?;
+                out.extend(replies(s, st)?);
+            }
+        }
+        "message_updated" => {
+            // A status change of one of the user's messages: the webhook
+            // only rings the bell, the API's `status` says what changed.
+            let message: wire::Message = serde_json::from_value(hook.clone())
+                .map_err(|e| error(format!("malformed Chatwoot message_updated: {e}")))?;
+            if message.is_incoming() && st.sent.iter().any(|m| m.id == message.id) {
+                out.extend(receipts(s, st)?);
             }
         }
         "conversation_updated" => {
@@ -103,7 +118,7 @@ pub fn handle(s: &Settings, st: &mut State, request: &HttpRequest) -> Reply {
         }
         _ => {}
     }
-    Ok(out.into())
+    Ok(st.keyed(out.into()))
 }
 
 /// Whether a conversation event is newer than the last one applied (by its
@@ -180,15 +195,126 @@ fn replies(s: &Settings, st: &mut State) -> Result<Vec<Event>, Failure> {
                 st.agent = Some(AgentRef::from(a));
                 out.push(events::agent_joined(a.clone()));
             }
-            out.push(events::agent_message(
+            out.push(v0_2::rich_message(
                 agent,
                 m.content.clone().unwrap_or_default(),
                 m.attachments(),
+                m.actions(),
             ));
         }
         if !full {
             break;
         }
+    }
+    Ok(out)
+}
+
+/// The conversation's `agent_last_seen_at` (Unix seconds) in a webhook:
+/// message and typing events carry the conversation, conversation events
+/// are the conversation. `None` when absent or 0 (never viewed).
+fn last_seen(hook: &Value) -> Option<u64> {
+    let conversation = match hook.get("conversation") {
+        Some(c) if c.is_object() => c,
+        _ if event(hook).starts_with("conversation_") => hook,
+        _ => return None,
+    };
+    let at = &conversation["agent_last_seen_at"];
+    at.as_u64()
+        .or_else(|| at.as_f64().map(|f| f as u64))
+        .filter(|&t| t > 0)
+}
+
+/// An agent viewed the conversation at `at`: the user's messages created
+/// before then (every part) are read. Both are whole seconds: a message of
+/// the same second may have come after the view, and waits for a later one.
+fn seen_by_agent(st: &mut State, at: u64) -> Vec<Event> {
+    let mut read: Vec<String> = Vec::new();
+    for m in &st.sent {
+        if read.contains(&m.host) {
+            continue;
+        }
+        let all_seen = st
+            .sent
+            .iter()
+            .filter(|x| x.host == m.host)
+            .all(|x| x.at > 0 && x.at < at);
+        if all_seen {
+            read.push(m.host.clone());
+        }
+    }
+    if read.is_empty() {
+        return Vec::new();
+    }
+    st.sent.retain(|m| !read.contains(&m.host));
+    vec![v0_2::receipt(read, ReceiptStatus::Read, Some(at * 1000))]
+}
+
+/// Receipts of the user's messages whose status moved on: `delivered` (once)
+/// and `read` (then forgotten), by the host's ids. A host message split
+/// into several Chatwoot messages counts as far as its least advanced part.
+/// The statuses are read from the conversation's messages from the oldest
+/// awaited one on.
+fn receipts(s: &Settings, st: &mut State) -> Result<Vec<Event>, Failure> {
+    let Some(first) = st.sent.iter().map(|m| m.id).min() else {
+        return Ok(Vec::new());
+    };
+    // Chatwoot message id → (progress, updated_at seconds).
+    let mut seen: HashMap<u64, (u8, Option<u64>)> = HashMap::new();
+    let mut after = first.saturating_sub(1);
+    for _ in 0..MAX_PAGES {
+        let url = s.conversation_url(st.conversation_id, &format!("messages?after={after}"));
+        let page: MessagePage = http::get_json(&url, &[])?;
+        let full = page.payload.len() >= 100;
+        let newest = page.payload.iter().map(|m| m.id).max().unwrap_or(after);
+        for m in page.payload {
+            if st.sent.iter().any(|x| x.id == m.id) {
+                seen.insert(m.id, (m.progress(), m.updated_at.as_u64()));
+            }
+        }
+        if !full || newest <= after {
+            break;
+        }
+        after = newest;
+    }
+    let mut hosts: Vec<&str> = Vec::new();
+    for m in &st.sent {
+        if !hosts.contains(&m.host.as_str()) {
+            hosts.push(&m.host);
+        }
+    }
+    let (mut read, mut delivered) = (Vec::new(), Vec::new());
+    let (mut read_at, mut delivered_at) = (None, None);
+    for host in hosts {
+        let parts: Vec<&crate::Sent> = st.sent.iter().filter(|m| m.host == host).collect();
+        let progress = parts
+            .iter()
+            .map(|m| seen.get(&m.id).map_or(0, |p| p.0))
+            .min()
+            .unwrap_or(0);
+        let at = parts.iter().filter_map(|m| seen.get(&m.id)?.1).max();
+        if progress == 2 {
+            read.push(host.to_string());
+            read_at = read_at.max(at);
+        } else if progress == 1 && !parts.iter().all(|m| m.delivered) {
+            delivered.push(host.to_string());
+            delivered_at = delivered_at.max(at);
+        }
+    }
+    st.sent.retain(|m| !read.contains(&m.host));
+    for m in st.sent.iter_mut().filter(|m| delivered.contains(&m.host)) {
+        m.delivered = true;
+    }
+    let ms = |t: Option<u64>| t.map(|s| s * 1000);
+    let mut out = Vec::new();
+    if !delivered.is_empty() {
+        out.push(v0_2::receipt(
+            delivered,
+            ReceiptStatus::Delivered,
+            ms(delivered_at),
+        ));
+    }
+    if !read.is_empty() {
+        out.push(v0_2::receipt(read, ReceiptStatus::Read, ms(read_at)));
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! the fields used, with the shapes both the spec and Chatwoot's views use.
 
 use crate::settings::Settings;
+use handover_adapter_sdk::v0_2::{self, Action};
 use handover_adapter_sdk::{Agent, Attachment, Author, Conversation, KeyValue, events, transcript};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -210,6 +211,15 @@ pub struct Id {
     pub id: u64,
 }
 
+/// `POST /conversations/{id}/messages`: the message created.
+#[derive(Deserialize)]
+pub struct Created {
+    pub id: u64,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: Value,
+}
+
 #[derive(Deserialize)]
 pub struct InboxRef {
     pub id: u64,
@@ -320,6 +330,17 @@ pub struct Message {
     pub sender: Option<Value>,
     #[serde(default)]
     pub attachments: Vec<Value>,
+    /// `text`, `input_select`, `cards`, `article`, `form`, …
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub content_attributes: Value,
+    /// `sent`, `delivered`, `read` or `failed` (the API's `message.status`).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Unix seconds (the API's `message.updated_at`), when given.
+    #[serde(default)]
+    pub updated_at: Value,
 }
 
 impl Message {
@@ -332,6 +353,58 @@ impl Message {
 
     pub fn agent(&self) -> Option<Agent> {
         sender_agent(self.sender.as_ref()?)
+    }
+
+    /// A message from the contact (the user's side).
+    pub fn is_incoming(&self) -> bool {
+        self.message_type == json!(0) || self.message_type == json!("incoming")
+    }
+
+    /// How far the message got: 0 sent (or unknown), 1 delivered, 2 read.
+    pub fn progress(&self) -> u8 {
+        match self.status.as_deref() {
+            Some("read") => 2,
+            Some("delivered") => 1,
+            _ => 0,
+        }
+    }
+
+    /// The buttons and links of an interactive message (Chatwoot's
+    /// "interactive messages"): `input_select` items (`title`, `value`) are
+    /// quick replies; `cards` items' actions are links (`link`: `text`,
+    /// `uri`) or quick replies (`postback`: `text`, `payload`); `article`
+    /// items (`title`, `link`) are links. Other types have none.
+    pub fn actions(&self) -> Vec<Action> {
+        let items = self.content_attributes["items"].as_array();
+        let items = items.map(Vec::as_slice).unwrap_or_default();
+        let text = |v: &Value, k: &str| v[k].as_str().map(str::to_string);
+        match self.content_type.as_deref() {
+            Some("input_select") => items
+                .iter()
+                .filter_map(|i| {
+                    let value = text(i, "value")?;
+                    let title = text(i, "title").unwrap_or_else(|| value.clone());
+                    Some(v0_2::quick_reply(title, value))
+                })
+                .collect(),
+            Some("cards") => items
+                .iter()
+                .flat_map(|card| card["actions"].as_array().into_iter().flatten())
+                .filter_map(|a| {
+                    let title = text(a, "text").unwrap_or_default();
+                    match a["type"].as_str()? {
+                        "link" => Some(v0_2::link(title, text(a, "uri")?)),
+                        "postback" => Some(v0_2::quick_reply(title, text(a, "payload")?)),
+                        _ => None,
+                    }
+                })
+                .collect(),
+            Some("article") => items
+                .iter()
+                .filter_map(|i| Some(v0_2::link(text(i, "title")?, text(i, "link")?)))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     pub fn attachments(&self) -> Vec<Attachment> {

@@ -36,3 +36,17 @@ pub fn conversation_id(handover_id: &str) -> String {
 pub fn message_id(handover_id: &str, n: u32) -> String {
     uuid_for(&format!("salesforce-miaw/message/{handover_id}/{n}"))
 }
+
+/// The id of the `n`th typing indicator the adapter sends in a handover.
+pub fn entry_id(handover_id: &str, n: u32) -> String {
+    uuid_for(&format!("salesforce-miaw/entry/{handover_id}/{n}"))
+}
+
+/// Whether `id` is a UUID in MIAW's form (lowercase, hyphenated).
+pub fn is_uuid(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+        })
+}

@@ -11,6 +11,20 @@
 //! - end: `CONVERSATION_CLOSE_CONVERSATION` is not always sent, so the last
 //!   agent leaving (a participant change outside a transfer) also ends it.
 //!
+//! Contract 0.2.0:
+//! - `user-typing`: `POST …/conversation/{id}/entry` with entryType
+//!   `TypingStartedIndicator` / `TypingStoppedIndicator`;
+//! - `receipt`: `CONVERSATION_DELIVERY_ACKNOWLEDGEMENT` / `_READ_` name the
+//!   acknowledged entry; the user's messages are sent with the host's
+//!   `user-input.id` as MIAW message id when it is a lowercase UUID (else a
+//!   derived one), and the state maps them back until they are read;
+//! - agent `actions`: `ChoicesMessage` options (quick replies whose payload
+//!   is the `optionIdentifier`; pressing one sends its title as text),
+//!   `RichLink` / `WebView` links;
+//! - `provider-reference`: the MessagingSession record (`0Mw…`) the entries'
+//!   `relatedRecords` name, kind `messaging_session`;
+//! - no hand-back, wrap-up or survey: MIAW's client events carry none.
+//!
 //! Modules: `provider` (the WIT calls and the state), `settings`, `wire`
 //! (MIAW's JSON), `sse` (the event-stream framing), `ids` (UUIDs),
 //! `transcript` (packing the transcript into messages).

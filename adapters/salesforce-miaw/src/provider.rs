@@ -7,9 +7,11 @@ use crate::transcript::{self, MAX_MESSAGE_CHARS};
 use crate::wire::{self, AgentRef, Incoming};
 use handover_adapter_sdk::http::{self, Ignored, StreamLimits};
 use handover_adapter_sdk::state;
+use handover_adapter_sdk::v0_2::{self, Action, ReceiptStatus};
 use handover_adapter_sdk::{
-    AdapterInfo, Capabilities, Conversation, Cx, EndReason, Event, Failure, HandoverState, Level,
-    Output, Polling, Reply, TypedAdapter, UserInput, adapter_version, channels, error, events, log,
+    AdapterInfo, Capabilities, Conversation, Cx, EndReason, Event, Failure, HandoverState,
+    InputKind, Level, Output, Polling, Reply, TypedAdapter, UserInput, adapter_version, channels,
+    error, events, log,
 };
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -20,6 +22,30 @@ const NAME: &str = "salesforce-miaw";
 const CHANNELS: [&str; 2] = ["webchat", "in-app"];
 /// Events one poll reports at most (the host refuses more than 256 per call).
 const MAX_EVENTS_PER_POLL: usize = 200;
+/// User messages the state remembers until the agent has read them (the
+/// oldest is forgotten first: its receipts are then not reported).
+const MAX_PENDING: usize = 64;
+/// Quick replies of the latest agent choices the state remembers.
+const MAX_OPTIONS: usize = 20;
+
+/// A message the adapter sent for the user's input, until it is read.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Sent {
+    /// MIAW's message id (the conversation entry's identifier).
+    pub miaw: String,
+    /// The host's `user-input.id` it carries (a long input is several).
+    pub host: String,
+    /// A delivery acknowledgement came for it.
+    #[serde(default)]
+    pub delivered: bool,
+}
+
+/// A quick reply the agent offered: pressing it sends `title` as text.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Offered {
+    pub payload: String,
+    pub title: String,
+}
 
 /// What the host keeps between calls.
 #[derive(Serialize, Deserialize, Default, Debug, Clone, PartialEq)]
@@ -43,6 +69,18 @@ pub struct State {
     /// The conversation ended (reported, or closed by the bot side).
     #[serde(default)]
     pub ended: bool,
+    /// The user's messages not yet read, for receipts.
+    #[serde(default)]
+    pub pending: Vec<Sent>,
+    /// The quick replies of the agent's latest choices.
+    #[serde(default)]
+    pub offered: Vec<Offered>,
+    /// The MessagingSession record reported as the provider reference.
+    #[serde(default)]
+    pub session_record: String,
+    /// Typing indicators sent so far; numbers their entry ids.
+    #[serde(default)]
+    pub typing_sent: u32,
 }
 
 impl HandoverState for State {
@@ -57,11 +95,16 @@ impl State {
         format!("Bearer {}", self.access_token)
     }
 
-    /// Sends one text message as the end user.
+    /// Sends one text message as the end user, with the derived id.
     fn send_text(&mut self, s: &Settings, handover_id: &str, text: &str) -> Result<(), Failure> {
         let id = ids::message_id(handover_id, self.messages_sent);
+        self.send_text_as(s, &id, text)
+    }
+
+    /// Sends one text message as the end user with MIAW message id `id`.
+    fn send_text_as(&mut self, s: &Settings, id: &str, text: &str) -> Result<(), Failure> {
         let bearer = self.bearer();
-        let body = wire::NewMessage::text(s, &id, text);
+        let body = wire::NewMessage::text(s, id, text);
         let _: Ignored = http::post_json(
             &s.message_url(&self.conversation_id),
             &[("authorization", &bearer)],
@@ -144,16 +187,95 @@ impl State {
                 agent,
                 text,
                 attachments,
-            } => out.push(events::agent_message(
-                Some(agent.to_agent()),
-                text,
-                attachments,
-            )),
+                actions,
+            } => {
+                let offered: Vec<Offered> = actions
+                    .iter()
+                    .filter_map(|a| match a {
+                        Action::QuickReply(q) => Some(Offered {
+                            payload: q.payload.clone(),
+                            title: q.title.clone(),
+                        }),
+                        Action::Link(_) => None,
+                    })
+                    .take(MAX_OPTIONS)
+                    .collect();
+                if !offered.is_empty() {
+                    self.offered = offered;
+                }
+                out.push(v0_2::rich_message(
+                    Some(agent.to_agent()),
+                    text,
+                    attachments,
+                    actions,
+                ));
+            }
             Incoming::AgentTyping(on) => out.push(events::typing(on)),
+            Incoming::Acknowledged {
+                entry_id,
+                read,
+                timestamp_ms,
+            } => {
+                if let Some(receipt) = self.acknowledge(&entry_id, read, timestamp_ms) {
+                    out.push(receipt);
+                }
+            }
+            Incoming::SessionRecord(id) => {
+                if self.session_record != id {
+                    self.session_record = id.clone();
+                    out.push(v0_2::provider_reference("messaging_session", id, None));
+                }
+            }
             Incoming::Closed => self.end(EndReason::AgentClosed, out),
             Incoming::SessionEnded => self.end(EndReason::ProviderClosed, out),
             Incoming::Ignored(why) => notes.push(why),
         }
+    }
+
+    /// Applies an acknowledgement of MIAW entry `entry_id`: the receipt of
+    /// the host's message once every MIAW message carrying it is delivered
+    /// (or read); `None` for entries that are not the user's input.
+    fn acknowledge(&mut self, entry_id: &str, read: bool, ts: Option<u64>) -> Option<Event> {
+        let i = self
+            .pending
+            .iter()
+            .position(|p| p.miaw.eq_ignore_ascii_case(entry_id))?;
+        let host = self.pending[i].host.clone();
+        let status = if read {
+            // Read implies delivered: the message is done with.
+            self.pending.remove(i);
+            let unread = self.pending.iter().any(|p| p.host == host);
+            if unread {
+                return None;
+            }
+            ReceiptStatus::Read
+        } else {
+            if self.pending[i].delivered {
+                return None;
+            }
+            self.pending[i].delivered = true;
+            let undelivered = self.pending.iter().any(|p| p.host == host && !p.delivered);
+            if undelivered {
+                return None;
+            }
+            ReceiptStatus::Delivered
+        };
+        Some(v0_2::receipt(vec![host], status, ts))
+    }
+
+    /// Remembers that MIAW message `miaw` carries the host's message `host`.
+    fn remember(&mut self, miaw: &str, host: &str) {
+        if host.is_empty() {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.remove(0);
+        }
+        self.pending.push(Sent {
+            miaw: miaw.to_string(),
+            host: host.to_string(),
+            delivered: false,
+        });
     }
 
     fn end(&mut self, reason: EndReason, out: &mut Vec<Event>) {
@@ -172,6 +294,16 @@ const CAPABILITIES: Capabilities = Capabilities {
     availability_check: false,
     bot_side_close: true,
     transcript: true,
+    // MIAW's client API has no hand-back to the client's bot, no wrap-up
+    // (disposition) and no survey in its events.
+    hand_back: false,
+    wrap_up: false,
+    // CONVERSATION_DELIVERY_ACKNOWLEDGEMENT / _READ_ACKNOWLEDGEMENT.
+    receipts: true,
+    // POST …/conversation/{id}/entry with a typing indicator.
+    user_typing: true,
+    // ChoicesMessage buttons / quick replies, RichLink and WebView links.
+    rich_messages: true,
 };
 /// Each poll reads the event stream for up to the configured wait;
 /// the interval is the base of the host's retry backoff.
@@ -187,7 +319,10 @@ impl TypedAdapter for Miaw {
     type State = State;
 
     fn describe() -> AdapterInfo {
-        AdapterInfo::new(NAME, adapter_version!(), &CHANNELS).with(CAPABILITIES, POLLING, SCHEMA)
+        // No operator secrets: the access token is made per conversation.
+        AdapterInfo::new(NAME, adapter_version!(), &CHANNELS)
+            .with(CAPABILITIES, POLLING, SCHEMA)
+            .needs(&["{base_url}"], &[])
     }
 
     fn start(cx: &Cx<Settings>, state: &mut State, conversation: Conversation) -> Reply {
@@ -240,6 +375,14 @@ impl TypedAdapter for Miaw {
     fn user_message(cx: &Cx<Settings>, st: &mut State, input: UserInput) -> Reply {
         let s = &cx.settings;
         let mut text = input.text.clone();
+        // A quick reply of the agent's choices reaches the agent as its
+        // title. (The host passes input as `text` while an agent is active,
+        // so the payload is matched whatever the kind but an intent.)
+        if input.kind != InputKind::Intent
+            && let Some(o) = st.offered.iter().find(|o| o.payload == input.text)
+        {
+            text = o.title.clone();
+        }
         // MIAW file upload is a separate multipart API; links reach the agent.
         for a in &input.attachments {
             let name = a.name.as_deref().unwrap_or("attachment");
@@ -248,9 +391,35 @@ impl TypedAdapter for Miaw {
         if text.trim().is_empty() {
             return Ok(Output::none());
         }
-        for piece in handover_adapter_sdk::transcript::chunk_text(&text, MAX_MESSAGE_CHARS) {
-            st.send_text(s, &cx.handover_id, piece)?;
+        let pieces = handover_adapter_sdk::transcript::chunk_text(&text, MAX_MESSAGE_CHARS);
+        let single = pieces.len() == 1;
+        for piece in pieces {
+            // MIAW lets the client choose the message id (a UUID): the
+            // host's id when it is one, so acknowledgements name it.
+            let id = if single && ids::is_uuid(&input.id) {
+                input.id.clone()
+            } else {
+                ids::message_id(&cx.handover_id, st.messages_sent)
+            };
+            st.send_text_as(s, &id, piece)?;
+            st.remember(&id, &input.id);
         }
+        Ok(Output::none())
+    }
+
+    fn user_typing(cx: &Cx<Settings>, st: &mut State, typing: bool) -> Reply {
+        let s = &cx.settings;
+        if st.ended {
+            return Ok(Output::none());
+        }
+        let id = ids::entry_id(&cx.handover_id, st.typing_sent);
+        let bearer = st.bearer();
+        let _: Ignored = http::post_json(
+            &s.entry_url(&st.conversation_id),
+            &[("authorization", &bearer)],
+            &wire::NewEntry::typing(typing, &id),
+        )?;
+        st.typing_sent += 1;
         Ok(Output::none())
     }
 

@@ -164,6 +164,15 @@ impl Settings {
         )
     }
 
+    /// Typing indicators and other non-message entries.
+    pub fn entry_url(&self, conversation_id: &str) -> String {
+        format!(
+            "{}/{}/entry",
+            self.conversations_url(),
+            path_segment(conversation_id)
+        )
+    }
+
     /// `DELETE` closes the conversation.
     pub fn close_url(&self, conversation_id: &str) -> String {
         format!(

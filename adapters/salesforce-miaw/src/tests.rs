@@ -1,12 +1,14 @@
 //! Native unit tests of everything that needs no I/O: describe, settings,
 //! ids, transcript packing, SSE framing and the event → state mapping.
 
+use crate::provider::Sent;
 use crate::provider::{Miaw, State};
 use crate::settings::Settings;
 use crate::sse::{self, Frame};
 use crate::transcript::{MAX_MESSAGE_CHARS, messages};
 use crate::{ids, wire};
 use handover_adapter_sdk::testing;
+use handover_adapter_sdk::v0_2::{self, ReceiptStatus};
 use handover_adapter_sdk::{
     Adapter, Author, Conversation, EndReason, PollMode, TranscriptEntry, events,
 };
@@ -35,6 +37,12 @@ fn describe_declares_a_long_poll_and_no_webhooks() {
     assert_eq!(info.polling.max_wait_ms, 20_000);
     assert!(info.capabilities.bot_side_close && info.capabilities.transcript);
     assert!(!info.capabilities.availability_check);
+    let c = &info.capabilities;
+    assert!(c.receipts && c.user_typing && c.rich_messages);
+    assert!(!c.hand_back && !c.wrap_up, "MIAW reports neither");
+    assert_eq!(info.permissions.egress, ["{base_url}"]);
+    assert!(info.permissions.secrets.is_empty());
+    assert!(info.webhook_routing.is_none());
     assert_eq!(
         schema["required"],
         json!(["base_url", "org_id", "es_developer_name"])
@@ -100,6 +108,10 @@ fn urls_are_built_from_the_base() {
         )
     );
     assert_eq!(
+        s.entry_url(CONV),
+        format!("https://acme.my.salesforce-scrt.com/iamessage/api/v2/conversation/{CONV}/entry")
+    );
+    assert_eq!(
         s.sse_url(),
         "https://acme.my.salesforce-scrt.com/eventrouter/v1/sse"
     );
@@ -121,6 +133,10 @@ fn ids_are_deterministic_lowercase_uuids() {
             .all(|c| c == '-' || c.is_ascii_digit() || c.is_ascii_lowercase())
     );
     assert!(parts[2].starts_with('4'));
+    assert!(ids::is_uuid(&a));
+    assert!(!ids::is_uuid("m-1"));
+    assert!(!ids::is_uuid(&a.to_uppercase()));
+    assert_ne!(ids::entry_id("h-1", 0), ids::message_id("h-1", 0));
     assert!(matches!(&parts[3][..1], "8" | "9" | "a" | "b"));
 }
 
@@ -428,4 +444,160 @@ fn state_round_trips_and_requires_a_conversation() {
     assert_eq!(back, st);
     let ctx = testing::ctx(&settings_json().to_string());
     testing::assert_fails_with(Miaw::poll(ctx, Vec::new()), "no MIAW conversation");
+}
+
+// ---- contract 0.2.0 ----
+
+fn ack(id: u32, event: &str, entry: &str, ts: u64) -> Frame {
+    let entry_type = if event.contains("READ") {
+        "ReadAcknowledgement"
+    } else {
+        "DeliveryAcknowledgement"
+    };
+    frame(
+        id,
+        event,
+        "Agent",
+        json!({"entryType": entry_type, "id": format!("ack-{id}"),
+            "acknowledgementTimestamp": ts, "acknowledgedConversationEntryIdentifier": entry}),
+    )
+}
+
+const DELIVERED: &str = "CONVERSATION_DELIVERY_ACKNOWLEDGEMENT";
+const READ: &str = "CONVERSATION_READ_ACKNOWLEDGEMENT";
+
+fn sent(miaw: &str, host: &str) -> Sent {
+    Sent {
+        miaw: miaw.into(),
+        host: host.into(),
+        delivered: false,
+    }
+}
+
+#[test]
+fn acknowledgements_become_receipts_of_the_hosts_ids() {
+    let mut st = state();
+    // "m-2" went as two MIAW messages (a long input).
+    st.pending = vec![sent("u-1", "m-1"), sent("u-2a", "m-2"), sent("u-2b", "m-2")];
+    let (got, notes) = st.apply(&[
+        ack(1, DELIVERED, "u-1", 10),
+        ack(2, DELIVERED, "u-1", 11), // again: nothing new
+        ack(3, DELIVERED, "u-2a", 12),
+        ack(4, DELIVERED, "u-2b", 13),
+        ack(5, READ, "transcript-entry", 14), // not the user's input
+        ack(6, READ, "u-2a", 15),
+        ack(7, READ, "u-2b", 16),
+        ack(8, READ, "U-1", 17),
+    ]);
+    assert!(notes.is_empty(), "{notes:?}");
+    testing::assert_same_events(
+        &got,
+        &[
+            v0_2::receipt(vec!["m-1".into()], ReceiptStatus::Delivered, Some(10)),
+            v0_2::receipt(vec!["m-2".into()], ReceiptStatus::Delivered, Some(13)),
+            v0_2::receipt(vec!["m-2".into()], ReceiptStatus::Read, Some(16)),
+            v0_2::receipt(vec!["m-1".into()], ReceiptStatus::Read, Some(17)),
+        ],
+    );
+    assert!(st.pending.is_empty(), "read messages are forgotten");
+    // The end user's own acknowledgements (of agent messages) are not receipts.
+    st.pending = vec![sent("u-3", "m-3")];
+    let mut own = ack(9, READ, "u-3", 18);
+    own.data = own
+        .data
+        .replace("\"role\":\"Agent\"", "\"role\":\"EndUser\"");
+    let (got, _) = st.apply(&[own]);
+    assert!(got.is_empty(), "{got:?}");
+}
+
+#[test]
+fn choices_and_links_become_actions() {
+    let mut st = state();
+    let choices = frame(
+        1,
+        "CONVERSATION_MESSAGE",
+        "Agent",
+        json!({"entryType": "Message", "abstractMessage": {"messageType": "ChoicesMessage", "id": "x",
+        "choices": {"formatType": "QuickReplies", "text": "Pick one", "optionItems": [
+            {"itemType": "TitleOptionItem", "optionIdentifier": "opt-yes", "titleItem": {"itemType": "TitleItem", "title": "Yes"}},
+            {"itemType": "TitleOptionItem", "optionIdentifier": "opt-no", "titleItem": {"itemType": "TitleItem", "title": "No"}},
+            {"itemType": "TitleOptionItem", "optionIdentifier": "untitled"},
+        ]}}}),
+    );
+    let link = frame(
+        2,
+        "CONVERSATION_MESSAGE",
+        "Agent",
+        json!({"entryType": "Message", "abstractMessage": {"messageType": "StaticContentMessage",
+            "staticContent": {"formatType": "RichLink", "linkItem": {"url": "https://example.com/track",
+                "titleItem": {"title": "Track it"}}}}}),
+    );
+    let (got, notes) = st.apply(&[choices, link]);
+    assert!(notes.is_empty(), "{notes:?}");
+    testing::assert_same_events(
+        &got,
+        &[
+            v0_2::rich_message(
+                Some(alex()),
+                "Pick one",
+                vec![],
+                vec![
+                    v0_2::quick_reply("Yes", "opt-yes"),
+                    v0_2::quick_reply("No", "opt-no"),
+                ],
+            ),
+            v0_2::rich_message(
+                Some(alex()),
+                "",
+                vec![],
+                vec![v0_2::link("Track it", "https://example.com/track")],
+            ),
+        ],
+    );
+    assert_eq!(st.offered.len(), 2);
+    assert_eq!(
+        (st.offered[0].payload.as_str(), st.offered[0].title.as_str()),
+        ("opt-yes", "Yes")
+    );
+}
+
+#[test]
+fn the_messaging_session_is_reported_once_as_the_provider_reference() {
+    let mut st = state();
+    let with_record = |id: u32, record: Value| {
+        let mut f = text(id, "Agent", "hi");
+        let mut data: Value = serde_json::from_str(&f.data).unwrap();
+        data["conversationEntry"]["relatedRecords"] = record;
+        f.data = data.to_string();
+        f
+    };
+    let (got, _) = st.apply(&[
+        with_record(1, json!(["0MwSIM000000001AAA"])),
+        with_record(2, json!(["0MwSIM000000001AAA"])),
+        with_record(3, json!(["001SIM000000001AAA"])), // an account, not the session
+    ]);
+    let message = || events::agent_message(Some(alex()), "hi", vec![]);
+    testing::assert_same_events(
+        &got,
+        &[
+            v0_2::provider_reference("messaging_session", "0MwSIM000000001AAA", None),
+            message(),
+            message(),
+            message(),
+        ],
+    );
+    assert_eq!(st.session_record, "0MwSIM000000001AAA");
+}
+
+#[test]
+fn typing_is_a_conversation_entry() {
+    let id = ids::entry_id("h-1", 0);
+    assert_eq!(
+        serde_json::to_value(wire::NewEntry::typing(true, &id)).unwrap(),
+        json!({"entryType": "TypingStartedIndicator", "id": id})
+    );
+    assert_eq!(
+        serde_json::to_value(wire::NewEntry::typing(false, &id)).unwrap()["entryType"],
+        "TypingStoppedIndicator"
+    );
 }

@@ -3,6 +3,7 @@
 //! which normalized events it means).
 
 use crate::settings::Settings;
+use handover_adapter_sdk::v0_2::{self, Action};
 use handover_adapter_sdk::{Conversation, Failure, error};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -151,6 +152,28 @@ impl<'a> NewMessage<'a> {
     }
 }
 
+/// `POST /iamessage/api/v2/conversation/{id}/entry` body: the end user's
+/// typing indicator (`TypingStartedIndicator` / `TypingStoppedIndicator`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewEntry<'a> {
+    entry_type: &'static str,
+    id: &'a str,
+}
+
+impl<'a> NewEntry<'a> {
+    pub fn typing(on: bool, id: &'a str) -> Self {
+        NewEntry {
+            entry_type: if on {
+                "TypingStartedIndicator"
+            } else {
+                "TypingStoppedIndicator"
+            },
+            id,
+        }
+    }
+}
+
 // ---- server-sent events ----
 
 /// The `data` of a conversation event.
@@ -169,6 +192,9 @@ struct Entry {
     entry_payload: Option<Value>,
     #[serde(default)]
     sender: Participant,
+    /// Salesforce records of the conversation (the MessagingSession).
+    #[serde(default)]
+    related_records: Vec<Value>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -189,6 +215,8 @@ struct MessagePayload {
 struct AbstractMessage {
     message_type: Option<String>,
     static_content: Option<StaticContent>,
+    /// A `ChoicesMessage`'s buttons or quick replies.
+    choices: Option<Choices>,
 }
 
 #[derive(Deserialize)]
@@ -198,6 +226,49 @@ struct StaticContent {
     text: Option<String>,
     #[serde(default)]
     attachments: Vec<FileAttachment>,
+    /// `RichLink`: the link and its title.
+    link_item: Option<LinkItem>,
+    /// `WebView`: the page and its title.
+    url: Option<String>,
+    title: Option<TitleItem>,
+}
+
+/// `ChoicesMessage` content (`formatType` `Buttons`, `QuickReplies`, …).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Choices {
+    format_type: Option<String>,
+    text: Option<String>,
+    #[serde(default)]
+    option_items: Vec<OptionItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OptionItem {
+    option_identifier: Option<String>,
+    title_item: Option<TitleItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TitleItem {
+    title: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkItem {
+    url: Option<String>,
+    title_item: Option<TitleItem>,
+}
+
+/// `DeliveryAcknowledgement` / `ReadAcknowledgement` payloads.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct AckPayload {
+    acknowledged_conversation_entry_identifier: Option<String>,
+    acknowledgement_timestamp: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -268,8 +339,19 @@ pub enum Incoming {
         agent: AgentRef,
         text: String,
         attachments: Vec<handover_adapter_sdk::Attachment>,
+        /// Buttons / quick replies (payload: the option's identifier) and links.
+        actions: Vec<Action>,
     },
     AgentTyping(bool),
+    /// The agent's side acknowledged the end user's entry `entry_id`:
+    /// delivered, or read (`read`).
+    Acknowledged {
+        entry_id: String,
+        read: bool,
+        timestamp_ms: Option<u64>,
+    },
+    /// The MessagingSession record the conversation entry names.
+    SessionRecord(String),
     /// `CONVERSATION_CLOSE_CONVERSATION`.
     Closed,
     /// `CONVERSATION_SESSION_STATUS_CHANGED` to `Ended`.
@@ -297,6 +379,8 @@ pub fn parse_event(
         "CONVERSATION_ROUTING_RESULT",
         "CONVERSATION_TYPING_STARTED_INDICATOR",
         "CONVERSATION_TYPING_STOPPED_INDICATOR",
+        "CONVERSATION_DELIVERY_ACKNOWLEDGEMENT",
+        "CONVERSATION_READ_ACKNOWLEDGEMENT",
         "CONVERSATION_CLOSE_CONVERSATION",
         "CONVERSATION_SESSION_STATUS_CHANGED",
     ];
@@ -322,16 +406,43 @@ pub fn parse_event(
             .unwrap_or_else(|| "Agent".into()),
     };
     let from_agent = is_agent(entry.sender.role.as_deref());
-    let incoming = match name {
+    let from_end_user = entry
+        .sender
+        .role
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case("enduser"));
+    let mut incoming: Vec<Incoming> = session_record(&entry.related_records)
+        .map(Incoming::SessionRecord)
+        .into_iter()
+        .collect();
+    incoming.extend(match name {
         "CONVERSATION_MESSAGE" if from_agent => {
             let p: MessagePayload = payload(name, &entry.entry_payload)?;
             match message_content(p) {
-                Ok((text, attachments)) => vec![Incoming::AgentText {
+                Ok(c) => vec![Incoming::AgentText {
                     agent: sender_agent(),
-                    text,
-                    attachments,
+                    text: c.text,
+                    attachments: c.attachments,
+                    actions: c.actions,
                 }],
                 Err(why) => vec![Incoming::Ignored(why)],
+            }
+        }
+        // Acknowledgements of the agent's messages by the end user (this
+        // adapter sends none) are not receipts of the user's messages.
+        "CONVERSATION_DELIVERY_ACKNOWLEDGEMENT" | "CONVERSATION_READ_ACKNOWLEDGEMENT"
+            if !from_end_user =>
+        {
+            let p: AckPayload = payload(name, &entry.entry_payload)?;
+            match p.acknowledged_conversation_entry_identifier {
+                Some(entry_id) if !entry_id.is_empty() => vec![Incoming::Acknowledged {
+                    entry_id,
+                    read: name == "CONVERSATION_READ_ACKNOWLEDGEMENT",
+                    timestamp_ms: p.acknowledgement_timestamp,
+                }],
+                _ => vec![Incoming::Ignored(format!(
+                    "{name} without acknowledgedConversationEntryIdentifier"
+                ))],
             }
         }
         "CONVERSATION_TYPING_STARTED_INDICATOR" if from_agent => vec![Incoming::AgentTyping(true)],
@@ -391,8 +502,25 @@ pub fn parse_event(
             }
         }
         _ => Vec::new(), // end-user echoes, bot and system entries
-    };
+    });
     Ok(incoming)
+}
+
+/// The MessagingSession among an entry's `relatedRecords` (record ids of
+/// that object start with `0Mw`; an entry may name it as a string or as an
+/// object with an `id`).
+fn session_record(records: &[Value]) -> Option<String> {
+    records.iter().find_map(|r| {
+        let id = match r {
+            Value::String(s) => s.as_str(),
+            Value::Object(o) => o.get("id").or_else(|| o.get("recordId"))?.as_str()?,
+            _ => return None,
+        };
+        let ok = id.starts_with("0Mw")
+            && matches!(id.len(), 15 | 18)
+            && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        ok.then(|| id.to_string())
+    })
 }
 
 /// Parses `entryPayload`, a JSON document usually serialised into a string.
@@ -405,39 +533,82 @@ fn payload<T: DeserializeOwned + Default>(event: &str, raw: &Option<Value>) -> R
     parsed.map_err(|e| error(format!("malformed entryPayload in MIAW {event} event: {e}")))
 }
 
-type Content = (String, Vec<handover_adapter_sdk::Attachment>);
+/// What an agent message carries for the user.
+pub struct Content {
+    pub text: String,
+    pub attachments: Vec<handover_adapter_sdk::Attachment>,
+    pub actions: Vec<Action>,
+}
 
-/// Text and file attachments of a static-content message, or why there are
-/// none (other message kinds: choices, forms, …).
+fn title_of(t: &Option<TitleItem>) -> Option<String> {
+    t.as_ref()
+        .and_then(|t| t.title.clone())
+        .filter(|t| !t.trim().is_empty())
+}
+
+/// Text, files and actions of an agent message, or why there are none:
+/// `StaticContentMessage` (`Text`, `Attachments`, `RichLink`, `WebView`)
+/// and `ChoicesMessage` (`Buttons`, `QuickReplies`: each option a quick
+/// reply whose payload is its `optionIdentifier`); other kinds (forms, …)
+/// are passed over.
 fn message_content(p: MessagePayload) -> Result<Content, String> {
     let message = p
         .abstract_message
         .ok_or("an agent message without abstractMessage")?;
-    let Some(content) = message.static_content else {
+    let mut out = Content {
+        text: String::new(),
+        attachments: Vec::new(),
+        actions: Vec::new(),
+    };
+    let format = if let Some(choices) = message.choices {
+        out.text = choices.text.unwrap_or_default();
+        for item in choices.option_items {
+            let title = title_of(&item.title_item);
+            let payload = item
+                .option_identifier
+                .filter(|id| !id.is_empty())
+                .or_else(|| title.clone());
+            if let (Some(title), Some(payload)) = (title, payload) {
+                out.actions.push(v0_2::quick_reply(title, payload));
+            }
+        }
+        choices.format_type
+    } else if let Some(content) = message.static_content {
+        out.attachments = content
+            .attachments
+            .into_iter()
+            .filter_map(|a| {
+                Some(handover_adapter_sdk::Attachment {
+                    url: a.url?,
+                    content_type: a
+                        .mime_type
+                        .unwrap_or_else(|| "application/octet-stream".into()),
+                    name: a.name,
+                })
+            })
+            .collect();
+        if let Some(link) = &content.link_item
+            && let Some(url) = link.url.clone().filter(|u| !u.is_empty())
+        {
+            let title = title_of(&link.title_item).unwrap_or_else(|| url.clone());
+            out.actions.push(v0_2::link(title, url));
+        }
+        if let Some(url) = content.url.clone().filter(|u| !u.is_empty()) {
+            let title = title_of(&content.title).unwrap_or_else(|| url.clone());
+            out.actions.push(v0_2::link(title, url));
+        }
+        out.text = content.text.unwrap_or_default();
+        content.format_type
+    } else {
         return Err(format!(
             "an agent message of type {:?}",
             message.message_type
         ));
     };
-    let attachments: Vec<_> = content
-        .attachments
-        .into_iter()
-        .filter_map(|a| {
-            Some(handover_adapter_sdk::Attachment {
-                url: a.url?,
-                content_type: a
-                    .mime_type
-                    .unwrap_or_else(|| "application/octet-stream".into()),
-                name: a.name,
-            })
-        })
-        .collect();
-    let text = content.text.unwrap_or_default();
-    if text.is_empty() && attachments.is_empty() {
+    if out.text.is_empty() && out.attachments.is_empty() && out.actions.is_empty() {
         return Err(format!(
-            "an agent message of format {:?} without text",
-            content.format_type
+            "an agent message of format {format:?} without text"
         ));
     }
-    Ok((text, attachments))
+    Ok(out)
 }

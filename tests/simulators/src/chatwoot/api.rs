@@ -40,6 +40,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(&format!("{conv}/labels"), post(add_labels))
         .route(&format!("{ACC}/teams"), get(teams))
         .route(
+            "/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/toggle_typing",
+            post(public_toggle_typing),
+        )
+        .route(
             &format!("{ACC}/inbox_members/{{inbox_id}}"),
             get(inbox_members),
         )
@@ -233,6 +237,8 @@ async fn create_conversation(State(sh): S, Path(p): Params, bytes: axum::body::B
         resolved_by_api: false,
         created_at: kit::unix_secs(),
         updated_at,
+        agent_last_seen_at: 0,
+        user_typing: Vec::new(),
     };
     let rendered = data.conversation_json(&conversation);
     data.conversations.push(conversation);
@@ -270,6 +276,9 @@ pub(crate) fn push_message(
         sender,
         created_at: kit::unix_secs(),
         attachments: Vec::new(),
+        content_attributes: json!({}),
+        status: "sent".into(),
+        updated_at: kit::unix_secs(),
     });
     id
 }
@@ -299,10 +308,13 @@ async fn create_message(State(sh): S, Path(p): Params, bytes: axum::body::Bytes)
     };
     let content = str_field(&b, "content").unwrap_or_default();
     let id = push_message(&mut data, conv, &content, message_type, private, sender);
-    if let Some(t) = str_field(&b, "content_type")
-        && let Some(m) = data.messages.last_mut()
-    {
-        m.content_type = t;
+    if let Some(m) = data.messages.last_mut() {
+        if let Some(t) = str_field(&b, "content_type") {
+            m.content_type = t;
+        }
+        if let Some(a) = b.get("content_attributes").filter(|a| a.is_object()) {
+            m.content_attributes = a.clone();
+        }
     }
     if reopened {
         data.tick();
@@ -432,4 +444,45 @@ async fn inbox_members(State(sh): S, Path(p): Params) -> Answer {
                          "available_name": a.name, "name": a.name, "role": "agent", "thumbnail": ""}))
         .collect();
     Ok(Json(json!({ "payload": agents })).into_response())
+}
+
+/// The public (contact) API's `toggle_typing`: the contact of
+/// `contact_identifier` (its source id in the API inbox of
+/// `inbox_identifier`) starts (`on`) or stops (`off`) typing in its
+/// conversation. The spec requires `typing_status` in the query (and has it
+/// in the body too); it is recorded and sent as a typing webhook.
+async fn public_toggle_typing(
+    State(sh): S,
+    Path(p): Params,
+    Query(q): Q,
+    bytes: axum::body::Bytes,
+) -> Answer {
+    let inbox = p.get("inbox_identifier").cloned().unwrap_or_default();
+    if inbox != sh.cfg.inbox_identifier {
+        return Err(not_found());
+    }
+    let conv = id(&p, "conversation_id")?;
+    let source = p.get("contact_identifier").cloned().unwrap_or_default();
+    let b = body(&bytes);
+    let Some(status) = q.get("typing_status").cloned() else {
+        return Err(unprocessable("typing_status is required in the query"));
+    };
+    let on = match status.as_str() {
+        "on" => true,
+        "off" => false,
+        _ => return Err(unprocessable("typing_status must be on or off")),
+    };
+    if b.get("typing_status").is_some_and(|t| t != &json!(status)) {
+        return Err(unprocessable(
+            "typing_status differs between query and body",
+        ));
+    }
+    let mut data = sh.lock();
+    let inbox_id = data.inbox_id;
+    match data.conversation_mut(conv) {
+        Some(c) if c.source_id == source && c.inbox_id == inbox_id => c.user_typing.push(on),
+        _ => return Err(not_found()),
+    }
+    data.contact_typing(sh.outbox(), conv, on);
+    Ok(StatusCode::OK.into_response())
 }

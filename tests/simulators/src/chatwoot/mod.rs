@@ -9,6 +9,10 @@
 //! - Webhooks are signed like newer Chatwoot: `X-Chatwoot-Signature:
 //!   sha256=<hex HMAC-SHA256(secret, "{timestamp}.{body}")>`,
 //!   `X-Chatwoot-Timestamp`, `X-Chatwoot-Delivery`.
+//! - The agent side also sends interactive messages (`input_select`,
+//!   `cards`, `article` with `content_attributes.items`), delivers and reads
+//!   the contact's messages (`status`, `message_updated`), and the public
+//!   (contact) API's `toggle_typing` records the user's typing.
 
 mod api;
 mod driver;
@@ -37,6 +41,9 @@ pub struct ChatwootConfig {
     /// The webhook signing secret.
     pub webhook_secret: String,
     pub webhook_url: Option<String>,
+    /// The API inbox's `inbox_identifier` (the public API's inbox path
+    /// segment).
+    pub inbox_identifier: String,
 }
 
 impl Default for ChatwootConfig {
@@ -47,6 +54,7 @@ impl Default for ChatwootConfig {
             api_token: "chatwoot-sim-token".into(),
             webhook_secret: "chatwoot-sim-webhook-secret".into(),
             webhook_url: None,
+            inbox_identifier: "sim-api-inbox-identifier".into(),
         }
     }
 }
@@ -155,6 +163,69 @@ impl Simulator<Data> {
         self.agent_post(conv, text, false, vec![attachment])
     }
 
+    /// An interactive message (`content_type` `input_select`, `cards`,
+    /// `article`, `form`) with its `content_attributes`, as Chatwoot's
+    /// "interactive messages" document them.
+    pub fn agent_interactive(
+        &self,
+        conv: u64,
+        text: &str,
+        content_type: &str,
+        content_attributes: Value,
+    ) -> u64 {
+        let mut data = self.shared.lock();
+        let id = self.post_locked(&mut data, conv, text, false, Vec::new());
+        if let Some(m) = data.messages.iter_mut().find(|m| m.id == id) {
+            m.content_type = content_type.into();
+            m.content_attributes = content_attributes;
+        }
+        data.message_created(self.shared.outbox(), id);
+        id
+    }
+
+    /// An `input_select` message offering `options` (title, value).
+    pub fn agent_options(&self, conv: u64, text: &str, options: &[(&str, &str)]) -> u64 {
+        let items: Vec<Value> = options
+            .iter()
+            .map(|(title, value)| json!({"title": title, "value": value}))
+            .collect();
+        self.agent_interactive(conv, text, "input_select", json!({ "items": items }))
+    }
+
+    /// The contact's messages so far reach `delivered`; one
+    /// `message_updated` each. Returns their ids.
+    pub fn deliver_user_messages(&self, conv: u64) -> Vec<u64> {
+        let mut data = self.shared.lock();
+        data.advance_incoming(self.shared.outbox(), conv, "delivered")
+    }
+
+    /// The agent opens the conversation: `agent_last_seen_at` is now and
+    /// the contact's messages so far are `read`; one `message_updated` each.
+    /// Returns their ids.
+    pub fn read_user_messages(&self, conv: u64) -> Vec<u64> {
+        let mut data = self.shared.lock();
+        if let Some(c) = data.conversation_mut(conv) {
+            c.agent_last_seen_at = kit::unix_secs();
+        }
+        data.advance_incoming(self.shared.outbox(), conv, "read")
+    }
+
+    /// The agent opens the conversation without any message changing
+    /// (Chatwoot's `update_last_seen`): `agent_last_seen_at` is now, which
+    /// the next webhook's conversation shows; no webhook of its own.
+    pub fn agent_views(&self, conv: u64) {
+        let mut data = self.shared.lock();
+        if let Some(c) = data.conversation_mut(conv) {
+            c.agent_last_seen_at = kit::unix_secs();
+        }
+    }
+
+    /// The contact's typing signals the public API received, in order.
+    pub fn user_typing(&self, conv: u64) -> Option<Vec<bool>> {
+        let data = self.shared.lock();
+        data.conversation(conv).map(|c| c.user_typing.clone())
+    }
+
     /// A private note by the assignee (never shown to the contact).
     pub fn private_note(&self, conv: u64, text: &str) -> u64 {
         self.agent_post(conv, text, true, Vec::new())
@@ -162,6 +233,21 @@ impl Simulator<Data> {
 
     fn agent_post(&self, conv: u64, text: &str, private: bool, attachments: Vec<Value>) -> u64 {
         let mut data = self.shared.lock();
+        let id = self.post_locked(&mut data, conv, text, private, attachments);
+        data.message_created(self.shared.outbox(), id);
+        id
+    }
+
+    /// An outgoing message from the assignee (or agent "Agent"), without
+    /// its webhook.
+    fn post_locked(
+        &self,
+        data: &mut Data,
+        conv: u64,
+        text: &str,
+        private: bool,
+        attachments: Vec<Value>,
+    ) -> u64 {
         let c = data
             .conversation(conv)
             .expect("unknown chatwoot conversation");
@@ -169,11 +255,10 @@ impl Simulator<Data> {
             Some(a) => a,
             None => data.agent_named("Agent"),
         };
-        let id = api::push_message(&mut data, conv, text, 1, private, Sender::Agent(agent));
+        let id = api::push_message(data, conv, text, 1, private, Sender::Agent(agent));
         if let Some(m) = data.messages.last_mut() {
             m.attachments = attachments;
         }
-        data.message_created(self.shared.outbox(), id);
         id
     }
 

@@ -48,6 +48,10 @@ pub struct Conversation {
     pub created_at: u64,
     /// Float seconds, strictly increasing per change (like Rails' `to_f`).
     pub updated_at: f64,
+    /// Unix seconds when an agent last viewed the conversation (0: never).
+    pub agent_last_seen_at: u64,
+    /// The contact's typing signals (public API `toggle_typing`), in order.
+    pub user_typing: Vec<bool>,
 }
 
 #[derive(Clone)]
@@ -70,6 +74,13 @@ pub struct Message {
     pub sender: Sender,
     pub created_at: u64,
     pub attachments: Vec<Value>,
+    /// Per `content_type`, e.g. `{"items": [{"title", "value"}]}` for
+    /// `input_select` (Chatwoot's interactive messages).
+    pub content_attributes: Value,
+    /// `sent`, `delivered`, `read` or `failed` (the API's `message.status`).
+    pub status: String,
+    /// Unix seconds of the last change.
+    pub updated_at: u64,
 }
 
 /// The Chatwoot simulator's state.
@@ -243,7 +254,7 @@ impl Data {
                 "hmac_verified": false,
             },
             "messages": [], "unread_count": 0, "snoozed_until": null,
-            "agent_last_seen_at": 0, "contact_last_seen_at": 0,
+            "agent_last_seen_at": c.agent_last_seen_at, "contact_last_seen_at": 0,
             "first_reply_created_at": null, "waiting_since": c.created_at,
             "last_activity_at": c.updated_at as u64, "timestamp": c.updated_at as u64,
             "created_at": c.created_at, "updated_at": c.updated_at,
@@ -255,8 +266,9 @@ impl Data {
         let mut v = json!({
             "id": m.id, "content": m.content, "inbox_id": self.inbox_id,
             "conversation_id": m.conversation_id, "message_type": m.message_type,
-            "content_type": m.content_type, "content_attributes": {},
-            "created_at": m.created_at, "private": m.private, "source_id": null,
+            "content_type": m.content_type, "content_attributes": m.content_attributes,
+            "status": m.status, "created_at": m.created_at, "updated_at": m.updated_at,
+            "private": m.private, "source_id": null,
             "sender": self.sender_push(&m.sender),
         });
         if !m.attachments.is_empty() {
@@ -284,7 +296,7 @@ impl Data {
             "event": event, "id": m.id, "content": m.content,
             "created_at": kit::iso8601(m.created_at * 1000),
             "message_type": message_type, "content_type": m.content_type,
-            "content_attributes": {}, "additional_attributes": {}, "source_id": null,
+            "content_attributes": m.content_attributes, "additional_attributes": {}, "source_id": null,
             "private": m.private, "sender": sender,
             "account": {"id": self.account_id, "name": "Simulated account"},
             "inbox": {"id": self.inbox_id, "name": "Handover API inbox"},
@@ -304,6 +316,40 @@ impl Data {
             let body = self.message_webhook(m, "message_created");
             send(outbox, "message_created", m.conversation_id, &body);
         }
+    }
+
+    /// Queues `message_updated` for message `id` (after a change such as
+    /// its `status`; like `Message#webhook_data`, the body does not carry
+    /// the status: readers fetch the message).
+    pub fn message_updated(&self, outbox: &Outbox, id: u64) {
+        if let Some(m) = self.messages.iter().find(|m| m.id == id) {
+            let body = self.message_webhook(m, "message_updated");
+            send(outbox, "message_updated", m.conversation_id, &body);
+        }
+    }
+
+    /// Sets `status` on the contact's (incoming) messages of conversation
+    /// `conv` that are not that far yet (`delivered` < `read`), and queues
+    /// `message_updated` for each; returns their ids.
+    pub fn advance_incoming(&mut self, outbox: &Outbox, conv: u64, status: &str) -> Vec<u64> {
+        let rank = |s: &str| match s {
+            "read" => 2,
+            "delivered" => 1,
+            _ => 0,
+        };
+        let now = kit::unix_secs();
+        let mut changed = Vec::new();
+        for m in self.messages.iter_mut() {
+            if m.conversation_id == conv && m.message_type == 0 && rank(&m.status) < rank(status) {
+                m.status = status.into();
+                m.updated_at = now;
+                changed.push(m.id);
+            }
+        }
+        for id in &changed {
+            self.message_updated(outbox, *id);
+        }
+        changed
     }
 
     /// Queues a conversation event (`conversation_created`,
@@ -338,6 +384,21 @@ impl Data {
         c.updated_at = updated;
         let change = json!({"previous_value": previous, "current_value": current});
         self.conversation_event(outbox, event, id, json!([{ attribute: change }]));
+    }
+
+    /// Queues `conversation_typing_on` / `_off` by the conversation's
+    /// contact (the public API's `toggle_typing`).
+    pub fn contact_typing(&self, outbox: &Outbox, id: u64, on: bool) {
+        if let Some(c) = self.conversation(id) {
+            let event = if on {
+                "conversation_typing_on"
+            } else {
+                "conversation_typing_off"
+            };
+            let body = json!({"event": event, "conversation": self.conversation_json(c),
+                              "user": self.contact_push(c.contact_id), "is_private": false});
+            send(outbox, event, id, &body);
+        }
     }
 
     /// Queues `conversation_typing_on` / `_off` by agent `agent`.

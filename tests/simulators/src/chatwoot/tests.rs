@@ -219,3 +219,151 @@ async fn faults_duplicates_and_held_webhooks() {
     assert_eq!(texts, ["two", "one"]);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn interactive_messages_keep_their_content_attributes() {
+    let sim = sim().await;
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
+    let conv = open_conversation(&c).await;
+    sim.agent_options(conv, "Pick one", &[("Yes please", "yes")]);
+    let cards = json!({"items": [{"title": "Shoes", "description": "Run", "media_url": "https://x/y.png",
+        "actions": [{"type": "link", "text": "View", "uri": "https://shop.example.com"}]}]});
+    sim.agent_interactive(conv, "card message", "cards", cards.clone());
+    assert!(sim.wait_for_deliveries(3, Duration::from_secs(5)).await);
+    let bodies = hooks.bodies();
+    assert_eq!(bodies[1]["content_type"], "input_select");
+    assert_eq!(
+        bodies[1]["content_attributes"],
+        json!({"items": [{"title": "Yes please", "value": "yes"}]})
+    );
+    let (_, page) = c
+        .call(
+            "GET",
+            &format!("/conversations/{conv}/messages?after=0"),
+            None,
+        )
+        .await;
+    assert_eq!(page["payload"][1]["content_type"], "cards");
+    assert_eq!(page["payload"][1]["content_attributes"], cards);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn delivered_and_read_user_messages_send_message_updated() {
+    let sim = sim().await;
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
+    let conv = open_conversation(&c).await;
+    let path = format!("/conversations/{conv}/messages");
+    let (_, created) = c
+        .call(
+            "POST",
+            &path,
+            Some(json!({"content": "hello", "message_type": "incoming"})),
+        )
+        .await;
+    assert_eq!(created["status"], "sent");
+    let mid = created["id"].as_u64().unwrap();
+    sim.agent_message(conv, "hi");
+    assert_eq!(sim.deliver_user_messages(conv), [mid]);
+    assert_eq!(sim.read_user_messages(conv), [mid]);
+    assert!(sim.read_user_messages(conv).is_empty(), "read once");
+    assert!(sim.wait_for_deliveries(5, Duration::from_secs(5)).await);
+    let bodies = hooks.bodies();
+    let updated: Vec<&Value> = bodies
+        .iter()
+        .filter(|b| b["event"] == "message_updated")
+        .collect();
+    assert_eq!(updated.len(), 2, "{bodies:#?}");
+    assert!(
+        updated
+            .iter()
+            .all(|b| b["id"] == mid && b["message_type"] == "incoming")
+    );
+    assert_eq!(updated[1]["conversation"]["id"], conv);
+    let (_, page) = c.call("GET", &format!("{path}?after=0"), None).await;
+    assert_eq!(page["payload"][0]["status"], "read");
+    assert_eq!(
+        page["payload"][1]["status"], "sent",
+        "the agent's own message"
+    );
+    let (_, shown) = c.call("GET", &format!("/conversations/{conv}"), None).await;
+    assert!(shown["agent_last_seen_at"].as_u64().unwrap() > 0);
+    // Viewing alone sends nothing; the next webhook's conversation shows it.
+    sim.agent_views(conv);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sim.deliveries().len(), 5);
+    sim.agent_message(conv, "still there?");
+    assert!(sim.wait_for_deliveries(6, Duration::from_secs(5)).await);
+    let last = hooks.bodies().pop().unwrap();
+    assert!(last["conversation"]["agent_last_seen_at"].as_u64().unwrap() > 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_public_api_records_the_contacts_typing() {
+    let sim = sim().await;
+    let hooks = Receiver::hooked_to(&sim).await;
+    let c = api(&sim);
+    let conv = open_conversation(&c).await;
+    let source = sim.conversation(conv).unwrap()["contact_inbox"]["source_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cfg = sim.config();
+    let public = |inbox: &str, contact: &str, query: &str| {
+        format!(
+            "{}/public/api/v1/inboxes/{inbox}/contacts/{contact}/conversations/{conv}/toggle_typing{query}",
+            sim.base_url()
+        )
+    };
+    let http = reqwest::Client::new();
+    let send = async |url: String, body: Value| {
+        http.post(url)
+            .header("api_access_token", &cfg.api_token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let inbox = cfg.inbox_identifier.clone();
+    let on = json!({"typing_status": "on"});
+    assert_eq!(
+        send(public(&inbox, &source, "?typing_status=on"), on.clone()).await,
+        200
+    );
+    let off = json!({"typing_status": "off"});
+    assert_eq!(
+        send(public(&inbox, &source, "?typing_status=off"), off).await,
+        200
+    );
+    assert_eq!(sim.user_typing(conv), Some(vec![true, false]));
+    // The query parameter is required; the body must follow the spec.
+    assert_eq!(send(public(&inbox, &source, ""), on.clone()).await, 422);
+    let bad = json!({"typing_status": "maybe"});
+    assert_eq!(
+        send(public(&inbox, &source, "?typing_status=on"), bad).await,
+        422
+    );
+    assert_eq!(sim.take_violations().len(), 1, "the body breaking the spec");
+    // Another inbox or contact does not find the conversation.
+    assert_eq!(
+        send(public("other", &source, "?typing_status=on"), on.clone()).await,
+        404
+    );
+    assert_eq!(
+        send(public(&inbox, "someone", "?typing_status=on"), on).await,
+        404
+    );
+    assert_eq!(sim.user_typing(conv), Some(vec![true, false]));
+    assert!(sim.wait_for_deliveries(3, Duration::from_secs(5)).await);
+    let bodies = hooks.bodies();
+    assert_eq!(bodies[1]["event"], "conversation_typing_on");
+    assert_eq!(bodies[1]["user"]["type"], "contact");
+    assert_eq!(bodies[2]["event"], "conversation_typing_off");
+    sim.shutdown().await;
+}

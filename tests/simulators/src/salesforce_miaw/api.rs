@@ -33,6 +33,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/iamessage/api/v2/conversation", post(create))
         .route("/iamessage/api/v2/conversation/{id}", delete(close))
         .route("/iamessage/api/v2/conversation/{id}/message", post(message))
+        .route("/iamessage/api/v2/conversation/{id}/entry", post(entry))
         .route("/eventrouter/v1/sse", get(sse))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(shared)
@@ -153,6 +154,8 @@ async fn create(State(shared): S, headers: HeaderMap, body: Bytes) -> Answer {
     if st.conversations.iter().any(|c| c.id == req.conversation_id) {
         return Err(error(StatusCode::CONFLICT, "conversation already exists"));
     }
+    // The MessagingSession Salesforce opens for the conversation.
+    let session_record = format!("0MwSIM{:09}AAA", st.conversations.len() + 1);
     st.conversations.push(MiawConversation {
         id: req.conversation_id.clone(),
         subject,
@@ -160,6 +163,8 @@ async fn create(State(shared): S, headers: HeaderMap, body: Bytes) -> Answer {
         messages: Vec::new(),
         agents: Vec::new(),
         closed: false,
+        session_record,
+        user_typing: Vec::new(),
     });
     let failure = st.routing_failure.clone();
     let wait = st.estimated_wait.map_or(-1, i64::from);
@@ -264,6 +269,8 @@ async fn message(
     c.messages.push(MiawMessage {
         id: m.id.clone(),
         text: m.static_content.text.clone(),
+        delivered: false,
+        read: false,
     });
     let _ = st.emit(
         &id,
@@ -275,6 +282,47 @@ async fn message(
             "staticContent": {"formatType": "Text", "text": m.static_content.text}}}),
     );
     Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NewEntry {
+    entry_type: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// The end user's typing indicators (other entry types are not simulated).
+async fn entry(
+    State(shared): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let subject = subject(&shared, &headers)?;
+    let req: NewEntry = parse(&body)?;
+    let on = match req.entry_type.as_str() {
+        "TypingStartedIndicator" => true,
+        "TypingStoppedIndicator" => false,
+        other => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "entryType must be TypingStartedIndicator or TypingStoppedIndicator, got {other:?}"
+                ),
+            ));
+        }
+    };
+    if req.id.as_deref().is_some_and(str::is_empty) {
+        return Err(error(StatusCode::BAD_REQUEST, "id must not be empty"));
+    }
+    let mut st = shared.lock();
+    let c = owned(&mut st, &id, &subject)?;
+    if c.closed {
+        return Err(error(StatusCode::CONFLICT, "the conversation is closed"));
+    }
+    c.user_typing.push(on);
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn close(

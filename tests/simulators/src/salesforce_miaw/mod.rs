@@ -10,14 +10,22 @@
 //! - `POST /iamessage/api/v2/conversation/{id}/message` (Bearer; text of at
 //!   most 3,000 characters; a repeated message id is accepted once), echoed
 //!   on the stream as an end-user message like the real service does;
+//! - `POST /iamessage/api/v2/conversation/{id}/entry` (Bearer; the end
+//!   user's `TypingStartedIndicator` / `TypingStoppedIndicator`, recorded);
 //! - `DELETE /iamessage/api/v2/conversation/{id}?esDeveloperName=…`;
 //! - `GET /eventrouter/v1/sse` (Bearer, `X-Org-Id`, `Last-Event-Id`): the
 //!   identity's events after `Last-Event-Id` (only new ones without it),
 //!   then new events as they happen, with keep-alive comments.
 //!
+//! Every conversation entry names the conversation's MessagingSession
+//! record (`0Mw…`) in `relatedRecords`; an end user's message entry has the
+//! client's message id as its `identifier`.
+//!
 //! Scriptable: never send the close event (the agent only leaves), fail
 //! routing (no agent), drop the stream after N events (so clients must
-//! resume with `Last-Event-Id`), and API faults.
+//! resume with `Last-Event-Id`), and API faults. The agent side can send
+//! choices (`ChoicesMessage` buttons / quick replies), links (`RichLink`)
+//! and delivery / read acknowledgements of the end user's messages.
 
 mod api;
 mod driver;
@@ -56,12 +64,36 @@ pub struct MiawConversation {
     pub agents: Vec<MiawAgent>,
     /// Closed by the end user (`DELETE`).
     pub closed: bool,
+    /// The MessagingSession record id (`0Mw…`, 18 characters).
+    pub session_record: String,
+    /// The end user's typing indicators, in order (`true`: started).
+    pub user_typing: Vec<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MiawMessage {
     pub id: String,
     pub text: String,
+    /// A delivery acknowledgement was sent for it.
+    pub delivered: bool,
+    /// A read acknowledgement was sent for it.
+    pub read: bool,
+}
+
+/// The format of an agent's `ChoicesMessage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoicesFormat {
+    Buttons,
+    QuickReplies,
+}
+
+impl ChoicesFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ChoicesFormat::Buttons => "Buttons",
+            ChoicesFormat::QuickReplies => "QuickReplies",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,15 +158,21 @@ impl State {
         sender: (&str, &str, &str),
         payload: Value,
     ) -> Result<(), String> {
-        let subject = self
+        let (subject, record) = self
             .conversations
             .iter()
             .find(|c| c.id == conversation)
-            .map(|c| c.subject.clone())
+            .map(|c| (c.subject.clone(), c.session_record.clone()))
             .ok_or_else(|| format!("unknown MIAW conversation {conversation}"))?;
         let id = self.next();
         let now = kit::unix_ms();
         let (role, sender_subject, display) = sender;
+        // A message entry is identified by its message id (the client's
+        // choice for the end user's messages).
+        let identifier = payload
+            .get("id")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("entry-{id}"), String::from);
         let data = json!({
             "channelPlatformKey": "sim-platform-key",
             "channelType": "embedded_messaging",
@@ -142,13 +180,13 @@ impl State {
             "conversationId": conversation,
             "conversationEntry": {
                 "senderDisplayName": display,
-                "identifier": format!("entry-{id}"),
+                "identifier": identifier,
                 "entryType": entry_type,
                 "entryPayload": payload.to_string(),
                 "sender": {"appType": app_type(role), "subject": sender_subject, "role": role},
                 "clientTimestamp": now,
                 "transcriptedTimestamp": now,
-                "relatedRecords": [],
+                "relatedRecords": [record],
             }
         });
         self.events.push(StoredEvent {
@@ -268,6 +306,23 @@ impl Simulator<State> {
         .await
     }
 
+    /// Waits until the conversation has at least `n` typing indicators of
+    /// the end user.
+    pub async fn wait_for_user_typing(
+        &self,
+        id: &str,
+        n: usize,
+        timeout: Duration,
+    ) -> Option<Vec<bool>> {
+        self.wait_until(timeout, |st| {
+            st.conversations
+                .iter()
+                .find(|c| c.id == id && c.user_typing.len() >= n)
+                .map(|c| c.user_typing.clone())
+        })
+        .await
+    }
+
     /// Waits until the end user closed the conversation.
     pub async fn wait_for_closed(&self, id: &str, timeout: Duration) -> bool {
         self.wait_until(timeout, |st| {
@@ -351,6 +406,99 @@ impl Simulator<State> {
         })
     }
 
+    /// The (first) agent sends a `ChoicesMessage` of `format` with `text`
+    /// and one option per (`optionIdentifier`, title) of `options`.
+    pub fn agent_choices(
+        &self,
+        conversation: &str,
+        format: ChoicesFormat,
+        text: &str,
+        options: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let items: Vec<Value> = options
+            .iter()
+            .map(|(id, title)| {
+                json!({"itemType": "TitleOptionItem", "optionIdentifier": id,
+                    "titleItem": {"itemType": "TitleItem", "title": title, "subTitle": null}})
+            })
+            .collect();
+        self.agent_entry(
+            conversation,
+            json!({
+                "messageType": "ChoicesMessage",
+                "choices": {"formatType": format.name(), "text": text, "optionItems": items},
+            }),
+        )
+    }
+
+    /// The (first) agent sends a link (`StaticContentMessage` / `RichLink`).
+    pub fn agent_link(&self, conversation: &str, title: &str, url: &str) -> Result<(), String> {
+        self.agent_entry(
+            conversation,
+            json!({
+                "messageType": "StaticContentMessage",
+                "staticContent": {"formatType": "RichLink", "linkItem": {"url": url,
+                    "titleItem": {"itemType": "TitleItem", "title": title}}},
+            }),
+        )
+    }
+
+    /// A `CONVERSATION_MESSAGE` from the (first) agent whose
+    /// `abstractMessage` is `message` (its `id` is added).
+    fn agent_entry(&self, conversation: &str, mut message: Value) -> Result<(), String> {
+        self.emit_as_agent(conversation, |st, agent| {
+            let id = format!("agent-msg-{}", st.next_id + 1);
+            message["id"] = json!(id);
+            st.emit(
+                conversation,
+                "CONVERSATION_MESSAGE",
+                "Message",
+                ("Agent", &agent.id, &agent.name),
+                json!({"entryType": "Message", "id": id, "abstractMessage": message,
+                    "messageReason": null}),
+            )
+        })
+    }
+
+    /// The agent's side acknowledges every end-user message not yet
+    /// acknowledged so (`CONVERSATION_DELIVERY_ACKNOWLEDGEMENT`, or with
+    /// `read` `CONVERSATION_READ_ACKNOWLEDGEMENT`), one event per message;
+    /// returns the acknowledged message ids.
+    pub fn acknowledge(&self, conversation: &str, read: bool) -> Result<Vec<String>, String> {
+        let (name, entry_type) = if read {
+            ("CONVERSATION_READ_ACKNOWLEDGEMENT", "ReadAcknowledgement")
+        } else {
+            (
+                "CONVERSATION_DELIVERY_ACKNOWLEDGEMENT",
+                "DeliveryAcknowledgement",
+            )
+        };
+        self.emit_as_agent(conversation, |st, agent| {
+            let c = st.known_conversation(conversation)?;
+            let mut ids = Vec::new();
+            for m in c.messages.iter_mut() {
+                let done = if read { &mut m.read } else { &mut m.delivered };
+                if !*done {
+                    *done = true;
+                    ids.push(m.id.clone());
+                }
+            }
+            for entry in &ids {
+                let n = st.next_id + 1;
+                st.emit(
+                    conversation,
+                    name,
+                    entry_type,
+                    ("Agent", &agent.id, &agent.name),
+                    json!({"entryType": entry_type, "id": format!("ack-{n}"),
+                        "acknowledgementTimestamp": kit::unix_ms(),
+                        "acknowledgedConversationEntryIdentifier": entry}),
+                )?;
+            }
+            Ok(ids)
+        })
+    }
+
     /// The (first) agent starts or stops typing.
     pub fn agent_typing(&self, conversation: &str, on: bool) -> Result<(), String> {
         let (name, entry) = if on {
@@ -422,11 +570,11 @@ impl Simulator<State> {
     }
 
     /// Emits with the conversation's first agent as the sender.
-    fn emit_as_agent(
+    fn emit_as_agent<R>(
         &self,
         conversation: &str,
-        emit: impl FnOnce(&mut State, &MiawAgent) -> Result<(), String>,
-    ) -> Result<(), String> {
+        emit: impl FnOnce(&mut State, &MiawAgent) -> Result<R, String>,
+    ) -> Result<R, String> {
         self.change(|st| {
             let agent = st
                 .known_conversation(conversation)?

@@ -319,3 +319,118 @@ async fn faults_answer_without_acting() {
     assert_eq!(statuses, [200, 503, 201]);
     sim.shutdown().await;
 }
+
+// ---- what contract 0.2.0 adapters use ----
+
+async fn post_entry(sim: &MiawSim, token: &str, id: &str, body: Value) -> u16 {
+    client()
+        .post(format!(
+            "{}/iamessage/api/v2/conversation/{id}/entry",
+            sim.base_url()
+        ))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn typing_indicators_of_the_end_user_are_recorded() {
+    let sim = MiawSim::start().await.unwrap();
+    let (token, _) = with_conversation(&sim).await;
+    let typing = |on: &str| json!({"entryType": on, "id": "3d5e0a8c-1b2f-4c6d-9e7f-8a9b0c1d2e3f"});
+    assert_eq!(
+        post_entry(&sim, "wrong", CONV, typing("TypingStartedIndicator")).await,
+        401
+    );
+    assert_eq!(
+        post_entry(&sim, &token, CONV, json!({"entryType": "Message"})).await,
+        400
+    );
+    let (other, _) = self::token(&sim).await;
+    assert_eq!(
+        post_entry(&sim, &other, CONV, typing("TypingStartedIndicator")).await,
+        403
+    );
+    assert_eq!(
+        post_entry(&sim, &token, CONV, typing("TypingStartedIndicator")).await,
+        202
+    );
+    assert_eq!(
+        post_entry(&sim, &token, CONV, typing("TypingStoppedIndicator")).await,
+        202
+    );
+    assert_eq!(
+        sim.wait_for_user_typing(CONV, 2, T).await.unwrap(),
+        [true, false]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn choices_links_and_acknowledgements_have_the_documented_shape() {
+    let sim = MiawSim::start().await.unwrap();
+    let (token, last) = with_conversation(&sim).await;
+    assert_eq!(send(&sim, &token, CONV, "m-1", "hi").await, 202);
+    sim.agent_join(CONV, "Alex").unwrap();
+    sim.agent_choices(
+        CONV,
+        super::ChoicesFormat::Buttons,
+        "Pick one",
+        &[("opt-1", "Yes"), ("opt-2", "No")],
+    )
+    .unwrap();
+    sim.agent_link(CONV, "Track it", "https://example.com/t")
+        .unwrap();
+    assert_eq!(sim.acknowledge(CONV, false).unwrap(), ["m-1"]);
+    assert_eq!(sim.acknowledge(CONV, true).unwrap(), ["m-1"]);
+    assert!(sim.acknowledge(CONV, true).unwrap().is_empty(), "once");
+    let (got, _) = events(&sim, &token, Some(&last), 7).await;
+    assert_eq!(
+        names(&got),
+        [
+            "CONVERSATION_ROUTING_RESULT",
+            "CONVERSATION_MESSAGE",
+            "CONVERSATION_PARTICIPANT_CHANGED",
+            "CONVERSATION_MESSAGE",
+            "CONVERSATION_MESSAGE",
+            "CONVERSATION_DELIVERY_ACKNOWLEDGEMENT",
+            "CONVERSATION_READ_ACKNOWLEDGEMENT",
+        ]
+    );
+    let record = sim.conversation(CONV).unwrap().session_record;
+    assert!(record.starts_with("0Mw") && record.len() == 18, "{record}");
+    for (_, _, data) in &got {
+        assert_eq!(data["conversationEntry"]["relatedRecords"], json!([record]));
+    }
+    // The end user's message entry is identified by the message id.
+    assert_eq!(got[1].2["conversationEntry"]["identifier"], "m-1");
+    let choices = payload(&got[3].2)["abstractMessage"].clone();
+    assert_eq!(choices["messageType"], "ChoicesMessage");
+    assert_eq!(choices["choices"]["formatType"], "Buttons");
+    assert_eq!(
+        choices["choices"]["optionItems"][1]["optionIdentifier"],
+        "opt-2"
+    );
+    assert_eq!(
+        choices["choices"]["optionItems"][1]["titleItem"]["title"],
+        "No"
+    );
+    let link = payload(&got[4].2)["abstractMessage"]["staticContent"].clone();
+    assert_eq!(link["formatType"], "RichLink");
+    assert_eq!(link["linkItem"]["url"], "https://example.com/t");
+    for (i, entry_type) in [(5, "DeliveryAcknowledgement"), (6, "ReadAcknowledgement")] {
+        let data = &got[i].2;
+        assert_eq!(data["conversationEntry"]["sender"]["role"], "Agent");
+        let p = payload(data);
+        assert_eq!(p["entryType"], entry_type);
+        assert_eq!(p["acknowledgedConversationEntryIdentifier"], "m-1");
+        assert!(p["acknowledgementTimestamp"].as_u64().is_some());
+    }
+    let m = &sim.conversation(CONV).unwrap().messages[0];
+    assert!(m.delivered && m.read);
+    sim.shutdown().await;
+}
