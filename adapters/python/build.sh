@@ -13,6 +13,9 @@
 #   target/python-build/NAME/app, and componentizes module `app` with the
 #   SDK (a copy of adapters/python/sdk in target/python-build/NAME/sdk) on
 #   the path.
+# - the contract version: the adapter folder's `CONTRACT` file (one line,
+#   `0.1.0` or `0.2.0`), else $HANDOVER_CONTRACT, else 0.1.0; the 0.2.0 stubs
+#   go to target/python-bindings/stubs-0.2.0.
 # Everything generated or installed lives under target/, never under adapters/.
 set -euo pipefail
 
@@ -26,7 +29,18 @@ src=$(cd "$1" && pwd)
 out_dir=$(mkdir -p "$(dirname "$2")" && cd "$(dirname "$2")" && pwd)
 out="$out_dir/$(basename "$2")"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-wit="$root/wit/v0.1.0"
+contract=${HANDOVER_CONTRACT:-0.1.0}
+if [ -f "$src/CONTRACT" ]; then
+    contract=$(tr -d '[:space:]' <"$src/CONTRACT")
+fi
+case "$contract" in
+    0.1.0 | 0.2.0) ;;
+    *)
+        echo "error: contract \`$contract\` (from $src/CONTRACT or HANDOVER_CONTRACT): this SDK builds 0.1.0 or 0.2.0" >&2
+        exit 2
+        ;;
+esac
+wit="$root/wit/v$contract"
 sdk="$root/adapters/python/sdk"
 venv="$root/target/python-venv"
 cpy="$venv/bin/componentize-py"
@@ -43,6 +57,7 @@ if ! "$cpy" --version 2>/dev/null | grep -qx "componentize-py $COMPONENTIZE_PY_V
 fi
 
 stubs="$root/target/python-bindings/stubs"
+[ "$contract" = 0.1.0 ] || stubs="$stubs-$contract"
 if [ ! -f "$stubs/.wit-stamp" ] || ! cmp -s <(cat "$wit"/*.wit "$wit"/deps/*.wit; echo "$COMPONENTIZE_PY_VERSION") "$stubs/.wit-stamp"; then
     rm -rf "$stubs"
     "$cpy" -d "$wit" -w handover-adapter bindings "$stubs" >/dev/null
@@ -67,4 +82,4 @@ EOF
 cd "$stage"
 env -u VIRTUAL_ENV "$cpy" -q -d "$wit" -w handover-adapter componentize app \
     -p "$stage/app" -p "$stage/sdk" -o "$out"
-echo "built $out ($(du -h "$out" | cut -f1))" >&2
+echo "built $out ($(du -h "$out" | cut -f1), contract $contract)" >&2

@@ -512,3 +512,77 @@ async fn pressing_an_agents_quick_reply_reaches_a_0_2_adapter_as_one() {
         );
     }
 }
+
+/// Replaces `from` (which must be there) with `to` in `file`.
+fn patch(file: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(file).unwrap();
+    assert!(text.contains(from), "{} has no `{from}`", file.display());
+    std::fs::write(file, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn a_python_adapter_built_for_0_2_passes_its_0_2_scenarios() {
+    // A third party's Python project (as `handover-host new` writes it,
+    // speaking the sim provider), moved to contract 0.2.0: the CONTRACT
+    // file, two capabilities, the hand-back event and the typing call.
+    let project = crate::template::generate_in("python", "python-0-2");
+    std::fs::write(project.join("CONTRACT"), "0.2.0\n").unwrap();
+    let provider = project.join("provider.py");
+    patch(
+        &provider,
+        "from handover_sdk import channels,",
+        "from handover_sdk import v0_2\nfrom handover_sdk import channels,",
+    );
+    patch(
+        &provider,
+        "CAPABILITIES = describe.NONE",
+        "CAPABILITIES = describe.capabilities(user_typing=True, hand_back=True)",
+    );
+    patch(
+        &provider,
+        "    reason: Optional[str] = None\n",
+        "    reason: Optional[str] = None\n    variables: Optional[Dict[str, Any]] = None\n",
+    );
+    patch(
+        &provider,
+        "    if hook.type == \"ended\":",
+        "    if hook.type == \"returned_to_bot\":\n        return [v0_2.returned_to_bot(hook.variables or {})]\n    if hook.type == \"ended\":",
+    );
+    let mut text = std::fs::read_to_string(&provider).unwrap();
+    text.push_str(
+        "\n\ndef user_typing(s: Settings, conversation_id: str, typing: bool) -> None:\n    \
+         url = f\"{s.base_url}/conversations/{http.path_segment(conversation_id)}/typing\"\n    \
+         http.post_json(url, {\"typing\": typing})\n",
+    );
+    std::fs::write(&provider, text).unwrap();
+    patch(
+        &project.join("app.py"),
+        "    def on_cancel(self, cx, state):",
+        "    def on_user_typing(self, cx, state, typing):\n        \
+         provider.user_typing(cx.settings, state.conversation_id, typing)\n\n    \
+         def on_cancel(self, cx, state):",
+    );
+    let wasm = project.join("my-provider.wasm");
+    crate::harness::must(
+        std::process::Command::new(crate::template::root().join("adapters/python/build.sh"))
+            .arg(&project)
+            .arg(&wasm),
+        "adapters/python/build.sh (contract 0.2.0)",
+    );
+    let (ok, out) = run_conformance(&wasm, "sim", &["--scenario", "(0.2.0)"]);
+    assert!(ok, "{out}");
+    for (scenario, result) in [
+        ("hand back to the bot (0.2.0)", " pass "),
+        ("user typing (0.2.0)", " pass "),
+        ("rich agent message (0.2.0)", " skip "),
+        ("read receipt (0.2.0)", " skip "),
+        ("wrap-up (0.2.0)", " skip "),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(scenario))
+            .unwrap_or_else(|| panic!("no `{scenario}`:\n{out}"));
+        assert!(line.contains(result), "{line}\n{out}");
+    }
+    let _ = std::fs::remove_dir_all(project.parent().unwrap());
+}

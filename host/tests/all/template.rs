@@ -19,7 +19,13 @@ pub(crate) fn root() -> PathBuf {
 /// `handover-host new my-provider --lang LANG` in a fresh directory;
 /// returns the project's directory.
 pub(crate) fn generate(lang: &str) -> PathBuf {
-    let work = std::env::temp_dir().join(format!("new-{lang}-{}", std::process::id()));
+    generate_in(lang, lang)
+}
+
+/// [`generate`] in a directory of its own for `tag` (tests in one process
+/// generating the same language at once).
+pub(crate) fn generate_in(lang: &str, tag: &str) -> PathBuf {
+    let work = std::env::temp_dir().join(format!("new-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_handover-host"))

@@ -7,6 +7,7 @@ They return the generated binding types, ready to put in a step.
 from typing import List, Optional
 
 from handover_sdk import wit
+from handover_sdk.contract import VERSION
 
 AGENT_CLOSED = wit.EndReason_AgentClosed()
 AGENT_LEFT = wit.EndReason_AgentLeft()
@@ -37,7 +38,11 @@ def agent_joined(who: "wit.Agent") -> "wit.Event":
 
 
 def agent_message(who: Optional["wit.Agent"], text: str, attachments: Optional[List["wit.Attachment"]] = None) -> "wit.Event":
-    return wit.Event_AgentMessage(wit.AgentMessage(agent=who, text=text, attachments=list(attachments or [])))
+    """An agent's message (with buttons and links: `v0_2.rich_message`)."""
+    fields = dict(agent=who, text=text, attachments=list(attachments or []))
+    if VERSION == "0.2.0":
+        fields["actions"] = []
+    return wit.Event_AgentMessage(wit.AgentMessage(**fields))
 
 
 def typing(on: bool) -> "wit.Event":

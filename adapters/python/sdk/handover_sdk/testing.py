@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from handover_sdk import http, wit
+from handover_sdk.contract import VERSION
 from handover_sdk.failure import AdapterFailure
 from handover_sdk.stubs import LOG  # noqa: F401  (log calls recorded outside a component)
 from handover_sdk.transport import RawResponse, Request, TransportError
@@ -132,8 +133,12 @@ def conversation(channel: str = "webchat", handover_id: str = "h-1", **fields) -
     return wit.Conversation(**base)
 
 
-def user_input(text: str, kind: str = "text") -> "wit.UserInput":
-    return wit.UserInput(kind=wit.InputKind[kind.upper()], text=text, attachments=[])
+def user_input(text: str, kind: str = "text", id: str = "m-1") -> "wit.UserInput":
+    """User input (with the host's message `id` under contract 0.2.0)."""
+    fields = dict(kind=wit.InputKind[kind.upper()], text=text, attachments=[])
+    if VERSION == "0.2.0":
+        fields["id"] = id
+    return wit.UserInput(**fields)
 
 
 def request(body: Union[dict, bytes], headers: Optional[Dict[str, str]] = None,

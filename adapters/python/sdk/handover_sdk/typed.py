@@ -86,6 +86,11 @@ class TypedAdapter:
     def on_user_message(self, cx: Cx, state: Any, user_input: "wit.UserInput") -> Reply:
         raise NotImplementedError("TypedAdapter.on_user_message")
 
+    def on_user_typing(self, cx: Cx, state: Any, typing: bool) -> Reply:
+        """Contract 0.2.0: the user started (True) or stopped typing; called
+        only when `capabilities(user_typing=True)` is declared."""
+        raise unsupported("this adapter does not forward the user's typing")
+
     def on_cancel(self, cx: Cx, state: Any) -> Reply:
         raise unsupported("this adapter cannot cancel a conversation")
 
@@ -137,6 +142,10 @@ class TypedAdapter:
 
     def user_message(self, ctx, state: bytes, input) -> "wit.Step":
         return self._with_state("user-message", ctx, state, lambda cx, st: self.on_user_message(cx, st, input))
+
+    def user_typing(self, ctx, state: bytes, typing: bool) -> "wit.Step":
+        """Contract 0.2.0's export (a 0.1.0 build never has it called)."""
+        return self._with_state("user-typing", ctx, state, lambda cx, st: self.on_user_typing(cx, st, typing))
 
     def cancel(self, ctx, state: bytes) -> "wit.Step":
         return self._with_state("cancel", ctx, state, self.on_cancel)

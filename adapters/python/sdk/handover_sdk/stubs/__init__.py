@@ -4,15 +4,30 @@
 that adapter code, the SDK and the template's `app.py` import under plain
 CPython. The stand-in `log` records calls in `LOG` instead of logging.
 No wasi:http modules: HTTP goes through `http.set_transport` in tests.
+
+The contract's types are 0.1.0's, or 0.2.0's when the environment says
+`HANDOVER_CONTRACT=0.2.0` (as `build.sh` does for a 0.2.0 adapter).
 """
 
+import importlib
+import os
 import sys
 import types
 from dataclasses import dataclass
 from enum import Enum
 from typing import Generic, List, Tuple, TypeVar
 
-from handover_sdk.stubs import provider_types as stub_types
+CONTRACTS = {"0.1.0": "provider_types", "0.2.0": "provider_types_v0_2"}
+
+
+def _types_module() -> types.ModuleType:
+    """The stand-in types of the contract `HANDOVER_CONTRACT` names."""
+    contract = os.environ.get("HANDOVER_CONTRACT", "0.1.0")
+    if contract not in CONTRACTS:
+        raise RuntimeError(
+            f"HANDOVER_CONTRACT={contract!r}: this SDK builds for {', '.join(CONTRACTS)}"
+        )
+    return importlib.import_module(f"handover_sdk.stubs.{CONTRACTS[contract]}")
 
 T = TypeVar("T")
 
@@ -67,6 +82,7 @@ def install() -> None:
     exports = _module("wit_world.exports", Adapter=object)
     imports = _module("wit_world.imports")
     imports.__path__ = []
+    stub_types = _types_module()
     sys.modules["wit_world.imports.handover_provider_types"] = stub_types
     log = _module("wit_world.imports.log", Level=Level, log=_log)
     world.exports, world.imports = exports, imports
