@@ -6,6 +6,7 @@
 use super::{Outbox, Provider, Simulator};
 use crate::driver::{EndpointSetup, ProviderDriver};
 use async_trait::async_trait;
+use serde_json::Value;
 use std::future::Future;
 use std::time::Duration;
 
@@ -40,6 +41,36 @@ pub trait Driven: Provider {
     /// The method (any when `None`) and path (a prefix when it ends in `*`)
     /// of the requests that start a conversation.
     fn start_request(cfg: &Self::Config) -> (Option<&'static str>, String);
+
+    /// The agent's contract 0.2.0 actions, as [`ProviderDriver`] names
+    /// them; the defaults say the provider has none (the kit then skips
+    /// their scenarios).
+    fn hand_back(sim: &Simulator<Self>, conv: &str, variables: &Value) -> bool {
+        let _ = (sim, conv, variables);
+        false
+    }
+    fn rich_message(
+        sim: &Simulator<Self>,
+        conv: &str,
+        text: &str,
+        title: &str,
+        payload: &str,
+    ) -> bool {
+        let _ = (sim, conv, text, title, payload);
+        false
+    }
+    fn read_messages(sim: &Simulator<Self>, conv: &str) -> bool {
+        let _ = (sim, conv);
+        false
+    }
+    fn user_typing(sim: &Simulator<Self>, conv: &str) -> Option<Vec<bool>> {
+        let _ = (sim, conv);
+        None
+    }
+    fn wrap_up(sim: &Simulator<Self>, conv: &str, disposition: &str) -> bool {
+        let _ = (sim, conv, disposition);
+        false
+    }
 }
 
 /// The [`ProviderDriver`] of provider `P`'s simulator.
@@ -119,5 +150,25 @@ impl<P: Driven> ProviderDriver for Driver<P> {
     /// The outbox of a simulator that pushes webhooks.
     fn outbox(&self) -> Option<&Outbox> {
         self.sim.shared.webhook_outbox()
+    }
+
+    async fn hand_back(&self, conv: &str, variables: &Value) -> bool {
+        P::hand_back(&self.sim, conv, variables)
+    }
+
+    async fn rich_message(&self, conv: &str, text: &str, title: &str, payload: &str) -> bool {
+        P::rich_message(&self.sim, conv, text, title, payload)
+    }
+
+    async fn read_messages(&self, conv: &str) -> bool {
+        P::read_messages(&self.sim, conv)
+    }
+
+    async fn user_typing(&self, conv: &str) -> Option<Vec<bool>> {
+        P::user_typing(&self.sim, conv)
+    }
+
+    async fn wrap_up(&self, conv: &str, disposition: &str) -> bool {
+        P::wrap_up(&self.sim, conv, disposition)
     }
 }

@@ -11,9 +11,8 @@
 //! hand-back to the bot and no wrap-up, so those stay `false`.
 
 use super::{ChoicesFormat, ES_DEVELOPER_NAME, MiawSim, ORG_ID, State};
-use crate::driver::{EndpointSetup, ProviderDriver, warn_refused};
-use crate::kit::{Driven, Driver, Outbox};
-use async_trait::async_trait;
+use crate::driver::{EndpointSetup, warn_refused};
+use crate::kit::{Driven, Driver};
 use serde_json::json;
 use std::time::Duration;
 
@@ -22,81 +21,9 @@ pub const HANDOVER_FIELD: &str = "HandoverId";
 /// First line of every transcript message the driver's endpoint sends.
 pub const TRANSCRIPT_HEADER: &str = "Bot transcript:";
 
-/// The MIAW driver: the kit's [`Driver`] for [`State`] and the 0.2.0
-/// features.
-pub struct MiawDriver {
-    pub sim: MiawSim,
-    kit: Driver<State>,
-}
-
-impl MiawDriver {
-    /// Starts the simulator.
-    pub async fn start() -> anyhow::Result<MiawDriver> {
-        let kit = Driver::<State>::start().await?;
-        Ok(MiawDriver {
-            sim: kit.sim.clone(),
-            kit,
-        })
-    }
-}
-
-#[async_trait]
-impl ProviderDriver for MiawDriver {
-    fn name(&self) -> &str {
-        self.kit.name()
-    }
-    fn endpoint_setup(&self) -> EndpointSetup {
-        self.kit.endpoint_setup()
-    }
-    async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
-        self.kit.wait_for_conversation(handover_id, timeout).await
-    }
-    async fn agent_join(&self, conv: &str, name: &str) {
-        self.kit.agent_join(conv, name).await;
-    }
-    async fn agent_message(&self, conv: &str, text: &str) {
-        self.kit.agent_message(conv, text).await;
-    }
-    async fn end(&self, conv: &str) {
-        self.kit.end(conv).await;
-    }
-    async fn user_messages(&self, conv: &str) -> Vec<String> {
-        self.kit.user_messages(conv).await
-    }
-    async fn closed_by_bot(&self, conv: &str) -> Option<bool> {
-        self.kit.closed_by_bot(conv).await
-    }
-    fn fail_next_start(&self, status: u16) {
-        self.kit.fail_next_start(status);
-    }
-    async fn shutdown(&self) {
-        self.kit.shutdown().await;
-    }
-    fn outbox(&self) -> Option<&Outbox> {
-        self.kit.outbox()
-    }
-    fn take_violations(&self) -> Vec<String> {
-        self.kit.take_violations()
-    }
-
-    /// A `ChoicesMessage` of format `QuickReplies` whose one option has
-    /// `payload` as its `optionIdentifier`.
-    async fn rich_message(&self, conv: &str, text: &str, title: &str, payload: &str) -> bool {
-        let options = [(payload, title)];
-        let sent = self
-            .sim
-            .agent_choices(conv, ChoicesFormat::QuickReplies, text, &options);
-        ok("MIAW", sent)
-    }
-    /// Delivery, then read acknowledgements of every end-user message.
-    async fn read_messages(&self, conv: &str) -> bool {
-        ok("MIAW", self.sim.acknowledge(conv, false))
-            && ok("MIAW", self.sim.acknowledge(conv, true))
-    }
-    async fn user_typing(&self, conv: &str) -> Option<Vec<bool>> {
-        Some(self.sim.conversation(conv)?.user_typing)
-    }
-}
+/// The MIAW driver: the kit's generic driver, with MIAW's 0.2.0 agent
+/// actions (the hooks below).
+pub type MiawDriver = Driver<State>;
 
 /// Whether the simulator did what the driver asked (a refusal is logged).
 fn ok<T>(driver: &str, action: Result<T, String>) -> bool {
@@ -167,5 +94,24 @@ impl Driven for State {
 
     fn start_request(_: &()) -> (Option<&'static str>, String) {
         (Some("POST"), "/iamessage/api/v2/conversation".into())
+    }
+
+    /// A `ChoicesMessage` of format `QuickReplies` whose one option has
+    /// `payload` as its `optionIdentifier`.
+    fn rich_message(sim: &MiawSim, conv: &str, text: &str, title: &str, payload: &str) -> bool {
+        let options = [(payload, title)];
+        ok(
+            "MIAW",
+            sim.agent_choices(conv, ChoicesFormat::QuickReplies, text, &options),
+        )
+    }
+
+    /// Delivery, then read acknowledgements of every end-user message.
+    fn read_messages(sim: &MiawSim, conv: &str) -> bool {
+        ok("MIAW", sim.acknowledge(conv, false)) && ok("MIAW", sim.acknowledge(conv, true))
+    }
+
+    fn user_typing(sim: &MiawSim, conv: &str) -> Option<Vec<bool>> {
+        Some(sim.conversation(conv)?.user_typing)
     }
 }

@@ -11,9 +11,8 @@
 //! author may only post `conversation:read`) and no wrap-up.
 
 use super::{Data, SunshineConfig, SunshineSim};
-use crate::driver::{EndpointSetup, ProviderDriver, basic_auth_toml, warn_refused};
-use crate::kit::{Driven, Driver, Outbox};
-use async_trait::async_trait;
+use crate::driver::{EndpointSetup, basic_auth_toml, warn_refused};
+use crate::kit::{Driven, Driver};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -81,87 +80,36 @@ impl Driven for Data {
         let path = format!("/v2/apps/{}/conversations/*", cfg.app_id);
         (Some("POST"), path)
     }
-}
-
-/// The [`ProviderDriver`] of the Sunshine simulator: the kit's generic
-/// driver for the 0.1.0 agent, plus Sunshine's 0.2.0 agent actions.
-pub struct SunshineDriver {
-    pub sim: SunshineSim,
-    base: Driver<Data>,
-}
-
-impl SunshineDriver {
-    pub async fn start() -> anyhow::Result<SunshineDriver> {
-        let base = Driver::<Data>::start().await?;
-        Ok(SunshineDriver {
-            sim: base.sim.clone(),
-            base,
-        })
-    }
-}
-
-#[async_trait]
-impl ProviderDriver for SunshineDriver {
-    fn name(&self) -> &str {
-        self.base.name()
-    }
-    fn endpoint_setup(&self) -> EndpointSetup {
-        self.base.endpoint_setup()
-    }
-    async fn wait_for_conversation(&self, handover_id: &str, timeout: Duration) -> Option<String> {
-        self.base.wait_for_conversation(handover_id, timeout).await
-    }
-    async fn agent_join(&self, conv: &str, name: &str) {
-        self.base.agent_join(conv, name).await
-    }
-    async fn agent_message(&self, conv: &str, text: &str) {
-        self.base.agent_message(conv, text).await
-    }
-    async fn end(&self, conv: &str) {
-        self.base.end(conv).await
-    }
-    async fn user_messages(&self, conv: &str) -> Vec<String> {
-        self.base.user_messages(conv).await
-    }
-    async fn closed_by_bot(&self, conv: &str) -> Option<bool> {
-        self.base.closed_by_bot(conv).await
-    }
-    fn fail_next_start(&self, status: u16) {
-        self.base.fail_next_start(status)
-    }
-    async fn shutdown(&self) {
-        self.base.shutdown().await
-    }
-    fn outbox(&self) -> Option<&Outbox> {
-        self.base.outbox()
-    }
-    fn take_violations(&self) -> Vec<String> {
-        self.base.take_violations()
-    }
 
     /// The agent workspace passes control back to the bot's integration
     /// with `variables` as the switchboard `metadata` (flat: strings,
     /// numbers, booleans; anything else is refused, as Sunshine would).
-    async fn hand_back(&self, conv: &str, variables: &Value) -> bool {
-        let result = self.sim.pass_back_with(conv, Some(variables));
+    fn hand_back(sim: &SunshineSim, conv: &str, variables: &Value) -> bool {
+        let result = sim.pass_back_with(conv, Some(variables));
         let ok = result.is_ok();
         warn_refused("sunshine-conversations", result);
         ok
     }
+
     /// A text message with one `reply` action.
-    async fn rich_message(&self, conv: &str, text: &str, title: &str, payload: &str) -> bool {
+    fn rich_message(sim: &SunshineSim, conv: &str, text: &str, title: &str, payload: &str) -> bool {
         let actions = json!([{"type": "reply", "text": title, "payload": payload}]);
-        self.sim.agent_actions(conv, text, actions);
+        sim.agent_actions(conv, text, actions);
         true
     }
+
     /// The agent workspace marks the conversation read.
-    async fn read_messages(&self, conv: &str) -> bool {
-        let result = self.sim.read(conv);
+    fn read_messages(sim: &SunshineSim, conv: &str) -> bool {
+        let result = sim.read(conv);
         let ok = result.is_ok();
         warn_refused("sunshine-conversations", result);
         ok
     }
-    // `user_typing` and `wrap_up` stay the trait's defaults: Sunshine takes
-    // no typing from a user author (`activityTypes`: "only
+    // `user_typing` and `wrap_up` stay the defaults: Sunshine takes no
+    // typing from a user author (`activityTypes`: "only
     // `conversation:read` is supported") and reports no wrap-up.
 }
+
+/// The [`ProviderDriver`] of the Sunshine simulator: the kit's generic
+/// driver, with Sunshine's 0.2.0 agent actions (the hooks below).
+pub type SunshineDriver = Driver<Data>;
