@@ -79,7 +79,7 @@ fn unserved(exports: &[String]) -> String {
                 format!(
                     "it exports `{o}`, contract {found}, newer than any this host serves. \
                      Upgrade handover-host to a release that serves {found}, or build the adapter \
-                     against {newest} (the SDKs' default)"
+                     against {newest}, the newest it serves"
                 )
             } else {
                 format!(
@@ -263,7 +263,10 @@ mod tests {
         );
         assert!(future.contains("Upgrade handover-host"), "{future}");
         assert!(
-            future.contains("0.2.0 (current), 0.1.0 (deprecated"),
+            future.contains(
+                "`handover:provider/adapter@0.2.0` (0.2.0, current), \
+                 `handover:provider/adapter@0.1.0` (0.1.0, deprecated"
+            ),
             "{future}"
         );
         let old = unserved(&["handover:provider/adapter@0.0.9".into()]);
