@@ -139,6 +139,11 @@ pub struct LoadedAdapter {
     /// Loading wrote this component's cache entry (it was not cached): a
     /// refused candidate's entry is removed again.
     pub wrote_cache_entry: bool,
+    /// How long compiling (or loading from the cache) took: owed to the
+    /// CPU budget of the `env` it was loaded under, which the caller
+    /// charges once the candidate's own validation calls have run (see
+    /// [`Runtime::load_with`]).
+    pub compile_time: std::time::Duration,
     pre: InstancePre<CallState>,
     /// `pre`'s exports, type-checked once here instead of per instance.
     exports: Exports,
@@ -267,8 +272,14 @@ impl Runtime {
     }
 
     /// [`Runtime::load`] with `describe` under `env` (an endpoint's limits
-    /// and its tenant's CPU budget, which the compile time is charged to
-    /// as well). A cache entry this load wrote is removed if it fails.
+    /// and its tenant's CPU budget). A cache entry this load wrote is
+    /// removed if it fails. The compile time is charged to `env`'s budget
+    /// here when the load fails, else left in
+    /// [`LoadedAdapter::compile_time`] for the caller to charge after the
+    /// candidate's validation: charged at once, a compile slower than the
+    /// tenant's CPU budget (a busy machine, a large component) paused the
+    /// candidate's own `describe` and `validate-settings` past their wall
+    /// time, refusing a good adapter.
     pub async fn load_with(
         self: &Arc<Self>,
         bytes: &[u8],
@@ -276,16 +287,20 @@ impl Runtime {
     ) -> Result<Arc<LoadedAdapter>, LoadError> {
         let report = inspect::check_component(bytes)?;
         let sha256 = sha256_hex(bytes);
-        let (component, wrote) = self.compile(&sha256, bytes, env).await?;
+        let (component, wrote, took) = self.compile(&sha256, bytes, env).await?;
         let loaded = self
             .prepare(component, &report, &sha256, bytes.len(), env)
             .await;
         match loaded {
             Ok(mut adapter) => {
                 adapter.wrote_cache_entry = wrote;
+                adapter.compile_time = took;
                 Ok(Arc::new(adapter))
             }
             Err(e) => {
+                if let Some(cpu) = &env.cpu {
+                    cpu.charge(took);
+                }
                 if wrote {
                     self.evict_cache_entry(&sha256).await;
                 }
@@ -325,6 +340,7 @@ impl Runtime {
             imports: report.imports.clone(),
             loaded_at: SystemTime::now(),
             wrote_cache_entry: false,
+            compile_time: Default::default(),
             pre,
             exports,
             #[cfg(feature = "bench-native")]
@@ -355,14 +371,15 @@ impl Runtime {
     /// for a large component, which on an async worker would stall every
     /// request that worker serves (four uploads took `/healthz` from 6 ms
     /// to 5.7 s).
-    /// Returns the component and whether this call wrote its cache entry.
-    /// The time it took is charged to `env`'s CPU budget (a tenant's).
+    /// Returns the component, whether this call wrote its cache entry and
+    /// the time it took (owed to `env`'s CPU budget; charged here only when
+    /// it fails).
     async fn compile(
         &self,
         sha256: &str,
         bytes: &[u8],
         env: &CallEnv,
-    ) -> Result<(Component, bool), LoadError> {
+    ) -> Result<(Component, bool, std::time::Duration), LoadError> {
         let _slot = self
             .compiles
             .acquire()
@@ -379,10 +396,16 @@ impl Runtime {
         })
         .await
         .map_err(|e| LoadError::Compile(format!("the compiler thread failed: {e}")))?;
-        if let Some(cpu) = &env.cpu {
-            cpu.charge(started.elapsed());
+        let took = started.elapsed();
+        match compiled {
+            Ok((component, wrote)) => Ok((component, wrote, took)),
+            Err(e) => {
+                if let Some(cpu) = &env.cpu {
+                    cpu.charge(took);
+                }
+                Err(e)
+            }
         }
-        compiled
     }
 
     /// The compiled-component cache, if on.

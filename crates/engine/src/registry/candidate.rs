@@ -106,10 +106,15 @@ pub(super) async fn validate_in(
     }
     // Refusals in `load_with` remove the entry it wrote themselves.
     let adapter = runtime.load_with(bytes, env).await?;
-    match runtime
+    let validated = runtime
         .invoke(&adapter, env, Call::ValidateSettings(settings.to_string()))
-        .await
-    {
+        .await;
+    // The compile is charged to the tenant now, after the candidate's own
+    // calls (see `Runtime::load_with`).
+    if let Some(cpu) = &env.cpu {
+        cpu.charge(adapter.compile_time);
+    }
+    match validated {
         Ok(_) => Ok(adapter),
         Err(f) => {
             if adapter.wrote_cache_entry && !in_use(&sha) {
