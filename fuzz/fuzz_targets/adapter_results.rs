@@ -1,11 +1,12 @@
 //! The host side of adapter results: any sequence of provider events the
 //! host decodes is applied without panicking, and the state machine keeps
-//! its invariants — the final object has exactly the product's shape, an
-//! ended handover stays ended, and nothing is emitted after `ended`.
+//! its invariants — the final object has exactly the product's shape (the
+//! 0.2.0 details never enter it), an ended handover stays ended, nothing is
+//! emitted after `ended`, and a hand-back always completes.
 #![no_main]
 
 use arbitrary::Unstructured;
-use handover_core::model::{Agent, EndReason, ProviderEvent};
+use handover_core::model::{Action, Agent, EndReason, ProviderEvent, ReceiptStatus};
 use handover_core::rules::{apply_provider_events, final_object};
 use handover_core::store::{HandoverRow, Status};
 use libfuzzer_sys::fuzz_target;
@@ -17,7 +18,7 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
             name: u.arbitrary()?,
         })
     };
-    Ok(match u.int_in_range(0..=6)? {
+    Ok(match u.int_in_range(0..=11)? {
         0 => ProviderEvent::Queued {
             position: u.arbitrary()?,
             estimated_wait_seconds: u.arbitrary()?,
@@ -31,6 +32,48 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
             },
             text: u.arbitrary()?,
             attachments: vec![],
+            actions: if u.arbitrary()? {
+                vec![Action::QuickReply {
+                    title: u.arbitrary()?,
+                    payload: u.arbitrary()?,
+                }]
+            } else {
+                vec![]
+            },
+        },
+        // Contract 0.2.0's events (the variables may be any text: the
+        // runtime refuses a non-object, and the rules must not panic on one).
+        7 => ProviderEvent::ReturnedToBot {
+            variables: if u.arbitrary()? {
+                "{}".into()
+            } else {
+                u.arbitrary()?
+            },
+            note: u.arbitrary()?,
+        },
+        8 => ProviderEvent::WrapUp {
+            disposition: u.arbitrary()?,
+            resolution_code: u.arbitrary()?,
+            notes: u.arbitrary()?,
+        },
+        9 => ProviderEvent::Survey {
+            score: u.arbitrary()?,
+            scale_max: u.arbitrary()?,
+            comment: u.arbitrary()?,
+        },
+        10 => ProviderEvent::Receipt {
+            message_ids: u.arbitrary()?,
+            status: if u.arbitrary()? {
+                ReceiptStatus::Read
+            } else {
+                ReceiptStatus::Delivered
+            },
+            timestamp_ms: u.arbitrary()?,
+        },
+        11 => ProviderEvent::ProviderReference {
+            kind: u.arbitrary()?,
+            id: u.arbitrary()?,
+            url: u.arbitrary()?,
         },
         3 => ProviderEvent::AgentTyping {
             typing: u.arbitrary()?,
@@ -40,7 +83,7 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
             to_queue: u.arbitrary()?,
             to_agent: None,
         },
-        _ => ProviderEvent::Ended {
+        6 => ProviderEvent::Ended {
             reason: match u.int_in_range(0..=4)? {
                 0 => EndReason::AgentClosed,
                 1 => EndReason::AgentLeft,
@@ -51,6 +94,7 @@ fn event(u: &mut Unstructured) -> arbitrary::Result<ProviderEvent> {
                 },
             },
         },
+        _ => unreachable!("int_in_range(0..=11)"),
     })
 }
 
@@ -78,6 +122,10 @@ fuzz_target!(|data: &[u8]| {
         if let Some(i) = out.iter().position(|e| e.kind == "ended") {
             assert_eq!(i, out.len() - 1, "events after `ended` in one batch");
             assert!(!row.status.is_open());
+        }
+        // A hand-back always completes (0.2.0), whatever came before it.
+        if row.end_reason.as_deref() == Some("returned_to_bot") {
+            assert_eq!(row.status, Status::Completed);
         }
         if let Some(f) = final_object(&row) {
             let h = f["handover"].as_object().unwrap();
