@@ -19,6 +19,12 @@ pub enum FailureReason {
 pub struct Failure {
     pub reason: FailureReason,
     pub message: String,
+    /// `None`: the adapter's own failure. `Some(cause)`: the host stopped
+    /// the call (`panic`, `trap`, `memory`, `fuel`, `deadline`,
+    /// `egress_denied`, …: the causes of `adapter_traps_total`). Never
+    /// stored or sent: it only labels the call's figures.
+    #[serde(skip)]
+    pub stopped_by: Option<&'static str>,
 }
 
 impl Failure {
@@ -26,12 +32,14 @@ impl Failure {
         Failure {
             reason: FailureReason::Error,
             message: message.into(),
+            stopped_by: None,
         }
     }
     pub fn unsupported(message: impl Into<String>) -> Self {
         Failure {
             reason: FailureReason::Unsupported,
             message: message.into(),
+            stopped_by: None,
         }
     }
 }

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use handover_engine::registry::{Endpoint, Source, SwapError};
+use handover_engine::registry::{Endpoint, Source, SwapError, UploadPermit};
 use handover_engine::tenancy::Caller;
 use serde_json::json;
 use std::sync::Arc;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/endpoints/{id}/adapter", put(upload))
         .route("/admin/endpoints/{id}/rollback", post(rollback))
         .route("/admin/handovers", get(handovers))
+        .merge(super::canary::routes())
 }
 
 /// The caller, if it holds the operator key or a tenant key.
@@ -61,7 +62,7 @@ fn endpoint_json(ep: &Endpoint, caller: &Caller) -> serde_json::Value {
 }
 
 /// The caller and the endpoint, if the caller may administer it.
-fn owned_by(
+pub(crate) fn owned_by(
     s: &AppState,
     headers: &HeaderMap,
     id: &str,
@@ -93,7 +94,7 @@ async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<Stri
     }
 }
 
-fn swap_error(e: SwapError) -> Response {
+pub(crate) fn swap_error(e: SwapError) -> Response {
     match e {
         SwapError::UnknownEndpoint(m) => error(
             StatusCode::NOT_FOUND,
@@ -105,6 +106,9 @@ fn swap_error(e: SwapError) -> Response {
             error(StatusCode::CONFLICT, "nothing_to_roll_back", e.to_string())
         }
         SwapError::NotTenantsVersion(_) => error(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+        SwapError::CanaryRunning(_) => error(StatusCode::CONFLICT, "canary_running", e.to_string()),
+        SwapError::NoCanary => error(StatusCode::CONFLICT, "no_canary", e.to_string()),
+        SwapError::BadPolicy(_) => error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
     }
 }
 
@@ -115,24 +119,42 @@ fn too_large() -> Response {
     crate::too_large("an adapter upload", UPLOAD_LIMIT)
 }
 
-async fn upload(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
-    let (source, ep) = match owned_by(&s, req.headers(), &id) {
+/// What every upload (a swap, a canary) shares: the caller's key and
+/// endpoint, `check` on the request (its answer travels on), the declared
+/// size, the tenant's compile and call slot, then the body. Anything refused
+/// is answered before the body is read.
+pub(crate) async fn take_upload<T>(
+    s: &AppState,
+    id: &str,
+    req: Request,
+    check: impl FnOnce(&Request) -> Result<T, Response>,
+) -> Result<(Source, T, UploadPermit, axum::body::Bytes), Response> {
+    let (source, ep) = match owned_by(s, req.headers(), id) {
         Ok((Caller::Tenant(_), ep)) => (Source::Tenant, ep),
         Ok((_, ep)) => (Source::Admin, ep),
-        Err(r) => return crate::refuse_unread(req.into_body(), r).await,
+        Err(r) => return Err(crate::refuse_unread(req.into_body(), r).await),
+    };
+    let checked = match check(&req) {
+        Ok(c) => c,
+        Err(r) => return Err(crate::refuse_unread(req.into_body(), r).await),
     };
     if crate::declared_over(req.headers(), UPLOAD_LIMIT) {
-        return crate::refuse_unread(req.into_body(), too_large()).await;
+        return Err(crate::refuse_unread(req.into_body(), too_large()).await);
     }
     // The tenant's one compile and a call slot, before the body is read: a
     // tenant's second upload at once is answered 429 from the headers.
     let permit = match s.engine.reserve_upload(&ep, source == Source::Tenant).await {
         Ok(p) => p,
-        Err(e) => return crate::refuse_unread(req.into_body(), crate::engine_error(e)).await,
+        Err(e) => return Err(crate::refuse_unread(req.into_body(), crate::engine_error(e)).await),
     };
     let Ok(body) = to_bytes(req.into_body(), UPLOAD_LIMIT).await else {
-        return too_large();
+        return Err(too_large());
     };
+    Ok((source, checked, permit, body))
+}
+
+async fn upload(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let (source, (), permit, body) = or_return!(take_upload(&s, &id, req, |_| Ok(())).await);
     match s.engine.swap_adapter(&id, &body, source, permit).await {
         Ok(v) => Json(json!({"swapped": true, "current": v})).into_response(),
         Err(e) => swap_error(e),

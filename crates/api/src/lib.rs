@@ -39,6 +39,7 @@ macro_rules! handover_or_return {
 
 mod admin;
 mod bot;
+mod canary;
 mod sse;
 mod webhook;
 pub mod wire;

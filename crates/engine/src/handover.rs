@@ -13,7 +13,7 @@ use super::outcome::{
 };
 use super::rules::{self, Outcome};
 use super::{CreateRequest, Engine, EngineError, InputRequest, now_ms};
-use crate::registry::Endpoint;
+use crate::registry::{Endpoint, Pin};
 use crate::tenancy::Caller;
 use handover_core::model::{CallContext, Failure, FailureReason, InputKind, UserInput};
 use handover_core::store::{HandoverRow, Insert, NewEvent, Status};
@@ -68,7 +68,12 @@ impl Engine {
         let _slot = self.slot(&ep, false).await?;
         let now = now_ms();
         let id = uuid::Uuid::now_v7().to_string();
-        let adapter = ep.current();
+        // The version this handover runs on (during a canary, its own).
+        let pinned = ep.pinned(Pin {
+            id: &id,
+            created_at_ms: now,
+        });
+        let adapter = pinned.adapter.clone();
         let request = serde_json::to_value(&req).unwrap_or(Value::Null);
         let mut row = HandoverRow {
             idempotency_key: req.idempotency_key.clone(),
@@ -106,6 +111,10 @@ impl Engine {
             Insert::Inserted(_) => {}
         }
         metrics::HANDOVERS_CREATED.inc();
+        ep.observe_start(Pin {
+            id: &id,
+            created_at_ms: now,
+        });
         let _g = self.lock(&id).await?;
         // Another replica's recovery may have started it while we waited.
         match self.store.get_handover(&id).await? {
@@ -154,7 +163,7 @@ impl Engine {
                 now_ms(),
             )]
         } else {
-            let env = ep.env(&adapter);
+            let env = ep.env_pinned(&pinned);
             let out = self
                 .registry
                 .runtime()
@@ -189,7 +198,7 @@ impl Engine {
                     row.status = Status::Queued;
                     events.insert(0, NewEvent { kind: "queued".into(), payload: json!({"type": "queued", "position": null, "estimated_wait_seconds": null}) });
                 }
-                let polling = ep.current().info.polling;
+                let polling = ep.pinned(Pin::of(&row)).adapter.info.polling;
                 if polling.mode != handover_core::model::PollMode::None && row.status.is_open() {
                     row.next_poll_at_ms = Some(now + polling.interval_ms as i64);
                 }
@@ -270,7 +279,11 @@ impl Engine {
         if !agent_active && rules::is_cancel(&row.request, req.kind, &req.text) {
             let out = self
                 .registry
-                .invoke(&ep, Call::Cancel(ctx(&ep, id), row.provider_state.clone()))
+                .invoke_for(
+                    &ep,
+                    Pin::of(&row),
+                    Call::Cancel(ctx(&ep, id), row.provider_state.clone()),
+                )
                 .await;
             let detail = match out {
                 Ok(CallOutput::Step(s)) => {
@@ -298,8 +311,9 @@ impl Engine {
         // text for the agent; except the press of a quick reply the agent
         // sent (contract 0.2.0 `rich-messages`), which reaches an adapter
         // that sends quick replies as what it is.
+        let pinned = ep.pinned(Pin::of(&row));
         let agents_reply =
-            req.kind == InputKind::QuickReply && ep.current().info.capabilities.rich_messages;
+            req.kind == InputKind::QuickReply && pinned.adapter.info.capabilities.rich_messages;
         let kind = if agent_active && !agents_reply {
             InputKind::Text
         } else {
@@ -328,7 +342,10 @@ impl Engine {
             attempts += 1;
             let reach = Arc::new(handover_egress::Reach::default());
             let call = Call::UserMessage(ctx(&ep, id), row.provider_state.clone(), input.clone());
-            let out = reach.scope(self.registry.invoke(&ep, call)).await;
+            let env = ep.env_pinned(&pinned);
+            let out = reach
+                .scope(self.registry.invoke_pinned(&ep, &pinned, env, call))
+                .await;
             match out {
                 Ok(CallOutput::Step(step)) => {
                     row.provider_state = step.state;
@@ -391,13 +408,12 @@ impl Engine {
         };
         let ep = self.endpoint(&row.endpoint_id)?;
         let _slot = self.slot(&ep, false).await?;
-        let adapter = ep.current();
+        let pinned = ep.pinned(Pin::of(&row));
+        let adapter = &pinned.adapter;
         let (provider_closed, detail) = if adapter.info.capabilities.bot_side_close {
-            match self
-                .registry
-                .invoke(&ep, Call::Close(ctx(&ep, id), row.provider_state.clone()))
-                .await
-            {
+            let env = ep.env_pinned(&pinned);
+            let call = Call::Close(ctx(&ep, id), row.provider_state.clone());
+            match self.registry.invoke_pinned(&ep, &pinned, env, call).await {
                 Ok(CallOutput::Step(s)) => {
                     row.provider_state = s.state;
                     (true, None)

@@ -207,6 +207,44 @@ impl Engine {
         self.registry.swap_reserved(id, bytes, source, permit).await
     }
 
+    /// Starts a canary of `bytes` on endpoint `id` (validated first, like
+    /// an upload, under `permit`).
+    pub async fn start_canary(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        source: registry::Source,
+        policy: registry::CanaryPolicy,
+        permit: registry::UploadPermit,
+    ) -> Result<registry::CanaryView, registry::SwapError> {
+        self.registry
+            .start_canary(id, bytes, source, policy, permit)
+            .await
+    }
+
+    /// Promotes endpoint `id`'s canary now (`by`: who asked).
+    pub async fn promote_canary(
+        &self,
+        id: &str,
+        by: &'static str,
+    ) -> Result<registry::VersionInfo, registry::SwapError> {
+        self.registry
+            .promote_canary(id, by, &format!("promoted by the {by}"))
+            .await
+    }
+
+    /// Aborts endpoint `id`'s canary now: every handover on the stable
+    /// version again.
+    pub async fn abort_canary(
+        &self,
+        id: &str,
+        by: &'static str,
+    ) -> Result<registry::CanaryEnd, registry::SwapError> {
+        self.registry
+            .abort_canary(id, by, &format!("aborted by the {by}"))
+            .await
+    }
+
     /// Puts endpoint `id` back on its previous adapter version (a tenant
     /// only a version it uploaded: [`registry::Registry::rollback`]).
     pub async fn rollback_adapter(
@@ -324,6 +362,14 @@ impl Engine {
                 row.status.as_str(),
                 row.error_reason.as_deref().unwrap_or(""),
             ]);
+            // A canary's figures; its decision runs apart from this step.
+            if let Some(ep) = self.registry.endpoint(&row.endpoint_id)
+                && ep.observe_end(row)
+            {
+                let registry = self.registry.clone();
+                let id = ep.id.clone();
+                tokio::spawn(async move { registry.decide_canary(&id).await });
+            }
         }
         if !stored.is_empty() {
             self.wakers.wake(&row.id, &row.endpoint_id);

@@ -10,6 +10,7 @@
 use super::handover::arm_inactivity;
 use super::outcome::{HandoverView, TypingResult};
 use super::{Engine, EngineError, TypingRequest, now_ms, rules};
+use crate::registry::Pin;
 use handover_core::model::CallContext;
 use handover_runtime::{Call, CallOutput};
 
@@ -19,7 +20,8 @@ impl Engine {
         let _g = self.lock(id).await?;
         let mut row = self.open_row(id).await?;
         let ep = self.endpoint(&row.endpoint_id)?;
-        let adapter = ep.current();
+        let pinned = ep.pinned(Pin::of(&row));
+        let adapter = &pinned.adapter;
         if !adapter.info.capabilities.user_typing {
             return Ok(TypingResult {
                 forwarded: false,
@@ -39,7 +41,8 @@ impl Engine {
             settings: ep.settings_json.clone(),
         };
         let call = Call::UserTyping(ctx, row.provider_state.clone(), req.typing);
-        match self.registry.invoke(&ep, call).await {
+        let env = ep.env_pinned(&pinned);
+        match self.registry.invoke_pinned(&ep, &pinned, env, call).await {
             Ok(CallOutput::Step(step)) => {
                 let now = now_ms();
                 // Typing is the user's activity: the inactivity timers restart.

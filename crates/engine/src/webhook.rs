@@ -21,11 +21,12 @@
 use super::signature;
 use super::tenancy::QuotaExceeded;
 use super::{Engine, EngineError, now_ms, rules};
-use crate::registry::Endpoint;
+use crate::registry::{Endpoint, Pin};
 use handover_core::model::{CallContext, HttpRequest, HttpResponse};
 use handover_core::store::{Change, HandoverRow, NewEvent, StoreError};
 use handover_metrics as metrics;
 use handover_runtime::{Call, CallOutput, Session};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
@@ -415,9 +416,18 @@ impl Engine {
         };
         let call = Call::HandleWebhook(ctx, row.provider_state.clone(), req);
         let started = std::time::Instant::now();
+        // During a canary the handover's own version runs it: the routing
+        // session's instance only if it is that version.
+        let pinned = ep.pinned(Pin::of(row));
         let out = match session {
-            Some(s) => s.call(call).await,
-            None => self.registry.invoke(ep, call).await,
+            Some(s) if Arc::ptr_eq(s.adapter(), &pinned.adapter) && !pinned.counted() => {
+                s.call(call).await
+            }
+            _ if pinned.counted() => {
+                let env = ep.env_pinned(&pinned);
+                self.registry.invoke_pinned(ep, &pinned, env, call).await
+            }
+            _ => self.registry.invoke(ep, call).await,
         };
         ep.webhook_step_us.record(started.elapsed());
         let now = now_ms();

@@ -11,6 +11,7 @@
 use super::fair::{self, InFlight};
 use super::rules::{self, Outcome};
 use super::{Engine, EngineError, now_ms};
+use crate::registry::Pin;
 use handover_core::model::{CallContext, PollMode};
 use handover_core::store::StoreError;
 use handover_core::store::{
@@ -127,6 +128,10 @@ impl Engine {
             }
             self.resume_abandoned_starts(stale).await;
             self.registry.trim_warm(WARM_IDLE);
+            // Time-based canary promotion.
+            for id in self.registry.canaries() {
+                self.registry.decide_canary(&id).await;
+            }
         }
     }
 
@@ -149,7 +154,11 @@ impl Engine {
         };
         let out = self
             .registry
-            .invoke(&ep, Call::Start(ctx, req.conversation(&row.id)))
+            .invoke_for(
+                &ep,
+                Pin::of(&row),
+                Call::Start(ctx, req.conversation(&row.id)),
+            )
             .await;
         self.after_start(&ep, row, out).await.map(|_| ())
     }
@@ -247,6 +256,7 @@ impl Engine {
     async fn end_at_provider(
         &self,
         ep: &Arc<crate::registry::Endpoint>,
+        pin: Pin<'_>,
         make: impl Fn() -> Call,
     ) -> Option<String> {
         let mut last = None;
@@ -254,7 +264,7 @@ impl Engine {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
             }
-            match self.registry.invoke(ep, make()).await {
+            match self.registry.invoke_for(ep, pin, make()).await {
                 Ok(_) => return None,
                 // The adapter cannot end at this provider: nothing to tell.
                 Err(f) if f.reason == handover_core::model::FailureReason::Unsupported => {
@@ -288,7 +298,9 @@ impl Engine {
         let event = if due(row.no_agent_deadline_ms) && row.status != Status::Active {
             let state = row.provider_state.clone();
             let not_told = self
-                .end_at_provider(&ep, || Call::Cancel(ctx.clone(), state.clone()))
+                .end_at_provider(&ep, Pin::of(&row), || {
+                    Call::Cancel(ctx.clone(), state.clone())
+                })
                 .await;
             let secs = ep.config.timers.no_agent_timeout_s.unwrap_or(0);
             let outcome = match ep
@@ -305,7 +317,7 @@ impl Engine {
         } else if due(row.inactivity_end_at_ms) {
             let (active, state) = (row.status == Status::Active, row.provider_state.clone());
             let not_told = self
-                .end_at_provider(&ep, || match active {
+                .end_at_provider(&ep, Pin::of(&row), || match active {
                     true => Call::Close(ctx.clone(), state.clone()),
                     false => Call::Cancel(ctx.clone(), state.clone()),
                 })
@@ -360,9 +372,9 @@ impl Engine {
         }
         let ep = self.endpoint(&row.endpoint_id)?;
         let _slot = self.slot(&ep, true).await?;
-        let adapter = ep.current();
-        let polling = adapter.info.polling;
-        let mut env = ep.env(&adapter);
+        let pinned = ep.pinned(Pin::of(&row));
+        let polling = pinned.adapter.info.polling;
+        let mut env = ep.env_pinned(&pinned);
         if polling.mode == PollMode::LongPoll {
             // The declared wait lets the call wait on I/O (up to the
             // operator's maximum), never execute longer.
@@ -376,7 +388,11 @@ impl Engine {
         let out = self
             .registry
             .runtime()
-            .invoke(&adapter, &env, Call::Poll(ctx, row.provider_state.clone()))
+            .invoke(
+                &pinned.adapter,
+                &env,
+                Call::Poll(ctx, row.provider_state.clone()),
+            )
             .await;
         let now = now_ms();
         let interval = polling.interval_ms.max(10) as i64;

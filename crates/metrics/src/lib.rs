@@ -128,6 +128,10 @@ pub static WEBHOOKS_INLINE: Counter = Counter::new();
 /// while the poll ran outside the lock (the poll runs again).
 pub static POLLS_SUPERSEDED: Counter = Counter::new();
 pub static ADAPTER_SWAPS: LabelledCounter = LabelledCounter::new();
+/// Canary handovers: (endpoint, adapter name@version, `started` or final status).
+pub static CANARY_HANDOVERS: LabelledCounter = LabelledCounter::new();
+/// Canary ends: (endpoint, result, by).
+pub static CANARY_ENDS: LabelledCounter = LabelledCounter::new();
 /// Store reads made by event streams (SSE), catch-up and wake-ups alike.
 pub static SSE_STORE_READS: Counter = Counter::new();
 /// Event streams (SSE) open now.
@@ -193,6 +197,20 @@ pub fn render() -> String {
         "Webhooks refused, by cause.",
         &["cause"],
         &WEBHOOK_VERIFY_FAILED,
+    );
+    labelled(
+        &mut out,
+        "canary_handovers_total",
+        "Handovers during canaries, by endpoint, version (name@version) and event (`started` or the final status).",
+        &["endpoint", "version", "event"],
+        &CANARY_HANDOVERS,
+    );
+    labelled(
+        &mut out,
+        "canary_ends_total",
+        "Canaries ended, by endpoint, result (promoted, rolled_back, aborted, replaced) and who (auto, operator, tenant, swap).",
+        &["endpoint", "result", "by"],
+        &CANARY_ENDS,
     );
     labelled(
         &mut out,

@@ -76,6 +76,35 @@ pub struct CallEnv {
     pub credentials: Option<Arc<super::egress::Credentials>>,
     /// The tenant's adapter-CPU budget; calls pause when it is spent.
     pub cpu: Option<Arc<crate::budget::CpuBudget>>,
+    /// Told every call's time and verdict (a canary's per-version figures).
+    pub observer: Option<Arc<dyn CallObserver>>,
+}
+
+/// How a call ended, as a [`CallObserver`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallVerdict {
+    Ok,
+    /// The adapter returned its own failure.
+    Failed,
+    /// The host stopped the call: the cause (see [`m::Failure::stopped_by`]).
+    Stopped(&'static str),
+}
+
+impl CallVerdict {
+    pub fn of<T>(outcome: &Result<T, m::Failure>) -> Self {
+        match outcome {
+            Ok(_) => CallVerdict::Ok,
+            Err(f) => f
+                .stopped_by
+                .map_or(CallVerdict::Failed, CallVerdict::Stopped),
+        }
+    }
+}
+
+/// Receives each call's export, wall time and verdict. Called on the
+/// calling task after the call: it must not block.
+pub trait CallObserver: Send + Sync {
+    fn observe(&self, export: &'static str, elapsed: Duration, verdict: CallVerdict);
 }
 
 impl CallEnv {
@@ -92,6 +121,7 @@ impl CallEnv {
             }),
             credentials: None,
             cpu: None,
+            observer: None,
         }
     }
 }
@@ -141,7 +171,10 @@ fn cause_of(err: &wasmtime::Error, state: &CallState, limits: &Limits) -> (&'sta
 
 pub(super) fn fail(cause: &'static str, export: &str, message: String) -> Failure {
     metrics::ADAPTER_TRAPS.inc(&[cause]);
-    Failure::error(format!("adapter `{export}` call failed: {message}"))
+    Failure {
+        stopped_by: Some(cause),
+        ..Failure::error(format!("adapter `{export}` call failed: {message}"))
+    }
 }
 
 /// A store with (once instantiated) the adapter's instance in it: one call's,
@@ -261,7 +294,7 @@ impl Runtime {
         if adapter.native
             && let Some(outcome) = super::native::invoke(&call, limits)
         {
-            count_call(env, export, started, outcome.is_ok());
+            count_call(env, export, started, &outcome);
             return outcome;
         }
         // An instance only ever runs the component it came from (its export
@@ -352,7 +385,7 @@ impl Runtime {
                 Err(fail("egress_denied", export, d.to_string()))
             }
         };
-        count_call(env, export, started, outcome.is_ok());
+        count_call(env, export, started, &outcome);
         outcome
     }
 }
@@ -369,9 +402,18 @@ enum Stopped {
 
 /// The call's latency and outcome in the metrics, labelled by endpoint and
 /// adapter version.
-fn count_call(env: &CallEnv, export: &str, started: Instant, ok: bool) {
+fn count_call(
+    env: &CallEnv,
+    export: &'static str,
+    started: Instant,
+    outcome: &Result<CallOutput, Failure>,
+) {
     let (endpoint, adapter) = (env.labels.endpoint.as_str(), env.labels.adapter.as_str());
-    metrics::ADAPTER_CALL_LATENCY.observe(&[endpoint, adapter], started.elapsed());
-    let outcome = if ok { "ok" } else { "failure" };
+    let elapsed = started.elapsed();
+    metrics::ADAPTER_CALL_LATENCY.observe(&[endpoint, adapter], elapsed);
+    if let Some(o) = &env.observer {
+        o.observe(export, elapsed, CallVerdict::of(outcome));
+    }
+    let outcome = if outcome.is_ok() { "ok" } else { "failure" };
     metrics::ADAPTER_CALLS.inc(&[endpoint, adapter, export, outcome]);
 }

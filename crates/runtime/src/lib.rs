@@ -23,7 +23,7 @@ mod session;
 mod state;
 mod stderr;
 
-pub use call::{Call, CallEnv, CallOutput};
+pub use call::{Call, CallEnv, CallObserver, CallOutput, CallVerdict};
 pub use limits::{Limits, LimitsOverride};
 pub use session::{Session, WarmPool};
 

@@ -508,40 +508,46 @@ pub(crate) async fn calls_in_flight_finish_on_the_old_version() {
 
 // ------------------------------------------------- real binary, admin API
 
-const ADMIN_KEY: &str = "hot-swap-admin-key";
+pub(crate) const ADMIN_KEY: &str = "hot-swap-admin-key";
 
 /// The real binary with endpoint `ep` on a copy of `echo` (uploads and
 /// rollbacks write next to it, never to the built component).
-struct Host {
-    process: HostProcess,
+pub(crate) struct Host {
+    pub(crate) process: HostProcess,
     _adapter_dir: tempfile::TempDir,
 }
 
 impl Host {
-    async fn start() -> Host {
+    pub(crate) async fn start() -> Host {
+        Host::start_with(|c, ep| c.endpoint(ep)).await
+    }
+
+    /// [`Host::start`] with the config (given the endpoint `ep`) shaped by `f`.
+    pub(crate) async fn start_with(f: impl FnOnce(Config, EndpointConfig) -> Config) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let adapter = dir.path().join("echo.wasm");
         std::fs::copy(guest("echo"), &adapter).unwrap();
-        let config = Config::new()
-            .admin_key(ADMIN_KEY)
-            .endpoint(EndpointConfig::new("ep", &adapter));
+        let config = f(
+            Config::new().admin_key(ADMIN_KEY),
+            EndpointConfig::new("ep", &adapter),
+        );
         Host {
             process: HostProcess::start(config).await,
             _adapter_dir: dir,
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.process.log()
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
+    pub(crate) async fn send(&self, req: reqwest::RequestBuilder) -> (u16, Value) {
         let r = req.send().await.unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    fn admin(
+    pub(crate) fn admin(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -550,7 +556,7 @@ impl Host {
         self.process.request(method, path, key)
     }
 
-    async fn show(&self) -> Value {
+    pub(crate) async fn show(&self) -> Value {
         let (code, v) = self
             .send(self.admin(reqwest::Method::GET, "/admin/endpoints/ep", Some(ADMIN_KEY)))
             .await;
@@ -558,7 +564,7 @@ impl Host {
         v
     }
 
-    async fn upload(&self, bytes: &[u8], key: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn upload(&self, bytes: &[u8], key: Option<&str>) -> (u16, Value) {
         self.send(
             self.admin(reqwest::Method::PUT, "/admin/endpoints/ep/adapter", key)
                 .header("content-type", "application/wasm")
@@ -581,7 +587,7 @@ impl Host {
 
     /// Send `text` as user input through the bot API and return the version
     /// named by the echo adapter's agent message (read from the SSE stream).
-    async fn served_by(&self, id: &str, text: &str) -> String {
+    pub(crate) async fn served_by(&self, id: &str, text: &str) -> String {
         let (code, v) = self.process.input(id, "text", text).await;
         assert_eq!(
             (code, v["result"].as_str()),

@@ -6,6 +6,7 @@
 
 mod cache;
 mod cache_on_disk;
+mod canary;
 mod cli;
 mod conformance;
 mod contract_v2;

@@ -19,7 +19,7 @@ const ANY: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Every route registered in crates/api/src/{lib,bot,sse,webhook,admin}.rs,
+/// Every route registered in crates/api/src/{lib,bot,sse,webhook,admin,canary}.rs,
 /// written as in the code (axum syntax), with its methods.
 ///
 /// UPDATE BOTH: when a route or a method is added, changed or removed there,
@@ -43,6 +43,10 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/endpoints/{id}", &["get"]),
     ("/admin/endpoints/{id}/adapter", &["put"]),
     ("/admin/endpoints/{id}/rollback", &["post"]),
+    // canary.rs
+    ("/admin/endpoints/{id}/canary", &["get", "post"]),
+    ("/admin/endpoints/{id}/canary/promote", &["post"]),
+    ("/admin/endpoints/{id}/canary/abort", &["post"]),
     ("/admin/handovers", &["get"]),
     // mod.rs
     ("/metrics", &["get"]),
@@ -320,7 +324,7 @@ fn schema(name: &str) -> Value {
 }
 
 #[track_caller]
-fn valid(d: &Value, name: &str, v: &Value) {
+pub(crate) fn valid(d: &Value, name: &str, v: &Value) {
     let p = check(d, &schema(name), v, name);
     assert!(p.is_empty(), "{v}\ndoes not fit {name}:\n{}", p.join("\n"));
 }
@@ -573,6 +577,7 @@ fn handler_bodies_fit_their_schemas() {
         Source::Admin,
         Source::Rollback,
         Source::Replica,
+        Source::Canary,
     ] {
         valid(&d, "VersionSource", &serde_json::to_value(source).unwrap());
     }

@@ -68,6 +68,7 @@ pub(super) fn validation_env(
         }),
         credentials: None,
         cpu: budget.map(|t| t.cpu.clone()),
+        observer: None,
     }
 }
 
@@ -193,6 +194,7 @@ impl Registry {
                 let slot = ep.slot.read().unwrap();
                 std::iter::once(slot.current.info.sha256.clone())
                     .chain(slot.previous.iter().map(|s| s.info.sha256.clone()))
+                    .chain(slot.canary.iter().map(|c| c.candidate_info.sha256.clone()))
                     .collect::<Vec<_>>()
             })
             .collect()

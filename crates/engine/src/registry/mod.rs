@@ -6,9 +6,12 @@
 //! one and finish on it. A refused candidate never replaces anything.
 //! This module never runs a handover; it only hands out versions.
 
+pub mod canary;
 mod candidate;
+mod rollout;
 mod watch;
 
+pub use canary::{Arm, CanaryEnd, CanaryPolicy, CanaryView, Pin};
 pub use candidate::{UploadPermit, check_permissions, validate};
 pub use watch::watch_files;
 
@@ -41,6 +44,13 @@ pub enum SwapError {
          only the operator can roll it back", .0.described(), .0.as_str()
     )]
     NotTenantsVersion(Source),
+    /// A canary is already running on the endpoint.
+    #[error("a canary of {0} is already running on this endpoint: promote or abort it first")]
+    CanaryRunning(String),
+    #[error("no canary is running on this endpoint")]
+    NoCanary,
+    #[error("{0}")]
+    BadPolicy(String),
 }
 
 /// Where a version came from.
@@ -56,6 +66,8 @@ pub enum Source {
     Rollback,
     /// Another replica's swap, picked up from the shared store.
     Replica,
+    /// A canary's candidate, promoted.
+    Canary,
 }
 
 impl Source {
@@ -67,6 +79,7 @@ impl Source {
             Source::Tenant => "tenant",
             Source::Rollback => "rollback",
             Source::Replica => "replica",
+            Source::Canary => "canary",
         }
     }
 
@@ -79,6 +92,7 @@ impl Source {
             Source::Tenant => "a tenant upload",
             Source::Rollback => "a rollback",
             Source::Replica => "another replica",
+            Source::Canary => "a promoted canary",
         }
     }
 }
@@ -116,6 +130,24 @@ struct Slot {
     current: Serving,
     previous: Vec<Serving>,
     history: Vec<SwapRecord>,
+    /// A candidate serving a share of new handovers beside `current`.
+    canary: Option<canary::Canary>,
+    /// How the last canary ended.
+    last_canary: Option<CanaryEnd>,
+}
+
+/// The version one handover's calls run on, with its canary figures.
+pub struct Pinned {
+    pub adapter: Arc<LoadedAdapter>,
+    /// During a canary: the figures of the version this handover is on.
+    stats: Option<Arc<canary::ArmStats>>,
+}
+
+impl Pinned {
+    /// Whether its calls count in a canary's figures.
+    pub fn counted(&self) -> bool {
+        self.stats.is_some()
+    }
 }
 
 /// An endpoint with its static config and the version serving it.
@@ -217,6 +249,39 @@ impl Endpoint {
         self.slot.read().unwrap().history.clone()
     }
 
+    /// The version `pin`'s calls run on: during a canary, the one the
+    /// handover started on; else the serving one.
+    pub fn pinned(&self, pin: Pin<'_>) -> Pinned {
+        let slot = self.slot.read().unwrap();
+        match &slot.canary {
+            None => Pinned {
+                adapter: slot.current.adapter.clone(),
+                stats: None,
+            },
+            Some(c) => {
+                let arm = c.arm_of(pin);
+                Pinned {
+                    adapter: match arm {
+                        Arm::Stable => slot.current.adapter.clone(),
+                        Arm::Candidate => c.candidate.clone(),
+                    },
+                    stats: Some(c.stats(arm).clone()),
+                }
+            }
+        }
+    }
+
+    /// [`Endpoint::env`] for a pinned version: its calls count in its
+    /// canary figures.
+    pub fn env_pinned(&self, p: &Pinned) -> CallEnv {
+        let mut env = self.env(&p.adapter);
+        env.observer = p
+            .stats
+            .clone()
+            .map(|s| s as Arc<dyn handover_runtime::CallObserver>);
+        env
+    }
+
     pub fn env(&self, adapter: &LoadedAdapter) -> CallEnv {
         CallEnv {
             limits: self.limits.clone(),
@@ -224,6 +289,7 @@ impl Endpoint {
             resolver: self.resolver.clone(),
             credentials: self.credentials.clone(),
             cpu: self.tenant_budget.as_ref().map(|t| t.cpu.clone()),
+            observer: None,
             labels: Arc::new(CallLabels {
                 tenant: self.tenant.clone(),
                 endpoint: self.id.clone(),
@@ -372,6 +438,8 @@ impl Registry {
                         current: Serving { adapter, info },
                         previous: vec![],
                         history: vec![],
+                        canary: None,
+                        last_canary: None,
                     }),
                     swap_lock: tokio::sync::Mutex::new(()),
                 };
@@ -450,6 +518,41 @@ impl Registry {
         self.runtime.invoke(&adapter, &env, call).await
     }
 
+    /// Run one export of handover `pin` on the version it is pinned to
+    /// ([`Endpoint::pinned`]).
+    pub async fn invoke_for(
+        &self,
+        ep: &Endpoint,
+        pin: Pin<'_>,
+        call: Call,
+    ) -> Result<CallOutput, Failure> {
+        let p = ep.pinned(pin);
+        if p.stats.is_none() {
+            return self.invoke(ep, call).await;
+        }
+        self.invoke_pinned(ep, &p, ep.env_pinned(&p), call).await
+    }
+
+    /// Run one export on a pinned version under `env`.
+    pub async fn invoke_pinned(
+        &self,
+        ep: &Endpoint,
+        p: &Pinned,
+        env: CallEnv,
+        call: Call,
+    ) -> Result<CallOutput, Failure> {
+        if ep.warm.is_some() {
+            let mut s = Session::reusing(
+                self.runtime.clone(),
+                p.adapter.clone(),
+                env,
+                ep.warm.clone(),
+            );
+            return s.call(call).await;
+        }
+        self.runtime.invoke(&p.adapter, &env, call).await
+    }
+
     /// Drop warm instances unused for longer than `idle` (all endpoints).
     pub fn trim_warm(&self, idle: std::time::Duration) -> usize {
         self.endpoints()
@@ -521,43 +624,7 @@ impl Registry {
         if !still() {
             return Ok(None);
         }
-        let pin = ep
-            .config
-            .sha256
-            .as_ref()
-            .map(|s| s.get_ref().to_ascii_lowercase());
-        let sha = sha256_hex(bytes);
-        let pending = self.pending.enter(&sha);
-        let checked = candidate::validate_in(
-            &self.runtime,
-            bytes,
-            pin.as_deref(),
-            &ep.settings_json,
-            &ep.validation_env(),
-            &|sha| self.in_use_by_others(sha),
-        )
-        .await;
-        // A 0.2.0 candidate must be granted what it declares it needs.
-        let checked = match checked {
-            Ok(adapter) => {
-                match candidate::check_permissions(&adapter, &ep.config, &ep.settings_json) {
-                    Ok(note) => {
-                        if let Some(note) = note {
-                            tracing::warn!(endpoint = %id, "{note}");
-                        }
-                        Ok(adapter)
-                    }
-                    Err(e) => {
-                        if adapter.wrote_cache_entry && !self.in_use_by_others(&sha) {
-                            self.runtime.evict_cache_entry(&sha).await;
-                        }
-                        Err(e)
-                    }
-                }
-            }
-            Err(e) => Err(e),
-        };
-        drop(pending);
+        let (sha, checked) = self.check_candidate(ep, bytes).await;
         let outcome = match checked {
             Ok(adapter) => {
                 let info = version_info(&adapter, source);
@@ -582,6 +649,12 @@ impl Registry {
                     slot.previous.remove(0);
                 }
                 ep.record(&mut slot, source, &sha, true, msg);
+                ep.end_canary(
+                    &mut slot,
+                    "replaced",
+                    "swap",
+                    "another version was swapped in",
+                );
                 drop(slot);
                 ep.clear_warm();
                 self.notify(id, &sha, Some(bytes.to_vec()), source);
@@ -597,7 +670,53 @@ impl Registry {
         outcome
     }
 
-    /// Serve the previous version again.
+    /// Validate a candidate for `ep` (world, `describe`, `validate-settings`,
+    /// sha256 pin, declared permissions): its sha256 and the loaded version.
+    async fn check_candidate(
+        &self,
+        ep: &Endpoint,
+        bytes: &[u8],
+    ) -> (String, Result<Arc<LoadedAdapter>, LoadError>) {
+        let pin = ep
+            .config
+            .sha256
+            .as_ref()
+            .map(|s| s.get_ref().to_ascii_lowercase());
+        let sha = sha256_hex(bytes);
+        let pending = self.pending.enter(&sha);
+        let checked = candidate::validate_in(
+            &self.runtime,
+            bytes,
+            pin.as_deref(),
+            &ep.settings_json,
+            &ep.validation_env(),
+            &|sha| self.in_use_by_others(sha),
+        )
+        .await;
+        // A 0.2.0 candidate must be granted what it declares it needs.
+        let checked = match checked {
+            Ok(adapter) => {
+                match candidate::check_permissions(&adapter, &ep.config, &ep.settings_json) {
+                    Ok(note) => {
+                        if let Some(note) = note {
+                            tracing::warn!(endpoint = %ep.id, "{note}");
+                        }
+                        Ok(adapter)
+                    }
+                    Err(e) => {
+                        if adapter.wrote_cache_entry && !self.in_use_by_others(&sha) {
+                            self.runtime.evict_cache_entry(&sha).await;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+        drop(pending);
+        (sha, checked)
+    }
+
     /// Serves the previous version again. With `by_tenant`, only a version
     /// a tenant uploaded itself may be rolled back: a tenant cannot undo
     /// what the operator put in place (config, file, operator upload, a
@@ -630,6 +749,12 @@ impl Registry {
             old.info.name, old.info.version, info.name, info.version
         );
         ep.record(&mut slot, Source::Rollback, &info.sha256, true, msg);
+        ep.end_canary(
+            &mut slot,
+            "replaced",
+            "swap",
+            "the endpoint was rolled back",
+        );
         Ok(info)
     }
 }

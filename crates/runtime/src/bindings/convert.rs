@@ -29,6 +29,7 @@ macro_rules! shared_conversions {
                     t::FailureReason::Error => m::FailureReason::Error,
                 },
                 message: f.message,
+                stopped_by: None,
             }
         }
 

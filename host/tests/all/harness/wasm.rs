@@ -36,6 +36,7 @@ pub fn env(limits: Limits, allow: &[&str], resolve: &[(&str, &str)]) -> CallEnv 
         resolver: Arc::new(Resolver::with_overrides(overrides)),
         credentials: None,
         cpu: None,
+        observer: None,
         labels: Arc::new(CallLabels {
             tenant: "t1".into(),
             endpoint: "ep1".into(),
