@@ -531,6 +531,17 @@ pub struct AdapterVersion {
     pub recorded_at_ms: i64,
 }
 
+/// An endpoint's canary as stored: the running one, or how the last ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryRecord {
+    pub endpoint_id: String,
+    pub canary_id: String,
+    pub running: bool,
+    /// The engine's document (policy, start time, candidate; once ended,
+    /// the result, who, why and the final figures).
+    pub doc: serde_json::Value,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Serialize the steps of one handover across processes (replicas).
@@ -555,6 +566,49 @@ pub trait Store: Send + Sync + 'static {
     async fn current_adapter_version(&self, endpoint_id: &str) -> Result<Option<AdapterVersion>>;
     /// The stored bytes of a component.
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>>;
+
+    /// The endpoint's canary record (without the candidate's bytes).
+    async fn canary_record(&self, endpoint_id: &str) -> Result<Option<CanaryRecord>>;
+    /// Store `rec` (running) with its candidate's bytes, replacing the
+    /// endpoint's ended record, unless a canary is running there already
+    /// (`false`, nothing written). The previous canary's counts go.
+    async fn begin_canary(&self, rec: &CanaryRecord, bytes: &[u8]) -> Result<bool>;
+    /// End canary `canary_id` of the endpoint with `doc`, if it is the one
+    /// running: whether this call ended it (one caller wins across
+    /// processes).
+    async fn finish_canary(
+        &self,
+        endpoint_id: &str,
+        canary_id: &str,
+        doc: &serde_json::Value,
+    ) -> Result<bool>;
+    /// The running or last canary's candidate bytes, if `canary_id` is it.
+    async fn canary_bytes(&self, endpoint_id: &str, canary_id: &str) -> Result<Option<Vec<u8>>>;
+    /// Append one recorded call of a handover (`entry`: the engine's
+    /// JSON); with `keep`, then delete the endpoint's recordings beyond its
+    /// newest `keep` handovers (by their first recorded call).
+    async fn append_recording(
+        &self,
+        endpoint_id: &str,
+        handover_id: &str,
+        entry: &serde_json::Value,
+        keep: Option<u32>,
+    ) -> Result<()>;
+    /// The recorded calls of the endpoint's newest `last` handovers, oldest
+    /// handover first, each handover's calls in the order recorded.
+    async fn recordings(
+        &self,
+        endpoint_id: &str,
+        last: u32,
+    ) -> Result<Vec<(String, Vec<serde_json::Value>)>>;
+    /// Replace process `replica`'s counts for canary `canary_id` and return
+    /// every process's (replica, counts), this one's included.
+    async fn share_canary_counts(
+        &self,
+        canary_id: &str,
+        replica: &str,
+        counts: &serde_json::Value,
+    ) -> Result<Vec<(String, serde_json::Value)>>;
 
     /// Insert a new handover unless an open one exists for the same endpoint
     /// and session, or the idempotency key was seen for this endpoint, or

@@ -65,6 +65,38 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+    /// Canary rollouts on a running host: start one, show both versions'
+    /// figures, promote or abort it (the key from HANDOVER_ADMIN_KEY).
+    Canary {
+        #[command(subcommand)]
+        action: CanaryCmd,
+        /// The host's base URL.
+        #[arg(long, global = true, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// The endpoint id.
+        #[arg(long, global = true)]
+        endpoint: Option<String>,
+    },
+    /// Replay a candidate against an endpoint's recorded handovers on a
+    /// running host (`record_handovers`); exits 1 on any difference not
+    /// allowed (the key from HANDOVER_ADMIN_KEY).
+    Replay {
+        /// The candidate component.
+        #[arg(long)]
+        candidate: PathBuf,
+        /// The endpoint id.
+        #[arg(long)]
+        endpoint: String,
+        /// How many of the newest recorded handovers.
+        #[arg(long, default_value_t = 100)]
+        last: u32,
+        /// Allow differences in events of this type (repeatable).
+        #[arg(long)]
+        allow: Vec<String>,
+        /// The host's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+    },
     /// Print the sha256 to put in the config for an API or operator key.
     HashKey { key: String },
     /// Run the service.
@@ -81,6 +113,35 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<OsString>,
     },
+}
+
+#[derive(Subcommand)]
+enum CanaryCmd {
+    /// Upload FILE as the candidate and start the canary.
+    Start {
+        file: PathBuf,
+        /// Percent of new handovers on the candidate (default 10).
+        #[arg(long)]
+        share: Option<f64>,
+        /// Ended candidate handovers (or calls) before rates are compared (default 20).
+        #[arg(long)]
+        min_sample: Option<u32>,
+        /// Percentage points of regression tolerated (default 5).
+        #[arg(long)]
+        margin: Option<f64>,
+        /// Promote after this many ended candidate handovers (default 100).
+        #[arg(long)]
+        promote_after: Option<u32>,
+        /// Or after this many seconds (default: only by count).
+        #[arg(long)]
+        promote_after_seconds: Option<u64>,
+    },
+    /// Both versions' figures side by side, and how the last canary ended.
+    Status,
+    /// Promote the candidate now.
+    Promote,
+    /// Abort: every handover back on the stable version.
+    Abort,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +168,26 @@ fn main() -> ExitCode {
                 sdk_root: sdk_root.unwrap_or_else(handover_host::cli::new::default_sdk_root),
             }),
             Cmd::HashKey { key } => Ok(handover_host::tenancy::hash_key(&key)),
+            Cmd::Canary {
+                action,
+                url,
+                endpoint,
+            } => canary(action, url, endpoint).await,
+            Cmd::Replay {
+                candidate,
+                endpoint,
+                last,
+                allow,
+                url,
+            } => {
+                use handover_host::cli::canary as c;
+                let t = c::Target {
+                    url,
+                    endpoint,
+                    key: c::key_from_env()?,
+                };
+                c::replay(&t, &candidate, last, &allow).await
+            }
             Cmd::Conformance { .. } | Cmd::Demo { .. } | Cmd::Dev { .. } => {
                 unreachable!("handled above")
             }
@@ -196,5 +277,41 @@ async fn drain(server: handover_host::server::Server, term: &mut tokio::signal::
         }
         _ = term.recv() => eprintln!("handover-host: second signal, exiting"),
         _ = tokio::signal::ctrl_c() => eprintln!("handover-host: second signal, exiting"),
+    }
+}
+
+async fn canary(
+    action: CanaryCmd,
+    url: String,
+    endpoint: Option<String>,
+) -> Result<String, String> {
+    use handover_host::cli::canary as c;
+    let endpoint = endpoint.ok_or("--endpoint <id> is required")?;
+    let t = c::Target {
+        url,
+        endpoint,
+        key: c::key_from_env()?,
+    };
+    match action {
+        CanaryCmd::Start {
+            file,
+            share,
+            min_sample,
+            margin,
+            promote_after,
+            promote_after_seconds,
+        } => {
+            let policy = c::Policy {
+                share_percent: share,
+                min_sample,
+                margin_percent: margin,
+                promote_after_handovers: promote_after,
+                promote_after_seconds,
+            };
+            c::start(&t, &policy, &file).await
+        }
+        CanaryCmd::Status => c::status(&t).await,
+        CanaryCmd::Promote => c::act(&t, "promote").await,
+        CanaryCmd::Abort => c::act(&t, "abort").await,
     }
 }

@@ -125,6 +125,12 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         std::time::Duration::from_millis(500),
     )
     .await?;
+    handover_engine::canary_sync::start(
+        registry.clone(),
+        store.clone(),
+        std::time::Duration::from_millis(500),
+    )
+    .await?;
     // Every kept version is loaded (config and recorded swaps): what the
     // cache holds beyond them is garbage.
     registry.collect_cache_garbage().await;
@@ -143,6 +149,7 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         api::encode_event,
     );
     engine.spawn_workers();
+    spawn_metrics_sampler();
     let watcher = if c.server.watch_adapters {
         Some(registry::watch_files(registry.clone())?)
     } else {
@@ -179,4 +186,21 @@ pub async fn start(cfg: &LoadedConfig) -> Result<Server> {
         drain_unready: Duration::from_millis(c.server.drain_unready_ms),
         shutdown_grace: Duration::from_secs(c.server.shutdown_grace_s),
     })
+}
+
+/// The console's charts (`GET /admin/metrics/history`): one sample of the
+/// host's own metrics every 10 s (a second sampler in the process is a no-op).
+fn spawn_metrics_sampler() {
+    use crate::metrics::history;
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(Duration::from_millis(history::INTERVAL_MS as u64));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            history::sample_now(now);
+        }
+    });
 }

@@ -374,6 +374,11 @@ pub struct EndpointConfig {
     /// README's "Instance reuse".
     #[serde(default)]
     pub instance_reuse: u32,
+    /// Record this endpoint's handover calls (inputs, outgoing exchanges,
+    /// outcomes) for `handover-host replay`, keeping the newest this many
+    /// handovers; `0`, the default, records nothing. See docs/rollouts.md.
+    #[serde(default)]
+    pub record_handovers: u32,
 }
 
 /// One credential rule: requests to `target` get exactly one of these.

@@ -1,5 +1,6 @@
-//! Admin API for canary rollouts: start one with a candidate component and
-//! a policy, watch both versions' figures, promote or abort it.
+//! Admin API for safe rollouts: canaries (start one with a candidate
+//! component and a policy, watch both versions' figures, promote or abort
+//! it) and replay (a candidate against the endpoint's recorded handovers).
 //!
 //! Same rules as the rest of the admin API: the operator key or the
 //! endpoint's own tenant key (other tenants' endpoints answer 404), the
@@ -24,6 +25,42 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/endpoints/{id}/canary", get(show).post(start))
         .route("/admin/endpoints/{id}/canary/promote", post(promote))
         .route("/admin/endpoints/{id}/canary/abort", post(abort))
+        .route("/admin/endpoints/{id}/replay", post(replay))
+}
+
+/// `?last=N&allow=type,type`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayQuery {
+    last: Option<u32>,
+    allow: Option<String>,
+}
+
+async fn replay(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> Response {
+    let query = |req: &Request| {
+        Query::<ReplayQuery>::try_from_uri(req.uri())
+            .map(|Query(q)| q)
+            .map_err(|e| {
+                let m = format!(
+                    "the replay query: {}; known fields: last, allow",
+                    e.body_text()
+                );
+                error(StatusCode::BAD_REQUEST, "bad_request", m)
+            })
+    };
+    let (_, q, permit, body) = or_return!(take_upload(&s, &id, req, query).await);
+    let allow: Vec<String> = q
+        .allow
+        .iter()
+        .flat_map(|a| a.split(','))
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let last = q.last.unwrap_or(100).clamp(1, 10_000);
+    match s.engine.replay(&id, &body, last, &allow, permit).await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => crate::engine_error(e),
+    }
 }
 
 /// Who acts, for the history and the metrics.

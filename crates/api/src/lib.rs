@@ -40,6 +40,7 @@ macro_rules! handover_or_return {
 mod admin;
 mod bot;
 mod canary;
+mod console;
 mod sse;
 mod webhook;
 pub mod wire;
@@ -124,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sse::routes())
         .merge(webhook::routes())
         .merge(admin::routes())
+        .merge(console::routes())
         .route("/metrics", axum::routing::get(metrics))
         .route("/openapi.json", axum::routing::get(openapi))
         .route("/healthz", axum::routing::get(|| async { "ok" }))

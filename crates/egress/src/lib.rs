@@ -14,7 +14,9 @@ pub use handover_core::egress_policy as policy;
 pub use credentials::Credentials;
 mod reach;
 mod send;
+pub mod tape;
 pub use reach::Reach;
+pub use tape::{Exchange, Tape};
 
 pub use policy::{AllowEntry, AllowEntryError, Denial, EgressPolicy};
 
@@ -196,17 +198,14 @@ impl Drop for EgressHooks {
     }
 }
 
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                ),
-                wasmtime_wasi_http::Error,
-            >,
-        > + Send,
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ),
+    wasmtime_wasi_http::Error,
 >;
+type SendFuture = Box<dyn Future<Output = SendResult> + Send>;
 
 impl WasiHttpHooks for EgressHooks {
     fn send_request(
@@ -217,60 +216,81 @@ impl WasiHttpHooks for EgressHooks {
     ) -> SendFuture {
         self.sent += 1;
         let reach = Reach::started();
+        let tape = Tape::current();
         let over_budget = self.sent > self.cfg.max_requests;
         let cfg = self.cfg.clone();
         let incidents = self.incidents.clone();
         Box::new(async move {
-            let mut request = request;
-            let url = request.uri().to_string();
-            let verdict = if over_budget {
-                Err(Denial {
-                    url: url.clone(),
-                    why: format!(
-                        "more than {} outgoing requests in one call",
-                        cfg.max_requests
-                    ),
-                })
-            } else {
-                match send::admit(&cfg, request.uri()).await {
-                    Ok(target) => match &cfg.credentials {
-                        // Credentials are added only after the policy admitted
-                        // the request, and only for a rule's own target.
-                        Some(creds) => match creds.header_for(request.uri(), &cfg).await {
-                            Ok(Some((name, value))) => {
-                                request.headers_mut().insert(name, value);
-                                Ok(target)
-                            }
-                            Ok(None) => Ok(target),
-                            Err(why) => Err(Denial {
-                                url: url.clone(),
-                                why: format!("credentials unavailable: {why}"),
-                            }),
-                        },
-                        None => Ok(target),
-                    },
-                    Err(d) => Err(d),
+            match tape {
+                Some(t) if t.is_replaying() => tape::replay(&t, request).await,
+                Some(t) => {
+                    tape::record(&t, request, async |r| {
+                        checked(r, cfg, incidents, reach, over_budget).await
+                    })
+                    .await
                 }
-            };
-            match verdict {
-                Ok(target) => send::send(request, target, &cfg, incidents, reach).await,
-                Err(denial) => {
-                    send::drain(request.into_body()).await;
-                    handover_metrics::EGRESS_DENIED.inc();
-                    let (url, why) = (denial.url.clone(), denial.why.clone());
-                    if incidents.lock().unwrap().record(denial) {
-                        tracing::warn!(
-                            tenant = %cfg.labels.tenant,
-                            endpoint = %cfg.labels.endpoint,
-                            adapter = %cfg.labels.adapter,
-                            %url,
-                            %why,
-                            "egress denied"
-                        );
-                    }
-                    Err(wasmtime_wasi_http::Error::HttpRequestDenied)
-                }
+                None => checked(request, cfg, incidents, reach, over_budget).await,
             }
         })
+    }
+}
+
+/// Send `request` if the policy admits it (credentials added after), or
+/// refuse it, counted and logged.
+async fn checked(
+    mut request: http::Request<WasiBody>,
+    cfg: EgressConfig,
+    incidents: SharedIncidents,
+    reach: Option<Arc<Reach>>,
+    over_budget: bool,
+) -> SendResult {
+    let url = request.uri().to_string();
+    let verdict = if over_budget {
+        Err(Denial {
+            url: url.clone(),
+            why: format!(
+                "more than {} outgoing requests in one call",
+                cfg.max_requests
+            ),
+        })
+    } else {
+        match send::admit(&cfg, request.uri()).await {
+            Ok(target) => match &cfg.credentials {
+                // Credentials are added only after the policy admitted
+                // the request, and only for a rule's own target.
+                Some(creds) => match creds.header_for(request.uri(), &cfg).await {
+                    Ok(Some((name, value))) => {
+                        request.headers_mut().insert(name, value);
+                        Ok(target)
+                    }
+                    Ok(None) => Ok(target),
+                    Err(why) => Err(Denial {
+                        url: url.clone(),
+                        why: format!("credentials unavailable: {why}"),
+                    }),
+                },
+                None => Ok(target),
+            },
+            Err(d) => Err(d),
+        }
+    };
+    match verdict {
+        Ok(target) => send::send(request, target, &cfg, incidents, reach).await,
+        Err(denial) => {
+            send::drain(request.into_body()).await;
+            handover_metrics::EGRESS_DENIED.inc();
+            let (url, why) = (denial.url.clone(), denial.why.clone());
+            if incidents.lock().unwrap().record(denial) {
+                tracing::warn!(
+                    tenant = %cfg.labels.tenant,
+                    endpoint = %cfg.labels.endpoint,
+                    adapter = %cfg.labels.adapter,
+                    %url,
+                    %why,
+                    "egress denied"
+                );
+            }
+            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+        }
     }
 }

@@ -19,12 +19,15 @@
 //! given to [`Engine::new`] as an [`EventEncoder`] by whoever wires the host.
 
 pub mod adapter_sync;
+pub mod canary_sync;
 mod drain;
 mod fair;
 mod handover;
 mod locks;
 pub mod outcome;
+mod recording;
 pub mod registry;
+pub mod replay;
 pub mod request;
 mod retention;
 mod streams;
@@ -243,6 +246,34 @@ impl Engine {
         self.registry
             .abort_canary(id, by, &format!("aborted by the {by}"))
             .await
+    }
+
+    /// Replays endpoint `id`'s newest `last` recorded handovers through
+    /// the candidate `bytes` (validated first, like an upload, under
+    /// `permit`); differences in the event types of `allow` are allowed.
+    pub async fn replay(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        last: u32,
+        allow: &[String],
+        permit: registry::UploadPermit,
+    ) -> Result<replay::ReplayReport, EngineError> {
+        let ep = self.endpoint(id)?;
+        if ep.config.record_handovers == 0 {
+            return Err(EngineError::BadRequest(format!(
+                "endpoint `{id}` records nothing to replay: set `record_handovers` (e.g. 200) \
+                 in its config, let traffic flow, then replay"
+            )));
+        }
+        let candidate = self
+            .registry
+            .validate_candidate(id, bytes, permit)
+            .await
+            .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let recordings = self.store.recordings(id, last).await?;
+        let runtime = self.registry.runtime().clone();
+        Ok(replay::replay(&runtime, &ep, &candidate, recordings, allow).await)
     }
 
     /// Puts endpoint `id` back on its previous adapter version (a tenant

@@ -62,6 +62,9 @@ impl Engine {
                 }
             });
         }
+        for ep in self.registry.endpoints() {
+            crate::recording::install(ep, self.store.clone());
+        }
         let e = self.clone();
         tokio::spawn(async move { e.recover().await });
         let e = self.clone();

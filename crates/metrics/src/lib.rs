@@ -4,6 +4,8 @@
 //! small mutex-guarded map. Nothing here may block on I/O or hold a lock
 //! across an await.
 
+pub mod history;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -44,6 +46,10 @@ impl LabelledCounter {
         let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
         self.0.lock().unwrap().get(&key).copied().unwrap_or(0)
     }
+    /// Every set of label values counted so far, with its count.
+    pub fn snapshot(&self) -> BTreeMap<Vec<String>, u64> {
+        self.0.lock().unwrap().clone()
+    }
 }
 
 impl Default for LabelledCounter {
@@ -52,7 +58,8 @@ impl Default for LabelledCounter {
     }
 }
 
-const BUCKETS_US: [u64; 12] = [
+/// The histograms' bucket bounds (`le`), in microseconds.
+pub const BUCKETS_US: [u64; 12] = [
     50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 5_000_000,
 ];
 
@@ -83,6 +90,25 @@ impl Histogram {
     }
 }
 
+/// A histogram's figures at one moment: cumulative bucket counts (by
+/// [`BUCKETS_US`]), count and sum.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HistogramTotals {
+    pub buckets: [u64; 12],
+    pub count: u64,
+    pub sum_us: u64,
+}
+
+impl Histogram {
+    fn totals(&self) -> HistogramTotals {
+        HistogramTotals {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            count: self.count.load(Ordering::Relaxed),
+            sum_us: self.sum_us.load(Ordering::Relaxed),
+        }
+    }
+}
+
 impl Default for Histogram {
     fn default() -> Self {
         Self::new()
@@ -101,6 +127,20 @@ impl LabelledHistogram {
     pub fn observe(&self, labels: &[&str], d: std::time::Duration) {
         let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
         self.0.lock().unwrap().entry(key).or_default().observe(d);
+    }
+
+    /// Every label set's histogram added up.
+    pub fn merged(&self) -> HistogramTotals {
+        let mut out = HistogramTotals::default();
+        for h in self.0.lock().unwrap().values() {
+            let t = h.totals();
+            for (o, b) in out.buckets.iter_mut().zip(t.buckets) {
+                *o += b;
+            }
+            out.count += t.count;
+            out.sum_us += t.sum_us;
+        }
+        out
     }
 }
 

@@ -78,6 +78,22 @@ pub struct CallEnv {
     pub cpu: Option<Arc<crate::budget::CpuBudget>>,
     /// Told every call's time and verdict (a canary's per-version figures).
     pub observer: Option<Arc<dyn CallObserver>>,
+    /// Given every call with its outcome and outgoing exchanges (recorded
+    /// for replay).
+    pub tap: Option<Arc<dyn CallTap>>,
+    /// Replay: the call's requests are answered from this tape, never sent.
+    pub tape: Option<Arc<super::egress::Tape>>,
+}
+
+/// Receives each call, its outcome and its recorded exchanges (on the
+/// calling task, after the call: it must not block).
+pub trait CallTap: Send + Sync {
+    fn tapped(
+        &self,
+        call: &Call,
+        outcome: &Result<CallOutput, m::Failure>,
+        exchanges: Vec<super::egress::Exchange>,
+    );
 }
 
 /// How a call ended, as a [`CallObserver`] sees it.
@@ -122,6 +138,8 @@ impl CallEnv {
             credentials: None,
             cpu: None,
             observer: None,
+            tap: None,
+            tape: None,
         }
     }
 }
@@ -289,6 +307,13 @@ impl Runtime {
     ) -> Result<CallOutput, Failure> {
         let export = call.export_name();
         let started = Instant::now();
+        // Recorded (a tap) or replayed (a tape): the call runs on a tape.
+        let tapped = env.tap.as_ref().map(|t| (t.clone(), call.clone()));
+        let tape = match (&env.tape, &tapped) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(_)) => Some(super::egress::Tape::recording()),
+            (None, None) => None,
+        };
         let limits = &env.limits;
         #[cfg(feature = "bench-native")]
         if adapter.native
@@ -352,7 +377,11 @@ impl Runtime {
         // `Ok(_)`: the guest returned (a value or its own failure); `Err`:
         // the host's verdict (trap, deadline), after which the instance is
         // not used again.
-        let outcome = match run.await {
+        let ran = match &tape {
+            Some(t) => t.scope(run).await,
+            None => run.await,
+        };
+        let outcome = match ran {
             Ok(r) => Ok(r),
             Err(Stopped::Guest(e)) => {
                 let (cause, msg) = cause_of(&e, l.store.data(), limits);
@@ -386,6 +415,9 @@ impl Runtime {
             }
         };
         count_call(env, export, started, &outcome);
+        if let (Some((tap, call)), Some(tape)) = (tapped, &tape) {
+            tap.tapped(&call, &outcome, tape.exchanges());
+        }
         outcome
     }
 }

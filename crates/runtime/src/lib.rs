@@ -23,7 +23,7 @@ mod session;
 mod state;
 mod stderr;
 
-pub use call::{Call, CallEnv, CallObserver, CallOutput, CallVerdict};
+pub use call::{Call, CallEnv, CallObserver, CallOutput, CallTap, CallVerdict};
 pub use limits::{Limits, LimitsOverride};
 pub use session::{Session, WarmPool};
 

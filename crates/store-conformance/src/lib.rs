@@ -75,9 +75,14 @@ macro_rules! all_conformance_tests {
             migrations_are_applied_once,
             adapter_versions_are_recorded_per_endpoint,
             stale_writers_across_stores_conflict,
+            canaries_begin_and_end_once_and_share_counts,
+            recordings_keep_the_newest_handovers_in_order,
         );
     };
 }
+
+mod canary;
+pub use canary::*;
 
 type S = Arc<dyn Store>;
 

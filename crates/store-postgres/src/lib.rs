@@ -28,6 +28,7 @@
 //! of each method), `watermark` (event ids and their visibility), `lock`,
 //! `listen`, `tests`.
 
+mod canary;
 mod listen;
 mod lock;
 mod notify;
@@ -49,8 +50,9 @@ use tokio::sync::{broadcast, watch};
 use tokio_postgres::NoTls;
 
 use handover_core::store::{
-    AdapterVersion, Change, EventNotice, EventScope, HandoverLock, HandoverRow, InboxItem, Insert,
-    OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent, Unclaimed,
+    AdapterVersion, CanaryRecord, Change, EventNotice, EventScope, HandoverLock, HandoverRow,
+    InboxItem, Insert, OutboxItem, Pruned, Result, Retention, Share, Store, StoreError,
+    StoredEvent, Unclaimed,
 };
 
 /// Sizes and leases of a [`PgStore`].
@@ -284,6 +286,68 @@ impl Store for PgStore {
 
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         single!(self, ops::adapter_bytes(sha256))
+    }
+
+    async fn canary_record(&self, endpoint_id: &str) -> Result<Option<CanaryRecord>> {
+        let c = self.client().await?;
+        canary::record(&c, endpoint_id).await
+    }
+
+    async fn begin_canary(&self, rec: &CanaryRecord, bytes: &[u8]) -> Result<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let began = canary::begin(&tx, rec, bytes).await?;
+        tx.commit().await?;
+        Ok(began)
+    }
+
+    async fn finish_canary(
+        &self,
+        endpoint_id: &str,
+        canary_id: &str,
+        doc: &serde_json::Value,
+    ) -> Result<bool> {
+        let c = self.client().await?;
+        canary::finish(&c, endpoint_id, canary_id, &doc.to_string()).await
+    }
+
+    async fn canary_bytes(&self, endpoint_id: &str, canary_id: &str) -> Result<Option<Vec<u8>>> {
+        let c = self.client().await?;
+        canary::bytes(&c, endpoint_id, canary_id).await
+    }
+
+    async fn append_recording(
+        &self,
+        endpoint_id: &str,
+        handover_id: &str,
+        entry: &serde_json::Value,
+        keep: Option<u32>,
+    ) -> Result<()> {
+        let c = self.client().await?;
+        canary::append_recording(&c, endpoint_id, handover_id, &entry.to_string(), keep).await
+    }
+
+    async fn recordings(
+        &self,
+        endpoint_id: &str,
+        last: u32,
+    ) -> Result<Vec<(String, Vec<serde_json::Value>)>> {
+        let c = self.client().await?;
+        canary::recordings(&c, endpoint_id, last).await
+    }
+
+    async fn share_canary_counts(
+        &self,
+        canary_id: &str,
+        replica: &str,
+        counts: &serde_json::Value,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let all =
+            canary::share_counts(&tx, canary_id, replica, &counts.to_string(), now_ms()).await?;
+        tx.commit().await?;
+        Ok(all)
     }
 
     async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert> {

@@ -236,6 +236,32 @@ COMMENT ON COLUMN events.id IS
     r#"
 ALTER TABLE handovers ADD COLUMN extras TEXT;
 "#,
+    // 8: canary rollouts (SQLite migration 10): one record per endpoint
+    // (the running canary, or how the last ended) with the candidate's
+    // bytes, and each replica's counts of the running one.
+    r#"
+CREATE TABLE canaries (
+    endpoint_id TEXT PRIMARY KEY,
+    canary_id   TEXT NOT NULL,
+    running     BOOLEAN NOT NULL,
+    doc         TEXT NOT NULL,
+    bytes       BYTEA NOT NULL
+);
+CREATE TABLE canary_counts (
+    canary_id     TEXT NOT NULL,
+    replica       TEXT NOT NULL,
+    counts        TEXT NOT NULL,
+    updated_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (canary_id, replica)
+);
+CREATE TABLE recordings (
+    id          BIGSERIAL PRIMARY KEY,
+    endpoint_id TEXT NOT NULL,
+    handover_id TEXT NOT NULL,
+    entry       TEXT NOT NULL
+);
+CREATE INDEX recordings_endpoint ON recordings (endpoint_id, handover_id, id);
+"#,
 ];
 
 /// The schema version this build writes and understands.

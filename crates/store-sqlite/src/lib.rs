@@ -22,6 +22,7 @@
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
 //! thread), `readers` (the reader threads), `tests`.
 
+mod canary;
 mod checkpoint;
 mod ops;
 mod readers;
@@ -39,8 +40,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use handover_core::store::{
-    AdapterVersion, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert, OutboxItem,
-    Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
+    AdapterVersion, CanaryRecord, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert,
+    OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
 };
 
 type Shared = Arc<Mutex<Connection>>;
@@ -626,5 +627,74 @@ impl Store for SqliteStore {
     async fn adapter_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>> {
         let sha256 = sha256.to_string();
         self.read(move |tx| ops::adapter_bytes(tx, &sha256)).await
+    }
+
+    async fn canary_record(&self, endpoint_id: &str) -> Result<Option<CanaryRecord>> {
+        let endpoint_id = endpoint_id.to_string();
+        self.read(move |tx| canary::record(tx, &endpoint_id)).await
+    }
+
+    async fn begin_canary(&self, rec: &CanaryRecord, bytes: &[u8]) -> Result<bool> {
+        let (rec, bytes) = (rec.clone(), bytes.to_vec());
+        self.write(move |tx| canary::begin(tx, &rec, &bytes)).await
+    }
+
+    async fn finish_canary(
+        &self,
+        endpoint_id: &str,
+        canary_id: &str,
+        doc: &serde_json::Value,
+    ) -> Result<bool> {
+        let (e, c, d) = (
+            endpoint_id.to_string(),
+            canary_id.to_string(),
+            doc.to_string(),
+        );
+        self.write(move |tx| canary::finish(tx, &e, &c, &d)).await
+    }
+
+    async fn canary_bytes(&self, endpoint_id: &str, canary_id: &str) -> Result<Option<Vec<u8>>> {
+        let (e, c) = (endpoint_id.to_string(), canary_id.to_string());
+        self.read(move |tx| canary::bytes(tx, &e, &c)).await
+    }
+
+    async fn append_recording(
+        &self,
+        endpoint_id: &str,
+        handover_id: &str,
+        entry: &serde_json::Value,
+        keep: Option<u32>,
+    ) -> Result<()> {
+        let (e, h, x) = (
+            endpoint_id.to_string(),
+            handover_id.to_string(),
+            entry.to_string(),
+        );
+        self.write(move |tx| canary::append_recording(tx, &e, &h, &x, keep))
+            .await
+    }
+
+    async fn recordings(
+        &self,
+        endpoint_id: &str,
+        last: u32,
+    ) -> Result<Vec<(String, Vec<serde_json::Value>)>> {
+        let e = endpoint_id.to_string();
+        self.read(move |tx| canary::recordings(tx, &e, last)).await
+    }
+
+    async fn share_canary_counts(
+        &self,
+        canary_id: &str,
+        replica: &str,
+        counts: &serde_json::Value,
+    ) -> Result<Vec<(String, serde_json::Value)>> {
+        let (c, r, n) = (
+            canary_id.to_string(),
+            replica.to_string(),
+            counts.to_string(),
+        );
+        self.write(move |tx| canary::share_counts(tx, &c, &r, &n, now_ms()))
+            .await
     }
 }

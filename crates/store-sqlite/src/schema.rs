@@ -216,6 +216,32 @@ CREATE INDEX handovers_tenant_created ON handovers (tenant, created_at_ms, id);
     r#"
 ALTER TABLE handovers ADD COLUMN extras TEXT;
 "#,
+    // 10: canary rollouts (the engine's `registry::canary`): one record per
+    // endpoint (the running canary, or how the last ended) with the
+    // candidate's bytes, and each process's counts of the running one.
+    r#"
+CREATE TABLE canaries (
+    endpoint_id TEXT PRIMARY KEY NOT NULL,
+    canary_id   TEXT NOT NULL,
+    running     INTEGER NOT NULL,
+    doc         TEXT NOT NULL,
+    bytes       BLOB NOT NULL
+) STRICT;
+CREATE TABLE canary_counts (
+    canary_id     TEXT NOT NULL,
+    replica       TEXT NOT NULL,
+    counts        TEXT NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (canary_id, replica)
+) STRICT;
+CREATE TABLE recordings (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    endpoint_id TEXT NOT NULL,
+    handover_id TEXT NOT NULL,
+    entry       TEXT NOT NULL
+) STRICT;
+CREATE INDEX recordings_endpoint ON recordings (endpoint_id, handover_id, id);
+"#,
 ];
 
 /// The schema version this build writes and understands.

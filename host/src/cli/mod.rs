@@ -3,6 +3,7 @@
 //! `main` prints and chooses exit codes. (`conformance` and `demo` live in
 //! the `handover-kit` crate, which links the provider simulators.)
 
+pub mod canary;
 pub mod check;
 pub mod inspect;
 pub mod new;

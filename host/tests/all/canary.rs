@@ -16,13 +16,18 @@ use handover_host::api::OPENAPI;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-fn doc() -> Value {
+pub(crate) fn doc() -> Value {
     serde_json::from_str(OPENAPI).unwrap()
 }
 
 impl Host {
     /// Start a canary of `bytes` with the policy in `query`.
-    async fn start_canary(&self, bytes: &[u8], query: &str, key: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn start_canary(
+        &self,
+        bytes: &[u8],
+        query: &str,
+        key: Option<&str>,
+    ) -> (u16, Value) {
         let path = format!("/admin/endpoints/ep/canary?{query}");
         self.send(
             self.admin(Method::POST, &path, key)
@@ -32,7 +37,17 @@ impl Host {
         .await
     }
 
-    async fn canary_state(&self) -> Value {
+    /// Start a canary of guest `guest` with the operator key (201): the
+    /// answer.
+    pub(crate) async fn started(&self, guest: &str, query: &str) -> Value {
+        let (code, v) = self
+            .start_canary(&guest_bytes(guest), query, Some(ADMIN_KEY))
+            .await;
+        assert_eq!(code, 201, "{v}\n{}", self.log());
+        v
+    }
+
+    pub(crate) async fn canary_state(&self) -> Value {
         let req = self.admin(Method::GET, "/admin/endpoints/ep/canary", Some(ADMIN_KEY));
         let (code, v) = self.send(req).await;
         assert_eq!(code, 200, "{v}");
@@ -40,19 +55,19 @@ impl Host {
         v
     }
 
-    async fn canary_action(&self, action: &str, key: Option<&str>) -> (u16, Value) {
+    pub(crate) async fn canary_action(&self, action: &str, key: Option<&str>) -> (u16, Value) {
         let path = format!("/admin/endpoints/ep/canary/{action}");
         self.send(self.admin(Method::POST, &path, key)).await
     }
 
     /// Create a handover of session `s` (201), its id.
-    async fn handover(&self, s: &str) -> String {
+    pub(crate) async fn handover(&self, s: &str) -> String {
         let (code, v) = self.process.create("ep", s, json!({})).await;
         assert_eq!(code, 201, "{v}\n{}", self.log());
         v["handover_id"].as_str().unwrap().to_string()
     }
 
-    async fn close(&self, id: &str) -> Value {
+    pub(crate) async fn close(&self, id: &str) -> Value {
         let (code, v) = self
             .process
             .post(&format!("/v1/handovers/{id}/close"), json!({}))
@@ -63,7 +78,7 @@ impl Host {
 }
 
 /// `f` over `items`, 8 at a time, in order.
-async fn each<T, F, R>(items: Vec<T>, f: impl Fn(T) -> F) -> Vec<R>
+pub(crate) async fn each<T, F, R>(items: Vec<T>, f: impl Fn(T) -> F) -> Vec<R>
 where
     F: std::future::Future<Output = R>,
 {
@@ -83,14 +98,9 @@ async fn a_canary_splits_new_handovers_by_share_and_each_stays_on_its_version() 
     })
     .await;
 
-    let (code, v) = host
-        .start_canary(
-            &guest_bytes("echo-v2"),
-            "share_percent=20&promote_after_handovers=1000",
-            Some(ADMIN_KEY),
-        )
+    let v = host
+        .started("echo-v2", "share_percent=20&promote_after_handovers=1000")
         .await;
-    assert_eq!(code, 201, "{v}\n{}", host.log());
     valid(&doc(), "CanaryStarted", &v);
     assert_eq!(v["canary"]["candidate"]["version"]["version"], "2.0.0");
     assert_eq!(v["canary"]["stable"]["version"]["version"], "1.0.0");
@@ -155,7 +165,7 @@ async fn a_canary_splits_new_handovers_by_share_and_each_stays_on_its_version() 
 }
 
 impl Host {
-    async fn handover_owned(&self, s: String) -> String {
+    pub(crate) async fn handover_owned(&self, s: String) -> String {
         self.handover(&s).await
     }
 }
@@ -163,14 +173,8 @@ impl Host {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_candidate_is_rolled_back_automatically_within_its_sample() {
     let host = Host::start().await;
-    let (code, v) = host
-        .start_canary(
-            &guest_bytes("panic"),
-            "share_percent=50&min_sample=5&margin_percent=5",
-            Some(ADMIN_KEY),
-        )
+    host.started("panic", "share_percent=50&min_sample=5&margin_percent=5")
         .await;
-    assert_eq!(code, 201, "{v}\n{}", host.log());
 
     // One at a time: the rollback happens in the step that ends the
     // sample's last handover, so the next one is already stable.
@@ -246,14 +250,11 @@ async fn a_failing_candidate_is_rolled_back_automatically_within_its_sample() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_good_candidate_is_promoted_automatically() {
     let host = Host::start().await;
-    let (code, v) = host
-        .start_canary(
-            &guest_bytes("echo-v2"),
-            "share_percent=50&min_sample=3&promote_after_handovers=6",
-            Some(ADMIN_KEY),
-        )
-        .await;
-    assert_eq!(code, 201, "{v}");
+    host.started(
+        "echo-v2",
+        "share_percent=50&min_sample=3&promote_after_handovers=6",
+    )
+    .await;
     let mut n = 0;
     while host.canary_state().await["canary"].is_object() {
         n += 1;
@@ -402,4 +403,98 @@ async fn operators_and_tenants_start_promote_and_abort_canaries_with_clear_refus
     assert!(state["canary"].is_null(), "{state}");
     assert_eq!(state["last"]["result"], "replaced", "{state}");
     assert_eq!(state["last"]["by"], "swap", "{state}");
+}
+
+/// `handover-host canary …` against the host, the key in the environment.
+fn cli(host: &Host, key: Option<&str>, args: &[&str]) -> (bool, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"));
+    cmd.arg("canary")
+        .args(args)
+        .args(["--url", &host.process.url(""), "--endpoint", "ep"]);
+    match key {
+        Some(k) => cmd.env("HANDOVER_ADMIN_KEY", k),
+        None => cmd.env_remove("HANDOVER_ADMIN_KEY"),
+    };
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_starts_shows_and_aborts_a_canary() {
+    let host = Host::start().await;
+    let v2 = crate::harness::wasm::guest("echo-v2");
+    let v2 = v2.to_str().unwrap();
+
+    let (ok, out) = cli(&host, None, &["status"]);
+    assert!(!ok && out.contains("set HANDOVER_ADMIN_KEY"), "{out}");
+    let (ok, out) = cli(&host, Some("wrong"), &["status"]);
+    assert!(!ok && out.contains("401"), "{out}");
+    let (ok, out) = cli(&host, Some(ADMIN_KEY), &["start", v2, "--share", "100"]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("400") && out.contains("share_percent must be above 0"),
+        "{out}"
+    );
+
+    let (ok, out) = cli(
+        &host,
+        Some(ADMIN_KEY),
+        &[
+            "start",
+            v2,
+            "--share",
+            "50",
+            "--min-sample",
+            "3",
+            "--promote-after",
+            "50",
+        ],
+    );
+    assert!(ok, "{out}");
+    assert!(out.starts_with("canary started"), "{out}");
+    assert!(out.contains("50% of new handovers"), "{out}");
+    assert!(
+        out.contains("echo@1.0.0") && out.contains("echo@2.0.0"),
+        "{out}"
+    );
+
+    let ids = each((0..10).collect(), |i| host.handover_owned(format!("s-{i}"))).await;
+    let started: usize = ids.len();
+    let (ok, out) = cli(&host, Some(ADMIN_KEY), &["status"]);
+    assert!(ok, "{out}");
+    let state = host.canary_state().await;
+    let (s, c) = (
+        state["canary"]["stable"]["handovers_started"]
+            .as_u64()
+            .unwrap(),
+        state["canary"]["candidate"]["handovers_started"]
+            .as_u64()
+            .unwrap(),
+    );
+    assert_eq!((s + c) as usize, started);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("handovers started"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cols[2..], [s.to_string(), c.to_string()], "{out}");
+
+    let (ok, out) = cli(&host, Some(ADMIN_KEY), &["abort"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("canary aborted: `ep` is served by echo@1.0.0"),
+        "{out}"
+    );
+    let (ok, out) = cli(&host, Some(ADMIN_KEY), &["status"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("no canary is running on `ep`"), "{out}");
+    assert!(
+        out.contains("last canary: aborted by operator: aborted by the operator"),
+        "{out}"
+    );
 }

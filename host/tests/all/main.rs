@@ -7,8 +7,10 @@
 mod cache;
 mod cache_on_disk;
 mod canary;
+mod canary_replicas;
 mod cli;
 mod conformance;
+mod console;
 mod contract_v2;
 mod dev_loop;
 mod e2e;
@@ -19,6 +21,7 @@ mod hot_swap;
 mod kit_described;
 mod openapi;
 mod polls;
+mod replay;
 mod replicas;
 mod rolling_restart;
 mod sandbox;

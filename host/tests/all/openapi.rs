@@ -19,7 +19,7 @@ const ANY: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Every route registered in crates/api/src/{lib,bot,sse,webhook,admin,canary}.rs,
+/// Every route registered in crates/api/src/{lib,bot,sse,webhook,admin,canary,console/mod}.rs,
 /// written as in the code (axum syntax), with its methods.
 ///
 /// UPDATE BOTH: when a route or a method is added, changed or removed there,
@@ -47,7 +47,12 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/endpoints/{id}/canary", &["get", "post"]),
     ("/admin/endpoints/{id}/canary/promote", &["post"]),
     ("/admin/endpoints/{id}/canary/abort", &["post"]),
+    ("/admin/endpoints/{id}/replay", &["post"]),
     ("/admin/handovers", &["get"]),
+    // console/mod.rs
+    ("/console", &["get"]),
+    ("/console/{asset}", &["get"]),
+    ("/admin/metrics/history", &["get"]),
     // mod.rs
     ("/metrics", &["get"]),
     ("/openapi.json", &["get"]),

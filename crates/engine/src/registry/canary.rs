@@ -11,14 +11,12 @@
 //! [`Decision`] and the registry applies it under the endpoint's slot lock.
 
 use handover_core::store::HandoverRow;
-use handover_runtime::{CallObserver, CallVerdict, LoadedAdapter};
+use handover_runtime::LoadedAdapter;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::VersionInfo;
+pub use super::figures::{ArmFigures, ArmStats, Counts};
 
 /// What an operator sets when starting a canary (every field optional in
 /// the request; these are the defaults).
@@ -138,129 +136,6 @@ fn stable_hash(parts: &[&[u8]]) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Latencies kept for the percentiles (the newest calls).
-const LATENCY_WINDOW: usize = 2048;
-
-/// One version's figures during a canary (this process's share of them).
-#[derive(Default)]
-pub struct ArmStats {
-    started: AtomicU64,
-    ended: AtomicU64,
-    errors: AtomicU64,
-    /// `status` or `status/end_reason` → handovers.
-    outcomes: Mutex<BTreeMap<String, u64>>,
-    calls: AtomicU64,
-    failures: AtomicU64,
-    traps: AtomicU64,
-    limit_hits: AtomicU64,
-    egress_denied: AtomicU64,
-    latencies_us: Mutex<VecDeque<u32>>,
-}
-
-impl CallObserver for ArmStats {
-    fn observe(&self, _export: &'static str, elapsed: Duration, verdict: CallVerdict) {
-        self.calls.fetch_add(1, Relaxed);
-        match verdict {
-            CallVerdict::Ok => {}
-            CallVerdict::Failed => {
-                self.failures.fetch_add(1, Relaxed);
-            }
-            CallVerdict::Stopped("panic" | "trap") => {
-                self.traps.fetch_add(1, Relaxed);
-            }
-            CallVerdict::Stopped("egress_denied") => {
-                self.egress_denied.fetch_add(1, Relaxed);
-            }
-            CallVerdict::Stopped(_) => {
-                self.limit_hits.fetch_add(1, Relaxed);
-            }
-        }
-        let us = elapsed.as_micros().min(u32::MAX as u128) as u32;
-        let mut l = self.latencies_us.lock().unwrap();
-        if l.len() == LATENCY_WINDOW {
-            l.pop_front();
-        }
-        l.push_back(us);
-    }
-}
-
-impl ArmStats {
-    pub(super) fn started(&self) {
-        self.started.fetch_add(1, Relaxed);
-    }
-
-    pub(super) fn ended(&self, status: &str, reason: Option<&str>) {
-        self.ended.fetch_add(1, Relaxed);
-        if status == "error" {
-            self.errors.fetch_add(1, Relaxed);
-        }
-        let key = match reason {
-            Some(r) if !r.is_empty() => format!("{status}/{r}"),
-            _ => status.to_string(),
-        };
-        *self.outcomes.lock().unwrap().entry(key).or_default() += 1;
-    }
-
-    fn error_rate(&self) -> f64 {
-        ratio(self.errors.load(Relaxed), self.ended.load(Relaxed))
-    }
-
-    /// Traps and limit hits per call (denied egress is a limit hit too: the
-    /// candidate reached for something the endpoint does not allow).
-    fn trap_rate(&self) -> f64 {
-        let bad = self.traps.load(Relaxed)
-            + self.limit_hits.load(Relaxed)
-            + self.egress_denied.load(Relaxed);
-        ratio(bad, self.calls.load(Relaxed))
-    }
-
-    fn figures(&self, version: VersionInfo) -> ArmFigures {
-        let mut l: Vec<u32> = self.latencies_us.lock().unwrap().iter().copied().collect();
-        l.sort_unstable();
-        let pct = |p: f64| -> Option<u32> {
-            (!l.is_empty()).then(|| l[((l.len() - 1) as f64 * p).round() as usize])
-        };
-        ArmFigures {
-            version,
-            handovers_started: self.started.load(Relaxed),
-            handovers_ended: self.ended.load(Relaxed),
-            outcomes: self.outcomes.lock().unwrap().clone(),
-            error_outcome_percent: self.error_rate() * 100.0,
-            calls: self.calls.load(Relaxed),
-            adapter_failures: self.failures.load(Relaxed),
-            traps: self.traps.load(Relaxed),
-            limit_hits: self.limit_hits.load(Relaxed),
-            egress_denied: self.egress_denied.load(Relaxed),
-            trap_percent: self.trap_rate() * 100.0,
-            call_p50_us: pct(0.5),
-            call_p99_us: pct(0.99),
-        }
-    }
-}
-
-fn ratio(a: u64, b: u64) -> f64 {
-    if b == 0 { 0.0 } else { a as f64 / b as f64 }
-}
-
-/// One version's figures, as the admin API shows them.
-#[derive(Debug, Clone, Serialize)]
-pub struct ArmFigures {
-    pub version: VersionInfo,
-    pub handovers_started: u64,
-    pub handovers_ended: u64,
-    /// `status` or `status/end_reason` → handovers.
-    pub outcomes: BTreeMap<String, u64>,
-    pub error_outcome_percent: f64,
-    pub calls: u64,
-    pub adapter_failures: u64,
-    pub traps: u64,
-    pub limit_hits: u64,
-    pub egress_denied: u64,
-    pub trap_percent: f64,
-    pub call_p50_us: Option<u32>,
-    pub call_p99_us: Option<u32>,
-}
-
 /// A running canary.
 pub(super) struct Canary {
     pub id: String,
@@ -274,6 +149,9 @@ pub(super) struct Canary {
     pub bytes: Vec<u8>,
     pub stable_stats: Arc<ArmStats>,
     pub candidate_stats: Arc<ArmStats>,
+    /// Other processes' counts (other replicas, earlier runs of this one),
+    /// stable then candidate, as last read from the store.
+    pub others: Mutex<(Counts, Counts)>,
 }
 
 /// What the rule says now.
@@ -312,50 +190,62 @@ impl Canary {
     /// none.
     pub fn decide(&self, now_ms: i64) -> Decision {
         let p = &self.policy;
-        let (s, c) = (&self.stable_stats, &self.candidate_stats);
+        let (s, c) = (self.total(Arm::Stable), self.total(Arm::Candidate));
         let margin = p.margin_percent / 100.0;
-        let ended = c.ended.load(Relaxed);
-        if ended >= u64::from(p.min_sample) && c.error_rate() > s.error_rate() + margin {
+        if c.ended >= u64::from(p.min_sample) && c.error_rate() > s.error_rate() + margin {
             return Decision::RollBack(format!(
                 "error outcomes: candidate {:.1}% of {} ended handovers ({}), stable {:.1}% \
                  of {}; the margin is {} points",
                 c.error_rate() * 100.0,
-                ended,
-                outcome_list(c),
+                c.ended,
+                c.outcome_list(),
                 s.error_rate() * 100.0,
-                s.ended.load(Relaxed),
+                s.ended,
                 p.margin_percent
             ));
         }
-        let calls = c.calls.load(Relaxed);
-        if calls >= u64::from(p.min_sample) && c.trap_rate() > s.trap_rate() + margin {
+        if c.calls >= u64::from(p.min_sample) && c.trap_rate() > s.trap_rate() + margin {
             return Decision::RollBack(format!(
                 "traps and limit hits: candidate {:.1}% of {} calls ({} traps, {} limit hits, \
-                 {} denied egress), stable {:.1}% of {}; the margin is {} points",
+                 {} denied egress), stable {:.1}% of {} ({}); the margin is {} points",
                 c.trap_rate() * 100.0,
-                calls,
-                c.traps.load(Relaxed),
-                c.limit_hits.load(Relaxed),
-                c.egress_denied.load(Relaxed),
+                c.calls,
+                c.traps,
+                c.limit_hits,
+                c.egress_denied,
                 s.trap_rate() * 100.0,
-                s.calls.load(Relaxed),
+                s.calls,
+                s.bad_calls(),
                 p.margin_percent
             ));
         }
-        if ended >= u64::from(p.promote_after_handovers) {
+        if c.ended >= u64::from(p.promote_after_handovers) {
             return Decision::Promote(format!(
-                "{ended} candidate handovers ended with no regression"
+                "{} candidate handovers ended with no regression",
+                c.ended
             ));
         }
         if let Some(secs) = p.promote_after_seconds
             && now_ms - self.started_at_ms >= secs as i64 * 1000
-            && ended >= u64::from(p.min_sample)
+            && c.ended >= u64::from(p.min_sample)
         {
             return Decision::Promote(format!(
-                "{secs} s passed and {ended} candidate handovers ended with no regression"
+                "{secs} s passed and {} candidate handovers ended with no regression",
+                c.ended
             ));
         }
         Decision::Continue
+    }
+
+    /// Every process's counts of `arm`: this one's live, others' as read.
+    pub fn total(&self, arm: Arm) -> Counts {
+        let mut t = self.stats(arm).counts();
+        let others = self.others.lock().unwrap();
+        t.add(match arm {
+            Arm::Stable => &others.0,
+            Arm::Candidate => &others.1,
+        });
+        t
     }
 
     pub fn view(&self, stable: VersionInfo) -> CanaryView {
@@ -363,20 +253,16 @@ impl Canary {
             id: self.id.clone(),
             started_at_ms: self.started_at_ms,
             policy: self.policy.clone(),
-            stable: self.stable_stats.figures(stable),
-            candidate: self.candidate_stats.figures(self.candidate_info.clone()),
+            stable: self.stable_stats.figures(stable, self.total(Arm::Stable)),
+            candidate: self
+                .candidate_stats
+                .figures(self.candidate_info.clone(), self.total(Arm::Candidate)),
         }
     }
 }
 
-fn outcome_list(s: &ArmStats) -> String {
-    let o = s.outcomes.lock().unwrap();
-    let parts: Vec<String> = o.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-    parts.join(", ")
-}
-
 /// A canary as the admin API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CanaryView {
     pub id: String,
     pub started_at_ms: i64,
@@ -386,12 +272,12 @@ pub struct CanaryView {
 }
 
 /// How the last canary ended.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CanaryEnd {
     /// `promoted` | `rolled_back` | `aborted` | `replaced`.
-    pub result: &'static str,
-    /// `auto` | `operator` | `tenant` | `swap`.
-    pub by: &'static str,
+    pub result: String,
+    /// `auto` | `operator` | `tenant` | `swap` | `replica`.
+    pub by: String,
     pub reason: String,
     pub at_ms: i64,
     /// Both versions' figures when it ended.

@@ -69,6 +69,8 @@ pub(super) fn validation_env(
         credentials: None,
         cpu: budget.map(|t| t.cpu.clone()),
         observer: None,
+        tap: None,
+        tape: None,
     }
 }
 

@@ -7,12 +7,15 @@
 //! This module never runs a handover; it only hands out versions.
 
 pub mod canary;
+mod canary_replicas;
 mod candidate;
+mod figures;
 mod rollout;
 mod watch;
 
 pub use canary::{Arm, CanaryEnd, CanaryPolicy, CanaryView, Pin};
 pub use candidate::{UploadPermit, check_permissions, validate};
+pub use rollout::{CanaryEvent, CanaryHook};
 pub use watch::watch_files;
 
 use handover_core::config::{EndpointConfig, LoadedConfig};
@@ -23,7 +26,7 @@ use handover_runtime::{
     Call, CallEnv, CallOutput, Limits, LoadError, LoadedAdapter, Runtime, Session, WarmPool,
     sha256_hex,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -54,7 +57,7 @@ pub enum SwapError {
 }
 
 /// Where a version came from.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Config,
@@ -102,7 +105,7 @@ impl Source {
 pub type SwapHook = Arc<dyn Fn(&str, &str, Option<Vec<u8>>, Source) + Send + Sync>;
 
 /// A version as shown by the admin API.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct VersionInfo {
     pub name: String,
     pub version: String,
@@ -174,6 +177,11 @@ pub struct Endpoint {
     resolver: Arc<Resolver>,
     slot: RwLock<Slot>,
     swap_lock: tokio::sync::Mutex<()>,
+    /// Shared by every endpoint: where canary starts and ends are recorded.
+    canary_link: Arc<rollout::CanaryLink>,
+    /// Records this endpoint's handover calls for replay (set at start-up
+    /// when `record_handovers` > 0).
+    pub tap: std::sync::OnceLock<Arc<dyn handover_runtime::CallTap>>,
 }
 
 /// An exponentially weighted moving mean of durations (weight 1/8 for the
@@ -290,6 +298,8 @@ impl Endpoint {
             credentials: self.credentials.clone(),
             cpu: self.tenant_budget.as_ref().map(|t| t.cpu.clone()),
             observer: None,
+            tap: self.tap.get().cloned(),
+            tape: None,
             labels: Arc::new(CallLabels {
                 tenant: self.tenant.clone(),
                 endpoint: self.id.clone(),
@@ -355,6 +365,7 @@ pub struct Registry {
     pending: candidate::Pending,
     /// `[runtime] cache_gc`.
     cache_gc: bool,
+    canary_link: Arc<rollout::CanaryLink>,
 }
 
 impl Registry {
@@ -365,12 +376,14 @@ impl Registry {
         cfg: &LoadedConfig,
     ) -> Result<Registry, Vec<(String, LoadError)>> {
         let resolver = Arc::new(Resolver::with_overrides(cfg.resolver_overrides()));
+        let canary_link = Arc::new(rollout::CanaryLink::default());
         let defaults = Limits::default().with(&cfg.config.limits);
         let tenants = Arc::new(crate::tenancy::Tenants::from_config(&cfg.config));
         let loads = cfg.config.endpoints.iter().map(|ep| {
             let runtime = runtime.clone();
             let path = cfg.resolve_path(ep.adapter.get_ref());
             let resolver = resolver.clone();
+            let canary_link = canary_link.clone();
             let tenant_budget = tenants.get(&ep.tenant);
             let mut limits = defaults.with(&ep.limits);
             if let Some(t) = &tenant_budget {
@@ -442,6 +455,8 @@ impl Registry {
                         last_canary: None,
                     }),
                     swap_lock: tokio::sync::Mutex::new(()),
+                    canary_link: canary_link.clone(),
+                    tap: std::sync::OnceLock::new(),
                 };
                 Ok::<_, (String, LoadError)>((id, Arc::new(ep)))
             }
@@ -465,6 +480,7 @@ impl Registry {
                 hook: RwLock::new(None),
                 pending: candidate::Pending::default(),
                 cache_gc: cfg.config.runtime.cache_gc,
+                canary_link,
             })
         } else {
             Err(errors)
@@ -649,12 +665,19 @@ impl Registry {
                     slot.previous.remove(0);
                 }
                 ep.record(&mut slot, source, &sha, true, msg);
-                ep.end_canary(
-                    &mut slot,
-                    "replaced",
-                    "swap",
-                    "another version was swapped in",
-                );
+                // Another replica promoted the canary and this process
+                // adopted its record first: the canary ended promoted.
+                let promoted_elsewhere = source == Source::Replica
+                    && slot
+                        .canary
+                        .as_ref()
+                        .is_some_and(|c| c.candidate_info.sha256 == sha);
+                let (result, by, why) = if promoted_elsewhere {
+                    ("promoted", "replica", "promoted on another replica")
+                } else {
+                    ("replaced", "swap", "another version was swapped in")
+                };
+                ep.end_canary(&mut slot, result, by, why);
                 drop(slot);
                 ep.clear_warm();
                 self.notify(id, &sha, Some(bytes.to_vec()), source);
@@ -715,6 +738,23 @@ impl Registry {
         };
         drop(pending);
         (sha, checked)
+    }
+
+    /// Validate `bytes` as a candidate for `id` without serving it (for a
+    /// replay), holding `permit`.
+    pub async fn validate_candidate(
+        &self,
+        id: &str,
+        bytes: &[u8],
+        _permit: UploadPermit,
+    ) -> Result<Arc<LoadedAdapter>, SwapError> {
+        let ep = self
+            .endpoint(id)
+            .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
+        self.check_candidate(&ep, bytes)
+            .await
+            .1
+            .map_err(SwapError::Refused)
     }
 
     /// Serves the previous version again. With `by_tenant`, only a version

@@ -12,9 +12,62 @@
 use super::canary::{Arm, Canary, CanaryEnd, CanaryPolicy, CanaryView, Decision, Pin};
 use super::{Endpoint, Registry, Serving, Slot, Source, SwapError, UploadPermit, VersionInfo};
 use super::{now_ms, version_info};
-use handover_core::store::HandoverRow;
+use handover_core::store::{CanaryRecord, HandoverRow};
 use handover_metrics as metrics;
-use std::sync::Arc;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// A canary's start or end, for the store (see `canary_sync`).
+#[derive(Debug, Clone)]
+pub enum CanaryEvent {
+    Started {
+        record: CanaryRecord,
+        bytes: Vec<u8>,
+    },
+    Ended {
+        record: CanaryRecord,
+    },
+}
+
+/// Called with every canary start and end of this process, in order.
+pub type CanaryHook = Arc<dyn Fn(CanaryEvent) + Send + Sync>;
+
+/// What every endpoint shares about canaries.
+#[derive(Default)]
+pub struct CanaryLink {
+    hook: OnceLock<CanaryHook>,
+    /// Replicas share a store: decisions are taken through it (one wins),
+    /// never by one process alone.
+    pub(super) shared: AtomicBool,
+    /// Wakes the sync loop when an observation asks for a decision.
+    pub nudge: tokio::sync::Notify,
+}
+
+impl CanaryLink {
+    fn emit(&self, e: CanaryEvent) {
+        if let Some(h) = self.hook.get() {
+            h(e);
+        }
+    }
+
+    pub(super) fn hook_cell(&self) -> &OnceLock<CanaryHook> {
+        &self.hook
+    }
+
+    fn shared(&self) -> bool {
+        self.shared.load(Ordering::Relaxed)
+    }
+}
+
+/// The stored document of a running canary.
+pub(super) fn running_doc(c: &Canary) -> Value {
+    json!({
+        "started_at_ms": c.started_at_ms,
+        "policy": c.policy,
+        "candidate": c.candidate_info,
+    })
+}
 
 impl Endpoint {
     /// The running canary, with both versions' figures.
@@ -72,6 +125,8 @@ impl Endpoint {
         match decision {
             Decision::Continue => false,
             Decision::Promote(_) => true,
+            // Replicas decide through the store.
+            Decision::RollBack(_) if self.canary_link.shared() => true,
             Decision::RollBack(_) => {
                 let mut slot = self.slot.write().unwrap();
                 // Decided again under the write lock: another step may have
@@ -93,11 +148,12 @@ impl Endpoint {
     pub(super) fn end_canary(
         &self,
         slot: &mut Slot,
-        result: &'static str,
-        by: &'static str,
+        result: &str,
+        by: &str,
         reason: &str,
     ) -> Option<Canary> {
         let c = slot.canary.take()?;
+        let mut doc = running_doc(&c);
         let figures = c.view(slot.current.info.clone());
         let msg = format!(
             "canary of {}@{} {}{}: {reason}",
@@ -114,13 +170,23 @@ impl Endpoint {
         metrics::CANARY_ENDS.inc(&[&self.id, result, by]);
         let sha = c.candidate_info.sha256.clone();
         self.record(slot, Source::Canary, &sha, result == "promoted", msg);
-        slot.last_canary = Some(CanaryEnd {
-            result,
-            by,
+        let end = CanaryEnd {
+            result: result.to_string(),
+            by: by.to_string(),
             reason: reason.to_string(),
             at_ms: now_ms() as i64,
             figures,
+        };
+        doc["end"] = json!(end);
+        self.canary_link.emit(CanaryEvent::Ended {
+            record: CanaryRecord {
+                endpoint_id: self.id.clone(),
+                canary_id: c.id.clone(),
+                running: false,
+                doc,
+            },
         });
+        slot.last_canary = Some(end);
         Some(c)
     }
 }
@@ -173,17 +239,17 @@ impl Registry {
         // before this point stays on the stable version even if it reads
         // the canary within the same millisecond (see `Canary::arm_of`).
         let started_at_ms = now_ms() as i64 + 1;
-        let canary = Canary {
-            id: uuid::Uuid::now_v7().to_string(),
-            started_at_ms,
-            policy,
-            candidate_label: format!("{}@{}", info.name, info.version),
-            candidate: adapter,
-            candidate_info: info,
+        let id = uuid::Uuid::now_v7().to_string();
+        let canary = new_canary(id, started_at_ms, policy, adapter, info, bytes);
+        ep.canary_link.emit(CanaryEvent::Started {
+            record: CanaryRecord {
+                endpoint_id: ep.id.clone(),
+                canary_id: canary.id.clone(),
+                running: true,
+                doc: running_doc(&canary),
+            },
             bytes: bytes.to_vec(),
-            stable_stats: Arc::default(),
-            candidate_stats: Arc::default(),
-        };
+        });
         let msg = format!(
             "canary of {} ({}) started: {}% of new handovers",
             canary.candidate_label,
@@ -212,41 +278,9 @@ impl Registry {
             .endpoint(id)
             .ok_or_else(|| SwapError::UnknownEndpoint(id.to_string()))?;
         let _serial = ep.swap_lock.lock().await;
-        let promoted = Self::promote_slot(&ep, by, reason)?;
-        let info = promoted.0.clone();
-        self.after_promotion(&ep, promoted).await;
-        Ok(info)
-    }
-
-    fn promote_slot(
-        ep: &Endpoint,
-        by: &'static str,
-        reason: &str,
-    ) -> Result<(VersionInfo, Vec<u8>), SwapError> {
-        let mut slot = ep.slot.write().unwrap();
-        let c = ep
-            .end_canary(&mut slot, "promoted", by, reason)
-            .ok_or(SwapError::NoCanary)?;
-        let mut info = c.candidate_info.clone();
-        info.source = Source::Canary;
-        let old = std::mem::replace(
-            &mut slot.current,
-            Serving {
-                adapter: c.candidate.clone(),
-                info: info.clone(),
-            },
-        );
-        slot.previous.push(old);
-        if slot.previous.len() > 10 {
-            slot.previous.remove(0);
-        }
-        Ok((info, c.bytes))
-    }
-
-    async fn after_promotion(&self, ep: &Endpoint, (info, bytes): (VersionInfo, Vec<u8>)) {
-        ep.clear_warm();
-        self.notify(&ep.id, &info.sha256, Some(bytes), Source::Canary);
-        self.collect_cache_garbage().await;
+        self.apply_end(&ep, "promoted", by, reason, Source::Canary)
+            .await?;
+        Ok(ep.current_info())
     }
 
     /// Stop the canary: every handover is on the stable version again.
@@ -265,21 +299,63 @@ impl Registry {
         } else {
             "aborted"
         };
-        {
-            let mut slot = ep.slot.write().unwrap();
-            ep.end_canary(&mut slot, result, by, reason)
-                .ok_or(SwapError::NoCanary)?;
-        }
-        ep.clear_warm();
-        self.collect_cache_garbage().await;
+        self.apply_end(&ep, result, by, reason, Source::Canary)
+            .await?;
         Ok(ep.last_canary().expect("just ended"))
+    }
+
+    /// End `ep`'s running canary as `result` (the caller holds the swap
+    /// lock). A promotion makes the candidate serve, recorded for replicas
+    /// as `source` (`Replica`: it follows another replica's decision, which
+    /// recorded it already).
+    pub(super) async fn apply_end(
+        &self,
+        ep: &Endpoint,
+        result: &str,
+        by: &str,
+        reason: &str,
+        source: Source,
+    ) -> Result<(), SwapError> {
+        let promoted = {
+            let mut slot = ep.slot.write().unwrap();
+            let c = ep
+                .end_canary(&mut slot, result, by, reason)
+                .ok_or(SwapError::NoCanary)?;
+            (result == "promoted").then(|| {
+                let mut info = c.candidate_info.clone();
+                info.source = Source::Canary;
+                let old = std::mem::replace(
+                    &mut slot.current,
+                    Serving {
+                        adapter: c.candidate.clone(),
+                        info: info.clone(),
+                    },
+                );
+                slot.previous.push(old);
+                if slot.previous.len() > 10 {
+                    slot.previous.remove(0);
+                }
+                (info.sha256, c.bytes)
+            })
+        };
+        ep.clear_warm();
+        if let Some((sha, bytes)) = promoted {
+            self.notify(&ep.id, &sha, Some(bytes), source);
+        }
+        self.collect_cache_garbage().await;
+        Ok(())
     }
 
     /// Apply what the rule says now for `id`'s canary, if anything (called
     /// after an observation asked for it, and periodically for time-based
     /// promotion). Decides again under the swap lock, so two callers never
-    /// both act.
+    /// both act. Replicas sharing a store decide in the sync loop instead
+    /// (woken here).
     pub async fn decide_canary(&self, id: &str) {
+        if self.canary_link.shared() {
+            self.canary_link.nudge.notify_one();
+            return;
+        }
         let Some(ep) = self.endpoint(id) else { return };
         let _serial = ep.swap_lock.lock().await;
         let decision = {
@@ -289,20 +365,14 @@ impl Registry {
                 None => return,
             }
         };
-        match decision {
-            Decision::Continue => {}
-            Decision::Promote(reason) => {
-                if let Ok(p) = Self::promote_slot(&ep, "auto", &reason) {
-                    self.after_promotion(&ep, p).await;
-                }
-            }
-            Decision::RollBack(reason) => {
-                let mut slot = ep.slot.write().unwrap();
-                ep.end_canary(&mut slot, "rolled_back", "auto", &reason);
-                drop(slot);
-                ep.clear_warm();
-            }
-        }
+        let (result, reason) = match decision {
+            Decision::Continue => return,
+            Decision::Promote(r) => ("promoted", r),
+            Decision::RollBack(r) => ("rolled_back", r),
+        };
+        let _ = self
+            .apply_end(&ep, result, "auto", &reason, Source::Canary)
+            .await;
     }
 
     /// Endpoints with a running canary.
@@ -311,6 +381,28 @@ impl Registry {
             .filter(|ep| ep.slot.read().unwrap().canary.is_some())
             .map(|ep| ep.id.clone())
             .collect()
+    }
+}
+
+pub(super) fn new_canary(
+    id: String,
+    started_at_ms: i64,
+    policy: CanaryPolicy,
+    adapter: Arc<handover_runtime::LoadedAdapter>,
+    info: VersionInfo,
+    bytes: &[u8],
+) -> Canary {
+    Canary {
+        id,
+        started_at_ms,
+        policy,
+        candidate_label: format!("{}@{}", info.name, info.version),
+        candidate: adapter,
+        candidate_info: info,
+        bytes: bytes.to_vec(),
+        stable_stats: Arc::default(),
+        candidate_stats: Arc::default(),
+        others: Default::default(),
     }
 }
 

@@ -16,6 +16,6 @@ mod providers_salesforce;
 mod providers_salesforce_miaw_v2;
 mod providers_sunshine_v2;
 mod recovery;
-mod support;
+pub(crate) mod support;
 mod timers;
 mod webhooks;

@@ -139,6 +139,8 @@ pub struct Endpoint {
     pub callback_allow: Vec<String>,
     pub webhook_secret: Option<String>,
     pub instance_reuse: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_handovers: Option<u32>,
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub settings: toml::Table,
     /// `[endpoints.limits]` by key (`core::limits::LimitsOverride`).
@@ -348,6 +350,11 @@ impl Endpoint {
 
     pub fn instance_reuse(mut self, n: u32) -> Self {
         self.instance_reuse = Some(n);
+        self
+    }
+
+    pub fn record_handovers(mut self, n: u32) -> Self {
+        self.record_handovers = Some(n);
         self
     }
 

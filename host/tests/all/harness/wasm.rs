@@ -37,6 +37,8 @@ pub fn env(limits: Limits, allow: &[&str], resolve: &[(&str, &str)]) -> CallEnv 
         credentials: None,
         cpu: None,
         observer: None,
+        tap: None,
+        tape: None,
         labels: Arc::new(CallLabels {
             tenant: "t1".into(),
             endpoint: "ep1".into(),
