@@ -1045,10 +1045,10 @@ fn keep_all() -> Retention {
     }
 }
 
-/// The pruner deletes ended handovers with everything that names them,
-/// finished deliveries, processed inbox items, delivery ids and old adapter
-/// versions once past their cutoff, and never an open handover, a newer
-/// one, pending work or a kept version.
+/// The pruner deletes ended handovers with everything that names them (their
+/// recordings for replay too), finished deliveries, processed inbox items,
+/// delivery ids and old adapter versions once past their cutoff, and never
+/// an open handover, a newer one, pending work or a kept version.
 pub async fn prune_deletes_only_what_retention_allows(fx: &dyn Fixture) {
     let store = fx.store();
     let mut rows = Vec::new();
@@ -1063,6 +1063,12 @@ pub async fn prune_deletes_only_what_retention_allows(fx: &dyn Fixture) {
             ..step(&r, &["queued"])
         };
         rows.push(apply_ok(&store, change).await);
+        // A recording for replay holds the conversation: it goes with it.
+        let entry = json!({"call": "start", "of": id});
+        store
+            .append_recording("ep", id, &entry, None)
+            .await
+            .unwrap();
     }
     for (r, ended_at) in rows.iter_mut().zip([1_000, 5_000]) {
         r.status = Status::Completed;
@@ -1092,6 +1098,18 @@ pub async fn prune_deletes_only_what_retention_allows(fx: &dyn Fixture) {
     assert!(store.get_handover("old").await.unwrap().is_none());
     assert!(events_of(&store, "old").await.is_empty());
     assert_eq!(bound(&store, "ep", "k-old").await, None);
+    let recorded: Vec<String> = store
+        .recordings("ep", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
+    assert!(
+        !recorded.contains(&"old".to_string()),
+        "the pruned handover's recording stays: {recorded:?}"
+    );
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
     for kept in ["new", "open"] {
         assert!(store.get_handover(kept).await.unwrap().is_some(), "{kept}");
         assert!(!events_of(&store, kept).await.is_empty(), "{kept}");

@@ -936,6 +936,7 @@ pub(super) async fn prune(tx: &Transaction<'_>, r: &Retention) -> Result<Pruned>
             "correlation_keys",
             "events",
             "handover_requests",
+            "recordings",
             "handovers",
         ] {
             let key = if table == "handovers" {

@@ -755,7 +755,13 @@ pub(super) fn prune(conn: &Connection, r: &Retention) -> Result<Pruned> {
             );
             Ok(conn.prepare_cached(&sql)?.execute([&ids])? as u64)
         };
-        for table in ["outbox", "inbox", "correlation_keys", "handover_requests"] {
+        for table in [
+            "outbox",
+            "inbox",
+            "correlation_keys",
+            "handover_requests",
+            "recordings",
+        ] {
             of_these(table)?;
         }
         p.events = of_these("events")?;
