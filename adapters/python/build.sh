@@ -16,27 +16,40 @@
 # - the contract version: the adapter folder's `CONTRACT` file (one line,
 #   `0.1.0` or `0.2.0`), else $HANDOVER_CONTRACT, else 0.1.0; the 0.2.0 stubs
 #   go to target/python-bindings/stubs-0.2.0.
+#
+#   adapters/python/build.sh --bindings CONTRACT
+#
+# only installs componentize-py and writes CONTRACT's stubs (the SDK's stub
+# parity tests compare with them).
 # Everything generated or installed lives under target/, never under adapters/.
 set -euo pipefail
 
 COMPONENTIZE_PY_VERSION=0.25.1
 
 if [ $# -ne 2 ]; then
-    echo "usage: $0 SRC_DIR OUT.wasm" >&2
+    echo "usage: $0 SRC_DIR OUT.wasm | $0 --bindings CONTRACT" >&2
     exit 2
 fi
-src=$(cd "$1" && pwd)
-out_dir=$(mkdir -p "$(dirname "$2")" && cd "$(dirname "$2")" && pwd)
-out="$out_dir/$(basename "$2")"
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-contract=${HANDOVER_CONTRACT:-0.1.0}
-if [ -f "$src/CONTRACT" ]; then
-    contract=$(tr -d '[:space:]' <"$src/CONTRACT")
+bindings_only=
+if [ "$1" = --bindings ]; then
+    bindings_only=1
+    contract=$2
+    origin="the command line"
+else
+    src=$(cd "$1" && pwd)
+    out_dir=$(mkdir -p "$(dirname "$2")" && cd "$(dirname "$2")" && pwd)
+    out="$out_dir/$(basename "$2")"
+    contract=${HANDOVER_CONTRACT:-0.1.0}
+    origin="$src/CONTRACT or HANDOVER_CONTRACT"
+    if [ -f "$src/CONTRACT" ]; then
+        contract=$(tr -d '[:space:]' <"$src/CONTRACT")
+    fi
 fi
 case "$contract" in
     0.1.0 | 0.2.0) ;;
     *)
-        echo "error: contract \`$contract\` (from $src/CONTRACT or HANDOVER_CONTRACT): this SDK builds 0.1.0 or 0.2.0" >&2
+        echo "error: contract \`$contract\` (from $origin): this SDK builds 0.1.0 or 0.2.0" >&2
         exit 2
         ;;
 esac
@@ -45,7 +58,7 @@ sdk="$root/adapters/python/sdk"
 venv="$root/target/python-venv"
 cpy="$venv/bin/componentize-py"
 
-if [ ! -f "$src/app.py" ]; then
+if [ -z "$bindings_only" ] && [ ! -f "$src/app.py" ]; then
     echo "error: $src has no app.py (start from adapters/python/template)" >&2
     exit 2
 fi
@@ -62,6 +75,10 @@ if [ ! -f "$stubs/.wit-stamp" ] || ! cmp -s <(cat "$wit"/*.wit "$wit"/deps/*.wit
     rm -rf "$stubs"
     "$cpy" -d "$wit" -w handover-adapter bindings "$stubs" >/dev/null
     { cat "$wit"/*.wit "$wit"/deps/*.wit; echo "$COMPONENTIZE_PY_VERSION"; } >"$stubs/.wit-stamp"
+fi
+if [ -n "$bindings_only" ]; then
+    echo "bindings for contract $contract in $stubs" >&2
+    exit 0
 fi
 
 name=${ADAPTER_NAME:-$(basename "$src")}

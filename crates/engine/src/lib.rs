@@ -266,12 +266,20 @@ impl Engine {
                  in its config, let traffic flow, then replay"
             )));
         }
+        // Nothing recorded compares nothing: said, not reported as a pass.
+        let recordings = self.store.recordings(id, last).await?;
+        if recordings.is_empty() {
+            return Err(EngineError::BadRequest(format!(
+                "endpoint `{id}` has recorded no handover yet (it keeps the newest {}): \
+                 let traffic flow, then replay",
+                ep.config.record_handovers
+            )));
+        }
         let candidate = self
             .registry
             .validate_candidate(id, bytes, permit)
             .await
             .map_err(|e| EngineError::BadRequest(e.to_string()))?;
-        let recordings = self.store.recordings(id, last).await?;
         let runtime = self.registry.runtime().clone();
         Ok(replay::replay(&runtime, &ep, &candidate, recordings, allow).await)
     }

@@ -225,4 +225,15 @@ async fn a_candidate_that_maps_one_event_differently_is_caught_by_handover_and_e
             .contains("set `record_handovers`"),
         "{v}"
     );
+    // An endpoint that records but has seen no handover: 400, not a pass.
+    let idle = Host::start_with(|c, ep| c.endpoint(ep.record_handovers(5))).await;
+    let (code, v) = replay(&idle.process, ADMIN_KEY, &v2, "").await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has recorded no handover yet"),
+        "{v}"
+    );
 }
