@@ -225,9 +225,17 @@ async fn a_candidate_that_maps_one_event_differently_is_caught_by_handover_and_e
             .contains("set `record_handovers`"),
         "{v}"
     );
-    // An endpoint that records but has seen no handover: 400, not a pass.
-    let idle = Host::start_with(|c, ep| c.endpoint(ep.record_handovers(5))).await;
-    let (code, v) = replay(&idle.process, ADMIN_KEY, &v2, "").await;
+    // Keys: another tenant's is 404 (not theirs to see). An endpoint that
+    // records but has seen no handover: 400 to its tenant, not a pass.
+    let idle = Host::start_with(|c, ep| {
+        c.tenant("a", |t| t.key("key-a"))
+            .tenant("b", |t| t.key("key-b"))
+            .endpoint(ep.tenant("a").record_handovers(5))
+    })
+    .await;
+    let (code, v) = replay(&idle.process, "key-b", &v2, "").await;
+    assert_eq!(code, 404, "{v}");
+    let (code, v) = replay(&idle.process, "key-a", &v2, "").await;
     assert_eq!(code, 400, "{v}");
     assert!(
         v["error"]["message"]
