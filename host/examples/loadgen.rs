@@ -28,7 +28,7 @@
 //!
 //! `--store postgres` runs the load on SQLite, then on PostgreSQL (a fresh
 //! schema on the server `HANDOVER_TEST_PG_URL` names, as for the tests)
-//! with one host, then with `--replicas N` hosts on that database
+//! with one host, then with `--replicas N[,M…]` hosts on that database
 //! (webhooks and SSE streams spread round-robin over them), and prints the
 //! ratios; `--sweep 1,8,64,256` adds one-replica PostgreSQL runs at each
 //! number of webhooks in flight, with the database's commits per second.
@@ -97,9 +97,9 @@ struct Args {
     #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
     store: StoreKind,
     /// Hosts sharing the PostgreSQL database (with `--store postgres`;
-    /// default 2).
-    #[arg(long)]
-    replicas: Option<usize>,
+    /// default 2): one path per number given (comma-separated, e.g. 2,3).
+    #[arg(long, value_delimiter = ',')]
+    replicas: Vec<usize>,
     /// With `--store postgres`: also run one replica at each of these
     /// numbers of webhooks in flight (comma-separated).
     #[arg(long, value_delimiter = ',')]
@@ -467,11 +467,18 @@ fn main() {
             eprintln!("loadgen: --store postgres takes one --concurrency (use --sweep)");
             std::process::exit(2);
         }
+        if args.replicas.iter().any(|&n| n < 2) || args.sweep.contains(&0) {
+            eprintln!(
+                "loadgen: --replicas counts hosts beyond the one always run (each at least 2), \
+                 --sweep webhooks in flight (each at least 1)"
+            );
+            std::process::exit(2);
+        }
         let (paths, ratios) = postgres_paths(&args);
         rt.block_on(compare(&args, paths, ratios));
         return;
     }
-    if args.replicas.is_some() || !args.sweep.is_empty() {
+    if !args.replicas.is_empty() || !args.sweep.is_empty() {
         eprintln!("loadgen: --replicas and --sweep need --store postgres");
         std::process::exit(2);
     }
@@ -586,11 +593,19 @@ fn postgres_paths(args: &Args) -> (Vec<Path>, Vec<Ratio>) {
         Path::new("postgres x 1", Mode::Wasm, Backend::Postgres(1), c),
     ];
     let mut ratios = vec![("postgres x 1 / sqlite: throughput".to_string(), 1, 0)];
-    let n = args.replicas.unwrap_or(2);
-    if n > 1 {
+    let replicas = if args.replicas.is_empty() {
+        vec![2]
+    } else {
+        args.replicas.clone()
+    };
+    for n in replicas {
         let label = format!("postgres x {n}");
         paths.push(Path::new(&label, Mode::Wasm, Backend::Postgres(n), c));
-        ratios.push((format!("{label} / postgres x 1: throughput"), 2, 1));
+        ratios.push((
+            format!("{label} / postgres x 1: throughput"),
+            paths.len() - 1,
+            1,
+        ));
     }
     let first = paths.len();
     for &k in &args.sweep {
