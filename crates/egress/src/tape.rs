@@ -132,18 +132,23 @@ impl Tape {
     }
 }
 
+/// A header as recorded: its name lower-cased, a credential-like value
+/// replaced by `[redacted]` (outgoing exchanges here, webhook requests in
+/// the engine's recordings).
+pub fn recorded_header(name: &str, value: &[u8]) -> (String, String) {
+    let name = name.to_ascii_lowercase();
+    let value = if REDACTED.contains(&name.as_str()) {
+        "[redacted]".to_string()
+    } else {
+        String::from_utf8_lossy(value).into_owned()
+    };
+    (name, value)
+}
+
 /// Headers as recorded: credential-like values redacted.
 pub(crate) fn recorded_headers(h: &http::HeaderMap) -> Vec<(String, String)> {
     h.iter()
-        .map(|(k, v)| {
-            let k = k.as_str().to_ascii_lowercase();
-            let v = if REDACTED.contains(&k.as_str()) {
-                "[redacted]".to_string()
-            } else {
-                String::from_utf8_lossy(v.as_bytes()).into_owned()
-            };
-            (k, v)
-        })
+        .map(|(k, v)| recorded_header(k.as_str(), v.as_bytes()))
         .collect()
 }
 

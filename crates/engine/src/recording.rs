@@ -164,21 +164,7 @@ fn request_json(r: &m::HttpRequest) -> Value {
     let headers: Vec<(String, String)> = r
         .headers
         .iter()
-        .map(|(k, v)| {
-            let k = k.to_ascii_lowercase();
-            let redacted = matches!(
-                k.as_str(),
-                "authorization" | "cookie" | "proxy-authorization"
-            );
-            (
-                k,
-                if redacted {
-                    "[redacted]".into()
-                } else {
-                    v.clone()
-                },
-            )
-        })
+        .map(|(k, v)| handover_egress::tape::recorded_header(k, v.as_bytes()))
         .collect();
     json!({
         "method": r.method,
