@@ -1,12 +1,12 @@
 //! Canaries that survive restarts and span replicas.
 //!
 //! Every canary start and end of this process is written to the store by
-//! one task, in order. A loop (every `every`, or at once when a handover's
-//! end asks for a decision) shares this process's counts and reads
-//! everyone's, resumes a canary the store runs and this process does not
-//! (after a restart, or started on another replica: same id and start time,
-//! so every handover lands on the same version everywhere), and follows an
-//! end recorded elsewhere. With replicas on one store, the automatic
+//! one task, in order. At start-up a canary the store runs is resumed
+//! (same id and start time, so every handover stays on its version) with
+//! the counts written before. A loop (every `every`, or at once when a
+//! handover's end asks for a decision) writes this process's counts; when
+//! replicas share the store it also reads everyone's, resumes a canary
+//! another replica started, and follows an end recorded elsewhere. With replicas on one store, the automatic
 //! decision is taken here, on every process's counts, and only the process
 //! whose `finish_canary` wins applies it first; the others follow it.
 //!
@@ -161,7 +161,9 @@ async fn tick(
     if let Some(cid) = &local {
         share_counts(registry, store, replica, id, cid).await;
     }
-    if pending.load(Ordering::SeqCst) > 0 {
+    // A store of this process alone holds no start or end but its own, all
+    // of them applied here already: only replicas read it back.
+    if !shared || pending.load(Ordering::SeqCst) > 0 {
         return;
     }
     let Ok(Some(rec)) = store.canary_record(id).await else {
@@ -176,7 +178,7 @@ async fn tick(
                     .await;
             }
         }
-        Some(l) if l == rec.canary_id && shared => decide(registry, store, id, &l).await,
+        Some(l) if l == rec.canary_id => decide(registry, store, id, &l).await,
         _ => {}
     }
 }
@@ -209,10 +211,9 @@ async fn share_counts(registry: &Registry, store: &dyn Store, replica: &str, id:
 /// The rule on every replica's counts; the first replica to record the
 /// end applies it (recording a promotion's version for the others).
 async fn decide(registry: &Registry, store: &dyn Store, id: &str, cid: &str) {
-    let (result, reason) = match registry.canary_decision(id, cid) {
-        Some(Decision::Promote(r)) => ("promoted", r),
-        Some(Decision::RollBack(r)) => ("rolled_back", r),
-        _ => return,
+    let Some((result, reason)) = registry.canary_decision(id, cid).and_then(Decision::ending)
+    else {
+        return;
     };
     let Some(figures) = registry.endpoint(id).and_then(|e| e.canary()) else {
         return;

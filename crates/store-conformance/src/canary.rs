@@ -3,7 +3,7 @@
 //! another process), counts shared per process.
 
 use crate::Fixture;
-use handover_core::store::CanaryRecord;
+use handover_core::store::{CanaryRecord, Store};
 use serde_json::json;
 
 fn rec(endpoint: &str, id: &str, doc: serde_json::Value) -> CanaryRecord {
@@ -120,13 +120,12 @@ pub async fn recordings_keep_the_newest_handovers_in_order(fx: &dyn Fixture) {
         .append_recording("ep", "h4", &json!({}), Some(2))
         .await
         .unwrap();
-    let ids: Vec<String> = store
-        .recordings("ep", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(h, _)| h)
-        .collect();
-    assert_eq!(ids, ["h3", "h4"]);
+    assert_eq!(recorded_handovers(&*store, "ep").await, ["h3", "h4"]);
     assert_eq!(store.recordings("other", 10).await.unwrap().len(), 1);
+}
+
+/// The handovers `endpoint` keeps recordings of, oldest first.
+pub(crate) async fn recorded_handovers(store: &dyn Store, endpoint: &str) -> Vec<String> {
+    let all = store.recordings(endpoint, 1_000).await.unwrap();
+    all.into_iter().map(|(h, _)| h).collect()
 }

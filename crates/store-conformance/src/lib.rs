@@ -1098,13 +1098,7 @@ pub async fn prune_deletes_only_what_retention_allows(fx: &dyn Fixture) {
     assert!(store.get_handover("old").await.unwrap().is_none());
     assert!(events_of(&store, "old").await.is_empty());
     assert_eq!(bound(&store, "ep", "k-old").await, None);
-    let recorded: Vec<String> = store
-        .recordings("ep", 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(h, _)| h)
-        .collect();
+    let recorded = canary::recorded_handovers(&*store, "ep").await;
     assert!(
         !recorded.contains(&"old".to_string()),
         "the pruned handover's recording stays: {recorded:?}"

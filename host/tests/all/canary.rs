@@ -415,13 +415,7 @@ fn cli(host: &Host, key: Option<&str>, args: &[&str]) -> (bool, String) {
         Some(k) => cmd.env("HANDOVER_ADMIN_KEY", k),
         None => cmd.env_remove("HANDOVER_ADMIN_KEY"),
     };
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    crate::harness::run_to_end(&mut cmd)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

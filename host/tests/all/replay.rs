@@ -175,28 +175,22 @@ async fn a_candidate_that_maps_one_event_differently_is_caught_by_handover_and_e
     // The CLI: the difference named, exit 1; allowed, exit 0.
     let run = |extra: &[&str]| {
         let v2 = guest("echo-v2");
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
-            .args([
-                "replay",
-                "--endpoint",
-                "ep",
-                "--last",
-                "10",
-                "--url",
-                &p.url(""),
-            ])
-            .arg("--candidate")
-            .arg(&v2)
-            .args(extra)
-            .env("HANDOVER_ADMIN_KEY", ADMIN_KEY)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        crate::harness::run_to_end(
+            std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
+                .args([
+                    "replay",
+                    "--endpoint",
+                    "ep",
+                    "--last",
+                    "10",
+                    "--url",
+                    &p.url(""),
+                ])
+                .arg("--candidate")
+                .arg(&v2)
+                .args(extra)
+                .env("HANDOVER_ADMIN_KEY", ADMIN_KEY),
+        )
     };
     let (ok, out) = run(&[]);
     assert!(!ok, "{out}");

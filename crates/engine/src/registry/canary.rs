@@ -162,6 +162,17 @@ pub enum Decision {
     RollBack(String),
 }
 
+impl Decision {
+    /// The end it calls for (`promoted` or `rolled_back`, and why), if any.
+    pub fn ending(self) -> Option<(&'static str, String)> {
+        match self {
+            Decision::Continue => None,
+            Decision::Promote(r) => Some(("promoted", r)),
+            Decision::RollBack(r) => Some(("rolled_back", r)),
+        }
+    }
+}
+
 impl Canary {
     /// The version a handover is on: one created before the canary began
     /// stays stable; a later one is on the candidate when its hash falls

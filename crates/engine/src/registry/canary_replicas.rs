@@ -52,11 +52,7 @@ impl Registry {
 
     /// The stored document of an end of `canary_id` decided now.
     pub fn end_doc(&self, id: &str, canary_id: &str, end: &CanaryEnd) -> Option<serde_json::Value> {
-        self.with_canary(id, canary_id, |c| {
-            let mut doc = super::rollout::running_doc(c);
-            doc["end"] = serde_json::json!(end);
-            doc
-        })
+        self.with_canary(id, canary_id, |c| super::rollout::ended_doc(c, end))
     }
 
     fn with_canary<T>(&self, id: &str, canary_id: &str, f: impl FnOnce(&Canary) -> T) -> Option<T> {

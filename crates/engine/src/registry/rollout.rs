@@ -69,6 +69,13 @@ pub(super) fn running_doc(c: &Canary) -> Value {
     })
 }
 
+/// The stored document of a canary that ended as `end`.
+pub(super) fn ended_doc(c: &Canary, end: &CanaryEnd) -> Value {
+    let mut doc = running_doc(c);
+    doc["end"] = json!(end);
+    doc
+}
+
 impl Endpoint {
     /// The running canary, with both versions' figures.
     pub fn canary(&self) -> Option<CanaryView> {
@@ -153,7 +160,6 @@ impl Endpoint {
         reason: &str,
     ) -> Option<Canary> {
         let c = slot.canary.take()?;
-        let mut doc = running_doc(&c);
         let figures = c.view(slot.current.info.clone());
         let msg = format!(
             "canary of {}@{} {}{}: {reason}",
@@ -177,13 +183,12 @@ impl Endpoint {
             at_ms: now_ms() as i64,
             figures,
         };
-        doc["end"] = json!(end);
         self.canary_link.emit(CanaryEvent::Ended {
             record: CanaryRecord {
                 endpoint_id: self.id.clone(),
                 canary_id: c.id.clone(),
                 running: false,
-                doc,
+                doc: ended_doc(&c, &end),
             },
         });
         slot.last_canary = Some(end);
@@ -365,10 +370,8 @@ impl Registry {
                 None => return,
             }
         };
-        let (result, reason) = match decision {
-            Decision::Continue => return,
-            Decision::Promote(r) => ("promoted", r),
-            Decision::RollBack(r) => ("rolled_back", r),
+        let Some((result, reason)) = decision.ending() else {
+            return;
         };
         let _ = self
             .apply_end(&ep, result, "auto", &reason, Source::Canary)

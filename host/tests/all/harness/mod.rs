@@ -64,12 +64,13 @@ pub fn run_conformance(wasm: &Path, simulator: &str, options: &[&str]) -> (bool,
 /// `handover-host conformance ARGS…`, its logs on stderr (`--log -`) so a
 /// failure shows them: whether it succeeded, and stdout then stderr.
 pub fn run_kit(args: &[&std::ffi::OsStr]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"))
-        .arg("conformance")
-        .args(args)
-        .args(["--log", "-"])
-        .output()
-        .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_handover-host"));
+    run_to_end(cmd.arg("conformance").args(args).args(["--log", "-"]))
+}
+
+/// Run `cmd` to its end: whether it succeeded, and stdout then stderr.
+pub fn run_to_end(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd.output().unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
