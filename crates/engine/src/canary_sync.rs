@@ -13,7 +13,7 @@
 //! Must never serve a stored candidate without validating it again, nor
 //! decide on one process's counts alone when replicas share the store.
 
-use crate::registry::canary::{CanaryEnd, Counts, Decision};
+use crate::registry::canary::{CanaryEnd, Counts, Decision, StoredEnd};
 use crate::registry::{CanaryEvent, Registry, Source};
 use handover_core::store::{CanaryRecord, Store};
 use serde_json::json;
@@ -89,20 +89,12 @@ async fn record(registry: &Registry, store: &dyn Store, e: CanaryEvent) {
         CanaryEvent::Started { record, bytes } => match store.begin_canary(&record, &bytes).await {
             Ok(true) => {}
             Ok(false) => {
-                let end = CanaryEnd {
+                let end = StoredEnd {
                     result: "aborted".into(),
                     by: "replica".into(),
                     reason: "another canary was started on this endpoint at the same time, on \
                              another replica; that one runs"
                         .into(),
-                    at_ms: crate::now_ms(),
-                    figures: match registry
-                        .endpoint(&record.endpoint_id)
-                        .and_then(|e| e.canary())
-                    {
-                        Some(v) => v,
-                        None => return,
-                    },
                 };
                 registry
                     .follow_canary_end(&record.endpoint_id, &record.canary_id, &end, Source::Canary)
@@ -136,17 +128,30 @@ async fn resume(registry: &Registry, store: &dyn Store, r: &CanaryRecord) {
         Err(crate::registry::SwapError::CanaryRunning(_)) => {}
         Err(e) => {
             tracing::error!(endpoint = %r.endpoint_id, canary = %r.canary_id, "cannot resume the stored canary: {e}");
-            let mut doc = r.doc.clone();
-            doc["end"] = json!({
-                "result": "aborted", "by": "replica", "at_ms": crate::now_ms(),
-                "reason": format!("the candidate does not load on a replica: {e}"),
-                "figures": null,
-            });
             let _ = store
-                .finish_canary(&r.endpoint_id, &r.canary_id, &doc)
+                .finish_canary(&r.endpoint_id, &r.canary_id, &unloadable(r, &e))
                 .await;
         }
     }
+}
+
+/// The stored document of canary `r` ended because its candidate does not
+/// load here (no figures: this process never ran it).
+fn unloadable(r: &CanaryRecord, e: &crate::registry::SwapError) -> serde_json::Value {
+    let mut doc = r.doc.clone();
+    doc["end"] = json!({
+        "result": "aborted", "by": "replica", "at_ms": crate::now_ms(),
+        "reason": format!("the candidate does not load on a replica: {e}"),
+        "figures": null,
+    });
+    doc
+}
+
+/// What following a stored end needs: its result, who and why. The
+/// figures are each process's own, so an end recorded without them (by a
+/// replica that could not load the candidate) is followed all the same.
+fn stored_end(doc: &serde_json::Value) -> Option<StoredEnd> {
+    serde_json::from_value(doc["end"].clone()).ok()
 }
 
 async fn tick(
@@ -172,7 +177,7 @@ async fn tick(
     match local {
         None if rec.running => resume(registry, store, &rec).await,
         Some(l) if l == rec.canary_id && !rec.running => {
-            if let Ok(end) = serde_json::from_value::<CanaryEnd>(rec.doc["end"].clone()) {
+            if let Some(end) = stored_end(&rec.doc) {
                 registry
                     .follow_canary_end(id, &l, &end, Source::Replica)
                     .await;
@@ -229,8 +234,41 @@ async fn decide(registry: &Registry, store: &dyn Store, id: &str, cid: &str) {
         return;
     };
     if let Ok(true) = store.finish_canary(id, cid, &doc).await {
+        let end = StoredEnd {
+            result: end.result,
+            by: end.by,
+            reason: end.reason,
+        };
         registry
             .follow_canary_end(id, cid, &end, Source::Canary)
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_end_recorded_without_figures_is_still_followed() {
+        let r = CanaryRecord {
+            endpoint_id: "ep".into(),
+            canary_id: "c1".into(),
+            running: true,
+            doc: json!({"started_at_ms": 1, "policy": {}, "candidate": {}}),
+        };
+        let e = crate::registry::SwapError::NoCanary;
+        let doc = unloadable(&r, &e);
+        let end = stored_end(&doc).expect("followable");
+        assert_eq!(
+            (end.result.as_str(), end.by.as_str()),
+            ("aborted", "replica")
+        );
+        assert!(
+            end.reason
+                .starts_with("the candidate does not load on a replica")
+        );
+        // (Read as a full `CanaryEnd`, which needs figures, it is not.)
+        assert!(serde_json::from_value::<CanaryEnd>(doc["end"].clone()).is_err());
     }
 }

@@ -282,6 +282,15 @@ pub struct CanaryView {
     pub candidate: ArmFigures,
 }
 
+/// What another process follows of a recorded end (the figures are its
+/// own).
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoredEnd {
+    pub result: String,
+    pub by: String,
+    pub reason: String,
+}
+
 /// How the last canary ended.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CanaryEnd {

@@ -7,7 +7,7 @@
 //! here, and one that no longer loads is reported (the caller ends the
 //! canary for every replica) rather than served or silently skipped.
 
-use super::canary::{Canary, CanaryEnd, CanaryPolicy, Counts, Decision};
+use super::canary::{Canary, CanaryEnd, CanaryPolicy, Counts, Decision, StoredEnd};
 use super::rollout::{CanaryHook, CanaryLink};
 use super::{Registry, Source, SwapError, VersionInfo, now_ms};
 use handover_core::store::CanaryRecord;
@@ -106,7 +106,7 @@ impl Registry {
         &self,
         id: &str,
         canary_id: &str,
-        end: &CanaryEnd,
+        end: &StoredEnd,
         source: Source,
     ) {
         let Some(ep) = self.endpoint(id) else { return };
