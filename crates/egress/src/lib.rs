@@ -198,7 +198,7 @@ impl Drop for EgressHooks {
     }
 }
 
-type SendResult = Result<
+pub(crate) type SendResult = Result<
     (
         http::Response<WasiBody>,
         Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,

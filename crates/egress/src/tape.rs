@@ -10,6 +10,7 @@
 //! egress hook reads it when a request starts. Must never: let a replayed
 //! call reach the network, or keep a credential the host injected.
 
+use super::SendResult as Sent;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -151,14 +152,6 @@ pub(crate) fn recorded_headers(h: &http::HeaderMap) -> Vec<(String, String)> {
         .map(|(k, v)| recorded_header(k.as_str(), v.as_bytes()))
         .collect()
 }
-
-type Sent = Result<
-    (
-        http::Response<wasmtime_wasi_http::WasiBody>,
-        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ),
-    wasmtime_wasi_http::Error,
->;
 
 fn body(b: bytes::Bytes) -> wasmtime_wasi_http::WasiBody {
     use http_body_util::BodyExt;
