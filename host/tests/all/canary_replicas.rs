@@ -6,7 +6,7 @@
 //! The PostgreSQL tests need `HANDOVER_TEST_PG_URL` (scripts/test sets it):
 //! skipped with a note without it, failed if the server is unreachable.
 
-use crate::canary::{doc, each};
+use crate::canary::{assert_split, doc, each};
 use crate::harness::pg::Schema;
 use crate::hot_swap::Host;
 use crate::openapi::valid;
@@ -88,7 +88,7 @@ async fn a_canary_spans_replicas_with_one_split_and_sticky_handovers() {
     let Some((_schema, a, b)) = two_replicas("canary_split").await else {
         return;
     };
-    started_on(
+    let canary_id = started_on(
         &a,
         &b,
         "echo-v2",
@@ -121,12 +121,8 @@ async fn a_canary_spans_replicas_with_one_split_and_sticky_handovers() {
             "handover {id} is on different versions on the two replicas"
         );
     }
+    assert_split(&canary_id, 20.0, &ids, &on_a);
     let v2 = on_a.iter().filter(|v| *v == "2.0.0").count();
-    let share = v2 as f64 * 100.0 / N as f64;
-    assert!(
-        (share - 20.0).abs() <= 5.0,
-        "{v2} of {N} ({share:.1}%) on the candidate"
-    );
 
     // Each replica's figures add both replicas' counts.
     let want = v2 as u64;

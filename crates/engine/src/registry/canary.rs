@@ -86,10 +86,6 @@ impl CanaryPolicy {
             Err(errs.join("; "))
         }
     }
-
-    fn share_basis_points(&self) -> u64 {
-        (self.share_percent * 100.0).round() as u64
-    }
 }
 
 /// Which version a handover is on during a canary.
@@ -134,6 +130,19 @@ fn stable_hash(parts: &[&[u8]]) -> u64 {
     h ^= h >> 27;
     h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^ (h >> 31)
+}
+
+/// Whether handover `handover_id`, created during canary `canary_id`, falls
+/// within `share_percent`: the whole assignment rule, public so a test (or
+/// an operator's script) can say in advance which version each handover of
+/// a running canary is on.
+pub fn in_share(canary_id: &str, handover_id: &str, share_percent: f64) -> bool {
+    let h = stable_hash(&[canary_id.as_bytes(), handover_id.as_bytes()]);
+    h % 10_000 < basis_points(share_percent)
+}
+
+fn basis_points(share_percent: f64) -> u64 {
+    (share_percent * 100.0).round() as u64
 }
 
 /// A running canary.
@@ -181,8 +190,7 @@ impl Canary {
         if pin.created_at_ms < self.started_at_ms {
             return Arm::Stable;
         }
-        let h = stable_hash(&[self.id.as_bytes(), pin.id.as_bytes()]);
-        if h % 10_000 < self.policy.share_basis_points() {
+        if in_share(&self.id, pin.id, self.policy.share_percent) {
             Arm::Candidate
         } else {
             Arm::Stable
@@ -350,15 +358,11 @@ mod tests {
     #[test]
     fn the_share_is_honoured_over_many_ids() {
         let share = |pct: f64| {
-            let p = CanaryPolicy {
-                share_percent: pct,
-                ..CanaryPolicy::default()
-            };
             let n = 20_000;
             let hits = (0..n)
                 .filter(|i| {
                     let id = format!("0190{i:08x}-7000-8000-aaaa-{i:012x}");
-                    stable_hash(&[b"c1", id.as_bytes()]) % 10_000 < p.share_basis_points()
+                    in_share("c1", &id, pct)
                 })
                 .count();
             hits as f64 * 100.0 / n as f64
