@@ -25,7 +25,8 @@
 //! transaction (lock connections excepted), or decide handover semantics.
 //!
 //! Layout: `schema` (migrations), `rows` (column encoding), `ops` (the SQL
-//! of each method), `watermark` (event ids and their visibility), `lock`,
+//! of each method), `step` (`apply`, the write of every step, pipelined in
+//! two round trips), `watermark` (event ids and their visibility), `lock`,
 //! `listen`, `tests`.
 
 mod canary;
@@ -35,6 +36,7 @@ mod notify;
 mod ops;
 mod rows;
 mod schema;
+mod step;
 #[cfg(test)]
 mod tests;
 mod watermark;
@@ -387,12 +389,10 @@ impl Store for PgStore {
         single!(self, ops::list_tenant_handovers(tenant, limit))
     }
 
-    /// See [`ops::apply`]: a missing handover is `NotFound`; a moved version
+    /// See [`step::apply`]: a missing handover is `NotFound`; a moved version
     /// is `Conflict`; either way nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
-        let stored: Result<Vec<StoredEvent>> =
-            async { in_tx!(self, ops::apply(change, now_ms())) }.await;
-        let stored = stored?;
+        let stored = step::apply(self.client().await?, change, now_ms()).await?;
         if let Some(last) = stored.last() {
             self.notify_events(last);
         }
@@ -401,6 +401,18 @@ impl Store for PgStore {
 
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
         single!(self, ops::find_by_correlation(endpoint_id, key))
+    }
+
+    async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
+        single!(self, ops::handover_if_inbox_empty(id))
+    }
+
+    async fn webhook_target(
+        &self,
+        endpoint_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, Option<HandoverRow>)>> {
+        single!(self, ops::webhook_target(endpoint_id, key))
     }
 
     async fn accept_webhook(

@@ -13,13 +13,10 @@
 use deadpool_postgres::{ClientWrapper as Conn, Transaction};
 use tokio_postgres::types::ToSql;
 
-use super::rows::{
-    self, ByName, handover_columns, is_unique_violation, json_text, select_handovers,
-};
-use super::watermark;
+use super::rows::{self, ByName, handover_columns, json_text, select_handovers};
 use handover_core::store::{
-    AdapterVersion, Change, HandoverRow, Identity, InboxItem, Insert, OutboxItem, Pruned, Result,
-    Retention, Share, StoreError, StoredEvent, Unclaimed, columns, outbox_item_found,
+    AdapterVersion, HandoverRow, InboxItem, Insert, OutboxItem, Pruned, Result, Retention, Share,
+    StoreError, StoredEvent, Unclaimed, columns, outbox_item_found,
 };
 
 /// SQL for a notification channel's name: `$base` plus a digest of the
@@ -52,7 +49,7 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 /// A handover's values that are bound converted: the status by name, JSON
 /// as text, `u32`s as BIGINT.
-struct Encoded {
+pub(super) struct Encoded {
     status: &'static str,
     request: String,
     agent: Option<String>,
@@ -63,7 +60,7 @@ struct Encoded {
 }
 
 impl Encoded {
-    fn new(h: &HandoverRow) -> Self {
+    pub(super) fn new(h: &HandoverRow) -> Self {
         Encoded {
             status: h.status.as_str(),
             request: json_text(&h.request),
@@ -78,7 +75,7 @@ impl Encoded {
     /// The values of every column a step may write (all but the identity
     /// columns, the version and the request, which is written once, by the
     /// insert, to its own table), `$1` to `$19` of the insert and the update.
-    fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 19] {
+    pub(super) fn step_params<'a>(&'a self, h: &'a HandoverRow) -> [&'a (dyn ToSql + Sync); 19] {
         [
             &self.status,
             &h.error_reason,
@@ -234,10 +231,13 @@ pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) ->
 }
 
 pub(super) async fn get_handover(tx: &Conn, id: &str) -> Result<Option<HandoverRow>> {
-    let stmt = tx
-        .prepare_cached(select_handovers!("WHERE id = $1"))
-        .await?;
-    tx.query_opt(&stmt, &[&id])
+    one_handover(tx, select_handovers!("WHERE id = $1"), &[&id]).await
+}
+
+/// The handover row `sql` selects, if any.
+async fn one_handover(c: &Conn, sql: &str, params: &Params<'_>) -> Result<Option<HandoverRow>> {
+    let stmt = c.prepare_cached(sql).await?;
+    c.query_opt(&stmt, params)
         .await?
         .map(|r| columns::handover(&ByName(&r)))
         .transpose()
@@ -439,169 +439,6 @@ pub(super) async fn release_claims(c: &Conn, unclaimed: Unclaimed<'_>) -> Result
     Ok(())
 }
 
-// ---------------------------------------------------------------- apply
-
-/// One step, all or nothing (the caller rolls back on any error). A change
-/// without a row may only mark inbox items done (see
-/// [`Change::check_rowless`]).
-pub(super) async fn apply(
-    tx: &Transaction<'_>,
-    change: Change,
-    now_ms: i64,
-) -> Result<Vec<StoredEvent>> {
-    change.check_rowless()?;
-    let Change {
-        row,
-        events,
-        correlation_keys,
-        inbox_done,
-        deliveries,
-    } = change;
-    let Some(row) = row else {
-        mark_inbox_done(tx, &inbox_done).await?;
-        return Ok(Vec::new());
-    };
-    record_deliveries(tx, &row.endpoint_id, &deliveries, now_ms).await?;
-
-    let callback_url = update_row(tx, &row).await?;
-    let handover_id = row.id.as_str();
-    let endpoint_id = row.endpoint_id.as_str();
-
-    if !correlation_keys.is_empty() {
-        // A key bound to another handover of the endpoint moves to this one.
-        let bind = tx
-            .prepare_cached(
-                "INSERT INTO correlation_keys (endpoint_id, key, handover_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (endpoint_id, key) DO UPDATE SET handover_id = excluded.handover_id \
-                 WHERE correlation_keys.handover_id <> excluded.handover_id",
-            )
-            .await?;
-        for key in &correlation_keys {
-            tx.execute(&bind, &[&endpoint_id, key, &handover_id])
-                .await?;
-        }
-    }
-
-    mark_inbox_done(tx, &inbox_done).await?;
-
-    let mut stored = Vec::with_capacity(events.len());
-    if !events.is_empty() {
-        // The row update above holds the handover's row lock, so `seq` is
-        // computed by one writer at a time. The ids come from this
-        // transaction's id: no lock (see `watermark`).
-        let stmt = tx
-            .prepare_cached(
-                "SELECT COALESCE(MAX(seq), 0)::BIGINT, pg_current_xact_id()::text::bigint \
-                 FROM events WHERE handover_id = $1",
-            )
-            .await?;
-        let found = tx.query_one(&stmt, &[&handover_id]).await?;
-        let mut seq: i64 = found.get(0);
-        let mut ids = watermark::event_ids(found.get(1), events.len())?;
-        let insert_event = tx
-            .prepare_cached(
-                "INSERT INTO events (id, handover_id, endpoint_id, seq, kind, payload, \
-                 created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .await?;
-        let insert_outbox = tx
-            .prepare_cached(
-                "INSERT INTO outbox (handover_id, event_id, url, attempts, next_attempt_at_ms, \
-                 status, updated_at_ms) VALUES ($1, $2, $3, 0, $4, 'pending', $4)",
-            )
-            .await?;
-        for event in events {
-            seq += 1;
-            let id = ids.next().expect("one id per event");
-            let payload = json_text(&event.payload);
-            tx.execute(
-                &insert_event,
-                &[
-                    &id,
-                    &handover_id,
-                    &endpoint_id,
-                    &seq,
-                    &event.kind,
-                    &payload,
-                    &now_ms,
-                ],
-            )
-            .await?;
-            if let Some(url) = &callback_url {
-                tx.execute(&insert_outbox, &[&handover_id, &id, url, &now_ms])
-                    .await?;
-            }
-            stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
-        }
-    }
-
-    Ok(stored)
-}
-
-/// Write the row's mutable columns if its version is unchanged, bump the
-/// version and drop any claim lease (the step that wrote it re-read the
-/// deadlines under the handover lock). Returns the stored callback URL. The
-/// identity columns (id, endpoint, tenant, session, idempotency key,
-/// created_at) are never rewritten; a row that tries to change them is
-/// refused.
-async fn update_row(tx: &Transaction<'_>, h: &HandoverRow) -> Result<Option<String>> {
-    let stmt = tx
-        .prepare_cached(
-            "UPDATE handovers SET status = $1, error_reason = $2, error_message = $3, \
-             end_reason = $4, provider_state = $5, queue_position = $6, \
-             estimated_wait_seconds = $7, agent = $8, callback_url = $9, updated_at_ms = $10, \
-             agent_joined_at_ms = $11, ended_at_ms = $12, last_user_activity_ms = $13, \
-             no_agent_deadline_ms = $14, inactivity_warn_at_ms = $15, \
-             inactivity_end_at_ms = $16, next_poll_at_ms = $17, poll_failures = $18, \
-             extras = $19, version = version + 1, timer_claimed_until_ms = NULL, \
-             poll_claimed_until_ms = NULL \
-             WHERE id = $20 AND version = $21 \
-             RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms",
-        )
-        .await?;
-    let encoded = Encoded::new(h);
-    let mut params = encoded.step_params(h).to_vec();
-    params.extend::<[&(dyn ToSql + Sync); 2]>([&h.id, &h.version]);
-    let params = &params[..];
-    let identity = tx.query_opt(&stmt, params).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::backend(format!(
-                "handover {} cannot be reopened: another handover is open for its session ({})",
-                h.id,
-                StoreError::from(e)
-            ))
-        } else {
-            e.into()
-        }
-    })?;
-    let Some(identity) = identity else {
-        let stmt = tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM handovers WHERE id = $1)")
-            .await?;
-        let exists: bool = tx.query_one(&stmt, &[&h.id]).await?.get(0);
-        return Err(StoreError::stale_or_missing(&h.id, exists));
-    };
-    h.check_identity(Identity {
-        endpoint_id: identity.try_get(0)?,
-        tenant: identity.try_get(1)?,
-        session_id: identity.try_get(2)?,
-        idempotency_key: identity.try_get(3)?,
-        created_at_ms: identity.try_get(4)?,
-    })?;
-    Ok(h.callback_url.clone())
-}
-
-async fn mark_inbox_done(tx: &Transaction<'_>, ids: &[i64]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let stmt = tx
-        .prepare_cached("UPDATE inbox SET done = TRUE WHERE id = ANY($1)")
-        .await?;
-    tx.execute(&stmt, &[&ids]).await?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------- correlation, inbox
 
 pub(super) async fn find_by_correlation(
@@ -667,6 +504,50 @@ pub(super) async fn accept_webhook(
         ids.push(row.get(0));
     }
     Ok(ids)
+}
+
+/// No unprocessed inbox item of the handover `$col` names.
+macro_rules! inbox_empty {
+    ($col:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM inbox i WHERE i.handover_id = ",
+            $col,
+            " AND NOT i.done)"
+        )
+    };
+}
+
+/// The handover's row if its inbox is empty: one read.
+pub(super) async fn handover_if_inbox_empty(c: &Conn, id: &str) -> Result<Option<HandoverRow>> {
+    let sql = select_handovers!("WHERE id = $1 AND ", inbox_empty!("$1"));
+    one_handover(c, sql, &[&id]).await
+}
+
+/// The handover a webhook's key names, with its row if its inbox is
+/// empty: one read instead of three.
+pub(super) async fn webhook_target(
+    c: &Conn,
+    endpoint_id: &str,
+    key: &str,
+) -> Result<Option<(String, Option<HandoverRow>)>> {
+    let stmt = c
+        .prepare_cached(concat!(
+            "SELECT k.handover_id AS target, t.* FROM correlation_keys k LEFT JOIN LATERAL (",
+            select_handovers!(
+                "WHERE id = k.handover_id AND ",
+                inbox_empty!("k.handover_id")
+            ),
+            ") t ON TRUE WHERE k.endpoint_id = $1 AND k.key = $2"
+        ))
+        .await?;
+    let Some(r) = c.query_opt(&stmt, &[&endpoint_id, &key]).await? else {
+        return Ok(None);
+    };
+    let row = match r.try_get::<_, Option<String>>("id")? {
+        Some(_) => Some(columns::handover(&ByName(&r))?),
+        None => None,
+    };
+    Ok(Some((r.try_get("target")?, row)))
 }
 
 pub(super) async fn pending_inbox(tx: &Conn, handover_id: &str) -> Result<Vec<InboxItem>> {

@@ -29,12 +29,12 @@ pub(super) use handover_columns;
 /// `SELECT <every handover column> FROM handovers <rest...>` as a
 /// `&'static str` (the request joined from its own table).
 macro_rules! select_handovers {
-    ($($rest:literal),* $(,)?) => {
+    ($($rest:tt)*) => {
         concat!(
             "SELECT ",
             $crate::rows::handover_columns!(),
             " FROM handovers JOIN handover_requests ON handover_id = id ",
-            $($rest),*
+            $($rest)*
         )
     };
 }

@@ -262,6 +262,24 @@ CREATE TABLE recordings (
 );
 CREATE INDEX recordings_endpoint ON recordings (endpoint_id, handover_id, id);
 "#,
+    // 9: the open count's trigger (3) fired on every step: a step's UPDATE
+    // names `status` whether it changed or not, and `UPDATE OF status`
+    // fires on a named column. Its tenant_open row update then held the
+    // tenant's row lock until commit, so every step of every handover of a
+    // tenant waited for the previous one's commit: a serialization point
+    // per tenant. Updates now count only when a handover opens, closes or
+    // changes tenant (steps of open handovers touch no shared row).
+    r#"
+DROP TRIGGER handovers_count_open ON handovers;
+CREATE TRIGGER handovers_count_open AFTER INSERT OR DELETE
+    ON handovers FOR EACH ROW EXECUTE FUNCTION handovers_count_open();
+CREATE TRIGGER handovers_count_open_update AFTER UPDATE OF status, tenant
+    ON handovers FOR EACH ROW
+    WHEN (OLD.tenant IS DISTINCT FROM NEW.tenant
+          OR (OLD.status IN ('requested','queued','active'))
+             <> (NEW.status IN ('requested','queued','active')))
+    EXECUTE FUNCTION handovers_count_open();
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -8,6 +8,7 @@
 //! without it these tests are skipped with a note, and with it an
 //! unreachable server fails them.
 
+mod step;
 mod watermark;
 
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use handover_core::store::{EventNotice, EventScope, HandoverRow, Store, StoredEv
 use handover_store_conformance::{inserted, row, step};
 
 use super::PgFixture;
-use crate::{PgStore, ops};
+use crate::{PgStore, step};
 
 /// Apply `step(r, kinds)` in a transaction of its own that has taken its
 /// id before `hold` and commits only after it: a transaction with a low id
@@ -20,14 +20,13 @@ async fn slow_step(
     kinds: &[&str],
     hold: Duration,
 ) -> Vec<StoredEvent> {
-    let mut c = store.client().await.unwrap();
-    let tx = c.transaction().await.unwrap();
-    tx.execute("SELECT pg_current_xact_id()", &[])
+    let c = store.client().await.unwrap();
+    c.batch_execute("BEGIN; SELECT pg_current_xact_id()")
         .await
         .unwrap();
     tokio::time::sleep(hold).await;
-    let stored = ops::apply(&tx, step(r, kinds), 1_000).await.unwrap();
-    tx.commit().await.unwrap();
+    let stored = step::write(&c, step(r, kinds), 1_000, false).await.unwrap();
+    c.batch_execute("COMMIT").await.unwrap();
     stored
 }
 
@@ -44,9 +43,8 @@ async fn a_late_commit_of_a_lower_id_is_not_skipped() {
     let endpoint = EventScope::Endpoint("ep".into());
 
     // A takes its transaction id first and holds it open, uncommitted.
-    let mut ca = store.client().await.unwrap();
-    let ta = ca.transaction().await.unwrap();
-    ta.execute("SELECT pg_current_xact_id()", &[])
+    let ca = store.client().await.unwrap();
+    ca.batch_execute("BEGIN; SELECT pg_current_xact_id()")
         .await
         .unwrap();
     // B commits meanwhile, with a higher id.
@@ -65,8 +63,10 @@ async fn a_late_commit_of_a_lower_id_is_not_skipped() {
     assert_eq!(store.events_after(&of_b, 0, 10).await.unwrap(), eb);
 
     // A commits its event: a lower id than B's, committed later.
-    let ea = ops::apply(&ta, step(&a, &["a1"]), 1_000).await.unwrap();
-    ta.commit().await.unwrap();
+    let ea = step::write(&ca, step(&a, &["a1"]), 1_000, false)
+        .await
+        .unwrap();
+    ca.batch_execute("COMMIT").await.unwrap();
     assert!(
         ea[0].id < eb[0].id,
         "committed out of id order: {ea:?} {eb:?}"
