@@ -1,14 +1,14 @@
-//! The SQL behind each [`Store`](handover_core::store::Store) method, as async
-//! functions that run inside a transaction the caller opened and commits.
+//! The SQL behind each [`Store`](handover_core::store::Store) method but
+//! `apply` (a step's write, pipelined: see `step`), as async functions that
+//! run inside a transaction the caller opened and commits.
 //!
-//! Owns: the statements and the write semantics, the same as SQLite's
-//! (version check, event sequence numbers, outbox rows, correlation
-//! rebinding, webhook dedupe), plus what replicas need on top: event ids
-//! from the writing transaction's id (see `watermark`) and claim leases on
-//! due work (new events are notified after commit: `notify`). The checks
-//! both stores make alike are core's, as for SQLite (see its `ops`). Must never: open or commit
-//! transactions, sleep, call adapters, or decide handover semantics beyond
-//! what the store contract says.
+//! Owns: the statements and their semantics, the same as SQLite's (webhook
+//! dedupe, the inbox, the exact open count, retention), plus what replicas
+//! need on top: claim leases on due work (new events are notified after
+//! commit: `notify`). The checks both stores make alike are core's, as for
+//! SQLite (see its `ops`). Must never: open or commit transactions, sleep,
+//! call adapters, or decide handover semantics beyond what the store
+//! contract says.
 
 use deadpool_postgres::{ClientWrapper as Conn, Transaction};
 use tokio_postgres::types::ToSql;
