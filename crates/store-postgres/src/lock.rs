@@ -32,8 +32,16 @@ pub(super) async fn lock_handover(pool: &Pool, id: &str) -> Result<HandoverLock>
     Ok(HandoverLock::new(Box::new(Held(acquiring.0.take()))))
 }
 
-/// A connection whose lock state is unknown: closed, not pooled, on drop.
-struct Discard(Option<Object>);
+/// A connection whose state is unknown (a lock may be held or awaited, a
+/// transaction may be open): closed, not pooled, on drop, unless released.
+pub(super) struct Discard(pub(super) Option<Object>);
+
+impl Discard {
+    /// Its state is known clean again: back to the pool.
+    pub(super) fn release(&mut self) {
+        drop(self.0.take());
+    }
+}
 
 impl Drop for Discard {
     fn drop(&mut self) {
@@ -64,7 +72,7 @@ impl Drop for Held {
                     };
                     if unlocked {
                         // Back to the pool, holding nothing.
-                        drop(c.0.take());
+                        c.release();
                     }
                 });
             }

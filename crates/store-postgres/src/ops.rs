@@ -457,6 +457,12 @@ pub(super) async fn find_by_correlation(
         .map(|r| r.get(0)))
 }
 
+/// Record a delivery id (`$2`) of endpoint `$1`; no row when it was
+/// recorded before (a duplicate).
+pub(super) const RECORD_DELIVERY: &str = "INSERT INTO webhook_deliveries \
+     (endpoint_id, delivery_id, received_at_ms) VALUES ($1, $2, $3) \
+     ON CONFLICT (endpoint_id, delivery_id) DO NOTHING";
+
 /// Record a webhook delivery id; `false` if it was recorded before. A
 /// concurrent insert of the same delivery waits for the first to commit,
 /// then does nothing.
@@ -466,12 +472,7 @@ async fn record_deliveries(
     delivery_ids: &[String],
     now_ms: i64,
 ) -> Result<()> {
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO webhook_deliveries (endpoint_id, delivery_id, received_at_ms) \
-             VALUES ($1, $2, $3) ON CONFLICT (endpoint_id, delivery_id) DO NOTHING",
-        )
-        .await?;
+    let stmt = tx.prepare_cached(RECORD_DELIVERY).await?;
     for id in delivery_ids {
         if tx.execute(&stmt, &[&endpoint_id, id, &now_ms]).await? == 0 {
             return Err(StoreError::Duplicate(id.clone()));

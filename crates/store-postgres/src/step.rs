@@ -25,7 +25,8 @@ use futures::future::{MaybeDone, maybe_done};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::ops::Encoded;
+use super::lock::Discard;
+use super::ops::{Encoded, RECORD_DELIVERY};
 use super::rows::{is_unique_violation, json_text};
 use super::watermark;
 use handover_core::store::{Change, HandoverRow, Identity, Result, StoreError, StoredEvent};
@@ -43,10 +44,6 @@ const UPDATE_ROW: &str = "UPDATE handovers SET status = $1, error_reason = $2, \
      RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms";
 
 const MARK_DONE: &str = "UPDATE inbox SET done = TRUE WHERE id = ANY($1)";
-
-const RECORD_DELIVERY: &str = "INSERT INTO webhook_deliveries \
-     (endpoint_id, delivery_id, received_at_ms) VALUES ($1, $2, $3) \
-     ON CONFLICT (endpoint_id, delivery_id) DO NOTHING";
 
 /// A key bound to another handover of the endpoint moves to this one.
 const BIND_KEY: &str = "INSERT INTO correlation_keys (endpoint_id, key, handover_id) \
@@ -102,7 +99,7 @@ pub(super) async fn apply(client: Object, change: Change, now_ms: i64) -> Result
     }
     // From here until COMMIT or ROLLBACK the connection may be in a
     // transaction: if this future is dropped, the guard closes it.
-    let mut open = Open(Some(client));
+    let mut open = Discard(Some(client));
     let c: &ClientWrapper = open.0.as_deref().expect("just set");
     let written = write(c, change, now_ms, true).await;
     let verb = if written.is_ok() {
@@ -126,7 +123,7 @@ pub(super) async fn apply(client: Object, change: Change, now_ms: i64) -> Result
         other => other,
     };
     if ended.is_ok() {
-        open.close_cleanly();
+        open.release();
     }
     let stored = written?;
     ended?;
@@ -151,13 +148,7 @@ pub(super) async fn write(
         deliveries,
     } = change;
     let row = row.ok_or_else(|| StoreError::backend("postgres: a step without a row"))?;
-    if events.len() > 1 << watermark::ID_SHIFT {
-        return Err(StoreError::backend(format!(
-            "postgres: one step may write at most {} events, not {}",
-            1 << watermark::ID_SHIFT,
-            events.len()
-        )));
-    }
+    watermark::check_count(events.len())?;
     let update = c.prepare_cached(UPDATE_ROW).await?;
     let record = c.prepare_cached(RECORD_DELIVERY).await?;
     let bind = c.prepare_cached(BIND_KEY).await?;
@@ -321,23 +312,4 @@ async fn in_order<T>(futures: Vec<Pin<Box<dyn Future<Output = T> + Send + '_>>>)
     all.iter_mut()
         .map(|f| f.as_mut().take_output().expect("polled to completion"))
         .collect()
-}
-
-/// A connection inside a transaction: closed, not pooled, when dropped
-/// before the transaction ended (closing it rolls the transaction back).
-struct Open(Option<Object>);
-
-impl Open {
-    /// The transaction ended: the connection goes back to the pool.
-    fn close_cleanly(&mut self) {
-        drop(self.0.take());
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.take() {
-            drop(Object::take(c));
-        }
-    }
 }

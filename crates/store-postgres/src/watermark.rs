@@ -84,6 +84,18 @@ impl Backoff {
     }
 }
 
+/// Whether one transaction may write `n` events (each needs an id of its
+/// own below the next transaction's).
+pub(super) fn check_count(n: usize) -> Result<()> {
+    if n > 1 << ID_SHIFT {
+        return Err(StoreError::backend(format!(
+            "postgres: one step may write at most {} events, not {n}",
+            1 << ID_SHIFT
+        )));
+    }
+    Ok(())
+}
+
 /// The ids of `n` events written by the transaction `xid`.
 pub(super) fn event_ids(xid: i64, n: usize) -> Result<std::ops::Range<i64>> {
     if !(0..MAX_XID).contains(&xid) {
@@ -91,12 +103,7 @@ pub(super) fn event_ids(xid: i64, n: usize) -> Result<std::ops::Range<i64>> {
             "postgres: transaction id {xid} is beyond what event ids can encode (2^37)"
         )));
     }
-    if n > 1 << ID_SHIFT {
-        return Err(StoreError::backend(format!(
-            "postgres: one step may write at most {} events, not {n}",
-            1 << ID_SHIFT
-        )));
-    }
+    check_count(n)?;
     let first = xid << ID_SHIFT;
     Ok(first..first + n as i64)
 }
