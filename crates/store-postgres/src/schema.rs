@@ -280,6 +280,12 @@ CREATE TRIGGER handovers_count_open_update AFTER UPDATE OF status, tenant
              <> (NEW.status IN ('requested','queued','active')))
     EXECUTE FUNCTION handovers_count_open();
 "#,
+    // 10: the retention pruner deletes an ended handover's replay
+    // recordings by handover id, which `recordings_endpoint` does not lead
+    // with (a scan of the table per pruned batch).
+    r#"
+CREATE INDEX recordings_handover ON recordings (handover_id);
+"#,
 ];
 
 /// The schema version this build writes and understands.

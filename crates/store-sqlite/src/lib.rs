@@ -226,10 +226,12 @@ impl SqliteStore {
 
 /// What the writer thread asks of a queued write.
 enum JobStep<'a> {
-    /// Run inside the batch's transaction (within the job's savepoint);
+    /// Run inside the batch's transaction (within the job's savepoint
+    /// when the batch has others);
     /// returns whether the job succeeded (its changes are kept).
     Run(&'a Connection),
-    /// The batch committed: answer the caller with the job's own result.
+    /// The batch ended (committed; or, for a lone job that failed, rolled
+    /// back): answer the caller with the job's own result.
     Committed,
     /// Nothing of the batch was committed: answer the caller with this error.
     Failed(&'a str),
@@ -330,6 +332,11 @@ impl BatchStats {
 }
 
 /// One group commit: every job in its own savepoint, one `COMMIT`.
+///
+/// A batch of one job needs no savepoint (its failure rolls the whole
+/// transaction back, which holds nothing else): at a paced load most
+/// batches are one write, and the savepoint copied every page the write
+/// touched into its journal first.
 fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
     let conn = lock(conn);
     let fail_all = |batch: &mut [WriteJob], why: &str| {
@@ -339,6 +346,25 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
     };
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         fail_all(batch, &StoreError::from(e).to_string());
+        return;
+    }
+    if let [job] = batch {
+        let end = if (job.0)(JobStep::Run(&conn)) {
+            conn.execute_batch("COMMIT")
+        } else {
+            // The job's own error goes back to its caller; nothing of it
+            // is kept.
+            conn.execute_batch("ROLLBACK")
+        };
+        match end {
+            Ok(()) => {
+                (job.0)(JobStep::Committed);
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                fail_all(batch, &StoreError::from(e).to_string());
+            }
+        }
         return;
     }
     for job in batch.iter_mut() {

@@ -242,6 +242,29 @@ CREATE TABLE recordings (
 ) STRICT;
 CREATE INDEX recordings_endpoint ON recordings (endpoint_id, handover_id, id);
 "#,
+    // 11: the open count's update trigger (5) ran on every step of an open
+    // handover (its WHEN held whenever the row was open before or after),
+    // taking one off the tenant's count and adding it back: two writes and
+    // a trigger program per step for nothing. It now runs only when a
+    // handover opens, closes or changes tenant (the PostgreSQL store's
+    // migration 9 made the same change). Also: the retention pruner
+    // deletes an ended handover's replay recordings by handover id, which
+    // `recordings_endpoint` does not lead with (a scan of the table per
+    // pruned batch); now an index.
+    r#"
+CREATE INDEX recordings_handover ON recordings (handover_id);
+DROP TRIGGER handovers_open_update;
+CREATE TRIGGER handovers_open_update AFTER UPDATE OF status, tenant ON handovers
+WHEN OLD.tenant IS NOT NEW.tenant
+  OR (OLD.status IN ('requested','queued','active'))
+     IS NOT (NEW.status IN ('requested','queued','active')) BEGIN
+    UPDATE tenant_open SET open = open - 1
+        WHERE tenant = OLD.tenant AND OLD.status IN ('requested','queued','active');
+    INSERT INTO tenant_open (tenant, open)
+        SELECT NEW.tenant, 1 WHERE NEW.status IN ('requested','queued','active')
+        ON CONFLICT (tenant) DO UPDATE SET open = open + 1;
+END;
+"#,
 ];
 
 /// The schema version this build writes and understands.

@@ -248,6 +248,9 @@ async fn hot_queries_use_their_indexes() {
     assert!(p.contains("handovers_requested"), "{p}");
     let p = plan("SELECT id FROM inbox WHERE handover_id = 'h' AND done = 0 ORDER BY id");
     assert!(p.contains("inbox_pending"), "{p}");
+    // The retention pruner's delete of ended handovers' recordings.
+    let p = plan("DELETE FROM recordings WHERE handover_id IN ('a', 'b')");
+    assert!(p.contains("recordings_handover"), "{p}");
 }
 
 #[tokio::test]
@@ -466,4 +469,108 @@ async fn the_log_is_restarted_under_continuous_reads_and_writes() {
         largest >> 20,
         written >> 20
     );
+}
+
+/// A step of an open handover that stays open writes its row and nothing
+/// else: the open count's trigger runs only when a handover opens, closes
+/// or changes tenant (it ran on every step before migration 11, writing
+/// the tenant's count twice). `total_changes` counts trigger writes too.
+#[tokio::test]
+async fn the_open_count_is_written_only_when_openness_changes() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    inserted(&store, row("h1", "ep", "s1")).await;
+    let conn = store.writer.lock().unwrap();
+    let writes = |sql: &str| {
+        let before = conn.total_changes();
+        conn.execute(sql, []).unwrap();
+        conn.total_changes() - before
+    };
+    let open = || -> i64 {
+        conn.query_row(
+            "SELECT open FROM tenant_open WHERE tenant = 'acme'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let step = |status: &str| {
+        format!("UPDATE handovers SET status = '{status}', version = version + 1 WHERE id = 'h1'")
+    };
+    assert_eq!(open(), 1);
+    assert_eq!(writes(&step("requested")), 1, "same status: the row only");
+    assert_eq!(writes(&step("active")), 1, "open to open: the row only");
+    assert_eq!(open(), 1);
+    assert_eq!(
+        writes(&step("completed")),
+        2,
+        "closing: the row and the count"
+    );
+    assert_eq!(open(), 0);
+    assert_eq!(
+        writes(&step("cancelled")),
+        1,
+        "closed to closed: the row only"
+    );
+    assert_eq!(
+        writes(&step("queued")),
+        2,
+        "reopening: the row and the count"
+    );
+    assert_eq!(open(), 1);
+    assert_eq!(
+        writes("UPDATE handovers SET tenant = 'globex' WHERE id = 'h1'"),
+        3,
+        "a tenant change moves the count"
+    );
+    assert_eq!(open(), 0);
+}
+
+/// Group commit keeps each job's changes or none of them: in a batch of
+/// several, a job that fails after writing loses its writes only (its
+/// savepoint); a lone job that fails (no savepoint) rolls the transaction
+/// back. Either way the connection is left outside any transaction.
+#[test]
+fn a_failed_write_loses_its_own_changes_and_nothing_else() {
+    use std::sync::Mutex;
+    let conn = Mutex::new(rusqlite::Connection::open_in_memory().unwrap());
+    conn.lock()
+        .unwrap()
+        .execute_batch("CREATE TABLE t (v INTEGER)")
+        .unwrap();
+    let ended = Arc::new(Mutex::new(Vec::<(i64, bool)>::new()));
+    let job = |v: i64, ok: bool| {
+        let ended = ended.clone();
+        super::WriteJob(Box::new(move |step| match step {
+            super::JobStep::Run(c) => {
+                c.execute("INSERT INTO t (v) VALUES (?1)", [v]).unwrap();
+                ok
+            }
+            super::JobStep::Committed => {
+                ended.lock().unwrap().push((v, true));
+                true
+            }
+            super::JobStep::Failed(_) => {
+                ended.lock().unwrap().push((v, false));
+                true
+            }
+        }))
+    };
+    let kept = |conn: &Mutex<rusqlite::Connection>| -> Vec<i64> {
+        let c = conn.lock().unwrap();
+        assert!(c.is_autocommit(), "a transaction was left open");
+        let mut st = c.prepare("SELECT v FROM t ORDER BY v").unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    super::run_batch(&conn, &mut [job(1, true), job(2, false), job(3, true)]);
+    assert_eq!(kept(&conn), vec![1, 3]);
+    super::run_batch(&conn, &mut [job(4, false)]);
+    assert_eq!(kept(&conn), vec![1, 3]);
+    super::run_batch(&conn, &mut [job(5, true)]);
+    assert_eq!(kept(&conn), vec![1, 3, 5]);
+    // Every job's caller was answered with its own result.
+    let answered: Vec<_> = ended.lock().unwrap().iter().map(|(v, _)| *v).collect();
+    assert_eq!(answered, vec![1, 2, 3, 4, 5]);
 }
