@@ -457,28 +457,51 @@ pub(super) async fn find_by_correlation(
         .map(|r| r.get(0)))
 }
 
-/// Record a delivery id (`$2`) of endpoint `$1`; no row when it was
-/// recorded before (a duplicate).
-pub(super) const RECORD_DELIVERY: &str = "INSERT INTO webhook_deliveries \
-     (endpoint_id, delivery_id, received_at_ms) VALUES ($1, $2, $3) \
-     ON CONFLICT (endpoint_id, delivery_id) DO NOTHING";
+/// Record the delivery ids (`$2`, an array) of endpoint `$1` in one
+/// statement; answers the ids it recorded, so a missing one was recorded
+/// before (a duplicate; see [`first_duplicate`]). A concurrent insert of
+/// the same delivery waits for the first to commit, then does nothing.
+pub(super) const RECORD_DELIVERIES: &str = "INSERT INTO webhook_deliveries \
+     (endpoint_id, delivery_id, received_at_ms) \
+     SELECT $1, d, $3 FROM unnest($2::text[]) AS d \
+     ON CONFLICT (endpoint_id, delivery_id) DO NOTHING RETURNING delivery_id";
 
-/// Record a webhook delivery id; `false` if it was recorded before. A
-/// concurrent insert of the same delivery waits for the first to commit,
-/// then does nothing.
+/// The first of `sent` that [`RECORD_DELIVERIES`] did not record (its
+/// answer `rows`), if any: [`StoreError::Duplicate`].
+pub(super) fn first_duplicate(sent: &[String], rows: &[tokio_postgres::Row]) -> Result<()> {
+    let recorded = rows
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    // An id sent twice is recorded once: its second place is the duplicate.
+    let mut unmatched = recorded;
+    for id in sent {
+        match unmatched.iter().position(|r| r == id) {
+            Some(i) => {
+                unmatched.swap_remove(i);
+            }
+            None => return Err(StoreError::Duplicate(id.clone())),
+        }
+    }
+    Ok(())
+}
+
+/// Record a webhook's delivery ids; [`StoreError::Duplicate`] if any was
+/// recorded before.
 async fn record_deliveries(
     tx: &Transaction<'_>,
     endpoint_id: &str,
     delivery_ids: &[String],
     now_ms: i64,
 ) -> Result<()> {
-    let stmt = tx.prepare_cached(RECORD_DELIVERY).await?;
-    for id in delivery_ids {
-        if tx.execute(&stmt, &[&endpoint_id, id, &now_ms]).await? == 0 {
-            return Err(StoreError::Duplicate(id.clone()));
-        }
+    if delivery_ids.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let stmt = tx.prepare_cached(RECORD_DELIVERIES).await?;
+    let rows = tx
+        .query(&stmt, &[&endpoint_id, &delivery_ids, &now_ms])
+        .await?;
+    first_duplicate(delivery_ids, &rows)
 }
 
 pub(super) async fn accept_webhook(

@@ -26,7 +26,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::lock::Discard;
-use super::ops::{Encoded, RECORD_DELIVERY};
+use super::ops::{Encoded, RECORD_DELIVERIES, first_duplicate};
 use super::rows::{is_unique_violation, json_text};
 use super::watermark;
 use handover_core::store::{Change, HandoverRow, Identity, Result, StoreError, StoredEvent};
@@ -75,7 +75,8 @@ const _: () = assert!(watermark::ID_SHIFT == 16);
 
 /// One pipelined statement's answer.
 enum Answer {
-    Count(u64),
+    /// Done; what it changed is not checked.
+    Done,
     Row(Option<Row>),
     Rows(Vec<Row>),
 }
@@ -150,7 +151,7 @@ pub(super) async fn write(
     let row = row.ok_or_else(|| StoreError::backend("postgres: a step without a row"))?;
     watermark::check_count(events.len())?;
     let update = c.prepare_cached(UPDATE_ROW).await?;
-    let record = c.prepare_cached(RECORD_DELIVERY).await?;
+    let record = c.prepare_cached(RECORD_DELIVERIES).await?;
     let bind = c.prepare_cached(BIND_KEY).await?;
     let insert = c.prepare_cached(INSERT_EVENTS).await?;
     let mark = c.prepare_cached(MARK_DONE).await?;
@@ -167,13 +168,13 @@ pub(super) async fn write(
     let mut sent: Vec<Sent<'_>> = vec![];
     if begin {
         sent.push(Box::pin(async {
-            c.batch_execute("BEGIN").await.map(|()| Answer::Count(0))
+            c.batch_execute("BEGIN").await.map(|()| Answer::Done)
         }));
     }
-    for id in &deliveries {
-        let p: [&(dyn ToSql + Sync); 3] = [&endpoint_id, id, &now_ms];
+    if !deliveries.is_empty() {
+        let p: [&(dyn ToSql + Sync); 3] = [&endpoint_id, &deliveries, &now_ms];
         sent.push(Box::pin(async move {
-            c.execute(record, &p).await.map(Answer::Count)
+            c.query(record, &p).await.map(Answer::Rows)
         }));
     }
     sent.push(Box::pin(async {
@@ -182,12 +183,12 @@ pub(super) async fn write(
     for key in &correlation_keys {
         let p: [&(dyn ToSql + Sync); 3] = [&endpoint_id, key, &handover_id];
         sent.push(Box::pin(async move {
-            c.execute(bind, &p).await.map(Answer::Count)
+            c.execute(bind, &p).await.map(|_| Answer::Done)
         }));
     }
     if !inbox_done.is_empty() {
         sent.push(Box::pin(async {
-            c.execute(&mark, &[&inbox_done]).await.map(Answer::Count)
+            c.execute(&mark, &[&inbox_done]).await.map(|_| Answer::Done)
         }));
     }
     if !events.is_empty() {
@@ -246,10 +247,13 @@ fn check(
             ))),
         }
     };
-    for id in deliveries {
-        if let Answer::Count(0) = next("delivery")? {
-            return Err(StoreError::Duplicate(id.clone()));
-        }
+    if !deliveries.is_empty() {
+        let Answer::Rows(recorded) = next("delivery ids")? else {
+            return Err(StoreError::backend(
+                "postgres: the delivery ids answered no row set",
+            ));
+        };
+        first_duplicate(deliveries, &recorded)?;
     }
     let Answer::Row(identity) = next("update")? else {
         return Err(StoreError::backend(
