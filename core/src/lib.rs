@@ -20,6 +20,7 @@ pub mod inbox;
 pub mod limits;
 pub mod model;
 pub mod permissions;
+pub mod recorded_body;
 pub mod report;
 pub mod rules;
 pub mod signature;

@@ -35,11 +35,15 @@ pub struct Exchange {
     pub method: String,
     pub url: String,
     pub request_headers: Vec<(String, String)>,
-    pub request_body: String,
+    /// As the adapter sent it (text as a string, other bytes as base64).
+    #[serde(with = "handover_core::recorded_body")]
+    pub request_body: Vec<u8>,
     /// `None`: the request failed (denied, no connection, timeout).
     pub status: Option<u16>,
     pub response_headers: Vec<(String, String)>,
-    pub response_body: String,
+    /// As received, and answered to the adapter byte for byte on replay.
+    #[serde(with = "handover_core::recorded_body")]
+    pub response_body: Vec<u8>,
 }
 
 /// Recording or replaying one call's exchanges.
@@ -160,10 +164,6 @@ fn body(b: bytes::Bytes) -> wasmtime_wasi_http::WasiBody {
         .boxed_unsync()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 /// Answer `request` from the tape; nothing reaches the network.
 pub(crate) async fn replay(t: &Tape, request: http::Request<wasmtime_wasi_http::WasiBody>) -> Sent {
     let (method, url) = (request.method().to_string(), request.uri().to_string());
@@ -179,7 +179,7 @@ pub(crate) async fn replay(t: &Tape, request: http::Request<wasmtime_wasi_http::
         r = r.header(k, v);
     }
     let r = r
-        .body(body(bytes::Bytes::from(e.response_body.into_bytes())))
+        .body(body(bytes::Bytes::from(e.response_body)))
         .map_err(|_| wasmtime_wasi_http::Error::HttpProtocolError)?;
     Ok((r, Box::new(async { Ok(()) })))
 }
@@ -196,7 +196,7 @@ pub(crate) async fn record(
     let request_headers = recorded_headers(request.headers());
     let (parts, b) = request.into_parts();
     let sent = b.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    let request_body = text(&sent);
+    let request_body = sent.to_vec();
     let mut e = Exchange {
         method,
         url,
@@ -204,7 +204,7 @@ pub(crate) async fn record(
         request_body,
         status: None,
         response_headers: vec![],
-        response_body: String::new(),
+        response_body: vec![],
     };
     match send(http::Request::from_parts(parts, body(sent))).await {
         Ok((resp, io)) => {
@@ -214,7 +214,7 @@ pub(crate) async fn record(
             e.response_headers = recorded_headers(&parts.headers);
             match got {
                 Ok(got) => {
-                    e.response_body = text(&got);
+                    e.response_body = got.to_vec();
                     t.record(e);
                     Ok((http::Response::from_parts(parts, body(got)), io))
                 }

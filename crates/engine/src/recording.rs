@@ -68,6 +68,17 @@ impl CallTap for Recorder {
             Ok(CallOutput::Step(s)) => handover_runtime::sha256_hex(&s.state),
             _ => state_in.clone(),
         };
+        // Bodies that are not text are written as base64, where the
+        // JSON-text redaction below cannot see a secret: theirs is done on
+        // the bytes first.
+        let ex: Vec<Exchange> = ex
+            .into_iter()
+            .map(|mut e| {
+                e.request_body = self.redact_bytes(e.request_body);
+                e.response_body = self.redact_bytes(e.response_body);
+                e
+            })
+            .collect();
         let entry = json!({
             "call": call.export_name(),
             "input": input,
@@ -83,6 +94,13 @@ impl CallTap for Recorder {
 }
 
 impl Recorder {
+    /// `bytes` with every resolved secret in it replaced by `[redacted]`.
+    fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
+        self.secrets
+            .iter()
+            .fold(bytes, |b, s| replace_bytes(&b, s.as_bytes(), b"[redacted]"))
+    }
+
     fn redact(&self, entry: Value) -> Value {
         if self.secrets.is_empty() {
             return entry;
@@ -96,6 +114,25 @@ impl Recorder {
         }
         serde_json::from_str(&text).unwrap_or(entry)
     }
+}
+
+/// `haystack` with each (non-overlapping, leftmost) `needle` replaced.
+fn replace_bytes(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    if needle.is_empty() {
+        return haystack.to_vec();
+    }
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// The handover a call concerns and its recorded input (`None`: a call
@@ -224,7 +261,8 @@ fn get<T: serde::de::DeserializeOwned>(input: &Value, k: &str) -> Result<T, Stri
 
 #[cfg(test)]
 mod tests {
-    use super::committed;
+    use super::{Recorder, committed};
+    use handover_runtime::egress::Exchange;
     use serde_json::{Value, json};
 
     fn e(call: &str, from: &str, to: &str) -> Value {
@@ -273,5 +311,54 @@ mod tests {
         assert_eq!(calls(&v), ["start:s1", "end:s9"]);
         let old = [json!({"call": "start"}), json!({"call": "poll"})];
         assert_eq!(committed(&old).len(), 2);
+    }
+
+    /// A secret in a body that is not text (recorded as base64) is
+    /// redacted on the bytes, so the recording holds it neither in clear
+    /// nor encoded; the rest of the body is kept byte for byte.
+    #[test]
+    fn a_secret_in_a_binary_body_is_redacted_before_encoding() {
+        use handover_core::model::CallContext;
+        use handover_runtime::{Call, CallOutput, CallTap};
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let r = Recorder {
+            secrets: vec!["s3cret-token".into()],
+            tx,
+        };
+        let mut body = vec![0xff, 0x00];
+        body.extend_from_slice(b"s3cret-token");
+        body.push(0x80);
+        let sent = Exchange {
+            method: "POST".into(),
+            url: "https://p.example/x".into(),
+            request_headers: vec![],
+            request_body: body,
+            status: Some(200),
+            response_headers: vec![],
+            response_body: b"plain s3cret-token text".to_vec(),
+        };
+        let ctx = CallContext {
+            handover_id: "h1".into(),
+            settings: "{}".into(),
+        };
+        r.tapped(
+            &Call::Cancel(ctx, vec![]),
+            &Ok(CallOutput::Unit),
+            vec![sent],
+        );
+        let (handover, entry, _) = rx.try_recv().expect("an entry was recorded");
+        assert_eq!(handover, "h1");
+        let text = entry.to_string();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            entry["exchanges"][0]["request_body"]["base64"].is_string(),
+            "{text}"
+        );
+        let kept: Vec<Exchange> = serde_json::from_value(entry["exchanges"].clone()).unwrap();
+        let mut want = vec![0xff, 0x00];
+        want.extend_from_slice(b"[redacted]");
+        want.push(0x80);
+        assert_eq!(kept[0].request_body, want);
+        assert_eq!(kept[0].response_body, b"plain [redacted] text");
     }
 }

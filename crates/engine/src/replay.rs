@@ -108,8 +108,20 @@ async fn one(
                 break;
             }
         };
-        let exchanges: Vec<handover_runtime::egress::Exchange> =
-            serde_json::from_value(entry["exchanges"].clone()).unwrap_or_default();
+        // An entry without exchanges made no request; one whose exchanges
+        // cannot be read is reported, not replayed as if it made none.
+        let exchanges: Vec<handover_runtime::egress::Exchange> = match &entry["exchanges"] {
+            Value::Null => vec![],
+            recorded => match serde_json::from_value(recorded.clone()) {
+                Ok(x) => x,
+                Err(e) => {
+                    differences.push(format!(
+                        "call {i} ({name}): unreadable recording of its requests: {e}"
+                    ));
+                    break;
+                }
+            },
+        };
         requests += exchanges.len();
         let tape = Tape::replaying(exchanges);
         let mut env = ep.env(candidate);
