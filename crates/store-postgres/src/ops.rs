@@ -469,16 +469,15 @@ pub(super) const RECORD_DELIVERIES: &str = "INSERT INTO webhook_deliveries \
 /// The first of `sent` that [`RECORD_DELIVERIES`] did not record (its
 /// answer `rows`), if any: [`StoreError::Duplicate`].
 pub(super) fn first_duplicate(sent: &[String], rows: &[tokio_postgres::Row]) -> Result<()> {
-    let recorded = rows
+    let mut recorded = rows
         .iter()
         .map(|r| r.try_get::<_, String>(0))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     // An id sent twice is recorded once: its second place is the duplicate.
-    let mut unmatched = recorded;
     for id in sent {
-        match unmatched.iter().position(|r| r == id) {
+        match recorded.iter().position(|r| r == id) {
             Some(i) => {
-                unmatched.swap_remove(i);
+                recorded.swap_remove(i);
             }
             None => return Err(StoreError::Duplicate(id.clone())),
         }

@@ -348,35 +348,27 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
         fail_all(batch, &StoreError::from(e).to_string());
         return;
     }
-    if let [job] = batch {
-        let end = if (job.0)(JobStep::Run(&conn)) {
-            conn.execute_batch("COMMIT")
-        } else {
-            // The job's own error goes back to its caller; nothing of it
-            // is kept.
-            conn.execute_batch("ROLLBACK")
-        };
-        match end {
-            Ok(()) => {
-                (job.0)(JobStep::Committed);
-            }
-            Err(e) => {
-                let _ = conn.execute_batch("ROLLBACK");
-                fail_all(batch, &StoreError::from(e).to_string());
-            }
-        }
-        return;
-    }
+    // A lone job runs without a savepoint; if it fails, the transaction
+    // (holding nothing else) is rolled back instead of committed.
+    let savepoints = batch.len() > 1;
+    let mut end_verb = "COMMIT";
     for job in batch.iter_mut() {
-        if let Err(e) = conn
-            .prepare_cached("SAVEPOINT job")
-            .and_then(|mut st| st.execute([]))
+        if savepoints
+            && let Err(e) = conn
+                .prepare_cached("SAVEPOINT job")
+                .and_then(|mut st| st.execute([]))
         {
             let _ = conn.execute_batch("ROLLBACK");
             fail_all(batch, &StoreError::from(e).to_string());
             return;
         }
         let ok = (job.0)(JobStep::Run(&conn));
+        if !savepoints {
+            if !ok {
+                end_verb = "ROLLBACK";
+            }
+            continue;
+        }
         let end = if ok {
             conn.prepare_cached("RELEASE job")
                 .and_then(|mut st| st.execute([]).map(drop))
@@ -391,7 +383,7 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
             return;
         }
     }
-    match conn.execute_batch("COMMIT") {
+    match conn.execute_batch(end_verb) {
         Ok(()) => {
             for job in batch.iter_mut() {
                 (job.0)(JobStep::Committed);

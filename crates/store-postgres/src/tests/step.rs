@@ -56,7 +56,8 @@ async fn a_dropped_step_leaves_no_transaction_open_and_writes_nothing() {
             // End them first: they hold the row lock the schema's drop needs.
             holder
                 .execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity                      WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND state LIKE 'idle in transaction%'",
                     &[&fx.schema],
                 )
                 .await
