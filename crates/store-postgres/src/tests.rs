@@ -5,8 +5,8 @@
 //! Each test gets a fresh schema (`t_<uuid>`, selected on every connection
 //! with `options=-csearch_path=...` in the URL), dropped afterwards. The
 //! server comes from `HANDOVER_TEST_PG_URL` (scripts/test sets a default);
-//! without it these tests are skipped with a note, and with it an
-//! unreachable server fails them.
+//! without it these tests fail unless `HANDOVER_SKIP_PG_TESTS=1` skips them
+//! (with a note), and with it an unreachable server fails them.
 
 mod step;
 mod watermark;
@@ -23,14 +23,21 @@ use handover_core::store::{
 };
 use handover_store_conformance::{Fixture, all_conformance_tests, inserted, row, step};
 
-/// The test server's URL, or `None` (skip) when the variable is unset.
+/// The test server's URL. Unset, the test fails (a test that cannot reach
+/// its server must not count as passed) unless `HANDOVER_SKIP_PG_TESTS=1`
+/// asks for the skip explicitly: then `None`, with a note.
 fn base_url() -> Option<String> {
     match std::env::var("HANDOVER_TEST_PG_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("HANDOVER_TEST_PG_URL is not set: skipping a PostgreSQL test");
+        _ if std::env::var("HANDOVER_SKIP_PG_TESTS").as_deref() == Ok("1") => {
+            eprintln!("HANDOVER_SKIP_PG_TESTS=1: skipping a PostgreSQL test");
             None
         }
+        _ => panic!(
+            "HANDOVER_TEST_PG_URL is not set: the PostgreSQL tests need a server \
+             (scripts/test sets postgres://postgres@127.0.0.1:5432/test); \
+             set HANDOVER_SKIP_PG_TESTS=1 to skip them on purpose"
+        ),
     }
 }
 

@@ -8,7 +8,8 @@
 //! and keeps accepting for `drain_unready_ms` so no request meets a closed
 //! port. A bot call is retried elsewhere only if its connection failed;
 //! any 5xx answer, to a bot or to a provider webhook, fails the test.
-//! Needs `HANDOVER_TEST_PG_URL` (skipped with a note without it).
+//! Needs `HANDOVER_TEST_PG_URL` (fails without it unless
+//! `HANDOVER_SKIP_PG_TESTS=1` skips it on purpose).
 
 use crate::replicas::{Cluster, TwoProviders};
 use axum::http::Method;

@@ -393,10 +393,28 @@ impl Rig {
     }
 
     async fn conversation(&self, id: &str) -> Result<String, String> {
-        self.driver
-            .wait_for_conversation(id, self.timeout)
-            .await
-            .ok_or_else(|| "the provider never saw the conversation".to_string())
+        match self.driver.wait_for_conversation(id, self.timeout).await {
+            Some(conv) => Ok(conv),
+            None => Err(format!(
+                "the provider never saw the conversation ({})",
+                self.why(id).await
+            )),
+        }
+    }
+
+    /// Where handover `id` stands, for a failure message: a start that
+    /// failed says why (the adapter's failure, a limit it hit).
+    async fn why(&self, id: &str) -> String {
+        match self.status(id).await {
+            Ok(v) => match &v.result {
+                Some(FinalOutcome::Error { reason, message }) => format!(
+                    "the handover is `{}`, error `{reason}`: {message}",
+                    v.status.as_str()
+                ),
+                _ => format!("the handover is `{}`", v.status.as_str()),
+            },
+            Err(e) => format!("its status cannot be read: {e}"),
+        }
     }
 
     pub(crate) async fn joined(&self, id: &str) -> Result<String, String> {

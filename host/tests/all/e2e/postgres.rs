@@ -8,8 +8,8 @@
 //! `HANDOVER_TEST_PG_URL` (dropped after the last host using it). Setting
 //! `HANDOVER_E2E_STORE=postgres` makes every `Host::start` of the suite do
 //! so. The tests below need `HANDOVER_TEST_PG_URL` (scripts/test sets it);
-//! without it they are skipped with a note, and with it an unreachable
-//! server fails them.
+//! without it they fail unless `HANDOVER_SKIP_PG_TESTS=1` skips them (with
+//! a note), and with it an unreachable server fails them.
 
 #![allow(dead_code)]
 
