@@ -4,7 +4,9 @@
 //! Owns: the connection pools (queries; handover locks), the migrations at
 //! connect, the event listener, and how trait calls become transactions.
 //! Each trait method is exactly one transaction (READ COMMITTED), with the
-//! same semantics as the SQLite store, plus what replicas need:
+//! same semantics as the SQLite store (steps written while others are in
+//! flight share theirs, each with its own outcome: see `batch`), plus what
+//! replicas need:
 //! - `lock_handover` takes a session advisory lock (see `lock`), so one
 //!   step of a handover runs at a time across replicas; a crashed
 //!   replica's locks die with its connections;
@@ -25,10 +27,12 @@
 //! transaction (lock connections excepted), or decide handover semantics.
 //!
 //! Layout: `schema` (migrations), `rows` (column encoding), `ops` (the SQL
-//! of each method), `step` (`apply`, the write of every step, pipelined in
-//! two round trips), `watermark` (event ids and their visibility), `lock`,
-//! `listen`, `tests`.
+//! of each method), `step` (`apply`, one step's write, pipelined in two
+//! round trips), `batch` (steps in flight written together, or each by
+//! `step`), `watermark` (event ids and their visibility), `lock`, `listen`,
+//! `tests`.
 
+mod batch;
 mod canary;
 mod listen;
 mod lock;
@@ -100,6 +104,9 @@ struct Inner {
     sender: String,
     /// The queue of notifications to send (see `notify`), started on first use.
     notify: OnceLock<notify::Queue>,
+    /// The queue of step writes written together (see `batch`), started on
+    /// first use.
+    batcher: OnceLock<batch::Batcher>,
     /// Endpoints with a task waiting for a held-back event to settle.
     watching: watermark::Watching,
     /// Dropped with the store: stops the listener.
@@ -195,6 +202,7 @@ impl PgStore {
                 watching: Default::default(),
                 sender: uuid::Uuid::new_v4().simple().to_string(),
                 notify: OnceLock::new(),
+                batcher: OnceLock::new(),
                 _stop: stop_tx,
                 stop: stop_rx,
             }),
@@ -390,9 +398,17 @@ impl Store for PgStore {
     }
 
     /// See [`step::apply`]: a missing handover is `NotFound`; a moved version
-    /// is `Conflict`; either way nothing of the change is written.
+    /// is `Conflict`; either way nothing of the change is written. Written
+    /// alone, or in a batch with the steps in flight beside it (`batch`),
+    /// with the same outcome.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
-        let stored = step::apply(self.client().await?, change, now_ms()).await?;
+        let stored = if batch::batchable(&change) {
+            let batcher =
+                (self.inner.batcher).get_or_init(|| batch::Batcher::start(self.inner.pool.clone()));
+            batcher.apply(change, now_ms()).await?
+        } else {
+            step::apply(self.client().await?, change, now_ms()).await?
+        };
         if let Some(last) = stored.last() {
             self.notify_events(last);
         }

@@ -8,6 +8,7 @@
 //! without it these tests fail unless `HANDOVER_SKIP_PG_TESTS=1` skips them
 //! (with a note), and with it an unreachable server fails them.
 
+mod batch;
 mod step;
 mod watermark;
 
