@@ -33,7 +33,12 @@ use handover_core::store::{Change, HandoverRow, Identity, Result, StoreError, St
 const MAX_STEPS: usize = 64;
 
 /// Batches being written at once (each on its own pooled connection).
-pub(super) const WRITERS: usize = 4;
+/// Fewer writers make larger batches (less database CPU per event); more
+/// keep writes going while one batch waits on a row lock another session
+/// holds. Measured at 64 webhooks in flight (BENCHMARKS.md, "Steps in
+/// flight written together"): 1, 2 and 4 within the noise of each other in
+/// events/s, 4 with the highest database CPU per event; 2 is kept.
+pub(super) const WRITERS: usize = 2;
 
 type Answer = oneshot::Sender<Result<Vec<StoredEvent>>>;
 
@@ -224,7 +229,6 @@ pub(super) async fn write_batch(
     // From BEGIN to COMMIT or ROLLBACK: a dropped future closes the connection.
     let mut open = Discard(Some(client));
     let c: &ClientWrapper = open.0.as_deref().expect("just set");
-    c.batch_execute("BEGIN").await?;
     let written = statements(c, jobs, total).await;
     let verb = match written {
         Ok(Some(_)) => "COMMIT",
@@ -283,7 +287,9 @@ async fn statements(
         &e_n,
     ];
 
-    // Pipelined: sent in this order, run in this order.
+    // Pipelined behind BEGIN: sent in this order, run in this order (a
+    // failed statement aborts the transaction, so the ones after it fail).
+    let begin = c.batch_execute("BEGIN");
     let recorded = async {
         if d_ids.is_empty() {
             Ok(vec![])
@@ -299,7 +305,8 @@ async fn statements(
             c.query(&insert, &insert_params).await
         }
     };
-    let (recorded, updated, inserted) = futures::join!(recorded, updated, inserted);
+    let (begun, recorded, updated, inserted) = futures::join!(begin, recorded, updated, inserted);
+    begun?;
     let (recorded, updated, inserted) = (recorded?, updated?, inserted?);
 
     if recorded.len() != d_ids.len() || updated.len() != jobs.len() {
