@@ -1,8 +1,7 @@
 //! Steps written together: the steps in flight on a replica share one
 //! transaction, each kind of statement sent once for all of them with
-//! arrays (`unnest`) instead of once per step (docs/replicas.md, "One
-//! transaction for many steps"; the saving measured by
-//! `scripts/bench-pg-batching`).
+//! arrays (`unnest`) instead of once per step (docs/replicas.md, "Steps in
+//! flight written together"; BENCHMARKS.md has the figures).
 //!
 //! Owns: the queue of step writes and the batch's statements. A batch
 //! forms from the writes that queued while every writer was busy, so a
@@ -25,9 +24,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use super::lock::Discard;
-use super::rows::json_text;
+use super::ops::Encoded;
+use super::rows::{self, json_text};
 use super::{pool_error, step, watermark};
-use handover_core::store::{Change, HandoverRow, Identity, Result, StoreError, StoredEvent};
+use handover_core::store::{Change, HandoverRow, Result, StoreError, StoredEvent};
 
 /// Most steps in one batch.
 const MAX_STEPS: usize = 64;
@@ -249,7 +249,8 @@ async fn statements(
         .iter()
         .map(|(c, _)| c.row.as_ref().expect("batchable"))
         .collect();
-    let cols = Columns::of(&rows);
+    let encoded: Vec<Encoded> = rows.iter().map(|r| Encoded::new(r)).collect();
+    let cols = RowArrays::of(&rows, &encoded);
     let mut d_endpoints: Vec<&str> = vec![];
     let mut d_ids: Vec<&str> = vec![];
     let mut d_at: Vec<i64> = vec![];
@@ -317,14 +318,7 @@ async fn statements(
         let Some(row) = rows.iter().find(|r| r.id == id) else {
             return Ok(None);
         };
-        let identity = Identity {
-            endpoint_id: u.try_get(1)?,
-            tenant: u.try_get(2)?,
-            session_id: u.try_get(3)?,
-            idempotency_key: u.try_get(4)?,
-            created_at_ms: u.try_get(5)?,
-        };
-        if row.check_identity(identity).is_err() {
+        if row.check_identity(rows::identity(u, 1)?).is_err() {
             return Ok(None);
         }
     }
@@ -340,8 +334,8 @@ async fn statements(
         return Ok(None);
     }
     if let Some(&(_, _, xid)) = numbered.first() {
-        let want: Vec<i64> = watermark::event_ids(xid, total)?.collect();
-        if numbered.iter().map(|&(id, _, _)| id).ne(want) {
+        let ids: Vec<i64> = numbered.iter().map(|&(id, _, _)| id).collect();
+        if !watermark::are_ids_of(xid, &ids)? {
             return Ok(None);
         }
     }
@@ -359,8 +353,9 @@ async fn statements(
 }
 
 /// The row update's columns, one array element per step (`$1` to `$21`
-/// of [`UPDATE_ROWS`], in its order).
-struct Columns<'a> {
+/// of [`UPDATE_ROWS`], in its order): each step's values as
+/// `Encoded::step_params` gives them to the one-step update.
+struct RowArrays<'a> {
     status: Vec<&'a str>,
     error_reason: Vec<Option<&'a str>>,
     error_message: Vec<Option<&'a str>>,
@@ -368,7 +363,7 @@ struct Columns<'a> {
     provider_state: Vec<&'a [u8]>,
     queue_position: Vec<Option<i64>>,
     wait: Vec<Option<i64>>,
-    agent: Vec<Option<String>>,
+    agent: Vec<Option<&'a str>>,
     callback_url: Vec<Option<&'a str>>,
     updated_at_ms: Vec<i64>,
     agent_joined_at_ms: Vec<Option<i64>>,
@@ -379,44 +374,42 @@ struct Columns<'a> {
     inactivity_end_at_ms: Vec<Option<i64>>,
     next_poll_at_ms: Vec<Option<i64>>,
     poll_failures: Vec<i64>,
-    extras: Vec<Option<String>>,
+    extras: Vec<Option<&'a str>>,
     id: Vec<&'a str>,
     version: Vec<i64>,
 }
 
-impl<'a> Columns<'a> {
-    /// The same values as `ops::Encoded::step_params` gives one step.
-    fn of(rows: &[&'a HandoverRow]) -> Columns<'a> {
-        let each = |f: fn(&'a HandoverRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect();
+impl<'a> RowArrays<'a> {
+    /// `rows` with their encodings (`encoded[i]` of `rows[i]`).
+    fn of(rows: &[&'a HandoverRow], encoded: &'a [Encoded]) -> RowArrays<'a> {
+        let row = |f: fn(&'a HandoverRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect();
         let text = |f: fn(&'a HandoverRow) -> &'a Option<String>| {
             rows.iter().map(|r| f(r).as_deref()).collect()
         };
-        Columns {
-            status: rows.iter().map(|r| r.status.as_str()).collect(),
+        let enc = |f: fn(&'a Encoded) -> Option<i64>| encoded.iter().map(f).collect();
+        let json = |f: fn(&'a Encoded) -> &'a Option<String>| {
+            encoded.iter().map(|e| f(e).as_deref()).collect()
+        };
+        RowArrays {
+            status: encoded.iter().map(|e| e.status).collect(),
             error_reason: text(|r| &r.error_reason),
             error_message: text(|r| &r.error_message),
             end_reason: text(|r| &r.end_reason),
             provider_state: rows.iter().map(|r| r.provider_state.as_slice()).collect(),
-            queue_position: each(|r| r.queue_position.map(i64::from)),
-            wait: each(|r| r.estimated_wait_seconds.map(i64::from)),
-            agent: rows
-                .iter()
-                .map(|r| r.agent.as_ref().map(json_text))
-                .collect(),
+            queue_position: enc(|e| e.queue_position),
+            wait: enc(|e| e.wait),
+            agent: json(|e| &e.agent),
             callback_url: text(|r| &r.callback_url),
             updated_at_ms: rows.iter().map(|r| r.updated_at_ms).collect(),
-            agent_joined_at_ms: each(|r| r.agent_joined_at_ms),
-            ended_at_ms: each(|r| r.ended_at_ms),
+            agent_joined_at_ms: row(|r| r.agent_joined_at_ms),
+            ended_at_ms: row(|r| r.ended_at_ms),
             last_user_activity_ms: rows.iter().map(|r| r.last_user_activity_ms).collect(),
-            no_agent_deadline_ms: each(|r| r.no_agent_deadline_ms),
-            inactivity_warn_at_ms: each(|r| r.inactivity_warn_at_ms),
-            inactivity_end_at_ms: each(|r| r.inactivity_end_at_ms),
-            next_poll_at_ms: each(|r| r.next_poll_at_ms),
-            poll_failures: rows.iter().map(|r| i64::from(r.poll_failures)).collect(),
-            extras: rows
-                .iter()
-                .map(|r| r.extras.as_ref().map(json_text))
-                .collect(),
+            no_agent_deadline_ms: row(|r| r.no_agent_deadline_ms),
+            inactivity_warn_at_ms: row(|r| r.inactivity_warn_at_ms),
+            inactivity_end_at_ms: row(|r| r.inactivity_end_at_ms),
+            next_poll_at_ms: row(|r| r.next_poll_at_ms),
+            poll_failures: encoded.iter().map(|e| e.poll_failures).collect(),
+            extras: json(|e| &e.extras),
             id: rows.iter().map(|r| r.id.as_str()).collect(),
             version: rows.iter().map(|r| r.version).collect(),
         }

@@ -50,13 +50,13 @@ type Params<'a> = [&'a (dyn ToSql + Sync)];
 /// A handover's values that are bound converted: the status by name, JSON
 /// as text, `u32`s as BIGINT.
 pub(super) struct Encoded {
-    status: &'static str,
+    pub(super) status: &'static str,
     request: String,
-    agent: Option<String>,
-    extras: Option<String>,
-    queue_position: Option<i64>,
-    wait: Option<i64>,
-    poll_failures: i64,
+    pub(super) agent: Option<String>,
+    pub(super) extras: Option<String>,
+    pub(super) queue_position: Option<i64>,
+    pub(super) wait: Option<i64>,
+    pub(super) poll_failures: i64,
 }
 
 impl Encoded {

@@ -11,7 +11,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 
 use handover_core::store::columns::{self, Columns};
-use handover_core::store::{HandoverRow, Result, StoreError};
+use handover_core::store::{HandoverRow, Identity, Result, StoreError};
 
 /// Every handover column, in [`HandoverRow`]'s order.
 macro_rules! handover_columns {
@@ -84,4 +84,16 @@ pub(super) fn handovers(rows: &[Row]) -> Result<Vec<HandoverRow>> {
 /// A UNIQUE or PRIMARY KEY constraint failed.
 pub(super) fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+/// The identity columns (endpoint, tenant, session, idempotency key,
+/// creation time) a row update answers, from column `from` of `r` on.
+pub(super) fn identity(r: &Row, from: usize) -> Result<Identity<'_>> {
+    Ok(Identity {
+        endpoint_id: r.try_get(from)?,
+        tenant: r.try_get(from + 1)?,
+        session_id: r.try_get(from + 2)?,
+        idempotency_key: r.try_get(from + 3)?,
+        created_at_ms: r.try_get(from + 4)?,
+    })
 }

@@ -27,9 +27,9 @@ use tokio_postgres::types::ToSql;
 
 use super::lock::Discard;
 use super::ops::{Encoded, RECORD_DELIVERIES, first_duplicate};
-use super::rows::{is_unique_violation, json_text};
+use super::rows::{self, is_unique_violation, json_text};
 use super::watermark;
-use handover_core::store::{Change, HandoverRow, Identity, Result, StoreError, StoredEvent};
+use handover_core::store::{Change, HandoverRow, Result, StoreError, StoredEvent};
 
 /// The version-checked row update (see [`apply`]).
 const UPDATE_ROW: &str = "UPDATE handovers SET status = $1, error_reason = $2, \
@@ -264,13 +264,7 @@ fn check(
         // Or missing: `apply` tells which once the transaction is over.
         return Err(StoreError::Conflict(row.id.clone()));
     };
-    row.check_identity(Identity {
-        endpoint_id: identity.try_get(0)?,
-        tenant: identity.try_get(1)?,
-        session_id: identity.try_get(2)?,
-        idempotency_key: identity.try_get(3)?,
-        created_at_ms: identity.try_get(4)?,
-    })?;
+    row.check_identity(rows::identity(&identity, 0)?)?;
     let mut ids = vec![];
     for answer in answers {
         if let Answer::Rows(rows) = answer? {
@@ -285,9 +279,8 @@ fn check(
     }
     // The same bound and ids as `watermark::event_ids` would give.
     if let Some(&(_, _, xid)) = ids.first() {
-        let want: Vec<i64> = watermark::event_ids(xid, ids.len())?.collect();
         let got: Vec<i64> = ids.iter().map(|&(id, _, _)| id).collect();
-        if got != want {
+        if !watermark::are_ids_of(xid, &got)? {
             return Err(StoreError::backend(format!(
                 "postgres: event ids {got:?} are not those of transaction {xid}"
             )));

@@ -108,6 +108,12 @@ pub(super) fn event_ids(xid: i64, n: usize) -> Result<std::ops::Range<i64>> {
     Ok(first..first + n as i64)
 }
 
+/// Whether `ids`, in order, are the ids [`event_ids`] gives the
+/// transaction `xid` for as many events.
+pub(super) fn are_ids_of(xid: i64, ids: &[i64]) -> Result<bool> {
+    Ok(event_ids(xid, ids.len())?.eq(ids.iter().copied()))
+}
+
 /// One read of an endpoint's events after `after`: the settled ones (in id
 /// order), and the first held-back one's handover and id, if any.
 pub(super) struct Page {
