@@ -1,7 +1,8 @@
 //! `HostProcess`: the real `handover-host serve` binary as a child process
 //! with a typed `Config`, its stdout and stderr in a log file (shown by
-//! every failure), waited for on `/healthz` (bounded, generous: the machine
-//! is busy), and killed on drop. `kill` is a SIGKILL (no shutdown code
+//! every failure), waited for until its own log says it holds its port and
+//! it answers `/healthz` (bounded, generous: the machine is busy; another
+//! test's host on the same port is never taken for it), and killed on drop. `kill` is a SIGKILL (no shutdown code
 //! runs), `terminate` a SIGTERM (it drains and exits); `spawn` starts it
 //! again on the same port, config and data.
 
@@ -107,8 +108,14 @@ impl HostProcess {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let port = free_port();
             let s = &mut config.server;
+            let port = match &s.listen {
+                Some(addr) if !chosen => addr
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| p.parse().ok())
+                    .expect("[server] listen as host:port"),
+                _ => free_port(),
+            };
             if chosen {
                 s.listen = Some(format!("127.0.0.1:{port}"));
             }
@@ -156,6 +163,8 @@ impl HostProcess {
             .append(true)
             .open(self.dir.join("host.log"))
             .unwrap();
+        // What this spawn writes starts here (a restart appends to the log).
+        let from = log.metadata().unwrap().len() as usize;
         let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -169,7 +178,11 @@ impl HostProcess {
         self.child = Some(child);
         let deadline = Instant::now() + STARTUP;
         loop {
-            if let Ok(r) = self.http.get(self.url("/healthz")).send().await
+            // Healthy means *this* child bound the port and answers on it:
+            // another test's host that took the port first would answer
+            // /healthz too, while this child fails to bind and exits.
+            if self.bound_since(from)
+                && let Ok(r) = self.http.get(self.url("/healthz")).send().await
                 && r.status().is_success()
             {
                 return Ok(());
@@ -189,6 +202,17 @@ impl HostProcess {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Whether the log, from byte `from` on, says the host is listening on
+    /// this port (the binary prints its bound address once it holds it).
+    fn bound_since(&self, from: usize) -> bool {
+        let log = std::fs::read(self.dir.join("host.log")).unwrap_or_default();
+        let line = format!(":{} ", self.port);
+        String::from_utf8_lossy(log.get(from..).unwrap_or_default())
+            .lines()
+            .filter_map(|l| l.strip_prefix("handover-host listening on http://"))
+            .any(|addr| format!("{addr} ").contains(&line))
     }
 
     /// SIGKILL: no shutdown code runs.
@@ -421,4 +445,21 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A host whose port another host already holds is not taken for healthy
+/// (that other host answers `/healthz` on the port): its start fails with
+/// the bind error, so a test never talks to another test's host.
+#[tokio::test]
+async fn a_host_that_cannot_bind_its_port_does_not_start() {
+    let first = HostProcess::start(Config::new()).await;
+    let taken = format!("127.0.0.1:{}", first.port);
+    let second = Config::new().server(|s| s.listen = Some(taken));
+    let started = tokio::spawn(HostProcess::start(second)).await;
+    let panic = started
+        .err()
+        .expect("the second host was taken for started")
+        .into_panic();
+    let why = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(why.contains("Address already in use"), "{why}");
 }
