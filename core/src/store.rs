@@ -323,6 +323,14 @@ pub struct Change {
     /// nothing is written and [`StoreError::Duplicate`] is returned.
     /// Requires `row`.
     pub deliveries: Vec<String>,
+    /// The step ran holding its process's own lock of the handover only,
+    /// not [`Store::lock_handover`]'s (an inline webhook step: its commit's
+    /// version check is its guard). A store shared by processes writes it
+    /// only if no process holds that lock at its commit, and answers
+    /// [`StoreError::Conflict`] otherwise, so it never lands inside another
+    /// process's locked step (whose own commit would then conflict after
+    /// it had called the provider). Single-process stores ignore it.
+    pub without_shared_lock: bool,
 }
 
 impl StoreError {

@@ -382,6 +382,7 @@ impl Engine {
             correlation_keys: keys,
             inbox_done,
             deliveries: vec![],
+            without_shared_lock: false,
         };
         self.commit_change(row, change).await
     }

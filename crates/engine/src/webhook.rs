@@ -260,6 +260,16 @@ impl Engine {
     /// the commit's version check refuses this one, which then goes to the
     /// inbox.
     ///
+    /// Only this process's lock of the handover is taken, not the store's
+    /// shared one (for PostgreSQL, a lock and an unlock statement per
+    /// webhook): the commit's version check keeps the step from
+    /// interleaving with another replica's, and the store refuses the
+    /// commit while another replica holds the shared lock for a step of its
+    /// own (`Change::without_shared_lock`), so a timer, poll or input step
+    /// there never finds the handover changed under it after calling the
+    /// provider. A refused step goes to the inbox, applied under the shared
+    /// lock.
+    ///
     /// [`Store::webhook_target`]: handover_core::store::Store::webhook_target
     async fn apply_inline(
         &self,
@@ -282,9 +292,7 @@ impl Engine {
         // (which may be waiting for a slot) from running. No free slot: the
         // tenant is at its concurrency limit; the inbox takes the webhook
         // and waits for one instead of refusing it.
-        let Ok(_guard) = self.lock(id).await else {
-            return Inline::UseInbox;
-        };
+        let _guard = self.locks.lock(id).await;
         let Ok(_slot) = self.slot(ep, false).await else {
             return Inline::UseInbox;
         };
@@ -304,6 +312,7 @@ impl Engine {
             correlation_keys: keys,
             inbox_done: vec![],
             deliveries: deliveries.to_vec(),
+            without_shared_lock: true,
         };
         match self.commit_change(&mut row, change).await {
             Ok(_) => Inline::Applied,

@@ -449,7 +449,7 @@ pub async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture) {
         events: vec![ev("ended")],
         correlation_keys: vec!["conv-1".into()],
         inbox_done: webhook.clone(),
-        deliveries: vec![],
+        ..Change::default()
     };
 
     // A writer still holding version 0 loses, and writes nothing at all.

@@ -13,16 +13,16 @@
 //! steps runs alone through [`step::apply`], which gives each its own
 //! outcome and error. Must never: answer a step before its batch's
 //! `COMMIT` succeeded, commit a batch with an answer left unchecked, or put
-//! two steps of one handover in one batch (the handover lock keeps them
-//! apart; if they met, the row update's count check sends them one by
-//! one).
-
-use std::sync::Arc;
+//! two steps of one handover in one batch (the process's own handover lock
+//! keeps them apart: a handover's next step is written only once its
+//! previous one was answered; if they met, the row update's count check
+//! sends them one by one).
 
 use deadpool_postgres::{ClientWrapper, Pool};
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
+use super::groups::run_in_groups;
 use super::lock::Discard;
 use super::ops::Encoded;
 use super::rows::{self, json_text};
@@ -58,7 +58,12 @@ impl Batcher {
     /// batcher is dropped.
     pub(super) fn start(pool: Pool) -> Batcher {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(dispatch(pool, rx));
+        // A caller that went away does not get written.
+        let gone = |j: &Job| j.answer.is_closed();
+        tokio::spawn(run_in_groups(rx, WRITERS, MAX_STEPS, gone, move |jobs| {
+            let pool = pool.clone();
+            async move { write_jobs(&pool, jobs).await }
+        }));
         Batcher { tx }
     }
 
@@ -84,33 +89,6 @@ impl Batcher {
 /// correlation keys or mark inbox items are written alone.
 pub(super) fn batchable(change: &Change) -> bool {
     change.row.is_some() && change.correlation_keys.is_empty() && change.inbox_done.is_empty()
-}
-
-async fn dispatch(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
-    let writers = Arc::new(Semaphore::new(WRITERS));
-    loop {
-        // A writer first: while all are busy, writes queue into the next batch.
-        let Ok(permit) = writers.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_STEPS {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
-        // A caller that went away does not get written.
-        jobs.retain(|j| !j.answer.is_closed());
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            write_jobs(&pool, jobs).await;
-            drop(permit);
-        });
-    }
 }
 
 pub(super) async fn write_jobs(pool: &Pool, jobs: Vec<Job>) {
@@ -174,12 +152,14 @@ const UPDATE_ROWS: &str = "UPDATE handovers h SET status = v.status, \
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::int8[], \
                  $7::int8[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[], \
                  $13::int8[], $14::int8[], $15::int8[], $16::int8[], $17::int8[], $18::int8[], \
-                 $19::text[], $20::text[], $21::int8[]) \
+                 $19::text[], $20::text[], $21::int8[], $22::bool[]) \
        AS v(status, error_reason, error_message, end_reason, provider_state, queue_position, \
             wait, agent, callback_url, updated_at_ms, agent_joined_at_ms, ended_at_ms, \
             last_user_activity_ms, no_agent_deadline_ms, inactivity_warn_at_ms, \
-            inactivity_end_at_ms, next_poll_at_ms, poll_failures, extras, id, version) \
+            inactivity_end_at_ms, next_poll_at_ms, poll_failures, extras, id, version, \
+            unlocked) \
      WHERE h.id = v.id AND h.version = v.version \
+       AND (NOT v.unlocked OR pg_try_advisory_xact_lock_shared(1213156427, hashtext(h.id))) \
      RETURNING h.id, h.endpoint_id, h.tenant, h.session_id, h.idempotency_key, h.created_at_ms";
 
 /// Every step's delivery ids; answers the ones recorded (all of them
@@ -250,7 +230,8 @@ async fn statements(
         .map(|(c, _)| c.row.as_ref().expect("batchable"))
         .collect();
     let encoded: Vec<Encoded> = rows.iter().map(|r| Encoded::new(r)).collect();
-    let cols = RowArrays::of(&rows, &encoded);
+    let unlocked = jobs.iter().map(|(c, _)| c.without_shared_lock).collect();
+    let cols = RowArrays::of(&rows, &encoded, unlocked);
     let mut d_endpoints: Vec<&str> = vec![];
     let mut d_ids: Vec<&str> = vec![];
     let mut d_at: Vec<i64> = vec![];
@@ -377,11 +358,14 @@ struct RowArrays<'a> {
     extras: Vec<Option<&'a str>>,
     id: Vec<&'a str>,
     version: Vec<i64>,
+    /// `Change::without_shared_lock` of each step.
+    unlocked: Vec<bool>,
 }
 
 impl<'a> RowArrays<'a> {
-    /// `rows` with their encodings (`encoded[i]` of `rows[i]`).
-    fn of(rows: &[&'a HandoverRow], encoded: &'a [Encoded]) -> RowArrays<'a> {
+    /// `rows` with their encodings (`encoded[i]` of `rows[i]`) and whether
+    /// each step ran without the shared lock.
+    fn of(rows: &[&'a HandoverRow], encoded: &'a [Encoded], unlocked: Vec<bool>) -> RowArrays<'a> {
         let row = |f: fn(&'a HandoverRow) -> Option<i64>| rows.iter().map(|r| f(r)).collect();
         let text = |f: fn(&'a HandoverRow) -> &'a Option<String>| {
             rows.iter().map(|r| f(r).as_deref()).collect()
@@ -412,6 +396,7 @@ impl<'a> RowArrays<'a> {
             extras: json(|e| &e.extras),
             id: rows.iter().map(|r| r.id.as_str()).collect(),
             version: rows.iter().map(|r| r.version).collect(),
+            unlocked,
         }
     }
 
@@ -438,6 +423,7 @@ impl<'a> RowArrays<'a> {
             &self.extras,
             &self.id,
             &self.version,
+            &self.unlocked,
         ]
     }
 }

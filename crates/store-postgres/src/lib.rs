@@ -9,7 +9,9 @@
 //! replicas need:
 //! - `lock_handover` takes a session advisory lock (see `lock`), so one
 //!   step of a handover runs at a time across replicas; a crashed
-//!   replica's locks die with its connections;
+//!   replica's locks die with its connections; a step that ran without it
+//!   (`Change::without_shared_lock`) takes it shared for its commit, or is
+//!   refused while another process holds it;
 //! - event ids are made from the writing transaction's id, with no lock,
 //!   and endpoint reads return only events no unfinished transaction can
 //!   precede (see `watermark`), so a stream reading `id > last` never skips
@@ -29,13 +31,15 @@
 //! Layout: `schema` (migrations), `rows` (column encoding), `ops` (the SQL
 //! of each method), `step` (`apply`, one step's write, pipelined in two
 //! round trips), `batch` (steps in flight written together, or each by
-//! `step`), `watermark` (event ids and their visibility), `lock`, `listen`,
-//! `tests`.
+//! `step`), `lookup` (webhook target lookups in flight read together),
+//! `watermark` (event ids and their visibility), `lock`, `listen`, `tests`.
 
 mod batch;
 mod canary;
+mod groups;
 mod listen;
 mod lock;
+mod lookup;
 mod notify;
 mod ops;
 mod rows;
@@ -107,6 +111,9 @@ struct Inner {
     /// The queue of step writes written together (see `batch`), started on
     /// first use.
     batcher: OnceLock<batch::Batcher>,
+    /// The queue of webhook target lookups read together (see `lookup`),
+    /// started on first use.
+    lookups: OnceLock<lookup::Lookups>,
     /// Endpoints with a task waiting for a held-back event to settle.
     watching: watermark::Watching,
     /// Dropped with the store: stops the listener.
@@ -203,6 +210,7 @@ impl PgStore {
                 sender: uuid::Uuid::new_v4().simple().to_string(),
                 notify: OnceLock::new(),
                 batcher: OnceLock::new(),
+                lookups: OnceLock::new(),
                 _stop: stop_tx,
                 stop: stop_rx,
             }),
@@ -428,7 +436,10 @@ impl Store for PgStore {
         endpoint_id: &str,
         key: &str,
     ) -> Result<Option<(String, Option<HandoverRow>)>> {
-        single!(self, ops::webhook_target(endpoint_id, key))
+        // Read with the lookups in flight beside it (see `lookup`).
+        let lookups =
+            (self.inner.lookups).get_or_init(|| lookup::Lookups::start(self.inner.pool.clone()));
+        lookups.webhook_target(endpoint_id, key).await
     }
 
     async fn accept_webhook(

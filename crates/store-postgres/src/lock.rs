@@ -15,7 +15,7 @@ use super::pool_error;
 use handover_core::store::{HandoverLock, Result};
 
 /// First key of the handover locks ("HOLK").
-const HANDOVER_LOCK_SPACE: i32 = 0x484F_4C4B;
+pub(super) const HANDOVER_LOCK_SPACE: i32 = 0x484F_4C4B;
 
 /// Wait for the lock of handover `id`; held until the result is dropped.
 pub(super) async fn lock_handover(pool: &Pool, id: &str) -> Result<HandoverLock> {

@@ -540,6 +540,8 @@ macro_rules! inbox_empty {
     };
 }
 
+pub(super) use inbox_empty;
+
 /// The handover's row if its inbox is empty: one read.
 pub(super) async fn handover_if_inbox_empty(c: &Conn, id: &str) -> Result<Option<HandoverRow>> {
     let sql = select_handovers!("WHERE id = $1 AND ", inbox_empty!("$1"));

@@ -25,7 +25,7 @@ use futures::future::{MaybeDone, maybe_done};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::lock::Discard;
+use super::lock::{self, Discard};
 use super::ops::{Encoded, RECORD_DELIVERIES, first_duplicate};
 use super::rows::{self, is_unique_violation, json_text};
 use super::watermark;
@@ -41,7 +41,15 @@ const UPDATE_ROW: &str = "UPDATE handovers SET status = $1, error_reason = $2, \
      extras = $19, version = version + 1, timer_claimed_until_ms = NULL, \
      poll_claimed_until_ms = NULL \
      WHERE id = $20 AND version = $21 \
+       AND (NOT $22::bool OR pg_try_advisory_xact_lock_shared(1213156427, hashtext(id))) \
      RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms";
+
+// `UPDATE_ROW` and the batch's row update spell the handover locks' space
+// (`lock::HANDOVER_LOCK_SPACE`) as 1213156427: a step that ran without the
+// shared lock (`Change::without_shared_lock`, `$22`) takes it shared for
+// its transaction, or is refused (no row: `Conflict`) while a process
+// holds it exclusively for a step.
+const _: () = assert!(lock::HANDOVER_LOCK_SPACE == 1213156427);
 
 const MARK_DONE: &str = "UPDATE inbox SET done = TRUE WHERE id = ANY($1)";
 
@@ -147,6 +155,7 @@ pub(super) async fn write(
         correlation_keys,
         inbox_done,
         deliveries,
+        without_shared_lock,
     } = change;
     let row = row.ok_or_else(|| StoreError::backend("postgres: a step without a row"))?;
     watermark::check_count(events.len())?;
@@ -159,7 +168,7 @@ pub(super) async fn write(
     let (handover_id, endpoint_id) = (row.id.as_str(), row.endpoint_id.as_str());
     let encoded = Encoded::new(&row);
     let mut update_params = encoded.step_params(&row).to_vec();
-    update_params.extend::<[&(dyn ToSql + Sync); 2]>([&row.id, &row.version]);
+    update_params.extend::<[&(dyn ToSql + Sync); 3]>([&row.id, &row.version, &without_shared_lock]);
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     let payloads: Vec<String> = events.iter().map(|e| json_text(&e.payload)).collect();
     let callback = row.callback_url.as_deref();

@@ -9,6 +9,8 @@
 //! (with a note), and with it an unreachable server fails them.
 
 mod batch;
+mod lookup;
+mod shared_lock;
 mod step;
 mod watermark;
 

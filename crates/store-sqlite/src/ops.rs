@@ -317,6 +317,8 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
         correlation_keys,
         inbox_done,
         deliveries,
+        // One process writes the file: no other process's lock to respect.
+        without_shared_lock: _,
     } = change;
     let Some(row) = row else {
         mark_inbox_done(conn, &inbox_done)?;

@@ -325,8 +325,7 @@ pub async fn seed_into(store: Arc<dyn Store>, endpoints: &[String], n: usize) ->
                     row: Some(row),
                     events: vec![],
                     correlation_keys: vec![conv],
-                    inbox_done: vec![],
-                    deliveries: vec![],
+                    ..Change::default()
                 })
                 .await
                 .unwrap();

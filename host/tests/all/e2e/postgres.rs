@@ -201,6 +201,67 @@ async fn pg_two_replicas_share_handovers_and_streams() {
     assert_eq!(a.status(&id).await["status"], "completed");
 }
 
+/// A webhook reaching one replica while another is in the middle of a
+/// locked step of the same handover (bot input, waiting on the provider)
+/// does not land inside that step: applied inline it takes no shared lock,
+/// so its commit is refused while the other replica holds it, and the
+/// webhook is applied from the inbox once the step committed. (Were it
+/// written, the input step's version check would fail after the provider
+/// had the user's message.)
+#[tokio::test]
+async fn pg_a_webhook_does_not_land_inside_another_replicas_step() {
+    let sim = sim().await;
+    let Some(schema) = Schema::create("e2e").await else {
+        return;
+    };
+    // Webhooks go inline on replica a however slow a debug build is.
+    let inline = Host::config(&[sim_ep("ep", &sim)]).server(|s| s.inline_webhook_ms = Some(60_000));
+    let a = Host::start_on(inline, Some(schema.clone())).await;
+    let b = Host::start_on(Host::config(&[sim_ep("ep", &sim)]), Some(schema)).await;
+    sim.set_webhook_url(Some(a.webhook_url("ep")));
+    let (id, conv) = a.active_sim_handover(&sim, "s-1").await;
+    // Replica a has timed its adapter on a webhook: the next go inline.
+    sim.agent_message(&conv, "first").await;
+    a.sse(&events_path(&id), None, T, |e| e["text"] == "first")
+        .await;
+
+    // Replica b's bot input waits on the provider, holding the lock ...
+    let hold = sim.hold_next(&format!("/conversations/{conv}/messages"));
+    let ((code, r), ()) = tokio::join!(b.input(&id, "text", "from the user"), async {
+        assert!(hold.arrived(T).await, "b never called the provider");
+        // ... while the agent's next message reaches replica a, which
+        // answers the provider (the webhook stored) before b's step ends.
+        sim.agent_message(&conv, "second").await;
+        let second = sim.events(&conv).last().unwrap()["event_id"].clone();
+        let deadline = tokio::time::Instant::now() + T;
+        let answered = loop {
+            let all = sim.webhook_deliveries();
+            if let Some(d) = all.into_iter().find(|d| second == d.event_id.as_str()) {
+                break d;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "never delivered");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(answered.ok, "{answered:#?}");
+        hold.release();
+    });
+    assert_eq!(code, 200, "{r}\n{}", b.log());
+    assert_eq!(r["result"], "forwarded", "{r}");
+    assert_eq!(sim.wait_for_user_messages(&conv, 1, T).await.len(), 1);
+    let events = a
+        .sse(&events_path(&id), None, T, |e: &Value| {
+            e["type"] == "agent_message" && e["text"] == "second"
+        })
+        .await;
+    assert_strictly_increasing(&events);
+    assert_eq!(agent_texts(&events), ["first", "second"]);
+    assert!(
+        a.log().contains("inline webhook step not committed"),
+        "the second webhook was not tried inline:\n{}",
+        a.log()
+    );
+}
+
 /// A webhook that a replica stored (the provider got its 200) but never
 /// processed, because the replica died right then, is processed by another
 /// replica: nothing stored is lost.

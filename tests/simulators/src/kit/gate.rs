@@ -1,9 +1,10 @@
 //! What stands in front of a simulator's API routes: the [`Gate`] records
 //! every request, checks credentials, validates JSON bodies against the
-//! provider's OpenAPI document and answers scripted faults, before the
-//! route runs.
+//! provider's OpenAPI document, holds scripted slow requests and answers
+//! scripted faults, before the route runs.
 
 use super::faults::{self, Faults};
+use super::holds::{Hold, Holds};
 use super::lock;
 use crate::openapi::{Spec, Violation};
 use axum::body::Body;
@@ -51,8 +52,8 @@ pub type ErrorFn = fn(StatusCode, &str) -> Response;
 /// order: records it; checks the credentials (401); validates its JSON body
 /// against the spec operation of the matched route (`MatchedPath` must
 /// spell the route like the spec's `paths` key; a violation is recorded
-/// and answered with the invalid status); answers a scripted fault; else
-/// runs the route. Only the recording and the faults are always on.
+/// and answered with the invalid status); waits while a scripted hold
+/// takes it; answers a scripted fault; else runs the route. Only the recording and the faults are always on.
 pub struct Gate {
     error: ErrorFn,
     /// The header carrying the credentials, and its value.
@@ -64,6 +65,7 @@ pub struct Gate {
     requests: Mutex<Vec<RecordedRequest>>,
     violations: Mutex<Vec<Violation>>,
     faults: Faults,
+    holds: Holds,
 }
 
 impl Gate {
@@ -80,6 +82,7 @@ impl Gate {
             requests: Mutex::default(),
             violations: Mutex::default(),
             faults: Faults::default(),
+            holds: Holds::default(),
         }
     }
 
@@ -131,6 +134,13 @@ impl Gate {
         self.faults.add(method, path, status, count);
     }
 
+    /// Holds the next request whose path starts with `prefix` (once its
+    /// credentials and body passed) until the returned [`Hold`] releases
+    /// it or is dropped; then it is answered as usual.
+    pub fn hold_next(&self, prefix: &str) -> Hold {
+        self.holds.add(prefix)
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.requests).clone()
     }
@@ -179,14 +189,18 @@ impl Gate {
             let message = v.errors.join("; ");
             self.record_violation(v);
             (self.error)(invalid, &message)
-        } else if let Some(status) = self.fault(&method, &path) {
-            match self.fault_response {
-                Some(respond) => respond(status),
-                None => faults::injected(status, self.error),
-            }
         } else {
-            next.run(Request::from_parts(parts, Body::from(bytes)))
-                .await
+            self.holds.wait(&path).await;
+            match self.fault(&method, &path) {
+                Some(status) => match self.fault_response {
+                    Some(respond) => respond(status),
+                    None => faults::injected(status, self.error),
+                },
+                None => {
+                    next.run(Request::from_parts(parts, Body::from(bytes)))
+                        .await
+                }
+            }
         };
         if let Some(r) = lock(&self.requests).get_mut(index) {
             r.status = response.status().as_u16();

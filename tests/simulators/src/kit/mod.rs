@@ -1,9 +1,10 @@
 //! What every simulator is built from, whatever the provider:
 //!
 //! - [`faults`]: scripted API failures and the answers they get;
+//! - [`holds`]: scripted slow answers (a request held until released);
 //! - [`gate`]: the middleware in front of the API routes (records
 //!   requests, checks credentials, validates bodies against the OpenAPI
-//!   document, answers faults);
+//!   document, holds and answers faults);
 //! - [`outbox`]: webhook delivery (signed, in order, retried; duplicates,
 //!   holding and releasing in reverse);
 //! - [`oauth`]: an OAuth2 client-credentials token issuer and the pieces of
@@ -19,6 +20,7 @@
 pub mod driven;
 pub mod faults;
 pub mod gate;
+pub mod holds;
 pub mod oauth;
 pub mod outbox;
 pub mod simulator;
@@ -28,6 +30,7 @@ pub(crate) mod testing;
 pub use driven::{Driven, Driver};
 pub use faults::Faults;
 pub use gate::{Gate, RecordedRequest};
+pub use holds::Hold;
 pub use oauth::Tokens;
 pub use outbox::{Delivery, Job, Outbox, Policy, Signer, UrlSigner};
 pub use simulator::{Provider, PushesWebhooks, Shared, Simulator};

@@ -1,5 +1,5 @@
-//! Scripting a [`SimProvider`]: injected API faults, availability, queue
-//! position, and webhook duplicates, holds and retries.
+//! Scripting a [`SimProvider`]: injected API faults, held API requests,
+//! availability, queue position, and webhook duplicates, holds and retries.
 
 use super::SimProvider;
 use serde_json::json;
@@ -15,6 +15,13 @@ impl SimProvider {
             .gate
             .faults()
             .add_prefix(path_prefix, status, count);
+    }
+
+    /// Holds the next provider API request whose path starts with
+    /// `path_prefix` until the returned [`Hold`](crate::kit::Hold) releases
+    /// it (or is dropped); then it is answered as usual.
+    pub fn hold_next(&self, path_prefix: &str) -> crate::kit::Hold {
+        self.shared.gate.hold_next(path_prefix)
     }
 
     /// What `GET /availability` answers from now on.
