@@ -19,15 +19,15 @@
 //! sends them one by one).
 
 use deadpool_postgres::{ClientWrapper, Pool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio_postgres::types::ToSql;
 
-use super::groups::run_in_groups;
-use super::lock::Discard;
+use super::groups::Grouped;
+use super::lock::{Discard, may_write_unlocked};
 use super::ops::Encoded;
 use super::rows::{self, json_text};
 use super::{pool_error, step, watermark};
-use handover_core::store::{Change, HandoverRow, Result, StoreError, StoredEvent};
+use handover_core::store::{Change, HandoverRow, Result, StoredEvent};
 
 /// Most steps in one batch.
 const MAX_STEPS: usize = 64;
@@ -49,38 +49,37 @@ pub(super) struct Job {
 }
 
 /// The replica's queue of step writes.
-pub(super) struct Batcher {
-    tx: mpsc::UnboundedSender<Job>,
-}
+pub(super) struct Batcher(Grouped<Job>);
 
 impl Batcher {
     /// Start the dispatcher on the current runtime; it ends when the
     /// batcher is dropped.
     pub(super) fn start(pool: Pool) -> Batcher {
-        let (tx, rx) = mpsc::unbounded_channel();
         // A caller that went away does not get written.
         let gone = |j: &Job| j.answer.is_closed();
-        tokio::spawn(run_in_groups(rx, WRITERS, MAX_STEPS, gone, move |jobs| {
-            let pool = pool.clone();
-            async move { write_jobs(&pool, jobs).await }
-        }));
-        Batcher { tx }
+        Batcher(Grouped::start(
+            "the step writer",
+            WRITERS,
+            MAX_STEPS,
+            gone,
+            move |jobs| {
+                let pool = pool.clone();
+                async move { write_jobs(&pool, jobs).await }
+            },
+        ))
     }
 
     /// Write `change` (which has a row, no correlation keys and no inbox
     /// items) with the steps queued beside it; its outcome is the one
     /// [`step::apply`] would give it alone.
     pub(super) async fn apply(&self, change: Change, now_ms: i64) -> Result<Vec<StoredEvent>> {
-        let (answer, rx) = oneshot::channel();
-        self.tx
-            .send(Job {
+        self.0
+            .ask(|answer| Job {
                 change,
                 now_ms,
                 answer,
             })
-            .map_err(|_| StoreError::backend("postgres: the step writer has stopped"))?;
-        rx.await
-            .map_err(|_| StoreError::backend("postgres: the step writer dropped a write"))?
+            .await
     }
 }
 
@@ -138,7 +137,8 @@ pub(super) async fn write_jobs(pool: &Pool, jobs: Vec<Job>) {
 
 /// The batch's row update: every step's row at once, each only at its
 /// version. Answers the identity of each row updated.
-const UPDATE_ROWS: &str = "UPDATE handovers h SET status = v.status, \
+const UPDATE_ROWS: &str = concat!(
+    "UPDATE handovers h SET status = v.status, \
      error_reason = v.error_reason, error_message = v.error_message, end_reason = v.end_reason, \
      provider_state = v.provider_state, queue_position = v.queue_position, \
      estimated_wait_seconds = v.wait, agent = v.agent, callback_url = v.callback_url, \
@@ -158,9 +158,10 @@ const UPDATE_ROWS: &str = "UPDATE handovers h SET status = v.status, \
             last_user_activity_ms, no_agent_deadline_ms, inactivity_warn_at_ms, \
             inactivity_end_at_ms, next_poll_at_ms, poll_failures, extras, id, version, \
             unlocked) \
-     WHERE h.id = v.id AND h.version = v.version \
-       AND (NOT v.unlocked OR pg_try_advisory_xact_lock_shared(1213156427, hashtext(h.id))) \
-     RETURNING h.id, h.endpoint_id, h.tenant, h.session_id, h.idempotency_key, h.created_at_ms";
+     WHERE h.id = v.id AND h.version = v.version AND ",
+    may_write_unlocked!("v.unlocked", "h.id"),
+    " RETURNING h.id, h.endpoint_id, h.tenant, h.session_id, h.idempotency_key, h.created_at_ms"
+);
 
 /// Every step's delivery ids; answers the ones recorded (all of them
 /// unless one was seen before, or two steps carry the same).

@@ -15,7 +15,29 @@ use super::pool_error;
 use handover_core::store::{HandoverLock, Result};
 
 /// First key of the handover locks ("HOLK").
-pub(super) const HANDOVER_LOCK_SPACE: i32 = 0x484F_4C4B;
+const HANDOVER_LOCK_SPACE: i32 = 0x484F_4C4B;
+
+/// SQL that is true when a step may write handover `$id` (a column), given
+/// `$unlocked` (a boolean: `Change::without_shared_lock`). A step that ran
+/// without the handover's lock takes it shared for its transaction (held
+/// until its commit, so a process taking the lock waits for that), and the
+/// condition is false while another session holds it for a step: the
+/// write matches no row (`Conflict`). A step holding the lock passes.
+/// Spells [`HANDOVER_LOCK_SPACE`] as 1213156427 (checked below).
+macro_rules! may_write_unlocked {
+    ($unlocked:literal, $id:literal) => {
+        concat!(
+            "(NOT ",
+            $unlocked,
+            " OR pg_try_advisory_xact_lock_shared(1213156427, hashtext(",
+            $id,
+            ")))"
+        )
+    };
+}
+pub(super) use may_write_unlocked;
+
+const _: () = assert!(HANDOVER_LOCK_SPACE == 1213156427);
 
 /// Wait for the lock of handover `id`; held until the result is dropped.
 pub(super) async fn lock_handover(pool: &Pool, id: &str) -> Result<HandoverLock> {

@@ -15,16 +15,12 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use super::groups::run_in_groups;
-use super::ops::{self, inbox_empty};
+use super::groups::Grouped;
+use super::ops::{self, Target, key_targets};
 use super::pool_error;
-use super::rows::{ByName, select_handovers};
-use handover_core::store::{HandoverRow, Result, StoreError, columns};
-
-/// A webhook's handover and, if its inbox is empty, its row.
-pub(super) type Target = (String, Option<HandoverRow>);
+use handover_core::store::{Result, StoreError};
 
 /// Most lookups in one statement.
 const MAX_KEYS: usize = 64;
@@ -35,15 +31,11 @@ const READERS: usize = 2;
 /// Every lookup's handover (`o`: the lookup's place in the batch; none for
 /// an unknown key) with its row where its inbox is empty.
 const TARGETS: &str = concat!(
-    "SELECT q.o, k.handover_id AS target, t.* \
-     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(endpoint_id, key, o) \
-     JOIN correlation_keys k ON k.endpoint_id = q.endpoint_id AND k.key = q.key \
-     LEFT JOIN LATERAL (",
-    select_handovers!(
-        "WHERE id = k.handover_id AND ",
-        inbox_empty!("k.handover_id")
-    ),
-    ") t ON TRUE"
+    "SELECT q.o, ",
+    key_targets!(
+        "unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(endpoint_id, key, o) \
+         JOIN correlation_keys k ON k.endpoint_id = q.endpoint_id AND k.key = q.key"
+    )
 );
 
 pub(super) struct Lookup {
@@ -53,21 +45,23 @@ pub(super) struct Lookup {
 }
 
 /// The replica's queue of webhook target lookups.
-pub(super) struct Lookups {
-    tx: mpsc::UnboundedSender<Lookup>,
-}
+pub(super) struct Lookups(Grouped<Lookup>);
 
 impl Lookups {
     /// Start the dispatcher on the current runtime; it ends when the queue
     /// is dropped.
     pub(super) fn start(pool: Pool) -> Lookups {
-        let (tx, rx) = mpsc::unbounded_channel();
         let gone = |l: &Lookup| l.answer.is_closed();
-        tokio::spawn(run_in_groups(rx, READERS, MAX_KEYS, gone, move |lookups| {
-            let pool = pool.clone();
-            async move { read(&pool, lookups).await }
-        }));
-        Lookups { tx }
+        Lookups(Grouped::start(
+            "the lookup reader",
+            READERS,
+            MAX_KEYS,
+            gone,
+            move |lookups| {
+                let pool = pool.clone();
+                async move { read(&pool, lookups).await }
+            },
+        ))
     }
 
     /// What [`ops::webhook_target`] reads for `key` of `endpoint_id`, read
@@ -77,16 +71,13 @@ impl Lookups {
         endpoint_id: &str,
         key: &str,
     ) -> Result<Option<Target>> {
-        let (answer, rx) = oneshot::channel();
-        self.tx
-            .send(Lookup {
+        self.0
+            .ask(|answer| Lookup {
                 endpoint_id: endpoint_id.to_string(),
                 key: key.to_string(),
                 answer,
             })
-            .map_err(|_| StoreError::backend("postgres: the lookup reader has stopped"))?;
-        rx.await
-            .map_err(|_| StoreError::backend("postgres: the lookup reader dropped a lookup"))?
+            .await
     }
 }
 
@@ -119,12 +110,8 @@ async fn read_together(pool: &Pool, lookups: &[Lookup]) -> Result<HashMap<i64, T
     let stmt = c.prepare_cached(TARGETS).await?;
     let mut found = HashMap::new();
     for r in c.query(&stmt, &[&endpoints, &keys]).await? {
-        let row = match r.try_get::<_, Option<String>>("id")? {
-            Some(_) => Some(columns::handover(&ByName(&r))?),
-            None => None,
-        };
         let o: i64 = r.try_get("o")?;
-        if found.insert(o, (r.try_get("target")?, row)).is_some() {
+        if found.insert(o, ops::key_target(&r)?).is_some() {
             return Err(StoreError::backend(format!(
                 "postgres: lookup {o} found two handovers"
             )));

@@ -548,31 +548,55 @@ pub(super) async fn handover_if_inbox_empty(c: &Conn, id: &str) -> Result<Option
     one_handover(c, sql, &[&id]).await
 }
 
+/// `target` (the handover a correlation key `k` names) and `t.*` (its row,
+/// when its inbox is empty), after `FROM correlation_keys k` and whatever
+/// selects the keys: see [`webhook_target`] and the batched lookup.
+macro_rules! key_targets {
+    ($from:literal) => {
+        concat!(
+            "k.handover_id AS target, t.* FROM ",
+            $from,
+            " LEFT JOIN LATERAL (",
+            $crate::rows::select_handovers!(
+                "WHERE id = k.handover_id AND ",
+                $crate::ops::inbox_empty!("k.handover_id")
+            ),
+            ") t ON TRUE"
+        )
+    };
+}
+pub(super) use key_targets;
+
+/// A webhook's handover and, if its inbox is empty, its row.
+pub(super) type Target = (String, Option<HandoverRow>);
+
+/// One row of a [`key_targets`] query.
+pub(super) fn key_target(r: &tokio_postgres::Row) -> Result<Target> {
+    let row = match r.try_get::<_, Option<String>>("id")? {
+        Some(_) => Some(columns::handover(&ByName(r))?),
+        None => None,
+    };
+    Ok((r.try_get("target")?, row))
+}
+
 /// The handover a webhook's key names, with its row if its inbox is
 /// empty: one read instead of three.
 pub(super) async fn webhook_target(
     c: &Conn,
     endpoint_id: &str,
     key: &str,
-) -> Result<Option<(String, Option<HandoverRow>)>> {
+) -> Result<Option<Target>> {
     let stmt = c
         .prepare_cached(concat!(
-            "SELECT k.handover_id AS target, t.* FROM correlation_keys k LEFT JOIN LATERAL (",
-            select_handovers!(
-                "WHERE id = k.handover_id AND ",
-                inbox_empty!("k.handover_id")
-            ),
-            ") t ON TRUE WHERE k.endpoint_id = $1 AND k.key = $2"
+            "SELECT ",
+            key_targets!("correlation_keys k"),
+            " WHERE k.endpoint_id = $1 AND k.key = $2"
         ))
         .await?;
-    let Some(r) = c.query_opt(&stmt, &[&endpoint_id, &key]).await? else {
-        return Ok(None);
-    };
-    let row = match r.try_get::<_, Option<String>>("id")? {
-        Some(_) => Some(columns::handover(&ByName(&r))?),
-        None => None,
-    };
-    Ok(Some((r.try_get("target")?, row)))
+    c.query_opt(&stmt, &[&endpoint_id, &key])
+        .await?
+        .map(|r| key_target(&r))
+        .transpose()
 }
 
 pub(super) async fn pending_inbox(tx: &Conn, handover_id: &str) -> Result<Vec<InboxItem>> {

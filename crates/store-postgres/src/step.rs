@@ -25,14 +25,15 @@ use futures::future::{MaybeDone, maybe_done};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::lock::{self, Discard};
+use super::lock::{Discard, may_write_unlocked};
 use super::ops::{Encoded, RECORD_DELIVERIES, first_duplicate};
 use super::rows::{self, is_unique_violation, json_text};
 use super::watermark;
 use handover_core::store::{Change, HandoverRow, Result, StoreError, StoredEvent};
 
 /// The version-checked row update (see [`apply`]).
-const UPDATE_ROW: &str = "UPDATE handovers SET status = $1, error_reason = $2, \
+const UPDATE_ROW: &str = concat!(
+    "UPDATE handovers SET status = $1, error_reason = $2, \
      error_message = $3, end_reason = $4, provider_state = $5, queue_position = $6, \
      estimated_wait_seconds = $7, agent = $8, callback_url = $9, updated_at_ms = $10, \
      agent_joined_at_ms = $11, ended_at_ms = $12, last_user_activity_ms = $13, \
@@ -40,16 +41,10 @@ const UPDATE_ROW: &str = "UPDATE handovers SET status = $1, error_reason = $2, \
      inactivity_end_at_ms = $16, next_poll_at_ms = $17, poll_failures = $18, \
      extras = $19, version = version + 1, timer_claimed_until_ms = NULL, \
      poll_claimed_until_ms = NULL \
-     WHERE id = $20 AND version = $21 \
-       AND (NOT $22::bool OR pg_try_advisory_xact_lock_shared(1213156427, hashtext(id))) \
-     RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms";
-
-// `UPDATE_ROW` and the batch's row update spell the handover locks' space
-// (`lock::HANDOVER_LOCK_SPACE`) as 1213156427: a step that ran without the
-// shared lock (`Change::without_shared_lock`, `$22`) takes it shared for
-// its transaction, or is refused (no row: `Conflict`) while a process
-// holds it exclusively for a step.
-const _: () = assert!(lock::HANDOVER_LOCK_SPACE == 1213156427);
+     WHERE id = $20 AND version = $21 AND ",
+    may_write_unlocked!("$22::bool", "id"),
+    " RETURNING endpoint_id, tenant, session_id, idempotency_key, created_at_ms"
+);
 
 const MARK_DONE: &str = "UPDATE inbox SET done = TRUE WHERE id = ANY($1)";
 

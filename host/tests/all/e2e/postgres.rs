@@ -233,15 +233,12 @@ async fn pg_a_webhook_does_not_land_inside_another_replicas_step() {
         // answers the provider (the webhook stored) before b's step ends.
         sim.agent_message(&conv, "second").await;
         let second = sim.events(&conv).last().unwrap()["event_id"].clone();
-        let deadline = tokio::time::Instant::now() + T;
-        let answered = loop {
-            let all = sim.webhook_deliveries();
-            if let Some(d) = all.into_iter().find(|d| second == d.event_id.as_str()) {
-                break d;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "never delivered");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
+        let answered = a
+            .eventually("the second webhook to be answered", T, async || {
+                let all = sim.webhook_deliveries();
+                all.into_iter().find(|d| second == d.event_id.as_str())
+            })
+            .await;
         assert!(answered.ok, "{answered:#?}");
         hold.release();
     });

@@ -2,9 +2,10 @@
 //! with a typed `Config`, its stdout and stderr in a log file (shown by
 //! every failure), waited for until its own log says it holds its port and
 //! it answers `/healthz` (bounded, generous: the machine is busy; another
-//! test's host on the same port is never taken for it), and killed on drop. `kill` is a SIGKILL (no shutdown code
-//! runs), `terminate` a SIGTERM (it drains and exits); `spawn` starts it
-//! again on the same port, config and data.
+//! test's host on the same port is never taken for it), and killed on
+//! drop. `kill` is a SIGKILL (no shutdown code runs), `terminate` a SIGTERM
+//! (it drains and exits); `spawn` starts it again on the same port, config
+//! and data.
 
 use super::config::{Config, Runtime};
 use super::sse::{Until, read_sse};
@@ -208,11 +209,11 @@ impl HostProcess {
     /// this port (the binary prints its bound address once it holds it).
     fn bound_since(&self, from: usize) -> bool {
         let log = std::fs::read(self.dir.join("host.log")).unwrap_or_default();
-        let line = format!(":{} ", self.port);
+        let port = format!(":{}", self.port);
         String::from_utf8_lossy(log.get(from..).unwrap_or_default())
             .lines()
             .filter_map(|l| l.strip_prefix("handover-host listening on http://"))
-            .any(|addr| format!("{addr} ").contains(&line))
+            .any(|addr| addr.ends_with(&port))
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -53,7 +53,8 @@ pub type ErrorFn = fn(StatusCode, &str) -> Response;
 /// against the spec operation of the matched route (`MatchedPath` must
 /// spell the route like the spec's `paths` key; a violation is recorded
 /// and answered with the invalid status); waits while a scripted hold
-/// takes it; answers a scripted fault; else runs the route. Only the recording and the faults are always on.
+/// takes it; answers a scripted fault; else runs the route. Only the
+/// recording, the holds and the faults are always on.
 pub struct Gate {
     error: ErrorFn,
     /// The header carrying the credentials, and its value.
