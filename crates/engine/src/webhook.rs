@@ -306,6 +306,12 @@ impl Engine {
         let (events, keys) = self
             .webhook_step(ep, Some(session), &mut row, req.clone())
             .await;
+        // No call is left for the instance: it goes now, not after the
+        // commit. Held through the commit's wait, every webhook in flight
+        // kept one (128 in flight: ~128 live instances cycling through as
+        // many pool slots, each one's pages cold in the cache by its next
+        // use); let go here, a few slots serve everything, warm.
+        session.release();
         let change = Change {
             row: None,
             events,

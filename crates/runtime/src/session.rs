@@ -6,9 +6,11 @@
 //! both from one instance instead of two fresh ones (27.6 → 17.7 µs for
 //! the two calls in isolation; BENCHMARKS.md). The isolation that matters
 //! holds: the instance sees only this request, of this endpoint, at one
-//! adapter version, and at most one handover's state; it is dropped with
-//! the session. Each call still gets its own deadline, log cap, egress
-//! budget and fuel and stderr.
+//! adapter version, and at most one handover's state; it is dropped when
+//! the session is released (the engine releases it as soon as its last
+//! call returns, before the step's durable write, so a webhook waiting on
+//! the database holds no instance). Each call still gets its own deadline,
+//! log cap, egress budget and fuel and stderr.
 //!
 //! An endpoint configured with `instance_reuse = N` hands a session's
 //! instance to a [`WarmPool`] when the session ends, and the endpoint's next

@@ -201,6 +201,25 @@ async fn pg_two_replicas_share_handovers_and_streams() {
     assert_eq!(a.status(&id).await["status"], "completed");
 }
 
+/// A host on `schema` that applies webhooks inline however slow a debug
+/// build is, the sim's webhooks sent to it, and an active handover whose
+/// agent message "first" it has applied: it has timed its adapter on a
+/// webhook, so the next ones go inline. Returns the host, the handover's id
+/// and the sim conversation.
+async fn inline_host_with_handover(
+    sim: &provider_simulators::SimProvider,
+    schema: &Arc<Schema>,
+) -> (Host, String, String) {
+    let inline = Host::config(&[sim_ep("ep", sim)]).server(|s| s.inline_webhook_ms = Some(60_000));
+    let host = Host::start_on(inline, Some(schema.clone())).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (id, conv) = host.active_sim_handover(sim, "s-1").await;
+    sim.agent_message(&conv, "first").await;
+    host.sse(&events_path(&id), None, T, |e| e["text"] == "first")
+        .await;
+    (host, id, conv)
+}
+
 /// A webhook reaching one replica while another is in the middle of a
 /// locked step of the same handover (bot input, waiting on the provider)
 /// does not land inside that step: applied inline it takes no shared lock,
@@ -214,16 +233,8 @@ async fn pg_a_webhook_does_not_land_inside_another_replicas_step() {
     let Some(schema) = Schema::create("e2e").await else {
         return;
     };
-    // Webhooks go inline on replica a however slow a debug build is.
-    let inline = Host::config(&[sim_ep("ep", &sim)]).server(|s| s.inline_webhook_ms = Some(60_000));
-    let a = Host::start_on(inline, Some(schema.clone())).await;
+    let (a, id, conv) = inline_host_with_handover(&sim, &schema).await;
     let b = Host::start_on(Host::config(&[sim_ep("ep", &sim)]), Some(schema)).await;
-    sim.set_webhook_url(Some(a.webhook_url("ep")));
-    let (id, conv) = a.active_sim_handover(&sim, "s-1").await;
-    // Replica a has timed its adapter on a webhook: the next go inline.
-    sim.agent_message(&conv, "first").await;
-    a.sse(&events_path(&id), None, T, |e| e["text"] == "first")
-        .await;
 
     // Replica b's bot input waits on the provider, holding the lock ...
     let hold = sim.hold_next(&format!("/conversations/{conv}/messages"));
@@ -257,6 +268,58 @@ async fn pg_a_webhook_does_not_land_inside_another_replicas_step() {
         "the second webhook was not tried inline:\n{}",
         a.log()
     );
+}
+
+/// An inline webhook lets its adapter instance go once `handle-webhook`
+/// has returned, not after its commit: a commit waiting on the database
+/// holds no instance (else every webhook in flight would keep one).
+#[tokio::test]
+async fn pg_an_inline_webhook_holds_no_instance_while_its_commit_waits() {
+    let sim = sim().await;
+    let Some(schema) = Schema::create("e2e").await else {
+        return;
+    };
+    let (host, id, conv) = inline_host_with_handover(&sim, &schema).await;
+
+    // The handover's row locked by this test: the next step's commit waits.
+    // Nothing below may panic before the lock is let go (the schema's drop
+    // would wait on it forever); PostgreSQL also ends this session if it
+    // stays idle in its transaction that long.
+    let db = schema.connect().await;
+    db.batch_execute("SET idle_in_transaction_session_timeout = '120s'; BEGIN")
+        .await
+        .unwrap();
+    db.execute("SELECT 1 FROM handovers WHERE id = $1 FOR UPDATE", &[&id])
+        .await
+        .unwrap();
+    sim.agent_message(&conv, "second").await;
+    let blocked = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))";
+    let waited = tokio::time::timeout(T, async {
+        while !db
+            .query_one(blocked, &[])
+            .await
+            .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let kept = host.metric("adapter_instances_kept").await;
+    db.batch_execute("COMMIT").await.unwrap();
+    assert!(
+        waited.is_ok(),
+        "the host's commit never waited on the row lock:\n{}",
+        host.log()
+    );
+    assert_eq!(kept, 0.0, "an instance is held through the commit");
+    assert!(
+        !host.log().contains("inline webhook step not committed"),
+        "the webhook did not go inline:\n{}",
+        host.log()
+    );
+    let events = until_agent_text(&host, &id, None, "second").await;
+    assert_eq!(agent_texts(&events), ["first", "second"], "{events:?}");
 }
 
 /// A webhook that a replica stored (the provider got its 200) but never
