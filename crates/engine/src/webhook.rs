@@ -307,10 +307,10 @@ impl Engine {
             .webhook_step(ep, Some(session), &mut row, req.clone())
             .await;
         // No call is left for the instance: it goes now, not after the
-        // commit. Held through the commit's wait, every webhook in flight
-        // kept one (128 in flight: ~128 live instances cycling through as
-        // many pool slots, each one's pages cold in the cache by its next
-        // use); let go here, a few slots serve everything, warm.
+        // commit. Held through the commit's wait (a slow database, a row
+        // lock), every webhook waiting kept one and a place among the
+        // instances that may be kept between calls (a quarter of the
+        // pool), leaving none for other sessions and warm pools.
         session.release();
         let change = Change {
             row: None,
