@@ -6,6 +6,10 @@
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
+/// The largest linear memory any endpoint may be granted
+/// (`runtime.max_memory_mib`), MiB: a 32-bit memory cannot exceed 4 GiB.
+pub const MAX_MEMORY_MIB: u32 = 4096;
+
 /// The limits one adapter call runs under.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Limits {

@@ -184,6 +184,15 @@ mod tests {
         assert!(e.to_string().contains("use at most an hour"), "{e}");
         let c = parse("c.toml", "[runtime]\nmax_poll_wait_s = 3600\n").unwrap();
         assert_eq!(c.runtime.max_poll_wait_s, 3600);
+        for bad in [0, 4097] {
+            let src = format!("[runtime]\nmax_memory_mib = {bad}\n");
+            let e = parse("c.toml", &src).unwrap_err();
+            assert_eq!(e.0.len(), 1, "{e}");
+            assert!(e.to_string().contains("runtime.max_memory_mib"), "{e}");
+            assert!(e.to_string().contains("use at most 4096"), "{e}");
+        }
+        let c = parse("c.toml", "[runtime]\nmax_memory_mib = 4096\n").unwrap();
+        assert_eq!(c.runtime.max_memory_mib, 4096);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::errors::ConfigError;
 use super::secrets::template_refs;
 use super::{Config, StoreBackend};
 use crate::egress_policy::AllowEntry;
+use crate::limits::MAX_MEMORY_MIB;
 use std::net::IpAddr;
 
 /// The longest I/O wait a long poll may be granted.
@@ -52,6 +53,17 @@ pub(super) fn validate(file: &str, src: &str, cfg: &Config) -> Vec<ConfigError> 
         && cfg.store.url.as_deref().is_none_or(str::is_empty)
     {
         at(0..0, "store.url".into(), "backend \"postgres\" needs `url` (e.g. \"postgres://user@127.0.0.1:5432/handover\" or \"env:DATABASE_URL\")".into());
+    }
+    let m = cfg.runtime.max_memory_mib;
+    if !(1..=MAX_MEMORY_MIB).contains(&m) {
+        at(
+            0..0,
+            "runtime.max_memory_mib".into(),
+            format!(
+                "{m} MiB is outside 1..={MAX_MEMORY_MIB}: an adapter's linear memory is 32-bit, \
+                 so no endpoint can use more than 4 GiB; use at most {MAX_MEMORY_MIB}"
+            ),
+        );
     }
     let w = cfg.runtime.max_poll_wait_s;
     if w > MAX_POLL_WAIT_S {

@@ -14,6 +14,7 @@ pub mod cache;
 mod call;
 mod clock;
 mod dispatch;
+mod engine;
 pub use handover_egress as egress;
 pub mod inspect;
 pub use handover_core::limits;
@@ -24,6 +25,7 @@ mod state;
 mod stderr;
 
 pub use call::{Call, CallEnv, CallObserver, CallOutput, CallTap, CallVerdict};
+pub use engine::MemorySlots;
 pub use limits::{Limits, LimitsOverride};
 pub use session::{Session, WarmPool};
 
@@ -37,8 +39,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use thiserror::Error;
+use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 /// Engine-wide settings (each combination needs its own compiled artifacts).
 #[derive(Debug, Clone)]
@@ -52,26 +54,23 @@ pub struct RuntimeConfig {
     pub cache_key_file: Option<PathBuf>,
     /// Instances that may exist at once (concurrent calls), pool-wide.
     pub max_instances: u32,
-    /// Largest linear memory any endpoint may be granted, MiB.
+    /// Largest linear memory any endpoint may be granted, MiB (at most
+    /// [`limits::MAX_MEMORY_MIB`]).
     pub max_memory_mib: u32,
     /// Epoch tick: the granularity of preemption and wall-time checks.
     pub epoch_tick: Duration,
-    /// Reset a finished instance's memory and tables in place (only the
-    /// pages it dirtied, found with Linux's `PAGEMAP_SCAN`, restored from
-    /// the original image or zeroed) and keep them resident, instead of
+    /// Reset a finished instance's memory and tables in place (the pages
+    /// written in its slot, found with Linux's `PAGEMAP_SCAN`, restored from
+    /// the original image or zeroed: without userfaultfd write-protection
+    /// the kernel reports every private page the slot holds, so this is the
+    /// union of what the slot's instances have written, up to 1 MiB) and
+    /// keep them resident, instead of
     /// returning them to the kernel and faulting them in again on the next
     /// call. Roughly halves the cost of a fresh instance per call; each
     /// call still sees pristine memory. Ignored (with the previous
     /// behaviour) where the kernel lacks `PAGEMAP_SCAN` (before 6.7).
     pub keep_resident: bool,
 }
-
-/// Bytes of dirtied linear memory per pooled slot reset in place and kept
-/// resident (more is returned to the kernel); covers a Rust adapter's stack,
-/// data and a working heap.
-const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
-/// The same for each table slot.
-const TABLE_KEEP_RESIDENT: usize = 64 << 10;
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
@@ -191,6 +190,8 @@ pub struct Runtime {
     /// blocking pool: half the cores, at least one, so uploads can never
     /// occupy the async workers that serve requests, nor every core.
     compiles: tokio::sync::Semaphore,
+    /// How guest memories are laid out (whether compiled code checks bounds).
+    memory_slots: MemorySlots,
 }
 
 impl Drop for Runtime {
@@ -205,17 +206,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 impl Runtime {
     pub fn new(cfg: RuntimeConfig) -> Result<Arc<Runtime>, RuntimeError> {
-        let engine = if cfg.keep_resident {
-            // `Enabled::Yes` refuses to build the engine where the kernel
-            // has no PAGEMAP_SCAN; there, keeping the low bytes resident
-            // would mean a memset of all of them per call (slower than the
-            // default), so fall back to the default reset.
-            Engine::new(&engine_config(&cfg, true))
-                .or_else(|_| Engine::new(&engine_config(&cfg, false)))
-        } else {
-            Engine::new(&engine_config(&cfg, false))
-        };
-        let engine = engine.map_err(RuntimeError::Engine)?;
+        let (engine, memory_slots) = engine::build(&cfg).map_err(RuntimeError::Engine)?;
         let linkers = Version::ALL
             .iter()
             .map(|&v| build_linker(&engine, v).map(|l| (v, l)))
@@ -253,6 +244,7 @@ impl Runtime {
             stop,
             parked: AtomicUsize::new(0),
             compiles: tokio::sync::Semaphore::new(compile_slots()),
+            memory_slots,
         }))
     }
 
@@ -262,6 +254,13 @@ impl Runtime {
 
     pub fn config(&self) -> &RuntimeConfig {
         &self.cfg
+    }
+
+    /// How guest memories are laid out: [`MemorySlots::Checked`] only where
+    /// this process could not reserve the address space for the unchecked
+    /// layout (see `engine`).
+    pub fn memory_slots(&self) -> MemorySlots {
+        self.memory_slots
     }
 
     /// Compile (or fetch from the cache), check the world, pre-instantiate
@@ -439,39 +438,6 @@ impl Runtime {
 /// Compilations one runtime runs at once: half the cores, at least one.
 fn compile_slots() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
-}
-
-/// The engine configuration; `in_place_reset` turns on
-/// [`RuntimeConfig::keep_resident`]'s PAGEMAP_SCAN reset.
-fn engine_config(cfg: &RuntimeConfig, in_place_reset: bool) -> Config {
-    let mut pool = PoolingAllocationConfig::new();
-    let n = cfg.max_instances.max(1);
-    pool.total_component_instances(n)
-        .total_core_instances(n * 8)
-        .total_memories(n * 2)
-        .total_tables(n * 4)
-        .total_stacks(n)
-        .max_core_instances_per_component(64)
-        .max_memories_per_component(8)
-        .max_tables_per_component(16)
-        .max_memory_size((cfg.max_memory_mib as usize) << 20)
-        .max_component_instance_size(4 << 20)
-        .max_core_instance_size(4 << 20)
-        .max_unused_warm_slots(n.min(100));
-    if in_place_reset {
-        pool.pagemap_scan(Enabled::Yes)
-            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
-            .table_keep_resident(TABLE_KEEP_RESIDENT);
-    }
-    let mut c = Config::new();
-    c.wasm_component_model(true)
-        .epoch_interruption(true)
-        .consume_fuel(cfg.fuel)
-        .max_wasm_stack(1 << 20)
-        .memory_reservation(1 << 30)
-        .memory_guard_size(64 << 10)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    c
 }
 
 fn placeholder_info() -> AdapterInfo {

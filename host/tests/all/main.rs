@@ -58,6 +58,7 @@ mod guests_tested {
     use crate::sandbox::oversized_event_list_is_refused as many_events;
     use crate::sandbox::oversized_events_are_refused as big_events;
     use crate::sandbox::oversized_state_is_refused as big_state;
+    use crate::sandbox::reads_past_the_end_of_memory_trap as oob;
     use crate::sandbox::unbounded_recursion_is_a_stack_overflow as recursion;
     use crate::template::a_new_rust_project_builds_tests_and_passes_the_happy_path as template;
     use crate::uploads::a_tenant_compiles_one_upload_at_a_time as slow_validate;

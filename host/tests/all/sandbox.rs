@@ -5,7 +5,7 @@
 
 use crate::harness::wasm::*;
 use handover_host::model::{FailureReason, UserInput};
-use handover_host::runtime::{Call, CallOutput, Limits};
+use handover_host::runtime::{Call, CallOutput, Limits, MemorySlots, Runtime, RuntimeConfig};
 use std::time::{Duration, Instant};
 
 /// Run `start` of fixture `name` and return the failure message.
@@ -71,6 +71,67 @@ pub(crate) async fn memory_bomb_hits_the_memory_limit() {
     let msg = start_fails("membomb", limits).await;
     assert!(msg.contains("memory limit exceeded"), "{msg}");
     assert!(msg.contains("16 MiB"), "{msg}");
+}
+
+/// Guest code runs without bounds checks here (4 GiB memory slots, see
+/// `runtime::MemorySlots`): a read just past the end of the memory and one
+/// near the top of the 32-bit space both trap on the slot's inaccessible
+/// pages, never read another memory (the fixture panics, naming what it
+/// read, if a read returns).
+#[tokio::test]
+pub(crate) async fn reads_past_the_end_of_memory_trap() {
+    let rt = runtime();
+    assert_eq!(rt.memory_slots(), MemorySlots::Unchecked);
+    let oob = load(&rt, "oob").await;
+    let input = UserInput {
+        id: String::new(),
+        kind: Default::default(),
+        text: "hi".into(),
+        attachments: vec![],
+    };
+    let calls = [
+        Call::Start(ctx("{}"), conversation()),
+        Call::UserMessage(ctx("{}"), vec![], input),
+    ];
+    for call in calls {
+        let export = call.export_name();
+        let f = rt
+            .invoke(&oob, &env(Limits::default(), &[], &[]), call)
+            .await
+            .unwrap_err();
+        assert_eq!(f.stopped_by, Some("trap"), "{export}: {f}");
+        assert!(
+            f.message.contains("out of bounds memory access"),
+            "{export}: {f}"
+        );
+    }
+}
+
+/// A runtime may grant an endpoint the whole 4 GiB a 32-bit memory can
+/// address (the memory slots are that large); with the 1 GiB slots used
+/// before, such a runtime could not be built at all.
+#[tokio::test]
+async fn a_runtime_may_grant_the_whole_32_bit_memory() {
+    let rt = Runtime::new(RuntimeConfig {
+        max_instances: 4,
+        max_memory_mib: handover_host::runtime::limits::MAX_MEMORY_MIB,
+        ..Default::default()
+    })
+    .expect("a runtime granting 4 GiB");
+    assert_eq!(rt.memory_slots(), MemorySlots::Unchecked);
+    let echo = load(&rt, "echo").await;
+    let limits = Limits {
+        memory_bytes: 4 << 30,
+        ..Default::default()
+    };
+    let out = rt
+        .invoke(
+            &echo,
+            &env(limits, &[], &[]),
+            Call::Start(ctx("{}"), conversation()),
+        )
+        .await;
+    assert!(matches!(out, Ok(CallOutput::Step(_))), "{out:?}");
 }
 
 #[tokio::test]

@@ -88,6 +88,20 @@ impl Host {
         }
     }
 
+    /// Like `start_config`, the binary run by `wrapper` (see
+    /// [`HostProcess::start_under`]).
+    pub async fn start_under(mut config: Config, wrapper: &[&str]) -> Host {
+        let pg = crate::e2e::postgres::schema_for_env().await;
+        if let Some(schema) = &pg {
+            config = config.postgres(&schema.url);
+        }
+        let log = std::env::var("HANDOVER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
+        Host {
+            process: HostProcess::start_under(config, &log, &[], wrapper).await,
+            _pg: pg,
+        }
+    }
+
     /// `ep` alone, with `sim`'s webhooks pointed at it.
     pub async fn start_sim(ep: Endpoint, sim: &SimProvider) -> Host {
         let id = ep.id.clone();

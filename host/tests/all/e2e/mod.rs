@@ -7,6 +7,7 @@ mod delivery;
 pub(crate) mod harness;
 mod input_retry;
 mod lifecycle;
+mod memory_slots;
 mod postgres;
 mod providers_chatwoot_sunshine;
 mod providers_chatwoot_v2;

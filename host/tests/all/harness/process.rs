@@ -30,6 +30,8 @@ pub struct HostProcess {
     pub http: reqwest::Client,
     rust_log: String,
     envs: Vec<(String, String)>,
+    /// A command the binary runs under (e.g. `prlimit --as=N`), if any.
+    wrapper: Vec<String>,
 }
 
 /// A response: status, `Retry-After`, the body as JSON (`Null` if not) and text.
@@ -96,10 +98,17 @@ impl HostProcess {
     /// `listen` and `data_dir` default to a free port and `<dir>/data`,
     /// `public_metrics` to `true`,
     /// `[runtime]` to [`Runtime::shared_cache`].
-    pub async fn start_with(
+    pub async fn start_with(config: Config, rust_log: &str, envs: &[(&str, &str)]) -> HostProcess {
+        HostProcess::start_under(config, rust_log, envs, &[]).await
+    }
+
+    /// [`HostProcess::start_with`], the binary run by `wrapper` (its
+    /// command line, then the binary's): e.g. `["prlimit", "--as=N"]`.
+    pub async fn start_under(
         mut config: Config,
         rust_log: &str,
         envs: &[(&str, &str)],
+        wrapper: &[&str],
     ) -> HostProcess {
         let dir = std::env::temp_dir().join(format!("handover-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -138,6 +147,7 @@ impl HostProcess {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                wrapper: wrapper.iter().map(|w| w.to_string()).collect(),
             };
             match h.try_spawn().await {
                 Ok(()) => return h,
@@ -166,7 +176,16 @@ impl HostProcess {
             .unwrap();
         // What this spawn writes starts here (a restart appends to the log).
         let from = log.metadata().unwrap().len() as usize;
-        let child = Command::new(env!("CARGO_BIN_EXE_handover-host"))
+        let bin = env!("CARGO_BIN_EXE_handover-host");
+        let mut command = match self.wrapper.split_first() {
+            Some((run, args)) => {
+                let mut c = Command::new(run);
+                c.args(args).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = command
             .args(["serve", "--config"])
             .arg(&self.config)
             .env("RUST_LOG", &self.rust_log)
