@@ -71,23 +71,7 @@ pub(super) fn build(cfg: &RuntimeConfig) -> wasmtime::Result<(Engine, MemorySlot
             match Engine::new(&engine_config(cfg, slots, in_place)) {
                 Ok(engine) => {
                     if slots == MemorySlots::Checked {
-                        let (wide, guard) = MemorySlots::Unchecked.reservation(cfg);
-                        let gib = (u64::from(memories(cfg)) * (wide + guard)) >> 30;
-                        let size = if gib >= 1024 {
-                            format!("{:.1} TiB", gib as f64 / 1024.0)
-                        } else {
-                            format!("{gib} GiB")
-                        };
-                        tracing::warn!(
-                            "this process may not reserve {size} of address space for \
-                             {} guest memories of 4 GiB each (`ulimit -v`, or a smaller \
-                             virtual address space): compiled adapters check bounds on every \
-                             memory access instead, which is slower; raise the limit or lower \
-                             `runtime.max_instances` to avoid it ({})",
-                            memories(cfg),
-                            last.as_ref()
-                                .map_or(String::new(), |e: &wasmtime::Error| format!("{e:#}"))
-                        );
+                        warn_checked(cfg, last.as_ref());
                     }
                     return Ok((engine, slots));
                 }
@@ -96,6 +80,26 @@ pub(super) fn build(cfg: &RuntimeConfig) -> wasmtime::Result<(Engine, MemorySlot
         }
     }
     Err(last.expect("at least one configuration was tried"))
+}
+
+/// Says that the unchecked layout could not be had (`refused`: why) and
+/// what it costs.
+fn warn_checked(cfg: &RuntimeConfig, refused: Option<&wasmtime::Error>) {
+    let (wide, guard) = MemorySlots::Unchecked.reservation(cfg);
+    let gib = (u64::from(memories(cfg)) * (wide + guard)) >> 30;
+    let size = if gib >= 1024 {
+        format!("{:.1} TiB", gib as f64 / 1024.0)
+    } else {
+        format!("{gib} GiB")
+    };
+    tracing::warn!(
+        "this process may not reserve {size} of address space for {} guest memories of \
+         4 GiB each (`ulimit -v`, or a smaller virtual address space): compiled adapters \
+         check bounds on every memory access instead, which is slower; raise the limit or \
+         lower `runtime.max_instances` to avoid it ({})",
+        memories(cfg),
+        refused.map_or(String::new(), |e| format!("{e:#}"))
+    );
 }
 
 /// Linear memories the pool holds.

@@ -4,8 +4,10 @@
 //! afterwards, and memory returns to its baseline).
 
 use crate::harness::wasm::*;
-use handover_host::model::{FailureReason, UserInput};
-use handover_host::runtime::{Call, CallOutput, Limits, MemorySlots, Runtime, RuntimeConfig};
+use handover_host::model::{Failure, FailureReason, UserInput};
+use handover_host::runtime::{
+    Call, CallOutput, Limits, LoadedAdapter, MemorySlots, Runtime, RuntimeConfig,
+};
 use std::time::{Duration, Instant};
 
 /// Run `start` of fixture `name` and return the failure message.
@@ -19,27 +21,24 @@ async fn start_fails_with(name: &str, phrases: &[&str]) -> String {
     msg
 }
 
+/// `start` of `adapter` under `limits`, with no egress allowed.
+async fn start(
+    rt: &Runtime,
+    adapter: &LoadedAdapter,
+    limits: Limits,
+) -> Result<CallOutput, Failure> {
+    let call = Call::Start(ctx("{}"), conversation());
+    rt.invoke(adapter, &env(limits, &[], &[]), call).await
+}
+
 async fn start_fails(name: &str, limits: Limits) -> String {
     let rt = runtime();
     let a = load(&rt, name).await;
-    let f = rt
-        .invoke(
-            &a,
-            &env(limits, &[], &[]),
-            Call::Start(ctx("{}"), conversation()),
-        )
-        .await
-        .unwrap_err();
+    let f = start(&rt, &a, limits).await.unwrap_err();
     assert_eq!(f.reason, FailureReason::Error, "{f}");
     // The host still serves: another adapter on the same runtime works.
     let echo = load(&rt, "echo").await;
-    let out = rt
-        .invoke(
-            &echo,
-            &env(Limits::default(), &[], &[]),
-            Call::Start(ctx("{}"), conversation()),
-        )
-        .await;
+    let out = start(&rt, &echo, Limits::default()).await;
     assert!(
         matches!(out, Ok(CallOutput::Step(_))),
         "echo after {name}: {out:?}"
@@ -124,13 +123,7 @@ async fn a_runtime_may_grant_the_whole_32_bit_memory() {
         memory_bytes: 4 << 30,
         ..Default::default()
     };
-    let out = rt
-        .invoke(
-            &echo,
-            &env(limits, &[], &[]),
-            Call::Start(ctx("{}"), conversation()),
-        )
-        .await;
+    let out = start(&rt, &echo, limits).await;
     assert!(matches!(out, Ok(CallOutput::Step(_))), "{out:?}");
 }
 
@@ -248,13 +241,7 @@ pub(crate) async fn log_flood_is_truncated_and_counted() {
         ..Default::default()
     };
     let logs = LogCapture::start();
-    let out = rt
-        .invoke(
-            &a,
-            &env(limits, &[], &[]),
-            Call::Start(ctx("{}"), conversation()),
-        )
-        .await;
+    let out = start(&rt, &a, limits).await;
     // The flood itself is not an error: the lines beyond the cap are dropped.
     assert!(matches!(out, Ok(CallOutput::Step(_))), "{out:?}");
     let text = logs.text();
@@ -281,14 +268,7 @@ pub(crate) async fn log_flood_is_truncated_and_counted() {
 pub(crate) async fn file_and_environment_are_not_visible() {
     let rt = runtime();
     let a = load(&rt, "fs-env").await;
-    let out = rt
-        .invoke(
-            &a,
-            &env(Limits::default(), &[], &[]),
-            Call::Start(ctx("{}"), conversation()),
-        )
-        .await
-        .unwrap();
+    let out = start(&rt, &a, Limits::default()).await.unwrap();
     let CallOutput::Step(step) = out else {
         panic!("{out:?}")
     };

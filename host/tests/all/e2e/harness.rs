@@ -78,26 +78,24 @@ impl Host {
 
     /// On PostgreSQL schema `pg` (shared by every host started on it, like
     /// replicas), or on SQLite with `None`.
-    pub async fn start_on(mut config: Config, pg: Option<Arc<Schema>>) -> Host {
-        if let Some(schema) = &pg {
-            config = config.postgres(&schema.url);
-        }
-        Host {
-            process: HostProcess::start(config).await,
-            _pg: pg,
-        }
+    pub async fn start_on(config: Config, pg: Option<Arc<Schema>>) -> Host {
+        Host::start_on_under(config, pg, &[]).await
     }
 
     /// Like `start_config`, the binary run by `wrapper` (see
     /// [`HostProcess::start_under`]).
-    pub async fn start_under(mut config: Config, wrapper: &[&str]) -> Host {
+    pub async fn start_under(config: Config, wrapper: &[&str]) -> Host {
         let pg = crate::e2e::postgres::schema_for_env().await;
+        Host::start_on_under(config, pg, wrapper).await
+    }
+
+    /// `start_on`, the binary run by `wrapper`.
+    async fn start_on_under(mut config: Config, pg: Option<Arc<Schema>>, wrapper: &[&str]) -> Host {
         if let Some(schema) = &pg {
             config = config.postgres(&schema.url);
         }
-        let log = std::env::var("HANDOVER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
         Host {
-            process: HostProcess::start_under(config, &log, &[], wrapper).await,
+            process: HostProcess::start_wrapped(config, wrapper).await,
             _pg: pg,
         }
     }

@@ -90,8 +90,14 @@ impl HostProcess {
     /// Start with `RUST_LOG=info`, or `$HANDOVER_TEST_RUST_LOG` when set
     /// (e.g. `debug` to chase a flaky test: a failure prints the host's log).
     pub async fn start(config: Config) -> HostProcess {
+        HostProcess::start_wrapped(config, &[]).await
+    }
+
+    /// [`HostProcess::start`], the binary run by `wrapper` (see
+    /// [`HostProcess::start_under`]).
+    pub async fn start_wrapped(config: Config, wrapper: &[&str]) -> HostProcess {
         let log = std::env::var("HANDOVER_TEST_RUST_LOG").unwrap_or_else(|_| "info".into());
-        HostProcess::start_with(config, &log, &[]).await
+        HostProcess::start_under(config, &log, &[], wrapper).await
     }
 
     /// Start with `RUST_LOG=rust_log` and extra environment variables.
