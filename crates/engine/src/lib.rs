@@ -30,6 +30,7 @@ pub mod registry;
 pub mod replay;
 pub mod request;
 mod retention;
+mod route_hint;
 mod streams;
 pub mod tenancy;
 pub use handover_core::{rules, signature};

@@ -2,7 +2,9 @@
 //!
 //! Ingest: verify the signature the adapter declared (with the configured
 //! secret), find which handovers the request concerns (where a 0.2.0
-//! adapter declared the key, else by asking its `route-webhook`), drop
+//! adapter declared the key, else by asking its `route-webhook`, with the
+//! row of the key a learned hint predicts read before the instance is made:
+//! `route_hint`), drop
 //! duplicates by delivery id, make the request durable, and only then
 //! answer the provider. Durable means one of two paths:
 //! - **inline** (the common case: one handover, its inbox empty, a free
@@ -157,9 +159,18 @@ impl Engine {
             .webhook_routing
             .as_ref()
             .and_then(|r| handover_core::declared_routing::route(r, &req));
+        // A row read before the instance exists, for the key a learned
+        // hint predicts (contract 0.1.0; used only if the adapter agrees).
+        let mut early = None;
         let route = match declared {
             Some(route) => route,
             None => {
+                let guess = ep.route_hints.guess(adapter.id(), &req.body);
+                if let Some(key) = &guess.key
+                    && let Ok(Some(target)) = self.store.webhook_target(&ep.id, key).await
+                {
+                    early = Some((key.clone(), target));
+                }
                 let slot = match ep.tenant_budget.as_ref().map(|t| t.try_call()).transpose() {
                     Ok(s) => s,
                     Err(q) => return refuse(q.into()),
@@ -176,6 +187,8 @@ impl Engine {
                         return refuse(WebhookRefusal::Malformed(f.message));
                     }
                 };
+                ep.route_hints
+                    .learn(adapter.id(), guess, &route.correlation_keys);
                 // The slot covers the adapter call only: waiting out the
                 // correlation grace and storing the webhook run no adapter,
                 // and must not keep the tenant's bot API calls out (quota
@@ -195,12 +208,19 @@ impl Engine {
         });
         let deliveries: Vec<String> = delivery_id.into_iter().chain(signed_key).collect();
         let mut ids: Vec<String> = vec![];
-        // One key (the common case): read its handover's row along with it,
-        // for the inline path (`Some(None)`: its inbox has items).
+        // One key (the common case): its handover's row (read early if the
+        // hint predicted this key), for the inline path (`Some(None)`: its
+        // inbox has items).
         let mut prefetched = None;
-        if let [key] = route.correlation_keys.as_slice()
-            && let Ok(Some((id, row))) = self.store.webhook_target(&ep.id, key).await
-        {
+        let target = match (route.correlation_keys.as_slice(), early) {
+            ([key], Some((predicted, target))) if predicted == *key => {
+                metrics::WEBHOOK_ROWS_READ_EARLY.inc();
+                Some(target)
+            }
+            ([key], _) => self.store.webhook_target(&ep.id, key).await.ok().flatten(),
+            _ => None,
+        };
+        if let Some((id, row)) = target {
             ids.push(id);
             prefetched = Some(row);
         } else {

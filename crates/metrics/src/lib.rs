@@ -164,6 +164,10 @@ pub static WEBHOOK_VERIFY_FAILED: LabelledCounter = LabelledCounter::new();
 pub static WEBHOOKS_ACCEPTED: Counter = Counter::new();
 /// Of the accepted webhooks, those applied inline (no inbox item).
 pub static WEBHOOKS_INLINE: Counter = Counter::new();
+/// Webhooks (contract 0.1.0) whose handover row was read before their
+/// instance was made, for the key a learned route hint predicted and the
+/// adapter's `route-webhook` confirmed.
+pub static WEBHOOK_ROWS_READ_EARLY: Counter = Counter::new();
 /// Poll results dropped because another step of the handover committed
 /// while the poll ran outside the lock (the poll runs again).
 pub static POLLS_SUPERSEDED: Counter = Counter::new();
@@ -288,6 +292,13 @@ pub fn render() -> String {
         out,
         "# HELP webhooks_applied_inline_total Accepted webhooks applied at once in one write (the rest went through the inbox).\n# TYPE webhooks_applied_inline_total counter\nwebhooks_applied_inline_total {}",
         WEBHOOKS_INLINE.get()
+    );
+    single(
+        &mut out,
+        "webhook_rows_read_early_total",
+        "counter",
+        "Webhooks whose handover row was read before their adapter instance was made, for the key a learned route hint predicted and `route-webhook` confirmed (contract 0.1.0 adapters).",
+        WEBHOOK_ROWS_READ_EARLY.get(),
     );
     single(
         &mut out,

@@ -151,6 +151,14 @@ pub struct LoadedAdapter {
     native: bool,
 }
 
+impl LoadedAdapter {
+    /// Unique in this process, never reused: tells two loads of the same
+    /// file apart (state learned about one version is not another's).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
 /// A component's export table, in its contract version's types.
 pub(crate) enum Exports {
     V0_1_0(v0_1_0_exports::Exports),

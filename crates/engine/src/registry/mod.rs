@@ -172,6 +172,9 @@ pub struct Endpoint {
     /// exponentially weighted mean, µs): the engine applies webhooks inline
     /// only while the adapter handles them quickly.
     pub webhook_step_us: Ewma,
+    /// Where the adapter's `route-webhook` finds the key (contract 0.1.0):
+    /// the handover's row is read before the webhook's instance is made.
+    pub route_hints: crate::route_hint::RouteHints,
     /// Instances kept between this endpoint's calls (`instance_reuse`).
     pub warm: Option<Arc<WarmPool>>,
     resolver: Arc<Resolver>,
@@ -445,6 +448,7 @@ impl Registry {
                     webhook_secret,
                     tenant_budget,
                     webhook_step_us: Ewma::default(),
+                    route_hints: Default::default(),
                     warm: (ep.instance_reuse > 0).then(|| WarmPool::new(ep.instance_reuse)),
                     resolver,
                     slot: RwLock::new(Slot {

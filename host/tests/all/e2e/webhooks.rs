@@ -251,6 +251,40 @@ async fn assert_path(host: &Host, inline: bool) {
     }
 }
 
+/// A 0.1.0 adapter's webhooks, once its first answer has shown where the
+/// key is: each handover's row is read before the webhook's instance is
+/// made (for the key the learned hint predicts), and the adapter's answer
+/// still routes every webhook to its own handover, in provider order.
+#[tokio::test]
+async fn predicted_keys_are_read_early_and_each_webhook_reaches_its_own_handover() {
+    let sim = sim().await;
+    let host = Host::start_config(config(sim_ep("ep", &sim), false)).await;
+    sim.set_webhook_url(Some(host.webhook_url("ep")));
+    let (a, conv_a) = host.sim_handover(&sim, "s-1").await;
+    let (b, conv_b) = host.sim_handover(&sim, "s-2").await;
+    for (conv, text) in [
+        (&conv_a, "a1"),
+        (&conv_b, "b1"),
+        (&conv_a, "a2"),
+        (&conv_b, "b2"),
+    ] {
+        sim.agent_message(conv, text).await;
+    }
+    let events_a = until_agent_text(&host, &a, None, "a2").await;
+    let events_b = until_agent_text(&host, &b, None, "b2").await;
+    assert_eq!(agent_texts(&events_a), ["a1", "a2"], "{events_a:?}");
+    assert_eq!(agent_texts(&events_b), ["b1", "b2"], "{events_b:?}");
+    let accepted = host.metric("webhooks_accepted_total").await;
+    let early = host.metric("webhook_rows_read_early_total").await;
+    // The endpoint's first webhook teaches the hint; every later one (the
+    // sim's messages go to two handovers, alternating) is predicted.
+    assert!(accepted >= 4.0, "{accepted} webhooks accepted");
+    assert!(
+        early >= 3.0 && early < accepted,
+        "{early} of {accepted} webhooks read their row early"
+    );
+}
+
 #[tokio::test]
 async fn duplicated_webhooks_appear_once() {
     duplicated_webhooks_appear_once_via(false).await;

@@ -1,0 +1,210 @@
+//! Route hints: where a contract 0.1.0 adapter's `route-webhook` has been
+//! finding the correlation key in the webhook's JSON body, learned from its
+//! answers, so the handover's row can be read before the webhook's instance
+//! exists.
+//!
+//! Why: a 0.1.0 webhook runs `route-webhook` and `handle-webhook` on one
+//! instance, and between the two the engine reads the handover's row. An
+//! instance held across that wait goes cold while other webhooks run (at 128
+//! in flight, about as much host CPU as a second instance would cost;
+//! BENCHMARKS.md). With a hint the row is read first, and the instance is
+//! made, routes, steps and goes in one stretch.
+//!
+//! Owns: learning a hint per endpoint and adapter version (a path of object
+//! members to a string or integer, and the text before it in the key) and
+//! predicting a key from a body. Must never decide a route: the adapter's
+//! answer always does, a row read for a prediction the answer does not
+//! confirm is not used, and the cost of a wrong hint is one wasted read.
+//! Work on the (untrusted) body is bounded: one parse, a search of at most
+//! [`MAX_NODES`] values at most [`MAX_DEPTH`] deep, and only on a miss.
+
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+/// Deepest object member a hint may point at (`/a/b/c/d`).
+const MAX_DEPTH: usize = 4;
+/// Most JSON values one search looks at.
+const MAX_NODES: usize = 256;
+/// A value that is only the key's tail (after a prefix) must be this long:
+/// shorter ones (a sequence number) end too many keys by chance.
+const MIN_TAIL: usize = 6;
+/// Wrong predictions in a row after which the endpoint stops predicting...
+const MAX_MISSES: u8 = 3;
+/// ...for this many webhooks, before it tries to learn again.
+const BACK_OFF: u32 = 1024;
+
+/// Where the key was found: `prefix` + the text at `path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hint {
+    path: Vec<String>,
+    prefix: String,
+}
+
+#[derive(Debug)]
+enum Learned {
+    /// Nothing learned yet for this adapter version (or it changed).
+    Unknown,
+    /// Predicting; `misses` wrong predictions in a row so far.
+    Known { hint: Arc<Hint>, misses: u8 },
+    /// No hint found (or too many misses): no parse until `skip` webhooks
+    /// have gone by.
+    BackingOff { skip: u32 },
+}
+
+/// One endpoint's hint, for the adapter version it was learned from.
+#[derive(Debug)]
+pub struct RouteHints(Mutex<(u64, Learned)>);
+
+impl Default for RouteHints {
+    fn default() -> Self {
+        RouteHints(Mutex::new((0, Learned::Unknown)))
+    }
+}
+
+/// A body as [`RouteHints::guess`] saw it: parsed when a hint may be
+/// learned or used, and the predicted key.
+#[derive(Debug, Default)]
+pub struct Guess {
+    /// Whether the body was looked at (not while backing off).
+    looked: bool,
+    doc: Option<Value>,
+    pub key: Option<String>,
+}
+
+impl RouteHints {
+    /// The key `body` probably routes to, for adapter version `adapter`
+    /// (`key: None` when there is no hint or the body does not hold it).
+    pub fn guess(&self, adapter: u64, body: &[u8]) -> Guess {
+        let hint = {
+            let mut s = self.0.lock().unwrap();
+            if s.0 != adapter {
+                *s = (adapter, Learned::Unknown);
+            }
+            match &mut s.1 {
+                Learned::Known { hint, .. } => Some(hint.clone()),
+                Learned::Unknown => None,
+                Learned::BackingOff { skip } if *skip > 0 => {
+                    *skip -= 1;
+                    return Guess::default();
+                }
+                Learned::BackingOff { .. } => None,
+            }
+        };
+        let doc = match body.first() {
+            Some(b'{') => serde_json::from_slice::<Value>(body).ok(),
+            _ => None,
+        };
+        let key = match (&hint, &doc) {
+            (Some(h), Some(d)) => at(d, &h.path).map(|v| format!("{}{v}", h.prefix)),
+            _ => None,
+        };
+        Guess {
+            looked: true,
+            doc,
+            key,
+        }
+    }
+
+    /// Records what `route-webhook` answered (`keys`) for the body of
+    /// `guess`: confirms the hint, or learns one from this body; too many
+    /// misses in a row, or nothing to learn, and the endpoint backs off.
+    pub fn learn(&self, adapter: u64, guess: Guess, keys: &[String]) {
+        let ([key], true) = (keys, guess.looked) else {
+            return;
+        };
+        let hit = guess.key.as_deref() == Some(key.as_str());
+        let found = match (&guess.doc, hit) {
+            (Some(doc), false) => find(doc, key),
+            _ => None,
+        };
+        let mut s = self.0.lock().unwrap();
+        if s.0 != adapter {
+            return;
+        }
+        let (old, misses) = match &s.1 {
+            Learned::Known { hint, misses } => (Some(hint.clone()), *misses),
+            _ => (None, 0),
+        };
+        s.1 = match (hit, found, old) {
+            (true, _, Some(hint)) => Learned::Known { hint, misses: 0 },
+            (true, _, None) => return,
+            (false, _, Some(_)) if misses + 1 >= MAX_MISSES => {
+                Learned::BackingOff { skip: BACK_OFF }
+            }
+            (false, found, Some(hint)) => Learned::Known {
+                hint: found.map_or(hint, Arc::new),
+                misses: misses + 1,
+            },
+            (false, Some(found), None) => Learned::Known {
+                hint: Arc::new(found),
+                misses: 0,
+            },
+            (false, None, None) => Learned::BackingOff { skip: BACK_OFF },
+        };
+    }
+}
+
+/// The text of the string or integer at `path` (object members only).
+fn at(doc: &Value, path: &[String]) -> Option<String> {
+    let mut v = doc;
+    for member in path {
+        v = v.as_object()?.get(member)?;
+    }
+    text(v)
+}
+
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Where in `doc` the key is: first a value equal to it, else one it ends
+/// with (at least [`MIN_TAIL`] long), breadth first, members by name.
+fn find(doc: &Value, key: &str) -> Option<Hint> {
+    let mut values = vec![];
+    let mut level: Vec<(Vec<String>, &Value)> = vec![(vec![], doc)];
+    for _ in 0..MAX_DEPTH {
+        let mut next = vec![];
+        for (path, v) in level {
+            let Some(members) = v.as_object() else {
+                continue;
+            };
+            for (name, child) in members {
+                if values.len() >= MAX_NODES {
+                    break;
+                }
+                let mut p = path.clone();
+                p.push(name.clone());
+                if child.is_object() {
+                    next.push((p.clone(), child));
+                }
+                values.push((p, child));
+            }
+        }
+        level = next;
+    }
+    let texts: Vec<(Vec<String>, String)> = values
+        .into_iter()
+        .filter_map(|(p, v)| Some((p, text(v)?)))
+        .collect();
+    if let Some((path, _)) = texts.iter().find(|(_, t)| t == key) {
+        return Some(Hint {
+            path: path.clone(),
+            prefix: String::new(),
+        });
+    }
+    texts
+        .into_iter()
+        .find(|(_, t)| t.len() >= MIN_TAIL && key.len() > t.len() && key.ends_with(t.as_str()))
+        .map(|(path, t)| Hint {
+            path,
+            prefix: key[..key.len() - t.len()].to_string(),
+        })
+}
+
+#[cfg(test)]
+#[path = "route_hint_tests.rs"]
+mod tests;

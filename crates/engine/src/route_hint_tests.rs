@@ -1,0 +1,112 @@
+//! Route hints: learned from `route-webhook`'s answers, confirmed or
+//! replaced by them, never trusted without them, bounded on hostile bodies.
+
+use super::*;
+
+fn keys(k: &str) -> Vec<String> {
+    vec![k.to_string()]
+}
+
+/// One webhook: what was predicted, then the adapter's answer recorded.
+fn route(h: &RouteHints, adapter: u64, body: &str, answer: &str) -> Option<String> {
+    let g = h.guess(adapter, body.as_bytes());
+    let predicted = g.key.clone();
+    h.learn(adapter, g, &keys(answer));
+    predicted
+}
+
+fn sim(conv: &str, seq: u64) -> String {
+    format!(
+        r#"{{"event_id":"e-{seq}","conversation_id":"{conv}","seq":{seq},"type":"agent_message"}}"#
+    )
+}
+
+#[test]
+fn a_top_level_key_is_learned_from_one_answer_and_predicted_after() {
+    let h = RouteHints::default();
+    assert_eq!(
+        route(&h, 1, &sim("c-1", 2), "c-1"),
+        None,
+        "nothing known yet"
+    );
+    assert_eq!(route(&h, 1, &sim("c-77", 3), "c-77"), Some("c-77".into()));
+    assert_eq!(route(&h, 1, &sim("c-9", 4), "c-9"), Some("c-9".into()));
+}
+
+#[test]
+fn a_nested_number_after_a_prefix_is_learned_but_a_short_tail_is_not() {
+    let h = RouteHints::default();
+    let body = |id: u64, seq: u64| {
+        format!(r#"{{"seq":{seq},"payload":{{"message":{{"conversation":{{"id":{id}}}}}}}}}"#)
+    };
+    // `seq` 1 ends the key too, but is too short to be trusted as its tail.
+    route(&h, 1, &body(2_345_671, 1), "conv:2345671");
+    assert_eq!(
+        route(&h, 1, &body(9_876_543, 1), "conv:9876543"),
+        Some("conv:9876543".into())
+    );
+}
+
+#[test]
+fn another_adapter_version_starts_from_nothing() {
+    let h = RouteHints::default();
+    route(&h, 1, &sim("c-1", 2), "c-1");
+    assert_eq!(route(&h, 2, &sim("c-2", 3), "c-2"), None);
+    assert_eq!(route(&h, 2, &sim("c-3", 4), "c-3"), Some("c-3".into()));
+}
+
+#[test]
+fn a_hint_the_answers_stop_confirming_is_replaced() {
+    let h = RouteHints::default();
+    route(&h, 1, &sim("c-1", 2), "c-1");
+    // The adapter now routes by the event id: one miss, then the new hint.
+    assert_eq!(route(&h, 1, &sim("c-1", 3), "e-3"), Some("c-1".into()));
+    assert_eq!(route(&h, 1, &sim("c-1", 4), "e-4"), Some("e-4".into()));
+}
+
+#[test]
+fn wrong_predictions_in_a_row_back_off_then_it_learns_again() {
+    let h = RouteHints::default();
+    route(&h, 1, &sim("c-1", 2), "c-1");
+    // Keys that are nowhere in the body: every prediction is wrong.
+    for seq in 0..MAX_MISSES as u64 {
+        assert!(route(&h, 1, &sim("c-1", seq), "elsewhere").is_some());
+    }
+    for _ in 0..BACK_OFF {
+        let g = h.guess(1, sim("c-1", 9).as_bytes());
+        assert!(!g.looked && g.key.is_none(), "backing off parses nothing");
+        h.learn(1, g, &keys("c-1"));
+    }
+    assert_eq!(route(&h, 1, &sim("c-5", 9), "c-5"), None, "learns again");
+    assert_eq!(route(&h, 1, &sim("c-6", 9), "c-6"), Some("c-6".into()));
+}
+
+#[test]
+fn a_body_that_is_not_json_backs_off_at_once() {
+    let h = RouteHints::default();
+    route(&h, 1, "From=%2B1555&Body=hi", "+1555");
+    let g = h.guess(1, sim("c-1", 2).as_bytes());
+    assert!(!g.looked, "the next webhook's body is not parsed");
+}
+
+#[test]
+fn several_keys_teach_nothing() {
+    let h = RouteHints::default();
+    let g = h.guess(1, sim("c-1", 2).as_bytes());
+    h.learn(1, g, &["c-1".to_string(), "c-2".to_string()]);
+    assert_eq!(route(&h, 1, &sim("c-3", 3), "c-3"), None);
+}
+
+#[test]
+fn the_search_looks_at_a_bounded_number_of_values() {
+    let h = RouteHints::default();
+    let mut members: Vec<String> = (0..MAX_NODES).map(|i| format!(r#""m{i}":{i}"#)).collect();
+    // Members are searched in name order: this one comes last.
+    members.push(r#""zz_conversation":"c-far-away""#.to_string());
+    let body = format!("{{{}}}", members.join(","));
+    route(&h, 1, &body, "c-far-away");
+    assert!(
+        !h.guess(1, body.as_bytes()).looked,
+        "not found within the bound: backing off"
+    );
+}
