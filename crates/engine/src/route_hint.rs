@@ -25,9 +25,6 @@ use std::sync::{Arc, Mutex};
 const MAX_DEPTH: usize = 4;
 /// Most JSON values one search looks at.
 const MAX_NODES: usize = 256;
-/// A value that is only the key's tail (after a prefix) must be this long:
-/// shorter ones (a sequence number) end too many keys by chance.
-const MIN_TAIL: usize = 6;
 /// Wrong predictions in a row after which the endpoint stops predicting...
 const MAX_MISSES: u8 = 3;
 /// ...for this many webhooks, before it tries to learn again.
@@ -161,8 +158,10 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
-/// Where in `doc` the key is: first a value equal to it, else one it ends
-/// with (at least [`MIN_TAIL`] long), breadth first, members by name.
+/// Where in `doc` the key is: first a value equal to it, else one that is
+/// the key's last token (after a prefix ending in a separator such as `:`,
+/// `-` or `/`: `chatwoot:conversation:` + `42`, but not `conv-12` + `3`),
+/// breadth first, members by name.
 fn find(doc: &Value, key: &str) -> Option<Hint> {
     let mut values = vec![];
     let mut level: Vec<(Vec<String>, &Value)> = vec![(vec![], doc)];
@@ -198,7 +197,11 @@ fn find(doc: &Value, key: &str) -> Option<Hint> {
     }
     texts
         .into_iter()
-        .find(|(_, t)| t.len() >= MIN_TAIL && key.len() > t.len() && key.ends_with(t.as_str()))
+        .find(|(_, t)| {
+            key.strip_suffix(t.as_str())
+                .and_then(|prefix| prefix.chars().last())
+                .is_some_and(|c| !c.is_alphanumeric())
+        })
         .map(|(path, t)| Hint {
             path,
             prefix: key[..key.len() - t.len()].to_string(),

@@ -34,16 +34,23 @@ fn a_top_level_key_is_learned_from_one_answer_and_predicted_after() {
 }
 
 #[test]
-fn a_nested_number_after_a_prefix_is_learned_but_a_short_tail_is_not() {
+fn a_nested_number_after_a_prefix_is_learned_but_a_part_of_a_token_is_not() {
     let h = RouteHints::default();
     let body = |id: u64, seq: u64| {
         format!(r#"{{"seq":{seq},"payload":{{"message":{{"conversation":{{"id":{id}}}}}}}}}"#)
     };
-    // `seq` 1 ends the key too, but is too short to be trusted as its tail.
+    // `seq` 1 ends the key too, but only part of its last token.
     route(&h, 1, &body(2_345_671, 1), "conv:2345671");
     assert_eq!(
-        route(&h, 1, &body(9_876_543, 1), "conv:9876543"),
-        Some("conv:9876543".into())
+        route(&h, 1, &body(9_876_541, 1), "conv:9876541"),
+        Some("conv:9876541".into())
+    );
+    // A short id after a prefix (Chatwoot's keys).
+    let h = RouteHints::default();
+    route(&h, 1, &body(42, 7), "chatwoot:conversation:42");
+    assert_eq!(
+        route(&h, 1, &body(43, 8), "chatwoot:conversation:43"),
+        Some("chatwoot:conversation:43".into())
     );
 }
 
