@@ -48,14 +48,32 @@ enum Learned {
     BackingOff { skip: u32 },
 }
 
-/// One endpoint's hint, for the adapter version it was learned from.
-#[derive(Debug)]
-pub struct RouteHints(Mutex<(u64, Learned)>);
+/// Adapter versions of one endpoint with a hint of their own (a canary
+/// serves two at once); the one used least recently makes way.
+const VERSIONS: usize = 4;
 
-impl Default for RouteHints {
-    fn default() -> Self {
-        RouteHints(Mutex::new((0, Learned::Unknown)))
+/// One endpoint's hints, one per adapter version (by
+/// [`LoadedAdapter::id`](handover_runtime::LoadedAdapter::id)), the most
+/// recently used last.
+#[derive(Debug, Default)]
+pub struct RouteHints(Mutex<Vec<(u64, Learned)>>);
+
+/// `adapter`'s entry in `versions`, made (as `Unknown`) if it has none,
+/// and moved to the end.
+fn entry(versions: &mut Vec<(u64, Learned)>, adapter: u64) -> &mut Learned {
+    match versions.iter().position(|(id, _)| *id == adapter) {
+        Some(i) => {
+            let e = versions.remove(i);
+            versions.push(e);
+        }
+        None => {
+            if versions.len() == VERSIONS {
+                versions.remove(0);
+            }
+            versions.push((adapter, Learned::Unknown));
+        }
     }
+    &mut versions.last_mut().expect("just pushed").1
 }
 
 /// A body as [`RouteHints::guess`] saw it: parsed when a hint may be
@@ -73,11 +91,8 @@ impl RouteHints {
     /// (`key: None` when there is no hint or the body does not hold it).
     pub fn guess(&self, adapter: u64, body: &[u8]) -> Guess {
         let hint = {
-            let mut s = self.0.lock().unwrap();
-            if s.0 != adapter {
-                *s = (adapter, Learned::Unknown);
-            }
-            match &mut s.1 {
+            let mut versions = self.0.lock().unwrap();
+            match entry(&mut versions, adapter) {
                 Learned::Known { hint, .. } => Some(hint.clone()),
                 Learned::Unknown => None,
                 Learned::BackingOff { skip } if *skip > 0 => {
@@ -114,15 +129,13 @@ impl RouteHints {
             (Some(doc), false) => find(doc, key),
             _ => None,
         };
-        let mut s = self.0.lock().unwrap();
-        if s.0 != adapter {
-            return;
-        }
-        let (old, misses) = match &s.1 {
+        let mut versions = self.0.lock().unwrap();
+        let learned = entry(&mut versions, adapter);
+        let (old, misses) = match &*learned {
             Learned::Known { hint, misses } => (Some(hint.clone()), *misses),
             _ => (None, 0),
         };
-        s.1 = match (hit, found, old) {
+        *learned = match (hit, found, old) {
             (true, _, Some(hint)) => Learned::Known { hint, misses: 0 },
             (true, _, None) => return,
             (false, _, Some(_)) if misses + 1 >= MAX_MISSES => {

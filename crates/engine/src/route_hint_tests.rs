@@ -55,11 +55,19 @@ fn a_nested_number_after_a_prefix_is_learned_but_a_part_of_a_token_is_not() {
 }
 
 #[test]
-fn another_adapter_version_starts_from_nothing() {
+fn each_adapter_version_has_its_own_hint() {
     let h = RouteHints::default();
     route(&h, 1, &sim("c-1", 2), "c-1");
-    assert_eq!(route(&h, 2, &sim("c-2", 3), "c-2"), None);
+    assert_eq!(route(&h, 2, &sim("c-2", 3), "c-2"), None, "a new version");
     assert_eq!(route(&h, 2, &sim("c-3", 4), "c-3"), Some("c-3".into()));
+    // A canary's two versions alternate: each keeps what it learned.
+    assert_eq!(route(&h, 1, &sim("c-4", 5), "c-4"), Some("c-4".into()));
+    // Beyond the versions kept, the least recently used is forgotten.
+    for v in 3..=VERSIONS as u64 + 1 {
+        route(&h, v, &sim("c-5", 6), "c-5");
+    }
+    assert_eq!(route(&h, 1, &sim("c-6", 7), "c-6"), Some("c-6".into()));
+    assert_eq!(route(&h, 2, &sim("c-7", 8), "c-7"), None, "forgotten");
 }
 
 #[test]
