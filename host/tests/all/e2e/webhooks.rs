@@ -262,13 +262,16 @@ async fn predicted_keys_are_read_early_and_each_webhook_reaches_its_own_handover
     sim.set_webhook_url(Some(host.webhook_url("ep")));
     let (a, conv_a) = host.sim_handover(&sim, "s-1").await;
     let (b, conv_b) = host.sim_handover(&sim, "s-2").await;
-    for (conv, text) in [
-        (&conv_a, "a1"),
-        (&conv_b, "b1"),
-        (&conv_a, "a2"),
-        (&conv_b, "b2"),
+    // One at a time (each applied before the next is sent), so the first
+    // has taught the hint before the others arrive.
+    for (id, conv, text) in [
+        (&a, &conv_a, "a1"),
+        (&b, &conv_b, "b1"),
+        (&a, &conv_a, "a2"),
+        (&b, &conv_b, "b2"),
     ] {
         sim.agent_message(conv, text).await;
+        until_agent_text(&host, id, None, text).await;
     }
     let events_a = until_agent_text(&host, &a, None, "a2").await;
     let events_b = until_agent_text(&host, &b, None, "b2").await;
