@@ -463,7 +463,11 @@ async fn scenario(
         return settings_invalid(bytes, &work.join("cache")).await;
     }
     let timers = match i {
-        3 => "no_agent_timeout_s = 1",
+        // The timeout runs from the create too, so the start must reach the
+        // provider well inside it: 1 s was too short for a Python component
+        // (componentize-py) in a debug build on a busy machine (its start
+        // took over 2 s and the handover ended before the provider saw it).
+        3 => "no_agent_timeout_s = 4",
         // The timeout runs from the create, so the agent's join must land
         // well inside it: 2 s was too short for a real Synapse on a busy
         // machine (the handover ended `user_inactivity` while queued).
