@@ -1,14 +1,14 @@
 //! Process-wide Prometheus metrics, rendered as text at `/metrics`.
 //!
-//! Counters and histograms are lock-free atomics; labelled counters use a
-//! small mutex-guarded map. Nothing here may block on I/O or hold a lock
-//! across an await.
+//! Counters and histograms are lock-free atomics; labelled ones find their
+//! label set under a shared read lock without allocating. Nothing here may
+//! block on I/O or hold a lock across an await.
 
 pub mod history;
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub struct Counter(AtomicU64);
@@ -31,24 +31,66 @@ impl Default for Counter {
     }
 }
 
+/// Values kept per set of label values. Label sets are few (one per
+/// endpoint, adapter version, export and outcome in use), so they are kept
+/// in a list searched by comparing the borrowed label values: counting an
+/// existing set takes a shared read lock and allocates nothing; only a set
+/// seen for the first time takes the write lock and copies its labels.
+struct LabelSets<T>(RwLock<Vec<(Vec<String>, T)>>);
+
+impl<T: Default> LabelSets<T> {
+    const fn new() -> Self {
+        LabelSets(RwLock::new(Vec::new()))
+    }
+
+    /// Run `f` on the value for `labels`, adding it (zero) if it is new.
+    fn with<R>(&self, labels: &[&str], f: impl Fn(&T) -> R) -> R {
+        {
+            let sets = self.0.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, v)) = sets.iter().find(|(k, _)| same(k, labels)) {
+                return f(v);
+            }
+        }
+        let mut sets = self.0.write().unwrap_or_else(|e| e.into_inner());
+        // Another thread may have added it between the two locks.
+        if let Some((_, v)) = sets.iter().find(|(k, _)| same(k, labels)) {
+            return f(v);
+        }
+        let key = labels.iter().map(|s| s.to_string()).collect();
+        sets.push((key, T::default()));
+        f(&sets.last().expect("just pushed").1)
+    }
+
+    /// Every label set with a value read from it, sorted by label values.
+    fn read<R>(&self, f: impl Fn(&T) -> R) -> BTreeMap<Vec<String>, R> {
+        let sets = self.0.read().unwrap_or_else(|e| e.into_inner());
+        sets.iter().map(|(k, v)| (k.clone(), f(v))).collect()
+    }
+}
+
+fn same(key: &[String], labels: &[&str]) -> bool {
+    key.len() == labels.len() && key.iter().zip(labels).all(|(k, l)| k == l)
+}
+
 /// Counter with label values, e.g. status/reason.
-pub struct LabelledCounter(Mutex<BTreeMap<Vec<String>, u64>>);
+pub struct LabelledCounter(LabelSets<AtomicU64>);
 
 impl LabelledCounter {
     pub const fn new() -> Self {
-        LabelledCounter(Mutex::new(BTreeMap::new()))
+        LabelledCounter(LabelSets::new())
     }
     pub fn inc(&self, labels: &[&str]) {
-        let key = labels.iter().map(|s| s.to_string()).collect();
-        *self.0.lock().unwrap().entry(key).or_default() += 1;
+        self.0.with(labels, |c| c.fetch_add(1, Ordering::Relaxed));
     }
     pub fn get(&self, labels: &[&str]) -> u64 {
-        let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        self.0.lock().unwrap().get(&key).copied().unwrap_or(0)
+        let sets = self.0.0.read().unwrap_or_else(|e| e.into_inner());
+        sets.iter()
+            .find(|(k, _)| same(k, labels))
+            .map_or(0, |(_, c)| c.load(Ordering::Relaxed))
     }
     /// Every set of label values counted so far, with its count.
     pub fn snapshot(&self) -> BTreeMap<Vec<String>, u64> {
-        self.0.lock().unwrap().clone()
+        self.0.read(|c| c.load(Ordering::Relaxed))
     }
 }
 
@@ -63,9 +105,13 @@ pub const BUCKETS_US: [u64; 12] = [
     50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000, 5_000_000,
 ];
 
-/// Latency histogram in microseconds.
+/// Latency histogram in microseconds. Each observation adds to one bucket
+/// (the first bound it is within, or the overflow slot) and to the count
+/// and sum: three atomic additions, whatever the value; the cumulative
+/// counts Prometheus wants are added up when read ([`HistogramTotals`]).
 pub struct Histogram {
-    buckets: [AtomicU64; 12],
+    /// Per bound of [`BUCKETS_US`], then one for values above them all.
+    buckets: [AtomicU64; 13],
     count: AtomicU64,
     sum_us: AtomicU64,
 }
@@ -73,18 +119,15 @@ pub struct Histogram {
 impl Histogram {
     pub const fn new() -> Self {
         Histogram {
-            buckets: [const { AtomicU64::new(0) }; 12],
+            buckets: [const { AtomicU64::new(0) }; 13],
             count: AtomicU64::new(0),
             sum_us: AtomicU64::new(0),
         }
     }
     pub fn observe(&self, d: std::time::Duration) {
         let us = d.as_micros() as u64;
-        for (i, b) in BUCKETS_US.iter().enumerate() {
-            if us <= *b {
-                self.buckets[i].fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        let i = BUCKETS_US.partition_point(|b| *b < us);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
         self.count.fetch_add(1, Ordering::Relaxed);
         self.sum_us.fetch_add(us, Ordering::Relaxed);
     }
@@ -101,8 +144,14 @@ pub struct HistogramTotals {
 
 impl Histogram {
     fn totals(&self) -> HistogramTotals {
+        let mut buckets = [0; 12];
+        let mut running = 0;
+        for (total, slot) in buckets.iter_mut().zip(&self.buckets) {
+            running += slot.load(Ordering::Relaxed);
+            *total = running;
+        }
         HistogramTotals {
-            buckets: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            buckets,
             count: self.count.load(Ordering::Relaxed),
             sum_us: self.sum_us.load(Ordering::Relaxed),
         }
@@ -117,23 +166,26 @@ impl Default for Histogram {
 
 /// A histogram per set of label values (few: one per endpoint and adapter
 /// version in use).
-pub struct LabelledHistogram(Mutex<BTreeMap<Vec<String>, Histogram>>);
+pub struct LabelledHistogram(LabelSets<Histogram>);
 
 impl LabelledHistogram {
     pub const fn new() -> Self {
-        LabelledHistogram(Mutex::new(BTreeMap::new()))
+        LabelledHistogram(LabelSets::new())
     }
 
     pub fn observe(&self, labels: &[&str], d: std::time::Duration) {
-        let key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        self.0.lock().unwrap().entry(key).or_default().observe(d);
+        self.0.with(labels, |h| h.observe(d));
+    }
+
+    /// Every label set's figures, sorted by label values.
+    pub fn snapshot(&self) -> BTreeMap<Vec<String>, HistogramTotals> {
+        self.0.read(Histogram::totals)
     }
 
     /// Every label set's histogram added up.
     pub fn merged(&self) -> HistogramTotals {
         let mut out = HistogramTotals::default();
-        for h in self.0.lock().unwrap().values() {
-            let t = h.totals();
+        for t in self.snapshot().into_values() {
             for (o, b) in out.buckets.iter_mut().zip(t.buckets) {
                 *o += b;
             }
@@ -191,8 +243,8 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 
 fn labelled(out: &mut String, name: &str, help: &str, names: &[&str], c: &LabelledCounter) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-    for (vals, n) in c.0.lock().unwrap().iter() {
-        let _ = writeln!(out, "{name}{{{}}} {n}", label_set(names, vals));
+    for (vals, n) in c.snapshot() {
+        let _ = writeln!(out, "{name}{{{}}} {n}", label_set(names, &vals));
     }
 }
 
@@ -318,24 +370,94 @@ pub fn render() -> String {
         out,
         "# HELP adapter_call_seconds Adapter call latency, by endpoint and adapter (name@version).\n# TYPE adapter_call_seconds histogram"
     );
-    for (vals, h) in ADAPTER_CALL_LATENCY.0.lock().unwrap().iter() {
-        let labels = label_set(&["endpoint", "adapter"], vals);
+    for (vals, h) in ADAPTER_CALL_LATENCY.snapshot() {
+        let labels = label_set(&["endpoint", "adapter"], &vals);
         for (i, b) in BUCKETS_US.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "adapter_call_seconds_bucket{{{labels},le=\"{}\"}} {}",
                 *b as f64 / 1e6,
-                h.buckets[i].load(Ordering::Relaxed)
+                h.buckets[i]
             );
         }
-        let count = h.count.load(Ordering::Relaxed);
+        let count = h.count;
         let _ = writeln!(
             out,
             "adapter_call_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
         );
-        let sum = h.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let sum = h.sum_us as f64 / 1e6;
         let _ = writeln!(out, "adapter_call_seconds_sum{{{labels}}} {sum}");
         let _ = writeln!(out, "adapter_call_seconds_count{{{labels}}} {count}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn labelled_counts_are_kept_per_label_set_and_listed_sorted() {
+        let c = LabelledCounter::new();
+        c.inc(&["b", "x"]);
+        c.inc(&["a", "y"]);
+        c.inc(&["b", "x"]);
+        // A prefix of a set, or a longer set, is a different set.
+        c.inc(&["b"]);
+        assert_eq!(c.get(&["b", "x"]), 2);
+        assert_eq!(c.get(&["a", "y"]), 1);
+        assert_eq!(c.get(&["b"]), 1);
+        assert_eq!(c.get(&["b", "x", "z"]), 0);
+        let keys: Vec<Vec<String>> = c.snapshot().into_keys().collect();
+        assert_eq!(keys, [vec!["a", "y"], vec!["b"], vec!["b", "x"]]);
+    }
+
+    #[test]
+    fn a_new_label_set_added_from_many_threads_at_once_is_added_once() {
+        let c = LabelledCounter::new();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for i in 0..1_000 {
+                        c.inc(&["ep", if i % 2 == 0 { "even" } else { "odd" }]);
+                    }
+                });
+            }
+        });
+        let snap = c.snapshot();
+        assert_eq!(snap.len(), 2);
+        assert_eq!(snap.values().sum::<u64>(), 8_000);
+        assert_eq!(c.0.0.read().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn labelled_histograms_merge_every_label_set() {
+        let h = LabelledHistogram::new();
+        h.observe(&["ep1", "a@1"], Duration::from_micros(40));
+        h.observe(&["ep2", "a@1"], Duration::from_micros(3_000));
+        h.observe(&["ep1", "a@1"], Duration::from_micros(60));
+        let by_set = h.snapshot();
+        assert_eq!(by_set[&vec!["ep1".to_string(), "a@1".to_string()]].count, 2);
+        let m = h.merged();
+        assert_eq!((m.count, m.sum_us), (3, 3_100));
+        // Cumulative: le=50 µs holds one, le=100 µs two, le=5 ms all three.
+        assert_eq!((m.buckets[0], m.buckets[1], m.buckets[6]), (1, 2, 3));
+        assert_eq!(m.buckets[5], 2, "le=2.5 ms: 3 ms is not within it");
+    }
+
+    #[test]
+    fn a_value_on_a_bound_is_within_it_and_one_above_every_bound_only_in_the_count() {
+        let h = Histogram::new();
+        h.observe(Duration::from_micros(100));
+        h.observe(Duration::from_secs(6));
+        let t = h.totals();
+        assert_eq!(
+            (t.buckets[0], t.buckets[1]),
+            (0, 1),
+            "100 µs is within le=100 µs"
+        );
+        assert_eq!(t.buckets[11], 1, "6 s is above le=5 s");
+        assert_eq!((t.count, t.sum_us), (2, 6_000_100));
+    }
 }
