@@ -80,7 +80,7 @@ fn cases(f: &Fixture) -> Vec<(&'static str, Arc<LoadedAdapter>, Call)> {
         (
             "sim/route-webhook",
             f.sim.clone(),
-            Call::RouteWebhook("{}".into(), webhook),
+            Call::RouteWebhook(SIM_SETTINGS.into(), webhook),
         ),
     ]
 }
@@ -110,10 +110,14 @@ async fn webhook(f: &Fixture, session: bool) {
     }
 }
 
+/// The sim endpoint's settings (`base_url` is required; nothing is sent
+/// there by the calls measured).
+const SIM_SETTINGS: &str = r#"{"base_url":"http://127.0.0.1:9"}"#;
+
 fn call_context() -> CallContext {
     CallContext {
         handover_id: "h-1".into(),
-        settings: "{}".into(),
+        settings: SIM_SETTINGS.into(),
     }
 }
 
@@ -131,7 +135,7 @@ fn webhook_calls() -> (Call, Call) {
     let (ctx, req) = (call_context(), sim_webhook());
     let state = br#"{"conversation_id":"c-1","last_event_seq":1}"#.to_vec();
     (
-        Call::RouteWebhook("{}".into(), req.clone()),
+        Call::RouteWebhook(SIM_SETTINGS.into(), req.clone()),
         Call::HandleWebhook(ctx, state, req),
     )
 }
