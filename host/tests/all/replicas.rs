@@ -582,6 +582,16 @@ impl TwoProviders {
         n
     }
 
+    /// The conversations provider B (the no-agent endpoint's) was asked
+    /// to start.
+    pub(crate) fn starts_at_b(&self) -> usize {
+        self.sim_b
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/conversations")
+            .count()
+    }
+
     /// The conversations provider A was asked to start.
     pub(crate) fn starts(&self) -> usize {
         self.sim_a
@@ -699,11 +709,30 @@ async fn three_replicas_lose_nothing_when_one_is_killed() {
     assert!(reconnected > 0, "no stream was on the killed replica");
 
     // In the database: exactly one `ended` per handover; each no-agent
-    // timer fired once (one cancel reached the provider per conversation),
-    // or twice if it was in flight when its replica died (see above).
+    // timer fired once (one cancel reached the provider per conversation
+    // it opened), or twice if it was in flight when its replica died (see
+    // above). On a loaded machine a create can wait longer than the 6 s
+    // timeout between storing the handover and taking its lock for
+    // `start`; a timer that takes the lock first ends it (the create then
+    // finds it ended and does not start it), so no conversation is opened
+    // for it and none is cancelled. Every no-agent handover still ended by
+    // its timer (checked above).
     setup.one_ended_each(HANDOVERS).await;
     let cancels = setup.cancels();
-    assert_eq!(cancels.len(), NO_AGENT, "{cancels:?}");
+    let opened = setup.starts_at_b();
+    assert!(
+        (1..=NO_AGENT).contains(&opened),
+        "{opened} starts at B for {NO_AGENT} handovers"
+    );
+    assert_eq!(
+        cancels.len(),
+        opened,
+        "{opened} opened, cancels: {cancels:?}"
+    );
+    eprintln!(
+        "{} no-agent handovers ended before their start ran",
+        NO_AGENT - opened
+    );
     let refired: Vec<_> = cancels.iter().filter(|(_, n)| **n > 1).collect();
     eprintln!(
         "{} no-agent timers fired again after the kill",

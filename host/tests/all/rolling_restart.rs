@@ -183,7 +183,15 @@ async fn three_replicas_restart_in_turn_under_load_and_lose_nothing() {
     );
     setup.one_ended_each(HANDOVERS).await;
     let fired = setup.cancels();
-    assert_eq!(fired.len(), NO_AGENT, "{fired:?}");
+    // One cancel per conversation the no-agent provider opened (under
+    // load a timer may end a handover before its start ran: see
+    // `replicas::three_replicas_lose_nothing_when_one_is_killed`).
+    let opened = setup.starts_at_b();
+    assert!(
+        (1..=NO_AGENT).contains(&opened),
+        "{opened} starts at B for {NO_AGENT} handovers"
+    );
+    assert_eq!(fired.len(), opened, "{opened} opened, cancels: {fired:?}");
     assert!(
         fired.values().all(|n| *n == 1),
         "a timer fired twice: {fired:?}"
