@@ -582,24 +582,23 @@ impl TwoProviders {
         n
     }
 
+    /// The conversations provider A was asked to start.
+    pub(crate) fn starts(&self) -> usize {
+        conversations_started(&self.sim_a)
+    }
+
     /// The conversations provider B (the no-agent endpoint's) was asked
     /// to start.
     pub(crate) fn starts_at_b(&self) -> usize {
-        self.sim_b
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path == "/conversations")
-            .count()
+        conversations_started(&self.sim_b)
     }
+}
 
-    /// The conversations provider A was asked to start.
-    pub(crate) fn starts(&self) -> usize {
-        self.sim_a
-            .requests()
-            .iter()
-            .filter(|r| r.method == "POST" && r.path == "/conversations")
-            .count()
-    }
+fn conversations_started(sim: &SimProvider) -> usize {
+    sim.requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/conversations")
+        .count()
 }
 
 const HANDOVERS: usize = 200;
