@@ -45,20 +45,23 @@ impl<T: Default> LabelSets<T> {
 
     /// Run `f` on the value for `labels`, adding it (zero) if it is new.
     fn with<R>(&self, labels: &[&str], f: impl Fn(&T) -> R) -> R {
-        {
-            let sets = self.0.read().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, v)) = sets.iter().find(|(k, _)| same(k, labels)) {
-                return f(v);
-            }
+        if let Some(r) = self.get(labels, &f) {
+            return r;
         }
         let mut sets = self.0.write().unwrap_or_else(|e| e.into_inner());
         // Another thread may have added it between the two locks.
-        if let Some((_, v)) = sets.iter().find(|(k, _)| same(k, labels)) {
+        if let Some(v) = find(&sets, labels) {
             return f(v);
         }
         let key = labels.iter().map(|s| s.to_string()).collect();
         sets.push((key, T::default()));
         f(&sets.last().expect("just pushed").1)
+    }
+
+    /// `f` of the value for `labels`, if that set has been seen.
+    fn get<R>(&self, labels: &[&str], f: impl Fn(&T) -> R) -> Option<R> {
+        let sets = self.0.read().unwrap_or_else(|e| e.into_inner());
+        find(&sets, labels).map(f)
     }
 
     /// Every label set with a value read from it, sorted by label values.
@@ -68,8 +71,11 @@ impl<T: Default> LabelSets<T> {
     }
 }
 
-fn same(key: &[String], labels: &[&str]) -> bool {
-    key.len() == labels.len() && key.iter().zip(labels).all(|(k, l)| k == l)
+/// The value kept for exactly these label values.
+fn find<'a, T>(sets: &'a [(Vec<String>, T)], labels: &[&str]) -> Option<&'a T> {
+    let same =
+        |key: &[String]| key.len() == labels.len() && key.iter().zip(labels).all(|(k, l)| k == l);
+    sets.iter().find(|(k, _)| same(k)).map(|(_, v)| v)
 }
 
 /// Counter with label values, e.g. status/reason.
@@ -83,10 +89,9 @@ impl LabelledCounter {
         self.0.with(labels, |c| c.fetch_add(1, Ordering::Relaxed));
     }
     pub fn get(&self, labels: &[&str]) -> u64 {
-        let sets = self.0.0.read().unwrap_or_else(|e| e.into_inner());
-        sets.iter()
-            .find(|(k, _)| same(k, labels))
-            .map_or(0, |(_, c)| c.load(Ordering::Relaxed))
+        self.0
+            .get(labels, |c| c.load(Ordering::Relaxed))
+            .unwrap_or(0)
     }
     /// Every set of label values counted so far, with its count.
     pub fn snapshot(&self) -> BTreeMap<Vec<String>, u64> {
