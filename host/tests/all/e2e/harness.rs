@@ -100,6 +100,28 @@ impl Host {
         }
     }
 
+    /// The host's own store, opened beside it from the test (SQLite: the
+    /// same file, which WAL lets two processes share; PostgreSQL: its
+    /// schema): for a test that must write what no API call can, e.g. a
+    /// handover whose `start` never ran.
+    pub async fn open_store(&self) -> Arc<dyn handover_core::store::Store> {
+        match &self._pg {
+            Some(schema) => Arc::new(
+                handover_store_postgres::PgStore::connect(&schema.url)
+                    .await
+                    .expect("the test connects to the host's PostgreSQL schema"),
+            ),
+            None => {
+                let db = self.dir.join("data").join("handover.db");
+                assert!(db.exists(), "no SQLite file at {}", db.display());
+                Arc::new(
+                    handover_store_sqlite::SqliteStore::open(&db)
+                        .expect("the test opens the host's SQLite file"),
+                )
+            }
+        }
+    }
+
     /// `ep` alone, with `sim`'s webhooks pointed at it.
     pub async fn start_sim(ep: Endpoint, sim: &SimProvider) -> Host {
         let id = ep.id.clone();

@@ -1,5 +1,6 @@
-//! Timers: the no-agent timeout (both outcomes) and user inactivity
-//! (warning, end while queued or active, re-arming on input).
+//! Timers: the no-agent timeout (both outcomes), user inactivity
+//! (warning, end while queued or active, re-arming on input), and either
+//! ending a handover whose `start` never completed.
 
 use crate::e2e::harness::*;
 use crate::e2e::support::*;
@@ -143,4 +144,86 @@ async fn user_input_rearms_the_inactivity_timer() {
     );
     let got = sim.wait_for_user_messages(&conv, 1, T).await;
     assert_eq!(got[0].text, "still here");
+}
+
+/// A handover still `requested` (a create that waited longer than the
+/// timeout for the handover's lock, or a host that died during `start`) has
+/// no provider state: a timer ends it without asking the adapter to cancel
+/// (which could only fail, three times with back-off), and says so.
+#[tokio::test]
+async fn timers_end_a_handover_that_never_started_without_calling_the_adapter() {
+    let sim = sim().await;
+    let ep = sim_ep("ep", &sim)
+        .timer("no_agent_timeout_s", 1)
+        .timer("inactivity_timeout_s", 600);
+    let host = Host::start_sim(ep, &sim).await;
+    // A started handover first: its no-agent end is a counted cancel.
+    let (started, conv) = host.sim_handover(&sim, "s-0").await;
+    let ended = host.handover_events(&started, None, T).await;
+    assert_eq!(types(&ended), ["queued", "ended"], "{ended:?}");
+    assert_provider_status(&sim, &conv, "cancelled").await;
+    let cancels = async || {
+        host.metric_sum_where("adapter_calls_total", &["export=\"cancel\""])
+            .await
+    };
+    let before = cancels().await;
+    assert!(
+        before >= 1.0,
+        "the started handover's cancel was not counted"
+    );
+
+    // Two handovers as a create leaves them before `start`: one whose
+    // no-agent deadline is due, one whose inactivity end is.
+    let store = host.open_store().await;
+    let model = store.get_handover(&started).await.unwrap().unwrap();
+    let now = now_ms();
+    let never_started = |id: &str, session: &str| {
+        handover_core::store::HandoverRow::requested(
+            id,
+            &model.endpoint_id,
+            &model.tenant,
+            session,
+            model.request.clone(),
+            now,
+        )
+    };
+    let no_agent = handover_core::store::HandoverRow {
+        no_agent_deadline_ms: Some(now),
+        ..never_started("never-started-1", "s-1")
+    };
+    let inactive = handover_core::store::HandoverRow {
+        inactivity_end_at_ms: Some(now),
+        ..never_started("never-started-2", "s-2")
+    };
+    for row in [no_agent, inactive] {
+        let id = row.id.clone();
+        let inserted = store.insert_handover(row, None).await.unwrap();
+        assert!(
+            matches!(inserted, handover_core::store::Insert::Inserted(_)),
+            "{id} was not inserted"
+        );
+    }
+
+    for (id, reason, status) in [
+        ("never-started-1", "no_agent_timeout", "error"),
+        ("never-started-2", "user_inactivity", "cancelled"),
+    ] {
+        let events = host.handover_events(id, None, T).await;
+        assert_eq!(types(&events), ["ended"], "{id}: {events:?}");
+        let detail = events[0]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("the adapter's `start` had not completed"),
+            "{id}: {}",
+            events[0]
+        );
+        let st = host.status(id).await;
+        assert_eq!(st["status"], status, "{id}: {st}");
+        assert_eq!(st["end_reason"], reason, "{id}: {st}");
+    }
+    assert_eq!(
+        cancels().await,
+        before,
+        "the adapter was asked to cancel a handover that never started\n{}",
+        host.log()
+    );
 }
