@@ -160,14 +160,15 @@ impl Engine {
             .as_ref()
             .and_then(|r| handover_core::declared_routing::route(r, &req));
         // A row read before the instance exists, for the key a learned
-        // hint predicts (contract 0.1.0; used only if the adapter agrees).
+        // hint predicts (contract 0.1.0; used only if the adapter agrees),
+        // or that key found unknown (not read again before the grace).
         let mut early = None;
         let route = match declared {
             Some(route) => route,
             None => {
                 let guess = ep.route_hints.guess(adapter.id(), &req.body);
                 if let Some(key) = &guess.key
-                    && let Ok(Some(target)) = self.store.webhook_target(&ep.id, key).await
+                    && let Ok(target) = self.store.webhook_target(&ep.id, key).await
                 {
                     early = Some((key.clone(), target));
                 }
@@ -214,8 +215,10 @@ impl Engine {
         let mut prefetched = None;
         let target = match (route.correlation_keys.as_slice(), early) {
             ([key], Some((predicted, target))) if predicted == *key => {
-                metrics::WEBHOOK_ROWS_READ_EARLY.inc();
-                Some(target)
+                if target.is_some() {
+                    metrics::WEBHOOK_ROWS_READ_EARLY.inc();
+                }
+                target
             }
             ([key], _) => self.store.webhook_target(&ep.id, key).await.ok().flatten(),
             _ => None,
