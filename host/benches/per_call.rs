@@ -3,7 +3,9 @@
 //! `Runtime::invoke` does for every adapter call.
 //!
 //! Also a sim webhook's two calls (`route-webhook`, `handle-webhook`) on two
-//! fresh instances against one `Session`.
+//! fresh instances against one `Session`, and the wasm instructions (fuel)
+//! those calls execute, first on a fresh instance and then again on the
+//! same one.
 //!
 //! Run: `cargo bench -p handover-host --bench per_call` (needs the fixtures
 //! from `scripts/build-adapters.sh`). Besides criterion's estimates this
@@ -37,15 +39,18 @@ struct Fixture {
 /// `keep_resident: false` is the pooling allocator's default reset (pages
 /// returned to the kernel after each call), for the before/after ratio.
 fn fixture(keep_resident: bool) -> Fixture {
+    fixture_with(RuntimeConfig {
+        keep_resident,
+        ..Default::default()
+    })
+}
+
+fn fixture_with(config: RuntimeConfig) -> Fixture {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let runtime = Runtime::new(RuntimeConfig {
-        keep_resident,
-        ..Default::default()
-    })
-    .unwrap();
+    let runtime = Runtime::new(config).unwrap();
     let echo = rt.block_on(runtime.load(&adapter_bytes("echo"))).unwrap();
     let sim = rt.block_on(runtime.load(&adapter_bytes("sim"))).unwrap();
     Fixture {
@@ -266,7 +271,47 @@ fn webhook_distribution(f: &Fixture) {
     );
 }
 
+/// Fuel each call of [`guest_instructions`] gets (far more than any needs).
+const FUEL: u64 = 1 << 40;
+
+/// The wasm instructions (fuel) a sim webhook's two calls execute on a
+/// fresh instance, then a second webhook's on the same instance (as with
+/// `instance_reuse`). Exact and repeatable whatever the machine's load: the
+/// measure for comparing guest or SDK builds (run with another
+/// `target/adapters/sim.wasm`), where timings cannot resolve a few percent.
+fn guest_instructions() {
+    let f = fixture_with(RuntimeConfig {
+        fuel: true,
+        ..Default::default()
+    });
+    let mut env = CallEnv::describe();
+    env.limits.fuel = Some(FUEL);
+    let used = f.rt.block_on(async {
+        let mut s = Session::new(f.runtime.clone(), f.sim.clone(), env);
+        let mut used = vec![];
+        for _ in 0..2 {
+            let (route, handle) = webhook_calls();
+            for call in [route, handle] {
+                black_box(s.call(call).await.expect("the call succeeds"));
+                used.push(FUEL - s.fuel_left().expect("fuel is counted"));
+            }
+        }
+        used
+    });
+    println!(
+        "guest instructions (fuel) of a sim webhook: route {} + handle {} = {} on a fresh instance; \
+         route {} + handle {} = {} on the same instance again",
+        used[0],
+        used[1],
+        used[0] + used[1],
+        used[2],
+        used[3],
+        used[2] + used[3]
+    );
+}
+
 fn main() {
+    guest_instructions();
     let f = fixture(true);
     let default_reset = fixture(false);
     let mut c = Criterion::default().configure_from_args();

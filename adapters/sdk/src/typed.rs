@@ -13,6 +13,8 @@ use crate::types::{
     AdapterInfo, Availability, CallContext, Conversation, Event, Failure, HttpRequest, Step,
     UserInput, WebhookRoute,
 };
+use std::any::Any;
+use std::cell::RefCell;
 
 /// What a call that concerns a handover needs besides its state: the
 /// endpoint's settings (parsed and checked) and the handover id.
@@ -57,10 +59,13 @@ impl From<Vec<Event>> for Output {
 }
 
 /// One provider adapter, typed: implement this (instead of [`Adapter`]) and
-/// export it with [`export!`](crate::export). Every call parses the
-/// settings into [`Self::Settings`](TypedAdapter::Settings) (failures name
-/// the field) and, for a call that concerns a handover, loads and checks
-/// [`Self::State`](TypedAdapter::State) (`start` gets `State::default()`).
+/// export it with [`export!`](crate::export). Every call gets the
+/// settings parsed into [`Self::Settings`](TypedAdapter::Settings)
+/// (failures name the field) and, for a call that concerns a handover, the
+/// loaded and checked [`Self::State`](TypedAdapter::State) (`start` gets
+/// `State::default()`). Settings are parsed once per instance while their
+/// text stays the same, so parsing must depend on the text alone and a
+/// call must not change them (e.g. through a `Cell`).
 /// After the call the state is saved into the [`Step`]; when the call left
 /// it as loaded, the host's bytes are returned unchanged.
 ///
@@ -145,11 +150,61 @@ pub trait TypedAdapter {
     }
 }
 
-fn cx<S: EndpointSettings>(ctx: CallContext) -> Result<Cx<S>, Failure> {
-    Ok(Cx {
-        settings: S::parse(&ctx.settings)?,
+thread_local! {
+    /// The settings this instance parsed last, with their text. An instance
+    /// serves one endpoint (a webhook's two calls share one; a reused
+    /// instance serves many calls), so the same text is parsed once, not
+    /// once per call. Taken out for the length of a call.
+    static PARSED: RefCell<Option<(String, Box<dyn Any>)>> = const { RefCell::new(None) };
+}
+
+/// The settings `text` parsed into `S`: the cached value when the text is
+/// the one parsed last, else parsed now. Give it back with [`keep`].
+fn take<S: EndpointSettings + 'static>(text: &str) -> Result<(String, Box<S>), Failure> {
+    match PARSED.with(|p| p.borrow_mut().take()) {
+        Some((t, any)) if t == text => match any.downcast::<S>() {
+            Ok(settings) => Ok((t, settings)),
+            Err(_) => Ok((t, Box::new(S::parse(text)?))),
+        },
+        _ => Ok((text.to_string(), Box::new(S::parse(text)?))),
+    }
+}
+
+/// Keeps parsed settings for the next call (see [`take`]).
+fn keep<S: 'static>(text: String, settings: Box<S>) {
+    PARSED.with(|p| *p.borrow_mut() = Some((text, settings)));
+}
+
+/// Runs `call` with the settings `text` parsed (see [`take`]).
+fn with_settings<S, R>(
+    text: &str,
+    call: impl FnOnce(&S) -> Result<R, Failure>,
+) -> Result<R, Failure>
+where
+    S: EndpointSettings + 'static,
+{
+    let (text, settings) = take::<S>(text)?;
+    let result = call(&settings);
+    keep(text, settings);
+    result
+}
+
+/// Like [`with_settings`], for a call that concerns a handover.
+fn with_cx<S, R>(
+    ctx: CallContext,
+    call: impl FnOnce(&Cx<S>) -> Result<R, Failure>,
+) -> Result<R, Failure>
+where
+    S: EndpointSettings + 'static,
+{
+    let (text, settings) = take::<S>(&ctx.settings)?;
+    let cx = Cx {
+        settings: *settings,
         handover_id: ctx.handover_id,
-    })
+    };
+    let result = call(&cx);
+    keep(text, Box::new(cx.settings));
+    result
 }
 
 /// Parses the settings, loads and checks the state, runs `call` and saves
@@ -160,17 +215,18 @@ fn with_state<S, T>(
     call: impl FnOnce(&Cx<S>, &mut T) -> Result<Output, Failure>,
 ) -> Result<Step, Failure>
 where
-    S: EndpointSettings,
+    S: EndpointSettings + 'static,
     T: HandoverState,
 {
-    let cx = cx::<S>(ctx)?;
-    let mut st: T = state::load(&bytes)?;
-    st.check()?;
-    let loaded = state::save(&st);
-    let out = call(&cx, &mut st)?;
-    let saved = state::save(&st);
-    let state = if saved == loaded { bytes } else { saved };
-    Ok(step(state, out))
+    with_cx(ctx, |cx| {
+        let mut st: T = state::load(&bytes)?;
+        st.check()?;
+        let loaded = state::save(&st);
+        let out = call(cx, &mut st)?;
+        let saved = state::save(&st);
+        let state = if saved == loaded { bytes } else { saved };
+        Ok(step(state, out))
+    })
 }
 
 fn step(state: Vec<u8>, out: Output) -> Step {
@@ -181,7 +237,10 @@ fn step(state: Vec<u8>, out: Output) -> Step {
     }
 }
 
-impl<T: TypedAdapter> Adapter for T {
+impl<T: TypedAdapter> Adapter for T
+where
+    T::Settings: 'static,
+{
     fn describe() -> AdapterInfo {
         T::describe()
     }
@@ -191,10 +250,11 @@ impl<T: TypedAdapter> Adapter for T {
     }
 
     fn start(ctx: CallContext, conversation: Conversation) -> Result<Step, Failure> {
-        let cx = cx::<T::Settings>(ctx)?;
-        let mut st = T::State::default();
-        let out = T::start(&cx, &mut st, conversation)?;
-        Ok(step(state::save(&st), out))
+        with_cx(ctx, |cx| {
+            let mut st = T::State::default();
+            let out = T::start(cx, &mut st, conversation)?;
+            Ok(step(state::save(&st), out))
+        })
     }
 
     fn user_message(ctx: CallContext, state: Vec<u8>, input: UserInput) -> Result<Step, Failure> {
@@ -215,11 +275,11 @@ impl<T: TypedAdapter> Adapter for T {
     }
 
     fn check_availability(ctx: CallContext, _state: Vec<u8>) -> Result<Availability, Failure> {
-        T::check_availability(&T::Settings::parse(&ctx.settings)?)
+        with_settings(&ctx.settings, T::check_availability)
     }
 
     fn route_webhook(settings: String, request: HttpRequest) -> Result<WebhookRoute, Failure> {
-        T::route_webhook(&T::Settings::parse(&settings)?, request)
+        with_settings(&settings, |s| T::route_webhook(s, request))
     }
 
     fn handle_webhook(
@@ -232,5 +292,94 @@ impl<T: TypedAdapter> Adapter for T {
 
     fn poll(ctx: CallContext, state: Vec<u8>) -> Result<Step, Failure> {
         with_state(ctx, state, T::poll)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{ctx, request};
+    use std::cell::Cell;
+
+    thread_local! {
+        static PARSES: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Settings that count their parses; text `"bad"` is refused.
+    struct Counted(String);
+
+    impl EndpointSettings for Counted {
+        fn parse(text: &str) -> Result<Self, Failure> {
+            PARSES.with(|n| n.set(n.get() + 1));
+            match text {
+                "bad" => Err(crate::error("settings: bad")),
+                _ => Ok(Counted(text.to_string())),
+            }
+        }
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, Default)]
+    struct St {
+        seen: Vec<String>,
+    }
+    impl HandoverState for St {}
+
+    struct Echo;
+
+    impl TypedAdapter for Echo {
+        type Settings = Counted;
+        type State = St;
+        fn describe() -> AdapterInfo {
+            AdapterInfo::new("echo", "0.0.0", &["web"])
+        }
+        fn start(_: &Cx<Counted>, _: &mut St, _: Conversation) -> Reply {
+            Ok(Output::none())
+        }
+        fn user_message(_: &Cx<Counted>, _: &mut St, _: UserInput) -> Reply {
+            Ok(Output::none())
+        }
+        fn route_webhook(s: &Counted, _: HttpRequest) -> Result<WebhookRoute, Failure> {
+            Ok(WebhookRoute {
+                response: crate::HttpResponse::json(200, "{}"),
+                delivery_id: None,
+                correlation_keys: vec![s.0.clone()],
+            })
+        }
+        fn handle_webhook(cx: &Cx<Counted>, st: &mut St, _: HttpRequest) -> Reply {
+            st.seen.push(cx.settings.0.clone());
+            Ok(Output::none())
+        }
+    }
+
+    fn route(settings: &str) -> Result<String, Failure> {
+        let r = <Echo as Adapter>::route_webhook(settings.into(), request("/", "{}"))?;
+        Ok(r.correlation_keys[0].clone())
+    }
+
+    fn handle(settings: &str) -> Vec<String> {
+        let step = <Echo as Adapter>::handle_webhook(ctx(settings), vec![], request("/", "{}"));
+        let st: St = state::load(&step.unwrap_or_else(|f| panic!("{}", f.message)).state).unwrap();
+        st.seen
+    }
+
+    #[test]
+    fn settings_are_parsed_once_per_text_and_each_call_gets_its_own() {
+        let parses = || PARSES.with(Cell::get);
+        assert_eq!(route("a").unwrap(), "a");
+        assert_eq!(handle("a"), ["a"]);
+        assert_eq!(route("a").unwrap(), "a");
+        assert_eq!(parses(), 1, "the same text was parsed again");
+        // Other settings (another endpoint) replace the cached ones.
+        assert_eq!(handle("b"), ["b"]);
+        assert_eq!(route("a").unwrap(), "a");
+        assert_eq!(parses(), 3);
+        // A refused text is refused every time and keeps nothing.
+        assert_eq!(route("bad").unwrap_err().message, "settings: bad");
+        assert_eq!(route("bad").unwrap_err().message, "settings: bad");
+        assert_eq!(route("a").unwrap(), "a");
+        assert_eq!(parses(), 6);
+        // Validating settings always parses (a candidate's check).
+        <Echo as Adapter>::validate_settings("a".into()).unwrap();
+        assert_eq!(parses(), 7);
     }
 }

@@ -208,6 +208,11 @@ pub(super) struct Live {
 }
 
 impl Live {
+    /// Fuel the store has left (`None` unless the runtime counts fuel).
+    pub(super) fn fuel_left(&self) -> Option<u64> {
+        self.store.get_fuel().ok()
+    }
+
     /// Calls run on this instance so far.
     pub(super) fn calls(&self) -> u32 {
         self.calls

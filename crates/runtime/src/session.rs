@@ -110,6 +110,15 @@ impl Session {
         }
     }
 
+    /// Fuel left after the last call, when the runtime counts fuel
+    /// ([`RuntimeConfig::fuel`](super::RuntimeConfig::fuel)) and the
+    /// instance was kept: that call used `limits.fuel` minus this. For
+    /// benchmarks comparing guest builds by the wasm instructions they
+    /// execute, a count the machine's load cannot move.
+    pub fn fuel_left(&self) -> Option<u64> {
+        self.live.as_ref()?.fuel_left()
+    }
+
     /// Whether an instance is kept for the next call (for tests).
     pub fn has_instance(&self) -> bool {
         self.live.is_some()
