@@ -256,12 +256,27 @@ impl Engine {
     /// request under load must not leave the conversation open at the
     /// provider (an `unsupported` answer is final: nothing to tell).
     /// Returns what the ended event says when the provider was not told.
+    ///
+    /// A handover whose `start` never completed (its create waited longer
+    /// than a timeout for the handover's lock, or the process died during
+    /// `start`) has no provider state, so the call could only fail, three
+    /// times, holding the lock and a call slot: it is not made, and the
+    /// ended event says why. A conversation a dead process's `start` may
+    /// have opened is unknown to the host either way.
     async fn end_at_provider(
         &self,
         ep: &Arc<crate::registry::Endpoint>,
-        pin: Pin<'_>,
+        row: &HandoverRow,
         make: impl Fn() -> Call,
     ) -> Option<String> {
+        if row.status == Status::Requested {
+            return Some(
+                "the provider was not told: the adapter's `start` had not completed, \
+                 so no conversation was known to cancel"
+                    .into(),
+            );
+        }
+        let pin = Pin::of(row);
         let mut last = None;
         for attempt in 0..3u32 {
             if attempt > 0 {
@@ -282,13 +297,6 @@ impl Engine {
         last.map(|m| format!("the provider was not told: {m}"))
     }
 
-    /// A timer ending a handover whose `start` never completed (a create
-    /// that waited longer than the timeout for the handover's lock, or a
-    /// process that died during `start`): the adapter was given no state,
-    /// so a `cancel` could only fail (three times, 0.5 s of back-off, the
-    /// lock and a call slot held). It is not called; the ended event says
-    /// why. A conversation a dead process's `start` may have opened is not
-    /// known to the host either way.
     async fn fire_timers(&self, id: &str) -> Result<(), EngineError> {
         let _g = self.lock(id).await?;
         let Some(mut row) = self.store.get_handover(id).await? else {
@@ -307,15 +315,9 @@ impl Engine {
         };
         let event = if due(row.no_agent_deadline_ms) && row.status != Status::Active {
             let state = row.provider_state.clone();
-            let not_told = match never_started(&row) {
-                Some(why) => Some(why),
-                None => {
-                    self.end_at_provider(&ep, Pin::of(&row), || {
-                        Call::Cancel(ctx.clone(), state.clone())
-                    })
-                    .await
-                }
-            };
+            let not_told = self
+                .end_at_provider(&ep, &row, || Call::Cancel(ctx.clone(), state.clone()))
+                .await;
             let secs = ep.config.timers.no_agent_timeout_s.unwrap_or(0);
             let outcome = match ep
                 .config
@@ -330,16 +332,12 @@ impl Engine {
             rules::finish(&mut row, outcome, "no_agent_timeout", not_told, now)
         } else if due(row.inactivity_end_at_ms) {
             let (active, state) = (row.status == Status::Active, row.provider_state.clone());
-            let not_told = match never_started(&row) {
-                Some(why) => Some(why),
-                None => {
-                    self.end_at_provider(&ep, Pin::of(&row), || match active {
-                        true => Call::Close(ctx.clone(), state.clone()),
-                        false => Call::Cancel(ctx.clone(), state.clone()),
-                    })
-                    .await
-                }
-            };
+            let not_told = self
+                .end_at_provider(&ep, &row, || match active {
+                    true => Call::Close(ctx.clone(), state.clone()),
+                    false => Call::Cancel(ctx.clone(), state.clone()),
+                })
+                .await;
             let outcome = if row.agent_joined_at_ms.is_some() {
                 Outcome::Completed
             } else {
@@ -574,14 +572,4 @@ impl Engine {
 enum Due {
     Timers,
     Polls,
-}
-
-/// Why a timer does not ask the adapter to end a handover that never
-/// started (see [`Engine::fire_timers`]); `None` once `start` completed.
-fn never_started(row: &HandoverRow) -> Option<String> {
-    (row.status == Status::Requested).then(|| {
-        "the provider was not told: the adapter's `start` had not completed, \
-         so no conversation was known to cancel"
-            .to_string()
-    })
 }
