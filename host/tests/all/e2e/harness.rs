@@ -112,7 +112,7 @@ impl Host {
                     .expect("the test connects to the host's PostgreSQL schema"),
             ),
             None => {
-                let db = self.dir.join("data").join("handover.db");
+                let db = self.data_dir.join("handover.db");
                 assert!(db.exists(), "no SQLite file at {}", db.display());
                 Arc::new(
                     handover_store_sqlite::SqliteStore::open(&db)

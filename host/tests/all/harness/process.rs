@@ -26,6 +26,8 @@ pub struct HostProcess {
     pub base: String,
     /// Holds `handover.toml`, `host.log` and `data/`; removed on drop.
     pub dir: PathBuf,
+    /// The host's `[server] data_dir` (`<dir>/data` unless the config set one).
+    pub data_dir: PathBuf,
     pub config: PathBuf,
     pub http: reqwest::Client,
     rust_log: String,
@@ -135,7 +137,7 @@ impl HostProcess {
             if chosen {
                 s.listen = Some(format!("127.0.0.1:{port}"));
             }
-            s.data_dir.get_or_insert_with(|| dir.join("data"));
+            let data_dir = s.data_dir.get_or_insert_with(|| dir.join("data")).clone();
             s.public_metrics.get_or_insert(true);
             config.runtime.get_or_insert_with(Runtime::shared_cache);
             let config_path = dir.join("handover.toml");
@@ -146,6 +148,7 @@ impl HostProcess {
                 port,
                 base: format!("http://127.0.0.1:{port}"),
                 dir: dir.clone(),
+                data_dir,
                 config: config_path,
                 http: reqwest::Client::new(),
                 rust_log: rust_log.into(),
