@@ -20,11 +20,13 @@
 //!
 //! Layout: `schema` (pragmas, migrations), `rows` (column encoding), `ops`
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
-//! thread), `readers` (the reader threads), `tests`.
+//! thread), `readers` (the reader threads), `pcache` (SQLite's page cache,
+//! wrapped to skip a needless walk per commit), `tests`.
 
 mod canary;
 mod checkpoint;
 mod ops;
+mod pcache;
 mod readers;
 mod rows;
 mod schema;
@@ -43,6 +45,14 @@ use handover_core::store::{
     AdapterVersion, CanaryRecord, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert,
     OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
 };
+
+pub use pcache::truncations_skipped;
+
+/// Whether this process's SQLite connections use the wrapped page cache
+/// (`pcache`): wraps it if no connection has opened yet.
+pub fn page_cache_wrapped() -> bool {
+    pcache::install()
+}
 
 type Shared = Arc<Mutex<Connection>>;
 
@@ -97,6 +107,7 @@ impl SqliteStore {
             StoreError::backend(format!("cannot open {}: {e}", path.display()))
         };
 
+        pcache::install();
         let mut writer = Connection::open_with_flags(path, flags).map_err(context)?;
         schema::configure_writer(&writer, true)?;
         schema::migrate(&mut writer)?;
@@ -128,6 +139,7 @@ impl SqliteStore {
 
     /// A private in-memory database (for tests); gone when the store is dropped.
     pub fn open_in_memory() -> Result<SqliteStore> {
+        pcache::install();
         let mut writer = Connection::open_in_memory()?;
         schema::configure_writer(&writer, false)?;
         schema::migrate(&mut writer)?;
