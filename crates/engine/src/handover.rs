@@ -12,6 +12,7 @@ use super::outcome::{
     Availability, CloseOutcome, Created, FinalOutcome, HandoverView, InputOutcome, InputResult,
 };
 use super::rules::{self, Outcome};
+use super::workers::never_started;
 use super::{CreateRequest, Engine, EngineError, InputRequest, now_ms};
 use crate::registry::{Endpoint, Pin};
 use crate::tenancy::Caller;
@@ -277,21 +278,24 @@ impl Engine {
         arm_inactivity(&mut row, &ep, now);
         let agent_active = row.status == Status::Active;
         if !agent_active && rules::is_cancel(&row.request, req.kind, &req.text) {
-            let out = self
-                .registry
-                .invoke_for(
-                    &ep,
-                    Pin::of(&row),
-                    Call::Cancel(ctx(&ep, id), row.provider_state.clone()),
-                )
-                .await;
-            let detail = match out {
-                Ok(CallOutput::Step(s)) => {
-                    row.provider_state = s.state;
-                    None
-                }
-                Ok(_) => None,
-                Err(f) => Some(format!("the provider was not told: {}", f.message)),
+            let detail = match never_started(&row) {
+                Some(detail) => Some(detail),
+                None => match self
+                    .registry
+                    .invoke_for(
+                        &ep,
+                        Pin::of(&row),
+                        Call::Cancel(ctx(&ep, id), row.provider_state.clone()),
+                    )
+                    .await
+                {
+                    Ok(CallOutput::Step(s)) => {
+                        row.provider_state = s.state;
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(f) => Some(format!("the provider was not told: {}", f.message)),
+                },
             };
             let ev = rules::finish(
                 &mut row,
@@ -410,7 +414,9 @@ impl Engine {
         let _slot = self.slot(&ep, false).await?;
         let pinned = ep.pinned(Pin::of(&row));
         let adapter = &pinned.adapter;
-        let (provider_closed, detail) = if adapter.info.capabilities.bot_side_close {
+        let (provider_closed, detail) = if let Some(detail) = never_started(&row) {
+            (false, Some(detail))
+        } else if adapter.info.capabilities.bot_side_close {
             let env = ep.env_pinned(&pinned);
             let call = Call::Close(ctx(&ep, id), row.provider_state.clone());
             match self.registry.invoke_pinned(&ep, &pinned, env, call).await {

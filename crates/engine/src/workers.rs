@@ -269,12 +269,8 @@ impl Engine {
         row: &HandoverRow,
         make: impl Fn() -> Call,
     ) -> Option<String> {
-        if row.status == Status::Requested {
-            return Some(
-                "the provider was not told: the adapter's `start` had not completed, \
-                 so no conversation was known to cancel"
-                    .into(),
-            );
+        if let Some(detail) = never_started(row) {
+            return Some(detail);
         }
         let pin = Pin::of(row);
         let mut last = None;
@@ -572,4 +568,16 @@ impl Engine {
 enum Due {
     Timers,
     Polls,
+}
+
+/// What an ended event says when the handover's `start` never completed (its
+/// create waited longer than a timeout for the handover's lock, or the
+/// process died during `start`): no provider state, so no conversation the
+/// adapter could cancel or close. `None` for a handover that started.
+pub(crate) fn never_started(row: &HandoverRow) -> Option<String> {
+    (row.status == Status::Requested).then(|| {
+        "the provider was not told: the adapter's `start` had not completed, \
+         so no conversation was known to cancel"
+            .to_string()
+    })
 }

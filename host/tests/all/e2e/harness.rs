@@ -122,6 +122,35 @@ impl Host {
         }
     }
 
+    /// Inserts handover `id` as a create leaves it before `start` completes
+    /// (status `requested`, no provider state), with the endpoint, tenant
+    /// and request of the started handover `like`; `edit` sets what else
+    /// the test needs (a due deadline).
+    pub async fn insert_never_started(
+        &self,
+        like: &str,
+        id: &str,
+        session: &str,
+        edit: impl FnOnce(&mut handover_core::store::HandoverRow),
+    ) {
+        let store = self.open_store().await;
+        let model = store.get_handover(like).await.unwrap().unwrap();
+        let mut row = handover_core::store::HandoverRow::requested(
+            id,
+            &model.endpoint_id,
+            &model.tenant,
+            session,
+            model.request.clone(),
+            crate::harness::now_ms(),
+        );
+        edit(&mut row);
+        let inserted = store.insert_handover(row, None).await.unwrap();
+        assert!(
+            matches!(inserted, handover_core::store::Insert::Inserted(_)),
+            "{id} was not inserted"
+        );
+    }
+
     /// `ep` alone, with `sim`'s webhooks pointed at it.
     pub async fn start_sim(ep: Endpoint, sim: &SimProvider) -> Host {
         let id = ep.id.clone();

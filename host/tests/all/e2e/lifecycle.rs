@@ -84,6 +84,74 @@ async fn cancelled_by_button() {
     cancel_with("quick_reply", "Cancel").await;
 }
 
+/// A handover still `requested` (its create waited longer than the timeout
+/// for the handover's lock, or a host died during `start`) has no provider
+/// state: the user's cancel words and the bot's close end it without asking
+/// the adapter (a call with no conversation to end), and say so.
+#[tokio::test]
+async fn cancel_and_close_end_a_handover_that_never_started_without_calling_the_adapter() {
+    let sim = sim().await;
+    let host = Host::start_sim(sim_ep("ep", &sim), &sim).await;
+    let (started, _) = host.sim_handover(&sim, "s-0").await;
+    let ends = async || {
+        host.metric_sum_where("adapter_calls_total", &["export=\"cancel\""])
+            .await
+            + host
+                .metric_sum_where("adapter_calls_total", &["export=\"close\""])
+                .await
+    };
+    let before = ends().await;
+    for (id, session) in [("never-started-1", "s-1"), ("never-started-2", "s-2")] {
+        host.insert_never_started(&started, id, session, |_| {})
+            .await;
+    }
+
+    let r = host
+        .input_expect("never-started-1", "intent", "cancel_handover", "cancelled")
+        .await;
+    assert_eq!(r["handover"]["status"], "cancelled", "{r}");
+    let (code, r) = host
+        .post("/v1/handovers/never-started-2/close", json!({}))
+        .await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["result"], "closed", "{r}");
+    assert_eq!(r["provider_closed"], false, "{r}");
+    let detail = r["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("the adapter's `start` had not completed"),
+        "{r}"
+    );
+
+    for (id, reason) in [
+        ("never-started-1", "user_cancelled"),
+        ("never-started-2", "bot_closed"),
+    ] {
+        let events = host.handover_events(id, None, T).await;
+        assert_eq!(events.len(), 1, "{id}: {events:?}");
+        assert_eq!(events[0]["type"], "ended", "{id}: {events:?}");
+        assert_eq!(events[0]["end_reason"], reason, "{id}: {events:?}");
+        let detail = events[0]["detail"].as_str().unwrap_or_default();
+        assert!(
+            detail.contains("the adapter's `start` had not completed"),
+            "{id}: {}",
+            events[0]
+        );
+        assert_eq!(host.status(id).await["status"], "cancelled", "{id}");
+    }
+    assert_eq!(
+        ends().await,
+        before,
+        "the adapter was asked to end a handover that never started\n{}",
+        host.log()
+    );
+    // The count is live: the started handover's close is counted.
+    let (code, r) = host
+        .post(&format!("/v1/handovers/{started}/close"), json!({}))
+        .await;
+    assert_eq!((code, &r["provider_closed"]), (200, &json!(true)), "{r}");
+    assert_eq!(ends().await, before + 1.0);
+}
+
 #[tokio::test]
 async fn cancel_after_agent_joined_is_forwarded_as_text() {
     let sim = sim().await;

@@ -174,35 +174,15 @@ async fn timers_end_a_handover_that_never_started_without_calling_the_adapter() 
 
     // Two handovers as a create leaves them before `start`: one whose
     // no-agent deadline is due, one whose inactivity end is.
-    let store = host.open_store().await;
-    let model = store.get_handover(&started).await.unwrap().unwrap();
     let now = now_ms();
-    let never_started = |id: &str, session: &str| {
-        handover_core::store::HandoverRow::requested(
-            id,
-            &model.endpoint_id,
-            &model.tenant,
-            session,
-            model.request.clone(),
-            now,
-        )
-    };
-    let no_agent = handover_core::store::HandoverRow {
-        no_agent_deadline_ms: Some(now),
-        ..never_started("never-started-1", "s-1")
-    };
-    let inactive = handover_core::store::HandoverRow {
-        inactivity_end_at_ms: Some(now),
-        ..never_started("never-started-2", "s-2")
-    };
-    for row in [no_agent, inactive] {
-        let id = row.id.clone();
-        let inserted = store.insert_handover(row, None).await.unwrap();
-        assert!(
-            matches!(inserted, handover_core::store::Insert::Inserted(_)),
-            "{id} was not inserted"
-        );
-    }
+    host.insert_never_started(&started, "never-started-1", "s-1", |r| {
+        r.no_agent_deadline_ms = Some(now)
+    })
+    .await;
+    host.insert_never_started(&started, "never-started-2", "s-2", |r| {
+        r.inactivity_end_at_ms = Some(now)
+    })
+    .await;
 
     for (id, reason, status) in [
         ("never-started-1", "no_agent_timeout", "error"),
