@@ -15,10 +15,14 @@
 //! predicting a key from a body. Must never decide a route: the adapter's
 //! answer always does, a row read for a prediction the answer does not
 //! confirm is not used, and the cost of a wrong hint is one wasted read.
-//! Work on the (untrusted) body is bounded: one parse, a search of at most
-//! [`MAX_NODES`] values at most [`MAX_DEPTH`] deep, and only on a miss.
+//! Work on the (untrusted) body is bounded: a prediction is one scan that
+//! keeps only the hint's member (nothing else of the body is built), and
+//! only a miss parses the body whole and searches at most [`MAX_NODES`]
+//! values at most [`MAX_DEPTH`] deep.
 
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+use std::fmt;
 use std::sync::{Arc, Mutex};
 
 /// Deepest object member a hint may point at (`/a/b/c/d`).
@@ -76,13 +80,11 @@ fn entry(versions: &mut Vec<(u64, Learned)>, adapter: u64) -> &mut Learned {
     &mut versions.last_mut().expect("just pushed").1
 }
 
-/// A body as [`RouteHints::guess`] saw it: parsed when a hint may be
-/// learned or used, and the predicted key.
+/// What [`RouteHints::guess`] made of a body: whether it looked (not while
+/// backing off), and the predicted key.
 #[derive(Debug, Default)]
 pub struct Guess {
-    /// Whether the body was looked at (not while backing off).
     looked: bool,
-    doc: Option<Value>,
     pub key: Option<String>,
 }
 
@@ -102,31 +104,23 @@ impl RouteHints {
                 Learned::BackingOff { .. } => None,
             }
         };
-        let doc = match body.first() {
-            Some(b'{') => serde_json::from_slice::<Value>(body).ok(),
-            _ => None,
-        };
-        let key = match (&hint, &doc) {
-            (Some(h), Some(d)) => at(d, &h.path).map(|v| format!("{}{v}", h.prefix)),
-            _ => None,
-        };
-        Guess {
-            looked: true,
-            doc,
-            key,
-        }
+        let key = hint.and_then(|h| Some(format!("{}{}", h.prefix, at(body, &h.path)?)));
+        Guess { looked: true, key }
     }
 
-    /// Records what `route-webhook` answered (`keys`) for the body of
-    /// `guess`: confirms the hint, or learns one from this body; too many
-    /// misses in a row, or nothing to learn, and the endpoint backs off.
-    pub fn learn(&self, adapter: u64, guess: Guess, keys: &[String]) {
+    /// Records what `route-webhook` answered (`keys`) for `body`, of which
+    /// `guess` was made: confirms the hint, or learns one from this body;
+    /// too many misses in a row, or nothing to learn, and the endpoint
+    /// backs off.
+    pub fn learn(&self, adapter: u64, guess: Guess, body: &[u8], keys: &[String]) {
         let ([key], true) = (keys, guess.looked) else {
             return;
         };
         let hit = guess.key.as_deref() == Some(key.as_str());
-        let found = match (&guess.doc, hit) {
-            (Some(doc), false) => find(doc, key),
+        let found = match body.first() {
+            Some(b'{') if !hit => serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|doc| find(&doc, key)),
             _ => None,
         };
         let mut versions = self.0.lock().unwrap();
@@ -154,13 +148,104 @@ impl RouteHints {
     }
 }
 
-/// The text of the string or integer at `path` (object members only).
-fn at(doc: &Value, path: &[String]) -> Option<String> {
-    let mut v = doc;
-    for member in path {
-        v = v.as_object()?.get(member)?;
+/// The text of the string or integer at `path` (object members only; of
+/// a member named twice, the last, as a parsed document would keep) in the
+/// JSON `body`; `None` if `body` is not one JSON object.
+fn at(body: &[u8], path: &[String]) -> Option<String> {
+    if body.first() != Some(&b'{') {
+        return None;
     }
-    text(v)
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = At(path).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    found
+}
+
+/// Scans one JSON value for the text at a path, keeping nothing else.
+struct At<'p>(&'p [String]);
+
+impl<'de> DeserializeSeed<'de> for At<'_> {
+    type Value = Option<String>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for At<'_> {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some((member, rest)) = self.0.split_first() else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(None);
+        };
+        let mut found = None;
+        while let Some(is_member) = map.next_key_seed(NameIs(member))? {
+            if is_member {
+                found = map.next_value_seed(At(rest))?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((self.0.is_empty() && !v.is_empty()).then(|| v.to_string()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(self.0.is_empty().then(|| v.to_string()))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(self.0.is_empty().then(|| v.to_string()))
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// Whether an object member's name is the one wanted (no copy of it).
+struct NameIs<'p>(&'p str);
+
+impl<'de> DeserializeSeed<'de> for NameIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == self.0)
+    }
 }
 
 fn text(v: &Value) -> Option<String> {

@@ -11,7 +11,7 @@ fn keys(k: &str) -> Vec<String> {
 fn route(h: &RouteHints, adapter: u64, body: &str, answer: &str) -> Option<String> {
     let g = h.guess(adapter, body.as_bytes());
     let predicted = g.key.clone();
-    h.learn(adapter, g, &keys(answer));
+    h.learn(adapter, g, body.as_bytes(), &keys(answer));
     predicted
 }
 
@@ -88,9 +88,10 @@ fn wrong_predictions_in_a_row_back_off_then_it_learns_again() {
         assert!(route(&h, 1, &sim("c-1", seq), "elsewhere").is_some());
     }
     for _ in 0..BACK_OFF {
-        let g = h.guess(1, sim("c-1", 9).as_bytes());
+        let body = sim("c-1", 9);
+        let g = h.guess(1, body.as_bytes());
         assert!(!g.looked && g.key.is_none(), "backing off parses nothing");
-        h.learn(1, g, &keys("c-1"));
+        h.learn(1, g, body.as_bytes(), &keys("c-1"));
     }
     assert_eq!(route(&h, 1, &sim("c-5", 9), "c-5"), None, "learns again");
     assert_eq!(route(&h, 1, &sim("c-6", 9), "c-6"), Some("c-6".into()));
@@ -107,8 +108,14 @@ fn a_body_that_is_not_json_backs_off_at_once() {
 #[test]
 fn several_keys_teach_nothing() {
     let h = RouteHints::default();
-    let g = h.guess(1, sim("c-1", 2).as_bytes());
-    h.learn(1, g, &["c-1".to_string(), "c-2".to_string()]);
+    let body = sim("c-1", 2);
+    let g = h.guess(1, body.as_bytes());
+    h.learn(
+        1,
+        g,
+        body.as_bytes(),
+        &["c-1".to_string(), "c-2".to_string()],
+    );
     assert_eq!(route(&h, 1, &sim("c-3", 3), "c-3"), None);
 }
 
@@ -124,4 +131,60 @@ fn the_search_looks_at_a_bounded_number_of_values() {
         !h.guess(1, body.as_bytes()).looked,
         "not found within the bound: backing off"
     );
+}
+
+/// What a prediction reads, as the whole parsed document says it: the
+/// scan must agree with it on every body.
+fn at_in_document(body: &str, path: &[&str]) -> Option<String> {
+    let mut v = &serde_json::from_str::<Value>(body).ok()?;
+    for member in path {
+        v = v.as_object()?.get(*member)?;
+    }
+    text(v)
+}
+
+#[test]
+fn a_prediction_reads_what_the_parsed_document_holds() {
+    let bodies = [
+        r#"{"conversation_id":"c-1","seq":2}"#,
+        r#"{"seq":2,"conversation_id":"c-1"}"#,
+        r#"{"conv\u0065rsation_id":"c-\u00e9"}"#,
+        r#"{"conversation_id":"c-1","conversation_id":"c-2"}"#,
+        r#"{"conversation_id":"c-1","conversation_id":7}"#,
+        r#"{"conversation_id":"c-1","conversation_id":{"id":3}}"#,
+        r#"{"conversation_id":""}"#,
+        r#"{"conversation_id":-42}"#,
+        r#"{"conversation_id":18446744073709551615}"#,
+        r#"{"conversation_id":1.5}"#,
+        r#"{"conversation_id":1e3}"#,
+        r#"{"conversation_id":null,"x":[1,{"conversation_id":"no"}]}"#,
+        r#"{"conversation_id":true}"#,
+        r#"{"conversation_id":["c-1"]}"#,
+        r#"{"payload":{"conversation":{"id":12}},"conversation_id":"c-1"}"#,
+        r#"{"payload":{"conversation":{"id":"x"},"conversation":{"id":13}}}"#,
+        r#"{"payload":{"conversation":[{"id":12}]}}"#,
+        r#"{"payload":"flat"}"#,
+        r#"{"conversation_id":"c-1"} trailing"#,
+        r#"{"conversation_id":"c-1""#,
+        r#"{"conversation_id":"c-1"}   "#,
+        r#"[{"conversation_id":"c-1"}]"#,
+        r#""conversation_id""#,
+        "",
+    ];
+    let paths: [&[&str]; 4] = [
+        &["conversation_id"],
+        &["payload", "conversation", "id"],
+        &["payload"],
+        &["missing"],
+    ];
+    for body in bodies {
+        for path in paths {
+            let owned: Vec<String> = path.iter().map(|m| m.to_string()).collect();
+            assert_eq!(
+                at(body.as_bytes(), &owned),
+                at_in_document(body, path),
+                "body {body:?}, path {path:?}"
+            );
+        }
+    }
 }

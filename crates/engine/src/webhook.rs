@@ -189,7 +189,7 @@ impl Engine {
                     }
                 };
                 ep.route_hints
-                    .learn(adapter.id(), guess, &route.correlation_keys);
+                    .learn(adapter.id(), guess, &req.body, &route.correlation_keys);
                 // The slot covers the adapter call only: waiting out the
                 // correlation grace and storing the webhook run no adapter,
                 // and must not keep the tenant's bot API calls out (quota
