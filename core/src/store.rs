@@ -310,7 +310,10 @@ pub struct StoredEvent {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Change {
     /// The new row; written only if the stored version equals `row.version`
-    /// (the store then increments it).
+    /// (the store then increments it). Its `request` is not read: the
+    /// create request is written once, by [`Store::insert_handover`], and
+    /// never by a step (the engine leaves it `null` here rather than copy
+    /// it for every step).
     pub row: Option<HandoverRow>,
     pub events: Vec<NewEvent>,
     pub correlation_keys: Vec<String>,

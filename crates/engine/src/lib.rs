@@ -395,7 +395,11 @@ impl Engine {
         mut change: Change,
     ) -> Result<Vec<StoredEvent>, EngineError> {
         let ended = change.events.iter().any(|e| e.kind == "ended");
+        // The store does not read the create request on a step (see
+        // `Change::row`): the row goes without it, not with a deep copy.
+        let request = std::mem::take(&mut row.request);
         change.row = Some(row.clone());
+        row.request = request;
         let stored = self.store.apply(change).await?;
         row.version += 1;
         if ended {

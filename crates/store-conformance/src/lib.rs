@@ -56,6 +56,7 @@ macro_rules! all_conformance_tests {
             concurrent_inserts_with_one_idempotency_key_insert_once,
             open_handover_quota_is_exact_across_stores,
             apply_bumps_version_and_refuses_stale_rows,
+            a_step_keeps_the_stored_create_request,
             apply_refuses_unknown_rows_identity_changes_and_rowless_events,
             reopening_a_session_while_another_is_open_is_refused,
             event_ids_increase_globally_and_seq_counts_per_handover,
@@ -469,6 +470,27 @@ pub async fn apply_bumps_version_and_refuses_stale_rows(fx: &dyn Fixture) {
     assert_eq!(store.get_handover("h1").await.unwrap().unwrap().version, 2);
     assert_eq!(bound(&store, "ep", "conv-1").await.as_deref(), Some("h1"));
     assert!(store.pending_inbox("h1").await.unwrap().is_empty());
+}
+
+/// A step's row comes without the create request (the engine does not
+/// copy it for every step): the stored request is kept, whatever the row
+/// says.
+pub async fn a_step_keeps_the_stored_create_request(fx: &dyn Fixture) {
+    let store = fx.store();
+    let r = inserted(&store, row("h1", "ep", "s1")).await;
+    let bare = HandoverRow {
+        request: serde_json::Value::Null,
+        status: Status::Queued,
+        ..r.clone()
+    };
+    let stored = apply_ok(&store, step(&bare, &["queued"])).await;
+    assert_eq!(stored.status, Status::Queued);
+    assert_eq!(stored.request, r.request);
+    let other = HandoverRow {
+        request: json!({"conversation": {"id": "elsewhere"}}),
+        ..stored.clone()
+    };
+    assert_eq!(apply_ok(&store, step(&other, &[])).await.request, r.request);
 }
 
 pub async fn apply_refuses_unknown_rows_identity_changes_and_rowless_events(fx: &dyn Fixture) {

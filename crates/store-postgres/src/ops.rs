@@ -48,10 +48,10 @@ const NOTIFY_ADAPTERS: &str = concat!(
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
 /// A handover's values that are bound converted: the status by name, JSON
-/// as text, `u32`s as BIGINT.
+/// as text, `u32`s as BIGINT. (Not the create request, which only the
+/// insert writes.)
 pub(super) struct Encoded {
     pub(super) status: &'static str,
-    request: String,
     pub(super) agent: Option<String>,
     pub(super) extras: Option<String>,
     pub(super) queue_position: Option<i64>,
@@ -63,7 +63,6 @@ impl Encoded {
     pub(super) fn new(h: &HandoverRow) -> Self {
         Encoded {
             status: h.status.as_str(),
-            request: json_text(&h.request),
             agent: h.agent.as_ref().map(json_text),
             extras: h.extras.as_ref().map(json_text),
             queue_position: h.queue_position.map(i64::from),
@@ -218,7 +217,7 @@ pub(super) async fn insert_or_resolve(tx: &Transaction<'_>, row: HandoverRow) ->
         let stmt = tx
             .prepare_cached("INSERT INTO handover_requests (handover_id, request) VALUES ($1, $2)")
             .await?;
-        tx.execute(&stmt, &[&h.id, &encoded.request]).await?;
+        tx.execute(&stmt, &[&h.id, &json_text(&h.request)]).await?;
         return Ok(Insert::Inserted(row));
     }
     match existing_for(tx, &row).await? {
