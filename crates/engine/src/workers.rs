@@ -577,7 +577,7 @@ enum Due {
 pub(crate) fn never_started(row: &HandoverRow) -> Option<String> {
     (row.status == Status::Requested).then(|| {
         "the provider was not told: the adapter's `start` had not completed, \
-         so no conversation was known to cancel"
+         so no conversation was known to end"
             .to_string()
     })
 }
