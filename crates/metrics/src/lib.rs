@@ -237,6 +237,12 @@ pub static CANARY_ENDS: LabelledCounter = LabelledCounter::new();
 pub static SSE_STORE_READS: Counter = Counter::new();
 /// Event streams (SSE) open now.
 pub static SSE_STREAMS_OPEN: AtomicU64 = AtomicU64::new(0);
+/// SQLite group commits rolled back and run again with savepoints because
+/// a write failed in their savepoint-free run.
+pub static SQLITE_BATCH_RERUNS: Counter = Counter::new();
+/// SQLite page-cache truncations skipped by the wrapped cache (nothing to
+/// drop).
+pub static SQLITE_TRUNCATIONS_SKIPPED: Counter = Counter::new();
 
 /// One unlabelled counter or gauge.
 fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
@@ -370,6 +376,20 @@ pub fn render() -> String {
         "gauge",
         "Event streams (SSE) open now.",
         SSE_STREAMS_OPEN.load(Ordering::Relaxed),
+    );
+    single(
+        &mut out,
+        "sqlite_batch_reruns_total",
+        "counter",
+        "SQLite group commits rolled back and run again, each write in its own savepoint, because one write failed in the batch's savepoint-free run (a stale step, a duplicate delivery).",
+        SQLITE_BATCH_RERUNS.get(),
+    );
+    single(
+        &mut out,
+        "sqlite_page_cache_truncations_skipped_total",
+        "counter",
+        "SQLite page-cache truncations skipped because they had no page to drop (each would have walked the whole cache).",
+        SQLITE_TRUNCATIONS_SKIPPED.get(),
     );
     let _ = writeln!(
         out,

@@ -8,9 +8,11 @@
 //! preferred so reads batch), which runs the reads waiting at that moment
 //! in one read transaction (in memory they run on the blocking pool).
 //! Writes go through a group-commit queue: one writer thread takes every
-//! write waiting at that moment, runs each in its own `SAVEPOINT` inside
-//! one `BEGIN IMMEDIATE` transaction and commits once (one WAL fsync for
-//! the batch); each caller is answered only after that commit, so a
+//! write waiting at that moment, runs them in one `BEGIN IMMEDIATE`
+//! transaction and commits once (one WAL fsync for the batch): without
+//! savepoints first where every write may run again, and if one fails, all
+//! again after a rollback, each in its own `SAVEPOINT` (see `run_batch`);
+//! each caller is answered only after that commit, so a
 //! returned write is as durable as before and a failed one left nothing
 //! behind. Each trait method stays all-or-nothing;
 //! `BEGIN IMMEDIATE` still serialises writers across processes sharing the
@@ -20,11 +22,13 @@
 //!
 //! Layout: `schema` (pragmas, migrations), `rows` (column encoding), `ops`
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
-//! thread), `readers` (the reader threads), `pcache` (SQLite's page cache,
-//! wrapped to skip a needless walk per commit), `tests`.
+//! thread), `readers` (the reader threads), `global` (SQLite's process-wide
+//! settings), `pcache` (SQLite's page cache, wrapped to skip a needless walk
+//! per commit), `tests`.
 
 mod canary;
 mod checkpoint;
+mod global;
 mod ops;
 mod pcache;
 mod readers;
@@ -46,12 +50,13 @@ use handover_core::store::{
     OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
 };
 
+pub use global::memory_statistics_on;
 pub use pcache::truncations_skipped;
 
 /// Whether this process's SQLite connections use the wrapped page cache
 /// (`pcache`): wraps it if no connection has opened yet.
 pub fn page_cache_wrapped() -> bool {
-    pcache::install()
+    global::configure()
 }
 
 type Shared = Arc<Mutex<Connection>>;
@@ -107,7 +112,7 @@ impl SqliteStore {
             StoreError::backend(format!("cannot open {}: {e}", path.display()))
         };
 
-        pcache::install();
+        global::configure();
         let mut writer = Connection::open_with_flags(path, flags).map_err(context)?;
         schema::configure_writer(&writer, true)?;
         schema::migrate(&mut writer)?;
@@ -139,7 +144,7 @@ impl SqliteStore {
 
     /// A private in-memory database (for tests); gone when the store is dropped.
     pub fn open_in_memory() -> Result<SqliteStore> {
-        pcache::install();
+        global::configure();
         let mut writer = Connection::open_in_memory()?;
         schema::configure_writer(&writer, false)?;
         schema::migrate(&mut writer)?;
@@ -162,22 +167,61 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        let run =
+            |conn: &Connection, f: &mut Option<F>| (f.take().expect("a write job runs once"))(conn);
+        self.submit(Rerun::Never, Some(f), run, |_, out| out).await
+    }
+
+    /// [`write`](Self::write) for a unit that may run more than once (each
+    /// run in a new transaction, the last run's result answered): `f` must
+    /// touch nothing but the connection. A batch of such units runs without
+    /// savepoints (see [`run_batch`]).
+    async fn write_again<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.submit(Rerun::Allowed, f, |conn, f: &mut F| f(conn), |_, out| out)
+            .await
+    }
+
+    /// Queue one write: `run(conn, &mut state)` runs in the batch's
+    /// transaction (more than once only if `rerun` allows it); after the
+    /// commit, `finish(state, out)` makes the caller's answer from the last
+    /// run's result, so a run can borrow what the answer then takes.
+    async fn submit<S, R, T>(
+        &self,
+        rerun: Rerun,
+        state: S,
+        mut run: impl FnMut(&Connection, &mut S) -> Result<R> + Send + 'static,
+        finish: impl FnOnce(S, R) -> T + Send + 'static,
+    ) -> Result<T>
+    where
+        S: Send + 'static,
+        R: Send + 'static,
+        T: Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T>>();
-        let mut f = Some(f);
         let mut tx = Some(tx);
-        let mut result: Option<Result<T>> = None;
-        let job = WriteJob(Box::new(move |step: JobStep<'_>| match step {
+        let mut state = Some(state);
+        let mut finish = Some(finish);
+        let mut result: Option<Result<R>> = None;
+        let step = move |step: JobStep<'_>| match step {
             JobStep::Run(conn) => {
-                let f = f.take().expect("a write job runs once");
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+                let Some(s) = state.as_mut() else {
+                    return false;
+                };
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(conn, s)))
                     .unwrap_or_else(|_| Err(StoreError::backend("store write panicked")));
                 let ok = out.is_ok();
                 result = Some(out);
                 ok
             }
             JobStep::Committed => {
-                if let (Some(tx), Some(r)) = (tx.take(), result.take()) {
-                    let _ = tx.send(r);
+                if let (Some(tx), Some(r), Some(s), Some(finish)) =
+                    (tx.take(), result.take(), state.take(), finish.take())
+                {
+                    let _ = tx.send(r.map(|r| finish(s, r)));
                 }
                 true
             }
@@ -193,7 +237,11 @@ impl SqliteStore {
                 }
                 true
             }
-        }));
+        };
+        let job = WriteJob {
+            rerun,
+            step: Box::new(step),
+        };
         lock_queue(&self.queue)
             .send(job)
             .map_err(|_| StoreError::backend("the store's writer thread has stopped"))?;
@@ -249,7 +297,17 @@ enum JobStep<'a> {
     Failed(&'a str),
 }
 
-struct WriteJob(Box<dyn FnMut(JobStep<'_>) -> bool + Send>);
+/// Whether the writer may run a job again after rolling its run back.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rerun {
+    Never,
+    Allowed,
+}
+
+struct WriteJob {
+    rerun: Rerun,
+    step: Box<dyn FnMut(JobStep<'_>) -> bool + Send>,
+}
 
 /// Most writes committed together: bounds one batch's latency.
 const MAX_BATCH: usize = 512;
@@ -343,26 +401,48 @@ impl BatchStats {
     }
 }
 
-/// One group commit: every job in its own savepoint, one `COMMIT`.
+/// One group commit: every job all or nothing, one `COMMIT`.
 ///
-/// A batch of one job needs no savepoint (its failure rolls the whole
-/// transaction back, which holds nothing else): at a paced load most
-/// batches are one write, and the savepoint copied every page the write
-/// touched into its journal first.
+/// A batch of jobs that may all run again is first run without savepoints
+/// (a savepoint copies every page its job first touches into a statement
+/// journal: 7 % of the writer's time at full load); only if one of them
+/// fails is that transaction rolled back and the batch run again, each job
+/// in its own savepoint, so the failed one loses its own writes only. Any
+/// other batch of several runs that way at once. A batch of one job needs
+/// no savepoint (its failure rolls back the transaction, which holds
+/// nothing else).
 fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
     let conn = lock(conn);
     let fail_all = |batch: &mut [WriteJob], why: &str| {
         for job in batch.iter_mut() {
-            (job.0)(JobStep::Failed(why));
+            (job.step)(JobStep::Failed(why));
         }
     };
+    let savepoints = batch.len() > 1;
+    if savepoints && batch.iter().all(|j| j.rerun == Rerun::Allowed) {
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            fail_all(batch, &StoreError::from(e).to_string());
+            return;
+        }
+        let clean = batch.iter_mut().all(|job| (job.step)(JobStep::Run(&conn)));
+        if clean {
+            return end_batch(&conn, batch, "COMMIT");
+        }
+        handover_metrics::SQLITE_BATCH_RERUNS.inc();
+        // An error that aborted the transaction has rolled it back already.
+        if let Err(e) = conn.execute_batch("ROLLBACK")
+            && !conn.is_autocommit()
+        {
+            fail_all(batch, &StoreError::from(e).to_string());
+            return;
+        }
+    }
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         fail_all(batch, &StoreError::from(e).to_string());
         return;
     }
     // A lone job runs without a savepoint; if it fails, the transaction
     // (holding nothing else) is rolled back instead of committed.
-    let savepoints = batch.len() > 1;
     let mut end_verb = "COMMIT";
     for job in batch.iter_mut() {
         if savepoints
@@ -374,7 +454,7 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
             fail_all(batch, &StoreError::from(e).to_string());
             return;
         }
-        let ok = (job.0)(JobStep::Run(&conn));
+        let ok = (job.step)(JobStep::Run(&conn));
         if !savepoints {
             if !ok {
                 end_verb = "ROLLBACK";
@@ -395,17 +475,32 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
             return;
         }
     }
-    match conn.execute_batch(end_verb) {
+    end_batch(&conn, batch, end_verb);
+}
+
+/// End the batch's transaction with `verb` and answer every job.
+fn end_batch(conn: &Connection, batch: &mut [WriteJob], verb: &str) {
+    match conn.execute_batch(verb) {
         Ok(()) => {
             for job in batch.iter_mut() {
-                (job.0)(JobStep::Committed);
+                (job.step)(JobStep::Committed);
             }
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            fail_all(batch, &StoreError::from(e).to_string());
+            let why = StoreError::from(e).to_string();
+            for job in batch.iter_mut() {
+                (job.step)(JobStep::Failed(&why));
+            }
         }
     }
+}
+
+/// How many batches so far were rolled back and run again with savepoints
+/// (a job failed in the savepoint-free run). Process-wide; on `/metrics`
+/// as `sqlite_batch_reruns_total`.
+pub fn savepoint_reruns() -> u64 {
+    handover_metrics::SQLITE_BATCH_RERUNS.get()
 }
 
 /// The guard only lives inside a blocking closure, never across an await. A
@@ -434,8 +529,10 @@ fn now_ms() -> i64 {
 #[async_trait]
 impl Store for SqliteStore {
     async fn insert_handover(&self, row: HandoverRow, open_limit: Option<u64>) -> Result<Insert> {
-        self.write(move |tx| ops::insert_handover(tx, row, open_limit))
-            .await
+        let insert =
+            move |tx: &Connection, row: &mut HandoverRow| ops::insert_handover(tx, row, open_limit);
+        let answer = |row, found: Option<Insert>| found.unwrap_or(Insert::Inserted(row));
+        self.submit(Rerun::Allowed, row, insert, answer).await
     }
 
     async fn prune(&self, retention: &Retention) -> Result<Pruned> {
@@ -476,7 +573,9 @@ impl Store for SqliteStore {
     /// handover is `NotFound`; a moved version is `Conflict`; either way
     /// nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
-        self.write(move |tx| ops::apply(tx, change, now_ms())).await
+        let apply = |tx: &Connection, change: &mut Change| ops::apply(tx, change, now_ms());
+        self.submit(Rerun::Allowed, change, apply, ops::Applied::events)
+            .await
     }
 
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
@@ -496,7 +595,7 @@ impl Store for SqliteStore {
         let delivery_ids = delivery_ids.to_vec();
         let handover_ids = handover_ids.to_vec();
         let stored = self
-            .write(move |tx| {
+            .write_again(move |tx| {
                 ops::accept_webhook(
                     tx,
                     &endpoint_id,
@@ -596,7 +695,7 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_delivered(&self, id: i64) -> Result<()> {
-        self.write(move |tx| ops::outbox_delivered(tx, id, now_ms()))
+        self.write_again(move |tx| ops::outbox_delivered(tx, id, now_ms()))
             .await
     }
 
@@ -608,7 +707,7 @@ impl Store for SqliteStore {
         error: &str,
     ) -> Result<()> {
         let error = error.to_owned();
-        self.write(move |tx| {
+        self.write_again(move |tx| {
             ops::outbox_retry(tx, id, attempts, next_attempt_at_ms, &error, now_ms())
         })
         .await
@@ -616,7 +715,7 @@ impl Store for SqliteStore {
 
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<()> {
         let error = error.to_owned();
-        self.write(move |tx| ops::outbox_dead(tx, id, &error, now_ms()))
+        self.write_again(move |tx| ops::outbox_dead(tx, id, &error, now_ms()))
             .await
     }
 

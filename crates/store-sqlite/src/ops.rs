@@ -19,20 +19,22 @@ use handover_core::store::{
 
 // ---------------------------------------------------------------- handovers
 
+/// `None`: `row` was inserted as given (the caller answers
+/// [`Insert::Inserted`] with it); otherwise what refused it.
 pub(super) fn insert_handover(
     conn: &Connection,
-    row: HandoverRow,
+    row: &HandoverRow,
     open_limit: Option<u64>,
-) -> Result<Insert> {
-    if let Some(existing) = existing_for(conn, &row)? {
-        return Ok(existing);
+) -> Result<Option<Insert>> {
+    if let Some(existing) = existing_for(conn, row)? {
+        return Ok(Some(existing));
     }
     // The one writer connection runs this count and the insert in one
     // transaction: no other create can come between them.
     if let Some(limit) = open_limit {
         let open = count_open_handovers(conn, &row.tenant)?;
         if open >= limit {
-            return Ok(Insert::OverQuota { open });
+            return Ok(Some(Insert::OverQuota { open }));
         }
     }
     insert_or_resolve(conn, row)
@@ -76,13 +78,13 @@ fn existing_for(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> 
     Ok(found.map(Insert::OpenExists))
 }
 
-/// Insert, and if a unique index refuses the row (a concurrent writer got
-/// there first), report what it collided with.
-pub(super) fn insert_or_resolve(conn: &Connection, row: HandoverRow) -> Result<Insert> {
-    match insert_row(conn, &row) {
-        Ok(()) => Ok(Insert::Inserted(row)),
-        Err(e) if is_unique_violation(&e) => match existing_for(conn, &row)? {
-            Some(existing) => Ok(existing),
+/// Insert (`None`), and if a unique index refuses the row (a concurrent
+/// writer got there first), report what it collided with.
+pub(super) fn insert_or_resolve(conn: &Connection, row: &HandoverRow) -> Result<Option<Insert>> {
+    match insert_row(conn, row) {
+        Ok(()) => Ok(None),
+        Err(e) if is_unique_violation(&e) => match existing_for(conn, row)? {
+            Some(existing) => Ok(Some(existing)),
             None => Err(StoreError::backend(format!(
                 "cannot insert handover {}: {e}",
                 row.id
@@ -307,9 +309,33 @@ fn handovers(
 
 // ---------------------------------------------------------------- apply
 
+/// What [`apply`] wrote: each event's id and `seq`, and the time stamped
+/// on them.
+pub(super) struct Applied {
+    ids: Vec<(i64, i64)>,
+    now_ms: i64,
+}
+
+impl Applied {
+    /// The change's events as stored (taking them from the change).
+    pub(super) fn events(change: Change, applied: Applied) -> Vec<StoredEvent> {
+        let Some(row) = &change.row else {
+            return Vec::new();
+        };
+        let Applied { ids, now_ms } = applied;
+        change
+            .events
+            .into_iter()
+            .zip(ids)
+            .map(|(event, (id, seq))| event.stored(id, &row.id, &row.endpoint_id, seq, now_ms))
+            .collect()
+    }
+}
+
 /// One step, all or nothing. A change without a row may only mark inbox
-/// items done (see [`Change::check_rowless`]).
-pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Vec<StoredEvent>> {
+/// items done (see [`Change::check_rowless`]). Reads the change only, so
+/// it can run again after a rolled-back batch (see [`Applied::events`]).
+pub(super) fn apply(conn: &Connection, change: &Change, now_ms: i64) -> Result<Applied> {
     change.check_rowless()?;
     let Change {
         row,
@@ -320,17 +346,20 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
         // One process writes the file: no other process's lock to respect.
         without_shared_lock: _,
     } = change;
-    let Some(row) = row else {
-        mark_inbox_done(conn, &inbox_done)?;
-        return Ok(Vec::new());
+    let mut applied = Applied {
+        ids: Vec::with_capacity(events.len()),
+        now_ms,
     };
-    record_deliveries(conn, &row.endpoint_id, &deliveries, now_ms)?;
+    let Some(row) = row else {
+        mark_inbox_done(conn, inbox_done)?;
+        return Ok(applied);
+    };
+    record_deliveries(conn, &row.endpoint_id, deliveries, now_ms)?;
 
-    let callback_url = update_row(conn, &row)?;
+    let callback_url = update_row(conn, row)?;
     let handover_id = row.id.as_str();
     let endpoint_id = row.endpoint_id.as_str();
 
-    let mut stored = Vec::with_capacity(events.len());
     if !events.is_empty() {
         let mut seq: i64 = conn
             .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM events WHERE handover_id = ?1")?
@@ -357,7 +386,7 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
             if let Some(url) = &callback_url {
                 insert_outbox.execute(params![handover_id, id, url, now_ms])?;
             }
-            stored.push(event.stored(id, handover_id, endpoint_id, seq, now_ms));
+            applied.ids.push((id, seq));
         }
     }
 
@@ -368,13 +397,13 @@ pub(super) fn apply(conn: &Connection, change: Change, now_ms: i64) -> Result<Ve
              ON CONFLICT (endpoint_id, key) DO UPDATE SET handover_id = excluded.handover_id \
              WHERE handover_id <> excluded.handover_id",
         )?;
-        for key in &correlation_keys {
+        for key in correlation_keys {
             bind.execute(params![endpoint_id, key, handover_id])?;
         }
     }
 
-    mark_inbox_done(conn, &inbox_done)?;
-    Ok(stored)
+    mark_inbox_done(conn, inbox_done)?;
+    Ok(applied)
 }
 
 /// Write the row's mutable columns if its version is unchanged and bump the

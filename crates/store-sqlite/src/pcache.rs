@@ -26,7 +26,6 @@
 use rusqlite::ffi;
 use std::os::raw::{c_int, c_uint, c_void};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// SQLite's default `PENDING_BYTE`: the lock-byte page starts there.
 const PENDING_BYTE: c_uint = 0x4000_0000;
@@ -39,7 +38,6 @@ unsafe impl Send for Inner {}
 unsafe impl Sync for Inner {}
 
 static INNER: OnceLock<Inner> = OnceLock::new();
-static SKIPPED: AtomicU64 = AtomicU64::new(0);
 
 /// One wrapped cache (what SQLite holds as a `sqlite3_pcache*`).
 struct Cache {
@@ -100,9 +98,10 @@ pub(crate) fn install() -> bool {
 
 /// Truncations skipped so far in this process: nothing at or above their
 /// limit (where SQLite's own cache had a stale maximum, each was a walk of
-/// the whole cache).
+/// the whole cache). On `/metrics` as
+/// `sqlite_page_cache_truncations_skipped_total`.
 pub fn truncations_skipped() -> u64 {
-    SKIPPED.load(Ordering::Relaxed)
+    handover_metrics::SQLITE_TRUNCATIONS_SKIPPED.get()
 }
 
 fn own() -> &'static ffi::sqlite3_pcache_methods2 {
@@ -193,7 +192,7 @@ unsafe extern "C" fn rekey(
 unsafe extern "C" fn truncate(p: *mut ffi::sqlite3_pcache, limit: c_uint) {
     let c = unsafe { cache(p) };
     if limit > c.max_key {
-        SKIPPED.fetch_add(1, Ordering::Relaxed);
+        handover_metrics::SQLITE_TRUNCATIONS_SKIPPED.inc();
         return;
     }
     unsafe { own().xTruncate.expect("checked")(c.inner, limit) };

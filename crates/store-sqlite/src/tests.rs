@@ -73,12 +73,12 @@ async fn unique_index_backstop_reports_the_colliding_row() {
     let mut same_key = row("h2", "ep", "s2");
     same_key.idempotency_key = Some("k".into());
     assert_eq!(
-        ops::insert_or_resolve(&conn, same_key).unwrap(),
-        Insert::IdempotentReplay(first.clone())
+        ops::insert_or_resolve(&conn, &same_key).unwrap(),
+        Some(Insert::IdempotentReplay(first.clone()))
     );
     assert_eq!(
-        ops::insert_or_resolve(&conn, row("h3", "ep", "s1")).unwrap(),
-        Insert::OpenExists(first)
+        ops::insert_or_resolve(&conn, &row("h3", "ep", "s1")).unwrap(),
+        Some(Insert::OpenExists(first))
     );
     let count: i64 = conn
         .query_row("SELECT COUNT(*) FROM handovers", [], |r| r.get(0))
@@ -528,32 +528,42 @@ async fn the_open_count_is_written_only_when_openness_changes() {
 /// Group commit keeps each job's changes or none of them: in a batch of
 /// several, a job that fails after writing loses its writes only (its
 /// savepoint); a lone job that fails (no savepoint) rolls the transaction
-/// back. Either way the connection is left outside any transaction.
+/// back. Either way the connection is left outside any transaction. A
+/// batch of jobs that may run again runs once without savepoints when all
+/// succeed, and again with savepoints when one fails.
 #[test]
 fn a_failed_write_loses_its_own_changes_and_nothing_else() {
+    use super::Rerun::{Allowed, Never};
     use std::sync::Mutex;
     let conn = Mutex::new(rusqlite::Connection::open_in_memory().unwrap());
     conn.lock()
         .unwrap()
         .execute_batch("CREATE TABLE t (v INTEGER)")
         .unwrap();
-    let ended = Arc::new(Mutex::new(Vec::<(i64, bool)>::new()));
-    let job = |v: i64, ok: bool| {
+    // Per job: (value, answered with its own result after the batch ended
+    // rather than failed with the whole batch, times run).
+    let ended = Arc::new(Mutex::new(Vec::<(i64, bool, u32)>::new()));
+    let job = |v: i64, ok: bool, rerun: super::Rerun| {
         let ended = ended.clone();
-        super::WriteJob(Box::new(move |step| match step {
-            super::JobStep::Run(c) => {
-                c.execute("INSERT INTO t (v) VALUES (?1)", [v]).unwrap();
-                ok
-            }
-            super::JobStep::Committed => {
-                ended.lock().unwrap().push((v, true));
-                true
-            }
-            super::JobStep::Failed(_) => {
-                ended.lock().unwrap().push((v, false));
-                true
-            }
-        }))
+        let mut runs = 0;
+        super::WriteJob {
+            rerun,
+            step: Box::new(move |step| match step {
+                super::JobStep::Run(c) => {
+                    runs += 1;
+                    c.execute("INSERT INTO t (v) VALUES (?1)", [v]).unwrap();
+                    ok
+                }
+                super::JobStep::Committed => {
+                    ended.lock().unwrap().push((v, true, runs));
+                    true
+                }
+                super::JobStep::Failed(_) => {
+                    ended.lock().unwrap().push((v, false, runs));
+                    true
+                }
+            }),
+        }
     };
     let kept = |conn: &Mutex<rusqlite::Connection>| -> Vec<i64> {
         let c = conn.lock().unwrap();
@@ -564,13 +574,138 @@ fn a_failed_write_loses_its_own_changes_and_nothing_else() {
             .map(Result::unwrap)
             .collect()
     };
-    super::run_batch(&conn, &mut [job(1, true), job(2, false), job(3, true)]);
+    let runs = |ended: &Mutex<Vec<(i64, bool, u32)>>| -> Vec<(i64, u32)> {
+        ended
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|(v, _, n)| (v, n))
+            .collect()
+    };
+    super::run_batch(
+        &conn,
+        &mut [
+            job(1, true, Never),
+            job(2, false, Never),
+            job(3, true, Never),
+        ],
+    );
     assert_eq!(kept(&conn), vec![1, 3]);
-    super::run_batch(&conn, &mut [job(4, false)]);
+    super::run_batch(&conn, &mut [job(4, false, Never)]);
     assert_eq!(kept(&conn), vec![1, 3]);
-    super::run_batch(&conn, &mut [job(5, true)]);
+    super::run_batch(&conn, &mut [job(5, true, Never)]);
     assert_eq!(kept(&conn), vec![1, 3, 5]);
-    // Every job's caller was answered with its own result.
-    let answered: Vec<_> = ended.lock().unwrap().iter().map(|(v, _)| *v).collect();
-    assert_eq!(answered, vec![1, 2, 3, 4, 5]);
+    // Every job's caller was answered with its own result, each job run once.
+    assert_eq!(runs(&ended), vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
+
+    // Jobs that may run again, all succeeding: one savepoint-free run each.
+    super::run_batch(&conn, &mut [job(6, true, Allowed), job(7, true, Allowed)]);
+    assert_eq!(kept(&conn), vec![1, 3, 5, 6, 7]);
+    assert_eq!(runs(&ended), vec![(6, 1), (7, 1)]);
+    // One fails: the first run is rolled back at the failure (9 never ran
+    // in it), then every job runs again in its savepoint; only 8's own
+    // writes are lost, and 8's caller gets 8's failure.
+    let reruns = super::savepoint_reruns();
+    super::run_batch(
+        &conn,
+        &mut [
+            job(10, true, Allowed),
+            job(8, false, Allowed),
+            job(9, true, Allowed),
+        ],
+    );
+    assert_eq!(kept(&conn), vec![1, 3, 5, 6, 7, 9, 10]);
+    assert!(super::savepoint_reruns() > reruns);
+    let answered = ended.lock().unwrap().clone();
+    assert_eq!(answered, vec![(10, true, 2), (8, true, 2), (9, true, 1)]);
+    runs(&ended);
+    // A batch with a job that may not run again: savepoints from the start.
+    super::run_batch(
+        &conn,
+        &mut [
+            job(11, true, Allowed),
+            job(12, false, Allowed),
+            job(13, true, Never),
+        ],
+    );
+    assert_eq!(kept(&conn), vec![1, 3, 5, 6, 7, 9, 10, 11, 13]);
+    assert_eq!(runs(&ended), vec![(11, 1), (12, 1), (13, 1)]);
+}
+
+/// Steps written together, stale ones among them (each a delivery id
+/// written before its version check fails): the batch's savepoint-free run
+/// is rolled back and run again with savepoints, each caller gets its own
+/// answer, and exactly the current steps' writes are stored.
+#[tokio::test]
+async fn steps_batched_with_stale_ones_keep_exactly_the_current_ones() {
+    let (_dir, _path, store) = db();
+    let store = Arc::new(store);
+    let mut rows = Vec::new();
+    for i in 0..40 {
+        let r = row(&format!("h{i}"), "ep", &format!("s{i}"));
+        rows.push(inserted(&store, r).await);
+    }
+    let reruns = super::savepoint_reruns();
+    // Hold the writer's connection so every step below queues before the
+    // writer can run one: at most two batches, one of them of 20 or more.
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let writer = store.writer.clone();
+    let holder = std::thread::spawn(move || {
+        let _conn = writer.lock().unwrap();
+        held_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+    });
+    held_rx.recv().unwrap();
+    let tasks: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut change = step(r, &["agent_message"]);
+            change.deliveries = vec![format!("d{i}")];
+            if i % 2 == 1 {
+                change.row.as_mut().unwrap().version += 7;
+            }
+            let store = store.clone();
+            tokio::spawn(async move { store.apply(change).await })
+        })
+        .collect();
+    for _ in 0..5 {
+        tokio::task::yield_now().await;
+    }
+    release_tx.send(()).unwrap();
+    holder.join().unwrap();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let answer = task.await.unwrap();
+        if i % 2 == 1 {
+            assert!(
+                matches!(answer, Err(handover_core::store::StoreError::Conflict(ref id)) if *id == format!("h{i}")),
+                "step {i}: {answer:?}"
+            );
+        } else {
+            let events = answer.unwrap_or_else(|e| panic!("step {i}: {e}"));
+            assert_eq!(events.len(), 1);
+            assert_eq!(
+                (events[0].handover_id.as_str(), events[0].seq),
+                (format!("h{i}").as_str(), 1)
+            );
+            assert_eq!(events[0].kind, "agent_message");
+        }
+    }
+    assert!(super::savepoint_reruns() > reruns, "no batch was run again");
+    let conn = store.writer.lock().unwrap();
+    let mut st = conn
+        .prepare("SELECT delivery_id FROM webhook_deliveries ORDER BY CAST(substr(delivery_id, 2) AS INTEGER)")
+        .unwrap();
+    let kept: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let wanted: Vec<String> = (0..40).step_by(2).map(|i| format!("d{i}")).collect();
+    assert_eq!(kept, wanted);
+    let events: i64 = conn
+        .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(events, 20);
 }

@@ -1,8 +1,9 @@
 //! The wrapped page cache (`pcache`): installed before this process's first
 //! connection, it keeps every read right while b-trees split and merge,
 //! transactions and savepoints roll back, and a second connection's cache
-//! is reset by each commit it must see. Its own test binary, so that no
-//! other test opens a connection first.
+//! is reset by each commit it must see; and SQLite, configured with it,
+//! counts no memory (no process-wide mutex per allocation). Its own test
+//! binary, so that no other test opens a connection first.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::collections::BTreeMap;
@@ -156,5 +157,9 @@ fn reads_stay_right_through_splits_rollbacks_and_another_connections_commits() {
     assert!(
         handover_store_sqlite::truncations_skipped() > skipped_before,
         "no truncation went through the wrapper"
+    );
+    assert!(
+        !handover_store_sqlite::memory_statistics_on(),
+        "SQLite counts its memory: a process-wide mutex per allocation"
     );
 }
