@@ -413,15 +413,10 @@ impl BatchStats {
 /// nothing else).
 fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
     let conn = lock(conn);
-    let fail_all = |batch: &mut [WriteJob], why: &str| {
-        for job in batch.iter_mut() {
-            (job.step)(JobStep::Failed(why));
-        }
-    };
     let savepoints = batch.len() > 1;
     if savepoints && batch.iter().all(|j| j.rerun == Rerun::Allowed) {
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            fail_all(batch, &StoreError::from(e).to_string());
+            fail_all(batch, e);
             return;
         }
         let clean = batch.iter_mut().all(|job| (job.step)(JobStep::Run(&conn)));
@@ -433,12 +428,12 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
         if let Err(e) = conn.execute_batch("ROLLBACK")
             && !conn.is_autocommit()
         {
-            fail_all(batch, &StoreError::from(e).to_string());
+            fail_all(batch, e);
             return;
         }
     }
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        fail_all(batch, &StoreError::from(e).to_string());
+        fail_all(batch, e);
         return;
     }
     // A lone job runs without a savepoint; if it fails, the transaction
@@ -451,7 +446,7 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
                 .and_then(|mut st| st.execute([]))
         {
             let _ = conn.execute_batch("ROLLBACK");
-            fail_all(batch, &StoreError::from(e).to_string());
+            fail_all(batch, e);
             return;
         }
         let ok = (job.step)(JobStep::Run(&conn));
@@ -471,7 +466,7 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
             // The transaction itself is gone (e.g. an I/O error aborted it):
             // nothing of the batch can be committed.
             let _ = conn.execute_batch("ROLLBACK");
-            fail_all(batch, &StoreError::from(e).to_string());
+            fail_all(batch, e);
             return;
         }
     }
@@ -488,11 +483,16 @@ fn end_batch(conn: &Connection, batch: &mut [WriteJob], verb: &str) {
         }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
-            let why = StoreError::from(e).to_string();
-            for job in batch.iter_mut() {
-                (job.step)(JobStep::Failed(&why));
-            }
+            fail_all(batch, e);
         }
+    }
+}
+
+/// Nothing of the batch was committed: answer every job with `e`.
+fn fail_all(batch: &mut [WriteJob], e: rusqlite::Error) {
+    let why = StoreError::from(e).to_string();
+    for job in batch.iter_mut() {
+        (job.step)(JobStep::Failed(&why));
     }
 }
 
