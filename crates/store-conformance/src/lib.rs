@@ -83,7 +83,9 @@ macro_rules! all_conformance_tests {
 }
 
 mod canary;
+mod pg;
 pub use canary::*;
+pub use pg::pg_base_url;
 
 type S = Arc<dyn Store>;
 

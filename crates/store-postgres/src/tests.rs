@@ -24,24 +24,13 @@ use super::{PgOptions, PgStore};
 use handover_core::store::{
     EventNotice, EventScope, HandoverLock, HandoverRow, Share, Store, Unclaimed,
 };
-use handover_store_conformance::{Fixture, all_conformance_tests, inserted, row, step};
+use handover_store_conformance::{
+    Fixture, all_conformance_tests, inserted, pg_base_url, row, step,
+};
 
-/// The test server's URL. Unset, the test fails (a test that cannot reach
-/// its server must not count as passed) unless `HANDOVER_SKIP_PG_TESTS=1`
-/// asks for the skip explicitly: then `None`, with a note.
+/// The test server's URL (see [`pg_base_url`]).
 fn base_url() -> Option<String> {
-    match std::env::var("HANDOVER_TEST_PG_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("HANDOVER_SKIP_PG_TESTS").as_deref() == Ok("1") => {
-            eprintln!("HANDOVER_SKIP_PG_TESTS=1: skipping a PostgreSQL test");
-            None
-        }
-        _ => panic!(
-            "HANDOVER_TEST_PG_URL is not set: the PostgreSQL tests need a server \
-             (scripts/test sets postgres://postgres@127.0.0.1:5432/test); \
-             set HANDOVER_SKIP_PG_TESTS=1 to skip them on purpose"
-        ),
-    }
+    pg_base_url("a PostgreSQL store test")
 }
 
 /// `url` with extra query parameters.

@@ -1,8 +1,8 @@
 //! PostgreSQL for the tests that run the host on it: a fresh schema per
 //! test (or per group of replicas) on the server named by
 //! `HANDOVER_TEST_PG_URL`, dropped with the last `Arc<Schema>`. Without the
-//! variable those tests are skipped with a note; with it, an unreachable
-//! server fails them.
+//! variable those tests fail, unless `HANDOVER_SKIP_PG_TESTS=1` skips them
+//! with a note ([`pg_base_url`]); with it, an unreachable server fails them.
 
 use std::sync::Arc;
 
@@ -19,24 +19,7 @@ pub struct Schema {
     pub url: String,
 }
 
-/// `HANDOVER_TEST_PG_URL`. Unset, the test fails (a test that cannot
-/// reach its server must not count as passed) unless
-/// `HANDOVER_SKIP_PG_TESTS=1` asks for the skip explicitly: then `None`,
-/// with a note that `what` is skipped.
-pub fn pg_base_url(what: &str) -> Option<String> {
-    match std::env::var("HANDOVER_TEST_PG_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("HANDOVER_SKIP_PG_TESTS").as_deref() == Ok("1") => {
-            eprintln!("HANDOVER_SKIP_PG_TESTS=1: skipping {what}");
-            None
-        }
-        _ => panic!(
-            "HANDOVER_TEST_PG_URL is not set, needed by {what} \
-             (scripts/test sets postgres://postgres@127.0.0.1:5432/test); \
-             set HANDOVER_SKIP_PG_TESTS=1 to skip the PostgreSQL tests on purpose"
-        ),
-    }
-}
+pub use handover_store_conformance::pg_base_url;
 
 async fn execute(url: &str, sql: &str) -> Result<(), String> {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
