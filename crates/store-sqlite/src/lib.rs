@@ -24,7 +24,8 @@
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
 //! thread), `readers` (the reader threads), `global` (SQLite's process-wide
 //! settings), `pcache` (SQLite's page cache, wrapped to skip a needless walk
-//! per commit), `tests`.
+//! per commit), `wal_gather` (the writer's WAL writes, one per commit),
+//! `tests`.
 
 mod canary;
 mod checkpoint;
@@ -36,6 +37,7 @@ mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod wal_gather;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
@@ -113,8 +115,23 @@ impl SqliteStore {
         };
 
         global::configure();
-        let mut writer = Connection::open_with_flags(path, flags).map_err(context)?;
+        let gather = gather_wal_writes();
+        let mut writer = if gather {
+            Connection::open_with_flags_and_vfs(path, flags, wal_gather::NAME)
+        } else {
+            Connection::open_with_flags(path, flags)
+        }
+        .map_err(context)?;
         schema::configure_writer(&writer, true)?;
+        if gather {
+            // The gathered writes are only sound where every commit syncs.
+            let sync: i64 = writer.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+            if sync < 2 {
+                return Err(StoreError::backend(format!(
+                    "the writer's connection must sync every commit (synchronous is {sync})"
+                )));
+            }
+        }
         schema::migrate(&mut writer)?;
 
         let mut readers = Vec::with_capacity(READERS);
@@ -307,6 +324,13 @@ enum Rerun {
 struct WriteJob {
     rerun: Rerun,
     step: Box<dyn FnMut(JobStep<'_>) -> bool + Send>,
+}
+
+/// Whether the writer's WAL writes are gathered (`wal_gather`): yes, unless
+/// `HANDOVER_SQLITE_WAL_GATHER=0` (diagnostics: measuring what it buys) or
+/// the VFS could not be registered.
+fn gather_wal_writes() -> bool {
+    std::env::var("HANDOVER_SQLITE_WAL_GATHER").map_or(true, |v| v != "0") && wal_gather::register()
 }
 
 /// Most writes committed together: bounds one batch's latency.
