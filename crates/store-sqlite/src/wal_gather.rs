@@ -19,7 +19,11 @@
 //! no reader can see a frame that is not in the file yet. A process killed
 //! before the sync loses the buffered frames of a commit that was never
 //! acknowledged, as it would lose them in a power cut without the buffer.
-//! Any other file (the database, the WAL index) is the default VFS's own.
+//! A failed write of the run is reported by the call that wrote it out (for
+//! a commit, its sync), so the commit fails as it would have at the frame.
+//! Any other file (the database, the WAL index) is the default VFS's own,
+//! and the VFS's other entry points are the default's, called with this
+//! VFS's object: a copy of the default one (the same `pAppData`).
 
 use rusqlite::ffi;
 use std::os::raw::{c_char, c_int, c_void};
