@@ -332,7 +332,9 @@ pub struct Change {
     /// only if no process holds that lock at its commit, and answers
     /// [`StoreError::Conflict`] otherwise, so it never lands inside another
     /// process's locked step (whose own commit would then conflict after
-    /// it had called the provider). Single-process stores ignore it.
+    /// it had called the provider). The SQLite store, whose inline read may
+    /// come from its row cache, also refuses it ([`StoreError::Conflict`])
+    /// while the handover has unprocessed inbox items.
     pub without_shared_lock: bool,
 }
 

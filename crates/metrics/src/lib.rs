@@ -243,6 +243,10 @@ pub static SQLITE_BATCH_RERUNS: Counter = Counter::new();
 /// SQLite page-cache truncations skipped by the wrapped cache (nothing to
 /// drop).
 pub static SQLITE_TRUNCATIONS_SKIPPED: Counter = Counter::new();
+/// Inline webhooks whose handover row the SQLite store had in its row
+/// cache, and ones it read from the file.
+pub static SQLITE_ROW_CACHE_HITS: Counter = Counter::new();
+pub static SQLITE_ROW_CACHE_MISSES: Counter = Counter::new();
 
 /// One unlabelled counter or gauge.
 fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
@@ -390,6 +394,20 @@ pub fn render() -> String {
         "counter",
         "SQLite page-cache truncations skipped because they had no page to drop (each would have walked the whole cache).",
         SQLITE_TRUNCATIONS_SKIPPED.get(),
+    );
+    single(
+        &mut out,
+        "sqlite_row_cache_hits_total",
+        "counter",
+        "Handover rows for inline webhooks taken from the SQLite store's row cache (rows as this process last committed them) instead of read from the file.",
+        SQLITE_ROW_CACHE_HITS.get(),
+    );
+    single(
+        &mut out,
+        "sqlite_row_cache_misses_total",
+        "counter",
+        "Handover rows for inline webhooks the SQLite store read from the file (not in its row cache).",
+        SQLITE_ROW_CACHE_MISSES.get(),
     );
     let _ = writeln!(
         out,

@@ -1058,7 +1058,7 @@ pub async fn due_work_is_shared_between_tenants(fx: &dyn Fixture) {
 }
 
 /// Retention with nothing to delete but what the test names.
-fn keep_all() -> Retention {
+pub fn keep_all() -> Retention {
     Retention {
         handovers_ended_before_ms: None,
         callbacks_before_ms: None,

@@ -22,10 +22,11 @@
 //!
 //! Layout: `schema` (pragmas, migrations), `rows` (column encoding), `ops`
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
-//! thread), `readers` (the reader threads), `global` (SQLite's process-wide
-//! settings), `pcache` (SQLite's page cache, wrapped to skip a needless walk
-//! per commit), `wal_gather` (the writer's WAL writes, one per commit),
-//! `tests`.
+//! thread), `readers` (the reader threads), `row_cache` (handover rows as
+//! this process last committed them, for the inline webhook's read),
+//! `global` (SQLite's process-wide settings), `pcache` (SQLite's page
+//! cache, wrapped to skip a needless walk per commit), `wal_gather` (the
+//! writer's WAL writes, one per commit), `tests`.
 
 mod canary;
 mod checkpoint;
@@ -33,6 +34,9 @@ mod global;
 mod ops;
 mod pcache;
 mod readers;
+mod row_cache;
+#[cfg(test)]
+mod row_cache_tests;
 mod rows;
 mod schema;
 #[cfg(test)]
@@ -81,6 +85,9 @@ pub struct SqliteStore {
     read_queue: Option<Arc<readers::Readers>>,
     /// Runs WAL checkpoints off the writer thread (file databases).
     _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
+    /// Handover rows as last committed (`None`: turned off, see
+    /// [`row_cache_on`]).
+    rows: Option<Arc<row_cache::RowCache>>,
 }
 
 /// Reader threads (and connections) for a file database: each batch of
@@ -150,12 +157,14 @@ impl SqliteStore {
         let writer = Arc::new(Mutex::new(writer));
         let every: Vec<Shared> = std::iter::once(&writer).chain(&readers).cloned().collect();
         let checkpointer = checkpoint::spawn(path, every, gate.clone())?;
+        let rows = row_cache_on().then(Arc::default);
         Ok(SqliteStore {
-            queue: spawn_writer(writer.clone(), gate)?,
+            queue: spawn_writer(writer.clone(), gate, rows.clone())?,
             writer,
             _checkpointer: Some(Arc::new(checkpointer)),
             read_queue: Some(Arc::new(read_queue)),
             reader: readers.into_iter().next(),
+            rows,
         })
     }
 
@@ -166,12 +175,14 @@ impl SqliteStore {
         schema::configure_writer(&writer, false)?;
         schema::migrate(&mut writer)?;
         let writer = Arc::new(Mutex::new(writer));
+        let rows = row_cache_on().then(Arc::default);
         Ok(SqliteStore {
-            queue: spawn_writer(writer.clone(), Arc::default())?,
+            queue: spawn_writer(writer.clone(), Arc::default(), rows.clone())?,
             writer,
             reader: None,
             read_queue: None,
             _checkpointer: None,
+            rows,
         })
     }
 
@@ -354,6 +365,7 @@ fn lock_queue<J>(q: &Mutex<mpsc::Sender<J>>) -> MutexGuard<'_, mpsc::Sender<J>> 
 fn spawn_writer(
     conn: Shared,
     gate: Arc<checkpoint::Gate>,
+    rows: Option<Arc<row_cache::RowCache>>,
 ) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
     let (tx, rx) = mpsc::channel::<WriteJob>();
     std::thread::Builder::new()
@@ -362,6 +374,7 @@ fn spawn_writer(
             let mut batch = Vec::with_capacity(MAX_BATCH);
             let max_batch = max_batch();
             let mut stats = BatchStats::default();
+            let mut seen: Option<i64> = None;
             while let Ok(first) = rx.recv() {
                 batch.push(first);
                 while batch.len() < max_batch {
@@ -371,6 +384,9 @@ fn spawn_writer(
                     }
                 }
                 gate.pass();
+                if let Some(rows) = &rows {
+                    forget_others_writes(&conn, rows, &mut seen);
+                }
                 let t = std::time::Instant::now();
                 let n = batch.len();
                 run_batch(&conn, &mut batch);
@@ -380,6 +396,26 @@ fn spawn_writer(
         })
         .map_err(|e| StoreError::backend(format!("cannot start the store's writer thread: {e}")))?;
     Ok(Arc::new(Mutex::new(tx)))
+}
+
+/// Empties the row cache if another connection (another process sharing
+/// the file) committed since the last batch: `PRAGMA data_version` on the
+/// writer's connection changes only then. Its rows may be stale until this
+/// runs; the commit's checks cover that (see `row_cache`). An error empties
+/// it too.
+fn forget_others_writes(
+    conn: &Mutex<Connection>,
+    rows: &row_cache::RowCache,
+    seen: &mut Option<i64>,
+) {
+    let version = lock(conn)
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)));
+    let now = version.ok();
+    if now.is_none() || seen.is_some_and(|before| Some(before) != now) {
+        rows.clear();
+    }
+    *seen = now;
 }
 
 /// Diagnostics: with `HANDOVER_SQLITE_BATCH_STATS=1`, the writer thread
@@ -527,6 +563,45 @@ pub fn savepoint_reruns() -> u64 {
     handover_metrics::SQLITE_BATCH_RERUNS.get()
 }
 
+/// The row cache with a ticket taken now, before a read is queued (see
+/// `row_cache`).
+type CacheTicket = Option<(Arc<row_cache::RowCache>, row_cache::Ticket)>;
+
+impl SqliteStore {
+    fn row_cache(&self) -> CacheTicket {
+        self.rows.as_ref().map(|r| (r.clone(), r.ticket()))
+    }
+
+    /// Row-cache lookups answered from the cache and from the file, since
+    /// this store opened (`None`: the cache is off).
+    pub fn row_cache_counts(&self) -> Option<(u64, u64)> {
+        self.rows.as_ref().map(|r| r.counts())
+    }
+}
+
+/// The handover's row if it has no unprocessed inbox items: the cached row
+/// if there is one, else read (and kept if the cache allows).
+fn row_if_inbox_empty(
+    conn: &Connection,
+    cache: CacheTicket,
+    id: &str,
+) -> Result<Option<HandoverRow>> {
+    if let Some(row) = cache.as_ref().and_then(|(rows, _)| rows.get(id)) {
+        return Ok(Some(row));
+    }
+    let row = ops::handover_if_inbox_empty(conn, id)?;
+    if let (Some((rows, ticket)), Some(row)) = (&cache, &row) {
+        rows.fill(*ticket, row);
+    }
+    Ok(row)
+}
+
+/// Whether the row cache is used: yes, unless `HANDOVER_SQLITE_ROW_CACHE=0`
+/// (diagnostics: measuring what it buys).
+fn row_cache_on() -> bool {
+    std::env::var("HANDOVER_SQLITE_ROW_CACHE").map_or(true, |v| v != "0")
+}
+
 /// The guard only lives inside a blocking closure, never across an await. A
 /// panic mid-transaction rolled the transaction back (`Transaction` drops
 /// roll back), so a poisoned connection is still usable.
@@ -561,7 +636,16 @@ impl Store for SqliteStore {
 
     async fn prune(&self, retention: &Retention) -> Result<Pruned> {
         let retention = retention.clone();
-        self.write(move |tx| ops::prune(tx, &retention)).await
+        let rows = self.rows.clone();
+        let run = move |conn: &Connection, _: &mut ()| ops::prune(conn, &retention);
+        // Rows and inbox items went: the cache starts again.
+        let finish = move |(), pruned| {
+            if let Some(rows) = &rows {
+                rows.clear();
+            }
+            pruned
+        };
+        self.submit(Rerun::Never, (), run, finish).await
     }
 
     async fn count_open_handovers(&self, tenant: &str) -> Result<u64> {
@@ -598,8 +682,17 @@ impl Store for SqliteStore {
     /// nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
         let apply = |tx: &Connection, change: &mut Change| ops::apply(tx, change, now_ms());
-        self.submit(Rerun::Allowed, change, apply, ops::Applied::events)
-            .await
+        let rows = self.rows.clone();
+        // After the commit, on the writer thread: the row goes to the cache
+        // (before the caller hears of the commit) rather than being dropped.
+        let finish = move |mut change: Change, applied| {
+            let events = ops::Applied::events(&mut change, applied);
+            if let (Some(rows), Some(row)) = (&rows, change.row) {
+                rows.committed(row, !change.inbox_done.is_empty());
+            }
+            events
+        };
+        self.submit(Rerun::Allowed, change, apply, finish).await
     }
 
     async fn find_by_correlation(&self, endpoint_id: &str, key: &str) -> Result<Option<String>> {
@@ -618,24 +711,33 @@ impl Store for SqliteStore {
         let endpoint_id = endpoint_id.to_owned();
         let delivery_ids = delivery_ids.to_vec();
         let handover_ids = handover_ids.to_vec();
-        let stored = self
-            .write_again(move |tx| {
-                ops::accept_webhook(
-                    tx,
-                    &endpoint_id,
-                    &delivery_ids,
-                    &handover_ids,
-                    &request,
-                    now_ms(),
-                )
-            })
-            .await;
+        let rows = self.rows.clone();
+        let run = move |conn: &Connection, handover_ids: &mut Vec<String>| {
+            ops::accept_webhook(
+                conn,
+                &endpoint_id,
+                &delivery_ids,
+                handover_ids,
+                &request,
+                now_ms(),
+            )
+        };
+        // These handovers now have inbox items: their rows leave the cache
+        // before the caller hears of the commit.
+        let finish = move |handover_ids: Vec<String>, stored| {
+            if let Some(rows) = &rows {
+                rows.forget(&handover_ids);
+            }
+            stored
+        };
+        let stored = self.submit(Rerun::Allowed, handover_ids, run, finish).await;
         StoreError::none_if_duplicate(stored)
     }
 
     async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
         let id = id.to_owned();
-        self.read(move |tx| ops::handover_if_inbox_empty(tx, &id))
+        let cache = self.row_cache();
+        self.read(move |tx| row_if_inbox_empty(tx, cache, &id))
             .await
     }
 
@@ -645,11 +747,12 @@ impl Store for SqliteStore {
         key: &str,
     ) -> Result<Option<(String, Option<HandoverRow>)>> {
         let (endpoint_id, key) = (endpoint_id.to_owned(), key.to_owned());
+        let cache = self.row_cache();
         self.read(move |tx| {
             let Some(id) = ops::find_by_correlation(tx, &endpoint_id, &key)? else {
                 return Ok(None);
             };
-            let row = ops::handover_if_inbox_empty(tx, &id)?;
+            let row = row_if_inbox_empty(tx, cache, &id)?;
             Ok(Some((id, row)))
         })
         .await

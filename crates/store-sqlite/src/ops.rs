@@ -318,13 +318,12 @@ pub(super) struct Applied {
 
 impl Applied {
     /// The change's events as stored (taking them from the change).
-    pub(super) fn events(change: Change, applied: Applied) -> Vec<StoredEvent> {
+    pub(super) fn events(change: &mut Change, applied: Applied) -> Vec<StoredEvent> {
         let Some(row) = &change.row else {
             return Vec::new();
         };
         let Applied { ids, now_ms } = applied;
-        change
-            .events
+        std::mem::take(&mut change.events)
             .into_iter()
             .zip(ids)
             .map(|(event, (id, seq))| event.stored(id, &row.id, &row.endpoint_id, seq, now_ms))
@@ -343,8 +342,9 @@ pub(super) fn apply(conn: &Connection, change: &Change, now_ms: i64) -> Result<A
         correlation_keys,
         inbox_done,
         deliveries,
-        // One process writes the file: no other process's lock to respect.
-        without_shared_lock: _,
+        // One process writes the file: no other process's lock to respect,
+        // but the inline step's read may have come from the row cache.
+        without_shared_lock: inline,
     } = change;
     let mut applied = Applied {
         ids: Vec::with_capacity(events.len()),
@@ -355,6 +355,12 @@ pub(super) fn apply(conn: &Connection, change: &Change, now_ms: i64) -> Result<A
         return Ok(applied);
     };
     record_deliveries(conn, &row.endpoint_id, deliveries, now_ms)?;
+    // An inline webhook step is applied only while its handover's inbox is
+    // empty (else it would overtake the webhooks waiting there); checked
+    // here too, not only at its read (which may be the row cache's).
+    if *inline && inbox_pending(conn, &row.id)? {
+        return Err(StoreError::Conflict(row.id.clone()));
+    }
 
     let callback_url = update_row(conn, row)?;
     let handover_id = row.id.as_str();
@@ -572,13 +578,17 @@ pub(super) fn pending_inbox(conn: &Connection, handover_id: &str) -> Result<Vec<
 
 /// The handover's row if it has no unprocessed inbox items.
 pub(super) fn handover_if_inbox_empty(conn: &Connection, id: &str) -> Result<Option<HandoverRow>> {
-    let pending: bool = conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE handover_id = ?1 AND done = 0)")?
-        .query_row([id], |r| r.get(0))?;
-    if pending {
+    if inbox_pending(conn, id)? {
         return Ok(None);
     }
     get_handover(conn, id)
+}
+
+/// Whether the handover has unprocessed inbox items.
+fn inbox_pending(conn: &Connection, id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM inbox WHERE handover_id = ?1 AND done = 0)")?
+        .query_row([id], |r| r.get(0))?)
 }
 
 pub(super) fn handovers_with_pending_inbox(conn: &Connection) -> Result<Vec<String>> {

@@ -1,0 +1,303 @@
+//! Handover rows as this process last committed them, for the inline
+//! webhook's read of its handover (`webhook_target`,
+//! `handover_if_inbox_empty`).
+//!
+//! A reader connection starts each read transaction on a new snapshot
+//! whenever the writer has committed since its last one, and SQLite then
+//! drops that connection's whole page cache: under load every row read
+//! fetches the handover's index and table pages again (at 32 webhooks in
+//! flight, the row and its inbox check were 45 % of the reader threads'
+//! time; BENCHMARKS.md). The writer already holds each step's new row, so
+//! after the commit it keeps it here, and the next webhook of that handover
+//! takes a copy instead of reading the row.
+//!
+//! An entry says: this was the handover's committed row, and it had no
+//! unprocessed inbox item. The writer keeps that true for this process's
+//! writes, before it answers the write's caller: a committed step replaces
+//! the handover's entry if it has one (a step that consumed inbox items
+//! removes it: more may be waiting); an accepted inbox item removes it; a
+//! prune empties the cache. A reader adds an entry only if the cache has
+//! not changed since its read was queued ([`Ticket`]; the read's snapshot
+//! is taken after that), so an entry never goes back to an older row.
+//!
+//! Must never: guard a write. A row from here is checked at its commit as
+//! one read from the file is (its version), and an inline step is refused
+//! while its handover has inbox items (`ops::apply`), so an entry that is
+//! stale all the same (another process writing the file) costs the webhook
+//! a trip through the inbox, never a wrong or out-of-order step. Nor grow
+//! without bound: past [`BUDGET`] bytes (rows counted by their variable
+//! parts: the create request, provider state, agent and extras) entries
+//! are dropped, and a row larger than [`LARGEST`] is not kept.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use handover_core::store::HandoverRow;
+
+/// Bytes of rows kept at most.
+pub(crate) const BUDGET: usize = 32 << 20;
+/// The largest row kept, bytes.
+pub(crate) const LARGEST: usize = BUDGET / 64;
+/// What a row costs besides its variable parts (its fixed fields, its
+/// strings, the map's entry).
+const ROW_OVERHEAD: usize = 512;
+
+/// The cache's state when a read was queued: its row may be kept only if
+/// the cache is still in that state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ticket(u64);
+
+#[derive(Default)]
+struct Inner {
+    rows: HashMap<String, Entry>,
+    /// The entries' costs added up.
+    bytes: usize,
+    /// Bumped by every change the writer makes.
+    generation: u64,
+}
+
+struct Entry {
+    row: HandoverRow,
+    /// Its create request's bytes as JSON (a step leaves it as it is).
+    request: usize,
+    /// Its cost against the budget.
+    cost: usize,
+}
+
+impl Inner {
+    fn remove(&mut self, id: &str) {
+        if let Some(e) = self.rows.remove(id) {
+            self.bytes -= e.cost;
+        }
+    }
+
+    /// Drops entries (any) until `more` bytes fit.
+    fn make_room(&mut self, more: usize) {
+        while self.bytes + more > BUDGET {
+            let Some(id) = self.rows.keys().next().cloned() else {
+                return;
+            };
+            self.remove(&id);
+        }
+    }
+}
+
+/// Bytes of `v` as JSON, counted without writing them anywhere.
+fn json_bytes(v: &serde_json::Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    let _ = serde_json::to_writer(&mut n, v);
+    n.0
+}
+
+/// A row's cost given its request's bytes.
+fn cost(row: &HandoverRow, request: usize) -> usize {
+    let optional = |v: &Option<serde_json::Value>| v.as_ref().map_or(0, json_bytes);
+    ROW_OVERHEAD + request + row.provider_state.len() + optional(&row.agent) + optional(&row.extras)
+}
+
+/// See the module doc.
+#[derive(Default)]
+pub(crate) struct RowCache {
+    inner: Mutex<Inner>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl RowCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Taken before a read is queued (see [`RowCache::fill`]).
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.lock().generation)
+    }
+
+    /// A copy of the handover's row, if it is here.
+    pub(crate) fn get(&self, id: &str) -> Option<HandoverRow> {
+        let row = self.lock().rows.get(id).map(|e| e.row.clone());
+        let (mine, metric) = if row.is_some() {
+            (&self.hits, &handover_metrics::SQLITE_ROW_CACHE_HITS)
+        } else {
+            (&self.misses, &handover_metrics::SQLITE_ROW_CACHE_MISSES)
+        };
+        mine.fetch_add(1, Ordering::Relaxed);
+        metric.inc();
+        row
+    }
+
+    /// A row a read found (with no inbox item), kept unless the writer
+    /// changed the cache after `ticket` was taken.
+    pub(crate) fn fill(&self, ticket: Ticket, row: &HandoverRow) {
+        if self.lock().generation != ticket.0 {
+            return;
+        }
+        // Measured outside the lock (the writer waits on it).
+        let request = json_bytes(&row.request);
+        let cost = cost(row, request);
+        if cost > LARGEST {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.generation != ticket.0 {
+            return;
+        }
+        inner.remove(&row.id);
+        inner.make_room(cost);
+        inner.bytes += cost;
+        let row = row.clone();
+        inner
+            .rows
+            .insert(row.id.clone(), Entry { row, request, cost });
+    }
+
+    /// The writer committed a step whose new row is `row` as the step wrote
+    /// it (the version it was read at; its create request is not written
+    /// by a step, so it is taken from the entry). `consumed_inbox`: the
+    /// step marked inbox items done, so others may wait: the entry goes.
+    pub(crate) fn committed(&self, mut row: HandoverRow, consumed_inbox: bool) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let Some(entry) = inner.rows.get_mut(&row.id).filter(|_| !consumed_inbox) else {
+            inner.remove(&row.id);
+            return;
+        };
+        let (request, before) = (entry.request, entry.cost);
+        let cost = cost(&row, request);
+        if cost > LARGEST {
+            inner.remove(&row.id);
+            return;
+        }
+        row.version += 1;
+        row.request = std::mem::take(&mut entry.row.request);
+        *entry = Entry { row, request, cost };
+        inner.bytes = inner.bytes - before + cost;
+        inner.make_room(0);
+    }
+
+    /// The writer stored inbox items for these handovers.
+    pub(crate) fn forget(&self, ids: &[String]) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        for id in ids {
+            inner.remove(id);
+        }
+    }
+
+    /// The writer removed rows or inbox items wholesale (a prune).
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.rows.clear();
+        inner.bytes = 0;
+    }
+
+    /// Rows found here and not found, since the store opened.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, version: i64) -> HandoverRow {
+        let mut r = handover_store_conformance::row(id, "ep", id);
+        r.version = version;
+        r
+    }
+
+    #[test]
+    fn a_row_read_before_a_commit_is_not_kept_after_it() {
+        let cache = RowCache::default();
+        let ticket = cache.ticket();
+        // The commit's row had no entry: nothing is kept, but the cache
+        // moved on, so the older read's row is dropped too.
+        cache.committed(row("h", 1), false);
+        cache.fill(ticket, &row("h", 1));
+        assert!(cache.get("h").is_none());
+        let ticket = cache.ticket();
+        cache.fill(ticket, &row("h", 2));
+        assert_eq!(cache.get("h").map(|r| r.version), Some(2));
+    }
+
+    #[test]
+    fn a_commit_replaces_the_entry_and_keeps_its_request() {
+        let cache = RowCache::default();
+        let mut read = row("h", 4);
+        read.request = serde_json::json!({"accepted_message": "hi"});
+        cache.fill(cache.ticket(), &read);
+        let mut step = read.clone();
+        step.request = serde_json::Value::Null;
+        step.provider_state = b"next".to_vec();
+        cache.committed(step, false);
+        let got = cache.get("h").expect("kept");
+        assert_eq!(got.version, 5);
+        assert_eq!(got.provider_state, b"next");
+        assert_eq!(got.request, read.request);
+    }
+
+    #[test]
+    fn inbox_items_and_prunes_remove_entries() {
+        let cache = RowCache::default();
+        for id in ["a", "b", "c"] {
+            cache.fill(cache.ticket(), &row(id, 1));
+        }
+        cache.forget(&["a".to_string()]);
+        cache.committed(row("b", 1), true);
+        assert!(cache.get("a").is_none());
+        assert!(cache.get("b").is_none());
+        assert_eq!(cache.get("c").map(|r| r.version), Some(1));
+        cache.clear();
+        assert!(cache.get("c").is_none());
+        assert_eq!(cache.counts(), (1, 3));
+    }
+
+    #[test]
+    fn it_holds_at_most_its_budget_and_no_row_too_large() {
+        let cache = RowCache::default();
+        let mut big = row("big", 1);
+        big.provider_state = vec![7; LARGEST];
+        cache.fill(cache.ticket(), &big);
+        assert!(cache.get("big").is_none(), "larger than a row may be");
+        // Rows of 1/100 of the budget: 100 fit (less their overhead).
+        let mut r = row("h", 1);
+        r.provider_state = vec![7; BUDGET / 100];
+        for i in 0..150 {
+            r.id = format!("h{i}");
+            cache.fill(cache.ticket(), &r);
+        }
+        let (kept, bytes) = {
+            let inner = cache.lock();
+            (inner.rows.len(), inner.bytes)
+        };
+        assert!((90..100).contains(&kept), "{kept} rows kept");
+        assert!(bytes <= BUDGET);
+        assert!(cache.get("h149").is_some(), "the newest is kept");
+        // A step that grows a kept row past the largest drops it.
+        let mut grown = cache.get("h149").unwrap();
+        grown.provider_state = vec![7; LARGEST];
+        cache.committed(grown, false);
+        assert!(cache.get("h149").is_none());
+        let inner = cache.lock();
+        assert_eq!(
+            inner.bytes,
+            inner.rows.values().map(|e| e.cost).sum::<usize>()
+        );
+    }
+}

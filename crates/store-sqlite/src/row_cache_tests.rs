@@ -1,0 +1,144 @@
+//! The row cache in a real database file: what the inline webhook's read
+//! gets after each kind of write, and the commit's checks that make a stale
+//! entry harmless (see `row_cache`).
+//!
+//! Owns: nothing but test fixtures. Must never: share a database file
+//! between tests.
+
+use std::sync::Arc;
+
+use handover_core::store::{Change, HandoverRow, Insert, Store, StoreError};
+use handover_store_conformance::{keep_all, row, step};
+use serde_json::json;
+
+use super::SqliteStore;
+
+fn db() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    (dir, path, store)
+}
+
+/// Handover `id` of endpoint `ep`, bound to correlation key `key`, as stored.
+async fn bound(store: &SqliteStore, id: &str, key: &str) -> HandoverRow {
+    let mut r = row(id, "ep", id);
+    r.request = json!({"accepted_message": "hi", "conversation": {"id": id}});
+    let Insert::Inserted(r) = store.insert_handover(r, None).await.unwrap() else {
+        panic!("inserted");
+    };
+    let change = Change {
+        correlation_keys: vec![key.into()],
+        ..step(&r, &[])
+    };
+    store.apply(change).await.unwrap();
+    store.get_handover(id).await.unwrap().unwrap()
+}
+
+/// What the inline webhook path reads for `key`.
+async fn target(store: &SqliteStore, key: &str) -> Option<HandoverRow> {
+    let (_, row) = store.webhook_target("ep", key).await.unwrap().unwrap();
+    row
+}
+
+/// A step as the engine commits it: the create request left out.
+fn engine_step(r: &HandoverRow, state: &[u8], inline: bool) -> Change {
+    let mut r = r.clone();
+    r.request = serde_json::Value::Null;
+    r.provider_state = state.to_vec();
+    r.updated_at_ms += 1;
+    Change {
+        without_shared_lock: inline,
+        ..step(&r, &["agent_message"])
+    }
+}
+
+#[tokio::test]
+async fn after_a_step_the_inline_read_gets_the_committed_row_from_the_cache() {
+    let (_dir, _path, store) = db();
+    let stored = bound(&store, "h", "k").await;
+    assert_eq!(target(&store, "k").await.as_ref(), Some(&stored));
+    assert_eq!(store.row_cache_counts(), Some((0, 1)), "read from the file");
+
+    let mut at = stored;
+    for state in [b"one".as_slice(), b"two"] {
+        store.apply(engine_step(&at, state, true)).await.unwrap();
+        let cached = target(&store, "k").await.expect("inbox empty");
+        // Every column as a read from the file has it, the create request
+        // and the bumped version included.
+        let file = store.get_handover("h").await.unwrap().unwrap();
+        assert_eq!(cached, file);
+        assert_eq!(cached.provider_state, state);
+        at = cached;
+    }
+    assert_eq!(store.row_cache_counts(), Some((2, 1)), "two hits");
+}
+
+#[tokio::test]
+async fn an_inbox_item_takes_the_row_out_and_an_inline_step_is_refused_until_it_is_done() {
+    let (_dir, _path, store) = db();
+    let stored = bound(&store, "h", "k").await;
+    target(&store, "k").await.expect("cached");
+    let ids = store
+        .accept_webhook("ep", &["d1".into()], &["h".into()], json!({"body": "x"}))
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(target(&store, "k").await, None, "its inbox has an item");
+    assert_eq!(store.handover_if_inbox_empty("h").await.unwrap(), None);
+
+    // A row read before the item came (as from a stale cache): the inline
+    // step is refused, the inbox's own step is not.
+    let refused = store.apply(engine_step(&stored, b"late", true)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
+        "{refused:?}"
+    );
+    let drained = Change {
+        inbox_done: ids,
+        ..engine_step(&stored, b"drained", false)
+    };
+    store.apply(drained).await.unwrap();
+    let now = target(&store, "k").await.expect("inbox empty again");
+    assert_eq!(now.provider_state, b"drained");
+    assert_eq!(now.version, stored.version + 1);
+}
+
+#[tokio::test]
+async fn another_process_s_step_makes_a_cached_row_fail_its_commit_then_leave() {
+    let (_dir, path, store) = db();
+    let stored = bound(&store, "h", "k").await;
+    target(&store, "k").await.expect("cached");
+    let other: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    other
+        .apply(engine_step(&stored, b"theirs", false))
+        .await
+        .unwrap();
+
+    // Until this process writes again its cache cannot know: the row is
+    // the old one, and its step fails the version check.
+    let stale = target(&store, "k").await.expect("cached");
+    assert_eq!(stale.version, stored.version);
+    let refused = store.apply(engine_step(&stale, b"mine", true)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    // That write's batch saw the other connection's commit and emptied the
+    // cache: the next read is the file's.
+    let fresh = target(&store, "k").await.expect("inbox empty");
+    assert_eq!(fresh.provider_state, b"theirs");
+    assert_eq!(fresh.version, stored.version + 1);
+}
+
+#[tokio::test]
+async fn a_prune_empties_the_cache() {
+    let (_dir, _path, store) = db();
+    bound(&store, "h", "k").await;
+    target(&store, "k").await.expect("cached");
+    target(&store, "k").await.expect("cached");
+    assert_eq!(store.row_cache_counts(), Some((1, 1)));
+    store.prune(&keep_all()).await.unwrap();
+    target(&store, "k").await.expect("still there");
+    assert_eq!(store.row_cache_counts(), Some((1, 2)), "read again");
+}
