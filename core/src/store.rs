@@ -336,6 +336,12 @@ pub struct Change {
     /// come from its row cache, also refuses it ([`StoreError::Conflict`])
     /// while the handover has unprocessed inbox items.
     pub without_shared_lock: bool,
+    /// An inline webhook step: the correlation key that routed its webhook
+    /// to `row` (read by [`Store::webhook_target`]). The SQLite store, which
+    /// may answer that from its cache, refuses the step
+    /// ([`StoreError::Conflict`]) if the key no longer names this handover;
+    /// others ignore it (their read was the database's).
+    pub route_key: Option<String>,
 }
 
 impl StoreError {
@@ -654,6 +660,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<Vec<i64>>>;
     /// The handover's row if it has no unprocessed inbox items (`None` if
     /// it has some, or does not exist); one read where the backend can.
+    /// The row is for a webhook step, which never reads the create request
+    /// (see [`Change::row`]): its `request` may be left out (`null`).
     async fn handover_if_inbox_empty(&self, id: &str) -> Result<Option<HandoverRow>> {
         if !self.pending_inbox(id).await?.is_empty() {
             return Ok(None);
@@ -661,8 +669,10 @@ pub trait Store: Send + Sync + 'static {
         self.get_handover(id).await
     }
     /// The handover a webhook's correlation key names, with its row when
-    /// it has no unprocessed inbox items (for the inline path): one read
-    /// where the backend can.
+    /// it has no unprocessed inbox items (for the inline path; its
+    /// `request` may be left out, as for
+    /// [`handover_if_inbox_empty`](Store::handover_if_inbox_empty)): one
+    /// read where the backend can.
     async fn webhook_target(
         &self,
         endpoint_id: &str,

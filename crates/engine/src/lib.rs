@@ -384,6 +384,7 @@ impl Engine {
             inbox_done,
             deliveries: vec![],
             without_shared_lock: false,
+            route_key: None,
         };
         self.commit_change(row, change).await
     }

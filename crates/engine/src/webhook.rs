@@ -213,6 +213,12 @@ impl Engine {
         // hint predicted this key), for the inline path (`Some(None)`: its
         // inbox has items).
         let mut prefetched = None;
+        // The key the target was read by: the inline commit checks it still
+        // names that handover (`Change::route_key`).
+        let route_key = match route.correlation_keys.as_slice() {
+            [key] => Some(key.clone()),
+            _ => None,
+        };
         let target = match (route.correlation_keys.as_slice(), early) {
             ([key], Some((predicted, target))) if predicted == *key => {
                 if target.is_some() {
@@ -234,7 +240,15 @@ impl Engine {
         }
         if let [id] = ids.as_slice() {
             match self
-                .apply_inline(&ep, &mut session, id, prefetched, &deliveries, &req)
+                .apply_inline(
+                    &ep,
+                    &mut session,
+                    id,
+                    prefetched,
+                    route_key,
+                    &deliveries,
+                    &req,
+                )
                 .await
             {
                 Inline::Applied => {
@@ -300,6 +314,7 @@ impl Engine {
         session: &mut Session,
         id: &str,
         prefetched: Option<Option<HandoverRow>>,
+        route_key: Option<String>,
         deliveries: &[String],
         req: &HttpRequest,
     ) -> Inline {
@@ -342,6 +357,7 @@ impl Engine {
             inbox_done: vec![],
             deliveries: deliveries.to_vec(),
             without_shared_lock: true,
+            route_key,
         };
         match self.commit_change(&mut row, change).await {
             Ok(_) => Inline::Applied,

@@ -800,6 +800,15 @@ pub async fn webhooks_are_deduplicated_by_delivery_id(fx: &dyn Fixture) {
     assert_eq!(store.pending_inbox("b").await.unwrap().len(), 1);
 }
 
+/// A row as the inline webhook path may read it: without its create
+/// request (`Store::handover_if_inbox_empty`).
+fn inline(row: Option<HandoverRow>) -> Option<HandoverRow> {
+    row.map(|r| HandoverRow {
+        request: serde_json::Value::Null,
+        ..r
+    })
+}
+
 /// An inline webhook: the step and its delivery id commit together, and
 /// share the dedupe record with the inbox.
 pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
@@ -807,8 +816,8 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
     let a = inserted(&store, row("a", "ep", "s1")).await;
     let req = json!({"method": "POST", "path": "/hook", "headers": {}, "body": "e30="});
     assert_eq!(
-        store.handover_if_inbox_empty("a").await.unwrap(),
-        Some(a.clone())
+        inline(store.handover_if_inbox_empty("a").await.unwrap()),
+        inline(Some(a.clone()))
     );
     assert_eq!(store.handover_if_inbox_empty("nope").await.unwrap(), None);
 
@@ -824,10 +833,8 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
         },
     )
     .await;
-    assert_eq!(
-        store.webhook_target("ep", "conv-a").await.unwrap(),
-        Some(("a".into(), Some(a.clone())))
-    );
+    let (id, got) = store.webhook_target("ep", "conv-a").await.unwrap().unwrap();
+    assert_eq!((id.as_str(), inline(got)), ("a", inline(Some(a.clone()))));
     assert_eq!(store.webhook_target("ep", "other").await.unwrap(), None);
 
     // The same delivery again, as a step or into the inbox: nothing written.
@@ -865,8 +872,8 @@ pub async fn a_step_can_record_its_webhook_delivery(fx: &dyn Fixture) {
     )
     .await;
     assert_eq!(
-        store.handover_if_inbox_empty("a").await.unwrap(),
-        Some(a.clone())
+        inline(store.handover_if_inbox_empty("a").await.unwrap()),
+        inline(Some(a.clone()))
     );
     assert_eq!(kinds(&store, "a").await, ["agent_message"]);
 

@@ -151,6 +151,8 @@ pub(super) async fn write(
         inbox_done,
         deliveries,
         without_shared_lock,
+        // Its webhook's route was read from the database, not a cache.
+        route_key: _,
     } = change;
     let row = row.ok_or_else(|| StoreError::backend("postgres: a step without a row"))?;
     watermark::check_count(events.len())?;

@@ -579,8 +579,9 @@ impl SqliteStore {
     }
 }
 
-/// The handover's row if it has no unprocessed inbox items: the cached row
-/// if there is one, else read (and kept if the cache allows).
+/// The handover's row if it has no unprocessed inbox items, without its
+/// create request (which a webhook step never reads): the cached row if
+/// there is one, else read (and kept if the cache allows).
 fn row_if_inbox_empty(
     conn: &Connection,
     cache: CacheTicket,
@@ -589,7 +590,10 @@ fn row_if_inbox_empty(
     if let Some(row) = cache.as_ref().and_then(|(rows, _)| rows.get(id)) {
         return Ok(Some(row));
     }
-    let row = ops::handover_if_inbox_empty(conn, id)?;
+    let row = ops::handover_if_inbox_empty(conn, id)?.map(|mut row| {
+        row.request = serde_json::Value::Null;
+        row
+    });
     if let (Some((rows, ticket)), Some(row)) = (&cache, &row) {
         rows.fill(*ticket, row);
     }
@@ -688,7 +692,7 @@ impl Store for SqliteStore {
         let finish = move |mut change: Change, applied| {
             let events = ops::Applied::events(&mut change, applied);
             if let (Some(rows), Some(row)) = (&rows, change.row) {
-                rows.committed(row, !change.inbox_done.is_empty());
+                rows.committed(row, !change.inbox_done.is_empty(), &change.correlation_keys);
             }
             events
         };
@@ -746,12 +750,22 @@ impl Store for SqliteStore {
         endpoint_id: &str,
         key: &str,
     ) -> Result<Option<(String, Option<HandoverRow>)>> {
+        // Both in the cache: no read at all (the commit checks the key and
+        // the row; see `row_cache`).
+        if let Some(rows) = &self.rows
+            && let Some((id, row)) = rows.target(endpoint_id, key)
+        {
+            return Ok(Some((id, Some(row))));
+        }
         let (endpoint_id, key) = (endpoint_id.to_owned(), key.to_owned());
         let cache = self.row_cache();
         self.read(move |tx| {
             let Some(id) = ops::find_by_correlation(tx, &endpoint_id, &key)? else {
                 return Ok(None);
             };
+            if let Some((rows, ticket)) = &cache {
+                rows.fill_key(*ticket, &endpoint_id, &key, &id);
+            }
             let row = row_if_inbox_empty(tx, cache, &id)?;
             Ok(Some((id, row)))
         })

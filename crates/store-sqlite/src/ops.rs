@@ -345,6 +345,7 @@ pub(super) fn apply(conn: &Connection, change: &Change, now_ms: i64) -> Result<A
         // One process writes the file: no other process's lock to respect,
         // but the inline step's read may have come from the row cache.
         without_shared_lock: inline,
+        route_key,
     } = change;
     let mut applied = Applied {
         ids: Vec::with_capacity(events.len()),
@@ -359,6 +360,13 @@ pub(super) fn apply(conn: &Connection, change: &Change, now_ms: i64) -> Result<A
     // empty (else it would overtake the webhooks waiting there); checked
     // here too, not only at its read (which may be the row cache's).
     if *inline && inbox_pending(conn, &row.id)? {
+        return Err(StoreError::Conflict(row.id.clone()));
+    }
+    // The key that routed the webhook here (perhaps by the cache) still
+    // names this handover.
+    if let Some(key) = route_key
+        && find_by_correlation(conn, &row.endpoint_id, key)?.as_deref() != Some(row.id.as_str())
+    {
         return Err(StoreError::Conflict(row.id.clone()));
     }
 

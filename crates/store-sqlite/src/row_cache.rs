@@ -1,6 +1,6 @@
-//! Handover rows as this process last committed them, for the inline
-//! webhook's read of its handover (`webhook_target`,
-//! `handover_if_inbox_empty`).
+//! Handover rows as this process last committed them, and which handover
+//! each correlation key names, for the inline webhook's read of its
+//! handover (`webhook_target`, `handover_if_inbox_empty`).
 //!
 //! A reader connection starts each read transaction on a new snapshot
 //! whenever the writer has committed since its last one, and SQLite then
@@ -9,25 +9,30 @@
 //! flight, the row and its inbox check were 45 % of the reader threads'
 //! time; BENCHMARKS.md). The writer already holds each step's new row, so
 //! after the commit it keeps it here, and the next webhook of that handover
-//! takes a copy instead of reading the row.
+//! takes a copy instead of reading the row. With the key's handover known
+//! too, a webhook's read needs no reader thread at all.
 //!
 //! An entry says: this was the handover's committed row, and it had no
 //! unprocessed inbox item. The writer keeps that true for this process's
 //! writes, before it answers the write's caller: a committed step replaces
 //! the handover's entry if it has one (a step that consumed inbox items
 //! removes it: more may be waiting); an accepted inbox item removes it; a
-//! prune empties the cache. A reader adds an entry only if the cache has
+//! step's correlation keys are set to name its handover; a prune empties
+//! the cache. A reader adds an entry only if the cache has
 //! not changed since its read was queued ([`Ticket`]; the read's snapshot
 //! is taken after that), so an entry never goes back to an older row.
 //!
 //! Must never: guard a write. A row from here is checked at its commit as
 //! one read from the file is (its version), and an inline step is refused
-//! while its handover has inbox items (`ops::apply`), so an entry that is
-//! stale all the same (another process writing the file) costs the webhook
-//! a trip through the inbox, never a wrong or out-of-order step. Nor grow
+//! while its handover has inbox items or if its key no longer names it
+//! (`ops::apply`, `Change::route_key`), so an entry that is stale all the
+//! same (another process writing the file; the writer empties the cache at
+//! its next batch) costs the webhook a trip through the inbox, never a
+//! step applied to the wrong handover or out of order. Nor grow
 //! without bound: past [`BUDGET`] bytes (rows counted by their variable
-//! parts: the create request, provider state, agent and extras) entries
-//! are dropped, and a row larger than [`LARGEST`] is not kept.
+//! parts: provider state, agent and extras; rows are kept without their
+//! create request, which a webhook step never reads) entries are dropped,
+//! and a row larger than [`LARGEST`] is not kept.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -42,6 +47,8 @@ pub(crate) const LARGEST: usize = BUDGET / 64;
 /// What a row costs besides its variable parts (its fixed fields, its
 /// strings, the map's entry).
 const ROW_OVERHEAD: usize = 512;
+/// What a key costs besides its strings.
+const KEY_OVERHEAD: usize = 64;
 
 /// The cache's state when a read was queued: its row may be kept only if
 /// the cache is still in that state.
@@ -51,6 +58,8 @@ pub(crate) struct Ticket(u64);
 #[derive(Default)]
 struct Inner {
     rows: HashMap<String, Entry>,
+    /// Endpoint → correlation key → the handover it names.
+    keys: HashMap<String, HashMap<String, String>>,
     /// The entries' costs added up.
     bytes: usize,
     /// Bumped by every change the writer makes.
@@ -58,24 +67,45 @@ struct Inner {
 }
 
 struct Entry {
+    /// Without its create request.
     row: HandoverRow,
-    /// Its create request's bytes as JSON (a step leaves it as it is).
-    request: usize,
     /// Its cost against the budget.
     cost: usize,
 }
 
 impl Inner {
+    /// Sets `key` of `endpoint` to name `id` (a key costs its bytes).
+    fn bind(&mut self, endpoint: &str, key: &str, id: &str) {
+        let cost = KEY_OVERHEAD + endpoint.len() + key.len() + id.len();
+        let keys = match self.keys.get_mut(endpoint) {
+            Some(keys) => keys,
+            None => self.keys.entry(endpoint.to_owned()).or_default(),
+        };
+        match keys.get_mut(key) {
+            Some(named) => {
+                self.bytes = self.bytes - named.len() + id.len();
+                id.clone_into(named);
+            }
+            None => {
+                keys.insert(key.to_owned(), id.to_owned());
+                self.bytes += cost;
+            }
+        }
+    }
+
     fn remove(&mut self, id: &str) {
         if let Some(e) = self.rows.remove(id) {
             self.bytes -= e.cost;
         }
     }
 
-    /// Drops entries (any) until `more` bytes fit.
+    /// Drops entries (any rows; all keys if rows are not enough) until
+    /// `more` bytes fit.
     fn make_room(&mut self, more: usize) {
         while self.bytes + more > BUDGET {
             let Some(id) = self.rows.keys().next().cloned() else {
+                self.keys.clear();
+                self.bytes = 0;
                 return;
             };
             self.remove(&id);
@@ -100,10 +130,10 @@ fn json_bytes(v: &serde_json::Value) -> usize {
     n.0
 }
 
-/// A row's cost given its request's bytes.
-fn cost(row: &HandoverRow, request: usize) -> usize {
+/// A row's cost.
+fn cost(row: &HandoverRow) -> usize {
     let optional = |v: &Option<serde_json::Value>| v.as_ref().map_or(0, json_bytes);
-    ROW_OVERHEAD + request + row.provider_state.len() + optional(&row.agent) + optional(&row.extras)
+    ROW_OVERHEAD + row.provider_state.len() + optional(&row.agent) + optional(&row.extras)
 }
 
 /// See the module doc.
@@ -124,28 +154,56 @@ impl RowCache {
         Ticket(self.lock().generation)
     }
 
-    /// A copy of the handover's row, if it is here.
-    pub(crate) fn get(&self, id: &str) -> Option<HandoverRow> {
-        let row = self.lock().rows.get(id).map(|e| e.row.clone());
-        let (mine, metric) = if row.is_some() {
+    /// The handover `key` of `endpoint` names, with a copy of its row, if
+    /// both are here.
+    pub(crate) fn target(&self, endpoint: &str, key: &str) -> Option<(String, HandoverRow)> {
+        let found = {
+            let inner = self.lock();
+            let id = inner.keys.get(endpoint).and_then(|k| k.get(key));
+            id.and_then(|id| Some((id.clone(), inner.rows.get(id)?.row.clone())))
+        };
+        // A miss is counted by the row's own lookup after the key's read.
+        if found.is_some() {
+            self.count(true);
+        }
+        found
+    }
+
+    /// A key's handover a read found, kept as [`RowCache::fill`] keeps rows.
+    pub(crate) fn fill_key(&self, ticket: Ticket, endpoint: &str, key: &str, id: &str) {
+        let mut inner = self.lock();
+        if inner.generation == ticket.0 {
+            inner.make_room(KEY_OVERHEAD + endpoint.len() + key.len() + id.len());
+            inner.bind(endpoint, key, id);
+        }
+    }
+
+    fn count(&self, hit: bool) {
+        let (mine, metric) = if hit {
             (&self.hits, &handover_metrics::SQLITE_ROW_CACHE_HITS)
         } else {
             (&self.misses, &handover_metrics::SQLITE_ROW_CACHE_MISSES)
         };
         mine.fetch_add(1, Ordering::Relaxed);
         metric.inc();
+    }
+
+    /// A copy of the handover's row, if it is here.
+    pub(crate) fn get(&self, id: &str) -> Option<HandoverRow> {
+        let row = self.lock().rows.get(id).map(|e| e.row.clone());
+        self.count(row.is_some());
         row
     }
 
-    /// A row a read found (with no inbox item), kept unless the writer
-    /// changed the cache after `ticket` was taken.
+    /// A row a read found (with no inbox item), kept (without its create
+    /// request) unless the writer changed the cache after `ticket` was
+    /// taken.
     pub(crate) fn fill(&self, ticket: Ticket, row: &HandoverRow) {
         if self.lock().generation != ticket.0 {
             return;
         }
         // Measured outside the lock (the writer waits on it).
-        let request = json_bytes(&row.request);
-        let cost = cost(row, request);
+        let cost = cost(row);
         if cost > LARGEST {
             return;
         }
@@ -156,32 +214,38 @@ impl RowCache {
         inner.remove(&row.id);
         inner.make_room(cost);
         inner.bytes += cost;
-        let row = row.clone();
-        inner
-            .rows
-            .insert(row.id.clone(), Entry { row, request, cost });
+        let row = HandoverRow {
+            request: serde_json::Value::Null,
+            ..row.clone()
+        };
+        inner.rows.insert(row.id.clone(), Entry { row, cost });
     }
 
     /// The writer committed a step whose new row is `row` as the step wrote
-    /// it (the version it was read at; its create request is not written
-    /// by a step, so it is taken from the entry). `consumed_inbox`: the
-    /// step marked inbox items done, so others may wait: the entry goes.
-    pub(crate) fn committed(&self, mut row: HandoverRow, consumed_inbox: bool) {
+    /// it (the version it was read at; a step does not write the create
+    /// request, which is not kept). `consumed_inbox`: the step marked inbox
+    /// items done, so others may wait: the entry goes.
+    /// `keys`: the correlation keys the step bound to the handover.
+    pub(crate) fn committed(&self, mut row: HandoverRow, consumed_inbox: bool, keys: &[String]) {
         let mut inner = self.lock();
         inner.generation += 1;
+        for key in keys {
+            inner.bind(&row.endpoint_id, key, &row.id);
+        }
+        inner.make_room(0);
         let Some(entry) = inner.rows.get_mut(&row.id).filter(|_| !consumed_inbox) else {
             inner.remove(&row.id);
             return;
         };
-        let (request, before) = (entry.request, entry.cost);
-        let cost = cost(&row, request);
+        let before = entry.cost;
+        let cost = cost(&row);
         if cost > LARGEST {
             inner.remove(&row.id);
             return;
         }
         row.version += 1;
-        row.request = std::mem::take(&mut entry.row.request);
-        *entry = Entry { row, request, cost };
+        row.request = serde_json::Value::Null;
+        *entry = Entry { row, cost };
         inner.bytes = inner.bytes - before + cost;
         inner.make_room(0);
     }
@@ -200,6 +264,7 @@ impl RowCache {
         let mut inner = self.lock();
         inner.generation += 1;
         inner.rows.clear();
+        inner.keys.clear();
         inner.bytes = 0;
     }
 
@@ -228,7 +293,7 @@ mod tests {
         let ticket = cache.ticket();
         // The commit's row had no entry: nothing is kept, but the cache
         // moved on, so the older read's row is dropped too.
-        cache.committed(row("h", 1), false);
+        cache.committed(row("h", 1), false, &[]);
         cache.fill(ticket, &row("h", 1));
         assert!(cache.get("h").is_none());
         let ticket = cache.ticket();
@@ -237,19 +302,20 @@ mod tests {
     }
 
     #[test]
-    fn a_commit_replaces_the_entry_and_keeps_its_request() {
+    fn a_commit_replaces_the_entry_and_no_create_request_is_kept() {
         let cache = RowCache::default();
-        let mut read = row("h", 4);
-        read.request = serde_json::json!({"accepted_message": "hi"});
+        let read = row("h", 4);
+        assert!(!read.request.is_null());
         cache.fill(cache.ticket(), &read);
+        assert!(cache.get("h").expect("kept").request.is_null());
         let mut step = read.clone();
-        step.request = serde_json::Value::Null;
         step.provider_state = b"next".to_vec();
-        cache.committed(step, false);
+        cache.committed(step, false, &["k".into()]);
         let got = cache.get("h").expect("kept");
         assert_eq!(got.version, 5);
         assert_eq!(got.provider_state, b"next");
-        assert_eq!(got.request, read.request);
+        assert!(got.request.is_null());
+        assert_eq!(cache.target("ep", "k").map(|(id, _)| id), Some("h".into()));
     }
 
     #[test]
@@ -259,7 +325,7 @@ mod tests {
             cache.fill(cache.ticket(), &row(id, 1));
         }
         cache.forget(&["a".to_string()]);
-        cache.committed(row("b", 1), true);
+        cache.committed(row("b", 1), true, &[]);
         assert!(cache.get("a").is_none());
         assert!(cache.get("b").is_none());
         assert_eq!(cache.get("c").map(|r| r.version), Some(1));
@@ -292,7 +358,7 @@ mod tests {
         // A step that grows a kept row past the largest drops it.
         let mut grown = cache.get("h149").unwrap();
         grown.provider_state = vec![7; LARGEST];
-        cache.committed(grown, false);
+        cache.committed(grown, false, &[]);
         assert!(cache.get("h149").is_none());
         let inner = cache.lock();
         assert_eq!(

@@ -35,13 +35,22 @@ async fn bound(store: &SqliteStore, id: &str, key: &str) -> HandoverRow {
     store.get_handover(id).await.unwrap().unwrap()
 }
 
+/// `r` as the inline webhook path reads it: without its create request.
+fn inline(r: &HandoverRow) -> HandoverRow {
+    HandoverRow {
+        request: serde_json::Value::Null,
+        ..r.clone()
+    }
+}
+
 /// What the inline webhook path reads for `key`.
 async fn target(store: &SqliteStore, key: &str) -> Option<HandoverRow> {
     let (_, row) = store.webhook_target("ep", key).await.unwrap().unwrap();
     row
 }
 
-/// A step as the engine commits it: the create request left out.
+/// A step as the engine commits it: the create request left out; an
+/// inline one names the key that routed its webhook (`k`).
 fn engine_step(r: &HandoverRow, state: &[u8], inline: bool) -> Change {
     let mut r = r.clone();
     r.request = serde_json::Value::Null;
@@ -49,6 +58,7 @@ fn engine_step(r: &HandoverRow, state: &[u8], inline: bool) -> Change {
     r.updated_at_ms += 1;
     Change {
         without_shared_lock: inline,
+        route_key: inline.then(|| "k".to_string()),
         ..step(&r, &["agent_message"])
     }
 }
@@ -57,17 +67,18 @@ fn engine_step(r: &HandoverRow, state: &[u8], inline: bool) -> Change {
 async fn after_a_step_the_inline_read_gets_the_committed_row_from_the_cache() {
     let (_dir, _path, store) = db();
     let stored = bound(&store, "h", "k").await;
-    assert_eq!(target(&store, "k").await.as_ref(), Some(&stored));
+    assert_eq!(target(&store, "k").await, Some(inline(&stored)));
     assert_eq!(store.row_cache_counts(), Some((0, 1)), "read from the file");
 
     let mut at = stored;
     for state in [b"one".as_slice(), b"two"] {
         store.apply(engine_step(&at, state, true)).await.unwrap();
         let cached = target(&store, "k").await.expect("inbox empty");
-        // Every column as a read from the file has it, the create request
-        // and the bumped version included.
+        // Every column as a read from the file has it (the bumped version
+        // included) but the create request, which a step never reads.
         let file = store.get_handover("h").await.unwrap().unwrap();
-        assert_eq!(cached, file);
+        assert_eq!(cached, inline(&file));
+        assert!(!file.request.is_null());
         assert_eq!(cached.provider_state, state);
         at = cached;
     }
@@ -141,4 +152,55 @@ async fn a_prune_empties_the_cache() {
     store.prune(&keep_all()).await.unwrap();
     target(&store, "k").await.expect("still there");
     assert_eq!(store.row_cache_counts(), Some((1, 2)), "read again");
+}
+
+#[tokio::test]
+async fn a_key_bound_to_another_handover_routes_there_at_once() {
+    let (_dir, _path, store) = db();
+    let first = bound(&store, "h", "k").await;
+    target(&store, "k").await.expect("cached");
+    let second = bound(&store, "h2", "k").await;
+    let (id, row) = store.webhook_target("ep", "k").await.unwrap().unwrap();
+    assert_eq!(id, "h2");
+    assert_eq!(row, Some(inline(&second)));
+    // A step routed by the key before it moved is refused, though its own
+    // handover's row did not change.
+    let refused = store.apply(engine_step(&first, b"late", true)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_moved_by_another_process_fails_the_commit_of_a_step_it_routed() {
+    let (_dir, path, store) = db();
+    let first = bound(&store, "h", "k").await;
+    target(&store, "k").await.expect("cached");
+    let other = SqliteStore::open(&path).unwrap();
+    bound(&other, "h2", "k").await;
+
+    // This process's cache still routes `k` to `h`, whose row is current:
+    // only the key check stops the step.
+    let (id, row) = store.webhook_target("ep", "k").await.unwrap().unwrap();
+    assert_eq!(id, "h");
+    let row = row.expect("cached");
+    assert_eq!(row.version, first.version);
+    let refused = store.apply(engine_step(&row, b"misrouted", true)).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store
+            .get_handover("h")
+            .await
+            .unwrap()
+            .unwrap()
+            .provider_state,
+        first.provider_state,
+        "nothing of the step was written"
+    );
+    let (id, _) = store.webhook_target("ep", "k").await.unwrap().unwrap();
+    assert_eq!(id, "h2", "the cache was emptied at that write");
 }
