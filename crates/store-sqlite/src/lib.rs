@@ -692,7 +692,15 @@ impl Store for SqliteStore {
         let finish = move |mut change: Change, applied| {
             let events = ops::Applied::events(&mut change, applied);
             if let (Some(rows), Some(row)) = (&rows, change.row) {
-                rows.committed(row, !change.inbox_done.is_empty(), &change.correlation_keys);
+                let inbox = if !change.inbox_done.is_empty() {
+                    row_cache::Inbox::Consumed
+                } else if change.without_shared_lock {
+                    // `ops::apply` found it empty in this commit.
+                    row_cache::Inbox::Empty
+                } else {
+                    row_cache::Inbox::Unchanged
+                };
+                rows.committed(row, inbox, &change.correlation_keys);
             }
             events
         };

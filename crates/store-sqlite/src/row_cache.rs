@@ -15,8 +15,9 @@
 //! An entry says: this was the handover's committed row, and it had no
 //! unprocessed inbox item. The writer keeps that true for this process's
 //! writes, before it answers the write's caller: a committed step replaces
-//! the handover's entry if it has one (a step that consumed inbox items
-//! removes it: more may be waiting); an accepted inbox item removes it; a
+//! the handover's entry if it has one, and an inline webhook step (whose
+//! commit checked the inbox) adds it if not (a step that consumed inbox
+//! items removes it: more may be waiting); an accepted inbox item removes it; a
 //! step's correlation keys are set to name its handover; a prune empties
 //! the cache. A reader adds an entry only if the cache has
 //! not changed since its read was queued ([`Ticket`]; the read's snapshot
@@ -49,6 +50,19 @@ pub(crate) const LARGEST: usize = BUDGET / 64;
 const ROW_OVERHEAD: usize = 512;
 /// What a key costs besides its strings.
 const KEY_OVERHEAD: usize = 64;
+
+/// What a committed step says of its handover's inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inbox {
+    /// It marked inbox items done: others may be waiting (the entry goes).
+    Consumed,
+    /// It did not touch the inbox (an entry stays true: it would have left
+    /// when an item came).
+    Unchanged,
+    /// Its commit found the inbox empty (an inline webhook step,
+    /// `ops::apply`): the row is kept even if it was not here.
+    Empty,
+}
 
 /// The cache's state when a read was queued: its row may be kept only if
 /// the cache is still in that state.
@@ -223,31 +237,30 @@ impl RowCache {
 
     /// The writer committed a step whose new row is `row` as the step wrote
     /// it (the version it was read at; a step does not write the create
-    /// request, which is not kept). `consumed_inbox`: the step marked inbox
-    /// items done, so others may wait: the entry goes.
-    /// `keys`: the correlation keys the step bound to the handover.
-    pub(crate) fn committed(&self, mut row: HandoverRow, consumed_inbox: bool, keys: &[String]) {
+    /// request, which is not kept), binding `keys` to its handover. `inbox`:
+    /// what the commit says of the handover's inbox.
+    pub(crate) fn committed(&self, mut row: HandoverRow, inbox: Inbox, keys: &[String]) {
         let mut inner = self.lock();
         inner.generation += 1;
         for key in keys {
             inner.bind(&row.endpoint_id, key, &row.id);
         }
-        inner.make_room(0);
-        let Some(entry) = inner.rows.get_mut(&row.id).filter(|_| !consumed_inbox) else {
-            inner.remove(&row.id);
-            return;
+        let keep = match inbox {
+            Inbox::Consumed => false,
+            Inbox::Unchanged => inner.rows.contains_key(&row.id),
+            Inbox::Empty => true,
         };
-        let before = entry.cost;
-        let cost = cost(&row);
+        inner.remove(&row.id);
+        let cost = if keep { cost(&row) } else { LARGEST + 1 };
         if cost > LARGEST {
-            inner.remove(&row.id);
+            inner.make_room(0);
             return;
         }
         row.version += 1;
         row.request = serde_json::Value::Null;
-        *entry = Entry { row, cost };
-        inner.bytes = inner.bytes - before + cost;
-        inner.make_room(0);
+        inner.make_room(cost);
+        inner.bytes += cost;
+        inner.rows.insert(row.id.clone(), Entry { row, cost });
     }
 
     /// The writer stored inbox items for these handovers.
@@ -293,7 +306,7 @@ mod tests {
         let ticket = cache.ticket();
         // The commit's row had no entry: nothing is kept, but the cache
         // moved on, so the older read's row is dropped too.
-        cache.committed(row("h", 1), false, &[]);
+        cache.committed(row("h", 1), Inbox::Unchanged, &[]);
         cache.fill(ticket, &row("h", 1));
         assert!(cache.get("h").is_none());
         let ticket = cache.ticket();
@@ -310,12 +323,23 @@ mod tests {
         assert!(cache.get("h").expect("kept").request.is_null());
         let mut step = read.clone();
         step.provider_state = b"next".to_vec();
-        cache.committed(step, false, &["k".into()]);
+        cache.committed(step, Inbox::Unchanged, &["k".into()]);
         let got = cache.get("h").expect("kept");
         assert_eq!(got.version, 5);
         assert_eq!(got.provider_state, b"next");
         assert!(got.request.is_null());
         assert_eq!(cache.target("ep", "k").map(|(id, _)| id), Some("h".into()));
+    }
+
+    #[test]
+    fn only_a_commit_that_found_the_inbox_empty_adds_an_absent_row() {
+        let cache = RowCache::default();
+        cache.committed(row("a", 1), Inbox::Unchanged, &[]);
+        assert!(cache.get("a").is_none());
+        cache.committed(row("a", 1), Inbox::Empty, &[]);
+        assert_eq!(cache.get("a").map(|r| r.version), Some(2));
+        cache.committed(row("a", 2), Inbox::Consumed, &[]);
+        assert!(cache.get("a").is_none());
     }
 
     #[test]
@@ -325,7 +349,7 @@ mod tests {
             cache.fill(cache.ticket(), &row(id, 1));
         }
         cache.forget(&["a".to_string()]);
-        cache.committed(row("b", 1), true, &[]);
+        cache.committed(row("b", 1), Inbox::Consumed, &[]);
         assert!(cache.get("a").is_none());
         assert!(cache.get("b").is_none());
         assert_eq!(cache.get("c").map(|r| r.version), Some(1));
@@ -358,7 +382,7 @@ mod tests {
         // A step that grows a kept row past the largest drops it.
         let mut grown = cache.get("h149").unwrap();
         grown.provider_state = vec![7; LARGEST];
-        cache.committed(grown, false, &[]);
+        cache.committed(grown, Inbox::Unchanged, &[]);
         assert!(cache.get("h149").is_none());
         let inner = cache.lock();
         assert_eq!(

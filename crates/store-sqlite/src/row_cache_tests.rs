@@ -204,3 +204,17 @@ async fn a_key_moved_by_another_process_fails_the_commit_of_a_step_it_routed() {
     let (id, _) = store.webhook_target("ep", "k").await.unwrap().unwrap();
     assert_eq!(id, "h2", "the cache was emptied at that write");
 }
+
+#[tokio::test]
+async fn an_inline_step_leaves_its_row_cached_without_a_read_first() {
+    let (_dir, _path, store) = db();
+    let stored = bound(&store, "h", "k").await;
+    store
+        .apply(engine_step(&stored, b"first", true))
+        .await
+        .unwrap();
+    let cached = target(&store, "k").await.expect("inbox empty");
+    assert_eq!(store.row_cache_counts(), Some((1, 0)), "no read at all");
+    let file = store.get_handover("h").await.unwrap().unwrap();
+    assert_eq!(cached, inline(&file));
+}
