@@ -243,9 +243,11 @@ impl Engine {
                 .apply_inline(
                     &ep,
                     &mut session,
-                    id,
-                    prefetched,
-                    route_key,
+                    Routed {
+                        id,
+                        row: prefetched,
+                        key: route_key,
+                    },
                     &deliveries,
                     &req,
                 )
@@ -292,7 +294,7 @@ impl Engine {
     /// transaction, which is the webhook's durable record; the provider is
     /// answered after it. Anything else goes to the inbox.
     ///
-    /// `prefetched`: what [`Store::webhook_target`] read before the lock
+    /// `target.row`: what [`Store::webhook_target`] read before the lock
     /// was taken (`None`: not read yet). If a step committed in between,
     /// the commit's version check refuses this one, which then goes to the
     /// inbox.
@@ -312,12 +314,15 @@ impl Engine {
         &self,
         ep: &Endpoint,
         session: &mut Session,
-        id: &str,
-        prefetched: Option<Option<HandoverRow>>,
-        route_key: Option<String>,
+        target: Routed<'_>,
         deliveries: &[String],
         req: &HttpRequest,
     ) -> Inline {
+        let Routed {
+            id,
+            row: prefetched,
+            key: route_key,
+        } = target;
         // Inline only for an adapter seen to be fast: the first webhook of
         // an endpoint (and of each process) goes through the inbox, which
         // times the adapter without holding the provider's answer.
@@ -515,6 +520,19 @@ impl Engine {
             ),
         }
     }
+}
+
+/// The one handover a webhook goes to, as routing found it.
+struct Routed<'a> {
+    id: &'a str,
+    /// Its row as [`Store::webhook_target`] read it before the lock was
+    /// taken (`Some(None)`: its inbox has items; `None`: not read yet).
+    ///
+    /// [`Store::webhook_target`]: handover_core::store::Store::webhook_target
+    row: Option<Option<HandoverRow>>,
+    /// The correlation key that named it, checked again by the commit
+    /// (`Change::route_key`).
+    key: Option<String>,
 }
 
 /// What [`Engine::apply_inline`] did.
