@@ -43,6 +43,16 @@ fn inline(r: &HandoverRow) -> HandoverRow {
     }
 }
 
+/// Applies `change` and checks the commit refused it as stale
+/// (`Conflict` for handover `h`).
+async fn refused_as_stale(store: &SqliteStore, change: Change) {
+    let refused = store.apply(change).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
+        "{refused:?}"
+    );
+}
+
 /// What the inline webhook path reads for `key`.
 async fn target(store: &SqliteStore, key: &str) -> Option<HandoverRow> {
     let (_, row) = store.webhook_target("ep", key).await.unwrap().unwrap();
@@ -100,11 +110,7 @@ async fn an_inbox_item_takes_the_row_out_and_an_inline_step_is_refused_until_it_
 
     // A row read before the item came (as from a stale cache): the inline
     // step is refused, the inbox's own step is not.
-    let refused = store.apply(engine_step(&stored, b"late", true)).await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
-        "{refused:?}"
-    );
+    refused_as_stale(&store, engine_step(&stored, b"late", true)).await;
     let drained = Change {
         inbox_done: ids,
         ..engine_step(&stored, b"drained", false)
@@ -130,11 +136,7 @@ async fn another_process_s_step_makes_a_cached_row_fail_its_commit_then_leave() 
     // the old one, and its step fails the version check.
     let stale = target(&store, "k").await.expect("cached");
     assert_eq!(stale.version, stored.version);
-    let refused = store.apply(engine_step(&stale, b"mine", true)).await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict(_))),
-        "{refused:?}"
-    );
+    refused_as_stale(&store, engine_step(&stale, b"mine", true)).await;
     // That write's batch saw the other connection's commit and emptied the
     // cache: the next read is the file's.
     let fresh = target(&store, "k").await.expect("inbox empty");
@@ -165,11 +167,7 @@ async fn a_key_bound_to_another_handover_routes_there_at_once() {
     assert_eq!(row, Some(inline(&second)));
     // A step routed by the key before it moved is refused, though its own
     // handover's row did not change.
-    let refused = store.apply(engine_step(&first, b"late", true)).await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
-        "{refused:?}"
-    );
+    refused_as_stale(&store, engine_step(&first, b"late", true)).await;
 }
 
 #[tokio::test]
@@ -186,11 +184,7 @@ async fn a_key_moved_by_another_process_fails_the_commit_of_a_step_it_routed() {
     assert_eq!(id, "h");
     let row = row.expect("cached");
     assert_eq!(row.version, first.version);
-    let refused = store.apply(engine_step(&row, b"misrouted", true)).await;
-    assert!(
-        matches!(refused, Err(StoreError::Conflict(ref id)) if id == "h"),
-        "{refused:?}"
-    );
+    refused_as_stale(&store, engine_step(&row, b"misrouted", true)).await;
     assert_eq!(
         store
             .get_handover("h")
