@@ -341,7 +341,12 @@ struct WriteJob {
 /// `HANDOVER_SQLITE_WAL_GATHER=0` (diagnostics: measuring what it buys) or
 /// the VFS could not be registered.
 fn gather_wal_writes() -> bool {
-    std::env::var("HANDOVER_SQLITE_WAL_GATHER").map_or(true, |v| v != "0") && wal_gather::register()
+    switched_on("HANDOVER_SQLITE_WAL_GATHER") && wal_gather::register()
+}
+
+/// A diagnostics switch that is on unless the variable is `0`.
+fn switched_on(var: &str) -> bool {
+    std::env::var(var).map_or(true, |v| v != "0")
 }
 
 /// Most writes committed together: bounds one batch's latency.
@@ -603,7 +608,7 @@ fn row_if_inbox_empty(
 /// Whether the row cache is used: yes, unless `HANDOVER_SQLITE_ROW_CACHE=0`
 /// (diagnostics: measuring what it buys).
 fn row_cache_on() -> bool {
-    std::env::var("HANDOVER_SQLITE_ROW_CACHE").map_or(true, |v| v != "0")
+    switched_on("HANDOVER_SQLITE_ROW_CACHE")
 }
 
 /// The guard only lives inside a blocking closure, never across an await. A
