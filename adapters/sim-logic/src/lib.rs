@@ -13,7 +13,9 @@
 //! `handle-webhook` only) needs:
 //! - [`route`]: a webhook body → [`Route`] (correlation key, delivery id);
 //!   the HTTP response to give is [`WEBHOOK_RESPONSE_BODY`] with
-//!   `content-type: application/json`, status 200;
+//!   `content-type: application/json`, status 200. The parsed event is kept
+//!   (per thread) for the [`State::handle_webhook`] of the same bytes that
+//!   follows, so a webhook's body is parsed once on either path;
 //! - [`State::load`], [`State::handle_webhook`] (check the conversation,
 //!   apply the event in `seq` order, map it) and [`State::save`];
 //!   [`Applied::changed`] says whether to return the new state or keep the
@@ -25,6 +27,7 @@
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use std::fmt;
 
 pub use wire::{Action, Agent, Attachment, Event, Ticket};
@@ -57,13 +60,33 @@ pub struct Route {
     pub delivery_id: String,
 }
 
+thread_local! {
+    /// The body [`route`] last parsed, with its event: the host calls
+    /// `route-webhook` and then `handle-webhook` with the same request on
+    /// one instance, so the second call takes the event instead of parsing
+    /// the body again. Taken (emptied) by the first [`State::handle_webhook`]
+    /// that follows; any other body is parsed.
+    static ROUTED: RefCell<Option<(Vec<u8>, Event)>> = const { RefCell::new(None) };
+}
+
 /// Webhook phase one: which conversation a webhook body concerns.
 pub fn route(body: &[u8]) -> Result<Route, Error> {
     let event = Event::parse_webhook(body)?;
-    Ok(Route {
-        correlation_key: event.conversation_id,
-        delivery_id: event.event_id,
-    })
+    let route = Route {
+        correlation_key: event.conversation_id.clone(),
+        delivery_id: event.event_id.clone(),
+    };
+    ROUTED.with(|r| *r.borrow_mut() = Some((body.to_vec(), event)));
+    Ok(route)
+}
+
+/// The event of a webhook body: [`route`]'s parse if it was of these very
+/// bytes, else a parse now. (The same bytes always parse to the same event.)
+fn routed_or_parsed(body: &[u8]) -> Result<Event, Error> {
+    match ROUTED.with(|r| r.borrow_mut().take()) {
+        Some((routed, event)) if routed == body => Ok(event),
+        _ => Event::parse_webhook(body),
+    }
 }
 
 /// Why the provider side ended the conversation.
@@ -186,7 +209,7 @@ impl State {
     /// Webhook phase two: parses `body`, checks that it concerns this
     /// state's conversation and applies it.
     pub fn handle_webhook(&mut self, body: &[u8]) -> Result<Applied, Error> {
-        let event = Event::parse_webhook(body)?;
+        let event = routed_or_parsed(body)?;
         if event.conversation_id != self.conversation_id {
             return Err(Error(format!(
                 "webhook for sim conversation {} reached the handover of conversation {}",

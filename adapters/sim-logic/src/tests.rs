@@ -66,3 +66,27 @@ fn checks_the_state_and_the_conversation() {
     let other = st.handle_webhook(&hook(2, r#""type":"agent_typing","typing":true"#));
     assert!(other.unwrap_err().0.contains("c-9"));
 }
+
+#[test]
+fn handle_takes_the_routed_parse_only_for_the_same_bytes() {
+    let typing = hook(2, r#""type":"agent_typing","typing":true"#);
+    let ended = hook(2, r#""type":"ended","reason":"agent_left""#);
+    // Routed one body, handled another: the handled body is what applies.
+    route(&typing).unwrap();
+    let mut st = State::created("c-1".into());
+    let applied = st.handle_webhook(&ended).unwrap();
+    assert_eq!(applied.events, [Normalized::Ended(EndReason::AgentLeft)]);
+    // Routed and handled the same body: the same event as a parse gives.
+    route(&typing).unwrap();
+    let mut st = State::created("c-1".into());
+    assert_eq!(
+        st.handle_webhook(&typing).unwrap().events,
+        [Normalized::AgentTyping(true)]
+    );
+    // Taken once: the next handle of those bytes parses them again.
+    let mut st = State::created("c-1".into());
+    assert_eq!(
+        st.handle_webhook(&typing).unwrap().events,
+        [Normalized::AgentTyping(true)]
+    );
+}
