@@ -2,9 +2,10 @@
 //! `Last-Event-ID` (or `?after=`) without loss or duplicates.
 //!
 //! The store is the source of truth: a stream reads events after the last id
-//! it sent, then waits for a wake-up pushed by the engine when events of its
-//! handover or endpoint are committed (or written by another replica), or
-//! for a slow safety re-read (20 s, so a missed wake-up delays but never
+//! it sent (the SQLite store answers recent ones from memory, see its
+//! `event_tail`), then waits for a wake-up pushed by the engine when events
+//! of its handover or endpoint are committed (or written by another
+//! replica), or for a slow safety re-read (20 s, so a missed wake-up delays but never
 //! loses an event); wake-ups that came meanwhile are coalesced into that one
 //! read. Every read is counted (`sse_store_reads_total`) and times out
 //! (5 s). Each open stream holds one of its tenant's `event_streams` slots.

@@ -247,6 +247,8 @@ pub static SQLITE_TRUNCATIONS_SKIPPED: Counter = Counter::new();
 /// cache, and ones it read from the file.
 pub static SQLITE_ROW_CACHE_HITS: Counter = Counter::new();
 pub static SQLITE_ROW_CACHE_MISSES: Counter = Counter::new();
+pub static SQLITE_EVENT_TAIL_HITS: Counter = Counter::new();
+pub static SQLITE_EVENT_TAIL_MISSES: Counter = Counter::new();
 
 /// One unlabelled counter or gauge.
 fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
@@ -408,6 +410,20 @@ pub fn render() -> String {
         "counter",
         "Handover rows for inline webhooks the SQLite store read from the file (not in its row cache).",
         SQLITE_ROW_CACHE_MISSES.get(),
+    );
+    single(
+        &mut out,
+        "sqlite_event_tail_hits_total",
+        "counter",
+        "Event reads (event streams, webhook deliveries) the SQLite store answered from the events this process committed last, without a reader thread.",
+        SQLITE_EVENT_TAIL_HITS.get(),
+    );
+    single(
+        &mut out,
+        "sqlite_event_tail_misses_total",
+        "counter",
+        "Event reads the SQLite store answered from the file (older than its tail of recent events, or the tail not vouched for).",
+        SQLITE_EVENT_TAIL_MISSES.get(),
     );
     let _ = writeln!(
         out,

@@ -6,7 +6,9 @@
 //! calls become blocking transactions, each kind on threads of its own.
 //! Reads go through a queue to a reader thread (`readers`: two, the first
 //! preferred so reads batch), which runs the reads waiting at that moment
-//! in one read transaction (in memory they run on the blocking pool).
+//! in one read transaction (in memory they run on the blocking pool);
+//! reads of recent events are answered from `event_tail` when it can vouch
+//! for them.
 //! Writes go through a group-commit queue: one writer thread takes every
 //! write waiting at that moment, runs them in one `BEGIN IMMEDIATE`
 //! transaction and commits once (one WAL fsync for the batch): without
@@ -24,12 +26,14 @@
 //! (the SQL of each method), `checkpoint` (WAL checkpoints off the writer
 //! thread), `readers` (the reader threads), `row_cache` (handover rows as
 //! this process last committed them, for the inline webhook's read),
+//! `event_tail` (the events this process committed last, for stream reads),
 //! `global` (SQLite's process-wide settings), `pcache` (SQLite's page
 //! cache, wrapped to skip a needless walk per commit), `wal_gather` (the
 //! writer's WAL writes, one per commit), `tests`.
 
 mod canary;
 mod checkpoint;
+mod event_tail;
 mod global;
 mod ops;
 mod pcache;
@@ -51,6 +55,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
+use event_tail::EventTail;
 use handover_core::store::{
     AdapterVersion, CanaryRecord, Change, EventScope, HandoverLock, HandoverRow, InboxItem, Insert,
     OutboxItem, Pruned, Result, Retention, Share, Store, StoreError, StoredEvent,
@@ -88,6 +93,9 @@ pub struct SqliteStore {
     /// Handover rows as last committed (`None`: turned off, see
     /// [`row_cache_on`]).
     rows: Option<Arc<row_cache::RowCache>>,
+    /// The events this process committed last, for `events_after` (`None`:
+    /// turned off, see [`event_tail_on`]).
+    tail: Option<Arc<event_tail::EventTail>>,
 }
 
 /// Reader threads (and connections) for a file database: each batch of
@@ -158,13 +166,15 @@ impl SqliteStore {
         let every: Vec<Shared> = std::iter::once(&writer).chain(&readers).cloned().collect();
         let checkpointer = checkpoint::spawn(path, every, gate.clone())?;
         let rows = row_cache_on().then(Arc::default);
+        let tail = event_tail_on().then(Arc::default);
         Ok(SqliteStore {
-            queue: spawn_writer(writer.clone(), gate, rows.clone())?,
+            queue: spawn_writer(writer.clone(), gate, rows.clone(), tail.clone())?,
             writer,
             _checkpointer: Some(Arc::new(checkpointer)),
             read_queue: Some(Arc::new(read_queue)),
             reader: readers.into_iter().next(),
             rows,
+            tail,
         })
     }
 
@@ -176,13 +186,15 @@ impl SqliteStore {
         schema::migrate(&mut writer)?;
         let writer = Arc::new(Mutex::new(writer));
         let rows = row_cache_on().then(Arc::default);
+        let tail = event_tail_on().then(Arc::default);
         Ok(SqliteStore {
-            queue: spawn_writer(writer.clone(), Arc::default(), rows.clone())?,
+            queue: spawn_writer(writer.clone(), Arc::default(), rows.clone(), tail.clone())?,
             writer,
             reader: None,
             read_queue: None,
             _checkpointer: None,
             rows,
+            tail,
         })
     }
 
@@ -371,6 +383,7 @@ fn spawn_writer(
     conn: Shared,
     gate: Arc<checkpoint::Gate>,
     rows: Option<Arc<row_cache::RowCache>>,
+    tail: Option<Arc<event_tail::EventTail>>,
 ) -> Result<Arc<Mutex<mpsc::Sender<WriteJob>>>> {
     let (tx, rx) = mpsc::channel::<WriteJob>();
     std::thread::Builder::new()
@@ -394,7 +407,7 @@ fn spawn_writer(
                 }
                 let t = std::time::Instant::now();
                 let n = batch.len();
-                run_batch(&conn, &mut batch);
+                run_batch(&conn, &mut batch, tail.as_deref());
                 batch.clear();
                 stats.record(n, t.elapsed());
             }
@@ -476,11 +489,11 @@ impl BatchStats {
 /// other batch of several runs that way at once. A batch of one job needs
 /// no savepoint (its failure rolls back the transaction, which holds
 /// nothing else).
-fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
+fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob], tail: Option<&EventTail>) {
     let conn = lock(conn);
     let savepoints = batch.len() > 1;
     if savepoints && batch.iter().all(|j| j.rerun == Rerun::Allowed) {
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = begin(&conn, tail) {
             fail_all(batch, e);
             return;
         }
@@ -497,7 +510,7 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
             return;
         }
     }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = begin(&conn, tail) {
         fail_all(batch, e);
         return;
     }
@@ -536,6 +549,15 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob]) {
         }
     }
     end_batch(&conn, batch, end_verb);
+}
+
+/// `BEGIN IMMEDIATE`, then the event tail's check (see `event_tail`).
+fn begin(conn: &Connection, tail: Option<&EventTail>) -> rusqlite::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    if let Some(tail) = tail {
+        tail.begun(conn);
+    }
+    Ok(())
 }
 
 /// End the batch's transaction with `verb` and answer every job.
@@ -577,6 +599,12 @@ impl SqliteStore {
         self.rows.as_ref().map(|r| (r.clone(), r.ticket()))
     }
 
+    /// Event reads answered from the tail of recent events and from the
+    /// file, since this store opened (`None`: the tail is off).
+    pub fn event_tail_counts(&self) -> Option<(u64, u64)> {
+        self.tail.as_ref().map(|t| t.counts())
+    }
+
     /// Row-cache lookups answered from the cache and from the file, since
     /// this store opened (`None`: the cache is off).
     pub fn row_cache_counts(&self) -> Option<(u64, u64)> {
@@ -603,6 +631,13 @@ fn row_if_inbox_empty(
         rows.fill(*ticket, row);
     }
     Ok(row)
+}
+
+/// Whether `events_after` may answer from the tail of recent events: yes,
+/// unless `HANDOVER_SQLITE_EVENT_TAIL=0` (diagnostics: measuring what it
+/// buys).
+fn event_tail_on() -> bool {
+    switched_on("HANDOVER_SQLITE_EVENT_TAIL")
 }
 
 /// Whether the row cache is used: yes, unless `HANDOVER_SQLITE_ROW_CACHE=0`
@@ -645,12 +680,15 @@ impl Store for SqliteStore {
 
     async fn prune(&self, retention: &Retention) -> Result<Pruned> {
         let retention = retention.clone();
-        let rows = self.rows.clone();
+        let (rows, tail) = (self.rows.clone(), self.tail.clone());
         let run = move |conn: &Connection, _: &mut ()| ops::prune(conn, &retention);
-        // Rows and inbox items went: the cache starts again.
+        // Rows, inbox items and events went: the caches start again.
         let finish = move |(), pruned| {
             if let Some(rows) = &rows {
                 rows.clear();
+            }
+            if let Some(tail) = &tail {
+                tail.clear();
             }
             pruned
         };
@@ -691,11 +729,15 @@ impl Store for SqliteStore {
     /// nothing of the change is written.
     async fn apply(&self, change: Change) -> Result<Vec<StoredEvent>> {
         let apply = |tx: &Connection, change: &mut Change| ops::apply(tx, change, now_ms());
-        let rows = self.rows.clone();
+        let (rows, tail) = (self.rows.clone(), self.tail.clone());
         // After the commit, on the writer thread: the row goes to the cache
-        // (before the caller hears of the commit) rather than being dropped.
+        // and the events to the tail (before the caller hears of the
+        // commit) rather than being dropped.
         let finish = move |mut change: Change, applied| {
             let events = ops::Applied::events(&mut change, applied);
+            if let Some(tail) = &tail {
+                tail.committed(&events);
+            }
             if let (Some(rows), Some(row)) = (&rows, change.row) {
                 let inbox = if !change.inbox_done.is_empty() {
                     row_cache::Inbox::Consumed
@@ -801,6 +843,13 @@ impl Store for SqliteStore {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<StoredEvent>> {
+        if let Some(events) = self
+            .tail
+            .as_ref()
+            .and_then(|t| t.after(scope, after_id, limit))
+        {
+            return Ok(events);
+        }
         let scope = scope.clone();
         self.read(move |tx| ops::events_after(tx, &scope, after_id, limit))
             .await
