@@ -22,11 +22,11 @@
 //! Must never: answer a read that could miss an event. A read is answered
 //! here only if its `after` is at or above `floor` and the writer checked
 //! `data_version` within [`FRESH`]; otherwise it goes to the file. So an
-//! event another process commits is served from the file once this writer
-//! has been idle for [`FRESH`], or from the tail after its next transaction
-//! saw it; until then reads answer only events below it, and a stream's
-//! `after` only moves over events it was given: delayed like a read of an
-//! older snapshot, never skipped.
+//! event another process commits is read from the file once this writer
+//! has been idle for [`FRESH`] or has begun its next transaction (which
+//! raises `floor` to it or above); until then reads answer only events
+//! below it, and a stream's `after` only moves over events it was given:
+//! delayed like a read of an older snapshot, never skipped.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
