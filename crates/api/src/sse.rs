@@ -5,9 +5,9 @@
 //! it sent (the SQLite store answers recent ones from memory, see its
 //! `event_tail`), then waits for a wake-up pushed by the engine when events
 //! of its handover or endpoint are committed (or written by another
-//! replica), or for a slow safety re-read (20 s, so a missed wake-up delays but never
-//! loses an event); wake-ups that came meanwhile are coalesced into that one
-//! read. Every read is counted (`sse_store_reads_total`) and times out
+//! replica), or for a slow safety re-read (20 s, so a missed wake-up delays
+//! but never loses an event); wake-ups that came meanwhile are coalesced
+//! into that one read. Every read is counted (`sse_store_reads_total`) and times out
 //! (5 s). Each open stream holds one of its tenant's `event_streams` slots.
 //! A handover stream ends after its `ended` event.
 //!

@@ -15,7 +15,8 @@
 //! IMMEDIATE` (inside the transaction, so no other process can commit
 //! meanwhile) it empties the tail and reads `floor` again (`MAX(id)`) when
 //! another connection committed since its last transaction (`PRAGMA
-//! data_version` moved), or when the tail was emptied (a prune deleted
+//! data_version` moved: the writer reads it once for this tail and the row
+//! cache, see `Caches`), or when the tail was emptied (a prune deleted
 //! events; an event came out of order). Past [`CAPACITY`] events or
 //! [`BUDGET`] bytes the oldest leave and `floor` rises to them.
 //!
@@ -52,9 +53,7 @@ struct Inner {
     /// The events (with their costs), ids ascending.
     events: VecDeque<(StoredEvent, usize)>,
     bytes: usize,
-    /// `PRAGMA data_version` at the writer's last transaction.
-    version: Option<i64>,
-    /// When the writer last compared it.
+    /// When the writer last checked for other connections' commits.
     checked: Option<Instant>,
 }
 
@@ -95,26 +94,27 @@ impl EventTail {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// On the writer thread, just after each `BEGIN IMMEDIATE` on `conn`:
-    /// empties the tail and reads `floor` again if another connection
-    /// committed since the last call or the tail was emptied; an error
-    /// leaves `floor` unknown.
-    pub(crate) fn begun(&self, conn: &Connection) {
-        let version = query_i64(conn, "PRAGMA data_version");
-        let (seen, known) = {
-            let inner = self.lock();
-            (inner.version, inner.floor.is_some())
-        };
-        let floor = if version.is_some() && seen == version && known {
+    /// On the writer thread, just after each `BEGIN IMMEDIATE` on `conn`,
+    /// told whether another connection committed since the writer's last
+    /// transaction (`None`: it could not tell): empties the tail and reads
+    /// `floor` again if one did or the tail was emptied; not knowing, or an
+    /// error, leaves `floor` unknown.
+    pub(crate) fn begun(&self, conn: &Connection, others_committed: Option<bool>) {
+        let keep = others_committed == Some(false) && self.lock().floor.is_some();
+        let floor = if keep {
             None
         } else {
-            Some(version.and_then(|_| query_i64(conn, "SELECT COALESCE(MAX(id), 0) FROM events")))
+            let max = |_| {
+                conn.prepare_cached("SELECT COALESCE(MAX(id), 0) FROM events")
+                    .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
+                    .ok()
+            };
+            Some(others_committed.and_then(max))
         };
         let mut inner = self.lock();
         if let Some(floor) = floor {
             inner.empty(floor);
         }
-        inner.version = version;
         inner.checked = Some(Instant::now());
     }
 
@@ -203,12 +203,6 @@ fn in_scope(event: &StoredEvent, scope: &EventScope) -> bool {
         EventScope::Handover(id) => event.handover_id == *id,
         EventScope::Endpoint(id) => event.endpoint_id == *id,
     }
-}
-
-fn query_i64(conn: &Connection, sql: &str) -> Option<i64> {
-    conn.prepare_cached(sql)
-        .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
-        .ok()
 }
 
 /// What an event costs here, roughly: its strings and the payload's

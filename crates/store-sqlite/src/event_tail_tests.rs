@@ -58,7 +58,7 @@ fn it_answers_only_above_its_floor_once_the_writer_has_begun() {
     tail.committed(&[event(1, "a", "ep")]);
     assert_eq!(tail.after(&endpoint("ep"), 0, 10), None, "no floor yet");
 
-    tail.begun(&file_with_max_id(10));
+    tail.begun(&file_with_max_id(10), Some(false));
     tail.committed(&[
         event(11, "a", "ep"),
         event(12, "b", "ep"),
@@ -85,13 +85,13 @@ fn it_answers_only_above_its_floor_once_the_writer_has_begun() {
 fn an_event_out_of_commit_order_or_a_prune_empties_it_until_the_next_transaction() {
     let tail = tail();
     let file = file_with_max_id(0);
-    tail.begun(&file);
+    tail.begun(&file, Some(false));
     tail.committed(&[event(1, "a", "ep"), event(2, "a", "ep")]);
     tail.committed(&[event(2, "a", "ep")]);
     assert_eq!(tail.after(&endpoint("ep"), 0, 10), None);
     file.execute("INSERT INTO events (id) VALUES (2)", [])
         .unwrap();
-    tail.begun(&file);
+    tail.begun(&file, Some(false));
     assert_eq!(tail.after(&endpoint("ep"), 2, 10), Some(vec![]));
     assert_eq!(
         tail.after(&endpoint("ep"), 1, 10),
@@ -107,7 +107,7 @@ fn an_event_out_of_commit_order_or_a_prune_empties_it_until_the_next_transaction
 #[test]
 fn past_its_capacity_the_oldest_leave_and_the_floor_rises() {
     let tail = tail();
-    tail.begun(&file_with_max_id(0));
+    tail.begun(&file_with_max_id(0), Some(false));
     let events: Vec<_> = (1..=CAPACITY as i64 + 10)
         .map(|id| event(id, "a", "ep"))
         .collect();
@@ -121,7 +121,7 @@ fn past_its_capacity_the_oldest_leave_and_the_floor_rises() {
 #[test]
 fn it_stops_answering_when_the_writer_has_not_checked_for_others_lately() {
     let tail = EventTail::with_fresh(Duration::from_millis(50));
-    tail.begun(&file_with_max_id(0));
+    tail.begun(&file_with_max_id(0), Some(false));
     std::thread::sleep(Duration::from_millis(150));
     assert_eq!(tail.after(&endpoint("ep"), 0, 10), None);
 }

@@ -392,7 +392,11 @@ fn spawn_writer(
             let mut batch = Vec::with_capacity(MAX_BATCH);
             let max_batch = max_batch();
             let mut stats = BatchStats::default();
-            let mut seen: Option<i64> = None;
+            let mut caches = Caches {
+                rows,
+                tail,
+                seen: None,
+            };
             while let Ok(first) = rx.recv() {
                 batch.push(first);
                 while batch.len() < max_batch {
@@ -402,12 +406,9 @@ fn spawn_writer(
                     }
                 }
                 gate.pass();
-                if let Some(rows) = &rows {
-                    forget_others_writes(&conn, rows, &mut seen);
-                }
                 let t = std::time::Instant::now();
                 let n = batch.len();
-                run_batch(&conn, &mut batch, tail.as_deref());
+                run_batch(&conn, &mut batch, &mut caches);
                 batch.clear();
                 stats.record(n, t.elapsed());
             }
@@ -416,24 +417,38 @@ fn spawn_writer(
     Ok(Arc::new(Mutex::new(tx)))
 }
 
-/// Empties the row cache if another connection (another process sharing
-/// the file) committed since the last batch: `PRAGMA data_version` on the
-/// writer's connection changes only then. Its rows may be stale until this
-/// runs; the commit's checks cover that (see `row_cache`). An error empties
-/// it too.
-fn forget_others_writes(
-    conn: &Mutex<Connection>,
-    rows: &row_cache::RowCache,
-    seen: &mut Option<i64>,
-) {
-    let version = lock(conn)
-        .prepare_cached("PRAGMA data_version")
-        .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)));
-    let now = version.ok();
-    if now.is_none() || seen.is_some_and(|before| Some(before) != now) {
-        rows.clear();
+/// What the writer keeps in step with the file: the caches that another
+/// connection's commit (another process sharing the file) makes stale.
+#[derive(Default)]
+struct Caches {
+    rows: Option<Arc<row_cache::RowCache>>,
+    tail: Option<Arc<EventTail>>,
+    /// `PRAGMA data_version` at the writer's last transaction.
+    seen: Option<i64>,
+}
+
+impl Caches {
+    /// Just after each `BEGIN IMMEDIATE` on `conn` (no other connection can
+    /// commit until this transaction ends): reads `PRAGMA data_version`,
+    /// which on the writer's connection changes only when another
+    /// connection committed. Then the row cache empties (its rows may have
+    /// been stale since that commit; the commit's checks cover that, see
+    /// `row_cache`) and the event tail reads its floor again (see
+    /// `event_tail`). An error counts as such a commit.
+    fn begun(&mut self, conn: &Connection) {
+        let now = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
+            .ok();
+        let others = now.is_none() || self.seen.is_some_and(|before| Some(before) != now);
+        if others && let Some(rows) = &self.rows {
+            rows.clear();
+        }
+        if let Some(tail) = &self.tail {
+            tail.begun(conn, now.map(|_| others));
+        }
+        self.seen = now;
     }
-    *seen = now;
 }
 
 /// Diagnostics: with `HANDOVER_SQLITE_BATCH_STATS=1`, the writer thread
@@ -489,11 +504,11 @@ impl BatchStats {
 /// other batch of several runs that way at once. A batch of one job needs
 /// no savepoint (its failure rolls back the transaction, which holds
 /// nothing else).
-fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob], tail: Option<&EventTail>) {
+fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob], caches: &mut Caches) {
     let conn = lock(conn);
     let savepoints = batch.len() > 1;
     if savepoints && batch.iter().all(|j| j.rerun == Rerun::Allowed) {
-        if let Err(e) = begin(&conn, tail) {
+        if let Err(e) = begin(&conn, caches) {
             fail_all(batch, e);
             return;
         }
@@ -510,7 +525,7 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob], tail: Option<&Eve
             return;
         }
     }
-    if let Err(e) = begin(&conn, tail) {
+    if let Err(e) = begin(&conn, caches) {
         fail_all(batch, e);
         return;
     }
@@ -551,12 +566,11 @@ fn run_batch(conn: &Mutex<Connection>, batch: &mut [WriteJob], tail: Option<&Eve
     end_batch(&conn, batch, end_verb);
 }
 
-/// `BEGIN IMMEDIATE`, then the event tail's check (see `event_tail`).
-fn begin(conn: &Connection, tail: Option<&EventTail>) -> rusqlite::Result<()> {
+/// `BEGIN IMMEDIATE`, then the caches' check for other connections'
+/// commits ([`Caches::begun`]).
+fn begin(conn: &Connection, caches: &mut Caches) -> rusqlite::Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    if let Some(tail) = tail {
-        tail.begun(conn);
-    }
+    caches.begun(conn);
     Ok(())
 }
 

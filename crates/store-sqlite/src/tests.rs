@@ -589,12 +589,12 @@ fn a_failed_write_loses_its_own_changes_and_nothing_else() {
             job(2, false, Never),
             job(3, true, Never),
         ],
-        None,
+        &mut Default::default(),
     );
     assert_eq!(kept(&conn), vec![1, 3]);
-    super::run_batch(&conn, &mut [job(4, false, Never)], None);
+    super::run_batch(&conn, &mut [job(4, false, Never)], &mut Default::default());
     assert_eq!(kept(&conn), vec![1, 3]);
-    super::run_batch(&conn, &mut [job(5, true, Never)], None);
+    super::run_batch(&conn, &mut [job(5, true, Never)], &mut Default::default());
     assert_eq!(kept(&conn), vec![1, 3, 5]);
     // Every job's caller was answered with its own result, each job run once.
     assert_eq!(runs(&ended), vec![(1, 1), (2, 1), (3, 1), (4, 1), (5, 1)]);
@@ -603,7 +603,7 @@ fn a_failed_write_loses_its_own_changes_and_nothing_else() {
     super::run_batch(
         &conn,
         &mut [job(6, true, Allowed), job(7, true, Allowed)],
-        None,
+        &mut Default::default(),
     );
     assert_eq!(kept(&conn), vec![1, 3, 5, 6, 7]);
     assert_eq!(runs(&ended), vec![(6, 1), (7, 1)]);
@@ -618,7 +618,7 @@ fn a_failed_write_loses_its_own_changes_and_nothing_else() {
             job(8, false, Allowed),
             job(9, true, Allowed),
         ],
-        None,
+        &mut Default::default(),
     );
     assert_eq!(kept(&conn), vec![1, 3, 5, 6, 7, 9, 10]);
     assert!(super::savepoint_reruns() > reruns);
@@ -633,7 +633,7 @@ fn a_failed_write_loses_its_own_changes_and_nothing_else() {
             job(12, false, Allowed),
             job(13, true, Never),
         ],
-        None,
+        &mut Default::default(),
     );
     assert_eq!(kept(&conn), vec![1, 3, 5, 6, 7, 9, 10, 11, 13]);
     assert_eq!(runs(&ended), vec![(11, 1), (12, 1), (13, 1)]);
