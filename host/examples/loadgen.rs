@@ -15,7 +15,10 @@
 //! `--compare-declared` adds a run of the contract 0.2.0 build of sim
 //! (`sim-v2`: webhooks routed by its declaration, no `route-webhook`
 //! instance). `--compare-reuse N` adds a run with every endpoint on `instance_reuse =
-//! N` (warm instances instead of a fresh one per call).
+//! N` (warm instances instead of a fresh one per call). `--compare-floor`
+//! adds a run of the `webhook-floor` fixture in sim's place: a guest that
+//! parses no JSON, so the run measures the sandbox's own cost per webhook
+//! (instance, SDK glue, calls, drop) apart from an adapter's code.
 //!
 //! Compared paths run in `--rounds` rounds (default 5): each round runs
 //! every path once, in reverse order every other round (A B, B A, A B …,
@@ -93,6 +96,14 @@ struct Args {
     /// against native with `--compare-native`).
     #[arg(long)]
     compare_declared: bool,
+    /// Also run the `webhook-floor` fixture in place of sim: a guest that
+    /// parses no JSON (byte search for the fields it needs), so its runs
+    /// show what the sandbox itself costs per webhook. Prints sim's
+    /// throughput over the floor's, the floor's ratio against native with
+    /// `--compare-native`, and with `--compare-reuse N` adds a floor run
+    /// reusing instances.
+    #[arg(long)]
+    compare_floor: bool,
     /// `postgres`: compare SQLite, PostgreSQL x 1 and x `--replicas`.
     #[arg(long, value_enum, default_value_t = StoreKind::Sqlite)]
     store: StoreKind,
@@ -130,6 +141,9 @@ enum Mode {
     /// The contract 0.2.0 build of sim (`sim-v2`): webhooks routed by its
     /// declaration, no `route-webhook` instance.
     Declared,
+    /// The `webhook-floor` fixture instead of sim, reusing instances when
+    /// `Some(n)` (`instance_reuse = n`).
+    Floor(Option<u32>),
 }
 
 struct Outcome {
@@ -174,10 +188,10 @@ const MAX_TOKENS: usize = 8_000_000;
 async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> Outcome {
     let native = mode == Mode::Native;
     let dir = tempfile::tempdir().unwrap();
-    let sim = adapter(if mode == Mode::Declared {
-        "sim-v2"
-    } else {
-        "sim"
+    let sim = adapter(match mode {
+        Mode::Declared => "sim-v2",
+        Mode::Floor(_) => "webhook-floor",
+        _ => "sim",
     });
     let eps = sim_endpoints(args.endpoints, &sim);
     let ids: Vec<String> = eps.iter().map(|e| e.id.clone()).collect();
@@ -194,7 +208,7 @@ async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> O
         let toml = std::fs::read_to_string(&config).unwrap();
         let mut toml = match mode {
             Mode::Inbox => toml.replacen("[server]\n", "[server]\ninline_webhook_ms = 0\n", 1),
-            Mode::Reuse(n) => toml.replace(
+            Mode::Reuse(n) | Mode::Floor(Some(n)) => toml.replace(
                 "webhook_secret = ",
                 &format!("instance_reuse = {n}\nwebhook_secret = "),
             ),
@@ -211,7 +225,7 @@ async fn run(args: &Args, mode: Mode, backend: Backend, concurrency: usize) -> O
         Some(schema) => seed_into(schema.store().await, &ids, args.handovers).await,
     };
     let env: Vec<(&str, &str)> = match mode {
-        Mode::Wasm | Mode::Inbox | Mode::Reuse(_) | Mode::Declared => vec![],
+        Mode::Wasm | Mode::Inbox | Mode::Reuse(_) | Mode::Declared | Mode::Floor(_) => vec![],
         Mode::Native => vec![("HANDOVER_BENCH_NATIVE", "1")],
         Mode::Unbatched => vec![("HANDOVER_SQLITE_MAX_BATCH", "1")],
     };
@@ -456,6 +470,7 @@ fn main() {
             || args.compare_unbatched
             || args.compare_inbox
             || args.compare_declared
+            || args.compare_floor
             || args.compare_reuse.is_some();
         if comparing {
             eprintln!(
@@ -567,6 +582,26 @@ fn sqlite_paths(args: &Args, c: usize) -> (Vec<Path>, Vec<Ratio>) {
         ));
         d
     });
+    let floor = args.compare_floor.then(|| {
+        paths.push(sqlite(
+            "wasm, webhook-floor guest".into(),
+            Mode::Floor(None),
+        ));
+        let f = paths.len() - 1;
+        ratios.push((
+            "sim's own code: sim over the floor guest, throughput (fresh instances)".into(),
+            0,
+            f,
+        ));
+        let reused = args.compare_reuse.map(|n| {
+            paths.push(sqlite(
+                format!("wasm, webhook-floor guest, instance_reuse = {n}"),
+                Mode::Floor(Some(n)),
+            ));
+            paths.len() - 1
+        });
+        (f, reused)
+    });
     if args.compare_native {
         paths.push(sqlite("native".into(), Mode::Native));
         let n = paths.len() - 1;
@@ -579,6 +614,15 @@ fn sqlite_paths(args: &Args, c: usize) -> (Vec<Path>, Vec<Ratio>) {
         if let Some(r) = reuse {
             let what = "sandbox ratio with instance reuse: wasm/native throughput";
             ratios.push((what.into(), r, n));
+        }
+        if let Some((f, reused)) = floor {
+            let what =
+                "sandbox floor (webhook-floor guest, fresh instances): wasm/native throughput";
+            ratios.push((what.into(), f, n));
+            if let Some(r) = reused {
+                let what = "sandbox floor with instance reuse: wasm/native throughput";
+                ratios.push((what.into(), r, n));
+            }
         }
     }
     (paths, ratios)

@@ -44,6 +44,7 @@ mod guests_tested {
     use crate::cache::a_valid_entry_copied_under_another_key_is_refused as panic;
     use crate::cache::the_second_load_is_served_from_the_cache as echo;
     use crate::cache::the_second_load_is_served_from_the_cache as echo_v2;
+    use crate::e2e::webhooks::the_floor_fixture_serves_sim_webhooks as webhook_floor;
     use crate::hostile::a_replayed_webhook_is_dropped_whatever_its_delivery_id as replay_probe;
     use crate::hostile::an_adapter_cannot_shape_the_hosts_webhook_answer as webhook_reply;
     use crate::hot_swap::calls_in_flight_finish_on_the_old_version as egress;

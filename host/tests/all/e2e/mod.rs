@@ -19,4 +19,4 @@ mod providers_sunshine_v2;
 mod recovery;
 pub(crate) mod support;
 mod timers;
-mod webhooks;
+pub(crate) mod webhooks;

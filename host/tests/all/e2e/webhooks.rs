@@ -427,3 +427,40 @@ async fn out_of_order_webhooks_via(inbox_only: bool) {
     assert_strictly_increasing(&events);
     assert_path(&host, !inbox_only).await;
 }
+
+/// The `webhook-floor` fixture (`loadgen --compare-floor`'s guest) serves
+/// the load generator's webhook as sim does: the host verifies the same
+/// signature, the fixture routes by the body's conversation and reports its
+/// agent message with its text; a body without those fields is refused and
+/// reaches nothing. (Else the floor's figures would count refusals.)
+#[tokio::test]
+pub(crate) async fn the_floor_fixture_serves_sim_webhooks() {
+    let ep = Endpoint::new("ep", guest("webhook-floor")).webhook_secret(SECRET);
+    let host = Host::start(&[ep]).await;
+    let id = host.create_id("ep", "s-floor").await;
+
+    let (code, body) = send_agent_message(&host, "e-1", "s-floor", 2, "t-1").await;
+    assert_eq!(code, 200, "{body}\n{}", host.log());
+    let events = until_agent_text(&host, &id, None, "t-1").await;
+    let message = events.last().unwrap();
+    assert_eq!(message["agent"]["name"], "Ann", "{message}");
+
+    // Forged: refused before the guest runs.
+    let forged = agent_message_body("e-2", "s-floor", 3, "forged");
+    let (code, body) = Webhook::signed("ep", forged, "not-the-secret", now_s())
+        .send(&host)
+        .await;
+    assert_eq!(code, 401, "{body}");
+    // No conversation to route by: refused by the fixture.
+    let (code, body) = Webhook::signed("ep", br#"{"type":"x"}"#.to_vec(), SECRET, now_s())
+        .send(&host)
+        .await;
+    assert!(code >= 400, "{code} {body}");
+    assert!(body.contains("conversation_id"), "{body}");
+
+    // Neither reached the handover: the next event is the next message.
+    let (code, body) = send_agent_message(&host, "e-3", "s-floor", 3, "t-3").await;
+    assert_eq!(code, 200, "{body}");
+    let after = until_agent_text(&host, &id, message["id"].as_i64(), "t-3").await;
+    assert_eq!(agent_texts(&after), ["t-3"], "{after:?}");
+}
