@@ -1,6 +1,6 @@
 //! Webhook ingress: signature refusal, unknown endpoint, malformed bodies,
-//! the replay window, exact replays and duplicate deliveries, and
-//! out-of-order deliveries.
+//! the replay window, exact replays and duplicate deliveries, out-of-order
+//! deliveries, and the benchmark's floor fixture serving them.
 
 use crate::e2e::harness::*;
 use crate::e2e::support::*;
