@@ -31,11 +31,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use handover_core::store::{EventScope, StoredEvent};
 use rusqlite::Connection;
+
+use crate::hit_counts::HitCounts;
 
 /// Most events kept.
 pub(crate) const CAPACITY: usize = 4096;
@@ -70,8 +71,7 @@ pub(crate) struct EventTail {
     inner: Mutex<Inner>,
     /// [`FRESH`], but for tests.
     fresh: Duration,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counts: HitCounts,
 }
 
 impl Default for EventTail {
@@ -85,8 +85,10 @@ impl EventTail {
         EventTail {
             inner: Mutex::default(),
             fresh,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            counts: HitCounts::new(
+                &handover_metrics::SQLITE_EVENT_TAIL_HITS,
+                &handover_metrics::SQLITE_EVENT_TAIL_MISSES,
+            ),
         }
     }
 
@@ -180,21 +182,13 @@ impl EventTail {
                 _ => None,
             }
         };
-        let (mine, total) = match answer {
-            Some(_) => (&self.hits, &handover_metrics::SQLITE_EVENT_TAIL_HITS),
-            None => (&self.misses, &handover_metrics::SQLITE_EVENT_TAIL_MISSES),
-        };
-        mine.fetch_add(1, Ordering::Relaxed);
-        total.inc();
+        self.counts.count(answer.is_some());
         answer
     }
 
     /// Reads answered here and from the file, since this tail was made.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+        self.counts.get()
     }
 }
 

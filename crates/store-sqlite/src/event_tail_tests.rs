@@ -13,12 +13,13 @@ use rusqlite::Connection;
 use serde_json::json;
 
 use super::{CAPACITY, EventTail, FRESH};
+use crate::SqliteStore;
+use crate::tests::db;
 
 /// A tail that stays fresh for the whole test (staleness has its own).
 fn tail() -> EventTail {
     EventTail::with_fresh(Duration::from_secs(3600))
 }
-use crate::SqliteStore;
 
 fn event(id: i64, handover: &str, endpoint: &str) -> StoredEvent {
     StoredEvent {
@@ -127,13 +128,6 @@ fn it_stops_answering_when_the_writer_has_not_checked_for_others_lately() {
 }
 
 // ------------------------------------------------- in a real database file
-
-fn db() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
-    let store = SqliteStore::open(&path).unwrap();
-    (dir, path, store)
-}
 
 async fn created(store: &SqliteStore, id: &str, ep: &str) -> HandoverRow {
     let Insert::Inserted(r) = store.insert_handover(row(id, ep, id), None).await.unwrap() else {

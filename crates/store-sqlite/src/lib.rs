@@ -27,6 +27,7 @@
 //! thread), `readers` (the reader threads), `row_cache` (handover rows as
 //! this process last committed them, for the inline webhook's read),
 //! `event_tail` (the events this process committed last, for stream reads),
+//! `hit_counts` (both caches' hit and miss counts),
 //! `global` (SQLite's process-wide settings), `pcache` (SQLite's page
 //! cache, wrapped to skip a needless walk per commit), `wal_gather` (the
 //! writer's WAL writes, one per commit), `tests`.
@@ -35,6 +36,7 @@ mod canary;
 mod checkpoint;
 mod event_tail;
 mod global;
+mod hit_counts;
 mod ops;
 mod pcache;
 mod readers;

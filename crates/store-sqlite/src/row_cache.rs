@@ -37,9 +37,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use handover_core::store::HandoverRow;
+
+use crate::hit_counts::HitCounts;
 
 /// Bytes of rows kept at most.
 pub(crate) const BUDGET: usize = 32 << 20;
@@ -151,11 +152,21 @@ fn cost(row: &HandoverRow) -> usize {
 }
 
 /// See the module doc.
-#[derive(Default)]
 pub(crate) struct RowCache {
     inner: Mutex<Inner>,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counts: HitCounts,
+}
+
+impl Default for RowCache {
+    fn default() -> Self {
+        RowCache {
+            inner: Mutex::default(),
+            counts: HitCounts::new(
+                &handover_metrics::SQLITE_ROW_CACHE_HITS,
+                &handover_metrics::SQLITE_ROW_CACHE_MISSES,
+            ),
+        }
+    }
 }
 
 impl RowCache {
@@ -178,7 +189,7 @@ impl RowCache {
         };
         // A miss is counted by the row's own lookup after the key's read.
         if found.is_some() {
-            self.count(true);
+            self.counts.count(true);
         }
         found
     }
@@ -192,20 +203,10 @@ impl RowCache {
         }
     }
 
-    fn count(&self, hit: bool) {
-        let (mine, metric) = if hit {
-            (&self.hits, &handover_metrics::SQLITE_ROW_CACHE_HITS)
-        } else {
-            (&self.misses, &handover_metrics::SQLITE_ROW_CACHE_MISSES)
-        };
-        mine.fetch_add(1, Ordering::Relaxed);
-        metric.inc();
-    }
-
     /// A copy of the handover's row, if it is here.
     pub(crate) fn get(&self, id: &str) -> Option<HandoverRow> {
         let row = self.lock().rows.get(id).map(|e| e.row.clone());
-        self.count(row.is_some());
+        self.counts.count(row.is_some());
         row
     }
 
@@ -283,10 +284,7 @@ impl RowCache {
 
     /// Rows found here and not found, since the store opened.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-        )
+        self.counts.get()
     }
 }
 

@@ -12,13 +12,7 @@ use handover_store_conformance::{keep_all, row, step};
 use serde_json::json;
 
 use super::SqliteStore;
-
-fn db() -> (tempfile::TempDir, std::path::PathBuf, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("state.db");
-    let store = SqliteStore::open(&path).unwrap();
-    (dir, path, store)
-}
+use crate::tests::db;
 
 /// Handover `id` of endpoint `ep`, bound to correlation key `key`, as stored.
 async fn bound(store: &SqliteStore, id: &str, key: &str) -> HandoverRow {

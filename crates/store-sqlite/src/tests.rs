@@ -48,7 +48,9 @@ async fn fixture() -> Option<Box<dyn Fixture>> {
 
 all_conformance_tests!(fixture);
 
-fn db() -> (TempDir, PathBuf, SqliteStore) {
+/// A store on a private file (`nested/state.db` in a temporary directory),
+/// with the directory (removed when dropped) and the file's path.
+pub(crate) fn db() -> (TempDir, PathBuf, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("nested").join("state.db");
     let store = SqliteStore::open(&path).unwrap();
