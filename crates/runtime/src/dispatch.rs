@@ -171,7 +171,7 @@ macro_rules! version_dispatch {
                 }
                 Call::RouteWebhook(settings, r) => {
                     let f = x.route_webhook(&mut *s, &inst);
-                    let (route,) = f.call_async(s, (&settings, &v::http_request(&r))).await?;
+                    let (route,) = f.call_async(s, (&settings, &v::http_request(r))).await?;
                     match route {
                         Ok(r) => match too_many_keys(r.correlation_keys.len(), limits, export) {
                             Some(f) => Err(f),
@@ -182,7 +182,7 @@ macro_rules! version_dispatch {
                 }
                 Call::HandleWebhook(c, st, r) => {
                     let f = x.handle_webhook(&mut *s, &inst);
-                    let req = v::http_request(&r);
+                    let req = v::http_request(r);
                     step(f.call_async(s, (&v::ctx(&c), &st, &req)).await?.0)
                 }
                 Call::Poll(c, st) => {

@@ -96,12 +96,18 @@ macro_rules! shared_conversions {
             }
         }
 
-        pub fn http_request(r: &m::HttpRequest) -> t::HttpRequest {
+        /// Moves the request's strings and body (a call owns its request):
+        /// no copy of them per call.
+        pub fn http_request(r: m::HttpRequest) -> t::HttpRequest {
             t::HttpRequest {
-                method: r.method.clone(),
-                path: r.path.clone(),
-                headers: to_kv(&r.headers),
-                body: r.body.clone(),
+                method: r.method,
+                path: r.path,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(key, value)| t::KeyValue { key, value })
+                    .collect(),
+                body: r.body,
             }
         }
 
